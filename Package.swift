@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies flow one way:
+// RelayCore (no I/O) ← RelaySpec ← RelaySDK ← RelayTransport / RelayKafka ← RelayEngine ← RelayCLI ← relay
+let package = Package(
+    name: "Relay",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "relay", targets: ["relay"]),
+        .library(name: "RelayCore", targets: ["RelayCore"]),
+        .library(name: "RelaySpec", targets: ["RelaySpec"]),
+        .library(name: "RelaySDK", targets: ["RelaySDK"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        // librdkafka (Debian librdkafka-dev), reached through a module map and a shim header.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // Models without I/O: JSON values, v1 envelopes, errors.
+        .target(name: "RelayCore"),
+        // plugin.spec.yaml: model, decoding, JSON schema generation, value validation, spec linting.
+        .target(
+            name: "RelaySpec",
+            dependencies: ["RelayCore", .product(name: "Yams", package: "Yams")]
+        ),
+        // What plugin authors program against.
+        .target(name: "RelaySDK", dependencies: ["RelayCore", "RelaySpec"]),
+        // The transport protocol the pipeline is written against, and its embedded implementation.
+        .target(name: "RelayTransport", dependencies: ["RelayCore", .product(name: "Yams", package: "Yams")]),
+        // The Kafka transport over librdkafka.
+        .target(
+            name: "RelayKafka",
+            dependencies: ["CRdKafka", "RelayCore", "RelayTransport", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Engine services: trigger host, dispatcher, workers.
+        .target(
+            name: "RelayEngine",
+            dependencies: [
+                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Command-line front end: flags → configuration → services.
+        .target(
+            name: "RelayCLI",
+            dependencies: [
+                "RelayCore", "RelaySpec", "RelayEngine", "RelayKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "relay", dependencies: ["RelayCLI"]),
+
+        .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
+        .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore"]),
+        .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka"]),
+        .testTarget(name: "RelayCLITests", dependencies: ["RelayCLI", "relay"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,13 @@
+import ArgumentParser
+import RelayKafka
+
+/// `relay version`: Relay's version and the versions of the libraries it is linked against.
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Print Relay's version and the linked librdkafka version.")
+
+    func run() throws {
+        print("relay \(RelayVersion.string)")
+        print("librdkafka \(Librdkafka.version)")
+    }
+}

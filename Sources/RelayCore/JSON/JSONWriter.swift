@@ -1,0 +1,175 @@
+/// Writes JSON text exactly as Python's `json.dumps` does for the same options, so that Relay's output is
+/// byte-identical to the InsightConnect tools' (the reference schemas are `json.dumps(indent=1, sort_keys=True)`).
+public struct JSONWriter: Sendable {
+    /// Spaces per nesting level; `nil` writes everything on one line.
+    public var indent: Int?
+    /// Object keys in code-point order (Python's `sort_keys=True`). Relay always writes deterministically, so
+    /// unsorted output is not offered.
+    public var sortKeys: Bool = true
+    /// Escape every non-ASCII character as `\uXXXX` (Python's default `ensure_ascii=True`).
+    public var ensureASCII: Bool
+    /// Python's default separators (`", "` and `": "`) on one line, or none (`","` and `":"`).
+    public var compactSeparators: Bool
+
+    public init(indent: Int? = nil, ensureASCII: Bool = false, compactSeparators: Bool = true) {
+        self.indent = indent
+        self.ensureASCII = ensureASCII
+        self.compactSeparators = compactSeparators
+    }
+
+    /// One line, no spaces: for the wire.
+    public static let compact = JSONWriter()
+    /// `json.dumps(value, indent=1, sort_keys=True)`: the layout of the reference schema files.
+    public static let reference = JSONWriter(indent: 1, ensureASCII: true, compactSeparators: false)
+    /// Two-space indentation for people.
+    public static let pretty = JSONWriter(indent: 2, ensureASCII: false, compactSeparators: false)
+
+    public func string(_ value: JSONValue) -> String {
+        var out = ""
+        write(value, level: 0, into: &out)
+        return out
+    }
+
+    private func write(_ value: JSONValue, level: Int, into out: inout String) {
+        switch value {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .double(let d): out += JSONWriter.pythonRepr(d)
+        case .string(let s): writeString(s, into: &out)
+        case .array(let items):
+            if items.isEmpty {
+                out += "[]"
+                return
+            }
+            out += "["
+            for (offset, item) in items.enumerated() {
+                if offset > 0 { out += itemSeparator }
+                newline(level + 1, into: &out)
+                write(item, level: level + 1, into: &out)
+            }
+            newline(level, into: &out)
+            out += "]"
+        case .object(let object):
+            if object.isEmpty {
+                out += "{}"
+                return
+            }
+            out += "{"
+            let keys = sortKeys ? object.keys.sorted(by: JSONWriter.codePointOrder) : Array(object.keys)
+            for (offset, key) in keys.enumerated() {
+                if offset > 0 { out += itemSeparator }
+                newline(level + 1, into: &out)
+                writeString(key, into: &out)
+                out += keySeparator
+                write(object[key]!, level: level + 1, into: &out)
+            }
+            newline(level, into: &out)
+            out += "}"
+        }
+    }
+
+    private var itemSeparator: String {
+        if indent != nil { return "," }
+        return compactSeparators ? "," : ", "
+    }
+
+    private var keySeparator: String {
+        if indent != nil { return ": " }
+        return compactSeparators ? ":" : ": "
+    }
+
+    private func newline(_ level: Int, into out: inout String) {
+        guard let indent else { return }
+        out += "\n"
+        out += String(repeating: " ", count: indent * level)
+    }
+
+    /// Orders strings by Unicode code points, as Python compares `str`.
+    public static func codePointOrder(_ a: String, _ b: String) -> Bool {
+        a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars)
+    }
+
+    private func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if scalar.value < 0x20 || (ensureASCII && scalar.value > 0x7E) {
+                    if scalar.value > 0xFFFF {
+                        let v = scalar.value - 0x10000
+                        out += JSONWriter.hex4(0xD800 + (v >> 10))
+                        out += JSONWriter.hex4(0xDC00 + (v & 0x3FF))
+                    } else {
+                        out += JSONWriter.hex4(scalar.value)
+                    }
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
+    }
+
+    /// Python's `repr(float)`: the shortest round-tripping digits, fixed notation for decimal exponents in
+    /// [-4, 16), scientific (`1e+16`, `1.5e-05`) outside.
+    public static func pythonRepr(_ value: Double) -> String {
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
+        if value == 0 { return value.sign == .minus ? "-0.0" : "0.0" }
+        // Swift's description is also shortest round-trip; take its digits and exponent apart.
+        var text = value.magnitude.description
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(text[text.index(after: e)...])!
+            text = String(text[..<e])
+        }
+        var integerPart = text
+        var fraction = ""
+        if let dot = text.firstIndex(of: ".") {
+            integerPart = String(text[..<dot])
+            fraction = String(text[text.index(after: dot)...])
+        }
+        var digits = integerPart + fraction
+        var pointPosition = integerPart.count + exponent  // digits before the decimal point
+        while digits.count > 1, digits.first == "0" {
+            digits.removeFirst()
+            pointPosition -= 1
+        }
+        while digits.count > 1, digits.last == "0" { digits.removeLast() }
+        let decimalExponent = pointPosition - 1
+        let sign = value < 0 ? "-" : ""
+        if decimalExponent >= -4 && decimalExponent < 16 {
+            if pointPosition <= 0 {
+                return sign + "0." + String(repeating: "0", count: -pointPosition) + digits
+            }
+            if pointPosition >= digits.count {
+                return sign + digits + String(repeating: "0", count: pointPosition - digits.count) + ".0"
+            }
+            let split = digits.index(digits.startIndex, offsetBy: pointPosition)
+            return sign + digits[..<split] + "." + digits[split...]
+        }
+        var mantissa = String(digits.first!)
+        if digits.count > 1 { mantissa += "." + digits.dropFirst() }
+        let expSign = decimalExponent < 0 ? "-" : "+"
+        let expDigits = String(abs(decimalExponent))
+        return sign + mantissa + "e" + expSign + (expDigits.count < 2 ? "0" + expDigits : expDigits)
+    }
+}
+
+extension JSONValue: CustomStringConvertible {
+    /// Compact JSON text.
+    public var description: String { JSONWriter.compact.string(self) }
+}

@@ -1,0 +1,16 @@
+/// Where a Relay project directory keeps things: workflows, connections, plugins and Relay's own state.
+public struct ProjectLayout: Sendable, Equatable {
+    public var root: String
+
+    public init(root: String = ".") { self.root = root }
+
+    public var workflows: String { join("workflows") }
+    public var connections: String { join("connections") }
+    public var plugins: String { join("plugins") }
+    public var stateDirectory: String { join(".relay") }
+    public var database: String { join(".relay/relay.sqlite") }
+
+    private func join(_ component: String) -> String {
+        root.hasSuffix("/") ? root + component : root + "/" + component
+    }
+}

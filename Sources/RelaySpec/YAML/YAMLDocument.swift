@@ -1,0 +1,82 @@
+import Foundation
+import RelayCore
+import Yams
+
+/// Parses YAML text into `YAMLNode`s with PyYAML's YAML 1.1 scalar resolution.
+public enum YAMLDocument {
+    /// Parses the first document of `text`. An empty document is `null`.
+    public static func parse(_ text: String, file: String) throws(RelayError) -> YAMLNode {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text, PyYAMLResolver.resolver)
+        } catch let error as YamlError {
+            throw RelayError(.invalidYAML, "\(file):\(describe(error))", underlying: error)
+        } catch {
+            throw RelayError(.invalidYAML, "\(file): not valid YAML: \(error)")
+        }
+        guard let root else { return YAMLNode(value: .scalar(.null), line: 1, column: 1) }
+        return convert(root)
+    }
+
+    private static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            let where_ = "\(mark.line):\(mark.column)"
+            if let context { return "\(where_): not valid YAML: \(problem) \(context.text)" }
+            return "\(where_): not valid YAML: \(problem)"
+        case .composer(let context, let problem, let mark, _):
+            let where_ = "\(mark.line):\(mark.column)"
+            if let context { return "\(where_): not valid YAML: \(problem) \(context.text)" }
+            return "\(where_): not valid YAML: \(problem)"
+        default:
+            return " not valid YAML: \(error)"
+        }
+    }
+
+    private static func convert(_ node: Node) -> YAMLNode {
+        let line = node.mark?.line ?? 0
+        let column = node.mark?.column ?? 0
+        switch node {
+        case .scalar(let scalar):
+            return YAMLNode(value: .scalar(resolve(scalar)), line: line, column: column, text: scalar.string)
+        case .sequence(let sequence):
+            return YAMLNode(value: .sequence(sequence.map(convert)), line: line, column: column)
+        case .mapping(let mapping):
+            var entries: [(key: YAMLNode, value: YAMLNode)] = []
+            for (key, value) in mapping {
+                if key.tag.description == Tag.Name.merge.rawValue, let merged = mergeEntries(value) {
+                    entries.append(contentsOf: merged)
+                } else {
+                    entries.append((convert(key), convert(value)))
+                }
+            }
+            return YAMLNode(value: .mapping(entries), line: line, column: column)
+        case .alias(let alias):
+            return YAMLNode(value: .scalar(.string("*\(alias.anchor.rawValue)")), line: line, column: column)
+        }
+    }
+
+    /// `<<: *anchor` merge keys: the merged mapping's entries come first, so keys written beside them win.
+    private static func mergeEntries(_ node: Node) -> [(key: YAMLNode, value: YAMLNode)]? {
+        switch node {
+        case .mapping:
+            return convert(node).mapping
+        case .sequence(let sequence):
+            return sequence.compactMap { convert($0).mapping }.flatMap { $0 }
+        default:
+            return nil
+        }
+    }
+
+    private static func resolve(_ scalar: Node.Scalar) -> YAMLNode.Scalar {
+        let text = scalar.string
+        switch Tag.Name(rawValue: Node.scalar(scalar).tag.description) {
+        case .null: return .null
+        case .bool: return .bool(["yes", "true", "on"].contains(text.lowercased()))
+        case .int: return PyYAMLResolver.int(text).map(YAMLNode.Scalar.int) ?? .string(text)
+        case .float: return PyYAMLResolver.float(text).map(YAMLNode.Scalar.double) ?? .string(text)
+        case .timestamp: return .timestamp(text)
+        default: return .string(text)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import RelayCLI
+
+await RelayCommand.main()
