@@ -1,3 +1,3 @@
 import RelayCLI
 
-await RelayCommand.main()
+await RelayCommand.start()

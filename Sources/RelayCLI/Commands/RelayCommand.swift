@@ -15,3 +15,19 @@ public struct RelayCommand: AsyncParsableCommand {
 enum RelayVersion {
     static let string = "0.1.0"
 }
+
+extension RelayCommand {
+    /// Parses the process arguments and runs the chosen command, async or not.
+    public static func start() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -4,11 +4,12 @@ import RelayCore
 extension PluginSpec {
     /// Reads and decodes a spec file.
     public static func load(path: String) throws(RelayError) -> PluginSpec {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw RelayError(.io, "\(path): cannot read the spec: \(error.localizedDescription)")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw RelayError(exists ? .io : .notFound, "\(path): \(exists ? "cannot read the file" : "no such file")")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RelayError(.invalidSpec, "\(path): not UTF-8 text; a spec must be UTF-8 (ASCII only, in fact)")
         }
         return try decode(yaml: text, file: path)
     }

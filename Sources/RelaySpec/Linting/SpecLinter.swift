@@ -13,7 +13,8 @@ public struct SpecLinter: Sendable {
         do {
             spec = try PluginSpec.decode(yaml: yaml, file: file)
         } catch {
-            return [SpecProblem(file: file, line: SpecLinter.line(of: error.message), rule: .syntax, message: error.message)]
+            let (line, message) = SpecLinter.split(error.message, file: file)
+            return [SpecProblem(file: file, line: line, rule: .syntax, message: message)]
         }
         return lint(spec, text: yaml)
     }
@@ -38,11 +39,15 @@ public struct SpecLinter: Sendable {
         return context.problems.sorted { ($0.line, $0.rule.rawValue) < ($1.line, $1.rule.rawValue) }
     }
 
-    /// The line of a `file:LINE:COLUMN: …` message, or 1.
-    static func line(of message: String) -> Int {
-        let parts = message.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
-        if parts.count > 1, let line = Int(parts[1]) { return line }
-        return 1
+    /// Splits `FILE:LINE:COLUMN: message` into the line and `column COLUMN: message`.
+    static func split(_ message: String, file: String) -> (Int, String) {
+        guard message.hasPrefix(file + ":") else { return (1, message) }
+        let rest = message.dropFirst(file.count + 1)
+        let parts = rest.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let line = Int(parts[0]), let column = Int(parts[1]) else {
+            return (1, String(rest).trimmingCharacters(in: .whitespaces))
+        }
+        return (line, "column \(column):" + parts[2])
     }
 }
 

@@ -99,7 +99,7 @@ public struct SchemaGenerator: Sendable {
         for (offset, field) in fields.enumerated() {
             let fieldPath = "\(path).\(field.name)"
             guard let typeNode = field.node["type"], let typeName = typeNode.string ?? scalarText(typeNode) else {
-                throw RelayError(.invalidSpec, "\(spec.file):\(field.line): \(fieldPath): no type")
+                throw RelayError(.invalidSpec, "\(spec.file):\(field.line):\(field.node.column): \(fieldPath): no type; give the field a type such as string")
             }
             var property = try typeForm(typeName, node: typeNode, path: fieldPath, definitions: &definitions)
             for key in ["title", "description", "default", "placeholder", "tooltip", "enum"] {
@@ -135,7 +135,7 @@ public struct SchemaGenerator: Sendable {
             }
             throw RelayError(
                 .invalidSpec,
-                "\(spec.file):\(node.line): \(path): invalid array type '\(typeName)': '\(element)' is neither a spec type nor defined under types")
+                "\(spec.file):\(node.line):\(node.column): \(path): invalid array type '\(typeName)': '\(element)' is neither a spec type nor defined under types")
         }
         // An unknown type name: the reference writes the property without any type.
         return [:]

@@ -19,15 +19,18 @@ public enum YAMLDocument {
     }
 
     private static func describe(_ error: YamlError) -> String {
+        func format(_ context: YamlError.Context?, _ problem: String, _ mark: Mark) -> String {
+            var text = "\(mark.line):\(mark.column): not valid YAML: \(problem)"
+            if let context { text += " (\(context.text) started at line \(context.mark.line), column \(context.mark.column))" }
+            return text
+        }
         switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
-            let where_ = "\(mark.line):\(mark.column)"
-            if let context { return "\(where_): not valid YAML: \(problem) \(context.text)" }
-            return "\(where_): not valid YAML: \(problem)"
-        case .composer(let context, let problem, let mark, _):
-            let where_ = "\(mark.line):\(mark.column)"
-            if let context { return "\(where_): not valid YAML: \(problem) \(context.text)" }
-            return "\(where_): not valid YAML: \(problem)"
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            return format(context, problem, mark)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return "\(context.mark.line):\(context.mark.column): not valid YAML: key \(keys) appears more than once in one mapping (first here); keep one"
         default:
             return " not valid YAML: \(error)"
         }
