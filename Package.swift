@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
         .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore"]),
         .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka"]),
+        .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCLITests", dependencies: ["RelayCLI", "relay"]),
     ],
     swiftLanguageModes: [.v6]

@@ -83,3 +83,15 @@ import Testing
         #expect(try JSONParser.parse(JSONWriter.reference.string(value)) == value)
     }
 }
+
+@Suite struct JSONWriterEscapingTests {
+    /// Python: json.dumps('\x7f\u00e9\U0001F600"\\\n\x01') == '"\\u007f\\u00e9\\ud83d\\ude00\\"\\\\\\n\\u0001"'
+    @Test func escapesLikePythonEnsureASCII() {
+        let text = JSONWriter.reference.string(.string("\u{7F}é😀\"\\\n\u{1}"))
+        #expect(text == #""\u007f\u00e9\ud83d\ude00\"\\\n\u0001""#)
+    }
+
+    @Test func keepsUnicodeWhenNotEnsuringASCII() {
+        #expect(JSONWriter.compact.string(.string("é😀\u{7F}")) == "\"é😀\u{7F}\"")
+    }
+}

@@ -25,47 +25,53 @@ public struct JSONWriter: Sendable {
     public static let pretty = JSONWriter(indent: 2, ensureASCII: false, compactSeparators: false)
 
     public func string(_ value: JSONValue) -> String {
-        var out = ""
+        String(decoding: bytes(value), as: UTF8.self)
+    }
+
+    /// The JSON text as UTF-8 bytes.
+    public func bytes(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(value, level: 0, into: &out)
         return out
     }
 
-    private func write(_ value: JSONValue, level: Int, into out: inout String) {
+    private func write(_ value: JSONValue, level: Int, into out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d): out += JSONWriter.pythonRepr(d)
+        case .null: out += "null".utf8
+        case .bool(let b): out += (b ? "true" : "false").utf8
+        case .int(let i): out += String(i).utf8
+        case .double(let d): out += JSONWriter.pythonRepr(d).utf8
         case .string(let s): writeString(s, into: &out)
         case .array(let items):
             if items.isEmpty {
-                out += "[]"
+                out += "[]".utf8
                 return
             }
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (offset, item) in items.enumerated() {
-                if offset > 0 { out += itemSeparator }
+                if offset > 0 { out += itemSeparator.utf8 }
                 newline(level + 1, into: &out)
                 write(item, level: level + 1, into: &out)
             }
             newline(level, into: &out)
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let object):
             if object.isEmpty {
-                out += "{}"
+                out += "{}".utf8
                 return
             }
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             let keys = sortKeys ? object.keys.sorted(by: JSONWriter.codePointOrder) : Array(object.keys)
             for (offset, key) in keys.enumerated() {
-                if offset > 0 { out += itemSeparator }
+                if offset > 0 { out += itemSeparator.utf8 }
                 newline(level + 1, into: &out)
                 writeString(key, into: &out)
-                out += keySeparator
+                out += keySeparator.utf8
                 write(object[key]!, level: level + 1, into: &out)
             }
             newline(level, into: &out)
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -79,10 +85,10 @@ public struct JSONWriter: Sendable {
         return compactSeparators ? ":" : ": "
     }
 
-    private func newline(_ level: Int, into out: inout String) {
+    private func newline(_ level: Int, into out: inout [UInt8]) {
         guard let indent else { return }
-        out += "\n"
-        out += String(repeating: " ", count: indent * level)
+        out.append(0x0A)
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
     }
 
     /// Orders strings by Unicode code points, as Python compares `str`.
@@ -90,32 +96,59 @@ public struct JSONWriter: Sendable {
         a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars)
     }
 
-    private func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || (ensureASCII && scalar.value > 0x7E) {
-                    if scalar.value > 0xFFFF {
-                        let v = scalar.value - 0x10000
-                        out += JSONWriter.hex4(0xD800 + (v >> 10))
-                        out += JSONWriter.hex4(0xDC00 + (v & 0x3FF))
-                    } else {
-                        out += JSONWriter.hex4(scalar.value)
-                    }
-                } else {
-                    out.unicodeScalars.append(scalar)
+    private func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { utf8 in
+            // Fast path: runs of bytes that need no escaping are copied as they are.
+            var runStart = 0
+            var index = 0
+            while index < utf8.count {
+                let byte = utf8[index]
+                let needsEscape = byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+                    || (ensureASCII && byte >= 0x7F)
+                if !needsEscape {
+                    index += 1
+                    continue
                 }
+                out.append(contentsOf: utf8[runStart..<index])
+                if byte >= 0x80 {
+                    // A multi-byte scalar (only reached with ensureASCII): decode it and write \uXXXX.
+                    var length = 1
+                    if byte >= 0xF0 { length = 4 } else if byte >= 0xE0 { length = 3 } else if byte >= 0xC0 { length = 2 }
+                    length = min(length, utf8.count - index)
+                    let scalarText = String(decoding: UnsafeBufferPointer(rebasing: utf8[index..<index + length]), as: UTF8.self)
+                    for scalar in scalarText.unicodeScalars { escapeScalar(scalar, into: &out) }
+                    index += length
+                } else {
+                    escapeScalar(Unicode.Scalar(byte), into: &out)
+                    index += 1
+                }
+                runStart = index
+            }
+            out.append(contentsOf: utf8[runStart..<utf8.count])
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private func escapeScalar(_ scalar: Unicode.Scalar, into out: inout [UInt8]) {
+        switch scalar {
+        case "\"": out += "\\\"".utf8
+        case "\\": out += "\\\\".utf8
+        case "\n": out += "\\n".utf8
+        case "\r": out += "\\r".utf8
+        case "\t": out += "\\t".utf8
+        case "\u{08}": out += "\\b".utf8
+        case "\u{0C}": out += "\\f".utf8
+        default:
+            if scalar.value > 0xFFFF {
+                let v = scalar.value - 0x10000
+                out += JSONWriter.hex4(0xD800 + (v >> 10)).utf8
+                out += JSONWriter.hex4(0xDC00 + (v & 0x3FF)).utf8
+            } else {
+                out += JSONWriter.hex4(scalar.value).utf8
             }
         }
-        out += "\""
     }
 
     private static func hex4(_ value: UInt32) -> String {

@@ -4,8 +4,34 @@ import Yams
 /// PyYAML's implicit resolvers for plain scalars (YAML 1.1), which differ from Yams' defaults in small ways that
 /// matter for byte-identical output: a float needs a decimal point (`1e5` is a string), `0777` is octal.
 enum PyYAMLResolver {
-    static let resolver = Resolver.basic.appending(bool).appending(int).appending(float).appending(merge)
-        .appending(null).appending(timestamp)
+    /// Yams resolves nothing (every scalar is a string to it); `resolvePlain` does PyYAML's resolution for plain
+    /// scalars without running six regular expressions on every one of them (most spec scalars are text).
+    static let resolver = Resolver.basic
+
+    /// PyYAML's implicit resolution of a plain (unquoted) scalar.
+    static func resolvePlain(_ text: String) -> YAMLNode.Scalar {
+        guard let first = text.unicodeScalars.first else { return .null }
+        switch first {
+        case "~", "n", "N":
+            if ["~", "null", "Null", "NULL"].contains(text) { return .null }
+            if ["no", "No", "NO"].contains(text) { return .bool(false) }
+            return .string(text)
+        case "y", "Y", "t", "T", "f", "F", "o", "O":
+            if ["yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"].contains(text) { return .bool(true) }
+            if ["false", "False", "FALSE", "off", "Off", "OFF"].contains(text) { return .bool(false) }
+            return .string(text)
+        case "<":
+            return .string(text)
+        case "0"..."9", "+", "-", ".":
+            let range = NSRange(text.startIndex..., in: text)
+            if intPattern.firstMatch(in: text, range: range) != nil { return int(text).map(YAMLNode.Scalar.int) ?? .string(text) }
+            if floatPattern.firstMatch(in: text, range: range) != nil { return float(text).map(YAMLNode.Scalar.double) ?? .string(text) }
+            if timestampPattern.firstMatch(in: text, range: range) != nil { return .timestamp(text) }
+            return .string(text)
+        default:
+            return .string(text)
+        }
+    }
 
     // swiftlint:disable force_try
     static let bool = try! Resolver.Rule(.bool, "^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
@@ -20,6 +46,9 @@ enum PyYAMLResolver {
     static let timestamp = try! Resolver.Rule(
         .timestamp,
         "^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \\t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$")
+    static let intPattern = try! NSRegularExpression(pattern: int.pattern)
+    static let floatPattern = try! NSRegularExpression(pattern: float.pattern)
+    static let timestampPattern = try! NSRegularExpression(pattern: timestamp.pattern)
     // swiftlint:enable force_try
 
     /// PyYAML's `construct_yaml_int`.

@@ -47,7 +47,7 @@ public enum YAMLDocument {
         case .mapping(let mapping):
             var entries: [(key: YAMLNode, value: YAMLNode)] = []
             for (key, value) in mapping {
-                if key.tag.description == Tag.Name.merge.rawValue, let merged = mergeEntries(value) {
+                if case .scalar(let k) = key, k.style == .plain, k.string == "<<", let merged = mergeEntries(value) {
                     entries.append(contentsOf: merged)
                 } else {
                     entries.append((convert(key), convert(value)))
@@ -72,14 +72,9 @@ public enum YAMLDocument {
     }
 
     private static func resolve(_ scalar: Node.Scalar) -> YAMLNode.Scalar {
-        let text = scalar.string
-        switch Tag.Name(rawValue: Node.scalar(scalar).tag.description) {
-        case .null: return .null
-        case .bool: return .bool(["yes", "true", "on"].contains(text.lowercased()))
-        case .int: return PyYAMLResolver.int(text).map(YAMLNode.Scalar.int) ?? .string(text)
-        case .float: return PyYAMLResolver.float(text).map(YAMLNode.Scalar.double) ?? .string(text)
-        case .timestamp: return .timestamp(text)
-        default: return .string(text)
-        }
+        // Quoted and block scalars are always strings; plain ones get PyYAML's implicit types. (Explicit tags
+        // such as `!!str 1` are not honoured; real specs do not use them.)
+        guard scalar.style == .plain || scalar.style == .any else { return .string(scalar.string) }
+        return PyYAMLResolver.resolvePlain(scalar.string)
     }
 }
