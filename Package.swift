@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
     ],
     targets: [
         // librdkafka (Debian librdkafka-dev), reached through a module map and a shim header.
@@ -32,7 +35,14 @@ let package = Package(
             dependencies: ["RelayCore", .product(name: "Yams", package: "Yams")]
         ),
         // What plugin authors program against.
-        .target(name: "RelaySDK", dependencies: ["RelayCore", "RelaySpec"]),
+        .target(
+            name: "RelaySDK",
+            dependencies: [
+                "RelayCore", "RelaySpec", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The transport protocol the pipeline is written against, and its embedded implementation.
         .target(name: "RelayTransport", dependencies: ["RelayCore", .product(name: "Yams", package: "Yams")]),
         // The Kafka transport over librdkafka.
@@ -62,6 +72,7 @@ let package = Package(
         .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore"]),
         .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
+        .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore"]),
         .testTarget(name: "RelayCLITests", dependencies: ["RelayCLI", "relay"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,203 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import RelayCore
+
+/// Keeps one `<command> http --port P` server of an external plugin running on loopback and POSTs each step to
+/// it (`/api/v1/actions/NAME`, `/api/v1/tasks/NAME`, `/api/v1/connection/test`). The server is started on first
+/// use and again after it dies. A step past its deadline gets an error result and the server is killed (a Python
+/// plugin cannot cancel a running step any other way); the next step starts a fresh one.
+public actor WarmPluginRunner: PluginRunner {
+    public let plugin: ExternalPlugin
+    public let startupTimeout: Duration
+    private var server: ServerProcess?
+    private var starting: Task<ServerProcess, any Error>?
+    private let session: URLSession
+
+    public init(plugin: ExternalPlugin, startupTimeout: Duration = .seconds(60)) {
+        self.plugin = plugin
+        self.startupTimeout = startupTimeout
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = 16
+        configuration.timeoutIntervalForRequest = 3600
+        self.session = URLSession(configuration: configuration)
+    }
+
+    /// The port of the running server, if any (for tests and diagnostics).
+    public var port: Int? { server?.isRunning == true ? server?.port : nil }
+
+    public func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
+        let server: ServerProcess
+        do {
+            server = try await ensureServer()
+        } catch {
+            return ProcessPluginRunner.failure("could not start the plugin server (\(plugin.command.joined(separator: " ")) http): \(error)", kind: .server, meta: start.meta)
+        }
+        let path: String
+        switch start.step {
+        case .action(let name): path = "/api/v1/actions/\(name)"
+        case .task(let name): path = "/api/v1/tasks/\(name)"
+        case .trigger(let name): path = "/api/v1/triggers/\(name)/test"
+        case .connectionTest: path = "/api/v1/connection/test"
+        }
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(server.port)\(path)")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(JSONWriter.compact.bytes(start.message.json))
+        let session = self.session
+        let prepared = request
+        let outcome: (Data, HTTPURLResponse)?
+        do {
+            outcome = try await withThrowingTaskGroup(of: (Data, HTTPURLResponse)?.self) { group in
+                group.addTask {
+                    let (data, response) = try await session.data(for: prepared)
+                    return (data, response as! HTTPURLResponse)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+        } catch {
+            if !server.isRunning {
+                return ProcessPluginRunner.failure("the plugin server died during the step; its last output: \(server.outputTail())", kind: .server, meta: start.meta)
+            }
+            return ProcessPluginRunner.failure("the plugin server did not answer: \(error.localizedDescription)", kind: .server, meta: start.meta)
+        }
+        guard let (data, response) = outcome else {
+            server.stop()
+            self.server = nil
+            return ProcessPluginRunner.failure("the plugin did not finish within \(timeout); its server was killed and will be restarted", kind: .timeout, meta: start.meta)
+        }
+        if response.statusCode == 204 { return .success(.null, meta: start.meta) }
+        guard let json = try? JSONParser.parse(bytes: Array(data)), let message = try? V1Message(json: json) else {
+            return ProcessPluginRunner.failure("the plugin server answered HTTP \(response.statusCode) without a v1 envelope: \(EnvelopeReader.excerpt(Array(data)))", kind: .server, meta: start.meta)
+        }
+        do {
+            var event = try StepEvent(body: message.body)
+            if event.status == .error {
+                event.errorKind = response.statusCode == 400 ? (event.exception != nil ? .plugin : .client)
+                    : response.statusCode == 501 ? .notImplemented : .server
+            }
+            return event
+        } catch {
+            return ProcessPluginRunner.failure("the plugin server's envelope is malformed: \(error.message)", kind: .server, meta: start.meta)
+        }
+    }
+
+    public func shutdown() async {
+        starting?.cancel()
+        server?.stop()
+        server = nil
+    }
+
+    private func ensureServer() async throws -> ServerProcess {
+        if let server, server.isRunning { return server }
+        if let starting { return try await starting.value }
+        let plugin = self.plugin
+        let timeout = startupTimeout
+        let session = self.session
+        let task = Task { try await ServerProcess.start(plugin: plugin, timeout: timeout, session: session) }
+        starting = task
+        defer { starting = nil }
+        let started = try await task.value
+        server = started
+        return started
+    }
+}
+
+/// One running `http` server process of a plugin.
+final class ServerProcess: @unchecked Sendable {
+    // @unchecked Sendable: `process` is configured before launch; afterwards only Foundation's thread-safe
+    // `isRunning`, `terminate` and `processIdentifier` are used. The log file is only read.
+    let port: Int
+    private let process: Process
+    private let logURL: URL
+
+    private init(port: Int, process: Process, logURL: URL) {
+        self.port = port
+        self.process = process
+        self.logURL = logURL
+    }
+
+    var isRunning: Bool { process.isRunning }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + 3) { if self.process.isRunning { kill(pid, SIGKILL) } }
+    }
+
+    /// The last lines the server printed.
+    func outputTail(limit: Int = 600) -> String {
+        guard let data = try? Data(contentsOf: logURL) else { return "nothing" }
+        let text = String(decoding: data.suffix(limit), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "nothing" : "\"…\(text)\""
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: logURL)
+    }
+
+    static func start(plugin: ExternalPlugin, timeout: Duration, session: URLSession) async throws -> ServerProcess {
+        let port = try LoopbackPort.free()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: plugin.command[0])
+        process.arguments = Array(plugin.command.dropFirst()) + ["http", "--port", String(port)]
+        process.environment = plugin.environment
+        if let directory = plugin.workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("relay-plugin-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        try? log.close()
+        let server = ServerProcess(port: port, process: process, logURL: logURL)
+        let deadline = ContinuousClock.now + timeout
+        let status = URL(string: "http://127.0.0.1:\(port)/api/v1/status")!
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else {
+                throw RelayError(.plugin, "the server exited with status \(process.terminationStatus) while starting; its output: \(server.outputTail())")
+            }
+            var request = URLRequest(url: status)
+            request.timeoutInterval = 2
+            if let (_, response) = try? await session.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 {
+                return server
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        server.stop()
+        throw RelayError(.timeout, "the server did not answer on port \(port) within \(timeout); its output: \(server.outputTail())")
+    }
+}
+
+/// Free TCP ports on loopback.
+enum LoopbackPort {
+    /// Binds port 0 on 127.0.0.1, reads the port the kernel chose, closes the socket.
+    static func free() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RelayError(.io, "socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw RelayError(.io, "bind() failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw RelayError(.io, "getsockname() failed: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -1,0 +1,58 @@
+import Logging
+import RelayCore
+
+/// What a trigger sees: the step context, a way to send events, and state that survives restarts.
+public struct TriggerContext<Connection: PluginConnection, Output: Encodable & Sendable>: Sendable {
+    public let step: StepContext<Connection>
+    private let sink: @Sendable (JSONValue) async throws -> Void
+    public let state: TriggerState
+
+    public init(step: StepContext<Connection>, state: TriggerState, sink: @escaping @Sendable (JSONValue) async throws -> Void) {
+        self.step = step
+        self.state = state
+        self.sink = sink
+    }
+
+    public var connection: Connection { step.connection }
+    public var logger: Logger { step.logger }
+
+    /// Sends one event. It returns once the event is accepted (published, or posted to the dispatcher).
+    public func send(_ event: Output) async throws {
+        try await sink(try JSONValueCoder.encode(event))
+    }
+}
+
+/// A trigger's state: one JSON value per trigger instance, kept by whoever runs the trigger (a file for a
+/// standalone plugin, the run store for Relay's trigger host).
+public struct TriggerState: Sendable {
+    private let loadValue: @Sendable () async throws -> JSONValue?
+    private let saveValue: @Sendable (JSONValue) async throws -> Void
+
+    public init(
+        load: @escaping @Sendable () async throws -> JSONValue?, save: @escaping @Sendable (JSONValue) async throws -> Void
+    ) {
+        self.loadValue = load
+        self.saveValue = save
+    }
+
+    /// The saved state, decoded; nil when nothing was saved yet.
+    public func load<State: Decodable>(_ type: State.Type) async throws -> State? {
+        guard let value = try await loadValue() else { return nil }
+        return try JSONValueCoder.decode(type, from: value)
+    }
+
+    public func save<State: Encodable>(_ state: State) async throws {
+        try await saveValue(try JSONValueCoder.encode(state))
+    }
+
+    /// State kept in memory only.
+    public static func inMemory() -> TriggerState {
+        let box = StateBox()
+        return TriggerState(load: { await box.value }, save: { await box.set($0) })
+    }
+}
+
+actor StateBox {
+    var value: JSONValue?
+    func set(_ value: JSONValue) { self.value = value }
+}

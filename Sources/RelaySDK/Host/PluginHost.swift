@@ -1,0 +1,232 @@
+import Logging
+import RelayCore
+import RelaySpec
+import Synchronization
+
+/// Runs a plugin's steps from v1 start messages, with the runtime's rules: the connection is validated against
+/// its schema and connected once per distinct set of parameters; inputs, task state and outputs are validated
+/// against their schemas (required inputs may not be null or ""; defaults are not injected); secrets of the
+/// connection are masked in outputs; every failure becomes an error event (`error` text and, for `PluginError`, an
+/// `exception` object), never a crash.
+public final class PluginHost: Sendable {
+    public let plugin: Plugin
+    private let logger: Logger
+    private let connections = Mutex<[JSONValue: any Sendable]>([:])
+
+    public init(plugin: Plugin, logger: Logger = Logger(label: "relay.plugin")) {
+        self.plugin = plugin
+        self.logger = logger
+    }
+
+    // MARK: - Actions
+
+    /// Runs an action (or the connection test for `.connectionTest`). `deadline` cancels the action when passed.
+    public func run(_ start: StepStart, deadline: ContinuousClock.Instant? = nil) async -> StepEvent {
+        let capture = LogCapture()
+        let stepLogger = capture.logger(label: "relay.plugin.\(plugin.name)", forwardingTo: nil)
+        do {
+            switch start.step {
+            case .action(let name):
+                guard let handler = plugin.actions[name] else { throw StepFailure.client("Unknown action \"\(name)\"") }
+                try validate(start.input, against: plugin.schema("actions", name, "input"), options: .input, root: "input", what: "action input")
+                let connection = try await connect(start.connection, logger: stepLogger)
+                let values = StepContextValues(logger: stepLogger, deadline: deadline, meta: start.meta)
+                var output = try await withDeadline(deadline) { try await handler(start.input, connection, values) }
+                try validate(output, against: plugin.schema("actions", name, "output"), options: .standard, root: "output", what: "action output")
+                output = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(output)
+                return .success(output, log: capture.text, meta: start.meta)
+            case .connectionTest:
+                let connection = try await connect(start.connection, logger: stepLogger)
+                guard let test = plugin.connector.test else { throw ConnectionTestUnavailable() }
+                let output = try await withDeadline(deadline) { try await test(connection, ConnectionContext(logger: stepLogger)) }
+                return .success(output, log: capture.text, meta: start.meta)
+            case .trigger(let name), .task(let name):
+                throw StepFailure.client("\(name) is a \(start.step.kindName); it cannot run as an action")
+            }
+        } catch {
+            return failure(error, log: capture.text, meta: start.meta, isConnectionTest: start.step == .connectionTest)
+        }
+    }
+
+    // MARK: - Tasks
+
+    /// Runs one pass of a task: validates input and state, returns its events (as `output`), new state and
+    /// `has_more_pages`.
+    public func runTask(_ start: StepStart, deadline: ContinuousClock.Instant? = nil) async -> StepEvent {
+        let capture = LogCapture()
+        let stepLogger = capture.logger(label: "relay.plugin.\(plugin.name)")
+        do {
+            guard case .task(let name) = start.step, let handler = plugin.tasks[name] else {
+                throw StepFailure.client("Unknown task \"\(start.step.name)\"")
+            }
+            try validate(start.input, against: plugin.schema("tasks", name, "input"), options: .input, root: "input", what: "task input")
+            if let state = start.state {
+                try validate(state, against: plugin.schema("tasks", name, "state"), options: .standard, root: "state", what: "task state")
+            }
+            let connection = try await connect(start.connection, logger: stepLogger)
+            let values = StepContextValues(logger: stepLogger, deadline: deadline, meta: start.meta)
+            let outcome = try await withDeadline(deadline) { try await handler(start.input, start.state, connection, values) }
+            let masked = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(outcome.events)
+            var event = StepEvent.success(masked, log: capture.text, meta: start.meta)
+            event.state = outcome.state
+            event.hasMorePages = outcome.hasMorePages
+            event.statusCode = outcome.statusCode
+            return event
+        } catch {
+            return failure(error, log: capture.text, meta: start.meta, isConnectionTest: false)
+        }
+    }
+
+    // MARK: - Triggers
+
+    /// Runs a trigger until it returns, throws or the calling task is cancelled. Each event is validated against the
+    /// trigger's output schema and masked before `send` receives it; an invalid event is logged and not sent.
+    public func runTrigger(
+        _ start: StepStart, state: TriggerState, send: @escaping @Sendable (JSONValue) async throws -> Void
+    ) async -> StepEvent {
+        let capture = LogCapture()
+        let stepLogger = capture.logger(label: "relay.plugin.\(plugin.name)", forwardingTo: logger)
+        do {
+            guard case .trigger(let name) = start.step, let handler = plugin.triggers[name] else {
+                throw StepFailure.client("Unknown trigger \"\(start.step.name)\"")
+            }
+            try validate(start.input, against: plugin.schema("triggers", name, "input"), options: .input, root: "input", what: "trigger input")
+            let connection = try await connect(start.connection, logger: stepLogger)
+            let schema = plugin.schema("triggers", name, "output")
+            let masker = SecretMasker(schema: plugin.connectionSchema, connection: start.connection)
+            let values = StepContextValues(logger: stepLogger, deadline: nil, meta: start.meta)
+            try await handler(start.input, connection, values, state) { [self] event in
+                do {
+                    try self.validate(event, against: schema, options: .standard, root: "output", what: "trigger event")
+                } catch {
+                    stepLogger.error("event not sent: \(self.describe(error))")
+                    return
+                }
+                try await send(masker.mask(event))
+            }
+            return .success([:], log: capture.text, meta: start.meta)
+        } catch {
+            return failure(error, log: capture.text, meta: start.meta, isConnectionTest: false)
+        }
+    }
+
+    // MARK: - Pieces
+
+    /// Validates and connects, reusing the connection made earlier with the same parameters.
+    func connect(_ parameters: JSONValue, logger: Logger) async throws -> any Sendable {
+        if let cached = connections.withLock({ $0[parameters] }) { return cached }
+        try validate(parameters, against: plugin.connectionSchema, options: .standard, root: "connection", what: "connection")
+        let connection = try await plugin.connector.connect(parameters, ConnectionContext(logger: logger))
+        connections.withLock { $0[parameters] = connection }
+        return connection
+    }
+
+    func validate(_ value: JSONValue, against schema: JSONValue, options: SchemaValidator.Options, root: String, what: String) throws {
+        guard schema != [:] else { return }
+        let problems = SchemaValidator(schema: schema, options: options).validate(value, at: JSONPath(root: root))
+        guard problems.isEmpty else {
+            throw StepFailure.client("\(what) is invalid: " + problems.map(\.description).joined(separator: "; "))
+        }
+    }
+
+    private func withDeadline<T: Sendable>(
+        _ deadline: ContinuousClock.Instant?, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        guard let deadline else { return try await body() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw StepDeadlineExceeded() }
+            return value
+        }
+    }
+
+    func describe(_ error: any Error) -> String {
+        switch error {
+        case let failure as StepFailure:
+            switch failure {
+            case .client(let message), .server(let message): return message
+            }
+        case let plugin as PluginError: return plugin.runtimeDescription
+        default: return "\(error)"
+        }
+    }
+
+    private func failure(_ error: any Error, log: String, meta: JSONValue, isConnectionTest: Bool) -> StepEvent {
+        var event: StepEvent
+        switch error {
+        case let pluginError as PluginError:
+            event = .failure(
+                isConnectionTest ? pluginError.connectionTestDescription : pluginError.runtimeDescription,
+                exception: StepException(cause: pluginError.cause, assistance: pluginError.assistance,
+                                         data: .string(pluginError.data.map { $0.stringValue ?? JSONWriter.compact.string($0) } ?? "")))
+            event.errorKind = .plugin
+        case let failure as StepFailure:
+            switch failure {
+            case .client(let message): event = .failure(message); event.errorKind = .client
+            case .server(let message): event = .failure(message); event.errorKind = .server
+            }
+        case is StepDeadlineExceeded:
+            event = .failure("The step did not finish before its deadline and was cancelled")
+            event.errorKind = .timeout
+        case is ConnectionTestUnavailable:
+            event = .failure("The server successfully processed the request and is not returning any content (no connection test function)")
+            event.errorKind = .notImplemented
+        case is CancellationError:
+            event = .failure("The step was cancelled")
+            event.errorKind = .timeout
+        default:
+            event = .failure("\(error)")
+            event.errorKind = .server
+        }
+        if isConnectionTest, event.exception == nil {
+            event.exception = StepException(
+                cause: "Plugin connection test failed.", assistance: "See error log for more details.",
+                data: .string("\(error)"))
+        }
+        event.log = log + "\(ISO8601Now.string()) - ERROR: \(event.error ?? "")\n"
+        event.meta = meta
+        return event
+    }
+}
+
+struct StepDeadlineExceeded: Error {}
+struct ConnectionTestUnavailable: Error {}
+
+extension StepStart.Step {
+    var name: String {
+        switch self {
+        case .action(let n), .trigger(let n), .task(let n): n
+        case .connectionTest: "connection test"
+        }
+    }
+
+    var kindName: String {
+        switch self {
+        case .action: "action"
+        case .trigger: "trigger"
+        case .task: "task"
+        case .connectionTest: "connection test"
+        }
+    }
+}
+
+extension PluginError {
+    /// `str(PluginException)` in the runtime.
+    public var runtimeDescription: String {
+        var text = "An error occurred during plugin execution! \(cause) \(assistance)"
+        if let data, data != .string(""), !data.isNull { text += " Response was \(data.stringValue ?? JSONWriter.compact.string(data))" }
+        return text
+    }
+
+    /// `str(ConnectionTestException)` in the runtime.
+    public var connectionTestDescription: String {
+        var text = "Connection test failed! \(cause) \(assistance)"
+        if let data, data != .string(""), !data.isNull { text += " Response was: \(data.stringValue ?? JSONWriter.compact.string(data))" }
+        return text
+    }
+}

@@ -1,0 +1,13 @@
+/// A trigger: a long-running loop (a poller or a listener) that sends events, each of which starts workflows.
+/// It runs until cancelled; its state survives restarts through `context.state`.
+public protocol PluginTrigger: Sendable {
+    associatedtype Connection: PluginConnection
+    associatedtype Input: Decodable & Sendable
+    /// One event, as the spec's trigger `output:` describes it.
+    associatedtype Output: Encodable & Sendable
+
+    static var name: String { get }
+
+    /// Runs until the task is cancelled (return then) or the trigger cannot go on (throw).
+    func run(_ input: Input, context: TriggerContext<Connection, Output>) async throws
+}
