@@ -8,6 +8,12 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "relay", targets: ["relay"]),
+        .executable(name: "relay-plugin-base64", targets: ["RelayPluginBase64"]),
+        .executable(name: "relay-plugin-hashit", targets: ["RelayPluginHashit"]),
+        .executable(name: "relay-plugin-type_converter", targets: ["RelayPluginTypeConverter"]),
+        .executable(name: "relay-plugin-timer", targets: ["RelayPluginTimer"]),
+        .executable(name: "relay-plugin-webhook", targets: ["RelayPluginWebhook"]),
+        .executable(name: "relay-plugin-hello", targets: ["RelayPluginHello"]),
         .library(name: "RelayCore", targets: ["RelayCore"]),
         .library(name: "RelaySpec", targets: ["RelaySpec"]),
         .library(name: "RelaySDK", targets: ["RelaySDK"]),
@@ -18,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
     ],
     targets: [
@@ -28,7 +35,7 @@ let package = Package(
             providers: [.apt(["librdkafka-dev"])]
         ),
         // Models without I/O: JSON values, v1 envelopes, errors.
-        .target(name: "RelayCore"),
+        .target(name: "RelayCore", dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]),
         // plugin.spec.yaml: model, decoding, JSON schema generation, value validation, spec linting.
         .target(
             name: "RelaySpec",
@@ -50,6 +57,12 @@ let package = Package(
             name: "RelayKafka",
             dependencies: ["CRdKafka", "RelayCore", "RelayTransport", .product(name: "Logging", package: "swift-log")]
         ),
+        // The plugins that ship with Relay; their specs are resources.
+        .target(
+            name: "RelayPlugins",
+            dependencies: ["RelayCore", "RelaySDK", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Specs")]
+        ),
         // Engine services: trigger host, dispatcher, workers.
         .target(
             name: "RelayEngine",
@@ -67,6 +80,12 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "relay", dependencies: ["RelayCLI"]),
+        .executableTarget(name: "RelayPluginBase64", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/base64"),
+        .executableTarget(name: "RelayPluginHashit", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/hashit"),
+        .executableTarget(name: "RelayPluginTypeConverter", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/type_converter"),
+        .executableTarget(name: "RelayPluginTimer", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/timer"),
+        .executableTarget(name: "RelayPluginWebhook", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/webhook"),
+        .executableTarget(name: "RelayPluginHello", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/hello"),
 
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
         .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore"]),

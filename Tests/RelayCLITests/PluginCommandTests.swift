@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func theExamplePluginIsClean() throws {
-        let result = try RelayProcess.run(["plugin", "validate", "examples/plugins/hello"])
+        let result = try RelayProcess.run(["plugin", "validate", "Sources/RelayPlugins/Specs/hello.spec.yaml"])
         #expect(result.status == 0)
         #expect(result.stdout == "")
         #expect(result.stderr.contains("1 spec(s) checked, 0 problem(s)"))
@@ -27,7 +27,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let spec = try String(contentsOfFile: RelayProcess.packageRoot.path + "/examples/plugins/hello/plugin.spec.yaml", encoding: .utf8)
+        let spec = try String(contentsOfFile: RelayProcess.packageRoot.path + "/Sources/RelayPlugins/Specs/hello.spec.yaml", encoding: .utf8)
             .replacingOccurrences(of: "version: 1.0.0", with: "version: 1.0")
             .replacingOccurrences(of: "enable_cache: true", with: "enable_cache: false")
         let path = directory.appendingPathComponent("plugin.spec.yaml").path
@@ -49,14 +49,14 @@ import Testing
         let missing = try RelayProcess.run(["plugin", "schema", "/nonexistent/plugin.spec.yaml"])
         #expect(missing.status == 2)
         #expect(missing.stderr == "relay: /nonexistent/plugin.spec.yaml: no such file\n")
-        let bad = try RelayProcess.run(["plugin", "check-value", "examples/plugins/hello", "--schema", "actions.greet.input", "--json", "{\"names\": [1]"])
+        let bad = try RelayProcess.run(["plugin", "check-value", "Sources/RelayPlugins/Specs/hello.spec.yaml", "--schema", "actions.greet.input", "--json", "{\"names\": [1]"])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("--json: not valid JSON: line 1, column 14: expected ',' or '}' in an object, found end of input"))
     }
 
     @Test func checkValueValidatesAsTheRuntimeDoes() throws {
         let invalid = try RelayProcess.run([
-            "plugin", "check-value", "examples/plugins/hello", "--schema", "actions.greet.input", "--json", "-",
+            "plugin", "check-value", "Sources/RelayPlugins/Specs/hello.spec.yaml", "--schema", "actions.greet.input", "--json", "-",
         ], stdin: #"{"names": ["Ada", 7], "punctuation": "?"}"#)
         #expect(invalid.status == 1)
         #expect(invalid.stdout == """
@@ -65,7 +65,7 @@ import Testing
 
             """)
         let valid = try RelayProcess.run([
-            "plugin", "check-value", "examples/plugins/hello", "--schema", "connection", "--json", #"{"greeting": "Hi"}"#,
+            "plugin", "check-value", "Sources/RelayPlugins/Specs/hello.spec.yaml", "--schema", "connection", "--json", #"{"greeting": "Hi"}"#,
         ])
         #expect(valid.status == 0)
         #expect(valid.stdout == "valid\n")

@@ -58,23 +58,25 @@ public struct StepEvent: Sendable, Equatable {
         StepEvent(status: .error, error: error, exception: exception, log: log, meta: meta)
     }
 
-    public var body: [String: JSONValue] {
-        var body: [String: JSONValue] = ["status": .string(status.rawValue), "log": .string(log), "meta": meta]
+    /// The body in the runtime's key order: `log`, `status`, `meta`, the task keys, `output` or `error`,
+    /// `exception`.
+    public var body: JSONObject {
+        var body: JSONObject = ["log": .string(log), "status": .string(status.rawValue), "meta": meta]
+        if let state { body["state"] = state }
+        if let hasMorePages { body["has_more_pages"] = .bool(hasMorePages) }
+        if let statusCode { body["status_code"] = .int(statusCode) }
         switch status {
         case .ok: body["output"] = output ?? .null
         case .error: body["error"] = .string(error ?? "")
         }
         if let exception { body["exception"] = exception.json }
-        if let state { body["state"] = state }
-        if let hasMorePages { body["has_more_pages"] = .bool(hasMorePages) }
-        if let statusCode { body["status_code"] = .int(statusCode) }
         return body
     }
 
     public func message(kind: V1Message.Kind) -> V1Message { V1Message(kind: kind, body: body) }
 
     /// Reads an event body, tolerating what real plugins omit (`log`, `meta`).
-    public init(body: [String: JSONValue]) throws(V1ProtocolError) {
+    public init(body: JSONObject) throws(V1ProtocolError) {
         guard let statusText = body["status"]?.stringValue, let status = Status(rawValue: statusText) else {
             throw V1ProtocolError("event body has no \"status\" of \"ok\" or \"error\"")
         }

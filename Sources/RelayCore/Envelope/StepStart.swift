@@ -62,8 +62,9 @@ public struct StepStart: Sendable, Equatable {
             webhookURL: body["dispatcher"]?["webhook_url"]?.stringValue)
     }
 
+    /// The start message, keys in the runtime's order (`action`, `meta`, `input`, `connection`, …).
     public var message: V1Message {
-        var body: [String: JSONValue] = ["input": input, "connection": connection, "meta": meta]
+        var body: JSONObject = [:]
         let kind: V1Message.Kind
         switch step {
         case .action(let name):
@@ -72,17 +73,24 @@ public struct StepStart: Sendable, Equatable {
         case .trigger(let name):
             kind = .triggerStart
             body["trigger"] = .string(name)
-            var dispatcher: [String: JSONValue] = [:]
-            if let dispatcherURL { dispatcher["url"] = .string(dispatcherURL) }
-            if let webhookURL { dispatcher["webhook_url"] = .string(webhookURL) }
-            body["dispatcher"] = .object(dispatcher)
         case .task(let name):
             kind = .taskStart
             body["task"] = .string(name)
-            body["state"] = state ?? [:]
-            body["custom_config"] = customConfig ?? [:]
         case .connectionTest:
             kind = .connectionTest
+        }
+        body["meta"] = meta
+        body["input"] = input
+        if case .trigger = step {
+            var dispatcher: JSONObject = [:]
+            dispatcher["url"] = .string(dispatcherURL ?? "")
+            dispatcher["webhook_url"] = .string(webhookURL ?? "")
+            body["dispatcher"] = .object(dispatcher)
+        }
+        body["connection"] = connection
+        if case .task = step {
+            body["state"] = state ?? [:]
+            body["custom_config"] = customConfig ?? [:]
         }
         return V1Message(kind: kind, body: body)
     }

@@ -22,16 +22,16 @@ public struct V1Message: Sendable, Equatable {
 
     public var version: String
     public var kind: Kind
-    public var body: [String: JSONValue]
+    public var body: JSONObject
 
-    public init(kind: Kind, body: [String: JSONValue], version: String = "v1") {
+    public init(kind: Kind, body: JSONObject, version: String = "v1") {
         self.version = version
         self.kind = kind
         self.body = body
     }
 
     public var json: JSONValue {
-        ["version": .string(version), "type": .string(kind.rawValue), "body": .object(body)]
+        ["body": .object(body), "version": .string(version), "type": .string(kind.rawValue)]
     }
 
     /// Decodes a message with the runtime's checks and messages (`"type" missing from input message`, …).

@@ -84,7 +84,7 @@ public struct JSONParser {
 
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         index += 1
-        var object: [String: JSONValue] = [:]
+        var object: JSONObject = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1

@@ -1,13 +1,19 @@
+import OrderedCollections
+
+/// A JSON object: keys keep the order they were written in (as Python's dicts do), equality ignores it.
+public typealias JSONObject = OrderedDictionary<String, JSONValue>
+
 /// A JSON value. Integers and floating-point numbers are kept apart so that a value survives a round trip
-/// through Relay exactly as the Python InsightConnect runtime would print it (`1` stays `1`, `1.0` stays `1.0`).
-public enum JSONValue: Sendable, Hashable {
+/// through Relay exactly as the Python InsightConnect runtime would print it (`1` stays `1`, `1.0` stays `1.0`),
+/// and object keys keep their order.
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case int(Int)
     case double(Double)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 }
 
 extension JSONValue {
@@ -56,7 +62,7 @@ extension JSONValue {
         return nil
     }
 
-    public var objectValue: [String: JSONValue]? {
+    public var objectValue: JSONObject? {
         if case .object(let o) = self { return o }
         return nil
     }
@@ -95,7 +101,50 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(floatLiteral value: Double) { self = .double(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+        self = .object(JSONObject(elements, uniquingKeysWith: { _, last in last }))
     }
     public init(nilLiteral: ()) { self = .null }
+}
+
+extension JSONValue: Hashable {
+    /// Structural equality; the order of object keys does not matter.
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.int(let a), .int(let b)): return a == b
+        case (.double(let a), .double(let b)): return a == b
+        case (.string(let a), .string(let b)): return a == b
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)):
+            guard a.count == b.count else { return false }
+            for (key, value) in a {
+                guard let other = b[key], other == value else { return false }
+            }
+            return true
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let b): hasher.combine(1); hasher.combine(b)
+        case .int(let i): hasher.combine(2); hasher.combine(i)
+        case .double(let d): hasher.combine(3); hasher.combine(d)
+        case .string(let s): hasher.combine(4); hasher.combine(s)
+        case .array(let a): hasher.combine(5); hasher.combine(a)
+        case .object(let o):
+            // Order-independent: combine the entries' hashes commutatively.
+            hasher.combine(6)
+            var sum = 0
+            for (key, value) in o {
+                var entry = Hasher()
+                entry.combine(key)
+                entry.combine(value)
+                sum = sum &+ entry.finalize()
+            }
+            hasher.combine(sum)
+        }
+    }
 }

@@ -3,25 +3,27 @@
 public struct JSONWriter: Sendable {
     /// Spaces per nesting level; `nil` writes everything on one line.
     public var indent: Int?
-    /// Object keys in code-point order (Python's `sort_keys=True`). Relay always writes deterministically, so
-    /// unsorted output is not offered.
-    public var sortKeys: Bool = true
+    /// Object keys in code-point order (Python's `sort_keys=True`); otherwise in the object's own order.
+    public var sortKeys: Bool
     /// Escape every non-ASCII character as `\uXXXX` (Python's default `ensure_ascii=True`).
     public var ensureASCII: Bool
     /// Python's default separators (`", "` and `": "`) on one line, or none (`","` and `":"`).
     public var compactSeparators: Bool
 
-    public init(indent: Int? = nil, ensureASCII: Bool = false, compactSeparators: Bool = true) {
+    public init(indent: Int? = nil, sortKeys: Bool = false, ensureASCII: Bool = false, compactSeparators: Bool = true) {
         self.indent = indent
+        self.sortKeys = sortKeys
         self.ensureASCII = ensureASCII
         self.compactSeparators = compactSeparators
     }
 
-    /// One line, no spaces: for the wire.
+    /// One line, no spaces, keys in order: for the wire.
     public static let compact = JSONWriter()
+    /// `json.dumps(value)`: Python's defaults (`", "` and `": "`, ASCII only, keys in order).
+    public static let python = JSONWriter(ensureASCII: true, compactSeparators: false)
     /// `json.dumps(value, indent=1, sort_keys=True)`: the layout of the reference schema files.
-    public static let reference = JSONWriter(indent: 1, ensureASCII: true, compactSeparators: false)
-    /// Two-space indentation for people.
+    public static let reference = JSONWriter(indent: 1, sortKeys: true, ensureASCII: true, compactSeparators: false)
+    /// Two-space indentation for people, keys in order.
     public static let pretty = JSONWriter(indent: 2, ensureASCII: false, compactSeparators: false)
 
     public func string(_ value: JSONValue) -> String {
@@ -63,6 +65,7 @@ public struct JSONWriter: Sendable {
             }
             out.append(UInt8(ascii: "{"))
             let keys = sortKeys ? object.keys.sorted(by: JSONWriter.codePointOrder) : Array(object.keys)
+            // (OrderedDictionary keeps insertion order.)
             for (offset, key) in keys.enumerated() {
                 if offset > 0 { out += itemSeparator.utf8 }
                 newline(level + 1, into: &out)

@@ -4,8 +4,7 @@ import RelayCore
 /// Converts between `JSONValue` and `Codable` types (plugin inputs and outputs).
 public enum JSONValueCoder {
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        let data = Data(JSONWriter.compact.bytes(value))
-        return try JSONDecoder().decode(type, from: data)
+        try JSONValueDecoder(value: value).decodeValue(type)
     }
 
     public static func encode<T: Encodable>(_ value: T) throws -> JSONValue {
@@ -19,6 +18,16 @@ public enum JSONValueCoder {
 
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
+        if let direct = decoder as? JSONValueDecoder {
+            self = direct.value
+            return
+        }
+        if let keyed = try? decoder.container(keyedBy: AnyKey.self) {
+            var object = JSONObject()
+            for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
+            self = .object(object)
+            return
+        }
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -33,11 +42,16 @@ extension JSONValue: Codable {
         } else if let array = try? container.decode([JSONValue].self) {
             self = .array(array)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "not a JSON value")
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
+        if case .object(let object) = self {
+            var keyed = encoder.container(keyedBy: AnyKey.self)
+            for (key, value) in object { try keyed.encode(value, forKey: AnyKey(stringValue: key)) }
+            return
+        }
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -46,7 +60,14 @@ extension JSONValue: Codable {
         case .double(let d): try container.encode(d)
         case .string(let s): try container.encode(s)
         case .array(let a): try container.encode(a)
-        case .object(let o): try container.encode(o)
+        case .object: break
         }
     }
+}
+
+struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

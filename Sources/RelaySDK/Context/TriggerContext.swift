@@ -6,10 +6,16 @@ public struct TriggerContext<Connection: PluginConnection, Output: Encodable & S
     public let step: StepContext<Connection>
     private let sink: @Sendable (JSONValue) async throws -> Void
     public let state: TriggerState
+    /// Requests to this trigger's webhook, when its host serves one (Relay's trigger host does).
+    public let webhook: WebhookInbox?
 
-    public init(step: StepContext<Connection>, state: TriggerState, sink: @escaping @Sendable (JSONValue) async throws -> Void) {
+    public init(
+        step: StepContext<Connection>, state: TriggerState, webhook: WebhookInbox? = nil,
+        sink: @escaping @Sendable (JSONValue) async throws -> Void
+    ) {
         self.step = step
         self.state = state
+        self.webhook = webhook
         self.sink = sink
     }
 

@@ -25,7 +25,7 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The `exception` object of a v1 envelope.
     public var exceptionBody: JSONValue {
-        var body: [String: JSONValue] = ["cause": .string(cause), "assistance": .string(assistance)]
+        var body: JSONObject = ["cause": .string(cause), "assistance": .string(assistance)]
         if let data { body["data"] = data }
         return .object(body)
     }

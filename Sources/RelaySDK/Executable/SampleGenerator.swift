@@ -9,7 +9,7 @@ public enum SampleGenerator {
     }
 
     private static func object(_ schema: JSONValue, root: JSONValue, depth: Int) -> JSONValue {
-        var result: [String: JSONValue] = [:]
+        var result: JSONObject = [:]
         for (key, property) in schema["properties"]?.objectValue ?? [:] {
             if let value = value(property, root: root, depth: depth + 1) { result[key] = value }
         }

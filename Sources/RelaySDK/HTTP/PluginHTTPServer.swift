@@ -98,7 +98,7 @@ public final class PluginHTTPServer: Sendable {
 
     var info: JSONValue {
         let root = plugin.spec.root
-        var info: [String: JSONValue] = [:]
+        var info: JSONObject = [:]
         for field in ["name", "description", "version", "vendor", "plugin_spec_version", "title", "support", "tags", "enable_cache"] {
             info[field] = root[field]?.json ?? .null
         }

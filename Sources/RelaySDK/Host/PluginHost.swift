@@ -82,7 +82,8 @@ public final class PluginHost: Sendable {
     /// Runs a trigger until it returns, throws or the calling task is cancelled. Each event is validated against the
     /// trigger's output schema and masked before `send` receives it; an invalid event is logged and not sent.
     public func runTrigger(
-        _ start: StepStart, state: TriggerState, send: @escaping @Sendable (JSONValue) async throws -> Void
+        _ start: StepStart, state: TriggerState, webhook: WebhookInbox? = nil,
+        send: @escaping @Sendable (JSONValue) async throws -> Void
     ) async -> StepEvent {
         let capture = LogCapture()
         let stepLogger = capture.logger(label: "relay.plugin.\(plugin.name)", forwardingTo: logger)
@@ -95,7 +96,7 @@ public final class PluginHost: Sendable {
             let schema = plugin.schema("triggers", name, "output")
             let masker = SecretMasker(schema: plugin.connectionSchema, connection: start.connection)
             let values = StepContextValues(logger: stepLogger, deadline: nil, meta: start.meta)
-            try await handler(start.input, connection, values, state) { [self] event in
+            try await handler(start.input, connection, values, state, webhook) { [self] event in
                 do {
                     try self.validate(event, against: schema, options: .standard, root: "output", what: "trigger event")
                 } catch {

@@ -2,7 +2,7 @@ import Logging
 import RelayCore
 
 typealias ActionHandler = @Sendable (JSONValue, any Sendable, StepContextValues) async throws -> JSONValue
-typealias TriggerHandler = @Sendable (JSONValue, any Sendable, StepContextValues, TriggerState,
+typealias TriggerHandler = @Sendable (JSONValue, any Sendable, StepContextValues, TriggerState, WebhookInbox?,
     @escaping @Sendable (JSONValue) async throws -> Void) async throws -> Void
 typealias TaskHandler = @Sendable (JSONValue, JSONValue?, any Sendable, StepContextValues) async throws -> TaskOutcome
 
@@ -44,12 +44,12 @@ public struct AnyTrigger<C: PluginConnection>: Sendable {
 
     public init<T: PluginTrigger>(_ trigger: T) where T.Connection == C {
         name = T.name
-        handler = { input, connection, values, state, sink in
+        handler = { input, connection, values, state, webhook, sink in
             let typedInput: T.Input = try decodeInput(T.Input.self, input)
             let step = StepContext(
                 connection: try cast(connection, to: C.self), logger: values.logger, deadline: values.deadline,
                 meta: values.meta)
-            try await trigger.run(typedInput, context: TriggerContext(step: step, state: state, sink: sink))
+            try await trigger.run(typedInput, context: TriggerContext(step: step, state: state, webhook: webhook, sink: sink))
         }
     }
 }

@@ -2,7 +2,7 @@ import RelayCore
 
 extension SchemaGenerator {
     /// Spec types written inline into a property.
-    static let primitiveForms: [String: [String: JSONValue]] = [
+    static let primitiveForms: [String: JSONObject] = [
         "boolean": ["type": "boolean"], "bool": ["type": "boolean"],
         "integer": ["type": "integer"], "int": ["type": "integer"],
         "number": ["type": "number"], "float": ["type": "number"],
@@ -13,7 +13,7 @@ extension SchemaGenerator {
     ]
 
     /// Built-in types written as a `$ref` to a fixed definition (the reference's literal definitions).
-    static let builtInDefinitions: [String: JSONValue] = [
+    static let builtInDefinitions: JSONObject = [
         "file": [
             "id": "file", "type": "object", "title": "File", "description": "File Object",
             "properties": [

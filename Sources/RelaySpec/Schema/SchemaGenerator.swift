@@ -12,12 +12,12 @@ public struct SchemaGenerator: Sendable {
     /// `{"connection": S, "actions": {name: {"input", "output"}}, "triggers": {…}, "tasks": {name: {"input",
     /// "output", "state"}}}`, with `actions`, `triggers` and `tasks` absent where the spec has none.
     public func document() throws(RelayError) -> JSONValue {
-        var document: [String: JSONValue] = ["connection": try connectionSchema()]
+        var document: JSONObject = ["connection": try connectionSchema()]
         for (kind, components) in [(ComponentSpec.Kind.action, spec.actions), (.trigger, spec.triggers), (.task, spec.tasks)]
         where !components.isEmpty {
-            var section: [String: JSONValue] = [:]
+            var section: JSONObject = [:]
             for component in components {
-                var schemas: [String: JSONValue] = [
+                var schemas: JSONObject = [
                     "input": try inputSchema(component),
                     "output": try outputSchema(component),
                 ]
@@ -57,7 +57,7 @@ public struct SchemaGenerator: Sendable {
         guard !fields.isEmpty else { return .object([:]) }
         var definitions = Definitions()
         let (properties, required) = try build(fields, path: path, definitions: &definitions)
-        var schema: [String: JSONValue] = [
+        var schema: JSONObject = [
             "type": "object", "title": "Variables", "properties": .object(properties),
             "definitions": .object(definitions.values),
         ]
@@ -74,7 +74,7 @@ public struct SchemaGenerator: Sendable {
         let (properties, required) = try build(fields, path: path, definitions: &definitions)
         let firstKey = properties.keys.sorted(by: JSONWriter.codePointOrder).first!
         let first = properties[firstKey]!
-        var schema: [String: JSONValue] = [
+        var schema: JSONObject = [
             "type": "array", "items": .object([:]),
             "title": first["title"] ?? .object([:]),
             "description": first["description"] ?? .object([:]),
@@ -87,14 +87,14 @@ public struct SchemaGenerator: Sendable {
     // MARK: - Fields
 
     private struct Definitions {
-        var values: [String: JSONValue] = [:]
+        var values: JSONObject = [:]
     }
 
     /// Properties (in the reference's form) and the sorted names of required fields.
     private func build(
         _ fields: [FieldSpec], path: String, definitions: inout Definitions
-    ) throws(RelayError) -> ([String: JSONValue], [String]) {
-        var properties: [String: JSONValue] = [:]
+    ) throws(RelayError) -> (JSONObject, [String]) {
+        var properties: JSONObject = [:]
         var required: [String] = []
         for (offset, field) in fields.enumerated() {
             let fieldPath = "\(path).\(field.name)"
@@ -116,7 +116,7 @@ public struct SchemaGenerator: Sendable {
     /// object types and custom types, `type: array` with `items` for `[]T`.
     private func typeForm(
         _ typeName: String, node: YAMLNode, path: String, definitions: inout Definitions
-    ) throws(RelayError) -> [String: JSONValue] {
+    ) throws(RelayError) -> JSONObject {
         if let inline = SchemaGenerator.primitiveForms[typeName] { return inline }
         if let reference = try reference(to: typeName, path: path, definitions: &definitions) {
             return ["$ref": .string(reference)]
@@ -152,7 +152,7 @@ public struct SchemaGenerator: Sendable {
         if definitions.values[name] == nil {
             definitions.values[name] = .object([:])  // placeholder: stops recursion on self-reference
             let (properties, required) = try build(custom.fields, path: "types.\(name)", definitions: &definitions)
-            var definition: [String: JSONValue] = ["type": "object", "title": .string(name), "properties": .object(properties)]
+            var definition: JSONObject = ["type": "object", "title": .string(name), "properties": .object(properties)]
             if !required.isEmpty { definition["required"] = .array(required.map(JSONValue.string)) }
             definitions.values[name] = .object(definition)
         }

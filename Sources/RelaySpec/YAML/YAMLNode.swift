@@ -107,7 +107,7 @@ extension YAMLNode {
             }
         case .sequence(let items): return .array(items.map(\.json))
         case .mapping:
-            var object: [String: JSONValue] = [:]
+            var object: JSONObject = [:]
             for entry in orderedEntries { object[entry.key] = entry.node.json }
             return .object(object)
         }

@@ -1,0 +1,44 @@
+import RelayCore
+import RelaySDK
+
+/// `webhook/webhook`: one event per HTTP request to `/webhooks/<path>`, served by the trigger's host.
+struct WebhookTrigger: PluginTrigger {
+    typealias Connection = NoConnection
+    static let name = "webhook"
+
+    struct Input: Decodable, Sendable {
+        var path: String
+    }
+
+    struct Event: Encodable, Sendable {
+        var method: String
+        var path: String
+        var headers: [String: String]
+        var query: [String: String]
+        var body: String
+        var json: JSONValue?
+    }
+
+    func run(_ input: Input, context: TriggerContext<NoConnection, Event>) async throws {
+        guard let inbox = context.webhook else {
+            throw PluginError(
+                cause: "This host serves no webhooks.",
+                assistance: "Run the webhook trigger under relay up or relay triggers, which serve /webhooks/\(input.path).")
+        }
+        context.logger.info("listening for webhook requests on /webhooks/\(input.path)")
+        for await request in inbox.requests {
+            var json: JSONValue?
+            if let parsed = try? JSONParser.parse(request.body), case .object = parsed { json = parsed }
+            let event = Event(
+                method: request.method, path: request.path, headers: request.headers, query: request.query,
+                body: request.body, json: json)
+            do {
+                try await context.send(event)
+                request.complete(accepted: true)
+            } catch {
+                request.complete(accepted: false)
+                throw error
+            }
+        }
+    }
+}
