@@ -92,6 +92,11 @@ let package = Package(
         .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore"]),
+        .testTarget(
+            name: "RelayPluginsTests",
+            dependencies: ["RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec"],
+            resources: [.copy("../Fixtures/originals")]
+        ),
         .testTarget(name: "RelayCLITests", dependencies: ["RelayCLI", "relay"]),
     ],
     swiftLanguageModes: [.v6]

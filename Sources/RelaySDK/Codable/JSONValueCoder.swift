@@ -8,11 +8,7 @@ public enum JSONValueCoder {
     }
 
     public static func encode<T: Encodable>(_ value: T) throws -> JSONValue {
-        if let json = value as? JSONValue { return json }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        return try JSONParser.parse(bytes: Array(data))
+        try JSONValueEncoder.encode(value)
     }
 }
 
