@@ -57,6 +57,8 @@ let package = Package(
             name: "RelayKafka",
             dependencies: ["CRdKafka", "RelayCore", "RelayTransport", .product(name: "Logging", package: "swift-log")]
         ),
+        // `relay plugin new`: Swift plugin packages generated from specs.
+        .target(name: "RelayCodegen", dependencies: ["RelayCore", "RelaySpec"]),
         // The plugins that ship with Relay; their specs are resources.
         .target(
             name: "RelayPlugins",
@@ -75,7 +77,7 @@ let package = Package(
         .target(
             name: "RelayCLI",
             dependencies: [
-                "RelayCore", "RelaySpec", "RelayEngine", "RelayKafka",
+                "RelayCore", "RelaySpec", "RelayEngine", "RelayKafka", "RelayCodegen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -3,9 +3,23 @@
 public struct JSONParser {
     private let bytes: [UInt8]
     private var index: Int = 0
+    /// Accept `NaN`, `Infinity` and `-Infinity` as numbers, as Python's `json.loads` does.
+    public var allowsNonFiniteNumbers = false
 
     public init(_ text: String) { self.bytes = Array(text.utf8) }
     public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// Parses one value the way Python's `json.loads` accepts it (non-finite numbers allowed).
+    public static func parsePythonStyle(_ text: String) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(text)
+        parser.allowsNonFiniteNumbers = true
+        let value = try parser.parseValue()
+        parser.skipWhitespace()
+        if parser.index < parser.bytes.count {
+            throw parser.error("end of input after the JSON value", found: parser.describeCurrent())
+        }
+        return value
+    }
 
     /// Parses exactly one JSON value; anything but white space after it is an error.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
@@ -45,6 +59,11 @@ public struct JSONParser {
         case UInt8(ascii: "t"): return try parseLiteral("true", .bool(true))
         case UInt8(ascii: "f"): return try parseLiteral("false", .bool(false))
         case UInt8(ascii: "n"): return try parseLiteral("null", .null)
+        case UInt8(ascii: "N") where allowsNonFiniteNumbers: return try parseLiteral("NaN", .double(.nan))
+        case UInt8(ascii: "I") where allowsNonFiniteNumbers: return try parseLiteral("Infinity", .double(.infinity))
+        case UInt8(ascii: "-") where allowsNonFiniteNumbers && index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I"):
+            index += 1
+            return try parseLiteral("Infinity", .double(-.infinity))
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw error("a JSON value", found: describeCurrent())
         }
@@ -64,7 +83,7 @@ public struct JSONParser {
 
     // MARK: - Pieces
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1

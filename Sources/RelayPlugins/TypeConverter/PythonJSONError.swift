@@ -8,6 +8,13 @@ enum PythonJSONError {
         let bytes = Array(text.utf8)
         var offset = min(error.offset, bytes.count)
         let reason: String
+        // Python 3.13 names a trailing comma: `{"a": 1,}` and `[1,]`.
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") || bytes[offset] == UInt8(ascii: "]"),
+            let comma = previousSignificant(before: offset, in: bytes), bytes[comma] == UInt8(ascii: ",")
+        {
+            let container = bytes[offset] == UInt8(ascii: "}") ? "object" : "array"
+            return format("Illegal trailing comma before end of \(container)", offset: comma, bytes: bytes)
+        }
         switch error.expected {
         case "a JSON value", "a digit", "a digit after the decimal point", "a digit in the exponent": reason = "Expecting value"
         case "a string key in an object": reason = "Expecting property name enclosed in double quotes"
@@ -21,6 +28,16 @@ enum PythonJSONError {
         case "a valid escape sequence": reason = "Invalid \\escape"
         default: reason = "Expecting value"
         }
+        return format(reason, offset: offset, bytes: bytes)
+    }
+
+    private static func previousSignificant(before offset: Int, in bytes: [UInt8]) -> Int? {
+        var index = offset - 1
+        while index >= 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index -= 1 }
+        return index >= 0 ? index : nil
+    }
+
+    private static func format(_ reason: String, offset: Int, bytes: [UInt8]) -> String {
         // Python counts characters (code points), lines from 1, columns from 1.
         let prefix = String(decoding: bytes[0..<offset], as: UTF8.self).unicodeScalars
         let char = prefix.count

@@ -16,11 +16,14 @@ enum TypeConverter {
         PluginError(cause: "Converting error.", assistance: "Check input", data: .string(data))
     }
 
-    /// Items in order of first appearance, each once.
+    /// Items in order of first appearance, each once. Strings compare by code points, as in Python (Swift's `==`
+    /// would treat `é` and `e\u{301}` as equal).
     static func distinct<S: Sequence>(_ items: S) -> [String] where S.Element == String {
-        var seen = Set<String>()
-        return items.filter { seen.insert($0).inserted }
+        var seen = Set<[UInt8]>()
+        return items.filter { seen.insert(Array($0.utf8)).inserted }
     }
+
+    static func key(_ text: String) -> [UInt8] { Array(text.utf8) }
 }
 
 struct ValueInput: Decodable, Sendable { var input: JSONValue }
@@ -81,6 +84,10 @@ struct StringToInteger: PluginAction {
                 throw PluginError(cause: "Converting error", assistance: "When strip is enabled only number is allowed")
             }
         }
+        let digits = input.input.unicodeScalars.filter { PythonText.digitValue($0) != nil }.count
+        if digits > 4300 {
+            throw TypeConverter.convertingError("Exceeds the limit (4300 digits) for integer string conversion: value has \(digits) digits; use sys.set_int_max_str_digits() to increase the limit")
+        }
         guard let value = PythonText.int(input.input) else {
             throw TypeConverter.convertingError("invalid literal for int() with base 10: \(PythonText.repr(input.input))")
         }
@@ -94,7 +101,7 @@ struct StringToObject: PluginAction {
     struct Input: Decodable, Sendable { var input: String }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> ValueOutput {
         do {
-            return ValueOutput(output: try JSONParser.parse(input.input))
+            return ValueOutput(output: try JSONParser.parsePythonStyle(input.input))
         } catch {
             throw TypeConverter.convertingError(PythonJSONError.message(for: error, in: input.input))
         }
@@ -199,8 +206,8 @@ struct ArrayDiff: PluginAction {
     }
     struct Output: Encodable, Sendable { var difference_array: [String] }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
-        let exclude = Set(input.array2)
-        return Output(difference_array: TypeConverter.distinct(input.array1.filter { !exclude.contains($0) }))
+        let exclude = Set(input.array2.map(TypeConverter.key))
+        return Output(difference_array: TypeConverter.distinct(input.array1.filter { !exclude.contains(TypeConverter.key($0)) }))
     }
 }
 
@@ -219,14 +226,14 @@ struct ArrayMatch: PluginAction {
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
         var matches: [String]
         if input.deduplicates ?? true {
-            let second = Set(input.array2)
-            matches = TypeConverter.distinct(input.array1.filter { second.contains($0) })
+            let second = Set(input.array2.map(TypeConverter.key))
+            matches = TypeConverter.distinct(input.array1.filter { second.contains(TypeConverter.key($0)) })
         } else {
             // Each item of the second array matches at most once, as the original's list.remove does.
-            var remaining = input.array2
+            var remaining = input.array2.map(TypeConverter.key)
             matches = []
             for item in input.array1 {
-                if let index = remaining.firstIndex(of: item) {
+                if let index = remaining.firstIndex(of: TypeConverter.key(item)) {
                     matches.append(item)
                     remaining.remove(at: index)
                 }
@@ -249,9 +256,26 @@ enum PythonValue {
         }
     }
 
-    /// `text.split(separator)`: every occurrence splits, empty parts kept.
+    /// `text.split(separator)`: every occurrence splits, empty parts kept. Works on code points (Swift's
+    /// `components(separatedBy:)` would not split `"\r\n"` on `"\n"`, a single Character).
     static func split(_ text: String, by separator: String) -> [String] {
-        text.components(separatedBy: separator)
+        let bytes = Array(text.utf8)
+        let needle = Array(separator.utf8)
+        guard !needle.isEmpty else { return [text] }
+        var parts: [String] = []
+        var start = 0
+        var index = 0
+        while index + needle.count <= bytes.count {
+            if bytes[index] == needle[0], Array(bytes[index..<index + needle.count]) == needle {
+                parts.append(String(decoding: bytes[start..<index], as: UTF8.self))
+                index += needle.count
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        parts.append(String(decoding: bytes[start...], as: UTF8.self))
+        return parts
     }
 }
 

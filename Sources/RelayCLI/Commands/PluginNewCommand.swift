@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import RelayCodegen
+import RelaySpec
+
+/// `relay plugin new --spec SPEC DIR`: a Swift plugin package generated from a spec.
+struct PluginNewCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "new",
+        abstract: "Generate a Swift plugin package from a plugin.spec.yaml, as insight-plugin create does for Python.",
+        discussion: """
+            Writes Package.swift, the spec, typed inputs and outputs for every action, trigger and task, the \
+            connection, stubs, a test and the executable relay-plugin-<name> (run, test, info, sample, http). \
+            The package depends on Relay by path (--relay-path, default: the Relay source tree this relay was \
+            built from).
+            """
+    )
+
+    @Option(help: "The plugin.spec.yaml to generate from.")
+    var spec: String
+
+    @Argument(help: "The directory to write the package into.")
+    var directory: String
+
+    @Option(help: "The Relay package the plugin depends on.")
+    var relayPath: String = RelaySource.root
+
+    @Flag(help: "Overwrite generated files that exist.")
+    var force = false
+
+    func run() throws {
+        let specFile = SpecPaths.specFile(spec)
+        let loaded = try CLIFailure.wrap { try PluginSpec.load(path: specFile) }
+        let text = try String(contentsOfFile: specFile, encoding: .utf8)
+        let generator = PluginGenerator(spec: loaded, specText: text, relayPath: relayPath)
+        try CLIFailure.wrap {
+            do {
+                try generator.write(to: directory, force: force)
+            } catch let error as RelayErrorConvertible {
+                throw error.relayError
+            }
+        }
+        print("wrote \(generator.files().count) files to \(directory): swift build there, then .build/debug/\(generator.executableName) info")
+    }
+}
+
+/// The Relay source tree this binary was built from.
+enum RelaySource {
+    static let root: String = {
+        let file = URL(fileURLWithPath: #filePath)
+        return file.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }()
+}
+
+protocol RelayErrorConvertible: Error { var relayError: RelayErrorShim { get } }
+typealias RelayErrorShim = Error
