@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "RelayCLI",
             dependencies: [
-                "RelayCore", "RelaySpec", "RelayEngine", "RelayKafka", "RelayCodegen",
+                "RelayCore", "RelaySpec", "RelaySDK", "RelayPlugins", "RelayEngine", "RelayKafka", "RelayCodegen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,6 +93,7 @@ let package = Package(
         .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore"]),
         .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
+        .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
         .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore"]),
         .testTarget(
             name: "RelayPluginsTests",
