@@ -100,7 +100,10 @@ let package = Package(
             dependencies: ["RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec"],
             resources: [.copy("../Fixtures/originals")]
         ),
-        .testTarget(name: "RelayCLITests", dependencies: ["RelayCLI", "relay"]),
+        .testTarget(
+            name: "RelayCLITests",
+            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

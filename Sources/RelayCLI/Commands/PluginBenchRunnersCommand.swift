@@ -61,7 +61,8 @@ struct PluginBenchRunnersCommand: AsyncParsableCommand {
         for (name, count, samples) in rows {
             let sorted = samples.sorted()
             let mean = samples.reduce(0, +) / Double(samples.count)
-            print(String(format: "%-26@ %8d %11.3f %11.3f", name as NSString, count, mean, sorted[sorted.count / 2]))
+            let padded = name.padding(toLength: 26, withPad: " ", startingAt: 0)
+            print(padded + String(format: " %8d %11.3f %11.3f", count, mean, sorted[sorted.count / 2]))
         }
     }
 

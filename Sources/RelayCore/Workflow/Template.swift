@@ -1,0 +1,139 @@
+import OrderedCollections
+
+/// Step inputs as templates: `{{ trigger.alert.host }}`, `{{ steps.lookup.output.ip }}`. A string that is exactly
+/// one reference keeps the referenced value's JSON type (a number stays a number, an object an object); a
+/// reference inside other text is written into it (strings as they are, anything else as JSON).
+public enum Template {
+    /// What templates can see: the trigger's event and each finished step (`status`, `output`, `error`).
+    public struct Scope: Sendable {
+        public var trigger: JSONValue
+        public var steps: JSONObject
+
+        public init(trigger: JSONValue, steps: JSONObject = [:]) {
+            self.trigger = trigger
+            self.steps = steps
+        }
+
+        public var json: JSONValue { ["trigger": trigger, "steps": .object(steps)] }
+    }
+
+    /// Renders every string of `template`. A reference to something missing is an error naming it.
+    public static func render(_ template: JSONValue, scope: Scope) throws(TemplateError) -> JSONValue {
+        switch template {
+        case .string(let text): return try renderString(text, scope: scope)
+        case .array(let items):
+            var out: [JSONValue] = []
+            for item in items { out.append(try render(item, scope: scope)) }
+            return .array(out)
+        case .object(let object):
+            var out = JSONObject()
+            for (key, value) in object { out[key] = try render(value, scope: scope) }
+            return .object(out)
+        default: return template
+        }
+    }
+
+    static func renderString(_ text: String, scope: Scope) throws(TemplateError) -> JSONValue {
+        let pieces = try parse(text)
+        if pieces.count == 1, case .reference(let path) = pieces[0] { return try resolve(path, in: scope.json) }
+        var out = ""
+        for piece in pieces {
+            switch piece {
+            case .text(let literal): out += literal
+            case .reference(let path):
+                let value = try resolve(path, in: scope.json)
+                out += value.stringValue ?? JSONWriter.compact.string(value)
+            }
+        }
+        return .string(out)
+    }
+
+    enum Piece: Equatable {
+        case text(String)
+        case reference([String])
+    }
+
+    /// Splits text into literal runs and `{{ path }}` references.
+    static func parse(_ text: String) throws(TemplateError) -> [Piece] {
+        var pieces: [Piece] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            if open.lowerBound > rest.startIndex { pieces.append(.text(String(rest[..<open.lowerBound]))) }
+            guard let close = rest[open.upperBound...].range(of: "}}") else {
+                throw TemplateError(message: "\"{{\" without a closing \"}}\" in \"\(text)\"")
+            }
+            let expression = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            pieces.append(.reference(try path(expression)))
+            rest = rest[close.upperBound...]
+        }
+        if !rest.isEmpty { pieces.append(.text(String(rest))) }
+        return pieces
+    }
+
+    /// `steps.lookup.output.ips[0]` → ["steps", "lookup", "output", "ips", "0"].
+    public static func path(_ expression: String) throws(TemplateError) -> [String] {
+        var parts: [String] = []
+        for segment in expression.split(separator: ".", omittingEmptySubsequences: false) {
+            var name = Substring(segment)
+            var indexes: [String] = []
+            while name.hasSuffix("]"), let open = name.lastIndex(of: "[") {
+                indexes.insert(String(name[name.index(after: open)..<name.index(before: name.endIndex)]), at: 0)
+                name = name[..<open]
+            }
+            guard !name.isEmpty else { throw TemplateError(message: "\"\(expression)\" is not a reference like trigger.field or steps.ID.output.field") }
+            parts.append(String(name))
+            parts.append(contentsOf: indexes)
+        }
+        guard let root = parts.first, root == "trigger" || root == "steps" else {
+            throw TemplateError(message: "\"\(expression)\" must start with trigger. or steps.")
+        }
+        return parts
+    }
+
+    /// The value at `path`, or an error naming the first part that is missing.
+    public static func resolve(_ path: [String], in root: JSONValue) throws(TemplateError) -> JSONValue {
+        var node = root
+        for (depth, part) in path.enumerated() {
+            switch node {
+            case .object(let object):
+                guard let next = object[part] else {
+                    throw TemplateError(message: "\(path.prefix(depth + 1).joined(separator: ".")) does not exist")
+                }
+                node = next
+            case .array(let items):
+                guard let index = Int(part), items.indices.contains(index) else {
+                    throw TemplateError(message: "\(path.prefix(depth + 1).joined(separator: ".")): no item \(part) in a list of \(items.count)")
+                }
+                node = items[index]
+            default:
+                throw TemplateError(message: "\(path.prefix(depth).joined(separator: ".")) is \(node.typeName), it has no \(part)")
+            }
+        }
+        return node
+    }
+
+    /// Every reference in a template, for checking workflows before they run.
+    public static func references(in template: JSONValue) throws(TemplateError) -> [[String]] {
+        switch template {
+        case .string(let text):
+            return try parse(text).compactMap { piece in
+                if case .reference(let path) = piece { return path }
+                return nil
+            }
+        case .array(let items):
+            var all: [[String]] = []
+            for item in items { all += try references(in: item) }
+            return all
+        case .object(let object):
+            var all: [[String]] = []
+            for value in object.values { all += try references(in: value) }
+            return all
+        default: return []
+        }
+    }
+}
+
+public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

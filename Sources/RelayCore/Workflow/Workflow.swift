@@ -1,0 +1,107 @@
+/// A workflow: one trigger, then steps that run actions, in order. Each step's input is a template over the
+/// trigger's event and earlier steps' outputs.
+public struct Workflow: Sendable, Equatable {
+    public var name: String
+    public var version: Int
+    public var trigger: TriggerBinding
+    public var steps: [WorkflowStep]
+    /// Where it was read from, for messages.
+    public var file: String
+
+    public init(name: String, version: Int = 1, trigger: TriggerBinding, steps: [WorkflowStep], file: String = "") {
+        self.name = name
+        self.version = version
+        self.trigger = trigger
+        self.steps = steps
+        self.file = file
+    }
+
+    public func step(_ id: String) -> WorkflowStep? { steps.first { $0.id == id } }
+    public func index(of id: String) -> Int? { steps.firstIndex { $0.id == id } }
+}
+
+/// Which trigger starts the workflow.
+public struct TriggerBinding: Sendable, Equatable {
+    public var plugin: String
+    public var trigger: String
+    public var connection: String?
+    public var input: JSONValue
+
+    public init(plugin: String, trigger: String, connection: String? = nil, input: JSONValue = [:]) {
+        self.plugin = plugin
+        self.trigger = trigger
+        self.connection = connection
+        self.input = input
+    }
+
+    /// The trigger instance this binding runs: workflows with the same plugin, trigger, connection and input share
+    /// one instance and each of its events starts a run of each of them.
+    public var instanceID: String {
+        "\(plugin).\(trigger)#" + String(StableHash.fnv1a(JSONWriter.compact.string(
+            ["connection": connection.map(JSONValue.string) ?? .null, "input": input])), radix: 16)
+    }
+}
+
+/// One step of a workflow.
+public struct WorkflowStep: Sendable, Equatable {
+    public var id: String
+    public var plugin: String
+    public var action: String
+    public var connection: String?
+    /// A template (see `Template`).
+    public var input: JSONValue
+    public var continueOnFailure: Bool
+    public var retry: RetryPolicy
+    public var timeout: Duration
+    /// Run the step only when this condition holds (see `Condition`); a skipped step is recorded as such.
+    public var when: Condition?
+
+    public init(
+        id: String, plugin: String, action: String, connection: String? = nil, input: JSONValue = [:],
+        continueOnFailure: Bool = false, retry: RetryPolicy = RetryPolicy(), timeout: Duration = .seconds(60),
+        when: Condition? = nil
+    ) {
+        self.id = id
+        self.plugin = plugin
+        self.action = action
+        self.connection = connection
+        self.input = input
+        self.continueOnFailure = continueOnFailure
+        self.retry = retry
+        self.timeout = timeout
+        self.when = when
+    }
+}
+
+/// How often a failing step is tried, and how long to wait between tries (doubling each time, capped).
+public struct RetryPolicy: Sendable, Equatable {
+    /// Tries in all, the first included (1 = no retry).
+    public var attempts: Int
+    public var backoff: Duration
+    public var maxBackoff: Duration
+
+    public init(attempts: Int = 1, backoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(300)) {
+        self.attempts = attempts
+        self.backoff = backoff
+        self.maxBackoff = maxBackoff
+    }
+
+    /// The wait before try number `attempt + 1` (after try `attempt` failed).
+    public func delay(after attempt: Int) -> Duration {
+        var delay = backoff
+        for _ in 1..<max(1, attempt) { delay = delay * 2 }
+        return min(delay, maxBackoff)
+    }
+}
+
+/// FNV-1a, for ids that must be the same in every process.
+public enum StableHash {
+    public static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+}
