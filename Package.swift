@@ -34,6 +34,8 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // SQLite (Debian libsqlite3-dev), for the embedded bus and the run store.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Models without I/O: JSON values, v1 envelopes, errors.
         .target(name: "RelayCore", dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]),
         // plugin.spec.yaml: model, decoding, JSON schema generation, value validation, spec linting.
@@ -51,7 +53,7 @@ let package = Package(
             ]
         ),
         // The transport protocol the pipeline is written against, and its embedded implementation.
-        .target(name: "RelayTransport", dependencies: ["RelayCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RelayTransport", dependencies: ["RelayCore", "CSQLite", .product(name: "Yams", package: "Yams")]),
         // The Kafka transport over librdkafka.
         .target(
             name: "RelayKafka",
@@ -71,6 +73,8 @@ let package = Package(
             dependencies: [
                 "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayKafka",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Command-line front end: flags → configuration → services.

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import RelayCore
+import RelayEngine
+import RelayTransport
+
+/// `relay runs list|show`.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "Inspect workflow runs.",
+                                                    subcommands: [RunsListCommand.self, RunsShowCommand.self])
+}
+
+struct ProjectDatabase {
+    static func open(_ dir: String) throws -> SQLiteDatabase {
+        let path = ProjectLayout(root: dir).database
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIFailure("no run store at \(path): run relay up --dir \(dir) first")
+        }
+        return try SQLiteDatabase(path: path)
+    }
+}
+
+struct RunsListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "The latest runs: id, workflow, status, start, end.")
+    @Option(help: "The project directory.") var dir: String = "."
+    @Option(help: "How many runs.") var limit = 50
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        let runs = try await RunQueries(database: try ProjectDatabase.open(dir)).list(limit: limit)
+        if json {
+            print(JSONWriter.pretty.string(.array(runs.map(\.json))))
+            return
+        }
+        for run in runs {
+            let summary = run.json
+            print([run.id, run.workflow, run.status, summary["started"]?.stringValue ?? "", summary["finished"]?.stringValue ?? "-"]
+                .joined(separator: "  "))
+        }
+    }
+}
+
+struct RunsShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "One run, step by step: input, output, error, attempts, timings.")
+    @Argument(help: "The run id.") var id: String
+    @Option(help: "The project directory.") var dir: String = "."
+    @Flag(help: "JSON output.") var json = false
+
+    func run() async throws {
+        guard let run = try await RunQueries(database: try ProjectDatabase.open(dir)).show(id) else {
+            throw CLIFailure("no run \(id)")
+        }
+        if json {
+            print(JSONWriter.pretty.string(run))
+            return
+        }
+        print("run \(id)  \(run["workflow"]?.stringValue ?? "")  \(run["status"]?.stringValue ?? "")  started \(run["started"]?.stringValue ?? "")  finished \(run["finished"]?.stringValue ?? "-")")
+        if let error = run["error"]?.stringValue { print("  error: \(error)") }
+        print("  trigger event: \(JSONWriter.compact.string(run["trigger_event"] ?? .null))")
+        for step in run["steps"]?.arrayValue ?? [] {
+            let duration = step["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
+            print("  \(step["step"]?.stringValue ?? "") #\(step["attempt"]?.intValue ?? 0): \(step["status"]?.stringValue ?? "")\(duration)")
+            if step["input"] != .null { print("    input:  \(JSONWriter.compact.string(step["input"] ?? .null))") }
+            if step["output"] != .null { print("    output: \(JSONWriter.compact.string(step["output"] ?? .null))") }
+            if let error = step["error"]?.stringValue { print("    error:  \(error)") }
+        }
+    }
+}
+
+/// `relay events publish`: inject an event by hand.
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "events", abstract: "Work with trigger events.",
+                                                    subcommands: [EventsPublishCommand.self])
+}
+
+struct EventsPublishCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publish an event as if a workflow's trigger had sent it; the running pipeline (or the next relay up) handles it.")
+    @Option(help: "The project directory.") var dir: String = "."
+    @Option(help: "The workflow whose trigger sends it, or PLUGIN.TRIGGER when only one workflow uses that trigger.") var trigger: String
+    @Option(help: "The event (the trigger's output) as JSON.") var json: String
+
+    func run() async throws {
+        let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try RelayPluginsCatalog.native()) }
+        let matches = project.workflows.filter { $0.name == trigger || "\($0.trigger.plugin).\($0.trigger.trigger)" == trigger }
+        guard let workflow = matches.first else {
+            throw CLIFailure("no workflow named or triggered by \(trigger); workflows: \(project.workflows.map(\.name).joined(separator: ", "))")
+        }
+        let output: JSONValue
+        do {
+            output = try JSONParser.parse(json)
+        } catch {
+            throw CLIFailure("--json: not valid JSON: \(error)")
+        }
+        let database = try SQLiteDatabase(path: project.layout.database)
+        let bus = try EmbeddedBus(database: database)
+        try RunStore.createTables(database)
+        let eventID = UUID().uuidString.lowercased()
+        let instance = workflow.trigger.instanceID
+        try await bus.publish([BusMessage(topic: Topics.events, key: instance, json: [
+            "eventId": .string(eventID), "instance": .string(instance), "plugin": .string(workflow.trigger.plugin),
+            "trigger": .string(workflow.trigger.trigger), "output": output, "time": .double(Date().timeIntervalSince1970),
+        ])])
+        print("published event \(eventID) for \(instance)")
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RelayCore
+import RelayEngine
+import RelayPlugins
+
+/// `relay up`: the whole pipeline in one process.
+struct UpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Run triggers, dispatcher and workers in one process on the embedded bus.",
+        discussion: """
+            Reads DIR/workflows/*.yaml, DIR/connections/*.yaml and DIR/plugins/*.yaml (external plugins), keeps \
+            state in DIR/.relay/relay.sqlite, prints one line per finished run, and serves webhooks \
+            (/webhooks/PATH), /healthz and /metrics on 127.0.0.1:PORT. Ctrl-C or SIGTERM drains and exits. \
+            Environment: RELAY_DIR, RELAY_PORT, RELAY_WORKER_CONCURRENCY.
+            """
+    )
+
+    @Option(help: "The project directory (env RELAY_DIR).") var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
+    @Option(help: "The HTTP port (env RELAY_PORT).") var port: Int = Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 8080
+    @Option(help: "Jobs a worker runs at once (env RELAY_WORKER_CONCURRENCY).")
+    var concurrency: Int = Int(ProcessInfo.processInfo.environment["RELAY_WORKER_CONCURRENCY"] ?? "") ?? 8
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
+        var configuration = EmbeddedPipeline.Configuration()
+        configuration.port = port
+        configuration.workerConcurrency = concurrency
+        let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
+        let workflows = project.workflows.map(\.name).joined(separator: ", ")
+        try await pipeline.run { port in
+            FileHandle.standardError.write(Data("relay: \(project.workflows.count) workflow(s) (\(workflows)); state in \(project.layout.database); http://127.0.0.1:\(port) (webhooks, /healthz, /metrics)\n".utf8))
+        }
+    }
+}
+
+/// `relay workflow validate`: check the project's workflows without running anything.
+struct WorkflowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "workflow", abstract: "Work with workflows.",
+                                                    subcommands: [WorkflowValidateCommand.self])
+}
+
+struct WorkflowValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check the workflows of a project: plugins, actions, steps, inputs against the schemas.")
+
+    @Option(help: "The project directory.") var dir: String = "."
+
+    func run() throws {
+        let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
+        print("\(project.workflows.count) workflow(s) valid: \(project.workflows.map(\.name).joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import RelayCore
+import RelayTransport
+
+/// Turns events into workflow runs and results into what follows: the next step, a retry after backoff, a skip,
+/// or the end of the run. Every decision is recorded in the run store in the same transaction that publishes its
+/// consequences and acknowledges its input, so a redelivered event never starts a second run and a redelivered
+/// result never emits a second job.
+///
+/// Shutdown: cancellation stops intake; the message being handled finishes its transaction first.
+public final class Dispatcher: Sendable {
+    let bus: EmbeddedBus
+    let workflows: [Workflow]
+    let logger: Logger
+    let metrics: PipelineMetrics
+
+    public init(bus: EmbeddedBus, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.dispatcher")) {
+        self.bus = bus
+        self.workflows = workflows
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Runs until cancelled.
+    public func run() async throws {
+        let events = try await bus.subscribe(topic: Topics.events, group: "relay.dispatcher")
+        let results = try await bus.subscribe(topic: Topics.results, group: "relay.dispatcher")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.consume(events) { try await self.handleEvent($0) } }
+            group.addTask { try await self.consume(results) { try await self.handleResult($0) } }
+            group.addTask { try await self.releaseScheduledJobs() }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+        await events.close()
+        await results.close()
+    }
+
+    private func consume(_ subscription: any BusSubscription, _ handle: @escaping @Sendable (Delivery) async throws -> Void) async throws {
+        while let delivery = try await subscription.next() {
+            do {
+                try await handle(delivery)
+            } catch let poison as PoisonMessage {
+                try await deadLetter(delivery, reason: poison.reason)
+            }
+        }
+    }
+
+    struct PoisonMessage: Error { var reason: String }
+
+    private func deadLetter(_ delivery: Delivery, reason: String) async throws {
+        logger.error("dead-lettered a message from \(delivery.message.topic): \(reason)")
+        metrics.deadLettered.increment()
+        var headers = delivery.message.headers
+        headers["relay.dlq.reason"] = reason
+        headers["relay.dlq.topic"] = delivery.message.topic
+        headers["relay.dlq.offset"] = String(delivery.offset)
+        try await bus.publish([BusMessage(topic: Topics.dlq, key: delivery.message.key, value: delivery.message.value, headers: headers)],
+                              acknowledging: [delivery])
+    }
+
+    // MARK: - Events
+
+    func handleEvent(_ delivery: Delivery) async throws {
+        guard let event = try? JSONParser.parse(bytes: delivery.message.value), let eventID = event["eventId"]?.stringValue,
+            let instance = event["instance"]?.stringValue
+        else {
+            throw PoisonMessage(reason: "not an event: expected JSON with eventId, instance and output, found \(EventText.excerpt(delivery.message.value))")
+        }
+        let bound = workflows.filter { $0.trigger.instanceID == instance }
+        guard !bound.isEmpty else { throw PoisonMessage(reason: "no workflow is bound to trigger instance \(instance)") }
+        let output = event["output"] ?? [:]
+        let started = try await bus.transaction(acknowledging: [delivery]) { db -> ([String], [BusMessage]) in
+            guard try RunStore.recordEvent(eventID, instance: instance, in: db) else { return ([], []) }
+            var messages: [BusMessage] = []
+            var runs: [String] = []
+            for workflow in bound {
+                let runID = "run-" + String(StableHash.fnv1a(eventID + "/" + workflow.name), radix: 16)
+                guard try RunStore.createRun(id: runID, workflow: workflow.name, eventID: eventID, event: output, in: db) else { continue }
+                runs.append(runID)
+                messages += try self.advance(runID: runID, workflow: workflow, after: -1, in: db)
+            }
+            return (runs, messages)
+        }
+        metrics.runsStarted.increment(by: started.count)
+    }
+
+    // MARK: - Results
+
+    func handleResult(_ delivery: Delivery) async throws {
+        guard let json = try? JSONParser.parse(bytes: delivery.message.value), let message = try? V1Message(json: json),
+            let event = try? StepEvent(body: message.body), let jobID = event.meta["jobId"]?.stringValue,
+            let workflowName = event.meta["workflow"]?.stringValue
+        else {
+            throw PoisonMessage(reason: "not a result: expected a v1 action_event with meta.jobId, found \(EventText.excerpt(delivery.message.value))")
+        }
+        guard let workflow = workflows.first(where: { $0.name == workflowName }) else {
+            throw PoisonMessage(reason: "result for unknown workflow \(workflowName)")
+        }
+        let startedAt = event.meta["startedAt"]?.doubleValue
+        let finished = try await bus.transaction(acknowledging: [delivery]) { db -> ((String, String)?, [BusMessage]) in
+            guard let step = try RunStore.step(jobID: jobID, in: db), step.status == "running" else { return (nil, []) }
+            try RunStore.finishStep(jobID: jobID, event: event, startedAt: startedAt, in: db)
+            guard let index = workflow.index(of: step.stepID) else { return (nil, []) }
+            let definition = workflow.steps[index]
+            if event.status == .ok {
+                return try self.finishIfDone(runID: step.runID, messages: self.advance(runID: step.runID, workflow: workflow, after: index, in: db), workflow: workflow, in: db)
+            }
+            if step.attempt < definition.retry.attempts {
+                let attempt = step.attempt + 1
+                let job = try self.job(runID: step.runID, workflow: workflow, step: definition, attempt: attempt, in: db)
+                let delay = definition.retry.delay(after: step.attempt)
+                let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+                try RunStore.addStep(jobID: job.0, runID: step.runID, stepID: definition.id, attempt: attempt, status: "running", input: job.2, in: db)
+                try RunStore.schedule(job.1, jobID: job.0, dueAt: RunStore.now() + seconds, in: db)
+                return (nil, [])
+            }
+            if definition.continueOnFailure {
+                return try self.finishIfDone(runID: step.runID, messages: self.advance(runID: step.runID, workflow: workflow, after: index, in: db), workflow: workflow, in: db)
+            }
+            try RunStore.finishRun(id: step.runID, status: "failed", error: "step \(definition.id) failed: \(event.error ?? "")", in: db)
+            return ((step.runID, "failed"), [self.runNotice(step.runID, workflow: workflow.name, status: "failed")])
+        }
+        if let (runID, status) = finished {
+            if status == "succeeded" { metrics.runsSucceeded.increment() } else { metrics.runsFailed.increment() }
+            logger.debug("run \(runID) \(status)")
+        }
+    }
+
+    private func finishIfDone(runID: String, messages: [BusMessage], workflow: Workflow, in db: SQLiteConnection) throws -> ((String, String)?, [BusMessage]) {
+        if messages.isEmpty {
+            try RunStore.finishRun(id: runID, status: "succeeded", error: nil, in: db)
+            return ((runID, "succeeded"), [runNotice(runID, workflow: workflow.name, status: "succeeded")])
+        }
+        return (nil, messages)
+    }
+
+    private func runNotice(_ runID: String, workflow: String, status: String) -> BusMessage {
+        BusMessage(topic: Topics.runs, key: runID, json: ["runId": .string(runID), "workflow": .string(workflow), "status": .string(status)])
+    }
+
+    /// The job for the first step after `index` whose condition holds (skipped ones are recorded), or nothing when
+    /// the run has no step left. A step whose input cannot be rendered fails at once (it never reaches a worker).
+    func advance(runID: String, workflow: Workflow, after index: Int, in db: SQLiteConnection) throws -> [BusMessage] {
+        var next = index + 1
+        while next < workflow.steps.count {
+            let step = workflow.steps[next]
+            let scope = try RunStore.scope(runID: runID, in: db)
+            if let condition = step.when, !condition.holds(in: scope) {
+                try RunStore.addStep(jobID: "\(runID)/\(step.id)/0", runID: runID, stepID: step.id, attempt: 0, status: "skipped", input: nil,
+                                     error: "condition not met: \(condition.description)", in: db)
+                next += 1
+                continue
+            }
+            do {
+                let (jobID, message, input) = try job(runID: runID, workflow: workflow, step: step, attempt: 1, in: db)
+                try RunStore.addStep(jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "running", input: input, in: db)
+                return [message]
+            } catch let error as TemplateError {
+                let jobID = "\(runID)/\(step.id)/1"
+                try RunStore.addStep(jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "failed", input: nil,
+                                     error: "input could not be rendered: \(error.message)", in: db)
+                if step.continueOnFailure {
+                    next += 1
+                    continue
+                }
+                try RunStore.finishRun(id: runID, status: "failed", error: "step \(step.id): input could not be rendered: \(error.message)", in: db)
+                return [runNotice(runID, workflow: workflow.name, status: "failed")]
+            }
+        }
+        return []
+    }
+
+    /// The job message for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.
+    func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, in db: SQLiteConnection) throws -> (String, BusMessage, JSONValue) {
+        let scope = try RunStore.scope(runID: runID, in: db)
+        let input = try Template.render(step.input, scope: scope)
+        let jobID = "\(runID)/\(step.id)/\(attempt)"
+        var meta: JSONObject = [
+            "jobId": .string(jobID), "runId": .string(runID), "stepId": .string(step.id), "attempt": .int(attempt),
+            "workflow": .string(workflow.name),
+            "timeoutMs": .int(Int(step.timeout.components.seconds * 1000 + step.timeout.components.attoseconds / 1_000_000_000_000_000)),
+        ]
+        if let connection = step.connection { meta["connection"] = .string(connection) }
+        let start = StepStart(step: .action(step.action), input: input, connection: [:], meta: .object(meta))
+        return (jobID, BusMessage(topic: Topics.jobs(step.plugin), key: runID, json: start.message.json), input)
+    }
+
+    /// Publishes retries whose backoff has passed.
+    private func releaseScheduledJobs() async throws {
+        while !Task.isCancelled {
+            let released = try await bus.transaction(acknowledging: []) { db -> (Int, [BusMessage]) in
+                let due = try RunStore.takeDueJobs(in: db)
+                return (due.count, due)
+            }
+            if released == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+    }
+}
+
+enum EventText {
+    static func excerpt(_ bytes: [UInt8]) -> String {
+        let text = String(decoding: bytes.prefix(120), as: UTF8.self)
+        return "\"" + text + (bytes.count > 120 ? "…" : "") + "\""
+    }
+}

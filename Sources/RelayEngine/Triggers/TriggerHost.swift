@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import RelayCore
+import RelaySDK
+import RelayTransport
+import Synchronization
+
+/// Runs the trigger instances the workflows need (one per distinct plugin, trigger, connection and input) and
+/// publishes each event on `relay.events` with an id. Every instance is supervised: when it ends or fails, it is
+/// logged and restarted after a backoff that doubles up to a minute; it never takes the host down. Trigger state
+/// is kept in the run store, so it survives restarts. Webhook triggers get their requests from `webhooks`.
+///
+/// Shutdown: cancellation stops every instance; events already sent are durable.
+public final class TriggerHost: Sendable {
+    let bus: EmbeddedBus
+    let catalog: PluginCatalog
+    let connections: ConnectionStore
+    let bindings: [TriggerBinding]
+    let metrics: PipelineMetrics
+    let logger: Logger
+    /// Webhook inboxes by path, filled when webhook instances start.
+    public let webhooks = WebhookRouter()
+    let maximumBackoff: Duration
+
+    public init(bus: EmbeddedBus, catalog: PluginCatalog, connections: ConnectionStore, workflows: [Workflow],
+                metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
+                maximumBackoff: Duration = .seconds(60)) {
+        self.bus = bus
+        self.catalog = catalog
+        self.connections = connections
+        var seen = Set<String>()
+        self.bindings = workflows.map(\.trigger).filter { seen.insert($0.instanceID).inserted }
+        self.metrics = metrics
+        self.logger = logger
+        self.maximumBackoff = maximumBackoff
+    }
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            for binding in bindings {
+                group.addTask { await self.supervise(binding) }
+            }
+        }
+    }
+
+    private func supervise(_ binding: TriggerBinding) async {
+        var backoff = Duration.seconds(1)
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            let event = await runOnce(binding)
+            if Task.isCancelled { return }
+            logger.error("trigger \(binding.plugin)/\(binding.trigger) stopped: \(event.error ?? "it returned"); restarting in \(backoff)")
+            metrics.triggerRestarts.increment()
+            if ContinuousClock.now - started > .seconds(60) { backoff = .seconds(1) }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, maximumBackoff)
+        }
+    }
+
+    func runOnce(_ binding: TriggerBinding) async -> StepEvent {
+        let instance = binding.instanceID
+        guard let entry = catalog[binding.plugin] else {
+            return .failure("no plugin named \(binding.plugin) is installed")
+        }
+        let parameters: JSONValue
+        do {
+            parameters = try connections.parameters(binding.connection)
+        } catch {
+            return .failure("\(error)")
+        }
+        let start = StepStart(step: .trigger(binding.trigger), input: binding.input, connection: parameters, meta: ["triggerId": .string(instance)])
+        let send: @Sendable (JSONValue) async throws -> Void = { output in
+            let event: JSONValue = [
+                "eventId": .string(UUID().uuidString.lowercased()), "instance": .string(instance),
+                "plugin": .string(binding.plugin), "trigger": .string(binding.trigger), "output": output,
+                "time": .double(Date().timeIntervalSince1970),
+            ]
+            try await self.bus.publish([BusMessage(topic: Topics.events, key: instance, json: event)])
+            self.metrics.eventsPublished.increment()
+        }
+        switch entry.executor {
+        case .native(let host):
+            var inbox: WebhookInbox?
+            if binding.plugin == "webhook", let path = binding.input["path"]?.stringValue {
+                let created = WebhookInbox()
+                webhooks.register(path: path, inbox: created)
+                inbox = created
+            }
+            defer { if let inbox { webhooks.unregister(inbox: inbox); inbox.finish() } }
+            return await host.runTrigger(start, state: state(for: instance), webhook: inbox, send: send)
+        case .external:
+            return .failure("external plugin triggers run under relay triggers with a dispatcher endpoint; not supported by this host yet")
+        }
+    }
+
+    /// Trigger state in the run store, by instance.
+    func state(for instance: String) -> TriggerState {
+        let database = bus.database
+        return TriggerState(
+            load: {
+                try await database.read { db in
+                    try db.query("SELECT state FROM trigger_state WHERE instance = ?", [.text(instance)]).first?.first?.text
+                }.flatMap { try? JSONParser.parse($0) }
+            },
+            save: { value in
+                try await database.transaction { db -> Void in
+                    try db.query("INSERT INTO trigger_state (instance, state) VALUES (?, ?) ON CONFLICT(instance) DO UPDATE SET state = excluded.state",
+                                 [.text(instance), .text(JSONWriter.compact.string(value))])
+                }
+            })
+    }
+}
+
+/// Webhook paths to the inboxes of running webhook triggers.
+public final class WebhookRouter: Sendable {
+    private let inboxes = Mutex<[String: WebhookInbox]>([:])
+
+    func register(path: String, inbox: WebhookInbox) { inboxes.withLock { $0[path] = inbox } }
+    func unregister(inbox: WebhookInbox) { inboxes.withLock { $0 = $0.filter { $0.value !== inbox } } }
+
+    public func inbox(for path: String) -> WebhookInbox? { inboxes.withLock { $0[path] } }
+    public var paths: [String] { inboxes.withLock { $0.keys.sorted() } }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import RelayCore
+
+/// Reads a workflow YAML file. Errors name the file, line and key:
+/// `workflows/triage.yaml:12: steps[2].retry.attempts: expected a positive integer, found "three"`.
+public enum WorkflowDecoder {
+    public static func load(path: String) throws(RelayError) -> Workflow {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RelayError(.notFound, "\(path): no such file")
+        }
+        return try decode(yaml: String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    public static func decode(yaml: String, file: String) throws(RelayError) -> Workflow {
+        let root = try YAMLDocument.parse(yaml, file: file)
+        func fail(_ node: YAMLNode?, _ path: String, _ message: String) -> RelayError {
+            RelayError(.invalidSpec, "\(file):\(node?.line ?? 1): \(path): \(message)")
+        }
+        guard root.mapping != nil else { throw fail(root, "workflow", "expected a mapping with name, trigger and steps, found \(root.kindDescription)") }
+        for entry in root.orderedEntries where !["name", "version", "description", "trigger", "steps"].contains(entry.key) {
+            throw fail(entry.keyNode, entry.key, "unknown key (a workflow has name, version, description, trigger, steps)")
+        }
+        guard let name = root["name"]?.string, !name.isEmpty else { throw fail(root["name"] ?? root, "name", "expected the workflow's name") }
+        var version = 1
+        if let node = root["version"] {
+            guard case .scalar(.int(let v)) = node.value, v > 0 else { throw fail(node, "version", "expected a positive integer, found \(node.kindDescription)") }
+            version = v
+        }
+        guard let triggerNode = root["trigger"], triggerNode.mapping != nil else {
+            throw fail(root["trigger"] ?? root, "trigger", "expected a mapping with plugin, trigger, connection and input")
+        }
+        for entry in triggerNode.orderedEntries where !["plugin", "trigger", "connection", "input"].contains(entry.key) {
+            throw fail(entry.keyNode, "trigger.\(entry.key)", "unknown key (a trigger has plugin, trigger, connection, input)")
+        }
+        guard let plugin = triggerNode["plugin"]?.string else { throw fail(triggerNode, "trigger.plugin", "expected the trigger's plugin") }
+        guard let trigger = triggerNode["trigger"]?.string else { throw fail(triggerNode, "trigger.trigger", "expected the trigger's name") }
+        let binding = TriggerBinding(
+            plugin: plugin, trigger: trigger, connection: triggerNode["connection"]?.string,
+            input: triggerNode["input"]?.json ?? [:])
+
+        guard let stepsNode = root["steps"], let items = stepsNode.sequence else {
+            throw fail(root["steps"] ?? root, "steps", "expected a list of steps")
+        }
+        var steps: [WorkflowStep] = []
+        var ids = Set<String>()
+        for (index, node) in items.enumerated() {
+            let path = "steps[\(index)]"
+            guard node.mapping != nil else { throw fail(node, path, "expected a mapping with id, plugin, action and input") }
+            let allowed = ["id", "plugin", "action", "connection", "input", "continue_on_failure", "retry", "timeout", "when"]
+            for entry in node.orderedEntries where !allowed.contains(entry.key) {
+                throw fail(entry.keyNode, "\(path).\(entry.key)", "unknown key (a step has \(allowed.joined(separator: ", ")))")
+            }
+            guard let id = node["id"]?.string, !id.isEmpty else { throw fail(node, "\(path).id", "expected the step's id") }
+            guard id.range(of: #"^[A-Za-z_][A-Za-z0-9_-]*$"#, options: .regularExpression) != nil else {
+                throw fail(node["id"], "\(path).id", "\"\(id)\" must start with a letter and hold letters, digits, _ and -")
+            }
+            guard ids.insert(id).inserted else { throw fail(node["id"], "\(path).id", "\"\(id)\" is used by an earlier step") }
+            guard let stepPlugin = node["plugin"]?.string else { throw fail(node, "\(path).plugin", "expected the step's plugin") }
+            guard let action = node["action"]?.string else { throw fail(node, "\(path).action", "expected the step's action") }
+            var step = WorkflowStep(id: id, plugin: stepPlugin, action: action, connection: node["connection"]?.string,
+                                    input: node["input"]?.json ?? [:])
+            if let flag = node["continue_on_failure"] {
+                guard case .scalar(.bool(let b)) = flag.value else { throw fail(flag, "\(path).continue_on_failure", "expected true or false, found \(flag.kindDescription)") }
+                step.continueOnFailure = b
+            }
+            if let retry = node["retry"] {
+                guard retry.mapping != nil else { throw fail(retry, "\(path).retry", "expected a mapping with attempts and backoff") }
+                if let attempts = retry["attempts"] {
+                    guard case .scalar(.int(let n)) = attempts.value, n >= 1 else {
+                        throw fail(attempts, "\(path).retry.attempts", "expected a positive integer, found \(attempts.kindDescription)")
+                    }
+                    step.retry.attempts = n
+                }
+                if let backoff = retry["backoff"] {
+                    step.retry.backoff = try duration(backoff, path: "\(path).retry.backoff", fail: fail)
+                }
+            }
+            if let timeout = node["timeout"] { step.timeout = try duration(timeout, path: "\(path).timeout", fail: fail) }
+            if let when = node["when"] {
+                guard let text = when.string ?? (when.scalar != nil ? when.text : nil) else {
+                    throw fail(when, "\(path).when", "expected a condition such as steps.check.status == \"failed\"")
+                }
+                do {
+                    step.when = try Condition(text)
+                } catch {
+                    throw fail(when, "\(path).when", error.message)
+                }
+            }
+            do {
+                for reference in try Template.references(in: step.input) where reference.first == "steps" {
+                    guard reference.count >= 2, let target = steps.first(where: { $0.id == reference[1] }) else {
+                        throw fail(node["input"], "\(path).input", "\(reference.joined(separator: ".")): unknown step \"\(reference.count >= 2 ? reference[1] : "")\"; a step may use the steps before it")
+                    }
+                    _ = target
+                }
+            } catch let error as TemplateError {
+                throw fail(node["input"], "\(path).input", error.message)
+            } catch let error as RelayError {
+                throw error
+            } catch {
+                throw fail(node["input"], "\(path).input", "\(error)")
+            }
+            if let when = step.when, when.path.first == "steps", when.path.count >= 2, !steps.contains(where: { $0.id == when.path[1] }) {
+                throw fail(node["when"], "\(path).when", "unknown step \"\(when.path[1])\"; a condition may use the steps before it")
+            }
+            steps.append(step)
+        }
+        guard !steps.isEmpty else { throw fail(stepsNode, "steps", "a workflow needs at least one step") }
+        return Workflow(name: name, version: version, trigger: binding, steps: steps, file: file)
+    }
+
+    /// `30s`, `500ms`, `2m`, `1h`, or a number of seconds.
+    static func duration(_ node: YAMLNode, path: String, fail: (YAMLNode?, String, String) -> RelayError) throws(RelayError) -> Duration {
+        switch node.value {
+        case .scalar(.int(let seconds)) where seconds >= 0: return .seconds(seconds)
+        case .scalar(.double(let seconds)) where seconds >= 0: return .milliseconds(Int(seconds * 1000))
+        case .scalar(.string(let text)):
+            let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+            for (unit, factor) in units where text.hasSuffix(unit) {
+                if let value = Double(text.dropLast(unit.count)), value >= 0 {
+                    return .milliseconds(Int(value * factor * 1000))
+                }
+            }
+            fallthrough
+        default:
+            throw fail(node, path, "expected a duration such as 30s, 500ms or 2m, found \(node.kindDescription)")
+        }
+    }
+}

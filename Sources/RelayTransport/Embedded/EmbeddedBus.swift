@@ -1,0 +1,265 @@
+import Foundation
+import RelayCore
+import Synchronization
+
+/// The bus on one SQLite file: topics are rows ordered by a global sequence; each group keeps its committed
+/// position per topic. A group consumes a topic in order; several deliveries may be in flight at once; the group's
+/// position moves to the end of the contiguous prefix of acknowledged deliveries, in the same transaction as
+/// whatever the acknowledging step published. After a crash, consumption resumes at the committed position: what
+/// was in flight is delivered again.
+///
+/// One process owns a group's consumption at a time (the pipeline runs each consumer group once per process);
+/// other processes may publish to the same file.
+public final class EmbeddedBus: Transport, Sendable {
+    public let database: SQLiteDatabase
+    /// How long an idle subscription waits before looking for new messages (also woken at once by local
+    /// publishes).
+    let pollInterval: Duration
+    private let signal = PublishSignal()
+    private let retention: Duration
+
+    public init(database: SQLiteDatabase, pollInterval: Duration = .milliseconds(200), retention: Duration = .seconds(7 * 86400)) throws {
+        self.database = database
+        self.pollInterval = pollInterval
+        self.retention = retention
+        try database.syncTransaction { db in
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS bus_messages (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL,
+                    created_at REAL NOT NULL);
+                CREATE INDEX IF NOT EXISTS bus_messages_topic ON bus_messages(topic, seq);
+                CREATE TABLE IF NOT EXISTS bus_offsets (
+                    grp TEXT NOT NULL, topic TEXT NOT NULL, committed INTEGER NOT NULL, PRIMARY KEY (grp, topic));
+                """)
+        }
+    }
+
+    public func publish(_ messages: [BusMessage]) async throws {
+        try await publish(messages, acknowledging: [])
+    }
+
+    public func publish(_ messages: [BusMessage], acknowledging deliveries: [Delivery]) async throws {
+        let trackers = deliveries.map { ($0, trackerFor($0)) }
+        try await database.transaction { db in
+            try EmbeddedBus.insert(messages, into: db)
+            for (delivery, tracker) in trackers {
+                if let committed = tracker?.acknowledge(delivery.offset) {
+                    try EmbeddedBus.commit(group: delivery.group, topic: delivery.message.topic, offset: committed, in: db)
+                }
+            }
+        }
+        if !messages.isEmpty { signal.notify() }
+    }
+
+    /// Runs `body` in one transaction that also publishes what it returns and acknowledges `deliveries`: a
+    /// pipeline step's state changes, the messages they cause and the consumption of their input commit together.
+    public func transaction<T: Sendable>(
+        acknowledging deliveries: [Delivery],
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> (T, [BusMessage])
+    ) async throws -> T {
+        let trackers = deliveries.map { ($0, trackerFor($0)) }
+        let (value, published) = try await database.transaction { db -> (T, Bool) in
+            let (value, messages) = try body(db)
+            try EmbeddedBus.insert(messages, into: db)
+            for (delivery, tracker) in trackers {
+                if let committed = tracker?.acknowledge(delivery.offset) {
+                    try EmbeddedBus.commit(group: delivery.group, topic: delivery.message.topic, offset: committed, in: db)
+                }
+            }
+            return (value, !messages.isEmpty)
+        }
+        if published { signal.notify() }
+        return value
+    }
+
+    /// Inserts messages inside a transaction of the caller's (the run store uses this to publish with its writes).
+    public static func insert(_ messages: [BusMessage], into db: SQLiteConnection) throws {
+        let now = Date().timeIntervalSince1970
+        for message in messages {
+            try db.query(
+                "INSERT INTO bus_messages (topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(message.topic), .text(message.key), .blob(message.value),
+                 .text(JSONWriter.compact.string(.object(JSONObject(uniqueKeysWithValues: message.headers.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })))),
+                 .double(now)])
+        }
+    }
+
+    static func commit(group: String, topic: String, offset: Int64, in db: SQLiteConnection) throws {
+        try db.query(
+            "INSERT INTO bus_offsets (grp, topic, committed) VALUES (?, ?, ?) ON CONFLICT(grp, topic) DO UPDATE SET committed = MAX(committed, excluded.committed)",
+            [.text(group), .text(topic), .int(offset)])
+    }
+
+    /// Wakes local subscriptions after a publish made outside `publish` (inside another transaction).
+    public func notifyPublished() { signal.notify() }
+
+    public func subscribe(topic: String, group: String) async throws -> any BusSubscription {
+        let committed = try await database.read { db in
+            try db.query("SELECT committed FROM bus_offsets WHERE grp = ? AND topic = ?", [.text(group), .text(topic)]).first?.first?.int ?? 0
+        }
+        let subscription = EmbeddedSubscription(bus: self, topic: topic, group: group, committed: committed)
+        trackers.withLock { $0["\(group)\u{0}\(topic)"] = subscription.tracker }
+        return subscription
+    }
+
+    /// Deletes messages older than the retention that every group has consumed.
+    public func applyRetention() async throws {
+        let cutoff = Date().timeIntervalSince1970 - Double(retention.components.seconds)
+        try await database.transaction { db in
+            try db.query("""
+                DELETE FROM bus_messages WHERE created_at < ? AND seq <= COALESCE(
+                    (SELECT MIN(committed) FROM bus_offsets WHERE bus_offsets.topic = bus_messages.topic), 0)
+                """, [.double(cutoff)])
+        }
+    }
+
+    // MARK: - Internals
+
+    private let trackers = Mutex<[String: AckTracker]>([:])
+
+    private func trackerFor(_ delivery: Delivery) -> AckTracker? {
+        trackers.withLock { $0["\(delivery.group)\u{0}\(delivery.message.topic)"] }
+    }
+
+    func fetch(topic: String, after seq: Int64, limit: Int) async throws -> [Delivery] {
+        try await database.read { db in
+            try db.query("SELECT seq, key, value, headers FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                         [.text(topic), .int(seq), .int(Int64(limit))])
+        }.map { row in
+            var headers: [String: String] = [:]
+            if let text = row[3].text, let object = try? JSONParser.parse(text).objectValue {
+                for (key, value) in object { headers[key] = value.stringValue }
+            }
+            return Delivery(
+                message: BusMessage(topic: topic, key: row[1].text ?? "", value: row[2].blob ?? [], headers: headers),
+                offset: row[0].int ?? 0, group: "")
+        }
+    }
+
+    func waitForPublish(timeout: Duration) async { await signal.wait(timeout: timeout) }
+}
+
+/// Tracks in-flight offsets of one group member; acknowledging returns the new committed position when the
+/// contiguous prefix grows.
+final class AckTracker: Sendable {
+    private struct State {
+        var committed: Int64
+        var inFlight: Set<Int64> = []
+        var acknowledged: Set<Int64> = []
+        var delivered: [Int64] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(committed: Int64) { state = Mutex(State(committed: committed)) }
+
+    func delivered(_ offset: Int64) {
+        state.withLock {
+            $0.inFlight.insert(offset)
+            $0.delivered.append(offset)
+        }
+    }
+
+    /// The new committed offset if it moved.
+    func acknowledge(_ offset: Int64) -> Int64? {
+        state.withLock { state in
+            guard state.inFlight.remove(offset) != nil else { return nil }
+            state.acknowledged.insert(offset)
+            var moved = false
+            // Delivered offsets are increasing; commit through the first one still in flight.
+            while let first = state.delivered.first, state.acknowledged.contains(first) {
+                state.acknowledged.remove(first)
+                state.delivered.removeFirst()
+                state.committed = first
+                moved = true
+            }
+            return moved ? state.committed : nil
+        }
+    }
+
+    var inFlightCount: Int { state.withLock { $0.inFlight.count } }
+}
+
+/// One consumer of a topic in a group.
+final class EmbeddedSubscription: BusSubscription, Sendable {
+    let bus: EmbeddedBus
+    let topic: String
+    let group: String
+    let tracker: AckTracker
+    private let position: Mutex<(cursor: Int64, buffer: [Delivery], closed: Bool)>
+
+    init(bus: EmbeddedBus, topic: String, group: String, committed: Int64) {
+        self.bus = bus
+        self.topic = topic
+        self.group = group
+        self.tracker = AckTracker(committed: committed)
+        self.position = Mutex((committed, [], false))
+    }
+
+    func next() async throws -> Delivery? {
+        while true {
+            let (ready, cursor, closed) = position.withLock { state -> (Delivery?, Int64, Bool) in
+                if state.closed { return (nil, state.cursor, true) }
+                if !state.buffer.isEmpty { return (state.buffer.removeFirst(), state.cursor, false) }
+                return (nil, state.cursor, false)
+            }
+            if closed || Task.isCancelled { return nil }
+            if var delivery = ready {
+                delivery.group = group
+                tracker.delivered(delivery.offset)
+                return delivery
+            }
+            let batch = try await bus.fetch(topic: topic, after: cursor, limit: 256)
+            if batch.isEmpty {
+                await bus.waitForPublish(timeout: bus.pollInterval)
+                continue
+            }
+            position.withLock { state in
+                state.buffer.append(contentsOf: batch)
+                state.cursor = batch.last!.offset
+            }
+        }
+    }
+
+    func acknowledge(_ delivery: Delivery) async throws {
+        try await bus.publish([], acknowledging: [delivery])
+    }
+
+    func close() async {
+        position.withLock { $0.closed = true }
+        bus.notifyPublished()
+    }
+}
+
+/// Wakes waiters when something is published in this process.
+final class PublishSignal: Sendable {
+    private let waiters = Mutex<(next: Int, list: [Int: CheckedContinuation<Void, Never>])>((0, [:]))
+
+    func notify() {
+        let toWake = waiters.withLock { state -> [CheckedContinuation<Void, Never>] in
+            defer { state.list = [:] }
+            return Array(state.list.values)
+        }
+        for waiter in toWake { waiter.resume() }
+    }
+
+    /// Returns after a notify or the timeout, whichever is first.
+    func wait(timeout: Duration) async {
+        let id = waiters.withLock { state -> Int in
+            state.next += 1
+            return state.next
+        }
+        var timer: Task<Void, Never>?
+        await withCheckedContinuation { continuation in
+            waiters.withLock { $0.list[id] = continuation }
+            // Started once the continuation is registered, so a timeout can never be missed.
+            timer = Task {
+                try? await Task.sleep(for: timeout)
+                let waiter = self.waiters.withLock { $0.list.removeValue(forKey: id) }
+                waiter?.resume()
+            }
+        }
+        timer?.cancel()
+    }
+}

@@ -1,0 +1,65 @@
+import RelayCore
+
+/// A message on the bus.
+public struct BusMessage: Sendable, Equatable {
+    public var topic: String
+    /// Messages with the same key keep their order (Kafka: the same partition).
+    public var key: String
+    public var value: [UInt8]
+    public var headers: [String: String]
+
+    public init(topic: String, key: String, value: [UInt8], headers: [String: String] = [:]) {
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
+    public init(topic: String, key: String, json: JSONValue, headers: [String: String] = [:]) {
+        self.init(topic: topic, key: key, value: JSONWriter.compact.bytes(json), headers: headers)
+    }
+}
+
+/// A message handed to a consumer, to be acknowledged once everything it caused is durable.
+public struct Delivery: Sendable, Equatable {
+    public var message: BusMessage
+    /// The position in the topic (Kafka: in the partition).
+    public var offset: Int64
+    public var partition: Int
+    /// Which group received it.
+    public var group: String
+
+    public init(message: BusMessage, offset: Int64, partition: Int = 0, group: String) {
+        self.message = message
+        self.offset = offset
+        self.partition = partition
+        self.group = group
+    }
+}
+
+/// What the pipeline is written against: the embedded bus and Kafka implement it.
+///
+/// Delivery is at least once: a delivery that is not acknowledged is delivered again (after a crash, or when its
+/// consumer leaves the group). A group commits the contiguous prefix of acknowledged offsets, never ahead of work
+/// in flight.
+public protocol Transport: Sendable {
+    /// Publishes messages durably (returns once they are stored).
+    func publish(_ messages: [BusMessage]) async throws
+
+    /// Publishes `messages` and acknowledges `deliveries` together: atomically on the embedded bus (one
+    /// transaction), as a transaction on Kafka. Used by the consume → produce steps of the pipeline.
+    func publish(_ messages: [BusMessage], acknowledging deliveries: [Delivery]) async throws
+
+    /// Consumes `topic` as a member of `group`, from the group's committed position.
+    func subscribe(topic: String, group: String) async throws -> any BusSubscription
+}
+
+/// A stream of deliveries for one group member.
+public protocol BusSubscription: Sendable {
+    /// The next delivery; nil when the subscription was closed.
+    func next() async throws -> Delivery?
+    /// Marks a delivery processed.
+    func acknowledge(_ delivery: Delivery) async throws
+    /// Stops delivering; deliveries not yet acknowledged will be delivered again to the group.
+    func close() async
+}

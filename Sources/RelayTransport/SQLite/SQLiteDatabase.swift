@@ -1,0 +1,154 @@
+import CSQLite
+import Dispatch
+import Foundation
+import RelayCore
+
+/// One SQLite database file (WAL mode), used from a dedicated serial queue: blocking SQLite calls never run on
+/// Swift's cooperative pool. Several processes may open the same file; SQLite's locking keeps them consistent.
+public final class SQLiteDatabase: @unchecked Sendable {
+    // @unchecked Sendable: `handle` is only touched on `queue`, a serial DispatchQueue.
+    private var handle: OpaquePointer?
+    private let queue: DispatchQueue
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        queue = DispatchQueue(label: "relay.sqlite")
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var db: OpaquePointer?
+        // sqlite3_open_v2 allocates the handle even on failure; it must be closed either way.
+        let status = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
+        guard status == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            throw RelayError(.io, "\(path): cannot open the database: \(message)")
+        }
+        handle = db
+        sqlite3_busy_timeout(db, 10_000)
+        try syncExecute("PRAGMA journal_mode=WAL")
+        try syncExecute("PRAGMA synchronous=NORMAL")
+        try syncExecute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs `body` in one transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error) on the database queue.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try self.syncTransaction(body) })
+            }
+        }
+    }
+
+    /// Reads without a write lock.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try body(SQLiteConnection(handle: self.handle!)) })
+            }
+        }
+    }
+
+    /// The same as `transaction`, blocking the caller (for set-up and for tests).
+    public func syncTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        let connection = SQLiteConnection(handle: handle!)
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            let value = try body(connection)
+            try connection.execute("COMMIT")
+            return value
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func syncExecute(_ sql: String) throws {
+        try SQLiteConnection(handle: handle!).execute(sql)
+    }
+}
+
+/// Statements on an open database; valid only inside `transaction` or `read`.
+public struct SQLiteConnection {
+    let handle: OpaquePointer
+
+    public enum Value: Sendable, Equatable {
+        case null
+        case int(Int64)
+        case double(Double)
+        case text(String)
+        case blob([UInt8])
+
+        public var int: Int64? { if case .int(let v) = self { return v }; return nil }
+        public var text: String? { if case .text(let v) = self { return v }; return nil }
+        public var blob: [UInt8]? {
+            switch self {
+            case .blob(let v): return v
+            case .text(let v): return Array(v.utf8)
+            default: return nil
+            }
+        }
+    }
+
+    public func execute(_ sql: String) throws {
+        var error: UnsafeMutablePointer<CChar>?
+        // sqlite3_exec allocates the error message with sqlite3_malloc: free it with sqlite3_free.
+        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+            let message = error.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(error)
+            throw RelayError(.io, "SQLite: \(message) in \(sql.prefix(80))")
+        }
+    }
+
+    /// Runs a statement with bound values; returns the rows.
+    @discardableResult
+    public func query(_ sql: String, _ values: [Value] = []) throws -> [[Value]] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw RelayError(.io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))")
+        }
+        defer { sqlite3_finalize(statement) }
+        for (index, value) in values.enumerated() {
+            let position = Int32(index + 1)
+            switch value {
+            case .null: sqlite3_bind_null(statement, position)
+            case .int(let v): sqlite3_bind_int64(statement, position, v)
+            case .double(let v): sqlite3_bind_double(statement, position, v)
+            case .text(let v): relay_sqlite3_bind_text(statement, position, v, -1)
+            case .blob(let v): v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
+            }
+        }
+        var rows: [[Value]] = []
+        while true {
+            let step = sqlite3_step(statement)
+            if step == SQLITE_DONE { break }
+            guard step == SQLITE_ROW else {
+                throw RelayError(.io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))", isRetriable: step == SQLITE_BUSY)
+            }
+            var row: [Value] = []
+            for column in 0..<sqlite3_column_count(statement) {
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: row.append(.int(sqlite3_column_int64(statement, column)))
+                case SQLITE_FLOAT: row.append(.double(sqlite3_column_double(statement, column)))
+                case SQLITE_TEXT: row.append(.text(String(cString: sqlite3_column_text(statement, column))))
+                case SQLITE_BLOB:
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    if let pointer = sqlite3_column_blob(statement, column) {
+                        row.append(.blob(Array(UnsafeRawBufferPointer(start: pointer, count: count))))
+                    } else {
+                        row.append(.blob([]))
+                    }
+                default: row.append(.null)
+                }
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+}
