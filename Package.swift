@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
-        .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore"]),
+        .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayPlugins"]),
         .testTarget(
             name: "RelayPluginsTests",
             dependencies: ["RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec"],

@@ -12,27 +12,27 @@ struct GeneratedPluginTests {
     /// zoom: actions, a trigger, a task and custom types; influxdb: custom types in custom types and [][]string;
     /// rapid7_insightidr: the largest spec, with `[]` and unusual field names.
     @Test(arguments: ["zoom", "influxdb", "rapid7_insightidr"])
-    func theGeneratedPluginBuildsAndRuns(plugin: String) throws {
+    func theGeneratedPluginBuildsAndRuns(plugin: String) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-generated-\(plugin)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let generated = try RelayProcess.run([
+        let generated = try await RelayProcess.run([
             "plugin", "new", "--spec", "\(PluginCommandTests.corpus)/specs/\(plugin)/plugin.spec.yaml", directory.path,
             "--relay-path", RelayProcess.packageRoot.path,
         ])
         #expect(generated.status == 0, "\(generated.stderr)")
 
-        let build = try Shell.run(["swift", "build", "--build-tests", "--scratch-path", Self.scratch], in: directory.path)
+        let build = try await Shell.run(["swift", "build", "--build-tests", "--scratch-path", Self.scratch], in: directory.path)
         #expect(build.status == 0, "swift build failed:\n\(build.output.suffix(3000))")
         guard build.status == 0 else { return }
 
         let executable = "\(Self.scratch)/debug/relay-plugin-\(plugin)"
-        let info = try Shell.run([executable, "info"], in: directory.path)
+        let info = try await Shell.run([executable, "info"], in: directory.path)
         #expect(info.status == 0)
         #expect(info.output.contains("Name:        \(plugin)"))
         let spec = try String(contentsOfFile: "\(PluginCommandTests.corpus)/specs/\(plugin)/plugin.spec.yaml", encoding: .utf8)
         let firstAction = try #require(spec.components(separatedBy: "\nactions:\n").last?.split(separator: "\n").first?
             .trimmingCharacters(in: .whitespaces).dropLast())
-        let sample = try Shell.run([executable, "sample", String(firstAction)], in: directory.path)
+        let sample = try await Shell.run([executable, "sample", String(firstAction)], in: directory.path)
         #expect(sample.status == 0)
         #expect(sample.output.contains("\"action\":\"\(firstAction)\""))
         #expect(sample.output.contains("\"type\":\"action_start\""))
@@ -46,7 +46,11 @@ enum Shell {
     }
 
     /// Runs a command with stdout and stderr together in a file (no pipe can fill up).
-    static func run(_ command: [String], in directory: String) throws -> Result {
+    static func run(_ command: [String], in directory: String) async throws -> Result {
+        try await OffPool.run { try runBlocking(command, in: directory) }
+    }
+
+    static func runBlocking(_ command: [String], in directory: String) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command

@@ -10,34 +10,34 @@ import Testing
         RelayProcess.executable.deletingLastPathComponent().appendingPathComponent(name).path
     }
 
-    func run(_ plugin: String, _ arguments: [String], stdin: String? = nil) throws -> RelayProcess.Result {
-        try RelayProcess.run(arguments, stdin: stdin, executable: URL(fileURLWithPath: Self.executable(plugin)))
+    func run(_ plugin: String, _ arguments: [String], stdin: String? = nil) async throws -> RelayProcess.Result {
+        try await RelayProcess.run(arguments, stdin: stdin, executable: URL(fileURLWithPath: Self.executable(plugin)))
     }
 
-    @Test func runReadsOneMessageAndPrintsTheEnvelope() throws {
-        let ok = try run("relay-plugin-base64", ["run"], stdin: #"{"version":"v1","type":"action_start","body":{"action":"encode","meta":{"jobId":"j1"},"input":{"content":"hi"},"connection":{}}}"#)
+    @Test func runReadsOneMessageAndPrintsTheEnvelope() async throws {
+        let ok = try await run("relay-plugin-base64", ["run"], stdin: #"{"version":"v1","type":"action_start","body":{"action":"encode","meta":{"jobId":"j1"},"input":{"content":"hi"},"connection":{}}}"#)
         #expect(ok.status == 0)
         #expect(ok.stdout == #"{"body":{"log":"","status":"ok","meta":{"jobId":"j1"},"output":{"data":"aGk="}},"version":"v1","type":"action_event"}"# + "\n")
-        let bad = try run("relay-plugin-base64", ["run"], stdin: #"{"version":"v1","type":"action_start","body":{"action":"nope","meta":{},"input":{},"connection":{}}}"#)
+        let bad = try await run("relay-plugin-base64", ["run"], stdin: #"{"version":"v1","type":"action_start","body":{"action":"nope","meta":{},"input":{},"connection":{}}}"#)
         #expect(bad.status == 1)
         #expect(bad.stdout.contains(#""error":"Unknown action \"nope\"""#))
-        let garbage = try run("relay-plugin-base64", ["run"], stdin: "not json")
+        let garbage = try await run("relay-plugin-base64", ["run"], stdin: "not json")
         #expect(garbage.status == 1)
         #expect(garbage.stdout.contains("Input message is not valid JSON: line 1, column 1"))
     }
 
-    @Test func infoSampleAndTest() throws {
-        let info = try run("relay-plugin-hello", ["info"])
+    @Test func infoSampleAndTest() async throws {
+        let info = try await run("relay-plugin-hello", ["info"])
         #expect(info.stdout.hasPrefix("Name:        hello\nVendor:      rapid7\nVersion:     1.0.0\n"))
         #expect(info.stdout.contains("└── greet (Greet one or more people)"))
-        let sample = try run("relay-plugin-hello", ["sample", "greet"])
+        let sample = try await run("relay-plugin-hello", ["sample", "greet"])
         #expect(sample.stdout.contains(#""action":"greet""#))
         #expect(sample.stdout.contains(#""greeting":"Hello""#))
-        let test = try run("relay-plugin-hello", ["test"], stdin: #"{"version":"v1","type":"connection_test","body":{"connection":{"greeting":"Hi"},"meta":{}}}"#)
+        let test = try await run("relay-plugin-hello", ["test"], stdin: #"{"version":"v1","type":"connection_test","body":{"connection":{"greeting":"Hi"},"meta":{}}}"#)
         #expect(test.status == 0)
         #expect(test.stdout.contains(#""output":{"success":true}"#))
         #expect(test.stdout.contains(#""type":"connection_test""#))
-        let unknown = try run("relay-plugin-hello", ["sample", "nope"])
+        let unknown = try await run("relay-plugin-hello", ["sample", "nope"])
         #expect(unknown.status == 1)
     }
 

@@ -30,7 +30,13 @@ struct RelayProcess {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static func run(_ arguments: [String], stdin: String? = nil, executable: URL? = nil) throws -> Result {
+    /// Runs the child on a dispatch thread: blocking waits never occupy Swift's cooperative pool (two threads
+    /// here), which other tests need.
+    static func run(_ arguments: [String], stdin: String? = nil, executable: URL? = nil) async throws -> Result {
+        try await OffPool.run { try runBlocking(arguments, stdin: stdin, executable: executable) }
+    }
+
+    static func runBlocking(_ arguments: [String], stdin: String? = nil, executable: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = executable ?? self.executable
         process.arguments = arguments
@@ -55,5 +61,14 @@ struct RelayProcess {
         return Result(
             status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
             stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+}
+
+/// Runs blocking work on a dispatch thread.
+enum OffPool {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
     }
 }

@@ -122,7 +122,8 @@ public final class EmbeddedBus: Transport, Sendable {
         trackers.withLock { $0["\(delivery.group)\u{0}\(delivery.message.topic)"] }
     }
 
-    func fetch(topic: String, after seq: Int64, limit: Int) async throws -> [Delivery] {
+    /// Messages of a topic after a position, for inspection (the dead-letter topic, tests).
+    public func fetch(topic: String, after seq: Int64, limit: Int) async throws -> [Delivery] {
         try await database.read { db in
             try db.query("SELECT seq, key, value, headers FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
                          [.text(topic), .int(seq), .int(Int64(limit))])
