@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayCLITests",
-            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello"]
+            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport", "RelayCore"]
         ),
     ],
     swiftLanguageModes: [.v6]
