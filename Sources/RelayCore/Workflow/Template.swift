@@ -102,7 +102,7 @@ public enum Template {
                 node = next
             case .array(let items):
                 guard let index = Int(part), items.indices.contains(index) else {
-                    throw TemplateError(message: "\(path.prefix(depth + 1).joined(separator: ".")): no item \(part) in a list of \(items.count)")
+                    throw TemplateError(message: "\(path.prefix(depth).joined(separator: ".")): no item \(part) in a list of \(items.count)")
                 }
                 node = items[index]
             default:
@@ -135,5 +135,6 @@ public enum Template {
 
 public struct TemplateError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

@@ -27,8 +27,8 @@ public final class Dispatcher: Sendable {
         let events = try await bus.subscribe(topic: Topics.events, group: "relay.dispatcher")
         let results = try await bus.subscribe(topic: Topics.results, group: "relay.dispatcher")
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.consume(events) { try await self.handleEvent($0) } }
-            group.addTask { try await self.consume(results) { try await self.handleResult($0) } }
+            group.addTask { try await self.consume(events) { db, delivery in try self.applyEvent(delivery, in: db) } }
+            group.addTask { try await self.consume(results) { db, delivery in try self.applyResult(delivery, in: db) } }
             group.addTask { try await self.releaseScheduledJobs() }
             defer { group.cancelAll() }
             try await group.next()
@@ -37,32 +37,62 @@ public final class Dispatcher: Sendable {
         await results.close()
     }
 
-    private func consume(_ subscription: any BusSubscription, _ handle: @escaping @Sendable (Delivery) async throws -> Void) async throws {
-        while let delivery = try await subscription.next() {
-            do {
-                try await handle(delivery)
-            } catch let poison as PoisonMessage {
-                try await deadLetter(delivery, reason: poison.reason)
+    /// What handling one message decided: messages to publish and counters to move once committed.
+    struct Outcome: Sendable {
+        var messages: [BusMessage] = []
+        var runsStarted = 0
+        var runsSucceeded = 0
+        var runsFailed = 0
+        var deadLettered = 0
+    }
+
+    /// Handles whatever is waiting (up to 256 messages) in one transaction: their decisions, what they publish and
+    /// their acknowledgements commit together.
+    private func consume(
+        _ subscription: any BusSubscription,
+        _ apply: @escaping @Sendable (SQLiteConnection, Delivery) throws -> Outcome
+    ) async throws {
+        while true {
+            let batch = try await subscription.nextBatch(maximum: 256)
+            if batch.isEmpty { return }
+            let total = try await bus.transaction(acknowledging: batch) { db -> (Outcome, [BusMessage]) in
+                var total = Outcome()
+                for delivery in batch {
+                    var outcome: Outcome
+                    do {
+                        outcome = try apply(db, delivery)
+                    } catch let poison as PoisonMessage {
+                        outcome = Outcome(messages: [self.deadLetter(delivery, reason: poison.reason)], deadLettered: 1)
+                    }
+                    total.messages += outcome.messages
+                    total.runsStarted += outcome.runsStarted
+                    total.runsSucceeded += outcome.runsSucceeded
+                    total.runsFailed += outcome.runsFailed
+                    total.deadLettered += outcome.deadLettered
+                }
+                return (total, total.messages)
             }
+            metrics.runsStarted.increment(by: total.runsStarted)
+            metrics.runsSucceeded.increment(by: total.runsSucceeded)
+            metrics.runsFailed.increment(by: total.runsFailed)
+            metrics.deadLettered.increment(by: total.deadLettered)
         }
     }
 
     struct PoisonMessage: Error { var reason: String }
 
-    private func deadLetter(_ delivery: Delivery, reason: String) async throws {
+    private func deadLetter(_ delivery: Delivery, reason: String) -> BusMessage {
         logger.error("dead-lettered a message from \(delivery.message.topic): \(reason)")
-        metrics.deadLettered.increment()
         var headers = delivery.message.headers
         headers["relay.dlq.reason"] = reason
         headers["relay.dlq.topic"] = delivery.message.topic
         headers["relay.dlq.offset"] = String(delivery.offset)
-        try await bus.publish([BusMessage(topic: Topics.dlq, key: delivery.message.key, value: delivery.message.value, headers: headers)],
-                              acknowledging: [delivery])
+        return BusMessage(topic: Topics.dlq, key: delivery.message.key, value: delivery.message.value, headers: headers)
     }
 
     // MARK: - Events
 
-    func handleEvent(_ delivery: Delivery) async throws {
+    func applyEvent(_ delivery: Delivery, in db: SQLiteConnection) throws -> Outcome {
         guard let event = try? JSONParser.parse(bytes: delivery.message.value), let eventID = event["eventId"]?.stringValue,
             let instance = event["instance"]?.stringValue
         else {
@@ -71,24 +101,22 @@ public final class Dispatcher: Sendable {
         let bound = workflows.filter { $0.trigger.instanceID == instance }
         guard !bound.isEmpty else { throw PoisonMessage(reason: "no workflow is bound to trigger instance \(instance)") }
         let output = event["output"] ?? [:]
-        let started = try await bus.transaction(acknowledging: [delivery]) { db -> ([String], [BusMessage]) in
-            guard try RunStore.recordEvent(eventID, instance: instance, in: db) else { return ([], []) }
-            var messages: [BusMessage] = []
-            var runs: [String] = []
-            for workflow in bound {
-                let runID = "run-" + String(StableHash.fnv1a(eventID + "/" + workflow.name), radix: 16)
-                guard try RunStore.createRun(id: runID, workflow: workflow.name, eventID: eventID, event: output, in: db) else { continue }
-                runs.append(runID)
-                messages += try self.advance(runID: runID, workflow: workflow, after: -1, in: db)
-            }
-            return (runs, messages)
+        var outcome = Outcome()
+        guard try RunStore.recordEvent(eventID, instance: instance, in: db) else { return outcome }
+        for workflow in bound {
+            let runID = "run-" + String(StableHash.fnv1a(eventID + "/" + workflow.name), radix: 16)
+            guard try RunStore.createRun(id: runID, workflow: workflow.name, eventID: eventID, event: output, in: db) else { continue }
+            outcome.runsStarted += 1
+            let messages = try advance(runID: runID, workflow: workflow, after: -1, in: db)
+            outcome.messages += messages
+            if messages.contains(where: { $0.topic == Topics.runs }) { outcome.runsFailed += 1 }
         }
-        metrics.runsStarted.increment(by: started.count)
+        return outcome
     }
 
     // MARK: - Results
 
-    func handleResult(_ delivery: Delivery) async throws {
+    func applyResult(_ delivery: Delivery, in db: SQLiteConnection) throws -> Outcome {
         guard let json = try? JSONParser.parse(bytes: delivery.message.value), let message = try? V1Message(json: json),
             let event = try? StepEvent(body: message.body), let jobID = event.meta["jobId"]?.stringValue,
             let workflowName = event.meta["workflow"]?.stringValue
@@ -99,33 +127,33 @@ public final class Dispatcher: Sendable {
             throw PoisonMessage(reason: "result for unknown workflow \(workflowName)")
         }
         let startedAt = event.meta["startedAt"]?.doubleValue
-        let finished = try await bus.transaction(acknowledging: [delivery]) { db -> ((String, String)?, [BusMessage]) in
-            guard let step = try RunStore.step(jobID: jobID, in: db), step.status == "running" else { return (nil, []) }
-            try RunStore.finishStep(jobID: jobID, event: event, startedAt: startedAt, in: db)
-            guard let index = workflow.index(of: step.stepID) else { return (nil, []) }
-            let definition = workflow.steps[index]
-            if event.status == .ok {
-                return try self.finishIfDone(runID: step.runID, messages: self.advance(runID: step.runID, workflow: workflow, after: index, in: db), workflow: workflow, in: db)
-            }
-            if step.attempt < definition.retry.attempts {
-                let attempt = step.attempt + 1
-                let job = try self.job(runID: step.runID, workflow: workflow, step: definition, attempt: attempt, in: db)
-                let delay = definition.retry.delay(after: step.attempt)
-                let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-                try RunStore.addStep(jobID: job.0, runID: step.runID, stepID: definition.id, attempt: attempt, status: "running", input: job.2, in: db)
-                try RunStore.schedule(job.1, jobID: job.0, dueAt: RunStore.now() + seconds, in: db)
-                return (nil, [])
-            }
-            if definition.continueOnFailure {
-                return try self.finishIfDone(runID: step.runID, messages: self.advance(runID: step.runID, workflow: workflow, after: index, in: db), workflow: workflow, in: db)
-            }
+        guard let step = try RunStore.step(jobID: jobID, in: db), step.status == "running" else { return Outcome() }
+        try RunStore.finishStep(jobID: jobID, event: event, startedAt: startedAt, in: db)
+        guard let index = workflow.index(of: step.stepID) else { return Outcome() }
+        let definition = workflow.steps[index]
+        var finished: (String, String)?
+        var messages: [BusMessage] = []
+        if event.status == .ok || (step.attempt >= definition.retry.attempts && definition.continueOnFailure) {
+            (finished, messages) = try finishIfDone(runID: step.runID, messages: advance(runID: step.runID, workflow: workflow, after: index, in: db), workflow: workflow, in: db)
+        } else if step.attempt < definition.retry.attempts {
+            let attempt = step.attempt + 1
+            let job = try self.job(runID: step.runID, workflow: workflow, step: definition, attempt: attempt, in: db)
+            let delay = definition.retry.delay(after: step.attempt)
+            let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+            try RunStore.addStep(jobID: job.0, runID: step.runID, stepID: definition.id, attempt: attempt, status: "running", input: job.2, in: db)
+            try RunStore.schedule(job.1, jobID: job.0, dueAt: RunStore.now() + seconds, in: db)
+        } else {
             try RunStore.finishRun(id: step.runID, status: "failed", error: "step \(definition.id) failed: \(event.error ?? "")", in: db)
-            return ((step.runID, "failed"), [self.runNotice(step.runID, workflow: workflow.name, status: "failed")])
+            finished = (step.runID, "failed")
+            messages = [runNotice(step.runID, workflow: workflow.name, status: "failed")]
         }
-        if let (runID, status) = finished {
-            if status == "succeeded" { metrics.runsSucceeded.increment() } else { metrics.runsFailed.increment() }
-            logger.debug("run \(runID) \(status)")
+        var outcome = Outcome(messages: messages)
+        if let (_, status) = finished {
+            if status == "succeeded" { outcome.runsSucceeded = 1 } else { outcome.runsFailed = 1 }
+        } else if messages.contains(where: { $0.topic == Topics.runs }) {
+            outcome.runsFailed = 1
         }
+        return outcome
     }
 
     private func finishIfDone(runID: String, messages: [BusMessage], workflow: Workflow, in db: SQLiteConnection) throws -> ((String, String)?, [BusMessage]) {

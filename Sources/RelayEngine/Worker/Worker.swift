@@ -17,6 +17,7 @@ public final class Worker: Sendable {
     let concurrency: Int
     let metrics: PipelineMetrics
     let logger: Logger
+    let committer: ResultCommitter
 
     public init(bus: EmbeddedBus, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
                 concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.worker")) {
@@ -27,6 +28,7 @@ public final class Worker: Sendable {
         self.concurrency = max(1, concurrency)
         self.metrics = metrics
         self.logger = logger
+        self.committer = ResultCommitter(bus: bus)
     }
 
     public func run() async throws {
@@ -95,6 +97,6 @@ public final class Worker: Sendable {
         if event.status == .ok { metrics.jobsSucceeded.increment() } else { metrics.jobsFailed.increment() }
         logger.debug("job \(jobID) \(action): \(event.status.rawValue)")
         let result = BusMessage(topic: Topics.results, key: delivery.message.key, json: event.message(kind: .actionEvent).json)
-        try await bus.publish([result], acknowledging: [delivery])
+        try await committer.commit(result, acknowledging: delivery)
     }
 }

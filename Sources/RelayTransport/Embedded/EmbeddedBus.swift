@@ -223,6 +223,22 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
         }
     }
 
+    func nextBatch(maximum: Int) async throws -> [Delivery] {
+        guard let first = try await next() else { return [] }
+        var batch = [first]
+        let more = position.withLock { state -> [Delivery] in
+            let count = min(maximum - 1, state.buffer.count)
+            defer { state.buffer.removeFirst(count) }
+            return Array(state.buffer.prefix(count))
+        }
+        for var delivery in more {
+            delivery.group = group
+            tracker.delivered(delivery.offset)
+            batch.append(delivery)
+        }
+        return batch
+    }
+
     func acknowledge(_ delivery: Delivery) async throws {
         try await bus.publish([], acknowledging: [delivery])
     }

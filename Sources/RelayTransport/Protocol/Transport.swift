@@ -58,8 +58,18 @@ public protocol Transport: Sendable {
 public protocol BusSubscription: Sendable {
     /// The next delivery; nil when the subscription was closed.
     func next() async throws -> Delivery?
+    /// The next delivery and whatever else is already waiting, up to `maximum` (at least one; empty when the
+    /// subscription was closed). Lets a consumer handle a burst in one transaction.
+    func nextBatch(maximum: Int) async throws -> [Delivery]
     /// Marks a delivery processed.
     func acknowledge(_ delivery: Delivery) async throws
     /// Stops delivering; deliveries not yet acknowledged will be delivered again to the group.
     func close() async
+}
+
+extension BusSubscription {
+    public func nextBatch(maximum: Int) async throws -> [Delivery] {
+        guard let first = try await next() else { return [] }
+        return [first]
+    }
 }

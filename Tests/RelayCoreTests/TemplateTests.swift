@@ -1,0 +1,48 @@
+import RelayCore
+import Testing
+
+@Suite struct TemplateTests {
+    let scope = Template.Scope(
+        trigger: ["alert": ["host": "db1", "port": 5432, "tags": ["a", "b"]]],
+        steps: ["lookup": ["status": "succeeded", "output": ["ip": "10.0.0.1", "found": true], "error": nil]])
+
+    @Test func aSingleReferenceKeepsItsJSONType() throws {
+        #expect(try Template.render("{{ trigger.alert.port }}", scope: scope) == 5432)
+        #expect(try Template.render("{{trigger.alert.tags}}", scope: scope) == ["a", "b"])
+        #expect(try Template.render("{{ steps.lookup.output }}", scope: scope) == ["ip": "10.0.0.1", "found": true])
+    }
+
+    @Test func referencesInsideTextAreWrittenIn() throws {
+        #expect(try Template.render("host {{ trigger.alert.host }}:{{ trigger.alert.port }}", scope: scope) == "host db1:5432")
+        #expect(try Template.render("tags={{ trigger.alert.tags }}", scope: scope) == #"tags=["a","b"]"#)
+        #expect(try Template.render(["nested": ["{{ trigger.alert.tags[1] }}", 3]], scope: scope) == ["nested": ["b", 3]])
+    }
+
+    @Test func aMissingReferenceIsAnErrorNamingIt() {
+        #expect(throws: TemplateError(message: "trigger.alert.nope does not exist")) {
+            try Template.render("{{ trigger.alert.nope }}", scope: scope)
+        }
+        #expect(throws: TemplateError(message: "trigger.alert.tags: no item 5 in a list of 2")) {
+            try Template.render("{{ trigger.alert.tags[5] }}", scope: scope)
+        }
+        #expect(throws: TemplateError(message: "\"env.HOME\" must start with trigger. or steps.")) {
+            try Template.render("{{ env.HOME }}", scope: scope)
+        }
+    }
+
+    @Test func conditions() throws {
+        #expect(try Condition(#"steps.lookup.status == "succeeded""#).holds(in: scope))
+        #expect(try Condition("steps.lookup.output.found").holds(in: scope))
+        #expect(try !Condition("not steps.lookup.output.found").holds(in: scope))
+        #expect(try Condition("trigger.alert.port == 5432").holds(in: scope))
+        #expect(try Condition("trigger.alert.host != 'db2'").holds(in: scope))
+        #expect(try !Condition("trigger.missing").holds(in: scope))
+    }
+
+    @Test func retryBackoffDoublesUpToTheCap() {
+        let policy = RetryPolicy(attempts: 5, backoff: .seconds(1), maxBackoff: .seconds(3))
+        #expect(policy.delay(after: 1) == .seconds(1))
+        #expect(policy.delay(after: 2) == .seconds(2))
+        #expect(policy.delay(after: 3) == .seconds(3))
+    }
+}

@@ -1,0 +1,40 @@
+import RelayCore
+@testable import RelayEngine
+import RelayPlugins
+import RelaySpec
+import Testing
+
+@Suite struct WorkflowValidatorTests {
+    func problems(_ yaml: String) throws -> [String] {
+        let workflow = try WorkflowDecoder.decode(yaml: yaml, file: "w.yaml")
+        return WorkflowValidator(catalog: PluginCatalog(native: try NativePlugins.all()), connections: ConnectionStore()).problems(workflow)
+    }
+
+    @Test func checksPluginsActionsInputsAgainstTheSchemas() throws {
+        let found = try problems("""
+            name: x
+            trigger: {plugin: timer, trigger: every, input: {}}
+            steps:
+              - {id: a, plugin: nope, action: x}
+              - {id: b, plugin: base64, action: encrypt}
+              - {id: c, plugin: base64, action: decode, input: {base64: 12, errors: strict, extra: 1}}
+              - {id: d, plugin: hashit, action: string, input: {}}
+              - {id: e, plugin: hashit, action: string, input: {string: "{{ steps.c.output.data }}"}, connection: mine}
+            """)
+        #expect(found.contains("w.yaml: trigger.trigger: plugin timer has no trigger \"every\"; it has interval, cron"))
+        #expect(found.contains { $0.hasPrefix("w.yaml: steps[0].plugin: unknown plugin \"nope\"; installed: base64, hashit, hello") })
+        #expect(found.contains("w.yaml: steps[1].action: plugin base64 has no action \"encrypt\"; it has encode, decode"))
+        #expect(found.contains("w.yaml: steps[2].input.base64: expected string, found integer"))
+        #expect(found.contains(#"w.yaml: steps[2].input.errors: expected one of ["replace", "ignore", "nothing"], found "strict""#))
+        #expect(found.contains("w.yaml: steps[2].input.extra: unknown input; the step takes base64, errors"))
+        #expect(found.contains("w.yaml: steps[3].input.string: required input is missing"))
+        #expect(found.contains("w.yaml: steps[4].connection: unknown connection \"mine\""))
+        #expect(found.count == 8, "\(found)")
+    }
+
+    @Test func theExampleProjectIsValid() throws {
+        let root = TestPlugins.packageRoot.appendingPathComponent("examples/project").path
+        let project = try Project.load(directory: root, native: try NativePlugins.all())
+        #expect(project.workflows.map(\.name).sorted() == ["timer-demo", "webhook-demo"])
+    }
+}
