@@ -53,12 +53,25 @@ public final class EmbeddedPipeline: Sendable {
         router.on("/webhooks/**", method: .get) { request, context in
             try await EmbeddedPipeline.webhook(request, context: context, router: triggers.webhooks)
         }
+        router.post("/dispatcher/:token") { request, context -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+            guard let message = try? JSONParser.parse(bytes: Array(body.readableBytesView)) else {
+                return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "expected a v1 trigger_event\n")))
+            }
+            let known = try await triggers.dispatch.deliver(token: context.parameters.get("token") ?? "", message: message)
+            return Response(status: known ? .ok : .notFound)
+        }
         var httpLogger = logger
         httpLogger.logLevel = .warning
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "relay"),
-            onServerRunning: { channel in await onReady(channel.localAddress?.port ?? 0) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                triggers.dispatch.setBaseURL("http://127.0.0.1:\(port)")
+                await onReady(port)
+            },
             logger: httpLogger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {

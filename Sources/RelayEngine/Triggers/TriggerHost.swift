@@ -20,6 +20,8 @@ public final class TriggerHost: Sendable {
     let logger: Logger
     /// Webhook inboxes by path, filled when webhook instances start.
     public let webhooks = WebhookRouter()
+    /// Where external trigger processes POST their events (`dispatcher.url`), by instance.
+    public let dispatch = DispatchEndpoint()
     let maximumBackoff: Duration
 
     public init(bus: EmbeddedBus, catalog: PluginCatalog, connections: ConnectionStore, workflows: [Workflow],
@@ -88,8 +90,18 @@ public final class TriggerHost: Sendable {
             }
             defer { if let inbox { webhooks.unregister(inbox: inbox); inbox.finish() } }
             return await host.runTrigger(start, state: state(for: instance), webhook: inbox, send: send)
-        case .external:
-            return .failure("external plugin triggers run under relay triggers with a dispatcher endpoint; not supported by this host yet")
+        case .external(let runner):
+            guard let process = runner as? any ExternalProcessPlugin else {
+                return .failure("plugin \(binding.plugin) cannot run triggers")
+            }
+            let baseURL = await dispatch.baseURL()
+            let token = String(StableHash.fnv1a(instance), radix: 16)
+            dispatch.register(token: token, send: send)
+            defer { dispatch.unregister(token: token) }
+            var startMessage = start
+            startMessage.dispatcherURL = "\(baseURL)/dispatcher/\(token)"
+            startMessage.webhookURL = ""
+            return await ExternalTriggerProcess.run(plugin: process.externalPlugin, start: startMessage, logger: logger)
         }
     }
 
@@ -120,4 +132,42 @@ public final class WebhookRouter: Sendable {
 
     public func inbox(for path: String) -> WebhookInbox? { inboxes.withLock { $0[path] } }
     public var paths: [String] { inboxes.withLock { $0.keys.sorted() } }
+}
+
+/// The loopback endpoint external trigger processes POST their `trigger_event` messages to.
+public final class DispatchEndpoint: Sendable {
+    private let senders = Mutex<[String: @Sendable (JSONValue) async throws -> Void]>([:])
+    private let base = Mutex<(url: String?, waiters: [CheckedContinuation<String, Never>])>((nil, []))
+
+    /// Set once the HTTP server listens: `http://127.0.0.1:PORT`.
+    public func setBaseURL(_ url: String) {
+        let waiters = base.withLock { state -> [CheckedContinuation<String, Never>] in
+            state.url = url
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: url) }
+    }
+
+    func baseURL() async -> String {
+        await withCheckedContinuation { continuation in
+            let ready = base.withLock { state -> String? in
+                if let url = state.url { return url }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    func register(token: String, send: @escaping @Sendable (JSONValue) async throws -> Void) { senders.withLock { $0[token] = send } }
+    func unregister(token: String) { senders.withLock { _ = $0.removeValue(forKey: token) } }
+
+    /// Publishes the event of a `trigger_event` body; false when the token is unknown.
+    public func deliver(token: String, message: JSONValue) async throws -> Bool {
+        guard let send = senders.withLock({ $0[token] }) else { return false }
+        let output = message["body"]?["output"] ?? message["output"] ?? .null
+        try await send(output)
+        return true
+    }
 }

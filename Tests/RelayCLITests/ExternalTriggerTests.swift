@@ -1,0 +1,63 @@
+import Foundation
+import RelayCore
+import RelayEngine
+import RelayTransport
+import Testing
+
+/// A Python plugin's trigger under `relay up`: the trigger runs as a `run` process whose `dispatcher.url` is
+/// Relay's loopback endpoint; its events start runs whose step runs the same plugin's action.
+@Suite struct ExternalTriggerTests {
+    static let python: String? = {
+        let candidates: [String?] = [ProcessInfo.processInfo.environment["RELAY_TEST_PYTHON"],
+                                     RelayProcess.packageRoot.appendingPathComponent(".build/python/bin/python").path]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    @Test(.enabled(if: python != nil, "no Python with insightconnect-plugin-runtime: run scripts/setup-python"))
+    func aPythonTriggerStartsRuns() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-external-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for folder in ["workflows", "plugins", "connections"] {
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        let fixture = RelayProcess.packageRoot.appendingPathComponent("Tests/Fixtures/python/relay_test_plugin").path
+        try """
+            spec: \(fixture)/plugin.spec.yaml
+            command: [\(Self.python!), \(fixture)/bin/relay_test]
+            """.write(to: directory.appendingPathComponent("plugins/relay_test.yaml"), atomically: true, encoding: .utf8)
+        try """
+            plugin: relay_test
+            parameters: {api_key: {secretKey: s3cr3t-KEY-0123456789}, base_url: "https://example.com"}
+            """.write(to: directory.appendingPathComponent("connections/py.yaml"), atomically: true, encoding: .utf8)
+        try """
+            name: ticks
+            trigger: {plugin: relay_test, trigger: tick, connection: py, input: {count: 3, interval: 1}}
+            steps:
+              - {id: echo, plugin: relay_test, action: echo, connection: py, input: {message: "{{ trigger.message }}"}}
+            """.write(to: directory.appendingPathComponent("workflows/ticks.yaml"), atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = RelayProcess.executable
+        process.arguments = ["up", "--dir", directory.path, "--port", "0"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        let path = ProjectLayout(root: directory.path).database
+        var outputs: [String] = []
+        let deadline = ContinuousClock.now + .seconds(90)
+        while ContinuousClock.now < deadline, outputs.count < 3 {
+            try await Task.sleep(for: .milliseconds(500))
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let database = try SQLiteDatabase(path: path)
+            outputs = try await database.read { db in
+                try db.query("SELECT output FROM steps WHERE status = 'succeeded' ORDER BY finished_at").compactMap { $0[0].text }
+            }
+        }
+        process.terminate()
+        process.waitUntilExit()
+        #expect(outputs.count >= 3)
+        #expect(outputs.prefix(3).map { $0 } == [#"{"message":"tick 1"}"#, #"{"message":"tick 2"}"#, #"{"message":"tick 3"}"#])
+    }
+}
