@@ -15,6 +15,21 @@ import Testing
 
     @Test(.enabled(if: python != nil, "no Python with insightconnect-plugin-runtime: run scripts/setup-python"))
     func aPythonTriggerStartsRuns() async throws {
+        let outputs = try await runProject(trigger: "{plugin: relay_test, trigger: tick, connection: py, input: {count: 3, interval: 1}}",
+                                           input: #"{message: "{{ trigger.message }}"}"#, expect: 3)
+        #expect(outputs.prefix(3).map { $0 } == [#"{"message":"tick 1"}"#, #"{"message":"tick 2"}"#, #"{"message":"tick 3"}"#])
+    }
+
+    /// A spec task on a schedule: it runs again at once while it reports more pages, each output item is an
+    /// event, and its state (the page) is kept between runs.
+    @Test(.enabled(if: python != nil, "no Python with insightconnect-plugin-runtime: run scripts/setup-python"))
+    func aPythonTaskRunsOnItsScheduleWithState() async throws {
+        let outputs = try await runProject(trigger: "{plugin: relay_test, task: monitor_pages, every: 1h, connection: py, input: {pages: 3}}",
+                                           input: #"{message: "page {{ trigger.page }}"}"#, expect: 3)
+        #expect(outputs.prefix(3).map { $0 } == [#"{"message":"page 1"}"#, #"{"message":"page 2"}"#, #"{"message":"page 3"}"#])
+    }
+
+    func runProject(trigger: String, input: String, expect count: Int) async throws -> [String] {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-external-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         for folder in ["workflows", "plugins", "connections"] {
@@ -30,11 +45,11 @@ import Testing
             parameters: {api_key: {secretKey: s3cr3t-KEY-0123456789}, base_url: "https://example.com"}
             """.write(to: directory.appendingPathComponent("connections/py.yaml"), atomically: true, encoding: .utf8)
         try """
-            name: ticks
-            trigger: {plugin: relay_test, trigger: tick, connection: py, input: {count: 3, interval: 1}}
+            name: external
+            trigger: \(trigger)
             steps:
-              - {id: echo, plugin: relay_test, action: echo, connection: py, input: {message: "{{ trigger.message }}"}}
-            """.write(to: directory.appendingPathComponent("workflows/ticks.yaml"), atomically: true, encoding: .utf8)
+              - {id: echo, plugin: relay_test, action: echo, connection: py, input: \(input)}
+            """.write(to: directory.appendingPathComponent("workflows/external.yaml"), atomically: true, encoding: .utf8)
 
         let process = Process()
         process.executableURL = RelayProcess.executable
@@ -47,7 +62,7 @@ import Testing
         let path = ProjectLayout(root: directory.path).database
         var outputs: [String] = []
         let deadline = ContinuousClock.now + .seconds(90)
-        while ContinuousClock.now < deadline, outputs.count < 3 {
+        while ContinuousClock.now < deadline, outputs.count < count {
             try await Task.sleep(for: .milliseconds(500))
             guard FileManager.default.fileExists(atPath: path) else { continue }
             let database = try SQLiteDatabase(path: path)
@@ -57,7 +72,7 @@ import Testing
         }
         process.terminate()
         process.waitUntilExit()
-        #expect(outputs.count >= 3)
-        #expect(outputs.prefix(3).map { $0 } == [#"{"message":"tick 1"}"#, #"{"message":"tick 2"}"#, #"{"message":"tick 3"}"#])
+        #expect(outputs.count >= count)
+        return outputs
     }
 }

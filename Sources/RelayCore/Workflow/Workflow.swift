@@ -23,15 +23,25 @@ public struct Workflow: Sendable, Equatable {
 /// Which trigger starts the workflow.
 public struct TriggerBinding: Sendable, Equatable {
     public var plugin: String
+    /// The trigger's name, or the task's when `isTask`.
     public var trigger: String
     public var connection: String?
     public var input: JSONValue
+    /// A spec task run on a schedule instead of a trigger: each item of its output is one event.
+    public var isTask: Bool
+    /// For tasks: how often (`every`), or a cron expression (`schedule`).
+    public var every: Duration?
+    public var schedule: String?
 
-    public init(plugin: String, trigger: String, connection: String? = nil, input: JSONValue = [:]) {
+    public init(plugin: String, trigger: String, connection: String? = nil, input: JSONValue = [:], isTask: Bool = false,
+                every: Duration? = nil, schedule: String? = nil) {
         self.plugin = plugin
         self.trigger = trigger
         self.connection = connection
         self.input = input
+        self.isTask = isTask
+        self.every = every
+        self.schedule = schedule
     }
 
     /// The trigger instance this binding runs: workflows with the same plugin, trigger, connection and input share

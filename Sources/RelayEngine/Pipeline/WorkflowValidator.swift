@@ -18,7 +18,11 @@ public struct WorkflowValidator: Sendable {
         let file = workflow.file
         func add(_ path: String, _ message: String) { problems.append("\(file): \(path): \(message)") }
         let trigger = workflow.trigger
-        if let entry = catalog[trigger.plugin] {
+        if let entry = catalog[trigger.plugin], trigger.isTask {
+            if entry.spec.task(named: trigger.trigger) == nil {
+                add("trigger.task", "plugin \(trigger.plugin) has no task \"\(trigger.trigger)\"; it has \(list(entry.spec.tasks.map(\.name)))")
+            }
+        } else if let entry = catalog[trigger.plugin] {
             if entry.spec.trigger(named: trigger.trigger) == nil {
                 add("trigger.trigger", "plugin \(trigger.plugin) has no trigger \"\(trigger.trigger)\"; it has \(list(entry.spec.triggers.map(\.name)))")
             } else {

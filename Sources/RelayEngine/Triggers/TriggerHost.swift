@@ -80,6 +80,7 @@ public final class TriggerHost: Sendable {
             try await self.bus.publish([BusMessage(topic: Topics.events, key: instance, json: event)])
             self.metrics.eventsPublished.increment()
         }
+        if binding.isTask { return await runTask(binding, start: start, entry: entry, send: send) }
         switch entry.executor {
         case .native(let host):
             var inbox: WebhookInbox?
@@ -103,6 +104,46 @@ public final class TriggerHost: Sendable {
             startMessage.webhookURL = ""
             return await ExternalTriggerProcess.run(plugin: process.externalPlugin, start: startMessage, logger: logger)
         }
+    }
+
+    /// Runs a spec task on its schedule, forever: each item of its output becomes an event; its state is kept in
+    /// the run store; when it reports more pages it runs again at once.
+    func runTask(_ binding: TriggerBinding, start: StepStart, entry: PluginCatalog.Entry,
+                 send: @escaping @Sendable (JSONValue) async throws -> Void) async -> StepEvent {
+        let instance = binding.instanceID
+        let state = state(for: instance)
+        var cron: CronSchedule?
+        if let expression = binding.schedule {
+            do { cron = try CronSchedule(expression) } catch { return .failure(error.message) }
+        }
+        while !Task.isCancelled {
+            var hasMore = true
+            while hasMore && !Task.isCancelled {
+                var taskStart = StepStart(step: .task(binding.trigger), input: binding.input, connection: start.connection, meta: start.meta)
+                taskStart.state = (try? await state.loadRaw()) ?? [:]
+                let event: StepEvent
+                switch entry.executor {
+                case .native(let host): event = await host.runTask(taskStart, deadline: .now + .seconds(600))
+                case .external(let runner): event = await runner.run(taskStart, timeout: .seconds(600))
+                }
+                guard event.status == .ok else { return event }
+                for item in event.output?.arrayValue ?? (event.output.map { [$0] } ?? []) {
+                    do { try await send(item) } catch { return .failure("\(error)") }
+                }
+                if let newState = event.state { try? await state.saveRaw(newState) }
+                hasMore = event.hasMorePages ?? false
+            }
+            let wait: Duration
+            if let every = binding.every {
+                wait = every
+            } else if let cron, let next = cron.next(after: Date()) {
+                wait = .milliseconds(max(0, Int(next.timeIntervalSinceNow * 1000)))
+            } else {
+                wait = .seconds(60)
+            }
+            try? await Task.sleep(for: wait)
+        }
+        return .success([:])
     }
 
     /// Trigger state in the run store, by instance.

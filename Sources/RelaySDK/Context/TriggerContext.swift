@@ -51,6 +51,11 @@ public struct TriggerState: Sendable {
         try await saveValue(try JSONValueCoder.encode(state))
     }
 
+    /// The saved state as JSON; nil when nothing was saved yet.
+    public func loadRaw() async throws -> JSONValue? { try await loadValue() }
+
+    public func saveRaw(_ value: JSONValue) async throws { try await saveValue(value) }
+
     /// State kept in memory only.
     public static func inMemory() -> TriggerState {
         let box = StateBox()

@@ -29,14 +29,25 @@ public enum WorkflowDecoder {
         guard let triggerNode = root["trigger"], triggerNode.mapping != nil else {
             throw fail(root["trigger"] ?? root, "trigger", "expected a mapping with plugin, trigger, connection and input")
         }
-        for entry in triggerNode.orderedEntries where !["plugin", "trigger", "connection", "input"].contains(entry.key) {
-            throw fail(entry.keyNode, "trigger.\(entry.key)", "unknown key (a trigger has plugin, trigger, connection, input)")
+        for entry in triggerNode.orderedEntries where !["plugin", "trigger", "task", "every", "schedule", "connection", "input"].contains(entry.key) {
+            throw fail(entry.keyNode, "trigger.\(entry.key)", "unknown key (a trigger has plugin, trigger or task (with every or schedule), connection, input)")
         }
         guard let plugin = triggerNode["plugin"]?.string else { throw fail(triggerNode, "trigger.plugin", "expected the trigger's plugin") }
-        guard let trigger = triggerNode["trigger"]?.string else { throw fail(triggerNode, "trigger.trigger", "expected the trigger's name") }
-        let binding = TriggerBinding(
-            plugin: plugin, trigger: trigger, connection: triggerNode["connection"]?.string,
-            input: triggerNode["input"]?.json ?? [:])
+        var binding: TriggerBinding
+        if let task = triggerNode["task"]?.string {
+            var every: Duration?
+            if let node = triggerNode["every"] { every = try duration(node, path: "trigger.every", fail: fail) }
+            let schedule = triggerNode["schedule"]?.string
+            guard every != nil || schedule != nil else {
+                throw fail(triggerNode, "trigger", "a task needs every (e.g. 5m) or schedule (a cron expression)")
+            }
+            binding = TriggerBinding(plugin: plugin, trigger: task, connection: triggerNode["connection"]?.string,
+                                     input: triggerNode["input"]?.json ?? [:], isTask: true, every: every, schedule: schedule)
+        } else {
+            guard let trigger = triggerNode["trigger"]?.string else { throw fail(triggerNode, "trigger.trigger", "expected the trigger's name (or task: for a spec task)") }
+            binding = TriggerBinding(plugin: plugin, trigger: trigger, connection: triggerNode["connection"]?.string,
+                                     input: triggerNode["input"]?.json ?? [:])
+        }
 
         guard let stepsNode = root["steps"], let items = stepsNode.sequence else {
             throw fail(root["steps"] ?? root, "steps", "expected a list of steps")
