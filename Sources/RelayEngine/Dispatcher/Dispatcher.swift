@@ -10,12 +10,12 @@ import RelayTransport
 ///
 /// Shutdown: cancellation stops intake; the message being handled finishes its transaction first.
 public final class Dispatcher: Sendable {
-    let bus: EmbeddedBus
+    let bus: any LedgerTransport
     let workflows: [Workflow]
     let logger: Logger
     let metrics: PipelineMetrics
 
-    public init(bus: EmbeddedBus, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.dispatcher")) {
+    public init(bus: any LedgerTransport, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.dispatcher")) {
         self.bus = bus
         self.workflows = workflows
         self.metrics = metrics

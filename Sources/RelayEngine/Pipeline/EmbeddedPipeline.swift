@@ -41,7 +41,7 @@ public final class EmbeddedPipeline: Sendable {
         let dispatcher = Dispatcher(bus: bus, workflows: project.workflows, metrics: metrics, logger: logger)
         let worker = Worker(bus: bus, catalog: project.catalog, connections: project.connections,
                             concurrency: configuration.workerConcurrency, metrics: metrics, logger: logger)
-        let triggers = TriggerHost(bus: bus, catalog: project.catalog, connections: project.connections,
+        let triggers = TriggerHost(bus: bus, database: bus.database, catalog: project.catalog, connections: project.connections,
                                    workflows: project.workflows, metrics: metrics, logger: logger)
         let router = Router()
         let metrics = self.metrics
@@ -77,7 +77,15 @@ public final class EmbeddedPipeline: Sendable {
         if configuration.printRuns {
             services.append(.init(service: Component(name: "printer") { try await self.printRuns() }))
         }
+        let bus = self.bus
         services += [
+            .init(service: Component(name: "retention") {
+                // Deletes consumed messages past the retention period, hourly.
+                while !Task.isCancelled {
+                    try await bus.applyRetention()
+                    try await Task.sleep(for: .seconds(3600))
+                }
+            }),
             .init(service: Component(name: "dispatcher") { try await dispatcher.run() }),
             .init(service: Component(name: "worker") { try await worker.run() }),
             .init(service: Component(name: "triggers") { try await triggers.run() }),

@@ -12,7 +12,9 @@ import Synchronization
 ///
 /// Shutdown: cancellation stops every instance; events already sent are durable.
 public final class TriggerHost: Sendable {
-    let bus: EmbeddedBus
+    let bus: any Transport
+    /// Where trigger state is kept (the run store's database).
+    let database: SQLiteDatabase
     let catalog: PluginCatalog
     let connections: ConnectionStore
     let bindings: [TriggerBinding]
@@ -24,10 +26,11 @@ public final class TriggerHost: Sendable {
     public let dispatch = DispatchEndpoint()
     let maximumBackoff: Duration
 
-    public init(bus: EmbeddedBus, catalog: PluginCatalog, connections: ConnectionStore, workflows: [Workflow],
+    public init(bus: any Transport, database: SQLiteDatabase, catalog: PluginCatalog, connections: ConnectionStore, workflows: [Workflow],
                 metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
                 maximumBackoff: Duration = .seconds(60)) {
         self.bus = bus
+        self.database = database
         self.catalog = catalog
         self.connections = connections
         var seen = Set<String>()
@@ -148,7 +151,7 @@ public final class TriggerHost: Sendable {
 
     /// Trigger state in the run store, by instance.
     func state(for instance: String) -> TriggerState {
-        let database = bus.database
+        let database = self.database
         return TriggerState(
             load: {
                 try await database.read { db in

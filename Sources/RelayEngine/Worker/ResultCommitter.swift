@@ -3,11 +3,11 @@ import RelayTransport
 /// Group commit for job results: results that finish while a commit is under way are committed together in the
 /// next one (each with the acknowledgement of its job), so a busy worker needs far fewer transactions than jobs.
 actor ResultCommitter {
-    private let bus: EmbeddedBus
+    private let bus: any Transport
     private var pending: [(BusMessage, Delivery, CheckedContinuation<Void, any Error>)] = []
     private var committing = false
 
-    init(bus: EmbeddedBus) { self.bus = bus }
+    init(bus: any Transport) { self.bus = bus }
 
     /// Returns once the result is published and the job acknowledged.
     func commit(_ result: BusMessage, acknowledging delivery: Delivery) async throws {

@@ -10,7 +10,7 @@ import RelayTransport
 ///
 /// Shutdown: cancellation stops intake; jobs in flight finish (or reach their deadline), publish and acknowledge.
 public final class Worker: Sendable {
-    let bus: EmbeddedBus
+    let bus: any Transport
     let catalog: PluginCatalog
     let connections: ConnectionStore
     let plugins: [String]
@@ -19,7 +19,7 @@ public final class Worker: Sendable {
     let logger: Logger
     let committer: ResultCommitter
 
-    public init(bus: EmbeddedBus, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
+    public init(bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
                 concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.worker")) {
         self.bus = bus
         self.catalog = catalog
