@@ -33,13 +33,7 @@ struct PluginNewCommand: ParsableCommand {
         let loaded = try CLIFailure.wrap { try PluginSpec.load(path: specFile) }
         let text = try String(contentsOfFile: specFile, encoding: .utf8)
         let generator = PluginGenerator(spec: loaded, specText: text, relayPath: relayPath)
-        try CLIFailure.wrap {
-            do {
-                try generator.write(to: directory, force: force)
-            } catch let error as RelayErrorConvertible {
-                throw error.relayError
-            }
-        }
+        try CLIFailure.wrap { try generator.write(to: directory, force: force) }
         print("wrote \(generator.files().count) files to \(directory): swift build there, then .build/debug/\(generator.executableName) info")
     }
 }
@@ -52,6 +46,3 @@ enum RelaySource {
             .deletingLastPathComponent().path
     }()
 }
-
-protocol RelayErrorConvertible: Error { var relayError: RelayErrorShim { get } }
-typealias RelayErrorShim = Error

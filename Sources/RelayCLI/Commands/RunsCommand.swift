@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RelayCore
 import RelayEngine
+import RelayPlugins
 import RelayTransport
 
 /// `relay runs list|show`.
@@ -82,7 +83,7 @@ struct EventsPublishCommand: AsyncParsableCommand {
     @Option(help: "The event (the trigger's output) as JSON.") var json: String
 
     func run() async throws {
-        let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try RelayPluginsCatalog.native()) }
+        let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
         let matches = project.workflows.filter { $0.name == trigger || "\($0.trigger.plugin).\($0.trigger.trigger)" == trigger }
         guard let workflow = matches.first else {
             throw CLIFailure("no workflow named or triggered by \(trigger); workflows: \(project.workflows.map(\.name).joined(separator: ", "))")

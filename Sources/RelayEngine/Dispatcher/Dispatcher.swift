@@ -137,7 +137,8 @@ public final class Dispatcher: Sendable {
             (finished, messages) = try finishIfDone(runID: step.runID, messages: advance(runID: step.runID, workflow: workflow, after: index, in: db), workflow: workflow, in: db)
         } else if step.attempt < definition.retry.attempts {
             let attempt = step.attempt + 1
-            let job = try self.job(runID: step.runID, workflow: workflow, step: definition, attempt: attempt, in: db)
+            let job = try self.job(runID: step.runID, workflow: workflow, step: definition, attempt: attempt,
+                                   scope: RunStore.scope(runID: step.runID, in: db))
             let delay = definition.retry.delay(after: step.attempt)
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             try RunStore.addStep(jobID: job.0, runID: step.runID, stepID: definition.id, attempt: attempt, status: "running", input: job.2, in: db)
@@ -182,7 +183,7 @@ public final class Dispatcher: Sendable {
                 continue
             }
             do {
-                let (jobID, message, input) = try job(runID: runID, workflow: workflow, step: step, attempt: 1, in: db)
+                let (jobID, message, input) = try job(runID: runID, workflow: workflow, step: step, attempt: 1, scope: scope)
                 try RunStore.addStep(jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "running", input: input, in: db)
                 return [message]
             } catch let error as TemplateError {
@@ -201,8 +202,7 @@ public final class Dispatcher: Sendable {
     }
 
     /// The job message for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.
-    func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, in db: SQLiteConnection) throws -> (String, BusMessage, JSONValue) {
-        let scope = try RunStore.scope(runID: runID, in: db)
+    func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope) throws -> (String, BusMessage, JSONValue) {
         let input = try Template.render(step.input, scope: scope)
         let jobID = "\(runID)/\(step.id)/\(attempt)"
         var meta: JSONObject = [

@@ -11,11 +11,7 @@ public struct ProcessPluginRunner: PluginRunner {
     public func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
         let isTest = start.step == .connectionTest
         let command = plugin.command + [isTest ? "test" : "run"]
-        var message = start.message
-        if isTest {
-            // The runtime's `test` expects the message of a step; a bare connection_test is sent as is.
-            message.body["connection"] = start.connection
-        }
+        let message = start.message
         let child = ChildProcess(command: command, environment: plugin.environment, workingDirectory: plugin.workingDirectory)
         let outcome: ChildProcess.Outcome
         do {

@@ -41,6 +41,13 @@ public struct RunQueries: Sendable {
                           startedAt: double(row[3]) ?? 0, finishedAt: double(row[4]), error: row[5].text)
     }
 
+    /// One run's summary, or nil.
+    public func run(_ id: String) async throws -> RunSummary? {
+        try await database.read { db in
+            try db.query("SELECT id, workflow, status, started_at, finished_at, error FROM runs WHERE id = ?", [.text(id)]).first
+        }.map(Self.summaryRow)
+    }
+
     /// The run and each step attempt, or nil.
     public func show(_ id: String) async throws -> JSONValue? {
         try await database.read { db -> JSONValue? in
@@ -75,8 +82,8 @@ public struct RunQueries: Sendable {
         for step in steps { latest[step["step"]?.stringValue ?? ""] = step["status"]?.stringValue ?? "" }
         for status in latest.values { counts[status, default: 0] += 1 }
         let detail = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        let runs = try await list(limit: 1000).first { $0.id == id }
-        let duration = runs.flatMap { r in r.finishedAt.map { Int(($0 - r.startedAt) * 1000) } }.map { "\($0) ms" } ?? "?"
+        let summary = try await self.run(id)
+        let duration = summary.flatMap { r in r.finishedAt.map { Int(($0 - r.startedAt) * 1000) } }.map { "\($0) ms" } ?? "?"
         var line = "run \(id) \(run["workflow"]?.stringValue ?? "") \(run["status"]?.stringValue ?? "") in \(duration) (\(latest.count) steps: \(detail))"
         if let error = run["error"]?.stringValue { line += ": \(error)" }
         return line

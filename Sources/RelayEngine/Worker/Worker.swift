@@ -90,7 +90,6 @@ public final class Worker: Sendable {
             event = .failure("\(error)")
         }
         if event.errorKind == .timeout { event.error = "the step did not finish within its timeout of \(timeout)" }
-        event.meta = start.meta
         var meta = start.meta.objectValue ?? [:]
         meta["startedAt"] = .double(startedAt)
         event.meta = .object(meta)

@@ -40,16 +40,7 @@ public final class EmbeddedBus: Transport, Sendable {
     }
 
     public func publish(_ messages: [BusMessage], acknowledging deliveries: [Delivery]) async throws {
-        let trackers = deliveries.map { ($0, trackerFor($0)) }
-        try await database.transaction { db in
-            try EmbeddedBus.insert(messages, into: db)
-            for (delivery, tracker) in trackers {
-                if let committed = tracker?.acknowledge(delivery.offset) {
-                    try EmbeddedBus.commit(group: delivery.group, topic: delivery.message.topic, offset: committed, in: db)
-                }
-            }
-        }
-        if !messages.isEmpty { signal.notify() }
+        try await transaction(acknowledging: deliveries) { _ in ((), messages) }
     }
 
     /// Runs `body` in one transaction that also publishes what it returns and acknowledges `deliveries`: a
