@@ -93,20 +93,21 @@ let package = Package(
         .executableTarget(name: "RelayPluginWebhook", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/webhook"),
         .executableTarget(name: "RelayPluginHello", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/hello"),
 
+        .target(name: "RelayTestSupport", path: "Tests/RelayTestSupport"),
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
-        .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore"]),
+        .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore", "RelayTestSupport"]),
         .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
-        .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayPlugins"]),
+        .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayPlugins", "RelayTestSupport"]),
         .testTarget(
             name: "RelayPluginsTests",
-            dependencies: ["RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec"],
+            dependencies: ["RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec", "RelayTestSupport"],
             resources: [.copy("../Fixtures/originals")]
         ),
         .testTarget(
             name: "RelayCLITests",
-            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport", "RelayCore"]
+            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport", "RelayCore", "RelayTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

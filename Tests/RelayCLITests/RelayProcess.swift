@@ -1,4 +1,5 @@
 import Foundation
+@_exported import RelayTestSupport
 
 /// Runs the built `relay` executable as a child process, the way a user runs it.
 struct RelayProcess {
@@ -64,11 +65,3 @@ struct RelayProcess {
     }
 }
 
-/// Runs blocking work on a dispatch thread.
-enum OffPool {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
-    }
-}

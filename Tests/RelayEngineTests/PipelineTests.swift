@@ -131,7 +131,7 @@ final class TestPipeline: Sendable {
     var queries: RunQueries { RunQueries(database: bus.database) }
 
     /// Waits until `count` runs have finished; returns them, oldest first.
-    func finishedRuns(_ count: Int, seconds: Double = 30) async throws -> [JSONValue] {
+    func finishedRuns(_ count: Int, seconds: Double = 90) async throws -> [JSONValue] {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             let runs = try await queries.list(limit: 10000).filter { $0.status != "running" }

@@ -2,6 +2,7 @@ import Foundation
 import RelayCore
 @testable import RelayPlugins
 import RelaySDK
+import RelayTestSupport
 import Testing
 
 @Suite struct CronScheduleTests {
@@ -40,15 +41,6 @@ actor EventSink {
     var events: [JSONValue] = []
     func add(_ event: JSONValue) { events.append(event) }
     func count() -> Int { events.count }
-}
-
-func waitFor(_ condition: () async -> Bool, seconds: Double = 20) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return await condition()
 }
 
 @Suite struct TimerTriggerTests {

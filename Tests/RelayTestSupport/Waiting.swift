@@ -1,0 +1,22 @@
+import Dispatch
+
+/// Runs blocking or CPU-heavy work on a dispatch thread, so that it does not hold one of the few threads of
+/// Swift's cooperative pool (two on a two-core machine) while timing-dependent tests run beside it.
+public enum OffPool {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
+
+/// Polls `condition` until it holds or `seconds` pass; returns whether it held. The limit is generous on
+/// purpose: it bounds a hung test, it does not measure speed (a passing wait returns as soon as it holds).
+public func waitFor(seconds: Double = 90, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
