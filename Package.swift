@@ -57,7 +57,10 @@ let package = Package(
         // The Kafka transport over librdkafka.
         .target(
             name: "RelayKafka",
-            dependencies: ["CRdKafka", "RelayCore", "RelayTransport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CRdKafka", "RelayCore", "RelayTransport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
         ),
         // `relay plugin new`: Swift plugin packages generated from specs.
         .target(name: "RelayCodegen", dependencies: ["RelayCore", "RelaySpec"]),
@@ -96,7 +99,7 @@ let package = Package(
         .target(name: "RelayTestSupport", path: "Tests/RelayTestSupport"),
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
         .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore", "RelayTestSupport"]),
-        .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka"]),
+        .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
         .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayPlugins", "RelayTestSupport"]),

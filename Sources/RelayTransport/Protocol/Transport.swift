@@ -28,12 +28,15 @@ public struct Delivery: Sendable, Equatable {
     public var partition: Int
     /// Which group received it.
     public var group: String
+    /// Which subscription of the transport received it (Kafka: one consumer per subscription).
+    public var subscriber: UInt64
 
-    public init(message: BusMessage, offset: Int64, partition: Int = 0, group: String) {
+    public init(message: BusMessage, offset: Int64, partition: Int = 0, group: String, subscriber: UInt64 = 0) {
         self.message = message
         self.offset = offset
         self.partition = partition
         self.group = group
+        self.subscriber = subscriber
     }
 }
 

@@ -1,0 +1,292 @@
+import CRdKafka
+import DequeModule
+import Logging
+import Synchronization
+
+/// The consumer's state and its poll loop. Every librdkafka consumer call (poll, assign, pause, commit, close)
+/// is made on the poll thread; the application's side (`next`, `acknowledge`, `pause`) only changes `state`.
+final class KafkaConsumerLoop: Sendable {
+    struct State {
+        var buffer = Deque<KafkaConsumerMessage>()
+        var waiters = Deque<(id: UInt64, continuation: CheckedContinuation<KafkaConsumerMessage?, any Error>)>()
+        var nextWaiterID: UInt64 = 0
+        var partitions: [KafkaTopicPartition: PartitionProgress] = [:]
+        var pausedForBuffer = false
+        var userPaused = false
+        var appliedPause = false
+        var commitPending = false
+        var failure: KafkaError?
+        var finished = false
+    }
+
+    private let client: RDKafkaClient
+    private let state = Mutex(State())
+    private let bufferLimit: Int
+    private let commitInterval: Duration
+    private let cooperative: Bool
+    /// Touched only on the poll thread.
+    private let lastCommit = Mutex(ContinuousClock.now)
+
+    init(configuration: KafkaConsumerConfiguration, topics: [String], logger: Logger) throws {
+        bufferLimit = max(configuration.bufferLimit, 1)
+        commitInterval = .milliseconds(configuration.commitIntervalMilliseconds)
+        let callbacks = RDKafkaCallbacks(logger: logger)
+        client = try RDKafkaClient(
+            kind: .consumer, properties: configuration.librdkafkaProperties(), callbacks: callbacks, logger: logger)
+        cooperative = String(cString: rd_kafka_rebalance_protocol(client.handle)) == "COOPERATIVE"
+            || configuration.assignmentStrategy.contains("cooperative")
+        // Logs, errors and rebalances are served by rd_kafka_consumer_poll from here on.
+        rd_kafka_poll_set_consumer(client.handle)
+        callbacks.onRebalance = { [unowned self] rk, error, partitions in rebalance(rk, error, partitions) }
+        callbacks.onCommitted = { [unowned self] error, partitions in committed(error, partitions) }
+        let list = TopicPartitionList(topics.map { KafkaTopicPartition(topic: $0, partition: RD_KAFKA_PARTITION_UA) })
+        let result = rd_kafka_subscribe(client.handle, list.pointer)
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError.rdkafka(result, "subscribing to \(topics.joined(separator: ", "))")
+        }
+    }
+
+    // MARK: Application side
+
+    func next() async throws -> KafkaConsumerMessage? {
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let result = state.withLock { state -> Result<KafkaConsumerMessage?, any Error>? in
+                    if let message = state.buffer.popFirst() {
+                        releaseBufferPause(&state)
+                        return .success(message)
+                    }
+                    if state.finished { return state.failure.map { .failure($0) } ?? .success(nil) }
+                    state.waiters.append((id, continuation))
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                state.waiters.firstIndex { $0.id == id }.map { state.waiters.remove(at: $0).continuation }
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    func takeWaiting(_ maximum: Int) -> [KafkaConsumerMessage] {
+        state.withLock { state in
+            let count = min(maximum, state.buffer.count)
+            guard count > 0 else { return [] }
+            let taken = Array(state.buffer.prefix(count))
+            state.buffer.removeFirst(count)
+            releaseBufferPause(&state)
+            return taken
+        }
+    }
+
+    private func releaseBufferPause(_ state: inout State) {
+        if state.pausedForBuffer && state.buffer.count <= bufferLimit / 2 { state.pausedForBuffer = false }
+    }
+
+    func acknowledge(_ partition: KafkaTopicPartition, _ offset: Int64) {
+        state.withLock { state in
+            // A partition revoked since the message was taken is absent: its new owner redoes the message.
+            if state.partitions[partition]?.acknowledge(offset) == true { state.commitPending = true }
+        }
+    }
+
+    func setUserPaused(_ paused: Bool) { state.withLock { $0.userPaused = paused } }
+
+    var assignment: Set<KafkaTopicPartition> { state.withLock { Set($0.partitions.keys) } }
+
+    // MARK: Poll thread
+
+    /// One turn of the poll loop; false when the loop is over.
+    func step(stopping: Bool) -> Bool {
+        if stopping {
+            finish()
+            return false
+        }
+        applyPause()
+        if state.withLock({ $0.commitPending }), lastCommit.withLock({ $0.duration(to: .now) >= commitInterval }) {
+            commit(synchronously: false)
+        }
+        // rd_kafka_consumer_poll returns a message we own (destroyed below) or nil after 100 ms.
+        guard let pointer = rd_kafka_consumer_poll(client.handle, 100) else { return true }
+        defer { rd_kafka_message_destroy(pointer) }
+        let raw = pointer.pointee
+        if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            return handleError(raw)
+        }
+        let message = Self.copy(pointer)
+        let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+        let waiter = state.withLock { state -> CheckedContinuation<KafkaConsumerMessage?, any Error>? in
+            guard state.partitions[partition] != nil else { return nil }  // not ours (any more)
+            state.partitions[partition]?.delivered.append(message.offset)
+            if let waiter = state.waiters.popFirst() { return waiter.continuation }
+            state.buffer.append(message)
+            if state.buffer.count >= bufferLimit { state.pausedForBuffer = true }
+            return nil
+        }
+        waiter?.resume(returning: message)
+        return true
+    }
+
+    private func handleError(_ message: rd_kafka_message_t) -> Bool {
+        let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        switch message.err {
+        case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+            return true
+        case RD_KAFKA_RESP_ERR__FATAL:
+            let error = client.fatalError() ?? .rdkafka(message.err, "consuming")
+            client.logger.critical("kafka consumer: \(error)")
+            end(failure: error)
+            return false
+        default:
+            let error = KafkaError.rdkafka(message.err, topic.isEmpty ? "consuming" : "consuming \(topic)")
+            client.logger.warning("kafka consumer: \(error)")
+            return true
+        }
+    }
+
+    private func applyPause() {
+        let (want, applied) = state.withLock { ($0.userPaused || $0.pausedForBuffer, $0.appliedPause) }
+        guard want != applied else { return }
+        var assigned: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        // rd_kafka_assignment gives us a list we must destroy.
+        guard rd_kafka_assignment(client.handle, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR, let assigned else { return }
+        defer { rd_kafka_topic_partition_list_destroy(assigned) }
+        if want { rd_kafka_pause_partitions(client.handle, assigned) } else { rd_kafka_resume_partitions(client.handle, assigned) }
+        state.withLock { $0.appliedPause = want }
+    }
+
+    /// Commits the acknowledged prefix of every owned partition that moved since the last commit.
+    private func commit(synchronously: Bool, only: Set<KafkaTopicPartition>? = nil) {
+        lastCommit.withLock { $0 = .now }
+        let offsets = state.withLock { state -> [(KafkaTopicPartition, Int64)] in
+            state.commitPending = false
+            var offsets: [(KafkaTopicPartition, Int64)] = []
+            for (partition, progress) in state.partitions where only?.contains(partition) ?? true {
+                guard let offset = progress.committable, offset != progress.committed else { continue }
+                state.partitions[partition]?.committed = offset
+                offsets.append((partition, offset))
+            }
+            return offsets
+        }
+        guard !offsets.isEmpty else { return }
+        let list = TopicPartitionList(offsets.map(\.0), offsets: offsets.map(\.1))
+        let result = rd_kafka_commit(client.handle, list.pointer, synchronously ? 0 : 1)
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+            client.logger.warning("kafka consumer: \(KafkaError.rdkafka(result, "committing offsets"))")
+            retryCommit(offsets.map(\.0))
+        }
+    }
+
+    private func retryCommit(_ partitions: [KafkaTopicPartition]) {
+        state.withLock { state in
+            for partition in partitions where state.partitions[partition] != nil {
+                state.partitions[partition]?.committed = nil
+                state.commitPending = true
+            }
+        }
+    }
+
+    private func committed(_ error: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+        guard let list else { return }
+        let failed = TopicPartitionList.entries(list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
+        if error == RD_KAFKA_RESP_ERR_NO_ERROR && failed.isEmpty { return }
+        if error == RD_KAFKA_RESP_ERR__NO_OFFSET { return }  // nothing to commit
+        client.logger.warning("kafka consumer: \(KafkaError.rdkafka(error, "committing offsets")); will retry")
+        retryCommit(failed.isEmpty ? TopicPartitionList.entries(list).map(\.partition) : failed.map(\.partition))
+    }
+
+    private func rebalance(_ rk: OpaquePointer, _ error: rd_kafka_resp_err_t,
+                           _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+        let partitions = list.map { TopicPartitionList.entries($0).map(\.partition) } ?? []
+        switch error {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            state.withLock { state in
+                for partition in partitions { state.partitions[partition] = PartitionProgress() }
+            }
+            if cooperative {
+                if let failure = rd_kafka_incremental_assign(rk, list) {
+                    client.logger.error("kafka consumer: \(KafkaError.consuming(failure, "assigning \(partitions)"))")
+                }
+            } else {
+                rd_kafka_assign(rk, list)
+            }
+            if state.withLock({ $0.appliedPause }) { rd_kafka_pause_partitions(rk, list) }
+            client.logger.info("kafka consumer: assigned \(partitions.map(\.description).joined(separator: ", "))")
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            let revoked = Set(partitions)
+            // Lost partitions (session timed out) already belong to someone else: committing would be wrong.
+            if rd_kafka_assignment_lost(rk) == 0 { commit(synchronously: true, only: revoked) }
+            state.withLock { state in
+                for partition in partitions { state.partitions[partition] = nil }
+                state.buffer.removeAll { revoked.contains(KafkaTopicPartition(topic: $0.topic, partition: $0.partition)) }
+            }
+            if cooperative {
+                if let failure = rd_kafka_incremental_unassign(rk, list) {
+                    client.logger.error("kafka consumer: \(KafkaError.consuming(failure, "revoking \(partitions)"))")
+                }
+            } else {
+                rd_kafka_assign(rk, nil)
+            }
+            client.logger.info("kafka consumer: revoked \(partitions.map(\.description).joined(separator: ", "))")
+        default:
+            client.logger.error("kafka consumer: \(KafkaError.rdkafka(error, "rebalancing"))")
+            rd_kafka_assign(rk, nil)
+        }
+    }
+
+    /// Final commit, leave the group, end the stream. On the poll thread.
+    private func finish() {
+        commit(synchronously: true)
+        // rd_kafka_consumer_close revokes everything (our rebalance callback commits again) and leaves the group.
+        let result = rd_kafka_consumer_close(client.handle)
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+            client.logger.warning("kafka consumer: \(KafkaError.rdkafka(result, "leaving the group"))")
+        }
+        end(failure: nil)
+    }
+
+    private func end(failure: KafkaError?) {
+        let waiters = state.withLock { state in
+            state.finished = true
+            state.failure = state.failure ?? failure
+            state.buffer.removeAll()
+            defer { state.waiters.removeAll() }
+            return state.waiters.map(\.continuation)
+        }
+        for waiter in waiters {
+            if let failure { waiter.resume(throwing: failure) } else { waiter.resume(returning: nil) }
+        }
+    }
+
+    private static func copy(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaConsumerMessage {
+        let raw = pointer.pointee
+        let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        let value = raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) } ?? []
+        let key = raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) }
+        var headers: [KafkaHeader] = []
+        var list: OpaquePointer?
+        // rd_kafka_message_headers: the headers belong to the message; we copy them out.
+        if rd_kafka_message_headers(pointer, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
+            var index = 0
+            var name: UnsafePointer<CChar>?
+            var headerValue: UnsafeRawPointer?
+            var size = 0
+            while rd_kafka_header_get_all(list, index, &name, &headerValue, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                let bytes = headerValue.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+                headers.append(KafkaHeader(name: name.map { String(cString: $0) } ?? "", value: bytes))
+                index += 1
+            }
+        }
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(pointer, &type)
+        return KafkaConsumerMessage(
+            topic: topic, partition: raw.partition, offset: raw.offset, key: key, value: value, headers: headers,
+            timestamp: timestamp >= 0 ? timestamp : nil)
+    }
+}

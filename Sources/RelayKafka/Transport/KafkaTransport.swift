@@ -1,0 +1,152 @@
+import Logging
+import RelayTransport
+import Synchronization
+
+/// Settings of the Kafka bus: the client settings every producer and consumer shares, group tuning, and the
+/// topics it may create.
+public struct KafkaTransportConfiguration: Sendable, Equatable {
+    public var client = KafkaClientConfiguration()
+    /// Topics the transport creates, as declared, when it first uses one that does not exist
+    /// (`relay topics apply` does the same up front).
+    public var topics: [TopicDeclaration] = []
+    /// Partitions of a topic that is used but neither exists nor is declared; 0 disables creating it.
+    public var defaultPartitions = 6
+    public var sessionTimeoutMilliseconds = 10_000
+    public var heartbeatIntervalMilliseconds = 1_000
+    public var maxPollIntervalMilliseconds = 300_000
+    public var bufferLimit = 10_000
+    public var commitIntervalMilliseconds = 200
+
+    public init() {}
+
+    public init(client: KafkaClientConfiguration) { self.client = client }
+}
+
+/// The bus protocol on Kafka: `publish` produces with the idempotent producer and returns once every message is
+/// acknowledged by the broker; each subscription is one consumer in the group.
+///
+/// `publish(_:acknowledging:)` publishes, then acknowledges: at least once. A crash between the two makes the
+/// input come again, and the pipeline's deterministic ids (event ids, `runId/stepId/attempt`) turn the repeated
+/// output into a no-op downstream. See docs/kafka.md.
+///
+/// Shutdown: `close()` closes every open subscription (commit, leave the group), then flushes the producer.
+public final class KafkaTransport: Transport, Sendable {
+    public let configuration: KafkaTransportConfiguration
+    private let producer: KafkaProducer
+    private let admin: KafkaAdmin
+    private let logger: Logger
+    private let subscriptions = Mutex<[UInt64: KafkaSubscription]>([:])
+    private let nextSubscriber = Atomic<UInt64>(1)
+    private let knownTopics = Mutex<Set<String>>([])
+
+    public init(configuration: KafkaTransportConfiguration, logger: Logger = Logger(label: "relay.kafka")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.client),
+                                     logger: logger)
+        admin = try KafkaAdmin(configuration: configuration.client, logger: logger)
+    }
+
+    public func publish(_ messages: [BusMessage]) async throws {
+        guard !messages.isEmpty else { return }
+        try await ensureTopics(Set(messages.map(\.topic)))
+        _ = try await producer.send(messages.map(Self.producerMessage))
+    }
+
+    public func publish(_ messages: [BusMessage], acknowledging deliveries: [Delivery]) async throws {
+        try await publish(messages)
+        for delivery in deliveries { acknowledge(delivery) }
+    }
+
+    public func subscribe(topic: String, group: String) async throws -> any BusSubscription {
+        try await ensureTopics([topic])
+        var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.client, groupID: group)
+        consumerConfiguration.sessionTimeoutMilliseconds = configuration.sessionTimeoutMilliseconds
+        consumerConfiguration.heartbeatIntervalMilliseconds = configuration.heartbeatIntervalMilliseconds
+        consumerConfiguration.maxPollIntervalMilliseconds = configuration.maxPollIntervalMilliseconds
+        consumerConfiguration.bufferLimit = configuration.bufferLimit
+        consumerConfiguration.commitIntervalMilliseconds = configuration.commitIntervalMilliseconds
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [topic], logger: logger)
+        let id = nextSubscriber.wrappingAdd(1, ordering: .relaxed).oldValue
+        let subscription = KafkaSubscription(consumer: consumer, group: group, id: id) { [weak self] in
+            _ = self?.subscriptions.withLock { $0.removeValue(forKey: id) }
+        }
+        subscriptions.withLock { $0[id] = subscription }
+        return subscription
+    }
+
+    /// Closes open subscriptions, then flushes and stops the producer.
+    public func close() async {
+        for subscription in subscriptions.withLock({ Array($0.values) }) { await subscription.close() }
+        await producer.close()
+        await admin.close()
+    }
+
+    private func acknowledge(_ delivery: Delivery) {
+        subscriptions.withLock { $0[delivery.subscriber] }?.consumer.acknowledge(
+            topic: delivery.message.topic, partition: Int32(delivery.partition), offset: delivery.offset)
+    }
+
+    /// Creates, once per process, the topics that do not exist yet: as declared, else with `defaultPartitions`.
+    private func ensureTopics(_ topics: Set<String>) async throws {
+        let unknown = knownTopics.withLock { topics.subtracting($0) }
+        guard !unknown.isEmpty, configuration.defaultPartitions > 0 else { return }
+        let existing = try await admin.describeTopicNames(Array(unknown))
+        let missing = unknown.subtracting(existing).sorted().map { name in
+            configuration.topics.first { $0.name == name }
+                ?? TopicDeclaration(name: name, partitions: configuration.defaultPartitions)
+        }
+        for (name, outcome) in try await admin.createTopics(missing) {
+            if case .failure(let error) = outcome { throw error }
+            logger.info("kafka: created topic \(name)")
+        }
+        knownTopics.withLock { $0.formUnion(unknown) }
+    }
+
+    static func producerMessage(_ message: BusMessage) -> KafkaProducerMessage {
+        KafkaProducerMessage(
+            topic: message.topic, key: Array(message.key.utf8), value: message.value,
+            headers: message.headers.sorted { $0.key < $1.key }.map { KafkaHeader($0.key, $0.value) })
+    }
+}
+
+/// One consumer in a group, as a `BusSubscription`.
+final class KafkaSubscription: BusSubscription, Sendable {
+    let consumer: KafkaConsumer
+    let group: String
+    let id: UInt64
+    private let onClose: @Sendable () -> Void
+
+    init(consumer: KafkaConsumer, group: String, id: UInt64, onClose: @escaping @Sendable () -> Void) {
+        self.consumer = consumer
+        self.group = group
+        self.id = id
+        self.onClose = onClose
+    }
+
+    func next() async throws -> Delivery? {
+        try await consumer.next().map(delivery)
+    }
+
+    func nextBatch(maximum: Int) async throws -> [Delivery] {
+        try await consumer.nextBatch(maximum: maximum).map(delivery)
+    }
+
+    func acknowledge(_ delivery: Delivery) async throws {
+        consumer.acknowledge(topic: delivery.message.topic, partition: Int32(delivery.partition), offset: delivery.offset)
+    }
+
+    func close() async {
+        await consumer.close()
+        onClose()
+    }
+
+    private func delivery(_ message: KafkaConsumerMessage) -> Delivery {
+        var headers: [String: String] = [:]
+        for header in message.headers { headers[header.name] = String(decoding: header.value, as: UTF8.self) }
+        return Delivery(
+            message: BusMessage(topic: message.topic, key: String(decoding: message.key ?? [], as: UTF8.self),
+                                value: message.value, headers: headers),
+            offset: message.offset, partition: Int(message.partition), group: group, subscriber: id)
+    }
+}
