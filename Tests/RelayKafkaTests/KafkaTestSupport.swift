@@ -26,7 +26,7 @@ func uniqueName(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.pre
 
 let quietLogger: Logger = {
     var logger = Logger(label: "relay.kafka.tests")
-    logger.logLevel = .error
+    logger.logLevel = ProcessInfo.processInfo.environment["RELAY_TEST_KAFKA_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
     return logger
 }()
 

@@ -243,6 +243,11 @@ final class KafkaConsumerLoop: Sendable {
     /// Final commit, leave the group, end the stream. On the poll thread.
     private func finish() {
         commit(synchronously: true)
+        // A commit refused during a rebalance is retried a few times (polling serves the rebalance meanwhile).
+        for _ in 0..<5 where state.withLock({ $0.commitPending }) {
+            if let message = rd_kafka_consumer_poll(client.handle, 200) { rd_kafka_message_destroy(message) }
+            commit(synchronously: true)
+        }
         // rd_kafka_consumer_close revokes everything (our rebalance callback commits again) and leaves the group.
         let result = rd_kafka_consumer_close(client.handle)
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {

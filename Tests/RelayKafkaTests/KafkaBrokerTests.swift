@@ -1,0 +1,105 @@
+import Foundation
+import RelayKafka
+import RelayTestSupport
+import RelayTransport
+import Testing
+
+/// Against the real test broker (Tansu through the ApiVersions proxy).
+@Suite(.enabled(if: TestBroker.isAvailable, TestBroker.skipReason))
+struct KafkaBrokerTests {
+    func withTopic(partitions: Int, _ body: (String) async throws -> Void) async throws {
+        let admin = try KafkaAdmin(configuration: TestBroker.client, logger: quietLogger)
+        let topic = uniqueName("test")
+        let created = try await admin.createTopics([TopicDeclaration(name: topic, partitions: partitions)])
+        #expect(try created[topic]?.get() == .created)
+        await admin.close()
+        try await body(topic)
+    }
+
+    @Test func aRoundTripKeepsKeysHeadersTimestampsAndOrderPerKey() async throws {
+        try await withTopic(partitions: 3) { topic in
+            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: TestBroker.client), logger: quietLogger)
+            let sent = (0..<60).map { index in
+                KafkaProducerMessage(
+                    topic: topic, key: Array("key-\(index % 4)".utf8), value: Array("value-\(index)".utf8),
+                    headers: [KafkaHeader("index", "\(index)"), KafkaHeader(name: "bytes", value: [0, 255, 1])],
+                    timestamp: 1_700_000_000_000 + Int64(index))
+            }
+            let reports = try await producer.send(sent)
+            #expect(reports.count == 60)
+            await producer.close()
+
+            let consumer = try KafkaConsumer(configuration: TestBroker.consumer(group: uniqueName("g")), topics: [topic], logger: quietLogger)
+            var received: [KafkaConsumerMessage] = []
+            for try await message in consumer.messages {
+                received.append(message)
+                consumer.acknowledge(message)
+                if received.count == 60 { break }
+            }
+            await consumer.close()
+            let byIndex = Dictionary(uniqueKeysWithValues: received.map { (Int(String(decoding: $0.headers[0].value, as: UTF8.self))!, $0) })
+            #expect(byIndex.count == 60)
+            for (index, message) in byIndex {
+                #expect(message.key == sent[index].key)
+                #expect(message.value == sent[index].value)
+                #expect(message.headers == sent[index].headers)
+                #expect(message.timestamp == sent[index].timestamp)
+                #expect(message.partition == reports[index].partition && message.offset == reports[index].offset)
+            }
+            // One key, one partition, in the order sent.
+            for key in 0..<4 {
+                let indices = received.filter { $0.key == Array("key-\(key)".utf8) }.map { Int(String(decoding: $0.headers[0].value, as: UTF8.self))! }
+                #expect(indices == indices.sorted())
+                #expect(Set(received.filter { $0.key == Array("key-\(key)".utf8) }.map(\.partition)).count == 1)
+            }
+        }
+    }
+
+    @Test func membersOfAGroupShareThePartitionsAsTheGroupGrows() async throws {
+        try await withTopic(partitions: 6) { topic in
+            let group = uniqueName("g")
+            let first = try KafkaConsumer(configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
+            let second = try KafkaConsumer(configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
+            let all = Set((0..<6).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
+            func split(_ members: [KafkaConsumer]) -> Bool {
+                let assignments = members.map(\.assignment)
+                return assignments.allSatisfy { !$0.isEmpty } && assignments.reduce(0) { $0 + $1.count } == 6
+                    && assignments.reduce(Set()) { $0.union($1) } == all
+            }
+            #expect(await waitFor { split([first, second]) }, "two members: \(first.assignment) / \(second.assignment)")
+            let third = try KafkaConsumer(configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
+            #expect(await waitFor { split([first, second, third]) },
+                    "three members: \(first.assignment) / \(second.assignment) / \(third.assignment)")
+
+            // Every message goes to exactly one member.
+            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: TestBroker.client), logger: quietLogger)
+            _ = try await producer.send((0..<300).map { KafkaProducerMessage(topic: topic, key: Array("k\($0)".utf8), value: Array("\($0)".utf8)) })
+            await producer.close()
+            let counter = Counter()
+            let readers = [first, second, third].map { member in
+                Task {
+                    var values: [String] = []
+                    while !Task.isCancelled, let message = try await member.next() {
+                        values.append(String(decoding: message.value, as: UTF8.self))
+                        member.acknowledge(message)
+                        await counter.add()
+                    }
+                    return values
+                }
+            }
+            #expect(await waitFor { await counter.value >= 300 })
+            try await Task.sleep(for: .milliseconds(500))  // anything extra would show up now
+            for member in [first, second, third] { await member.close() }
+            var values: [String] = []
+            for reader in readers { values += (try? await reader.value) ?? [] }
+            #expect(values.count == 300)
+            #expect(Set(values) == Set((0..<300).map(String.init)))
+            #expect(readers.count == 3)
+        }
+    }
+}
+
+actor Counter {
+    var value = 0
+    func add() { value += 1 }
+}
