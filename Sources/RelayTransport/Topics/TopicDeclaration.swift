@@ -1,3 +1,4 @@
+import Foundation
 import RelayCore
 import Yams
 
@@ -76,5 +77,38 @@ extension TopicDeclaration {
             partitions: try positive("partitions", default: 1),
             replicationFactor: try positive("replication_factor", default: 1),
             config: config)
+    }
+}
+
+extension TopicDeclaration {
+    /// Every declaration in the `*.yaml` files of a directory (sorted by file name). A topic declared twice is
+    /// an error naming both files.
+    public static func loadDirectory(_ path: String) throws -> [TopicDeclaration] {
+        let files: [String]
+        do {
+            files = try FileManager.default.contentsOfDirectory(atPath: path)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            throw RelayError(.notFound, "\(path): cannot read the topics directory: \(error.localizedDescription)")
+        }
+        var declarations: [TopicDeclaration] = []
+        var origin: [String: String] = [:]
+        for file in files {
+            let filePath = (path as NSString).appendingPathComponent(file)
+            let text: String
+            do {
+                text = try String(contentsOfFile: filePath, encoding: .utf8)
+            } catch {
+                throw RelayError(.io, "\(filePath): cannot read: \(error.localizedDescription)")
+            }
+            for declaration in try load(yaml: text, file: filePath) {
+                if let first = origin[declaration.name] {
+                    throw RelayError(.invalidSpec, "\(filePath): topic \(declaration.name) is already declared in \(first)")
+                }
+                origin[declaration.name] = filePath
+                declarations.append(declaration)
+            }
+        }
+        return declarations
     }
 }

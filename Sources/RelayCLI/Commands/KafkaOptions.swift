@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import RelayKafka
+
+/// The flags every Kafka command shares; each falls back to an environment variable.
+struct KafkaOptions: ParsableArguments {
+    @Option(help: "Kafka bootstrap servers, HOST:PORT[,HOST:PORT…] (env RELAY_BROKERS).")
+    var brokers: String?
+
+    @Option(name: .customLong("kafka-property"), parsing: .singleValue,
+            help: ArgumentHelp("A librdkafka property KEY=VALUE, repeatable: security.protocol, sasl.*, ssl.* … (env RELAY_KAFKA_PROPERTIES, comma-separated).",
+                               valueName: "KEY=VALUE"))
+    var properties: [String] = []
+
+    @Option(help: "The Kafka client id (env RELAY_KAFKA_CLIENT_ID).")
+    var clientID: String?
+
+    func client(defaultClientID: String = "relay") throws -> KafkaClientConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        guard let brokers = brokers ?? environment["RELAY_BROKERS"], !brokers.isEmpty else {
+            throw CLIFailure("no Kafka brokers: pass --brokers HOST:PORT or set RELAY_BROKERS")
+        }
+        var pairs = properties
+        if let fromEnvironment = environment["RELAY_KAFKA_PROPERTIES"], !fromEnvironment.isEmpty {
+            pairs = fromEnvironment.split(separator: ",").map(String.init) + pairs
+        }
+        var parsed: [String: String] = [:]
+        for pair in pairs {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw CLIFailure("--kafka-property \(pair): expected KEY=VALUE")
+            }
+            parsed[String(pair[..<equals]).trimmingCharacters(in: .whitespaces)] = String(pair[pair.index(after: equals)...])
+        }
+        return KafkaClientConfiguration(
+            bootstrapServers: brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            clientID: clientID ?? environment["RELAY_KAFKA_CLIENT_ID"] ?? defaultClientID, properties: parsed)
+    }
+}
