@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayCLITests",
-            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport", "RelayCore", "RelayTestSupport"]
+            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport", "RelayKafka", "RelayCore", "RelayTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

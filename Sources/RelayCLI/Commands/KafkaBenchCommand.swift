@@ -16,6 +16,8 @@ struct KafkaBenchCommand: AsyncParsableCommand {
     @Option(help: "Message sizes in bytes, comma-separated.") var sizes = "100,1024,10240"
     @Option(help: "Partitions of each benchmark topic.") var partitions = 3
     @Option(help: "The kcat executable.") var kcat = "kcat"
+    @Option(help: "Runs per figure; the median is printed (this machine shares its cores with the broker).")
+    var repeats = 3
     @Option(help: "Cap the number of messages for sizes above 1 KiB to keep the data moved comparable (bytes).")
     var maxBytes = 1_000_000_000
 
@@ -30,20 +32,25 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         for size in sizeList {
             let count = max(1, min(messages, maxBytes / max(size, 1)))
             let value = (0..<size).map { UInt8(97 + $0 % 26) }
-            let relayTopic = "relay-bench-\(size)-\(UUID().uuidString.prefix(8).lowercased())"
-            let kcatTopic = relayTopic + "-kcat"
-            _ = try await admin.createTopics([relayTopic, kcatTopic].map { TopicDeclaration(name: $0, partitions: partitions) })
-
-            let relayProduce = try await Self.produceWithRelay(client: client, topic: relayTopic, value: value, count: count)
-            let relayConsume = try await Self.consumeWithRelay(client: client, topic: relayTopic, count: count)
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(kcatTopic).txt")
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(size).txt")
             try Data(Array(repeating: value + [10], count: count).joined()).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
             let brokers = client.bootstrapServers.joined(separator: ",")
-            let kcatProduce = try Self.timed(kcatPath, ["-P", "-b", brokers, "-t", kcatTopic, "-X", "enable.idempotence=true",
-                                                         "-X", "linger.ms=5", "-l", file.path])
-            let kcatConsume = try Self.timed(kcatPath, ["-C", "-b", brokers, "-t", kcatTopic, "-o", "beginning",
-                                                         "-c", String(count), "-q", "-f", "%o\n"])
+            var times: (relayProduce: [Double], relayConsume: [Double], kcatProduce: [Double], kcatConsume: [Double]) = ([], [], [], [])
+            for _ in 0..<max(repeats, 1) {
+                let relayTopic = "relay-bench-\(size)-\(UUID().uuidString.prefix(8).lowercased())"
+                let kcatTopic = relayTopic + "-kcat"
+                _ = try await admin.createTopics([relayTopic, kcatTopic].map { TopicDeclaration(name: $0, partitions: partitions) })
+                times.relayProduce.append(try await Self.produceWithRelay(client: client, topic: relayTopic, value: value, count: count))
+                times.relayConsume.append(try await Self.consumeWithRelay(client: client, topic: relayTopic, count: count))
+                times.kcatProduce.append(try Self.timed(kcatPath, ["-P", "-b", brokers, "-t", kcatTopic, "-X", "enable.idempotence=true",
+                                                                   "-X", "linger.ms=5", "-l", file.path]))
+                times.kcatConsume.append(try Self.timed(kcatPath, ["-C", "-b", brokers, "-t", kcatTopic, "-o", "beginning",
+                                                                   "-c", String(count), "-q", "-f", "%o\n"]))
+            }
+            func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            let (relayProduce, relayConsume) = (median(times.relayProduce), median(times.relayConsume))
+            let (kcatProduce, kcatConsume) = (median(times.kcatProduce), median(times.kcatConsume))
             func rate(_ seconds: Double) -> Double { Double(count) / seconds }
             print([
                 "\(size) B".padding(toLength: 8, withPad: " ", startingAt: 0),
@@ -54,7 +61,7 @@ struct KafkaBenchCommand: AsyncParsableCommand {
                 String(format: "%.2f", kcatConsume / relayConsume).leftPadded(7),
             ].joined(separator: " "))
         }
-        print("(msg/s; ratio = relay / kcat, 1.00 = as fast as kcat)")
+        print("(msg/s, median of \(max(repeats, 1)) runs; ratio = relay / kcat, 1.00 = as fast as kcat)")
         await admin.close()
     }
 
@@ -87,7 +94,7 @@ struct KafkaBenchCommand: AsyncParsableCommand {
             let batch = try await consumer.nextBatch(maximum: 1000)
             if batch.isEmpty { break }
             if started == nil { started = .now }
-            for message in batch { consumer.acknowledge(message) }
+            consumer.acknowledge(batch)
             received += batch.count
         }
         let seconds = started.map { (ContinuousClock.now - $0).seconds } ?? 0

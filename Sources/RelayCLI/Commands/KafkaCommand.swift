@@ -23,11 +23,13 @@ struct KafkaConsumeCommand: AsyncParsableCommand {
     @Option(help: "The consumer group.") var group: String
     @Option(help: "Stop after this many messages (default: run until SIGTERM or Ctrl-C).") var count: Int?
     @Option(help: "session.timeout.ms of the group membership.") var sessionTimeoutMs = 10_000
+    @Option(help: "How often printed messages are committed, in ms (also on exit and on revoke).") var commitIntervalMs = 200
 
     func run() async throws {
         var configuration = KafkaConsumerConfiguration(client: try kafka.client(defaultClientID: "relay-consume"), groupID: group)
         configuration.sessionTimeoutMilliseconds = sessionTimeoutMs
         configuration.heartbeatIntervalMilliseconds = min(1000, sessionTimeoutMs / 3)
+        configuration.commitIntervalMilliseconds = commitIntervalMs
         let consumer: KafkaConsumer
         do {
             consumer = try KafkaConsumer(configuration: configuration, topics: [topic])

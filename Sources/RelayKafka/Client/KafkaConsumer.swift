@@ -9,9 +9,9 @@ import Synchronization
 ///
 /// Rebalancing is cooperative-sticky by default. When partitions are revoked, the consumer commits their
 /// acknowledged prefix, drops their messages that were fetched but not yet taken, and ignores later
-/// acknowledgements for them (the new owner gets everything after the committed offset). When more than
-/// `bufferLimit` messages wait to be taken, the consumer pauses its partitions and keeps polling, so slow work
-/// never makes it leave the group.
+/// acknowledgements for them (the new owner gets everything after the committed offset). When `bufferLimit`
+/// messages wait to be taken, the consumer stops draining librdkafka's queue (which bounds its own prefetch) but
+/// still polls every 250 ms, so slow work never makes it leave the group.
 ///
 /// Shutdown: `close()` stops intake, commits what was acknowledged, leaves the group (librdkafka's
 /// consumer close) and ends `next()` with nil. Call it after the work in flight is acknowledged.
@@ -46,6 +46,11 @@ public final class KafkaConsumer: Sendable {
     /// Marks a message processed; its offset is committed once every earlier message of its partition is too.
     public func acknowledge(_ message: KafkaConsumerMessage) {
         loop.acknowledge(KafkaTopicPartition(topic: message.topic, partition: message.partition), message.offset)
+    }
+
+    /// Marks messages processed (one lock for all).
+    public func acknowledge(_ messages: [KafkaConsumerMessage]) {
+        loop.acknowledge(messages.map { (KafkaTopicPartition(topic: $0.topic, partition: $0.partition), $0.offset) })
     }
 
     /// Marks the message at `offset` of a partition processed.
@@ -90,6 +95,11 @@ struct PartitionProgress {
     var committed: Int64?
 
     mutating func acknowledge(_ offset: Int64) -> Bool {
+        if offset == delivered.first && acknowledged.isEmpty {  // in order: the common case
+            delivered.removeFirst()
+            committable = offset + 1
+            return true
+        }
         guard isDelivered(offset) else { return false }
         acknowledged.insert(offset)
         var moved = false

@@ -1,4 +1,7 @@
 import CRdKafka
+#if canImport(Glibc)
+import Glibc
+#endif
 import DequeModule
 import Logging
 import Synchronization
@@ -11,7 +14,6 @@ final class KafkaConsumerLoop: Sendable {
         var waiters = Deque<(id: UInt64, continuation: CheckedContinuation<KafkaConsumerMessage?, any Error>)>()
         var nextWaiterID: UInt64 = 0
         var partitions: [KafkaTopicPartition: PartitionProgress] = [:]
-        var pausedForBuffer = false
         var userPaused = false
         var appliedPause = false
         var commitPending = false
@@ -57,7 +59,6 @@ final class KafkaConsumerLoop: Sendable {
             try await withCheckedThrowingContinuation { continuation in
                 let result = state.withLock { state -> Result<KafkaConsumerMessage?, any Error>? in
                     if let message = state.buffer.popFirst() {
-                        releaseBufferPause(&state)
                         return .success(message)
                     }
                     if state.finished { return state.failure.map { .failure($0) } ?? .success(nil) }
@@ -80,19 +81,21 @@ final class KafkaConsumerLoop: Sendable {
             guard count > 0 else { return [] }
             let taken = Array(state.buffer.prefix(count))
             state.buffer.removeFirst(count)
-            releaseBufferPause(&state)
             return taken
         }
     }
 
-    private func releaseBufferPause(_ state: inout State) {
-        if state.pausedForBuffer && state.buffer.count <= bufferLimit / 2 { state.pausedForBuffer = false }
-    }
+    func acknowledge(_ partition: KafkaTopicPartition, _ offset: Int64) { acknowledge([(partition, offset)]) }
 
-    func acknowledge(_ partition: KafkaTopicPartition, _ offset: Int64) {
+    func acknowledge(_ positions: [(KafkaTopicPartition, Int64)]) {
         state.withLock { state in
-            // A partition revoked since the message was taken is absent: its new owner redoes the message.
-            if state.partitions[partition]?.acknowledge(offset) == true { state.commitPending = true }
+            var current: (partition: KafkaTopicPartition, index: Dictionary<KafkaTopicPartition, PartitionProgress>.Index?)?
+            for (partition, offset) in positions {
+                if current?.partition != partition { current = (partition, state.partitions.index(forKey: partition)) }
+                // A partition revoked since the message was taken is absent: its new owner redoes the message.
+                guard let index = current?.index else { continue }
+                if state.partitions.values[index].acknowledge(offset) { state.commitPending = true }
+            }
         }
     }
 
@@ -112,25 +115,72 @@ final class KafkaConsumerLoop: Sendable {
         if state.withLock({ $0.commitPending }), lastCommit.withLock({ $0.duration(to: .now) >= commitInterval }) {
             commit(synchronously: false)
         }
-        // rd_kafka_consumer_poll returns a message we own (destroyed below) or nil after 100 ms.
-        guard let pointer = rd_kafka_consumer_poll(client.handle, 100) else { return true }
-        defer { rd_kafka_message_destroy(pointer) }
-        let raw = pointer.pointee
-        if raw.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            return handleError(raw)
+        // A full buffer: wait for the application to take messages, but still poll (for at most one message)
+        // every 250 ms, so that rebalances are served and the member never exceeds max.poll.interval.ms.
+        // (Pausing the partitions instead would make librdkafka drop and fetch again what it had prefetched.)
+        var limit = Self.drainLimit
+        if waitWhileFull() { limit = 1 }
+        // Wait up to 100 ms for one message, then take what is already fetched without waiting, and hand the
+        // lot over under one lock.
+        var messages: [KafkaConsumerMessage] = []
+        var lastTopic: (handle: OpaquePointer?, name: String) = (nil, "")
+        var timeout: Int32 = limit == 1 ? 0 : 100
+        while messages.count < limit {
+            // rd_kafka_consumer_poll returns a message we own (destroyed here) or nil.
+            guard let pointer = rd_kafka_consumer_poll(client.handle, timeout) else { break }
+            timeout = 0
+            defer { rd_kafka_message_destroy(pointer) }
+            if pointer.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                guard handleError(pointer.pointee) else {
+                    deliver(messages)
+                    return false
+                }
+                continue
+            }
+            let rkt = pointer.pointee.rkt
+            if rkt != lastTopic.handle {
+                lastTopic = (rkt, rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "")
+            }
+            messages.append(Self.copy(pointer, topic: lastTopic.name))
         }
-        let message = Self.copy(pointer)
-        let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
-        let waiter = state.withLock { state -> CheckedContinuation<KafkaConsumerMessage?, any Error>? in
-            guard state.partitions[partition] != nil else { return nil }  // not ours (any more)
-            state.partitions[partition]?.delivered.append(message.offset)
-            if let waiter = state.waiters.popFirst() { return waiter.continuation }
-            state.buffer.append(message)
-            if state.buffer.count >= bufferLimit { state.pausedForBuffer = true }
-            return nil
-        }
-        waiter?.resume(returning: message)
+        deliver(messages)
         return true
+    }
+
+    /// Waits up to 250 ms while the buffer is full; true if it is still full.
+    private func waitWhileFull() -> Bool {
+        for _ in 0..<25 {
+            guard state.withLock({ $0.buffer.count >= bufferLimit && !$0.finished }) else { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
+    /// Messages taken from librdkafka per turn of the loop.
+    static let drainLimit = 512
+
+    private func deliver(_ messages: [KafkaConsumerMessage]) {
+        guard !messages.isEmpty else { return }
+        let handed = state.withLock { state -> [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] in
+            var handed: [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] = []
+            // Messages come in runs of one partition: look the partition up once per run.
+            var current: (partition: KafkaTopicPartition, index: Dictionary<KafkaTopicPartition, PartitionProgress>.Index?)?
+            for message in messages {
+                if current?.partition.partition != message.partition || current?.partition.topic != message.topic {
+                    let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
+                    current = (partition, state.partitions.index(forKey: partition))
+                }
+                guard let index = current?.index else { continue }  // not ours (any more)
+                state.partitions.values[index].delivered.append(message.offset)
+                if let waiter = state.waiters.popFirst() {
+                    handed.append((waiter.continuation, message))
+                } else {
+                    state.buffer.append(message)
+                }
+            }
+            return handed
+        }
+        for (waiter, message) in handed { waiter.resume(returning: message) }
     }
 
     private func handleError(_ message: rd_kafka_message_t) -> Bool {
@@ -151,7 +201,7 @@ final class KafkaConsumerLoop: Sendable {
     }
 
     private func applyPause() {
-        let (want, applied) = state.withLock { ($0.userPaused || $0.pausedForBuffer, $0.appliedPause) }
+        let (want, applied) = state.withLock { ($0.userPaused, $0.appliedPause) }
         guard want != applied else { return }
         var assigned: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
         // rd_kafka_assignment gives us a list we must destroy.
@@ -269,9 +319,8 @@ final class KafkaConsumerLoop: Sendable {
         }
     }
 
-    private static func copy(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaConsumerMessage {
+    private static func copy(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaConsumerMessage {
         let raw = pointer.pointee
-        let topic = raw.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         let value = raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) } ?? []
         let key = raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) }
         var headers: [KafkaHeader] = []

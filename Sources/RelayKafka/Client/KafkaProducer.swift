@@ -10,6 +10,7 @@ import Synchronization
 public final class KafkaProducer: Sendable {
     private let client: RDKafkaClient
     private let poller: PollThread
+    private let topics = TopicHandles()
     public let configuration: KafkaProducerConfiguration
 
     public init(configuration: KafkaProducerConfiguration, logger: Logger = Logger(label: "relay.kafka.producer"))
@@ -27,7 +28,10 @@ public final class KafkaProducer: Sendable {
         }
     }
 
-    deinit { poller.requestStop() }
+    deinit {
+        poller.requestStop()
+        topics.destroyAll()
+    }
 
     /// Sends one message; returns where it was stored.
     @discardableResult
@@ -38,11 +42,11 @@ public final class KafkaProducer: Sendable {
     /// Sends messages (in order per partition); returns their delivery reports in the same order.
     public func send(_ messages: [KafkaProducerMessage]) async throws -> [KafkaDeliveryReport] {
         guard !messages.isEmpty else { return [] }
-        let batch = DeliveryBatch(count: messages.count)
+        let batch = DeliveryBatch(messages.map(\.topic))
         var enqueued = 0
         do {
             for (index, message) in messages.enumerated() {
-                try await enqueue(message, ticket: DeliveryTicket(batch: batch, index: index))
+                try await enqueue(message, opaque: batch.opaque(index))
                 enqueued += 1
             }
         } catch {
@@ -51,9 +55,10 @@ public final class KafkaProducer: Sendable {
         return try await batch.reports()
     }
 
-    private func enqueue(_ message: KafkaProducerMessage, ticket: DeliveryTicket) async throws {
+    private func enqueue(_ message: KafkaProducerMessage, opaque: UnsafeMutableRawPointer) async throws {
+        let topic = topics.handle(message.topic, client: client)
         while true {
-            let result = produce(message, ticket: ticket)
+            let result = produce(message, topic: topic, opaque: opaque)
             if result == RD_KAFKA_RESP_ERR_NO_ERROR { return }
             if result == RD_KAFKA_RESP_ERR__QUEUE_FULL {
                 // Backpressure: the poll thread drains delivery reports and makes room.
@@ -65,7 +70,9 @@ public final class KafkaProducer: Sendable {
         }
     }
 
-    private func produce(_ message: KafkaProducerMessage, ticket: DeliveryTicket) -> rd_kafka_resp_err_t {
+    private func produce(_ message: KafkaProducerMessage, topic: OpaquePointer, opaque: UnsafeMutableRawPointer)
+        -> rd_kafka_resp_err_t
+    {
         var headers: OpaquePointer?
         if !message.headers.isEmpty {
             // rd_kafka_headers_new: ours until produce succeeds, then the message's.
@@ -76,19 +83,14 @@ public final class KafkaProducer: Sendable {
                 }
             }
         }
-        // The ticket is retained for librdkafka and released by the delivery report (or below on failure).
-        let opaque = Unmanaged.passRetained(ticket).toOpaque()
         let result = message.value.withUnsafeBytes { value in
             withKey(message.key) { key, keyLength in
                 relay_rd_kafka_produce(
-                    client.handle, message.topic, message.partition ?? RD_KAFKA_PARTITION_UA, key, keyLength,
+                    client.handle, topic, message.partition ?? RD_KAFKA_PARTITION_UA, key, keyLength,
                     value.baseAddress, value.count, headers, message.timestamp ?? 0, opaque)
             }
         }
-        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-            Unmanaged<DeliveryTicket>.fromOpaque(opaque).release()
-            if let headers { rd_kafka_headers_destroy(headers) }
-        }
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
         return result
     }
 
@@ -118,8 +120,12 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// The delivery reports of one `send` call.
-final class DeliveryBatch: Sendable {
+/// The delivery reports of one `send` call. Each message's opaque points at its slot in one buffer (its index);
+/// the batch is retained once per message in flight and released by the delivery report.
+///
+/// @unchecked Sendable: `state` is behind a Mutex; slot i is written by the sender before message i is handed
+/// to librdkafka and read by the delivery report after librdkafka hands it back (its queues order the two).
+final class DeliveryBatch: @unchecked Sendable {
     private struct State {
         var reports: [KafkaDeliveryReport?]
         var expected: Int
@@ -129,8 +135,39 @@ final class DeliveryBatch: Sendable {
     }
 
     private let state: Mutex<State>
+    private let topics: [String]
+    /// slots[i] = i; a message's opaque is &slots[i], so the report finds its index without an allocation.
+    private let slots: UnsafeMutablePointer<DeliverySlot>
 
-    init(count: Int) { state = Mutex(State(reports: Array(repeating: nil, count: count), expected: count)) }
+    init(_ topics: [String]) {
+        self.topics = topics
+        state = Mutex(State(reports: Array(repeating: nil, count: topics.count), expected: topics.count))
+        slots = .allocate(capacity: topics.count)
+        for index in topics.indices { (slots + index).initialize(to: DeliverySlot(index: index, batch: nil)) }
+    }
+
+    deinit {
+        slots.deinitialize(count: topics.count)
+        slots.deallocate()
+    }
+
+    /// The opaque for message `index`; retains the batch until its delivery report.
+    func opaque(_ index: Int) -> UnsafeMutableRawPointer {
+        slots[index].batch = Unmanaged.passRetained(self)
+        return UnsafeMutableRawPointer(slots + index)
+    }
+
+    /// Called from the delivery report callback with a message's opaque.
+    static func delivered(_ opaque: UnsafeMutableRawPointer, _ message: rd_kafka_message_t) {
+        let slot = opaque.assumingMemoryBound(to: DeliverySlot.self).pointee
+        guard let batch = slot.batch?.takeRetainedValue() else { return }
+        if message.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            batch.complete(index: slot.index, result: .success(KafkaDeliveryReport(
+                topic: batch.topics[slot.index], partition: message.partition, offset: message.offset)))
+        } else {
+            batch.complete(index: slot.index, result: .failure(.rdkafka(message.err, "delivering to \(batch.topics[slot.index])")))
+        }
+    }
 
     func complete(index: Int, result: Result<KafkaDeliveryReport, KafkaError>) {
         let ready = state.withLock { state -> (CheckedContinuation<[KafkaDeliveryReport], any Error>, State)? in
@@ -144,8 +181,13 @@ final class DeliveryBatch: Sendable {
         if let (continuation, state) = ready { resume(continuation, state) }
     }
 
-    /// Enqueuing stopped early: only the first `count` messages will report.
+    /// Enqueuing stopped early: only the first `count` messages will report. The failed message's retain is
+    /// given back here.
     func stopExpecting(after count: Int, error: KafkaError?) {
+        if count < topics.count, let retained = slots[count].batch {
+            slots[count].batch = nil
+            retained.release()
+        }
         let ready = state.withLock { state -> (CheckedContinuation<[KafkaDeliveryReport], any Error>, State)? in
             state.expected = count
             if state.error == nil { state.error = error ?? KafkaError(.closed, "sending was cancelled") }
@@ -179,23 +221,37 @@ final class DeliveryBatch: Sendable {
     }
 }
 
-/// One message's place in its batch; passed to librdkafka as the message opaque.
-final class DeliveryTicket: Sendable {
-    let batch: DeliveryBatch
+/// One message's place in its batch.
+struct DeliverySlot {
     let index: Int
+    var batch: Unmanaged<DeliveryBatch>?
+}
 
-    init(batch: DeliveryBatch, index: Int) {
-        self.batch = batch
-        self.index = index
-    }
+/// librdkafka topic handles by name, created once per producer (a name lookup per message is measurable).
+/// Destroyed with the producer.
+final class TopicHandles: Sendable {
+    private let handles = Mutex<[String: UnsafeSendableHandle]>([:])
 
-    func complete(_ message: rd_kafka_message_t) {
-        let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        if message.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            batch.complete(index: index, result: .success(
-                KafkaDeliveryReport(topic: topic, partition: message.partition, offset: message.offset)))
-        } else {
-            batch.complete(index: index, result: .failure(.rdkafka(message.err, "delivering to \(topic)")))
+    func handle(_ name: String, client: RDKafkaClient) -> OpaquePointer {
+        handles.withLock { handles in
+            if let handle = handles[name] { return handle.pointer }
+            // rd_kafka_topic_new: a reference we release in destroyAll.
+            let pointer = rd_kafka_topic_new(client.handle, name, nil)!
+            handles[name] = UnsafeSendableHandle(pointer: pointer)
+            return pointer
         }
     }
+
+    func destroyAll() {
+        handles.withLock { handles in
+            for handle in handles.values { rd_kafka_topic_destroy(handle.pointer) }
+            handles.removeAll()
+        }
+    }
+}
+
+/// A librdkafka handle passed between threads. @unchecked Sendable: librdkafka's topic handles are refcounted
+/// and thread-safe.
+struct UnsafeSendableHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
 }

@@ -131,11 +131,10 @@ final class RDKafkaCallbacks: @unchecked Sendable {
         onCommitted?(error, partitions)
     }
 
-    /// A producer's delivery report: the message opaque is a retained `DeliveryTicket`, released here.
+    /// A producer's delivery report: the message opaque is a slot of a `DeliveryBatch`.
     static func delivered(_ message: rd_kafka_message_t) {
         guard let opaque = message._private else { return }
-        let ticket = Unmanaged<DeliveryTicket>.fromOpaque(opaque).takeRetainedValue()
-        ticket.complete(message)
+        DeliveryBatch.delivered(opaque, message)
     }
 }
 

@@ -66,13 +66,14 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     public var sessionTimeoutMilliseconds = 10_000
     /// `heartbeat.interval.ms`.
     public var heartbeatIntervalMilliseconds = 1_000
-    /// `max.poll.interval.ms`. The consumer keeps polling while its buffer is full (it pauses its partitions
-    /// instead of blocking), so slow processing never makes it leave the group.
+    /// `max.poll.interval.ms`. The consumer keeps polling while its buffer is full, so slow processing never
+    /// makes it leave the group.
     public var maxPollIntervalMilliseconds = 300_000
     /// `auto.offset.reset` for a group with no committed offset: earliest (nothing published before the group
     /// existed is skipped) or latest.
     public var autoOffsetReset = "earliest"
-    /// Messages fetched but not yet taken by the application; above it the consumer pauses its partitions.
+    /// Messages fetched but not yet taken by the application; at it the consumer stops taking more from
+    /// librdkafka (whose prefetch is bounded by `queued.max.messages.kbytes`).
     public var bufferLimit = 10_000
     /// How often acknowledged offsets are committed (they are also committed on revoke and on close).
     public var commitIntervalMilliseconds = 200
