@@ -76,6 +76,7 @@ let package = Package(
             dependencies: [
                 "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayKafka",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -282,8 +282,7 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
         let spec = try PluginSpec.load(path: TestPlugins.packageRoot.appendingPathComponent("Tests/Fixtures/python/relay_test_plugin/plugin.spec.yaml").path)
         let entry = PluginCatalog.Entry(spec: spec, schemas: try SchemaGenerator(spec: spec).document(),
                                         executor: .external(ProcessPluginRunner(plugin: TestPlugins.relayTest)))
-        var connections = ConnectionStore()
-        connections.connections["py"] = .init(name: "py", plugin: "relay_test", parameters: TestPlugins.connection)
+        let connections = ConnectionStore(connections: [.init(name: "py", plugin: "relay_test", parameters: TestPlugins.connection)])
         let pipeline = try TestPipeline(workflows: ["""
             name: python
             \(Self.manual)steps:

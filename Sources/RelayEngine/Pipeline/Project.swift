@@ -15,7 +15,8 @@ public struct Project: Sendable {
         let layout = ProjectLayout(root: directory)
         var catalog = PluginCatalog(native: native)
         try catalog.registerExternal(in: layout.plugins)
-        let connections = try ConnectionStore.load(directory: layout.connections)
+        let key = try MasterKey.load(defaultFile: layout.masterKey)
+        let connections = try ConnectionStore(directory: layout.connections, catalog: catalog, key: key)
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: layout.workflows)) ?? [])
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
         var workflows: [Workflow] = []

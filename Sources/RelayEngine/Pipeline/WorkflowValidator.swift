@@ -31,7 +31,7 @@ public struct WorkflowValidator: Sendable {
         } else {
             add("trigger.plugin", "unknown plugin \"\(trigger.plugin)\"; installed: \(list(catalog.entries.keys.sorted()))")
         }
-        if let name = trigger.connection, connections.connections[name] == nil {
+        if let name = trigger.connection, connections[name] == nil {
             add("trigger.connection", "unknown connection \"\(name)\"")
         }
         for (index, step) in workflow.steps.enumerated() {
@@ -45,7 +45,7 @@ public struct WorkflowValidator: Sendable {
                 continue
             }
             if let name = step.connection {
-                if let connection = connections.connections[name] {
+                if let connection = connections[name] {
                     if connection.plugin != step.plugin { add("\(path).connection", "connection \"\(name)\" is for plugin \(connection.plugin), not \(step.plugin)") }
                 } else {
                     add("\(path).connection", "unknown connection \"\(name)\"")

@@ -9,6 +9,9 @@ public struct ProjectLayout: Sendable, Equatable {
     public var plugins: String { join("plugins") }
     public var stateDirectory: String { join(".relay") }
     public var database: String { join(".relay/relay.sqlite") }
+    /// The default place of the master key that seals connection secrets (RELAY_MASTER_KEY and
+    /// RELAY_MASTER_KEY_FILE take precedence).
+    public var masterKey: String { join(".relay/master.key") }
 
     private func join(_ component: String) -> String {
         root.hasSuffix("/") ? root + component : root + "/" + component

@@ -74,10 +74,12 @@ public final class TriggerHost: Sendable {
             return .failure("\(error)")
         }
         let start = StepStart(step: .trigger(binding.trigger), input: binding.input, connection: parameters, meta: ["triggerId": .string(instance)])
+        // Trigger events of every kind (native, external, tasks) leave the host with connection secrets masked.
+        let masker = SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: parameters)
         let send: @Sendable (JSONValue) async throws -> Void = { output in
             let event: JSONValue = [
                 "eventId": .string(UUID().uuidString.lowercased()), "instance": .string(instance),
-                "plugin": .string(binding.plugin), "trigger": .string(binding.trigger), "output": output,
+                "plugin": .string(binding.plugin), "trigger": .string(binding.trigger), "output": masker.mask(output),
                 "time": .double(Date().timeIntervalSince1970),
             ]
             try await self.bus.publish([BusMessage(topic: Topics.events, key: instance, json: event)])

@@ -79,13 +79,16 @@ public final class Worker: Sendable {
         let startedAt = Date().timeIntervalSince1970
         let timeout = Duration.milliseconds(start.meta["timeoutMs"]?.intValue ?? 60_000)
         var event: StepEvent
+        let connectionName = start.meta["connection"]?.stringValue
         do {
-            start.connection = try connections.parameters(start.meta["connection"]?.stringValue)
+            start.connection = try connections.parameters(connectionName)
             guard let entry = catalog[plugin] else { throw RelayError(.notFound, "no plugin named \(plugin) is installed") }
             switch entry.executor {
             case .native(let host): event = await host.run(start, deadline: .now + timeout)
             case .external(let runner): event = await runner.run(start, timeout: timeout)
             }
+            // Whatever the plugin wrote (output, log, error), no connection secret leaves the worker in clear.
+            event = event.masked(by: SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: start.connection))
         } catch {
             event = .failure("\(error)")
         }

@@ -18,17 +18,23 @@ struct HelloConnection: TestableConnection {
     }
 
     let greeting: String
+    let apiKey: String?
 
     static func connect(_ parameters: Parameters, context: ConnectionContext) async throws -> HelloConnection {
         guard !parameters.greeting.trimmingCharacters(in: .whitespaces).isEmpty else {
             throw PluginError(cause: "The greeting is blank.", assistance: "Set the connection's greeting, e.g. Hello.")
         }
         context.logger.info("connected with greeting \(parameters.greeting)")
-        return HelloConnection(greeting: parameters.greeting)
+        return HelloConnection(greeting: parameters.greeting, apiKey: parameters.api_key?.secretKey)
     }
 
+    /// A stand-in for asking the greeting service whether the key is valid: keys are 16 characters or more.
     func test(context: ConnectionContext) async throws -> JSONValue {
-        ["success": true]
+        if let apiKey, apiKey.count < 16 {
+            throw PluginError(cause: "The greeting service rejected the API key.",
+                              assistance: "Copy the whole key (16 characters or more) from the service's settings page.")
+        }
+        return ["success": true]
     }
 }
 

@@ -11,7 +11,8 @@ import Synchronization
 public final class PluginHost: Sendable {
     public let plugin: Plugin
     private let logger: Logger
-    private let connections = Mutex<[JSONValue: any Sendable]>([:])
+    /// Connections by their parameters; one task per parameters, so jobs that arrive together connect once.
+    private let connections = Mutex<[JSONValue: Task<any Sendable, any Error>]>([:])
 
     public init(plugin: Plugin, logger: Logger = Logger(label: "relay.plugin")) {
         self.plugin = plugin
@@ -115,11 +116,23 @@ public final class PluginHost: Sendable {
 
     /// Validates and connects, reusing the connection made earlier with the same parameters.
     func connect(_ parameters: JSONValue, logger: Logger) async throws -> any Sendable {
-        if let cached = connections.withLock({ $0[parameters] }) { return cached }
         try validate(parameters, against: plugin.connectionSchema, options: .standard, root: "connection", what: "connection")
-        let connection = try await plugin.connector.connect(parameters, ConnectionContext(logger: logger))
-        connections.withLock { $0[parameters] = connection }
-        return connection
+        let plugin = self.plugin
+        let task = connections.withLock { connections in
+            if let existing = connections[parameters] { return existing }
+            let created = Task<any Sendable, any Error> {
+                try await plugin.connector.connect(parameters, ConnectionContext(logger: logger))
+            }
+            connections[parameters] = created
+            return created
+        }
+        do {
+            return try await task.value
+        } catch {
+            // A failed connect is not cached: the next job tries again.
+            connections.withLock { if $0[parameters] == task { $0[parameters] = nil } }
+            throw error
+        }
     }
 
     func validate(_ value: JSONValue, against schema: JSONValue, options: SchemaValidator.Options, root: String, what: String) throws {

@@ -61,3 +61,30 @@ public struct SecretMasker: Sendable {
         }
     }
 }
+
+extension SecretMasker {
+    /// Masks a string (a log, an error message).
+    public func mask(_ text: String) -> String {
+        guard !secrets.isEmpty else { return text }
+        return mask(JSONValue.string(text)).stringValue ?? text
+    }
+}
+
+extension StepEvent {
+    /// The event with every connection secret masked wherever it appears: output, state, log, error, exception.
+    public func masked(by masker: SecretMasker) -> StepEvent {
+        guard !masker.secrets.isEmpty else { return self }
+        var event = self
+        event.output = output.map(masker.mask)
+        event.state = state.map(masker.mask)
+        event.log = masker.mask(log)
+        event.error = error.map(masker.mask)
+        if var exception {
+            exception.cause = masker.mask(exception.cause)
+            exception.assistance = masker.mask(exception.assistance)
+            exception.data = masker.mask(exception.data)
+            event.exception = exception
+        }
+        return event
+    }
+}

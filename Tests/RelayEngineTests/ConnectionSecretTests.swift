@@ -1,0 +1,247 @@
+import Foundation
+import RelayCore
+@testable import RelayEngine
+import RelayPlugins
+import RelaySDK
+import RelaySpec
+import RelayTransport
+import Synchronization
+import Testing
+
+/// A plugin whose action repeats its connection's password everywhere it can: output, log, error.
+enum VaultPlugin {
+    static let spec = """
+        name: vault
+        title: Vault
+        description: Leaks its password on purpose
+        version: 1.0.0
+        vendor: rapid7
+        connection:
+          url: {type: string, required: true}
+          password: {type: password, required: true}
+        actions:
+          leak:
+            input:
+              fail: {type: boolean, required: false}
+            output:
+              said: {type: string, required: true}
+        """
+
+    /// How many times `connect` ran, per process.
+    static let connects = Atomic<Int>(0)
+
+    struct Connection: PluginConnection {
+        struct Parameters: Decodable, Sendable { var url: String; var password: String }
+        let password: String
+        static func connect(_ parameters: Parameters, context: ConnectionContext) async throws -> Connection {
+            VaultPlugin.connects.add(1, ordering: .relaxed)
+            if parameters.url == "down" {
+                throw PluginError(cause: "Cannot reach the vault at down.", assistance: "Check the connection's url.")
+            }
+            return Connection(password: parameters.password)
+        }
+    }
+
+    struct Leak: PluginAction {
+        static let name = "leak"
+        struct Input: Decodable, Sendable { var fail: Bool? }
+        struct Output: Encodable, Sendable { var said: String }
+        func run(_ input: Input, context: StepContext<Connection>) async throws -> Output {
+            context.logger.info("using password \(context.connection.password)")
+            if input.fail == true {
+                throw PluginError(cause: "The vault refused \(context.connection.password).", assistance: "Rotate it.")
+            }
+            return Output(said: "the password is \(context.connection.password)")
+        }
+    }
+
+    static func plugin() throws -> Plugin {
+        try Plugin(specYAML: spec, connection: Connection.self, actions: [.init(Leak())])
+    }
+
+    static func catalog() throws -> PluginCatalog {
+        var plugins = try NativePlugins.all()
+        plugins["vault"] = try plugin()
+        return PluginCatalog(native: plugins)
+    }
+}
+
+@Suite struct SealedSecretTests {
+    let key = MasterKey.generate(source: "test")
+
+    @Test func aSealedValueOpensOnlyWithItsKeyAndField() throws {
+        let sealed = try SealedSecret.seal(["secretKey": "k-0123456789"], field: "api_key", key: key)
+        #expect(sealed.hasPrefix("relay-secret:v1:\(key.id):"))
+        #expect(!sealed.contains("k-0123456789"))
+        #expect(try SealedSecret.open(sealed, field: "api_key", key: key, place: "p") == ["secretKey": "k-0123456789"])
+        let other = MasterKey.generate(source: "RELAY_MASTER_KEY")
+        #expect(throws: RelayError.self) { try SealedSecret.open(sealed, field: "api_key", key: other, place: "c.yaml:3: parameters.api_key") }
+        do { _ = try SealedSecret.open(sealed, field: "api_key", key: other, place: "c.yaml:3: parameters.api_key") } catch let error as RelayError {
+            #expect(error.message == "c.yaml:3: parameters.api_key: encrypted under master key \(key.id), but the master key from RELAY_MASTER_KEY is \(other.id): wrong key")
+        }
+        do { _ = try SealedSecret.open(sealed, field: "api_key", key: nil, place: "p") } catch let error as RelayError {
+            #expect(error.message.hasPrefix("p: encrypted under master key \(key.id), but no master key is set: set RELAY_MASTER_KEY"))
+        }
+        // Moved to another field, or altered: it does not open.
+        #expect(throws: RelayError.self) { try SealedSecret.open(sealed, field: "password", key: key, place: "p") }
+        var altered = Array(sealed)
+        altered[altered.count - 5] = altered[altered.count - 5] == "A" ? "B" : "A"
+        #expect(throws: RelayError.self) { try SealedSecret.open(String(altered), field: "api_key", key: key, place: "p") }
+    }
+
+    @Test func aMasterKeyComesFromTheEnvironmentOrAFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-key-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("master.key").path
+        #expect(try MasterKey.load(defaultFile: file, environment: [:]) == nil)
+        try key.write(to: file)
+        #expect(try MasterKey.load(defaultFile: file, environment: [:])?.id == key.id)
+        #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
+        let fromEnvironment = MasterKey.generate(source: "x")
+        #expect(try MasterKey.load(defaultFile: file, environment: ["RELAY_MASTER_KEY": fromEnvironment.base64])?.id == fromEnvironment.id)
+        #expect(throws: RelayError.self) { try MasterKey.load(defaultFile: file, environment: ["RELAY_MASTER_KEY": "c2hvcnQ="]) }
+    }
+
+    @Test func secretFieldsComeFromTheConnectionSchema() throws {
+        let catalog = try VaultPlugin.catalog()
+        #expect(ConnectionFile.secretFields(schema: catalog["vault"]!.schemas["connection"]!) == ["password"])
+        #expect(ConnectionFile.secretFields(schema: catalog["hello"]!.schemas["connection"]!) == ["api_key"])
+    }
+}
+
+@Suite struct ConnectionStoreTests {
+    func withProject(_ body: (URL, PluginCatalog, MasterKey) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-connections-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try await body(directory, try VaultPlugin.catalog(), MasterKey.generate(source: "test"))
+    }
+
+    @Test func aConnectionIsStoredSealedAndLoadedOpen() async throws {
+        try await withProject { directory, catalog, key in
+            let path = directory.appendingPathComponent("prod.yaml").path
+            try ConnectionFile.write(.init(name: "prod", plugin: "vault", parameters: ["url": "https://v", "password": "hunter2-hunter2"],
+                                           secretFields: ["password"]), to: path, key: key)
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(!text.contains("hunter2"))
+            let store = try ConnectionStore(directory: directory.path, catalog: catalog, key: key)
+            #expect(try store.parameters("prod") == ["url": "https://v", "password": "hunter2-hunter2"])
+            #expect(throws: RelayError.self) { try store.parameters("nope") }
+        }
+    }
+
+    @Test func aSecretInClearOrAMismatchIsRefusedWithoutShowingIt() async throws {
+        try await withProject { directory, catalog, key in
+            try "plugin: vault\nparameters:\n  url: https://v\n  password: hunter2-hunter2\n"
+                .write(to: directory.appendingPathComponent("clear.yaml"), atomically: true, encoding: .utf8)
+            try ConnectionFile.write(.init(name: "typo", plugin: "vault", parameters: ["url": 7, "password": "hunter2-hunter2"],
+                                           secretFields: ["password"]), to: directory.appendingPathComponent("typo.yaml").path, key: key)
+            do {
+                _ = try ConnectionStore(directory: directory.path, catalog: catalog, key: key)
+                Issue.record("loaded")
+            } catch let error as RelayError {
+                #expect(error.message.contains("clear.yaml:4: parameters.password: a secret stored in clear; store it encrypted with relay connections add clear --plugin vault --force"))
+                #expect(error.message.contains("typo.yaml: connection typo does not match the vault plugin's connection schema: parameters.url: expected string, found integer"))
+                #expect(!error.message.contains("hunter2"))
+            }
+        }
+    }
+
+    @Test func aChangedFileIsReadAgainAtItsNextUse() async throws {
+        try await withProject { directory, catalog, key in
+            let path = directory.appendingPathComponent("prod.yaml").path
+            try ConnectionFile.write(.init(name: "prod", plugin: "vault", parameters: ["url": "https://a", "password": "first-password"],
+                                           secretFields: ["password"]), to: path, key: key)
+            let store = try ConnectionStore(directory: directory.path, catalog: catalog, key: key)
+            #expect(try store.parameters("prod")["url"] == "https://a")
+            try await Task.sleep(for: .milliseconds(1100))  // modification times have one-second resolution on some filesystems
+            try ConnectionFile.write(.init(name: "prod", plugin: "vault", parameters: ["url": "https://b", "password": "second-password"],
+                                           secretFields: ["password"]), to: path, key: key)
+            #expect(try store.parameters("prod") == ["url": "https://b", "password": "second-password"])
+        }
+    }
+}
+
+/// Secrets never leave the worker in clear, whatever the plugin does with them; a connection is made once and
+/// reused; a failing connect is a clear error for the job.
+@Suite(.serialized) struct WorkerConnectionTests {
+    static let password = "pa55-WORD-never-in-clear"
+
+    func pipeline(url: String = "https://vault") throws -> (TestPipeline, URL, MasterKey) {
+        let key = MasterKey.generate(source: "test")
+        let connections = FileManager.default.temporaryDirectory.appendingPathComponent("relay-vault-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: connections, withIntermediateDirectories: true)
+        try ConnectionFile.write(.init(name: "vault", plugin: "vault", parameters: ["url": .string(url), "password": .string(Self.password)],
+                                       secretFields: ["password"]), to: connections.appendingPathComponent("vault.yaml").path, key: key)
+        let catalog = try VaultPlugin.catalog()
+        let store = try ConnectionStore(directory: connections.path, catalog: catalog, key: key)
+        let pipeline = try TestPipeline(workflows: ["""
+            name: leaky
+            \(PipelineTests.manual)steps:
+              - {id: out, plugin: vault, action: leak, connection: vault, input: {}}
+              - {id: err, plugin: vault, action: leak, connection: vault, input: {fail: true}, continue_on_failure: true}
+            """], catalog: ["vault": catalog["vault"]!], connections: store)
+        return (pipeline, connections, key)
+    }
+
+    @Test func secretsAreMaskedAndNeverReachTheRunStore() async throws {
+        let (pipeline, connections, _) = try pipeline()
+        defer { try? FileManager.default.removeItem(at: connections) }
+        for _ in 0..<3 { try await pipeline.publish(["n": 1]) }
+        let runs = try await pipeline.finishedRuns(3)
+        let run = try #require(runs.first)
+        #expect(run["steps"]?.arrayValue?.first?["output"] == ["said": "the password is ********"])
+        #expect(run["steps"]?.arrayValue?.last?["exception"]?["cause"] == "The vault refused ********.")
+        // The plugin's log travels with its result on the bus (the results topic is in the same SQLite file).
+        let results = try await pipeline.bus.fetch(topic: Topics.results, after: 0, limit: 100)
+        let logs = try results.map { try JSONParser.parse(bytes: $0.message.value)["body"]?["log"]?.stringValue ?? "" }
+        #expect(logs.count == 6 && logs.allSatisfy { $0.contains("using password ********") }, "\(logs)")
+        var bytes: [UInt8] = []
+        for suffix in ["", "-wal", "-shm"] {
+            bytes += (try? Data(contentsOf: pipeline.directory.appendingPathComponent("relay.sqlite" + suffix))).map(Array.init) ?? []
+        }
+        #expect(!bytes.isEmpty)
+        #expect(!containsBytes(bytes, Array(Self.password.utf8)), "the secret is in the SQLite file")
+        #expect(!containsBytes(bytes, Array("pa55-WORD".utf8)))
+        await pipeline.stop()
+    }
+
+    @Test func aConnectionIsMadeOnceAndAgainWhenItChanges() async throws {
+        let (pipeline, connections, key) = try pipeline()
+        defer { try? FileManager.default.removeItem(at: connections) }
+        let before = VaultPlugin.connects.load(ordering: .relaxed)
+        for _ in 0..<5 { try await pipeline.publish(["n": 1]) }
+        _ = try await pipeline.finishedRuns(5)
+        #expect(VaultPlugin.connects.load(ordering: .relaxed) - before == 1, "ten jobs, one connect")
+        try await Task.sleep(for: .milliseconds(1100))
+        try ConnectionFile.write(.init(name: "vault", plugin: "vault", parameters: ["url": "https://other", "password": .string(Self.password)],
+                                       secretFields: ["password"]), to: connections.appendingPathComponent("vault.yaml").path, key: key)
+        try await pipeline.publish(["n": 2])
+        _ = try await pipeline.finishedRuns(6)
+        #expect(VaultPlugin.connects.load(ordering: .relaxed) - before == 2, "a changed connection connects again")
+        await pipeline.stop()
+    }
+
+    @Test func aFailingConnectIsAnErrorForTheJob() async throws {
+        let (pipeline, connections, _) = try pipeline(url: "down")
+        defer { try? FileManager.default.removeItem(at: connections) }
+        try await pipeline.publish(["n": 1])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        #expect(run["status"] == "failed")
+        #expect(run["steps"]?.arrayValue?.first?["exception"]?["cause"] == "Cannot reach the vault at down.")
+        // The worker is still there: the next event is handled too.
+        try await pipeline.publish(["n": 2])
+        #expect(try await pipeline.finishedRuns(2).count == 2)
+        await pipeline.stop()
+    }
+}
+
+func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard needle.count <= haystack.count, let first = needle.first else { return false }
+    var index = 0
+    while index <= haystack.count - needle.count {
+        if haystack[index] == first && Array(haystack[index..<(index + needle.count)]) == needle { return true }
+        index += 1
+    }
+    return false
+}
