@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
-        .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayPlugins", "RelayTestSupport"]),
+        .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayKafka", "RelayPlugins", "RelayTestSupport"]),
         .testTarget(
             name: "RelayPluginsTests",
             dependencies: ["RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec", "RelayTestSupport"],
