@@ -43,25 +43,7 @@ public final class EmbeddedPipeline: Sendable {
                             concurrency: configuration.workerConcurrency, metrics: metrics, logger: logger)
         let triggers = TriggerHost(bus: bus, database: bus.database, catalog: project.catalog, connections: project.connections,
                                    workflows: project.workflows, metrics: metrics, logger: logger)
-        let router = Router()
-        let metrics = self.metrics
-        router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/metrics") { _, _ in metrics.prometheusText() }
-        router.on("/webhooks/**", method: .post) { request, context in
-            try await EmbeddedPipeline.webhook(request, context: context, router: triggers.webhooks)
-        }
-        router.on("/webhooks/**", method: .get) { request, context in
-            try await EmbeddedPipeline.webhook(request, context: context, router: triggers.webhooks)
-        }
-        router.post("/dispatcher/:token") { request, context -> Response in
-            var request = request
-            let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
-            guard let message = try? JSONParser.parse(bytes: Array(body.readableBytesView)) else {
-                return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "expected a v1 trigger_event\n")))
-            }
-            let known = try await triggers.dispatch.deliver(token: context.parameters.get("token") ?? "", message: message)
-            return Response(status: known ? .ok : .notFound)
-        }
+        let router = PipelineHTTP.router(metrics: metrics, triggers: triggers)
         var httpLogger = logger
         httpLogger.logLevel = .warning
         let app = Application(
@@ -75,57 +57,23 @@ public final class EmbeddedPipeline: Sendable {
             logger: httpLogger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {
-            services.append(.init(service: Component(name: "printer") { try await self.printRuns() }))
+            services.append(.init(service: PipelineComponent(name: "printer") { try await self.printRuns() }))
         }
         let bus = self.bus
         services += [
-            .init(service: Component(name: "retention") {
+            .init(service: PipelineComponent(name: "retention") {
                 // Deletes consumed messages past the retention period, hourly.
                 while !Task.isCancelled {
                     try await bus.applyRetention()
                     try await Task.sleep(for: .seconds(3600))
                 }
             }),
-            .init(service: Component(name: "dispatcher") { try await dispatcher.run() }),
-            .init(service: Component(name: "worker") { try await worker.run() }),
-            .init(service: Component(name: "triggers") { try await triggers.run() }),
+            .init(service: PipelineComponent(name: "dispatcher") { try await dispatcher.run() }),
+            .init(service: PipelineComponent(name: "worker") { try await worker.run() }),
+            .init(service: PipelineComponent(name: "triggers") { try await triggers.run() }),
         ]
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: httpLogger))
         try await group.run()
-    }
-
-    /// Runs a component until graceful shutdown, then cancels it (the component drains on cancellation).
-    struct Component: Service {
-        let name: String
-        let body: @Sendable () async throws -> Void
-        func run() async throws {
-            try await cancelWhenGracefulShutdown {
-                do {
-                    try await body()
-                } catch {
-                    // Cancellation is how shutdown reaches a component: that ending is a clean one.
-                    if error is CancellationError || Task.isCancelled { return }
-                    throw error
-                }
-            }
-        }
-    }
-
-    static func webhook(_ request: Request, context: BasicRequestContext, router: WebhookRouter) async throws -> Response {
-        let path = String(request.uri.path.dropFirst("/webhooks/".count))
-        guard let inbox = router.inbox(for: path) else {
-            return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no webhook trigger listens on /webhooks/\(path)\n")))
-        }
-        var request = request
-        let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
-        var headers: [String: String] = [:]
-        for field in request.headers { headers[field.name.canonicalName] = field.value }
-        var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        let accepted = await inbox.deliver(method: request.method.rawValue, path: request.uri.path, headers: headers, query: query,
-                                           body: String(buffer: body))
-        return Response(status: accepted ? .accepted : .internalServerError,
-                        body: .init(byteBuffer: ByteBuffer(string: accepted ? "accepted\n" : "the event could not be published\n")))
     }
 
     /// One line per finished run: `run 3f2a… triage succeeded in 41 ms (4 steps: 3 succeeded, 1 failed)`.

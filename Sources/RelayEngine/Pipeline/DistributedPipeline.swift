@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import Logging
+import RelayKafka
+import RelayTransport
+import ServiceLifecycle
+
+/// The pipeline's services as separate processes on Kafka: `relay dispatcher`, `relay worker`, `relay triggers`.
+/// Each reads the same project directory; the dispatcher keeps the run store (`DIR/.relay/relay.sqlite`, which
+/// `relay runs` reads), the trigger host its trigger state (`DIR/.relay/triggers.sqlite`).
+///
+/// Shutdown (SIGTERM or SIGINT): the service stops taking work, finishes or times out what is in flight,
+/// publishes and acknowledges it; then the transport commits, leaves its groups and flushes its producer; then
+/// the HTTP endpoint stops; the process exits 0.
+public enum DistributedPipeline {
+    public enum Role: String, Sendable, CaseIterable {
+        case dispatcher, worker, triggers
+    }
+
+    public struct Configuration: Sendable {
+        public var kafka = KafkaTransportConfiguration()
+        /// `/healthz` and `/metrics` (and, for triggers, webhooks); nil: no HTTP endpoint.
+        public var host = "127.0.0.1"
+        public var port: Int?
+        /// Workers: jobs run at once, and which plugins' job topics to consume (nil: every plugin of the project).
+        public var concurrency = 8
+        public var plugins: [String]?
+        public init() {}
+    }
+
+    /// Runs one role until SIGTERM or SIGINT.
+    public static func run(_ role: Role, project: Project, configuration: Configuration,
+                           logger: Logger = Logger(label: "relay"),
+                           onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        var kafka = configuration.kafka
+        if kafka.topics.isEmpty, let declared = try? TopicDeclaration.loadDirectory(project.layout.root + "/topics") {
+            kafka.topics = declared
+        }
+        let transport = try KafkaTransport(configuration: kafka, logger: logger)
+        let metrics = PipelineMetrics()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var triggers: TriggerHost?
+        switch role {
+        case .dispatcher:
+            let database = try SQLiteDatabase(path: project.layout.database)
+            try RunStore.createTables(database)
+            let ledger = try KafkaLedgerTransport(kafka: transport, database: database)
+            // What a crash left in the outbox goes out before anything new is decided.
+            try await ledger.publishOutbox()
+            let dispatcher = Dispatcher(bus: ledger, workflows: project.workflows, metrics: metrics, logger: logger)
+            services.append(.init(service: PipelineComponent(name: "dispatcher") { try await dispatcher.run() }))
+        case .worker:
+            let worker = Worker(bus: transport, catalog: project.catalog, connections: project.connections,
+                                plugins: configuration.plugins, concurrency: configuration.concurrency, metrics: metrics, logger: logger)
+            services.append(.init(service: PipelineComponent(name: "worker") { try await worker.run() }))
+        case .triggers:
+            let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
+            try RunStore.createTables(database)
+            let host = TriggerHost(bus: transport, database: database, catalog: project.catalog, connections: project.connections,
+                                   workflows: project.workflows, metrics: metrics, logger: logger)
+            triggers = host
+            services.append(.init(service: PipelineComponent(name: "triggers") { try await host.run() }))
+        }
+        if let port = configuration.port {
+            let triggers = triggers
+            var httpLogger = logger
+            httpLogger.logLevel = .warning
+            let app = Application(
+                router: PipelineHTTP.router(metrics: metrics, triggers: triggers),
+                configuration: .init(address: .hostname(configuration.host, port: port), serverName: "relay-\(role.rawValue)"),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? 0
+                    triggers?.dispatch.setBaseURL("http://127.0.0.1:\(port)")
+                    await onReady(port)
+                },
+                logger: httpLogger)
+            services.append(.init(service: app))
+        } else {
+            await onReady(0)
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await transport.close()
+            throw error
+        }
+        await transport.close()
+    }
+}

@@ -1,0 +1,64 @@
+import Hummingbird
+import RelayCore
+import ServiceLifecycle
+
+/// The HTTP endpoints of a process that runs pipeline services: `/healthz`, `/metrics`, and with a trigger host
+/// its webhooks (`/webhooks/**`) and the dispatcher endpoint of external triggers (`/dispatcher/<token>`).
+enum PipelineHTTP {
+    static func router(metrics: PipelineMetrics, triggers: TriggerHost?) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/metrics") { _, _ in metrics.prometheusText() }
+        guard let triggers else { return router }
+        router.on("/webhooks/**", method: .post) { request, context in
+            try await PipelineHTTP.webhook(request, context: context, router: triggers.webhooks)
+        }
+        router.on("/webhooks/**", method: .get) { request, context in
+            try await PipelineHTTP.webhook(request, context: context, router: triggers.webhooks)
+        }
+        router.post("/dispatcher/:token") { request, context -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+            guard let message = try? JSONParser.parse(bytes: Array(body.readableBytesView)) else {
+                return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "expected a v1 trigger_event\n")))
+            }
+            let known = try await triggers.dispatch.deliver(token: context.parameters.get("token") ?? "", message: message)
+            return Response(status: known ? .ok : .notFound)
+        }
+        return router
+    }
+
+    static func webhook(_ request: Request, context: BasicRequestContext, router: WebhookRouter) async throws -> Response {
+        let path = String(request.uri.path.dropFirst("/webhooks/".count))
+        guard let inbox = router.inbox(for: path) else {
+            return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no webhook trigger listens on /webhooks/\(path)\n")))
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        var query: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        let accepted = await inbox.deliver(method: request.method.rawValue, path: request.uri.path, headers: headers, query: query,
+                                           body: String(buffer: body))
+        return Response(status: accepted ? .accepted : .internalServerError,
+                        body: .init(byteBuffer: ByteBuffer(string: accepted ? "accepted\n" : "the event could not be published\n")))
+    }
+}
+
+/// Runs a component until graceful shutdown, then cancels it (the component drains on cancellation).
+struct PipelineComponent: Service {
+    let name: String
+    let body: @Sendable () async throws -> Void
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            do {
+                try await body()
+            } catch {
+                // Cancellation is how shutdown reaches a component: that ending is a clean one.
+                if error is CancellationError || Task.isCancelled { return }
+                throw error
+            }
+        }
+    }
+}
