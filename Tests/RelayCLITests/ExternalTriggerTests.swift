@@ -40,10 +40,10 @@ import Testing
             spec: \(fixture)/plugin.spec.yaml
             command: [\(Self.python!), \(fixture)/bin/relay_test]
             """.write(to: directory.appendingPathComponent("plugins/relay_test.yaml"), atomically: true, encoding: .utf8)
-        try """
-            plugin: relay_test
-            parameters: {api_key: {secretKey: s3cr3t-KEY-0123456789}, base_url: "https://example.com"}
-            """.write(to: directory.appendingPathComponent("connections/py.yaml"), atomically: true, encoding: .utf8)
+        // The connection's api_key is a secret: stored encrypted, as a user would, with relay connections add.
+        let added = try await RelayProcess.run(["connections", "add", "py", "--plugin", "relay_test", "--dir", directory.path, "--json",
+                                                #"{"api_key": {"secretKey": "s3cr3t-KEY-0123456789"}, "base_url": "https://example.com"}"#])
+        #expect(added.status == 0, "\(added.stderr)")
         try """
             name: external
             trigger: \(trigger)

@@ -64,7 +64,7 @@ import Testing
             if !ready { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(ready)
-        let connection = #""connection":{"greeting":"Hello","api_key":{"secretKey":"s3cr3t-KEY-0123"}}"#
+        let connection = #""connection":{"greeting":"Hello","api_key":{"secretKey":"s3cr3t-KEY-0123456789"}}"#
         let greet = try await request("POST", "/api/v1/actions/greet", #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"input":{"names":["Ada"]},\#(connection)}}"#)
         #expect(greet.0 == 200)
         #expect(greet.1.contains(#""text":"Hello, Ada!""#))
@@ -75,6 +75,10 @@ import Testing
         #expect(mismatch.0 == 400)
         let test = try await request("POST", "/api/v1/connection/test", #"{"version":"v1","type":"connection_test","body":{"meta":{},\#(connection)}}"#)
         #expect(test.0 == 200)
+        // A key the service rejects: the runtime's connection-test failure, status 400.
+        let rejected = try await request("POST", "/api/v1/connection/test", #"{"version":"v1","type":"connection_test","body":{"meta":{},"connection":{"greeting":"Hi","api_key":{"secretKey":"short"}}}}"#)
+        #expect(rejected.0 == 400)
+        #expect(rejected.1.contains("The greeting service rejected the API key."))
         #expect(try await request("GET", "/api/v1/actions").1 == #"["greet"]"#)
         #expect(try await request("GET", "/api/v1/info").1.contains(#""name":"hello""#))
         process.terminate()

@@ -1,0 +1,155 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import RelayCore
+import RelayEngine
+import RelayKafka
+import RelayPlugins
+import RelaySDK
+import RelayTransport
+import Testing
+
+/// The pipeline as separate processes on the test broker: `relay triggers`, `relay dispatcher` and three
+/// `relay worker`s. Midway one worker is killed with SIGKILL and the dispatcher is killed and started again:
+/// every run finishes exactly once, no job is lost, and the outputs are those of an undisturbed run.
+@Suite(.serialized, .enabled(if: KafkaKill.broker != nil, "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
+struct DistributedPipelineTests {
+    static let workflow = """
+        name: dist
+        trigger: {plugin: webhook, trigger: webhook, input: {path: dist}}
+        steps:
+          - {id: encode, plugin: base64, action: encode, input: {content: "event {{ trigger.json.n }}"}}
+          - {id: hash, plugin: hashit, action: string, input: {string: "{{ steps.encode.output.data }}"}}
+          - {id: split, plugin: type_converter, action: string_to_list, input: {input: "{{ steps.hash.output.md5 }}", delimiter: "a"}}
+        """
+
+    final class Cluster {
+        let directory: URL
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        var processes: [String: Process] = [:]
+        let port = Int.random(in: 42000...48000)
+
+        init() throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-dist-\(suffix)")
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent("workflows"), withIntermediateDirectories: true)
+            try DistributedPipelineTests.workflow.write(to: directory.appendingPathComponent("workflows/dist.yaml"), atomically: true, encoding: .utf8)
+        }
+
+        /// Relay's topic names are fixed: this test expects a broker where nothing else publishes events for
+        /// this workflow (scripts/test starts a fresh one).
+        var environment: [String: String] {
+            ["RELAY_BROKERS": KafkaKill.broker!, "RELAY_KAFKA_SESSION_TIMEOUT_MS": "6000", "RELAY_KAFKA_PARTITIONS": "6"]
+        }
+
+        func start(_ name: String, _ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = RelayProcess.executable
+            process.arguments = arguments + ["--dir", directory.path]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            let log = directory.appendingPathComponent("\(name).log")
+            if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: log)
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            processes[name] = process
+        }
+
+        func kill(_ name: String) {
+            guard let process = processes[name] else { return }
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        func stopAll() -> [String: Int32] {
+            var statuses: [String: Int32] = [:]
+            for (name, process) in processes where process.isRunning { process.terminate() }
+            for (name, process) in processes {
+                process.waitUntilExit()
+                statuses[name] = process.terminationStatus
+            }
+            return statuses
+        }
+
+        var database: SQLiteDatabase { get throws { try SQLiteDatabase(path: directory.appendingPathComponent(".relay/relay.sqlite").path) } }
+
+        func finished() async throws -> Int {
+            guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(".relay/relay.sqlite").path) else { return 0 }
+            return try await database.read { db in
+                Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'running'").first?[0].int ?? 0)
+            }
+        }
+
+        func post(_ n: Int) async throws -> Int { try await Self.post(n, port: port) }
+
+        static func post(_ n: Int, port: Int) async throws -> Int {
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/webhooks/dist")!)
+            request.httpMethod = "POST"
+            request.httpBody = Data(#"{"n": \#(n)}"#.utf8)
+            let (_, response) = try await URLSession.shared.data(for: request)
+            return (response as? HTTPURLResponse)?.statusCode ?? 0
+        }
+    }
+
+    /// What an undisturbed run gives for event n, computed by running the same native plugins in-process.
+    static func expected(_ n: Int) async throws -> JSONValue {
+        let encoded = await PluginHost(plugin: try NativePlugins.base64()).run(StepStart(step: .action("encode"), input: ["content": .string("event \(n)")]))
+        let hashed = await PluginHost(plugin: try NativePlugins.hashit()).run(StepStart(step: .action("string"), input: ["string": encoded.output?["data"] ?? .null]))
+        let split = await PluginHost(plugin: try NativePlugins.typeConverter()).run(StepStart(step: .action("string_to_list"), input: ["input": hashed.output?["md5"] ?? .null, "delimiter": "a"]))
+        return split.output ?? .null
+    }
+
+    @Test func everyRunFinishesOnceThroughAWorkerKillAndADispatcherRestart() async throws {
+        let cluster = try Cluster()
+        defer { try? FileManager.default.removeItem(at: cluster.directory) }
+        try cluster.start("triggers", ["triggers", "--port", String(cluster.port)])
+        try cluster.start("dispatcher", ["dispatcher"])
+        for index in 1...3 { try cluster.start("worker\(index)", ["worker", "--concurrency", "4"]) }
+        defer { _ = cluster.stopAll() }
+        #expect(await waitFor { (try? await cluster.post(-1)) == 202 }, "the trigger host takes webhooks")
+
+        let total = 2000
+        let port = cluster.port
+        let posting = Task {
+            for n in 0..<total {
+                let status = try await Cluster.post(n, port: port)
+                if status != 202 { throw RelayError(.io, "webhook answered \(status)") }
+            }
+        }
+        #expect(await waitFor { (try? await cluster.finished()) ?? 0 >= total / 5 }, "runs finish before the kills")
+        cluster.kill("worker1")
+        cluster.kill("dispatcher")
+        try cluster.start("dispatcher", ["dispatcher"])
+        try await posting.value
+        #expect(await waitFor(seconds: 240) { (try? await cluster.finished()) ?? 0 >= total + 1 }, "every run finishes")
+        let statuses = cluster.stopAll()
+        #expect(statuses.filter { $0.key != "worker1" }.allSatisfy { $0.value == 0 }, "SIGTERM: drain, exit 0: \(statuses)")
+
+        let database = try cluster.database
+        let (runs, failed, completions, duplicates, retried) = try await database.read { db in
+            (try db.query("SELECT COUNT(*) FROM runs").first![0].int ?? -1,
+             try db.query("SELECT COUNT(*) FROM runs WHERE status != 'succeeded'").first![0].int ?? -1,
+             try db.query("SELECT COUNT(*) FROM steps WHERE status = 'succeeded'").first![0].int ?? -1,
+             try db.query("SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' GROUP BY run_id, step_id HAVING COUNT(*) > 1)").first![0].int ?? -1,
+             try db.query("SELECT COUNT(*) FROM steps WHERE attempt > 1").first![0].int ?? -1)
+        }
+        #expect(runs == Int64(total + 1), "one run per event")
+        #expect(failed == 0)
+        #expect(completions == Int64((total + 1) * 3), "every step of every run completed once")
+        #expect(duplicates == 0)
+        #expect(retried == 0, "a killed worker's jobs are redone by the others, not retried")
+
+        let outputs = try await database.read { db in
+            try db.query("SELECT r.trigger_event, s.output FROM runs r JOIN steps s ON s.run_id = r.id WHERE s.step_id = 'split'")
+        }
+        var mismatches = 0
+        for row in outputs {
+            guard let event = try? JSONParser.parse(row[0].text ?? ""), let n = event["json"]?["n"]?.intValue,
+                  let output = try? JSONParser.parse(row[1].text ?? "") else { mismatches += 1; continue }
+            if output != (try await Self.expected(n)) { mismatches += 1 }
+        }
+        #expect(outputs.count == total + 1 && mismatches == 0, "outputs are those of an undisturbed run")
+    }
+}
