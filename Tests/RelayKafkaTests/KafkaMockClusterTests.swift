@@ -1,6 +1,7 @@
 import Foundation
 import RelayKafka
 import RelayTestSupport
+import RelayTransport
 import Testing
 
 /// Fault injection on librdkafka's in-process mock cluster: no broker needed.

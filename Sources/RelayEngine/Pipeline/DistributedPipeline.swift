@@ -50,8 +50,12 @@ public enum DistributedPipeline {
             let dispatcher = Dispatcher(bus: ledger, workflows: project.workflows, metrics: metrics, logger: logger)
             services.append(.init(service: PipelineComponent(name: "dispatcher") { try await dispatcher.run() }))
         case .worker:
+            // By default, the plugins the project's workflows run as steps: one consumer group per plugin, and
+            // groups nobody needs would only slow joining down.
+            let used = Set(project.workflows.flatMap { $0.steps.map(\.plugin) }).sorted()
             let worker = Worker(bus: transport, catalog: project.catalog, connections: project.connections,
-                                plugins: configuration.plugins, concurrency: configuration.concurrency, metrics: metrics, logger: logger)
+                                plugins: configuration.plugins ?? used, concurrency: configuration.concurrency, metrics: metrics,
+                                logger: logger)
             services.append(.init(service: PipelineComponent(name: "worker") { try await worker.run() }))
         case .triggers:
             let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")

@@ -256,6 +256,7 @@ final class KafkaConsumerLoop: Sendable {
         let partitions = list.map { TopicPartitionList.entries($0).map(\.partition) } ?? []
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            client.wasAssigned.store(true, ordering: .releasing)
             state.withLock { state in
                 for partition in partitions { state.partitions[partition] = PartitionProgress() }
             }

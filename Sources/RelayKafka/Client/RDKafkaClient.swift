@@ -1,6 +1,7 @@
 import CRdKafka
 import Dispatch
 import Logging
+import Synchronization
 
 /// Owner of one `rd_kafka_t`: creates it from configuration properties, routes librdkafka's logs and errors to
 /// swift-log, and destroys it in `deinit`.
@@ -17,6 +18,7 @@ final class RDKafkaClient: @unchecked Sendable {
     /// Creates the client. `properties` are set in order, so later ones win. A rejected property or a client
     /// librdkafka cannot create throws `.configuration` naming the property, its value and librdkafka's reason.
     init(kind: Kind, properties: [(String, String)], callbacks: RDKafkaCallbacks, logger: Logger) throws {
+        self.kind = kind
         self.callbacks = callbacks
         self.logger = logger
         // rd_kafka_conf_new returns a conf we own until rd_kafka_new succeeds.
@@ -70,7 +72,22 @@ final class RDKafkaClient: @unchecked Sendable {
         self.handle = handle
     }
 
+    /// Set by a consumer once it has had an assignment (see `deinit`).
+    let wasAssigned = Atomic<Bool>(false)
+    let kind: Kind
+
     deinit {
+        // librdkafka before 2.3.0 aborts when a cooperative-sticky consumer that never had an assignment is
+        // destroyed (`rd_kafka_sticky_assignor_state_destroy: Assertion 'assignor_state' failed`, librdkafka
+        // issue #4312, fixed by PR #4381). Such a consumer has already left its group (consumer close); its handle
+        // is left to the process's end instead of crashing it. It happens only to consumers closed while still
+        // joining, i.e. at shutdown.
+        if kind == .consumer && !wasAssigned.load(ordering: .acquiring) && Librdkafka.versionNumber < 0x0203_0000 {
+            logger.debug("kafka: not destroying a consumer that never had an assignment (librdkafka issue #4312)")
+            // librdkafka's threads still log through the opaque: the callbacks object must outlive them.
+            _ = Unmanaged.passRetained(callbacks)
+            return
+        }
         // Blocks until librdkafka's threads have stopped; callers close (flush, leave the group) first.
         rd_kafka_destroy(handle)
     }
