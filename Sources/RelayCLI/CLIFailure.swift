@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import RelayCore
 
 /// An error the CLI prints as `relay: message` with exit status 2, never a stack trace.
@@ -43,5 +44,16 @@ enum SpecPaths {
             .appendingPathComponent("plugin.spec.yaml") }.filter { FileManager.default.fileExists(atPath: $0) }
         guard !found.isEmpty else { throw RelayError(.notFound, "\(path): no plugin.spec.yaml in it or in its subdirectories") }
         return found
+    }
+}
+
+/// Logging of the long-running commands: swift-log to stderr at info.
+enum CLILogging {
+    static func bootstrap() {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
     }
 }

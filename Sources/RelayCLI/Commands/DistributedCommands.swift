@@ -15,11 +15,7 @@ struct DistributedOptions: ParsableArguments {
     var partitions: Int = Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_PARTITIONS"] ?? "") ?? 6
 
     func run(_ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil) async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        CLILogging.bootstrap()
         let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
         var configuration = DistributedPipeline.Configuration()
         configuration.kafka = KafkaTransportConfiguration(client: try kafka.client(defaultClientID: "relay-\(role.rawValue)"))

@@ -24,11 +24,7 @@ struct UpCommand: AsyncParsableCommand {
     var concurrency: Int = Int(ProcessInfo.processInfo.environment["RELAY_WORKER_CONCURRENCY"] ?? "") ?? 8
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        CLILogging.bootstrap()
         let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
         var configuration = EmbeddedPipeline.Configuration()
         configuration.port = port
