@@ -132,10 +132,3 @@ import Testing
         }
     }
 }
-
-func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-    guard !needle.isEmpty, needle.count <= haystack.count else { return false }
-    return (0...(haystack.count - needle.count)).contains { index in
-        haystack[index] == needle[0] && haystack[index..<(index + needle.count)].elementsEqual(needle)
-    }
-}

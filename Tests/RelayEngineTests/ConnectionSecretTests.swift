@@ -6,6 +6,7 @@ import RelaySDK
 import RelaySpec
 import RelayTransport
 import Synchronization
+import RelayTestSupport
 import Testing
 
 /// A plugin whose action repeats its connection's password everywhere it can: output, log, error.
@@ -238,14 +239,4 @@ enum VaultPlugin {
         #expect(try await pipeline.finishedRuns(2).count == 2)
         await pipeline.stop()
     }
-}
-
-func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-    guard needle.count <= haystack.count, let first = needle.first else { return false }
-    var index = 0
-    while index <= haystack.count - needle.count {
-        if haystack[index] == first && Array(haystack[index..<(index + needle.count)]) == needle { return true }
-        index += 1
-    }
-    return false
 }

@@ -20,3 +20,11 @@ public func waitFor(seconds: Double = 90, _ condition: () async throws -> Bool) 
     }
     return try await condition()
 }
+
+/// Whether `needle` occurs in `haystack` (tests that search files and messages for a secret).
+public func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty, needle.count <= haystack.count else { return false }
+    return (0...(haystack.count - needle.count)).contains { index in
+        haystack[index] == needle[0] && haystack[index..<(index + needle.count)].elementsEqual(needle)
+    }
+}

@@ -74,12 +74,6 @@ public final class ConnectionStore: Sendable {
         return try current(name).parameters
     }
 
-    /// A masker for the secrets of connection `name`.
-    public func masker(_ name: String?, schema: JSONValue) -> SecretMasker {
-        guard let name, let parameters = try? current(name).parameters else { return SecretMasker(secrets: []) }
-        return SecretMasker(schema: schema, connection: parameters)
-    }
-
     private func current(_ name: String) throws -> Connection {
         guard let connection = loaded.withLock({ $0[name] }) else {
             throw RelayError(.notFound, "no connection named \"\(name)\" (connections are files in connections/; see relay connections list)")

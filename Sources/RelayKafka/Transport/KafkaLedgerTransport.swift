@@ -86,11 +86,6 @@ public final class KafkaLedgerTransport: LedgerTransport, Sendable {
             try await database.transaction { db in try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(last)]) }
         }
     }
-
-    /// Messages waiting in the outbox (for tests and metrics).
-    public func outboxCount() async throws -> Int {
-        try await database.read { db in Int(try db.query("SELECT COUNT(*) FROM relay_outbox").first?[0].int ?? 0) }
-    }
 }
 
 /// One holder at a time, in arrival order.
