@@ -102,4 +102,43 @@ struct KafkaBrokerTests {
 actor Counter {
     var value = 0
     func add() { value += 1 }
+
+    @Test func aTopicPrefixKeepsTwoInstallationsApartOnOneBroker() async throws {
+        func transport(_ prefix: String) throws -> KafkaTransport {
+            var configuration = KafkaTransportConfiguration(client: TestBroker.client)
+            configuration.sessionTimeoutMilliseconds = 6_000
+            configuration.heartbeatIntervalMilliseconds = 500
+            configuration.defaultPartitions = 2
+            configuration.topicPrefix = prefix
+            return try KafkaTransport(configuration: configuration, logger: quietLogger)
+        }
+        let (staging, production) = (uniqueName("staging") + ".", uniqueName("production") + ".")
+        let (a, b) = (try transport(staging), try transport(production))
+        try await a.publish((0..<5).map { BusMessage(topic: "relay.events", key: "k\($0)", value: Array("staging \($0)".utf8)) })
+        try await b.publish([BusMessage(topic: "relay.events", key: "k", value: Array("production".utf8))])
+
+        // On the broker the topics carry the prefix; inside Relay the name stays logical.
+        let admin = try KafkaAdmin(configuration: TestBroker.client, logger: quietLogger)
+        #expect(try await admin.describeTopicNames([staging + "relay.events", production + "relay.events"]).count == 2)
+        await admin.close()
+        let subscription = try await a.subscribe(topic: "relay.events", group: "dispatcher")
+        var values: [String] = []
+        while values.count < 5, let delivery = try await subscription.next() {
+            #expect(delivery.message.topic == "relay.events")
+            values.append(String(decoding: delivery.message.value, as: UTF8.self))
+            try await a.publish([], acknowledging: [delivery])
+        }
+        #expect(values.sorted() == (0..<5).map { "staging \($0)" })
+        await subscription.close()
+
+        // The group is prefixed too, and acknowledging through the logical name committed: a new member of the
+        // same group sees nothing old, while production's group of the same name sees production's message.
+        try await a.publish([BusMessage(topic: "relay.events", key: "k", value: Array("staging after".utf8))])
+        let again = try await a.subscribe(topic: "relay.events", group: "dispatcher")
+        #expect(try await again.next().map { String(decoding: $0.message.value, as: UTF8.self) } == "staging after")
+        let other = try await b.subscribe(topic: "relay.events", group: "dispatcher")
+        #expect(try await other.next().map { String(decoding: $0.message.value, as: UTF8.self) } == "production")
+        await a.close()
+        await b.close()
+    }
 }

@@ -9,6 +9,7 @@ import RelayPlugins
 struct DistributedOptions: ParsableArguments {
     @Option(help: "The project directory (env RELAY_DIR).") var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
     @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var prefix: TopicPrefixOption
     @Option(help: "session.timeout.ms of group membership (env RELAY_KAFKA_SESSION_TIMEOUT_MS).")
     var sessionTimeoutMs: Int = Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_SESSION_TIMEOUT_MS"] ?? "") ?? 10_000
     @Option(help: "Partitions of topics Relay creates when they are missing and not declared in DIR/topics (env RELAY_KAFKA_PARTITIONS).")
@@ -22,6 +23,7 @@ struct DistributedOptions: ParsableArguments {
         configuration.kafka.sessionTimeoutMilliseconds = sessionTimeoutMs
         configuration.kafka.heartbeatIntervalMilliseconds = min(1000, max(sessionTimeoutMs / 4, 100))
         configuration.kafka.defaultPartitions = partitions
+        configuration.kafka.topicPrefix = prefix.topicPrefix
         configuration.port = port
         configuration.concurrency = concurrency
         configuration.plugins = plugins
@@ -40,7 +42,7 @@ struct DispatcherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dispatcher",
         abstract: "Run the dispatcher on Kafka: events → runs, results → next jobs; keeps the run store.",
-        discussion: "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_PORT. SIGTERM drains and exits 0.")
+        discussion: "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_PORT. SIGTERM drains and exits 0.")
     @OptionGroup var options: DistributedOptions
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")
     var port: Int = Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 0

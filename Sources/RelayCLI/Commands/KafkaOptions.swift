@@ -36,3 +36,9 @@ struct KafkaOptions: ParsableArguments {
             clientID: clientID ?? environment["RELAY_KAFKA_CLIENT_ID"] ?? defaultClientID, properties: parsed)
     }
 }
+
+/// `--topic-prefix`: Relay's topics and consumer groups under a prefix, so several installations share a cluster.
+struct TopicPrefixOption: ParsableArguments {
+    @Option(help: "Put before every topic and consumer group name on the broker, e.g. 'staging.' (env RELAY_TOPIC_PREFIX).")
+    var topicPrefix: String = ProcessInfo.processInfo.environment["RELAY_TOPIC_PREFIX"] ?? ""
+}

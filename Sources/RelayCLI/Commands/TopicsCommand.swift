@@ -17,11 +17,16 @@ struct TopicsApplyCommand: AsyncParsableCommand {
         discussion: "Exit status: 0 when every topic exists (drift is reported), 1 when one could not be created or described, 3 with --fail-on-drift when one differs.")
 
     @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var prefix: TopicPrefixOption
     @Option(help: "The directory of topic declarations.") var topics = "topics"
     @Flag(help: "Exit with status 3 when a topic differs from its declaration.") var failOnDrift = false
 
     func run() async throws {
-        let declarations = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(topics) }
+        let declarations = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(topics) }.map { declaration in
+            var declaration = declaration
+            declaration.name = prefix.topicPrefix + declaration.name
+            return declaration
+        }
         let admin = try KafkaAdmin(configuration: try kafka.client(defaultClientID: "relay-topics"))
         let outcomes: [TopicApplyOutcome]
         do {

@@ -16,6 +16,10 @@ public struct KafkaTransportConfiguration: Sendable, Equatable {
     public var maxPollIntervalMilliseconds = 300_000
     public var bufferLimit = 10_000
     public var commitIntervalMilliseconds = 200
+    /// Put before every topic name and consumer group id on the broker, so that several Relay installations
+    /// (staging and production, or parallel tests) share one cluster without seeing each other's messages.
+    /// Inside Relay names stay logical (`relay.events`): deliveries carry the name without the prefix.
+    public var topicPrefix = ""
 
     public init() {}
 
@@ -50,7 +54,8 @@ public final class KafkaTransport: Transport, Sendable {
     public func publish(_ messages: [BusMessage]) async throws {
         guard !messages.isEmpty else { return }
         try await ensureTopics(Set(messages.map(\.topic)))
-        _ = try await producer.send(messages.map(Self.producerMessage))
+        let prefix = configuration.topicPrefix
+        _ = try await producer.send(messages.map { Self.producerMessage($0, prefix: prefix) })
     }
 
     public func publish(_ messages: [BusMessage], acknowledging deliveries: [Delivery]) async throws {
@@ -60,15 +65,16 @@ public final class KafkaTransport: Transport, Sendable {
 
     public func subscribe(topic: String, group: String) async throws -> any BusSubscription {
         try await ensureTopics([topic])
-        var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.client, groupID: group)
+        let prefix = configuration.topicPrefix
+        var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.client, groupID: prefix + group)
         consumerConfiguration.sessionTimeoutMilliseconds = configuration.sessionTimeoutMilliseconds
         consumerConfiguration.heartbeatIntervalMilliseconds = configuration.heartbeatIntervalMilliseconds
         consumerConfiguration.maxPollIntervalMilliseconds = configuration.maxPollIntervalMilliseconds
         consumerConfiguration.bufferLimit = configuration.bufferLimit
         consumerConfiguration.commitIntervalMilliseconds = configuration.commitIntervalMilliseconds
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [topic], logger: logger)
+        let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [prefix + topic], logger: logger)
         let id = nextSubscriber.wrappingAdd(1, ordering: .relaxed).oldValue
-        let subscription = KafkaSubscription(consumer: consumer, group: group, id: id) { [weak self] in
+        let subscription = KafkaSubscription(consumer: consumer, group: group, id: id, topicPrefix: prefix) { [weak self] in
             _ = self?.subscriptions.withLock { $0.removeValue(forKey: id) }
         }
         subscriptions.withLock { $0[id] = subscription }
@@ -83,18 +89,21 @@ public final class KafkaTransport: Transport, Sendable {
     }
 
     private func acknowledge(_ delivery: Delivery) {
-        subscriptions.withLock { $0[delivery.subscriber] }?.consumer.acknowledge(
-            topic: delivery.message.topic, partition: Int32(delivery.partition), offset: delivery.offset)
+        subscriptions.withLock { $0[delivery.subscriber] }?.acknowledgeDelivery(delivery)
     }
 
     /// Creates, once per process, the topics that do not exist yet: as declared, else with `defaultPartitions`.
+    /// `topics` are logical names; the broker's carry the prefix.
     private func ensureTopics(_ topics: Set<String>) async throws {
         let unknown = knownTopics.withLock { topics.subtracting($0) }
         guard !unknown.isEmpty, configuration.defaultPartitions > 0 else { return }
-        let existing = try await admin.describeTopicNames(Array(unknown))
-        let missing = unknown.subtracting(existing).sorted().map { name in
-            configuration.topics.first { $0.name == name }
+        let prefix = configuration.topicPrefix
+        let existing = try await admin.describeTopicNames(unknown.map { prefix + $0 })
+        let missing = unknown.filter { !existing.contains(prefix + $0) }.sorted().map { name in
+            var declaration = configuration.topics.first { $0.name == name }
                 ?? TopicDeclaration(name: name, partitions: configuration.defaultPartitions)
+            declaration.name = prefix + name
+            return declaration
         }
         for (name, outcome) in try await admin.createTopics(missing) {
             if case .failure(let error) = outcome { throw error }
@@ -103,9 +112,9 @@ public final class KafkaTransport: Transport, Sendable {
         knownTopics.withLock { $0.formUnion(unknown) }
     }
 
-    static func producerMessage(_ message: BusMessage) -> KafkaProducerMessage {
+    static func producerMessage(_ message: BusMessage, prefix: String = "") -> KafkaProducerMessage {
         KafkaProducerMessage(
-            topic: message.topic, key: Array(message.key.utf8), value: message.value,
+            topic: prefix + message.topic, key: Array(message.key.utf8), value: message.value,
             headers: message.headers.sorted { $0.key < $1.key }.map { KafkaHeader($0.key, $0.value) })
     }
 }
@@ -115,12 +124,14 @@ final class KafkaSubscription: BusSubscription, Sendable {
     let consumer: KafkaConsumer
     let group: String
     let id: UInt64
+    let topicPrefix: String
     private let onClose: @Sendable () -> Void
 
-    init(consumer: KafkaConsumer, group: String, id: UInt64, onClose: @escaping @Sendable () -> Void) {
+    init(consumer: KafkaConsumer, group: String, id: UInt64, topicPrefix: String, onClose: @escaping @Sendable () -> Void) {
         self.consumer = consumer
         self.group = group
         self.id = id
+        self.topicPrefix = topicPrefix
         self.onClose = onClose
     }
 
@@ -132,8 +143,10 @@ final class KafkaSubscription: BusSubscription, Sendable {
         try await consumer.nextBatch(maximum: maximum).map(delivery)
     }
 
-    func acknowledge(_ delivery: Delivery) async throws {
-        consumer.acknowledge(topic: delivery.message.topic, partition: Int32(delivery.partition), offset: delivery.offset)
+    func acknowledge(_ delivery: Delivery) async throws { acknowledgeDelivery(delivery) }
+
+    func acknowledgeDelivery(_ delivery: Delivery) {
+        consumer.acknowledge(topic: topicPrefix + delivery.message.topic, partition: Int32(delivery.partition), offset: delivery.offset)
     }
 
     func close() async {
@@ -145,7 +158,7 @@ final class KafkaSubscription: BusSubscription, Sendable {
         var headers: [String: String] = [:]
         for header in message.headers { headers[header.name] = String(decoding: header.value, as: UTF8.self) }
         return Delivery(
-            message: BusMessage(topic: message.topic, key: String(decoding: message.key ?? [], as: UTF8.self),
+            message: BusMessage(topic: String(message.topic.dropFirst(topicPrefix.count)), key: String(decoding: message.key ?? [], as: UTF8.self),
                                 value: message.value, headers: headers),
             offset: message.offset, partition: Int(message.partition), group: group, subscriber: id)
     }
