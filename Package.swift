@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayCLITests",
-            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport", "RelayKafka", "RelayCore", "RelayPlugins", "RelaySDK", "RelayTestSupport"]
+            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport", "RelayKafka", "RelayCore", "RelayPlugins", "RelaySDK", "RelayTestSupport", .product(name: "Yams", package: "Yams")]
         ),
     ],
     swiftLanguageModes: [.v6]

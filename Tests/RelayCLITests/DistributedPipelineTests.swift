@@ -42,10 +42,10 @@ struct DistributedPipelineTests {
             try DistributedPipelineTests.workflow.write(to: directory.appendingPathComponent("workflows/dist.yaml"), atomically: true, encoding: .utf8)
         }
 
-        /// Relay's topic names are fixed: this test expects a broker where nothing else publishes events for
-        /// this workflow (scripts/test starts a fresh one).
+        /// The cluster's topics and groups under a prefix of its own: other tests share the broker.
         var environment: [String: String] {
-            ["RELAY_BROKERS": KafkaKill.broker!, "RELAY_KAFKA_SESSION_TIMEOUT_MS": "6000", "RELAY_KAFKA_PARTITIONS": "6"]
+            ["RELAY_BROKERS": KafkaKill.broker!, "RELAY_KAFKA_SESSION_TIMEOUT_MS": "6000", "RELAY_KAFKA_PARTITIONS": "6",
+             "RELAY_TOPIC_PREFIX": "dist-\(suffix)."]
         }
 
         func start(_ name: String, _ arguments: [String]) throws {
@@ -69,14 +69,37 @@ struct DistributedPipelineTests {
             process.waitUntilExit()
         }
 
-        func stopAll() -> [String: Int32] {
-            var statuses: [String: Int32] = [:]
-            for (name, process) in processes where process.isRunning { process.terminate() }
+        /// SIGTERM to every process; one still running after `grace` is killed and reported as "hung".
+        func stopAll(grace: Duration = .seconds(60)) async -> [String: String] {
+            for process in processes.values where process.isRunning { process.terminate() }
+            var statuses: [String: String] = [:]
+            let deadline = ContinuousClock.now + grace
             for (name, process) in processes {
-                process.waitUntilExit()
-                statuses[name] = process.terminationStatus
+                while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
+                if process.isRunning {
+                    dumpThreads(of: process, into: name)
+                    Foundation.kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                    statuses[name] = "hung"
+                } else {
+                    statuses[name] = process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
+                }
             }
             return statuses
+        }
+
+        /// The threads' stacks of a process that did not stop, into its log (when gdb is installed).
+        func dumpThreads(of process: Process, into name: String) {
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return }
+            let gdb = Process()
+            gdb.executableURL = URL(fileURLWithPath: "/usr/bin/gdb")
+            gdb.arguments = ["-p", String(process.processIdentifier), "-batch", "-ex", "thread apply all bt 30"]
+            let handle = try? FileHandle(forWritingTo: directory.appendingPathComponent("\(name).log"))
+            handle?.seekToEndOfFile()
+            gdb.standardOutput = handle
+            gdb.standardError = FileHandle.nullDevice
+            try? gdb.run()
+            gdb.waitUntilExit()
         }
 
         var database: SQLiteDatabase { get throws { try SQLiteDatabase(path: directory.appendingPathComponent(".relay/relay.sqlite").path) } }
@@ -110,17 +133,17 @@ struct DistributedPipelineTests {
     @Test func everyRunFinishesOnceThroughAWorkerKillAndADispatcherRestart() async throws {
         let cluster = try Cluster()
         defer {
+            for process in cluster.processes.values where process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
             // The processes' logs, for a failure's diagnosis.
             for name in cluster.processes.keys.sorted() {
                 let log = (try? String(contentsOf: cluster.directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
-                if !log.isEmpty { print("--- \(name).log (last 2000 characters)\n\(log.suffix(2000))") }
+                if !log.isEmpty { print("--- \(name).log (last 30000 characters)\n\(log.suffix(30000))") }
             }
             try? FileManager.default.removeItem(at: cluster.directory)
         }
         try cluster.start("triggers", ["triggers", "--port", String(cluster.port)])
         try cluster.start("dispatcher", ["dispatcher"])
         for index in 1...3 { try cluster.start("worker\(index)", ["worker", "--concurrency", "4"]) }
-        defer { _ = cluster.stopAll() }
         #expect(await waitFor { (try? await cluster.post(-1)) == 202 }, "the trigger host takes webhooks")
 
         let total = 2000
@@ -137,8 +160,8 @@ struct DistributedPipelineTests {
         try cluster.start("dispatcher", ["dispatcher"])
         try await posting.value
         #expect(await waitFor(seconds: 240) { (try? await cluster.finished()) ?? 0 >= total + 1 }, "every run finishes")
-        let statuses = cluster.stopAll()
-        #expect(statuses.filter { $0.key != "worker1" }.allSatisfy { $0.value == 0 }, "SIGTERM: drain, exit 0: \(statuses)")
+        let statuses = await cluster.stopAll()
+        #expect(statuses.filter { $0.key != "worker1" }.allSatisfy { $0.value == "exit 0" }, "SIGTERM: drain, exit 0: \(statuses)")
 
         let database = try cluster.database
         let (runs, failed, completions, duplicates, retried) = try await database.read { db in

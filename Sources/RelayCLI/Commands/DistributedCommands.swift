@@ -12,6 +12,8 @@ struct DistributedOptions: ParsableArguments {
     @OptionGroup var prefix: TopicPrefixOption
     @Option(help: "session.timeout.ms of group membership (env RELAY_KAFKA_SESSION_TIMEOUT_MS).")
     var sessionTimeoutMs: Int = Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_SESSION_TIMEOUT_MS"] ?? "") ?? 10_000
+    @Option(help: "Address the HTTP endpoint listens on (env RELAY_HOST); 0.0.0.0 in a container.")
+    var host: String = ProcessInfo.processInfo.environment["RELAY_HOST"] ?? "127.0.0.1"
     @Option(help: "Partitions of topics Relay creates when they are missing and not declared in DIR/topics (env RELAY_KAFKA_PARTITIONS).")
     var partitions: Int = Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_PARTITIONS"] ?? "") ?? 6
 
@@ -25,6 +27,7 @@ struct DistributedOptions: ParsableArguments {
         configuration.kafka.defaultPartitions = partitions
         configuration.kafka.topicPrefix = prefix.topicPrefix
         configuration.port = port
+        configuration.host = host
         configuration.concurrency = concurrency
         configuration.plugins = plugins
         let brokers = configuration.kafka.client.bootstrapServers.joined(separator: ",")
@@ -42,7 +45,7 @@ struct DispatcherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dispatcher",
         abstract: "Run the dispatcher on Kafka: events → runs, results → next jobs; keeps the run store.",
-        discussion: "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_PORT. SIGTERM drains and exits 0.")
+        discussion: "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, RELAY_PORT. SIGTERM drains and exits 0.")
     @OptionGroup var options: DistributedOptions
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")
     var port: Int = Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 0

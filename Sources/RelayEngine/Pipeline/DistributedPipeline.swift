@@ -48,7 +48,7 @@ public enum DistributedPipeline {
             // What a crash left in the outbox goes out before anything new is decided.
             try await ledger.publishOutbox()
             let dispatcher = Dispatcher(bus: ledger, workflows: project.workflows, metrics: metrics, logger: logger)
-            services.append(.init(service: PipelineComponent(name: "dispatcher") { try await dispatcher.run() }))
+            services.append(.init(service: PipelineComponent(name: "dispatcher", logger: logger) { try await dispatcher.run() }))
         case .worker:
             // By default, the plugins the project's workflows run as steps: one consumer group per plugin, and
             // groups nobody needs would only slow joining down.
@@ -56,14 +56,14 @@ public enum DistributedPipeline {
             let worker = Worker(bus: transport, catalog: project.catalog, connections: project.connections,
                                 plugins: configuration.plugins ?? used, concurrency: configuration.concurrency, metrics: metrics,
                                 logger: logger)
-            services.append(.init(service: PipelineComponent(name: "worker") { try await worker.run() }))
+            services.append(.init(service: PipelineComponent(name: "worker", logger: logger) { try await worker.run() }))
         case .triggers:
             let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
             try RunStore.createTables(database)
             let host = TriggerHost(bus: transport, database: database, catalog: project.catalog, connections: project.connections,
                                    workflows: project.workflows, metrics: metrics, logger: logger)
             triggers = host
-            services.append(.init(service: PipelineComponent(name: "triggers") { try await host.run() }))
+            services.append(.init(service: PipelineComponent(name: "triggers", logger: logger) { try await host.run() }))
         }
         if let port = configuration.port {
             let triggers = triggers
@@ -89,6 +89,8 @@ public enum DistributedPipeline {
             await transport.close()
             throw error
         }
+        logger.info("\(role.rawValue): closing the Kafka clients (commit, leave the groups, flush)")
         await transport.close()
+        logger.info("\(role.rawValue): stopped")
     }
 }

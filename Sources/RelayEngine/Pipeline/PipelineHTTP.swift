@@ -1,3 +1,4 @@
+import Logging
 import Hummingbird
 import RelayCore
 import ServiceLifecycle
@@ -46,19 +47,37 @@ enum PipelineHTTP {
     }
 }
 
-/// Runs a component until graceful shutdown, then cancels it (the component drains on cancellation).
+/// Runs a component until graceful shutdown, then cancels it (the component drains on cancellation). With a
+/// logger, says when draining starts and when the component has stopped (where a stuck shutdown stands).
 struct PipelineComponent: Service {
     let name: String
+    var logger: Logger?
     let body: @Sendable () async throws -> Void
+
+    init(name: String, logger: Logger? = nil, body: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.logger = logger
+        self.body = body
+    }
+
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            do {
-                try await body()
-            } catch {
-                // Cancellation is how shutdown reaches a component: that ending is a clean one.
-                if error is CancellationError || Task.isCancelled { return }
-                throw error
+        let (name, logger) = (name, logger)
+        try await withGracefulShutdownHandler {
+            try await cancelWhenGracefulShutdown {
+                do {
+                    try await body()
+                } catch {
+                    // Cancellation is how shutdown reaches a component: that ending is a clean one.
+                    if error is CancellationError || Task.isCancelled {
+                        logger?.info("\(name): stopped")
+                        return
+                    }
+                    throw error
+                }
+                logger?.info("\(name): stopped")
             }
+        } onGracefulShutdown: {
+            logger?.info("\(name): draining (stopped taking work)")
         }
     }
 }

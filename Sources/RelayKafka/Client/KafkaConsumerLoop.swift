@@ -62,6 +62,9 @@ final class KafkaConsumerLoop: Sendable {
                         return .success(message)
                     }
                     if state.finished { return state.failure.map { .failure($0) } ?? .success(nil) }
+                    // Cancelled before the handler below was installed: it ran already and found no waiter.
+                    // (Cancellation is flagged before handlers run, so under the lock this check cannot miss it.)
+                    if Task.isCancelled { return .failure(CancellationError()) }
                     state.waiters.append((id, continuation))
                     return nil
                 }
