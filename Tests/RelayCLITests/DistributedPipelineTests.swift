@@ -14,12 +14,11 @@ import Testing
 /// `relay worker`s. Midway one worker is killed with SIGKILL and the dispatcher is killed and started again:
 /// every run finishes exactly once, no job is lost, and the outputs are those of an undisturbed run.
 ///
-/// Disabled while issue #6 is open: on the test broker, consumer groups of several worker processes took a
-/// minute or more to form, and a dispatcher started again after SIGKILL did not exit on SIGTERM once (see the
-/// session note). Run it by hand with RELAY_RUN_DISTRIBUTED_TESTS=1.
-@Suite(.serialized, .enabled(if: KafkaKill.broker != nil, "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"),
-       .enabled(if: ProcessInfo.processInfo.environment["RELAY_RUN_DISTRIBUTED_TESTS"] == "1",
-                "issue #6 is open: set RELAY_RUN_DISTRIBUTED_TESTS=1 to run it"))
+/// Poison messages on the events topic and on a job topic go to the dead-letter topic, and the rest carries on.
+///
+/// Every topic and group of the cluster is under a prefix of its own (`RELAY_TOPIC_PREFIX`), so other tests can
+/// share the broker. scripts/test runs this suite in a phase of its own: five processes on two cores.
+@Suite(.serialized, .enabled(if: KafkaKill.broker != nil, "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
 struct DistributedPipelineTests {
     static let workflow = """
         name: dist
@@ -42,10 +41,13 @@ struct DistributedPipelineTests {
             try DistributedPipelineTests.workflow.write(to: directory.appendingPathComponent("workflows/dist.yaml"), atomically: true, encoding: .utf8)
         }
 
+        var prefix: String { "dist-\(suffix)." }
+        var client: KafkaClientConfiguration { KafkaClientConfiguration(bootstrapServers: [KafkaKill.broker!], clientID: "relay-tests") }
+
         /// The cluster's topics and groups under a prefix of its own: other tests share the broker.
         var environment: [String: String] {
             ["RELAY_BROKERS": KafkaKill.broker!, "RELAY_KAFKA_SESSION_TIMEOUT_MS": "6000", "RELAY_KAFKA_PARTITIONS": "6",
-             "RELAY_TOPIC_PREFIX": "dist-\(suffix)."]
+             "RELAY_TOPIC_PREFIX": prefix]
         }
 
         func start(_ name: String, _ arguments: [String]) throws {
@@ -158,6 +160,13 @@ struct DistributedPipelineTests {
         cluster.kill("worker1")
         cluster.kill("dispatcher")
         try cluster.start("dispatcher", ["dispatcher"])
+        // Poison: garbage on the events topic (the dispatcher's) and a non-job on a job topic (the workers').
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: cluster.client))
+        _ = try await producer.send([
+            KafkaProducerMessage(topic: cluster.prefix + "relay.events", key: Array("poison".utf8), value: Array("this is not an event".utf8)),
+            KafkaProducerMessage(topic: cluster.prefix + "relay.jobs.hashit", key: Array("poison".utf8), value: Array(#"{"not": "a job"}"#.utf8)),
+        ])
+        await producer.close()
         try await posting.value
         #expect(await waitFor(seconds: 240) { (try? await cluster.finished()) ?? 0 >= total + 1 }, "every run finishes")
         let statuses = await cluster.stopAll()
@@ -187,5 +196,32 @@ struct DistributedPipelineTests {
             if output != (try await Self.expected(n)) { mismatches += 1 }
         }
         #expect(outputs.count == total + 1 && mismatches == 0, "outputs are those of an undisturbed run")
+
+        // Each poison message is on the dead-letter topic once, with what was wrong and where it came from.
+        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: cluster.client, groupID: "dlq-reader-\(cluster.suffix)"),
+                                         topics: [cluster.prefix + "relay.dlq"])
+        var dead: [KafkaConsumerMessage] = []
+        while dead.count < 2, let message = try await withTimeout(seconds: 60, { try await consumer.next() }) { dead.append(message) }
+        // Nothing more arrives.
+        if let extra = try await withTimeout(seconds: 3, { try await consumer.next() }) { dead.append(extra) }
+        await consumer.close()
+        func header(_ message: KafkaConsumerMessage, _ name: String) -> String {
+            message.headers.first { $0.name == name }.map { String(decoding: $0.value, as: UTF8.self) } ?? ""
+        }
+        let byTopic = Dictionary(dead.map { (header($0, "relay.dlq.topic"), $0) }, uniquingKeysWith: { first, _ in first })
+        #expect(dead.count == 2, "two dead letters: \(dead.map { header($0, "relay.dlq.reason") })")
+        #expect(byTopic["relay.events"].map { String(decoding: $0.value, as: UTF8.self) } == "this is not an event")
+        #expect(byTopic["relay.jobs.hashit"].map { String(decoding: $0.value, as: UTF8.self) } == #"{"not": "a job"}"#)
+        #expect(dead.allSatisfy { !header($0, "relay.dlq.reason").isEmpty }, "the reason rides along")
+    }
+}
+
+/// The body's value, or nil when it takes longer than `seconds` (the body is cancelled).
+func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T?) async throws -> T? {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
+        defer { group.cancelAll() }
+        return try await group.next() ?? nil
     }
 }

@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import RelayCore
+import RelayEngine
+import RelayKafka
+import RelaySpec
+import RelayTransport
+import Synchronization
+
+/// `relay bench --brokers`: the dispatcher in this process on Kafka, `workers` `relay worker` processes, every topic
+/// and group under a fresh prefix. The workers' groups are formed and one warm-up run has finished before the
+/// clock starts, so the figures are of the pipeline at work, not of joining.
+struct KafkaBench {
+    let brokers: String
+    let properties: [String: String]
+    let workers: Int
+    let partitions: Int
+    let concurrency: Int
+    let directory: String
+    let workflow: Workflow
+    let database: SQLiteDatabase
+
+    static func parse(_ pairs: [String]) throws -> [String: String] {
+        var parsed: [String: String] = [:]
+        for pair in pairs {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw CLIFailure("--kafka-property \(pair): expected KEY=VALUE")
+            }
+            parsed[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+        }
+        return parsed
+    }
+
+    func run(_ messages: [BusMessage]) async throws -> BenchCommand.Measurement {
+        let prefix = "bench-\(UUID().uuidString.prefix(8).lowercased())."
+        var logger = Logger(label: "relay.bench")
+        logger.logLevel = .warning
+        var configuration = KafkaTransportConfiguration(client: KafkaClientConfiguration(
+            bootstrapServers: brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            clientID: "relay-bench", properties: properties))
+        configuration.topicPrefix = prefix
+        configuration.defaultPartitions = partitions
+        configuration.sessionTimeoutMilliseconds = 6_000
+        configuration.heartbeatIntervalMilliseconds = 1_000
+        print("kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) worker process(es)")
+
+        let transport = try KafkaTransport(configuration: configuration, logger: logger)
+        let processes = try WorkerProcesses(count: workers, directory: directory, environment: [
+            "RELAY_BROKERS": brokers, "RELAY_TOPIC_PREFIX": prefix,
+            "RELAY_KAFKA_PROPERTIES": properties.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+        ], arguments: ["--concurrency", String(concurrency), "--partitions", String(partitions), "--session-timeout-ms", "6000"])
+        defer { processes.kill() }
+
+        let ledger = try KafkaLedgerTransport(kafka: transport, database: database)
+        let dispatcher = Dispatcher(bus: ledger, workflows: [workflow], logger: logger)
+        let task = Task { try await dispatcher.run() }
+        do {
+            // Every partition of the job topic owned by a worker (each worker owns some when there are enough).
+            let jobs = prefix + Topics.jobs("type_converter")
+            try await processes.waitForAssignment(of: jobs, partitions: partitions, timeout: .seconds(180))
+            // One run end to end: the dispatcher's groups are formed too.
+            let instance = workflow.trigger.instanceID
+            try await ledger.publish([BusMessage(topic: Topics.events, key: instance, json: [
+                "eventId": "bench-warm-up", "instance": .string(instance), "output": ["n": -1],
+            ])])
+            let deadline = ContinuousClock.now + .seconds(180)
+            while try await BenchCommand.finishedRuns(database) < 1 {
+                guard ContinuousClock.now < deadline else { throw CLIFailure("bench: the warm-up run did not finish within 180 s") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            print("workers ready, warm-up run finished; publishing \(messages.count) events")
+            let measurement = try await BenchCommand.publishAndWait(messages, database: database, alreadyFinished: 1) {
+                try await transport.publish($0)
+            }
+            task.cancel()
+            _ = await task.result
+            await processes.terminate()
+            await transport.close()
+            return measurement
+        } catch {
+            task.cancel()
+            _ = await task.result
+            await transport.close()
+            throw error
+        }
+    }
+}
+
+/// `relay worker` child processes of the bench; their stderr is read for the partitions each one owns.
+final class WorkerProcesses: Sendable {
+    private let processes: [Process]
+    private let state: State
+
+    final class State: Sendable {
+        /// Per worker: the partitions it owns now ("topic[n]"), and the end of its log.
+        let owned: Mutex<[Set<String>]>
+        let logs: Mutex<[String]>
+        init(count: Int) {
+            owned = Mutex(Array(repeating: [], count: count))
+            logs = Mutex(Array(repeating: "", count: count))
+        }
+    }
+
+    init(count: Int, directory: String, environment: [String: String], arguments: [String]) throws {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let state = State(count: count)
+        self.state = state
+        var processes: [Process] = []
+        for index in 0..<count {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = ["worker", "--dir", directory] + arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            let pipe = Pipe()
+            process.standardError = pipe
+            process.standardOutput = FileHandle.nullDevice
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                guard !data.isEmpty else { handle.readabilityHandler = nil; return }
+                let text = String(decoding: data, as: UTF8.self)
+                state.logs.withLock { $0[index] = String(($0[index] + text).suffix(4000)) }
+                for line in text.split(separator: "\n") {
+                    for (marker, adding) in [("kafka consumer: assigned ", true), ("kafka consumer: revoked ", false)] {
+                        guard let range = line.range(of: marker) else { continue }
+                        let partitions = line[range.upperBound...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                        state.owned.withLock { owned in
+                            if adding { owned[index].formUnion(partitions) } else { owned[index].subtract(partitions) }
+                        }
+                    }
+                }
+            }
+            try process.run()
+            processes.append(process)
+        }
+        self.processes = processes
+    }
+
+    /// Until the workers own every partition of `topic` between them (and each owns one, if there are enough),
+    /// unchanged for 2 s.
+    func waitForAssignment(of topic: String, partitions: Int, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var stableSince: ContinuousClock.Instant?
+        while true {
+            if let exited = processes.firstIndex(where: { !$0.isRunning }) {
+                throw CLIFailure("bench: worker \(exited + 1) exited (status \(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })")
+            }
+            let shares = state.owned.withLock { $0.map { $0.filter { $0.hasPrefix(topic + "[") }.count } }
+            let complete = shares.reduce(0, +) == partitions && (shares.count > partitions || shares.allSatisfy { $0 > 0 })
+            if complete {
+                if let since = stableSince, ContinuousClock.now - since >= .seconds(2) { return }
+                stableSince = stableSince ?? .now
+            } else {
+                stableSince = nil
+            }
+            guard ContinuousClock.now < deadline else {
+                throw CLIFailure("bench: the workers did not share \(topic)'s \(partitions) partitions within \(timeout) (they own \(shares))")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// SIGTERM (they drain and leave their groups), then SIGKILL for any still running after 30 s.
+    func terminate() async {
+        for process in processes where process.isRunning { process.terminate() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while processes.contains(where: \.isRunning), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        kill()
+    }
+
+    func kill() {
+        for process in processes where process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+}
