@@ -8,6 +8,7 @@ import RelayKafka
 import RelayPlugins
 import RelaySDK
 import RelayTransport
+import RelayTestSupport
 import Testing
 
 /// The pipeline as separate processes on the test broker: `relay triggers`, `relay dispatcher` and three
@@ -214,14 +215,15 @@ struct DistributedPipelineTests {
         #expect(byTopic["relay.jobs.hashit"].map { String(decoding: $0.value, as: UTF8.self) } == #"{"not": "a job"}"#)
         #expect(dead.allSatisfy { !header($0, "relay.dlq.reason").isEmpty }, "the reason rides along")
     }
-}
 
-/// The body's value, or nil when it takes longer than `seconds` (the body is cancelled).
-func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T?) async throws -> T? {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
-        defer { group.cancelAll() }
-        return try await group.next() ?? nil
+    /// `relay bench --brokers`: worker processes, every run finished, the embedded bench's last line.
+    @Test func theBenchRunsOnKafkaWithWorkerProcesses() async throws {
+        let result = try await RelayProcess.run(["bench", "--brokers", KafkaKill.broker!, "--events", "300", "--workers", "2"])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(result.status == 0, "\(result.stderr.suffix(3000))")
+        #expect(lines.dropLast().last?.hasPrefix("bus=kafka workers=2 partitions=6 events=300 steps=3 concurrency=8 ") == true, "\(lines)")
+        #expect(lines.dropLast().last?.hasSuffix(" failed_runs=0") == true, "\(lines)")
+        let last = lines.last ?? ""
+        #expect(last.range(of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+ p99_ms=\d+$"#, options: .regularExpression) != nil, "\(last)")
     }
 }

@@ -21,6 +21,16 @@ public func waitFor(seconds: Double = 90, _ condition: () async throws -> Bool) 
     return try await condition()
 }
 
+/// The body's value, or nil when it takes longer than `seconds` (the body is cancelled).
+public func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T?) async throws -> T? {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
+        defer { group.cancelAll() }
+        return try await group.next() ?? nil
+    }
+}
+
 /// Whether `needle` occurs in `haystack` (tests that search files and messages for a secret).
 public func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
     guard !needle.isEmpty, needle.count <= haystack.count else { return false }

@@ -20,6 +20,10 @@ public struct KafkaTransportConfiguration: Sendable, Equatable {
     /// (staging and production, or parallel tests) share one cluster without seeing each other's messages.
     /// Inside Relay names stay logical (`relay.events`): deliveries carry the name without the prefix.
     public var topicPrefix = ""
+    /// The producer's `linger.ms`. 0: every publish of the pipeline waits for its acknowledgement, so waiting for
+    /// more messages only adds latency to each hop; batches still form from what is published together (and what
+    /// queues while a request is in flight). A `linger.ms` in the client's properties wins.
+    public var lingerMilliseconds = 0
 
     public init() {}
 
@@ -46,8 +50,9 @@ public final class KafkaTransport: Transport, Sendable {
     public init(configuration: KafkaTransportConfiguration, logger: Logger = Logger(label: "relay.kafka")) throws {
         self.configuration = configuration
         self.logger = logger
-        producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: configuration.client),
-                                     logger: logger)
+        var producerConfiguration = KafkaProducerConfiguration(client: configuration.client)
+        producerConfiguration.lingerMilliseconds = configuration.lingerMilliseconds
+        producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         admin = try KafkaAdmin(configuration: configuration.client, logger: logger)
     }
 

@@ -1,0 +1,91 @@
+import Foundation
+import RelayCore
+@testable import RelayEngine
+import RelayKafka
+import RelayPlugins
+import RelaySDK
+import RelayTestSupport
+import RelayTransport
+import Synchronization
+import Testing
+
+/// A job that runs longer than max.poll.interval.ms does not make its worker fall out of the group: the consumer's
+/// poll thread keeps polling while the action runs, so the job is not redelivered and runs once.
+@Suite(.enabled(if: EngineTestBroker.address != nil, "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
+struct KafkaLongJobTests {
+    enum Sleeper {
+        static let spec = """
+            name: sleeper
+            title: Sleeper
+            description: Takes its time
+            version: 1.0.0
+            vendor: rapid7
+            actions:
+              nap:
+                input:
+                  seconds: {type: integer, required: true}
+                output:
+                  slept: {type: integer, required: true}
+            """
+        /// Times each job id ran.
+        static let runs = Mutex<[String: Int]>([:])
+
+        struct Nap: PluginAction {
+            static let name = "nap"
+            struct Input: Decodable, Sendable { var seconds: Int }
+            struct Output: Encodable, Sendable { var slept: Int }
+            func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
+                Sleeper.runs.withLock { $0[context.meta["jobId"]?.stringValue ?? "?", default: 0] += 1 }
+                try await Task.sleep(for: .seconds(input.seconds))
+                return Output(slept: input.seconds)
+            }
+        }
+    }
+
+    @Test func aJobLongerThanMaxPollIntervalRunsOnceAndTheWorkerStaysInTheGroup() async throws {
+        var plugins = try NativePlugins.all()
+        plugins["sleeper"] = try Plugin(specYAML: Sleeper.spec, connection: NoConnection.self, actions: [.init(Sleeper.Nap())])
+        var configuration = KafkaTransportConfiguration(client: KafkaClientConfiguration(bootstrapServers: [EngineTestBroker.address!]))
+        configuration.sessionTimeoutMilliseconds = 6_000
+        configuration.heartbeatIntervalMilliseconds = 500
+        configuration.maxPollIntervalMilliseconds = 7_000
+        configuration.defaultPartitions = 1
+        configuration.topicPrefix = "long-\(UUID().uuidString.prefix(8))."
+        let bus = try KafkaTransport(configuration: configuration)
+        let worker = Worker(bus: bus, catalog: PluginCatalog(native: plugins), connections: ConnectionStore(),
+                            plugins: ["sleeper"], concurrency: 1)
+        let running = Task { try? await worker.run() }
+
+        let runID = "run-\(UUID().uuidString.prefix(8))"
+        // 16 s: more than twice max.poll.interval.ms; then a short job behind it on the same partition.
+        let jobs = [("long", 16), ("short", 0)].map { step, seconds in
+            StepStart(step: .action("nap"), input: ["seconds": .int(seconds)], meta: [
+                "jobId": .string("\(runID)/\(step)/1"), "runId": .string(runID), "stepId": .string(step), "attempt": 1,
+            ])
+        }
+        try await bus.publish(jobs.map { BusMessage(topic: Topics.jobs("sleeper"), key: runID, json: $0.message.json) })
+
+        let reader = try await bus.subscribe(topic: Topics.results, group: "long-reader")
+        var results: [Delivery] = []
+        let deadline = ContinuousClock.now + .seconds(120)
+        while results.count < 2, ContinuousClock.now < deadline {
+            results += try await reader.nextBatch(maximum: 100)
+        }
+        // A redelivered job would show up as a third result within a few seconds.
+        let settle = ContinuousClock.now + .seconds(8)
+        while ContinuousClock.now < settle {
+            if let more = try await withTimeout(seconds: 1, { try await reader.next() }) { results.append(more) }
+        }
+        running.cancel()
+        await running.value
+        await reader.close()
+        await bus.close()
+
+        let statuses = try results.map { delivery -> String in
+            let event = try StepEvent(body: try V1Message(json: try JSONParser.parse(bytes: delivery.message.value)).body)
+            return "\(event.meta["stepId"]?.stringValue ?? "?"):\(event.status)"
+        }
+        #expect(statuses.sorted() == ["long:ok", "short:ok"], "each job's result once: \(statuses)")
+        #expect(Sleeper.runs.withLock { $0["\(runID)/long/1"] } == 1, "the long job ran once")
+    }
+}
