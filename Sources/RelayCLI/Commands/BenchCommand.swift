@@ -63,7 +63,7 @@ struct BenchCommand: AsyncParsableCommand {
         let measurement: Measurement
         if let brokers {
             measurement = try await KafkaBench(
-                brokers: brokers, properties: try KafkaBench.parse(properties), workers: workers, partitions: partitions,
+                brokers: brokers, properties: try KafkaOptions.parse(properties), workers: workers, partitions: partitions,
                 concurrency: concurrency, directory: directory, workflow: workflow, database: database
             ).run(messages)
         } else {

@@ -24,6 +24,13 @@ struct KafkaOptions: ParsableArguments {
         if let fromEnvironment = environment["RELAY_KAFKA_PROPERTIES"], !fromEnvironment.isEmpty {
             pairs = fromEnvironment.split(separator: ",").map(String.init) + pairs
         }
+        return KafkaClientConfiguration(
+            bootstrapServers: brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            clientID: clientID ?? environment["RELAY_KAFKA_CLIENT_ID"] ?? defaultClientID, properties: try Self.parse(pairs))
+    }
+
+    /// `KEY=VALUE` pairs as librdkafka properties.
+    static func parse(_ pairs: [String]) throws -> [String: String] {
         var parsed: [String: String] = [:]
         for pair in pairs {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
@@ -31,9 +38,7 @@ struct KafkaOptions: ParsableArguments {
             }
             parsed[String(pair[..<equals]).trimmingCharacters(in: .whitespaces)] = String(pair[pair.index(after: equals)...])
         }
-        return KafkaClientConfiguration(
-            bootstrapServers: brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
-            clientID: clientID ?? environment["RELAY_KAFKA_CLIENT_ID"] ?? defaultClientID, properties: parsed)
+        return parsed
     }
 }
 

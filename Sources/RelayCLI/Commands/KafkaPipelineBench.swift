@@ -20,17 +20,6 @@ struct KafkaBench {
     let workflow: Workflow
     let database: SQLiteDatabase
 
-    static func parse(_ pairs: [String]) throws -> [String: String] {
-        var parsed: [String: String] = [:]
-        for pair in pairs {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                throw CLIFailure("--kafka-property \(pair): expected KEY=VALUE")
-            }
-            parsed[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-        }
-        return parsed
-    }
-
     func run(_ messages: [BusMessage]) async throws -> BenchCommand.Measurement {
         let prefix = "bench-\(UUID().uuidString.prefix(8).lowercased())."
         var logger = Logger(label: "relay.bench")
