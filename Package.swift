@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "relay-plugin-timer", targets: ["RelayPluginTimer"]),
         .executable(name: "relay-plugin-webhook", targets: ["RelayPluginWebhook"]),
         .executable(name: "relay-plugin-hello", targets: ["RelayPluginHello"]),
+        .executable(name: "relay-plugin-sleep", targets: ["RelayPluginSleep"]),
         .library(name: "RelayCore", targets: ["RelayCore"]),
         .library(name: "RelaySpec", targets: ["RelaySpec"]),
         .library(name: "RelaySDK", targets: ["RelaySDK"]),
@@ -96,6 +97,7 @@ let package = Package(
         .executableTarget(name: "RelayPluginTimer", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/timer"),
         .executableTarget(name: "RelayPluginWebhook", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/webhook"),
         .executableTarget(name: "RelayPluginHello", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/hello"),
+        .executableTarget(name: "RelayPluginSleep", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/sleep"),
 
         .target(name: "RelayTestSupport", path: "Tests/RelayTestSupport"),
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),

@@ -8,7 +8,7 @@ public enum NativePlugins {
     /// Every native plugin by name.
     public static func all() throws -> [String: Plugin] {
         var plugins: [String: Plugin] = [:]
-        for plugin in [try base64(), try hashit(), try typeConverter(), try timer(), try webhook(), try hello()] {
+        for plugin in [try base64(), try hashit(), try typeConverter(), try timer(), try webhook(), try hello(), try sleep()] {
             plugins[plugin.name] = plugin
         }
         return plugins
@@ -42,6 +42,11 @@ public enum NativePlugins {
     public static func hello() throws -> Plugin {
         try Plugin(specYAML: try spec("hello"), file: "hello.spec.yaml", connection: HelloConnection.self,
                    actions: [.init(Greet())], triggers: [.init(PollGreetings())])
+    }
+
+    public static func sleep() throws -> Plugin {
+        try Plugin(specYAML: try spec("sleep"), file: "sleep.spec.yaml", connection: NoConnection.self,
+                   actions: [.init(SleepAction())])
     }
 
     /// The text of `Specs/<name>.spec.yaml`.

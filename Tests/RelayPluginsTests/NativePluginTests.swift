@@ -160,3 +160,39 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
         #expect(Self.shape(plugin.schemas) == Self.shape(expected))
     }
 }
+
+@Suite struct SleepPluginTests {
+    let plugin = try! NativePlugins.sleep()
+
+    @Test func sleepsTheIntervalAndSaysSo() async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let event = await runAction(plugin, "sleep", ["interval": 1])
+        #expect(clock.now - start >= .seconds(1))
+        #expect(event.status == .ok)
+        #expect(event.output == ["slept": 1])
+        #expect(await runAction(plugin, "sleep", ["interval": 0]).output == ["slept": 0])
+    }
+
+    @Test func aNegativeOrMissingIntervalIsWrongInput() async {
+        let negative = await runAction(plugin, "sleep", ["interval": -1])
+        #expect(negative.status == .error)
+        #expect(negative.exception?.cause == "Wrong input")
+        #expect(negative.exception?.assistance == "Interval should not be less than zero", "the original's words")
+        let missing = await runAction(plugin, "sleep", [:])
+        #expect(missing.exception?.cause == "Wrong input")
+        #expect(missing.exception?.assistance == "Interval is required: the seconds to sleep")
+    }
+
+    @Test func sleepingTakesNoThread() async {
+        // 50 one-second sleeps at once finish in about a second, not fifty: the wait holds no thread.
+        let clock = ContinuousClock()
+        let start = clock.now
+        let events = await withTaskGroup(of: StepEvent.self) { group in
+            for _ in 0..<50 { group.addTask { await runAction(plugin, "sleep", ["interval": 1]) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(events.allSatisfy { $0.status == .ok })
+        #expect(clock.now - start < .seconds(25), "far from 50 s one after the other")
+    }
+}

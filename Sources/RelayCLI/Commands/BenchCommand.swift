@@ -13,6 +13,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the pipeline: N events through a workflow of K trivial native steps, embedded or on Kafka.",
         discussion: """
+            Steps are trivial native ones (type_converter), or with --sleep S steps that wait S seconds (the native \
+            sleep plugin), which shows what more workers add when steps wait on something. \
             Embedded (default): publishes N events at once into a fresh SQLite file and runs the dispatcher and a \
             worker in this process. With --brokers: the dispatcher runs in this process on Kafka (its run store in \
             a fresh SQLite file) and --workers `relay worker` processes run the jobs; every topic and group is \
@@ -25,6 +27,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events (each starts one run).") var events = 10000
     @Option(help: "Steps per run.") var steps = 3
     @Option(help: "Jobs a worker runs at once.") var concurrency = 8
+    @Option(help: "Steps that wait this many seconds each (the native sleep plugin: a step that waits on an API, using no CPU) instead of trivial ones.")
+    var sleep = 0
     @Option(help: "Where to put the database (default: a temporary directory, removed afterwards).") var dir: String?
     @Option(help: "Run on Kafka: bootstrap servers HOST:PORT[,…] (not read from RELAY_BROKERS: the default is embedded).")
     var brokers: String?
@@ -36,6 +40,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard events > 0, steps > 0, concurrency > 0 else { throw ValidationError("--events, --steps and --concurrency must be positive") }
+        guard sleep >= 0 else { throw ValidationError("--sleep must not be negative") }
         guard workers > 0, partitions > 0 else { throw ValidationError("--workers and --partitions must be positive") }
         if brokers == nil && workers != 1 { throw ValidationError("--workers needs --brokers (the embedded bench runs one worker in-process)") }
     }
@@ -45,8 +50,12 @@ struct BenchCommand: AsyncParsableCommand {
         defer { if dir == nil { try? FileManager.default.removeItem(atPath: directory) } }
         var yaml = "name: bench\ntrigger: {plugin: webhook, trigger: webhook, input: {path: bench}}\nsteps:\n"
         for index in 0..<steps {
-            let input = index == 0 ? "\"{{ trigger.n }}\"" : "\"{{ steps.s\(index - 1).output.output }}\""
-            yaml += "  - {id: s\(index), plugin: type_converter, action: integer_to_number, input: {input: \(input)}}\n"
+            if sleep > 0 {
+                yaml += "  - {id: s\(index), plugin: sleep, action: sleep, input: {interval: \(sleep)}}\n"
+            } else {
+                let input = index == 0 ? "\"{{ trigger.n }}\"" : "\"{{ steps.s\(index - 1).output.output }}\""
+                yaml += "  - {id: s\(index), plugin: type_converter, action: integer_to_number, input: {input: \(input)}}\n"
+            }
         }
         let workflow = try CLIFailure.wrap { try WorkflowDecoder.decode(yaml: yaml, file: "bench.yaml") }
         try FileManager.default.createDirectory(atPath: directory + "/workflows", withIntermediateDirectories: true)
@@ -64,7 +73,8 @@ struct BenchCommand: AsyncParsableCommand {
         if let brokers {
             measurement = try await KafkaBench(
                 brokers: brokers, properties: try KafkaOptions.parse(properties), workers: workers, partitions: partitions,
-                concurrency: concurrency, directory: directory, workflow: workflow, database: database
+                concurrency: concurrency, directory: directory, workflow: workflow, plugin: sleep > 0 ? "sleep" : "type_converter",
+                database: database
             ).run(messages)
         } else {
             measurement = try await embedded(messages, workflow: workflow, database: database)
@@ -132,7 +142,7 @@ struct BenchCommand: AsyncParsableCommand {
         let seconds = Double(measurement.elapsed.components.seconds) + Double(measurement.elapsed.components.attoseconds) / 1e18
         func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         let mode = brokers == nil ? "bus=embedded" : "bus=kafka workers=\(workers) partitions=\(partitions)"
-        print("\(mode) events=\(events) steps=\(steps) concurrency=\(concurrency) seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)")
+        print("\(mode) events=\(events) steps=\(steps)\(sleep > 0 ? " sleep=\(sleep)s" : "") concurrency=\(concurrency) seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)")
         print(String(format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",
                      Double(events) / seconds, Double(events * steps) / seconds, percentile(0.5), percentile(0.99)))
     }

@@ -18,6 +18,8 @@ struct KafkaBench {
     let concurrency: Int
     let directory: String
     let workflow: Workflow
+    /// The plugin of the workflow's steps: the workers' group to wait for.
+    let plugin: String
     let database: SQLiteDatabase
 
     func run(_ messages: [BusMessage]) async throws -> BenchCommand.Measurement {
@@ -45,12 +47,12 @@ struct KafkaBench {
         let task = Task { try await dispatcher.run() }
         do {
             // Every partition of the job topic owned by a worker (each worker owns some when there are enough).
-            let jobs = prefix + Topics.jobs("type_converter")
+            let jobs = prefix + Topics.jobs(plugin)
             try await processes.waitForAssignment(of: jobs, partitions: partitions, timeout: .seconds(180))
             // One run end to end: the dispatcher's groups are formed too.
             let instance = workflow.trigger.instanceID
             try await ledger.publish([BusMessage(topic: Topics.events, key: instance, json: [
-                "eventId": "bench-warm-up", "instance": .string(instance), "output": ["n": -1],
+                "eventId": "bench-warm-up", "instance": .string(instance), "output": ["n": 0],
             ])])
             let deadline = ContinuousClock.now + .seconds(180)
             while try await BenchCommand.finishedRuns(database) < 1 {
