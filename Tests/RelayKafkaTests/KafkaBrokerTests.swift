@@ -97,13 +97,8 @@ struct KafkaBrokerTests {
             #expect(readers.count == 3)
         }
     }
-}
 
-actor Counter {
-    var value = 0
-    func add() { value += 1 }
-
-    @Test func aTopicPrefixKeepsTwoInstallationsApartOnOneBroker() async throws {
+    @Test(.timeLimit(.minutes(3))) func aTopicPrefixKeepsTwoInstallationsApartOnOneBroker() async throws {
         func transport(_ prefix: String) throws -> KafkaTransport {
             var configuration = KafkaTransportConfiguration(client: TestBroker.client)
             configuration.sessionTimeoutMilliseconds = 6_000
@@ -141,4 +136,10 @@ actor Counter {
         await a.close()
         await b.close()
     }
+}
+
+actor Counter {
+    var value = 0
+    func add() { value += 1 }
+
 }

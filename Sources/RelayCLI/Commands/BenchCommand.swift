@@ -101,8 +101,10 @@ struct BenchCommand: AsyncParsableCommand {
         return measurement
     }
 
-    /// Publishes in batches of 1,000, then waits until `messages.count` more runs have finished.
+    /// Publishes in batches of 1,000, then waits until `messages.count` more runs have finished. Fails when no run
+    /// finishes for 120 s, or when `check` throws (a worker process died).
     static func publishAndWait(_ messages: [BusMessage], database: SQLiteDatabase, alreadyFinished: Int,
+                               check: @Sendable () throws -> Void = {},
                                publish: ([BusMessage]) async throws -> Void) async throws -> Measurement {
         let clock = ContinuousClock()
         let start = clock.now
@@ -115,9 +117,16 @@ struct BenchCommand: AsyncParsableCommand {
         }
         var finished = 0
         var lastReport = clock.now
+        var lastProgress = (count: 0, at: clock.now)
         while finished < messages.count {
             try await Task.sleep(for: .milliseconds(50))
+            try check()
             finished = try await finishedRuns(database) - alreadyFinished
+            if finished > lastProgress.count {
+                lastProgress = (finished, clock.now)
+            } else if clock.now - lastProgress.at > .seconds(120) {
+                throw CLIFailure("bench: no run finished for 120 s (\(finished)/\(messages.count) finished)")
+            }
             if clock.now - lastReport > .seconds(2) {
                 print("… \(finished)/\(messages.count) runs finished")
                 lastReport = clock.now

@@ -59,7 +59,7 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Run a worker on Kafka: consumes job topics in the plugin's group, runs the actions, publishes results.",
         discussion: "Env: as relay dispatcher, plus RELAY_WORKER_PLUGINS (comma-separated) and RELAY_WORKER_CONCURRENCY. Start more workers to go faster (bounded by the job topics' partitions).")
     @OptionGroup var options: DistributedOptions
-    @Option(name: .customLong("plugin"), help: "A plugin whose jobs this worker runs; repeatable (default: every plugin; env RELAY_WORKER_PLUGINS).")
+    @Option(name: .customLong("plugin"), help: "A plugin whose jobs this worker runs; repeatable (default: the plugins the workflows use; env RELAY_WORKER_PLUGINS).")
     var plugins: [String] = ProcessInfo.processInfo.environment["RELAY_WORKER_PLUGINS"].map { $0.split(separator: ",").map(String.init) } ?? []
     @Option(help: "Jobs run at once (env RELAY_WORKER_CONCURRENCY).")
     var concurrency: Int = Int(ProcessInfo.processInfo.environment["RELAY_WORKER_CONCURRENCY"] ?? "") ?? 8

@@ -25,8 +25,13 @@ struct KafkaOptions: ParsableArguments {
             pairs = fromEnvironment.split(separator: ",").map(String.init) + pairs
         }
         return KafkaClientConfiguration(
-            bootstrapServers: brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            bootstrapServers: Self.servers(brokers),
             clientID: clientID ?? environment["RELAY_KAFKA_CLIENT_ID"] ?? defaultClientID, properties: try Self.parse(pairs))
+    }
+
+    /// `HOST:PORT[,HOST:PORT…]` as a list.
+    static func servers(_ brokers: String) -> [String] {
+        brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     /// `KEY=VALUE` pairs as librdkafka properties.

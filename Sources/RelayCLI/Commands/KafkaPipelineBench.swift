@@ -27,8 +27,7 @@ struct KafkaBench {
         var logger = Logger(label: "relay.bench")
         logger.logLevel = .warning
         var configuration = KafkaTransportConfiguration(client: KafkaClientConfiguration(
-            bootstrapServers: brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
-            clientID: "relay-bench", properties: properties))
+            bootstrapServers: KafkaOptions.servers(brokers), clientID: "relay-bench", properties: properties))
         configuration.topicPrefix = prefix
         configuration.defaultPartitions = partitions
         configuration.sessionTimeoutMilliseconds = 6_000
@@ -36,19 +35,21 @@ struct KafkaBench {
         print("kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) worker process(es)")
 
         let transport = try KafkaTransport(configuration: configuration, logger: logger)
-        let processes = try WorkerProcesses(count: workers, directory: directory, environment: [
-            "RELAY_BROKERS": brokers, "RELAY_TOPIC_PREFIX": prefix,
-            "RELAY_KAFKA_PROPERTIES": properties.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
-        ], arguments: ["--concurrency", String(concurrency), "--partitions", String(partitions), "--session-timeout-ms", "6000"])
-        defer { processes.kill() }
-
-        let ledger = try KafkaLedgerTransport(kafka: transport, database: database)
-        let dispatcher = Dispatcher(bus: ledger, workflows: [workflow], logger: logger)
-        let task = Task { try await dispatcher.run() }
+        var processes: WorkerProcesses?
+        var dispatching: Task<Void, any Error>?
         do {
+            // Everything a worker needs comes as arguments; RELAY_* settings of the caller's environment (a port,
+            // a plugin list, a prefix) are not inherited.
+            let started = try WorkerProcesses(count: workers, directory: directory, arguments: [
+                "--brokers", brokers, "--topic-prefix", prefix, "--plugin", plugin, "--port", "0",
+                "--concurrency", String(concurrency), "--partitions", String(partitions), "--session-timeout-ms", "6000",
+            ] + properties.sorted { $0.key < $1.key }.flatMap { ["--kafka-property", "\($0.key)=\($0.value)"] })
+            processes = started
+            let ledger = try KafkaLedgerTransport(kafka: transport, database: database)
+            let dispatcher = Dispatcher(bus: ledger, workflows: [workflow], logger: logger)
+            dispatching = Task { try await dispatcher.run() }
             // Every partition of the job topic owned by a worker (each worker owns some when there are enough).
-            let jobs = prefix + Topics.jobs(plugin)
-            try await processes.waitForAssignment(of: jobs, partitions: partitions, timeout: .seconds(180))
+            try await started.waitForAssignment(of: prefix + Topics.jobs(plugin), partitions: partitions, timeout: .seconds(180))
             // One run end to end: the dispatcher's groups are formed too.
             let instance = workflow.trigger.instanceID
             try await ledger.publish([BusMessage(topic: Topics.events, key: instance, json: [
@@ -57,20 +58,23 @@ struct KafkaBench {
             let deadline = ContinuousClock.now + .seconds(180)
             while try await BenchCommand.finishedRuns(database) < 1 {
                 guard ContinuousClock.now < deadline else { throw CLIFailure("bench: the warm-up run did not finish within 180 s") }
+                try started.checkAlive()
                 try await Task.sleep(for: .milliseconds(50))
             }
             print("workers ready, warm-up run finished; publishing \(messages.count) events")
-            let measurement = try await BenchCommand.publishAndWait(messages, database: database, alreadyFinished: 1) {
+            let measurement = try await BenchCommand.publishAndWait(messages, database: database, alreadyFinished: 1,
+                                                                   check: { try started.checkAlive() }) {
                 try await transport.publish($0)
             }
-            task.cancel()
-            _ = await task.result
-            await processes.terminate()
+            dispatching?.cancel()
+            _ = await dispatching?.result
+            await started.terminate()
             await transport.close()
             return measurement
         } catch {
-            task.cancel()
-            _ = await task.result
+            dispatching?.cancel()
+            _ = await dispatching?.result
+            processes?.kill()
             await transport.close()
             throw error
         }
@@ -92,16 +96,19 @@ final class WorkerProcesses: Sendable {
         }
     }
 
-    init(count: Int, directory: String, environment: [String: String], arguments: [String]) throws {
+    init(count: Int, directory: String, arguments: [String]) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let state = State(count: count)
         self.state = state
+        // The caller's RELAY_* settings would override nothing given as arguments, but could add what the bench
+        // does not want (RELAY_WORKER_PLUGINS, RELAY_KAFKA_PROPERTIES …): the workers get none of them.
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RELAY_") }
         var processes: [Process] = []
         for index in 0..<count {
             let process = Process()
             process.executableURL = executable
             process.arguments = ["worker", "--dir", directory] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.environment = environment
             let pipe = Pipe()
             process.standardError = pipe
             process.standardOutput = FileHandle.nullDevice
@@ -120,10 +127,22 @@ final class WorkerProcesses: Sendable {
                     }
                 }
             }
-            try process.run()
+            do {
+                try process.run()
+            } catch {
+                for started in processes { Foundation.kill(started.processIdentifier, SIGKILL) }
+                throw CLIFailure("bench: cannot start worker \(index + 1) (\(executable.path)): \(error)")
+            }
             processes.append(process)
         }
         self.processes = processes
+    }
+
+    /// Throws if a worker has exited (with the end of its log).
+    func checkAlive() throws {
+        if let exited = processes.firstIndex(where: { !$0.isRunning }) {
+            throw CLIFailure("bench: worker \(exited + 1) exited (status \(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })")
+        }
     }
 
     /// Until the workers own every partition of `topic` between them (and each owns one, if there are enough),
@@ -132,9 +151,7 @@ final class WorkerProcesses: Sendable {
         let deadline = ContinuousClock.now + timeout
         var stableSince: ContinuousClock.Instant?
         while true {
-            if let exited = processes.firstIndex(where: { !$0.isRunning }) {
-                throw CLIFailure("bench: worker \(exited + 1) exited (status \(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })")
-            }
+            try checkAlive()
             let shares = state.owned.withLock { $0.map { $0.filter { $0.hasPrefix(topic + "[") }.count } }
             let complete = shares.reduce(0, +) == partitions && (shares.count > partitions || shares.allSatisfy { $0 > 0 })
             if complete {

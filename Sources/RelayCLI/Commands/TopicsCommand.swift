@@ -22,11 +22,7 @@ struct TopicsApplyCommand: AsyncParsableCommand {
     @Flag(help: "Exit with status 3 when a topic differs from its declaration.") var failOnDrift = false
 
     func run() async throws {
-        let declarations = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(topics) }.map { declaration in
-            var declaration = declaration
-            declaration.name = prefix.topicPrefix + declaration.name
-            return declaration
-        }
+        let declarations = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(topics) }.map { $0.prefixed(prefix.topicPrefix) }
         let admin = try KafkaAdmin(configuration: try kafka.client(defaultClientID: "relay-topics"))
         let outcomes: [TopicApplyOutcome]
         do {

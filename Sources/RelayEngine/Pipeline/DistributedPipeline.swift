@@ -9,9 +9,9 @@ import ServiceLifecycle
 /// Each reads the same project directory; the dispatcher keeps the run store (`DIR/.relay/relay.sqlite`, which
 /// `relay runs` reads), the trigger host its trigger state (`DIR/.relay/triggers.sqlite`).
 ///
-/// Shutdown (SIGTERM or SIGINT): the service stops taking work, finishes or times out what is in flight,
-/// publishes and acknowledges it; then the transport commits, leaves its groups and flushes its producer; then
-/// the HTTP endpoint stops; the process exits 0.
+/// Shutdown (SIGTERM or SIGINT): the HTTP endpoint stops first (services stop in reverse order of start: no new
+/// webhook is taken); the service stops taking work, finishes or times out what is in flight, publishes and
+/// acknowledges it; then the transport commits, leaves its groups and flushes its producer; the process exits 0.
 public enum DistributedPipeline {
     public enum Role: String, Sendable, CaseIterable {
         case dispatcher, worker, triggers
@@ -37,6 +37,20 @@ public enum DistributedPipeline {
             kafka.topics = declared
         }
         let transport = try KafkaTransport(configuration: kafka, logger: logger)
+        do {
+            try await runServices(role, project: project, configuration: configuration, transport: transport, logger: logger, onReady: onReady)
+        } catch {
+            await transport.close()
+            throw error
+        }
+        logger.info("\(role.rawValue): closing the Kafka clients (commit, leave the groups, flush)")
+        await transport.close()
+        logger.info("\(role.rawValue): stopped")
+    }
+
+    /// The role's services and the HTTP endpoint, until the service group ends (the caller closes the transport).
+    private static func runServices(_ role: Role, project: Project, configuration: Configuration, transport: KafkaTransport,
+                                    logger: Logger, onReady: @escaping @Sendable (Int) async -> Void) async throws {
         let metrics = PipelineMetrics()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var triggers: TriggerHost?
@@ -83,14 +97,6 @@ public enum DistributedPipeline {
             await onReady(0)
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            await transport.close()
-            throw error
-        }
-        logger.info("\(role.rawValue): closing the Kafka clients (commit, leave the groups, flush)")
-        await transport.close()
-        logger.info("\(role.rawValue): stopped")
+        try await group.run()
     }
 }

@@ -48,7 +48,7 @@ enum PipelineHTTP {
 }
 
 /// Runs a component until graceful shutdown, then cancels it (the component drains on cancellation). With a
-/// logger, says when draining starts and when the component has stopped (where a stuck shutdown stands).
+/// logger, says when draining starts and when the component has drained (where a stuck shutdown stands).
 struct PipelineComponent: Service {
     let name: String
     var logger: Logger?
@@ -69,12 +69,12 @@ struct PipelineComponent: Service {
                 } catch {
                     // Cancellation is how shutdown reaches a component: that ending is a clean one.
                     if error is CancellationError || Task.isCancelled {
-                        logger?.info("\(name): stopped")
+                        logger?.info("\(name): drained")
                         return
                     }
                     throw error
                 }
-                logger?.info("\(name): stopped")
+                logger?.info("\(name): drained")
             }
         } onGracefulShutdown: {
             logger?.info("\(name): draining (stopped taking work)")

@@ -105,10 +105,8 @@ public final class KafkaTransport: Transport, Sendable {
         let prefix = configuration.topicPrefix
         let existing = try await admin.describeTopicNames(unknown.map { prefix + $0 })
         let missing = unknown.filter { !existing.contains(prefix + $0) }.sorted().map { name in
-            var declaration = configuration.topics.first { $0.name == name }
-                ?? TopicDeclaration(name: name, partitions: configuration.defaultPartitions)
-            declaration.name = prefix + name
-            return declaration
+            (configuration.topics.first { $0.name == name }
+                ?? TopicDeclaration(name: name, partitions: configuration.defaultPartitions)).prefixed(prefix)
         }
         for (name, outcome) in try await admin.createTopics(missing) {
             if case .failure(let error) = outcome { throw error }
@@ -163,7 +161,7 @@ final class KafkaSubscription: BusSubscription, Sendable {
         var headers: [String: String] = [:]
         for header in message.headers { headers[header.name] = String(decoding: header.value, as: UTF8.self) }
         return Delivery(
-            message: BusMessage(topic: String(message.topic.dropFirst(topicPrefix.count)), key: String(decoding: message.key ?? [], as: UTF8.self),
+            message: BusMessage(topic: message.topic.hasPrefix(topicPrefix) ? String(message.topic.dropFirst(topicPrefix.count)) : message.topic, key: String(decoding: message.key ?? [], as: UTF8.self),
                                 value: message.value, headers: headers),
             offset: message.offset, partition: Int(message.partition), group: group, subscriber: id)
     }

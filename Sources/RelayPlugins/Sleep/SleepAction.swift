@@ -9,6 +9,7 @@ struct SleepAction: PluginAction {
     typealias Connection = NoConnection
     static let name = "sleep"
 
+    static let longest = 365 * 24 * 3600
     struct Input: Decodable, Sendable { var interval: Int? }
     struct Output: Encodable, Sendable { var slept: Int }
 
@@ -18,6 +19,10 @@ struct SleepAction: PluginAction {
         }
         guard interval >= 0 else {
             throw PluginError(cause: "Wrong input", assistance: "Interval should not be less than zero")
+        }
+        // A deadline past Int64 nanoseconds would trap; no step waits a year (its timeout ends it long before).
+        guard interval <= Self.longest else {
+            throw PluginError(cause: "Wrong input", assistance: "Interval should be at most \(Self.longest) seconds (a year)")
         }
         try await Task.sleep(for: .seconds(interval))
         return Output(slept: interval)

@@ -112,3 +112,12 @@ extension TopicDeclaration {
         return declarations
     }
 }
+
+extension TopicDeclaration {
+    /// The same declaration for the topic named `prefix` + name (an installation's topic prefix on the broker).
+    public func prefixed(_ prefix: String) -> TopicDeclaration {
+        var declaration = self
+        declaration.name = prefix + name
+        return declaration
+    }
+}
