@@ -186,15 +186,17 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
         #expect(huge.exception?.assistance == "Interval should be at most 31536000 seconds (a year)", "no trap on a deadline past Int64")
     }
 
-    @Test func sleepingTakesNoThread() async {
-        // 50 one-second sleeps at once finish in about a second, not fifty: the wait holds no thread.
+    @Test func aSleepEndsWhenItsStepIsCancelled() async {
+        // The wait is a task sleep, not a blocked thread: cancelling the step (its timeout, a shutdown) ends a
+        // ten-minute sleep at once. The 90 s bound only guards against a hang; a blocking sleep would take 600 s.
         let clock = ContinuousClock()
         let start = clock.now
-        let events = await withTaskGroup(of: StepEvent.self) { group in
-            for _ in 0..<50 { group.addTask { await runAction(plugin, "sleep", ["interval": 1]) } }
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-        #expect(events.allSatisfy { $0.status == .ok })
-        #expect(clock.now - start < .seconds(10), "about 1 s, far from 50 s one after the other (or 25 s on two threads)")
+        let step = Task { await runAction(plugin, "sleep", ["interval": 600]) }
+        try? await Task.sleep(for: .milliseconds(200))
+        step.cancel()
+        let event = await step.value
+        #expect(clock.now - start < .seconds(90))
+        #expect(event.status == .error)
+        #expect(event.output?["slept"] == nil)
     }
 }
