@@ -1,5 +1,4 @@
 import Foundation
-import Hummingbird
 import Logging
 import RelayKafka
 import RelayTransport
@@ -19,10 +18,10 @@ public enum DistributedPipeline {
 
     public struct Configuration: Sendable {
         public var kafka = KafkaTransportConfiguration()
-        /// `/healthz` and `/metrics` (and, for triggers, webhooks); nil: no HTTP endpoint.
+        /// The HTTP endpoint: `/healthz` and `/metrics` (and, for triggers, webhooks); a nil port: none.
         public var host = "127.0.0.1"
         public var port: Int?
-        /// Workers: jobs run at once, and which plugins' job topics to consume (nil: every plugin of the project).
+        /// Workers: jobs run at once, and which plugins' job topics to consume (nil: the plugins the workflows use).
         public var concurrency = 8
         public var plugins: [String]?
         public init() {}
@@ -80,19 +79,9 @@ public enum DistributedPipeline {
             services.append(.init(service: PipelineComponent(name: "triggers", logger: logger) { try await host.run() }))
         }
         if let port = configuration.port {
-            let triggers = triggers
-            var httpLogger = logger
-            httpLogger.logLevel = .warning
-            let app = Application(
-                router: PipelineHTTP.router(metrics: metrics, triggers: triggers),
-                configuration: .init(address: .hostname(configuration.host, port: port), serverName: "relay-\(role.rawValue)"),
-                onServerRunning: { channel in
-                    let port = channel.localAddress?.port ?? 0
-                    triggers?.dispatch.setBaseURL("http://127.0.0.1:\(port)")
-                    await onReady(port)
-                },
-                logger: httpLogger)
-            services.append(.init(service: app))
+            services.append(.init(service: PipelineHTTP.application(
+                host: configuration.host, port: port, serverName: "relay-\(role.rawValue)", metrics: metrics,
+                triggers: triggers, logger: logger, onReady: onReady)))
         } else {
             await onReady(0)
         }

@@ -1,5 +1,4 @@
 import Foundation
-import Hummingbird
 import Logging
 import RelayCore
 import RelaySDK
@@ -43,18 +42,8 @@ public final class EmbeddedPipeline: Sendable {
                             concurrency: configuration.workerConcurrency, metrics: metrics, logger: logger)
         let triggers = TriggerHost(bus: bus, database: bus.database, catalog: project.catalog, connections: project.connections,
                                    workflows: project.workflows, metrics: metrics, logger: logger)
-        let router = PipelineHTTP.router(metrics: metrics, triggers: triggers)
-        var httpLogger = logger
-        httpLogger.logLevel = .warning
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "relay"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? 0
-                triggers.dispatch.setBaseURL("http://127.0.0.1:\(port)")
-                await onReady(port)
-            },
-            logger: httpLogger)
+        let app = PipelineHTTP.application(host: configuration.host, port: configuration.port, serverName: "relay",
+                                           metrics: metrics, triggers: triggers, logger: logger, onReady: onReady)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {
             services.append(.init(service: PipelineComponent(name: "printer") { try await self.printRuns() }))
@@ -72,7 +61,9 @@ public final class EmbeddedPipeline: Sendable {
             .init(service: PipelineComponent(name: "worker") { try await worker.run() }),
             .init(service: PipelineComponent(name: "triggers") { try await triggers.run() }),
         ]
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: httpLogger))
+        var groupLogger = logger
+        groupLogger.logLevel = .warning
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
         try await group.run()
     }
 

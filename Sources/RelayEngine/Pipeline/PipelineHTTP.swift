@@ -29,6 +29,24 @@ enum PipelineHTTP {
         return router
     }
 
+    /// The HTTP server of a pipeline process on `host:port` (port 0: any free one). Once it listens, external
+    /// triggers learn the dispatcher endpoint's base URL and `onReady` gets the port. Its logs below warning are
+    /// dropped (one line per request would drown the pipeline's).
+    static func application(host: String, port: Int, serverName: String, metrics: PipelineMetrics, triggers: TriggerHost?,
+                            logger: Logger, onReady: @escaping @Sendable (Int) async -> Void) -> some Service {
+        var httpLogger = logger
+        httpLogger.logLevel = .warning
+        return Application(
+            router: router(metrics: metrics, triggers: triggers),
+            configuration: .init(address: .hostname(host, port: port), serverName: serverName),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                triggers?.dispatch.setBaseURL("http://127.0.0.1:\(port)")
+                await onReady(port)
+            },
+            logger: httpLogger)
+    }
+
     static func webhook(_ request: Request, context: BasicRequestContext, router: WebhookRouter) async throws -> Response {
         let path = String(request.uri.path.dropFirst("/webhooks/".count))
         guard let inbox = router.inbox(for: path) else {
@@ -66,13 +84,8 @@ struct PipelineComponent: Service {
             try await cancelWhenGracefulShutdown {
                 do {
                     try await body()
-                } catch {
+                } catch where error is CancellationError || Task.isCancelled {
                     // Cancellation is how shutdown reaches a component: that ending is a clean one.
-                    if error is CancellationError || Task.isCancelled {
-                        logger?.info("\(name): drained")
-                        return
-                    }
-                    throw error
                 }
                 logger?.info("\(name): drained")
             }

@@ -18,7 +18,7 @@ public final class KafkaLedgerTransport: LedgerTransport, Sendable {
     public init(kafka: KafkaTransport, database: SQLiteDatabase) throws {
         self.kafka = kafka
         self.database = database
-        try database.syncTransaction { db in
+        _ = try database.syncTransaction { db in
             try db.query("""
                 CREATE TABLE IF NOT EXISTS relay_outbox (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
@@ -83,7 +83,7 @@ public final class KafkaLedgerTransport: LedgerTransport, Sendable {
                 return BusMessage(topic: row[1].text ?? "", key: row[2].text ?? "", value: row[3].blob ?? [], headers: headers)
             }
             try await kafka.publish(messages)
-            try await database.transaction { db in try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(last)]) }
+            _ = try await database.transaction { db in try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(last)]) }
         }
     }
 }

@@ -94,7 +94,7 @@ public final class KafkaTransport: Transport, Sendable {
     }
 
     private func acknowledge(_ delivery: Delivery) {
-        subscriptions.withLock { $0[delivery.subscriber] }?.acknowledgeDelivery(delivery)
+        subscriptions.withLock { $0[delivery.subscriber] }?.acknowledge(delivery)
     }
 
     /// Creates, once per process, the topics that do not exist yet: as declared, else with `defaultPartitions`.
@@ -115,7 +115,7 @@ public final class KafkaTransport: Transport, Sendable {
         knownTopics.withLock { $0.formUnion(unknown) }
     }
 
-    static func producerMessage(_ message: BusMessage, prefix: String = "") -> KafkaProducerMessage {
+    static func producerMessage(_ message: BusMessage, prefix: String) -> KafkaProducerMessage {
         KafkaProducerMessage(
             topic: prefix + message.topic, key: Array(message.key.utf8), value: message.value,
             headers: message.headers.sorted { $0.key < $1.key }.map { KafkaHeader($0.key, $0.value) })
@@ -146,9 +146,8 @@ final class KafkaSubscription: BusSubscription, Sendable {
         try await consumer.nextBatch(maximum: maximum).map(delivery)
     }
 
-    func acknowledge(_ delivery: Delivery) async throws { acknowledgeDelivery(delivery) }
-
-    func acknowledgeDelivery(_ delivery: Delivery) {
+    /// Synchronous (it only records the position), so the transport's publish-and-acknowledge calls it too.
+    func acknowledge(_ delivery: Delivery) {
         consumer.acknowledge(topic: topicPrefix + delivery.message.topic, partition: Int32(delivery.partition), offset: delivery.offset)
     }
 
