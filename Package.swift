@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.0"),
     ],
     targets: [
         // librdkafka (Debian librdkafka-dev), reached through a module map and a shim header.
@@ -38,7 +39,13 @@ let package = Package(
         // SQLite (Debian libsqlite3-dev), for the embedded bus and the run store.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Models without I/O: JSON values, v1 envelopes, errors.
-        .target(name: "RelayCore", dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]),
+        .target(
+            name: "RelayCore",
+            dependencies: [
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
+        ),
         // plugin.spec.yaml: model, decoding, JSON schema generation, value validation, spec linting.
         .target(
             name: "RelaySpec",

@@ -8,7 +8,8 @@ import Testing
         #expect(value["b"] == .double(1.0))
         #expect(value["c"] == .int(0))
         #expect(value["d"] == .double(1000))
-        #expect(value["e"] == .double(12345678901234567890))
+        #expect(value["e"] == JSONValue.integer(decimal: "12345678901234567890"))
+        #expect(value["e"]?.typeName == "integer")
     }
 
     @Test func decodesEscapesAndSurrogatePairs() throws {

@@ -1,10 +1,20 @@
+import BigInt
+
 /// A strict JSON parser (RFC 8259) that keeps integers apart from floating-point numbers and reports errors with
 /// line and column. It can also read a stream of concatenated JSON values, as plugins print on stdout.
+///
+/// Everything it reads may come from outside, so it has limits (`JSONLimits`): nesting deeper than
+/// `maximumDepth` and integers of more than 4,300 digits are errors, and so is a number beyond a double's range
+/// (`1e999`), unless `allowsNonFiniteNumbers`. Integers of any size within that are kept exactly.
 public struct JSONParser {
     private let bytes: [UInt8]
     private var index: Int = 0
-    /// Accept `NaN`, `Infinity` and `-Infinity` as numbers, as Python's `json.loads` does.
+    private var depth = 0
+    /// Accept `NaN`, `Infinity` and `-Infinity` as numbers, and numbers beyond a double's range as infinities, as
+    /// Python's `json.loads` does.
     public var allowsNonFiniteNumbers = false
+    /// Arrays and objects nested deeper than this are an error (the parser never recurses further).
+    public var maximumDepth = JSONLimits.maximumDepth
 
     public init(_ text: String) { self.bytes = Array(text.utf8) }
     public init(bytes: [UInt8]) { self.bytes = bytes }
@@ -101,7 +111,16 @@ public struct JSONParser {
         return value
     }
 
+    private mutating func enterContainer() throws(JSONParseError) {
+        guard depth < maximumDepth else {
+            throw error("at most \(maximumDepth) levels of nested arrays and objects", found: "deeper nesting", kind: .limit)
+        }
+        depth += 1
+    }
+
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
+        try enterContainer()
+        defer { depth -= 1 }
         index += 1
         var object: JSONObject = [:]
         skipWhitespace()
@@ -135,6 +154,8 @@ public struct JSONParser {
     }
 
     private mutating func parseArray() throws(JSONParseError) -> JSONValue {
+        try enterContainer()
+        defer { depth -= 1 }
         index += 1
         var array: [JSONValue] = []
         skipWhitespace()
@@ -272,8 +293,23 @@ public struct JSONParser {
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let int = Int(text) { return .int(int) }
+        if isInteger {
+            if let int = Int(text) { return .int(int) }
+            let digits = text.utf8.count - (text.hasPrefix("-") ? 1 : 0)
+            guard digits <= JSONLimits.maximumIntegerDigits else {
+                index = start
+                let limit = JSONLimits.maximumIntegerDigits
+                throw error("an integer of at most \(limit) digits", found: "\(digits) digits", kind: .limit)
+            }
+            guard let big = BigInt(text) else { throw error("an integer", found: text) }
+            return .bigInt(big)
+        }
         guard let double = Double(text) else { throw error("a number", found: text) }
+        guard double.isFinite || allowsNonFiniteNumbers else {
+            index = start
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            throw error("a number within a double's range (±1.7976931348623157e308)", found: shown, kind: .limit)
+        }
         return .double(double)
     }
 
@@ -286,7 +322,7 @@ public struct JSONParser {
         return "'\(snippet)'"
     }
 
-    private func error(_ expected: String, found: String) -> JSONParseError {
+    private func error(_ expected: String, found: String, kind: JSONParseError.Kind = .syntax) -> JSONParseError {
         var line = 1
         var column = 1
         for byte in bytes[0..<min(index, bytes.count)] {
@@ -297,17 +333,33 @@ public struct JSONParser {
                 column += 1
             }
         }
-        return JSONParseError(expected: expected, found: found, line: line, column: column, offset: index)
+        return JSONParseError(expected: expected, found: found, line: line, column: column, offset: index, kind: kind)
     }
 }
 
 /// Where and why JSON text could not be parsed.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Whether the text is not JSON at all, or JSON beyond what Relay accepts (`JSONLimits`).
+    public enum Kind: Sendable, Equatable {
+        case syntax
+        case limit
+    }
+
     public var expected: String
     public var found: String
     public var line: Int
     public var column: Int
     public var offset: Int
+    public var kind: Kind = .syntax
+
+    public init(expected: String, found: String, line: Int, column: Int, offset: Int, kind: Kind = .syntax) {
+        self.expected = expected
+        self.found = found
+        self.line = line
+        self.column = column
+        self.offset = offset
+        self.kind = kind
+    }
 
     public var description: String { "line \(line), column \(column): expected \(expected), found \(found)" }
 }

@@ -43,6 +43,7 @@ public struct JSONWriter: Sendable {
         case .null: out += "null".utf8
         case .bool(let b): out += (b ? "true" : "false").utf8
         case .int(let i): out += String(i).utf8
+        case .bigInt(let b): out += String(b).utf8
         case .double(let d): out += JSONWriter.pythonRepr(d).utf8
         case .string(let s): writeString(s, into: &out)
         case .array(let items):

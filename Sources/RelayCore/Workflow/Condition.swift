@@ -56,6 +56,7 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
         case .null: false
         case .bool(let b): b
         case .int(let i): i != 0
+        case .bigInt: true  // never zero
         case .double(let d): d != 0
         case .string(let s): !s.isEmpty
         case .array(let a): !a.isEmpty

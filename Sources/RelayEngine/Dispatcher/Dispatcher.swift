@@ -93,9 +93,13 @@ public final class Dispatcher: Sendable {
     // MARK: - Events
 
     func applyEvent(_ delivery: Delivery, in db: SQLiteConnection) throws -> Outcome {
-        guard let event = try? JSONParser.parse(bytes: delivery.message.value), let eventID = event["eventId"]?.stringValue,
-            let instance = event["instance"]?.stringValue
-        else {
+        let event: JSONValue
+        do {
+            event = try JSONParser.parse(bytes: delivery.message.value)
+        } catch {
+            throw PoisonMessage(reason: "not an event: \(error) in \(EventText.excerpt(delivery.message.value))")
+        }
+        guard let eventID = event["eventId"]?.stringValue, let instance = event["instance"]?.stringValue else {
             throw PoisonMessage(reason: "not an event: expected JSON with eventId, instance and output, found \(EventText.excerpt(delivery.message.value))")
         }
         let bound = workflows.filter { $0.trigger.instanceID == instance }
@@ -116,18 +120,46 @@ public final class Dispatcher: Sendable {
 
     // MARK: - Results
 
+    /// A result message read as a step event, or the reason it is not one.
+    static func result(_ bytes: [UInt8]) throws -> StepEvent {
+        let json: JSONValue
+        do {
+            json = try JSONParser.parse(bytes: bytes)
+        } catch {
+            throw PoisonMessage(reason: "not a result: \(error) in \(EventText.excerpt(bytes))")
+        }
+        do {
+            let message = try V1Message(json: json)
+            guard message.kind == .actionEvent else {
+                throw PoisonMessage(reason: "not a result: expected a v1 action_event, found a \(message.kind.rawValue)")
+            }
+            return try StepEvent(body: message.body)
+        } catch let error as V1ProtocolError {
+            throw PoisonMessage(reason: "not a result: \(error) in \(EventText.excerpt(bytes))")
+        }
+    }
+
+    static func excerpt(_ value: JSONValue) -> String {
+        EventText.excerpt(JSONWriter.compact.bytes(value))
+    }
+
     func applyResult(_ delivery: Delivery, in db: SQLiteConnection) throws -> Outcome {
-        guard let json = try? JSONParser.parse(bytes: delivery.message.value), let message = try? V1Message(json: json),
-            let event = try? StepEvent(body: message.body), let jobID = event.meta["jobId"]?.stringValue,
-            let workflowName = event.meta["workflow"]?.stringValue
-        else {
-            throw PoisonMessage(reason: "not a result: expected a v1 action_event with meta.jobId, found \(EventText.excerpt(delivery.message.value))")
+        let event = try Self.result(delivery.message.value)
+        guard let jobID = event.meta["jobId"]?.stringValue else {
+            throw PoisonMessage(reason: "not a result of Relay's: expected meta.jobId (a string), found meta \(Self.excerpt(event.meta))")
+        }
+        guard let workflowName = event.meta["workflow"]?.stringValue else {
+            throw PoisonMessage(reason: "result of job \(jobID): expected meta.workflow (a string), found meta \(Self.excerpt(event.meta))")
         }
         guard let workflow = workflows.first(where: { $0.name == workflowName }) else {
             throw PoisonMessage(reason: "result for unknown workflow \(workflowName)")
         }
         let startedAt = event.meta["startedAt"]?.doubleValue
-        guard let step = try RunStore.step(jobID: jobID, in: db), step.status == "running" else { return Outcome() }
+        guard let step = try RunStore.step(jobID: jobID, in: db) else {
+            throw PoisonMessage(reason: "result of job \(jobID): no such job in the run store (the run is unknown here)")
+        }
+        // A result already recorded (redelivered) changes nothing.
+        guard step.status == "running" else { return Outcome() }
         try RunStore.finishStep(jobID: jobID, event: event, startedAt: startedAt, in: db)
         guard let index = workflow.index(of: step.stepID) else { return Outcome() }
         let definition = workflow.steps[index]
@@ -204,6 +236,7 @@ public final class Dispatcher: Sendable {
     /// The job message for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.
     func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope) throws -> (String, BusMessage, JSONValue) {
         let input = try Template.render(step.input, scope: scope)
+        if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
         let jobID = "\(runID)/\(step.id)/\(attempt)"
         var meta: JSONObject = [
             "jobId": .string(jobID), "runId": .string(runID), "stepId": .string(step.id), "attempt": .int(attempt),

@@ -1,6 +1,7 @@
 import Logging
 import Hummingbird
 import RelayCore
+import RelaySDK
 import ServiceLifecycle
 
 /// The HTTP endpoints of a process that runs pipeline services: `/healthz`, `/metrics`, and with a trigger host
@@ -58,8 +59,16 @@ enum PipelineHTTP {
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        let accepted = await inbox.deliver(method: request.method.rawValue, path: request.uri.path, headers: headers, query: query,
-                                           body: String(buffer: body))
+        let text = String(buffer: body)
+        do {
+            _ = try WebhookRequest.json(fromBody: text)
+        } catch {
+            return Response(
+                status: .badRequest,
+                body: .init(byteBuffer: ByteBuffer(string: "the body is JSON beyond what Relay accepts: \(error)\n")))
+        }
+        let accepted = await inbox.deliver(
+            method: request.method.rawValue, path: request.uri.path, headers: headers, query: query, body: text)
         return Response(status: accepted ? .accepted : .internalServerError,
                         body: .init(byteBuffer: ByteBuffer(string: accepted ? "accepted\n" : "the event could not be published\n")))
     }

@@ -30,7 +30,13 @@ public struct ProcessPluginRunner: PluginRunner {
         case .signalled(let signal):
             return failure("the plugin crashed (killed by signal \(signal)); stderr: \(stderr)", kind: .server, meta: meta)
         case .exited(let status):
-            guard let envelope = EnvelopeReader.lastEnvelope(in: outcome.stdout) else {
+            let found: V1Message?
+            do {
+                found = try EnvelopeReader.lastEnvelope(in: outcome.stdout)
+            } catch {
+                return failure("the plugin's reply is JSON beyond what Relay reads: \(error)", kind: .server, meta: meta)
+            }
+            guard let envelope = found else {
                 let stdout = EnvelopeReader.excerpt(outcome.stdout)
                 if status != 0 {
                     return failure("the plugin exited with status \(status) without a v1 event envelope; stdout: \(stdout); stderr: \(stderr)", kind: .server, meta: meta)

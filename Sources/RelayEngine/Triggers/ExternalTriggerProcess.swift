@@ -53,7 +53,7 @@ enum ExternalTriggerProcess {
             return .success([:])
         }
         let output = (try? Data(contentsOf: logURL)).map { String(decoding: $0.suffix(800), as: UTF8.self) } ?? ""
-        if let envelope = EnvelopeReader.lastEnvelope(in: Array(output.utf8)), let event = try? StepEvent(body: envelope.body) {
+        if let envelope = try? EnvelopeReader.lastEnvelope(in: Array(output.utf8)), let event = try? StepEvent(body: envelope.body) {
             return event.status == .ok ? .failure("the trigger process ended") : event
         }
         return .failure("the trigger process exited with status \(process.terminationStatus); its last output: \(output.trimmingCharacters(in: .whitespacesAndNewlines).suffix(300))")

@@ -77,6 +77,11 @@ public final class TriggerHost: Sendable {
         // Trigger events of every kind (native, external, tasks) leave the host with connection secrets masked.
         let masker = SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: parameters)
         let send: @Sendable (JSONValue) async throws -> Void = { output in
+            // What the dispatcher could not read must not reach the bus (it would be dead-lettered, the trigger
+            // told yes): the trigger gets the error instead.
+            if let problem = output.payloadProblem(at: "output") {
+                throw RelayError(.invalidValue, "trigger \(instance) produced an event Relay cannot carry: \(problem)")
+            }
             let event: JSONValue = [
                 "eventId": .string(UUID().uuidString.lowercased()), "instance": .string(instance),
                 "plugin": .string(binding.plugin), "trigger": .string(binding.trigger), "output": masker.mask(output),

@@ -63,13 +63,16 @@ public final class Worker: Sendable {
     }
 
     func handle(_ delivery: Delivery) async throws {
-        guard let json = try? JSONParser.parse(bytes: delivery.message.value), let message = try? V1Message(json: json),
-            var start = try? StepStart(message: message), case .action(let action) = start.step,
+        let job = Self.job(delivery.message.value)
+        guard case .success(var start) = job, case .action(let action) = start.step,
             let jobID = start.meta["jobId"]?.stringValue
         else {
+            var reason = "not a job: expected a v1 action_start with meta.jobId, found"
+            if case .failure(let error) = job { reason = "not a job: \(error); found" }
             var headers = delivery.message.headers
-            headers["relay.dlq.reason"] = "not a job: expected a v1 action_start with meta.jobId, found \(EventText.excerpt(delivery.message.value))"
+            headers["relay.dlq.reason"] = "\(reason) \(EventText.excerpt(delivery.message.value))"
             headers["relay.dlq.topic"] = delivery.message.topic
+            headers["relay.dlq.offset"] = String(delivery.offset)
             metrics.deadLettered.increment()
             try await bus.publish([BusMessage(topic: Topics.dlq, key: delivery.message.key, value: delivery.message.value, headers: headers)],
                                   acknowledging: [delivery])
@@ -77,7 +80,8 @@ public final class Worker: Sendable {
         }
         let plugin = String(delivery.message.topic.dropFirst(Topics.jobs("").count))
         let startedAt = Date().timeIntervalSince1970
-        let timeout = Duration.milliseconds(start.meta["timeoutMs"]?.intValue ?? 60_000)
+        // From the message: kept within 1 ms and a year whatever it says.
+        let timeout = Duration.milliseconds(min(max(start.meta["timeoutMs"]?.intValue ?? 60_000, 1), 31_622_400_000))
         var event: StepEvent
         let connectionName = start.meta["connection"]?.stringValue
         do {
@@ -93,6 +97,13 @@ public final class Worker: Sendable {
             event = .failure("\(error)")
         }
         if event.errorKind == .timeout { event.error = "the step did not finish within its timeout of \(timeout)" }
+        // A result the dispatcher could not read would be dead-lettered and leave its run waiting: the step fails
+        // with the reason instead.
+        if let problem = event.output?.payloadProblem(at: "output")
+            ?? event.exception?.data.payloadProblem(at: "exception.data")
+        {
+            event = .failure("the plugin's result cannot be passed on: \(problem)", log: event.log)
+        }
         var meta = start.meta.objectValue ?? [:]
         meta["startedAt"] = .double(startedAt)
         event.meta = .object(meta)
@@ -100,5 +111,17 @@ public final class Worker: Sendable {
         logger.debug("job \(jobID) \(action): \(event.status.rawValue)")
         let result = BusMessage(topic: Topics.results, key: delivery.message.key, json: event.message(kind: .actionEvent).json)
         try await committer.commit(result, acknowledging: delivery)
+    }
+
+    /// A job message read as a step start, or why it is not one.
+    static func job(_ bytes: [UInt8]) -> Result<StepStart, RelayError> {
+        do {
+            let json = try JSONParser.parse(bytes: bytes)
+            return .success(try StepStart(message: V1Message(json: json)))
+        } catch let error as JSONParseError {
+            return .failure(RelayError(.invalidJSON, "\(error)"))
+        } catch {
+            return .failure(RelayError(.invalidValue, "\(error)"))
+        }
     }
 }

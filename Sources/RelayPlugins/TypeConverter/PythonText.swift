@@ -73,7 +73,7 @@ enum PythonText {
 
     /// Python's `int(text)`: optional white space and sign, decimal digits of any script, single underscores
     /// between digits. Nil where Python raises ValueError.
-    static func int(_ text: String) -> Int? {
+    static func int(_ text: String) -> JSONValue? {
         var body = Array(strip(text).unicodeScalars)
         var negative = false
         if let first = body.first, first == "+" || first == "-" {
@@ -81,7 +81,7 @@ enum PythonText {
             body.removeFirst()
         }
         guard !body.isEmpty, body.first != "_", body.last != "_" else { return nil }
-        var value = 0
+        var digits = negative ? "-" : ""
         var previousUnderscore = false
         for scalar in body {
             if scalar == "_" {
@@ -91,12 +91,10 @@ enum PythonText {
             }
             previousUnderscore = false
             guard let digit = digitValue(scalar) else { return nil }
-            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times.addingReportingOverflow(digit)
-            if overflow1 || overflow2 { return nil }
-            value = sum
+            digits += String(digit)
         }
-        return negative ? -value : value
+        // Any size, as Python's int (the caller bounds the number of digits as Python does).
+        return JSONValue.integer(decimal: digits)
     }
 
     /// Python's `float(text)`: white space, sign, digits (any script) with single underscores between digits,

@@ -91,7 +91,7 @@ struct StringToInteger: PluginAction {
         guard let value = PythonText.int(input.input) else {
             throw TypeConverter.convertingError("invalid literal for int() with base 10: \(PythonText.repr(input.input))")
         }
-        return ValueOutput(output: .int(value))
+        return ValueOutput(output: value)
     }
 }
 
@@ -121,12 +121,13 @@ struct NumberToInteger: PluginAction {
     static let name = "number_to_integer"
     func run(_ input: ValueInput, context: StepContext<NoConnection>) async throws -> ValueOutput {
         switch input.input {
-        case .int(let value): return ValueOutput(output: .int(value))
+        case .int, .bigInt: return ValueOutput(output: input.input)
         case .double(let value):
-            guard value.isFinite, let truncated = Int(exactly: value.rounded(.towardZero)) else {
-                throw TypeConverter.convertingError(value.isFinite ? "\(JSONWriter.pythonRepr(value)) is too large for an integer" : "cannot convert float \(JSONWriter.pythonRepr(value)) to integer")
+            // Python's int(float) is exact at any size (int(1e300) has 301 digits).
+            guard let truncated = JSONValue.integer(truncating: value) else {
+                throw TypeConverter.convertingError("cannot convert float \(JSONWriter.pythonRepr(value)) to integer")
             }
-            return ValueOutput(output: .int(truncated))
+            return ValueOutput(output: truncated)
         default:
             throw TypeConverter.convertingError("int() argument must be a string, a bytes-like object or a real number, not '\(input.input.typeName)'")
         }
@@ -249,7 +250,7 @@ enum PythonValue {
         switch value {
         case .null: return "None"
         case .bool(let b): return b ? "True" : "False"
-        case .int(let i): return String(i)
+        case .int, .bigInt: return JSONWriter.compact.string(value)
         case .double(let d): return JSONWriter.pythonRepr(d).replacingOccurrences(of: "Infinity", with: "inf").replacingOccurrences(of: "NaN", with: "nan")
         case .string(let s): return s
         default: return JSONWriter.python.string(value)

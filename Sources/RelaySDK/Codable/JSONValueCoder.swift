@@ -53,6 +53,9 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let b): try container.encode(b)
         case .int(let i): try container.encode(i)
+        // Only encoders other than Relay's reach this (JSONValueEncoder takes a JSONValue as it is): they have no
+        // integer beyond 64 bits, so it goes as the nearest double.
+        case .bigInt(let b): try container.encode(JSONValue.bigInt(b).doubleValue ?? 0)
         case .double(let d): try container.encode(d)
         case .string(let s): try container.encode(s)
         case .array(let a): try container.encode(a)

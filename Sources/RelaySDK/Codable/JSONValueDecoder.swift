@@ -127,6 +127,10 @@ struct JSONValueDecoder: Decoder {
             if type == Int64.self { return Int64(i) as! T }
             if type == Int32.self, let v = Int32(exactly: i) { return v as! T }
             if type == UInt.self, let v = UInt(exactly: i) { return v as! T }
+        case .bigInt:
+            // Too large for every fixed-size integer type; a floating-point type takes it, rounded.
+            if type == Double.self, let d = value.doubleValue { return d as! T }
+            if type == Float.self, let d = value.doubleValue { return Float(d) as! T }
         case .double(let d):
             if type == Double.self { return d as! T }
             if type == Float.self { return Float(d) as! T }

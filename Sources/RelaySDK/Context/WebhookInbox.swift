@@ -59,3 +59,21 @@ public final class WebhookInbox: Sendable {
 
     public func finish() { continuation.finish() }
 }
+
+extension WebhookRequest {
+    /// The body read as JSON, within the limits of a trigger event's payload (it becomes the event's `json`):
+    /// `nil` when the body is not JSON (a webhook takes any body); an error when it is JSON beyond `JSONLimits`
+    /// (nested too deep, an integer of too many digits, a number beyond a double's range), which a host answers
+    /// with 400 rather than accept something it cannot carry.
+    public static func json(fromBody body: String) throws(JSONParseError) -> JSONValue? {
+        var parser = JSONParser(body)
+        // The event puts the body one level down (`output.json`).
+        parser.maximumDepth = JSONLimits.maximumPayloadDepth - 1
+        do {
+            let value = try parser.parseValue()
+            return parser.atEnd() ? value : nil
+        } catch where error.kind == .syntax {
+            return nil
+        }
+    }
+}

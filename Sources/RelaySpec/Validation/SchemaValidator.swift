@@ -176,9 +176,9 @@ public struct SchemaValidator: Sendable {
     private func matches(_ value: JSONValue, typeName: String) -> Bool {
         switch (typeName, value) {
         case ("string", .string), ("boolean", .bool), ("null", .null), ("array", .array), ("object", .object): true
-        case ("integer", .int): true
+        case ("integer", .int), ("integer", .bigInt): true
         case ("integer", .double(let d)): d.isFinite && d.rounded() == d
-        case ("number", .int), ("number", .double): true
+        case ("number", .int), ("number", .bigInt), ("number", .double): true
         case ("string", _), ("boolean", _), ("null", _), ("array", _), ("object", _), ("integer", _), ("number", _): false
         default: true  // an unknown type name constrains nothing
         }
