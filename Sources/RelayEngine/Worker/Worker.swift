@@ -77,7 +77,8 @@ public final class Worker: Sendable {
         }
         let plugin = String(delivery.message.topic.dropFirst(Topics.jobs("").count))
         let startedAt = Date().timeIntervalSince1970
-        let timeout = Duration.milliseconds(start.meta["timeoutMs"]?.intValue ?? 60_000)
+        // Clamped: a deadline past what a clock holds traps, and a message's timeout was checked by no workflow.
+        let timeout = WorkflowLimits.timeout(milliseconds: start.meta["timeoutMs"]?.intValue ?? 60_000)
         var event: StepEvent
         let connectionName = start.meta["connection"]?.stringValue
         do {
