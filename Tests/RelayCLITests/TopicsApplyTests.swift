@@ -59,7 +59,8 @@ struct TopicsApplyTests {
             #expect(result.stdout.hasSuffix("1 topics: \(counts), 0 drifted, 0 failed\n"), "\(result.stdout)")
         }
         let help = try await RelayProcess.run(["topics", "apply", "--help"])
-        #expect(help.stdout.contains("default: DIR/topics"), "\(help.stdout)")
+        let helpText = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")  // unwrapped
+        #expect(helpText.contains("--topics <PATH> The directory of topic declarations (default: DIR/topics"), "\(helpText)")
     }
 
     @Test func aMalformedPropertyIsAClearErrorAtStart() async throws {
