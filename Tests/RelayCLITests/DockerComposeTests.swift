@@ -5,8 +5,9 @@ import Yams
 /// docker-compose.yml, checked without a Docker engine (these machines have none): `docker-compose config` validates
 /// the file and prints it resolved (variables substituted, anchors and merges expanded, paths absolute), and the
 /// topology docs/docker.md describes is asserted on that output, with every Compose at hand (Debian's 1.29 from
-/// scripts/setup; RELAY_DOCKER_COMPOSE may name more, e.g. a Compose v2 binary).
-@Suite(.enabled(if: !DockerCompose.available.isEmpty, "docker-compose is not installed (scripts/setup installs it)"))
+/// scripts/setup --test; RELAY_DOCKER_COMPOSE may name more, e.g. a Compose v2 binary).
+@Suite(.enabled(if: !DockerCompose.available.isEmpty,
+                "docker-compose is not installed (scripts/setup --test installs it)"))
 struct DockerComposeTests {
     static let relayServices: Set = ["topics", "triggers", "dispatcher", "worker"]
 

@@ -7,6 +7,8 @@ struct RelayProcess {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Killed by a signal (a trap is SIGILL or SIGTRAP): `status` is then the signal's number.
+        var signalled = false
     }
 
     /// The `relay` binary beside the test bundle (`swift build --build-tests` builds it: the test target depends
@@ -66,7 +68,8 @@ struct RelayProcess {
         let stderrData = (try? Data(contentsOf: errURL)) ?? Data()
         return Result(
             status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self))
+            stderr: String(decoding: stderrData, as: UTF8.self),
+            signalled: process.terminationReason == .uncaughtSignal)
     }
 }
 

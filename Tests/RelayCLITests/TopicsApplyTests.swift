@@ -40,6 +40,29 @@ struct TopicsApplyTests {
         await admin.close()
     }
 
+    /// Without --topics, the declarations are the project's (DIR/topics, DIR from --dir or RELAY_DIR), not those of
+    /// the current directory (the tests run in the package root, which has a topics/ of its own).
+    @Test func theDeclarationsAreTheProjectsByDefault() async throws {
+        let project = FileManager.default.temporaryDirectory.appendingPathComponent("relay-topics-\(UUID().uuidString)")
+        let topics = project.appendingPathComponent("topics")
+        try FileManager.default.createDirectory(at: topics, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: project) }
+        let name = "apply-project-\(UUID().uuidString.prefix(8).lowercased())"
+        try "topics:\n  - {name: \(name), partitions: 1, replication_factor: 1}\n"
+            .write(to: project.appendingPathComponent("topics/relay.yaml"), atomically: true, encoding: .utf8)
+        for arguments in [["--dir", project.path], []] {
+            let result = try await RelayProcess.run(["topics", "apply", "--brokers", KafkaKill.broker!] + arguments,
+                                                    environment: ["RELAY_DIR": project.path])
+            #expect(result.status == 0, "\(result.stderr)")
+            // The first run (--dir) creates the topic; the second (RELAY_DIR) finds it.
+            let counts = arguments.isEmpty ? "0 created, 1 unchanged" : "1 created, 0 unchanged"
+            #expect(result.stdout.hasSuffix("1 topics: \(counts), 0 drifted, 0 failed\n"), "\(result.stdout)")
+        }
+        let help = try await RelayProcess.run(["topics", "apply", "--help"])
+        let helpText = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")  // unwrapped
+        #expect(helpText.contains("--topics <PATH> The directory of topic declarations (default: DIR/topics"), "\(helpText)")
+    }
+
     @Test func aMalformedPropertyIsAClearErrorAtStart() async throws {
         let result = try await RelayProcess.run(["topics", "apply", "--brokers", KafkaKill.broker!,
                                                  "--kafka-property", "security.protocol=carrier-pigeon"])

@@ -32,6 +32,41 @@ import Testing
         #expect(found.count == 8, "\(found)")
     }
 
+    /// An interval of 0 or less passed validation and the trigger then failed and restarted forever; one past a
+    /// year trapped in its sleep.
+    @Test(arguments: [0, -5, 365 * 86_400 + 1])
+    func aTimerIntervalOutOfRangeIsAProblem(seconds: Int) throws {
+        let found = try problems("""
+            name: x
+            trigger: {plugin: timer, trigger: interval, input: {seconds: \(seconds)}}
+            steps:
+              - {id: a, plugin: base64, action: encode, input: {content: hi}}
+            """)
+        #expect(found == ["w.yaml: trigger.input.seconds: expected a number of seconds between 1 and 31536000 "
+            + "(a year), found \(seconds)"])
+    }
+
+    @Test func aTimerIntervalInRangeIsNoProblem() throws {
+        let found = try problems("""
+            name: x
+            trigger: {plugin: timer, trigger: interval, input: {seconds: 1}}
+            steps:
+              - {id: a, plugin: base64, action: encode, input: {content: hi}}
+            """)
+        #expect(found == [])
+    }
+
+    @Test func aPollIntervalPastAYearIsAProblem() throws {
+        let found = try problems("""
+            name: x
+            trigger: {plugin: hello, trigger: poll_greetings, input: {directory: /tmp, interval: 99999999999}}
+            steps:
+              - {id: a, plugin: base64, action: encode, input: {content: hi}}
+            """)
+        #expect(found == ["w.yaml: trigger.input.interval: expected at most 31536000 seconds (a year), "
+            + "found 99999999999"])
+    }
+
     @Test func theExampleProjectIsValid() throws {
         let root = TestPlugins.packageRoot.appendingPathComponent("examples/project").path
         let project = try Project.load(directory: root, native: try NativePlugins.all())

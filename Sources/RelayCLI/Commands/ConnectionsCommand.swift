@@ -88,12 +88,17 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
         if FileManager.default.fileExists(atPath: path) && !force {
             throw CLIFailure("\(path) exists; pass --force to replace it")
         }
-        var key = try context.key()
-        if key == nil, case .file(let keyPath) = MasterKey.location(defaultFile: context.layout.masterKey) {
+        var key: MasterKey?
+        // No key file yet (the project's, or the one RELAY_MASTER_KEY_FILE names): create it.
+        if case .file(let keyPath) = MasterKey.location(defaultFile: context.layout.masterKey),
+            !MasterKey.fileExists(keyPath)
+        {
             let created = MasterKey.generate(source: keyPath)
             try created.write(to: keyPath)
             FileHandle.standardError.write(Data("relay: created master key \(created.id) in \(keyPath) (readable by you only; back it up: without it the secrets cannot be opened)\n".utf8))
             key = created
+        } else {
+            key = try context.key()
         }
         let connection = ConnectionStore.Connection(
             name: name, plugin: plugin, parameters: parameters, secretFields: ConnectionFile.secretFields(schema: schema))

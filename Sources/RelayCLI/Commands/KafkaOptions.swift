@@ -15,6 +15,11 @@ struct KafkaOptions: ParsableArguments {
     @Option(help: "The Kafka client id (env RELAY_KAFKA_CLIENT_ID).")
     var clientID: String?
 
+    /// Whether brokers are given (flag or RELAY_BROKERS): commands that can also use the embedded bus use Kafka then.
+    var isConfigured: Bool {
+        !(brokers ?? ProcessInfo.processInfo.environment["RELAY_BROKERS"] ?? "").isEmpty
+    }
+
     func client(defaultClientID: String = "relay") throws -> KafkaClientConfiguration {
         let environment = ProcessInfo.processInfo.environment
         guard let brokers = brokers ?? environment["RELAY_BROKERS"], !brokers.isEmpty else {

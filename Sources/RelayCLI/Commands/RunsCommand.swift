@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RelayCore
 import RelayEngine
+import RelayKafka
 import RelayPlugins
 import RelayTransport
 
@@ -15,7 +16,9 @@ struct ProjectDatabase {
     static func open(_ dir: String) throws -> SQLiteDatabase {
         let path = ProjectLayout(root: dir).database
         guard FileManager.default.fileExists(atPath: path) else {
-            throw CLIFailure("no run store at \(path): run relay up --dir \(dir) first")
+            throw CLIFailure("no run store found at \(path): the run store is kept where the pipeline runs, in "
+                + "DIR/.relay/relay.sqlite of relay up (embedded bus) or of relay dispatcher (Kafka); "
+                + "pass that project's --dir on the machine that runs it")
         }
         return try SQLiteDatabase(path: path)
     }
@@ -77,10 +80,18 @@ struct EventsCommand: AsyncParsableCommand {
 struct EventsPublishCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
-        abstract: "Publish an event as if a workflow's trigger had sent it; the running pipeline (or the next relay up) handles it.")
-    @Option(help: "The project directory.") var dir: String = "."
+        abstract: "Publish an event as if a workflow's trigger had sent it; the running pipeline handles it.",
+        discussion: """
+            Without --brokers (or RELAY_BROKERS) the event goes to the embedded bus in DIR/.relay/relay.sqlite \
+            (relay up, or the next one); with them, to the relay.events topic on Kafka (relay dispatcher). Env: \
+            RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, RELAY_TOPIC_PREFIX.
+            """)
+    @Option(help: "The project directory (env RELAY_DIR).")
+    var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
     @Option(help: "The workflow whose trigger sends it, or PLUGIN.TRIGGER when only one workflow uses that trigger.") var trigger: String
     @Option(help: "The event (the trigger's output) as JSON.") var json: String
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var prefix: TopicPrefixOption
 
     func run() async throws {
         let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
@@ -94,15 +105,38 @@ struct EventsPublishCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure("--json: not valid JSON: \(error)")
         }
-        let database = try SQLiteDatabase(path: project.layout.database)
-        let bus = try EmbeddedBus(database: database)
-        try RunStore.createTables(database)
+        if let problem = output.payloadProblem(at: "--json") { throw CLIFailure("\(problem): not published") }
         let eventID = UUID().uuidString.lowercased()
         let instance = workflow.trigger.instanceID
-        try await bus.publish([BusMessage(topic: Topics.events, key: instance, json: [
+        let event = BusMessage(topic: Topics.events, key: instance, json: [
             "eventId": .string(eventID), "instance": .string(instance), "plugin": .string(workflow.trigger.plugin),
             "trigger": .string(workflow.trigger.trigger), "output": output, "time": .double(Date().timeIntervalSince1970),
-        ])])
-        print("published event \(eventID) for \(instance)")
+        ])
+        if kafka.isConfigured {
+            try await publishToKafka(event, project: project)
+            let brokers = try kafka.client().bootstrapServers.joined(separator: ",")
+            print("published event \(eventID) for \(instance) to Kafka \(brokers)")
+        } else {
+            let database = try SQLiteDatabase(path: project.layout.database)
+            let bus = try EmbeddedBus(database: database)
+            try RunStore.createTables(database)
+            try await bus.publish([event])
+            print("published event \(eventID) for \(instance) to the embedded bus \(project.layout.database)")
+        }
+    }
+
+    private func publishToKafka(_ event: BusMessage, project: Project) async throws {
+        var configuration = KafkaTransportConfiguration(client: try kafka.client(defaultClientID: "relay-events"))
+        configuration.topicPrefix = prefix.topicPrefix
+        // relay.events is created as DIR/topics declares it when no pipeline process has created it yet.
+        configuration.topics = (try? TopicDeclaration.loadDirectory(project.layout.topics)) ?? []
+        let transport = try KafkaTransport(configuration: configuration)
+        do {
+            try await transport.publish([event])
+        } catch let error as KafkaError {
+            await transport.close()
+            throw CLIFailure("events publish: \(error.message)")
+        }
+        await transport.close()
     }
 }

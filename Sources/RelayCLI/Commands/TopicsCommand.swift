@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelayEngine
 import RelayKafka
 import RelayTransport
 
@@ -18,11 +19,17 @@ struct TopicsApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var prefix: TopicPrefixOption
-    @Option(help: "The directory of topic declarations.") var topics = "topics"
+    @Option(help: "The project directory (env RELAY_DIR).")
+    var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
+    @Option(help: ArgumentHelp("The directory of topic declarations (default: DIR/topics, the project's).",
+                               valueName: "PATH"))
+    var topics: String?
     @Flag(help: "Exit with status 3 when a topic differs from its declaration.") var failOnDrift = false
 
     func run() async throws {
-        let declarations = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(topics) }.map { $0.prefixed(prefix.topicPrefix) }
+        let directory = topics ?? ProjectLayout(root: dir).topics
+        let declarations = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(directory) }
+            .map { $0.prefixed(prefix.topicPrefix) }
         let admin = try KafkaAdmin(configuration: try kafka.client(defaultClientID: "relay-topics"))
         let outcomes: [TopicApplyOutcome]
         do {

@@ -96,10 +96,15 @@ public struct RetryPolicy: Sendable, Equatable {
         self.maxBackoff = maxBackoff
     }
 
-    /// The wait before try number `attempt + 1` (after try `attempt` failed).
+    /// The wait before try number `attempt + 1` (after try `attempt` failed). Doubling stops at `maxBackoff`, so
+    /// no number of attempts overflows.
     public func delay(after attempt: Int) -> Duration {
         var delay = backoff
-        for _ in 1..<max(1, attempt) { delay = delay * 2 }
+        var doublings = max(0, attempt - 1)
+        while doublings > 0 && delay < maxBackoff {
+            delay = delay < maxBackoff / 2 ? delay * 2 : maxBackoff
+            doublings -= 1
+        }
         return min(delay, maxBackoff)
     }
 }

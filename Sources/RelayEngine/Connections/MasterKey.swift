@@ -54,7 +54,9 @@ public struct MasterKey: Sendable {
         return .file(defaultFile)
     }
 
-    /// The configured key, or nil when it is a file that does not exist.
+    /// The configured key, or nil when it is the project's default file and that does not exist. A file named by
+    /// `RELAY_MASTER_KEY_FILE` must exist and be a regular file of at most `longestFile` bytes: a missing file, a
+    /// directory or a device (`/dev/zero` would be read forever) is an error that says which.
     public static func load(defaultFile: String, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws -> MasterKey?
     {
@@ -62,15 +64,56 @@ public struct MasterKey: Sendable {
         case .environment:
             return try MasterKey(base64: environment["RELAY_MASTER_KEY"]!, source: "RELAY_MASTER_KEY")
         case .file(let path):
-            guard FileManager.default.fileExists(atPath: path) else { return nil }
-            let text: String
-            do {
-                text = try String(contentsOfFile: path, encoding: .utf8)
-            } catch {
-                throw RelayError(.io, "\(path): cannot read the master key: \(error.localizedDescription)")
-            }
+            let named = path != defaultFile
+            let place = named ? "RELAY_MASTER_KEY_FILE (\(path))" : path
+            guard let text = try readKeyFile(path, place: place, mustExist: named) else { return nil }
             return try MasterKey(base64: text, source: path)
         }
+    }
+
+    /// A key file holds 44 characters and a newline; anything much longer is not one.
+    public static let longestFile = 4096
+
+    public static func fileExists(_ path: String) -> Bool { fileType(path) != nil }
+
+    /// The text of the key file at `path`, or nil when it does not exist and need not.
+    static func readKeyFile(_ path: String, place: String, mustExist: Bool) throws -> String? {
+        switch fileType(path) {
+        case nil:
+            guard mustExist else { return nil }
+            throw RelayError(.configuration, "\(place): no such file; it should hold the base64 master key")
+        case S_IFREG?:
+            break
+        case S_IFDIR?:
+            throw RelayError(.configuration, "\(place): is a directory; expected a file holding the base64 master key")
+        default:
+            throw RelayError(.configuration, "\(place): is not a regular file (a device, pipe or socket); "
+                + "expected a file holding the base64 master key")
+        }
+        let bytes: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            // Bounded: one byte past the limit tells a file that is too long.
+            bytes = try handle.read(upToCount: longestFile + 1) ?? Data()
+        } catch {
+            throw RelayError(.io, "\(place): cannot read the master key: \(error.localizedDescription)")
+        }
+        guard bytes.count <= longestFile else {
+            throw RelayError(.configuration, "\(place): is longer than \(longestFile) bytes; "
+                + "expected the base64 master key (44 characters)")
+        }
+        guard let text = String(data: bytes, encoding: .utf8) else {
+            throw RelayError(.configuration, "\(place): is not text; expected the base64 master key (44 characters)")
+        }
+        return text
+    }
+
+    /// The type bits of what `path` names (symbolic links followed), or nil when nothing is there.
+    private static func fileType(_ path: String) -> mode_t? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & S_IFMT
     }
 
     /// Writes the key (base64) to `path`, readable by its owner only.

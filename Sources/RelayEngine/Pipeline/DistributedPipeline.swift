@@ -32,7 +32,7 @@ public enum DistributedPipeline {
                            logger: Logger = Logger(label: "relay"),
                            onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var kafka = configuration.kafka
-        if kafka.topics.isEmpty, let declared = try? TopicDeclaration.loadDirectory(project.layout.root + "/topics") {
+        if kafka.topics.isEmpty, let declared = try? TopicDeclaration.loadDirectory(project.layout.topics) {
             kafka.topics = declared
         }
         let transport = try KafkaTransport(configuration: kafka, logger: logger)

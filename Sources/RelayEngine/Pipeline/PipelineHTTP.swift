@@ -7,6 +7,10 @@ import ServiceLifecycle
 /// The HTTP endpoints of a process that runs pipeline services: `/healthz`, `/metrics`, and with a trigger host
 /// its webhooks (`/webhooks/**`) and the dispatcher endpoint of external triggers (`/dispatcher/<token>`).
 enum PipelineHTTP {
+    /// The largest request body (a webhook's, an external trigger's event): a longer one is answered 413 and its
+    /// connection closed.
+    static let largestBody = 16 * 1024 * 1024
+
     static func router(metrics: PipelineMetrics, triggers: TriggerHost?) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
@@ -20,7 +24,7 @@ enum PipelineHTTP {
         }
         router.post("/dispatcher/:token") { request, context -> Response in
             var request = request
-            let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+            let body = try await request.collectBody(limit: largestBody)
             guard let message = try? JSONParser.parse(bytes: Array(body.readableBytesView)) else {
                 return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "expected a v1 trigger_event\n")))
             }
@@ -39,6 +43,7 @@ enum PipelineHTTP {
         httpLogger.logLevel = .warning
         return Application(
             router: router(metrics: metrics, triggers: triggers),
+            server: .http1(additionalChannelHandlers: [CloseAfterResponseHandler()]),
             configuration: .init(address: .hostname(host, port: port), serverName: serverName),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -54,7 +59,7 @@ enum PipelineHTTP {
             return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no webhook trigger listens on /webhooks/\(path)\n")))
         }
         var request = request
-        let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+        let body = try await request.collectBody(limit: largestBody)
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         var query: [String: String] = [:]

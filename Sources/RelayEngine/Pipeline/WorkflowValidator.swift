@@ -27,6 +27,11 @@ public struct WorkflowValidator: Sendable {
                 add("trigger.trigger", "plugin \(trigger.plugin) has no trigger \"\(trigger.trigger)\"; it has \(list(entry.spec.triggers.map(\.name)))")
             } else {
                 checkInput(trigger.input, schema: entry.schemas["triggers"]?[trigger.trigger]?["input"] ?? [:], path: "trigger.input", add: add)
+                if case .native(let host) = entry.executor, !containsTemplate(trigger.input) {
+                    for problem in host.plugin.problems(inTriggerInput: trigger.input, trigger: trigger.trigger) {
+                        add("trigger.input.\(problem.key)", problem.message)
+                    }
+                }
             }
         } else {
             add("trigger.plugin", "unknown plugin \"\(trigger.plugin)\"; installed: \(list(catalog.entries.keys.sorted()))")

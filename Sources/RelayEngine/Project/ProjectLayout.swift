@@ -7,6 +7,8 @@ public struct ProjectLayout: Sendable, Equatable {
     public var workflows: String { join("workflows") }
     public var connections: String { join("connections") }
     public var plugins: String { join("plugins") }
+    /// Kafka topic declarations (`relay topics apply`, and topics the Kafka processes create).
+    public var topics: String { join("topics") }
     public var stateDirectory: String { join(".relay") }
     public var database: String { join(".relay/relay.sqlite") }
     /// The default place of the master key that seals connection secrets (RELAY_MASTER_KEY and

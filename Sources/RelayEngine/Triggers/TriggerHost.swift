@@ -73,7 +73,11 @@ public final class TriggerHost: Sendable {
         } catch {
             return .failure("\(error)")
         }
-        let start = StepStart(step: .trigger(binding.trigger), input: binding.input, connection: parameters, meta: ["triggerId": .string(instance)])
+        var meta: JSONObject = ["triggerId": .string(instance)]
+        // The connection's name lets the plugin host drop its old client when the connection is replaced.
+        if let name = binding.connection { meta["connection"] = .string(name) }
+        let start = StepStart(step: .trigger(binding.trigger), input: binding.input, connection: parameters,
+                              meta: .object(meta))
         // Trigger events of every kind (native, external, tasks) leave the host with connection secrets masked.
         let masker = SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: parameters)
         let send: @Sendable (JSONValue) async throws -> Void = { output in

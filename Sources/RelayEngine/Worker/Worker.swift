@@ -6,7 +6,7 @@ import RelayTransport
 
 /// Runs action jobs: consumes `relay.jobs.<plugin>` for each plugin it hosts (group `relay.workers.<plugin>`), runs
 /// each job with its connection and deadline, and publishes the result while acknowledging the job, in one
-/// transaction. Up to `concurrency` jobs run at once.
+/// transaction. Up to `concurrency` jobs run at once, across all its plugins (one limit for the worker).
 ///
 /// Shutdown: cancellation stops intake; jobs in flight finish (or reach their deadline), publish and acknowledge.
 public final class Worker: Sendable {
@@ -18,6 +18,8 @@ public final class Worker: Sendable {
     let metrics: PipelineMetrics
     let logger: Logger
     let committer: ResultCommitter
+    /// `concurrency` slots, shared by every plugin's subscription.
+    let slots: JobSlots
 
     public init(bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
                 concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.worker")) {
@@ -29,6 +31,7 @@ public final class Worker: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.committer = ResultCommitter(bus: bus)
+        self.slots = JobSlots(self.concurrency)
     }
 
     public func run() async throws {
@@ -46,16 +49,13 @@ public final class Worker: Sendable {
 
     private func consume(_ subscription: any BusSubscription) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var running = 0
             while let delivery = try await subscription.next() {
-                if running >= concurrency {
-                    try await group.next()
-                    running -= 1
-                }
-                running += 1
+                await slots.acquire()
                 group.addTask {
                     // Jobs in flight finish even when intake stops.
-                    try await Task { try await self.handle(delivery) }.value
+                    let outcome = await Task { try await self.handle(delivery) }.result
+                    await self.slots.release()
+                    try outcome.get()
                 }
             }
             try await group.waitForAll()
@@ -80,8 +80,8 @@ public final class Worker: Sendable {
         }
         let plugin = String(delivery.message.topic.dropFirst(Topics.jobs("").count))
         let startedAt = Date().timeIntervalSince1970
-        // From the message: kept within 1 ms and a year whatever it says.
-        let timeout = Duration.milliseconds(min(max(start.meta["timeoutMs"]?.intValue ?? 60_000, 1), 31_622_400_000))
+        // Clamped: a deadline past what a clock holds traps, and a message's timeout was checked by no workflow.
+        let timeout = WorkflowLimits.timeout(milliseconds: start.meta["timeoutMs"]?.intValue ?? 60_000)
         var event: StepEvent
         let connectionName = start.meta["connection"]?.stringValue
         do {

@@ -85,9 +85,16 @@ struct PollGreetings: PluginTrigger {
         var seen: [String]
     }
 
+    /// At most a year between polls: a longer sleep traps (its deadline is past what the clock holds).
+    static func problems(in input: Input) -> [InputProblem] {
+        guard let interval = input.interval, interval > WorkflowLimits.longestTimerSeconds else { return [] }
+        return [InputProblem(key: "interval", message: "expected at most \(WorkflowLimits.longestTimerSeconds) "
+            + "seconds (a year), found \(interval)")]
+    }
+
     func run(_ input: Input, context: TriggerContext<HelloConnection, Event>) async throws {
         var seen = Set(try await context.state.load(State.self)?.seen ?? [])
-        let interval = max(1, input.interval ?? 5)
+        let interval = min(max(1, input.interval ?? 5), WorkflowLimits.longestTimerSeconds)
         while !Task.isCancelled {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: input.directory)) ?? []
             for file in files.sorted() where !seen.contains(file) && !file.hasPrefix(".") {

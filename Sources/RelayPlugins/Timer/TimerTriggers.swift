@@ -23,9 +23,20 @@ struct IntervalTrigger: PluginTrigger {
         var fire_immediately: Bool?
     }
 
+    /// From 1 second to a year: 0 or less would fire in a loop; more than a year gives a deadline past what a sleep
+    /// can hold (it traps).
+    static func problems(in input: Input) -> [InputProblem] {
+        guard (1...WorkflowLimits.longestTimerSeconds).contains(input.seconds) else {
+            return [InputProblem(key: "seconds", message: "expected a number of seconds between 1 and "
+                + "\(WorkflowLimits.longestTimerSeconds) (a year), found \(input.seconds)")]
+        }
+        return []
+    }
+
     func run(_ input: Input, context: TriggerContext<NoConnection, TimerEvent>) async throws {
-        guard input.seconds > 0 else {
-            throw PluginError(cause: "The interval must be at least 1 second.", assistance: "Set seconds to 1 or more.")
+        if let problem = Self.problems(in: input).first {
+            throw PluginError(cause: "The interval is out of range: \(problem.message).",
+                              assistance: "Set seconds to a value from 1 to \(WorkflowLimits.longestTimerSeconds).")
         }
         var count = try await context.state.load(TimerState.self)?.count ?? 0
         if input.fire_immediately != true { try await Task.sleep(for: .seconds(input.seconds)) }

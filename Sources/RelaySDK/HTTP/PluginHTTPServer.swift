@@ -43,6 +43,7 @@ public final class PluginHTTPServer: Sendable {
         let hostName = configuration.host
         let app = Application(
             router: router,
+            server: .http1(additionalChannelHandlers: [CloseAfterResponseHandler()]),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: plugin.name),
             onServerRunning: { channel in
                 FileHandle.standardError.write(Data("\(name): serving the plugin API on \(hostName):\(channel.localAddress?.port ?? 0)\n".utf8))
@@ -172,7 +173,7 @@ public final class PluginHTTPServer: Sendable {
 
     private func readMessage(_ request: Request) async throws -> V1Message {
         var request = request
-        let buffer = try await request.collectBody(upTo: 64 * 1024 * 1024)
+        let buffer = try await request.collectBody(limit: 64 * 1024 * 1024)
         let bytes = Array(buffer.readableBytesView)
         guard !bytes.isEmpty else { throw RequestFailure(message: "Empty input provided") }
         do {

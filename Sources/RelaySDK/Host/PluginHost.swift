@@ -11,8 +11,23 @@ import Synchronization
 public final class PluginHost: Sendable {
     public let plugin: Plugin
     private let logger: Logger
-    /// Connections by their parameters; one task per parameters, so jobs that arrive together connect once.
-    private let connections = Mutex<[JSONValue: Task<any Sendable, any Error>]>([:])
+    /// Connections by name (`meta.connection`), or by parameters for steps that name none; one task per entry, so
+    /// jobs that arrive together connect once. A named connection whose parameters change (it was replaced)
+    /// replaces its entry: the old client is dropped.
+    private let connections = Mutex<[ConnectionKey: CachedConnection]>([:])
+
+    private enum ConnectionKey: Hashable {
+        case named(String)
+        case parameters(JSONValue)
+    }
+
+    private struct CachedConnection {
+        var parameters: JSONValue
+        var task: Task<any Sendable, any Error>
+    }
+
+    /// How many connections are cached (for tests).
+    var cachedConnectionCount: Int { connections.withLock { $0.count } }
 
     public init(plugin: Plugin, logger: Logger = Logger(label: "relay.plugin")) {
         self.plugin = plugin
@@ -30,14 +45,14 @@ public final class PluginHost: Sendable {
             case .action(let name):
                 guard let handler = plugin.actions[name] else { throw StepFailure.client("Unknown action \"\(name)\"") }
                 try validate(start.input, against: plugin.schema("actions", name, "input"), options: .input, root: "input", what: "action input")
-                let connection = try await connect(start.connection, logger: stepLogger)
+                let connection = try await connect(start, logger: stepLogger)
                 let values = StepContextValues(logger: stepLogger, deadline: deadline, meta: start.meta)
                 var output = try await withDeadline(deadline) { try await handler(start.input, connection, values) }
                 try validate(output, against: plugin.schema("actions", name, "output"), options: .standard, root: "output", what: "action output")
                 output = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(output)
                 return .success(output, log: capture.text, meta: start.meta)
             case .connectionTest:
-                let connection = try await connect(start.connection, logger: stepLogger)
+                let connection = try await connect(start, logger: stepLogger)
                 guard let test = plugin.connector.test else { throw ConnectionTestUnavailable() }
                 let output = try await withDeadline(deadline) { try await test(connection, ConnectionContext(logger: stepLogger)) }
                 return .success(output, log: capture.text, meta: start.meta)
@@ -64,7 +79,7 @@ public final class PluginHost: Sendable {
             if let state = start.state {
                 try validate(state, against: plugin.schema("tasks", name, "state"), options: .standard, root: "state", what: "task state")
             }
-            let connection = try await connect(start.connection, logger: stepLogger)
+            let connection = try await connect(start, logger: stepLogger)
             let values = StepContextValues(logger: stepLogger, deadline: deadline, meta: start.meta)
             let outcome = try await withDeadline(deadline) { try await handler(start.input, start.state, connection, values) }
             let masked = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(outcome.events)
@@ -93,7 +108,7 @@ public final class PluginHost: Sendable {
                 throw StepFailure.client("Unknown trigger \"\(start.step.name)\"")
             }
             try validate(start.input, against: plugin.schema("triggers", name, "input"), options: .input, root: "input", what: "trigger input")
-            let connection = try await connect(start.connection, logger: stepLogger)
+            let connection = try await connect(start, logger: stepLogger)
             let schema = plugin.schema("triggers", name, "output")
             let masker = SecretMasker(schema: plugin.connectionSchema, connection: start.connection)
             let values = StepContextValues(logger: stepLogger, deadline: nil, meta: start.meta)
@@ -114,23 +129,30 @@ public final class PluginHost: Sendable {
 
     // MARK: - Pieces
 
-    /// Validates and connects, reusing the connection made earlier with the same parameters.
-    func connect(_ parameters: JSONValue, logger: Logger) async throws -> any Sendable {
+    /// The connection of `start` (named by `meta.connection`, when it is one of the project's).
+    func connect(_ start: StepStart, logger: Logger) async throws -> any Sendable {
+        try await connect(start.connection, name: start.meta["connection"]?.stringValue, logger: logger)
+    }
+
+    /// Validates and connects, reusing the connection made earlier with the same name and parameters.
+    func connect(_ parameters: JSONValue, name: String?, logger: Logger) async throws -> any Sendable {
         try validate(parameters, against: plugin.connectionSchema, options: .standard, root: "connection", what: "connection")
         let plugin = self.plugin
+        let key = name.map(ConnectionKey.named) ?? .parameters(parameters)
         let task = connections.withLock { connections in
-            if let existing = connections[parameters] { return existing }
+            if let existing = connections[key], existing.parameters == parameters { return existing.task }
+            // New, or replaced (other parameters under the same name): the old entry and its client go.
             let created = Task<any Sendable, any Error> {
                 try await plugin.connector.connect(parameters, ConnectionContext(logger: logger))
             }
-            connections[parameters] = created
+            connections[key] = CachedConnection(parameters: parameters, task: created)
             return created
         }
         do {
             return try await task.value
         } catch {
             // A failed connect is not cached: the next job tries again.
-            connections.withLock { if $0[parameters] == task { $0[parameters] = nil } }
+            connections.withLock { if $0[key]?.task == task { $0[key] = nil } }
             throw error
         }
     }

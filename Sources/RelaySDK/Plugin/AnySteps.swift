@@ -4,6 +4,7 @@ import RelayCore
 typealias ActionHandler = @Sendable (JSONValue, any Sendable, StepContextValues) async throws -> JSONValue
 typealias TriggerHandler = @Sendable (JSONValue, any Sendable, StepContextValues, TriggerState, WebhookInbox?,
     @escaping @Sendable (JSONValue) async throws -> Void) async throws -> Void
+typealias TriggerInputCheck = @Sendable (JSONValue) -> [InputProblem]
 typealias TaskHandler = @Sendable (JSONValue, JSONValue?, any Sendable, StepContextValues) async throws -> TaskOutcome
 
 /// The untyped parts of a step context.
@@ -41,9 +42,12 @@ public struct AnyAction<C: PluginConnection>: Sendable {
 public struct AnyTrigger<C: PluginConnection>: Sendable {
     let name: String
     let handler: TriggerHandler
+    let problems: TriggerInputCheck
 
     public init<T: PluginTrigger>(_ trigger: T) where T.Connection == C {
         name = T.name
+        // An input that does not decode has no problems of this kind: schema validation reports it.
+        problems = { input in (try? JSONValueCoder.decode(T.Input.self, from: input)).map(T.problems(in:)) ?? [] }
         handler = { input, connection, values, state, webhook, sink in
             let typedInput: T.Input = try decodeInput(T.Input.self, input)
             let step = StepContext(

@@ -16,6 +16,7 @@ public struct Plugin: Sendable {
     let connector: Connector
     let actions: [String: ActionHandler]
     let triggers: [String: TriggerHandler]
+    let triggerChecks: [String: TriggerInputCheck]
     let tasks: [String: TaskHandler]
 
     public var name: String { spec.name }
@@ -46,11 +47,13 @@ public struct Plugin: Sendable {
             throw RelayError(.invalidSpec, "\(file):\(declared.line): action '\(declared.name)' is declared but not implemented")
         }
         var triggerTable: [String: TriggerHandler] = [:]
+        var checkTable: [String: TriggerInputCheck] = [:]
         for trigger in triggers {
             guard spec.trigger(named: trigger.name) != nil else {
                 throw RelayError(.invalidSpec, "\(file): the plugin implements trigger '\(trigger.name)', which its spec does not declare")
             }
             triggerTable[trigger.name] = trigger.handler
+            checkTable[trigger.name] = trigger.problems
         }
         var taskTable: [String: TaskHandler] = [:]
         for task in tasks {
@@ -61,7 +64,13 @@ public struct Plugin: Sendable {
         }
         self.actions = actionTable
         self.triggers = triggerTable
+        self.triggerChecks = checkTable
         self.tasks = taskTable
+    }
+
+    /// What is wrong with `input` for the trigger `name` beyond its schema (see `PluginTrigger.problems(in:)`).
+    public func problems(inTriggerInput input: JSONValue, trigger name: String) -> [InputProblem] {
+        triggerChecks[name]?(input) ?? []
     }
 
     func schema(_ kind: String, _ name: String, _ part: String) -> JSONValue {

@@ -10,4 +10,13 @@ public protocol PluginTrigger: Sendable {
 
     /// Runs until the task is cancelled (return then) or the trigger cannot go on (throw).
     func run(_ input: Input, context: TriggerContext<Connection, Output>) async throws
+
+    /// What is wrong with an input that fits the schema but not the trigger (a number out of range): workflow
+    /// validation reports these, so that such a trigger is not started (and restarted) only to fail. None by
+    /// default.
+    static func problems(in input: Input) -> [InputProblem]
+}
+
+extension PluginTrigger {
+    public static func problems(in input: Input) -> [InputProblem] { [] }
 }

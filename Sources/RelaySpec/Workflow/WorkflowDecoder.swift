@@ -77,8 +77,10 @@ public enum WorkflowDecoder {
             if let retry = node["retry"] {
                 guard retry.mapping != nil else { throw fail(retry, "\(path).retry", "expected a mapping with attempts and backoff") }
                 if let attempts = retry["attempts"] {
-                    guard case .scalar(.int(let n)) = attempts.value, n >= 1 else {
-                        throw fail(attempts, "\(path).retry.attempts", "expected a positive integer, found \(attempts.kindDescription)")
+                    let most = WorkflowLimits.mostAttempts
+                    guard case .scalar(.int(let n)) = attempts.value, (1...most).contains(n) else {
+                        throw fail(attempts, "\(path).retry.attempts",
+                                   "expected an integer between 1 and \(most), found \(attempts.kindDescription)")
                     }
                     step.retry.attempts = n
                 }
@@ -120,21 +122,35 @@ public enum WorkflowDecoder {
         return Workflow(name: name, version: version, trigger: binding, steps: steps, file: file)
     }
 
-    /// `30s`, `500ms`, `2m`, `1h`, or a number of seconds.
-    static func duration(_ node: YAMLNode, path: String, fail: (YAMLNode?, String, String) -> RelayError) throws(RelayError) -> Duration {
+    /// `30s`, `500ms`, `2m`, `1h`, or a number of seconds, between `WorkflowLimits.shortestDuration` and
+    /// `WorkflowLimits.longestDuration`. Anything else (`.inf`, `1e17s`, `0s`) is an error naming the line, never a
+    /// trap: the value is checked as a finite `Double` before any conversion to an integer.
+    static func duration(
+        _ node: YAMLNode, path: String, fail: (YAMLNode?, String, String) -> RelayError
+    ) throws(RelayError) -> Duration {
+        let range = "between 1 ms and \(WorkflowLimits.longestDurationDays) days"
+        var seconds: Double?
         switch node.value {
-        case .scalar(.int(let seconds)) where seconds >= 0: return .seconds(seconds)
-        case .scalar(.double(let seconds)) where seconds >= 0: return .milliseconds(Int(seconds * 1000))
+        case .scalar(.int(let value)): seconds = Double(value)
+        case .scalar(.double(let value)): seconds = value
         case .scalar(.string(let text)):
             let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-            for (unit, factor) in units where text.hasSuffix(unit) {
-                if let value = Double(text.dropLast(unit.count)), value >= 0 {
-                    return .milliseconds(Int(value * factor * 1000))
-                }
+            if let (unit, factor) = units.first(where: { text.hasSuffix($0.0) }),
+                let value = Double(text.dropLast(unit.count))
+            {
+                seconds = value * factor
             }
-            fallthrough
-        default:
-            throw fail(node, path, "expected a duration such as 30s, 500ms or 2m, found \(node.kindDescription)")
+        default: break
         }
+        guard let seconds, !seconds.isNaN else {
+            throw fail(node, path,
+                       "expected a duration \(range) such as 30s, 500ms or 2m, found \(node.kindDescription)")
+        }
+        let longest = Double(WorkflowLimits.longestDuration.components.seconds)
+        // Checked as a Double first: Int(_:) of an infinite or too large Double traps.
+        guard seconds >= 0.001, seconds <= longest else {
+            throw fail(node, path, "expected a duration \(range), found \(node.kindDescription)")
+        }
+        return .milliseconds(Int((seconds * 1000).rounded()))
     }
 }
