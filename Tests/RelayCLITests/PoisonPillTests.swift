@@ -195,4 +195,26 @@ import Testing
         relay.waitUntilExit()
         #expect(relay.terminationStatus == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
     }
+
+    /// `relay events publish` with JSON nested too deep, or a number beyond a double: a clear error and exit 1,
+    /// not a crash, and nothing published.
+    // (50,000 levels: one argument of a command line holds at most 128 KiB.)
+    @Test(arguments: [(String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000),
+                       "at most 512 levels of nested arrays and objects"),
+                      ("{\"a\": 1e999}", "a number within a double's range"),
+                      (String(repeating: "[", count: 501) + String(repeating: "]", count: 501),
+                       "--json nests deeper than 500 levels")])
+    func eventsPublishRefusesJSONBeyondTheLimits(json: String, message: String) async throws {
+        let project = try Project()
+        defer { try? FileManager.default.removeItem(at: project.directory) }
+        let result = try await RelayProcess.run(
+            ["events", "publish", "--dir", project.directory.path, "--trigger", "poison", "--json", json])
+        #expect(!result.signalled, "\(result.stderr)")
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        let published = try await project.database.read { db in
+            try db.query("SELECT COUNT(*) FROM bus_messages WHERE topic = 'relay.events'").first?[0].int ?? -1
+        }
+        #expect(published == 0)
+    }
 }
