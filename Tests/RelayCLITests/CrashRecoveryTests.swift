@@ -2,6 +2,7 @@ import Foundation
 import RelayCore
 import RelayEngine
 import RelayTransport
+import RelayTestSupport
 import Testing
 
 /// `relay up` killed with SIGKILL in the middle of a burst of runs, then started again: every event gives exactly
@@ -51,12 +52,10 @@ import Testing
 
         let first = try startRelay(directory, port: Int.random(in: 20000...30000))
         var finishedBeforeKill = 0
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            finishedBeforeKill = try await counts(database).finished
-            if finishedBeforeKill >= total / 10 { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        #expect(await waitFor {
+            finishedBeforeKill = (try? await counts(database).finished) ?? 0
+            return finishedBeforeKill >= total / 10
+        }, "runs finish before the kill")
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         #expect(first.terminationReason == .uncaughtSignal)
@@ -64,10 +63,8 @@ import Testing
 
         let second = try startRelay(directory, port: Int.random(in: 30001...40000))
         defer { if second.isRunning { second.terminate() } }
-        let restartDeadline = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < restartDeadline, try await counts(database).finished < total {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        #expect(await waitFor(seconds: 120) { (try? await counts(database).finished) ?? 0 >= total },
+                "every run finishes after the restart")
         second.terminate()
         second.waitUntilExit()
         #expect(second.terminationStatus == 0, "SIGTERM drains and exits 0")

@@ -158,6 +158,11 @@ struct DistributedPipelineTests {
             }
         }
         #expect(await waitFor { (try? await cluster.finished()) ?? 0 >= total / 5 }, "runs finish before the kills")
+        // The dead-letter topic is read from its start while the cluster runs: the poison event below is
+        // dead-lettered only once the restarted dispatcher's events consumer has joined its group, which may take
+        // longer than the rest of the test. The topic is created here (the pipeline creates it at its first dead
+        // letter) so that the reader's subscription finds it.
+        let deadLetters = try await DeadLetterReader(cluster)
         cluster.kill("worker1")
         cluster.kill("dispatcher")
         try cluster.start("dispatcher", ["dispatcher"])
@@ -170,6 +175,17 @@ struct DistributedPipelineTests {
         await producer.close()
         try await posting.value
         #expect(await waitFor(seconds: 240) { (try? await cluster.finished()) ?? 0 >= total + 1 }, "every run finishes")
+        // Each poison message reaches the dead-letter topic, with what was wrong and where it came from.
+        let poisoned = ["relay.events", "relay.jobs.hashit"]
+        let bothDead = await waitFor {
+            let dead = await deadLetters.messages.items
+            return poisoned.allSatisfy { topic in
+                dead.contains { DeadLetterReader.header($0, "relay.dlq.topic") == topic
+                    && !DeadLetterReader.header($0, "relay.dlq.reason").isEmpty }
+            }
+        }
+        let reasons = await deadLetters.reasons()
+        #expect(bothDead, "both poison messages are dead-lettered while the cluster runs: \(reasons)")
         let statuses = await cluster.stopAll()
         #expect(statuses.filter { $0.key != "worker1" }.allSatisfy { $0.value == "exit 0" }, "SIGTERM: drain, exit 0: \(statuses)")
 
@@ -198,22 +214,70 @@ struct DistributedPipelineTests {
         }
         #expect(outputs.count == total + 1 && mismatches == 0, "outputs are those of an undisturbed run")
 
-        // Each poison message is on the dead-letter topic once, with what was wrong and where it came from.
-        let consumer = try KafkaConsumer(configuration: KafkaConsumerConfiguration(client: cluster.client, groupID: "dlq-reader-\(cluster.suffix)"),
-                                         topics: [cluster.prefix + "relay.dlq"])
-        var dead: [KafkaConsumerMessage] = []
-        while dead.count < 2, let message = try await withTimeout(seconds: 60, { try await consumer.next() }) { dead.append(message) }
-        // Nothing more arrives.
-        if let extra = try await withTimeout(seconds: 3, { try await consumer.next() }) { dead.append(extra) }
-        await consumer.close()
-        func header(_ message: KafkaConsumerMessage, _ name: String) -> String {
+        // Each poison message is on the dead-letter topic once, and nothing else is: with every process stopped,
+        // a marker on each partition ends what can be there.
+        let dead = try await deadLetters.readToEnd()
+        #expect(dead.count == 2, "two dead letters: \(dead.map { DeadLetterReader.header($0, "relay.dlq.reason") })")
+        let byTopic = Dictionary(dead.map { (DeadLetterReader.header($0, "relay.dlq.topic"), $0) },
+                                 uniquingKeysWith: { first, _ in first })
+        #expect(byTopic["relay.events"].map { String(decoding: $0.value, as: UTF8.self) } == "this is not an event")
+        #expect(byTopic["relay.jobs.hashit"].map { String(decoding: $0.value, as: UTF8.self) }
+                    == #"{"not": "a job"}"#)
+        #expect(dead.allSatisfy { !DeadLetterReader.header($0, "relay.dlq.reason").isEmpty }, "the reason rides along")
+    }
+
+    /// Reads the cluster's dead-letter topic from its start, in the background, into `messages`.
+    final class DeadLetterReader: Sendable {
+        static let marker = Array("end of dead letters".utf8)
+        let topic: String
+        let partitions: Int
+        let client: KafkaClientConfiguration
+        let consumer: KafkaConsumer
+        let messages: Collected<KafkaConsumerMessage>
+        let reading: Task<Void, Error>
+
+        init(_ cluster: Cluster) async throws {
+            topic = cluster.prefix + Topics.dlq
+            client = cluster.client
+            let admin = try KafkaAdmin(configuration: client)
+            let created = try await admin.createTopics([TopicDeclaration(name: topic, partitions: 6)])
+            _ = try created[topic]?.get()
+            let described = try await admin.describeTopics([topic])
+            await admin.close()
+            partitions = try #require(described[topic]?.partitions)
+            var configuration = KafkaConsumerConfiguration(client: client, groupID: "dlq-reader-\(cluster.suffix)")
+            configuration.sessionTimeoutMilliseconds = 6_000
+            configuration.heartbeatIntervalMilliseconds = 500
+            let consumer = try KafkaConsumer(configuration: configuration, topics: [topic])
+            self.consumer = consumer
+            let collected = Collected<KafkaConsumerMessage>()
+            messages = collected
+            reading = Task { for try await message in consumer.messages { await collected.append(message) } }
+        }
+
+        static func header(_ message: KafkaConsumerMessage, _ name: String) -> String {
             message.headers.first { $0.name == name }.map { String(decoding: $0.value, as: UTF8.self) } ?? ""
         }
-        let byTopic = Dictionary(dead.map { (header($0, "relay.dlq.topic"), $0) }, uniquingKeysWith: { first, _ in first })
-        #expect(dead.count == 2, "two dead letters: \(dead.map { header($0, "relay.dlq.reason") })")
-        #expect(byTopic["relay.events"].map { String(decoding: $0.value, as: UTF8.self) } == "this is not an event")
-        #expect(byTopic["relay.jobs.hashit"].map { String(decoding: $0.value, as: UTF8.self) } == #"{"not": "a job"}"#)
-        #expect(dead.allSatisfy { !header($0, "relay.dlq.reason").isEmpty }, "the reason rides along")
+
+        func reasons() async -> [String] { await messages.items.map { Self.header($0, "relay.dlq.reason") } }
+
+        /// Every dead letter, once nothing can add more: a marker goes to each partition and the reader waits
+        /// until it has read them all (each partition is read in order), then stops.
+        func readToEnd() async throws -> [KafkaConsumerMessage] {
+            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client))
+            _ = try await producer.send((0..<partitions).map {
+                KafkaProducerMessage(topic: topic, partition: Int32($0), key: nil, value: Self.marker)
+            })
+            await producer.close()
+            let partitions = partitions
+            let allMarkers = await waitFor {
+                Set(await messages.items.filter { $0.value == Self.marker }.map(\.partition)).count == partitions
+            }
+            #expect(allMarkers, "the reader reaches the end of each dead-letter partition")
+            await consumer.close()
+            _ = try await reading.value
+            return await messages.items.filter { $0.value != Self.marker }
+        }
     }
 
     /// `relay bench --brokers`: worker processes, every run finished, the embedded bench's last line.

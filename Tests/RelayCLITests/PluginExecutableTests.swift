@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import RelayTestSupport
 import Testing
 
 /// A native plugin executable, as a user runs it: stdin/stdout and the HTTP API.
@@ -58,12 +59,7 @@ import Testing
             let (data, response) = try await URLSession.shared.data(for: request)
             return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
         }
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = (try? await request("GET", "/api/v1/status"))?.0 == 200
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(ready)
+        #expect(await waitFor { (try? await request("GET", "/api/v1/status"))?.0 == 200 }, "the plugin serves HTTP")
         let connection = #""connection":{"greeting":"Hello","api_key":{"secretKey":"s3cr3t-KEY-0123456789"}}"#
         let greet = try await request("POST", "/api/v1/actions/greet", #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"input":{"names":["Ada"]},\#(connection)}}"#)
         #expect(greet.0 == 200)
@@ -94,17 +90,16 @@ import Testing
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { process.terminate() }
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/connection/test")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"version":"v1","type":"connection_test","body":{"meta":{},"connection":{}}}"#.utf8)
         var status = 0
-        for _ in 0..<100 where status == 0 {
-            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/connection/test")!)
-            request.httpMethod = "POST"
-            request.httpBody = Data(#"{"version":"v1","type":"connection_test","body":{"meta":{},"connection":{}}}"#.utf8)
-            if let (_, response) = try? await URLSession.shared.data(for: request) {
-                status = (response as! HTTPURLResponse).statusCode
-            } else {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
+        // The first answer, once the plugin listens.
+        #expect(await waitFor {
+            guard let (_, response) = try? await URLSession.shared.data(for: request) else { return false }
+            status = (response as! HTTPURLResponse).statusCode
+            return true
+        }, "the plugin serves HTTP")
         #expect(status == 501)
     }
 }

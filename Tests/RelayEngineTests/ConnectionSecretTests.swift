@@ -155,9 +155,9 @@ enum VaultPlugin {
             let path = directory.appendingPathComponent("prod.yaml").path
             try ConnectionFile.write(.init(name: "prod", plugin: "vault", parameters: ["url": "https://a", "password": "first-password"],
                                            secretFields: ["password"]), to: path, key: key)
+            try backdate(path)
             let store = try ConnectionStore(directory: directory.path, catalog: catalog, key: key)
             #expect(try store.parameters("prod")["url"] == "https://a")
-            try await Task.sleep(for: .milliseconds(1100))  // modification times have one-second resolution on some filesystems
             try ConnectionFile.write(.init(name: "prod", plugin: "vault", parameters: ["url": "https://b", "password": "second-password"],
                                            secretFields: ["password"]), to: path, key: key)
             #expect(try store.parameters("prod") == ["url": "https://b", "password": "second-password"])
@@ -176,6 +176,7 @@ enum VaultPlugin {
         try FileManager.default.createDirectory(at: connections, withIntermediateDirectories: true)
         try ConnectionFile.write(.init(name: "vault", plugin: "vault", parameters: ["url": .string(url), "password": .string(Self.password)],
                                        secretFields: ["password"]), to: connections.appendingPathComponent("vault.yaml").path, key: key)
+        try backdate(connections.appendingPathComponent("vault.yaml").path)
         let catalog = try VaultPlugin.catalog()
         let store = try ConnectionStore(directory: connections.path, catalog: catalog, key: key)
         let pipeline = try TestPipeline(workflows: ["""
@@ -217,7 +218,6 @@ enum VaultPlugin {
         for _ in 0..<5 { try await pipeline.publish(["n": 1]) }
         _ = try await pipeline.finishedRuns(5)
         #expect(VaultPlugin.connectCount(first) == 1, "ten jobs, one connect")
-        try await Task.sleep(for: .milliseconds(1100))
         try ConnectionFile.write(.init(name: "vault", plugin: "vault", parameters: ["url": .string(second), "password": .string(Self.password)],
                                        secretFields: ["password"]), to: connections.appendingPathComponent("vault.yaml").path, key: key)
         try await pipeline.publish(["n": 2])
@@ -239,4 +239,10 @@ enum VaultPlugin {
         #expect(try await pipeline.finishedRuns(2).count == 2)
         await pipeline.stop()
     }
+}
+
+/// Dates a file an hour back, so that a rewrite now has another modification time even where the filesystem
+/// keeps them to the second (set, not waited for).
+func backdate(_ path: String) throws {
+    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: path)
 }

@@ -58,24 +58,26 @@ struct KafkaLongJobTests {
 
         let runID = "run-\(UUID().uuidString.prefix(8))"
         // 16 s: more than twice max.poll.interval.ms; then a short job behind it on the same partition.
-        let jobs = [("long", 16), ("short", 0)].map { step, seconds in
-            StepStart(step: .action("nap"), input: ["seconds": .int(seconds)], meta: [
+        func job(_ step: String, seconds: Int) -> BusMessage {
+            let start = StepStart(step: .action("nap"), input: ["seconds": .int(seconds)], meta: [
                 "jobId": .string("\(runID)/\(step)/1"), "runId": .string(runID), "stepId": .string(step), "attempt": 1,
             ])
+            return BusMessage(topic: Topics.jobs("sleeper"), key: runID, json: start.message.json)
         }
-        try await bus.publish(jobs.map { BusMessage(topic: Topics.jobs("sleeper"), key: runID, json: $0.message.json) })
+        try await bus.publish([job("long", seconds: 16), job("short", seconds: 0)])
 
-        // Both jobs ran; then a few seconds more, in which a job redelivered after its worker left the group would
-        // run again. (Leaving would happen 7 s into the long job, so a redelivery would already be under way.)
+        // Once the short job ran, a marker job goes behind both on the same partition. The worker runs one job at
+        // a time, in partition order, and publishes each result before it starts the next job: had it left the
+        // group, the long and short jobs would be delivered again, from the committed offset, before the marker,
+        // and their second results would be on the results topic (one partition) before the marker's.
         #expect(await waitFor(seconds: 120) { Sleeper.runs.withLock { $0["\(runID)/short/1"] } == 1 }, "the short job ran")
-        try await Task.sleep(for: .seconds(8))
-        // Every result published so far, read up to a marker published now (the results topic has one partition).
-        try await bus.publish([BusMessage(topic: Topics.results, key: runID, value: Array("end of test".utf8))])
+        try await bus.publish([job("marker", seconds: 0)])
         let reader = try await bus.subscribe(topic: Topics.results, group: "long-reader")
         var results: [Delivery] = []
         reading: while true {
             for delivery in try await reader.nextBatch(maximum: 100) {
-                if delivery.message.value == Array("end of test".utf8) { break reading }
+                let value = String(decoding: delivery.message.value, as: UTF8.self)
+                if value.contains("\(runID)/marker/1") { break reading }
                 results.append(delivery)
             }
         }

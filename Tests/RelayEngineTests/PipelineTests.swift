@@ -5,6 +5,7 @@ import RelayPlugins
 import RelaySDK
 import RelaySpec
 import RelayTransport
+import RelayTestSupport
 import Testing
 
 /// A plugin for pipeline tests: echo, an action that fails until a given attempt, one that hangs, one that fails.
@@ -130,6 +131,14 @@ final class TestPipeline: Sendable {
 
     var queries: RunQueries { RunQueries(database: bus.database) }
 
+    /// A consumer group's committed position on a topic of the bus (0 before its first commit).
+    func committed(group: String, topic: String) async throws -> Int64 {
+        try await bus.database.read { db in
+            try db.query("SELECT committed FROM bus_offsets WHERE grp = ? AND topic = ?", [.text(group), .text(topic)])
+                .first?.first?.int ?? 0
+        }
+    }
+
     /// Waits until `count` runs have finished; returns them, oldest first.
     func finishedRuns(_ count: Int, seconds: Double = 90) async throws -> [JSONValue] {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
@@ -250,7 +259,13 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
         try await pipeline.publish([:], eventID: "same-event")
         try await pipeline.publish([:], eventID: "same-event")
         _ = try await pipeline.finishedRuns(1)
-        try await Task.sleep(for: .milliseconds(500))
+        // The dispatcher commits its position on the events topic in the transaction that applies an event: once
+        // the position covers the second copy, that copy has been handled and whatever it started is recorded.
+        let second = try #require(try await pipeline.bus.fetch(topic: Topics.events, after: 0, limit: 10).last).offset
+        let handled = await waitFor {
+            (try? await pipeline.committed(group: "relay.dispatcher", topic: Topics.events)) ?? 0 >= second
+        }
+        #expect(handled, "the dispatcher handled the second copy")
         let runs = try await pipeline.queries.list()
         await pipeline.stop()
         #expect(runs.count == 1)

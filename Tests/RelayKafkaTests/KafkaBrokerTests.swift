@@ -71,31 +71,55 @@ struct KafkaBrokerTests {
             #expect(await waitFor { split([first, second, third]) },
                     "three members: \(first.assignment) / \(second.assignment) / \(third.assignment)")
 
-            // Every message goes to exactly one member.
-            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: TestBroker.client), logger: quietLogger)
-            _ = try await producer.send((0..<300).map { KafkaProducerMessage(topic: topic, key: Array("k\($0)".utf8), value: Array("\($0)".utf8)) })
-            await producer.close()
-            let counter = Counter()
-            let readers = [first, second, third].map { member in
-                Task {
-                    var values: [String] = []
-                    while !Task.isCancelled, let message = try await member.next() {
-                        values.append(String(decoding: message.value, as: UTF8.self))
-                        member.acknowledge(message)
-                        await counter.add()
-                    }
-                    return values
-                }
-            }
-            #expect(await waitFor { await counter.value >= 300 })
-            try await Task.sleep(for: .milliseconds(500))  // anything extra would show up now
-            for member in [first, second, third] { await member.close() }
-            var values: [String] = []
-            for reader in readers { values += (try? await reader.value) ?? [] }
-            #expect(values.count == 300)
-            #expect(Set(values) == Set((0..<300).map(String.init)))
-            #expect(readers.count == 3)
+            try await Self.everyMessageGoesToTheOwnerOfItsPartition(topic: topic, members: [first, second, third])
         }
+    }
+
+    /// Every message goes to exactly one member: the one that owns its partition.
+    static func everyMessageGoesToTheOwnerOfItsPartition(topic: String, members: [KafkaConsumer]) async throws {
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: TestBroker.client), logger: quietLogger)
+        _ = try await producer.send((0..<300).map { KafkaProducerMessage(topic: topic, key: Array("k\($0)".utf8), value: Array("\($0)".utf8)) })
+        // Then an end marker on each partition: a partition is read in order, so once every marker is in,
+        // everything before them is too, and a message delivered twice would be there as well.
+        let end = Array("end".utf8)
+        _ = try await producer.send((0..<6).map {
+            KafkaProducerMessage(topic: topic, partition: Int32($0), key: nil, value: end)
+        })
+        await producer.close()
+        let received = members.map { _ in Collected<KafkaConsumerMessage>() }
+        let readers = members.indices.map { Self.read(members[$0], into: received[$0]) }
+        let markers = await waitFor { await Self.partitions(of: end, in: received).count == 6 }
+        #expect(markers, "every partition's end marker arrives")
+        let assignments = members.map(\.assignment)
+        for member in members { await member.close() }
+        for reader in readers { try await reader.value }
+        var values: [String] = []
+        for (index, log) in received.enumerated() {
+            let messages = await log.items.filter { $0.value != end }
+            #expect(!messages.isEmpty, "member \(index) got messages")
+            let partitions = Set(messages.map { KafkaTopicPartition(topic: $0.topic, partition: $0.partition) })
+            #expect(partitions.isSubset(of: assignments[index]), "member \(index) read only its own partitions")
+            values += messages.map { String(decoding: $0.value, as: UTF8.self) }
+        }
+        #expect(values.count == 300)
+        #expect(Set(values) == Set((0..<300).map(String.init)))
+    }
+
+    /// Takes and acknowledges every message of `member` into `log` until the member is closed.
+    static func read(_ member: KafkaConsumer, into log: Collected<KafkaConsumerMessage>) -> Task<Void, Error> {
+        Task {
+            while let message = try await member.next() {
+                member.acknowledge(message)
+                await log.append(message)
+            }
+        }
+    }
+
+    /// The partitions on which `value` has arrived, over all logs.
+    static func partitions(of value: [UInt8], in logs: [Collected<KafkaConsumerMessage>]) async -> Set<Int32> {
+        var partitions = Set<Int32>()
+        for log in logs { partitions.formUnion(await log.items.filter { $0.value == value }.map(\.partition)) }
+        return partitions
     }
 
     @Test(.timeLimit(.minutes(3))) func aTopicPrefixKeepsTwoInstallationsApartOnOneBroker() async throws {
@@ -136,10 +160,4 @@ struct KafkaBrokerTests {
         await a.close()
         await b.close()
     }
-}
-
-actor Counter {
-    var value = 0
-    func add() { value += 1 }
-
 }

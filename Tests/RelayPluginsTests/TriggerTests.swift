@@ -139,10 +139,17 @@ actor EventSink {
         try "Grace".write(to: directory.appendingPathComponent("2"), atomically: true, encoding: .utf8)
         let second = Task { await host.runTrigger(start, state: state) { await sink.add($0) } }
         #expect(await waitFor { await sink.count() == 2 })
-        try await Task.sleep(for: .milliseconds(1500))
+        // A poll goes through the files in name order: once a later file's event is out, a poll has passed the
+        // earlier ones, so Ada or Grace sent again would be there before Linus.
+        try "Linus".write(to: directory.appendingPathComponent("3"), atomically: true, encoding: .utf8)
+        let linus = await waitFor {
+            await sink.events.contains { $0["greeting"]?["text"]?.stringValue == "Hello, Linus!" }
+        }
+        #expect(linus, "the restarted trigger sends a new file")
         second.cancel()
         _ = await second.value
         let texts = await sink.events.compactMap { $0["greeting"]?["text"]?.stringValue }
-        #expect(texts == ["Hello, Ada!", "Hello, Grace!"], "a restart must not send Ada again")
+        #expect(texts == ["Hello, Ada!", "Hello, Grace!", "Hello, Linus!"],
+                "a restart must not send Ada again, and no poll sends a file twice")
     }
 }

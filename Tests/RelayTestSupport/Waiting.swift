@@ -38,3 +38,13 @@ public func containsBytes(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         haystack[index] == needle[0] && haystack[index..<(index + needle.count)].elementsEqual(needle)
     }
 }
+
+/// What a background reader collected so far (messages from a consumer, events from a trigger): the test waits
+/// on a condition over them with `waitFor` while the reader keeps appending.
+public actor Collected<Element: Sendable> {
+    public private(set) var items: [Element] = []
+
+    public init() {}
+
+    public func append(_ item: Element) { items.append(item) }
+}
