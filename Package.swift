@@ -54,7 +54,7 @@ let package = Package(
             ]
         ),
         // The transport protocol the pipeline is written against, and its embedded implementation.
-        .target(name: "RelayTransport", dependencies: ["RelayCore", "CSQLite", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RelayTransport", dependencies: ["RelayCore", "RelaySpec", "CSQLite"]),
         // The Kafka transport over librdkafka.
         .target(
             name: "RelayKafka",
