@@ -37,6 +37,8 @@ let package = Package(
         ),
         // SQLite (Debian libsqlite3-dev), for the embedded bus and the run store.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // posix_spawn into a new process group (plugins and all they start end with their step).
+        .target(name: "CProcessSpawn"),
         // Models without I/O: JSON values, v1 envelopes, errors.
         .target(name: "RelayCore", dependencies: [.product(name: "OrderedCollections", package: "swift-collections")]),
         // plugin.spec.yaml: model, decoding, JSON schema generation, value validation, spec linting.
@@ -75,7 +77,7 @@ let package = Package(
         .target(
             name: "RelayEngine",
             dependencies: [
-                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayKafka",
+                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayKafka", "CProcessSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
