@@ -38,6 +38,8 @@ let package = Package(
         ),
         // SQLite (Debian libsqlite3-dev), for the embedded bus and the run store.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // posix_spawn into a new process group (plugins and all they start end with their step).
+        .target(name: "CProcessSpawn"),
         // Models without I/O: JSON values, v1 envelopes, errors.
         .target(
             name: "RelayCore",
@@ -61,7 +63,7 @@ let package = Package(
             ]
         ),
         // The transport protocol the pipeline is written against, and its embedded implementation.
-        .target(name: "RelayTransport", dependencies: ["RelayCore", "CSQLite", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RelayTransport", dependencies: ["RelayCore", "RelaySpec", "CSQLite"]),
         // The Kafka transport over librdkafka.
         .target(
             name: "RelayKafka",
@@ -82,7 +84,7 @@ let package = Package(
         .target(
             name: "RelayEngine",
             dependencies: [
-                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayKafka",
+                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayKafka", "CProcessSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -36,4 +36,18 @@ import Testing
             (error as? RelayError)?.message == "t.yaml:3: topics[0].partitions: expected a positive integer, found zero"
         }
     }
+
+    /// Topic files are read within the same YAML limits as every other file (they used Yams directly).
+    @Test func anAliasBombIsAClearError() {
+        let levels = (1...8).map { level in
+            "    x\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]"
+        }
+        let yaml = "name: t\nconfig:\n    x0: &a0 [a, a, a, a, a, a, a, a, a]\n" + levels.joined(separator: "\n") + "\n"
+        #expect {
+            try TopicDeclaration.load(yaml: yaml, file: "t.yaml")
+        } throws: { error in
+            (error as? RelayError)?.message == "t.yaml:8:19: alias *a4 brings the document to 207604 nodes, past the "
+                + "limit of 200000 (an alias counts every node it repeats)"
+        }
+    }
 }

@@ -17,7 +17,9 @@ public struct ProcessPluginRunner: PluginRunner {
         do {
             outcome = try await child.run(input: JSONWriter.compact.bytes(message.json) + [0x0A], timeout: timeout)
         } catch {
-            return Self.failure("could not start the plugin (\(plugin.command.joined(separator: " "))): \(error.localizedDescription)", kind: .server, meta: start.meta)
+            return Self.failure(
+                "could not start the plugin (\(plugin.command.joined(separator: " "))): \(error)", kind: .server,
+                meta: start.meta)
         }
         return ProcessPluginRunner.event(from: outcome, timeout: timeout, meta: start.meta)
     }

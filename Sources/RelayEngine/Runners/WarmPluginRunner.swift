@@ -88,11 +88,16 @@ public actor WarmPluginRunner: PluginRunner {
         }
     }
 
+    /// Stops the server and returns when it and everything it started are gone.
     public func shutdown() async {
         starting?.cancel()
-        server?.stop()
-        server = nil
+        let server = self.server
+        self.server = nil
+        await server?.stopAndWait()
     }
+
+    /// The process group of the running server, if any (for tests and diagnostics).
+    public var serverProcessGroup: pid_t? { server?.isRunning == true ? server?.processGroup : nil }
 
     private func ensureServer() async throws -> ServerProcess {
         if let server, server.isRunning { return server }
@@ -109,15 +114,14 @@ public actor WarmPluginRunner: PluginRunner {
     }
 }
 
-/// One running `http` server process of a plugin.
-final class ServerProcess: @unchecked Sendable {
-    // @unchecked Sendable: `process` is configured before launch; afterwards only Foundation's thread-safe
-    // `isRunning`, `terminate` and `processIdentifier` are used. The log file is only read.
+/// One running `http` server process of a plugin, in its own process group: stopping it (or its exit) ends
+/// everything it started, such as gunicorn's workers.
+final class ServerProcess: Sendable {
     let port: Int
-    private let process: Process
+    private let process: PluginProcess
     private let logURL: URL
 
-    private init(port: Int, process: Process, logURL: URL) {
+    private init(port: Int, process: PluginProcess, logURL: URL) {
         self.port = port
         self.process = process
         self.logURL = logURL
@@ -125,11 +129,19 @@ final class ServerProcess: @unchecked Sendable {
 
     var isRunning: Bool { process.isRunning }
 
+    /// The server's process group id (its pid), for diagnostics and tests.
+    var processGroup: pid_t { process.pid }
+
+    /// Ends the server's group without waiting: SIGTERM now, SIGKILL after 3 s to what is left.
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
-        let pid = process.processIdentifier
-        DispatchQueue.global().asyncAfter(deadline: .now() + 3) { if self.process.isRunning { kill(pid, SIGKILL) } }
+        process.signalGroup(SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 3) { [process] in process.signalGroup(SIGKILL) }
+    }
+
+    /// Ends the server's group and returns when its leader is gone.
+    func stopAndWait() async {
+        await process.stop(grace: .seconds(3))
     }
 
     /// The last lines the server printed.
@@ -140,31 +152,30 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.signalGroup(SIGKILL)
         try? FileManager.default.removeItem(at: logURL)
     }
 
     static func start(plugin: ExternalPlugin, timeout: Duration, session: URLSession) async throws -> ServerProcess {
         let port = try LoopbackPort.free()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: plugin.command[0])
-        process.arguments = Array(plugin.command.dropFirst()) + ["http", "--port", String(port)]
-        process.environment = plugin.environment
-        if let directory = plugin.workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("relay-plugin-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? log.close()
+        let log = open(logURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard log >= 0 else { throw RelayError(.io, "\(logURL.path): cannot create the server's log file") }
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer {
+            close(log)
+            close(null)
+        }
+        let process = try PluginProcess.spawn(
+            command: plugin.command + ["http", "--port", String(port)], environment: plugin.environment,
+            workingDirectory: plugin.workingDirectory, stdin: null, stdout: log, stderr: log)
         let server = ServerProcess(port: port, process: process, logURL: logURL)
         let deadline = ContinuousClock.now + timeout
         let status = URL(string: "http://127.0.0.1:\(port)/api/v1/status")!
         while ContinuousClock.now < deadline {
-            guard process.isRunning else {
-                throw RelayError(.plugin, "the server exited with status \(process.terminationStatus) while starting; its output: \(server.outputTail())")
+            if let termination = process.termination {
+                throw RelayError(
+                    .plugin, "the server \(termination) while starting; its output: \(server.outputTail())")
             }
             var request = URLRequest(url: status)
             request.timeoutInterval = 2

@@ -20,42 +20,42 @@ extension WarmPluginRunner: ExternalProcessPlugin {
 /// until it exits or the task is cancelled (then it is terminated).
 enum ExternalTriggerProcess {
     static func run(plugin: ExternalPlugin, start: StepStart, logger: Logger) async -> StepEvent {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: plugin.command[0])
-        process.arguments = Array(plugin.command.dropFirst()) + ["run"]
-        process.environment = plugin.environment
-        if let directory = plugin.workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let stdin = Pipe()
         let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("relay-trigger-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: logURL) }
-        guard let log = try? FileHandle(forWritingTo: logURL) else { return .failure("cannot create the trigger's log file") }
-        process.standardInput = stdin
-        process.standardOutput = log
-        process.standardError = log
-        let exited = ExitLatch()
-        process.terminationHandler = { _ in exited.signal() }
+        let log = open(logURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard log >= 0 else { return .failure("cannot create the trigger's log file") }
+        let stdin: PipeDescriptors
         do {
-            try process.run()
+            stdin = try PipeDescriptors()
         } catch {
-            return .failure("could not start the trigger (\(plugin.command.joined(separator: " "))): \(error.localizedDescription)")
+            close(log)
+            return .failure("cannot start the trigger: \(error.message)")
         }
-        try? log.close()
-        stdin.fileHandleForWriting.write(Data(JSONWriter.compact.bytes(start.message.json) + [0x0A]))
-        try? stdin.fileHandleForWriting.close()
-        await withTaskCancellationHandler {
-            await exited.wait()
-        } onCancel: {
-            process.terminate()
+        let process: PluginProcess
+        do {
+            // Its own process group: when the trigger ends or is cancelled, nothing it started is left running.
+            process = try PluginProcess.spawn(
+                command: plugin.command + ["run"], environment: plugin.environment,
+                workingDirectory: plugin.workingDirectory, stdin: stdin.readEnd, stdout: log, stderr: log)
+        } catch {
+            for descriptor in [log, stdin.readEnd, stdin.writeEnd] { close(descriptor) }
+            return .failure("could not start the trigger (\(plugin.command.joined(separator: " "))): \(error.message)")
         }
+        close(log)
+        close(stdin.readEnd)
+        PipeDescriptors.writeAll(JSONWriter.compact.bytes(start.message.json) + [0x0A], to: stdin.writeEnd)
+        close(stdin.writeEnd)
+        await process.waitForExit()
         if Task.isCancelled {
-            await exited.wait()
+            await process.stop(grace: .seconds(2))
             return .success([:])
         }
         let output = (try? Data(contentsOf: logURL)).map { String(decoding: $0.suffix(800), as: UTF8.self) } ?? ""
         if let envelope = try? EnvelopeReader.lastEnvelope(in: Array(output.utf8)), let event = try? StepEvent(body: envelope.body) {
             return event.status == .ok ? .failure("the trigger process ended") : event
         }
-        return .failure("the trigger process exited with status \(process.terminationStatus); its last output: \(output.trimmingCharacters(in: .whitespacesAndNewlines).suffix(300))")
+        let ending = process.termination.map(\.description) ?? "ended"
+        let tail = output.trimmingCharacters(in: .whitespacesAndNewlines).suffix(300)
+        return .failure("the trigger process \(ending); its last output: \(tail)")
     }
 }

@@ -16,8 +16,11 @@ extension PluginSpec {
 
     /// Decodes spec text. `file` names the source in error messages.
     public static func decode(yaml: String, file: String) throws(RelayError) -> PluginSpec {
-        let root = try YAMLDocument.parse(yaml, file: file)
-        return try SpecDecoder(file: file).decodeSpec(root)
+        // Duplicated keys are accepted as PyYAML (and the reference schema generator) accepts them.
+        let (root, duplicateKeys) = try YAMLDocument.compose(yaml, file: file)
+        var spec = try SpecDecoder(file: file).decodeSpec(root)
+        spec.duplicateKeys = duplicateKeys
+        return spec
     }
 }
 

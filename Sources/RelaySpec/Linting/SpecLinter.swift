@@ -36,6 +36,7 @@ public struct SpecLinter: Sendable {
         context.checkConnectionPasswords()
         context.checkASCII(text: text)
         context.checkTypes()
+        context.checkDuplicateKeys()
         return context.problems.sorted { ($0.line, $0.rule.rawValue) < ($1.line, $1.rule.rawValue) }
     }
 

@@ -43,4 +43,6 @@ public enum SpecRule: String, Sendable, CaseIterable, Hashable {
     case connectionPassword = "connection-password"
     case ascii
     case typeDefined = "type-defined"
+    /// A key written twice in one mapping (PyYAML keeps the last value; so does Relay).
+    case duplicateKey = "duplicate-key"
 }

@@ -40,6 +40,9 @@ public struct PluginSpec: Sendable {
     public var links: [String]
     public var references: [String]
     public var supportedVersions: [String]
+    /// Keys written twice in one mapping. The spec is read as PyYAML reads it (the last value wins, at the first
+    /// key's position); `relay plugin validate` reports each as a `duplicate-key` problem.
+    public var duplicateKeys: [YAMLDuplicateKey] = []
 
     /// True when the spec has a `connection:` section (even an empty one).
     public var hasConnection: Bool { root["connection"] != nil }

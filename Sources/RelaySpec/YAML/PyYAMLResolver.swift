@@ -4,11 +4,8 @@ import Yams
 /// PyYAML's implicit resolvers for plain scalars (YAML 1.1), which differ from Yams' defaults in small ways that
 /// matter for byte-identical output: a float needs a decimal point (`1e5` is a string), `0777` is octal.
 enum PyYAMLResolver {
-    /// Yams resolves nothing (every scalar is a string to it); `resolvePlain` does PyYAML's resolution for plain
-    /// scalars without running six regular expressions on every one of them (most spec scalars are text).
-    static let resolver = Resolver.basic
-
-    /// PyYAML's implicit resolution of a plain (unquoted) scalar.
+    /// PyYAML's implicit resolution of a plain (unquoted) scalar, without running six regular expressions on
+    /// every one of them (most spec scalars are text).
     static func resolvePlain(_ text: String) -> YAMLNode.Scalar {
         guard let first = text.unicodeScalars.first else { return .null }
         switch first {

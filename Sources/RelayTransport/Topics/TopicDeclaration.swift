@@ -1,6 +1,6 @@
 import Foundation
 import RelayCore
-import Yams
+import RelaySpec
 
 /// One topic as declared in `topics/*.yaml`: what `relay topics apply` makes exist on a broker.
 public struct TopicDeclaration: Sendable, Equatable {
@@ -20,56 +20,56 @@ public struct TopicDeclaration: Sendable, Equatable {
 
 extension TopicDeclaration {
     /// Reads every declaration of a `topics/*.yaml` file: either one mapping or a list of them under `topics:`.
+    /// The YAML is read within `YAMLLimits`, like every other YAML file.
     public static func load(yaml: String, file: String) throws -> [TopicDeclaration] {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: yaml)
-        } catch {
-            throw RelayError(.invalidYAML, "\(file): not valid YAML: \(error)")
-        }
-        guard let node else { return [] }
-        let entries: [Node]
-        if let list = node.mapping?["topics"] {
+        let node = try YAMLDocument.parse(yaml, file: file)
+        if node.isNull { return [] }
+        let list = node["topics"]
+        let entries: [YAMLNode]
+        if let list {
             guard let sequence = list.sequence else {
-                throw RelayError(.invalidSpec, "\(file):\(list.mark?.line ?? 0): topics: expected a list, found \(list)")
+                throw RelayError(
+                    .invalidSpec, "\(file):\(list.line): topics: expected a list, found \(list.kindDescription)")
             }
-            entries = Array(sequence)
+            entries = sequence
         } else {
             entries = [node]
         }
         return try entries.enumerated().map { offset, entry in
-            try declaration(from: entry, file: file, path: entries.count == 1 && node.mapping?["topics"] == nil
-                ? "" : "topics[\(offset)].")
+            try declaration(from: entry, file: file, path: list == nil ? "" : "topics[\(offset)].")
         }
     }
 
-    private static func declaration(from node: Node, file: String, path: String) throws -> TopicDeclaration {
-        let line = node.mark?.line ?? 0
-        guard let mapping = node.mapping else {
+    private static func declaration(from node: YAMLNode, file: String, path: String) throws -> TopicDeclaration {
+        let line = node.line
+        guard node.mapping != nil else {
             throw RelayError(.invalidSpec, "\(file):\(line): \(path.isEmpty ? "topic" : path): expected a mapping")
         }
-        guard let name = mapping["name"]?.string, !name.isEmpty else {
+        guard let name = node["name"]?.string, !name.isEmpty else {
             throw RelayError(.invalidSpec, "\(file):\(line): \(path)name: expected a topic name")
         }
         func positive(_ key: String, default value: Int) throws -> Int {
-            guard let field = mapping[key] else { return value }
-            guard let int = field.int, int > 0 else {
+            guard let field = node[key] else { return value }
+            guard case .scalar(.int(let int)) = field.value, int > 0 else {
+                let found = field.scalar == nil ? field.kindDescription : field.text
                 throw RelayError(
-                    .invalidSpec,
-                    "\(file):\(field.mark?.line ?? line): \(path)\(key): expected a positive integer, found \(field.string ?? "?")")
+                    .invalidSpec, "\(file):\(field.line): \(path)\(key): expected a positive integer, found \(found)")
             }
             return int
         }
         var config: [String: String] = [:]
-        if let configNode = mapping["config"] {
-            guard let configMapping = configNode.mapping else {
-                throw RelayError(.invalidSpec, "\(file):\(configNode.mark?.line ?? line): \(path)config: expected a mapping")
+        if let configNode = node["config"] {
+            guard configNode.mapping != nil else {
+                throw RelayError(.invalidSpec, "\(file):\(configNode.line): \(path)config: expected a mapping")
             }
-            for (key, value) in configMapping {
-                guard let k = key.string, let v = value.scalar?.string else {
-                    throw RelayError(.invalidSpec, "\(file):\(key.mark?.line ?? line): \(path)config: expected string keys and scalar values")
+            for entry in configNode.orderedEntries {
+                guard entry.node.scalar != nil else {
+                    throw RelayError(
+                        .invalidSpec,
+                        "\(file):\(entry.keyNode.line): \(path)config: expected string keys and scalar values")
                 }
-                config[k] = v
+                // Broker configuration is text: the value as written (`1000`, not a number).
+                config[entry.key] = entry.node.text
             }
         }
         return TopicDeclaration(

@@ -1,0 +1,33 @@
+import CProcessSpawn
+import Foundation
+import RelayCore
+
+/// The two ends of a new pipe, both close-on-exec (a plugin gets only the ends given to it as 0, 1 and 2).
+struct PipeDescriptors {
+    let readEnd: Int32
+    let writeEnd: Int32
+
+    init() throws(RelayError) {
+        var descriptors: [Int32] = [-1, -1]
+        guard relay_pipe_cloexec(&descriptors) == 0 else {
+            throw RelayError(.io, "cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        readEnd = descriptors[0]
+        writeEnd = descriptors[1]
+    }
+
+    /// Writes every byte, blocking while the pipe is full; stops at the first error (EPIPE: the reader is gone).
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
+    }
+}
