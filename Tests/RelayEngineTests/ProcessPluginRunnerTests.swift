@@ -65,6 +65,17 @@ import Testing
         #expect(event.error == #"the plugin printed no v1 event envelope; expected {"version":"v1","type":"<x>_event","body":{…}} on stdout, found "Traceback: not json""#)
     }
 
+    /// A runaway plugin costs at most the collector's limit in memory; its step fails saying so, even with an
+    /// envelope at the end.
+    @Test func moreThanTheLimitOnStdoutIsAClearError() async {
+        let envelope = #"{"version":"v1","type":"action_event","body":{"status":"ok","output":{}}}"#
+        let runner = ProcessPluginRunner(plugin: TestPlugins.shell(
+            "cat >/dev/null; head -c 70000000 /dev/zero | tr '\\0' ' '; echo '\(envelope)'"))
+        let event = await runner.run(start("x", [:]), timeout: .seconds(60))
+        #expect(event.status == .error)
+        #expect(event.error == "the plugin wrote more than 64 MiB on stdout; Relay reads at most that")
+    }
+
     @Test func emptyOutputAndANonZeroExitAreClearErrors() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.shell("cat >/dev/null; echo oops >&2; exit 3"))
         let event = await runner.run(start("x", [:]), timeout: .seconds(30))

@@ -32,6 +32,13 @@ struct YAMLLimitsTests {
         }
     }
 
+    /// A base-60 integer (`1:30`) past Int's range trapped on overflow; it stays text.
+    @Test func aSexagesimalIntegerPastIntsRangeIsText() throws {
+        let node = try YAMLDocument.parse("a: 1:0:0:0:0:0:0:0:0:0:0:0:0\nb: 1:30\n", file: "t.yaml")
+        #expect(node["a"]?.scalar == .string("1:0:0:0:0:0:0:0:0:0:0:0:0"))
+        #expect(node["b"]?.scalar == .int(90))
+    }
+
     @Test func aBillionLaughsIsStoppedAtTheAliasThatCrossesTheNodeLimit() throws {
         let found = message(Self.billionLaughs)
         // 1 + 2 + 20 + 2 + 200 + 2 + 2,000 + 2 + 20,000 + ... crosses 200,000 at the third alias on line f.

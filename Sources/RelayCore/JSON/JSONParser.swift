@@ -31,6 +31,18 @@ public struct JSONParser {
         return value
     }
 
+    /// `parsePythonStyle` on UTF-8 bytes.
+    public static func parsePythonStyle(bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
+        parser.allowsNonFiniteNumbers = true
+        let value = try parser.parseValue()
+        parser.skipWhitespace()
+        if parser.index < parser.bytes.count {
+            throw parser.error("end of input after the JSON value", found: parser.describeCurrent())
+        }
+        return value
+    }
+
     /// Parses exactly one JSON value; anything but white space after it is an error.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(text)

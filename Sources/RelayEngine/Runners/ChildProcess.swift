@@ -12,6 +12,8 @@ final class ChildProcess: Sendable {
         var ending: Ending
         var stdout: [UInt8]
         var stderr: [UInt8]
+        /// The plugin wrote more than `PipeCollector.defaultLimit` to stdout; `stdout` is cut there.
+        var stdoutOverflowed = false
     }
 
     let command: [String]
@@ -81,6 +83,6 @@ final class ChildProcess: Sendable {
         case .exited(let status): ending = .exited(status)
         case nil: ending = .timedOut
         }
-        return Outcome(ending: ending, stdout: stdoutBytes, stderr: stderrBytes)
+        return Outcome(ending: ending, stdout: stdoutBytes, stderr: stderrBytes, stdoutOverflowed: out.overflowed)
     }
 }

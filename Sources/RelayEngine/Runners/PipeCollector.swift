@@ -8,11 +8,16 @@ final class PipeCollector: @unchecked Sendable {
     // @unchecked Sendable: `source` is only resumed and cancelled (thread-safe in Dispatch); `bytes` is behind a
     // Mutex; the descriptor is read only on the source's serial queue and closed by its cancel handler.
     private let source: any DispatchSourceRead
-    private let bytes = Mutex<[UInt8]>([])
+    private let bytes = Mutex<(kept: [UInt8], dropped: Bool)>(([], false))
     private let ended = ExitLatch()
 
-    /// Takes ownership of `descriptor` (closed when collection ends).
-    init(descriptor: Int32) {
+    /// What a plugin may write to one pipe before the rest is read and dropped: far beyond any real reply, and a
+    /// bound on what a runaway plugin costs (its step fails saying so, see `overflowed`).
+    static let defaultLimit = 64 << 20
+
+    /// Takes ownership of `descriptor` (closed when collection ends). Past `limit` bytes, what comes is read and
+    /// dropped, so the writer is never blocked on a full pipe.
+    init(descriptor: Int32, limit: Int = PipeCollector.defaultLimit) {
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         let source = DispatchSource.makeReadSource(
             fileDescriptor: descriptor, queue: DispatchQueue(label: "relay.pipe-collector"))
@@ -24,7 +29,11 @@ final class PipeCollector: @unchecked Sendable {
             while true {
                 let count = read(descriptor, &buffer, buffer.count)
                 if count > 0 {
-                    self?.bytes.withLock { $0.append(contentsOf: buffer[0..<count]) }
+                    self?.bytes.withLock { state in
+                        let room = max(0, limit - state.kept.count)
+                        state.kept.append(contentsOf: buffer[0..<min(count, room)])
+                        if count > room { state.dropped = true }
+                    }
                 } else if count < 0 && errno == EINTR {
                     continue
                 } else {
@@ -55,6 +64,9 @@ final class PipeCollector: @unchecked Sendable {
         source.cancel()
         // The cancel handler runs once a running event handler returns (promptly: reads never block).
         await ended.wait()
-        return bytes.withLock { $0 }
+        return bytes.withLock { $0.kept }
     }
+
+    /// Whether more was written than the limit (what `collected` returns is then cut at the limit).
+    var overflowed: Bool { bytes.withLock { $0.dropped } }
 }

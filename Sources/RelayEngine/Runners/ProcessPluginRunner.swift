@@ -31,6 +31,9 @@ public struct ProcessPluginRunner: PluginRunner {
             return failure("the plugin did not finish within \(timeout) and was killed", kind: .timeout, meta: meta)
         case .signalled(let signal):
             return failure("the plugin crashed (killed by signal \(signal)); stderr: \(stderr)", kind: .server, meta: meta)
+        case .exited where outcome.stdoutOverflowed:
+            let limit = PipeCollector.defaultLimit >> 20
+            return failure("the plugin wrote more than \(limit) MiB on stdout; Relay reads at most that", kind: .server, meta: meta)
         case .exited(let status):
             let found: V1Message?
             do {

@@ -73,7 +73,8 @@ public actor WarmPluginRunner: PluginRunner {
             return ProcessPluginRunner.failure("the plugin did not finish within \(timeout); its server was killed and will be restarted", kind: .timeout, meta: start.meta)
         }
         if response.statusCode == 204 { return .success(.null, meta: start.meta) }
-        guard let json = try? JSONParser.parse(bytes: Array(data)), let message = try? V1Message(json: json) else {
+        // Python's json.dumps writes Infinity and NaN: read them, so the worker fails the step saying why.
+        guard let json = try? JSONParser.parsePythonStyle(bytes: Array(data)), let message = try? V1Message(json: json) else {
             return ProcessPluginRunner.failure("the plugin server answered HTTP \(response.statusCode) without a v1 envelope: \(EnvelopeReader.excerpt(Array(data)))", kind: .server, meta: start.meta)
         }
         do {

@@ -63,10 +63,14 @@ enum PyYAMLResolver {
         if value.hasPrefix("0x") { return Int(value.dropFirst(2), radix: 16).map { sign * $0 } }
         if value.hasPrefix("0") { return Int(value.dropFirst(1), radix: 8).map { sign * $0 } }
         if value.contains(":") {
+            // Base 60 (`1:30` is 90). Past Int's range it is no integer here: the text stays a string.
             var result = 0
             for part in value.split(separator: ":") {
                 guard let digit = Int(part) else { return nil }
-                result = result * 60 + digit
+                let (shifted, overflow1) = result.multipliedReportingOverflow(by: 60)
+                let (sum, overflow2) = shifted.addingReportingOverflow(digit)
+                if overflow1 || overflow2 { return nil }
+                result = sum
             }
             return sign * result
         }
