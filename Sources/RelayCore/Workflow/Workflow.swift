@@ -99,7 +99,13 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The wait before try number `attempt + 1` (after try `attempt` failed).
     public func delay(after attempt: Int) -> Duration {
         var delay = backoff
-        for _ in 1..<max(1, attempt) { delay = delay * 2 }
+        var doublings = max(1, attempt) - 1
+        // Doubling stops at the cap: past it the answer is the cap anyway, and `backoff * 2^attempt` leaves
+        // Duration's range (a trap) after about a hundred attempts (found by scripts/fuzz).
+        while doublings > 0, delay > .zero, delay < maxBackoff {
+            delay = delay > maxBackoff / 2 ? maxBackoff : delay * 2
+            doublings -= 1
+        }
         return min(delay, maxBackoff)
     }
 }

@@ -16,6 +16,10 @@ enum KnownIssue: String {
     /// check and traps. Being fixed with the workflow duration limits.
     case workflowDurationOverflow
 
+    /// A few hundred bytes of nested YAML aliases (`a1: &a1 [*a0, *a0, …]`) expand exponentially in
+    /// YAMLDocument.parse (a 10 s timeout in its convert). Being fixed with the YAML alias-expansion limit.
+    case yamlAliasExpansion
+
     static let trapsKnown: Bool = getenv("RELAY_FUZZ_KNOWN").map { String(cString: $0) == "trap" } ?? false
 
     /// True when the input should be skipped because it shows this known issue.
@@ -23,5 +27,24 @@ enum KnownIssue: String {
         guard shows else { return false }
         fuzzCheck(!KnownIssue.trapsKnown, "known issue \(rawValue): \(message())")
         return true
+    }
+
+    /// More aliases than a document needs without expanding exponentially (KnownIssue.yamlAliasExpansion): 16
+    /// aliases expand a document a few hundred times at most. An alias here is `*name` after a space, a line start,
+    /// `[`, `{` or `,` (so that Markdown's `**bold**` and `* item` in descriptions do not count).
+    static func manyYAMLAliases(_ bytes: [UInt8]) -> Bool {
+        var aliases = 0
+        var previous: UInt8 = 0x0A
+        for (index, byte) in bytes.enumerated() {
+            defer { previous = byte }
+            guard byte == UInt8(ascii: "*"), index + 1 < bytes.count, " \n\t[{,".utf8.contains(previous) else { continue }
+            let next = bytes[index + 1]
+            if next >= 0x80 || next == UInt8(ascii: "_") || next == UInt8(ascii: "-")
+                || (next < 0x80 && Unicode.Scalar(next).properties.isAlphabetic) || (0x30...0x39).contains(next)
+            {
+                aliases += 1
+            }
+        }
+        return aliases > 16
     }
 }

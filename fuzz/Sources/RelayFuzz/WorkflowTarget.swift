@@ -14,6 +14,7 @@ enum WorkflowTarget {
     static let now = Date(timeIntervalSince1970: 1_750_000_000)
 
     static func run(_ bytes: [UInt8]) {
+        if KnownIssue.yamlAliasExpansion.skips(KnownIssue.manyYAMLAliases(bytes), "more than 16 aliases") { return }
         let text = String(decoding: bytes, as: UTF8.self)
         if KnownIssue.workflowDurationOverflow.skips(durationWouldTrap(text), "a duration past Int's range") { return }
         let workflow: Workflow
