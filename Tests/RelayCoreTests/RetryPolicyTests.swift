@@ -4,7 +4,8 @@ import Testing
 @Suite struct RetryPolicyTests {
     @Test func doublesTheBackoffUpToTheCap() {
         let policy = RetryPolicy(attempts: 10, backoff: .seconds(1), maxBackoff: .seconds(300))
-        #expect((1...10).map { policy.delay(after: $0) } == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300].map { .seconds($0) })
+        #expect(
+            (1...10).map { policy.delay(after: $0) } == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300].map { .seconds($0) })
     }
 
     /// Found by scripts/fuzz: `retry: {attempts: 200, backoff: 1s}` made delay(after: 200) overflow Duration and

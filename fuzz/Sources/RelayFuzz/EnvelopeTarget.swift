@@ -33,8 +33,9 @@ enum EnvelopeTarget {
         if !FuzzJSON.containsNonFinite(message.json) || KnownIssue.trapsKnown {
             let text = JSONWriter.compact.string(message.json)
             let again = try? JSONParser.parse(text)
-            fuzzCheck(again.map { FuzzJSON.identical($0, message.json, keyOrder: true) } ?? false,
-                      "a message does not survive compact JSON: \(text.prefix(400))")
+            fuzzCheck(
+                again.map { FuzzJSON.identical($0, message.json, keyOrder: true) } ?? false,
+                "a message does not survive compact JSON: \(text.prefix(400))")
         }
         if let start = try? StepStart(message: message) {
             let normal = readBack(start)
@@ -42,8 +43,9 @@ enum EnvelopeTarget {
         }
         if let event = try? StepEvent(body: message.body) {
             let normal = try? StepEvent(body: event.body)
-            fuzzCheck(normal.map { (try? StepEvent(body: $0.body)) == $0 } ?? false,
-                      "StepEvent is not stable: \(excerpt(message.json))")
+            fuzzCheck(
+                normal.map { (try? StepEvent(body: $0.body)) == $0 } ?? false,
+                "StepEvent is not stable: \(excerpt(message.json))")
         }
     }
 

@@ -17,14 +17,19 @@ enum JSONRoundTripTarget {
     static func run(_ bytes: [UInt8]) {
         let strict = parse(bytes, pythonStyle: false)
         let python = parse(bytes, pythonStyle: true)
-        let fromString = Result { () throws(JSONParseError) in try JSONParser.parse(String(decoding: bytes, as: UTF8.self)) }
+        let fromString = Result { () throws(JSONParseError) in
+            try JSONParser.parse(String(decoding: bytes, as: UTF8.self))
+        }
 
         switch (strict, fromString) {
         case (.success(let a), .success(let b)):
-            fuzzCheck(FuzzJSON.identical(a, b, keyOrder: true), "bytes and String parse differ: \(excerpt(a)) vs \(excerpt(b))")
+            fuzzCheck(
+                FuzzJSON.identical(a, b, keyOrder: true),
+                "bytes and String parse differ: \(excerpt(a)) vs \(excerpt(b))")
         case (.failure(let error), .failure):
-            fuzzCheck(error.offset >= 0 && error.offset <= bytes.count && error.line >= 1 && error.column >= 1,
-                      "error position outside the input (\(bytes.count) bytes): \(error)")
+            fuzzCheck(
+                error.offset >= 0 && error.offset <= bytes.count && error.line >= 1 && error.column >= 1,
+                "error position outside the input (\(bytes.count) bytes): \(error)")
         case (.success, .failure(let error)), (.failure(let error), .success):
             fuzzCheck(false, "bytes and String parse disagree on validity: \(error)")
         }
@@ -34,7 +39,9 @@ enum JSONRoundTripTarget {
                 return fuzzCheck(false, "strict JSON rejected by the Python-style parser: \(excerpt(value))")
             }
             fuzzCheck(FuzzJSON.identical(value, pythonValue, keyOrder: true), "strict and Python-style values differ")
-            if KnownIssue.jsonNumberOverflow.skips(FuzzJSON.containsNonFinite(value), "strict parse gave \(excerpt(value))") {
+            if KnownIssue.jsonNumberOverflow.skips(
+                FuzzJSON.containsNonFinite(value), "strict parse gave \(excerpt(value))")
+            {
                 return
             }
             roundTrip(value, pythonStyle: false)
@@ -70,10 +77,12 @@ enum JSONRoundTripTarget {
             switch parse(text, pythonStyle: pythonStyle) {
             case .success(let parsed): again = parsed
             case .failure(let error):
-                return fuzzCheck(false, "\(name) wrote text its parser rejects (\(error)): \(String(decoding: text.prefix(400), as: UTF8.self))")
+                let written = String(decoding: text.prefix(400), as: UTF8.self)
+                return fuzzCheck(false, "\(name) wrote text its parser rejects (\(error)): \(written)")
             }
-            fuzzCheck(FuzzJSON.identical(value, again, keyOrder: !writer.sortKeys),
-                      "\(name) round trip changed the value: \(excerpt(value)) → \(excerpt(again))")
+            fuzzCheck(
+                FuzzJSON.identical(value, again, keyOrder: !writer.sortKeys),
+                "\(name) round trip changed the value: \(excerpt(value)) → \(excerpt(again))")
             fuzzCheck(writer.bytes(again) == text, "\(name) wrote the re-parsed value differently")
             if value == again { fuzzCheck(value.hashValue == again.hashValue, "equal values hash differently") }
         }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Invariant violations already found and being fixed elsewhere (docs/fuzzing.md, "Findings"). While a fix is on
@@ -37,7 +37,9 @@ enum KnownIssue: String {
         var previous: UInt8 = 0x0A
         for (index, byte) in bytes.enumerated() {
             defer { previous = byte }
-            guard byte == UInt8(ascii: "*"), index + 1 < bytes.count, " \n\t[{,".utf8.contains(previous) else { continue }
+            guard byte == UInt8(ascii: "*"), index + 1 < bytes.count, " \n\t[{,".utf8.contains(previous) else {
+                continue
+            }
             let next = bytes[index + 1]
             if next >= 0x80 || next == UInt8(ascii: "_") || next == UInt8(ascii: "-")
                 || (next < 0x80 && Unicode.Scalar(next).properties.isAlphabetic) || (0x30...0x39).contains(next)

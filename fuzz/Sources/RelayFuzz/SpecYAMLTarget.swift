@@ -21,8 +21,9 @@ enum SpecYAMLTarget {
             let json = node.json
             let written = JSONWriter.python.bytes(json)
             let again = try? JSONParser.parsePythonStyle(String(decoding: written, as: UTF8.self))
-            fuzzCheck(again.map { FuzzJSON.identical(json, $0, keyOrder: true) } ?? false,
-                      "a YAML document's JSON does not round-trip: \(excerpt(json))")
+            fuzzCheck(
+                again.map { FuzzJSON.identical(json, $0, keyOrder: true) } ?? false,
+                "a YAML document's JSON does not round-trip: \(excerpt(json))")
         }
 
         let decoded: PluginSpec?
@@ -48,8 +49,9 @@ enum SpecYAMLTarget {
         guard let document = try? generator.document() else { return }
         let written = JSONWriter.reference.bytes(document)
         let again = try? JSONParser.parsePythonStyle(String(decoding: written, as: UTF8.self))
-        fuzzCheck(again.map { FuzzJSON.identical(document, $0, keyOrder: false) } ?? false,
-                  "a generated schema document does not round-trip: \(excerpt(document))")
+        fuzzCheck(
+            again.map { FuzzJSON.identical(document, $0, keyOrder: false) } ?? false,
+            "a generated schema document does not round-trip: \(excerpt(document))")
         var schemas: [JSONValue] = []
         if let connection = try? generator.connectionSchema() { schemas.append(connection) }
         for component in spec.components {

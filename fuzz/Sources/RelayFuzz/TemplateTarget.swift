@@ -64,7 +64,8 @@ enum TemplateTarget {
 
     static func checkCondition(_ text: String, scope: Template.Scope) {
         guard let condition = try? Condition(text) else { return }
-        fuzzCheck(condition.path.first == "trigger" || condition.path.first == "steps", "condition path \(condition.path)")
+        fuzzCheck(
+            condition.path.first == "trigger" || condition.path.first == "steps", "condition path \(condition.path)")
         var opposite = condition
         switch condition.op {
         case .equals: opposite.op = .notEquals

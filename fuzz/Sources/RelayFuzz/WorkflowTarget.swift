@@ -23,27 +23,33 @@ enum WorkflowTarget {
         } catch {
             return fuzzCheck(error.message.hasPrefix(file), "a decoding error does not name the file: \(error.message)")
         }
-        fuzzCheck(!workflow.name.isEmpty && workflow.version > 0 && !workflow.steps.isEmpty,
-                  "decoded an incomplete workflow: \(workflow.name) v\(workflow.version), \(workflow.steps.count) steps")
+        fuzzCheck(
+            !workflow.name.isEmpty && workflow.version > 0 && !workflow.steps.isEmpty,
+            "decoded an incomplete workflow: \(workflow.name) v\(workflow.version), \(workflow.steps.count) steps")
         _ = workflow.trigger.instanceID
         if let every = workflow.trigger.every { fuzzCheck(every >= .zero, "negative every: \(every)") }
         if let schedule = workflow.trigger.schedule, let cron = try? CronSchedule(schedule) {
-            if let next = cron.next(after: now) { fuzzCheck(next > now, "cron \(schedule): next \(next) is not after now") }
+            if let next = cron.next(after: now) {
+                fuzzCheck(next > now, "cron \(schedule): next \(next) is not after now")
+            }
         }
         var earlier = Set<String>()
         for step in workflow.steps {
             fuzzCheck(isStepID(step.id) && !earlier.contains(step.id), "bad or repeated step id \"\(step.id)\"")
             let references = (try? Template.references(in: step.input)) ?? [["<unparseable>"]]
-            for reference in references + [step.when?.path ?? []] where reference.first != "trigger" && !reference.isEmpty {
-                fuzzCheck(reference.first == "steps" && reference.count >= 2 && earlier.contains(reference[1]),
-                          "step \(step.id) refers to \(reference.joined(separator: ".")), not an earlier step")
+            for reference in references + [step.when?.path ?? []]
+            where reference.first != "trigger" && !reference.isEmpty {
+                fuzzCheck(
+                    reference.first == "steps" && reference.count >= 2 && earlier.contains(reference[1]),
+                    "step \(step.id) refers to \(reference.joined(separator: ".")), not an earlier step")
             }
             fuzzCheck(step.timeout >= .zero && step.retry.backoff >= .zero, "negative duration in step \(step.id)")
             fuzzCheck(step.retry.attempts >= 1, "step \(step.id): \(step.retry.attempts) attempts")
             for attempt in [1, 2, min(step.retry.attempts, 200), step.retry.attempts] {
                 let delay = step.retry.delay(after: attempt)
-                fuzzCheck(delay >= .zero && delay <= max(step.retry.backoff, step.retry.maxBackoff),
-                          "step \(step.id): delay \(delay) after attempt \(attempt)")
+                fuzzCheck(
+                    delay >= .zero && delay <= max(step.retry.backoff, step.retry.maxBackoff),
+                    "step \(step.id): delay \(delay) after attempt \(attempt)")
             }
             earlier.insert(step.id)
         }
@@ -53,7 +59,9 @@ enum WorkflowTarget {
         guard let first = id.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic || first == "_" else {
             return false
         }
-        return id.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }
+        return id.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-")
+        }
     }
 
     /// Whether WorkflowDecoder.duration would convert a number past Int's range (KnownIssue.workflowDurationOverflow):
@@ -68,7 +76,9 @@ enum WorkflowTarget {
             case .scalar(.double(let seconds)) where seconds >= 0: return !(seconds * 1000 < 0x1p63)
             case .scalar(.string(let text)):
                 for (unit, factor) in [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)] where text.hasSuffix(unit) {
-                    if let value = Double(text.dropLast(unit.count)), value >= 0 { return !(value * factor * 1000 < 0x1p63) }
+                    if let value = Double(text.dropLast(unit.count)), value >= 0 {
+                        return !(value * factor * 1000 < 0x1p63)
+                    }
                 }
                 return false
             default: return false

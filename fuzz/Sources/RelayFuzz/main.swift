@@ -1,9 +1,9 @@
 import CFuzzerDriver
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The fuzz targets. One binary holds them all and `RELAY_FUZZ_TARGET` picks one, so the fuzz build links once.
@@ -29,15 +29,17 @@ enum FuzzTarget: String, CaseIterable {
 
 let name = getenv("RELAY_FUZZ_TARGET").map { String(cString: $0) } ?? ""
 guard let target = FuzzTarget(rawValue: name) else {
-    printError("relay-fuzz: set RELAY_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|"))"
-        + " (found \"\(name)\"); libFuzzer flags follow, e.g. relay-fuzz -max_total_time=60 CORPUS_DIR SEED_DIR")
+    printError(
+        "relay-fuzz: set RELAY_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: "|"))"
+            + " (found \"\(name)\"); libFuzzer flags follow, e.g. relay-fuzz -max_total_time=60 CORPUS_DIR SEED_DIR")
     exit(2)
 }
 FuzzTarget.selected = target
 
 var argc = CommandLine.argc
 var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-    FuzzTarget.selected.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-    return 0
-})
+exit(
+    LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+        FuzzTarget.selected.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+        return 0
+    })
