@@ -15,7 +15,7 @@ enum SpecYAMLTarget {
     static func run(_ bytes: [UInt8]) {
         if KnownIssue.yamlAliasExpansion.skips(KnownIssue.manyYAMLAliases(bytes), "more than 16 aliases") { return }
         let text = String(decoding: bytes, as: UTF8.self)
-        let lineCount = text.utf8.reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+        let lineCount = yamlLineCount(text)
 
         if let node = try? YAMLDocument.parse(text, file: file) {
             let json = node.json
@@ -67,5 +67,20 @@ enum SpecYAMLTarget {
                 }
             }
         }
+    }
+
+    /// Lines as YAML counts them: LF, CR LF, a lone CR, NEL, LS and PS each end a line.
+    static func yamlLineCount(_ text: String) -> Int {
+        var lines = 1
+        var previous: Unicode.Scalar = "\0"
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n" where previous == "\r": break
+            case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}": lines += 1
+            default: break
+            }
+            previous = scalar
+        }
+        return lines
     }
 }
