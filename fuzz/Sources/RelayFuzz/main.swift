@@ -36,10 +36,14 @@ guard let target = FuzzTarget(rawValue: name) else {
 }
 FuzzTarget.selected = target
 
+/// libFuzzer's conventional entry point: its archive refers to it (a debug build, without dead stripping, does not
+/// link without it), and the driver below runs it.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    FuzzTarget.selected.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
+
 var argc = CommandLine.argc
 var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(
-    LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-        FuzzTarget.selected.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
-        return 0
-    })
+exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzTestOneInput))
