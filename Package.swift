@@ -127,3 +127,17 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Fuzzing (scripts/fuzz, docs/fuzzing.md). libFuzzer supplies `main`, so the fuzz executable links only when built
+// with `-sanitize=fuzzer`; it is declared only when RELAY_FUZZ is set, and a plain `swift build` never sees it.
+if Context.environment["RELAY_FUZZ"] != nil {
+    package.products.append(.executable(name: "relay-fuzz", targets: ["RelayFuzz"]))
+    package.targets += [
+        .target(name: "CFuzzerDriver", path: "fuzz/Sources/CFuzzerDriver"),
+        .executableTarget(
+            name: "RelayFuzz", dependencies: ["CFuzzerDriver", "RelayCore", "RelaySpec"], path: "fuzz/Sources/RelayFuzz",
+            // main.swift becomes RelayFuzz_main and `main` by --defsym; libFuzzer's archive brings its own `main`,
+            // and ld.gold fails on the pair with an internal error. lld (shipped with Swift) takes the defsym.
+            linkerSettings: [.unsafeFlags(["-use-ld=lld"])]),
+    ]
+}

@@ -1,0 +1,87 @@
+import Foundation
+import RelayCore
+
+/// Templates (`{{ steps.lookup.output.ip }}`) and conditions (`steps.check.status == "failed"`). The input is a
+/// template, as JSON when it parses as JSON and as one template string otherwise; after a NUL byte, optionally, the
+/// trigger event as JSON. Invariants:
+/// - rendering fails exactly when a reference does not parse or does not resolve in the scope;
+/// - a template without references renders to itself; a string that is one reference renders to its value;
+/// - every reference and condition path starts with `trigger` or `steps`;
+/// - `==` and `!=`, truthy and falsy, give opposite answers on the same path and value.
+enum TemplateTarget {
+    static let defaultTrigger: JSONValue = [
+        "alert": ["host": "web-1", "severity": 3, "ips": ["10.0.0.1", "10.0.0.2"], "ok": true, "ratio": 0.5],
+        "empty": [:], "list": [], "none": nil, "": "blank",
+    ]
+    static let steps: JSONObject = [
+        "lookup": ["status": "succeeded", "output": ["ip": "10.0.0.1", "found": true, "ports": [22, 443]]],
+        "check": ["status": "failed", "error": "timed out"],
+    ]
+
+    static func run(_ bytes: [UInt8]) {
+        let split = bytes.firstIndex(of: 0)
+        let templateBytes = Array(bytes[..<(split ?? bytes.endIndex)])
+        var trigger = defaultTrigger
+        if let split, let event = try? JSONParser.parse(bytes: Array(bytes[(split + 1)...])) { trigger = event }
+        let scope = Template.Scope(trigger: trigger, steps: steps)
+        let text = String(decoding: templateBytes, as: UTF8.self)
+        let template = (try? JSONParser.parse(bytes: templateBytes)) ?? .string(text)
+
+        checkRender(template, scope: scope)
+        for string in strings(in: template) { checkCondition(string, scope: scope) }
+    }
+
+    static func checkRender(_ template: JSONValue, scope: Template.Scope) {
+        let references: [[String]]
+        do throws(TemplateError) {
+            references = try Template.references(in: template)
+        } catch {
+            let rendered = try? Template.render(template, scope: scope)
+            return fuzzCheck(rendered == nil, "a template whose references do not parse rendered: \(error)")
+        }
+        for path in references {
+            fuzzCheck(path.first == "trigger" || path.first == "steps", "reference \(path) starts elsewhere")
+        }
+        let resolves = references.allSatisfy { (try? Template.resolve($0, in: scope.json)) != nil }
+        let rendered: JSONValue
+        do throws(TemplateError) {
+            rendered = try Template.render(template, scope: scope)
+        } catch {
+            return fuzzCheck(!resolves, "a template whose references all resolve failed to render: \(error)")
+        }
+        fuzzCheck(resolves, "a template with a reference that does not resolve rendered to \(excerpt(rendered))")
+        if references.isEmpty {
+            fuzzCheck(FuzzJSON.identical(rendered, template, keyOrder: true), "a template without references changed")
+        }
+        // A string that is exactly `{{ path }}`: it starts with "{{" and its first "}}" ends it.
+        if case .string(let text) = template, references.count == 1, text.hasPrefix("{{"),
+            let close = text.range(of: "}}", range: text.index(text.startIndex, offsetBy: 2)..<text.endIndex),
+            close.upperBound == text.endIndex, let value = try? Template.resolve(references[0], in: scope.json)
+        {
+            fuzzCheck(FuzzJSON.identical(rendered, value, keyOrder: true), "\(text) did not render to its value")
+        }
+    }
+
+    static func checkCondition(_ text: String, scope: Template.Scope) {
+        guard let condition = try? Condition(text) else { return }
+        fuzzCheck(
+            condition.path.first == "trigger" || condition.path.first == "steps", "condition path \(condition.path)")
+        var opposite = condition
+        switch condition.op {
+        case .equals: opposite.op = .notEquals
+        case .notEquals: opposite.op = .equals
+        case .truthy: opposite.op = .falsy
+        case .falsy: opposite.op = .truthy
+        }
+        fuzzCheck(condition.holds(in: scope) != opposite.holds(in: scope), "\(text) and its opposite agree")
+    }
+
+    static func strings(in value: JSONValue) -> [String] {
+        switch value {
+        case .string(let s): return [s]
+        case .array(let items): return items.flatMap(strings)
+        case .object(let object): return object.keys.map { $0 } + object.values.flatMap(strings)
+        default: return []
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import RelayCore
+import RelaySpec
+
+/// Workflow YAML (WorkflowDecoder), with the cron schedules and retry delays a decoded workflow leads to.
+/// Invariants for a workflow that decodes:
+/// - a name, a positive version, at least one step, step ids unique and of the documented form;
+/// - every `steps.ID` a step's input or condition refers to is an earlier step;
+/// - durations are not negative, retries at least 1, and every retry delay lies between zero and the cap;
+/// - a schedule that parses gives a next time after now, or none; nothing traps.
+/// A decoding error names the file.
+enum WorkflowTarget {
+    static let file = "fuzz.workflow.yaml"
+    static let now = Date(timeIntervalSince1970: 1_750_000_000)
+
+    static func run(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let workflow: Workflow
+        do throws(RelayError) {
+            workflow = try WorkflowDecoder.decode(yaml: text, file: file)
+        } catch {
+            return fuzzCheck(error.message.hasPrefix(file), "a decoding error does not name the file: \(error.message)")
+        }
+        fuzzCheck(
+            !workflow.name.isEmpty && workflow.version > 0 && !workflow.steps.isEmpty,
+            "decoded an incomplete workflow: \(workflow.name) v\(workflow.version), \(workflow.steps.count) steps")
+        _ = workflow.trigger.instanceID
+        if let every = workflow.trigger.every { fuzzCheck(every >= .zero, "negative every: \(every)") }
+        if let schedule = workflow.trigger.schedule, let cron = try? CronSchedule(schedule) {
+            if let next = cron.next(after: now) {
+                fuzzCheck(next > now, "cron \(schedule): next \(next) is not after now")
+            }
+        }
+        var earlier = Set<String>()
+        for step in workflow.steps {
+            fuzzCheck(isStepID(step.id) && !earlier.contains(step.id), "bad or repeated step id \"\(step.id)\"")
+            let references = (try? Template.references(in: step.input)) ?? [["<unparseable>"]]
+            for reference in references + [step.when?.path ?? []]
+            where reference.first != "trigger" && !reference.isEmpty {
+                fuzzCheck(
+                    reference.first == "steps" && reference.count >= 2 && earlier.contains(reference[1]),
+                    "step \(step.id) refers to \(reference.joined(separator: ".")), not an earlier step")
+            }
+            fuzzCheck(step.timeout >= .zero && step.retry.backoff >= .zero, "negative duration in step \(step.id)")
+            fuzzCheck(step.retry.attempts >= 1, "step \(step.id): \(step.retry.attempts) attempts")
+            for attempt in [1, 2, min(step.retry.attempts, 200), step.retry.attempts] {
+                let delay = step.retry.delay(after: attempt)
+                fuzzCheck(
+                    delay >= .zero && delay <= max(step.retry.backoff, step.retry.maxBackoff),
+                    "step \(step.id): delay \(delay) after attempt \(attempt)")
+            }
+            earlier.insert(step.id)
+        }
+    }
+
+    static func isStepID(_ id: String) -> Bool {
+        guard let first = id.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic || first == "_" else {
+            return false
+        }
+        return id.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-")
+        }
+    }
+}
