@@ -76,6 +76,16 @@ import Testing
         #expect(event.error == "the plugin wrote more than 64 MiB on stdout; Relay reads at most that")
     }
 
+    /// A plugin that exits without reading a large input: the write fails with EPIPE (Relay ignores SIGPIPE), the
+    /// step fails saying why, and the caller lives on.
+    @Test func aPluginThatDoesNotReadALargeInputIsAClearError() async {
+        let runner = ProcessPluginRunner(plugin: TestPlugins.shell("exit 0"))
+        let event = await runner.run(start("x", ["big": .string(String(repeating: "x", count: 4 << 20))]),
+                                     timeout: .seconds(60))
+        #expect(event.status == .error)
+        #expect(event.error?.hasPrefix("the plugin printed no v1 event envelope") == true, "\(event.error ?? "")")
+    }
+
     @Test func emptyOutputAndANonZeroExitAreClearErrors() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.shell("cat >/dev/null; echo oops >&2; exit 3"))
         let event = await runner.run(start("x", [:]), timeout: .seconds(30))

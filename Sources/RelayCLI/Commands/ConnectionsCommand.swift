@@ -142,7 +142,14 @@ struct ConnectionsTestCommand: AsyncParsableCommand {
         commandName: "test", abstract: "Run the plugin's connection test with this connection; exit 1 when it fails.")
     @Argument(help: "The connection's name.") var name: String
     @Option(help: "The project directory.") var dir = "."
-    @Option(help: "Seconds before the test is stopped.") var timeout = 60
+    @Option(help: "Seconds before the test is stopped (1 to 2592000, 30 days).") var timeout = 60
+
+    func validate() throws {
+        let most = WorkflowLimits.longestDurationDays * 86_400
+        guard (1...most).contains(timeout) else {
+            throw ValidationError("--timeout: expected seconds from 1 to \(most), found \(timeout)")
+        }
+    }
 
     func run() async throws {
         let context = try ConnectionsContext(dir: dir)

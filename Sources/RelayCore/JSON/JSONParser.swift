@@ -15,6 +15,10 @@ public struct JSONParser {
     public var allowsNonFiniteNumbers = false
     /// Arrays and objects nested deeper than this are an error (the parser never recurses further).
     public var maximumDepth = JSONLimits.maximumDepth
+    /// Whether a syntax error carries its line and column. Finding them scans the input from its start, so a
+    /// reader that skips text that is not JSON (plugin output) turns this off to keep its cost linear; limit
+    /// errors, which end reading, always carry them.
+    public var locatesSyntaxErrors = true
 
     public init(_ text: String) { self.bytes = Array(text.utf8) }
     public init(bytes: [UInt8]) { self.bytes = bytes }
@@ -337,7 +341,8 @@ public struct JSONParser {
     private func error(_ expected: String, found: String, kind: JSONParseError.Kind = .syntax) -> JSONParseError {
         var line = 1
         var column = 1
-        for byte in bytes[0..<min(index, bytes.count)] {
+        let scanned = locatesSyntaxErrors || kind == .limit ? min(index, bytes.count) : 0
+        for byte in bytes[0..<scanned] {
             if byte == 0x0A {
                 line += 1
                 column = 1

@@ -154,7 +154,8 @@ public final class Dispatcher: Sendable {
         guard let workflow = workflows.first(where: { $0.name == workflowName }) else {
             throw PoisonMessage(reason: "result for unknown workflow \(workflowName)")
         }
-        let startedAt = event.meta["startedAt"]?.doubleValue
+        // From the message: a time within Unix time's sane range, or none (it feeds durations in `relay runs`).
+        let startedAt = event.meta["startedAt"]?.doubleValue.flatMap { (0...1e11).contains($0) ? $0 : nil }
         guard let step = try RunStore.step(jobID: jobID, in: db) else {
             throw PoisonMessage(reason: "result of job \(jobID): no such job in the run store (the run is unknown here)")
         }

@@ -32,8 +32,21 @@ final class ChildProcess: Sendable {
     func run(input: [UInt8], timeout: Duration, killGrace: Duration = .seconds(2)) async throws -> Outcome {
         let deadline = ContinuousClock.now + timeout
         let stdin = try PipeDescriptors()
-        let stdout = try PipeDescriptors()
-        let stderr = try PipeDescriptors()
+        let stdout: PipeDescriptors
+        let stderr: PipeDescriptors
+        do {
+            stdout = try PipeDescriptors()
+        } catch {
+            stdin.closeBoth()
+            throw error
+        }
+        do {
+            stderr = try PipeDescriptors()
+        } catch {
+            stdin.closeBoth()
+            stdout.closeBoth()
+            throw error
+        }
         let process: PluginProcess
         do {
             process = try PluginProcess.spawn(

@@ -16,8 +16,18 @@ struct PipeDescriptors {
         writeEnd = descriptors[1]
     }
 
+    func closeBoth() {
+        close(readEnd)
+        close(writeEnd)
+    }
+
+    /// A write to a pipe whose reader is gone must fail with EPIPE, not end Relay with SIGPIPE (the job would be
+    /// delivered again and kill the next start too): Relay ignores SIGPIPE, process-wide, as SwiftNIO does.
+    static let brokenPipesIgnored: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     /// Writes every byte, blocking while the pipe is full; stops at the first error (EPIPE: the reader is gone).
     static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+        PipeDescriptors.brokenPipesIgnored
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }

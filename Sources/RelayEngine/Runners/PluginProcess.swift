@@ -40,6 +40,7 @@ final class PluginProcess: Sendable {
         command: [String], environment: [String: String], workingDirectory: String?,
         stdin: Int32, stdout: Int32, stderr: Int32
     ) throws(RelayError) -> PluginProcess {
+        PipeDescriptors.brokenPipesIgnored
         guard let executable = command.first else { throw RelayError(.configuration, "an empty plugin command") }
         // As Foundation's Process resolves it: against Relay's current directory, not the plugin's.
         let path = URL(fileURLWithPath: executable).path

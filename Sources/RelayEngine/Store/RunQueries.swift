@@ -66,7 +66,7 @@ public struct RunQueries: Sendable {
                 step["exception"] = row[6].text.flatMap { try? JSONParser.parse($0) } ?? .null
                 let started: Double? = { if case .double(let d) = row[8] { return d }; return nil }()
                 let finished: Double? = { if case .double(let d) = row[9] { return d }; return nil }()
-                step["duration_ms"] = (started != nil && finished != nil) ? .int(Int((finished! - started!) * 1000)) : .null
+                step["duration_ms"] = (started != nil && finished != nil) ? RunQueries.milliseconds(finished! - started!) : .null
                 steps.append(.object(step))
             }
             result["steps"] = .array(steps)
@@ -83,7 +83,7 @@ public struct RunQueries: Sendable {
         for status in latest.values { counts[status, default: 0] += 1 }
         let detail = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         let summary = try await self.run(id)
-        let duration = summary.flatMap { r in r.finishedAt.map { Int(($0 - r.startedAt) * 1000) } }.map { "\($0) ms" } ?? "?"
+        let duration = summary.flatMap { r in r.finishedAt.map { RunQueries.milliseconds($0 - r.startedAt).intValue ?? 0 } }.map { "\($0) ms" } ?? "?"
         var line = "run \(id) \(run["workflow"]?.stringValue ?? "") \(run["status"]?.stringValue ?? "") in \(duration) (\(latest.count) steps: \(detail))"
         if let error = run["error"]?.stringValue { line += ": \(error)" }
         return line
@@ -92,5 +92,11 @@ public struct RunQueries: Sendable {
     static func time(_ seconds: Double) -> String {
         ISO8601DateFormatter.string(from: Date(timeIntervalSince1970: seconds), timeZone: TimeZone(identifier: "UTC")!,
                                     formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+    }
+
+    /// Seconds as whole milliseconds, or null where the stored times cannot give one (never a trap).
+    static func milliseconds(_ seconds: Double) -> JSONValue {
+        let value = (seconds * 1000).rounded(.towardZero)
+        return Int(exactly: value).map(JSONValue.int) ?? .null
     }
 }

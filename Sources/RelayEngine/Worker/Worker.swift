@@ -8,7 +8,8 @@ import RelayTransport
 /// each job with its connection and deadline, and publishes the result while acknowledging the job, in one
 /// transaction. Up to `concurrency` jobs run at once, across all its plugins (one limit for the worker).
 ///
-/// Shutdown: cancellation stops intake; jobs in flight finish (or reach their deadline), publish and acknowledge.
+/// Shutdown: cancellation stops intake; jobs in flight finish (or reach their deadline), publish and acknowledge;
+/// then the warm plugin servers the worker used are stopped, with their process groups.
 public final class Worker: Sendable {
     let bus: any Transport
     let catalog: PluginCatalog
@@ -35,6 +36,23 @@ public final class Worker: Sendable {
     }
 
     public func run() async throws {
+        // Last, once every job has finished: the warm plugin servers (and everything they started) stop too.
+        do {
+            try await consumeAll()
+        } catch {
+            await stopRunners()
+            throw error
+        }
+        await stopRunners()
+    }
+
+    private func stopRunners() async {
+        for plugin in plugins {
+            if case .external(let runner) = catalog[plugin]?.executor { await runner.shutdown() }
+        }
+    }
+
+    private func consumeAll() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for plugin in plugins {
                 let subscription = try await bus.subscribe(topic: Topics.jobs(plugin), group: "relay.workers.\(plugin)")
