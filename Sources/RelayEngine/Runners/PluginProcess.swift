@@ -7,9 +7,9 @@ import Synchronization
 /// children, gunicorn's workers, a `sleep` left in the background) can be ended with it: when the leader exits,
 /// for whatever reason, the whole group is killed before the leader is reaped.
 ///
-/// Why posix_spawn (through a small C shim) and not Foundation's `Process` or swift-subprocess: `Process` cannot
-/// put the child in a new group before exec (a `setpgid` from the parent afterwards races with the child's own
-/// forks); swift-subprocess can, but brings a second process-management runtime (its own reaping thread, async
+/// Why posix_spawn (through a small C shim) and not Foundation's `Process` or swift-subprocess: `Process` reaps
+/// the child as soon as it exits, so its group cannot be killed before the pid (the group's id) is free for reuse,
+/// and it gives no say over which descriptors the child inherits; swift-subprocess could, but brings a second process-management runtime (its own reaping thread, async
 /// I/O, teardown model) for one flag. `POSIX_SPAWN_SETPGROUP` is one flag in a call that also closes every other
 /// descriptor and resets signal dispositions; a thread per process waits for the leader without reaping it.
 final class PluginProcess: Sendable {
