@@ -32,6 +32,14 @@ struct YAMLLimitsTests {
         }
     }
 
+    /// Merge keys as PyYAML reads them: the mapping's own keys win wherever `<<` stands, and of a list of
+    /// mappings the earlier win.
+    @Test func mergeKeysReadAsPyYAMLReadsThem() throws {
+        let text = "base: &b {a: 1, b: 2}\nx:\n  a: 9\n  <<: *b\ny:\n  <<: [{a: 1, c: 1}, {a: 2, c: 2, d: 2}]\n"
+        let node = try YAMLDocument.parse(text, file: "t.yaml")
+        #expect(node.json == ["base": ["a": 1, "b": 2], "x": ["a": 9, "b": 2], "y": ["a": 1, "c": 1, "d": 2]])
+    }
+
     /// A base-60 integer (`1:30`) past Int's range trapped on overflow; it stays text.
     @Test func aSexagesimalIntegerPastIntsRangeIsText() throws {
         let node = try YAMLDocument.parse("a: 1:0:0:0:0:0:0:0:0:0:0:0:0\nb: 1:30\n", file: "t.yaml")

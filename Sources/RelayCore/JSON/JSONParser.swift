@@ -27,44 +27,32 @@ public struct JSONParser {
     public static func parsePythonStyle(_ text: String) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(text)
         parser.allowsNonFiniteNumbers = true
-        let value = try parser.parseValue()
-        parser.skipWhitespace()
-        if parser.index < parser.bytes.count {
-            throw parser.error("end of input after the JSON value", found: parser.describeCurrent())
-        }
-        return value
+        return try parser.parseWhole()
     }
 
     /// `parsePythonStyle` on UTF-8 bytes.
     public static func parsePythonStyle(bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.allowsNonFiniteNumbers = true
-        let value = try parser.parseValue()
-        parser.skipWhitespace()
-        if parser.index < parser.bytes.count {
-            throw parser.error("end of input after the JSON value", found: parser.describeCurrent())
-        }
-        return value
+        return try parser.parseWhole()
     }
 
     /// Parses exactly one JSON value; anything but white space after it is an error.
     public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(text)
-        let value = try parser.parseValue()
-        parser.skipWhitespace()
-        if parser.index < parser.bytes.count {
-            throw parser.error("end of input after the JSON value", found: parser.describeCurrent())
-        }
-        return value
+        return try parser.parseWhole()
     }
 
     public static func parse(bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
-        let value = try parser.parseValue()
-        parser.skipWhitespace()
-        if parser.index < parser.bytes.count {
-            throw parser.error("end of input after the JSON value", found: parser.describeCurrent())
-        }
+        return try parser.parseWhole()
+    }
+
+    /// One value, then nothing but white space.
+    private mutating func parseWhole() throws(JSONParseError) -> JSONValue {
+        let value = try parseValue()
+        skipWhitespace()
+        if index < bytes.count { throw error("end of input after the JSON value", found: describeCurrent()) }
         return value
     }
 

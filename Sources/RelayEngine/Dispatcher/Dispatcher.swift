@@ -168,10 +168,12 @@ public final class Dispatcher: Sendable {
         var messages: [BusMessage] = []
         if event.status == .ok || (step.attempt >= definition.retry.attempts && definition.continueOnFailure) {
             (finished, messages) = try finishIfDone(runID: step.runID, messages: advance(runID: step.runID, workflow: workflow, after: index, in: db), workflow: workflow, in: db)
-        } else if step.attempt < definition.retry.attempts {
+        } else if step.attempt < definition.retry.attempts,
+            let job = try? self.job(runID: step.runID, workflow: workflow, step: definition, attempt: step.attempt + 1,
+                                    scope: RunStore.scope(runID: step.runID, in: db))
+        {
+            // (A retry renders the input as the first attempt did; should that fail now, the step has failed.)
             let attempt = step.attempt + 1
-            let job = try self.job(runID: step.runID, workflow: workflow, step: definition, attempt: attempt,
-                                   scope: RunStore.scope(runID: step.runID, in: db))
             let delay = definition.retry.delay(after: step.attempt)
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             try RunStore.addStep(jobID: job.0, runID: step.runID, stepID: definition.id, attempt: attempt, status: "running", input: job.2, in: db)

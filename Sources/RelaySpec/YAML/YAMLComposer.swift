@@ -32,6 +32,8 @@ struct YAMLComposer {
         var anchor: String?
         var items: [YAMLNode] = []
         var entries: [(key: YAMLNode, value: YAMLNode)] = []
+        /// What `<<` merge keys bring in: it goes before `entries`, so keys written in the mapping win.
+        var merged: [(key: YAMLNode, value: YAMLNode)] = []
         /// A mapping's key waiting for its value, and whether it is a plain `<<` (a merge key).
         var pendingKey: (node: YAMLNode, isMerge: Bool)?
         /// A mapping's keys as written (merged ones excluded), where each first appeared.
@@ -115,7 +117,7 @@ struct YAMLComposer {
                                    anchor: YAMLComposer.string(anchor)))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 let frame = stack.removeLast()
-                let value: YAMLNode.Value = frame.isMapping ? .mapping(frame.entries) : .sequence(frame.items)
+                let value: YAMLNode.Value = frame.isMapping ? .mapping(frame.merged + frame.entries) : .sequence(frame.items)
                 let built = Built(
                     node: YAMLNode(value: value, line: frame.line, column: frame.column),
                     nodes: frame.nodes, bytes: frame.bytes, height: frame.childHeight + 1)
@@ -169,7 +171,7 @@ struct YAMLComposer {
         }
         frame.pendingKey = nil
         if key.isMerge, let merged = YAMLComposer.mergedEntries(built.node) {
-            frame.entries.append(contentsOf: merged)
+            frame.merged.append(contentsOf: merged)
             return
         }
         if case .scalar = key.node.value {
@@ -184,12 +186,13 @@ struct YAMLComposer {
         frame.entries.append((key.node, built.node))
     }
 
-    /// `<<: *anchor` merge keys: the merged mapping's entries (or those of a list of mappings) take the merge
-    /// key's place, so keys written after it win.
+    /// `<<: *anchor` merge keys, as PyYAML's `flatten_mapping` reads them: the merged entries come before the
+    /// mapping's own (which therefore win, wherever the merge key stands), and of a list of mappings the earlier
+    /// ones win (they come last).
     private static func mergedEntries(_ node: YAMLNode) -> [(key: YAMLNode, value: YAMLNode)]? {
         switch node.value {
         case .mapping(let entries): return entries
-        case .sequence(let items): return items.compactMap(\.mapping).flatMap { $0 }
+        case .sequence(let items): return items.reversed().compactMap(\.mapping).flatMap { $0 }
         case .scalar: return nil
         }
     }
