@@ -96,7 +96,7 @@ import Testing
                   - {id: hello, plugin: hello, action: greet, connection: greeter, input: {names: ["{{ trigger.json.name }}"]}}
                 """.write(toFile: "\(dir)/workflows/greet.yaml", atomically: true, encoding: .utf8)
 
-            let port = Int.random(in: 41000...49000)
+            let port = freeLoopbackPort()
             let logFile = "\(dir)/relay-up.log"
             FileManager.default.createFile(atPath: logFile, contents: nil)
             let process = Process()

@@ -17,12 +17,15 @@ import Testing
           - {id: split, plugin: type_converter, action: string_to_list, input: {input: "{{ steps.hash.output.md5 }}", delimiter: "a"}}
         """
 
-    func startRelay(_ directory: URL, port: Int) throws -> Process {
+    /// `relay up` on any free port (the test publishes its events itself): a port picked at random here could be
+    /// taken by a parallel test's server or broker, and the process would exit at once.
+    func startRelay(_ directory: URL, log: URL) throws -> Process {
+        FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = RelayProcess.executable
-        process.arguments = ["up", "--dir", directory.path, "--port", String(port)]
+        process.arguments = ["up", "--dir", directory.path, "--port", "0"]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
         return process
     }
@@ -50,7 +53,7 @@ import Testing
             BusMessage(topic: Topics.events, key: instance, json: ["eventId": .string("event-\(n)"), "instance": .string(instance), "output": ["n": .int(n)]])
         })
 
-        let first = try startRelay(directory, port: Int.random(in: 20000...30000))
+        let first = try startRelay(directory, log: directory.appendingPathComponent("first.log"))
         var finishedBeforeKill = 0
         #expect(await waitFor {
             finishedBeforeKill = (try? await counts(database).finished) ?? 0
@@ -61,10 +64,12 @@ import Testing
         #expect(first.terminationReason == .uncaughtSignal)
         #expect(finishedBeforeKill < total, "the kill must come mid-burst")
 
-        let second = try startRelay(directory, port: Int.random(in: 30001...40000))
+        let second = try startRelay(directory, log: directory.appendingPathComponent("second.log"))
         defer { if second.isRunning { second.terminate() } }
-        #expect(await waitFor(seconds: 120) { (try? await counts(database).finished) ?? 0 >= total },
+        let secondLog = directory.appendingPathComponent("second.log")
+        #expect(await waitFor(seconds: 120) { (try? await counts(database).finished) ?? 0 >= total || !second.isRunning },
                 "every run finishes after the restart")
+        try #require(second.isRunning, "relay up exited: \((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "")")
         second.terminate()
         second.waitUntilExit()
         #expect(second.terminationStatus == 0, "SIGTERM drains and exits 0")

@@ -34,7 +34,7 @@ struct DistributedPipelineTests {
         let directory: URL
         let suffix = UUID().uuidString.prefix(8).lowercased()
         var processes: [String: Process] = [:]
-        let port = Int.random(in: 42000...48000)
+        let port = freeLoopbackPort()
 
         init() throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-dist-\(suffix)")

@@ -45,7 +45,7 @@ import Testing
     @Test func httpServesTheRuntimesAPIWithItsStatusCodes() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable("relay-plugin-hello"))
-        let port = Int.random(in: 20000...40000)
+        let port = freeLoopbackPort()
         process.arguments = ["http", "--port", String(port)]
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
@@ -85,7 +85,7 @@ import Testing
     @Test func aPluginWithoutAConnectionTestAnswers501() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable("relay-plugin-base64"))
-        let port = Int.random(in: 40001...60000)
+        let port = freeLoopbackPort()
         process.arguments = ["http", "--port", String(port)]
         process.standardError = FileHandle.nullDevice
         try process.run()
