@@ -96,7 +96,7 @@ import Testing
                   - {id: hello, plugin: hello, action: greet, connection: greeter, input: {names: ["{{ trigger.json.name }}"]}}
                 """.write(toFile: "\(dir)/workflows/greet.yaml", atomically: true, encoding: .utf8)
 
-            let port = freeLoopbackPort()
+            let port = try LoopbackPort.free()
             let logFile = "\(dir)/relay-up.log"
             FileManager.default.createFile(atPath: logFile, contents: nil)
             let process = Process()

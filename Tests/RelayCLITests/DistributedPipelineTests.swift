@@ -34,9 +34,11 @@ struct DistributedPipelineTests {
         let directory: URL
         let suffix = UUID().uuidString.prefix(8).lowercased()
         var processes: [String: Process] = [:]
-        let port = freeLoopbackPort()
+        /// The trigger host's HTTP port, chosen by the kernel (a random one could be taken).
+        let port: Int
 
         init() throws {
+            port = try LoopbackPort.free()
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-dist-\(suffix)")
             try FileManager.default.createDirectory(at: directory.appendingPathComponent("workflows"), withIntermediateDirectories: true)
             try DistributedPipelineTests.workflow.write(to: directory.appendingPathComponent("workflows/dist.yaml"), atomically: true, encoding: .utf8)

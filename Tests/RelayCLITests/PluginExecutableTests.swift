@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import RelayEngine
 import RelayTestSupport
 import Testing
 
@@ -45,7 +46,7 @@ import Testing
     @Test func httpServesTheRuntimesAPIWithItsStatusCodes() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable("relay-plugin-hello"))
-        let port = freeLoopbackPort()
+        let port = try LoopbackPort.free()
         process.arguments = ["http", "--port", String(port)]
         process.standardError = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
@@ -85,7 +86,7 @@ import Testing
     @Test func aPluginWithoutAConnectionTestAnswers501() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable("relay-plugin-base64"))
-        let port = freeLoopbackPort()
+        let port = try LoopbackPort.free()
         process.arguments = ["http", "--port", String(port)]
         process.standardError = FileHandle.nullDevice
         try process.run()

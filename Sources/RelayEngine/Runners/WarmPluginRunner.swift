@@ -190,10 +190,10 @@ final class ServerProcess: Sendable {
     }
 }
 
-/// Free TCP ports on loopback.
-enum LoopbackPort {
+/// Free TCP ports on loopback (for a child that must be told its port up front; the tests use it too).
+public enum LoopbackPort {
     /// Binds port 0 on 127.0.0.1, reads the port the kernel chose, closes the socket.
-    static func free() throws -> Int {
+    public static func free() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RelayError(.io, "socket() failed: errno \(errno)") }
         defer { close(fd) }
