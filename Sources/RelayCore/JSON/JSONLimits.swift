@@ -16,44 +16,39 @@ extension JSONValue {
     /// Whether arrays and objects nest more than `limit` levels deep (a scalar is 0 deep, `[1]` 1, `[[1]]` 2).
     /// Iterative, so it is safe on a value of any depth.
     public func nests(deeperThan limit: Int) -> Bool {
-        var stack: [(JSONValue, Int)] = [(self, 0)]
-        while let (value, depth) = stack.popLast() {
-            switch value {
-            case .array(let items):
-                guard depth < limit else { return true }
-                for item in items { stack.append((item, depth + 1)) }
-            case .object(let object):
-                guard depth < limit else { return true }
-                for item in object.values { stack.append((item, depth + 1)) }
-            default: continue
-            }
-        }
-        return false
+        scan(depthLimit: limit).tooDeep
     }
 
     /// Why this value cannot travel as a payload (nesting deeper than `maximumPayloadDepth`, or a number JSON
-    /// cannot carry: NaN or an infinity), naming where (`output.f[2]`); `nil` when it can. One pass, no recursion.
+    /// cannot carry: NaN or an infinity), naming where (`output.f[2]`); `nil` when it can. One pass, no recursion
+    /// (a second one finds the path, only when there is a non-finite number to name).
     public func payloadProblem(at root: String) -> String? {
+        let found = scan(depthLimit: JSONLimits.maximumPayloadDepth)
+        if found.tooDeep {
+            return "\(root) nests deeper than \(JSONLimits.maximumPayloadDepth) levels of arrays and objects"
+        }
+        guard found.nonFinite, let (path, number) = firstNonFiniteNumber(at: root) else { return nil }
+        return "\(path) is \(JSONWriter.pythonRepr(number)), a number JSON cannot carry"
+    }
+
+    /// One walk without recursion: whether containers nest deeper than `depthLimit` (it stops there), and whether
+    /// a NaN or an infinity was seen on the way.
+    private func scan(depthLimit: Int) -> (tooDeep: Bool, nonFinite: Bool) {
         var stack: [(JSONValue, Int)] = [(self, 0)]
         var nonFinite = false
         while let (value, depth) = stack.popLast() {
             switch value {
             case .double(let d) where !d.isFinite: nonFinite = true
             case .array(let items):
-                guard depth < JSONLimits.maximumPayloadDepth else {
-                    return "\(root) nests deeper than \(JSONLimits.maximumPayloadDepth) levels of arrays and objects"
-                }
+                guard depth < depthLimit else { return (true, nonFinite) }
                 for item in items { stack.append((item, depth + 1)) }
             case .object(let object):
-                guard depth < JSONLimits.maximumPayloadDepth else {
-                    return "\(root) nests deeper than \(JSONLimits.maximumPayloadDepth) levels of arrays and objects"
-                }
+                guard depth < depthLimit else { return (true, nonFinite) }
                 for item in object.values { stack.append((item, depth + 1)) }
             default: continue
             }
         }
-        guard nonFinite, let (path, number) = firstNonFiniteNumber(at: root) else { return nil }
-        return "\(path) is \(JSONWriter.pythonRepr(number)), a number JSON cannot carry"
+        return (false, nonFinite)
     }
 
     /// The first NaN or infinity in the value, with its path; `nil` when there is none.
