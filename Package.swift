@@ -100,21 +100,41 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "relay", dependencies: ["RelayCLI"]),
-        .executableTarget(name: "RelayPluginBase64", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/base64"),
-        .executableTarget(name: "RelayPluginHashit", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/hashit"),
-        .executableTarget(name: "RelayPluginTypeConverter", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/type_converter"),
-        .executableTarget(name: "RelayPluginTimer", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/timer"),
-        .executableTarget(name: "RelayPluginWebhook", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/webhook"),
-        .executableTarget(name: "RelayPluginHello", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/hello"),
-        .executableTarget(name: "RelayPluginSleep", dependencies: ["RelayPlugins", "RelaySDK"], path: "Sources/NativePluginMains/sleep"),
+        .executableTarget(
+            name: "RelayPluginBase64", dependencies: ["RelayPlugins", "RelaySDK"],
+            path: "Sources/NativePluginMains/base64"),
+        .executableTarget(
+            name: "RelayPluginHashit", dependencies: ["RelayPlugins", "RelaySDK"],
+            path: "Sources/NativePluginMains/hashit"),
+        .executableTarget(
+            name: "RelayPluginTypeConverter", dependencies: ["RelayPlugins", "RelaySDK"],
+            path: "Sources/NativePluginMains/type_converter"),
+        .executableTarget(
+            name: "RelayPluginTimer", dependencies: ["RelayPlugins", "RelaySDK"],
+            path: "Sources/NativePluginMains/timer"),
+        .executableTarget(
+            name: "RelayPluginWebhook", dependencies: ["RelayPlugins", "RelaySDK"],
+            path: "Sources/NativePluginMains/webhook"),
+        .executableTarget(
+            name: "RelayPluginHello", dependencies: ["RelayPlugins", "RelaySDK"],
+            path: "Sources/NativePluginMains/hello"),
+        .executableTarget(
+            name: "RelayPluginSleep", dependencies: ["RelayPlugins", "RelaySDK"],
+            path: "Sources/NativePluginMains/sleep"),
 
         .target(name: "RelayTestSupport", path: "Tests/RelayTestSupport"),
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
         .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore", "RelayTestSupport"]),
-        .testTarget(name: "RelayKafkaTests", dependencies: ["RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport"]),
+        .testTarget(
+            name: "RelayKafkaTests", dependencies: ["RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
-        .testTarget(name: "RelayEngineTests", dependencies: ["RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayKafka", "RelayPlugins", "RelayTestSupport"]),
+        .testTarget(
+            name: "RelayEngineTests",
+            dependencies: [
+                "RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayKafka", "RelayPlugins",
+                "RelayTestSupport",
+            ]),
         .testTarget(
             name: "RelayPluginsTests",
             dependencies: ["RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec", "RelayTestSupport"],
@@ -122,7 +142,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayCLITests",
-            dependencies: ["RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport", "RelayKafka", "RelayCore", "RelayPlugins", "RelaySDK", "RelayTestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport",
+                "RelayKafka", "RelayCore", "RelayPlugins", "RelaySDK", "RelayTestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
@@ -135,7 +159,8 @@ if Context.environment["RELAY_FUZZ"] != nil {
     package.targets += [
         .target(name: "CFuzzerDriver", path: "fuzz/Sources/CFuzzerDriver"),
         .executableTarget(
-            name: "RelayFuzz", dependencies: ["CFuzzerDriver", "RelayCore", "RelaySpec"], path: "fuzz/Sources/RelayFuzz",
+            name: "RelayFuzz", dependencies: ["CFuzzerDriver", "RelayCore", "RelaySpec"],
+            path: "fuzz/Sources/RelayFuzz",
             // main.swift becomes RelayFuzz_main and `main` by --defsym; libFuzzer's archive brings its own `main`,
             // and ld.gold fails on the pair with an internal error. lld (shipped with Swift) takes the defsym.
             linkerSettings: [.unsafeFlags(["-use-ld=lld"])]),

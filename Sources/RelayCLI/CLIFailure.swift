@@ -40,9 +40,13 @@ enum SpecPaths {
         let direct = (path as NSString).appendingPathComponent("plugin.spec.yaml")
         if FileManager.default.fileExists(atPath: direct) { return [direct] }
         let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        let found = children.sorted().map { ((path as NSString).appendingPathComponent($0) as NSString)
-            .appendingPathComponent("plugin.spec.yaml") }.filter { FileManager.default.fileExists(atPath: $0) }
-        guard !found.isEmpty else { throw RelayError(.notFound, "\(path): no plugin.spec.yaml in it or in its subdirectories") }
+        let found = children.sorted().map {
+            ((path as NSString).appendingPathComponent($0) as NSString)
+                .appendingPathComponent("plugin.spec.yaml")
+        }.filter { FileManager.default.fileExists(atPath: $0) }
+        guard !found.isEmpty else {
+            throw RelayError(.notFound, "\(path): no plugin.spec.yaml in it or in its subdirectories")
+        }
         return found
     }
 }

@@ -39,11 +39,15 @@ public struct PluginGenerator: Sendable {
             File(path: "Sources/\(executableName)/main.swift", contents: mainSource()),
             File(path: "Tests/\(moduleName)Tests/PluginTests.swift", contents: testSource()),
         ]
-        if !spec.types.isEmpty { files.append(File(path: "Sources/\(moduleName)/Types.swift", contents: typesSource())) }
+        if !spec.types.isEmpty {
+            files.append(File(path: "Sources/\(moduleName)/Types.swift", contents: typesSource()))
+        }
         for component in spec.components {
             let folder = component.kind == .action ? "Actions" : component.kind == .trigger ? "Triggers" : "Tasks"
-            files.append(File(path: "Sources/\(moduleName)/\(folder)/\(SwiftNames.type(component.name)).swift",
-                              contents: componentSource(component)))
+            files.append(
+                File(
+                    path: "Sources/\(moduleName)/\(folder)/\(SwiftNames.type(component.name)).swift",
+                    contents: componentSource(component)))
         }
         return files
     }
@@ -56,7 +60,8 @@ public struct PluginGenerator: Sendable {
             if manager.fileExists(atPath: path), !force {
                 throw RelayError(.io, "\(path) exists; use --force to overwrite the generated files")
             }
-            try manager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try manager.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try file.contents.write(toFile: path, atomically: true, encoding: .utf8)
         }
     }
@@ -153,7 +158,8 @@ public struct PluginGenerator: Sendable {
             public struct \(connectionTypeName): TestableConnection {
 
             """
-        text += structBody(name: "Parameters", fields: spec.connection, indent: "    ", protocols: "Decodable, Sendable")
+        text += structBody(
+            name: "Parameters", fields: spec.connection, indent: "    ", protocols: "Decodable, Sendable")
         text += """
 
                 let parameters: Parameters
@@ -177,7 +183,8 @@ public struct PluginGenerator: Sendable {
         var text = "import RelayCore\nimport RelaySDK\n\n"
         for type in spec.types {
             text += "/// The spec's `\(type.name)` type.\n"
-            text += structBody(name: customTypeName(type.name), fields: type.fields, indent: "", protocols: "Codable, Sendable")
+            text += structBody(
+                name: customTypeName(type.name), fields: type.fields, indent: "", protocols: "Codable, Sendable")
             text += "\n"
         }
         return text
@@ -185,7 +192,8 @@ public struct PluginGenerator: Sendable {
 
     func componentSource(_ component: ComponentSpec) -> String {
         let name = SwiftNames.type(component.name)
-        let description = (component.description ?? component.title ?? component.name).replacingOccurrences(of: "\n", with: " ")
+        let description = (component.description ?? component.title ?? component.name).replacingOccurrences(
+            of: "\n", with: " ")
         var text = "import RelayCore\nimport RelaySDK\n\n/// `\(component.name)`: \(description)\n"
         switch component.kind {
         case .action:
@@ -193,8 +201,12 @@ public struct PluginGenerator: Sendable {
             text += "    public typealias Connection = \(connectionTypeName)\n"
             text += "    public static let name = \(SwiftNames.literal(component.name))\n\n"
             text += "    public init() {}\n\n"
-            text += structBody(name: "Input", fields: component.input, indent: "    ", protocols: "Decodable, Sendable") + "\n"
-            text += structBody(name: "Output", fields: component.output, indent: "    ", protocols: "Encodable, Sendable") + "\n"
+            text +=
+                structBody(name: "Input", fields: component.input, indent: "    ", protocols: "Decodable, Sendable")
+                + "\n"
+            text +=
+                structBody(name: "Output", fields: component.output, indent: "    ", protocols: "Encodable, Sendable")
+                + "\n"
             text += """
                     public func run(_ input: Input, context: StepContext<Connection>) async throws -> Output {
                         throw PluginError(cause: "The \(component.name) action is not implemented yet.", assistance: "Implement run in \(name).swift.")
@@ -207,8 +219,12 @@ public struct PluginGenerator: Sendable {
             text += "    public typealias Connection = \(connectionTypeName)\n"
             text += "    public static let name = \(SwiftNames.literal(component.name))\n\n"
             text += "    public init() {}\n\n"
-            text += structBody(name: "Input", fields: component.input, indent: "    ", protocols: "Decodable, Sendable") + "\n"
-            text += structBody(name: "Output", fields: component.output, indent: "    ", protocols: "Encodable, Sendable") + "\n"
+            text +=
+                structBody(name: "Input", fields: component.input, indent: "    ", protocols: "Decodable, Sendable")
+                + "\n"
+            text +=
+                structBody(name: "Output", fields: component.output, indent: "    ", protocols: "Encodable, Sendable")
+                + "\n"
             text += """
                     public func run(_ input: Input, context: TriggerContext<Connection, Output>) async throws {
                         // Loop until cancelled: poll, then `try await context.send(event)` for each new event; keep
@@ -223,9 +239,15 @@ public struct PluginGenerator: Sendable {
             text += "    public typealias Connection = \(connectionTypeName)\n"
             text += "    public static let name = \(SwiftNames.literal(component.name))\n\n"
             text += "    public init() {}\n\n"
-            text += structBody(name: "Input", fields: component.input, indent: "    ", protocols: "Decodable, Sendable") + "\n"
-            text += structBody(name: "Output", fields: component.output, indent: "    ", protocols: "Encodable, Sendable") + "\n"
-            text += structBody(name: "State", fields: component.state, indent: "    ", protocols: "Codable, Sendable") + "\n"
+            text +=
+                structBody(name: "Input", fields: component.input, indent: "    ", protocols: "Decodable, Sendable")
+                + "\n"
+            text +=
+                structBody(name: "Output", fields: component.output, indent: "    ", protocols: "Encodable, Sendable")
+                + "\n"
+            text +=
+                structBody(name: "State", fields: component.state, indent: "    ", protocols: "Codable, Sendable")
+                + "\n"
             text += """
                     public func run(_ input: Input, state: State?, context: StepContext<Connection>) async throws -> TaskResult<Output, State> {
                         throw PluginError(cause: "The \(component.name) task is not implemented yet.", assistance: "Implement run in \(name).swift.")

@@ -1,11 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import RelayCore
 import RelayEngine
 import RelayTransport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// `relay connections …` as a user runs it, and `relay up` with an encrypted connection: the secret is nowhere
 /// in clear (connection file, run store, bus, logs, `relay runs show`).
@@ -26,8 +27,9 @@ import Testing
 
     @Test func addListShowTestRotateAndRemove() async throws {
         try await withProject { dir in
-            let added = try await RelayProcess.run(["connections", "add", "greeter", "--plugin", "hello", "--dir", dir, "--json", "-"],
-                                                   stdin: #"{"greeting": "Hi", "api_key": {"secretKey": "\#(Self.weakKey)"}}"#)
+            let added = try await RelayProcess.run(
+                ["connections", "add", "greeter", "--plugin", "hello", "--dir", dir, "--json", "-"],
+                stdin: #"{"greeting": "Hi", "api_key": {"secretKey": "\#(Self.weakKey)"}}"#)
             #expect(added.status == 0, "\(added.stderr)")
             #expect(added.stdout.contains("encrypted: api_key"))
             #expect(added.stderr.contains("created master key"))
@@ -42,14 +44,17 @@ import Testing
 
             let failing = try await RelayProcess.run(["connections", "test", "greeter", "--dir", dir])
             #expect(failing.status == 1)
-            #expect(failing.stdout == """
-                failed: connection greeter (hello)
-                  cause: The greeting service rejected the API key.
-                  assistance: Copy the whole key (16 characters or more) from the service's settings page.
+            #expect(
+                failing.stdout == """
+                    failed: connection greeter (hello)
+                      cause: The greeting service rejected the API key.
+                      assistance: Copy the whole key (16 characters or more) from the service's settings page.
 
-                """)
-            let replaced = try await RelayProcess.run(["connections", "add", "greeter", "--plugin", "hello", "--dir", dir, "--force", "--json",
-                                                       #"{"greeting": "Hi", "api_key": {"secretKey": "\#(Self.goodKey)"}}"#])
+                    """)
+            let replaced = try await RelayProcess.run([
+                "connections", "add", "greeter", "--plugin", "hello", "--dir", dir, "--force", "--json",
+                #"{"greeting": "Hi", "api_key": {"secretKey": "\#(Self.goodKey)"}}"#,
+            ])
             #expect(replaced.status == 0)
             let passing = try await RelayProcess.run(["connections", "test", "greeter", "--dir", dir])
             #expect(passing.status == 0)
@@ -63,14 +68,18 @@ import Testing
             #expect(try await RelayProcess.run(["connections", "test", "greeter", "--dir", dir]).status == 0)
 
             // A wrong key: a clear error, no secret.
-            let wrong = try await RelayProcess.run(["connections", "test", "greeter", "--dir", dir],
-                                                   environment: ["RELAY_MASTER_KEY": Data(repeating: 7, count: 32).base64EncodedString()])
+            let wrong = try await RelayProcess.run(
+                ["connections", "test", "greeter", "--dir", dir],
+                environment: ["RELAY_MASTER_KEY": Data(repeating: 7, count: 32).base64EncodedString()])
             #expect(wrong.status != 0)
             #expect(wrong.stderr.contains("parameters.api_key: encrypted under master key "))
             #expect(wrong.stderr.contains("but the master key from RELAY_MASTER_KEY is "))
             #expect(!wrong.stderr.contains(Self.goodKey) && !wrong.stdout.contains(Self.goodKey))
 
-            let invalid = try await RelayProcess.run(["connections", "add", "bad", "--plugin", "hello", "--dir", dir, "--json", #"{"api_key": {"secretKey": "\#(Self.goodKey)"}}"#])
+            let invalid = try await RelayProcess.run([
+                "connections", "add", "bad", "--plugin", "hello", "--dir", dir, "--json",
+                #"{"api_key": {"secretKey": "\#(Self.goodKey)"}}"#,
+            ])
             #expect(invalid.status != 0)
             #expect(invalid.stderr.contains("parameters.greeting: required property is missing"))
 
@@ -84,17 +93,22 @@ import Testing
         try await withProject { dir in
             let key = Data((0..<32).map { UInt8($0 * 7 % 256) }).base64EncodedString()
             let environment = ["RELAY_MASTER_KEY": key]
-            let added = try await RelayProcess.run(["connections", "add", "greeter", "--plugin", "hello", "--dir", dir, "--json",
-                                                    #"{"greeting": "Hey", "api_key": {"secretKey": "\#(Self.goodKey)"}}"#], environment: environment)
+            let added = try await RelayProcess.run(
+                [
+                    "connections", "add", "greeter", "--plugin", "hello", "--dir", dir, "--json",
+                    #"{"greeting": "Hey", "api_key": {"secretKey": "\#(Self.goodKey)"}}"#,
+                ], environment: environment)
             #expect(added.status == 0, "\(added.stderr)")
-            #expect(!FileManager.default.fileExists(atPath: "\(dir)/.relay/master.key"), "the key comes from the environment")
+            #expect(
+                !FileManager.default.fileExists(atPath: "\(dir)/.relay/master.key"),
+                "the key comes from the environment")
             try FileManager.default.createDirectory(atPath: "\(dir)/workflows", withIntermediateDirectories: true)
             try """
-                name: greet
-                trigger: {plugin: webhook, trigger: webhook, input: {path: greet}}
-                steps:
-                  - {id: hello, plugin: hello, action: greet, connection: greeter, input: {names: ["{{ trigger.json.name }}"]}}
-                """.write(toFile: "\(dir)/workflows/greet.yaml", atomically: true, encoding: .utf8)
+            name: greet
+            trigger: {plugin: webhook, trigger: webhook, input: {path: greet}}
+            steps:
+              - {id: hello, plugin: hello, action: greet, connection: greeter, input: {names: ["{{ trigger.json.name }}"]}}
+            """.write(toFile: "\(dir)/workflows/greet.yaml", atomically: true, encoding: .utf8)
 
             let port = try LoopbackPort.free()
             let logFile = "\(dir)/relay-up.log"
@@ -112,11 +126,17 @@ import Testing
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/webhooks/greet")!)
             request.httpMethod = "POST"
             request.httpBody = Data(#"{"name": "Ada"}"#.utf8)
-            #expect(await waitFor { ((try? await URLSession.shared.data(for: request))?.1 as? HTTPURLResponse)?.statusCode == 202 })
+            #expect(
+                await waitFor {
+                    ((try? await URLSession.shared.data(for: request))?.1 as? HTTPURLResponse)?.statusCode == 202
+                })
             let database = try SQLiteDatabase(path: "\(dir)/.relay/relay.sqlite")
-            #expect(await waitFor {
-                (try? await database.read { try $0.query("SELECT COUNT(*) FROM runs WHERE status = 'succeeded'").first?[0].int }) == 1
-            })
+            #expect(
+                await waitFor {
+                    (try? await database.read {
+                        try $0.query("SELECT COUNT(*) FROM runs WHERE status = 'succeeded'").first?[0].int
+                    }) == 1
+                })
             process.terminate()
             process.waitUntilExit()
             let runs = try await RelayProcess.run(["runs", "list", "--dir", dir, "--json"], environment: environment)
@@ -125,7 +145,11 @@ import Testing
             #expect(shown.stdout.contains("Hey, Ada!"), "\(shown.stdout)")
 
             let secret = Array(Self.goodKey.utf8)
-            let everything = fileBytes(["\(dir)/.relay/relay.sqlite", "\(dir)/.relay/relay.sqlite-wal", "\(dir)/connections/greeter.yaml", logFile])
+            let everything =
+                fileBytes([
+                    "\(dir)/.relay/relay.sqlite", "\(dir)/.relay/relay.sqlite-wal", "\(dir)/connections/greeter.yaml",
+                    logFile,
+                ])
                 + Array((runs.stdout + shown.stdout + added.stdout + added.stderr).utf8)
             #expect(everything.count > 10_000)
             #expect(!containsBytes(everything, secret), "the secret is in clear somewhere")

@@ -1,8 +1,8 @@
 import Foundation
 import RelayCore
 import RelayEngine
-import RelayTransport
 import RelayTestSupport
+import RelayTransport
 import Testing
 
 /// `relay up` killed with SIGKILL in the middle of a burst of runs, then started again: every event gives exactly
@@ -38,10 +38,13 @@ import Testing
     }
 
     @Test func everyRunFinishesExactlyOnceAfterAKill() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-crash-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("workflows"), withIntermediateDirectories: true)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-crash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("workflows"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try Self.workflow.write(to: directory.appendingPathComponent("workflows/crash.yaml"), atomically: true, encoding: .utf8)
+        try Self.workflow.write(
+            to: directory.appendingPathComponent("workflows/crash.yaml"), atomically: true, encoding: .utf8)
         let total = 2000
 
         // The events are published into the project's file by this process, as a second writer.
@@ -49,16 +52,20 @@ import Testing
         let bus = try EmbeddedBus(database: database)
         try RunStore.createTables(database)
         let instance = TriggerBinding(plugin: "webhook", trigger: "webhook", input: ["path": "crash"]).instanceID
-        try await bus.publish((0..<total).map { n in
-            BusMessage(topic: Topics.events, key: instance, json: ["eventId": .string("event-\(n)"), "instance": .string(instance), "output": ["n": .int(n)]])
-        })
+        try await bus.publish(
+            (0..<total).map { n in
+                BusMessage(
+                    topic: Topics.events, key: instance,
+                    json: ["eventId": .string("event-\(n)"), "instance": .string(instance), "output": ["n": .int(n)]])
+            })
 
         let first = try startRelay(directory, log: directory.appendingPathComponent("first.log"))
         var finishedBeforeKill = 0
-        #expect(await waitFor {
-            finishedBeforeKill = (try? await counts(database).finished) ?? 0
-            return finishedBeforeKill >= total / 10
-        }, "runs finish before the kill")
+        #expect(
+            await waitFor {
+                finishedBeforeKill = (try? await counts(database).finished) ?? 0
+                return finishedBeforeKill >= total / 10
+            }, "runs finish before the kill")
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         #expect(first.terminationReason == .uncaughtSignal)
@@ -67,9 +74,11 @@ import Testing
         let second = try startRelay(directory, log: directory.appendingPathComponent("second.log"))
         defer { if second.isRunning { second.terminate() } }
         let secondLog = directory.appendingPathComponent("second.log")
-        #expect(await waitFor(seconds: 120) { (try? await counts(database).finished) ?? 0 >= total || !second.isRunning },
-                "every run finishes after the restart")
-        try #require(second.isRunning, "relay up exited: \((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "")")
+        #expect(
+            await waitFor(seconds: 120) { (try? await counts(database).finished) ?? 0 >= total || !second.isRunning },
+            "every run finishes after the restart")
+        try #require(
+            second.isRunning, "relay up exited: \((try? String(contentsOf: secondLog, encoding: .utf8)) ?? "")")
         second.terminate()
         second.waitUntilExit()
         #expect(second.terminationStatus == 0, "SIGTERM drains and exits 0")
@@ -80,7 +89,10 @@ import Testing
         let check = try await database.read { db -> [Int64] in
             let failed = try db.query("SELECT COUNT(*) FROM runs WHERE status != 'succeeded'").first![0].int ?? -1
             let completions = try db.query("SELECT COUNT(*) FROM steps WHERE status = 'succeeded'").first![0].int ?? -1
-            let duplicates = try db.query("SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' GROUP BY run_id, step_id HAVING COUNT(*) > 1)").first![0].int ?? -1
+            let duplicates =
+                try db.query(
+                    "SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' GROUP BY run_id, step_id HAVING COUNT(*) > 1)"
+                ).first![0].int ?? -1
             let retried = try db.query("SELECT COUNT(*) FROM steps WHERE attempt > 1").first![0].int ?? -1
             return [failed, completions, duplicates, retried]
         }

@@ -1,15 +1,16 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import RelayCore
 import RelayEngine
 import RelayKafka
 import RelayPlugins
 import RelaySDK
-import RelayTransport
 import RelayTestSupport
+import RelayTransport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The pipeline as separate processes on the test broker: `relay triggers`, `relay dispatcher` and three
 /// `relay worker`s. Midway one worker is killed with SIGKILL and the dispatcher is killed and started again:
@@ -19,7 +20,9 @@ import Testing
 ///
 /// Every topic and group of the cluster is under a prefix of its own (`RELAY_TOPIC_PREFIX`), so other tests can
 /// share the broker. scripts/test runs this suite in a phase of its own: five processes on two cores.
-@Suite(.serialized, .enabled(if: KafkaKill.broker != nil, "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
+@Suite(
+    .serialized,
+    .enabled(if: KafkaKill.broker != nil, "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
 struct DistributedPipelineTests {
     static let workflow = """
         name: dist
@@ -40,17 +43,24 @@ struct DistributedPipelineTests {
         init() throws {
             port = try LoopbackPort.free()
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-dist-\(suffix)")
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent("workflows"), withIntermediateDirectories: true)
-            try DistributedPipelineTests.workflow.write(to: directory.appendingPathComponent("workflows/dist.yaml"), atomically: true, encoding: .utf8)
+            try FileManager.default.createDirectory(
+                at: directory.appendingPathComponent("workflows"), withIntermediateDirectories: true)
+            try DistributedPipelineTests.workflow.write(
+                to: directory.appendingPathComponent("workflows/dist.yaml"), atomically: true, encoding: .utf8)
         }
 
         var prefix: String { "dist-\(suffix)." }
-        var client: KafkaClientConfiguration { KafkaClientConfiguration(bootstrapServers: [KafkaKill.broker!], clientID: "relay-tests") }
+        var client: KafkaClientConfiguration {
+            KafkaClientConfiguration(bootstrapServers: [KafkaKill.broker!], clientID: "relay-tests")
+        }
 
         /// The cluster's topics and groups under a prefix of its own: other tests share the broker.
         var environment: [String: String] {
-            ["RELAY_BROKERS": KafkaKill.broker!, "RELAY_KAFKA_SESSION_TIMEOUT_MS": "6000", "RELAY_KAFKA_PARTITIONS": "6",
-             "RELAY_TOPIC_PREFIX": prefix]
+            [
+                "RELAY_BROKERS": KafkaKill.broker!, "RELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
+                "RELAY_KAFKA_PARTITIONS": "6",
+                "RELAY_TOPIC_PREFIX": prefix,
+            ]
         }
 
         func start(_ name: String, _ arguments: [String]) throws {
@@ -59,7 +69,9 @@ struct DistributedPipelineTests {
             process.arguments = arguments + ["--dir", directory.path]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             let log = directory.appendingPathComponent("\(name).log")
-            if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: log.path) {
+                FileManager.default.createFile(atPath: log.path, contents: nil)
+            }
             let handle = try FileHandle(forWritingTo: log)
             handle.seekToEndOfFile()
             process.standardOutput = handle
@@ -80,14 +92,18 @@ struct DistributedPipelineTests {
             var statuses: [String: String] = [:]
             let deadline = ContinuousClock.now + grace
             for (name, process) in processes {
-                while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
+                while process.isRunning && ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
                 if process.isRunning {
                     dumpThreads(of: process, into: name)
                     Foundation.kill(process.processIdentifier, SIGKILL)
                     process.waitUntilExit()
                     statuses[name] = "hung"
                 } else {
-                    statuses[name] = process.terminationReason == .exit ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
+                    statuses[name] =
+                        process.terminationReason == .exit
+                        ? "exit \(process.terminationStatus)" : "signal \(process.terminationStatus)"
                 }
             }
             return statuses
@@ -107,10 +123,13 @@ struct DistributedPipelineTests {
             gdb.waitUntilExit()
         }
 
-        var database: SQLiteDatabase { get throws { try SQLiteDatabase(path: directory.appendingPathComponent(".relay/relay.sqlite").path) } }
+        var database: SQLiteDatabase {
+            get throws { try SQLiteDatabase(path: directory.appendingPathComponent(".relay/relay.sqlite").path) }
+        }
 
         func finished() async throws -> Int {
-            guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(".relay/relay.sqlite").path) else { return 0 }
+            guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(".relay/relay.sqlite").path)
+            else { return 0 }
             return try await database.read { db in
                 Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'running'").first?[0].int ?? 0)
             }
@@ -129,19 +148,27 @@ struct DistributedPipelineTests {
 
     /// What an undisturbed run gives for event n, computed by running the same native plugins in-process.
     static func expected(_ n: Int) async throws -> JSONValue {
-        let encoded = await PluginHost(plugin: try NativePlugins.base64()).run(StepStart(step: .action("encode"), input: ["content": .string("event \(n)")]))
-        let hashed = await PluginHost(plugin: try NativePlugins.hashit()).run(StepStart(step: .action("string"), input: ["string": encoded.output?["data"] ?? .null]))
-        let split = await PluginHost(plugin: try NativePlugins.typeConverter()).run(StepStart(step: .action("string_to_list"), input: ["input": hashed.output?["md5"] ?? .null, "delimiter": "a"]))
+        let encoded = await PluginHost(plugin: try NativePlugins.base64()).run(
+            StepStart(step: .action("encode"), input: ["content": .string("event \(n)")]))
+        let hashed = await PluginHost(plugin: try NativePlugins.hashit()).run(
+            StepStart(step: .action("string"), input: ["string": encoded.output?["data"] ?? .null]))
+        let split = await PluginHost(plugin: try NativePlugins.typeConverter()).run(
+            StepStart(
+                step: .action("string_to_list"), input: ["input": hashed.output?["md5"] ?? .null, "delimiter": "a"]))
         return split.output ?? .null
     }
 
     @Test func everyRunFinishesOnceThroughAWorkerKillAndADispatcherRestart() async throws {
         let cluster = try Cluster()
         defer {
-            for process in cluster.processes.values where process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+            for process in cluster.processes.values where process.isRunning {
+                Foundation.kill(process.processIdentifier, SIGKILL)
+            }
             // The processes' logs, for a failure's diagnosis.
             for name in cluster.processes.keys.sorted() {
-                let log = (try? String(contentsOf: cluster.directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
+                let log =
+                    (try? String(contentsOf: cluster.directory.appendingPathComponent("\(name).log"), encoding: .utf8))
+                    ?? ""
                 if !log.isEmpty { print("--- \(name).log (last 30000 characters)\n\(log.suffix(30000))") }
             }
             try? FileManager.default.removeItem(at: cluster.directory)
@@ -171,8 +198,12 @@ struct DistributedPipelineTests {
         // Poison: garbage on the events topic (the dispatcher's) and a non-job on a job topic (the workers').
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: cluster.client))
         _ = try await producer.send([
-            KafkaProducerMessage(topic: cluster.prefix + "relay.events", key: Array("poison".utf8), value: Array("this is not an event".utf8)),
-            KafkaProducerMessage(topic: cluster.prefix + "relay.jobs.hashit", key: Array("poison".utf8), value: Array(#"{"not": "a job"}"#.utf8)),
+            KafkaProducerMessage(
+                topic: cluster.prefix + "relay.events", key: Array("poison".utf8),
+                value: Array("this is not an event".utf8)),
+            KafkaProducerMessage(
+                topic: cluster.prefix + "relay.jobs.hashit", key: Array("poison".utf8),
+                value: Array(#"{"not": "a job"}"#.utf8)),
         ])
         await producer.close()
         try await posting.value
@@ -182,22 +213,30 @@ struct DistributedPipelineTests {
         let bothDead = await waitFor {
             let dead = await deadLetters.messages.items
             return poisoned.allSatisfy { topic in
-                dead.contains { DeadLetterReader.header($0, "relay.dlq.topic") == topic
-                    && !DeadLetterReader.header($0, "relay.dlq.reason").isEmpty }
+                dead.contains {
+                    DeadLetterReader.header($0, "relay.dlq.topic") == topic
+                        && !DeadLetterReader.header($0, "relay.dlq.reason").isEmpty
+                }
             }
         }
         let reasons = await deadLetters.reasons()
         #expect(bothDead, "both poison messages are dead-lettered while the cluster runs: \(reasons)")
         let statuses = await cluster.stopAll()
-        #expect(statuses.filter { $0.key != "worker1" }.allSatisfy { $0.value == "exit 0" }, "SIGTERM: drain, exit 0: \(statuses)")
+        #expect(
+            statuses.filter { $0.key != "worker1" }.allSatisfy { $0.value == "exit 0" },
+            "SIGTERM: drain, exit 0: \(statuses)")
 
         let database = try cluster.database
         let (runs, failed, completions, duplicates, retried) = try await database.read { db in
-            (try db.query("SELECT COUNT(*) FROM runs").first![0].int ?? -1,
-             try db.query("SELECT COUNT(*) FROM runs WHERE status != 'succeeded'").first![0].int ?? -1,
-             try db.query("SELECT COUNT(*) FROM steps WHERE status = 'succeeded'").first![0].int ?? -1,
-             try db.query("SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' GROUP BY run_id, step_id HAVING COUNT(*) > 1)").first![0].int ?? -1,
-             try db.query("SELECT COUNT(*) FROM steps WHERE attempt > 1").first![0].int ?? -1)
+            (
+                try db.query("SELECT COUNT(*) FROM runs").first![0].int ?? -1,
+                try db.query("SELECT COUNT(*) FROM runs WHERE status != 'succeeded'").first![0].int ?? -1,
+                try db.query("SELECT COUNT(*) FROM steps WHERE status = 'succeeded'").first![0].int ?? -1,
+                try db.query(
+                    "SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' GROUP BY run_id, step_id HAVING COUNT(*) > 1)"
+                ).first![0].int ?? -1,
+                try db.query("SELECT COUNT(*) FROM steps WHERE attempt > 1").first![0].int ?? -1
+            )
         }
         #expect(runs == Int64(total + 1), "one run per event")
         #expect(failed == 0)
@@ -206,12 +245,18 @@ struct DistributedPipelineTests {
         #expect(retried == 0, "a killed worker's jobs are redone by the others, not retried")
 
         let outputs = try await database.read { db in
-            try db.query("SELECT r.trigger_event, s.output FROM runs r JOIN steps s ON s.run_id = r.id WHERE s.step_id = 'split'")
+            try db.query(
+                "SELECT r.trigger_event, s.output FROM runs r JOIN steps s ON s.run_id = r.id WHERE s.step_id = 'split'"
+            )
         }
         var mismatches = 0
         for row in outputs {
             guard let event = try? JSONParser.parse(row[0].text ?? ""), let n = event["json"]?["n"]?.intValue,
-                  let output = try? JSONParser.parse(row[1].text ?? "") else { mismatches += 1; continue }
+                let output = try? JSONParser.parse(row[1].text ?? "")
+            else {
+                mismatches += 1
+                continue
+            }
             if output != (try await Self.expected(n)) { mismatches += 1 }
         }
         #expect(outputs.count == total + 1 && mismatches == 0, "outputs are those of an undisturbed run")
@@ -220,11 +265,13 @@ struct DistributedPipelineTests {
         // a marker on each partition ends what can be there.
         let dead = try await deadLetters.readToEnd()
         #expect(dead.count == 2, "two dead letters: \(dead.map { DeadLetterReader.header($0, "relay.dlq.reason") })")
-        let byTopic = Dictionary(dead.map { (DeadLetterReader.header($0, "relay.dlq.topic"), $0) },
-                                 uniquingKeysWith: { first, _ in first })
+        let byTopic = Dictionary(
+            dead.map { (DeadLetterReader.header($0, "relay.dlq.topic"), $0) },
+            uniquingKeysWith: { first, _ in first })
         #expect(byTopic["relay.events"].map { String(decoding: $0.value, as: UTF8.self) } == "this is not an event")
-        #expect(byTopic["relay.jobs.hashit"].map { String(decoding: $0.value, as: UTF8.self) }
-                    == #"{"not": "a job"}"#)
+        #expect(
+            byTopic["relay.jobs.hashit"].map { String(decoding: $0.value, as: UTF8.self) }
+                == #"{"not": "a job"}"#)
         #expect(dead.allSatisfy { !DeadLetterReader.header($0, "relay.dlq.reason").isEmpty }, "the reason rides along")
     }
 
@@ -267,9 +314,10 @@ struct DistributedPipelineTests {
         /// until it has read them all (each partition is read in order), then stops.
         func readToEnd() async throws -> [KafkaConsumerMessage] {
             let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client))
-            _ = try await producer.send((0..<partitions).map {
-                KafkaProducerMessage(topic: topic, partition: Int32($0), key: nil, value: Self.marker)
-            })
+            _ = try await producer.send(
+                (0..<partitions).map {
+                    KafkaProducerMessage(topic: topic, partition: Int32($0), key: nil, value: Self.marker)
+                })
             await producer.close()
             let partitions = partitions
             let allMarkers = await waitFor {
@@ -284,12 +332,18 @@ struct DistributedPipelineTests {
 
     /// `relay bench --brokers`: worker processes, every run finished, the embedded bench's last line.
     @Test func theBenchRunsOnKafkaWithWorkerProcesses() async throws {
-        let result = try await RelayProcess.run(["bench", "--brokers", KafkaKill.broker!, "--events", "300", "--workers", "2"])
+        let result = try await RelayProcess.run([
+            "bench", "--brokers", KafkaKill.broker!, "--events", "300", "--workers", "2",
+        ])
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(result.status == 0, "\(result.stderr.suffix(3000))")
-        #expect(lines.dropLast().last?.hasPrefix("bus=kafka workers=2 partitions=6 events=300 steps=3 concurrency=8 ") == true, "\(lines)")
+        #expect(
+            lines.dropLast().last?.hasPrefix("bus=kafka workers=2 partitions=6 events=300 steps=3 concurrency=8 ")
+                == true, "\(lines)")
         #expect(lines.dropLast().last?.hasSuffix(" failed_runs=0") == true, "\(lines)")
         let last = lines.last ?? ""
-        #expect(last.range(of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+ p99_ms=\d+$"#, options: .regularExpression) != nil, "\(last)")
+        #expect(
+            last.range(of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+ p99_ms=\d+$"#, options: .regularExpression) != nil,
+            "\(last)")
     }
 }

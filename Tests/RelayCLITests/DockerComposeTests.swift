@@ -6,8 +6,10 @@ import Yams
 /// the file and prints it resolved (variables substituted, anchors and merges expanded, paths absolute), and the
 /// topology docs/docker.md describes is asserted on that output, with every Compose at hand (Debian's 1.29 from
 /// scripts/setup --test; RELAY_DOCKER_COMPOSE may name more, e.g. a Compose v2 binary).
-@Suite(.enabled(if: !DockerCompose.available.isEmpty,
-                "docker-compose is not installed (scripts/setup --test installs it)"))
+@Suite(
+    .enabled(
+        if: !DockerCompose.available.isEmpty,
+        "docker-compose is not installed (scripts/setup --test installs it)"))
 struct DockerComposeTests {
     static let relayServices: Set = ["topics", "triggers", "dispatcher", "worker"]
 
@@ -43,18 +45,21 @@ struct DockerComposeTests {
             let context = try #require(service["build"]?["context"]?.string, "\(name): no build")
             #expect(DockerCompose.canonical(context) == DockerCompose.canonical(RelayProcess.packageRoot.path))
             #expect(service["build"]?["dockerfile"]?.string ?? "Dockerfile" == "Dockerfile")
-            #expect(service["entrypoint"] == nil || service["entrypoint"]?.null != nil,
-                    "\(name) keeps the image's ENTRYPOINT")
+            #expect(
+                service["entrypoint"] == nil || service["entrypoint"]?.null != nil,
+                "\(name) keeps the image's ENTRYPOINT")
             images.insert(service["image"]?.string ?? "")
             let environment = try #require(service["environment"], "\(name): no environment")
             let brokers = try #require(environment["RELAY_BROKERS"]?.string)
-            #expect(listeners.contains("://\(brokers)"),
-                    "\(name): RELAY_BROKERS \(brokers) is a listener the broker advertises")
+            #expect(
+                listeners.contains("://\(brokers)"),
+                "\(name): RELAY_BROKERS \(brokers) is a listener the broker advertises")
             #expect(environment["RELAY_DIR"]?.string == "/project")
             #expect(DockerCompose.mounts(service).contains { $0.target == "/project" }, "\(name) mounts the project")
             guard name != "topics" else { continue }
-            #expect(service["depends_on"]?["topics"]?["condition"]?.string == "service_completed_successfully",
-                    "\(name) starts once the topics exist")
+            #expect(
+                service["depends_on"]?["topics"]?["condition"]?.string == "service_completed_successfully",
+                "\(name) starts once the topics exist")
             #expect(service["restart"]?.string == "unless-stopped")
         }
         #expect(images.count == 1, "one image for every Relay service: \(images)")
@@ -68,16 +73,18 @@ struct DockerComposeTests {
         // `--scale worker=N`: nothing in a worker may be unique to one container.
         let worker = try #require(services["worker"])
         #expect(worker["container_name"] == nil)
-        #expect(DockerCompose.ports(worker).allSatisfy { $0.published.isEmpty },
-                "a host port can be bound by one worker only")
+        #expect(
+            DockerCompose.ports(worker).allSatisfy { $0.published.isEmpty },
+            "a host port can be bound by one worker only")
         // SIGTERM drains: jobs in flight finish; a step may run 60 s (the default timeout) before Docker's SIGKILL.
         let grace = try #require(worker["stop_grace_period"]?.string.flatMap(DockerCompose.seconds))
         #expect(grace > 60)
 
         let triggers = try #require(services["triggers"])
         let port = try #require(triggers["environment"]?["RELAY_PORT"]?.string)
-        #expect(DockerCompose.ports(triggers).contains { $0.published == "8080" && $0.target == port },
-                "webhooks on the host's 8080")
+        #expect(
+            DockerCompose.ports(triggers).contains { $0.published == "8080" && $0.target == port },
+            "webhooks on the host's 8080")
     }
 
     @Test(arguments: DockerCompose.available)
@@ -94,8 +101,9 @@ struct DockerComposeTests {
         let services = try #require(configuration["services"])
         for name in Self.relayServices {
             #expect(DockerCompose.projectSource(services[name]) == DockerCompose.canonical(project.path), "\(name)")
-            #expect(services[name]?["environment"]?["RELAY_MASTER_KEY"]?.string == key,
-                    "\(name) can open the connections' secrets")
+            #expect(
+                services[name]?["environment"]?["RELAY_MASTER_KEY"]?.string == key,
+                "\(name) can open the connections' secrets")
         }
         #expect(services["worker"]?["environment"]?["RELAY_WORKER_CONCURRENCY"]?.string == "3")
         let triggers = try #require(services["triggers"])
@@ -116,8 +124,9 @@ struct DockerComposeTests {
             #expect(!words.isEmpty, "\(name): no command")
             let help = try await RelayProcess.run(words + ["--help"])
             #expect(help.status == 0, "\(name): relay \(words.joined(separator: " ")): \(help.stderr)")
-            #expect(help.stdout.contains("USAGE: relay \(words.joined(separator: " "))"),
-                    "\(name): not a relay command: \(command)")
+            #expect(
+                help.stdout.contains("USAGE: relay \(words.joined(separator: " "))"),
+                "\(name): not a relay command: \(command)")
             for option in command.dropFirst(words.count) where option.hasPrefix("--") {
                 #expect(help.stdout.contains(option), "\(name): relay \(words.joined(separator: " ")) has no \(option)")
             }
@@ -201,8 +210,9 @@ struct DockerCompose: Sendable, CustomTestStringConvertible {
     }()
 
     func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> RelayProcess.Result {
-        try await RelayProcess.run(["-f", Self.file.path] + arguments, executable: executable,
-                                   environment: Self.defaults.merging(environment) { $1 })
+        try await RelayProcess.run(
+            ["-f", Self.file.path] + arguments, executable: executable,
+            environment: Self.defaults.merging(environment) { $1 })
     }
 
     /// `config`: the file as Compose resolves it.

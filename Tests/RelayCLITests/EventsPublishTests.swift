@@ -24,19 +24,24 @@ import Testing
         try await body(project)
     }
 
-    @Test(.enabled(if: KafkaKill.broker != nil,
-                   "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
+    @Test(
+        .enabled(
+            if: KafkaKill.broker != nil,
+            "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
     func withBrokersTheEventGoesToKafkaNotTheLocalFile() async throws {
         try await withProject { project in
             let prefix = "events-\(UUID().uuidString.prefix(8).lowercased())."
             let result = try await RelayProcess.run(
-                ["events", "publish", "--dir", project.path, "--trigger", "greet", "--json", #"{"body": "Ada"}"#,
-                 "--brokers", KafkaKill.broker!, "--topic-prefix", prefix],
+                [
+                    "events", "publish", "--dir", project.path, "--trigger", "greet", "--json", #"{"body": "Ada"}"#,
+                    "--brokers", KafkaKill.broker!, "--topic-prefix", prefix,
+                ],
                 environment: ["RELAY_BROKERS": ""])
             #expect(result.status == 0, "\(result.stderr)")
             let eventID = try #require(result.stdout.split(separator: " ").dropFirst(2).first.map(String.init))
-            #expect(!FileManager.default.fileExists(atPath: project.appendingPathComponent(".relay/relay.sqlite").path),
-                    "nothing written to the embedded bus")
+            #expect(
+                !FileManager.default.fileExists(atPath: project.appendingPathComponent(".relay/relay.sqlite").path),
+                "nothing written to the embedded bus")
 
             var configuration = KafkaTransportConfiguration(
                 client: KafkaClientConfiguration(bootstrapServers: [KafkaKill.broker!]))
@@ -69,8 +74,10 @@ import Testing
             let result = try await RelayProcess.run(["runs", "list", "--dir", project.path])
             #expect(result.status != 0)
             let database = "\(project.path)/.relay/relay.sqlite"
-            #expect(result.stderr.contains(
-                "no run store found at \(database): the run store is kept where the pipeline runs"), "\(result.stderr)")
+            #expect(
+                result.stderr.contains(
+                    "no run store found at \(database): the run store is kept where the pipeline runs"),
+                "\(result.stderr)")
             #expect(!result.stderr.contains("run relay up"), "\(result.stderr)")
         }
     }

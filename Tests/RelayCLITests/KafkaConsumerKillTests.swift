@@ -20,7 +20,8 @@ struct KafkaConsumerKillTests {
         // The killed process may have left half a line: it was never acknowledged, so it is redelivered anyway.
         return text.split(separator: "\n").compactMap { line in
             guard let json = try? JSONParser.parse(String(line)), let partition = json["partition"]?.intValue,
-                  let offset = json["offset"]?.intValue, let value = json["value"]?.stringValue else { return nil }
+                let offset = json["offset"]?.intValue, let value = json["value"]?.stringValue
+            else { return nil }
             return Line(partition: partition, offset: offset, value: value)
         }
     }
@@ -30,8 +31,10 @@ struct KafkaConsumerKillTests {
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
         process.executableURL = RelayProcess.executable
-        process.arguments = ["kafka", "consume", "--brokers", KafkaKill.broker!, "--topic", topic, "--group", group,
-                             "--session-timeout-ms", "6000", "--commit-interval-ms", "1000"]
+        process.arguments = [
+            "kafka", "consume", "--brokers", KafkaKill.broker!, "--topic", topic, "--group", group,
+            "--session-timeout-ms", "6000", "--commit-interval-ms", "1000",
+        ]
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -53,30 +56,38 @@ struct KafkaConsumerKillTests {
         let survivorOutput = directory.appendingPathComponent("survivor.jsonl")
         let victim = try consume(topic, group: group, output: victimOutput)
         let survivor = try consume(topic, group: group, output: survivorOutput)
-        defer { for process in [victim, survivor] where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        defer {
+            for process in [victim, survivor] where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
 
         // A steady stream, so that the kill lands while messages are arriving.
         let total = 4000
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client))
         let producing = Task {
             for batch in 0..<(total / 100) {
-                _ = try await producer.send((0..<100).map { index in
-                    let n = batch * 100 + index
-                    return KafkaProducerMessage(topic: topic, key: Array("key-\(n % 17)".utf8), value: Array("m\(n)".utf8))
-                })
+                _ = try await producer.send(
+                    (0..<100).map { index in
+                        let n = batch * 100 + index
+                        return KafkaProducerMessage(
+                            topic: topic, key: Array("key-\(n % 17)".utf8), value: Array("m\(n)".utf8))
+                    })
                 try await Task.sleep(for: .milliseconds(60))
             }
         }
-        #expect(await waitFor { lines(victimOutput).count >= 300 && !lines(survivorOutput).isEmpty },
-                "both members consume before the kill")
+        #expect(
+            await waitFor { lines(victimOutput).count >= 300 && !lines(survivorOutput).isEmpty },
+            "both members consume before the kill")
         kill(victim.processIdentifier, SIGKILL)
         victim.waitUntilExit()
         try await producing.value
         await producer.close()
 
         let expected = Set((0..<total).map { "m\($0)" })
-        #expect(await waitFor { Set(lines(victimOutput).map(\.value)).union(lines(survivorOutput).map(\.value)) == expected },
-                "every message is processed by one member or the other")
+        #expect(
+            await waitFor {
+                Set(lines(victimOutput).map(\.value)).union(lines(survivorOutput).map(\.value)) == expected
+            },
+            "every message is processed by one member or the other")
         survivor.terminate()
         survivor.waitUntilExit()
         #expect(survivor.terminationStatus == 0, "SIGTERM: commit, leave the group, exit 0")
@@ -96,15 +107,21 @@ struct KafkaConsumerKillTests {
         for partition in 0..<6 {
             let victimOffsets = victimLines.filter { $0.partition == partition }.map(\.offset).sorted()
             let duplicated = victimOffsets.filter { survivorCounts["\(partition)/\($0)"] != nil }
-            #expect(duplicated == Array(victimOffsets.suffix(duplicated.count)),
-                    "partition \(partition): duplicates \(duplicated) are not the victim's uncommitted tail")
+            #expect(
+                duplicated == Array(victimOffsets.suffix(duplicated.count)),
+                "partition \(partition): duplicates \(duplicated) are not the victim's uncommitted tail")
         }
         #expect(victimKeys.count == victimLines.count, "the victim processed nothing twice")
         let duplicates = victimLines.filter { survivorCounts["\($0.partition)/\($0.offset)"] != nil }.count
-        FileHandle.standardError.write(Data("kafka kill test: victim processed \(victimLines.count), survivor \(survivorLines.count), redone \(duplicates)\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "kafka kill test: victim processed \(victimLines.count), survivor \(survivorLines.count), redone \(duplicates)\n"
+                    .utf8))
     }
 }
 
 enum KafkaKill {
-    static let broker = ProcessInfo.processInfo.environment["RELAY_TEST_KAFKA_BROKERS"].flatMap { $0.isEmpty ? nil : $0 }
+    static let broker = ProcessInfo.processInfo.environment["RELAY_TEST_KAFKA_BROKERS"].flatMap {
+        $0.isEmpty ? nil : $0
+    }
 }

@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import RelayEngine
 import RelayTestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// A native plugin executable, as a user runs it: stdin/stdout and the HTTP API.
 @Suite struct PluginExecutableTests {
@@ -17,10 +18,21 @@ import Testing
     }
 
     @Test func runReadsOneMessageAndPrintsTheEnvelope() async throws {
-        let ok = try await run("relay-plugin-base64", ["run"], stdin: #"{"version":"v1","type":"action_start","body":{"action":"encode","meta":{"jobId":"j1"},"input":{"content":"hi"},"connection":{}}}"#)
+        let ok = try await run(
+            "relay-plugin-base64", ["run"],
+            stdin:
+                #"{"version":"v1","type":"action_start","body":{"action":"encode","meta":{"jobId":"j1"},"input":{"content":"hi"},"connection":{}}}"#
+        )
         #expect(ok.status == 0)
-        #expect(ok.stdout == #"{"body":{"log":"","status":"ok","meta":{"jobId":"j1"},"output":{"data":"aGk="}},"version":"v1","type":"action_event"}"# + "\n")
-        let bad = try await run("relay-plugin-base64", ["run"], stdin: #"{"version":"v1","type":"action_start","body":{"action":"nope","meta":{},"input":{},"connection":{}}}"#)
+        #expect(
+            ok.stdout
+                == #"{"body":{"log":"","status":"ok","meta":{"jobId":"j1"},"output":{"data":"aGk="}},"version":"v1","type":"action_event"}"#
+                + "\n")
+        let bad = try await run(
+            "relay-plugin-base64", ["run"],
+            stdin:
+                #"{"version":"v1","type":"action_start","body":{"action":"nope","meta":{},"input":{},"connection":{}}}"#
+        )
         #expect(bad.status == 1)
         #expect(bad.stdout.contains(#""error":"Unknown action \"nope\"""#))
         let garbage = try await run("relay-plugin-base64", ["run"], stdin: "not json")
@@ -35,7 +47,9 @@ import Testing
         let sample = try await run("relay-plugin-hello", ["sample", "greet"])
         #expect(sample.stdout.contains(#""action":"greet""#))
         #expect(sample.stdout.contains(#""greeting":"Hello""#))
-        let test = try await run("relay-plugin-hello", ["test"], stdin: #"{"version":"v1","type":"connection_test","body":{"connection":{"greeting":"Hi"},"meta":{}}}"#)
+        let test = try await run(
+            "relay-plugin-hello", ["test"],
+            stdin: #"{"version":"v1","type":"connection_test","body":{"connection":{"greeting":"Hi"},"meta":{}}}"#)
         #expect(test.status == 0)
         #expect(test.stdout.contains(#""output":{"success":true}"#))
         #expect(test.stdout.contains(#""type":"connection_test""#))
@@ -62,18 +76,31 @@ import Testing
         }
         #expect(await waitFor { (try? await request("GET", "/api/v1/status"))?.0 == 200 }, "the plugin serves HTTP")
         let connection = #""connection":{"greeting":"Hello","api_key":{"secretKey":"s3cr3t-KEY-0123456789"}}"#
-        let greet = try await request("POST", "/api/v1/actions/greet", #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"input":{"names":["Ada"]},\#(connection)}}"#)
+        let greet = try await request(
+            "POST", "/api/v1/actions/greet",
+            #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"input":{"names":["Ada"]},\#(connection)}}"#
+        )
         #expect(greet.0 == 200)
         #expect(greet.1.contains(#""text":"Hello, Ada!""#))
-        let pluginError = try await request("POST", "/api/v1/actions/greet", #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"input":{"names":[]},\#(connection)}}"#)
+        let pluginError = try await request(
+            "POST", "/api/v1/actions/greet",
+            #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"input":{"names":[]},\#(connection)}}"#
+        )
         #expect(pluginError.0 == 400)
         #expect(pluginError.1.contains(#""cause":"Nobody to greet.""#))
-        let mismatch = try await request("POST", "/api/v1/actions/greet", #"{"version":"v1","type":"action_start","body":{"action":"other","meta":{},"input":{}}}"#)
+        let mismatch = try await request(
+            "POST", "/api/v1/actions/greet",
+            #"{"version":"v1","type":"action_start","body":{"action":"other","meta":{},"input":{}}}"#)
         #expect(mismatch.0 == 400)
-        let test = try await request("POST", "/api/v1/connection/test", #"{"version":"v1","type":"connection_test","body":{"meta":{},\#(connection)}}"#)
+        let test = try await request(
+            "POST", "/api/v1/connection/test",
+            #"{"version":"v1","type":"connection_test","body":{"meta":{},\#(connection)}}"#)
         #expect(test.0 == 200)
         // A key the service rejects: the runtime's connection-test failure, status 400.
-        let rejected = try await request("POST", "/api/v1/connection/test", #"{"version":"v1","type":"connection_test","body":{"meta":{},"connection":{"greeting":"Hi","api_key":{"secretKey":"short"}}}}"#)
+        let rejected = try await request(
+            "POST", "/api/v1/connection/test",
+            #"{"version":"v1","type":"connection_test","body":{"meta":{},"connection":{"greeting":"Hi","api_key":{"secretKey":"short"}}}}"#
+        )
         #expect(rejected.0 == 400)
         #expect(rejected.1.contains("The greeting service rejected the API key."))
         #expect(try await request("GET", "/api/v1/actions").1 == #"["greet"]"#)
@@ -96,11 +123,12 @@ import Testing
         request.httpBody = Data(#"{"version":"v1","type":"connection_test","body":{"meta":{},"connection":{}}}"#.utf8)
         var status = 0
         // The first answer, once the plugin listens.
-        #expect(await waitFor {
-            guard let (_, response) = try? await URLSession.shared.data(for: request) else { return false }
-            status = (response as! HTTPURLResponse).statusCode
-            return true
-        }, "the plugin serves HTTP")
+        #expect(
+            await waitFor {
+                guard let (_, response) = try? await URLSession.shared.data(for: request) else { return false }
+                status = (response as! HTTPURLResponse).statusCode
+                return true
+            }, "the plugin serves HTTP")
         #expect(status == 501)
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import RelayCore
 import RelayEngine
 import RelayTransport
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Hostile input to `relay up`, run as a process: JSON nested 100,000 levels deep on every path in (a webhook body,
 /// a message already on the bus for each consumer, a plugin's reply) and numbers beyond a double. None may crash
@@ -68,7 +69,8 @@ import Testing
         let bus: EmbeddedBus
 
         init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-poison-\(UUID().uuidString)")
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "relay-poison-\(UUID().uuidString)")
             for folder in ["workflows", "plugins", "poison"] {
                 try FileManager.default.createDirectory(
                     at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
@@ -92,7 +94,9 @@ import Testing
             try await database.read { db in
                 try db.query("SELECT headers FROM bus_messages WHERE topic = 'relay.dlq' ORDER BY seq").map { row in
                     let headers = (try? JSONParser.parse(row[0].text ?? "")) ?? [:]
-                    return (headers["relay.dlq.topic"]?.stringValue ?? "", headers["relay.dlq.reason"]?.stringValue ?? "")
+                    return (
+                        headers["relay.dlq.topic"]?.stringValue ?? "", headers["relay.dlq.reason"]?.stringValue ?? ""
+                    )
                 }
             }
         }
@@ -129,7 +133,9 @@ import Testing
             port = Int(text[range.upperBound...].prefix(while: \.isNumber)) ?? 0
             return true
         }
-        try #require(ready && process.isRunning, "relay up did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        try #require(
+            ready && process.isRunning,
+            "relay up did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         return (process, port, log)
     }
 
@@ -199,11 +205,17 @@ import Testing
     /// `relay events publish` with JSON nested too deep, or a number beyond a double: a clear error and exit 1,
     /// not a crash, and nothing published.
     // (50,000 levels: one argument of a command line holds at most 128 KiB.)
-    @Test(arguments: [(String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000),
-                       "at most 512 levels of nested arrays and objects"),
-                      ("{\"a\": 1e999}", "a number within a double's range"),
-                      (String(repeating: "[", count: 501) + String(repeating: "]", count: 501),
-                       "--json nests deeper than 500 levels")])
+    @Test(arguments: [
+        (
+            String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000),
+            "at most 512 levels of nested arrays and objects"
+        ),
+        ("{\"a\": 1e999}", "a number within a double's range"),
+        (
+            String(repeating: "[", count: 501) + String(repeating: "]", count: 501),
+            "--json nests deeper than 500 levels"
+        ),
+    ])
     func eventsPublishRefusesJSONBeyondTheLimits(json: String, message: String) async throws {
         let project = try Project()
         defer { try? FileManager.default.removeItem(at: project.directory) }

@@ -35,13 +35,19 @@ struct RelayProcess {
 
     /// Runs the child on a dispatch thread: blocking waits never occupy Swift's cooperative pool (two threads
     /// here), which other tests need.
-    static func run(_ arguments: [String], stdin: String? = nil, executable: URL? = nil,
-                    environment: [String: String] = [:]) async throws -> Result {
-        try await OffPool.run { try runBlocking(arguments, stdin: stdin, executable: executable, environment: environment) }
+    static func run(
+        _ arguments: [String], stdin: String? = nil, executable: URL? = nil,
+        environment: [String: String] = [:]
+    ) async throws -> Result {
+        try await OffPool.run {
+            try runBlocking(arguments, stdin: stdin, executable: executable, environment: environment)
+        }
     }
 
-    static func runBlocking(_ arguments: [String], stdin: String? = nil, executable: URL? = nil,
-                            environment: [String: String] = [:]) throws -> Result {
+    static func runBlocking(
+        _ arguments: [String], stdin: String? = nil, executable: URL? = nil,
+        environment: [String: String] = [:]
+    ) throws -> Result {
         let process = Process()
         process.executableURL = executable ?? self.executable
         process.arguments = arguments
@@ -72,4 +78,3 @@ struct RelayProcess {
             signalled: process.terminationReason == .uncaughtSignal)
     }
 }
-

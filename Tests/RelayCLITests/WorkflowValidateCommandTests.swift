@@ -11,8 +11,9 @@ import Testing
         let workflows = project.appendingPathComponent("workflows")
         try FileManager.default.createDirectory(at: workflows, withIntermediateDirectories: true)
         try workflow.write(to: workflows.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
-        return try await RelayProcess.run(["workflow", "validate", "--dir", project.path],
-                                          environment: ["RELAY_MASTER_KEY": "", "RELAY_MASTER_KEY_FILE": ""])
+        return try await RelayProcess.run(
+            ["workflow", "validate", "--dir", project.path],
+            environment: ["RELAY_MASTER_KEY": "", "RELAY_MASTER_KEY_FILE": ""])
     }
 
     @Test(arguments: [
@@ -23,31 +24,35 @@ import Testing
     ])
     func anOutOfRangeDurationIsAnErrorWithFileAndLine(field: String, key: String, found: String) async throws {
         let message = "7: \(key): expected a duration between 1 ms and 30 days, found \(found)"
-        let result = try await validate(workflow: """
-            name: bad
-            trigger: {plugin: webhook, trigger: webhook, input: {path: bad}}
-            steps:
-              - id: a
-                plugin: base64
-                action: encode
-                \(field)
-                input: {content: hi}
-            """)
+        let result = try await validate(
+            workflow: """
+                name: bad
+                trigger: {plugin: webhook, trigger: webhook, input: {path: bad}}
+                steps:
+                  - id: a
+                    plugin: base64
+                    action: encode
+                    \(field)
+                    input: {content: hi}
+                """)
         #expect(!result.signalled, "relay died of signal \(result.status): \(result.stderr)")
         #expect(result.status == 2)
         #expect(result.stderr.contains("workflows/bad.yaml:" + message), "\(result.stderr)")
     }
 
     @Test func aTimerIntervalOfZeroIsAnErrorWithFileAndKey() async throws {
-        let result = try await validate(workflow: """
-            name: bad
-            trigger: {plugin: timer, trigger: interval, input: {seconds: 0}}
-            steps:
-              - {id: a, plugin: base64, action: encode, input: {content: hi}}
-            """)
+        let result = try await validate(
+            workflow: """
+                name: bad
+                trigger: {plugin: timer, trigger: interval, input: {seconds: 0}}
+                steps:
+                  - {id: a, plugin: base64, action: encode, input: {content: hi}}
+                """)
         #expect(!result.signalled)
         #expect(result.status == 2)
-        #expect(result.stderr.contains(
-            "workflows/bad.yaml: trigger.input.seconds: expected a number of seconds between 1"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "workflows/bad.yaml: trigger.input.seconds: expected a number of seconds between 1"), "\(result.stderr)"
+        )
     }
 }

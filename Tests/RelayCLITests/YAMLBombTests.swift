@@ -12,7 +12,8 @@ import Testing
             "      x\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]"
         }
 
-    static let bombMessage = "13:21: alias *a4 brings the document to 207623 nodes, past the limit of 200000 "
+    static let bombMessage =
+        "13:21: alias *a4 brings the document to 207623 nodes, past the limit of 200000 "
         + "(an alias counts every node it repeats)"
 
     func withProject(workflow: String, _ body: (URL) async throws -> Void) async throws {
@@ -39,8 +40,9 @@ import Testing
     @Test(arguments: [["workflow", "validate"], ["up", "--port", "0"]])
     func anAliasBombWorkflowIsAClearError(command: [String]) async throws {
         try await withProject(workflow: Self.bombWorkflow) { directory in
-            let result = try #require(try await RelayProcess.runBounded(command + ["--dir", directory.path]),
-                                      "relay \(command.joined(separator: " ")) hung on the alias bomb")
+            let result = try #require(
+                try await RelayProcess.runBounded(command + ["--dir", directory.path]),
+                "relay \(command.joined(separator: " ")) hung on the alias bomb")
             #expect(result.status == 2)
             #expect(result.stderr == "relay: \(directory.path)/workflows/bomb.yaml:\(Self.bombMessage)\n")
         }
@@ -51,9 +53,10 @@ import Testing
         try await withProject(workflow: "name: deep\nsteps: \(deep)\n") { directory in
             let result = try #require(
                 try await RelayProcess.runBounded(["workflow", "validate", "--dir", directory.path]),
-                                      "relay workflow validate hung on deep nesting")
+                "relay workflow validate hung on deep nesting")
             #expect(result.status == 2)
-            #expect(result.stderr == "relay: \(directory.path)/workflows/bomb.yaml:2:9: nesting past 1000 levels "
+            #expect(
+                result.stderr == "relay: \(directory.path)/workflows/bomb.yaml:2:9: nesting past 1000 levels "
                     + "(the YAML parser's own limit); the limit is 64 levels\n")
         }
     }
@@ -66,7 +69,8 @@ import Testing
             .appendingPathComponent("relay-bomb-\(UUID().uuidString).spec.yaml").path
         try (bomb + spec).write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let message = "alias *a4 brings the document to 207604 nodes, past the limit of 200000 "
+        let message =
+            "alias *a4 brings the document to 207604 nodes, past the limit of 200000 "
             + "(an alias counts every node it repeats)"
 
         let schema = try #require(

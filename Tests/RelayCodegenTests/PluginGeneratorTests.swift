@@ -1,6 +1,7 @@
-@testable import RelayCodegen
 import RelaySpec
 import Testing
+
+@testable import RelayCodegen
 
 @Suite struct SwiftNamesTests {
     @Test(arguments: [
@@ -11,7 +12,9 @@ import Testing
         #expect(SwiftNames.property(name) == expected)
     }
 
-    @Test(arguments: [("user_activity", "UserActivity"), ("string", "StringType"), ("3d", "T3d"), ("input", "InputType")])
+    @Test(arguments: [
+        ("user_activity", "UserActivity"), ("string", "StringType"), ("3d", "T3d"), ("input", "InputType"),
+    ])
     func types(name: String, expected: String) {
         #expect(SwiftNames.type(name) == expected)
     }
@@ -23,33 +26,36 @@ import Testing
 }
 
 @Suite struct PluginGeneratorTests {
-    let spec = try! PluginSpec.decode(yaml: """
-        name: demo_plugin
-        connection:
-          key: {type: credential_secret_key, required: true}
-        types:
-          node: {child: {type: node, required: false}, kids: {type: "[]node", required: false}}
-          user: {name: {type: string, required: true}}
-        actions:
-          get_user:
-            description: Get a user
-            input:
-              id: {type: integer, required: true, description: The id}
-              class: {type: string, required: false}
-              tags: {type: "[]string", required: false}
-            output:
-              user: {type: user, required: true}
-              tree: {type: node, required: false}
-        tasks:
-          poll:
-            state:
-              cursor: {type: string}
-            output:
-              events: {type: "[]object", required: true}
-        """, file: "spec.yaml")
+    let spec = try! PluginSpec.decode(
+        yaml: """
+            name: demo_plugin
+            connection:
+              key: {type: credential_secret_key, required: true}
+            types:
+              node: {child: {type: node, required: false}, kids: {type: "[]node", required: false}}
+              user: {name: {type: string, required: true}}
+            actions:
+              get_user:
+                description: Get a user
+                input:
+                  id: {type: integer, required: true, description: The id}
+                  class: {type: string, required: false}
+                  tags: {type: "[]string", required: false}
+                output:
+                  user: {type: user, required: true}
+                  tree: {type: node, required: false}
+            tasks:
+              poll:
+                state:
+                  cursor: {type: string}
+                output:
+                  events: {type: "[]object", required: true}
+            """, file: "spec.yaml")
 
     func file(_ path: String) -> String? {
-        PluginGenerator(spec: spec, specText: "name: demo_plugin\n", relayPath: "/relay").files().first { $0.path == path }?.contents
+        PluginGenerator(spec: spec, specText: "name: demo_plugin\n", relayPath: "/relay").files().first {
+            $0.path == path
+        }?.contents
     }
 
     @Test func laysOutAPackage() {

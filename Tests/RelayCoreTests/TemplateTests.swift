@@ -13,9 +13,12 @@ import Testing
     }
 
     @Test func referencesInsideTextAreWrittenIn() throws {
-        #expect(try Template.render("host {{ trigger.alert.host }}:{{ trigger.alert.port }}", scope: scope) == "host db1:5432")
+        #expect(
+            try Template.render("host {{ trigger.alert.host }}:{{ trigger.alert.port }}", scope: scope)
+                == "host db1:5432")
         #expect(try Template.render("tags={{ trigger.alert.tags }}", scope: scope) == #"tags=["a","b"]"#)
-        #expect(try Template.render(["nested": ["{{ trigger.alert.tags[1] }}", 3]], scope: scope) == ["nested": ["b", 3]])
+        #expect(
+            try Template.render(["nested": ["{{ trigger.alert.tags[1] }}", 3]], scope: scope) == ["nested": ["b", 3]])
     }
 
     @Test func aMissingReferenceIsAnErrorNamingIt() {

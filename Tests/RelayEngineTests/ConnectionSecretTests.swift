@@ -1,13 +1,14 @@
 import Foundation
 import RelayCore
-@testable import RelayEngine
 import RelayPlugins
 import RelaySDK
 import RelaySpec
+import RelayTestSupport
 import RelayTransport
 import Synchronization
-import RelayTestSupport
 import Testing
+
+@testable import RelayEngine
 
 /// A plugin whose action repeats its connection's password everywhere it can: output, log, error.
 enum VaultPlugin {
@@ -34,7 +35,10 @@ enum VaultPlugin {
     static func connectCount(_ url: String) -> Int { connects.withLock { $0[url] ?? 0 } }
 
     struct Connection: PluginConnection {
-        struct Parameters: Decodable, Sendable { var url: String; var password: String }
+        struct Parameters: Decodable, Sendable {
+            var url: String
+            var password: String
+        }
         let password: String
         static func connect(_ parameters: Parameters, context: ConnectionContext) async throws -> Connection {
             VaultPlugin.connects.withLock { $0[parameters.url, default: 0] += 1 }
@@ -78,18 +82,29 @@ enum VaultPlugin {
         #expect(!sealed.contains("k-0123456789"))
         #expect(try SealedSecret.open(sealed, field: "api_key", key: key, place: "p") == ["secretKey": "k-0123456789"])
         let other = MasterKey.generate(source: "RELAY_MASTER_KEY")
-        #expect(throws: RelayError.self) { try SealedSecret.open(sealed, field: "api_key", key: other, place: "c.yaml:3: parameters.api_key") }
-        do { _ = try SealedSecret.open(sealed, field: "api_key", key: other, place: "c.yaml:3: parameters.api_key") } catch let error as RelayError {
-            #expect(error.message == "c.yaml:3: parameters.api_key: encrypted under master key \(key.id), but the master key from RELAY_MASTER_KEY is \(other.id): wrong key")
+        #expect(throws: RelayError.self) {
+            try SealedSecret.open(sealed, field: "api_key", key: other, place: "c.yaml:3: parameters.api_key")
+        }
+        do {
+            _ = try SealedSecret.open(sealed, field: "api_key", key: other, place: "c.yaml:3: parameters.api_key")
+        } catch let error as RelayError {
+            #expect(
+                error.message
+                    == "c.yaml:3: parameters.api_key: encrypted under master key \(key.id), but the master key from RELAY_MASTER_KEY is \(other.id): wrong key"
+            )
         }
         do { _ = try SealedSecret.open(sealed, field: "api_key", key: nil, place: "p") } catch let error as RelayError {
-            #expect(error.message.hasPrefix("p: encrypted under master key \(key.id), but no master key is set: set RELAY_MASTER_KEY"))
+            #expect(
+                error.message.hasPrefix(
+                    "p: encrypted under master key \(key.id), but no master key is set: set RELAY_MASTER_KEY"))
         }
         // Moved to another field, or altered: it does not open.
         #expect(throws: RelayError.self) { try SealedSecret.open(sealed, field: "password", key: key, place: "p") }
         var altered = Array(sealed)
         altered[altered.count - 5] = altered[altered.count - 5] == "A" ? "B" : "A"
-        #expect(throws: RelayError.self) { try SealedSecret.open(String(altered), field: "api_key", key: key, place: "p") }
+        #expect(throws: RelayError.self) {
+            try SealedSecret.open(String(altered), field: "api_key", key: key, place: "p")
+        }
     }
 
     @Test func aMasterKeyComesFromTheEnvironmentOrAFile() throws {
@@ -101,8 +116,12 @@ enum VaultPlugin {
         #expect(try MasterKey.load(defaultFile: file, environment: [:])?.id == key.id)
         #expect((try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int) == 0o600)
         let fromEnvironment = MasterKey.generate(source: "x")
-        #expect(try MasterKey.load(defaultFile: file, environment: ["RELAY_MASTER_KEY": fromEnvironment.base64])?.id == fromEnvironment.id)
-        #expect(throws: RelayError.self) { try MasterKey.load(defaultFile: file, environment: ["RELAY_MASTER_KEY": "c2hvcnQ="]) }
+        #expect(
+            try MasterKey.load(defaultFile: file, environment: ["RELAY_MASTER_KEY": fromEnvironment.base64])?.id
+                == fromEnvironment.id)
+        #expect(throws: RelayError.self) {
+            try MasterKey.load(defaultFile: file, environment: ["RELAY_MASTER_KEY": "c2hvcnQ="])
+        }
     }
 
     @Test func secretFieldsComeFromTheConnectionSchema() throws {
@@ -114,7 +133,8 @@ enum VaultPlugin {
 
 @Suite struct ConnectionStoreTests {
     func withProject(_ body: (URL, PluginCatalog, MasterKey) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-connections-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-connections-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try await body(directory, try VaultPlugin.catalog(), MasterKey.generate(source: "test"))
@@ -123,8 +143,10 @@ enum VaultPlugin {
     @Test func aConnectionIsStoredSealedAndLoadedOpen() async throws {
         try await withProject { directory, catalog, key in
             let path = directory.appendingPathComponent("prod.yaml").path
-            try ConnectionFile.write(.init(name: "prod", plugin: "vault", parameters: ["url": "https://v", "password": "hunter2-hunter2"],
-                                           secretFields: ["password"]), to: path, key: key)
+            try ConnectionFile.write(
+                .init(
+                    name: "prod", plugin: "vault", parameters: ["url": "https://v", "password": "hunter2-hunter2"],
+                    secretFields: ["password"]), to: path, key: key)
             let text = try String(contentsOfFile: path, encoding: .utf8)
             #expect(!text.contains("hunter2"))
             let store = try ConnectionStore(directory: directory.path, catalog: catalog, key: key)
@@ -137,14 +159,22 @@ enum VaultPlugin {
         try await withProject { directory, catalog, key in
             try "plugin: vault\nparameters:\n  url: https://v\n  password: hunter2-hunter2\n"
                 .write(to: directory.appendingPathComponent("clear.yaml"), atomically: true, encoding: .utf8)
-            try ConnectionFile.write(.init(name: "typo", plugin: "vault", parameters: ["url": 7, "password": "hunter2-hunter2"],
-                                           secretFields: ["password"]), to: directory.appendingPathComponent("typo.yaml").path, key: key)
+            try ConnectionFile.write(
+                .init(
+                    name: "typo", plugin: "vault", parameters: ["url": 7, "password": "hunter2-hunter2"],
+                    secretFields: ["password"]), to: directory.appendingPathComponent("typo.yaml").path, key: key)
             do {
                 _ = try ConnectionStore(directory: directory.path, catalog: catalog, key: key)
                 Issue.record("loaded")
             } catch let error as RelayError {
-                #expect(error.message.contains("clear.yaml:4: parameters.password: a secret stored in clear; store it encrypted with relay connections add clear --plugin vault --force"))
-                #expect(error.message.contains("typo.yaml: connection typo does not match the vault plugin's connection schema: parameters.url: expected string, found integer"))
+                #expect(
+                    error.message.contains(
+                        "clear.yaml:4: parameters.password: a secret stored in clear; store it encrypted with relay connections add clear --plugin vault --force"
+                    ))
+                #expect(
+                    error.message.contains(
+                        "typo.yaml: connection typo does not match the vault plugin's connection schema: parameters.url: expected string, found integer"
+                    ))
                 #expect(!error.message.contains("hunter2"))
             }
         }
@@ -153,13 +183,17 @@ enum VaultPlugin {
     @Test func aChangedFileIsReadAgainAtItsNextUse() async throws {
         try await withProject { directory, catalog, key in
             let path = directory.appendingPathComponent("prod.yaml").path
-            try ConnectionFile.write(.init(name: "prod", plugin: "vault", parameters: ["url": "https://a", "password": "first-password"],
-                                           secretFields: ["password"]), to: path, key: key)
+            try ConnectionFile.write(
+                .init(
+                    name: "prod", plugin: "vault", parameters: ["url": "https://a", "password": "first-password"],
+                    secretFields: ["password"]), to: path, key: key)
             try backdate(path)
             let store = try ConnectionStore(directory: directory.path, catalog: catalog, key: key)
             #expect(try store.parameters("prod")["url"] == "https://a")
-            try ConnectionFile.write(.init(name: "prod", plugin: "vault", parameters: ["url": "https://b", "password": "second-password"],
-                                           secretFields: ["password"]), to: path, key: key)
+            try ConnectionFile.write(
+                .init(
+                    name: "prod", plugin: "vault", parameters: ["url": "https://b", "password": "second-password"],
+                    secretFields: ["password"]), to: path, key: key)
             #expect(try store.parameters("prod") == ["url": "https://b", "password": "second-password"])
         }
     }
@@ -172,19 +206,25 @@ enum VaultPlugin {
 
     func pipeline(url: String = "https://vault") throws -> (TestPipeline, URL, MasterKey) {
         let key = MasterKey.generate(source: "test")
-        let connections = FileManager.default.temporaryDirectory.appendingPathComponent("relay-vault-\(UUID().uuidString)")
+        let connections = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-vault-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: connections, withIntermediateDirectories: true)
-        try ConnectionFile.write(.init(name: "vault", plugin: "vault", parameters: ["url": .string(url), "password": .string(Self.password)],
-                                       secretFields: ["password"]), to: connections.appendingPathComponent("vault.yaml").path, key: key)
+        try ConnectionFile.write(
+            .init(
+                name: "vault", plugin: "vault", parameters: ["url": .string(url), "password": .string(Self.password)],
+                secretFields: ["password"]), to: connections.appendingPathComponent("vault.yaml").path, key: key)
         try backdate(connections.appendingPathComponent("vault.yaml").path)
         let catalog = try VaultPlugin.catalog()
         let store = try ConnectionStore(directory: connections.path, catalog: catalog, key: key)
-        let pipeline = try TestPipeline(workflows: ["""
-            name: leaky
-            \(PipelineTests.manual)steps:
-              - {id: out, plugin: vault, action: leak, connection: vault, input: {}}
-              - {id: err, plugin: vault, action: leak, connection: vault, input: {fail: true}, continue_on_failure: true}
-            """], catalog: ["vault": catalog["vault"]!], connections: store)
+        let pipeline = try TestPipeline(
+            workflows: [
+                """
+                name: leaky
+                \(PipelineTests.manual)steps:
+                  - {id: out, plugin: vault, action: leak, connection: vault, input: {}}
+                  - {id: err, plugin: vault, action: leak, connection: vault, input: {fail: true}, continue_on_failure: true}
+                """
+            ], catalog: ["vault": catalog["vault"]!], connections: store)
         return (pipeline, connections, key)
     }
 
@@ -202,7 +242,9 @@ enum VaultPlugin {
         #expect(logs.count == 6 && logs.allSatisfy { $0.contains("using password ********") }, "\(logs)")
         var bytes: [UInt8] = []
         for suffix in ["", "-wal", "-shm"] {
-            bytes += (try? Data(contentsOf: pipeline.directory.appendingPathComponent("relay.sqlite" + suffix))).map(Array.init) ?? []
+            bytes +=
+                (try? Data(contentsOf: pipeline.directory.appendingPathComponent("relay.sqlite" + suffix))).map(
+                    Array.init) ?? []
         }
         #expect(!bytes.isEmpty)
         #expect(!containsBytes(bytes, Array(Self.password.utf8)), "the secret is in the SQLite file")
@@ -218,8 +260,11 @@ enum VaultPlugin {
         for _ in 0..<5 { try await pipeline.publish(["n": 1]) }
         _ = try await pipeline.finishedRuns(5)
         #expect(VaultPlugin.connectCount(first) == 1, "ten jobs, one connect")
-        try ConnectionFile.write(.init(name: "vault", plugin: "vault", parameters: ["url": .string(second), "password": .string(Self.password)],
-                                       secretFields: ["password"]), to: connections.appendingPathComponent("vault.yaml").path, key: key)
+        try ConnectionFile.write(
+            .init(
+                name: "vault", plugin: "vault",
+                parameters: ["url": .string(second), "password": .string(Self.password)],
+                secretFields: ["password"]), to: connections.appendingPathComponent("vault.yaml").path, key: key)
         try await pipeline.publish(["n": 2])
         _ = try await pipeline.finishedRuns(6)
         #expect(VaultPlugin.connectCount(second) == 1, "a changed connection connects again, once")

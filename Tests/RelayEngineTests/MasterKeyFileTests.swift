@@ -7,8 +7,9 @@ import Testing
 /// say "no master key is set" (a missing file), "couldn't be opened" (a directory) or read forever (`/dev/zero`).
 @Suite struct MasterKeyFileTests {
     func load(_ path: String) throws -> MasterKey? {
-        try MasterKey.load(defaultFile: "/nonexistent/project/.relay/master.key",
-                           environment: ["RELAY_MASTER_KEY_FILE": path])
+        try MasterKey.load(
+            defaultFile: "/nonexistent/project/.relay/master.key",
+            environment: ["RELAY_MASTER_KEY_FILE": path])
     }
 
     func message(_ path: String) -> String? {
@@ -32,22 +33,25 @@ import Testing
 
     @Test func aDirectoryIsNamedAsADirectory() {
         let path = FileManager.default.temporaryDirectory.path
-        #expect(message(path)
-            == "RELAY_MASTER_KEY_FILE (\(path)): is a directory; expected a file holding the base64 master key")
+        #expect(
+            message(path)
+                == "RELAY_MASTER_KEY_FILE (\(path)): is a directory; expected a file holding the base64 master key")
     }
 
     /// /dev/zero never ends: the read must not either.
     @Test func aDeviceIsNotReadForever() {
-        #expect(message("/dev/zero") == "RELAY_MASTER_KEY_FILE (/dev/zero): is not a regular file "
-            + "(a device, pipe or socket); expected a file holding the base64 master key")
+        #expect(
+            message("/dev/zero") == "RELAY_MASTER_KEY_FILE (/dev/zero): is not a regular file "
+                + "(a device, pipe or socket); expected a file holding the base64 master key")
     }
 
     @Test func aLongFileIsReadOnlyToItsLimit() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("relay-key-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(repeating: 0x41, count: 1_000_000).write(to: URL(fileURLWithPath: path))
-        #expect(message(path) == "RELAY_MASTER_KEY_FILE (\(path)): is longer than 4096 bytes; "
-            + "expected the base64 master key (44 characters)")
+        #expect(
+            message(path) == "RELAY_MASTER_KEY_FILE (\(path)): is longer than 4096 bytes; "
+                + "expected the base64 master key (44 characters)")
     }
 
     @Test func aKeyFileIsRead() throws {

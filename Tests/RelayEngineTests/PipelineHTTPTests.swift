@@ -1,14 +1,15 @@
 import Foundation
 import Logging
 import RelayCore
-@testable import RelayEngine
 import RelayTestSupport
 import RelayTransport
 import ServiceLifecycle
 import Testing
 
+@testable import RelayEngine
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The pipeline's HTTP server over a real socket.
@@ -21,8 +22,9 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
         let bus = try EmbeddedBus(database: database)
-        let triggers = TriggerHost(bus: bus, database: database, catalog: PluginCatalog(),
-                                   connections: ConnectionStore(), workflows: [])
+        let triggers = TriggerHost(
+            bus: bus, database: database, catalog: PluginCatalog(),
+            connections: ConnectionStore(), workflows: [])
         let port = AsyncStream<Int>.makeStream()
         let app = PipelineHTTP.application(
             host: "127.0.0.1", port: 0, serverName: "test", metrics: PipelineMetrics(), triggers: triggers,
@@ -81,8 +83,9 @@ enum SlowUpload {
             }
             guard sendAll(socket, chunk) else {
                 let closed = errno == EPIPE || errno == ECONNRESET
-                return Outcome(response: response.isEmpty ? (readIfReady(socket) ?? "") : response, closed: closed,
-                               sentAfterResponse: sentAfterResponse)
+                return Outcome(
+                    response: response.isEmpty ? (readIfReady(socket) ?? "") : response, closed: closed,
+                    sentAfterResponse: sentAfterResponse)
             }
             sent += chunk.count
             if !response.isEmpty { sentAfterResponse += chunk.count }

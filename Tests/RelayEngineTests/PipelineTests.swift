@@ -1,12 +1,13 @@
 import Foundation
 import RelayCore
-@testable import RelayEngine
 import RelayPlugins
 import RelaySDK
 import RelaySpec
-import RelayTransport
 import RelayTestSupport
+import RelayTransport
 import Testing
+
+@testable import RelayEngine
 
 /// A plugin for pipeline tests: echo, an action that fails until a given attempt, one that hangs, one that fails.
 enum PipelineTestPlugin {
@@ -45,7 +46,11 @@ enum PipelineTestPlugin {
 
     struct Echo: PluginAction {
         static let name = "echo"
-        struct Input: Codable, Sendable { var value: JSONValue?; var text: String?; var number: Int? }
+        struct Input: Codable, Sendable {
+            var value: JSONValue?
+            var text: String?
+            var number: Int?
+        }
         func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Input { input }
     }
 
@@ -82,8 +87,9 @@ enum PipelineTestPlugin {
     }
 
     static func plugin() throws -> Plugin {
-        try Plugin(specYAML: spec, connection: NoConnection.self,
-                   actions: [.init(Echo()), .init(Flaky()), .init(Hang()), .init(Fail())])
+        try Plugin(
+            specYAML: spec, connection: NoConnection.self,
+            actions: [.init(Echo()), .init(Flaky()), .init(Hang()), .init(Fail())])
     }
 }
 
@@ -94,7 +100,10 @@ final class TestPipeline: Sendable {
     let workflows: [Workflow]
     let tasks: [Task<Void, Never>]
 
-    init(workflows yaml: [String], catalog extra: [String: PluginCatalog.Entry] = [:], connections: ConnectionStore = ConnectionStore()) throws {
+    init(
+        workflows yaml: [String], catalog extra: [String: PluginCatalog.Entry] = [:],
+        connections: ConnectionStore = ConnectionStore()
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-pipeline-\(UUID().uuidString)")
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
         bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(50))
@@ -103,7 +112,9 @@ final class TestPipeline: Sendable {
         plugins["ptest"] = try PipelineTestPlugin.plugin()
         var catalog = PluginCatalog(native: plugins)
         for (name, entry) in extra { catalog.entries[name] = entry }
-        workflows = try yaml.enumerated().map { try WorkflowDecoder.decode(yaml: $0.element, file: "workflow\($0.offset).yaml") }
+        workflows = try yaml.enumerated().map {
+            try WorkflowDecoder.decode(yaml: $0.element, file: "workflow\($0.offset).yaml")
+        }
         for workflow in workflows {
             let problems = WorkflowValidator(catalog: catalog, connections: connections).problems(workflow)
             guard problems.isEmpty else { throw RelayError(.invalidSpec, problems.joined(separator: "\n")) }
@@ -123,9 +134,13 @@ final class TestPipeline: Sendable {
     @discardableResult
     func publish(_ output: JSONValue, workflow: Int = 0, eventID: String = UUID().uuidString) async throws -> String {
         let instance = workflows[workflow].trigger.instanceID
-        try await bus.publish([BusMessage(topic: Topics.events, key: instance, json: [
-            "eventId": .string(eventID), "instance": .string(instance), "output": output,
-        ])])
+        try await bus.publish([
+            BusMessage(
+                topic: Topics.events, key: instance,
+                json: [
+                    "eventId": .string(eventID), "instance": .string(instance), "output": output,
+                ])
+        ])
         return eventID
     }
 
@@ -151,20 +166,25 @@ final class TestPipeline: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record("only \(try await queries.list(limit: 10000).filter { $0.status != "running" }.count) of \(count) runs finished")
+        Issue.record(
+            "only \(try await queries.list(limit: 10000).filter { $0.status != "running" }.count) of \(count) runs finished"
+        )
         return []
     }
 }
 
 func steps(_ run: JSONValue) -> [(String, Int, String)] {
-    (run["steps"]?.arrayValue ?? []).map { ($0["step"]?.stringValue ?? "", $0["attempt"]?.intValue ?? 0, $0["status"]?.stringValue ?? "") }
+    (run["steps"]?.arrayValue ?? []).map {
+        ($0["step"]?.stringValue ?? "", $0["attempt"]?.intValue ?? 0, $0["status"]?.stringValue ?? "")
+    }
 }
 
 @Suite struct PipelineTests {
     static let manual = "trigger: {plugin: webhook, trigger: webhook, input: {path: test}}\n"
 
     @Test func aRunChainsStepsThroughTemplatesKeepingTypes() async throws {
-        let pipeline = try TestPipeline(workflows: ["""
+        let pipeline = try TestPipeline(workflows: [
+            """
             name: chain
             \(Self.manual)steps:
               - id: first
@@ -175,7 +195,8 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
                 plugin: ptest
                 action: echo
                 input: {text: "n is {{ steps.first.output.number }}", value: "{{ steps.first.output.value }}"}
-            """])
+            """
+        ])
         try await pipeline.publish(["json": ["n": 7, "tags": ["a"]]])
         let runs = try await pipeline.finishedRuns(1)
         await pipeline.stop()
@@ -188,18 +209,21 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
     }
 
     @Test func aFailingStepFailsTheRunUnlessItMayContinue() async throws {
-        let pipeline = try TestPipeline(workflows: ["""
+        let pipeline = try TestPipeline(workflows: [
+            """
             name: strict
             \(Self.manual)steps:
               - {id: a, plugin: ptest, action: fail, input: {why: Broken.}}
               - {id: b, plugin: ptest, action: echo, input: {text: never}}
-            """, """
+            """,
+            """
             name: lenient
             trigger: {plugin: webhook, trigger: webhook, input: {path: other}}
             steps:
               - {id: a, plugin: ptest, action: fail, input: {why: Broken.}, continue_on_failure: true}
               - {id: b, plugin: ptest, action: echo, input: {text: "a was {{ steps.a.status }}"}}
-            """])
+            """,
+        ])
         try await pipeline.publish([:], workflow: 0)
         try await pipeline.publish([:], workflow: 1)
         let runs = try await pipeline.finishedRuns(2)
@@ -215,11 +239,13 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
     }
 
     @Test func aStepIsRetriedWithBackoffUntilItSucceeds() async throws {
-        let pipeline = try TestPipeline(workflows: ["""
+        let pipeline = try TestPipeline(workflows: [
+            """
             name: retry
             \(Self.manual)steps:
               - {id: flaky, plugin: ptest, action: flaky, input: {succeed_on: 3}, retry: {attempts: 3, backoff: 100ms}}
-            """])
+            """
+        ])
         try await pipeline.publish([:])
         let run = try #require(try await pipeline.finishedRuns(1).first)
         await pipeline.stop()
@@ -229,25 +255,31 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
     }
 
     @Test func aHangingActionIsStoppedAtItsTimeout() async throws {
-        let pipeline = try TestPipeline(workflows: ["""
+        let pipeline = try TestPipeline(workflows: [
+            """
             name: hang
             \(Self.manual)steps:
               - {id: slow, plugin: ptest, action: hang, input: {seconds: 600}, timeout: 1s}
-            """])
+            """
+        ])
         try await pipeline.publish([:])
         let run = try #require(try await pipeline.finishedRuns(1).first)
         await pipeline.stop()
         #expect(run["status"] == "failed")
-        #expect(run["steps"]?.arrayValue?.first?["error"]?.stringValue?.contains("did not finish within its timeout") == true)
+        #expect(
+            run["steps"]?.arrayValue?.first?["error"]?.stringValue?.contains("did not finish within its timeout")
+                == true)
     }
 
     @Test func aConditionSkipsAStep() async throws {
-        let pipeline = try TestPipeline(workflows: ["""
+        let pipeline = try TestPipeline(workflows: [
+            """
             name: branch
             \(Self.manual)steps:
               - {id: loud, plugin: ptest, action: echo, input: {text: LOUD}, when: 'trigger.mode == "loud"'}
               - {id: quiet, plugin: ptest, action: echo, input: {text: quiet}, when: 'trigger.mode != "loud"'}
-            """])
+            """
+        ])
         try await pipeline.publish(["mode": "quiet"])
         let run = try #require(try await pipeline.finishedRuns(1).first)
         await pipeline.stop()
@@ -255,7 +287,9 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
     }
 
     @Test func aRedeliveredEventStartsNoSecondRun() async throws {
-        let pipeline = try TestPipeline(workflows: ["name: once\n\(Self.manual)steps:\n  - {id: a, plugin: ptest, action: echo, input: {text: x}}\n"])
+        let pipeline = try TestPipeline(workflows: [
+            "name: once\n\(Self.manual)steps:\n  - {id: a, plugin: ptest, action: echo, input: {text: x}}\n"
+        ])
         try await pipeline.publish([:], eventID: "same-event")
         try await pipeline.publish([:], eventID: "same-event")
         _ = try await pipeline.finishedRuns(1)
@@ -272,7 +306,9 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
     }
 
     @Test func malformedMessagesGoToTheDeadLetterTopicAndThePipelineGoesOn() async throws {
-        let pipeline = try TestPipeline(workflows: ["name: dlq\n\(Self.manual)steps:\n  - {id: a, plugin: ptest, action: echo, input: {text: x}}\n"])
+        let pipeline = try TestPipeline(workflows: [
+            "name: dlq\n\(Self.manual)steps:\n  - {id: a, plugin: ptest, action: echo, input: {text: x}}\n"
+        ])
         try await pipeline.bus.publish([
             BusMessage(topic: Topics.events, key: "x", value: Array("not json".utf8)),
             BusMessage(topic: Topics.events, key: "x", json: ["eventId": "e1", "instance": "nobody", "output": [:]]),
@@ -294,16 +330,25 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
 
     @Test(.enabled(if: TestPlugins.hasPython, TestPlugins.noPythonReason))
     func aStepRunsAnExternalPythonPlugin() async throws {
-        let spec = try PluginSpec.load(path: TestPlugins.packageRoot.appendingPathComponent("Tests/Fixtures/python/relay_test_plugin/plugin.spec.yaml").path)
-        let entry = PluginCatalog.Entry(spec: spec, schemas: try SchemaGenerator(spec: spec).document(),
-                                        executor: .external(ProcessPluginRunner(plugin: TestPlugins.relayTest)))
-        let connections = ConnectionStore(connections: [.init(name: "py", plugin: "relay_test", parameters: TestPlugins.connection)])
-        let pipeline = try TestPipeline(workflows: ["""
-            name: python
-            \(Self.manual)steps:
-              - {id: py, plugin: relay_test, action: echo, connection: py, input: {message: "from {{ trigger.who }}"}}
-              - {id: fail, plugin: relay_test, action: fail, connection: py, input: {cause: Cause., assistance: Assistance.}, continue_on_failure: true}
-            """], catalog: ["relay_test": entry], connections: connections)
+        let spec = try PluginSpec.load(
+            path: TestPlugins.packageRoot.appendingPathComponent(
+                "Tests/Fixtures/python/relay_test_plugin/plugin.spec.yaml"
+            ).path)
+        let entry = PluginCatalog.Entry(
+            spec: spec, schemas: try SchemaGenerator(spec: spec).document(),
+            executor: .external(ProcessPluginRunner(plugin: TestPlugins.relayTest)))
+        let connections = ConnectionStore(connections: [
+            .init(name: "py", plugin: "relay_test", parameters: TestPlugins.connection)
+        ])
+        let pipeline = try TestPipeline(
+            workflows: [
+                """
+                name: python
+                \(Self.manual)steps:
+                  - {id: py, plugin: relay_test, action: echo, connection: py, input: {message: "from {{ trigger.who }}"}}
+                  - {id: fail, plugin: relay_test, action: fail, connection: py, input: {cause: Cause., assistance: Assistance.}, continue_on_failure: true}
+                """
+            ], catalog: ["relay_test": entry], connections: connections)
         try await pipeline.publish(["who": "Relay"])
         let run = try #require(try await pipeline.finishedRuns(1, seconds: 60).first)
         await pipeline.stop()

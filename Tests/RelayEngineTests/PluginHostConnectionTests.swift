@@ -55,8 +55,9 @@ import Testing
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         let (old, new) = ("old-\(suffix)", "new-\(suffix)")
         func run(_ token: String) async -> String? {
-            let start = StepStart(step: .action("whoami"), input: [:], connection: ["token": .string(token)],
-                                  meta: ["connection": "crm"])
+            let start = StepStart(
+                step: .action("whoami"), input: [:], connection: ["token": .string(token)],
+                meta: ["connection": "crm"])
             let event = await host.run(start)
             return event.output?["token"]?.stringValue ?? event.error
         }
@@ -66,8 +67,9 @@ import Testing
         #expect(Clients.made.withLock { $0.filter { $0 == old }.count } == 1, "one client per connection")
         let replaced = await run(new)
         #expect(replaced == new.uppercased(), "the connection named crm was replaced")
-        #expect(await waitFor(seconds: 30) { Clients.released.withLock { $0.contains(old) } },
-                "the old client was released")
+        #expect(
+            await waitFor(seconds: 30) { Clients.released.withLock { $0.contains(old) } },
+            "the old client was released")
         #expect(!Clients.released.withLock { $0.contains(new) })
         _ = host
     }

@@ -1,10 +1,11 @@
 import Foundation
 import Logging
 import RelayCore
-@testable import RelayEngine
 import RelayTestSupport
 import Synchronization
 import Testing
+
+@testable import RelayEngine
 
 /// A plugin runs in its own process group: when its step ends (the plugin exited, the deadline passed, the
 /// trigger was cancelled), nothing it started is left running, and a pipe it left open cannot hold the step.
@@ -70,7 +71,8 @@ import Testing
     /// does not keep the step waiting: the output is read until the plugin exits and a short grace after.
     @Test func aPipeHeldOpenOutsideTheGroupDoesNotHoldTheStep() async throws {
         try await withPidFile { pidFile in
-            let script = "cat >/dev/null; setsid sh -c 'echo $$ > \(pidFile); exec sleep 600' & "
+            let script =
+                "cat >/dev/null; setsid sh -c 'echo $$ > \(pidFile); exec sleep 600' & "
                 + "while [ ! -s \(pidFile) ]; do :; done; echo '\(Self.envelope)'"
             let event = try #require(await run(script, timeout: .seconds(600)), "the step waited for the pipe")
             #expect(event.status == .ok, "\(event.error ?? "")")
@@ -98,11 +100,13 @@ import Testing
         try await withPidFile { pidFile in
             let plugin = TestPlugins.shell("cat >/dev/null; sleep 600 & echo $! > \(pidFile); exit 3")
             let event = await valueWithinBound {
-                await ExternalTriggerProcess.run(plugin: plugin, start: StepStart(step: .trigger("t"), input: [:]),
-                                                 logger: .init(label: "test"))
+                await ExternalTriggerProcess.run(
+                    plugin: plugin, start: StepStart(step: .trigger("t"), input: [:]),
+                    logger: .init(label: "test"))
             }
-            #expect(event?.error?.hasPrefix("the trigger process exited with status 3") == true,
-                    "\(String(describing: event))")
+            #expect(
+                event?.error?.hasPrefix("the trigger process exited with status 3") == true,
+                "\(String(describing: event))")
             let child = try #require(ProcessTable.pid(inFile: pidFile))
             #expect(await waitFor { !ProcessTable.isAlive(child) }, "the trigger's child \(child) is still running")
         }

@@ -20,7 +20,8 @@ import Testing
     @Test(.enabled(if: TestPlugins.hasPython, TestPlugins.noPythonReason))
     func aPluginExceptionBecomesAnErrorWithCauseAndAssistance() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.relayTest)
-        let event = await runner.run(start("fail", ["cause": "Cause.", "assistance": "Assistance.", "data": "some data"]), timeout: .seconds(60))
+        let event = await runner.run(
+            start("fail", ["cause": "Cause.", "assistance": "Assistance.", "data": "some data"]), timeout: .seconds(60))
         #expect(event.status == .error)
         #expect(event.error == "An error occurred during plugin execution! Cause. Assistance. Response was some data")
         #expect(event.exception == StepException(cause: "Cause.", assistance: "Assistance.", data: "some data"))
@@ -40,7 +41,8 @@ import Testing
     func aFailingConnectionTestGivesItsCause() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.relayTest)
         let event = await runner.run(
-            StepStart(step: .connectionTest, connection: ["api_key": ["secretKey": "k"], "base_url": "bad"]), timeout: .seconds(60))
+            StepStart(step: .connectionTest, connection: ["api_key": ["secretKey": "k"], "base_url": "bad"]),
+            timeout: .seconds(60))
         #expect(event.status == .error)
         #expect(event.exception?.cause == "The base URL is bad.")
         #expect(event.exception?.assistance == "Use another base URL.")
@@ -51,7 +53,9 @@ import Testing
         let runner = ProcessPluginRunner(plugin: TestPlugins.relayTest)
         let clock = ContinuousClock()
         var event: StepEvent?
-        let elapsed = await clock.measure { event = await runner.run(start("sleep", ["seconds": 120]), timeout: .seconds(5)) }
+        let elapsed = await clock.measure {
+            event = await runner.run(start("sleep", ["seconds": 120]), timeout: .seconds(5))
+        }
         #expect(event?.status == .error)
         #expect(event?.errorKind == .timeout)
         #expect(event?.error?.contains("did not finish within 5") == true)
@@ -62,15 +66,19 @@ import Testing
         let runner = ProcessPluginRunner(plugin: TestPlugins.shell("cat >/dev/null; echo 'Traceback: not json'"))
         let event = await runner.run(start("x", [:]), timeout: .seconds(30))
         #expect(event.status == .error)
-        #expect(event.error == #"the plugin printed no v1 event envelope; expected {"version":"v1","type":"<x>_event","body":{…}} on stdout, found "Traceback: not json""#)
+        #expect(
+            event.error
+                == #"the plugin printed no v1 event envelope; expected {"version":"v1","type":"<x>_event","body":{…}} on stdout, found "Traceback: not json""#
+        )
     }
 
     /// A runaway plugin costs at most the collector's limit in memory; its step fails saying so, even with an
     /// envelope at the end.
     @Test func moreThanTheLimitOnStdoutIsAClearError() async {
         let envelope = #"{"version":"v1","type":"action_event","body":{"status":"ok","output":{}}}"#
-        let runner = ProcessPluginRunner(plugin: TestPlugins.shell(
-            "cat >/dev/null; head -c 70000000 /dev/zero | tr '\\0' ' '; echo '\(envelope)'"))
+        let runner = ProcessPluginRunner(
+            plugin: TestPlugins.shell(
+                "cat >/dev/null; head -c 70000000 /dev/zero | tr '\\0' ' '; echo '\(envelope)'"))
         let event = await runner.run(start("x", [:]), timeout: .seconds(60))
         #expect(event.status == .error)
         #expect(event.error == "the plugin wrote more than 64 MiB on stdout; Relay reads at most that")
@@ -80,8 +88,9 @@ import Testing
     /// step fails saying why, and the caller lives on.
     @Test func aPluginThatDoesNotReadALargeInputIsAClearError() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.shell("exit 0"))
-        let event = await runner.run(start("x", ["big": .string(String(repeating: "x", count: 4 << 20))]),
-                                     timeout: .seconds(60))
+        let event = await runner.run(
+            start("x", ["big": .string(String(repeating: "x", count: 4 << 20))]),
+            timeout: .seconds(60))
         #expect(event.status == .error)
         #expect(event.error?.hasPrefix("the plugin printed no v1 event envelope") == true, "\(event.error ?? "")")
     }
@@ -89,7 +98,9 @@ import Testing
     @Test func emptyOutputAndANonZeroExitAreClearErrors() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.shell("cat >/dev/null; echo oops >&2; exit 3"))
         let event = await runner.run(start("x", [:]), timeout: .seconds(30))
-        #expect(event.error == #"the plugin exited with status 3 without a v1 event envelope; stdout: nothing; stderr: "oops""#)
+        #expect(
+            event.error
+                == #"the plugin exited with status 3 without a v1 event envelope; stdout: nothing; stderr: "oops""#)
     }
 
     @Test func aPluginKilledByASignalIsACrash() async {
@@ -106,7 +117,8 @@ import Testing
             echo '{"log": "a json log line"}'
             printf '%s' '{"body": {"log": "", "status": "ok", "meta": {}, "output": {"n": 1}}, "version": "v1", "type": "action_event"}'
             """
-        let event = await ProcessPluginRunner(plugin: TestPlugins.shell(script)).run(start("x", [:]), timeout: .seconds(30))
+        let event = await ProcessPluginRunner(plugin: TestPlugins.shell(script)).run(
+            start("x", [:]), timeout: .seconds(30))
         #expect(event.status == .ok)
         #expect(event.output == ["n": 1])
     }
@@ -118,7 +130,8 @@ import Testing
             cat >/dev/null
             printf '{"body": {"status": "ok", "output": {"secret": "%s", "path": "%s"}}, "version": "v1", "type": "action_event"}' "$RELAY_TEST_LEAKY_SECRET" "$PATH"
             """
-        let event = await ProcessPluginRunner(plugin: TestPlugins.shell(script)).run(start("x", [:]), timeout: .seconds(30))
+        let event = await ProcessPluginRunner(plugin: TestPlugins.shell(script)).run(
+            start("x", [:]), timeout: .seconds(30))
         #expect(event.output?["secret"] == "")
         #expect(event.output?["path"] == .string(ExternalPlugin.minimalEnvironment["PATH"]!))
     }

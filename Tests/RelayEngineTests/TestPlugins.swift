@@ -19,17 +19,23 @@ enum TestPlugins {
     }()
 
     static var hasPython: Bool { python != nil }
-    static let noPythonReason: Comment = "no Python with insightconnect-plugin-runtime: run scripts/setup-python (scripts/test does)"
+    static let noPythonReason: Comment =
+        "no Python with insightconnect-plugin-runtime: run scripts/setup-python (scripts/test does)"
 
     static var relayTest: ExternalPlugin {
         var environment = ExternalPlugin.minimalEnvironment
         environment["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
         return ExternalPlugin(
-            command: [python ?? "/nonexistent/python", packageRoot.appendingPathComponent("Tests/Fixtures/python/relay_test_plugin/bin/relay_test").path],
+            command: [
+                python ?? "/nonexistent/python",
+                packageRoot.appendingPathComponent("Tests/Fixtures/python/relay_test_plugin/bin/relay_test").path,
+            ],
             environment: environment)
     }
 
-    static let connection: JSONValue = ["api_key": ["secretKey": "s3cr3t-KEY-0123456789"], "base_url": "https://example.com"]
+    static let connection: JSONValue = [
+        "api_key": ["secretKey": "s3cr3t-KEY-0123456789"], "base_url": "https://example.com",
+    ]
 
     /// A plugin that is a shell script.
     static func shell(_ script: String) -> ExternalPlugin {

@@ -1,11 +1,12 @@
 import Foundation
 import RelayCore
-@testable import RelayEngine
 import RelaySDK
 import RelayTestSupport
 import RelayTransport
 import Synchronization
 import Testing
+
+@testable import RelayEngine
 
 /// `--concurrency` is the worker's, not each plugin's: with two plugins and a limit of 1, their jobs never run at
 /// once.
@@ -67,11 +68,13 @@ import Testing
         let bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(20))
         var plugins: [String: Plugin] = [:]
         for name in ["left", "right"] {
-            plugins[name] = try Plugin(specYAML: Overlap.spec(name), connection: NoConnection.self,
-                                       actions: [.init(Overlap.Hold())])
+            plugins[name] = try Plugin(
+                specYAML: Overlap.spec(name), connection: NoConnection.self,
+                actions: [.init(Overlap.Hold())])
         }
-        let worker = Worker(bus: bus, catalog: PluginCatalog(native: plugins), connections: ConnectionStore(),
-                            plugins: ["left", "right"], concurrency: 1)
+        let worker = Worker(
+            bus: bus, catalog: PluginCatalog(native: plugins), connections: ConnectionStore(),
+            plugins: ["left", "right"], concurrency: 1)
         let running = Task { try await worker.run() }
         for plugin in ["left", "right"] {
             let job = StepStart(step: .action("hold"), input: [:], meta: ["jobId": .string("run/\(plugin)/1")])

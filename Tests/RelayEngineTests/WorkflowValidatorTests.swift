@@ -1,17 +1,21 @@
 import RelayCore
-@testable import RelayEngine
 import RelayPlugins
 import RelaySpec
 import Testing
 
+@testable import RelayEngine
+
 @Suite struct WorkflowValidatorTests {
     func problems(_ yaml: String) throws -> [String] {
         let workflow = try WorkflowDecoder.decode(yaml: yaml, file: "w.yaml")
-        return WorkflowValidator(catalog: PluginCatalog(native: try NativePlugins.all()), connections: ConnectionStore()).problems(workflow)
+        return WorkflowValidator(
+            catalog: PluginCatalog(native: try NativePlugins.all()), connections: ConnectionStore()
+        ).problems(workflow)
     }
 
     @Test func checksPluginsActionsInputsAgainstTheSchemas() throws {
-        let found = try problems("""
+        let found = try problems(
+            """
             name: x
             trigger: {plugin: timer, trigger: every, input: {}}
             steps:
@@ -22,10 +26,16 @@ import Testing
               - {id: e, plugin: hashit, action: string, input: {string: "{{ steps.c.output.data }}"}, connection: mine}
             """)
         #expect(found.contains("w.yaml: trigger.trigger: plugin timer has no trigger \"every\"; it has interval, cron"))
-        #expect(found.contains { $0.hasPrefix("w.yaml: steps[0].plugin: unknown plugin \"nope\"; installed: base64, hashit, hello") })
-        #expect(found.contains("w.yaml: steps[1].action: plugin base64 has no action \"encrypt\"; it has encode, decode"))
+        #expect(
+            found.contains {
+                $0.hasPrefix("w.yaml: steps[0].plugin: unknown plugin \"nope\"; installed: base64, hashit, hello")
+            })
+        #expect(
+            found.contains("w.yaml: steps[1].action: plugin base64 has no action \"encrypt\"; it has encode, decode"))
         #expect(found.contains("w.yaml: steps[2].input.base64: expected string, found integer"))
-        #expect(found.contains(#"w.yaml: steps[2].input.errors: expected one of ["replace", "ignore", "nothing"], found "strict""#))
+        #expect(
+            found.contains(
+                #"w.yaml: steps[2].input.errors: expected one of ["replace", "ignore", "nothing"], found "strict""#))
         #expect(found.contains("w.yaml: steps[2].input.extra: unknown input; the step takes base64, errors"))
         #expect(found.contains("w.yaml: steps[3].input.string: required input is missing"))
         #expect(found.contains("w.yaml: steps[4].connection: unknown connection \"mine\""))
@@ -36,18 +46,23 @@ import Testing
     /// year trapped in its sleep.
     @Test(arguments: [0, -5, 365 * 86_400 + 1])
     func aTimerIntervalOutOfRangeIsAProblem(seconds: Int) throws {
-        let found = try problems("""
+        let found = try problems(
+            """
             name: x
             trigger: {plugin: timer, trigger: interval, input: {seconds: \(seconds)}}
             steps:
               - {id: a, plugin: base64, action: encode, input: {content: hi}}
             """)
-        #expect(found == ["w.yaml: trigger.input.seconds: expected a number of seconds between 1 and 31536000 "
-            + "(a year), found \(seconds)"])
+        #expect(
+            found == [
+                "w.yaml: trigger.input.seconds: expected a number of seconds between 1 and 31536000 "
+                    + "(a year), found \(seconds)"
+            ])
     }
 
     @Test func aTimerIntervalInRangeIsNoProblem() throws {
-        let found = try problems("""
+        let found = try problems(
+            """
             name: x
             trigger: {plugin: timer, trigger: interval, input: {seconds: 1}}
             steps:
@@ -57,14 +72,18 @@ import Testing
     }
 
     @Test func aPollIntervalPastAYearIsAProblem() throws {
-        let found = try problems("""
+        let found = try problems(
+            """
             name: x
             trigger: {plugin: hello, trigger: poll_greetings, input: {directory: /tmp, interval: 99999999999}}
             steps:
               - {id: a, plugin: base64, action: encode, input: {content: hi}}
             """)
-        #expect(found == ["w.yaml: trigger.input.interval: expected at most 31536000 seconds (a year), "
-            + "found 99999999999"])
+        #expect(
+            found == [
+                "w.yaml: trigger.input.interval: expected at most 31536000 seconds (a year), "
+                    + "found 99999999999"
+            ])
     }
 
     @Test func theExampleProjectIsValid() throws {

@@ -18,7 +18,8 @@ struct KafkaBrokerTests {
 
     @Test func aRoundTripKeepsKeysHeadersTimestampsAndOrderPerKey() async throws {
         try await withTopic(partitions: 3) { topic in
-            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: TestBroker.client), logger: quietLogger)
+            let producer = try KafkaProducer(
+                configuration: KafkaProducerConfiguration(client: TestBroker.client), logger: quietLogger)
             let sent = (0..<60).map { index in
                 KafkaProducerMessage(
                     topic: topic, key: Array("key-\(index % 4)".utf8), value: Array("value-\(index)".utf8),
@@ -29,7 +30,8 @@ struct KafkaBrokerTests {
             #expect(reports.count == 60)
             await producer.close()
 
-            let consumer = try KafkaConsumer(configuration: TestBroker.consumer(group: uniqueName("g")), topics: [topic], logger: quietLogger)
+            let consumer = try KafkaConsumer(
+                configuration: TestBroker.consumer(group: uniqueName("g")), topics: [topic], logger: quietLogger)
             var received: [KafkaConsumerMessage] = []
             for try await message in consumer.messages {
                 received.append(message)
@@ -37,7 +39,8 @@ struct KafkaBrokerTests {
                 if received.count == 60 { break }
             }
             await consumer.close()
-            let byIndex = Dictionary(uniqueKeysWithValues: received.map { (Int(String(decoding: $0.headers[0].value, as: UTF8.self))!, $0) })
+            let byIndex = Dictionary(
+                uniqueKeysWithValues: received.map { (Int(String(decoding: $0.headers[0].value, as: UTF8.self))!, $0) })
             #expect(byIndex.count == 60)
             for (index, message) in byIndex {
                 #expect(message.key == sent[index].key)
@@ -48,7 +51,9 @@ struct KafkaBrokerTests {
             }
             // One key, one partition, in the order sent.
             for key in 0..<4 {
-                let indices = received.filter { $0.key == Array("key-\(key)".utf8) }.map { Int(String(decoding: $0.headers[0].value, as: UTF8.self))! }
+                let indices = received.filter { $0.key == Array("key-\(key)".utf8) }.map {
+                    Int(String(decoding: $0.headers[0].value, as: UTF8.self))!
+                }
                 #expect(indices == indices.sorted())
                 #expect(Set(received.filter { $0.key == Array("key-\(key)".utf8) }.map(\.partition)).count == 1)
             }
@@ -58,18 +63,23 @@ struct KafkaBrokerTests {
     @Test func membersOfAGroupShareThePartitionsAsTheGroupGrows() async throws {
         try await withTopic(partitions: 6) { topic in
             let group = uniqueName("g")
-            let first = try KafkaConsumer(configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
-            let second = try KafkaConsumer(configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
+            let first = try KafkaConsumer(
+                configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
+            let second = try KafkaConsumer(
+                configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
             let all = Set((0..<6).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
             func split(_ members: [KafkaConsumer]) -> Bool {
                 let assignments = members.map(\.assignment)
                 return assignments.allSatisfy { !$0.isEmpty } && assignments.reduce(0) { $0 + $1.count } == 6
                     && assignments.reduce(Set()) { $0.union($1) } == all
             }
-            #expect(await waitFor { split([first, second]) }, "two members: \(first.assignment) / \(second.assignment)")
-            let third = try KafkaConsumer(configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
-            #expect(await waitFor { split([first, second, third]) },
-                    "three members: \(first.assignment) / \(second.assignment) / \(third.assignment)")
+            #expect(
+                await waitFor { split([first, second]) }, "two members: \(first.assignment) / \(second.assignment)")
+            let third = try KafkaConsumer(
+                configuration: TestBroker.consumer(group: group), topics: [topic], logger: quietLogger)
+            #expect(
+                await waitFor { split([first, second, third]) },
+                "three members: \(first.assignment) / \(second.assignment) / \(third.assignment)")
 
             try await Self.everyMessageGoesToTheOwnerOfItsPartition(topic: topic, members: [first, second, third])
         }
@@ -77,14 +87,17 @@ struct KafkaBrokerTests {
 
     /// Every message goes to exactly one member: the one that owns its partition.
     static func everyMessageGoesToTheOwnerOfItsPartition(topic: String, members: [KafkaConsumer]) async throws {
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: TestBroker.client), logger: quietLogger)
-        _ = try await producer.send((0..<300).map { KafkaProducerMessage(topic: topic, key: Array("k\($0)".utf8), value: Array("\($0)".utf8)) })
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(client: TestBroker.client), logger: quietLogger)
+        _ = try await producer.send(
+            (0..<300).map { KafkaProducerMessage(topic: topic, key: Array("k\($0)".utf8), value: Array("\($0)".utf8)) })
         // Then an end marker on each partition: a partition is read in order, so once every marker is in,
         // everything before them is too, and a message delivered twice would be there as well.
         let end = Array("end".utf8)
-        _ = try await producer.send((0..<6).map {
-            KafkaProducerMessage(topic: topic, partition: Int32($0), key: nil, value: end)
-        })
+        _ = try await producer.send(
+            (0..<6).map {
+                KafkaProducerMessage(topic: topic, partition: Int32($0), key: nil, value: end)
+            })
         await producer.close()
         let received = members.map { _ in Collected<KafkaConsumerMessage>() }
         let readers = members.indices.map { Self.read(members[$0], into: received[$0]) }
@@ -133,7 +146,8 @@ struct KafkaBrokerTests {
         }
         let (staging, production) = (uniqueName("staging") + ".", uniqueName("production") + ".")
         let (a, b) = (try transport(staging), try transport(production))
-        try await a.publish((0..<5).map { BusMessage(topic: "relay.events", key: "k\($0)", value: Array("staging \($0)".utf8)) })
+        try await a.publish(
+            (0..<5).map { BusMessage(topic: "relay.events", key: "k\($0)", value: Array("staging \($0)".utf8)) })
         try await b.publish([BusMessage(topic: "relay.events", key: "k", value: Array("production".utf8))])
 
         // On the broker the topics carry the prefix; inside Relay the name stays logical.

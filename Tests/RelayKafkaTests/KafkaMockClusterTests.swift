@@ -9,7 +9,8 @@ import Testing
 /// 2.0.2 aborts the process if another socket took it meanwhile.
 @Suite(.serialized) struct KafkaMockClusterTests {
     func producer(_ cluster: KafkaMockCluster) throws -> KafkaProducer {
-        var configuration = KafkaProducerConfiguration(client: KafkaClientConfiguration(bootstrapServers: [cluster.bootstrapServers]))
+        var configuration = KafkaProducerConfiguration(
+            client: KafkaClientConfiguration(bootstrapServers: [cluster.bootstrapServers]))
         configuration.lingerMilliseconds = 1
         return try KafkaProducer(configuration: configuration, logger: quietLogger)
     }
@@ -43,10 +44,18 @@ import Testing
         let cluster = try KafkaMockCluster(brokers: 1, logger: quietLogger)
         try cluster.createTopic("t", partitions: 3)
         let producer = try producer(cluster)
-        try await producer.send((0..<100).map { KafkaProducerMessage(topic: "t", key: Array("k\($0 % 7)".utf8), value: Array("m\($0)".utf8)) })
+        try await producer.send(
+            (0..<100).map {
+                KafkaProducerMessage(topic: "t", key: Array("k\($0 % 7)".utf8), value: Array("m\($0)".utf8))
+            })
         cluster.setBrokerDown(1)
         // Sent while the only broker is down: librdkafka queues and retries.
-        let sending = Task { try await producer.send((100..<300).map { KafkaProducerMessage(topic: "t", key: Array("k\($0 % 7)".utf8), value: Array("m\($0)".utf8)) }) }
+        let sending = Task {
+            try await producer.send(
+                (100..<300).map {
+                    KafkaProducerMessage(topic: "t", key: Array("k\($0 % 7)".utf8), value: Array("m\($0)".utf8))
+                })
+        }
         try await Task.sleep(for: .seconds(2))
         cluster.setBrokerUp(1)
         let reports = try await sending.value
@@ -62,9 +71,14 @@ import Testing
         try cluster.createTopic("t", partitions: 1)
         let producer = try producer(cluster)
         // Produce is API key 0; these errors are retriable, so librdkafka retries and the send succeeds.
-        cluster.pushRequestErrors(apiKey: 0, [KafkaErrorCode.notLeaderForPartition, KafkaErrorCode.requestTimedOut,
-                                              KafkaErrorCode.notEnoughReplicas])
-        let reports = try await producer.send((0..<50).map { KafkaProducerMessage(topic: "t", key: nil, value: Array("m\($0)".utf8)) })
+        cluster.pushRequestErrors(
+            apiKey: 0,
+            [
+                KafkaErrorCode.notLeaderForPartition, KafkaErrorCode.requestTimedOut,
+                KafkaErrorCode.notEnoughReplicas,
+            ])
+        let reports = try await producer.send(
+            (0..<50).map { KafkaProducerMessage(topic: "t", key: nil, value: Array("m\($0)".utf8)) })
         #expect(reports.map(\.offset) == Array(0..<50), "in order, each once")
         await producer.close()
         let received = try await consumeAll(cluster, topic: "t", count: 50)
@@ -86,7 +100,8 @@ import Testing
         #expect {
             _ = try KafkaProducer(configuration: producer, logger: quietLogger)
         } throws: { error in
-            (error as? KafkaError)?.message == "Kafka configuration: no.such.property=\"1\": No such configuration property: \"no.such.property\""
+            (error as? KafkaError)?.message
+                == "Kafka configuration: no.such.property=\"1\": No such configuration property: \"no.such.property\""
         }
     }
 }

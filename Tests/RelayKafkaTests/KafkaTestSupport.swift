@@ -1,10 +1,13 @@
 import Foundation
 import Logging
 import RelayKafka
+import Testing
 
 /// The test broker (Tansu behind the ApiVersions proxy, started by scripts/test or scripts/test-broker).
 enum TestBroker {
-    static let address = ProcessInfo.processInfo.environment["RELAY_TEST_KAFKA_BROKERS"].flatMap { $0.isEmpty ? nil : $0 }
+    static let address = ProcessInfo.processInfo.environment["RELAY_TEST_KAFKA_BROKERS"].flatMap {
+        $0.isEmpty ? nil : $0
+    }
     static let isAvailable = address != nil
     static let skipReason: Comment = "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"
 
@@ -26,8 +29,7 @@ func uniqueName(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.pre
 
 let quietLogger: Logger = {
     var logger = Logger(label: "relay.kafka.tests")
-    logger.logLevel = ProcessInfo.processInfo.environment["RELAY_TEST_KAFKA_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
+    logger.logLevel =
+        ProcessInfo.processInfo.environment["RELAY_TEST_KAFKA_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .error
     return logger
 }()
-
-import Testing

@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import RelayKafka
 import RelayTestSupport
 import RelayTransport
+import Synchronization
 import Testing
 
 /// The bus contract of docs/architecture.md, checked the same way on the embedded bus and on Kafka.
@@ -16,7 +16,8 @@ import Testing
     /// Opens transports over one backing store: a SQLite file, or the test broker.
     final class Fixture: Sendable {
         let kind: Kind
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-conformance-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-conformance-\(UUID().uuidString)")
         let topic = uniqueName("conformance")
         /// Group names of this test: groups are shared broker-wide, and tests run in parallel.
         let g = uniqueName("g")
@@ -63,7 +64,9 @@ import Testing
     }
 
     func messages(_ values: [String], topic: String) -> [BusMessage] {
-        values.map { BusMessage(topic: topic, key: "k", value: Array($0.utf8), headers: ["h": $0, "relay.kind": "test"]) }
+        values.map {
+            BusMessage(topic: topic, key: "k", value: Array($0.utf8), headers: ["h": $0, "relay.kind": "test"])
+        }
     }
 
     func text(_ delivery: Delivery?) -> String? { delivery.map { String(decoding: $0.message.value, as: UTF8.self) } }
@@ -96,7 +99,7 @@ import Testing
             _ = try #require(try await subscription.next())
             let three = try #require(try await subscription.next())
             try await subscription.acknowledge(one)
-            try await subscription.acknowledge(three)  // 2 is still in flight: the commit stays after 1
+            try await subscription.acknowledge(three) // 2 is still in flight: the commit stays after 1
             await subscription.close()
 
             let restarted = try fixture.transport()

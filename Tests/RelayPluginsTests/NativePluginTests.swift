@@ -1,9 +1,10 @@
 import Foundation
 import RelayCore
-@testable import RelayPlugins
 import RelaySDK
 import RelaySpec
 import Testing
+
+@testable import RelayPlugins
 
 func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connection: JSONValue = [:]) async -> StepEvent {
     await PluginHost(plugin: plugin).run(StepStart(step: .action(action), input: input, connection: connection))
@@ -32,7 +33,10 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
 
     @Test(arguments: [
         ("YQ", "Incorrect padding"),
-        ("UmFwaWQ3=x", "Invalid base64-encoded string: number of data characters (9) cannot be 1 more than a multiple of 4"),
+        (
+            "UmFwaWQ3=x",
+            "Invalid base64-encoded string: number of data characters (9) cannot be 1 more than a multiple of 4"
+        ),
         ("é", "string argument should contain only ASCII characters"),
         ("/w==", "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
         ("4oI=", "'utf-8' codec can't decode bytes in position 0-1: unexpected end of data"),
@@ -40,10 +44,13 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
     func reportsTheOriginalsErrors(encoded: String, data: String) async {
         let event = await runAction(plugin, "decode", ["base64": .string(encoded)])
         #expect(event.status == .error)
-        #expect(event.exception == StepException(
-            cause: "Failed to decode because valid base64 input was not provided.",
-            assistance: "If you would like continue to attempt to decode the input try setting the value of the error field to ignore errors or to replace the characters.",
-            data: .string(data)))
+        #expect(
+            event.exception
+                == StepException(
+                    cause: "Failed to decode because valid base64 input was not provided.",
+                    assistance:
+                        "If you would like continue to attempt to decode the input try setting the value of the error field to ignore errors or to replace the characters.",
+                    data: .string(data)))
     }
 
     /// The runtime rejects an empty string in a required input before the action runs.
@@ -56,8 +63,13 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
     @Test func replacesOrIgnoresInvalidUTF8() async {
         // 0x61 0xFF 0xE2 0x82 0x62: "a", an invalid byte, a truncated sequence, "b".
         let encoded = PythonBase64.encode([0x61, 0xFF, 0xE2, 0x82, 0x62])
-        #expect(await runAction(plugin, "decode", ["base64": .string(encoded), "errors": "replace"]).output == ["data": "a\u{FFFD}\u{FFFD}b"])
-        #expect(await runAction(plugin, "decode", ["base64": .string(encoded), "errors": "ignore"]).output == ["data": "ab"])
+        #expect(
+            await runAction(plugin, "decode", ["base64": .string(encoded), "errors": "replace"]).output == [
+                "data": "a\u{FFFD}\u{FFFD}b"
+            ])
+        #expect(
+            await runAction(plugin, "decode", ["base64": .string(encoded), "errors": "ignore"]).output == ["data": "ab"]
+        )
     }
 }
 
@@ -66,12 +78,14 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
 
     @Test func hashesText() async {
         let event = await runAction(plugin, "string", ["string": "hello world"])
-        #expect(event.output == [
-            "md5": "5eb63bbbe01eeed093cb22bb8f5acdc3",
-            "sha1": "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed",
-            "sha256": "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
-            "sha512": "309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f",
-        ])
+        #expect(
+            event.output == [
+                "md5": "5eb63bbbe01eeed093cb22bb8f5acdc3",
+                "sha1": "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed",
+                "sha256": "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+                "sha512":
+                    "309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f",
+            ])
     }
 
     @Test func hashesBytesAndRejectsBadBase64LikeTheOriginal() async {
@@ -89,7 +103,8 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
 
     func output(_ action: String, _ input: JSONValue) async -> JSONValue? {
         let event = await runAction(plugin, action, input)
-        return event.status == .ok ? event.output : .string("error: \(event.exception?.data.stringValue ?? event.error ?? "")")
+        return event.status == .ok
+            ? event.output : .string("error: \(event.exception?.data.stringValue ?? event.error ?? "")")
     }
 
     @Test func convertsScalarsAsPythonDoes() async {
@@ -100,7 +115,9 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
         #expect(await output("string_to_boolean", ["input": "TRUE"]) == ["output": true])
         #expect(await output("string_to_boolean", ["input": "yes"]) == ["output": false])
         #expect(await output("string_to_integer", ["input": " 1_000 "]) == ["output": 1000])
-        #expect(await output("string_to_integer", ["input": "1.5"]) == "error: invalid literal for int() with base 10: '1.5'")
+        #expect(
+            await output("string_to_integer", ["input": "1.5"])
+                == "error: invalid literal for int() with base 10: '1.5'")
         #expect(await output("string_to_integer", ["input": " 12", "strip": false]) == "error: ")
         #expect(await output("string_to_float", ["input": " 1e3 "]) == ["output": 1000.0])
         #expect(await output("string_to_float", ["input": "abc"]) == "error: could not convert string to float: 'abc'")
@@ -109,10 +126,16 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
     }
 
     @Test func convertsTextAndObjects() async {
-        #expect(await output("object_to_string", ["input": ["b": 1, "a": "é", "c": [1.0, nil]]]) == ["output": #"{"b": 1, "a": "\u00e9", "c": [1.0, null]}"#])
-        #expect(await output("string_to_object", ["input": #"{"z": 1, "a": [true]}"#]) == ["output": ["z": 1, "a": [true]]])
+        #expect(
+            await output("object_to_string", ["input": ["b": 1, "a": "é", "c": [1.0, nil]]]) == [
+                "output": #"{"b": 1, "a": "\u00e9", "c": [1.0, null]}"#
+            ])
+        #expect(
+            await output("string_to_object", ["input": #"{"z": 1, "a": [true]}"#]) == ["output": ["z": 1, "a": [true]]])
         #expect(await output("string_to_object", ["input": " "]) == "error: Expecting value: line 1 column 2 (char 1)")
-        #expect(await output("string_to_object", ["input": #"{"a": 1} x"#]) == "error: Extra data: line 1 column 10 (char 9)")
+        #expect(
+            await output("string_to_object", ["input": #"{"a": 1} x"#])
+                == "error: Extra data: line 1 column 10 (char 9)")
         #expect(await output("string_to_list", ["input": "a\nb\n"]) == ["output": ["a", "b", ""]])
         #expect(await output("string_to_list", ["input": "a, b", "delimiter": ", "]) == ["output": ["a", "b"]])
         #expect(await output("array_to_string", ["input": ["a", "b"]]) == ["output": "a b"])
@@ -120,10 +143,23 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
     }
 
     @Test func combinesComparesAndMatchesArrays() async {
-        #expect(await output("combine_arrays", ["array1": ["a", "b"], "array2": ["b", "c"], "array3": ["a", "d"]]) == ["combined_array": ["a", "b", "c", "d"]])
-        #expect(await output("array_diff", ["array1": ["a", "b", "a", "c"], "array2": ["b"]]) == ["difference_array": ["a", "c"]])
-        #expect(await output("array_match", ["array1": ["a", "b", "a"], "array2": ["a", "a", "c"]]) == ["matches_array": ["a"], "count": 1])
-        #expect(await output("array_match", ["array1": ["a", "b", "a", "a"], "array2": ["a", "a", "c"], "deduplicates": false]) == ["matches_array": ["a", "a"], "count": 2])
+        #expect(
+            await output("combine_arrays", ["array1": ["a", "b"], "array2": ["b", "c"], "array3": ["a", "d"]]) == [
+                "combined_array": ["a", "b", "c", "d"]
+            ])
+        #expect(
+            await output("array_diff", ["array1": ["a", "b", "a", "c"], "array2": ["b"]]) == [
+                "difference_array": ["a", "c"]
+            ])
+        #expect(
+            await output("array_match", ["array1": ["a", "b", "a"], "array2": ["a", "a", "c"]]) == [
+                "matches_array": ["a"], "count": 1,
+            ])
+        #expect(
+            await output(
+                "array_match", ["array1": ["a", "b", "a", "a"], "array2": ["a", "a", "c"], "deduplicates": false]) == [
+                    "matches_array": ["a", "a"], "count": 2,
+                ])
     }
 }
 
@@ -133,7 +169,9 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
     static let corpus: String = {
         if let path = ProcessInfo.processInfo.environment["RELAY_CORPUS"], !path.isEmpty { return path }
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/corpus/insightconnect").path
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+                "shared/corpus/insightconnect"
+            ).path
     }()
 
     /// Keeps what makes an interface: property names, types, formats, items, enums, required, $refs.
@@ -150,12 +188,15 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
         }
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: corpus + "/schemas")), arguments: [
-        ("base64", "base64"), ("hashit", "hashit"), ("type_converter", "type_converter"),
-    ])
+    @Test(
+        .enabled(if: FileManager.default.fileExists(atPath: corpus + "/schemas")),
+        arguments: [
+            ("base64", "base64"), ("hashit", "hashit"), ("type_converter", "type_converter"),
+        ])
     func matchesTheOriginalInterface(native: String, original: String) throws {
         let plugin = try NativePlugins.all()[native]!
-        let expected = try JSONParser.parse(String(contentsOfFile: "\(Self.corpus)/schemas/\(original).json", encoding: .utf8))
+        let expected = try JSONParser.parse(
+            String(contentsOfFile: "\(Self.corpus)/schemas/\(original).json", encoding: .utf8))
         #expect(plugin.name == original)
         #expect(Self.shape(plugin.schemas) == Self.shape(expected))
     }
@@ -183,7 +224,9 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
         #expect(missing.exception?.cause == "Wrong input")
         #expect(missing.exception?.assistance == "Interval is required: the seconds to sleep")
         let huge = await runAction(plugin, "sleep", ["interval": .int(Int.max)])
-        #expect(huge.exception?.assistance == "Interval should be at most 31536000 seconds (a year)", "no trap on a deadline past Int64")
+        #expect(
+            huge.exception?.assistance == "Interval should be at most 31536000 seconds (a year)",
+            "no trap on a deadline past Int64")
     }
 
     @Test func aSleepEndsWhenItsStepIsCancelled() async {

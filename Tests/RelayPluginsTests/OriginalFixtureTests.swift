@@ -14,7 +14,9 @@ import Testing
         let plugin: String
         let index: Int
         let fixture: JSONValue
-        var testDescription: String { "\(plugin)[\(index)] \(fixture["action"]?.stringValue ?? ""): \(fixture["note"]?.stringValue ?? "")" }
+        var testDescription: String {
+            "\(plugin)[\(index)] \(fixture["action"]?.stringValue ?? ""): \(fixture["note"]?.stringValue ?? "")"
+        }
     }
 
     static func load(_ plugin: String) -> [Case] {
@@ -51,7 +53,8 @@ import Testing
             input = .object(object)
         }
         let plugin = try NativePlugins.all()[c.plugin]!
-        let event = await PluginHost(plugin: plugin).run(StepStart(step: .action(f["action"]!.stringValue!), input: input))
+        let event = await PluginHost(plugin: plugin).run(
+            StepStart(step: .action(f["action"]!.stringValue!), input: input))
         if Self.isBase64HandlerCrash(c) {
             #expect(event.status == .error)
             #expect(event.exception?.cause == "Failed to decode because valid base64 input was not provided.")
@@ -74,7 +77,8 @@ import Testing
                 for (key, value) in expected {
                     if unordered.contains(key) {
                         #expect(Set(event.output?[key]?.arrayValue ?? []) == Set(value.arrayValue ?? []), "\(key)")
-                        #expect(event.output?[key]?.arrayValue?.count == value.arrayValue?.count, "\(key) has duplicates")
+                        #expect(
+                            event.output?[key]?.arrayValue?.count == value.arrayValue?.count, "\(key) has duplicates")
                     } else {
                         #expect(event.output?[key] == value, "\(key)")
                     }

@@ -1,9 +1,10 @@
 import Foundation
 import RelayCore
-@testable import RelayPlugins
 import RelaySDK
 import RelayTestSupport
 import Testing
+
+@testable import RelayPlugins
 
 @Suite struct CronScheduleTests {
     func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
@@ -15,7 +16,7 @@ import Testing
         #expect(try next("*/5 * * * *", after: "2026-11-29T12:03:10Z") == "2026-11-29T12:05:00Z")
         #expect(try next("0 * * * *", after: "2026-11-29T12:00:00Z") == "2026-11-29T13:00:00Z")
         #expect(try next("30 2 * * *", after: "2026-11-29T12:00:00Z") == "2026-11-30T02:30:00Z")
-        #expect(try next("0 9 * * mon-fri", after: "2026-11-28T10:00:00Z") == "2026-11-30T09:00:00Z")  // Saturday → Monday
+        #expect(try next("0 9 * * mon-fri", after: "2026-11-28T10:00:00Z") == "2026-11-30T09:00:00Z") // Saturday → Monday
         #expect(try next("0 0 1 jan *", after: "2026-11-29T00:00:00Z") == "2027-01-01T00:00:00Z")
         #expect(try next("@daily", after: "2026-11-29T23:59:00Z") == "2026-11-30T00:00:00Z")
         #expect(try next("0 0 29 2 *", after: "2026-03-01T00:00:00Z") == "2028-02-29T00:00:00Z")
@@ -67,7 +68,9 @@ actor EventSink {
 
     @Test func aBadCronExpressionEndsTheTriggerWithAClearError() async throws {
         let host = PluginHost(plugin: try NativePlugins.timer())
-        let event = await host.runTrigger(StepStart(step: .trigger("cron"), input: ["expression": "every minute"]), state: .inMemory()) { _ in }
+        let event = await host.runTrigger(
+            StepStart(step: .trigger("cron"), input: ["expression": "every minute"]), state: .inMemory()
+        ) { _ in }
         #expect(event.status == .error)
         #expect(event.exception?.cause.hasPrefix("cron expression \"every minute\": expected 5 fields") == true)
     }
@@ -79,15 +82,19 @@ actor EventSink {
         let inbox = WebhookInbox()
         let sink = EventSink()
         let trigger = Task {
-            await host.runTrigger(StepStart(step: .trigger("webhook"), input: ["path": "alerts"]), state: .inMemory(), webhook: inbox) {
+            await host.runTrigger(
+                StepStart(step: .trigger("webhook"), input: ["path": "alerts"]), state: .inMemory(), webhook: inbox
+            ) {
                 await sink.add($0)
             }
         }
         let accepted = await inbox.deliver(
-            method: "POST", path: "/webhooks/alerts", headers: ["content-type": "application/json"], query: ["source": "siem"],
+            method: "POST", path: "/webhooks/alerts", headers: ["content-type": "application/json"],
+            query: ["source": "siem"],
             body: #"{"alert": "disk full"}"#)
         #expect(accepted)
-        let text = await inbox.deliver(method: "POST", path: "/webhooks/alerts", headers: [:], query: [:], body: "plain text")
+        let text = await inbox.deliver(
+            method: "POST", path: "/webhooks/alerts", headers: [:], query: [:], body: "plain text")
         #expect(text)
         trigger.cancel()
         inbox.finish()
@@ -102,7 +109,9 @@ actor EventSink {
 
     @Test func withoutAHostThatServesWebhooksItSaysSo() async throws {
         let host = PluginHost(plugin: try NativePlugins.webhook())
-        let event = await host.runTrigger(StepStart(step: .trigger("webhook"), input: ["path": "x"]), state: .inMemory()) { _ in }
+        let event = await host.runTrigger(
+            StepStart(step: .trigger("webhook"), input: ["path": "x"]), state: .inMemory()
+        ) { _ in }
         #expect(event.status == .error)
         #expect(event.exception?.cause == "This host serves no webhooks.")
     }
@@ -113,8 +122,10 @@ actor EventSink {
 
     @Test func greets() async throws {
         let event = await PluginHost(plugin: try NativePlugins.hello())
-            .run(StepStart(step: .action("greet"), input: ["names": ["Ada", "Grace", "Linus"]], connection: connection))
-        #expect(event.output == ["greeting": ["text": "Hello, Ada, Grace and Linus!", "names": ["Ada", "Grace", "Linus"]]])
+            .run(
+                StepStart(step: .action("greet"), input: ["names": ["Ada", "Grace", "Linus"]], connection: connection))
+        #expect(
+            event.output == ["greeting": ["text": "Hello, Ada, Grace and Linus!", "names": ["Ada", "Grace", "Linus"]]])
     }
 
     @Test func aBlankGreetingIsAConnectionError() async throws {
@@ -124,14 +135,17 @@ actor EventSink {
     }
 
     @Test func pollsADirectoryAndRemembersWhatItSaw() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-hello-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-hello-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         try "Ada".write(to: directory.appendingPathComponent("1"), atomically: true, encoding: .utf8)
         let host = PluginHost(plugin: try NativePlugins.hello())
         let state = TriggerState.inMemory()
         let sink = EventSink()
-        let start = StepStart(step: .trigger("poll_greetings"), input: ["directory": .string(directory.path), "interval": 1], connection: connection)
+        let start = StepStart(
+            step: .trigger("poll_greetings"), input: ["directory": .string(directory.path), "interval": 1],
+            connection: connection)
         let first = Task { await host.runTrigger(start, state: state) { await sink.add($0) } }
         #expect(await waitFor { await sink.count() == 1 })
         first.cancel()
@@ -149,7 +163,8 @@ actor EventSink {
         second.cancel()
         _ = await second.value
         let texts = await sink.events.compactMap { $0["greeting"]?["text"]?.stringValue }
-        #expect(texts == ["Hello, Ada!", "Hello, Grace!", "Hello, Linus!"],
-                "a restart must not send Ada again, and no poll sends a file twice")
+        #expect(
+            texts == ["Hello, Ada!", "Hello, Grace!", "Hello, Linus!"],
+            "a restart must not send Ada again, and no poll sends a file twice")
     }
 }

@@ -15,24 +15,27 @@ import Testing
         #expect(spec.sdk?.version == "6.5.0")
         #expect(spec.root["sdk"]?.orderedEntries.map(\.key) == ["type", "version", "user"])
         #expect(spec.root["sdk"]?.json == ["type": "slim", "version": "6.5.0", "user": "nobody"])
-        #expect(spec.duplicateKeys
+        #expect(
+            spec.duplicateKeys
                 == [YAMLDuplicateKey(key: "version", line: 24, column: 3, firstLine: 22, firstColumn: 3)])
         _ = try SchemaGenerator(spec: spec).document()
     }
 
     @Test func theLinterReportsItAsADuplicateKeyProblem() {
         let problems = SpecLinter().lint(yaml: Self.spec, file: "s.yaml").map(\.description)
-        #expect(problems == [
-            "s.yaml:24: duplicate-key: key 'version' appears again in the same mapping (first at line 22); this value "
-                + "is used and the first one is ignored, as PyYAML does; keep one",
-        ])
+        #expect(
+            problems == [
+                "s.yaml:24: duplicate-key: key 'version' appears again in the same mapping (first at line 22); this value "
+                    + "is used and the first one is ignored, as PyYAML does; keep one"
+            ])
     }
 
     @Test func duplicatesAreFoundAtAnyDepthAndInFlowMappings() throws {
         let (root, duplicates) = try YAMLDocument.compose(
             "a: {x: 1, y: 2, x: 3}\nb:\n  - c: 1\n    c: 2\n", file: "t.yaml")
         #expect(root.json == ["a": ["x": 3, "y": 2], "b": [["c": 2]]])
-        #expect(duplicates.map { "\($0.key)@\($0.line):\($0.column) first \($0.firstLine):\($0.firstColumn)" }
+        #expect(
+            duplicates.map { "\($0.key)@\($0.line):\($0.column) first \($0.firstLine):\($0.firstColumn)" }
                 == ["x@1:17 first 1:5", "c@4:5 first 3:5"])
     }
 

@@ -52,7 +52,10 @@ import Testing
         #expect(p["b"] == ["type": "string", "format": "bytes", "displayType": "bytes", "order": 2])
         #expect(p["c"] == ["type": "number", "order": 3])
         #expect(p["d"] == ["type": "object", "order": 4])
-        #expect(p["e"] == ["type": "array", "items": ["type": "string", "format": "bytes", "displayType": "bytes"], "order": 5])
+        #expect(
+            p["e"] == [
+                "type": "array", "items": ["type": "string", "format": "bytes", "displayType": "bytes"], "order": 5,
+            ])
         #expect(p["f"] == ["type": "array", "order": 6])
         #expect(p["g"] == ["order": 7])
         #expect(p["h"] == ["order": 8])
@@ -79,13 +82,17 @@ import Testing
         let output = try #require(doc["actions"]?["a"]?["output"])
         let definitions = try #require(output["definitions"]?.objectValue)
         #expect(Set(definitions.keys) == ["node", "leaf", "password", "file"])
-        #expect(definitions["leaf"] == [
-            "type": "object", "title": "leaf", "required": ["secret"],
-            "properties": ["secret": ["$ref": "#/definitions/password", "order": 1]],
-        ])
+        #expect(
+            definitions["leaf"] == [
+                "type": "object", "title": "leaf", "required": ["secret"],
+                "properties": ["secret": ["$ref": "#/definitions/password", "order": 1]],
+            ])
         // The built-in file type wins over a custom type of the same name.
         #expect(definitions["file"]?["id"] == "file")
-        #expect(definitions["node"]?["properties"]?["leaves"] == ["type": "array", "items": ["$ref": "#/definitions/leaf"], "order": 1])
+        #expect(
+            definitions["node"]?["properties"]?["leaves"] == [
+                "type": "array", "items": ["$ref": "#/definitions/leaf"], "order": 1,
+            ])
     }
 
     @Test func aTaskOutputIsReshapedIntoAnArraySchema() throws {
@@ -100,9 +107,10 @@ import Testing
                   cursor: {type: string}
             """)
         let task = try #require(doc["tasks"]?["t"])
-        #expect(task["output"] == [
-            "type": "array", "items": [:], "title": [:], "description": [:], "required": ["zz"], "definitions": [:],
-        ])
+        #expect(
+            task["output"] == [
+                "type": "array", "items": [:], "title": [:], "description": [:], "required": ["zz"], "definitions": [:],
+            ])
         #expect(task["state"]?["properties"]?["cursor"] == ["type": "string", "order": 1])
         #expect(task["input"] == [:])
     }
@@ -116,7 +124,10 @@ import Testing
             _ = try document("actions:\n  a:\n    input:\n      x: {type: \"[]nope\"}\n")
             Issue.record("expected an error")
         } catch {
-            #expect((error as? RelayError)?.message == "t.yaml:4:17: actions.a.input.x: invalid array type '[]nope': 'nope' is neither a spec type nor defined under types")
+            #expect(
+                (error as? RelayError)?.message
+                    == "t.yaml:4:17: actions.a.input.x: invalid array type '[]nope': 'nope' is neither a spec type nor defined under types"
+            )
         }
     }
 }

@@ -20,13 +20,15 @@ import Testing
         """
 
     func schema(_ path: String...) throws -> JSONValue {
-        var node: JSONValue? = try SchemaGenerator(spec: try PluginSpec.decode(yaml: Self.spec, file: "t.yaml")).document()
+        var node: JSONValue? = try SchemaGenerator(spec: try PluginSpec.decode(yaml: Self.spec, file: "t.yaml"))
+            .document()
         for key in path { node = node?[key] }
         return try #require(node)
     }
 
     func problems(_ value: JSONValue, options: SchemaValidator.Options = .input) throws -> [String] {
-        try SchemaValidator(schema: schema("actions", "scan", "input"), options: options).validate(value).map(\.description)
+        try SchemaValidator(schema: schema("actions", "scan", "input"), options: options).validate(value).map(
+            \.description)
     }
 
     @Test func acceptsAValidInputWithExtraProperties() throws {
@@ -34,29 +36,34 @@ import Testing
     }
 
     @Test func namesEachProblemWithItsPath() throws {
-        #expect(try problems(["urls": ["a", "b", 3], "note": "n"]) == ["input.urls[2]: expected string, found integer"])
-        #expect(try problems(["urls": [], "note": "n", "mode": "medium"]) == [
-            #"input.mode: expected one of ["fast", "slow"], found "medium""#
-        ])
-        #expect(try problems(["urls": [], "note": "n", "hosts": [["port": 1.5]]]) == [
-            "input.hosts[0].name: required property is missing",
-            "input.hosts[0].port: expected integer, found number",
-        ])
+        #expect(
+            try problems(["urls": ["a", "b", 3], "note": "n"]) == ["input.urls[2]: expected string, found integer"])
+        #expect(
+            try problems(["urls": [], "note": "n", "mode": "medium"]) == [
+                #"input.mode: expected one of ["fast", "slow"], found "medium""#
+            ])
+        #expect(
+            try problems(["urls": [], "note": "n", "hosts": [["port": 1.5]]]) == [
+                "input.hosts[0].name: required property is missing",
+                "input.hosts[0].port: expected integer, found number",
+            ])
         #expect(try problems(["note": "n"]) == ["input.urls: required property is missing"])
     }
 
     @Test func aRequiredInputMayNotBeNullOrEmpty() throws {
         #expect(try problems(["urls": [], "note": ""]) == ["input.note: required input is an empty string"])
-        #expect(try problems(["urls": [], "note": nil]) == [
-            "input.note: expected string, found null", "input.note: required input is null",
-        ])
+        #expect(
+            try problems(["urls": [], "note": nil]) == [
+                "input.note: expected string, found null", "input.note: required input is null",
+            ])
         // Outputs and connections only get the JSON-schema rules.
         #expect(try problems(["urls": [], "note": ""], options: .standard) == [])
     }
 
     @Test func integersMayBeWrittenAsWholeFloatsButBooleansAreNotNumbers() throws {
         #expect(try problems(["urls": [], "note": "n", "hosts": [["name": "h", "port": 80.0]]]) == [])
-        #expect(try problems(["urls": [], "note": "n", "ratio": true]) == ["input.ratio: expected number, found boolean"])
+        #expect(
+            try problems(["urls": [], "note": "n", "ratio": true]) == ["input.ratio: expected number, found boolean"])
     }
 
     @Test func defaultsAreNotInjected() throws {
@@ -67,16 +74,19 @@ import Testing
 
     @Test func followsReferencesIntoBuiltInDefinitions() throws {
         let connection = SchemaValidator(schema: try schema("connection"))
-        #expect(connection.validate(["key": ["username": "u", "password": "p"]], at: JSONPath(root: "connection")) == [])
-        #expect(connection.validate(["key": ["username": "u"]], at: JSONPath(root: "connection")).map(\.description) == [
-            "connection.key.password: required property is missing"
-        ])
+        #expect(
+            connection.validate(["key": ["username": "u", "password": "p"]], at: JSONPath(root: "connection")) == [])
+        #expect(
+            connection.validate(["key": ["username": "u"]], at: JSONPath(root: "connection")).map(\.description) == [
+                "connection.key.password: required property is missing"
+            ])
     }
 
     @Test func aDanglingReferenceIsReportedNotFollowed() {
         let validator = SchemaValidator(schema: ["properties": ["a": ["$ref": "#/definitions/missing"]]])
-        #expect(validator.validate(["a": 1]).map(\.description) == [
-            "input.a: the schema refers to #/definitions/missing, which it does not define"
-        ])
+        #expect(
+            validator.validate(["a": 1]).map(\.description) == [
+                "input.a: the schema refers to #/definitions/missing, which it does not define"
+            ])
     }
 }

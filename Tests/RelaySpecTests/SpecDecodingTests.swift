@@ -1,6 +1,7 @@
 import RelayCore
-@testable import RelaySpec
 import Testing
+
+@testable import RelaySpec
 
 @Suite struct SpecDecodingTests {
     static let example = """
@@ -115,20 +116,32 @@ import Testing
             _ = try YAMLDocument.parse("a: 1\nactions:\n  go: {}\n  go: {}\n", file: "t.yaml")
             Issue.record("expected an error")
         } catch {
-            #expect(error.message == "t.yaml:3:3: not valid YAML: key 'go' appears more than once in one mapping (first here); keep one")
+            #expect(
+                error.message
+                    == "t.yaml:3:3: not valid YAML: key 'go' appears more than once in one mapping (first here); keep one"
+            )
         }
     }
 
     @Test func toleratesUnknownKeys() throws {
-        let spec = try PluginSpec.decode(yaml: "name: x\nsomething_new: {a: 1}\nactions: {a: {input: {}, extra: 1}}\n", file: "s.yaml")
+        let spec = try PluginSpec.decode(
+            yaml: "name: x\nsomething_new: {a: 1}\nactions: {a: {input: {}, extra: 1}}\n", file: "s.yaml")
         #expect(spec.actions.map(\.name) == ["a"])
     }
 
     @Test(arguments: [
-        ("name: x\nactions: [a, b]\n", "s.yaml:2:10: actions: expected a mapping of action names to actions, found a list"),
-        ("actions:\n  go:\n    input:\n      url: string\n",
-         "s.yaml:4:12: actions.go.input.url: expected a mapping with type, title, description and required, found the string \"string\""),
-        ("types:\n  t:\n    f: {type: string, enum: a}\n", "s.yaml:3:29: types.t.f.enum: expected a list of allowed values, found the string \"a\""),
+        (
+            "name: x\nactions: [a, b]\n",
+            "s.yaml:2:10: actions: expected a mapping of action names to actions, found a list"
+        ),
+        (
+            "actions:\n  go:\n    input:\n      url: string\n",
+            "s.yaml:4:12: actions.go.input.url: expected a mapping with type, title, description and required, found the string \"string\""
+        ),
+        (
+            "types:\n  t:\n    f: {type: string, enum: a}\n",
+            "s.yaml:3:29: types.t.f.enum: expected a list of allowed values, found the string \"a\""
+        ),
         ("tags: {a: 1}\n", "s.yaml:1:7: tags: expected a list, found a mapping"),
         ("- a\n- b\n", "s.yaml:1:1: expected a mapping of spec keys (name, version, actions, ...), found a list"),
     ])

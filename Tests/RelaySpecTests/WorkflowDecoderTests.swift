@@ -4,20 +4,21 @@ import Testing
 
 @Suite struct WorkflowDecoderTests {
     @Test func decodesAWorkflow() throws {
-        let workflow = try WorkflowDecoder.decode(yaml: """
-            name: triage
-            version: 2
-            trigger: {plugin: webhook, trigger: webhook, input: {path: alerts}}
-            steps:
-              - id: a
-                plugin: base64
-                action: encode
-                input: {content: "{{ trigger.json.text }}"}
-                retry: {attempts: 3, backoff: 500ms}
-                timeout: 2m
-                continue_on_failure: true
-              - {id: b, plugin: hashit, action: string, input: {string: "{{ steps.a.output.data }}"}, when: steps.a.status == "succeeded"}
-            """, file: "w.yaml")
+        let workflow = try WorkflowDecoder.decode(
+            yaml: """
+                name: triage
+                version: 2
+                trigger: {plugin: webhook, trigger: webhook, input: {path: alerts}}
+                steps:
+                  - id: a
+                    plugin: base64
+                    action: encode
+                    input: {content: "{{ trigger.json.text }}"}
+                    retry: {attempts: 3, backoff: 500ms}
+                    timeout: 2m
+                    continue_on_failure: true
+                  - {id: b, plugin: hashit, action: string, input: {string: "{{ steps.a.output.data }}"}, when: steps.a.status == "succeeded"}
+                """, file: "w.yaml")
         #expect(workflow.name == "triage")
         #expect(workflow.version == 2)
         #expect(workflow.steps[0].retry == RetryPolicy(attempts: 3, backoff: .milliseconds(500)))
@@ -27,18 +28,31 @@ import Testing
     }
 
     @Test(arguments: [
-        ("name: x\ntrigger: {plugin: p, trigger: t}\nsteps: []\n", "w.yaml:3: steps: a workflow needs at least one step"),
-        ("name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, input: {v: \"{{ steps.later.output }}\"}}\n  - {id: later, plugin: p, action: x}\n",
-         "w.yaml:4: steps[0].input: steps.later.output: unknown step \"later\"; a step may use the steps before it"),
-        ("name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, retry: {attempts: three}}\n",
-         "w.yaml:4: steps[0].retry.attempts: expected an integer between 1 and 100, found the string \"three\""),
-        ("name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, timeout: soon}\n",
-         "w.yaml:4: steps[0].timeout: expected a duration between 1 ms and 30 days such as 30s, 500ms or 2m, "
-            + "found the string \"soon\""),
-        ("name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x}\n  - {id: a, plugin: p, action: y}\n",
-         "w.yaml:5: steps[1].id: \"a\" is used by an earlier step"),
-        ("name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, retries: 3}\n",
-         "w.yaml:4: steps[0].retries: unknown key (a step has id, plugin, action, connection, input, continue_on_failure, retry, timeout, when)"),
+        (
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps: []\n",
+            "w.yaml:3: steps: a workflow needs at least one step"
+        ),
+        (
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, input: {v: \"{{ steps.later.output }}\"}}\n  - {id: later, plugin: p, action: x}\n",
+            "w.yaml:4: steps[0].input: steps.later.output: unknown step \"later\"; a step may use the steps before it"
+        ),
+        (
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, retry: {attempts: three}}\n",
+            "w.yaml:4: steps[0].retry.attempts: expected an integer between 1 and 100, found the string \"three\""
+        ),
+        (
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, timeout: soon}\n",
+            "w.yaml:4: steps[0].timeout: expected a duration between 1 ms and 30 days such as 30s, 500ms or 2m, "
+                + "found the string \"soon\""
+        ),
+        (
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x}\n  - {id: a, plugin: p, action: y}\n",
+            "w.yaml:5: steps[1].id: \"a\" is used by an earlier step"
+        ),
+        (
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, retries: 3}\n",
+            "w.yaml:4: steps[0].retries: unknown key (a step has id, plugin, action, connection, input, continue_on_failure, retry, timeout, when)"
+        ),
     ])
     func errorsNameTheFileLineAndKey(yaml: String, message: String) {
         #expect(throws: RelayError.self) { try WorkflowDecoder.decode(yaml: yaml, file: "w.yaml") }
@@ -61,7 +75,8 @@ import Testing
         ("retry: {backoff: 1e300ms}", "steps[0].retry.backoff", "the string \"1e300ms\""),
     ])
     func durationsOutOfRangeNameTheLine(field: String, path: String, found: String) {
-        let yaml = "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - id: a\n    plugin: p\n    action: x\n"
+        let yaml =
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - id: a\n    plugin: p\n    action: x\n"
             + "    \(field)\n"
         #expect(throws: RelayError.self) { try WorkflowDecoder.decode(yaml: yaml, file: "w.yaml") }
         do { _ = try WorkflowDecoder.decode(yaml: yaml, file: "w.yaml") } catch {
@@ -75,25 +90,30 @@ import Testing
             _ = try WorkflowDecoder.decode(yaml: yaml, file: "w.yaml")
             Issue.record("an infinite interval was accepted")
         } catch {
-            #expect(error.message
-                == "w.yaml:2: trigger.every: expected a duration between 1 ms and 30 days, found the number Infinity")
+            #expect(
+                error.message
+                    == "w.yaml:2: trigger.every: expected a duration between 1 ms and 30 days, found the number Infinity"
+            )
         }
     }
 
     @Test func attemptsAreBounded() {
-        let yaml = "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
+        let yaml =
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
             + "  - {id: a, plugin: p, action: x, retry: {attempts: 1000000}}\n"
         do {
             _ = try WorkflowDecoder.decode(yaml: yaml, file: "w.yaml")
             Issue.record("a million attempts were accepted")
         } catch {
-            #expect(error.message == "w.yaml:4: steps[0].retry.attempts: expected an integer between 1 and 100, "
-                + "found the integer 1000000")
+            #expect(
+                error.message == "w.yaml:4: steps[0].retry.attempts: expected an integer between 1 and 100, "
+                    + "found the integer 1000000")
         }
     }
 
     @Test func durationsAtTheLimitsAreAccepted() throws {
-        let yaml = "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
+        let yaml =
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
             + "  - {id: a, plugin: p, action: x, timeout: 1ms, retry: {attempts: 100, backoff: 720h}}\n"
             + "  - {id: b, plugin: p, action: x, timeout: 2592000}\n"
         let workflow = try WorkflowDecoder.decode(yaml: yaml, file: "w.yaml")

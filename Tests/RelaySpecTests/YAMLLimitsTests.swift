@@ -61,7 +61,8 @@ struct YAMLLimitsTests {
         let found = message(text)
         #expect(found.hasPrefix("bomb.yaml:2:"), "\(found)")
         // Two one-letter keys, the scalar, and 15 aliases to it: the 15th alias (column 61) crosses 16 MiB.
-        #expect(found == "bomb.yaml:2:61: alias *a brings the document to 16777218 bytes of text, past the limit of "
+        #expect(
+            found == "bomb.yaml:2:61: alias *a brings the document to 16777218 bytes of text, past the limit of "
                 + "16777216 (an alias counts every byte it repeats)")
     }
 
@@ -70,7 +71,8 @@ struct YAMLLimitsTests {
         #expect(message(shallow) == "bomb.yaml:1:65: a collection nests 65 levels deep, past the limit of 64 levels")
         // Past 1,000 levels libyaml stops first (it scans ahead of the events Relay counts).
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
-        #expect(message(deep)
+        #expect(
+            message(deep)
                 == "bomb.yaml:1:1: nesting past 1000 levels (the YAML parser's own limit); the limit is 64 levels")
     }
 
@@ -94,7 +96,8 @@ struct YAMLLimitsTests {
         // The document, a, the list, 1, 2, b, and the alias's three: 9 nodes; a, 1, 2, b and the alias's 1, 2: 6 bytes.
         let limits = YAMLLimits(maxDepth: 64, maxNodes: 9, maxScalarBytes: 6)
         #expect(message("a: &x [1, 2]\nb: *x\n", limits: limits) == "no error")
-        #expect(message("a: &x [1, 2]\nb: *x\nc: 3\n", limits: limits)
+        #expect(
+            message("a: &x [1, 2]\nb: *x\nc: 3\n", limits: limits)
                 == "bomb.yaml:3:1: a scalar brings the document to 10 nodes, past the limit of 9")
     }
 
@@ -115,7 +118,8 @@ struct YAMLLimitsTests {
 
     @Test func otherComposerErrorsAreClear() {
         #expect(message("a: *nowhere\n") == "bomb.yaml:1:4: not valid YAML: found undefined alias *nowhere")
-        #expect(message("a: 1\n---\nb: 2\n")
+        #expect(
+            message("a: 1\n---\nb: 2\n")
                 == "bomb.yaml:2:1: not valid YAML: expected a single document, found another document")
     }
 }

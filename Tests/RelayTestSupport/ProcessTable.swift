@@ -31,7 +31,8 @@ public enum ProcessTable {
     /// /proc/PID/stat split into fields, the command name (which may hold spaces) as one field.
     private static func statFields(of pid: pid_t) -> [String]? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { return nil }
+            let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")")
+        else { return nil }
         let rest = text[text.index(after: close)...].split(separator: " ").map(String.init)
         return [String(text[..<open]).trimmingCharacters(in: .whitespaces), String(text[open...close])] + rest
     }

@@ -22,10 +22,15 @@ public func waitFor(seconds: Double = 90, _ condition: () async throws -> Bool) 
 }
 
 /// The body's value, or nil when it takes longer than `seconds` (the body is cancelled).
-public func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T?) async throws -> T? {
+public func withTimeout<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T?) async throws
+    -> T?
+{
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
-        group.addTask { try await Task.sleep(for: .seconds(seconds)); return nil }
+        group.addTask {
+            try await Task.sleep(for: .seconds(seconds))
+            return nil
+        }
         defer { group.cancelAll() }
         return try await group.next() ?? nil
     }

@@ -4,11 +4,13 @@ import RelayTransport
 import Testing
 
 @Suite struct EmbeddedBusTests {
-    func withBus(retention: Duration = .seconds(3600), _ body: (EmbeddedBus, String) async throws -> Void) async throws {
+    func withBus(retention: Duration = .seconds(3600), _ body: (EmbeddedBus, String) async throws -> Void) async throws
+    {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-bus-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("bus.sqlite").path
-        let bus = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .milliseconds(20), retention: retention)
+        let bus = try EmbeddedBus(
+            database: try SQLiteDatabase(path: path), pollInterval: .milliseconds(20), retention: retention)
         try await body(bus, path)
     }
 

@@ -12,7 +12,8 @@ import Testing
         for file in try FileManager.default.contentsOfDirectory(atPath: Self.topicsDirectory).sorted()
         where file.hasSuffix(".yaml") {
             let path = Self.topicsDirectory + "/" + file
-            names += try TopicDeclaration.load(yaml: String(contentsOfFile: path, encoding: .utf8), file: path).map(\.name)
+            names += try TopicDeclaration.load(yaml: String(contentsOfFile: path, encoding: .utf8), file: path).map(
+                \.name)
         }
         for topic in ["relay.events", "relay.results", "relay.runs", "relay.dlq", "relay.jobs.base64"] {
             #expect(names.contains(topic))
@@ -22,11 +23,13 @@ import Testing
 
     @Test func readsAListWithDefaultsAndConfig() throws {
         let topics = try TopicDeclaration.load(
-            yaml: "topics:\n  - name: a\n  - name: b\n    partitions: 3\n    config: {retention.ms: 1000}\n", file: "t.yaml")
-        #expect(topics == [
-            TopicDeclaration(name: "a"),
-            TopicDeclaration(name: "b", partitions: 3, config: ["retention.ms": "1000"]),
-        ])
+            yaml: "topics:\n  - name: a\n  - name: b\n    partitions: 3\n    config: {retention.ms: 1000}\n",
+            file: "t.yaml")
+        #expect(
+            topics == [
+                TopicDeclaration(name: "a"),
+                TopicDeclaration(name: "b", partitions: 3, config: ["retention.ms": "1000"]),
+            ])
     }
 
     @Test func rejectsABadPartitionCountWithItsLine() {

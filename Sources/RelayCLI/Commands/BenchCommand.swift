@@ -27,26 +27,38 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Events (each starts one run).") var events = 10000
     @Option(help: "Steps per run.") var steps = 3
     @Option(help: "Jobs a worker runs at once.") var concurrency = 8
-    @Option(help: "Steps that wait this many seconds each (the native sleep plugin: a step that waits on an API, using no CPU) instead of trivial ones.")
+    @Option(
+        help:
+            "Steps that wait this many seconds each (the native sleep plugin: a step that waits on an API, using no CPU) instead of trivial ones."
+    )
     var sleep = 0
     @Option(help: "Where to put the database (default: a temporary directory, removed afterwards).") var dir: String?
-    @Option(help: "Run on Kafka: bootstrap servers HOST:PORT[,…] (not read from RELAY_BROKERS: the default is embedded).")
+    @Option(
+        help: "Run on Kafka: bootstrap servers HOST:PORT[,…] (not read from RELAY_BROKERS: the default is embedded).")
     var brokers: String?
     @Option(help: "With --brokers: worker processes.") var workers = 1
     @Option(help: "With --brokers: partitions of the bench's topics (bounds how many workers share the jobs).")
     var partitions = 6
-    @Option(name: .customLong("kafka-property"), parsing: .singleValue, help: ArgumentHelp("With --brokers: a librdkafka property KEY=VALUE, repeatable.", valueName: "KEY=VALUE"))
+    @Option(
+        name: .customLong("kafka-property"), parsing: .singleValue,
+        help: ArgumentHelp("With --brokers: a librdkafka property KEY=VALUE, repeatable.", valueName: "KEY=VALUE"))
     var properties: [String] = []
 
     func validate() throws {
-        guard events > 0, steps > 0, concurrency > 0 else { throw ValidationError("--events, --steps and --concurrency must be positive") }
+        guard events > 0, steps > 0, concurrency > 0 else {
+            throw ValidationError("--events, --steps and --concurrency must be positive")
+        }
         guard sleep >= 0 else { throw ValidationError("--sleep must not be negative") }
         guard workers > 0, partitions > 0 else { throw ValidationError("--workers and --partitions must be positive") }
-        if brokers == nil && workers != 1 { throw ValidationError("--workers needs --brokers (the embedded bench runs one worker in-process)") }
+        if brokers == nil && workers != 1 {
+            throw ValidationError("--workers needs --brokers (the embedded bench runs one worker in-process)")
+        }
     }
 
     func run() async throws {
-        let directory = dir ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(UUID().uuidString)").path
+        let directory =
+            dir
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(UUID().uuidString)").path
         defer { if dir == nil { try? FileManager.default.removeItem(atPath: directory) } }
         var yaml = "name: bench\ntrigger: {plugin: webhook, trigger: webhook, input: {path: bench}}\nsteps:\n"
         for index in 0..<steps {
@@ -54,7 +66,8 @@ struct BenchCommand: AsyncParsableCommand {
                 yaml += "  - {id: s\(index), plugin: sleep, action: sleep, input: {interval: \(sleep)}}\n"
             } else {
                 let input = index == 0 ? "\"{{ trigger.n }}\"" : "\"{{ steps.s\(index - 1).output.output }}\""
-                yaml += "  - {id: s\(index), plugin: type_converter, action: integer_to_number, input: {input: \(input)}}\n"
+                yaml +=
+                    "  - {id: s\(index), plugin: type_converter, action: integer_to_number, input: {input: \(input)}}\n"
             }
         }
         let workflow = try CLIFailure.wrap { try WorkflowDecoder.decode(yaml: yaml, file: "bench.yaml") }
@@ -64,16 +77,20 @@ struct BenchCommand: AsyncParsableCommand {
         try RunStore.createTables(database)
         let instance = workflow.trigger.instanceID
         let messages = (0..<events).map { n in
-            BusMessage(topic: Topics.events, key: instance, json: [
-                "eventId": .string("bench-\(n)"), "instance": .string(instance), "output": ["n": .int(n)],
-            ])
+            BusMessage(
+                topic: Topics.events, key: instance,
+                json: [
+                    "eventId": .string("bench-\(n)"), "instance": .string(instance), "output": ["n": .int(n)],
+                ])
         }
 
         let measurement: Measurement
         if let brokers {
             measurement = try await KafkaBench(
-                brokers: brokers, properties: try KafkaOptions.parse(properties), workers: workers, partitions: partitions,
-                concurrency: concurrency, directory: directory, workflow: workflow, plugin: sleep > 0 ? "sleep" : "type_converter",
+                brokers: brokers, properties: try KafkaOptions.parse(properties), workers: workers,
+                partitions: partitions,
+                concurrency: concurrency, directory: directory, workflow: workflow,
+                plugin: sleep > 0 ? "sleep" : "type_converter",
                 database: database
             ).run(messages)
         } else {
@@ -88,14 +105,19 @@ struct BenchCommand: AsyncParsableCommand {
         var elapsed: Duration
     }
 
-    private func embedded(_ messages: [BusMessage], workflow: Workflow, database: SQLiteDatabase) async throws -> Measurement {
+    private func embedded(_ messages: [BusMessage], workflow: Workflow, database: SQLiteDatabase) async throws
+        -> Measurement
+    {
         let bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(20))
         let dispatcher = Dispatcher(bus: bus, workflows: [workflow])
-        let worker = Worker(bus: bus, catalog: PluginCatalog(native: try NativePlugins.all()), connections: ConnectionStore(),
-                            concurrency: concurrency)
+        let worker = Worker(
+            bus: bus, catalog: PluginCatalog(native: try NativePlugins.all()), connections: ConnectionStore(),
+            concurrency: concurrency)
         let tasks = [Task { try? await dispatcher.run() }, Task { try? await worker.run() }]
         defer { for task in tasks { task.cancel() } }
-        let measurement = try await Self.publishAndWait(messages, database: database, alreadyFinished: 0) { try await bus.publish($0) }
+        let measurement = try await Self.publishAndWait(messages, database: database, alreadyFinished: 0) {
+            try await bus.publish($0)
+        }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
         return measurement
@@ -103,9 +125,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// Publishes in batches of 1,000, then waits until `messages.count` more runs have finished. Fails when no run
     /// finishes for 120 s, or when `check` throws (a worker process died).
-    static func publishAndWait(_ messages: [BusMessage], database: SQLiteDatabase, alreadyFinished: Int,
-                               check: @Sendable () throws -> Void = {},
-                               publish: ([BusMessage]) async throws -> Void) async throws -> Measurement {
+    static func publishAndWait(
+        _ messages: [BusMessage], database: SQLiteDatabase, alreadyFinished: Int,
+        check: @Sendable () throws -> Void = {},
+        publish: ([BusMessage]) async throws -> Void
+    ) async throws -> Measurement {
         let clock = ContinuousClock()
         let start = clock.now
         let published = Date().timeIntervalSince1970
@@ -136,23 +160,36 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     static func finishedRuns(_ database: SQLiteDatabase) async throws -> Int {
-        try await database.read { db in Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'running'").first?.first?.int ?? 0) }
+        try await database.read { db in
+            Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'running'").first?.first?.int ?? 0)
+        }
     }
 
     private func report(_ measurement: Measurement, database: SQLiteDatabase) async throws {
         // Runs of the measured events only (a warm-up run finished before they were published).
         let latencies = try await database.read { db in
             try db.query("SELECT finished_at FROM runs WHERE status != 'running'").compactMap { row -> Double? in
-                if case .double(let d) = row[0], d >= measurement.published { return (d - measurement.published) * 1000 }
+                if case .double(let d) = row[0], d >= measurement.published {
+                    return (d - measurement.published) * 1000
+                }
                 return nil
             }
         }.sorted()
-        let failed = try await database.read { db in Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'succeeded'").first?.first?.int ?? 0) }
-        let seconds = Double(measurement.elapsed.components.seconds) + Double(measurement.elapsed.components.attoseconds) / 1e18
-        func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        let failed = try await database.read { db in
+            Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'succeeded'").first?.first?.int ?? 0)
+        }
+        let seconds =
+            Double(measurement.elapsed.components.seconds) + Double(measurement.elapsed.components.attoseconds) / 1e18
+        func percentile(_ p: Double) -> Double {
+            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        }
         let mode = brokers == nil ? "bus=embedded" : "bus=kafka workers=\(workers) partitions=\(partitions)"
-        print("\(mode) events=\(events) steps=\(steps)\(sleep > 0 ? " sleep=\(sleep)s" : "") concurrency=\(concurrency) seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)")
-        print(String(format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",
-                     Double(events) / seconds, Double(events * steps) / seconds, percentile(0.5), percentile(0.99)))
+        print(
+            "\(mode) events=\(events) steps=\(steps)\(sleep > 0 ? " sleep=\(sleep)s" : "") concurrency=\(concurrency) seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)"
+        )
+        print(
+            String(
+                format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",
+                Double(events) / seconds, Double(events * steps) / seconds, percentile(0.5), percentile(0.99)))
     }
 }

@@ -15,8 +15,10 @@ struct ConnectionsCommand: AsyncParsableCommand {
             The master key comes from RELAY_MASTER_KEY (base64 of 32 bytes), else the file named by \
             RELAY_MASTER_KEY_FILE, else DIR/.relay/master.key (created by the first `add` when none is set).
             """,
-        subcommands: [ConnectionsAddCommand.self, ConnectionsListCommand.self, ConnectionsShowCommand.self,
-                      ConnectionsTestCommand.self, ConnectionsRemoveCommand.self, ConnectionsRotateKeyCommand.self])
+        subcommands: [
+            ConnectionsAddCommand.self, ConnectionsListCommand.self, ConnectionsShowCommand.self,
+            ConnectionsTestCommand.self, ConnectionsRemoveCommand.self, ConnectionsRotateKeyCommand.self,
+        ])
 }
 
 /// What every connections command needs: the project's plugins and its key.
@@ -44,7 +46,9 @@ struct ConnectionsContext {
     /// The connection with its secret values replaced by `********`.
     static func redacted(_ connection: ConnectionStore.Connection) -> JSONValue {
         var object = connection.parameters.objectValue ?? [:]
-        for field in connection.secretFields where object[field] != nil && object[field] != .null { object[field] = "********" }
+        for field in connection.secretFields where object[field] != nil && object[field] != .null {
+            object[field] = "********"
+        }
         return .object(object)
     }
 }
@@ -52,8 +56,10 @@ struct ConnectionsContext {
 struct ConnectionsAddCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
-        abstract: "Add a connection: validate it against the plugin's connection schema, encrypt its secrets, write connections/NAME.yaml.",
-        discussion: "Pass the parameters as JSON with --json, or on stdin (--json -) to keep secrets out of the shell history.")
+        abstract:
+            "Add a connection: validate it against the plugin's connection schema, encrypt its secrets, write connections/NAME.yaml.",
+        discussion:
+            "Pass the parameters as JSON with --json, or on stdin (--json -) to keep secrets out of the shell history.")
 
     @Argument(help: "The connection's name (letters, digits, -, _).") var name: String
     @Option(help: "The plugin it is for.") var plugin: String
@@ -67,7 +73,9 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
         }
         let context = try ConnectionsContext(dir: dir)
         guard let entry = context.catalog[plugin] else {
-            throw CLIFailure("no plugin named \(plugin) is installed (native: \(PluginCatalog(native: try NativePlugins.all()).entries.keys.sorted().joined(separator: ", ")); external plugins are registered in \(context.layout.plugins))")
+            throw CLIFailure(
+                "no plugin named \(plugin) is installed (native: \(PluginCatalog(native: try NativePlugins.all()).entries.keys.sorted().joined(separator: ", ")); external plugins are registered in \(context.layout.plugins))"
+            )
         }
         let text = json == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json
         let parameters: JSONValue
@@ -76,13 +84,17 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure("--json: \(error)")
         }
-        guard parameters.objectValue != nil else { throw CLIFailure("--json: expected a JSON object of the connection's fields") }
+        guard parameters.objectValue != nil else {
+            throw CLIFailure("--json: expected a JSON object of the connection's fields")
+        }
         let schema = entry.schemas["connection"] ?? [:]
-        let problems = SchemaValidator(schema: schema, options: .standard).validate(parameters, at: JSONPath(root: "parameters"))
+        let problems = SchemaValidator(schema: schema, options: .standard).validate(
+            parameters, at: JSONPath(root: "parameters"))
         let masker = SecretMasker(schema: schema, connection: parameters)
         guard problems.isEmpty else {
-            throw CLIFailure("connection \(name) does not match the \(plugin) plugin's connection schema: "
-                             + problems.map { masker.mask($0.description) }.joined(separator: "; "))
+            throw CLIFailure(
+                "connection \(name) does not match the \(plugin) plugin's connection schema: "
+                    + problems.map { masker.mask($0.description) }.joined(separator: "; "))
         }
         let path = context.path(name)
         if FileManager.default.fileExists(atPath: path) && !force {
@@ -95,45 +107,57 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
         {
             let created = MasterKey.generate(source: keyPath)
             try created.write(to: keyPath)
-            FileHandle.standardError.write(Data("relay: created master key \(created.id) in \(keyPath) (readable by you only; back it up: without it the secrets cannot be opened)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "relay: created master key \(created.id) in \(keyPath) (readable by you only; back it up: without it the secrets cannot be opened)\n"
+                        .utf8))
             key = created
         } else {
             key = try context.key()
         }
         let connection = ConnectionStore.Connection(
-            name: name, plugin: plugin, parameters: parameters, secretFields: ConnectionFile.secretFields(schema: schema))
+            name: name, plugin: plugin, parameters: parameters,
+            secretFields: ConnectionFile.secretFields(schema: schema))
         try ConnectionFile.write(connection, to: path, key: key!)
         let sealed = connection.secretFields.filter { parameters[$0] != nil && parameters[$0] != .null }
-        print("connection \(name) (\(plugin)) written to \(path)\(sealed.isEmpty ? "" : "; encrypted: \(sealed.joined(separator: ", "))")")
+        print(
+            "connection \(name) (\(plugin)) written to \(path)\(sealed.isEmpty ? "" : "; encrypted: \(sealed.joined(separator: ", "))")"
+        )
     }
 }
 
 struct ConnectionsListCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "Every connection: name, plugin, fields (secrets marked).")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Every connection: name, plugin, fields (secrets marked).")
     @Option(help: "The project directory.") var dir = "."
 
     func run() async throws {
         let store = try ConnectionsContext(dir: dir).store()
         for connection in store.all {
-            let fields = (connection.parameters.objectValue ?? [:]).keys.map { connection.secretFields.contains($0) ? "\($0) (encrypted)" : $0 }
+            let fields = (connection.parameters.objectValue ?? [:]).keys.map {
+                connection.secretFields.contains($0) ? "\($0) (encrypted)" : $0
+            }
             print("\(connection.name)  \(connection.plugin)  \(fields.joined(separator: ", "))")
         }
     }
 }
 
 struct ConnectionsShowCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "One connection, secrets shown as ********.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "One connection, secrets shown as ********.")
     @Argument(help: "The connection's name.") var name: String
     @Option(help: "The project directory.") var dir = "."
 
     func run() async throws {
         let store = try ConnectionsContext(dir: dir).store()
         guard let connection = store[name] else { throw CLIFailure("no connection named \(name)") }
-        print(JSONWriter.pretty.string([
-            "name": .string(connection.name), "plugin": .string(connection.plugin),
-            "parameters": ConnectionsContext.redacted(connection),
-            "encrypted": .array(connection.secretFields.filter { connection.parameters[$0] != nil }.map { .string($0) }),
-        ]))
+        print(
+            JSONWriter.pretty.string([
+                "name": .string(connection.name), "plugin": .string(connection.plugin),
+                "parameters": ConnectionsContext.redacted(connection),
+                "encrypted": .array(
+                    connection.secretFields.filter { connection.parameters[$0] != nil }.map { .string($0) }),
+            ]))
     }
 }
 
@@ -163,9 +187,12 @@ struct ConnectionsTestCommand: AsyncParsableCommand {
         case .native(let host): event = await host.run(start, deadline: .now + .seconds(timeout))
         case .external(let runner): event = await runner.run(start, timeout: .seconds(timeout))
         }
-        event = event.masked(by: SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: connection.parameters))
+        event = event.masked(
+            by: SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: connection.parameters))
         if event.status == .ok {
-            print("ok: connection \(name) (\(connection.plugin)) works\(event.output.map { ": " + JSONWriter.compact.string($0) } ?? "")")
+            print(
+                "ok: connection \(name) (\(connection.plugin)) works\(event.output.map { ": " + JSONWriter.compact.string($0) } ?? "")"
+            )
             return
         }
         var lines = ["failed: connection \(name) (\(connection.plugin))"]
@@ -187,7 +214,9 @@ struct ConnectionsRemoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let path = ConnectionsContext(dirOnly: dir).path(name)
-        guard FileManager.default.fileExists(atPath: path) else { throw CLIFailure("no connection named \(name) (\(path))") }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIFailure("no connection named \(name) (\(path))")
+        }
         try FileManager.default.removeItem(atPath: path)
         print("connection \(name) removed")
     }
@@ -203,18 +232,20 @@ struct ConnectionsRotateKeyCommand: AsyncParsableCommand {
             content afterwards. The old key is needed to open the secrets.
             """)
     @Option(help: "The project directory.") var dir = "."
-    @Option(help: "Where to write the new key (required when the key comes from RELAY_MASTER_KEY).") var newKeyFile: String?
+    @Option(help: "Where to write the new key (required when the key comes from RELAY_MASTER_KEY).") var newKeyFile:
+        String?
 
     func run() async throws {
         let context = try ConnectionsContext(dir: dir)
         guard let old = try context.key() else { throw CLIFailure("no master key is set: nothing is encrypted yet") }
-        let store = try context.store()  // opens every secret with the old key first: nothing is written on error
+        let store = try context.store() // opens every secret with the old key first: nothing is written on error
         let location = MasterKey.location(defaultFile: context.layout.masterKey)
         let target: String
         switch (location, newKeyFile) {
         case (_, .some(let path)): target = path
         case (.file(let path), nil): target = path
-        case (.environment, nil): throw CLIFailure("the key comes from RELAY_MASTER_KEY: pass --new-key-file PATH for the new one")
+        case (.environment, nil):
+            throw CLIFailure("the key comes from RELAY_MASTER_KEY: pass --new-key-file PATH for the new one")
         }
         let new = MasterKey.generate(source: target)
         // The new key is stored beside the old one until every file is rewritten, then moved into place.
@@ -228,7 +259,9 @@ struct ConnectionsRotateKeyCommand: AsyncParsableCommand {
         }
         if FileManager.default.fileExists(atPath: target) { try FileManager.default.removeItem(atPath: target) }
         try FileManager.default.moveItem(atPath: pending, toPath: target)
-        print("re-encrypted \(count) connection\(count == 1 ? "" : "s") under master key \(new.id) (was \(old.id)); the new key is in \(target)")
+        print(
+            "re-encrypted \(count) connection\(count == 1 ? "" : "s") under master key \(new.id) (was \(old.id)); the new key is in \(target)"
+        )
         if location == .environment { print("set RELAY_MASTER_KEY to the content of \(target) before the next start") }
     }
 }

@@ -7,21 +7,28 @@ import RelayPlugins
 
 /// The options every process of the distributed pipeline shares.
 struct DistributedOptions: ParsableArguments {
-    @Option(help: "The project directory (env RELAY_DIR).") var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
+    @Option(help: "The project directory (env RELAY_DIR).") var dir: String =
+        ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var prefix: TopicPrefixOption
     @Option(help: "session.timeout.ms of group membership (env RELAY_KAFKA_SESSION_TIMEOUT_MS).")
-    var sessionTimeoutMs: Int = Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_SESSION_TIMEOUT_MS"] ?? "") ?? 10_000
+    var sessionTimeoutMs: Int =
+        Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_SESSION_TIMEOUT_MS"] ?? "") ?? 10_000
     @Option(help: "Address the HTTP endpoint listens on (env RELAY_HOST); 0.0.0.0 in a container.")
     var host: String = ProcessInfo.processInfo.environment["RELAY_HOST"] ?? "127.0.0.1"
-    @Option(help: "Partitions of topics Relay creates when they are missing and not declared in DIR/topics (env RELAY_KAFKA_PARTITIONS).")
+    @Option(
+        help:
+            "Partitions of topics Relay creates when they are missing and not declared in DIR/topics (env RELAY_KAFKA_PARTITIONS)."
+    )
     var partitions: Int = Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_PARTITIONS"] ?? "") ?? 6
 
-    func run(_ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil) async throws {
+    func run(_ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil) async throws
+    {
         CLILogging.bootstrap()
         let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
         var configuration = DistributedPipeline.Configuration()
-        configuration.kafka = KafkaTransportConfiguration(client: try kafka.client(defaultClientID: "relay-\(role.rawValue)"))
+        configuration.kafka = KafkaTransportConfiguration(
+            client: try kafka.client(defaultClientID: "relay-\(role.rawValue)"))
         configuration.kafka.sessionTimeoutMilliseconds = sessionTimeoutMs
         configuration.kafka.heartbeatIntervalMilliseconds = min(1000, max(sessionTimeoutMs / 4, 100))
         configuration.kafka.defaultPartitions = partitions
@@ -33,7 +40,10 @@ struct DistributedOptions: ParsableArguments {
         let brokers = configuration.kafka.client.bootstrapServers.joined(separator: ",")
         do {
             try await DistributedPipeline.run(role, project: project, configuration: configuration) { port in
-                FileHandle.standardError.write(Data("relay \(role.rawValue): \(project.workflows.count) workflow(s), Kafka \(brokers)\(port > 0 ? ", http://127.0.0.1:\(port)" : "")\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "relay \(role.rawValue): \(project.workflows.count) workflow(s), Kafka \(brokers)\(port > 0 ? ", http://127.0.0.1:\(port)" : "")\n"
+                            .utf8))
             }
         } catch let error as KafkaError {
             throw CLIFailure("relay \(role.rawValue): \(error.message)")
@@ -45,7 +55,9 @@ struct DispatcherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dispatcher",
         abstract: "Run the dispatcher on Kafka: events → runs, results → next jobs; keeps the run store.",
-        discussion: "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, RELAY_PORT. SIGTERM drains and exits 0.")
+        discussion:
+            "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, RELAY_PORT. SIGTERM drains and exits 0."
+    )
     @OptionGroup var options: DistributedOptions
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")
     var port: Int = Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 0
@@ -56,18 +68,28 @@ struct DispatcherCommand: AsyncParsableCommand {
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run a worker on Kafka: consumes job topics in the plugin's group, runs the actions, publishes results.",
-        discussion: "Env: as relay dispatcher, plus RELAY_WORKER_PLUGINS (comma-separated) and RELAY_WORKER_CONCURRENCY. Start more workers to go faster (bounded by the job topics' partitions).")
+        abstract:
+            "Run a worker on Kafka: consumes job topics in the plugin's group, runs the actions, publishes results.",
+        discussion:
+            "Env: as relay dispatcher, plus RELAY_WORKER_PLUGINS (comma-separated) and RELAY_WORKER_CONCURRENCY. Start more workers to go faster (bounded by the job topics' partitions)."
+    )
     @OptionGroup var options: DistributedOptions
-    @Option(name: .customLong("plugin"), help: "A plugin whose jobs this worker runs; repeatable (default: the plugins the workflows use; env RELAY_WORKER_PLUGINS).")
-    var plugins: [String] = ProcessInfo.processInfo.environment["RELAY_WORKER_PLUGINS"].map { $0.split(separator: ",").map(String.init) } ?? []
+    @Option(
+        name: .customLong("plugin"),
+        help:
+            "A plugin whose jobs this worker runs; repeatable (default: the plugins the workflows use; env RELAY_WORKER_PLUGINS)."
+    )
+    var plugins: [String] =
+        ProcessInfo.processInfo.environment["RELAY_WORKER_PLUGINS"].map { $0.split(separator: ",").map(String.init) }
+        ?? []
     @Option(help: "Jobs run at once (env RELAY_WORKER_CONCURRENCY).")
     var concurrency: Int = Int(ProcessInfo.processInfo.environment["RELAY_WORKER_CONCURRENCY"] ?? "") ?? 8
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")
     var port: Int = Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 0
 
     func run() async throws {
-        try await options.run(.worker, port: port == 0 ? nil : port, concurrency: concurrency, plugins: plugins.isEmpty ? nil : plugins)
+        try await options.run(
+            .worker, port: port == 0 ? nil : port, concurrency: concurrency, plugins: plugins.isEmpty ? nil : plugins)
     }
 }
 
@@ -75,9 +97,12 @@ struct TriggersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triggers",
         abstract: "Run the trigger host on Kafka: timers, webhooks, external triggers and tasks publish events.",
-        discussion: "Env: as relay dispatcher. Serves webhooks (/webhooks/PATH), the external triggers' dispatcher endpoint, /healthz and /metrics on PORT.")
+        discussion:
+            "Env: as relay dispatcher. Serves webhooks (/webhooks/PATH), the external triggers' dispatcher endpoint, /healthz and /metrics on PORT."
+    )
     @OptionGroup var options: DistributedOptions
-    @Option(help: "The HTTP port (env RELAY_PORT).") var port: Int = Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 8080
+    @Option(help: "The HTTP port (env RELAY_PORT).") var port: Int =
+        Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 8080
 
     func run() async throws { try await options.run(.triggers, port: port) }
 }

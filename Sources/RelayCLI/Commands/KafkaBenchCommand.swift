@@ -9,7 +9,9 @@ struct KafkaBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Produce and consume throughput of Relay's Kafka wrapper next to kcat's, per message size.",
-        discussion: "Both produce with enable.idempotence=true and linger.ms=5 to a fresh topic per run, and consume it from the beginning. kcat's figures include its start-up (a few ms); Relay's consume figure starts at the first message (group join excluded). Needs kcat (apt-get install kcat).")
+        discussion:
+            "Both produce with enable.idempotence=true and linger.ms=5 to a fresh topic per run, and consume it from the beginning. kcat's figures include its start-up (a few ms); Relay's consume figure starts at the first message (group join excluded). Needs kcat (apt-get install kcat)."
+    )
 
     @OptionGroup var kafka: KafkaOptions
     @Option(help: "Messages per size.") var messages = 200_000
@@ -27,7 +29,9 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         guard !sizeList.isEmpty else { throw CLIFailure("--sizes: expected numbers like 100,1024,10240") }
         let kcatPath = try Self.find(kcat)
         let admin = try KafkaAdmin(configuration: client)
-        print("relay kafka bench: brokers \(client.bootstrapServers.joined(separator: ",")), \(partitions) partitions, librdkafka \(Librdkafka.version)")
+        print(
+            "relay kafka bench: brokers \(client.bootstrapServers.joined(separator: ",")), \(partitions) partitions, librdkafka \(Librdkafka.version)"
+        )
         print("size      messages  relay produce  kcat produce   ratio  relay consume  kcat consume   ratio")
         for size in sizeList {
             let count = max(1, min(messages, maxBytes / max(size, 1)))
@@ -36,36 +40,53 @@ struct KafkaBenchCommand: AsyncParsableCommand {
             try Data(Array(repeating: value + [10], count: count).joined()).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
             let brokers = client.bootstrapServers.joined(separator: ",")
-            var times: (relayProduce: [Double], relayConsume: [Double], kcatProduce: [Double], kcatConsume: [Double]) = ([], [], [], [])
+            var times: (relayProduce: [Double], relayConsume: [Double], kcatProduce: [Double], kcatConsume: [Double]) =
+                ([], [], [], [])
             for _ in 0..<max(repeats, 1) {
                 let relayTopic = "relay-bench-\(size)-\(UUID().uuidString.prefix(8).lowercased())"
                 let kcatTopic = relayTopic + "-kcat"
-                _ = try await admin.createTopics([relayTopic, kcatTopic].map { TopicDeclaration(name: $0, partitions: partitions) })
-                times.relayProduce.append(try await Self.produceWithRelay(client: client, topic: relayTopic, value: value, count: count))
-                times.relayConsume.append(try await Self.consumeWithRelay(client: client, topic: relayTopic, count: count))
-                times.kcatProduce.append(try Self.timed(kcatPath, ["-P", "-b", brokers, "-t", kcatTopic, "-X", "enable.idempotence=true",
-                                                                   "-X", "linger.ms=5", "-l", file.path]))
-                times.kcatConsume.append(try Self.timed(kcatPath, ["-C", "-b", brokers, "-t", kcatTopic, "-o", "beginning",
-                                                                   "-c", String(count), "-q", "-f", "%o\n"]))
+                _ = try await admin.createTopics(
+                    [relayTopic, kcatTopic].map { TopicDeclaration(name: $0, partitions: partitions) })
+                times.relayProduce.append(
+                    try await Self.produceWithRelay(client: client, topic: relayTopic, value: value, count: count))
+                times.relayConsume.append(
+                    try await Self.consumeWithRelay(client: client, topic: relayTopic, count: count))
+                times.kcatProduce.append(
+                    try Self.timed(
+                        kcatPath,
+                        [
+                            "-P", "-b", brokers, "-t", kcatTopic, "-X", "enable.idempotence=true",
+                            "-X", "linger.ms=5", "-l", file.path,
+                        ]))
+                times.kcatConsume.append(
+                    try Self.timed(
+                        kcatPath,
+                        [
+                            "-C", "-b", brokers, "-t", kcatTopic, "-o", "beginning",
+                            "-c", String(count), "-q", "-f", "%o\n",
+                        ]))
             }
             func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
             let (relayProduce, relayConsume) = (median(times.relayProduce), median(times.relayConsume))
             let (kcatProduce, kcatConsume) = (median(times.kcatProduce), median(times.kcatConsume))
             func rate(_ seconds: Double) -> Double { Double(count) / seconds }
-            print([
-                "\(size) B".padding(toLength: 8, withPad: " ", startingAt: 0),
-                String(count).leftPadded(10),
-                Self.format(rate(relayProduce)).leftPadded(15), Self.format(rate(kcatProduce)).leftPadded(14),
-                String(format: "%.2f", kcatProduce / relayProduce).leftPadded(7),
-                Self.format(rate(relayConsume)).leftPadded(15), Self.format(rate(kcatConsume)).leftPadded(14),
-                String(format: "%.2f", kcatConsume / relayConsume).leftPadded(7),
-            ].joined(separator: " "))
+            print(
+                [
+                    "\(size) B".padding(toLength: 8, withPad: " ", startingAt: 0),
+                    String(count).leftPadded(10),
+                    Self.format(rate(relayProduce)).leftPadded(15), Self.format(rate(kcatProduce)).leftPadded(14),
+                    String(format: "%.2f", kcatProduce / relayProduce).leftPadded(7),
+                    Self.format(rate(relayConsume)).leftPadded(15), Self.format(rate(kcatConsume)).leftPadded(14),
+                    String(format: "%.2f", kcatConsume / relayConsume).leftPadded(7),
+                ].joined(separator: " "))
         }
         print("(msg/s, median of \(max(repeats, 1)) runs; ratio = relay / kcat, 1.00 = as fast as kcat)")
         await admin.close()
     }
 
-    static func produceWithRelay(client: KafkaClientConfiguration, topic: String, value: [UInt8], count: Int) async throws -> Double {
+    static func produceWithRelay(client: KafkaClientConfiguration, topic: String, value: [UInt8], count: Int)
+        async throws -> Double
+    {
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client))
         let message = KafkaProducerMessage(topic: topic, key: nil, value: value)
         let started = ContinuousClock.now
@@ -99,7 +120,9 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         }
         let seconds = started.map { (ContinuousClock.now - $0).seconds } ?? 0
         await consumer.close()
-        guard received == count else { throw CLIFailure("relay consumed \(received) of \(count) messages from \(topic)") }
+        guard received == count else {
+            throw CLIFailure("relay consumed \(received) of \(count) messages from \(topic)")
+        }
         return seconds
     }
 
@@ -112,7 +135,8 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw CLIFailure("\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus)")
+            throw CLIFailure(
+                "\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus)")
         }
         return (ContinuousClock.now - started).seconds
     }
@@ -126,7 +150,9 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         throw CLIFailure("\(name) not found on PATH: install it with apt-get install kcat, or pass --kcat PATH")
     }
 
-    static func format(_ rate: Double) -> String { rate >= 10_000 ? "\(Int(rate / 1000))k" : String(format: "%.0f", rate) }
+    static func format(_ rate: Double) -> String {
+        rate >= 10_000 ? "\(Int(rate / 1000))k" : String(format: "%.0f", rate)
+    }
 }
 
 extension Duration {
@@ -134,5 +160,7 @@ extension Duration {
 }
 
 extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
 }

@@ -23,10 +23,12 @@ struct KafkaConsumeCommand: AsyncParsableCommand {
     @Option(help: "The consumer group.") var group: String
     @Option(help: "Stop after this many messages (default: run until SIGTERM or Ctrl-C).") var count: Int?
     @Option(help: "session.timeout.ms of the group membership.") var sessionTimeoutMs = 10_000
-    @Option(help: "How often printed messages are committed, in ms (also on exit and on revoke).") var commitIntervalMs = 200
+    @Option(help: "How often printed messages are committed, in ms (also on exit and on revoke).")
+    var commitIntervalMs = 200
 
     func run() async throws {
-        var configuration = KafkaConsumerConfiguration(client: try kafka.client(defaultClientID: "relay-consume"), groupID: group)
+        var configuration = KafkaConsumerConfiguration(
+            client: try kafka.client(defaultClientID: "relay-consume"), groupID: group)
         configuration.sessionTimeoutMilliseconds = sessionTimeoutMs
         configuration.heartbeatIntervalMilliseconds = min(1000, sessionTimeoutMs / 3)
         configuration.commitIntervalMilliseconds = commitIntervalMs
@@ -44,8 +46,12 @@ struct KafkaConsumeCommand: AsyncParsableCommand {
                     "offset": .int(Int(message.offset)),
                     "key": message.key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
                     "value": .string(String(decoding: message.value, as: UTF8.self)),
-                    "headers": .object(JSONObject(message.headers.map { ($0.name, JSONValue.string(String(decoding: $0.value, as: UTF8.self))) },
-                                                  uniquingKeysWith: { $1 })),
+                    "headers": .object(
+                        JSONObject(
+                            message.headers.map {
+                                ($0.name, JSONValue.string(String(decoding: $0.value, as: UTF8.self)))
+                            },
+                            uniquingKeysWith: { $1 })),
                 ]
                 FileHandle.standardOutput.write(Data((JSONWriter.compact.string(line) + "\n").utf8))
                 consumer.acknowledge(message)

@@ -7,9 +7,11 @@ struct KafkaOptions: ParsableArguments {
     @Option(help: "Kafka bootstrap servers, HOST:PORT[,HOST:PORT…] (env RELAY_BROKERS).")
     var brokers: String?
 
-    @Option(name: .customLong("kafka-property"), parsing: .singleValue,
-            help: ArgumentHelp("A librdkafka property KEY=VALUE, repeatable: security.protocol, sasl.*, ssl.* … (env RELAY_KAFKA_PROPERTIES, comma-separated).",
-                               valueName: "KEY=VALUE"))
+    @Option(
+        name: .customLong("kafka-property"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "A librdkafka property KEY=VALUE, repeatable: security.protocol, sasl.*, ssl.* … (env RELAY_KAFKA_PROPERTIES, comma-separated).",
+            valueName: "KEY=VALUE"))
     var properties: [String] = []
 
     @Option(help: "The Kafka client id (env RELAY_KAFKA_CLIENT_ID).")
@@ -31,7 +33,8 @@ struct KafkaOptions: ParsableArguments {
         }
         return KafkaClientConfiguration(
             bootstrapServers: Self.servers(brokers),
-            clientID: clientID ?? environment["RELAY_KAFKA_CLIENT_ID"] ?? defaultClientID, properties: try Self.parse(pairs))
+            clientID: clientID ?? environment["RELAY_KAFKA_CLIENT_ID"] ?? defaultClientID,
+            properties: try Self.parse(pairs))
     }
 
     /// `HOST:PORT[,HOST:PORT…]` as a list.
@@ -46,7 +49,8 @@ struct KafkaOptions: ParsableArguments {
             guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
                 throw CLIFailure("--kafka-property \(pair): expected KEY=VALUE")
             }
-            parsed[String(pair[..<equals]).trimmingCharacters(in: .whitespaces)] = String(pair[pair.index(after: equals)...])
+            parsed[String(pair[..<equals]).trimmingCharacters(in: .whitespaces)] = String(
+                pair[pair.index(after: equals)...])
         }
         return parsed
     }
@@ -54,6 +58,7 @@ struct KafkaOptions: ParsableArguments {
 
 /// `--topic-prefix`: Relay's topics and consumer groups under a prefix, so several installations share a cluster.
 struct TopicPrefixOption: ParsableArguments {
-    @Option(help: "Put before every topic and consumer group name on the broker, e.g. 'staging.' (env RELAY_TOPIC_PREFIX).")
+    @Option(
+        help: "Put before every topic and consumer group name on the broker, e.g. 'staging.' (env RELAY_TOPIC_PREFIX).")
     var topicPrefix: String = ProcessInfo.processInfo.environment["RELAY_TOPIC_PREFIX"] ?? ""
 }

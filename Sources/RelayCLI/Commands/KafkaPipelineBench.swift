@@ -26,13 +26,16 @@ struct KafkaBench {
         let prefix = "bench-\(UUID().uuidString.prefix(8).lowercased())."
         var logger = Logger(label: "relay.bench")
         logger.logLevel = .warning
-        var configuration = KafkaTransportConfiguration(client: KafkaClientConfiguration(
-            bootstrapServers: KafkaOptions.servers(brokers), clientID: "relay-bench", properties: properties))
+        var configuration = KafkaTransportConfiguration(
+            client: KafkaClientConfiguration(
+                bootstrapServers: KafkaOptions.servers(brokers), clientID: "relay-bench", properties: properties))
         configuration.topicPrefix = prefix
         configuration.defaultPartitions = partitions
         configuration.sessionTimeoutMilliseconds = 6_000
         configuration.heartbeatIntervalMilliseconds = 1_000
-        print("kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) worker process(es)")
+        print(
+            "kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) worker process(es)"
+        )
 
         let transport = try KafkaTransport(configuration: configuration, logger: logger)
         var processes: WorkerProcesses?
@@ -40,30 +43,42 @@ struct KafkaBench {
         do {
             // Everything a worker needs comes as arguments; RELAY_* settings of the caller's environment (a port,
             // a plugin list, a prefix) are not inherited.
-            let started = try WorkerProcesses(count: workers, directory: directory, arguments: [
-                "--brokers", brokers, "--topic-prefix", prefix, "--plugin", plugin, "--port", "0",
-                "--concurrency", String(concurrency), "--partitions", String(partitions), "--session-timeout-ms", "6000",
-            ] + properties.sorted { $0.key < $1.key }.flatMap { ["--kafka-property", "\($0.key)=\($0.value)"] })
+            let started = try WorkerProcesses(
+                count: workers, directory: directory,
+                arguments: [
+                    "--brokers", brokers, "--topic-prefix", prefix, "--plugin", plugin, "--port", "0",
+                    "--concurrency", String(concurrency), "--partitions", String(partitions), "--session-timeout-ms",
+                    "6000",
+                ] + properties.sorted { $0.key < $1.key }.flatMap { ["--kafka-property", "\($0.key)=\($0.value)"] })
             processes = started
             let ledger = try KafkaLedgerTransport(kafka: transport, database: database)
             let dispatcher = Dispatcher(bus: ledger, workflows: [workflow], logger: logger)
             dispatching = Task { try await dispatcher.run() }
             // Every partition of the job topic owned by a worker (each worker owns some when there are enough).
-            try await started.waitForAssignment(of: prefix + Topics.jobs(plugin), partitions: partitions, timeout: .seconds(180))
+            try await started.waitForAssignment(
+                of: prefix + Topics.jobs(plugin), partitions: partitions, timeout: .seconds(180))
             // One run end to end: the dispatcher's groups are formed too.
             let instance = workflow.trigger.instanceID
-            try await ledger.publish([BusMessage(topic: Topics.events, key: instance, json: [
-                "eventId": "bench-warm-up", "instance": .string(instance), "output": ["n": 0],
-            ])])
+            try await ledger.publish([
+                BusMessage(
+                    topic: Topics.events, key: instance,
+                    json: [
+                        "eventId": "bench-warm-up", "instance": .string(instance), "output": ["n": 0],
+                    ])
+            ])
             let deadline = ContinuousClock.now + .seconds(180)
             while try await BenchCommand.finishedRuns(database) < 1 {
-                guard ContinuousClock.now < deadline else { throw CLIFailure("bench: the warm-up run did not finish within 180 s") }
+                guard ContinuousClock.now < deadline else {
+                    throw CLIFailure("bench: the warm-up run did not finish within 180 s")
+                }
                 try started.checkAlive()
                 try await Task.sleep(for: .milliseconds(50))
             }
             print("workers ready, warm-up run finished; publishing \(messages.count) events")
-            let measurement = try await BenchCommand.publishAndWait(messages, database: database, alreadyFinished: 1,
-                                                                   check: { try started.checkAlive() }) {
+            let measurement = try await BenchCommand.publishAndWait(
+                messages, database: database, alreadyFinished: 1,
+                check: { try started.checkAlive() }
+            ) {
                 try await transport.publish($0)
             }
             dispatching?.cancel()
@@ -114,13 +129,18 @@ final class WorkerProcesses: Sendable {
             process.standardOutput = FileHandle.nullDevice
             pipe.fileHandleForReading.readabilityHandler = { handle in
                 let data = handle.availableData
-                guard !data.isEmpty else { handle.readabilityHandler = nil; return }
+                guard !data.isEmpty else {
+                    handle.readabilityHandler = nil
+                    return
+                }
                 let text = String(decoding: data, as: UTF8.self)
                 state.logs.withLock { $0[index] = String(($0[index] + text).suffix(4000)) }
                 for line in text.split(separator: "\n") {
                     for (marker, adding) in [("kafka consumer: assigned ", true), ("kafka consumer: revoked ", false)] {
                         guard let range = line.range(of: marker) else { continue }
-                        let partitions = line[range.upperBound...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                        let partitions = line[range.upperBound...].split(separator: ",").map {
+                            $0.trimmingCharacters(in: .whitespaces)
+                        }
                         state.owned.withLock { owned in
                             if adding { owned[index].formUnion(partitions) } else { owned[index].subtract(partitions) }
                         }
@@ -141,7 +161,9 @@ final class WorkerProcesses: Sendable {
     /// Throws if a worker has exited (with the end of its log).
     func checkAlive() throws {
         if let exited = processes.firstIndex(where: { !$0.isRunning }) {
-            throw CLIFailure("bench: worker \(exited + 1) exited (status \(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })")
+            throw CLIFailure(
+                "bench: worker \(exited + 1) exited (status \(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })"
+            )
         }
     }
 
@@ -153,7 +175,8 @@ final class WorkerProcesses: Sendable {
         while true {
             try checkAlive()
             let shares = state.owned.withLock { $0.map { $0.filter { $0.hasPrefix(topic + "[") }.count } }
-            let complete = shares.reduce(0, +) == partitions && (shares.count > partitions || shares.allSatisfy { $0 > 0 })
+            let complete =
+                shares.reduce(0, +) == partitions && (shares.count > partitions || shares.allSatisfy { $0 > 0 })
             if complete {
                 if let since = stableSince, ContinuousClock.now - since >= .seconds(2) { return }
                 stableSince = stableSince ?? .now
@@ -161,7 +184,9 @@ final class WorkerProcesses: Sendable {
                 stableSince = nil
             }
             guard ContinuousClock.now < deadline else {
-                throw CLIFailure("bench: the workers did not share \(topic)'s \(partitions) partitions within \(timeout) (they own \(shares))")
+                throw CLIFailure(
+                    "bench: the workers did not share \(topic)'s \(partitions) partitions within \(timeout) (they own \(shares))"
+                )
             }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -171,7 +196,9 @@ final class WorkerProcesses: Sendable {
     func terminate() async {
         for process in processes where process.isRunning { process.terminate() }
         let deadline = ContinuousClock.now + .seconds(30)
-        while processes.contains(where: \.isRunning), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        while processes.contains(where: \.isRunning), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         kill()
     }
 

@@ -26,7 +26,9 @@ struct PluginBenchCommand: ParsableCommand {
         let files = try CLIFailure.wrap { try SpecPaths.specFiles(under: directory) }
         var texts: [(String, String)] = []
         for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else { throw CLIFailure("\(file): cannot read") }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw CLIFailure("\(file): cannot read")
+            }
             texts.append((file, String(decoding: data, as: UTF8.self)))
         }
         var durations: [Double] = []
@@ -43,12 +45,15 @@ struct PluginBenchCommand: ParsableCommand {
             }
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             durations.append(ms)
-            print("round \(round): \(texts.count) specs in \(String(format: "%.1f", ms)) ms (\(bytes) bytes of schemas)")
+            print(
+                "round \(round): \(texts.count) specs in \(String(format: "%.1f", ms)) ms (\(bytes) bytes of schemas)")
         }
         let sorted = durations.sorted()
         let best = sorted[0]
         let median = sorted[sorted.count / 2]
-        print(String(format: "specs=%d rounds=%d best_ms=%.1f median_ms=%.1f per_spec_us=%.0f",
-                     texts.count, rounds, best, median, median * 1000 / Double(texts.count)))
+        print(
+            String(
+                format: "specs=%d rounds=%d best_ms=%.1f median_ms=%.1f per_spec_us=%.0f",
+                texts.count, rounds, best, median, median * 1000 / Double(texts.count)))
     }
 }

@@ -9,7 +9,8 @@ import RelaySDK
 struct PluginBenchRunnersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-runners",
-        abstract: "Measure the cost per action of native in-process, native per-process, Python per-process and Python warm HTTP.",
+        abstract:
+            "Measure the cost per action of native in-process, native per-process, Python per-process and Python warm HTTP.",
         discussion: """
             Runs base64 encode (native) and the relay_test plugin's echo (Python, on insightconnect-plugin-runtime) \
             sequentially and prints the mean and median per action for each way of running. Needs \
@@ -20,16 +21,19 @@ struct PluginBenchRunnersCommand: AsyncParsableCommand {
     @Option(help: "Actions per in-process measurement.") var inProcess = 20000
     @Option(help: "Actions per process-per-job measurement.") var processes = 30
     @Option(help: "Actions over warm HTTP.") var warm = 300
-    @Option(help: "The Python with insightconnect-plugin-runtime (default: .build/python/bin/python).") var python: String?
+    @Option(help: "The Python with insightconnect-plugin-runtime (default: .build/python/bin/python).") var python:
+        String?
 
     func run() async throws {
-        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         let nativeExecutable = binDirectory.appendingPathComponent("relay-plugin-base64").path
         let pythonPath = python ?? RelaySource.root + "/.build/python/bin/python"
         let pythonPlugin = RelaySource.root + "/Tests/Fixtures/python/relay_test_plugin/bin/relay_test"
         let encode = StepStart(step: .action("encode"), input: ["content": "Rapid7 InsightConnect"])
-        let echo = StepStart(step: .action("echo"), input: ["message": "hello"],
-                             connection: ["api_key": ["secretKey": "s3cr3t-KEY-0123456789"], "base_url": "https://example.com"])
+        let echo = StepStart(
+            step: .action("echo"), input: ["message": "hello"],
+            connection: ["api_key": ["secretKey": "s3cr3t-KEY-0123456789"], "base_url": "https://example.com"])
         var rows: [(String, Int, [Double])] = []
 
         let host = PluginHost(plugin: try NativePlugins.base64())
@@ -38,7 +42,11 @@ struct PluginBenchRunnersCommand: AsyncParsableCommand {
 
         if FileManager.default.isExecutableFile(atPath: nativeExecutable) {
             let runner = ProcessPluginRunner(plugin: ExternalPlugin(command: [nativeExecutable]))
-            rows.append(("native, process per job", processes, try await measure(processes) { await runner.run(encode, timeout: .seconds(60)) }))
+            rows.append(
+                (
+                    "native, process per job", processes,
+                    try await measure(processes) { await runner.run(encode, timeout: .seconds(60)) }
+                ))
         } else {
             print("skipped native per-process: no \(nativeExecutable) (swift build --product relay-plugin-base64)")
         }
@@ -48,10 +56,18 @@ struct PluginBenchRunnersCommand: AsyncParsableCommand {
             environment["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
             let plugin = ExternalPlugin(command: [pythonPath, pythonPlugin], environment: environment)
             let perProcess = ProcessPluginRunner(plugin: plugin)
-            rows.append(("python, process per job", processes, try await measure(processes) { await perProcess.run(echo, timeout: .seconds(60)) }))
+            rows.append(
+                (
+                    "python, process per job", processes,
+                    try await measure(processes) { await perProcess.run(echo, timeout: .seconds(60)) }
+                ))
             let warmRunner = WarmPluginRunner(plugin: plugin)
             _ = await warmRunner.run(echo, timeout: .seconds(120))
-            rows.append(("python, warm http", warm, try await measure(warm) { await warmRunner.run(echo, timeout: .seconds(60)) }))
+            rows.append(
+                (
+                    "python, warm http", warm,
+                    try await measure(warm) { await warmRunner.run(echo, timeout: .seconds(60)) }
+                ))
             await warmRunner.shutdown()
         } else {
             print("skipped Python rows: no \(pythonPath) (scripts/setup-python)")

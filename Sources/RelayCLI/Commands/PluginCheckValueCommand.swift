@@ -31,7 +31,9 @@ struct PluginCheckValueCommand: ParsableCommand {
         var selected: JSONValue? = document
         for part in parts { selected = selected?[part] }
         guard let selected, parts.count == 1 || parts.count == 3 else {
-            throw ValidationError("no schema '\(schema)' in \(loaded.file); use connection or KIND.NAME.PART (e.g. actions.\(loaded.actions.first?.name ?? "name").input)")
+            throw ValidationError(
+                "no schema '\(schema)' in \(loaded.file); use connection or KIND.NAME.PART (e.g. actions.\(loaded.actions.first?.name ?? "name").input)"
+            )
         }
         let text = json == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json
         let value: JSONValue

@@ -5,6 +5,9 @@ struct PluginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin",
         abstract: "Work with InsightConnect plugin specs (plugin.spec.yaml).",
-        subcommands: [PluginSchemaCommand.self, PluginValidateCommand.self, PluginCheckValueCommand.self, PluginNewCommand.self, PluginBenchCommand.self, PluginBenchRunnersCommand.self]
+        subcommands: [
+            PluginSchemaCommand.self, PluginValidateCommand.self, PluginCheckValueCommand.self, PluginNewCommand.self,
+            PluginBenchCommand.self, PluginBenchRunnersCommand.self,
+        ]
     )
 }

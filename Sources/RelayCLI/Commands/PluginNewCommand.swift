@@ -34,7 +34,9 @@ struct PluginNewCommand: ParsableCommand {
         let text = try String(contentsOfFile: specFile, encoding: .utf8)
         let generator = PluginGenerator(spec: loaded, specText: text, relayPath: relayPath)
         try CLIFailure.wrap { try generator.write(to: directory, force: force) }
-        print("wrote \(generator.files().count) files to \(directory): swift build there, then .build/debug/\(generator.executableName) info")
+        print(
+            "wrote \(generator.files().count) files to \(directory): swift build there, then .build/debug/\(generator.executableName) info"
+        )
     }
 }
 

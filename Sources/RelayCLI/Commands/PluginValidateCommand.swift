@@ -28,7 +28,8 @@ struct PluginValidateCommand: ParsableCommand {
     func run() throws {
         let skipped = Set((skip ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         for rule in skipped where SpecRule(rawValue: rule) == nil {
-            throw ValidationError("unknown rule '\(rule)'; rules are \(SpecRule.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown rule '\(rule)'; rules are \(SpecRule.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var files: [String] = []
         for path in paths { files += try CLIFailure.wrap { try SpecPaths.specFiles(under: path) } }
@@ -39,7 +40,8 @@ struct PluginValidateCommand: ParsableCommand {
             do {
                 text = try String(contentsOfFile: file, encoding: .utf8)
             } catch {
-                problems.append(SpecProblem(file: file, line: 1, rule: .syntax, message: "cannot read the file as UTF-8 text"))
+                problems.append(
+                    SpecProblem(file: file, line: 1, rule: .syntax, message: "cannot read the file as UTF-8 text"))
                 continue
             }
             problems += linter.lint(yaml: text, file: file).filter { !skipped.contains($0.rule.rawValue) }
@@ -53,8 +55,9 @@ struct PluginValidateCommand: ParsableCommand {
         } else {
             for problem in problems { print(problem.description) }
             let flagged = Set(problems.map(\.file)).count
-            FileHandle.standardError.write(Data(
-                "\(files.count) spec(s) checked, \(problems.count) problem(s) in \(flagged) spec(s)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "\(files.count) spec(s) checked, \(problems.count) problem(s) in \(flagged) spec(s)\n".utf8))
         }
         if !problems.isEmpty { throw ExitCode(1) }
     }

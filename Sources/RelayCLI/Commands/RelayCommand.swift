@@ -6,7 +6,11 @@ public struct RelayCommand: AsyncParsableCommand {
         commandName: "relay",
         abstract: "An event-driven automation engine for InsightConnect plugins.",
         version: RelayVersion.string,
-        subcommands: [UpCommand.self, DispatcherCommand.self, WorkerCommand.self, TriggersCommand.self, WorkflowCommand.self, RunsCommand.self, EventsCommand.self, ConnectionsCommand.self, BenchCommand.self, PluginCommand.self, TopicsCommand.self, KafkaCommand.self, VersionCommand.self]
+        subcommands: [
+            UpCommand.self, DispatcherCommand.self, WorkerCommand.self, TriggersCommand.self, WorkflowCommand.self,
+            RunsCommand.self, EventsCommand.self, ConnectionsCommand.self, BenchCommand.self, PluginCommand.self,
+            TopicsCommand.self, KafkaCommand.self, VersionCommand.self,
+        ]
     )
 
     public init() {}

@@ -8,24 +8,27 @@ import RelayTransport
 
 /// `relay runs list|show`.
 struct RunsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runs", abstract: "Inspect workflow runs.",
-                                                    subcommands: [RunsListCommand.self, RunsShowCommand.self])
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "Inspect workflow runs.",
+        subcommands: [RunsListCommand.self, RunsShowCommand.self])
 }
 
 struct ProjectDatabase {
     static func open(_ dir: String) throws -> SQLiteDatabase {
         let path = ProjectLayout(root: dir).database
         guard FileManager.default.fileExists(atPath: path) else {
-            throw CLIFailure("no run store found at \(path): the run store is kept where the pipeline runs, in "
-                + "DIR/.relay/relay.sqlite of relay up (embedded bus) or of relay dispatcher (Kafka); "
-                + "pass that project's --dir on the machine that runs it")
+            throw CLIFailure(
+                "no run store found at \(path): the run store is kept where the pipeline runs, in "
+                    + "DIR/.relay/relay.sqlite of relay up (embedded bus) or of relay dispatcher (Kafka); "
+                    + "pass that project's --dir on the machine that runs it")
         }
         return try SQLiteDatabase(path: path)
     }
 }
 
 struct RunsListCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "The latest runs: id, workflow, status, start, end.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "The latest runs: id, workflow, status, start, end.")
     @Option(help: "The project directory.") var dir: String = "."
     @Option(help: "How many runs.") var limit = 50
     @Flag(help: "JSON output.") var json = false
@@ -38,14 +41,19 @@ struct RunsListCommand: AsyncParsableCommand {
         }
         for run in runs {
             let summary = run.json
-            print([run.id, run.workflow, run.status, summary["started"]?.stringValue ?? "", summary["finished"]?.stringValue ?? "-"]
+            print(
+                [
+                    run.id, run.workflow, run.status, summary["started"]?.stringValue ?? "",
+                    summary["finished"]?.stringValue ?? "-",
+                ]
                 .joined(separator: "  "))
         }
     }
 }
 
 struct RunsShowCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "One run, step by step: input, output, error, attempts, timings.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "One run, step by step: input, output, error, attempts, timings.")
     @Argument(help: "The run id.") var id: String
     @Option(help: "The project directory.") var dir: String = "."
     @Flag(help: "JSON output.") var json = false
@@ -58,12 +66,16 @@ struct RunsShowCommand: AsyncParsableCommand {
             print(JSONWriter.pretty.string(run))
             return
         }
-        print("run \(id)  \(run["workflow"]?.stringValue ?? "")  \(run["status"]?.stringValue ?? "")  started \(run["started"]?.stringValue ?? "")  finished \(run["finished"]?.stringValue ?? "-")")
+        print(
+            "run \(id)  \(run["workflow"]?.stringValue ?? "")  \(run["status"]?.stringValue ?? "")  started \(run["started"]?.stringValue ?? "")  finished \(run["finished"]?.stringValue ?? "-")"
+        )
         if let error = run["error"]?.stringValue { print("  error: \(error)") }
         print("  trigger event: \(JSONWriter.compact.string(run["trigger_event"] ?? .null))")
         for step in run["steps"]?.arrayValue ?? [] {
             let duration = step["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
-            print("  \(step["step"]?.stringValue ?? "") #\(step["attempt"]?.intValue ?? 0): \(step["status"]?.stringValue ?? "")\(duration)")
+            print(
+                "  \(step["step"]?.stringValue ?? "") #\(step["attempt"]?.intValue ?? 0): \(step["status"]?.stringValue ?? "")\(duration)"
+            )
             if step["input"] != .null { print("    input:  \(JSONWriter.compact.string(step["input"] ?? .null))") }
             if step["output"] != .null { print("    output: \(JSONWriter.compact.string(step["output"] ?? .null))") }
             if let error = step["error"]?.stringValue { print("    error:  \(error)") }
@@ -73,8 +85,9 @@ struct RunsShowCommand: AsyncParsableCommand {
 
 /// `relay events publish`: inject an event by hand.
 struct EventsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "events", abstract: "Work with trigger events.",
-                                                    subcommands: [EventsPublishCommand.self])
+    static let configuration = CommandConfiguration(
+        commandName: "events", abstract: "Work with trigger events.",
+        subcommands: [EventsPublishCommand.self])
 }
 
 struct EventsPublishCommand: AsyncParsableCommand {
@@ -88,16 +101,21 @@ struct EventsPublishCommand: AsyncParsableCommand {
             """)
     @Option(help: "The project directory (env RELAY_DIR).")
     var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
-    @Option(help: "The workflow whose trigger sends it, or PLUGIN.TRIGGER when only one workflow uses that trigger.") var trigger: String
+    @Option(help: "The workflow whose trigger sends it, or PLUGIN.TRIGGER when only one workflow uses that trigger.")
+    var trigger: String
     @Option(help: "The event (the trigger's output) as JSON.") var json: String
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var prefix: TopicPrefixOption
 
     func run() async throws {
         let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
-        let matches = project.workflows.filter { $0.name == trigger || "\($0.trigger.plugin).\($0.trigger.trigger)" == trigger }
+        let matches = project.workflows.filter {
+            $0.name == trigger || "\($0.trigger.plugin).\($0.trigger.trigger)" == trigger
+        }
         guard let workflow = matches.first else {
-            throw CLIFailure("no workflow named or triggered by \(trigger); workflows: \(project.workflows.map(\.name).joined(separator: ", "))")
+            throw CLIFailure(
+                "no workflow named or triggered by \(trigger); workflows: \(project.workflows.map(\.name).joined(separator: ", "))"
+            )
         }
         let output: JSONValue
         do {
@@ -108,10 +126,13 @@ struct EventsPublishCommand: AsyncParsableCommand {
         if let problem = output.payloadProblem(at: "--json") { throw CLIFailure("\(problem): not published") }
         let eventID = UUID().uuidString.lowercased()
         let instance = workflow.trigger.instanceID
-        let event = BusMessage(topic: Topics.events, key: instance, json: [
-            "eventId": .string(eventID), "instance": .string(instance), "plugin": .string(workflow.trigger.plugin),
-            "trigger": .string(workflow.trigger.trigger), "output": output, "time": .double(Date().timeIntervalSince1970),
-        ])
+        let event = BusMessage(
+            topic: Topics.events, key: instance,
+            json: [
+                "eventId": .string(eventID), "instance": .string(instance), "plugin": .string(workflow.trigger.plugin),
+                "trigger": .string(workflow.trigger.trigger), "output": output,
+                "time": .double(Date().timeIntervalSince1970),
+            ])
         if kafka.isConfigured {
             try await publishToKafka(event, project: project)
             let brokers = try kafka.client().bootstrapServers.joined(separator: ",")

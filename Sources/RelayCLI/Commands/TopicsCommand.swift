@@ -15,14 +15,18 @@ struct TopicsApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Create the declared topics that are missing; report those that differ (never deletes or alters).",
-        discussion: "Exit status: 0 when every topic exists (drift is reported), 1 when one could not be created or described, 3 with --fail-on-drift when one differs.")
+        discussion:
+            "Exit status: 0 when every topic exists (drift is reported), 1 when one could not be created or described, 3 with --fail-on-drift when one differs."
+    )
 
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var prefix: TopicPrefixOption
     @Option(help: "The project directory (env RELAY_DIR).")
     var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
-    @Option(help: ArgumentHelp("The directory of topic declarations (default: DIR/topics, the project's).",
-                               valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "The directory of topic declarations (default: DIR/topics, the project's).",
+            valueName: "PATH"))
     var topics: String?
     @Flag(help: "Exit with status 3 when a topic differs from its declaration.") var failOnDrift = false
 
@@ -42,10 +46,14 @@ struct TopicsApplyCommand: AsyncParsableCommand {
         let width = outcomes.map(\.topic.count).max() ?? 0
         for outcome in outcomes {
             let name = outcome.topic.padding(toLength: width, withPad: " ", startingAt: 0)
-            print("\(name)  \(outcome.status.rawValue)\(outcome.details.isEmpty ? "" : ": " + outcome.details.joined(separator: "; "))")
+            print(
+                "\(name)  \(outcome.status.rawValue)\(outcome.details.isEmpty ? "" : ": " + outcome.details.joined(separator: "; "))"
+            )
         }
         let count = { (status: TopicApplyOutcome.Status) in outcomes.filter { $0.status == status }.count }
-        print("\(outcomes.count) topics: \(count(.created)) created, \(count(.unchanged)) unchanged, \(count(.drift)) drifted, \(count(.failed)) failed")
+        print(
+            "\(outcomes.count) topics: \(count(.created)) created, \(count(.unchanged)) unchanged, \(count(.drift)) drifted, \(count(.failed)) failed"
+        )
         if count(.failed) > 0 { throw ExitCode(1) }
         if failOnDrift && count(.drift) > 0 { throw ExitCode(3) }
     }

@@ -18,8 +18,10 @@ struct UpCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The project directory (env RELAY_DIR).") var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
-    @Option(help: "The HTTP port (env RELAY_PORT).") var port: Int = Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 8080
+    @Option(help: "The project directory (env RELAY_DIR).") var dir: String =
+        ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
+    @Option(help: "The HTTP port (env RELAY_PORT).") var port: Int =
+        Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 8080
     @Option(help: "Jobs a worker runs at once (env RELAY_WORKER_CONCURRENCY).")
     var concurrency: Int = Int(ProcessInfo.processInfo.environment["RELAY_WORKER_CONCURRENCY"] ?? "") ?? 8
 
@@ -32,15 +34,19 @@ struct UpCommand: AsyncParsableCommand {
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
         let workflows = project.workflows.map(\.name).joined(separator: ", ")
         try await pipeline.run { port in
-            FileHandle.standardError.write(Data("relay: \(project.workflows.count) workflow(s) (\(workflows)); state in \(project.layout.database); http://127.0.0.1:\(port) (webhooks, /healthz, /metrics)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "relay: \(project.workflows.count) workflow(s) (\(workflows)); state in \(project.layout.database); http://127.0.0.1:\(port) (webhooks, /healthz, /metrics)\n"
+                        .utf8))
         }
     }
 }
 
 /// `relay workflow validate`: check the project's workflows without running anything.
 struct WorkflowCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "workflow", abstract: "Work with workflows.",
-                                                    subcommands: [WorkflowValidateCommand.self])
+    static let configuration = CommandConfiguration(
+        commandName: "workflow", abstract: "Work with workflows.",
+        subcommands: [WorkflowValidateCommand.self])
 }
 
 struct WorkflowValidateCommand: ParsableCommand {

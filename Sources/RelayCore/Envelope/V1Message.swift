@@ -43,10 +43,14 @@ public struct V1Message: Sendable, Equatable {
         guard let version = object["version"] else { throw V1ProtocolError("\"version\" missing from input message") }
         guard let body = object["body"] else { throw V1ProtocolError("\"body\" missing from input message") }
         guard version == "v1" else {
-            throw V1ProtocolError("Unsupported version '\(version.stringValue ?? JSONWriter.compact.string(version))'. Only v1 is supported")
+            throw V1ProtocolError(
+                "Unsupported version '\(version.stringValue ?? JSONWriter.compact.string(version))'. Only v1 is supported"
+            )
         }
         guard let name = type.stringValue, let kind = Kind(rawValue: name) else {
-            throw V1ProtocolError("Unsupported message type \(JSONWriter.compact.string(type)); expected one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw V1ProtocolError(
+                "Unsupported message type \(JSONWriter.compact.string(type)); expected one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         guard case .object(let bodyObject) = body else {
             throw V1ProtocolError("\"body\" must be an object, found \(body.typeName)")

@@ -75,7 +75,8 @@ public struct JSONParser {
         case UInt8(ascii: "n"): return try parseLiteral("null", .null)
         case UInt8(ascii: "N") where allowsNonFiniteNumbers: return try parseLiteral("NaN", .double(.nan))
         case UInt8(ascii: "I") where allowsNonFiniteNumbers: return try parseLiteral("Infinity", .double(.infinity))
-        case UInt8(ascii: "-") where allowsNonFiniteNumbers && index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I"):
+        case UInt8(ascii: "-")
+        where allowsNonFiniteNumbers && index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "I"):
             index += 1
             return try parseLiteral("Infinity", .double(-.infinity))
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
@@ -117,7 +118,8 @@ public struct JSONParser {
 
     private mutating func enterContainer() throws(JSONParseError) {
         guard depth < maximumDepth else {
-            throw error("at most \(maximumDepth) levels of nested arrays and objects", found: "deeper nesting", kind: .limit)
+            throw error(
+                "at most \(maximumDepth) levels of nested arrays and objects", found: "deeper nesting", kind: .limit)
         }
         depth += 1
     }
@@ -183,7 +185,7 @@ public struct JSONParser {
     }
 
     private mutating func parseString() throws(JSONParseError) -> String {
-        index += 1  // opening quote
+        index += 1 // opening quote
         let start = index
         // Fast path: no escapes.
         while index < bytes.count {
@@ -221,7 +223,9 @@ public struct JSONParser {
                     var code = try parseHex4()
                     if (0xD800...0xDBFF).contains(code) {
                         // A high surrogate must be followed by a low one; a lone one becomes U+FFFD.
-                        if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                        if index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        {
                             let save = index
                             index += 2
                             let low = try parseHex4()
@@ -243,7 +247,9 @@ public struct JSONParser {
                     throw error("a valid escape sequence", found: describeCurrent())
                 }
             default:
-                if byte < 0x20 { throw error("a control character to be escaped in a string", found: describeCurrent()) }
+                if byte < 0x20 {
+                    throw error("a control character to be escaped in a string", found: describeCurrent())
+                }
                 scalars.append(byte)
                 index += 1
             }
@@ -290,7 +296,9 @@ public struct JSONParser {
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             isInteger = false
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             guard index < bytes.count, isDigit(bytes[index]) else {
                 throw error("a digit in the exponent", found: describeCurrent())
             }

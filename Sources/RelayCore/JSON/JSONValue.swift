@@ -125,7 +125,8 @@ extension JSONValue {
         case (.array(let a), .array(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.numericallyEquals($1) }
         case (.object(let a), .object(let b)):
-            return a.count == b.count && a.allSatisfy { key, value in b[key].map { value.numericallyEquals($0) } ?? false }
+            return a.count == b.count
+                && a.allSatisfy { key, value in b[key].map { value.numericallyEquals($0) } ?? false }
         default: return self == other
         }
     }
@@ -169,12 +170,24 @@ extension JSONValue: Hashable {
     public func hash(into hasher: inout Hasher) {
         switch self {
         case .null: hasher.combine(0)
-        case .bool(let b): hasher.combine(1); hasher.combine(b)
-        case .int(let i): hasher.combine(2); hasher.combine(i)
-        case .bigInt(let b): hasher.combine(7); hasher.combine(b)
-        case .double(let d): hasher.combine(3); hasher.combine(d)
-        case .string(let s): hasher.combine(4); hasher.combine(s)
-        case .array(let a): hasher.combine(5); hasher.combine(a)
+        case .bool(let b):
+            hasher.combine(1)
+            hasher.combine(b)
+        case .int(let i):
+            hasher.combine(2)
+            hasher.combine(i)
+        case .bigInt(let b):
+            hasher.combine(7)
+            hasher.combine(b)
+        case .double(let d):
+            hasher.combine(3)
+            hasher.combine(d)
+        case .string(let s):
+            hasher.combine(4)
+            hasher.combine(s)
+        case .array(let a):
+            hasher.combine(5)
+            hasher.combine(a)
         case .object(let o):
             // Order-independent: combine the entries' hashes commutatively.
             hasher.combine(6)

@@ -109,7 +109,8 @@ public struct JSONWriter: Sendable {
             var index = 0
             while index < utf8.count {
                 let byte = utf8[index]
-                let needsEscape = byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+                let needsEscape =
+                    byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
                     || (ensureASCII && byte >= 0x7F)
                 if !needsEscape {
                     index += 1
@@ -119,9 +120,16 @@ public struct JSONWriter: Sendable {
                 if byte >= 0x80 {
                     // A multi-byte scalar (only reached with ensureASCII): decode it and write \uXXXX.
                     var length = 1
-                    if byte >= 0xF0 { length = 4 } else if byte >= 0xE0 { length = 3 } else if byte >= 0xC0 { length = 2 }
+                    if byte >= 0xF0 {
+                        length = 4
+                    } else if byte >= 0xE0 {
+                        length = 3
+                    } else if byte >= 0xC0 {
+                        length = 2
+                    }
                     length = min(length, utf8.count - index)
-                    let scalarText = String(decoding: UnsafeBufferPointer(rebasing: utf8[index..<index + length]), as: UTF8.self)
+                    let scalarText = String(
+                        decoding: UnsafeBufferPointer(rebasing: utf8[index..<index + length]), as: UTF8.self)
                     for scalar in scalarText.unicodeScalars { escapeScalar(scalar, into: &out) }
                     index += length
                 } else {
@@ -180,7 +188,7 @@ public struct JSONWriter: Sendable {
             fraction = String(text[text.index(after: dot)...])
         }
         var digits = integerPart + fraction
-        var pointPosition = integerPart.count + exponent  // digits before the decimal point
+        var pointPosition = integerPart.count + exponent // digits before the decimal point
         while digits.count > 1, digits.first == "0" {
             digits.removeFirst()
             pointPosition -= 1

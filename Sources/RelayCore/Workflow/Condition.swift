@@ -1,8 +1,14 @@
+import Foundation
+
 /// A step's `when:`: `steps.check.status == "failed"`, `trigger.severity != "low"`, `steps.lookup.output.found`
 /// (true when the value is truthy), `not steps.x.output.ok`. Values on the right are JSON literals (quotes
 /// optional for bare words).
 public struct Condition: Sendable, Equatable, CustomStringConvertible {
-    public enum Operator: String, Sendable { case equals = "==", notEquals = "!=", truthy, falsy }
+    public enum Operator: String, Sendable {
+        case equals = "=="
+        case notEquals = "!="
+        case truthy, falsy
+    }
 
     public var path: [String]
     public var op: Operator
@@ -56,7 +62,7 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
         case .null: false
         case .bool(let b): b
         case .int(let i): i != 0
-        case .bigInt: true  // never zero
+        case .bigInt: true // never zero
         case .double(let d): d != 0
         case .string(let s): !s.isEmpty
         case .array(let a): !a.isEmpty
@@ -64,5 +70,3 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
-
-import Foundation

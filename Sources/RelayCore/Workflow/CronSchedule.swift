@@ -18,22 +18,32 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     public var description: String { expression }
 
     public init(_ expression: String) throws(RelayError) {
-        let aliases = ["@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0",
-                       "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"]
+        let aliases = [
+            "@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0",
+            "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
+        ]
         let trimmed = expression.trimmingCharacters(in: .whitespaces)
         let text = aliases[trimmed.lowercased()] ?? trimmed
         let fields = text.split(whereSeparator: \.isWhitespace).map(String.init)
         guard fields.count == 5 else {
-            throw RelayError(.invalidValue, "cron expression \"\(expression)\": expected 5 fields (minute hour day month weekday), found \(fields.count)")
+            throw RelayError(
+                .invalidValue,
+                "cron expression \"\(expression)\": expected 5 fields (minute hour day month weekday), found \(fields.count)"
+            )
         }
         self.expression = expression
         let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
         let dayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-        minutes = try CronSchedule.parse(fields[0], name: "minute", range: 0...59, names: [], offset: 0, expression: expression)
-        hours = try CronSchedule.parse(fields[1], name: "hour", range: 0...23, names: [], offset: 0, expression: expression)
-        daysOfMonth = try CronSchedule.parse(fields[2], name: "day of month", range: 1...31, names: [], offset: 0, expression: expression)
-        months = try CronSchedule.parse(fields[3], name: "month", range: 1...12, names: monthNames, offset: 1, expression: expression)
-        var weekdays = try CronSchedule.parse(fields[4], name: "day of week", range: 0...7, names: dayNames, offset: 0, expression: expression)
+        minutes = try CronSchedule.parse(
+            fields[0], name: "minute", range: 0...59, names: [], offset: 0, expression: expression)
+        hours = try CronSchedule.parse(
+            fields[1], name: "hour", range: 0...23, names: [], offset: 0, expression: expression)
+        daysOfMonth = try CronSchedule.parse(
+            fields[2], name: "day of month", range: 1...31, names: [], offset: 0, expression: expression)
+        months = try CronSchedule.parse(
+            fields[3], name: "month", range: 1...12, names: monthNames, offset: 1, expression: expression)
+        var weekdays = try CronSchedule.parse(
+            fields[4], name: "day of week", range: 0...7, names: dayNames, offset: 0, expression: expression)
         if weekdays.contains(7) {
             weekdays.remove(7)
             weekdays.insert(0)
@@ -61,7 +71,8 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
                 continue
             }
             if !hours.contains(c.hour!) {
-                let hourStart = calendar.date(from: calendar.dateComponents([.year, .month, .day, .hour], from: candidate))!
+                let hourStart = calendar.date(
+                    from: calendar.dateComponents([.year, .month, .day, .hour], from: candidate))!
                 candidate = hourStart.addingTimeInterval(3600)
                 continue
             }
@@ -86,8 +97,12 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
         }
         func value(_ text: String) throws(RelayError) -> Int {
             if let index = names.firstIndex(of: text.lowercased()) { return index + offset }
-            guard let number = Int(text) else { throw fail("\"\(text)\" is not a number\(names.isEmpty ? "" : " or a name")") }
-            guard range.contains(number) else { throw fail("\(number) is outside \(range.lowerBound)-\(range.upperBound)") }
+            guard let number = Int(text) else {
+                throw fail("\"\(text)\" is not a number\(names.isEmpty ? "" : " or a name")")
+            }
+            guard range.contains(number) else {
+                throw fail("\(number) is outside \(range.lowerBound)-\(range.upperBound)")
+            }
             return number
         }
         var result = Set<Int>()
@@ -97,7 +112,9 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
             var step = 1
             if let slash = part.firstIndex(of: "/") {
                 base = String(part[..<slash])
-                guard let parsed = Int(part[part.index(after: slash)...]), parsed > 0 else { throw fail("the step must be a positive number") }
+                guard let parsed = Int(part[part.index(after: slash)...]), parsed > 0 else {
+                    throw fail("the step must be a positive number")
+                }
                 step = parsed
             }
             let bounds: ClosedRange<Int>

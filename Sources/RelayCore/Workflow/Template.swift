@@ -80,7 +80,10 @@ public enum Template {
                 indexes.insert(String(name[name.index(after: open)..<name.index(before: name.endIndex)]), at: 0)
                 name = name[..<open]
             }
-            guard !name.isEmpty else { throw TemplateError(message: "\"\(expression)\" is not a reference like trigger.field or steps.ID.output.field") }
+            guard !name.isEmpty else {
+                throw TemplateError(
+                    message: "\"\(expression)\" is not a reference like trigger.field or steps.ID.output.field")
+            }
             parts.append(String(name))
             parts.append(contentsOf: indexes)
         }
@@ -102,11 +105,14 @@ public enum Template {
                 node = next
             case .array(let items):
                 guard let index = Int(part), items.indices.contains(index) else {
-                    throw TemplateError(message: "\(path.prefix(depth).joined(separator: ".")): no item \(part) in a list of \(items.count)")
+                    throw TemplateError(
+                        message:
+                            "\(path.prefix(depth).joined(separator: ".")): no item \(part) in a list of \(items.count)")
                 }
                 node = items[index]
             default:
-                throw TemplateError(message: "\(path.prefix(depth).joined(separator: ".")) is \(node.typeName), it has no \(part)")
+                throw TemplateError(
+                    message: "\(path.prefix(depth).joined(separator: ".")) is \(node.typeName), it has no \(part)")
             }
         }
         return node

@@ -33,8 +33,10 @@ public struct TriggerBinding: Sendable, Equatable {
     public var every: Duration?
     public var schedule: String?
 
-    public init(plugin: String, trigger: String, connection: String? = nil, input: JSONValue = [:], isTask: Bool = false,
-                every: Duration? = nil, schedule: String? = nil) {
+    public init(
+        plugin: String, trigger: String, connection: String? = nil, input: JSONValue = [:], isTask: Bool = false,
+        every: Duration? = nil, schedule: String? = nil
+    ) {
         self.plugin = plugin
         self.trigger = trigger
         self.connection = connection
@@ -47,8 +49,11 @@ public struct TriggerBinding: Sendable, Equatable {
     /// The trigger instance this binding runs: workflows with the same plugin, trigger, connection and input share
     /// one instance and each of its events starts a run of each of them.
     public var instanceID: String {
-        "\(plugin).\(trigger)#" + String(StableHash.fnv1a(JSONWriter.compact.string(
-            ["connection": connection.map(JSONValue.string) ?? .null, "input": input])), radix: 16)
+        "\(plugin).\(trigger)#"
+            + String(
+                StableHash.fnv1a(
+                    JSONWriter.compact.string(
+                        ["connection": connection.map(JSONValue.string) ?? .null, "input": input])), radix: 16)
     }
 }
 

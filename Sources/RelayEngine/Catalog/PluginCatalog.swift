@@ -24,7 +24,8 @@ public struct PluginCatalog: Sendable {
     public init(native plugins: [String: Plugin]) {
         var entries: [String: Entry] = [:]
         for (name, plugin) in plugins {
-            entries[name] = Entry(spec: plugin.spec, schemas: plugin.schemas, executor: .native(PluginHost(plugin: plugin)))
+            entries[name] = Entry(
+                spec: plugin.spec, schemas: plugin.schemas, executor: .native(PluginHost(plugin: plugin)))
         }
         self.entries = entries
     }
@@ -33,25 +34,41 @@ public struct PluginCatalog: Sendable {
 
     /// Adds the external plugins registered under `directory` (`*.yaml`, each `{spec, command, mode, environment}`).
     public mutating func registerExternal(in directory: String) throws {
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+            $0.hasSuffix(".yaml") || $0.hasSuffix(".yml")
+        }.sorted()
         for file in files {
             let path = (directory as NSString).appendingPathComponent(file)
             let node = try YAMLDocument.parse(String(contentsOfFile: path, encoding: .utf8), file: path)
-            guard let specPath = node["spec"]?.string else { throw RelayError(.invalidSpec, "\(path):\(node.line): spec: expected the path of the plugin's plugin.spec.yaml") }
+            guard let specPath = node["spec"]?.string else {
+                throw RelayError(
+                    .invalidSpec, "\(path):\(node.line): spec: expected the path of the plugin's plugin.spec.yaml")
+            }
             guard let command = node["command"]?.sequence?.compactMap(\.string), !command.isEmpty else {
-                throw RelayError(.invalidSpec, "\(path):\(node.line): command: expected the command as a list, e.g. [python3, bin/my_plugin]")
+                throw RelayError(
+                    .invalidSpec,
+                    "\(path):\(node.line): command: expected the command as a list, e.g. [python3, bin/my_plugin]")
             }
             let base = (path as NSString).deletingLastPathComponent
             func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (base as NSString).appendingPathComponent(p) }
             let spec = try PluginSpec.load(path: resolve(specPath))
             var environment = ExternalPlugin.minimalEnvironment
             environment["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
-            for entry in node["environment"]?.orderedEntries ?? [] { environment[entry.key] = entry.node.string ?? entry.node.text }
-            let resolvedCommand = command.enumerated().map { $0.offset > 0 && ($0.element.hasPrefix("./") || $0.element.contains("/")) && !$0.element.hasPrefix("/") ? resolve($0.element) : $0.element }
-            let plugin = ExternalPlugin(command: resolvedCommand.first!.contains("/") && !resolvedCommand.first!.hasPrefix("/") ? [resolve(resolvedCommand[0])] + resolvedCommand.dropFirst() : resolvedCommand,
-                                        environment: environment, workingDirectory: base)
-            let runner: any PluginRunner = node["mode"]?.string == "warm" ? WarmPluginRunner(plugin: plugin) : ProcessPluginRunner(plugin: plugin)
-            entries[spec.name] = Entry(spec: spec, schemas: try SchemaGenerator(spec: spec).document(), executor: .external(runner))
+            for entry in node["environment"]?.orderedEntries ?? [] {
+                environment[entry.key] = entry.node.string ?? entry.node.text
+            }
+            let resolvedCommand = command.enumerated().map {
+                $0.offset > 0 && ($0.element.hasPrefix("./") || $0.element.contains("/")) && !$0.element.hasPrefix("/")
+                    ? resolve($0.element) : $0.element
+            }
+            let plugin = ExternalPlugin(
+                command: resolvedCommand.first!.contains("/") && !resolvedCommand.first!.hasPrefix("/")
+                    ? [resolve(resolvedCommand[0])] + resolvedCommand.dropFirst() : resolvedCommand,
+                environment: environment, workingDirectory: base)
+            let runner: any PluginRunner =
+                node["mode"]?.string == "warm" ? WarmPluginRunner(plugin: plugin) : ProcessPluginRunner(plugin: plugin)
+            entries[spec.name] = Entry(
+                spec: spec, schemas: try SchemaGenerator(spec: spec).document(), executor: .external(runner))
         }
     }
 }

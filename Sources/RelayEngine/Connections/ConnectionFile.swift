@@ -37,7 +37,8 @@ public enum ConnectionFile {
 
     /// Reads a connection file: opens sealed values, refuses secrets stored in clear, validates the result
     /// against the plugin's connection schema. No error message contains a secret.
-    public static func read(path: String, catalog: PluginCatalog, key: MasterKey?) throws -> ConnectionStore.Connection {
+    public static func read(path: String, catalog: PluginCatalog, key: MasterKey?) throws -> ConnectionStore.Connection
+    {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -50,7 +51,9 @@ public enum ConnectionFile {
             throw RelayError(.invalidSpec, "\(path):\(node.line): plugin: expected the plugin this connection is for")
         }
         guard let entry = catalog[plugin] else {
-            throw RelayError(.notFound, "\(path):\(node["plugin"]?.line ?? node.line): plugin: no plugin named \(plugin) is installed")
+            throw RelayError(
+                .notFound,
+                "\(path):\(node["plugin"]?.line ?? node.line): plugin: no plugin named \(plugin) is installed")
         }
         let schema = entry.schemas["connection"] ?? [:]
         let secrets = secretFields(schema: schema)
@@ -63,17 +66,24 @@ public enum ConnectionFile {
             if SealedSecret.isSealed(value) {
                 object[field] = try SealedSecret.open(value.stringValue!, field: field, key: key, place: place)
             } else if secrets.contains(field), value != .null {
-                throw RelayError(.invalidSpec, "\(place): a secret stored in clear; store it encrypted with relay connections add \(name) --plugin \(plugin) --force (reads the parameters as JSON)")
+                throw RelayError(
+                    .invalidSpec,
+                    "\(place): a secret stored in clear; store it encrypted with relay connections add \(name) --plugin \(plugin) --force (reads the parameters as JSON)"
+                )
             }
         }
         parameters = .object(object)
-        let problems = SchemaValidator(schema: schema, options: .standard).validate(parameters, at: JSONPath(root: "parameters"))
+        let problems = SchemaValidator(schema: schema, options: .standard).validate(
+            parameters, at: JSONPath(root: "parameters"))
         if !problems.isEmpty {
             let masker = SecretMasker(schema: schema, connection: parameters)
-            throw RelayError(.invalidValue, "\(path): connection \(name) does not match the \(plugin) plugin's connection schema: "
-                + problems.map { masker.mask($0.description) }.joined(separator: "; "))
+            throw RelayError(
+                .invalidValue,
+                "\(path): connection \(name) does not match the \(plugin) plugin's connection schema: "
+                    + problems.map { masker.mask($0.description) }.joined(separator: "; "))
         }
-        var connection = ConnectionStore.Connection(name: name, plugin: plugin, parameters: parameters, secretFields: secrets, file: path)
+        var connection = ConnectionStore.Connection(
+            name: name, plugin: plugin, parameters: parameters, secretFields: secrets, file: path)
         connection.modified = modified(path)
         return connection
     }
@@ -87,7 +97,8 @@ public enum ConnectionFile {
             "parameters:",
         ]
         for (field, value) in connection.parameters.objectValue ?? [:] {
-            let stored: JSONValue = connection.secretFields.contains(field) && value != .null
+            let stored: JSONValue =
+                connection.secretFields.contains(field) && value != .null
                 ? .string(try SealedSecret.seal(value, field: field, key: key)) : value
             lines.append("  \(JSONWriter.compact.string(.string(field))): \(JSONWriter.compact.string(stored))")
         }

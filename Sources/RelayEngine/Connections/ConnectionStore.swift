@@ -19,7 +19,9 @@ public final class ConnectionStore: Sendable {
         public var file: String?
         var modified: Date?
 
-        public init(name: String, plugin: String, parameters: JSONValue, secretFields: [String] = [], file: String? = nil) {
+        public init(
+            name: String, plugin: String, parameters: JSONValue, secretFields: [String] = [], file: String? = nil
+        ) {
             self.name = name
             self.plugin = plugin
             self.parameters = parameters
@@ -76,7 +78,9 @@ public final class ConnectionStore: Sendable {
 
     private func current(_ name: String) throws -> Connection {
         guard let connection = loaded.withLock({ $0[name] }) else {
-            throw RelayError(.notFound, "no connection named \"\(name)\" (connections are files in connections/; see relay connections list)")
+            throw RelayError(
+                .notFound,
+                "no connection named \"\(name)\" (connections are files in connections/; see relay connections list)")
         }
         guard let file = connection.file, let catalog else { return connection }
         let modified = ConnectionFile.modified(file)

@@ -16,7 +16,9 @@ public struct MasterKey: Sendable {
 
     public init(bytes: [UInt8], source: String) throws {
         guard bytes.count == 32 else {
-            throw RelayError(.configuration, "\(source): a master key is 32 bytes (base64, 44 characters); found \(bytes.count) bytes")
+            throw RelayError(
+                .configuration,
+                "\(source): a master key is 32 bytes (base64, 44 characters); found \(bytes.count) bytes")
         }
         self.bytes = bytes
         id = SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
@@ -25,7 +27,8 @@ public struct MasterKey: Sendable {
 
     public init(base64 text: String, source: String) throws {
         guard let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw RelayError(.configuration, "\(source): expected a base64 master key (44 characters), found something else")
+            throw RelayError(
+                .configuration, "\(source): expected a base64 master key (44 characters), found something else")
         }
         try self.init(bytes: Array(bytes), source: source)
     }
@@ -46,7 +49,9 @@ public struct MasterKey: Sendable {
     }
 
     /// The configured location: RELAY_MASTER_KEY, RELAY_MASTER_KEY_FILE, or `defaultFile`.
-    public static func location(defaultFile: String, environment: [String: String] = ProcessInfo.processInfo.environment)
+    public static func location(
+        defaultFile: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         -> Location
     {
         if let value = environment["RELAY_MASTER_KEY"], !value.isEmpty { return .environment }
@@ -87,8 +92,10 @@ public struct MasterKey: Sendable {
         case S_IFDIR?:
             throw RelayError(.configuration, "\(place): is a directory; expected a file holding the base64 master key")
         default:
-            throw RelayError(.configuration, "\(place): is not a regular file (a device, pipe or socket); "
-                + "expected a file holding the base64 master key")
+            throw RelayError(
+                .configuration,
+                "\(place): is not a regular file (a device, pipe or socket); "
+                    + "expected a file holding the base64 master key")
         }
         let bytes: Data
         do {
@@ -100,8 +107,10 @@ public struct MasterKey: Sendable {
             throw RelayError(.io, "\(place): cannot read the master key: \(error.localizedDescription)")
         }
         guard bytes.count <= longestFile else {
-            throw RelayError(.configuration, "\(place): is longer than \(longestFile) bytes; "
-                + "expected the base64 master key (44 characters)")
+            throw RelayError(
+                .configuration,
+                "\(place): is longer than \(longestFile) bytes; "
+                    + "expected the base64 master key (44 characters)")
         }
         guard let text = String(data: bytes, encoding: .utf8) else {
             throw RelayError(.configuration, "\(place): is not text; expected the base64 master key (44 characters)")

@@ -23,21 +23,32 @@ public enum SealedSecret {
     public static func open(_ text: String, field: String, key: MasterKey?, place: String) throws -> JSONValue {
         let parts = text.dropFirst(prefix.count).split(separator: ":", maxSplits: 1)
         guard text.hasPrefix(prefix), parts.count == 2, let combined = Data(base64Encoded: String(parts[1])) else {
-            throw RelayError(.invalidValue, "\(place): expected an encrypted value (relay-secret:v1:KEYID:DATA), found a malformed one")
+            throw RelayError(
+                .invalidValue,
+                "\(place): expected an encrypted value (relay-secret:v1:KEYID:DATA), found a malformed one")
         }
         let keyID = String(parts[0])
         guard let key else {
-            throw RelayError(.configuration, "\(place): encrypted under master key \(keyID), but no master key is set: set RELAY_MASTER_KEY or RELAY_MASTER_KEY_FILE, or put the key in the project's .relay/master.key")
+            throw RelayError(
+                .configuration,
+                "\(place): encrypted under master key \(keyID), but no master key is set: set RELAY_MASTER_KEY or RELAY_MASTER_KEY_FILE, or put the key in the project's .relay/master.key"
+            )
         }
         guard keyID == key.id else {
-            throw RelayError(.configuration, "\(place): encrypted under master key \(keyID), but the master key from \(key.source) is \(key.id): wrong key")
+            throw RelayError(
+                .configuration,
+                "\(place): encrypted under master key \(keyID), but the master key from \(key.source) is \(key.id): wrong key"
+            )
         }
         do {
             let box = try AES.GCM.SealedBox(combined: combined)
             let plaintext = try AES.GCM.open(box, using: key.key, authenticating: Array(field.utf8))
             return try JSONParser.parse(bytes: Array(plaintext))
         } catch {
-            throw RelayError(.invalidValue, "\(place): the encrypted value does not open with master key \(key.id): it was altered or belongs to another field")
+            throw RelayError(
+                .invalidValue,
+                "\(place): the encrypted value does not open with master key \(key.id): it was altered or belongs to another field"
+            )
         }
     }
 }

@@ -15,7 +15,10 @@ public final class Dispatcher: Sendable {
     let logger: Logger
     let metrics: PipelineMetrics
 
-    public init(bus: any LedgerTransport, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.dispatcher")) {
+    public init(
+        bus: any LedgerTransport, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(),
+        logger: Logger = Logger(label: "relay.dispatcher")
+    ) {
         self.bus = bus
         self.workflows = workflows
         self.metrics = metrics
@@ -100,16 +103,22 @@ public final class Dispatcher: Sendable {
             throw PoisonMessage(reason: "not an event: \(error) in \(EventText.excerpt(delivery.message.value))")
         }
         guard let eventID = event["eventId"]?.stringValue, let instance = event["instance"]?.stringValue else {
-            throw PoisonMessage(reason: "not an event: expected JSON with eventId, instance and output, found \(EventText.excerpt(delivery.message.value))")
+            throw PoisonMessage(
+                reason:
+                    "not an event: expected JSON with eventId, instance and output, found \(EventText.excerpt(delivery.message.value))"
+            )
         }
         let bound = workflows.filter { $0.trigger.instanceID == instance }
-        guard !bound.isEmpty else { throw PoisonMessage(reason: "no workflow is bound to trigger instance \(instance)") }
+        guard !bound.isEmpty else {
+            throw PoisonMessage(reason: "no workflow is bound to trigger instance \(instance)")
+        }
         let output = event["output"] ?? [:]
         var outcome = Outcome()
         guard try RunStore.recordEvent(eventID, instance: instance, in: db) else { return outcome }
         for workflow in bound {
             let runID = "run-" + String(StableHash.fnv1a(eventID + "/" + workflow.name), radix: 16)
-            guard try RunStore.createRun(id: runID, workflow: workflow.name, eventID: eventID, event: output, in: db) else { continue }
+            guard try RunStore.createRun(id: runID, workflow: workflow.name, eventID: eventID, event: output, in: db)
+            else { continue }
             outcome.runsStarted += 1
             let messages = try advance(runID: runID, workflow: workflow, after: -1, in: db)
             outcome.messages += messages
@@ -131,7 +140,8 @@ public final class Dispatcher: Sendable {
         do {
             let message = try V1Message(json: json)
             guard message.kind == .actionEvent else {
-                throw PoisonMessage(reason: "not a result: expected a v1 action_event, found a \(message.kind.rawValue)")
+                throw PoisonMessage(
+                    reason: "not a result: expected a v1 action_event, found a \(message.kind.rawValue)")
             }
             return try StepEvent(body: message.body)
         } catch let error as V1ProtocolError {
@@ -146,10 +156,14 @@ public final class Dispatcher: Sendable {
     func applyResult(_ delivery: Delivery, in db: SQLiteConnection) throws -> Outcome {
         let event = try Self.result(delivery.message.value)
         guard let jobID = event.meta["jobId"]?.stringValue else {
-            throw PoisonMessage(reason: "not a result of Relay's: expected meta.jobId (a string), found meta \(Self.excerpt(event.meta))")
+            throw PoisonMessage(
+                reason:
+                    "not a result of Relay's: expected meta.jobId (a string), found meta \(Self.excerpt(event.meta))")
         }
         guard let workflowName = event.meta["workflow"]?.stringValue else {
-            throw PoisonMessage(reason: "result of job \(jobID): expected meta.workflow (a string), found meta \(Self.excerpt(event.meta))")
+            throw PoisonMessage(
+                reason:
+                    "result of job \(jobID): expected meta.workflow (a string), found meta \(Self.excerpt(event.meta))")
         }
         guard let workflow = workflows.first(where: { $0.name == workflowName }) else {
             throw PoisonMessage(reason: "result for unknown workflow \(workflowName)")
@@ -157,7 +171,8 @@ public final class Dispatcher: Sendable {
         // From the message: a time within Unix time's sane range, or none (it feeds durations in `relay runs`).
         let startedAt = event.meta["startedAt"]?.doubleValue.flatMap { (0...1e11).contains($0) ? $0 : nil }
         guard let step = try RunStore.step(jobID: jobID, in: db) else {
-            throw PoisonMessage(reason: "result of job \(jobID): no such job in the run store (the run is unknown here)")
+            throw PoisonMessage(
+                reason: "result of job \(jobID): no such job in the run store (the run is unknown here)")
         }
         // A result already recorded (redelivered) changes nothing.
         guard step.status == "running" else { return Outcome() }
@@ -167,19 +182,25 @@ public final class Dispatcher: Sendable {
         var finished: (String, String)?
         var messages: [BusMessage] = []
         if event.status == .ok || (step.attempt >= definition.retry.attempts && definition.continueOnFailure) {
-            (finished, messages) = try finishIfDone(runID: step.runID, messages: advance(runID: step.runID, workflow: workflow, after: index, in: db), workflow: workflow, in: db)
+            (finished, messages) = try finishIfDone(
+                runID: step.runID, messages: advance(runID: step.runID, workflow: workflow, after: index, in: db),
+                workflow: workflow, in: db)
         } else if step.attempt < definition.retry.attempts,
-            let job = try? self.job(runID: step.runID, workflow: workflow, step: definition, attempt: step.attempt + 1,
-                                    scope: RunStore.scope(runID: step.runID, in: db))
+            let job = try? self.job(
+                runID: step.runID, workflow: workflow, step: definition, attempt: step.attempt + 1,
+                scope: RunStore.scope(runID: step.runID, in: db))
         {
             // (A retry renders the input as the first attempt did; should that fail now, the step has failed.)
             let attempt = step.attempt + 1
             let delay = definition.retry.delay(after: step.attempt)
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-            try RunStore.addStep(jobID: job.0, runID: step.runID, stepID: definition.id, attempt: attempt, status: "running", input: job.2, in: db)
+            try RunStore.addStep(
+                jobID: job.0, runID: step.runID, stepID: definition.id, attempt: attempt, status: "running",
+                input: job.2, in: db)
             try RunStore.schedule(job.1, jobID: job.0, dueAt: RunStore.now() + seconds, in: db)
         } else {
-            try RunStore.finishRun(id: step.runID, status: "failed", error: "step \(definition.id) failed: \(event.error ?? "")", in: db)
+            try RunStore.finishRun(
+                id: step.runID, status: "failed", error: "step \(definition.id) failed: \(event.error ?? "")", in: db)
             finished = (step.runID, "failed")
             messages = [runNotice(step.runID, workflow: workflow.name, status: "failed")]
         }
@@ -192,7 +213,9 @@ public final class Dispatcher: Sendable {
         return outcome
     }
 
-    private func finishIfDone(runID: String, messages: [BusMessage], workflow: Workflow, in db: SQLiteConnection) throws -> ((String, String)?, [BusMessage]) {
+    private func finishIfDone(runID: String, messages: [BusMessage], workflow: Workflow, in db: SQLiteConnection) throws
+        -> ((String, String)?, [BusMessage])
+    {
         if messages.isEmpty {
             try RunStore.finishRun(id: runID, status: "succeeded", error: nil, in: db)
             return ((runID, "succeeded"), [runNotice(runID, workflow: workflow.name, status: "succeeded")])
@@ -201,7 +224,9 @@ public final class Dispatcher: Sendable {
     }
 
     private func runNotice(_ runID: String, workflow: String, status: String) -> BusMessage {
-        BusMessage(topic: Topics.runs, key: runID, json: ["runId": .string(runID), "workflow": .string(workflow), "status": .string(status)])
+        BusMessage(
+            topic: Topics.runs, key: runID,
+            json: ["runId": .string(runID), "workflow": .string(workflow), "status": .string(status)])
     }
 
     /// The job for the first step after `index` whose condition holds (skipped ones are recorded), or nothing when
@@ -212,24 +237,31 @@ public final class Dispatcher: Sendable {
             let step = workflow.steps[next]
             let scope = try RunStore.scope(runID: runID, in: db)
             if let condition = step.when, !condition.holds(in: scope) {
-                try RunStore.addStep(jobID: "\(runID)/\(step.id)/0", runID: runID, stepID: step.id, attempt: 0, status: "skipped", input: nil,
-                                     error: "condition not met: \(condition.description)", in: db)
+                try RunStore.addStep(
+                    jobID: "\(runID)/\(step.id)/0", runID: runID, stepID: step.id, attempt: 0, status: "skipped",
+                    input: nil,
+                    error: "condition not met: \(condition.description)", in: db)
                 next += 1
                 continue
             }
             do {
-                let (jobID, message, input) = try job(runID: runID, workflow: workflow, step: step, attempt: 1, scope: scope)
-                try RunStore.addStep(jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "running", input: input, in: db)
+                let (jobID, message, input) = try job(
+                    runID: runID, workflow: workflow, step: step, attempt: 1, scope: scope)
+                try RunStore.addStep(
+                    jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "running", input: input, in: db)
                 return [message]
             } catch let error as TemplateError {
                 let jobID = "\(runID)/\(step.id)/1"
-                try RunStore.addStep(jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "failed", input: nil,
-                                     error: "input could not be rendered: \(error.message)", in: db)
+                try RunStore.addStep(
+                    jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "failed", input: nil,
+                    error: "input could not be rendered: \(error.message)", in: db)
                 if step.continueOnFailure {
                     next += 1
                     continue
                 }
-                try RunStore.finishRun(id: runID, status: "failed", error: "step \(step.id): input could not be rendered: \(error.message)", in: db)
+                try RunStore.finishRun(
+                    id: runID, status: "failed",
+                    error: "step \(step.id): input could not be rendered: \(error.message)", in: db)
                 return [runNotice(runID, workflow: workflow.name, status: "failed")]
             }
         }
@@ -237,14 +269,19 @@ public final class Dispatcher: Sendable {
     }
 
     /// The job message for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.
-    func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope) throws -> (String, BusMessage, JSONValue) {
+    func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope) throws -> (
+        String, BusMessage, JSONValue
+    ) {
         let input = try Template.render(step.input, scope: scope)
         if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
         let jobID = "\(runID)/\(step.id)/\(attempt)"
         var meta: JSONObject = [
             "jobId": .string(jobID), "runId": .string(runID), "stepId": .string(step.id), "attempt": .int(attempt),
             "workflow": .string(workflow.name),
-            "timeoutMs": .int(Int(step.timeout.components.seconds * 1000 + step.timeout.components.attoseconds / 1_000_000_000_000_000)),
+            "timeoutMs": .int(
+                Int(
+                    step.timeout.components.seconds * 1000 + step.timeout.components.attoseconds / 1_000_000_000_000_000
+                )),
         ]
         if let connection = step.connection { meta["connection"] = .string(connection) }
         let start = StepStart(step: .action(step.action), input: input, connection: [:], meta: .object(meta))

@@ -28,16 +28,20 @@ public enum DistributedPipeline {
     }
 
     /// Runs one role until SIGTERM or SIGINT.
-    public static func run(_ role: Role, project: Project, configuration: Configuration,
-                           logger: Logger = Logger(label: "relay"),
-                           onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    public static func run(
+        _ role: Role, project: Project, configuration: Configuration,
+        logger: Logger = Logger(label: "relay"),
+        onReady: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
         var kafka = configuration.kafka
         if kafka.topics.isEmpty, let declared = try? TopicDeclaration.loadDirectory(project.layout.topics) {
             kafka.topics = declared
         }
         let transport = try KafkaTransport(configuration: kafka, logger: logger)
         do {
-            try await runServices(role, project: project, configuration: configuration, transport: transport, logger: logger, onReady: onReady)
+            try await runServices(
+                role, project: project, configuration: configuration, transport: transport, logger: logger,
+                onReady: onReady)
         } catch {
             await transport.close()
             throw error
@@ -48,8 +52,10 @@ public enum DistributedPipeline {
     }
 
     /// The role's services and the HTTP endpoint, until the service group ends (the caller closes the transport).
-    private static func runServices(_ role: Role, project: Project, configuration: Configuration, transport: KafkaTransport,
-                                    logger: Logger, onReady: @escaping @Sendable (Int) async -> Void) async throws {
+    private static func runServices(
+        _ role: Role, project: Project, configuration: Configuration, transport: KafkaTransport,
+        logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
+    ) async throws {
         let metrics = PipelineMetrics()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var triggers: TriggerHost?
@@ -61,31 +67,39 @@ public enum DistributedPipeline {
             // What a crash left in the outbox goes out before anything new is decided.
             try await ledger.publishOutbox()
             let dispatcher = Dispatcher(bus: ledger, workflows: project.workflows, metrics: metrics, logger: logger)
-            services.append(.init(service: PipelineComponent(name: "dispatcher", logger: logger) { try await dispatcher.run() }))
+            services.append(
+                .init(service: PipelineComponent(name: "dispatcher", logger: logger) { try await dispatcher.run() }))
         case .worker:
             // By default, the plugins the project's workflows run as steps: one consumer group per plugin, and
             // groups nobody needs would only slow joining down.
             let used = Set(project.workflows.flatMap { $0.steps.map(\.plugin) }).sorted()
-            let worker = Worker(bus: transport, catalog: project.catalog, connections: project.connections,
-                                plugins: configuration.plugins ?? used, concurrency: configuration.concurrency, metrics: metrics,
-                                logger: logger)
-            services.append(.init(service: PipelineComponent(name: "worker", logger: logger) { try await worker.run() }))
+            let worker = Worker(
+                bus: transport, catalog: project.catalog, connections: project.connections,
+                plugins: configuration.plugins ?? used, concurrency: configuration.concurrency, metrics: metrics,
+                logger: logger)
+            services.append(
+                .init(service: PipelineComponent(name: "worker", logger: logger) { try await worker.run() }))
         case .triggers:
             let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
             try RunStore.createTables(database)
-            let host = TriggerHost(bus: transport, database: database, catalog: project.catalog, connections: project.connections,
-                                   workflows: project.workflows, metrics: metrics, logger: logger)
+            let host = TriggerHost(
+                bus: transport, database: database, catalog: project.catalog, connections: project.connections,
+                workflows: project.workflows, metrics: metrics, logger: logger)
             triggers = host
-            services.append(.init(service: PipelineComponent(name: "triggers", logger: logger) { try await host.run() }))
+            services.append(
+                .init(service: PipelineComponent(name: "triggers", logger: logger) { try await host.run() }))
         }
         if let port = configuration.port {
-            services.append(.init(service: PipelineHTTP.application(
-                host: configuration.host, port: port, serverName: "relay-\(role.rawValue)", metrics: metrics,
-                triggers: triggers, logger: logger, onReady: onReady)))
+            services.append(
+                .init(
+                    service: PipelineHTTP.application(
+                        host: configuration.host, port: port, serverName: "relay-\(role.rawValue)", metrics: metrics,
+                        triggers: triggers, logger: logger, onReady: onReady)))
         } else {
             await onReady(0)
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -27,7 +27,9 @@ public final class EmbeddedPipeline: Sendable {
     public let metrics = PipelineMetrics()
     let logger: Logger
 
-    public init(project: Project, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "relay")) throws {
+    public init(
+        project: Project, configuration: Configuration = Configuration(), logger: Logger = Logger(label: "relay")
+    ) throws {
         self.project = project
         self.configuration = configuration
         self.logger = logger
@@ -38,32 +40,37 @@ public final class EmbeddedPipeline: Sendable {
 
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let dispatcher = Dispatcher(bus: bus, workflows: project.workflows, metrics: metrics, logger: logger)
-        let worker = Worker(bus: bus, catalog: project.catalog, connections: project.connections,
-                            concurrency: configuration.workerConcurrency, metrics: metrics, logger: logger)
-        let triggers = TriggerHost(bus: bus, database: bus.database, catalog: project.catalog, connections: project.connections,
-                                   workflows: project.workflows, metrics: metrics, logger: logger)
-        let app = PipelineHTTP.application(host: configuration.host, port: configuration.port, serverName: "relay",
-                                           metrics: metrics, triggers: triggers, logger: logger, onReady: onReady)
+        let worker = Worker(
+            bus: bus, catalog: project.catalog, connections: project.connections,
+            concurrency: configuration.workerConcurrency, metrics: metrics, logger: logger)
+        let triggers = TriggerHost(
+            bus: bus, database: bus.database, catalog: project.catalog, connections: project.connections,
+            workflows: project.workflows, metrics: metrics, logger: logger)
+        let app = PipelineHTTP.application(
+            host: configuration.host, port: configuration.port, serverName: "relay",
+            metrics: metrics, triggers: triggers, logger: logger, onReady: onReady)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {
             services.append(.init(service: PipelineComponent(name: "printer") { try await self.printRuns() }))
         }
         let bus = self.bus
         services += [
-            .init(service: PipelineComponent(name: "retention") {
-                // Deletes consumed messages past the retention period, hourly.
-                while !Task.isCancelled {
-                    try await bus.applyRetention()
-                    try await Task.sleep(for: .seconds(3600))
-                }
-            }),
+            .init(
+                service: PipelineComponent(name: "retention") {
+                    // Deletes consumed messages past the retention period, hourly.
+                    while !Task.isCancelled {
+                        try await bus.applyRetention()
+                        try await Task.sleep(for: .seconds(3600))
+                    }
+                }),
             .init(service: PipelineComponent(name: "dispatcher") { try await dispatcher.run() }),
             .init(service: PipelineComponent(name: "worker") { try await worker.run() }),
             .init(service: PipelineComponent(name: "triggers") { try await triggers.run() }),
         ]
         var groupLogger = logger
         groupLogger.logLevel = .warning
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
         try await group.run()
     }
 
@@ -71,7 +78,9 @@ public final class EmbeddedPipeline: Sendable {
     func printRuns() async throws {
         let subscription = try await bus.subscribe(topic: Topics.runs, group: "relay.up.printer")
         while let delivery = try await subscription.next() {
-            if let notice = try? JSONParser.parse(bytes: delivery.message.value), let runID = notice["runId"]?.stringValue {
+            if let notice = try? JSONParser.parse(bytes: delivery.message.value),
+                let runID = notice["runId"]?.stringValue
+            {
                 let summary = try await RunQueries(database: bus.database).summary(runID)
                 FileHandle.standardOutput.write(Data((summary + "\n").utf8))
             }

@@ -1,5 +1,5 @@
-import Logging
 import Hummingbird
+import Logging
 import RelayCore
 import RelaySDK
 import ServiceLifecycle
@@ -26,9 +26,11 @@ enum PipelineHTTP {
             var request = request
             let body = try await request.collectBody(limit: largestBody)
             guard let message = try? JSONParser.parse(bytes: Array(body.readableBytesView)) else {
-                return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "expected a v1 trigger_event\n")))
+                return Response(
+                    status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "expected a v1 trigger_event\n")))
             }
-            let known = try await triggers.dispatch.deliver(token: context.parameters.get("token") ?? "", message: message)
+            let known = try await triggers.dispatch.deliver(
+                token: context.parameters.get("token") ?? "", message: message)
             return Response(status: known ? .ok : .notFound)
         }
         return router
@@ -37,8 +39,10 @@ enum PipelineHTTP {
     /// The HTTP server of a pipeline process on `host:port` (port 0: any free one). Once it listens, external
     /// triggers learn the dispatcher endpoint's base URL and `onReady` gets the port. Its logs below warning are
     /// dropped (one line per request would drown the pipeline's).
-    static func application(host: String, port: Int, serverName: String, metrics: PipelineMetrics, triggers: TriggerHost?,
-                            logger: Logger, onReady: @escaping @Sendable (Int) async -> Void) -> some Service {
+    static func application(
+        host: String, port: Int, serverName: String, metrics: PipelineMetrics, triggers: TriggerHost?,
+        logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
+    ) -> some Service {
         var httpLogger = logger
         httpLogger.logLevel = .warning
         return Application(
@@ -53,10 +57,14 @@ enum PipelineHTTP {
             logger: httpLogger)
     }
 
-    static func webhook(_ request: Request, context: BasicRequestContext, router: WebhookRouter) async throws -> Response {
+    static func webhook(_ request: Request, context: BasicRequestContext, router: WebhookRouter) async throws
+        -> Response
+    {
         let path = String(request.uri.path.dropFirst("/webhooks/".count))
         guard let inbox = router.inbox(for: path) else {
-            return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "no webhook trigger listens on /webhooks/\(path)\n")))
+            return Response(
+                status: .notFound,
+                body: .init(byteBuffer: ByteBuffer(string: "no webhook trigger listens on /webhooks/\(path)\n")))
         }
         var request = request
         let body = try await request.collectBody(limit: largestBody)
@@ -74,8 +82,9 @@ enum PipelineHTTP {
         }
         let accepted = await inbox.deliver(
             method: request.method.rawValue, path: request.uri.path, headers: headers, query: query, body: text)
-        return Response(status: accepted ? .accepted : .internalServerError,
-                        body: .init(byteBuffer: ByteBuffer(string: accepted ? "accepted\n" : "the event could not be published\n")))
+        return Response(
+            status: accepted ? .accepted : .internalServerError,
+            body: .init(byteBuffer: ByteBuffer(string: accepted ? "accepted\n" : "the event could not be published\n")))
     }
 }
 
@@ -98,7 +107,7 @@ struct PipelineComponent: Service {
             try await cancelWhenGracefulShutdown {
                 do {
                     try await body()
-                } catch where error is CancellationError || Task.isCancelled {
+                } catch  where error is CancellationError || Task.isCancelled {
                     // Cancellation is how shutdown reaches a component: that ending is a clean one.
                 }
                 logger?.info("\(name): drained")

@@ -26,7 +26,10 @@ public final class PipelineMetrics: Sendable {
     public init() {}
 
     public var all: [Counter] {
-        [eventsPublished, runsStarted, runsSucceeded, runsFailed, jobsSucceeded, jobsFailed, deadLettered, triggerRestarts]
+        [
+            eventsPublished, runsStarted, runsSucceeded, runsFailed, jobsSucceeded, jobsFailed, deadLettered,
+            triggerRestarts,
+        ]
     }
 
     /// Prometheus text exposition format.

@@ -23,7 +23,9 @@ public struct Project: Sendable {
         var problems: [String] = []
         for file in files {
             let path = (layout.workflows as NSString).appendingPathComponent(file)
-            let loaded: Result<Workflow, RelayError> = Result { () throws(RelayError) -> Workflow in try WorkflowDecoder.load(path: path) }
+            let loaded: Result<Workflow, RelayError> = Result { () throws(RelayError) -> Workflow in
+                try WorkflowDecoder.load(path: path)
+            }
             switch loaded {
             case .success(let workflow):
                 if workflows.contains(where: { $0.name == workflow.name }) {

@@ -20,13 +20,21 @@ public struct WorkflowValidator: Sendable {
         let trigger = workflow.trigger
         if let entry = catalog[trigger.plugin], trigger.isTask {
             if entry.spec.task(named: trigger.trigger) == nil {
-                add("trigger.task", "plugin \(trigger.plugin) has no task \"\(trigger.trigger)\"; it has \(list(entry.spec.tasks.map(\.name)))")
+                add(
+                    "trigger.task",
+                    "plugin \(trigger.plugin) has no task \"\(trigger.trigger)\"; it has \(list(entry.spec.tasks.map(\.name)))"
+                )
             }
         } else if let entry = catalog[trigger.plugin] {
             if entry.spec.trigger(named: trigger.trigger) == nil {
-                add("trigger.trigger", "plugin \(trigger.plugin) has no trigger \"\(trigger.trigger)\"; it has \(list(entry.spec.triggers.map(\.name)))")
+                add(
+                    "trigger.trigger",
+                    "plugin \(trigger.plugin) has no trigger \"\(trigger.trigger)\"; it has \(list(entry.spec.triggers.map(\.name)))"
+                )
             } else {
-                checkInput(trigger.input, schema: entry.schemas["triggers"]?[trigger.trigger]?["input"] ?? [:], path: "trigger.input", add: add)
+                checkInput(
+                    trigger.input, schema: entry.schemas["triggers"]?[trigger.trigger]?["input"] ?? [:],
+                    path: "trigger.input", add: add)
                 if case .native(let host) = entry.executor, !containsTemplate(trigger.input) {
                     for problem in host.plugin.problems(inTriggerInput: trigger.input, trigger: trigger.trigger) {
                         add("trigger.input.\(problem.key)", problem.message)
@@ -34,7 +42,9 @@ public struct WorkflowValidator: Sendable {
                 }
             }
         } else {
-            add("trigger.plugin", "unknown plugin \"\(trigger.plugin)\"; installed: \(list(catalog.entries.keys.sorted()))")
+            add(
+                "trigger.plugin",
+                "unknown plugin \"\(trigger.plugin)\"; installed: \(list(catalog.entries.keys.sorted()))")
         }
         if let name = trigger.connection, connections[name] == nil {
             add("trigger.connection", "unknown connection \"\(name)\"")
@@ -42,21 +52,32 @@ public struct WorkflowValidator: Sendable {
         for (index, step) in workflow.steps.enumerated() {
             let path = "steps[\(index)]"
             guard let entry = catalog[step.plugin] else {
-                add("\(path).plugin", "unknown plugin \"\(step.plugin)\"; installed: \(list(catalog.entries.keys.sorted()))")
+                add(
+                    "\(path).plugin",
+                    "unknown plugin \"\(step.plugin)\"; installed: \(list(catalog.entries.keys.sorted()))")
                 continue
             }
             guard entry.spec.action(named: step.action) != nil else {
-                add("\(path).action", "plugin \(step.plugin) has no action \"\(step.action)\"; it has \(list(entry.spec.actions.map(\.name)))")
+                add(
+                    "\(path).action",
+                    "plugin \(step.plugin) has no action \"\(step.action)\"; it has \(list(entry.spec.actions.map(\.name)))"
+                )
                 continue
             }
             if let name = step.connection {
                 if let connection = connections[name] {
-                    if connection.plugin != step.plugin { add("\(path).connection", "connection \"\(name)\" is for plugin \(connection.plugin), not \(step.plugin)") }
+                    if connection.plugin != step.plugin {
+                        add(
+                            "\(path).connection",
+                            "connection \"\(name)\" is for plugin \(connection.plugin), not \(step.plugin)")
+                    }
                 } else {
                     add("\(path).connection", "unknown connection \"\(name)\"")
                 }
             }
-            checkInput(step.input, schema: entry.schemas["actions"]?[step.action]?["input"] ?? [:], path: "\(path).input", add: add)
+            checkInput(
+                step.input, schema: entry.schemas["actions"]?[step.action]?["input"] ?? [:], path: "\(path).input",
+                add: add)
         }
         return problems
     }

@@ -1,3 +1,4 @@
+import Foundation
 import RelayCore
 
 /// Finds the v1 event envelope in what a plugin printed: the runtime may print log lines and other JSON values
@@ -18,10 +19,12 @@ enum EnvelopeReader {
             let start = parser.offset
             do {
                 let value = try parser.parseValue()
-                if let message = try? V1Message(json: value), message.kind.rawValue.hasSuffix("_event") || message.kind == .connectionTest {
+                if let message = try? V1Message(json: value),
+                    message.kind.rawValue.hasSuffix("_event") || message.kind == .connectionTest
+                {
                     found = message
                 }
-            } catch where error.kind == .limit {
+            } catch  where error.kind == .limit {
                 throw error
             } catch {
                 // Not JSON here: resume at the next '{' after where this value started.
@@ -39,5 +42,3 @@ enum EnvelopeReader {
         return "\"" + text + (bytes.count > limit ? "…" : "") + "\""
     }
 }
-
-import Foundation

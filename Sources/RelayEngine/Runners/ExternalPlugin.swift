@@ -11,7 +11,10 @@ public struct ExternalPlugin: Sendable, Equatable {
     public var environment: [String: String]
     public var workingDirectory: String?
 
-    public init(command: [String], environment: [String: String] = ExternalPlugin.minimalEnvironment, workingDirectory: String? = nil) {
+    public init(
+        command: [String], environment: [String: String] = ExternalPlugin.minimalEnvironment,
+        workingDirectory: String? = nil
+    ) {
         self.command = command
         self.environment = environment
         self.workingDirectory = workingDirectory

@@ -12,7 +12,8 @@ public struct ProcessPluginRunner: PluginRunner {
         let isTest = start.step == .connectionTest
         let command = plugin.command + [isTest ? "test" : "run"]
         let message = start.message
-        let child = ChildProcess(command: command, environment: plugin.environment, workingDirectory: plugin.workingDirectory)
+        let child = ChildProcess(
+            command: command, environment: plugin.environment, workingDirectory: plugin.workingDirectory)
         let outcome: ChildProcess.Outcome
         do {
             outcome = try await child.run(input: JSONWriter.compact.bytes(message.json) + [0x0A], timeout: timeout)
@@ -30,23 +31,31 @@ public struct ProcessPluginRunner: PluginRunner {
         case .timedOut:
             return failure("the plugin did not finish within \(timeout) and was killed", kind: .timeout, meta: meta)
         case .signalled(let signal):
-            return failure("the plugin crashed (killed by signal \(signal)); stderr: \(stderr)", kind: .server, meta: meta)
+            return failure(
+                "the plugin crashed (killed by signal \(signal)); stderr: \(stderr)", kind: .server, meta: meta)
         case .exited where outcome.stdoutOverflowed:
             let limit = PipeCollector.defaultLimit >> 20
-            return failure("the plugin wrote more than \(limit) MiB on stdout; Relay reads at most that", kind: .server, meta: meta)
+            return failure(
+                "the plugin wrote more than \(limit) MiB on stdout; Relay reads at most that", kind: .server, meta: meta
+            )
         case .exited(let status):
             let found: V1Message?
             do {
                 found = try EnvelopeReader.lastEnvelope(in: outcome.stdout)
             } catch {
-                return failure("the plugin's reply is JSON beyond what Relay reads: \(error)", kind: .server, meta: meta)
+                return failure(
+                    "the plugin's reply is JSON beyond what Relay reads: \(error)", kind: .server, meta: meta)
             }
             guard let envelope = found else {
                 let stdout = EnvelopeReader.excerpt(outcome.stdout)
                 if status != 0 {
-                    return failure("the plugin exited with status \(status) without a v1 event envelope; stdout: \(stdout); stderr: \(stderr)", kind: .server, meta: meta)
+                    return failure(
+                        "the plugin exited with status \(status) without a v1 event envelope; stdout: \(stdout); stderr: \(stderr)",
+                        kind: .server, meta: meta)
                 }
-                return failure("the plugin printed no v1 event envelope; expected {\"version\":\"v1\",\"type\":\"<x>_event\",\"body\":{…}} on stdout, found \(stdout)", kind: .server, meta: meta)
+                return failure(
+                    "the plugin printed no v1 event envelope; expected {\"version\":\"v1\",\"type\":\"<x>_event\",\"body\":{…}} on stdout, found \(stdout)",
+                    kind: .server, meta: meta)
             }
             do {
                 var event = try StepEvent(body: envelope.body)
@@ -58,7 +67,9 @@ public struct ProcessPluginRunner: PluginRunner {
                 }
                 return event
             } catch {
-                return failure("the plugin's envelope is malformed: \(error.message); found \(JSONWriter.compact.string(envelope.json).prefix(300))", kind: .server, meta: meta)
+                return failure(
+                    "the plugin's envelope is malformed: \(error.message); found \(JSONWriter.compact.string(envelope.json).prefix(300))",
+                    kind: .server, meta: meta)
             }
         }
     }

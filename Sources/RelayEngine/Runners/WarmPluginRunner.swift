@@ -1,8 +1,9 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import RelayCore
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Keeps one `<command> http --port P` server of an external plugin running on loopback and POSTs each step to
 /// it (`/api/v1/actions/NAME`, `/api/v1/tasks/NAME`, `/api/v1/connection/test`). The server is started on first
@@ -32,7 +33,9 @@ public actor WarmPluginRunner: PluginRunner {
         do {
             server = try await ensureServer()
         } catch {
-            return ProcessPluginRunner.failure("could not start the plugin server (\(plugin.command.joined(separator: " ")) http): \(error)", kind: .server, meta: start.meta)
+            return ProcessPluginRunner.failure(
+                "could not start the plugin server (\(plugin.command.joined(separator: " ")) http): \(error)",
+                kind: .server, meta: start.meta)
         }
         let path: String
         switch start.step {
@@ -63,29 +66,40 @@ public actor WarmPluginRunner: PluginRunner {
             }
         } catch {
             if !server.isRunning {
-                return ProcessPluginRunner.failure("the plugin server died during the step; its last output: \(server.outputTail())", kind: .server, meta: start.meta)
+                return ProcessPluginRunner.failure(
+                    "the plugin server died during the step; its last output: \(server.outputTail())", kind: .server,
+                    meta: start.meta)
             }
-            return ProcessPluginRunner.failure("the plugin server did not answer: \(error.localizedDescription)", kind: .server, meta: start.meta)
+            return ProcessPluginRunner.failure(
+                "the plugin server did not answer: \(error.localizedDescription)", kind: .server, meta: start.meta)
         }
         guard let (data, response) = outcome else {
             server.stop()
             self.server = nil
-            return ProcessPluginRunner.failure("the plugin did not finish within \(timeout); its server was killed and will be restarted", kind: .timeout, meta: start.meta)
+            return ProcessPluginRunner.failure(
+                "the plugin did not finish within \(timeout); its server was killed and will be restarted",
+                kind: .timeout, meta: start.meta)
         }
         if response.statusCode == 204 { return .success(.null, meta: start.meta) }
         // Python's json.dumps writes Infinity and NaN: read them, so the worker fails the step saying why.
-        guard let json = try? JSONParser.parsePythonStyle(bytes: Array(data)), let message = try? V1Message(json: json) else {
-            return ProcessPluginRunner.failure("the plugin server answered HTTP \(response.statusCode) without a v1 envelope: \(EnvelopeReader.excerpt(Array(data)))", kind: .server, meta: start.meta)
+        guard let json = try? JSONParser.parsePythonStyle(bytes: Array(data)), let message = try? V1Message(json: json)
+        else {
+            return ProcessPluginRunner.failure(
+                "the plugin server answered HTTP \(response.statusCode) without a v1 envelope: \(EnvelopeReader.excerpt(Array(data)))",
+                kind: .server, meta: start.meta)
         }
         do {
             var event = try StepEvent(body: message.body)
             if event.status == .error {
-                event.errorKind = response.statusCode == 400 ? (event.exception != nil ? .plugin : .client)
+                event.errorKind =
+                    response.statusCode == 400
+                    ? (event.exception != nil ? .plugin : .client)
                     : response.statusCode == 501 ? .notImplemented : .server
             }
             return event
         } catch {
-            return ProcessPluginRunner.failure("the plugin server's envelope is malformed: \(error.message)", kind: .server, meta: start.meta)
+            return ProcessPluginRunner.failure(
+                "the plugin server's envelope is malformed: \(error.message)", kind: .server, meta: start.meta)
         }
     }
 
@@ -159,7 +173,8 @@ final class ServerProcess: Sendable {
 
     static func start(plugin: ExternalPlugin, timeout: Duration, session: URLSession) async throws -> ServerProcess {
         let port = try LoopbackPort.free()
-        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("relay-plugin-\(UUID().uuidString).log")
+        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-plugin-\(UUID().uuidString).log")
         let log = open(logURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard log >= 0 else { throw RelayError(.io, "\(logURL.path): cannot create the server's log file") }
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
@@ -180,13 +195,16 @@ final class ServerProcess: Sendable {
             }
             var request = URLRequest(url: status)
             request.timeoutInterval = 2
-            if let (_, response) = try? await session.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 {
+            if let (_, response) = try? await session.data(for: request),
+                (response as? HTTPURLResponse)?.statusCode == 200
+            {
                 return server
             }
             try await Task.sleep(for: .milliseconds(100))
         }
         server.stop()
-        throw RelayError(.timeout, "the server did not answer on port \(port) within \(timeout); its output: \(server.outputTail())")
+        throw RelayError(
+            .timeout, "the server did not answer on port \(port) within \(timeout); its output: \(server.outputTail())")
     }
 }
 
@@ -202,7 +220,9 @@ public enum LoopbackPort {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw RelayError(.io, "bind() failed: errno \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

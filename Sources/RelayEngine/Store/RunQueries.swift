@@ -17,15 +17,20 @@ public struct RunQueries: Sendable {
         public var error: String?
 
         public var json: JSONValue {
-            ["id": .string(id), "workflow": .string(workflow), "status": .string(status),
-             "started": .string(RunQueries.time(startedAt)), "finished": finishedAt.map { .string(RunQueries.time($0)) } ?? .null,
-             "error": error.map(JSONValue.string) ?? .null]
+            [
+                "id": .string(id), "workflow": .string(workflow), "status": .string(status),
+                "started": .string(RunQueries.time(startedAt)),
+                "finished": finishedAt.map { .string(RunQueries.time($0)) } ?? .null,
+                "error": error.map(JSONValue.string) ?? .null,
+            ]
         }
     }
 
     public func list(limit: Int = 50) async throws -> [RunSummary] {
         try await database.read { db in
-            try db.query("SELECT id, workflow, status, started_at, finished_at, error FROM runs ORDER BY started_at DESC LIMIT ?", [.int(Int64(limit))])
+            try db.query(
+                "SELECT id, workflow, status, started_at, finished_at, error FROM runs ORDER BY started_at DESC LIMIT ?",
+                [.int(Int64(limit))])
         }.map(Self.summaryRow)
     }
 
@@ -37,36 +42,56 @@ public struct RunQueries: Sendable {
             default: return nil
             }
         }
-        return RunSummary(id: row[0].text ?? "", workflow: row[1].text ?? "", status: row[2].text ?? "",
-                          startedAt: double(row[3]) ?? 0, finishedAt: double(row[4]), error: row[5].text)
+        return RunSummary(
+            id: row[0].text ?? "", workflow: row[1].text ?? "", status: row[2].text ?? "",
+            startedAt: double(row[3]) ?? 0, finishedAt: double(row[4]), error: row[5].text)
     }
 
     /// One run's summary, or nil.
     public func run(_ id: String) async throws -> RunSummary? {
         try await database.read { db in
-            try db.query("SELECT id, workflow, status, started_at, finished_at, error FROM runs WHERE id = ?", [.text(id)]).first
+            try db.query(
+                "SELECT id, workflow, status, started_at, finished_at, error FROM runs WHERE id = ?", [.text(id)]
+            ).first
         }.map(Self.summaryRow)
     }
 
     /// The run and each step attempt, or nil.
     public func show(_ id: String) async throws -> JSONValue? {
         try await database.read { db -> JSONValue? in
-            guard let run = try db.query("SELECT id, workflow, status, started_at, finished_at, error, trigger_event FROM runs WHERE id = ?", [.text(id)]).first else { return nil }
+            guard
+                let run = try db.query(
+                    "SELECT id, workflow, status, started_at, finished_at, error, trigger_event FROM runs WHERE id = ?",
+                    [.text(id)]
+                ).first
+            else { return nil }
             var result = RunQueries.summaryRow(run).json.objectValue ?? [:]
             result["trigger_event"] = run[6].text.flatMap { try? JSONParser.parse($0) } ?? .null
             var steps: [JSONValue] = []
-            for row in try db.query("""
+            for row in try db.query(
+                """
                 SELECT step_id, attempt, status, input, output, error, exception, scheduled_at, started_at, finished_at
                 FROM steps WHERE run_id = ? ORDER BY scheduled_at, attempt
-                """, [.text(id)]) {
-                var step: JSONObject = ["step": .string(row[0].text ?? ""), "attempt": .int(Int(row[1].int ?? 0)), "status": .string(row[2].text ?? "")]
+                """, [.text(id)])
+            {
+                var step: JSONObject = [
+                    "step": .string(row[0].text ?? ""), "attempt": .int(Int(row[1].int ?? 0)),
+                    "status": .string(row[2].text ?? ""),
+                ]
                 step["input"] = row[3].text.flatMap { try? JSONParser.parse($0) } ?? .null
                 step["output"] = row[4].text.flatMap { try? JSONParser.parse($0) } ?? .null
                 step["error"] = row[5].text.map(JSONValue.string) ?? .null
                 step["exception"] = row[6].text.flatMap { try? JSONParser.parse($0) } ?? .null
-                let started: Double? = { if case .double(let d) = row[8] { return d }; return nil }()
-                let finished: Double? = { if case .double(let d) = row[9] { return d }; return nil }()
-                step["duration_ms"] = (started != nil && finished != nil) ? RunQueries.milliseconds(finished! - started!) : .null
+                let started: Double? = {
+                    if case .double(let d) = row[8] { return d }
+                    return nil
+                }()
+                let finished: Double? = {
+                    if case .double(let d) = row[9] { return d }
+                    return nil
+                }()
+                step["duration_ms"] =
+                    (started != nil && finished != nil) ? RunQueries.milliseconds(finished! - started!) : .null
                 steps.append(.object(step))
             }
             result["steps"] = .array(steps)
@@ -83,15 +108,20 @@ public struct RunQueries: Sendable {
         for status in latest.values { counts[status, default: 0] += 1 }
         let detail = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         let summary = try await self.run(id)
-        let duration = summary.flatMap { r in r.finishedAt.map { RunQueries.milliseconds($0 - r.startedAt).intValue ?? 0 } }.map { "\($0) ms" } ?? "?"
-        var line = "run \(id) \(run["workflow"]?.stringValue ?? "") \(run["status"]?.stringValue ?? "") in \(duration) (\(latest.count) steps: \(detail))"
+        let duration =
+            summary.flatMap { r in r.finishedAt.map { RunQueries.milliseconds($0 - r.startedAt).intValue ?? 0 } }.map {
+                "\($0) ms"
+            } ?? "?"
+        var line =
+            "run \(id) \(run["workflow"]?.stringValue ?? "") \(run["status"]?.stringValue ?? "") in \(duration) (\(latest.count) steps: \(detail))"
         if let error = run["error"]?.stringValue { line += ": \(error)" }
         return line
     }
 
     static func time(_ seconds: Double) -> String {
-        ISO8601DateFormatter.string(from: Date(timeIntervalSince1970: seconds), timeZone: TimeZone(identifier: "UTC")!,
-                                    formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+        ISO8601DateFormatter.string(
+            from: Date(timeIntervalSince1970: seconds), timeZone: TimeZone(identifier: "UTC")!,
+            formatOptions: [.withInternetDateTime, .withFractionalSeconds])
     }
 
     /// Seconds as whole milliseconds, or null where the stored times cannot give one (never a trap).

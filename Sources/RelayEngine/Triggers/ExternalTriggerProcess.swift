@@ -20,7 +20,8 @@ extension WarmPluginRunner: ExternalProcessPlugin {
 /// until it exits or the task is cancelled (then it is terminated).
 enum ExternalTriggerProcess {
     static func run(plugin: ExternalPlugin, start: StepStart, logger: Logger) async -> StepEvent {
-        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("relay-trigger-\(UUID().uuidString).log")
+        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-trigger-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: logURL) }
         let log = open(logURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard log >= 0 else { return .failure("cannot create the trigger's log file") }
@@ -51,7 +52,9 @@ enum ExternalTriggerProcess {
             return .success([:])
         }
         let output = (try? Data(contentsOf: logURL)).map { String(decoding: $0.suffix(800), as: UTF8.self) } ?? ""
-        if let envelope = try? EnvelopeReader.lastEnvelope(in: Array(output.utf8)), let event = try? StepEvent(body: envelope.body) {
+        if let envelope = try? EnvelopeReader.lastEnvelope(in: Array(output.utf8)),
+            let event = try? StepEvent(body: envelope.body)
+        {
             return event.status == .ok ? .failure("the trigger process ended") : event
         }
         let ending = process.termination.map(\.description) ?? "ended"

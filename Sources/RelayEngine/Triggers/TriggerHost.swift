@@ -26,9 +26,12 @@ public final class TriggerHost: Sendable {
     public let dispatch = DispatchEndpoint()
     let maximumBackoff: Duration
 
-    public init(bus: any Transport, database: SQLiteDatabase, catalog: PluginCatalog, connections: ConnectionStore, workflows: [Workflow],
-                metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
-                maximumBackoff: Duration = .seconds(60)) {
+    public init(
+        bus: any Transport, database: SQLiteDatabase, catalog: PluginCatalog, connections: ConnectionStore,
+        workflows: [Workflow],
+        metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
+        maximumBackoff: Duration = .seconds(60)
+    ) {
         self.bus = bus
         self.database = database
         self.catalog = catalog
@@ -54,7 +57,9 @@ public final class TriggerHost: Sendable {
             let started = ContinuousClock.now
             let event = await runOnce(binding)
             if Task.isCancelled { return }
-            logger.error("trigger \(binding.plugin)/\(binding.trigger) stopped: \(event.error ?? "it returned"); restarting in \(backoff)")
+            logger.error(
+                "trigger \(binding.plugin)/\(binding.trigger) stopped: \(event.error ?? "it returned"); restarting in \(backoff)"
+            )
             metrics.triggerRestarts.increment()
             if ContinuousClock.now - started > .seconds(60) { backoff = .seconds(1) }
             try? await Task.sleep(for: backoff)
@@ -76,8 +81,9 @@ public final class TriggerHost: Sendable {
         var meta: JSONObject = ["triggerId": .string(instance)]
         // The connection's name lets the plugin host drop its old client when the connection is replaced.
         if let name = binding.connection { meta["connection"] = .string(name) }
-        let start = StepStart(step: .trigger(binding.trigger), input: binding.input, connection: parameters,
-                              meta: .object(meta))
+        let start = StepStart(
+            step: .trigger(binding.trigger), input: binding.input, connection: parameters,
+            meta: .object(meta))
         // Trigger events of every kind (native, external, tasks) leave the host with connection secrets masked.
         let masker = SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: parameters)
         let send: @Sendable (JSONValue) async throws -> Void = { output in
@@ -103,7 +109,12 @@ public final class TriggerHost: Sendable {
                 webhooks.register(path: path, inbox: created)
                 inbox = created
             }
-            defer { if let inbox { webhooks.unregister(inbox: inbox); inbox.finish() } }
+            defer {
+                if let inbox {
+                    webhooks.unregister(inbox: inbox)
+                    inbox.finish()
+                }
+            }
             return await host.runTrigger(start, state: state(for: instance), webhook: inbox, send: send)
         case .external(let runner):
             guard let process = runner as? any ExternalProcessPlugin else {
@@ -122,8 +133,10 @@ public final class TriggerHost: Sendable {
 
     /// Runs a spec task on its schedule, forever: each item of its output becomes an event; its state is kept in
     /// the run store; when it reports more pages it runs again at once.
-    func runTask(_ binding: TriggerBinding, start: StepStart, entry: PluginCatalog.Entry,
-                 send: @escaping @Sendable (JSONValue) async throws -> Void) async -> StepEvent {
+    func runTask(
+        _ binding: TriggerBinding, start: StepStart, entry: PluginCatalog.Entry,
+        send: @escaping @Sendable (JSONValue) async throws -> Void
+    ) async -> StepEvent {
         let instance = binding.instanceID
         let state = state(for: instance)
         var cron: CronSchedule?
@@ -133,7 +146,8 @@ public final class TriggerHost: Sendable {
         while !Task.isCancelled {
             var hasMore = true
             while hasMore && !Task.isCancelled {
-                var taskStart = StepStart(step: .task(binding.trigger), input: binding.input, connection: start.connection, meta: start.meta)
+                var taskStart = StepStart(
+                    step: .task(binding.trigger), input: binding.input, connection: start.connection, meta: start.meta)
                 taskStart.state = (try? await state.loadRaw()) ?? [:]
                 let event: StepEvent
                 switch entry.executor {
@@ -166,13 +180,15 @@ public final class TriggerHost: Sendable {
         return TriggerState(
             load: {
                 try await database.read { db in
-                    try db.query("SELECT state FROM trigger_state WHERE instance = ?", [.text(instance)]).first?.first?.text
+                    try db.query("SELECT state FROM trigger_state WHERE instance = ?", [.text(instance)]).first?.first?
+                        .text
                 }.flatMap { try? JSONParser.parse($0) }
             },
             save: { value in
                 try await database.transaction { db -> Void in
-                    try db.query("INSERT INTO trigger_state (instance, state) VALUES (?, ?) ON CONFLICT(instance) DO UPDATE SET state = excluded.state",
-                                 [.text(instance), .text(JSONWriter.compact.string(value))])
+                    try db.query(
+                        "INSERT INTO trigger_state (instance, state) VALUES (?, ?) ON CONFLICT(instance) DO UPDATE SET state = excluded.state",
+                        [.text(instance), .text(JSONWriter.compact.string(value))])
                 }
             })
     }
@@ -215,7 +231,9 @@ public final class DispatchEndpoint: Sendable {
         }
     }
 
-    func register(token: String, send: @escaping @Sendable (JSONValue) async throws -> Void) { senders.withLock { $0[token] = send } }
+    func register(token: String, send: @escaping @Sendable (JSONValue) async throws -> Void) {
+        senders.withLock { $0[token] = send }
+    }
     func unregister(token: String) { senders.withLock { _ = $0.removeValue(forKey: token) } }
 
     /// Publishes the event of a `trigger_event` body; false when the token is unknown.

@@ -22,8 +22,11 @@ public final class Worker: Sendable {
     /// `concurrency` slots, shared by every plugin's subscription.
     let slots: JobSlots
 
-    public init(bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
-                concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.worker")) {
+    public init(
+        bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
+        concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(),
+        logger: Logger = Logger(label: "relay.worker")
+    ) {
         self.bus = bus
         self.catalog = catalog
         self.connections = connections
@@ -92,8 +95,12 @@ public final class Worker: Sendable {
             headers["relay.dlq.topic"] = delivery.message.topic
             headers["relay.dlq.offset"] = String(delivery.offset)
             metrics.deadLettered.increment()
-            try await bus.publish([BusMessage(topic: Topics.dlq, key: delivery.message.key, value: delivery.message.value, headers: headers)],
-                                  acknowledging: [delivery])
+            try await bus.publish(
+                [
+                    BusMessage(
+                        topic: Topics.dlq, key: delivery.message.key, value: delivery.message.value, headers: headers)
+                ],
+                acknowledging: [delivery])
             return
         }
         let plugin = String(delivery.message.topic.dropFirst(Topics.jobs("").count))
@@ -104,13 +111,16 @@ public final class Worker: Sendable {
         let connectionName = start.meta["connection"]?.stringValue
         do {
             start.connection = try connections.parameters(connectionName)
-            guard let entry = catalog[plugin] else { throw RelayError(.notFound, "no plugin named \(plugin) is installed") }
+            guard let entry = catalog[plugin] else {
+                throw RelayError(.notFound, "no plugin named \(plugin) is installed")
+            }
             switch entry.executor {
             case .native(let host): event = await host.run(start, deadline: .now + timeout)
             case .external(let runner): event = await runner.run(start, timeout: timeout)
             }
             // Whatever the plugin wrote (output, log, error), no connection secret leaves the worker in clear.
-            event = event.masked(by: SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: start.connection))
+            event = event.masked(
+                by: SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: start.connection))
         } catch {
             event = .failure("\(error)")
         }
@@ -127,7 +137,8 @@ public final class Worker: Sendable {
         event.meta = .object(meta)
         if event.status == .ok { metrics.jobsSucceeded.increment() } else { metrics.jobsFailed.increment() }
         logger.debug("job \(jobID) \(action): \(event.status.rawValue)")
-        let result = BusMessage(topic: Topics.results, key: delivery.message.key, json: event.message(kind: .actionEvent).json)
+        let result = BusMessage(
+            topic: Topics.results, key: delivery.message.key, json: event.message(kind: .actionEvent).json)
         try await committer.commit(result, acknowledging: delivery)
     }
 

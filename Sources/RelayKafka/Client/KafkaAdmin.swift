@@ -21,10 +21,13 @@ public final class KafkaAdmin: Sendable {
     private let poller: PollThread
     private let timeoutMilliseconds: Int32
 
-    public init(configuration: KafkaClientConfiguration, timeout: Duration = .seconds(30),
-                logger: Logger = Logger(label: "relay.kafka.admin")) throws {
+    public init(
+        configuration: KafkaClientConfiguration, timeout: Duration = .seconds(30),
+        logger: Logger = Logger(label: "relay.kafka.admin")
+    ) throws {
         let client = try RDKafkaClient(
-            kind: .producer, properties: configuration.librdkafkaProperties() + configuration.properties.map { ($0, $1) },
+            kind: .producer,
+            properties: configuration.librdkafkaProperties() + configuration.properties.map { ($0, $1) },
             callbacks: RDKafkaCallbacks(logger: logger), logger: logger)
         self.client = client
         timeoutMilliseconds = Int32(clamping: timeout.components.seconds * 1000)
@@ -49,8 +52,10 @@ public final class KafkaAdmin: Sendable {
             // Each NewTopic is ours to destroy.
             defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
             for topic in topics {
-                guard let newTopic = rd_kafka_NewTopic_new(topic.name, Int32(topic.partitions),
-                                                           Int32(topic.replicationFactor), &errstr, errstr.count)
+                guard
+                    let newTopic = rd_kafka_NewTopic_new(
+                        topic.name, Int32(topic.partitions),
+                        Int32(topic.replicationFactor), &errstr, errstr.count)
                 else {
                     throw KafkaError(.admin, "topic \(topic.name): \(errorString(errstr))")
                 }
@@ -133,16 +138,21 @@ public final class KafkaAdmin: Sendable {
             // The resource is ours to destroy.
             var resource: OpaquePointer? = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic)
             defer { rd_kafka_ConfigResource_destroy(resource) }
-            let event = try Self.request(client, timeoutMilliseconds, "describing the config of \(topic)") { queue, options in
+            let event = try Self.request(client, timeoutMilliseconds, "describing the config of \(topic)") {
+                queue, options in
                 rd_kafka_DescribeConfigs(client.handle, &resource, 1, options, queue)
             }
             defer { rd_kafka_event_destroy(event) }
             var count = 0
-            guard let resources = rd_kafka_DescribeConfigs_result_resources(
-                rd_kafka_event_DescribeConfigs_result(event), &count), count > 0 else { return [:] }
+            guard
+                let resources = rd_kafka_DescribeConfigs_result_resources(
+                    rd_kafka_event_DescribeConfigs_result(event), &count), count > 0
+            else { return [:] }
             let described = resources[0]
             let code = rd_kafka_ConfigResource_error(described)
-            if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rdkafka(code, "describing the config of \(topic)") }
+            if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw KafkaError.rdkafka(code, "describing the config of \(topic)")
+            }
             var entryCount = 0
             guard let entries = rd_kafka_ConfigResource_configs(described, &entryCount) else { return [:] }
             var config: [String: String] = [:]
@@ -168,8 +178,9 @@ public final class KafkaAdmin: Sendable {
         rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errstr, errstr.count)
         send(queue, options)
         guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 1000) else {
-            throw KafkaError(.admin, "\(what): no answer from the cluster in \(timeoutMilliseconds) ms",
-                             isRetriable: true)
+            throw KafkaError(
+                .admin, "\(what): no answer from the cluster in \(timeoutMilliseconds) ms",
+                isRetriable: true)
         }
         let code = rd_kafka_event_error(event)
         if code != RD_KAFKA_RESP_ERR_NO_ERROR {

@@ -21,8 +21,10 @@ public final class KafkaConsumer: Sendable {
     public let configuration: KafkaConsumerConfiguration
 
     /// Creates the consumer and subscribes it to `topics`. Bad configuration throws `.configuration` here.
-    public init(configuration: KafkaConsumerConfiguration, topics: [String],
-                logger: Logger = Logger(label: "relay.kafka.consumer")) throws {
+    public init(
+        configuration: KafkaConsumerConfiguration, topics: [String],
+        logger: Logger = Logger(label: "relay.kafka.consumer")
+    ) throws {
         self.configuration = configuration
         let loop = try KafkaConsumerLoop(configuration: configuration, topics: topics, logger: logger)
         self.loop = loop
@@ -95,7 +97,7 @@ struct PartitionProgress {
     var committed: Int64?
 
     mutating func acknowledge(_ offset: Int64) -> Bool {
-        if offset == delivered.first && acknowledged.isEmpty {  // in order: the common case
+        if offset == delivered.first && acknowledged.isEmpty { // in order: the common case
             delivered.removeFirst()
             committable = offset + 1
             return true

@@ -1,10 +1,11 @@
 import CRdKafka
-#if canImport(Glibc)
-import Glibc
-#endif
 import DequeModule
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The consumer's state and its poll loop. Every librdkafka consumer call (poll, assign, pause, commit, close)
 /// is made on the poll thread; the application's side (`next`, `acknowledge`, `pause`) only changes `state`.
@@ -35,7 +36,8 @@ final class KafkaConsumerLoop: Sendable {
         let callbacks = RDKafkaCallbacks(logger: logger)
         client = try RDKafkaClient(
             kind: .consumer, properties: configuration.librdkafkaProperties(), callbacks: callbacks, logger: logger)
-        cooperative = String(cString: rd_kafka_rebalance_protocol(client.handle)) == "COOPERATIVE"
+        cooperative =
+            String(cString: rd_kafka_rebalance_protocol(client.handle)) == "COOPERATIVE"
             || configuration.assignmentStrategy.contains("cooperative")
         // Logs, errors and rebalances are served by rd_kafka_consumer_poll from here on.
         rd_kafka_poll_set_consumer(client.handle)
@@ -92,7 +94,8 @@ final class KafkaConsumerLoop: Sendable {
 
     func acknowledge(_ positions: [(KafkaTopicPartition, Int64)]) {
         state.withLock { state in
-            var current: (partition: KafkaTopicPartition, index: Dictionary<KafkaTopicPartition, PartitionProgress>.Index?)?
+            var current:
+                (partition: KafkaTopicPartition, index: Dictionary<KafkaTopicPartition, PartitionProgress>.Index?)?
             for (partition, offset) in positions {
                 if current?.partition != partition { current = (partition, state.partitions.index(forKey: partition)) }
                 // A partition revoked since the message was taken is absent: its new owner redoes the message.
@@ -164,16 +167,18 @@ final class KafkaConsumerLoop: Sendable {
 
     private func deliver(_ messages: [KafkaConsumerMessage]) {
         guard !messages.isEmpty else { return }
-        let handed = state.withLock { state -> [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] in
+        let handed = state.withLock {
+            state -> [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] in
             var handed: [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] = []
             // Messages come in runs of one partition: look the partition up once per run.
-            var current: (partition: KafkaTopicPartition, index: Dictionary<KafkaTopicPartition, PartitionProgress>.Index?)?
+            var current:
+                (partition: KafkaTopicPartition, index: Dictionary<KafkaTopicPartition, PartitionProgress>.Index?)?
             for message in messages {
                 if current?.partition.partition != message.partition || current?.partition.topic != message.topic {
                     let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
                     current = (partition, state.partitions.index(forKey: partition))
                 }
-                guard let index = current?.index else { continue }  // not ours (any more)
+                guard let index = current?.index else { continue } // not ours (any more)
                 state.partitions.values[index].delivered.append(message.offset)
                 if let waiter = state.waiters.popFirst() {
                     handed.append((waiter.continuation, message))
@@ -210,7 +215,11 @@ final class KafkaConsumerLoop: Sendable {
         // rd_kafka_assignment gives us a list we must destroy.
         guard rd_kafka_assignment(client.handle, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR, let assigned else { return }
         defer { rd_kafka_topic_partition_list_destroy(assigned) }
-        if want { rd_kafka_pause_partitions(client.handle, assigned) } else { rd_kafka_resume_partitions(client.handle, assigned) }
+        if want {
+            rd_kafka_pause_partitions(client.handle, assigned)
+        } else {
+            rd_kafka_resume_partitions(client.handle, assigned)
+        }
         state.withLock { $0.appliedPause = want }
     }
 
@@ -245,17 +254,20 @@ final class KafkaConsumerLoop: Sendable {
         }
     }
 
-    private func committed(_ error: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+    private func committed(_ error: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?)
+    {
         guard let list else { return }
         let failed = TopicPartitionList.entries(list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
         if error == RD_KAFKA_RESP_ERR_NO_ERROR && failed.isEmpty { return }
-        if error == RD_KAFKA_RESP_ERR__NO_OFFSET { return }  // nothing to commit
+        if error == RD_KAFKA_RESP_ERR__NO_OFFSET { return } // nothing to commit
         client.logger.warning("kafka consumer: \(KafkaError.rdkafka(error, "committing offsets")); will retry")
         retryCommit(failed.isEmpty ? TopicPartitionList.entries(list).map(\.partition) : failed.map(\.partition))
     }
 
-    private func rebalance(_ rk: OpaquePointer, _ error: rd_kafka_resp_err_t,
-                           _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+    private func rebalance(
+        _ rk: OpaquePointer, _ error: rd_kafka_resp_err_t,
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+    ) {
         let partitions = list.map { TopicPartitionList.entries($0).map(\.partition) } ?? []
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
@@ -278,7 +290,9 @@ final class KafkaConsumerLoop: Sendable {
             if rd_kafka_assignment_lost(rk) == 0 { commit(synchronously: true, only: revoked) }
             state.withLock { state in
                 for partition in partitions { state.partitions[partition] = nil }
-                state.buffer.removeAll { revoked.contains(KafkaTopicPartition(topic: $0.topic, partition: $0.partition)) }
+                state.buffer.removeAll {
+                    revoked.contains(KafkaTopicPartition(topic: $0.topic, partition: $0.partition))
+                }
             }
             if cooperative {
                 if let failure = rd_kafka_incremental_unassign(rk, list) {
@@ -323,7 +337,8 @@ final class KafkaConsumerLoop: Sendable {
         }
     }
 
-    private static func copy(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaConsumerMessage {
+    private static func copy(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaConsumerMessage
+    {
         let raw = pointer.pointee
         let value = raw.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.len)) } ?? []
         let key = raw.key.map { Array(UnsafeRawBufferPointer(start: $0, count: raw.key_len)) }

@@ -22,8 +22,10 @@ public struct KafkaProducerMessage: Sendable, Equatable {
     /// Milliseconds since 1970; nil: the time of sending.
     public var timestamp: Int64?
 
-    public init(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = [],
-                timestamp: Int64? = nil) {
+    public init(
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader] = [],
+        timestamp: Int64? = nil
+    ) {
         self.topic = topic
         self.partition = partition
         self.key = key

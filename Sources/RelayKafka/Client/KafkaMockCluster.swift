@@ -12,8 +12,9 @@ public final class KafkaMockCluster: @unchecked Sendable {
     public let bootstrapServers: String
 
     public init(brokers: Int = 3, logger: Logger = Logger(label: "relay.kafka.mock")) throws {
-        host = try RDKafkaClient(kind: .producer, properties: [], callbacks: RDKafkaCallbacks(logger: logger),
-                                 logger: logger)
+        host = try RDKafkaClient(
+            kind: .producer, properties: [], callbacks: RDKafkaCallbacks(logger: logger),
+            logger: logger)
         guard let cluster = rd_kafka_mock_cluster_new(host.handle, Int32(brokers)) else {
             throw KafkaError(.configuration, "could not start librdkafka's mock cluster")
         }

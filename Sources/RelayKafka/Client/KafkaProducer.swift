@@ -104,7 +104,8 @@ public final class KafkaProducer: Sendable {
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
         let result = try await Blocking.run { [client] in rd_kafka_flush(client.handle, milliseconds) }
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-            throw KafkaError.rdkafka(result, "flushing the producer (\(rd_kafka_outq_len(client.handle)) messages left)")
+            throw KafkaError.rdkafka(
+                result, "flushing the producer (\(rd_kafka_outq_len(client.handle)) messages left)")
         }
     }
 
@@ -162,10 +163,14 @@ final class DeliveryBatch: @unchecked Sendable {
         let slot = opaque.assumingMemoryBound(to: DeliverySlot.self).pointee
         guard let batch = slot.batch?.takeRetainedValue() else { return }
         if message.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            batch.complete(index: slot.index, result: .success(KafkaDeliveryReport(
-                topic: batch.topics[slot.index], partition: message.partition, offset: message.offset)))
+            batch.complete(
+                index: slot.index,
+                result: .success(
+                    KafkaDeliveryReport(
+                        topic: batch.topics[slot.index], partition: message.partition, offset: message.offset)))
         } else {
-            batch.complete(index: slot.index, result: .failure(.rdkafka(message.err, "delivering to \(batch.topics[slot.index])")))
+            batch.complete(
+                index: slot.index, result: .failure(.rdkafka(message.err, "delivering to \(batch.topics[slot.index])")))
         }
     }
 

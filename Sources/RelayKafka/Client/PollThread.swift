@@ -26,7 +26,7 @@ final class PollThread: Sendable {
         stopping.store(true, ordering: .releasing)
         _ = try? await Blocking.run { [finished] in
             finished.wait()
-            finished.signal()  // later callers return too
+            finished.signal() // later callers return too
         }
     }
 }

@@ -36,14 +36,16 @@ final class RDKafkaClient: @unchecked Sendable {
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(callbacks).toOpaque())
         rd_kafka_conf_set_log_cb(conf) { rk, level, facility, message in
             guard let rk, let callbacks = RDKafkaCallbacks.from(rk) else { return }
-            callbacks.log(level: level, facility: facility.map { String(cString: $0) } ?? "",
-                          message: message.map { String(cString: $0) } ?? "")
+            callbacks.log(
+                level: level, facility: facility.map { String(cString: $0) } ?? "",
+                message: message.map { String(cString: $0) } ?? "")
         }
         rd_kafka_conf_set_error_cb(conf) { rk, error, reason, opaque in
             guard let opaque else { return }
             let callbacks = Unmanaged<RDKafkaCallbacks>.fromOpaque(opaque).takeUnretainedValue()
-            callbacks.clientError(rk: rk, code: rd_kafka_resp_err_t(rawValue: error),
-                                  reason: reason.map { String(cString: $0) } ?? "")
+            callbacks.clientError(
+                rk: rk, code: rd_kafka_resp_err_t(rawValue: error),
+                reason: reason.map { String(cString: $0) } ?? "")
         }
         switch kind {
         case .producer:
@@ -64,8 +66,11 @@ final class RDKafkaClient: @unchecked Sendable {
             }
         }
         // rd_kafka_new takes ownership of conf only on success; on failure it remains ours to destroy.
-        guard let handle = rd_kafka_new(kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, &errstr,
-                                        errstr.count) else {
+        guard
+            let handle = rd_kafka_new(
+                kind == .producer ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, &errstr,
+                errstr.count)
+        else {
             rd_kafka_conf_destroy(conf)
             throw KafkaError(.configuration, "Kafka configuration: cannot create the client: \(errorString(errstr))")
         }
@@ -97,8 +102,9 @@ final class RDKafkaClient: @unchecked Sendable {
         var errstr = [CChar](repeating: 0, count: 512)
         let code = rd_kafka_fatal_error(handle, &errstr, errstr.count)
         guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-        return KafkaError(.librdkafka, "Kafka client failed for good: \(errorString(errstr))",
-                          librdkafkaCode: code.rawValue, isFatal: true)
+        return KafkaError(
+            .librdkafka, "Kafka client failed for good: \(errorString(errstr))",
+            librdkafkaCode: code.rawValue, isFatal: true)
     }
 }
 
@@ -109,8 +115,11 @@ final class RDKafkaClient: @unchecked Sendable {
 /// Sendable value.
 final class RDKafkaCallbacks: @unchecked Sendable {
     let logger: Logger
-    var onRebalance: ((OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?)
-        -> Void)?
+    var onRebalance:
+        (
+            (OpaquePointer, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?)
+                -> Void
+        )?
     var onCommitted: ((rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> Void)?
 
     init(logger: Logger) { self.logger = logger }
@@ -123,24 +132,28 @@ final class RDKafkaCallbacks: @unchecked Sendable {
 
     func log(level: Int32, facility: String, message: String) {
         // librdkafka uses syslog levels: 0 emergency … 3 error, 4 warning, 5 notice, 6 info, 7 debug.
-        let swiftLevel: Logger.Level = switch level {
-        case ...3: .error
-        case 4: .warning
-        case 5: .notice
-        case 6: .info
-        default: .debug
-        }
+        let swiftLevel: Logger.Level =
+            switch level {
+            case ...3: .error
+            case 4: .warning
+            case 5: .notice
+            case 6: .info
+            default: .debug
+            }
         logger.log(level: swiftLevel, "\(message)", metadata: ["kafka.facility": "\(facility)"])
     }
 
     func clientError(rk: OpaquePointer?, code: rd_kafka_resp_err_t, reason: String) {
         // Most client errors are transient (a broker connection dropped) and librdkafka recovers by itself.
         let level: Logger.Level = code == RD_KAFKA_RESP_ERR__FATAL ? .critical : .warning
-        logger.log(level: level, "kafka: \(reason)", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(code)))"])
+        logger.log(
+            level: level, "kafka: \(reason)", metadata: ["kafka.error": "\(String(cString: rd_kafka_err2name(code)))"])
     }
 
-    func rebalance(_ rk: OpaquePointer, _ error: rd_kafka_resp_err_t,
-                   _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
+    func rebalance(
+        _ rk: OpaquePointer, _ error: rd_kafka_resp_err_t,
+        _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+    ) {
         onRebalance?(rk, error, partitions)
     }
 

@@ -24,8 +24,10 @@ final class TopicPartitionList {
         guard count > 0, let elements = list.pointee.elems else { return [] }
         return (0..<count).map { index in
             let element = elements[index]
-            return (KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition),
-                    element.offset, element.err)
+            return (
+                KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition),
+                element.offset, element.err
+            )
         }
     }
 }

@@ -19,7 +19,8 @@ public final class KafkaLedgerTransport: LedgerTransport, Sendable {
         self.kafka = kafka
         self.database = database
         _ = try database.syncTransaction { db in
-            try db.query("""
+            try db.query(
+                """
                 CREATE TABLE IF NOT EXISTS relay_outbox (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
                     headers TEXT NOT NULL)
@@ -44,11 +45,19 @@ public final class KafkaLedgerTransport: LedgerTransport, Sendable {
         let (value, wrote) = try await database.transaction { db -> (T, Bool) in
             let (value, messages) = try body(db)
             for message in messages {
-                try db.query("INSERT INTO relay_outbox (topic, key, value, headers) VALUES (?, ?, ?, ?)", [
-                    .text(message.topic), .text(message.key), .blob(message.value),
-                    .text(JSONWriter.compact.string(.object(JSONObject(uniqueKeysWithValues:
-                        message.headers.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })))),
-                ])
+                try db.query(
+                    "INSERT INTO relay_outbox (topic, key, value, headers) VALUES (?, ?, ?, ?)",
+                    [
+                        .text(message.topic), .text(message.key), .blob(message.value),
+                        .text(
+                            JSONWriter.compact.string(
+                                .object(
+                                    JSONObject(
+                                        uniqueKeysWithValues:
+                                            message.headers.sorted { $0.key < $1.key }.map {
+                                                ($0.key, JSONValue.string($0.value))
+                                            })))),
+                    ])
             }
             return (value, !messages.isEmpty)
         }
@@ -80,10 +89,13 @@ public final class KafkaLedgerTransport: LedgerTransport, Sendable {
                 if let text = row[4].text, let object = try? JSONParser.parse(text).objectValue {
                     for (key, value) in object { headers[key] = value.stringValue }
                 }
-                return BusMessage(topic: row[1].text ?? "", key: row[2].text ?? "", value: row[3].blob ?? [], headers: headers)
+                return BusMessage(
+                    topic: row[1].text ?? "", key: row[2].text ?? "", value: row[3].blob ?? [], headers: headers)
             }
             try await kafka.publish(messages)
-            _ = try await database.transaction { db in try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(last)]) }
+            _ = try await database.transaction { db in
+                try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(last)])
+            }
         }
     }
 }

@@ -34,17 +34,20 @@ public struct KafkaTopicPlanner: Sendable {
         return declarations.map { declaration in
             if let outcome = created[declaration.name] {
                 switch outcome {
-                case .success(.created): return TopicApplyOutcome(topic: declaration.name, status: .created, details: [])
-                case .failure(let error): return TopicApplyOutcome(topic: declaration.name, status: .failed, details: [error.message])
-                case .success(.alreadyExisted): break  // created by someone else meanwhile: compare below
+                case .success(.created):
+                    return TopicApplyOutcome(topic: declaration.name, status: .created, details: [])
+                case .failure(let error):
+                    return TopicApplyOutcome(topic: declaration.name, status: .failed, details: [error.message])
+                case .success(.alreadyExisted): break // created by someone else meanwhile: compare below
                 }
             }
             guard let found = described[declaration.name] else {
                 return TopicApplyOutcome(topic: declaration.name, status: .unchanged, details: [])
             }
             let differences = Self.differences(declaration, found)
-            return TopicApplyOutcome(topic: declaration.name, status: differences.isEmpty ? .unchanged : .drift,
-                                     details: differences)
+            return TopicApplyOutcome(
+                topic: declaration.name, status: differences.isEmpty ? .unchanged : .drift,
+                details: differences)
         }
     }
 
@@ -54,7 +57,8 @@ public struct KafkaTopicPlanner: Sendable {
             differences.append("partitions: declared \(declared.partitions), found \(found.partitions)")
         }
         if declared.replicationFactor != found.replicationFactor {
-            differences.append("replication_factor: declared \(declared.replicationFactor), found \(found.replicationFactor)")
+            differences.append(
+                "replication_factor: declared \(declared.replicationFactor), found \(found.replicationFactor)")
         }
         if let config = found.config {
             for (key, value) in declared.config.sorted(by: { $0.key < $1.key }) where config[key] != value {

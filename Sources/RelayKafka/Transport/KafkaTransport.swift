@@ -79,7 +79,8 @@ public final class KafkaTransport: Transport, Sendable {
         consumerConfiguration.commitIntervalMilliseconds = configuration.commitIntervalMilliseconds
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [prefix + topic], logger: logger)
         let id = nextSubscriber.wrappingAdd(1, ordering: .relaxed).oldValue
-        let subscription = KafkaSubscription(consumer: consumer, group: group, id: id, topicPrefix: prefix) { [weak self] in
+        let subscription = KafkaSubscription(consumer: consumer, group: group, id: id, topicPrefix: prefix) {
+            [weak self] in
             _ = self?.subscriptions.withLock { $0.removeValue(forKey: id) }
         }
         subscriptions.withLock { $0[id] = subscription }
@@ -130,7 +131,9 @@ final class KafkaSubscription: BusSubscription, Sendable {
     let topicPrefix: String
     private let onClose: @Sendable () -> Void
 
-    init(consumer: KafkaConsumer, group: String, id: UInt64, topicPrefix: String, onClose: @escaping @Sendable () -> Void) {
+    init(
+        consumer: KafkaConsumer, group: String, id: UInt64, topicPrefix: String, onClose: @escaping @Sendable () -> Void
+    ) {
         self.consumer = consumer
         self.group = group
         self.id = id
@@ -148,7 +151,8 @@ final class KafkaSubscription: BusSubscription, Sendable {
 
     /// Synchronous (it only records the position), so the transport's publish-and-acknowledge calls it too.
     func acknowledge(_ delivery: Delivery) {
-        consumer.acknowledge(topic: topicPrefix + delivery.message.topic, partition: Int32(delivery.partition), offset: delivery.offset)
+        consumer.acknowledge(
+            topic: topicPrefix + delivery.message.topic, partition: Int32(delivery.partition), offset: delivery.offset)
     }
 
     func close() async {
@@ -160,8 +164,11 @@ final class KafkaSubscription: BusSubscription, Sendable {
         var headers: [String: String] = [:]
         for header in message.headers { headers[header.name] = String(decoding: header.value, as: UTF8.self) }
         return Delivery(
-            message: BusMessage(topic: message.topic.hasPrefix(topicPrefix) ? String(message.topic.dropFirst(topicPrefix.count)) : message.topic, key: String(decoding: message.key ?? [], as: UTF8.self),
-                                value: message.value, headers: headers),
+            message: BusMessage(
+                topic: message.topic.hasPrefix(topicPrefix)
+                    ? String(message.topic.dropFirst(topicPrefix.count)) : message.topic,
+                key: String(decoding: message.key ?? [], as: UTF8.self),
+                value: message.value, headers: headers),
             offset: message.offset, partition: Int(message.partition), group: group, subscriber: id)
     }
 }

@@ -28,7 +28,8 @@ struct Base64Decode: PluginAction {
     struct Output: Encodable, Sendable { var data: String }
 
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
-        let mode: PythonUTF8.Errors = input.errors == "replace" ? .replace : input.errors == "ignore" ? .ignore : .strict
+        let mode: PythonUTF8.Errors =
+            input.errors == "replace" ? .replace : input.errors == "ignore" ? .ignore : .strict
         do {
             let bytes = try PythonBase64.decode(input.base64)
             return Output(data: try PythonUTF8.decode(bytes, errors: mode))
@@ -36,7 +37,8 @@ struct Base64Decode: PluginAction {
             context.logger.error("An error has occurred while decoding")
             throw PluginError(
                 cause: "Failed to decode because valid base64 input was not provided.",
-                assistance: "If you would like continue to attempt to decode the input try setting the value of the error field to ignore errors or to replace the characters.",
+                assistance:
+                    "If you would like continue to attempt to decode the input try setting the value of the error field to ignore errors or to replace the characters.",
                 data: .string("\(error)"))
         }
     }

@@ -20,7 +20,10 @@ enum PythonBase64 {
         var index = 0
         while index + 3 <= bytes.count {
             let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            out += [
+                alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)],
+                alphabet[Int(n & 63)],
+            ]
             index += 3
         }
         let rest = bytes.count - index
@@ -29,7 +32,9 @@ enum PythonBase64 {
             out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], UInt8(ascii: "="), UInt8(ascii: "=")]
         } else if rest == 2 {
             let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "=")]
+            out += [
+                alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], UInt8(ascii: "="),
+            ]
         }
         return String(decoding: out, as: UTF8.self)
     }
@@ -53,12 +58,12 @@ enum PythonBase64 {
             if byte == UInt8(ascii: "=") {
                 if quadPosition >= 2 {
                     pads += 1
-                    if quadPosition + pads >= 4 { return out }  // the quantum is complete: ignore the rest
+                    if quadPosition + pads >= 4 { return out } // the quantum is complete: ignore the rest
                 }
                 continue
             }
             let value = table[Int(byte)]
-            if value == 0xFF { continue }  // not in the alphabet: skipped in non-strict mode
+            if value == 0xFF { continue } // not in the alphabet: skipped in non-strict mode
             pads = 0
             switch quadPosition {
             case 0:
@@ -80,7 +85,10 @@ enum PythonBase64 {
         }
         if quadPosition == 1 {
             let characters = out.count / 3 * 4 + 1
-            throw DecodeError(description: "Invalid base64-encoded string: number of data characters (\(characters)) cannot be 1 more than a multiple of 4")
+            throw DecodeError(
+                description:
+                    "Invalid base64-encoded string: number of data characters (\(characters)) cannot be 1 more than a multiple of 4"
+            )
         }
         if quadPosition != 0 { throw DecodeError(description: "Incorrect padding") }
         return out

@@ -23,9 +23,13 @@ enum PythonUTF8 {
                     let end = index + length
                     if length == 1 {
                         let hex = String(bytes[index], radix: 16)
-                        throw DecodeError(description: "'utf-8' codec can't decode byte 0x\(hex.count < 2 ? "0" + hex : hex) in position \(index): \(reason)")
+                        throw DecodeError(
+                            description:
+                                "'utf-8' codec can't decode byte 0x\(hex.count < 2 ? "0" + hex : hex) in position \(index): \(reason)"
+                        )
                     }
-                    throw DecodeError(description: "'utf-8' codec can't decode bytes in position \(index)-\(end - 1): \(reason)")
+                    throw DecodeError(
+                        description: "'utf-8' codec can't decode bytes in position \(index)-\(end - 1): \(reason)")
                 case .replace:
                     scalars.append("\u{FFFD}")
                 case .ignore:
@@ -51,12 +55,20 @@ enum PythonUTF8 {
         var high: UInt8 = 0xBF
         switch first {
         case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; low = 0xA0
+        case 0xE0:
+            length = 3
+            low = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; high = 0x9F
-        case 0xF0: length = 4; low = 0x90
+        case 0xED:
+            length = 3
+            high = 0x9F
+        case 0xF0:
+            length = 4
+            low = 0x90
         case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; high = 0x8F
+        case 0xF4:
+            length = 4
+            high = 0x8F
         default: return .invalid(1, "invalid start byte")
         }
         var value = UInt32(first) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)

@@ -31,8 +31,9 @@ struct HelloConnection: TestableConnection {
     /// A stand-in for asking the greeting service whether the key is valid: keys are 16 characters or more.
     func test(context: ConnectionContext) async throws -> JSONValue {
         if let apiKey, apiKey.count < 16 {
-            throw PluginError(cause: "The greeting service rejected the API key.",
-                              assistance: "Copy the whole key (16 characters or more) from the service's settings page.")
+            throw PluginError(
+                cause: "The greeting service rejected the API key.",
+                assistance: "Copy the whole key (16 characters or more) from the service's settings page.")
         }
         return ["success": true]
     }
@@ -88,8 +89,12 @@ struct PollGreetings: PluginTrigger {
     /// At most a year between polls: a longer sleep traps (its deadline is past what the clock holds).
     static func problems(in input: Input) -> [InputProblem] {
         guard let interval = input.interval, interval > WorkflowLimits.longestTimerSeconds else { return [] }
-        return [InputProblem(key: "interval", message: "expected at most \(WorkflowLimits.longestTimerSeconds) "
-            + "seconds (a year), found \(interval)")]
+        return [
+            InputProblem(
+                key: "interval",
+                message: "expected at most \(WorkflowLimits.longestTimerSeconds) "
+                    + "seconds (a year), found \(interval)")
+        ]
     }
 
     func run(_ input: Input, context: TriggerContext<HelloConnection, Event>) async throws {

@@ -22,7 +22,8 @@ struct SleepAction: PluginAction {
         }
         // A deadline past Int64 nanoseconds would trap; no step waits a year (its timeout ends it long before).
         guard interval <= Self.longest else {
-            throw PluginError(cause: "Wrong input", assistance: "Interval should be at most \(Self.longest) seconds (a year)")
+            throw PluginError(
+                cause: "Wrong input", assistance: "Interval should be at most \(Self.longest) seconds (a year)")
         }
         try await Task.sleep(for: .seconds(interval))
         return Output(slept: interval)

@@ -27,16 +27,21 @@ struct IntervalTrigger: PluginTrigger {
     /// can hold (it traps).
     static func problems(in input: Input) -> [InputProblem] {
         guard (1...WorkflowLimits.longestTimerSeconds).contains(input.seconds) else {
-            return [InputProblem(key: "seconds", message: "expected a number of seconds between 1 and "
-                + "\(WorkflowLimits.longestTimerSeconds) (a year), found \(input.seconds)")]
+            return [
+                InputProblem(
+                    key: "seconds",
+                    message: "expected a number of seconds between 1 and "
+                        + "\(WorkflowLimits.longestTimerSeconds) (a year), found \(input.seconds)")
+            ]
         }
         return []
     }
 
     func run(_ input: Input, context: TriggerContext<NoConnection, TimerEvent>) async throws {
         if let problem = Self.problems(in: input).first {
-            throw PluginError(cause: "The interval is out of range: \(problem.message).",
-                              assistance: "Set seconds to a value from 1 to \(WorkflowLimits.longestTimerSeconds).")
+            throw PluginError(
+                cause: "The interval is out of range: \(problem.message).",
+                assistance: "Set seconds to a value from 1 to \(WorkflowLimits.longestTimerSeconds).")
         }
         var count = try await context.state.load(TimerState.self)?.count ?? 0
         if input.fire_immediately != true { try await Task.sleep(for: .seconds(input.seconds)) }
@@ -47,7 +52,7 @@ struct IntervalTrigger: PluginTrigger {
             try await context.send(TimerEvent(time: TimerClock.now(), count: count))
             try await context.state.save(TimerState(count: count))
             next = next.advanced(by: .seconds(input.seconds))
-            if next < clock.now { next = clock.now }  // fell behind: no burst of catch-up events
+            if next < clock.now { next = clock.now } // fell behind: no burst of catch-up events
             try await Task.sleep(until: next, clock: clock)
         }
     }
@@ -67,12 +72,16 @@ struct CronTrigger: PluginTrigger {
         do {
             schedule = try CronSchedule(input.expression)
         } catch {
-            throw PluginError(cause: error.message + ".", assistance: "Write five fields: minute hour day-of-month month day-of-week, e.g. */5 * * * *.")
+            throw PluginError(
+                cause: error.message + ".",
+                assistance: "Write five fields: minute hour day-of-month month day-of-week, e.g. */5 * * * *.")
         }
         var count = try await context.state.load(TimerState.self)?.count ?? 0
         while !Task.isCancelled {
             guard let fire = schedule.next(after: Date()) else {
-                throw PluginError(cause: "The cron expression \(input.expression) never fires.", assistance: "Check the day and month fields.")
+                throw PluginError(
+                    cause: "The cron expression \(input.expression) never fires.",
+                    assistance: "Check the day and month fields.")
             }
             let wait = fire.timeIntervalSinceNow
             if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000) + 1)) }
@@ -86,6 +95,7 @@ struct CronTrigger: PluginTrigger {
 enum TimerClock {
     static func now() -> String { string(Date()) }
     static func string(_ date: Date) -> String {
-        ISO8601DateFormatter.string(from: date, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
+        ISO8601DateFormatter.string(
+            from: date, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime])
     }
 }

@@ -16,7 +16,8 @@ enum PythonJSONError {
             return format("Illegal trailing comma before end of \(container)", offset: comma, bytes: bytes)
         }
         switch error.expected {
-        case "a JSON value", "a digit", "a digit after the decimal point", "a digit in the exponent": reason = "Expecting value"
+        case "a JSON value", "a digit", "a digit after the decimal point", "a digit in the exponent":
+            reason = "Expecting value"
         case "a string key in an object": reason = "Expecting property name enclosed in double quotes"
         case "':' after an object key": reason = "Expecting ':' delimiter"
         case "',' or '}' in an object", "',' or ']' in an array": reason = "Expecting ',' delimiter"
@@ -42,7 +43,9 @@ enum PythonJSONError {
         let prefix = String(decoding: bytes[0..<offset], as: UTF8.self).unicodeScalars
         let char = prefix.count
         let line = prefix.filter { $0 == "\n" }.count + 1
-        let column = prefix.count - (prefix.lastIndex(of: "\n").map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
+        let column =
+            prefix.count
+            - (prefix.lastIndex(of: "\n").map { prefix.distance(from: prefix.startIndex, to: $0) + 1 } ?? 0) + 1
         return "\(reason): line \(line) column \(column) (char \(char))"
     }
 

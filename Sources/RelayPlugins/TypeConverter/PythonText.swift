@@ -1,3 +1,4 @@
+import Foundation
 import RelayCore
 
 /// Python's conversions of text, for the Type Converter's error messages and parsing rules.
@@ -41,7 +42,8 @@ enum PythonText {
     static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
         if scalar == " " { return true }
         switch scalar.properties.generalCategory {
-        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .spaceSeparator:
+        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator,
+            .spaceSeparator:
             return false
         default:
             return true
@@ -132,11 +134,10 @@ enum PythonText {
         if unsigned == "inf" || unsigned == "infinity" { return sign * .infinity }
         if unsigned == "nan" { return .nan }
         // Digits, optional point and fraction, optional exponent: at least one digit in the mantissa.
-        guard unsigned.range(of: #"^([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$"#, options: .regularExpression) != nil else {
+        guard unsigned.range(of: #"^([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$"#, options: .regularExpression) != nil
+        else {
             return nil
         }
         return Double(String(unsigned)).map { sign * $0 }
     }
 }
-
-import Foundation

@@ -1,3 +1,4 @@
+import Foundation
 import RelayCore
 import RelaySDK
 
@@ -65,7 +66,9 @@ struct StringToBoolean: PluginAction {
     typealias Connection = NoConnection
     static let name = "string_to_boolean"
     func run(_ input: ValueInput, context: StepContext<NoConnection>) async throws -> ValueOutput {
-        guard case .string(let text) = input.input else { throw TypeConverter.convertingError("'\(input.input.typeName)' object has no attribute 'lower'") }
+        guard case .string(let text) = input.input else {
+            throw TypeConverter.convertingError("'\(input.input.typeName)' object has no attribute 'lower'")
+        }
         return ValueOutput(output: .bool(text.lowercased() == "true"))
     }
 }
@@ -86,10 +89,13 @@ struct StringToInteger: PluginAction {
         }
         let digits = input.input.unicodeScalars.filter { PythonText.digitValue($0) != nil }.count
         if digits > 4300 {
-            throw TypeConverter.convertingError("Exceeds the limit (4300 digits) for integer string conversion: value has \(digits) digits; use sys.set_int_max_str_digits() to increase the limit")
+            throw TypeConverter.convertingError(
+                "Exceeds the limit (4300 digits) for integer string conversion: value has \(digits) digits; use sys.set_int_max_str_digits() to increase the limit"
+            )
         }
         guard let value = PythonText.int(input.input) else {
-            throw TypeConverter.convertingError("invalid literal for int() with base 10: \(PythonText.repr(input.input))")
+            throw TypeConverter.convertingError(
+                "invalid literal for int() with base 10: \(PythonText.repr(input.input))")
         }
         return ValueOutput(output: value)
     }
@@ -129,7 +135,8 @@ struct NumberToInteger: PluginAction {
             }
             return ValueOutput(output: truncated)
         default:
-            throw TypeConverter.convertingError("int() argument must be a string, a bytes-like object or a real number, not '\(input.input.typeName)'")
+            throw TypeConverter.convertingError(
+                "int() argument must be a string, a bytes-like object or a real number, not '\(input.input.typeName)'")
         }
     }
 }
@@ -208,7 +215,8 @@ struct ArrayDiff: PluginAction {
     struct Output: Encodable, Sendable { var difference_array: [String] }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
         let exclude = Set(input.array2.map(TypeConverter.key))
-        return Output(difference_array: TypeConverter.distinct(input.array1.filter { !exclude.contains(TypeConverter.key($0)) }))
+        return Output(
+            difference_array: TypeConverter.distinct(input.array1.filter { !exclude.contains(TypeConverter.key($0)) }))
     }
 }
 
@@ -251,7 +259,9 @@ enum PythonValue {
         case .null: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .int, .bigInt: return JSONWriter.compact.string(value)
-        case .double(let d): return JSONWriter.pythonRepr(d).replacingOccurrences(of: "Infinity", with: "inf").replacingOccurrences(of: "NaN", with: "nan")
+        case .double(let d):
+            return JSONWriter.pythonRepr(d).replacingOccurrences(of: "Infinity", with: "inf").replacingOccurrences(
+                of: "NaN", with: "nan")
         case .string(let s): return s
         default: return JSONWriter.python.string(value)
         }
@@ -279,5 +289,3 @@ enum PythonValue {
         return parts
     }
 }
-
-import Foundation

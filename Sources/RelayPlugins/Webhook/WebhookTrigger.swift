@@ -23,7 +23,8 @@ struct WebhookTrigger: PluginTrigger {
         guard let inbox = context.webhook else {
             throw PluginError(
                 cause: "This host serves no webhooks.",
-                assistance: "Run the webhook trigger under relay up or relay triggers, which serve /webhooks/\(input.path).")
+                assistance:
+                    "Run the webhook trigger under relay up or relay triggers, which serve /webhooks/\(input.path).")
         }
         context.logger.info("listening for webhook requests on /webhooks/\(input.path)")
         for await request in inbox.requests {

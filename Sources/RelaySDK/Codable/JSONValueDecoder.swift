@@ -22,10 +22,13 @@ struct JSONValueDecoder: Decoder {
         return Unkeyed(items: items, codingPath: codingPath)
     }
 
-    func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(value: value, codingPath: codingPath) }
+    func singleValueContainer() throws -> any SingleValueDecodingContainer {
+        Single(value: value, codingPath: codingPath)
+    }
 
     func mismatch(_ type: Any.Type) -> DecodingError {
-        DecodingError.typeMismatch(type, .init(codingPath: codingPath, debugDescription: "expected \(type), found \(value.typeName)"))
+        DecodingError.typeMismatch(
+            type, .init(codingPath: codingPath, debugDescription: "expected \(type), found \(value.typeName)"))
     }
 
     struct Index: CodingKey {
@@ -45,7 +48,8 @@ struct JSONValueDecoder: Decoder {
 
         func value(_ key: Key) throws -> JSONValue {
             guard let value = object[key.stringValue] else {
-                throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "no value for \(key.stringValue)"))
+                throw DecodingError.keyNotFound(
+                    key, .init(codingPath: codingPath, debugDescription: "no value for \(key.stringValue)"))
             }
             return value
         }
@@ -56,7 +60,9 @@ struct JSONValueDecoder: Decoder {
             try JSONValueDecoder(value: try value(key), codingPath: codingPath + [key]).decodeValue(type)
         }
 
-        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+            -> KeyedDecodingContainer<NestedKey>
+        {
             try JSONValueDecoder(value: try value(key), codingPath: codingPath + [key]).container(keyedBy: type)
         }
 
@@ -84,7 +90,8 @@ struct JSONValueDecoder: Decoder {
 
         mutating func next() throws -> JSONValueDecoder {
             guard !isAtEnd else {
-                throw DecodingError.valueNotFound(JSONValue.self, .init(codingPath: codingPath, debugDescription: "the array has no more items"))
+                throw DecodingError.valueNotFound(
+                    JSONValue.self, .init(codingPath: codingPath, debugDescription: "the array has no more items"))
             }
             defer { currentIndex += 1 }
             return JSONValueDecoder(value: items[currentIndex], codingPath: codingPath + [Index(currentIndex)])
@@ -97,7 +104,9 @@ struct JSONValueDecoder: Decoder {
         }
 
         mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next().decodeValue(type) }
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+            -> KeyedDecodingContainer<NestedKey>
+        {
             try next().container(keyedBy: type)
         }
         mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer { try next().unkeyedContainer() }

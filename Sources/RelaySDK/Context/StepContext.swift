@@ -12,7 +12,9 @@ public struct StepContext<Connection: PluginConnection>: Sendable {
     /// The v1 message's `meta` (Relay puts its run, step and job ids there).
     public let meta: JSONValue
 
-    public init(connection: Connection, logger: Logger, deadline: ContinuousClock.Instant? = nil, meta: JSONValue = .null) {
+    public init(
+        connection: Connection, logger: Logger, deadline: ContinuousClock.Instant? = nil, meta: JSONValue = .null
+    ) {
         self.connection = connection
         self.logger = logger
         self.deadline = deadline

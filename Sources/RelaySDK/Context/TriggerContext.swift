@@ -35,7 +35,8 @@ public struct TriggerState: Sendable {
     private let saveValue: @Sendable (JSONValue) async throws -> Void
 
     public init(
-        load: @escaping @Sendable () async throws -> JSONValue?, save: @escaping @Sendable (JSONValue) async throws -> Void
+        load: @escaping @Sendable () async throws -> JSONValue?,
+        save: @escaping @Sendable (JSONValue) async throws -> Void
     ) {
         self.loadValue = load
         self.saveValue = save

@@ -34,7 +34,8 @@ public final class WebhookInbox: Sendable {
     private let continuation: AsyncStream<WebhookRequest>.Continuation
 
     public init(buffer: Int = 1024) {
-        (stream, continuation) = AsyncStream.makeStream(of: WebhookRequest.self, bufferingPolicy: .bufferingNewest(buffer))
+        (stream, continuation) = AsyncStream.makeStream(
+            of: WebhookRequest.self, bufferingPolicy: .bufferingNewest(buffer))
     }
 
     /// The requests, in arrival order, for the trigger to consume.
@@ -45,7 +46,8 @@ public final class WebhookInbox: Sendable {
     ) async -> Bool {
         await withCheckedContinuation { (answer: CheckedContinuation<Bool, Never>) in
             let once = Mutex(false)
-            let request = WebhookRequest(method: method, path: path, headers: headers, query: query, body: body) { accepted in
+            let request = WebhookRequest(method: method, path: path, headers: headers, query: query, body: body) {
+                accepted in
                 let first = once.withLock { done -> Bool in
                     defer { done = true }
                     return !done
@@ -72,7 +74,7 @@ extension WebhookRequest {
         do {
             let value = try parser.parseValue()
             return parser.atEnd() ? value : nil
-        } catch where error.kind == .syntax {
+        } catch  where error.kind == .syntax {
             return nil
         }
     }

@@ -11,7 +11,9 @@ import RelayCore
 /// - `http [--port N]`: the runtime's HTTP API on 127.0.0.1 (or `--host`).
 public enum PluginMain {
     /// Runs the command line and exits.
-    public static func main(_ plugin: Plugin, arguments: [String] = Array(CommandLine.arguments.dropFirst())) async -> Never {
+    public static func main(_ plugin: Plugin, arguments: [String] = Array(CommandLine.arguments.dropFirst())) async
+        -> Never
+    {
         let status = await run(plugin, arguments: arguments)
         exit(status)
     }
@@ -84,7 +86,9 @@ public enum PluginMain {
     }
 
     /// Handles one v1 message text as `run`/`test` do: the event envelope and whether it succeeded.
-    public static func handle(text: String, plugin: Plugin, isTest: Bool, debug: Bool = false) async -> (V1Message, Bool) {
+    public static func handle(text: String, plugin: Plugin, isTest: Bool, debug: Bool = false) async -> (
+        V1Message, Bool
+    ) {
         let message: V1Message
         do {
             message = try V1Message(text: text)
@@ -96,12 +100,16 @@ public enum PluginMain {
         do {
             start = try StepStart(message: message)
         } catch {
-            return (StepEvent.failure(error.message, meta: message.body["meta"] ?? .null).message(kind: message.kind.eventKind), false)
+            return (
+                StepEvent.failure(error.message, meta: message.body["meta"] ?? .null).message(
+                    kind: message.kind.eventKind), false
+            )
         }
         let host = PluginHost(plugin: plugin)
         var event: StepEvent
         if isTest {
-            event = await host.run(StepStart(step: .connectionTest, input: start.input, connection: start.connection, meta: start.meta))
+            event = await host.run(
+                StepStart(step: .connectionTest, input: start.input, connection: start.connection, meta: start.meta))
         } else {
             switch start.step {
             case .action, .connectionTest: event = await host.run(start)

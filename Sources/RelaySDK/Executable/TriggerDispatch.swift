@@ -1,8 +1,9 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import RelayCore
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Runs a trigger as a standalone plugin process does: each event is POSTed as a `trigger_event` message to the
 /// start message's `dispatcher.url` (printed on stdout when there is none), and state is kept in a file named

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import NIOHTTPTypes
 
@@ -46,8 +46,9 @@ extension Request {
         do {
             return try await collectBody(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw HTTPError(.contentTooLarge, headers: [.connection: "close"],
-                            message: "the body is larger than \(limit) bytes")
+            throw HTTPError(
+                .contentTooLarge, headers: [.connection: "close"],
+                message: "the body is larger than \(limit) bytes")
         }
     }
 }

@@ -44,15 +44,19 @@ public final class PluginHTTPServer: Sendable {
         let app = Application(
             router: router,
             server: .http1(additionalChannelHandlers: [CloseAfterResponseHandler()]),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: plugin.name),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: plugin.name),
             onServerRunning: { channel in
-                FileHandle.standardError.write(Data("\(name): serving the plugin API on \(hostName):\(channel.localAddress?.port ?? 0)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("\(name): serving the plugin API on \(hostName):\(channel.localAddress?.port ?? 0)\n".utf8))
                 await onRunning(channel.localAddress?.port ?? 0)
             },
             logger: logger)
         let flag = ShutdownFlag(server: self)
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: flag), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [.init(service: flag), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
     }
 
@@ -100,7 +104,10 @@ public final class PluginHTTPServer: Sendable {
     var info: JSONValue {
         let root = plugin.spec.root
         var info: JSONObject = [:]
-        for field in ["name", "description", "version", "vendor", "plugin_spec_version", "title", "support", "tags", "enable_cache"] {
+        for field in [
+            "name", "description", "version", "vendor", "plugin_spec_version", "title", "support", "tags",
+            "enable_cache",
+        ] {
             info[field] = root[field]?.json ?? .null
         }
         info["number_of_workers"] = 1
@@ -125,10 +132,15 @@ public final class PluginHTTPServer: Sendable {
         }
         let key = kind == .actionStart ? "action" : kind == .triggerStart ? "trigger" : "task"
         guard message.body[key]?.stringValue == name else {
-            return error(400, "\(key.capitalized) name (\(message.body[key]?.stringValue ?? "None")) in input body is not matching with name (\(name)) in route")
+            return error(
+                400,
+                "\(key.capitalized) name (\(message.body[key]?.stringValue ?? "None")) in input body is not matching with name (\(name)) in route"
+            )
         }
         let section = key + "s"
-        guard plugin.spec.root[section]?[name] != nil else { return error(400, "\(key.capitalized) \(name) does not exist") }
+        guard plugin.spec.root[section]?[name] != nil else {
+            return error(400, "\(key.capitalized) \(name) does not exist")
+        }
         let start: StepStart
         do {
             start = try StepStart(message: message)
@@ -137,7 +149,8 @@ public final class PluginHTTPServer: Sendable {
         }
         let event: StepEvent
         if test {
-            event = await host.run(StepStart(step: .connectionTest, input: start.input, connection: start.connection, meta: start.meta))
+            event = await host.run(
+                StepStart(step: .connectionTest, input: start.input, connection: start.connection, meta: start.meta))
         } else if kind == .taskStart {
             event = await host.runTask(start)
         } else {
@@ -150,8 +163,11 @@ public final class PluginHTTPServer: Sendable {
         if shuttingDown.load(ordering: .relaxed) { return error(503, "The plugin is shutting down") }
         let type = context.parameters.get("type") ?? ""
         guard type == "test" || type == "test_task" else {
-            return json(["error": "The requested endpoint is not available, only ['test', 'test_task'] are supported.",
-                         "code": 404, "method": "POST", "name": "Not Found"], status: .notFound)
+            return json(
+                [
+                    "error": "The requested endpoint is not available, only ['test', 'test_task'] are supported.",
+                    "code": 404, "method": "POST", "name": "Not Found",
+                ], status: .notFound)
         }
         let message: V1Message
         do {
@@ -161,7 +177,8 @@ public final class PluginHTTPServer: Sendable {
         }
         let body = message.body
         let start = StepStart(
-            step: .connectionTest, input: body["input"] ?? [:], connection: body["connection"] ?? [:], meta: body["meta"] ?? .null)
+            step: .connectionTest, input: body["input"] ?? [:], connection: body["connection"] ?? [:],
+            meta: body["meta"] ?? .null)
         let event = await host.run(start)
         if event.status == .ok, event.output == nil || event.output == .null {
             return Response(status: .noContent)

@@ -32,7 +32,8 @@ struct CapturingLogHandler: LogHandler {
     func log(event: LogEvent) {
         let time = ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime])
         capture.append("\(time) - \(event.level.rawValue.uppercased()): \(event.message)")
-        forward?.log(level: event.level, event.message, metadata: event.metadata, source: event.source,
-                     file: event.file, function: event.function, line: event.line)
+        forward?.log(
+            level: event.level, event.message, metadata: event.metadata, source: event.source,
+            file: event.file, function: event.function, line: event.line)
     }
 }

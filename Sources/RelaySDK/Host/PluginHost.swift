@@ -44,17 +44,23 @@ public final class PluginHost: Sendable {
             switch start.step {
             case .action(let name):
                 guard let handler = plugin.actions[name] else { throw StepFailure.client("Unknown action \"\(name)\"") }
-                try validate(start.input, against: plugin.schema("actions", name, "input"), options: .input, root: "input", what: "action input")
+                try validate(
+                    start.input, against: plugin.schema("actions", name, "input"), options: .input, root: "input",
+                    what: "action input")
                 let connection = try await connect(start, logger: stepLogger)
                 let values = StepContextValues(logger: stepLogger, deadline: deadline, meta: start.meta)
                 var output = try await withDeadline(deadline) { try await handler(start.input, connection, values) }
-                try validate(output, against: plugin.schema("actions", name, "output"), options: .standard, root: "output", what: "action output")
+                try validate(
+                    output, against: plugin.schema("actions", name, "output"), options: .standard, root: "output",
+                    what: "action output")
                 output = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(output)
                 return .success(output, log: capture.text, meta: start.meta)
             case .connectionTest:
                 let connection = try await connect(start, logger: stepLogger)
                 guard let test = plugin.connector.test else { throw ConnectionTestUnavailable() }
-                let output = try await withDeadline(deadline) { try await test(connection, ConnectionContext(logger: stepLogger)) }
+                let output = try await withDeadline(deadline) {
+                    try await test(connection, ConnectionContext(logger: stepLogger))
+                }
                 return .success(output, log: capture.text, meta: start.meta)
             case .trigger(let name), .task(let name):
                 throw StepFailure.client("\(name) is a \(start.step.kindName); it cannot run as an action")
@@ -75,14 +81,21 @@ public final class PluginHost: Sendable {
             guard case .task(let name) = start.step, let handler = plugin.tasks[name] else {
                 throw StepFailure.client("Unknown task \"\(start.step.name)\"")
             }
-            try validate(start.input, against: plugin.schema("tasks", name, "input"), options: .input, root: "input", what: "task input")
+            try validate(
+                start.input, against: plugin.schema("tasks", name, "input"), options: .input, root: "input",
+                what: "task input")
             if let state = start.state {
-                try validate(state, against: plugin.schema("tasks", name, "state"), options: .standard, root: "state", what: "task state")
+                try validate(
+                    state, against: plugin.schema("tasks", name, "state"), options: .standard, root: "state",
+                    what: "task state")
             }
             let connection = try await connect(start, logger: stepLogger)
             let values = StepContextValues(logger: stepLogger, deadline: deadline, meta: start.meta)
-            let outcome = try await withDeadline(deadline) { try await handler(start.input, start.state, connection, values) }
-            let masked = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(outcome.events)
+            let outcome = try await withDeadline(deadline) {
+                try await handler(start.input, start.state, connection, values)
+            }
+            let masked = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(
+                outcome.events)
             var event = StepEvent.success(masked, log: capture.text, meta: start.meta)
             event.state = outcome.state
             event.hasMorePages = outcome.hasMorePages
@@ -107,7 +120,9 @@ public final class PluginHost: Sendable {
             guard case .trigger(let name) = start.step, let handler = plugin.triggers[name] else {
                 throw StepFailure.client("Unknown trigger \"\(start.step.name)\"")
             }
-            try validate(start.input, against: plugin.schema("triggers", name, "input"), options: .input, root: "input", what: "trigger input")
+            try validate(
+                start.input, against: plugin.schema("triggers", name, "input"), options: .input, root: "input",
+                what: "trigger input")
             let connection = try await connect(start, logger: stepLogger)
             let schema = plugin.schema("triggers", name, "output")
             let masker = SecretMasker(schema: plugin.connectionSchema, connection: start.connection)
@@ -136,7 +151,8 @@ public final class PluginHost: Sendable {
 
     /// Validates and connects, reusing the connection made earlier with the same name and parameters.
     func connect(_ parameters: JSONValue, name: String?, logger: Logger) async throws -> any Sendable {
-        try validate(parameters, against: plugin.connectionSchema, options: .standard, root: "connection", what: "connection")
+        try validate(
+            parameters, against: plugin.connectionSchema, options: .standard, root: "connection", what: "connection")
         let plugin = self.plugin
         let key = name.map(ConnectionKey.named) ?? .parameters(parameters)
         let task = connections.withLock { connections in
@@ -157,7 +173,9 @@ public final class PluginHost: Sendable {
         }
     }
 
-    func validate(_ value: JSONValue, against schema: JSONValue, options: SchemaValidator.Options, root: String, what: String) throws {
+    func validate(
+        _ value: JSONValue, against schema: JSONValue, options: SchemaValidator.Options, root: String, what: String
+    ) throws {
         guard schema != [:] else { return }
         let problems = SchemaValidator(schema: schema, options: options).validate(value, at: JSONPath(root: root))
         guard problems.isEmpty else {
@@ -198,19 +216,26 @@ public final class PluginHost: Sendable {
         case let pluginError as PluginError:
             event = .failure(
                 isConnectionTest ? pluginError.connectionTestDescription : pluginError.runtimeDescription,
-                exception: StepException(cause: pluginError.cause, assistance: pluginError.assistance,
-                                         data: .string(pluginError.data.map { $0.stringValue ?? JSONWriter.compact.string($0) } ?? "")))
+                exception: StepException(
+                    cause: pluginError.cause, assistance: pluginError.assistance,
+                    data: .string(pluginError.data.map { $0.stringValue ?? JSONWriter.compact.string($0) } ?? "")))
             event.errorKind = .plugin
         case let failure as StepFailure:
             switch failure {
-            case .client(let message): event = .failure(message); event.errorKind = .client
-            case .server(let message): event = .failure(message); event.errorKind = .server
+            case .client(let message):
+                event = .failure(message)
+                event.errorKind = .client
+            case .server(let message):
+                event = .failure(message)
+                event.errorKind = .server
             }
         case is StepDeadlineExceeded:
             event = .failure("The step did not finish before its deadline and was cancelled")
             event.errorKind = .timeout
         case is ConnectionTestUnavailable:
-            event = .failure("The server successfully processed the request and is not returning any content (no connection test function)")
+            event = .failure(
+                "The server successfully processed the request and is not returning any content (no connection test function)"
+            )
             event.errorKind = .notImplemented
         case is CancellationError:
             event = .failure("The step was cancelled")
@@ -255,14 +280,18 @@ extension PluginError {
     /// `str(PluginException)` in the runtime.
     public var runtimeDescription: String {
         var text = "An error occurred during plugin execution! \(cause) \(assistance)"
-        if let data, data != .string(""), !data.isNull { text += " Response was \(data.stringValue ?? JSONWriter.compact.string(data))" }
+        if let data, data != .string(""), !data.isNull {
+            text += " Response was \(data.stringValue ?? JSONWriter.compact.string(data))"
+        }
         return text
     }
 
     /// `str(ConnectionTestException)` in the runtime.
     public var connectionTestDescription: String {
         var text = "Connection test failed! \(cause) \(assistance)"
-        if let data, data != .string(""), !data.isNull { text += " Response was: \(data.stringValue ?? JSONWriter.compact.string(data))" }
+        if let data, data != .string(""), !data.isNull {
+            text += " Response was: \(data.stringValue ?? JSONWriter.compact.string(data))"
+        }
         return text
     }
 }

@@ -2,8 +2,11 @@ import Logging
 import RelayCore
 
 typealias ActionHandler = @Sendable (JSONValue, any Sendable, StepContextValues) async throws -> JSONValue
-typealias TriggerHandler = @Sendable (JSONValue, any Sendable, StepContextValues, TriggerState, WebhookInbox?,
-    @escaping @Sendable (JSONValue) async throws -> Void) async throws -> Void
+typealias TriggerHandler =
+    @Sendable (
+        JSONValue, any Sendable, StepContextValues, TriggerState, WebhookInbox?,
+        @escaping @Sendable (JSONValue) async throws -> Void
+    ) async throws -> Void
 typealias TriggerInputCheck = @Sendable (JSONValue) -> [InputProblem]
 typealias TaskHandler = @Sendable (JSONValue, JSONValue?, any Sendable, StepContextValues) async throws -> TaskOutcome
 
@@ -53,7 +56,8 @@ public struct AnyTrigger<C: PluginConnection>: Sendable {
             let step = StepContext(
                 connection: try cast(connection, to: C.self), logger: values.logger, deadline: values.deadline,
                 meta: values.meta)
-            try await trigger.run(typedInput, context: TriggerContext(step: step, state: state, webhook: webhook, sink: sink))
+            try await trigger.run(
+                typedInput, context: TriggerContext(step: step, state: state, webhook: webhook, sink: sink))
         }
     }
 }

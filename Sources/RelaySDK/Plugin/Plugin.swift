@@ -39,18 +39,23 @@ public struct Plugin: Sendable {
         var actionTable: [String: ActionHandler] = [:]
         for action in actions {
             guard spec.action(named: action.name) != nil else {
-                throw RelayError(.invalidSpec, "\(file): the plugin implements action '\(action.name)', which its spec does not declare")
+                throw RelayError(
+                    .invalidSpec,
+                    "\(file): the plugin implements action '\(action.name)', which its spec does not declare")
             }
             actionTable[action.name] = action.handler
         }
         for declared in spec.actions where actionTable[declared.name] == nil {
-            throw RelayError(.invalidSpec, "\(file):\(declared.line): action '\(declared.name)' is declared but not implemented")
+            throw RelayError(
+                .invalidSpec, "\(file):\(declared.line): action '\(declared.name)' is declared but not implemented")
         }
         var triggerTable: [String: TriggerHandler] = [:]
         var checkTable: [String: TriggerInputCheck] = [:]
         for trigger in triggers {
             guard spec.trigger(named: trigger.name) != nil else {
-                throw RelayError(.invalidSpec, "\(file): the plugin implements trigger '\(trigger.name)', which its spec does not declare")
+                throw RelayError(
+                    .invalidSpec,
+                    "\(file): the plugin implements trigger '\(trigger.name)', which its spec does not declare")
             }
             triggerTable[trigger.name] = trigger.handler
             checkTable[trigger.name] = trigger.problems
@@ -58,7 +63,8 @@ public struct Plugin: Sendable {
         var taskTable: [String: TaskHandler] = [:]
         for task in tasks {
             guard spec.task(named: task.name) != nil else {
-                throw RelayError(.invalidSpec, "\(file): the plugin implements task '\(task.name)', which its spec does not declare")
+                throw RelayError(
+                    .invalidSpec, "\(file): the plugin implements task '\(task.name)', which its spec does not declare")
             }
             taskTable[task.name] = task.handler
         }
@@ -91,7 +97,8 @@ struct Connector: Sendable {
             do {
                 decoded = try JSONValueCoder.decode(C.Parameters.self, from: parameters)
             } catch {
-                throw StepFailure.client("connection parameters do not fit the plugin: \(DecodingMessage.describe(error))")
+                throw StepFailure.client(
+                    "connection parameters do not fit the plugin: \(DecodingMessage.describe(error))")
             }
             return try await C.connect(decoded, context: context)
         }

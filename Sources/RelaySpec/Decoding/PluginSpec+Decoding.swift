@@ -61,17 +61,23 @@ struct SpecDecoder {
             status: try stringList(root["status"], path: "status"),
             tags: try stringList(root["tags"], path: "tags"),
             hubTags: try hub.flatMap { node throws(RelayError) in
-                node.isNull ? nil : HubTags(
-                    useCases: try stringList(node["use_cases"], path: "hub_tags.use_cases"),
-                    keywords: try stringList(node["keywords"], path: "hub_tags.keywords"),
-                    features: try stringList(node["features"], path: "hub_tags.features"))
+                node.isNull
+                    ? nil
+                    : HubTags(
+                        useCases: try stringList(node["use_cases"], path: "hub_tags.use_cases"),
+                        keywords: try stringList(node["keywords"], path: "hub_tags.keywords"),
+                        features: try stringList(node["features"], path: "hub_tags.features"))
             },
             resources: Dictionary(
-                (resources?.orderedEntries ?? []).compactMap { entry in scalarText(entry.node).map { (entry.key, $0) } },
+                (resources?.orderedEntries ?? []).compactMap { entry in scalarText(entry.node).map { (entry.key, $0) }
+                },
                 uniquingKeysWith: { _, last in last }),
             sdk: sdk.flatMap { node in
-                node.isNull ? nil : SDKInfo(
-                    type: scalarText(node["type"]), version: scalarText(node["version"]), user: scalarText(node["user"]))
+                node.isNull
+                    ? nil
+                    : SDKInfo(
+                        type: scalarText(node["type"]), version: scalarText(node["version"]),
+                        user: scalarText(node["user"]))
             },
             language: scalarText(root["language"]),
             connectionVersion: root["connection_version"].flatMap { node in
@@ -101,7 +107,8 @@ struct SpecDecoder {
     private func components(_ node: YAMLNode?, kind: ComponentSpec.Kind) throws(RelayError) -> [ComponentSpec] {
         guard let node, !node.isNull else { return [] }
         guard node.mapping != nil else {
-            throw shapeError(node, path: kind.section, expected: "a mapping of \(kind.rawValue) names to \(kind.section)")
+            throw shapeError(
+                node, path: kind.section, expected: "a mapping of \(kind.rawValue) names to \(kind.section)")
         }
         var result: [ComponentSpec] = []
         for entry in node.orderedEntries {
@@ -159,7 +166,8 @@ struct SpecDecoder {
             let fieldPath = "\(path).\(entry.key)"
             let body = entry.node
             guard body.mapping != nil else {
-                throw shapeError(body, path: fieldPath, expected: "a mapping with type, title, description and required")
+                throw shapeError(
+                    body, path: fieldPath, expected: "a mapping with type, title, description and required")
             }
             var field = FieldSpec(name: entry.key, typeName: scalarText(body["type"]), node: body)
             field.title = scalarText(body["title"])

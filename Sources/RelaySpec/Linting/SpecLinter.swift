@@ -84,12 +84,17 @@ extension SpecLinter {
                 } else {
                     let empty = ["vendor_url", "source_url", "license_url"].filter { resources[$0]?.isNull == true }
                     if !empty.isEmpty {
-                        report(.requiredKeys, resources, "resources \(empty.joined(separator: ", ")) present with an empty value; remove the key or give a URL")
+                        report(
+                            .requiredKeys, resources,
+                            "resources \(empty.joined(separator: ", ")) present with an empty value; remove the key or give a URL"
+                        )
                     }
                 }
             }
             if let ext = root["extension"] {
-                if ext.string != "plugin" { report(.requiredKeys, ext, "'extension' must be 'plugin', found \(ext.kindDescription)") }
+                if ext.string != "plugin" {
+                    report(.requiredKeys, ext, "'extension' must be 'plugin', found \(ext.kindDescription)")
+                }
             } else {
                 report(.requiredKeys, root, "missing top-level key 'extension' (always 'plugin')")
             }
@@ -101,7 +106,10 @@ extension SpecLinter {
             if let hub = root["hub_tags"] {
                 let missing = ["use_cases", "keywords", "features"].filter { hub[$0] == nil }
                 if !missing.isEmpty {
-                    report(.requiredKeys, hub, "hub_tags is missing sub-keys: \(missing.joined(separator: ", ")) (it needs use_cases, keywords and features)")
+                    report(
+                        .requiredKeys, hub,
+                        "hub_tags is missing sub-keys: \(missing.joined(separator: ", ")) (it needs use_cases, keywords and features)"
+                    )
                 }
             } else {
                 report(.requiredKeys, root, "missing top-level key 'hub_tags' (use_cases, keywords and features)")
@@ -117,20 +125,29 @@ extension SpecLinter {
             for entry in root.orderedEntries where !SpecLinter.topLevelKeys.contains(entry.key) {
                 report(.allowedKeys, entry.keyNode, "unknown top-level key '\(entry.key)'")
             }
-            for field in spec.connection { checkFieldKeys(field, allowed: SpecLinter.fieldKeys, where_: "connection.\(field.name)") }
+            for field in spec.connection {
+                checkFieldKeys(field, allowed: SpecLinter.fieldKeys, where_: "connection.\(field.name)")
+            }
             for component in spec.actions + spec.triggers {
-                checkKeys(component.node, allowed: SpecLinter.componentKeys, where_: "\(component.kind.section).\(component.name)")
+                checkKeys(
+                    component.node, allowed: SpecLinter.componentKeys,
+                    where_: "\(component.kind.section).\(component.name)")
                 for field in component.input + component.output {
-                    checkFieldKeys(field, allowed: SpecLinter.fieldKeys, where_: "\(component.kind.section).\(component.name).\(field.name)")
+                    checkFieldKeys(
+                        field, allowed: SpecLinter.fieldKeys,
+                        where_: "\(component.kind.section).\(component.name).\(field.name)")
                 }
             }
             for task in spec.tasks {
                 checkKeys(task.node, allowed: SpecLinter.taskKeys, where_: "tasks.\(task.name)")
                 for field in task.output {
-                    checkFieldKeys(field, allowed: SpecLinter.taskOutputFieldKeys, where_: "tasks.\(task.name).output.\(field.name)")
+                    checkFieldKeys(
+                        field, allowed: SpecLinter.taskOutputFieldKeys,
+                        where_: "tasks.\(task.name).output.\(field.name)")
                 }
                 for field in task.state {
-                    checkFieldKeys(field, allowed: SpecLinter.taskStateFieldKeys, where_: "tasks.\(task.name).state.\(field.name)")
+                    checkFieldKeys(
+                        field, allowed: SpecLinter.taskStateFieldKeys, where_: "tasks.\(task.name).state.\(field.name)")
                 }
                 if let schedule = task.node["schedule"] {
                     checkKeys(schedule, allowed: SpecLinter.taskScheduleKeys, where_: "tasks.\(task.name).schedule")
@@ -149,7 +166,9 @@ extension SpecLinter {
 
         private mutating func checkKeys(_ node: YAMLNode, allowed: Set<String>, where_: String) {
             for entry in node.orderedEntries where !allowed.contains(entry.key) {
-                report(.allowedKeys, entry.keyNode, "\(where_): unknown key '\(entry.key)' (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                report(
+                    .allowedKeys, entry.keyNode,
+                    "\(where_): unknown key '\(entry.key)' (allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
         }
 
@@ -168,7 +187,9 @@ extension SpecLinter {
                         continue
                     }
                     if case .scalar(.bool) = required.value { continue }
-                    report(.requiredBoolean, required, "\(path).\(field.name): 'required' must be true or false, found \(required.kindDescription)")
+                    report(
+                        .requiredBoolean, required,
+                        "\(path).\(field.name): 'required' must be true or false, found \(required.kindDescription)")
                 }
             }
         }
@@ -182,9 +203,12 @@ extension SpecLinter {
             for component in spec.components {
                 let path = "\(component.kind.section).\(component.name)"
                 checkDescription(component.node["description"], owner: component.node, where_: path)
-                for (section, fields) in [("input", component.input), ("output", component.output), ("state", component.state)] {
+                for (section, fields) in [
+                    ("input", component.input), ("output", component.output), ("state", component.state),
+                ] {
                     for field in fields {
-                        checkDescription(field.node["description"], owner: field.node, where_: "\(path).\(section).\(field.name)")
+                        checkDescription(
+                            field.node["description"], owner: field.node, where_: "\(path).\(section).\(field.name)")
                     }
                 }
             }
@@ -201,10 +225,14 @@ extension SpecLinter {
             }
             if text.hasSuffix(".") { report(.description, node, "\(where_): description ends with a period") }
             if text.unicodeScalars.count > 500 {
-                report(.description, node, "\(where_): description is \(text.unicodeScalars.count) characters long, the limit is 500")
+                report(
+                    .description, node,
+                    "\(where_): description is \(text.unicodeScalars.count) characters long, the limit is 500")
             }
             if let first = text.first {
-                if first.isLowercase { report(.description, node, "\(where_): description starts with a lowercase letter") }
+                if first.isLowercase {
+                    report(.description, node, "\(where_): description starts with a lowercase letter")
+                }
                 if first.isWhitespace { report(.description, node, "\(where_): description starts with white space") }
             }
         }
@@ -220,9 +248,13 @@ extension SpecLinter {
                 let path = "\(component.kind.section).\(component.name)"
                 if let title = component.node["title"] { checkTitle(title, where_: path) }
                 if let title = component.node["schedule"]?["title"] { checkTitle(title, where_: path + ".schedule") }
-                for (section, fields) in [("input", component.input), ("output", component.output), ("state", component.state)] {
+                for (section, fields) in [
+                    ("input", component.input), ("output", component.output), ("state", component.state),
+                ] {
                     for field in fields {
-                        if let title = field.node["title"] { checkTitle(title, where_: "\(path).\(section).\(field.name)") }
+                        if let title = field.node["title"] {
+                            checkTitle(title, where_: "\(path).\(section).\(field.name)")
+                        }
                     }
                 }
             }
@@ -250,7 +282,9 @@ extension SpecLinter {
             for word in words where !title.hasPrefix(word) {
                 if SpecLinter.titleSmallWords.contains(word) {
                     if !title.hasSuffix(word) {
-                        report(.title, node, "\(where_): title \"\(title)\": '\(word)' should be lowercase in the middle of a title")
+                        report(
+                            .title, node,
+                            "\(where_): title \"\(title)\": '\(word)' should be lowercase in the middle of a title")
                     }
                 } else if let initial = word.first, !initial.isUppercase,
                     !SpecLinter.titleSmallWords.contains(word.prefix(1).uppercased() + word.dropFirst().lowercased()),
@@ -265,19 +299,25 @@ extension SpecLinter {
 
         mutating func checkVendorAndSupport(text: String) {
             for (key, rule) in [("vendor", SpecRule.vendor), ("support", SpecRule.support)] {
-                guard let node = root[key] else { continue }  // reported by required-keys
+                guard let node = root[key] else { continue } // reported by required-keys
                 guard let value = node.string, let first = value.first else {
                     report(rule, node, "\(key) must be a non-empty string, found \(node.kindDescription)")
                     continue
                 }
-                if value.lowercased() == "komand" { report(rule, node, "\(key) 'komand' is not allowed (did you mean 'rapid7'?)") }
+                if value.lowercased() == "komand" {
+                    report(rule, node, "\(key) 'komand' is not allowed (did you mean 'rapid7'?)")
+                }
                 if value.hasSuffix(".") { report(rule, node, "\(key) '\(value)' ends with a period") }
                 if !first.isLowercase { report(rule, node, "\(key) '\(value)' must start with a lowercase letter") }
                 if value.contains(" ") { report(rule, node, "\(key) '\(value)' must use underscores, not spaces") }
                 if rule == .support, !SpecLinter.supportValues.contains(value) {
-                    report(rule, node, "support must be one of \(SpecLinter.supportValues.joined(separator: ", ")), found '\(value)'")
+                    report(
+                        rule, node,
+                        "support must be one of \(SpecLinter.supportValues.joined(separator: ", ")), found '\(value)'")
                 }
-                if let line = SpecLinter.rawTopLevelValue(key, in: text), line.value.contains("'") || line.value.contains("\"") {
+                if let line = SpecLinter.rawTopLevelValue(key, in: text),
+                    line.value.contains("'") || line.value.contains("\"")
+                {
                     report(rule, node, "\(key) is written in quotes; write it bare")
                 }
             }
@@ -288,13 +328,20 @@ extension SpecLinter {
         mutating func checkVersion(text: String) {
             guard let node = root["version"] else { return }
             guard let version = node.string else {
-                report(.version, node, "version must be a string like 1.0.0, found \(node.kindDescription) (quote it or add a patch number)")
+                report(
+                    .version, node,
+                    "version must be a string like 1.0.0, found \(node.kindDescription) (quote it or add a patch number)"
+                )
                 return
             }
             if version.range(of: #"^[1-9][0-9]*\.[0-9]+\.[0-9]+$"#, options: .regularExpression) == nil {
-                report(.version, node, "version '\(version)' is not semantic: expected X.Y.Z with numbers only, starting at 1.0.0")
+                report(
+                    .version, node,
+                    "version '\(version)' is not semantic: expected X.Y.Z with numbers only, starting at 1.0.0")
             }
-            if let line = SpecLinter.rawTopLevelValue("version", in: text), line.value.contains("'") || line.value.contains("\"") {
+            if let line = SpecLinter.rawTopLevelValue("version", in: text),
+                line.value.contains("'") || line.value.contains("\"")
+            {
                 report(.version, node, "version is written in quotes; write it bare")
             }
         }
@@ -320,7 +367,9 @@ extension SpecLinter {
                 report(.useCases, useCases ?? hub, "hub_tags.use_cases must list at least one use case")
             } else if let items = useCases?.sequence {
                 for item in items where !SpecLinter.useCases.contains(item.string ?? "") {
-                    report(.useCases, item, "'\(item.text)' is not a use case; use one of \(SpecLinter.useCases.joined(separator: ", "))")
+                    report(
+                        .useCases, item,
+                        "'\(item.text)' is not a use case; use one of \(SpecLinter.useCases.joined(separator: ", "))")
                 }
             }
             for item in hub["keywords"]?.sequence ?? [] where SpecLinter.useCases.contains(item.string ?? "") {
@@ -336,7 +385,9 @@ extension SpecLinter {
                 report(.name, node, "plugin name must be a non-empty string, found \(node.kindDescription)")
                 return
             }
-            if name.contains(where: \.isUppercase) { report(.name, node, "plugin name '\(name)' has uppercase letters") }
+            if name.contains(where: \.isUppercase) {
+                report(.name, node, "plugin name '\(name)' has uppercase letters")
+            }
             if name.contains(where: \.isWhitespace) { report(.name, node, "plugin name '\(name)' has white space") }
             if !name.replacingOccurrences(of: "_", with: "").allSatisfy({ $0.isLetter || $0.isNumber }) {
                 report(.name, node, "plugin name '\(name)' may only contain letters, digits and underscores")
@@ -350,7 +401,9 @@ extension SpecLinter {
         mutating func checkExamples() {
             for component in spec.actions + spec.triggers {
                 for field in component.input where field.node["example"] == nil {
-                    report(.example, field.node, "\(component.kind.section).\(component.name).input.\(field.name): no example")
+                    report(
+                        .example, field.node,
+                        "\(component.kind.section).\(component.name).input.\(field.name): no example")
                 }
             }
             for field in spec.connection where field.node["example"] == nil {
@@ -362,13 +415,16 @@ extension SpecLinter {
 
         mutating func checkEnableCache() {
             guard !spec.triggers.isEmpty, spec.enableCache != true else { return }
-            report(.enableCache, root["enable_cache"] ?? root["triggers"], "a plugin with triggers must set enable_cache: true")
+            report(
+                .enableCache, root["enable_cache"] ?? root["triggers"],
+                "a plugin with triggers must set enable_cache: true")
         }
 
         mutating func checkConnectionPasswords() {
             for field in spec.connection where field.typeName == "password" {
-                report(.connectionPassword, field.node["type"] ?? field.node,
-                       "connection.\(field.name) has type 'password'; use a credential type such as credential_secret_key")
+                report(
+                    .connectionPassword, field.node["type"] ?? field.node,
+                    "connection.\(field.name) has type 'password'; use a credential type such as credential_secret_key")
             }
         }
 
@@ -386,8 +442,9 @@ extension SpecLinter {
                     if !seen.contains(name) { seen.append(name) }
                 }
                 problems.append(
-                    SpecProblem(file: spec.file, line: lineNumber, rule: .ascii,
-                                message: "non-ASCII character(s) \(seen.joined(separator: ", ")); specs must be ASCII only"))
+                    SpecProblem(
+                        file: spec.file, line: lineNumber, rule: .ascii,
+                        message: "non-ASCII character(s) \(seen.joined(separator: ", ")); specs must be ASCII only"))
             }
         }
 
@@ -397,7 +454,10 @@ extension SpecLinter {
             var sections: [(String, [FieldSpec])] = [("connection", spec.connection)]
             for component in spec.components {
                 let path = "\(component.kind.section).\(component.name)"
-                sections += [(path + ".input", component.input), (path + ".output", component.output), (path + ".state", component.state)]
+                sections += [
+                    (path + ".input", component.input), (path + ".output", component.output),
+                    (path + ".state", component.state),
+                ]
             }
             for type in spec.types { sections.append(("types.\(type.name)", type.fields)) }
             let custom = Set(spec.types.map(\.name))
@@ -408,8 +468,9 @@ extension SpecLinter {
                         continue
                     }
                     if !SpecLinter.isKnownType(typeName, custom: custom) {
-                        report(.typeDefined, field.node["type"] ?? field.node,
-                               "\(path).\(field.name): type '\(typeName)' is neither a spec type nor defined under types")
+                        report(
+                            .typeDefined, field.node["type"] ?? field.node,
+                            "\(path).\(field.name): type '\(typeName)' is neither a spec type nor defined under types")
                     }
                 }
             }

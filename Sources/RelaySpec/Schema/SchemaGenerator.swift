@@ -13,7 +13,9 @@ public struct SchemaGenerator: Sendable {
     /// "output", "state"}}}`, with `actions`, `triggers` and `tasks` absent where the spec has none.
     public func document() throws(RelayError) -> JSONValue {
         var document: JSONObject = ["connection": try connectionSchema()]
-        for (kind, components) in [(ComponentSpec.Kind.action, spec.actions), (.trigger, spec.triggers), (.task, spec.tasks)]
+        for (kind, components) in [
+            (ComponentSpec.Kind.action, spec.actions), (.trigger, spec.triggers), (.task, spec.tasks),
+        ]
         where !components.isEmpty {
             var section: JSONObject = [:]
             for component in components {
@@ -34,19 +36,25 @@ public struct SchemaGenerator: Sendable {
     }
 
     public func inputSchema(_ component: ComponentSpec) throws(RelayError) -> JSONValue {
-        try objectSchema(component.input, section: component.node["input"], path: "\(component.kind.section).\(component.name).input")
+        try objectSchema(
+            component.input, section: component.node["input"], path: "\(component.kind.section).\(component.name).input"
+        )
     }
 
     /// A task's output is described by the reference as an array (see `taskOutputSchema`); actions' and
     /// triggers' outputs are object schemas.
     public func outputSchema(_ component: ComponentSpec) throws(RelayError) -> JSONValue {
         let path = "\(component.kind.section).\(component.name).output"
-        if component.kind == .task { return try taskOutputSchema(component.output, section: component.node["output"], path: path) }
+        if component.kind == .task {
+            return try taskOutputSchema(component.output, section: component.node["output"], path: path)
+        }
         return try objectSchema(component.output, section: component.node["output"], path: path)
     }
 
     public func stateSchema(_ component: ComponentSpec) throws(RelayError) -> JSONValue {
-        try objectSchema(component.state, section: component.node["state"], path: "\(component.kind.section).\(component.name).state")
+        try objectSchema(
+            component.state, section: component.node["state"], path: "\(component.kind.section).\(component.name).state"
+        )
     }
 
     // MARK: - Sections
@@ -68,7 +76,9 @@ public struct SchemaGenerator: Sendable {
     /// The reference reshapes a task's output into `{"type": "array", "items": {}, "title", "description",
     /// "required", "definitions"}`, taking title and description from the alphabetically first output field (an
     /// empty object when that field has none).
-    private func taskOutputSchema(_ fields: [FieldSpec], section: YAMLNode?, path: String) throws(RelayError) -> JSONValue {
+    private func taskOutputSchema(_ fields: [FieldSpec], section: YAMLNode?, path: String) throws(RelayError)
+        -> JSONValue
+    {
         guard !fields.isEmpty else { return .object([:]) }
         var definitions = Definitions()
         let (properties, required) = try build(fields, path: path, definitions: &definitions)
@@ -99,7 +109,10 @@ public struct SchemaGenerator: Sendable {
         for (offset, field) in fields.enumerated() {
             let fieldPath = "\(path).\(field.name)"
             guard let typeNode = field.node["type"], let typeName = typeNode.string ?? scalarText(typeNode) else {
-                throw RelayError(.invalidSpec, "\(spec.file):\(field.line):\(field.node.column): \(fieldPath): no type; give the field a type such as string")
+                throw RelayError(
+                    .invalidSpec,
+                    "\(spec.file):\(field.line):\(field.node.column): \(fieldPath): no type; give the field a type such as string"
+                )
             }
             var property = try typeForm(typeName, node: typeNode, path: fieldPath, definitions: &definitions)
             for key in ["title", "description", "default", "placeholder", "tooltip", "enum"] {
@@ -135,7 +148,8 @@ public struct SchemaGenerator: Sendable {
             }
             throw RelayError(
                 .invalidSpec,
-                "\(spec.file):\(node.line):\(node.column): \(path): invalid array type '\(typeName)': '\(element)' is neither a spec type nor defined under types")
+                "\(spec.file):\(node.line):\(node.column): \(path): invalid array type '\(typeName)': '\(element)' is neither a spec type nor defined under types"
+            )
         }
         // An unknown type name: the reference writes the property without any type.
         return [:]
@@ -143,14 +157,15 @@ public struct SchemaGenerator: Sendable {
 
     /// `#/definitions/NAME` for built-in object types and custom types, adding the definition (and everything it
     /// reaches) the first time; nil for anything else.
-    private func reference(to name: String, path: String, definitions: inout Definitions) throws(RelayError) -> String? {
+    private func reference(to name: String, path: String, definitions: inout Definitions) throws(RelayError) -> String?
+    {
         if let builtIn = SchemaGenerator.builtInDefinitions[name] {
             if definitions.values[name] == nil { definitions.values[name] = builtIn }
             return "#/definitions/\(name)"
         }
         guard let custom = spec.customType(named: name) else { return nil }
         if definitions.values[name] == nil {
-            definitions.values[name] = .object([:])  // placeholder: stops recursion on self-reference
+            definitions.values[name] = .object([:]) // placeholder: stops recursion on self-reference
             let (properties, required) = try build(custom.fields, path: "types.\(name)", definitions: &definitions)
             var definition: JSONObject = ["type": "object", "title": .string(name), "properties": .object(properties)]
             if !required.isEmpty { definition["required"] = .array(required.map(JSONValue.string)) }

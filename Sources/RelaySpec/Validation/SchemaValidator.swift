@@ -59,45 +59,61 @@ public struct SchemaValidator: Sendable {
     // MARK: - Keywords
 
     private func check(
-        _ value: JSONValue, against schema: JSONValue, path: JSONPath, depth: Int, into problems: inout [ValidationProblem]
+        _ value: JSONValue, against schema: JSONValue, path: JSONPath, depth: Int,
+        into problems: inout [ValidationProblem]
     ) {
         guard problems.count < options.maximumProblems else { return }
         guard case .object(let keywords) = schema else {
-            if schema == .bool(false) { problems.append(ValidationProblem(path: path, message: "no value is allowed here")) }
+            if schema == .bool(false) {
+                problems.append(ValidationProblem(path: path, message: "no value is allowed here"))
+            }
             return
         }
         if let reference = keywords["$ref"]?.stringValue {
             guard depth < 64 else {
-                problems.append(ValidationProblem(path: path, message: "schema reference \(reference) nests too deeply"))
+                problems.append(
+                    ValidationProblem(path: path, message: "schema reference \(reference) nests too deeply"))
                 return
             }
             guard let target = resolve(reference) else {
-                problems.append(ValidationProblem(path: path, message: "the schema refers to \(reference), which it does not define"))
+                problems.append(
+                    ValidationProblem(
+                        path: path, message: "the schema refers to \(reference), which it does not define"))
                 return
             }
             check(value, against: target, path: path, depth: depth + 1, into: &problems)
         }
         if let type = keywords["type"], !matches(value, type: type) {
-            problems.append(ValidationProblem(path: path, message: "expected \(describe(type)), found \(value.typeName)"))
+            problems.append(
+                ValidationProblem(path: path, message: "expected \(describe(type)), found \(value.typeName)"))
             return
         }
         if let allowed = keywords["enum"]?.arrayValue, !allowed.contains(where: { equal($0, value) }) {
             let list = allowed.map { JSONWriter.compact.string($0) }.joined(separator: ", ")
-            problems.append(ValidationProblem(path: path, message: "expected one of [\(list)], found \(JSONWriter.compact.string(value))"))
+            problems.append(
+                ValidationProblem(
+                    path: path, message: "expected one of [\(list)], found \(JSONWriter.compact.string(value))"))
         }
         if let constant = keywords["const"], !equal(constant, value) {
-            problems.append(ValidationProblem(path: path, message: "expected \(JSONWriter.compact.string(constant)), found \(JSONWriter.compact.string(value))"))
+            problems.append(
+                ValidationProblem(
+                    path: path,
+                    message:
+                        "expected \(JSONWriter.compact.string(constant)), found \(JSONWriter.compact.string(value))"))
         }
         if case .object(let object) = value {
             if let required = keywords["required"]?.arrayValue {
                 for case .string(let key) in required where object[key] == nil {
-                    problems.append(ValidationProblem(path: path.appending(key), message: "required property is missing"))
+                    problems.append(
+                        ValidationProblem(path: path.appending(key), message: "required property is missing"))
                 }
             }
             if let properties = keywords["properties"]?.objectValue {
                 for key in object.keys.sorted(by: JSONWriter.codePointOrder) {
                     if let propertySchema = properties[key] {
-                        check(object[key]!, against: propertySchema, path: path.appending(key), depth: depth, into: &problems)
+                        check(
+                            object[key]!, against: propertySchema, path: path.appending(key), depth: depth,
+                            into: &problems)
                     }
                 }
             }
@@ -125,21 +141,25 @@ public struct SchemaValidator: Sendable {
         if let any = keywords["anyOf"]?.arrayValue, !any.isEmpty {
             let passing = any.filter { errors(value, $0, path, depth).isEmpty }
             if passing.isEmpty {
-                problems.append(ValidationProblem(path: path, message: "matches none of the \(any.count) allowed shapes"))
+                problems.append(
+                    ValidationProblem(path: path, message: "matches none of the \(any.count) allowed shapes"))
             }
         }
         if let one = keywords["oneOf"]?.arrayValue, !one.isEmpty {
             let passing = one.filter { errors(value, $0, path, depth).isEmpty }.count
             if passing != 1 {
                 problems.append(
-                    ValidationProblem(path: path, message: passing == 0
-                        ? "matches none of the \(one.count) allowed shapes"
-                        : "matches \(passing) of the allowed shapes, expected exactly one"))
+                    ValidationProblem(
+                        path: path,
+                        message: passing == 0
+                            ? "matches none of the \(one.count) allowed shapes"
+                            : "matches \(passing) of the allowed shapes, expected exactly one"))
             }
         }
     }
 
-    private func errors(_ value: JSONValue, _ schema: JSONValue, _ path: JSONPath, _ depth: Int) -> [ValidationProblem] {
+    private func errors(_ value: JSONValue, _ schema: JSONValue, _ path: JSONPath, _ depth: Int) -> [ValidationProblem]
+    {
         var problems: [ValidationProblem] = []
         check(value, against: schema, path: path, depth: depth + 1, into: &problems)
         return problems
@@ -179,8 +199,9 @@ public struct SchemaValidator: Sendable {
         case ("integer", .int), ("integer", .bigInt): true
         case ("integer", .double(let d)): d.isFinite && d.rounded() == d
         case ("number", .int), ("number", .bigInt), ("number", .double): true
-        case ("string", _), ("boolean", _), ("null", _), ("array", _), ("object", _), ("integer", _), ("number", _): false
-        default: true  // an unknown type name constrains nothing
+        case ("string", _), ("boolean", _), ("null", _), ("array", _), ("object", _), ("integer", _), ("number", _):
+            false
+        default: true // an unknown type name constrains nothing
         }
     }
 

@@ -16,23 +16,38 @@ public enum WorkflowDecoder {
         func fail(_ node: YAMLNode?, _ path: String, _ message: String) -> RelayError {
             RelayError(.invalidSpec, "\(file):\(node?.line ?? 1): \(path): \(message)")
         }
-        guard root.mapping != nil else { throw fail(root, "workflow", "expected a mapping with name, trigger and steps, found \(root.kindDescription)") }
-        for entry in root.orderedEntries where !["name", "version", "description", "trigger", "steps"].contains(entry.key) {
-            throw fail(entry.keyNode, entry.key, "unknown key (a workflow has name, version, description, trigger, steps)")
+        guard root.mapping != nil else {
+            throw fail(
+                root, "workflow", "expected a mapping with name, trigger and steps, found \(root.kindDescription)")
         }
-        guard let name = root["name"]?.string, !name.isEmpty else { throw fail(root["name"] ?? root, "name", "expected the workflow's name") }
+        for entry in root.orderedEntries
+        where !["name", "version", "description", "trigger", "steps"].contains(entry.key) {
+            throw fail(
+                entry.keyNode, entry.key, "unknown key (a workflow has name, version, description, trigger, steps)")
+        }
+        guard let name = root["name"]?.string, !name.isEmpty else {
+            throw fail(root["name"] ?? root, "name", "expected the workflow's name")
+        }
         var version = 1
         if let node = root["version"] {
-            guard case .scalar(.int(let v)) = node.value, v > 0 else { throw fail(node, "version", "expected a positive integer, found \(node.kindDescription)") }
+            guard case .scalar(.int(let v)) = node.value, v > 0 else {
+                throw fail(node, "version", "expected a positive integer, found \(node.kindDescription)")
+            }
             version = v
         }
         guard let triggerNode = root["trigger"], triggerNode.mapping != nil else {
-            throw fail(root["trigger"] ?? root, "trigger", "expected a mapping with plugin, trigger, connection and input")
+            throw fail(
+                root["trigger"] ?? root, "trigger", "expected a mapping with plugin, trigger, connection and input")
         }
-        for entry in triggerNode.orderedEntries where !["plugin", "trigger", "task", "every", "schedule", "connection", "input"].contains(entry.key) {
-            throw fail(entry.keyNode, "trigger.\(entry.key)", "unknown key (a trigger has plugin, trigger or task (with every or schedule), connection, input)")
+        for entry in triggerNode.orderedEntries
+        where !["plugin", "trigger", "task", "every", "schedule", "connection", "input"].contains(entry.key) {
+            throw fail(
+                entry.keyNode, "trigger.\(entry.key)",
+                "unknown key (a trigger has plugin, trigger or task (with every or schedule), connection, input)")
         }
-        guard let plugin = triggerNode["plugin"]?.string else { throw fail(triggerNode, "trigger.plugin", "expected the trigger's plugin") }
+        guard let plugin = triggerNode["plugin"]?.string else {
+            throw fail(triggerNode, "trigger.plugin", "expected the trigger's plugin")
+        }
         var binding: TriggerBinding
         if let task = triggerNode["task"]?.string {
             var every: Duration?
@@ -41,12 +56,16 @@ public enum WorkflowDecoder {
             guard every != nil || schedule != nil else {
                 throw fail(triggerNode, "trigger", "a task needs every (e.g. 5m) or schedule (a cron expression)")
             }
-            binding = TriggerBinding(plugin: plugin, trigger: task, connection: triggerNode["connection"]?.string,
-                                     input: triggerNode["input"]?.json ?? [:], isTask: true, every: every, schedule: schedule)
+            binding = TriggerBinding(
+                plugin: plugin, trigger: task, connection: triggerNode["connection"]?.string,
+                input: triggerNode["input"]?.json ?? [:], isTask: true, every: every, schedule: schedule)
         } else {
-            guard let trigger = triggerNode["trigger"]?.string else { throw fail(triggerNode, "trigger.trigger", "expected the trigger's name (or task: for a spec task)") }
-            binding = TriggerBinding(plugin: plugin, trigger: trigger, connection: triggerNode["connection"]?.string,
-                                     input: triggerNode["input"]?.json ?? [:])
+            guard let trigger = triggerNode["trigger"]?.string else {
+                throw fail(triggerNode, "trigger.trigger", "expected the trigger's name (or task: for a spec task)")
+            }
+            binding = TriggerBinding(
+                plugin: plugin, trigger: trigger, connection: triggerNode["connection"]?.string,
+                input: triggerNode["input"]?.json ?? [:])
         }
 
         guard let stepsNode = root["steps"], let items = stepsNode.sequence else {
@@ -56,31 +75,53 @@ public enum WorkflowDecoder {
         var ids = Set<String>()
         for (index, node) in items.enumerated() {
             let path = "steps[\(index)]"
-            guard node.mapping != nil else { throw fail(node, path, "expected a mapping with id, plugin, action and input") }
-            let allowed = ["id", "plugin", "action", "connection", "input", "continue_on_failure", "retry", "timeout", "when"]
+            guard node.mapping != nil else {
+                throw fail(node, path, "expected a mapping with id, plugin, action and input")
+            }
+            let allowed = [
+                "id", "plugin", "action", "connection", "input", "continue_on_failure", "retry", "timeout", "when",
+            ]
             for entry in node.orderedEntries where !allowed.contains(entry.key) {
-                throw fail(entry.keyNode, "\(path).\(entry.key)", "unknown key (a step has \(allowed.joined(separator: ", ")))")
+                throw fail(
+                    entry.keyNode, "\(path).\(entry.key)", "unknown key (a step has \(allowed.joined(separator: ", ")))"
+                )
             }
-            guard let id = node["id"]?.string, !id.isEmpty else { throw fail(node, "\(path).id", "expected the step's id") }
+            guard let id = node["id"]?.string, !id.isEmpty else {
+                throw fail(node, "\(path).id", "expected the step's id")
+            }
             guard id.range(of: #"^[A-Za-z_][A-Za-z0-9_-]*$"#, options: .regularExpression) != nil else {
-                throw fail(node["id"], "\(path).id", "\"\(id)\" must start with a letter and hold letters, digits, _ and -")
+                throw fail(
+                    node["id"], "\(path).id", "\"\(id)\" must start with a letter and hold letters, digits, _ and -")
             }
-            guard ids.insert(id).inserted else { throw fail(node["id"], "\(path).id", "\"\(id)\" is used by an earlier step") }
-            guard let stepPlugin = node["plugin"]?.string else { throw fail(node, "\(path).plugin", "expected the step's plugin") }
-            guard let action = node["action"]?.string else { throw fail(node, "\(path).action", "expected the step's action") }
-            var step = WorkflowStep(id: id, plugin: stepPlugin, action: action, connection: node["connection"]?.string,
-                                    input: node["input"]?.json ?? [:])
+            guard ids.insert(id).inserted else {
+                throw fail(node["id"], "\(path).id", "\"\(id)\" is used by an earlier step")
+            }
+            guard let stepPlugin = node["plugin"]?.string else {
+                throw fail(node, "\(path).plugin", "expected the step's plugin")
+            }
+            guard let action = node["action"]?.string else {
+                throw fail(node, "\(path).action", "expected the step's action")
+            }
+            var step = WorkflowStep(
+                id: id, plugin: stepPlugin, action: action, connection: node["connection"]?.string,
+                input: node["input"]?.json ?? [:])
             if let flag = node["continue_on_failure"] {
-                guard case .scalar(.bool(let b)) = flag.value else { throw fail(flag, "\(path).continue_on_failure", "expected true or false, found \(flag.kindDescription)") }
+                guard case .scalar(.bool(let b)) = flag.value else {
+                    throw fail(
+                        flag, "\(path).continue_on_failure", "expected true or false, found \(flag.kindDescription)")
+                }
                 step.continueOnFailure = b
             }
             if let retry = node["retry"] {
-                guard retry.mapping != nil else { throw fail(retry, "\(path).retry", "expected a mapping with attempts and backoff") }
+                guard retry.mapping != nil else {
+                    throw fail(retry, "\(path).retry", "expected a mapping with attempts and backoff")
+                }
                 if let attempts = retry["attempts"] {
                     let most = WorkflowLimits.mostAttempts
                     guard case .scalar(.int(let n)) = attempts.value, (1...most).contains(n) else {
-                        throw fail(attempts, "\(path).retry.attempts",
-                                   "expected an integer between 1 and \(most), found \(attempts.kindDescription)")
+                        throw fail(
+                            attempts, "\(path).retry.attempts",
+                            "expected an integer between 1 and \(most), found \(attempts.kindDescription)")
                     }
                     step.retry.attempts = n
                 }
@@ -88,7 +129,9 @@ public enum WorkflowDecoder {
                     step.retry.backoff = try duration(backoff, path: "\(path).retry.backoff", fail: fail)
                 }
             }
-            if let timeout = node["timeout"] { step.timeout = try duration(timeout, path: "\(path).timeout", fail: fail) }
+            if let timeout = node["timeout"] {
+                step.timeout = try duration(timeout, path: "\(path).timeout", fail: fail)
+            }
             if let when = node["when"] {
                 guard let text = when.string ?? (when.scalar != nil ? when.text : nil) else {
                     throw fail(when, "\(path).when", "expected a condition such as steps.check.status == \"failed\"")
@@ -102,7 +145,10 @@ public enum WorkflowDecoder {
             do {
                 for reference in try Template.references(in: step.input) where reference.first == "steps" {
                     guard reference.count >= 2, let target = steps.first(where: { $0.id == reference[1] }) else {
-                        throw fail(node["input"], "\(path).input", "\(reference.joined(separator: ".")): unknown step \"\(reference.count >= 2 ? reference[1] : "")\"; a step may use the steps before it")
+                        throw fail(
+                            node["input"], "\(path).input",
+                            "\(reference.joined(separator: ".")): unknown step \"\(reference.count >= 2 ? reference[1] : "")\"; a step may use the steps before it"
+                        )
                     }
                     _ = target
                 }
@@ -113,8 +159,12 @@ public enum WorkflowDecoder {
             } catch {
                 throw fail(node["input"], "\(path).input", "\(error)")
             }
-            if let when = step.when, when.path.first == "steps", when.path.count >= 2, !steps.contains(where: { $0.id == when.path[1] }) {
-                throw fail(node["when"], "\(path).when", "unknown step \"\(when.path[1])\"; a condition may use the steps before it")
+            if let when = step.when, when.path.first == "steps", when.path.count >= 2,
+                !steps.contains(where: { $0.id == when.path[1] })
+            {
+                throw fail(
+                    node["when"], "\(path).when",
+                    "unknown step \"\(when.path[1])\"; a condition may use the steps before it")
             }
             steps.append(step)
         }
@@ -143,8 +193,9 @@ public enum WorkflowDecoder {
         default: break
         }
         guard let seconds, !seconds.isNaN else {
-            throw fail(node, path,
-                       "expected a duration \(range) such as 30s, 500ms or 2m, found \(node.kindDescription)")
+            throw fail(
+                node, path,
+                "expected a duration \(range) such as 30s, 500ms or 2m, found \(node.kindDescription)")
         }
         let longest = Double(WorkflowLimits.longestDuration.components.seconds)
         // Checked as a Double first: Int(_:) of an infinite or too large Double traps.

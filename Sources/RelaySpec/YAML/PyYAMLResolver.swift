@@ -21,8 +21,12 @@ enum PyYAMLResolver {
             return .string(text)
         case "0"..."9", "+", "-", ".":
             let range = NSRange(text.startIndex..., in: text)
-            if intPattern.firstMatch(in: text, range: range) != nil { return int(text).map(YAMLNode.Scalar.int) ?? .string(text) }
-            if floatPattern.firstMatch(in: text, range: range) != nil { return float(text).map(YAMLNode.Scalar.double) ?? .string(text) }
+            if intPattern.firstMatch(in: text, range: range) != nil {
+                return int(text).map(YAMLNode.Scalar.int) ?? .string(text)
+            }
+            if floatPattern.firstMatch(in: text, range: range) != nil {
+                return float(text).map(YAMLNode.Scalar.double) ?? .string(text)
+            }
             if timestampPattern.firstMatch(in: text, range: range) != nil { return .timestamp(text) }
             return .string(text)
         default:
@@ -31,18 +35,22 @@ enum PyYAMLResolver {
     }
 
     // swiftlint:disable force_try
-    static let bool = try! Resolver.Rule(.bool, "^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
+    static let bool = try! Resolver.Rule(
+        .bool, "^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$")
     static let int = try! Resolver.Rule(
         .int,
-        "^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$")
+        "^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$"
+    )
     static let float = try! Resolver.Rule(
         .float,
-        "^(?:[-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+][0-9]+)?|\\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$")
+        "^(?:[-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+][0-9]+)?|\\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN))$"
+    )
     static let merge = try! Resolver.Rule(.merge, "^(?:<<)$")
     static let null = try! Resolver.Rule(.null, "^(?:~|null|Null|NULL|)$")
     static let timestamp = try! Resolver.Rule(
         .timestamp,
-        "^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \\t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$")
+        "^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \\t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\\.[0-9]*)?(?:[ \\t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$"
+    )
     static let intPattern = try! NSRegularExpression(pattern: int.pattern)
     static let floatPattern = try! NSRegularExpression(pattern: float.pattern)
     static let timestampPattern = try! NSRegularExpression(pattern: timestamp.pattern)

@@ -92,7 +92,8 @@ struct YAMLComposer {
                     decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
                 // Quoted and block scalars are always strings; plain ones get PyYAML's implicit types.
                 // (Explicit tags such as `!!str 1` are not honoured; real specs do not use them.)
-                let value: YAMLNode.Scalar = scalar.style == YAML_PLAIN_SCALAR_STYLE
+                let value: YAMLNode.Scalar =
+                    scalar.style == YAML_PLAIN_SCALAR_STYLE
                     ? PyYAMLResolver.resolvePlain(text) : .string(text)
                 let built = Built(
                     node: YAMLNode(value: .scalar(value), line: mark.line, column: mark.column, text: text),
@@ -113,11 +114,14 @@ struct YAMLComposer {
                 let isMapping = event.type == YAML_MAPPING_START_EVENT
                 try count(nodes: 1, bytes: 0, height: 1, at: mark, alias: nil)
                 let anchor = isMapping ? event.data.mapping_start.anchor : event.data.sequence_start.anchor
-                stack.append(Frame(isMapping: isMapping, line: mark.line, column: mark.column,
-                                   anchor: YAMLComposer.string(anchor)))
+                stack.append(
+                    Frame(
+                        isMapping: isMapping, line: mark.line, column: mark.column,
+                        anchor: YAMLComposer.string(anchor)))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 let frame = stack.removeLast()
-                let value: YAMLNode.Value = frame.isMapping ? .mapping(frame.merged + frame.entries) : .sequence(frame.items)
+                let value: YAMLNode.Value =
+                    frame.isMapping ? .mapping(frame.merged + frame.entries) : .sequence(frame.items)
                 let built = Built(
                     node: YAMLNode(value: value, line: frame.line, column: frame.column),
                     nodes: frame.nodes, bytes: frame.bytes, height: frame.childHeight + 1)
@@ -141,13 +145,17 @@ struct YAMLComposer {
         }
         nodes += added
         if nodes > limits.maxNodes {
-            throw fail(mark, "\(what) brings the document to \(nodes) nodes, past the limit of \(limits.maxNodes)"
-                + (alias == nil ? "" : " (an alias counts every node it repeats)"))
+            throw fail(
+                mark,
+                "\(what) brings the document to \(nodes) nodes, past the limit of \(limits.maxNodes)"
+                    + (alias == nil ? "" : " (an alias counts every node it repeats)"))
         }
         bytes += addedBytes
         if bytes > limits.maxScalarBytes {
-            throw fail(mark, "\(what) brings the document to \(bytes) bytes of text, past the limit of "
-                + "\(limits.maxScalarBytes)" + (alias == nil ? "" : " (an alias counts every byte it repeats)"))
+            throw fail(
+                mark,
+                "\(what) brings the document to \(bytes) bytes of text, past the limit of "
+                    + "\(limits.maxScalarBytes)" + (alias == nil ? "" : " (an alias counts every byte it repeats)"))
         }
     }
 
@@ -177,8 +185,10 @@ struct YAMLComposer {
         if case .scalar = key.node.value {
             let name = key.node.keyString
             if let first = frame.firstKeys[name] {
-                duplicateKeys.append(YAMLDuplicateKey(key: name, line: key.node.line, column: key.node.column,
-                                                      firstLine: first.line, firstColumn: first.column))
+                duplicateKeys.append(
+                    YAMLDuplicateKey(
+                        key: name, line: key.node.line, column: key.node.column,
+                        firstLine: first.line, firstColumn: first.column))
             } else {
                 frame.firstKeys[name] = (key.node.line, key.node.column)
             }
@@ -225,12 +235,15 @@ extension YAMLComposer {
             let mark = "\(file):\(parser.problem_mark.line + 1):\(parser.problem_mark.column + 1)"
             if problem.hasPrefix("Maximum nesting level reached") {
                 // libyaml's own limit (1,000 levels), met while it scans ahead, before Relay sees the events.
-                return RelayError(.invalidYAML, "\(mark): nesting past 1000 levels (the YAML parser's own limit); "
-                    + "the limit is \(maxDepth) levels")
+                return RelayError(
+                    .invalidYAML,
+                    "\(mark): nesting past 1000 levels (the YAML parser's own limit); "
+                        + "the limit is \(maxDepth) levels")
             }
             var text = "\(mark): not valid YAML: " + problem
             if let context = parser.context.map({ String(cString: $0) }) {
-                text += " (\(context) started at line \(parser.context_mark.line + 1), column "
+                text +=
+                    " (\(context) started at line \(parser.context_mark.line + 1), column "
                     + "\(parser.context_mark.column + 1))"
             }
             return RelayError(.invalidYAML, text)

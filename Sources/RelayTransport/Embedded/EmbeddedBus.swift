@@ -18,12 +18,15 @@ public final class EmbeddedBus: Transport, Sendable {
     private let signal = PublishSignal()
     private let retention: Duration
 
-    public init(database: SQLiteDatabase, pollInterval: Duration = .milliseconds(200), retention: Duration = .seconds(7 * 86400)) throws {
+    public init(
+        database: SQLiteDatabase, pollInterval: Duration = .milliseconds(200), retention: Duration = .seconds(7 * 86400)
+    ) throws {
         self.database = database
         self.pollInterval = pollInterval
         self.retention = retention
         try database.syncTransaction { db in
-            try db.execute("""
+            try db.execute(
+                """
                 CREATE TABLE IF NOT EXISTS bus_messages (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL,
@@ -55,7 +58,8 @@ public final class EmbeddedBus: Transport, Sendable {
             try EmbeddedBus.insert(messages, into: db)
             for (delivery, tracker) in trackers {
                 if let committed = tracker?.acknowledge(delivery.offset) {
-                    try EmbeddedBus.commit(group: delivery.group, topic: delivery.message.topic, offset: committed, in: db)
+                    try EmbeddedBus.commit(
+                        group: delivery.group, topic: delivery.message.topic, offset: committed, in: db)
                 }
             }
             return (value, !messages.isEmpty)
@@ -70,9 +74,17 @@ public final class EmbeddedBus: Transport, Sendable {
         for message in messages {
             try db.query(
                 "INSERT INTO bus_messages (topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?)",
-                [.text(message.topic), .text(message.key), .blob(message.value),
-                 .text(JSONWriter.compact.string(.object(JSONObject(uniqueKeysWithValues: message.headers.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) })))),
-                 .double(now)])
+                [
+                    .text(message.topic), .text(message.key), .blob(message.value),
+                    .text(
+                        JSONWriter.compact.string(
+                            .object(
+                                JSONObject(
+                                    uniqueKeysWithValues: message.headers.sorted { $0.key < $1.key }.map {
+                                        ($0.key, JSONValue.string($0.value))
+                                    })))),
+                    .double(now),
+                ])
         }
     }
 
@@ -87,7 +99,8 @@ public final class EmbeddedBus: Transport, Sendable {
 
     public func subscribe(topic: String, group: String) async throws -> any BusSubscription {
         let committed = try await database.read { db in
-            try db.query("SELECT committed FROM bus_offsets WHERE grp = ? AND topic = ?", [.text(group), .text(topic)]).first?.first?.int ?? 0
+            try db.query("SELECT committed FROM bus_offsets WHERE grp = ? AND topic = ?", [.text(group), .text(topic)])
+                .first?.first?.int ?? 0
         }
         let subscription = EmbeddedSubscription(bus: self, topic: topic, group: group, committed: committed)
         trackers.withLock { $0["\(group)\u{0}\(topic)"] = subscription.tracker }
@@ -98,7 +111,8 @@ public final class EmbeddedBus: Transport, Sendable {
     public func applyRetention() async throws {
         let cutoff = Date().timeIntervalSince1970 - Double(retention.components.seconds)
         try await database.transaction { db in
-            try db.query("""
+            try db.query(
+                """
                 DELETE FROM bus_messages WHERE created_at < ? AND seq <= COALESCE(
                     (SELECT MIN(committed) FROM bus_offsets WHERE bus_offsets.topic = bus_messages.topic), 0)
                 """, [.double(cutoff)])
@@ -116,8 +130,9 @@ public final class EmbeddedBus: Transport, Sendable {
     /// Messages of a topic after a position, for inspection (the dead-letter topic, tests).
     public func fetch(topic: String, after seq: Int64, limit: Int) async throws -> [Delivery] {
         try await database.read { db in
-            try db.query("SELECT seq, key, value, headers FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
-                         [.text(topic), .int(seq), .int(Int64(limit))])
+            try db.query(
+                "SELECT seq, key, value, headers FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                [.text(topic), .int(seq), .int(Int64(limit))])
         }.map { row in
             var headers: [String: String] = [:]
             if let text = row[3].text, let object = try? JSONParser.parse(text).objectValue {

@@ -14,7 +14,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         queue = DispatchQueue(label: "relay.sqlite")
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var db: OpaquePointer?
         // sqlite3_open_v2 allocates the handle even on failure; it must be closed either way.
         let status = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
@@ -82,8 +83,14 @@ public struct SQLiteConnection {
         case text(String)
         case blob([UInt8])
 
-        public var int: Int64? { if case .int(let v) = self { return v }; return nil }
-        public var text: String? { if case .text(let v) = self { return v }; return nil }
+        public var int: Int64? {
+            if case .int(let v) = self { return v }
+            return nil
+        }
+        public var text: String? {
+            if case .text(let v) = self { return v }
+            return nil
+        }
         public var blob: [UInt8]? {
             switch self {
             case .blob(let v): return v
@@ -118,7 +125,8 @@ public struct SQLiteConnection {
             case .int(let v): sqlite3_bind_int64(statement, position, v)
             case .double(let v): sqlite3_bind_double(statement, position, v)
             case .text(let v): relay_sqlite3_bind_text(statement, position, v, -1)
-            case .blob(let v): v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
+            case .blob(let v):
+                v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
             }
         }
         var rows: [[Value]] = []
@@ -126,7 +134,9 @@ public struct SQLiteConnection {
             let step = sqlite3_step(statement)
             if step == SQLITE_DONE { break }
             guard step == SQLITE_ROW else {
-                throw RelayError(.io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))", isRetriable: step == SQLITE_BUSY)
+                throw RelayError(
+                    .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))",
+                    isRetriable: step == SQLITE_BUSY)
             }
             var row: [Value] = []
             for column in 0..<sqlite3_column_count(statement) {

@@ -103,7 +103,8 @@ extension TopicDeclaration {
             }
             for declaration in try load(yaml: text, file: filePath) {
                 if let first = origin[declaration.name] {
-                    throw RelayError(.invalidSpec, "\(filePath): topic \(declaration.name) is already declared in \(first)")
+                    throw RelayError(
+                        .invalidSpec, "\(filePath): topic \(declaration.name) is already declared in \(first)")
                 }
                 origin[declaration.name] = filePath
                 declarations.append(declaration)
