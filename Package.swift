@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies flow one way:
-// RelayCore (no I/O) ← RelaySpec ← RelaySDK ← RelayTransport / RelayKafka ← RelayEngine ← RelayCLI ← relay
+// Dependencies flow one way (docs/architecture.md draws the graph):
+// RelayCore (no I/O) ← RelaySpec ← RelaySDK ← RelayTransport ← RelayStore / RelayKafka ← RelayEngine ← RelayCLI
+// ← relay
 let package = Package(
     name: "Relay",
     platforms: [.macOS(.v14)],
@@ -64,6 +65,9 @@ let package = Package(
         ),
         // The transport protocol the pipeline is written against, and its embedded implementation.
         .target(name: "RelayTransport", dependencies: ["RelayCore", "RelaySpec", "CSQLite"]),
+        // The run store (what the dispatcher records and `relay runs` reads) and trigger state, behind protocols;
+        // their SQLite implementations, and the outbox a dispatcher on another transport publishes through.
+        .target(name: "RelayStore", dependencies: ["RelayCore", "RelayTransport"]),
         // The Kafka transport over librdkafka.
         .target(
             name: "RelayKafka",
@@ -84,7 +88,7 @@ let package = Package(
         .target(
             name: "RelayEngine",
             dependencies: [
-                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayKafka", "CProcessSpawn",
+                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayStore", "RelayKafka", "CProcessSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -96,7 +100,8 @@ let package = Package(
             name: "RelayCLI",
             dependencies: [
                 "RelayCore", "RelaySpec", "RelaySDK", "RelayPlugins", "RelayEngine", "RelayKafka", "RelayCodegen",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RelayTransport", "RelayStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "relay", dependencies: ["RelayCLI"]),
@@ -128,12 +133,13 @@ let package = Package(
         .testTarget(
             name: "RelayKafkaTests", dependencies: ["RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport"]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
+        .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
         .testTarget(
             name: "RelayEngineTests",
             dependencies: [
-                "RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayKafka", "RelayPlugins",
-                "RelayTestSupport",
+                "RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayStore", "RelayKafka",
+                "RelayPlugins", "RelayTestSupport",
             ]),
         .testTarget(
             name: "RelayPluginsTests",
@@ -144,7 +150,7 @@ let package = Package(
             name: "RelayCLITests",
             dependencies: [
                 "RelayCLI", "relay", "RelayPluginBase64", "RelayPluginHello", "RelayEngine", "RelayTransport",
-                "RelayKafka", "RelayCore", "RelayPlugins", "RelaySDK", "RelayTestSupport",
+                "RelayStore", "RelayKafka", "RelayCore", "RelayPlugins", "RelaySDK", "RelayTestSupport",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

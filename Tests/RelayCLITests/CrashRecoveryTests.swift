@@ -1,6 +1,7 @@
 import Foundation
 import RelayCore
 import RelayEngine
+import RelayStore
 import RelayTestSupport
 import RelayTransport
 import Testing
@@ -31,10 +32,8 @@ import Testing
     }
 
     func counts(_ database: SQLiteDatabase) async throws -> (runs: Int, finished: Int) {
-        try await database.read { db in
-            let runs = try db.query("SELECT COUNT(*), SUM(status != 'running') FROM runs").first!
-            return (Int(runs[0].int ?? 0), Int(runs[1].int ?? 0))
-        }
+        let counts = try await SQLiteRunStore(readingFrom: database).runCounts()
+        return (counts.values.reduce(0, +), counts.filter { $0.key.isFinished }.values.reduce(0, +))
     }
 
     @Test func everyRunFinishesExactlyOnceAfterAKill() async throws {
@@ -50,13 +49,11 @@ import Testing
         // The events are published into the project's file by this process, as a second writer.
         let database = try SQLiteDatabase(path: ProjectLayout(root: directory.path).database)
         let bus = try EmbeddedBus(database: database)
-        try RunStore.createTables(database)
+        _ = try SQLiteRunStore(bus: bus)
         let instance = TriggerBinding(plugin: "webhook", trigger: "webhook", input: ["path": "crash"]).instanceID
         try await bus.publish(
             (0..<total).map { n in
-                BusMessage(
-                    topic: Topics.events, key: instance,
-                    json: ["eventId": .string("event-\(n)"), "instance": .string(instance), "output": ["n": .int(n)]])
+                TriggerEvent(id: "event-\(n)", instance: instance, output: ["n": .int(n)]).message
             })
 
         let first = try startRelay(directory, log: directory.appendingPathComponent("first.log"))

@@ -4,6 +4,7 @@ import RelayEngine
 import RelayKafka
 import RelayPlugins
 import RelaySDK
+import RelayStore
 import RelayTestSupport
 import RelayTransport
 import Testing
@@ -130,9 +131,8 @@ struct DistributedPipelineTests {
         func finished() async throws -> Int {
             guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(".relay/relay.sqlite").path)
             else { return 0 }
-            return try await database.read { db in
-                Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'running'").first?[0].int ?? 0)
-            }
+            let counts = try await SQLiteRunStore(readingFrom: database).runCounts()
+            return counts.filter { $0.key.isFinished }.values.reduce(0, +)
         }
 
         func post(_ n: Int) async throws -> Int { try await Self.post(n, port: port) }

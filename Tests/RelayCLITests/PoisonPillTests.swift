@@ -1,6 +1,7 @@
 import Foundation
 import RelayCore
 import RelayEngine
+import RelayStore
 import RelayTransport
 import Testing
 
@@ -87,25 +88,19 @@ import Testing
                 to: directory.appendingPathComponent("workflows/poison.yaml"), atomically: true, encoding: .utf8)
             database = try SQLiteDatabase(path: ProjectLayout(root: directory.path).database)
             bus = try EmbeddedBus(database: database)
-            try RunStore.createTables(database)
+            _ = try SQLiteRunStore(bus: bus)
         }
 
         func deadLetters() async throws -> [(topic: String, reason: String)] {
-            try await database.read { db in
-                try db.query("SELECT headers FROM bus_messages WHERE topic = 'relay.dlq' ORDER BY seq").map { row in
-                    let headers = (try? JSONParser.parse(row[0].text ?? "")) ?? [:]
-                    return (
-                        headers["relay.dlq.topic"]?.stringValue ?? "", headers["relay.dlq.reason"]?.stringValue ?? ""
-                    )
-                }
+            try await bus.fetch(topic: Topics.dlq, after: 0, limit: 1000).map { delivery in
+                let letter = try DeadLetter(delivery.message)
+                return (letter.sourceTopic, letter.reason)
             }
         }
 
-        func runs() async throws -> [(status: String, error: String)] {
-            try await database.read { db in
-                try db.query("SELECT status, COALESCE(error, '') FROM runs ORDER BY started_at").map {
-                    ($0[0].text ?? "", $0[1].text ?? "")
-                }
+        func runs() async throws -> [(status: RunStatus, error: String)] {
+            try await SQLiteRunStore(readingFrom: database).runs(limit: 1000).reversed().map {
+                ($0.status, $0.error ?? "")
             }
         }
 
@@ -183,18 +178,18 @@ import Testing
         #expect(try await post(#"{"mode": "deep"}"#, port: port).0 == 202)
         #expect(try await post(#"{"mode": "infinity"}"#, port: port).0 == 202)
         #expect(try await post(#"{"mode": "ok"}"#, port: port).0 == 202)
-        #expect(await waitFor { (try? await project.runs().filter { $0.status != "running" }.count) == 3 })
+        #expect(await waitFor { (try? await project.runs().filter { $0.status.isFinished }.count) == 3 })
         let errors = try await project.stepErrors()
         #expect(errors.contains { $0.contains("the plugin's reply is JSON beyond what Relay reads") }, "\(errors)")
         #expect(errors.contains { $0.contains("output.result is Infinity, a number JSON cannot carry") }, "\(errors)")
-        #expect(try await project.runs().map(\.status).sorted() == ["failed", "failed", "succeeded"])
+        #expect(try await project.runs().map(\.status.rawValue).sorted() == ["failed", "failed", "succeeded"])
 
         // Killed and started again: nothing comes back, nothing is dead-lettered twice, and runs go on.
         kill(relay.processIdentifier, SIGKILL)
         relay.waitUntilExit()
         (relay, port, log) = try await startRelay(project)
         #expect(try await post(#"{"mode": "ok"}"#, port: port).0 == 202)
-        #expect(await waitFor { (try? await project.runs().filter { $0.status == "succeeded" }.count) == 2 })
+        #expect(await waitFor { (try? await project.runs().filter { $0.status == .succeeded }.count) == 2 })
         #expect(try await project.deadLetters().count == 3)
         #expect(relay.isRunning)
         relay.terminate()

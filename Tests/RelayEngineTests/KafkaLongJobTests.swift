@@ -38,7 +38,7 @@ struct KafkaLongJobTests {
             struct Input: Decodable, Sendable { var seconds: Int }
             struct Output: Encodable, Sendable { var slept: Int }
             func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
-                Sleeper.runs.withLock { $0[context.meta["jobId"]?.stringValue ?? "?", default: 0] += 1 }
+                Sleeper.runs.withLock { $0[(try? JobRoute(meta: context.meta).jobID) ?? "?", default: 0] += 1 }
                 try await Task.sleep(for: .seconds(input.seconds))
                 return Output(slept: input.seconds)
             }
@@ -67,10 +67,10 @@ struct KafkaLongJobTests {
         func job(_ step: String, seconds: Int) -> BusMessage {
             let start = StepStart(
                 step: .action("nap"), input: ["seconds": .int(seconds)],
-                meta: [
-                    "jobId": .string("\(runID)/\(step)/1"), "runId": .string(runID), "stepId": .string(step),
-                    "attempt": 1,
-                ])
+                meta: JobRoute(
+                    jobID: "\(runID)/\(step)/1", runID: runID, stepID: step, attempt: 1, workflow: "long",
+                    timeoutMilliseconds: 60_000
+                ).meta)
             return BusMessage(topic: Topics.jobs("sleeper"), key: runID, json: start.message.json)
         }
         try await bus.publish([job("long", seconds: 16), job("short", seconds: 0)])

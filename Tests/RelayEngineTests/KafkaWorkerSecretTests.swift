@@ -40,11 +40,10 @@ struct KafkaWorkerSecretTests {
         let jobs = [(false, "out"), (true, "err")].map { fail, step in
             StepStart(
                 step: .action("leak"), input: ["fail": .bool(fail)], connection: [:],
-                meta: [
-                    "jobId": .string("\(runID)/\(step)/1"), "runId": .string(runID), "stepId": .string(step),
-                    "attempt": 1,
-                    "connection": "vault",
-                ])
+                meta: JobRoute(
+                    jobID: "\(runID)/\(step)/1", runID: runID, stepID: step, attempt: 1, workflow: "secrets",
+                    timeoutMilliseconds: 60_000, connection: "vault"
+                ).meta)
         }
         try await bus.publish(jobs.map { BusMessage(topic: Topics.jobs("vault"), key: runID, json: $0.message.json) })
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RelayCore
+import RelayStore
 import RelayTestSupport
 import RelayTransport
 import ServiceLifecycle
@@ -23,7 +24,7 @@ import Testing
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
         let bus = try EmbeddedBus(database: database)
         let triggers = TriggerHost(
-            bus: bus, database: database, catalog: PluginCatalog(),
+            bus: bus, states: try SQLiteTriggerStateStore(database: database), catalog: PluginCatalog(),
             connections: ConnectionStore(), workflows: [])
         let port = AsyncStream<Int>.makeStream()
         let app = PipelineHTTP.application(

@@ -3,6 +3,7 @@ import RelayCore
 import RelayPlugins
 import RelaySDK
 import RelaySpec
+import RelayStore
 import RelayTestSupport
 import RelayTransport
 import Testing
@@ -97,6 +98,7 @@ enum PipelineTestPlugin {
 final class TestPipeline: Sendable {
     let directory: URL
     let bus: EmbeddedBus
+    let store: SQLiteRunStore
     let workflows: [Workflow]
     let tasks: [Task<Void, Never>]
 
@@ -107,7 +109,7 @@ final class TestPipeline: Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-pipeline-\(UUID().uuidString)")
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
         bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(50))
-        try RunStore.createTables(database)
+        store = try SQLiteRunStore(bus: bus)
         var plugins = try NativePlugins.all()
         plugins["ptest"] = try PipelineTestPlugin.plugin()
         var catalog = PluginCatalog(native: plugins)
@@ -119,7 +121,7 @@ final class TestPipeline: Sendable {
             let problems = WorkflowValidator(catalog: catalog, connections: connections).problems(workflow)
             guard problems.isEmpty else { throw RelayError(.invalidSpec, problems.joined(separator: "\n")) }
         }
-        let dispatcher = Dispatcher(bus: bus, workflows: workflows)
+        let dispatcher = Dispatcher(bus: bus, store: store, workflows: workflows)
         let worker = Worker(bus: bus, catalog: catalog, connections: connections, concurrency: 4)
         tasks = [Task { try? await dispatcher.run() }, Task { try? await worker.run() }]
     }
@@ -134,17 +136,9 @@ final class TestPipeline: Sendable {
     @discardableResult
     func publish(_ output: JSONValue, workflow: Int = 0, eventID: String = UUID().uuidString) async throws -> String {
         let instance = workflows[workflow].trigger.instanceID
-        try await bus.publish([
-            BusMessage(
-                topic: Topics.events, key: instance,
-                json: [
-                    "eventId": .string(eventID), "instance": .string(instance), "output": output,
-                ])
-        ])
+        try await bus.publish([TriggerEvent(id: eventID, instance: instance, output: output).message])
         return eventID
     }
-
-    var queries: RunQueries { RunQueries(database: bus.database) }
 
     /// A consumer group's committed position on a topic of the bus (0 before its first commit).
     func committed(group: String, topic: String) async throws -> Int64 {
@@ -158,16 +152,16 @@ final class TestPipeline: Sendable {
     func finishedRuns(_ count: Int, seconds: Double = 90) async throws -> [JSONValue] {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
-            let runs = try await queries.list(limit: 10000).filter { $0.status != "running" }
+            let runs = try await store.runs(limit: 10000).filter { $0.status.isFinished }
             if runs.count >= count {
                 var shown: [JSONValue] = []
-                for run in runs.reversed() { shown.append(try await queries.show(run.id) ?? .null) }
+                for run in runs.reversed() { shown.append(try await store.run(id: run.id)?.json ?? .null) }
                 return shown
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         Issue.record(
-            "only \(try await queries.list(limit: 10000).filter { $0.status != "running" }.count) of \(count) runs finished"
+            "only \(try await store.runs(limit: 10000).filter { $0.status.isFinished }.count) of \(count) runs finished"
         )
         return []
     }
@@ -300,7 +294,7 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
             (try? await pipeline.committed(group: "relay.dispatcher", topic: Topics.events)) ?? 0 >= second
         }
         #expect(handled, "the dispatcher handled the second copy")
-        let runs = try await pipeline.queries.list()
+        let runs = try await pipeline.store.runs(limit: 50)
         await pipeline.stop()
         #expect(runs.count == 1)
     }
@@ -311,7 +305,7 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
         ])
         try await pipeline.bus.publish([
             BusMessage(topic: Topics.events, key: "x", value: Array("not json".utf8)),
-            BusMessage(topic: Topics.events, key: "x", json: ["eventId": "e1", "instance": "nobody", "output": [:]]),
+            TriggerEvent(id: "e1", instance: "nobody").message,
             BusMessage(topic: Topics.results, key: "x", value: Array("{\"half\":".utf8)),
             BusMessage(topic: Topics.jobs("ptest"), key: "x", value: Array("garbage".utf8)),
         ])

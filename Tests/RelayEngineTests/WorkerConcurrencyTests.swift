@@ -77,7 +77,10 @@ import Testing
             plugins: ["left", "right"], concurrency: 1)
         let running = Task { try await worker.run() }
         for plugin in ["left", "right"] {
-            let job = StepStart(step: .action("hold"), input: [:], meta: ["jobId": .string("run/\(plugin)/1")])
+            let route = JobRoute(
+                jobID: "run/\(plugin)/1", runID: "run", stepID: plugin, attempt: 1, workflow: "slots",
+                timeoutMilliseconds: 60_000)
+            let job = StepStart(step: .action("hold"), input: [:], meta: route.meta)
             try await bus.publish([BusMessage(topic: Topics.jobs(plugin), key: "run", json: job.message.json)])
         }
         // One job runs and the other waits for the worker's one slot; without a shared limit, the second starts

@@ -5,6 +5,7 @@ import RelayEngine
 import RelayKafka
 import RelayPlugins
 import RelaySpec
+import RelayStore
 import RelayTransport
 
 /// `relay bench`: events through a workflow of trivial native steps, on the embedded bus or on Kafka.
@@ -74,14 +75,9 @@ struct BenchCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: directory + "/workflows", withIntermediateDirectories: true)
         try yaml.write(toFile: directory + "/workflows/bench.yaml", atomically: true, encoding: .utf8)
         let database = try SQLiteDatabase(path: (directory as NSString).appendingPathComponent("relay.sqlite"))
-        try RunStore.createTables(database)
         let instance = workflow.trigger.instanceID
         let messages = (0..<events).map { n in
-            BusMessage(
-                topic: Topics.events, key: instance,
-                json: [
-                    "eventId": .string("bench-\(n)"), "instance": .string(instance), "output": ["n": .int(n)],
-                ])
+            TriggerEvent(id: "bench-\(n)", instance: instance, output: ["n": .int(n)]).message
         }
 
         let measurement: Measurement
@@ -96,7 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
         } else {
             measurement = try await embedded(messages, workflow: workflow, database: database)
         }
-        try await report(measurement, database: database)
+        try await report(measurement, store: SQLiteRunStore(readingFrom: database))
     }
 
     /// When the events were published (after any warm-up) and when the last run finished.
@@ -109,13 +105,14 @@ struct BenchCommand: AsyncParsableCommand {
         -> Measurement
     {
         let bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(20))
-        let dispatcher = Dispatcher(bus: bus, workflows: [workflow])
+        let store = try SQLiteRunStore(bus: bus)
+        let dispatcher = Dispatcher(bus: bus, store: store, workflows: [workflow])
         let worker = Worker(
             bus: bus, catalog: PluginCatalog(native: try NativePlugins.all()), connections: ConnectionStore(),
             concurrency: concurrency)
         let tasks = [Task { try? await dispatcher.run() }, Task { try? await worker.run() }]
         defer { for task in tasks { task.cancel() } }
-        let measurement = try await Self.publishAndWait(messages, database: database, alreadyFinished: 0) {
+        let measurement = try await Self.publishAndWait(messages, store: store, alreadyFinished: 0) {
             try await bus.publish($0)
         }
         for task in tasks { task.cancel() }
@@ -126,7 +123,7 @@ struct BenchCommand: AsyncParsableCommand {
     /// Publishes in batches of 1,000, then waits until `messages.count` more runs have finished. Fails when no run
     /// finishes for 120 s, or when `check` throws (a worker process died).
     static func publishAndWait(
-        _ messages: [BusMessage], database: SQLiteDatabase, alreadyFinished: Int,
+        _ messages: [BusMessage], store: any RunStore, alreadyFinished: Int,
         check: @Sendable () throws -> Void = {},
         publish: ([BusMessage]) async throws -> Void
     ) async throws -> Measurement {
@@ -145,7 +142,7 @@ struct BenchCommand: AsyncParsableCommand {
         while finished < messages.count {
             try await Task.sleep(for: .milliseconds(50))
             try check()
-            finished = try await finishedRuns(database) - alreadyFinished
+            finished = try await finishedRuns(store) - alreadyFinished
             if finished > lastProgress.count {
                 lastProgress = (finished, clock.now)
             } else if clock.now - lastProgress.at > .seconds(120) {
@@ -159,25 +156,17 @@ struct BenchCommand: AsyncParsableCommand {
         return Measurement(published: published, elapsed: clock.now - start)
     }
 
-    static func finishedRuns(_ database: SQLiteDatabase) async throws -> Int {
-        try await database.read { db in
-            Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'running'").first?.first?.int ?? 0)
-        }
+    static func finishedRuns(_ store: any RunStore) async throws -> Int {
+        try await store.runCounts().filter { $0.key.isFinished }.values.reduce(0, +)
     }
 
-    private func report(_ measurement: Measurement, database: SQLiteDatabase) async throws {
+    private func report(_ measurement: Measurement, store: any RunStore) async throws {
         // Runs of the measured events only (a warm-up run finished before they were published).
-        let latencies = try await database.read { db in
-            try db.query("SELECT finished_at FROM runs WHERE status != 'running'").compactMap { row -> Double? in
-                if case .double(let d) = row[0], d >= measurement.published {
-                    return (d - measurement.published) * 1000
-                }
-                return nil
-            }
+        let latencies = try await store.runs(limit: Int.max).compactMap { run -> Double? in
+            guard let finished = run.finishedAt, finished >= measurement.published else { return nil }
+            return (finished - measurement.published) * 1000
         }.sorted()
-        let failed = try await database.read { db in
-            Int(try db.query("SELECT COUNT(*) FROM runs WHERE status != 'succeeded'").first?.first?.int ?? 0)
-        }
+        let failed = try await store.runCounts().filter { $0.key != .succeeded }.values.reduce(0, +)
         let seconds =
             Double(measurement.elapsed.components.seconds) + Double(measurement.elapsed.components.attoseconds) / 1e18
         func percentile(_ p: Double) -> Double {

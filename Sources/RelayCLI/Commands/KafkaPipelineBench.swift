@@ -4,6 +4,7 @@ import RelayCore
 import RelayEngine
 import RelayKafka
 import RelaySpec
+import RelayStore
 import RelayTransport
 import Synchronization
 
@@ -51,23 +52,19 @@ struct KafkaBench {
                     "6000",
                 ] + properties.sorted { $0.key < $1.key }.flatMap { ["--kafka-property", "\($0.key)=\($0.value)"] })
             processes = started
-            let ledger = try KafkaLedgerTransport(kafka: transport, database: database)
-            let dispatcher = Dispatcher(bus: ledger, workflows: [workflow], logger: logger)
+            let store = try SQLiteRunStore(database: database, publishingTo: transport)
+            let dispatcher = Dispatcher(bus: transport, store: store, workflows: [workflow], logger: logger)
             dispatching = Task { try await dispatcher.run() }
             // Every partition of the job topic owned by a worker (each worker owns some when there are enough).
             try await started.waitForAssignment(
                 of: prefix + Topics.jobs(plugin), partitions: partitions, timeout: .seconds(180))
             // One run end to end: the dispatcher's groups are formed too.
             let instance = workflow.trigger.instanceID
-            try await ledger.publish([
-                BusMessage(
-                    topic: Topics.events, key: instance,
-                    json: [
-                        "eventId": "bench-warm-up", "instance": .string(instance), "output": ["n": 0],
-                    ])
+            try await transport.publish([
+                TriggerEvent(id: "bench-warm-up", instance: instance, output: ["n": 0]).message
             ])
             let deadline = ContinuousClock.now + .seconds(180)
-            while try await BenchCommand.finishedRuns(database) < 1 {
+            while try await BenchCommand.finishedRuns(store) < 1 {
                 guard ContinuousClock.now < deadline else {
                     throw CLIFailure("bench: the warm-up run did not finish within 180 s")
                 }
@@ -76,7 +73,7 @@ struct KafkaBench {
             }
             print("workers ready, warm-up run finished; publishing \(messages.count) events")
             let measurement = try await BenchCommand.publishAndWait(
-                messages, database: database, alreadyFinished: 1,
+                messages, store: store, alreadyFinished: 1,
                 check: { try started.checkAlive() }
             ) {
                 try await transport.publish($0)

@@ -4,6 +4,7 @@ import RelayCore
 import RelayEngine
 import RelayKafka
 import RelayPlugins
+import RelayStore
 import RelayTransport
 
 /// `relay runs list|show`.
@@ -14,6 +15,11 @@ struct RunsCommand: AsyncParsableCommand {
 }
 
 struct ProjectDatabase {
+    /// The run store of the project in `dir`, for reading.
+    static func runStore(_ dir: String) throws -> any RunStore {
+        SQLiteRunStore(readingFrom: try open(dir))
+    }
+
     static func open(_ dir: String) throws -> SQLiteDatabase {
         let path = ProjectLayout(root: dir).database
         guard FileManager.default.fileExists(atPath: path) else {
@@ -34,19 +40,16 @@ struct RunsListCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        let runs = try await RunQueries(database: try ProjectDatabase.open(dir)).list(limit: limit)
+        let runs = try await ProjectDatabase.runStore(dir).runs(limit: limit)
         if json {
             print(JSONWriter.pretty.string(.array(runs.map(\.json))))
             return
         }
         for run in runs {
-            let summary = run.json
+            let finished = run.finishedAt.map(RunTime.text) ?? "-"
             print(
-                [
-                    run.id, run.workflow, run.status, summary["started"]?.stringValue ?? "",
-                    summary["finished"]?.stringValue ?? "-",
-                ]
-                .joined(separator: "  "))
+                [run.id, run.workflow, run.status.rawValue, RunTime.text(run.startedAt), finished].joined(
+                    separator: "  "))
         }
     }
 }
@@ -59,26 +62,25 @@ struct RunsShowCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        guard let run = try await RunQueries(database: try ProjectDatabase.open(dir)).show(id) else {
+        guard let run = try await ProjectDatabase.runStore(dir).run(id: id) else {
             throw CLIFailure("no run \(id)")
         }
         if json {
-            print(JSONWriter.pretty.string(run))
+            print(JSONWriter.pretty.string(run.json))
             return
         }
+        let summary = run.summary
         print(
-            "run \(id)  \(run["workflow"]?.stringValue ?? "")  \(run["status"]?.stringValue ?? "")  started \(run["started"]?.stringValue ?? "")  finished \(run["finished"]?.stringValue ?? "-")"
-        )
-        if let error = run["error"]?.stringValue { print("  error: \(error)") }
-        print("  trigger event: \(JSONWriter.compact.string(run["trigger_event"] ?? .null))")
-        for step in run["steps"]?.arrayValue ?? [] {
-            let duration = step["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
-            print(
-                "  \(step["step"]?.stringValue ?? "") #\(step["attempt"]?.intValue ?? 0): \(step["status"]?.stringValue ?? "")\(duration)"
-            )
-            if step["input"] != .null { print("    input:  \(JSONWriter.compact.string(step["input"] ?? .null))") }
-            if step["output"] != .null { print("    output: \(JSONWriter.compact.string(step["output"] ?? .null))") }
-            if let error = step["error"]?.stringValue { print("    error:  \(error)") }
+            "run \(id)  \(summary.workflow)  \(summary.status.rawValue)  started \(RunTime.text(summary.startedAt))  "
+                + "finished \(summary.finishedAt.map(RunTime.text) ?? "-")")
+        if let error = summary.error { print("  error: \(error)") }
+        print("  trigger event: \(JSONWriter.compact.string(run.triggerEvent))")
+        for step in run.steps {
+            let duration = step.json["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
+            print("  \(step.stepID) #\(step.attempt): \(step.status.rawValue)\(duration)")
+            if let input = step.input { print("    input:  \(JSONWriter.compact.string(input))") }
+            if let output = step.output { print("    output: \(JSONWriter.compact.string(output))") }
+            if let error = step.error { print("    error:  \(error)") }
         }
     }
 }
@@ -126,13 +128,10 @@ struct EventsPublishCommand: AsyncParsableCommand {
         if let problem = output.payloadProblem(at: "--json") { throw CLIFailure("\(problem): not published") }
         let eventID = UUID().uuidString.lowercased()
         let instance = workflow.trigger.instanceID
-        let event = BusMessage(
-            topic: Topics.events, key: instance,
-            json: [
-                "eventId": .string(eventID), "instance": .string(instance), "plugin": .string(workflow.trigger.plugin),
-                "trigger": .string(workflow.trigger.trigger), "output": output,
-                "time": .double(Date().timeIntervalSince1970),
-            ])
+        let event = TriggerEvent(
+            id: eventID, instance: instance, plugin: workflow.trigger.plugin, trigger: workflow.trigger.trigger,
+            output: output, time: Date().timeIntervalSince1970
+        ).message
         if kafka.isConfigured {
             try await publishToKafka(event, project: project)
             let brokers = try kafka.client().bootstrapServers.joined(separator: ",")
@@ -140,7 +139,6 @@ struct EventsPublishCommand: AsyncParsableCommand {
         } else {
             let database = try SQLiteDatabase(path: project.layout.database)
             let bus = try EmbeddedBus(database: database)
-            try RunStore.createTables(database)
             try await bus.publish([event])
             print("published event \(eventID) for \(instance) to the embedded bus \(project.layout.database)")
         }
@@ -150,7 +148,9 @@ struct EventsPublishCommand: AsyncParsableCommand {
         var configuration = KafkaTransportConfiguration(client: try kafka.client(defaultClientID: "relay-events"))
         configuration.topicPrefix = prefix.topicPrefix
         // relay.events is created as DIR/topics declares it when no pipeline process has created it yet.
-        configuration.topics = (try? TopicDeclaration.loadDirectory(project.layout.topics)) ?? []
+        if FileManager.default.fileExists(atPath: project.layout.topics) {
+            configuration.topics = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(project.layout.topics) }
+        }
         let transport = try KafkaTransport(configuration: configuration)
         do {
             try await transport.publish([event])

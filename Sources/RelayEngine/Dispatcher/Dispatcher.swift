@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RelayCore
+import RelayStore
 import RelayTransport
 
 /// Turns events into workflow runs and results into what follows: the next step, a retry after backoff, a skip,
@@ -8,18 +9,23 @@ import RelayTransport
 /// consequences and acknowledges its input, so a redelivered event never starts a second run and a redelivered
 /// result never emits a second job.
 ///
+/// Written against `Transport` (to consume events and results) and `RunStore` (to decide, publish and acknowledge
+/// together); it knows neither SQLite nor Kafka.
+///
 /// Shutdown: cancellation stops intake; the message being handled finishes its transaction first.
 public final class Dispatcher: Sendable {
-    let bus: any LedgerTransport
+    let bus: any Transport
+    let store: any RunStore
     let workflows: [Workflow]
     let logger: Logger
     let metrics: PipelineMetrics
 
     public init(
-        bus: any LedgerTransport, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(),
+        bus: any Transport, store: any RunStore, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(),
         logger: Logger = Logger(label: "relay.dispatcher")
     ) {
         self.bus = bus
+        self.store = store
         self.workflows = workflows
         self.metrics = metrics
         self.logger = logger
@@ -27,11 +33,13 @@ public final class Dispatcher: Sendable {
 
     /// Runs until cancelled.
     public func run() async throws {
+        // What an earlier process decided and did not get to publish goes out before anything new is decided.
+        try await store.publishPending()
         let events = try await bus.subscribe(topic: Topics.events, group: "relay.dispatcher")
         let results = try await bus.subscribe(topic: Topics.results, group: "relay.dispatcher")
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.consume(events) { db, delivery in try self.applyEvent(delivery, in: db) } }
-            group.addTask { try await self.consume(results) { db, delivery in try self.applyResult(delivery, in: db) } }
+            group.addTask { try await self.consume(events) { tx, delivery in try self.applyEvent(delivery, in: tx) } }
+            group.addTask { try await self.consume(results) { tx, delivery in try self.applyResult(delivery, in: tx) } }
             group.addTask { try await self.releaseScheduledJobs() }
             defer { group.cancelAll() }
             try await group.next()
@@ -40,38 +48,58 @@ public final class Dispatcher: Sendable {
         await results.close()
     }
 
-    /// What handling one message decided: messages to publish and counters to move once committed.
+    /// What handling messages decided: messages to publish and counters to move once committed.
     struct Outcome: Sendable {
         var messages: [BusMessage] = []
         var runsStarted = 0
         var runsSucceeded = 0
         var runsFailed = 0
         var deadLettered = 0
+
+        mutating func add(_ other: Outcome) {
+            messages += other.messages
+            runsStarted += other.runsStarted
+            runsSucceeded += other.runsSucceeded
+            runsFailed += other.runsFailed
+            deadLettered += other.deadLettered
+        }
+
+        mutating func add(_ progress: Progress) {
+            switch progress {
+            case .job(let job): messages.append(job.message)
+            case .ended(let notice):
+                messages.append(notice.message)
+                if notice.status == .succeeded { runsSucceeded += 1 } else { runsFailed += 1 }
+            }
+        }
+    }
+
+    /// What follows a step in a run.
+    enum Progress: Sendable {
+        /// The next step's job.
+        case job(ActionJob)
+        /// The run has ended (recorded in the store); its notice.
+        case ended(RunNotice)
     }
 
     /// Handles whatever is waiting (up to 256 messages) in one transaction: their decisions, what they publish and
     /// their acknowledgements commit together.
     private func consume(
         _ subscription: any BusSubscription,
-        _ apply: @escaping @Sendable (SQLiteConnection, Delivery) throws -> Outcome
+        _ apply: @escaping @Sendable (any RunStoreTransaction, Delivery) throws -> Outcome
     ) async throws {
         while true {
             let batch = try await subscription.nextBatch(maximum: 256)
             if batch.isEmpty { return }
-            let total = try await bus.transaction(acknowledging: batch) { db -> (Outcome, [BusMessage]) in
+            let total = try await store.transaction(acknowledging: batch) { tx -> (Outcome, [BusMessage]) in
                 var total = Outcome()
                 for delivery in batch {
-                    var outcome: Outcome
                     do {
-                        outcome = try apply(db, delivery)
+                        total.add(try apply(tx, delivery))
                     } catch let poison as PoisonMessage {
-                        outcome = Outcome(messages: [self.deadLetter(delivery, reason: poison.reason)], deadLettered: 1)
+                        total.add(
+                            Outcome(messages: [self.deadLetter(delivery, reason: poison.reason)], deadLettered: 1))
                     }
-                    total.messages += outcome.messages
-                    total.runsStarted += outcome.runsStarted
-                    total.runsSucceeded += outcome.runsSucceeded
-                    total.runsFailed += outcome.runsFailed
-                    total.deadLettered += outcome.deadLettered
                 }
                 return (total, total.messages)
             }
@@ -82,49 +110,43 @@ public final class Dispatcher: Sendable {
         }
     }
 
+    /// A message the dispatcher cannot handle: it goes to the dead-letter topic with the reason.
     struct PoisonMessage: Error { var reason: String }
 
     private func deadLetter(_ delivery: Delivery, reason: String) -> BusMessage {
-        logger.error("dead-lettered a message from \(delivery.message.topic): \(reason)")
-        var headers = delivery.message.headers
-        headers["relay.dlq.reason"] = reason
-        headers["relay.dlq.topic"] = delivery.message.topic
-        headers["relay.dlq.offset"] = String(delivery.offset)
-        return BusMessage(topic: Topics.dlq, key: delivery.message.key, value: delivery.message.value, headers: headers)
+        logger.error(
+            "dead-lettered a message: \(reason)",
+            metadata: ["kafka.topic": "\(delivery.message.topic)", "kafka.offset": "\(delivery.offset)"])
+        return DeadLetter(delivery, reason: reason).message
     }
 
     // MARK: - Events
 
-    func applyEvent(_ delivery: Delivery, in db: SQLiteConnection) throws -> Outcome {
-        let event: JSONValue
+    func applyEvent(_ delivery: Delivery, in tx: any RunStoreTransaction) throws -> Outcome {
+        let event: TriggerEvent
         do {
-            event = try JSONParser.parse(bytes: delivery.message.value)
+            event = try TriggerEvent(bytes: delivery.message.value)
         } catch {
-            throw PoisonMessage(reason: "not an event: \(error) in \(EventText.excerpt(delivery.message.value))")
+            throw PoisonMessage(reason: "not an event: \(Self.describe(error, in: delivery.message.value))")
         }
-        guard let eventID = event["eventId"]?.stringValue, let instance = event["instance"]?.stringValue else {
-            throw PoisonMessage(
-                reason:
-                    "not an event: expected JSON with eventId, instance and output, found \(EventText.excerpt(delivery.message.value))"
-            )
-        }
-        let bound = workflows.filter { $0.trigger.instanceID == instance }
+        let bound = workflows.filter { $0.trigger.instanceID == event.instance }
         guard !bound.isEmpty else {
-            throw PoisonMessage(reason: "no workflow is bound to trigger instance \(instance)")
+            throw PoisonMessage(reason: "no workflow is bound to trigger instance \(event.instance)")
         }
-        let output = event["output"] ?? [:]
         var outcome = Outcome()
-        guard try RunStore.recordEvent(eventID, instance: instance, in: db) else { return outcome }
+        guard try tx.recordEvent(event) else { return outcome }
         for workflow in bound {
-            let runID = "run-" + String(StableHash.fnv1a(eventID + "/" + workflow.name), radix: 16)
-            guard try RunStore.createRun(id: runID, workflow: workflow.name, eventID: eventID, event: output, in: db)
-            else { continue }
+            let runID = "run-" + String(StableHash.fnv1a(event.id + "/" + workflow.name), radix: 16)
+            guard try tx.createRun(id: runID, workflow: workflow.name, event: event) else { continue }
             outcome.runsStarted += 1
-            let messages = try advance(runID: runID, workflow: workflow, after: -1, in: db)
-            outcome.messages += messages
-            if messages.contains(where: { $0.topic == Topics.runs }) { outcome.runsFailed += 1 }
+            outcome.add(try advance(runID: runID, workflow: workflow, after: -1, in: tx))
         }
         return outcome
+    }
+
+    /// A decoding error, with the message quoted when the error does not already quote it.
+    static func describe(_ error: MessageDecodingError, in bytes: [UInt8]) -> String {
+        error.field.isEmpty ? "\(error)" : "\(error) in \(MessageText.excerpt(bytes))"
     }
 
     // MARK: - Results
@@ -135,7 +157,7 @@ public final class Dispatcher: Sendable {
         do {
             json = try JSONParser.parse(bytes: bytes)
         } catch {
-            throw PoisonMessage(reason: "not a result: \(error) in \(EventText.excerpt(bytes))")
+            throw PoisonMessage(reason: "not a result: \(error) in \(MessageText.excerpt(bytes))")
         }
         do {
             let message = try V1Message(json: json)
@@ -145,154 +167,125 @@ public final class Dispatcher: Sendable {
             }
             return try StepEvent(body: message.body)
         } catch let error as V1ProtocolError {
-            throw PoisonMessage(reason: "not a result: \(error) in \(EventText.excerpt(bytes))")
+            throw PoisonMessage(reason: "not a result: \(error) in \(MessageText.excerpt(bytes))")
         }
     }
 
-    static func excerpt(_ value: JSONValue) -> String {
-        EventText.excerpt(JSONWriter.compact.bytes(value))
-    }
-
-    func applyResult(_ delivery: Delivery, in db: SQLiteConnection) throws -> Outcome {
+    func applyResult(_ delivery: Delivery, in tx: any RunStoreTransaction) throws -> Outcome {
         let event = try Self.result(delivery.message.value)
-        guard let jobID = event.meta["jobId"]?.stringValue else {
-            throw PoisonMessage(
-                reason:
-                    "not a result of Relay's: expected meta.jobId (a string), found meta \(Self.excerpt(event.meta))")
+        let route: JobRoute
+        do {
+            route = try JobRoute(meta: event.meta)
+        } catch {
+            throw PoisonMessage(reason: "not a result of Relay's: \(Self.describe(error, in: delivery.message.value))")
         }
-        guard let workflowName = event.meta["workflow"]?.stringValue else {
-            throw PoisonMessage(
-                reason:
-                    "result of job \(jobID): expected meta.workflow (a string), found meta \(Self.excerpt(event.meta))")
-        }
-        guard let workflow = workflows.first(where: { $0.name == workflowName }) else {
-            throw PoisonMessage(reason: "result for unknown workflow \(workflowName)")
+        guard let workflow = workflows.first(where: { $0.name == route.workflow }) else {
+            throw PoisonMessage(reason: "result for unknown workflow \(route.workflow)")
         }
         // From the message: a time within Unix time's sane range, or none (it feeds durations in `relay runs`).
-        let startedAt = event.meta["startedAt"]?.doubleValue.flatMap { (0...1e11).contains($0) ? $0 : nil }
-        guard let step = try RunStore.step(jobID: jobID, in: db) else {
+        let startedAt = route.startedAt.flatMap { (0...1e11).contains($0) ? $0 : nil }
+        guard let step = try tx.step(jobID: route.jobID) else {
             throw PoisonMessage(
-                reason: "result of job \(jobID): no such job in the run store (the run is unknown here)")
+                reason: "result of job \(route.jobID): no such job in the run store (the run is unknown here)")
         }
         // A result already recorded (redelivered) changes nothing.
-        guard step.status == "running" else { return Outcome() }
-        try RunStore.finishStep(jobID: jobID, event: event, startedAt: startedAt, in: db)
+        guard step.status == .running else { return Outcome() }
+        try tx.finishStep(jobID: route.jobID, result: event, startedAt: startedAt)
         guard let index = workflow.index(of: step.stepID) else { return Outcome() }
         let definition = workflow.steps[index]
-        var finished: (String, String)?
-        var messages: [BusMessage] = []
+        var outcome = Outcome()
         if event.status == .ok || (step.attempt >= definition.retry.attempts && definition.continueOnFailure) {
-            (finished, messages) = try finishIfDone(
-                runID: step.runID, messages: advance(runID: step.runID, workflow: workflow, after: index, in: db),
-                workflow: workflow, in: db)
+            outcome.add(try advance(runID: step.runID, workflow: workflow, after: index, in: tx))
         } else if step.attempt < definition.retry.attempts,
             let job = try? self.job(
                 runID: step.runID, workflow: workflow, step: definition, attempt: step.attempt + 1,
-                scope: RunStore.scope(runID: step.runID, in: db))
+                scope: tx.scope(runID: step.runID))
         {
             // (A retry renders the input as the first attempt did; should that fail now, the step has failed.)
-            let attempt = step.attempt + 1
             let delay = definition.retry.delay(after: step.attempt)
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
-            try RunStore.addStep(
-                jobID: job.0, runID: step.runID, stepID: definition.id, attempt: attempt, status: "running",
-                input: job.2, in: db)
-            try RunStore.schedule(job.1, jobID: job.0, dueAt: RunStore.now() + seconds, in: db)
+            try tx.addStep(job.attemptRecord)
+            try tx.schedule(job.message, jobID: job.route.jobID, dueAt: RunTime.now() + seconds)
         } else {
-            try RunStore.finishRun(
-                id: step.runID, status: "failed", error: "step \(definition.id) failed: \(event.error ?? "")", in: db)
-            finished = (step.runID, "failed")
-            messages = [runNotice(step.runID, workflow: workflow.name, status: "failed")]
-        }
-        var outcome = Outcome(messages: messages)
-        if let (_, status) = finished {
-            if status == "succeeded" { outcome.runsSucceeded = 1 } else { outcome.runsFailed = 1 }
-        } else if messages.contains(where: { $0.topic == Topics.runs }) {
-            outcome.runsFailed = 1
+            outcome.add(
+                try end(
+                    runID: step.runID, workflow: workflow, status: .failed,
+                    error: "step \(definition.id) failed: \(event.error ?? "")", in: tx))
         }
         return outcome
     }
 
-    private func finishIfDone(runID: String, messages: [BusMessage], workflow: Workflow, in db: SQLiteConnection) throws
-        -> ((String, String)?, [BusMessage])
-    {
-        if messages.isEmpty {
-            try RunStore.finishRun(id: runID, status: "succeeded", error: nil, in: db)
-            return ((runID, "succeeded"), [runNotice(runID, workflow: workflow.name, status: "succeeded")])
-        }
-        return (nil, messages)
+    /// Records the end of a run; its notice.
+    private func end(
+        runID: String, workflow: Workflow, status: RunStatus, error: String?, in tx: any RunStoreTransaction
+    ) throws -> Progress {
+        try tx.finishRun(id: runID, status: status, error: error)
+        return .ended(RunNotice(runID: runID, workflow: workflow.name, status: status))
     }
 
-    private func runNotice(_ runID: String, workflow: String, status: String) -> BusMessage {
-        BusMessage(
-            topic: Topics.runs, key: runID,
-            json: ["runId": .string(runID), "workflow": .string(workflow), "status": .string(status)])
-    }
-
-    /// The job for the first step after `index` whose condition holds (skipped ones are recorded), or nothing when
-    /// the run has no step left. A step whose input cannot be rendered fails at once (it never reaches a worker).
-    func advance(runID: String, workflow: Workflow, after index: Int, in db: SQLiteConnection) throws -> [BusMessage] {
+    /// The job of the first step after `index` whose condition holds (skipped ones are recorded), or the end of the
+    /// run when no step is left. A step whose input cannot be rendered fails at once (it never reaches a worker).
+    func advance(
+        runID: String, workflow: Workflow, after index: Int, in tx: any RunStoreTransaction
+    ) throws -> Progress {
         var next = index + 1
         while next < workflow.steps.count {
             let step = workflow.steps[next]
-            let scope = try RunStore.scope(runID: runID, in: db)
+            let scope = try tx.scope(runID: runID)
             if let condition = step.when, !condition.holds(in: scope) {
-                try RunStore.addStep(
-                    jobID: "\(runID)/\(step.id)/0", runID: runID, stepID: step.id, attempt: 0, status: "skipped",
-                    input: nil,
-                    error: "condition not met: \(condition.description)", in: db)
+                try tx.addStep(
+                    StepAttemptRecord(
+                        jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 0), runID: runID,
+                        stepID: step.id, attempt: 0, status: .skipped,
+                        error: "condition not met: \(condition.description)"))
                 next += 1
                 continue
             }
             do {
-                let (jobID, message, input) = try job(
-                    runID: runID, workflow: workflow, step: step, attempt: 1, scope: scope)
-                try RunStore.addStep(
-                    jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "running", input: input, in: db)
-                return [message]
+                let job = try job(runID: runID, workflow: workflow, step: step, attempt: 1, scope: scope)
+                try tx.addStep(job.attemptRecord)
+                return .job(job)
             } catch let error as TemplateError {
-                let jobID = "\(runID)/\(step.id)/1"
-                try RunStore.addStep(
-                    jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: "failed", input: nil,
-                    error: "input could not be rendered: \(error.message)", in: db)
+                try tx.addStep(
+                    StepAttemptRecord(
+                        jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
+                        stepID: step.id, attempt: 1, status: .failed,
+                        error: "input could not be rendered: \(error.message)"))
                 if step.continueOnFailure {
                     next += 1
                     continue
                 }
-                try RunStore.finishRun(
-                    id: runID, status: "failed",
-                    error: "step \(step.id): input could not be rendered: \(error.message)", in: db)
-                return [runNotice(runID, workflow: workflow.name, status: "failed")]
+                return try end(
+                    runID: runID, workflow: workflow, status: .failed,
+                    error: "step \(step.id): input could not be rendered: \(error.message)", in: tx)
             }
         }
-        return []
+        return try end(runID: runID, workflow: workflow, status: .succeeded, error: nil, in: tx)
     }
 
-    /// The job message for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.
-    func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope) throws -> (
-        String, BusMessage, JSONValue
-    ) {
+    /// The job for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.
+    func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope) throws
+        -> ActionJob
+    {
         let input = try Template.render(step.input, scope: scope)
         if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
-        let jobID = "\(runID)/\(step.id)/\(attempt)"
-        var meta: JSONObject = [
-            "jobId": .string(jobID), "runId": .string(runID), "stepId": .string(step.id), "attempt": .int(attempt),
-            "workflow": .string(workflow.name),
-            "timeoutMs": .int(
-                Int(
-                    step.timeout.components.seconds * 1000 + step.timeout.components.attoseconds / 1_000_000_000_000_000
-                )),
-        ]
-        if let connection = step.connection { meta["connection"] = .string(connection) }
-        let start = StepStart(step: .action(step.action), input: input, connection: [:], meta: .object(meta))
-        return (jobID, BusMessage(topic: Topics.jobs(step.plugin), key: runID, json: start.message.json), input)
+        let timeout = step.timeout.components
+        let route = JobRoute(
+            jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: attempt), runID: runID, stepID: step.id,
+            attempt: attempt, workflow: workflow.name,
+            timeoutMilliseconds: Int(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000),
+            connection: step.connection)
+        let start = StepStart(step: .action(step.action), input: input, connection: [:], meta: route.meta)
+        return ActionJob(
+            route: route, input: input,
+            message: BusMessage(topic: Topics.jobs(step.plugin), key: runID, json: start.message.json))
     }
 
     /// Publishes retries whose backoff has passed.
     private func releaseScheduledJobs() async throws {
         while !Task.isCancelled {
-            let released = try await bus.transaction(acknowledging: []) { db -> (Int, [BusMessage]) in
-                let due = try RunStore.takeDueJobs(in: db)
+            let released = try await store.transaction(acknowledging: []) { tx -> (Int, [BusMessage]) in
+                let due = try tx.takeDueJobs(now: RunTime.now(), limit: 500)
                 return (due.count, due)
             }
             if released == 0 { try await Task.sleep(for: .milliseconds(100)) }
@@ -300,9 +293,17 @@ public final class Dispatcher: Sendable {
     }
 }
 
-enum EventText {
-    static func excerpt(_ bytes: [UInt8]) -> String {
-        let text = String(decoding: bytes.prefix(120), as: UTF8.self)
-        return "\"" + text + (bytes.count > 120 ? "…" : "") + "\""
+/// One attempt of a step, ready to publish: its routing data, its rendered input and its message on the plugin's
+/// job topic.
+struct ActionJob: Sendable {
+    var route: JobRoute
+    var input: JSONValue
+    var message: BusMessage
+
+    /// How the run store records it when it is sent.
+    var attemptRecord: StepAttemptRecord {
+        StepAttemptRecord(
+            jobID: route.jobID, runID: route.runID, stepID: route.stepID, attempt: route.attempt, status: .running,
+            input: input)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RelayKafka
+import RelayStore
 import RelayTransport
 import ServiceLifecycle
 
@@ -34,8 +35,10 @@ public enum DistributedPipeline {
         onReady: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         var kafka = configuration.kafka
-        if kafka.topics.isEmpty, let declared = try? TopicDeclaration.loadDirectory(project.layout.topics) {
-            kafka.topics = declared
+        // The project's topic declarations, when it has a topics directory: one that cannot be read is an error
+        // (a topic created with the wrong settings is worse than not starting).
+        if kafka.topics.isEmpty, FileManager.default.fileExists(atPath: project.layout.topics) {
+            kafka.topics = try TopicDeclaration.loadDirectory(project.layout.topics)
         }
         let transport = try KafkaTransport(configuration: kafka, logger: logger)
         do {
@@ -62,11 +65,9 @@ public enum DistributedPipeline {
         switch role {
         case .dispatcher:
             let database = try SQLiteDatabase(path: project.layout.database)
-            try RunStore.createTables(database)
-            let ledger = try KafkaLedgerTransport(kafka: transport, database: database)
-            // What a crash left in the outbox goes out before anything new is decided.
-            try await ledger.publishOutbox()
-            let dispatcher = Dispatcher(bus: ledger, workflows: project.workflows, metrics: metrics, logger: logger)
+            let store = try SQLiteRunStore(database: database, publishingTo: transport)
+            let dispatcher = Dispatcher(
+                bus: transport, store: store, workflows: project.workflows, metrics: metrics, logger: logger)
             services.append(
                 .init(service: PipelineComponent(name: "dispatcher", logger: logger) { try await dispatcher.run() }))
         case .worker:
@@ -81,9 +82,9 @@ public enum DistributedPipeline {
                 .init(service: PipelineComponent(name: "worker", logger: logger) { try await worker.run() }))
         case .triggers:
             let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
-            try RunStore.createTables(database)
             let host = TriggerHost(
-                bus: transport, database: database, catalog: project.catalog, connections: project.connections,
+                bus: transport, states: try SQLiteTriggerStateStore(database: database), catalog: project.catalog,
+                connections: project.connections,
                 workflows: project.workflows, metrics: metrics, logger: logger)
             triggers = host
             services.append(

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RelayCore
 import RelaySDK
+import RelayStore
 import RelayTransport
 import ServiceLifecycle
 
@@ -24,6 +25,9 @@ public final class EmbeddedPipeline: Sendable {
     public let project: Project
     public let configuration: Configuration
     public let bus: EmbeddedBus
+    /// The run store, in the bus's database file.
+    public let store: SQLiteRunStore
+    let triggerStates: SQLiteTriggerStateStore
     public let metrics = PipelineMetrics()
     let logger: Logger
 
@@ -35,16 +39,18 @@ public final class EmbeddedPipeline: Sendable {
         self.logger = logger
         let database = try SQLiteDatabase(path: project.layout.database)
         bus = try EmbeddedBus(database: database)
-        try RunStore.createTables(database)
+        store = try SQLiteRunStore(bus: bus)
+        triggerStates = try SQLiteTriggerStateStore(database: database)
     }
 
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let dispatcher = Dispatcher(bus: bus, workflows: project.workflows, metrics: metrics, logger: logger)
+        let dispatcher = Dispatcher(
+            bus: bus, store: store, workflows: project.workflows, metrics: metrics, logger: logger)
         let worker = Worker(
             bus: bus, catalog: project.catalog, connections: project.connections,
             concurrency: configuration.workerConcurrency, metrics: metrics, logger: logger)
         let triggers = TriggerHost(
-            bus: bus, database: bus.database, catalog: project.catalog, connections: project.connections,
+            bus: bus, states: triggerStates, catalog: project.catalog, connections: project.connections,
             workflows: project.workflows, metrics: metrics, logger: logger)
         let app = PipelineHTTP.application(
             host: configuration.host, port: configuration.port, serverName: "relay",
@@ -78,11 +84,13 @@ public final class EmbeddedPipeline: Sendable {
     func printRuns() async throws {
         let subscription = try await bus.subscribe(topic: Topics.runs, group: "relay.up.printer")
         while let delivery = try await subscription.next() {
-            if let notice = try? JSONParser.parse(bytes: delivery.message.value),
-                let runID = notice["runId"]?.stringValue
-            {
-                let summary = try await RunQueries(database: bus.database).summary(runID)
-                FileHandle.standardOutput.write(Data((summary + "\n").utf8))
+            do {
+                let notice = try RunNotice(bytes: delivery.message.value)
+                let line = try await store.run(id: notice.runID)?.line ?? "run \(notice.runID): not found"
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            } catch let error as MessageDecodingError {
+                // Only the dispatcher writes here; a notice nobody can read is logged and passed over.
+                logger.error("\(Topics.runs): \(error)", metadata: ["kafka.offset": "\(delivery.offset)"])
             }
             try await subscription.acknowledge(delivery)
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RelayCore
 import RelaySDK
+import RelayStore
 import RelayTransport
 import Synchronization
 
@@ -13,8 +14,8 @@ import Synchronization
 /// Shutdown: cancellation stops every instance; events already sent are durable.
 public final class TriggerHost: Sendable {
     let bus: any Transport
-    /// Where trigger state is kept (the run store's database).
-    let database: SQLiteDatabase
+    /// Where trigger state is kept.
+    let states: any TriggerStateStore
     let catalog: PluginCatalog
     let connections: ConnectionStore
     let bindings: [TriggerBinding]
@@ -27,13 +28,13 @@ public final class TriggerHost: Sendable {
     let maximumBackoff: Duration
 
     public init(
-        bus: any Transport, database: SQLiteDatabase, catalog: PluginCatalog, connections: ConnectionStore,
+        bus: any Transport, states: any TriggerStateStore, catalog: PluginCatalog, connections: ConnectionStore,
         workflows: [Workflow],
         metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
         maximumBackoff: Duration = .seconds(60)
     ) {
         self.bus = bus
-        self.database = database
+        self.states = states
         self.catalog = catalog
         self.connections = connections
         var seen = Set<String>()
@@ -92,12 +93,10 @@ public final class TriggerHost: Sendable {
             if let problem = output.payloadProblem(at: "output") {
                 throw RelayError(.invalidValue, "trigger \(instance) produced an event Relay cannot carry: \(problem)")
             }
-            let event: JSONValue = [
-                "eventId": .string(UUID().uuidString.lowercased()), "instance": .string(instance),
-                "plugin": .string(binding.plugin), "trigger": .string(binding.trigger), "output": masker.mask(output),
-                "time": .double(Date().timeIntervalSince1970),
-            ]
-            try await self.bus.publish([BusMessage(topic: Topics.events, key: instance, json: event)])
+            let event = TriggerEvent(
+                id: UUID().uuidString.lowercased(), instance: instance, plugin: binding.plugin,
+                trigger: binding.trigger, output: masker.mask(output), time: Date().timeIntervalSince1970)
+            try await self.bus.publish([event.message])
             self.metrics.eventsPublished.increment()
         }
         if binding.isTask { return await runTask(binding, start: start, entry: entry, send: send) }
@@ -148,7 +147,11 @@ public final class TriggerHost: Sendable {
             while hasMore && !Task.isCancelled {
                 var taskStart = StepStart(
                     step: .task(binding.trigger), input: binding.input, connection: start.connection, meta: start.meta)
-                taskStart.state = (try? await state.loadRaw()) ?? [:]
+                do {
+                    taskStart.state = try await state.loadRaw() ?? [:]
+                } catch {
+                    return .failure("could not load the state of task \(instance): \(error)")
+                }
                 let event: StepEvent
                 switch entry.executor {
                 case .native(let host): event = await host.runTask(taskStart, deadline: .now + .seconds(600))
@@ -158,7 +161,12 @@ public final class TriggerHost: Sendable {
                 for item in event.output?.arrayValue ?? (event.output.map { [$0] } ?? []) {
                     do { try await send(item) } catch { return .failure("\(error)") }
                 }
-                if let newState = event.state { try? await state.saveRaw(newState) }
+                if let newState = event.state {
+                    // Not saved: the next run starts from the last saved state (its events may come again).
+                    do { try await state.saveRaw(newState) } catch {
+                        return .failure("could not save the state of task \(instance): \(error)")
+                    }
+                }
                 hasMore = event.hasMorePages ?? false
             }
             let wait: Duration
@@ -174,23 +182,12 @@ public final class TriggerHost: Sendable {
         return .success([:])
     }
 
-    /// Trigger state in the run store, by instance.
+    /// The state of one trigger instance, in the trigger state store.
     func state(for instance: String) -> TriggerState {
-        let database = self.database
+        let states = self.states
         return TriggerState(
-            load: {
-                try await database.read { db in
-                    try db.query("SELECT state FROM trigger_state WHERE instance = ?", [.text(instance)]).first?.first?
-                        .text
-                }.flatMap { try? JSONParser.parse($0) }
-            },
-            save: { value in
-                try await database.transaction { db -> Void in
-                    try db.query(
-                        "INSERT INTO trigger_state (instance, state) VALUES (?, ?) ON CONFLICT(instance) DO UPDATE SET state = excluded.state",
-                        [.text(instance), .text(JSONWriter.compact.string(value))])
-                }
-            })
+            load: { try await states.state(of: instance) },
+            save: { value in try await states.save(value, of: instance) })
     }
 }
 

@@ -84,31 +84,24 @@ public final class Worker: Sendable {
     }
 
     func handle(_ delivery: Delivery) async throws {
-        let job = Self.job(delivery.message.value)
-        guard case .success(var start) = job, case .action(let action) = start.step,
-            let jobID = start.meta["jobId"]?.stringValue
-        else {
-            var reason = "not a job: expected a v1 action_start with meta.jobId, found"
-            if case .failure(let error) = job { reason = "not a job: \(error); found" }
-            var headers = delivery.message.headers
-            headers["relay.dlq.reason"] = "\(reason) \(EventText.excerpt(delivery.message.value))"
-            headers["relay.dlq.topic"] = delivery.message.topic
-            headers["relay.dlq.offset"] = String(delivery.offset)
+        let job: ReceivedJob
+        switch Self.job(delivery.message.value) {
+        case .success(let read): job = read
+        case .failure(let error):
             metrics.deadLettered.increment()
-            try await bus.publish(
-                [
-                    BusMessage(
-                        topic: Topics.dlq, key: delivery.message.key, value: delivery.message.value, headers: headers)
-                ],
-                acknowledging: [delivery])
+            let reason = "not a job: \(error); found \(MessageText.excerpt(delivery.message.value))"
+            try await bus.publish([DeadLetter(delivery, reason: reason).message], acknowledging: [delivery])
             return
         }
+        var start = job.start
+        var route = job.route
+        let action = job.action
         let plugin = String(delivery.message.topic.dropFirst(Topics.jobs("").count))
-        let startedAt = Date().timeIntervalSince1970
+        route.startedAt = Date().timeIntervalSince1970
         // Clamped: a deadline past what a clock holds traps, and a message's timeout was checked by no workflow.
-        let timeout = WorkflowLimits.timeout(milliseconds: start.meta["timeoutMs"]?.intValue ?? 60_000)
+        let timeout = WorkflowLimits.timeout(milliseconds: route.timeoutMilliseconds)
         var event: StepEvent
-        let connectionName = start.meta["connection"]?.stringValue
+        let connectionName = route.connection
         do {
             start.connection = try connections.parameters(connectionName)
             guard let entry = catalog[plugin] else {
@@ -132,23 +125,38 @@ public final class Worker: Sendable {
         {
             event = .failure("the plugin's result cannot be passed on: \(problem)", log: event.log)
         }
-        var meta = start.meta.objectValue ?? [:]
-        meta["startedAt"] = .double(startedAt)
-        event.meta = .object(meta)
+        event.meta = route.meta
         if event.status == .ok { metrics.jobsSucceeded.increment() } else { metrics.jobsFailed.increment() }
-        logger.debug("job \(jobID) \(action): \(event.status.rawValue)")
+        logger.debug(
+            "job \(action): \(event.status.rawValue)",
+            metadata: ["job.id": "\(route.jobID)", "run.id": "\(route.runID)", "plugin": "\(plugin)"])
         let result = BusMessage(
             topic: Topics.results, key: delivery.message.key, json: event.message(kind: .actionEvent).json)
         try await committer.commit(result, acknowledging: delivery)
     }
 
-    /// A job message read as a step start, or why it is not one.
-    static func job(_ bytes: [UInt8]) -> Result<StepStart, RelayError> {
+    /// A job as the worker receives it: the start message, the action it names, Relay's routing data.
+    struct ReceivedJob {
+        var start: StepStart
+        var action: String
+        var route: JobRoute
+    }
+
+    /// A job message read as a step start (an action's) with its routing data, or why it is not one.
+    static func job(_ bytes: [UInt8]) -> Result<ReceivedJob, RelayError> {
+        let start: StepStart
         do {
-            let json = try JSONParser.parse(bytes: bytes)
-            return .success(try StepStart(message: V1Message(json: json)))
+            start = try StepStart(message: V1Message(json: JSONParser.parse(bytes: bytes)))
         } catch let error as JSONParseError {
             return .failure(RelayError(.invalidJSON, "\(error)"))
+        } catch {
+            return .failure(RelayError(.invalidValue, "\(error)"))
+        }
+        guard case .action(let action) = start.step else {
+            return .failure(RelayError(.invalidValue, "expected a v1 action_start, found another start message"))
+        }
+        do {
+            return .success(ReceivedJob(start: start, action: action, route: try JobRoute(meta: start.meta)))
         } catch {
             return .failure(RelayError(.invalidValue, "\(error)"))
         }

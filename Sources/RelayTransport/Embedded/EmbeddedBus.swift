@@ -73,18 +73,8 @@ public final class EmbeddedBus: Transport, Sendable {
         let now = Date().timeIntervalSince1970
         for message in messages {
             try db.query(
-                "INSERT INTO bus_messages (topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?)",
-                [
-                    .text(message.topic), .text(message.key), .blob(message.value),
-                    .text(
-                        JSONWriter.compact.string(
-                            .object(
-                                JSONObject(
-                                    uniqueKeysWithValues: message.headers.sorted { $0.key < $1.key }.map {
-                                        ($0.key, JSONValue.string($0.value))
-                                    })))),
-                    .double(now),
-                ])
+                "INSERT INTO bus_messages (\(MessageRow.columns), created_at) VALUES (?, ?, ?, ?, ?)",
+                MessageRow.values(message) + [.double(now)])
         }
     }
 
@@ -131,16 +121,10 @@ public final class EmbeddedBus: Transport, Sendable {
     public func fetch(topic: String, after seq: Int64, limit: Int) async throws -> [Delivery] {
         try await database.read { db in
             try db.query(
-                "SELECT seq, key, value, headers FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+                "SELECT seq, \(MessageRow.columns) FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
                 [.text(topic), .int(seq), .int(Int64(limit))])
         }.map { row in
-            var headers: [String: String] = [:]
-            if let text = row[3].text, let object = try? JSONParser.parse(text).objectValue {
-                for (key, value) in object { headers[key] = value.stringValue }
-            }
-            return Delivery(
-                message: BusMessage(topic: topic, key: row[1].text ?? "", value: row[2].blob ?? [], headers: headers),
-                offset: row[0].int ?? 0, group: "")
+            Delivery(message: MessageRow.message(row, at: 1), offset: row[0].int ?? 0, group: "")
         }
     }
 

@@ -1,0 +1,71 @@
+/// Relay's routing data for one attempt of one step, carried in the `meta` of the job (a v1 `action_start`) and
+/// echoed back in the `meta` of its result (a v1 `action_event`), where the worker adds `startedAt`. The job's id,
+/// `runId/stepId/attempt`, makes a repeated job or result harmless.
+///
+/// Wire form: `meta: {"jobId", "runId", "stepId", "attempt", "workflow", "timeoutMs", "connection"?,
+/// "startedAt"?}`.
+public struct JobRoute: Sendable, Equatable {
+    public var jobID: String
+    public var runID: String
+    public var stepID: String
+    /// 1 for the first attempt.
+    public var attempt: Int
+    public var workflow: String
+    /// How long the worker lets the step run.
+    public var timeoutMilliseconds: Int
+    /// The connection the step runs with, by name (`connections/<name>.yaml`).
+    public var connection: String?
+    /// Results only: when the worker started the step, in seconds since 1970.
+    public var startedAt: Double?
+
+    public init(
+        jobID: String, runID: String, stepID: String, attempt: Int, workflow: String, timeoutMilliseconds: Int,
+        connection: String? = nil, startedAt: Double? = nil
+    ) {
+        self.jobID = jobID
+        self.runID = runID
+        self.stepID = stepID
+        self.attempt = attempt
+        self.workflow = workflow
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.connection = connection
+        self.startedAt = startedAt
+    }
+
+    /// The id of an attempt: `runId/stepId/attempt`.
+    public static func jobID(runID: String, stepID: String, attempt: Int) -> String { "\(runID)/\(stepID)/\(attempt)" }
+
+    enum Key {
+        static let jobID = "jobId"
+        static let runID = "runId"
+        static let stepID = "stepId"
+        static let attempt = "attempt"
+        static let workflow = "workflow"
+        static let timeout = "timeoutMs"
+        static let connection = "connection"
+        static let startedAt = "startedAt"
+    }
+
+    /// The `meta` object of the job or result.
+    public var meta: JSONValue {
+        var object: JSONObject = [
+            Key.jobID: .string(jobID), Key.runID: .string(runID), Key.stepID: .string(stepID),
+            Key.attempt: .int(attempt), Key.workflow: .string(workflow), Key.timeout: .int(timeoutMilliseconds),
+        ]
+        if let connection { object[Key.connection] = .string(connection) }
+        if let startedAt { object[Key.startedAt] = .double(startedAt) }
+        return .object(object)
+    }
+
+    /// Reads the routing data from a job's or a result's `meta`; the error names the field that is missing or
+    /// wrong (`meta.jobId`).
+    public init(meta: JSONValue) throws(MessageDecodingError) {
+        let fields = try MessageFields(meta, message: "job route", path: "meta.")
+        self.init(
+            jobID: try fields.string(Key.jobID), runID: try fields.string(Key.runID),
+            stepID: try fields.string(Key.stepID), attempt: try fields.integer(Key.attempt, in: 0...Int(Int32.max)),
+            workflow: try fields.string(Key.workflow),
+            timeoutMilliseconds: try fields.integer(Key.timeout, in: 0...Int.max),
+            connection: try fields.optionalString(Key.connection), startedAt: try fields.optionalNumber(Key.startedAt))
+    }
+}

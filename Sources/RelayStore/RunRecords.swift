@@ -1,0 +1,137 @@
+import Foundation
+import RelayCore
+
+/// A run as lists show it.
+public struct RunSummary: Sendable, Equatable {
+    public var id: String
+    public var workflow: String
+    public var status: RunStatus
+    /// Seconds since 1970.
+    public var startedAt: Double
+    public var finishedAt: Double?
+    public var error: String?
+
+    public init(
+        id: String, workflow: String, status: RunStatus, startedAt: Double, finishedAt: Double? = nil,
+        error: String? = nil
+    ) {
+        self.id = id
+        self.workflow = workflow
+        self.status = status
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.error = error
+    }
+
+    /// How `relay runs list --json` shows it.
+    public var json: JSONValue {
+        [
+            "id": .string(id), "workflow": .string(workflow), "status": .string(status.rawValue),
+            "started": .string(RunTime.text(startedAt)),
+            "finished": finishedAt.map { .string(RunTime.text($0)) } ?? .null,
+            "error": error.map(JSONValue.string) ?? .null,
+        ]
+    }
+}
+
+/// One attempt of a step as `relay runs show` gives it.
+public struct StepAttempt: Sendable, Equatable {
+    public var stepID: String
+    public var attempt: Int
+    public var status: StepStatus
+    public var input: JSONValue?
+    public var output: JSONValue?
+    public var error: String?
+    public var exception: JSONValue?
+    public var scheduledAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+
+    public init(
+        stepID: String, attempt: Int, status: StepStatus, input: JSONValue? = nil, output: JSONValue? = nil,
+        error: String? = nil, exception: JSONValue? = nil, scheduledAt: Double, startedAt: Double? = nil,
+        finishedAt: Double? = nil
+    ) {
+        self.stepID = stepID
+        self.attempt = attempt
+        self.status = status
+        self.input = input
+        self.output = output
+        self.error = error
+        self.exception = exception
+        self.scheduledAt = scheduledAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    public var json: JSONValue {
+        var step: JSONObject = [
+            "step": .string(stepID), "attempt": .int(attempt), "status": .string(status.rawValue),
+        ]
+        step["input"] = input ?? .null
+        step["output"] = output ?? .null
+        step["error"] = error.map(JSONValue.string) ?? .null
+        step["exception"] = exception ?? .null
+        if let startedAt, let finishedAt {
+            step["duration_ms"] = RunTime.milliseconds(finishedAt - startedAt)
+        } else {
+            step["duration_ms"] = .null
+        }
+        return .object(step)
+    }
+}
+
+/// A run with its trigger event and every step attempt, in the order they were scheduled.
+public struct RunDetail: Sendable, Equatable {
+    public var summary: RunSummary
+    public var triggerEvent: JSONValue
+    public var steps: [StepAttempt]
+
+    public init(summary: RunSummary, triggerEvent: JSONValue, steps: [StepAttempt]) {
+        self.summary = summary
+        self.triggerEvent = triggerEvent
+        self.steps = steps
+    }
+
+    /// How `relay runs show --json` shows it.
+    public var json: JSONValue {
+        var result = summary.json.objectValue ?? [:]
+        result["trigger_event"] = triggerEvent
+        result["steps"] = .array(steps.map(\.json))
+        return .object(result)
+    }
+
+    /// One line: `run 3f2a… triage succeeded in 41 ms (4 steps: 3 succeeded, 1 failed)`.
+    public var line: String {
+        var latest: [String: StepStatus] = [:]
+        for step in steps { latest[step.stepID] = step.status }
+        var counts: [String: Int] = [:]
+        for status in latest.values { counts[status.rawValue, default: 0] += 1 }
+        let detail = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let duration =
+            summary.finishedAt.map { "\(RunTime.milliseconds($0 - summary.startedAt).intValue ?? 0) ms" } ?? "?"
+        var line =
+            "run \(summary.id) \(summary.workflow) \(summary.status.rawValue) in \(duration) "
+            + "(\(latest.count) steps: \(detail))"
+        if let error = summary.error { line += ": \(error)" }
+        return line
+    }
+}
+
+/// Times as the run store's readers show them.
+public enum RunTime {
+    /// ISO 8601 in UTC with milliseconds.
+    public static func text(_ seconds: Double) -> String {
+        ISO8601DateFormatter.string(
+            from: Date(timeIntervalSince1970: seconds), timeZone: TimeZone(identifier: "UTC")!,
+            formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+    }
+
+    /// Seconds as whole milliseconds, or null where the stored times cannot give one (never a trap).
+    public static func milliseconds(_ seconds: Double) -> JSONValue {
+        let value = (seconds * 1000).rounded(.towardZero)
+        return Int(exactly: value).map(JSONValue.int) ?? .null
+    }
+
+    public static func now() -> Double { Date().timeIntervalSince1970 }
+}

@@ -1,0 +1,97 @@
+import RelayCore
+import RelayTransport
+
+/// Every run's state and history: what the dispatcher decides is written here, and people and tools (`relay runs`,
+/// `relay bench`) read it. The dispatcher is written against this protocol; `SQLiteRunStore` implements it (the
+/// embedded bus and the dispatcher on Kafka), and another database is a new conformance, not an edit of the
+/// dispatcher.
+///
+/// A decision, the messages it causes and the acknowledgement of its input commit together: `transaction` runs
+/// the dispatcher's body in one transaction of the store, publishes what the body returns and acknowledges the
+/// deliveries, so that after a crash either all three happened or none did (a redelivered input then finds its
+/// decision recorded and emits nothing twice). How is the store's business: one SQLite transaction with the
+/// embedded bus's tables, or an outbox table written in the transaction and published afterwards (Kafka).
+///
+/// The body is synchronous: one batch of decisions is a short run of point reads and writes, and the SQLite
+/// store runs it on its database queue without a hop per statement. A store over a network database runs the body
+/// on a thread of its own and waits for each statement there (never on Swift's cooperative pool).
+public protocol RunStore: Sendable {
+    /// Runs `body` in one transaction that also publishes the messages it returns and acknowledges `deliveries`;
+    /// returns the body's value once all of it is durable.
+    func transaction<T: Sendable>(
+        acknowledging deliveries: [Delivery],
+        _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
+    ) async throws -> T
+
+    /// Publishes what an earlier process decided but did not get to publish (an outbox left by a crash). The
+    /// dispatcher calls it before it decides anything new.
+    func publishPending() async throws
+
+    // MARK: Reads
+
+    /// The latest runs, newest first.
+    func runs(limit: Int) async throws -> [RunSummary]
+
+    /// One run with every step attempt, or nil.
+    func run(id: String) async throws -> RunDetail?
+
+    /// How many runs there are in each status.
+    func runCounts() async throws -> [RunStatus: Int]
+}
+
+/// What the dispatcher reads and writes inside one `RunStore.transaction`.
+public protocol RunStoreTransaction {
+    /// Records a trigger event's id; false when it was recorded before (a redelivery: nothing to do).
+    func recordEvent(_ event: TriggerEvent) throws -> Bool
+
+    /// Creates a running run of `workflow` for `event`; false when a run with this id exists.
+    func createRun(id: String, workflow: String, event: TriggerEvent) throws -> Bool
+
+    /// Adds one attempt of a step (nothing when an attempt with its job id exists). Attempts added `skipped` or
+    /// `failed` are finished at once.
+    func addStep(_ step: StepAttemptRecord) throws
+
+    /// The attempt with this job id, or nil.
+    func step(jobID: String) throws -> StepAttemptRecord?
+
+    /// Records a worker's result for a running attempt.
+    func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws
+
+    /// Ends a running run (a finished one is left as it is).
+    func finishRun(id: String, status: RunStatus, error: String?) throws
+
+    /// Keeps a job message to publish at `dueAt` (a retry waiting for its backoff).
+    func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws
+
+    /// Removes and returns scheduled jobs that are due at `now`, oldest due first (at most `limit`).
+    func takeDueJobs(now: Double, limit: Int) throws -> [BusMessage]
+
+    /// The run's trigger event and the latest attempt of each step, as templates see them.
+    func scope(runID: String) throws -> Template.Scope
+}
+
+/// One attempt of a step as the dispatcher writes and reads it.
+public struct StepAttemptRecord: Sendable, Equatable {
+    public var jobID: String
+    public var runID: String
+    public var stepID: String
+    /// 0 for a skipped step, 1 for the first attempt.
+    public var attempt: Int
+    public var status: StepStatus
+    /// The rendered input (nil when skipped or not renderable).
+    public var input: JSONValue?
+    public var error: String?
+
+    public init(
+        jobID: String, runID: String, stepID: String, attempt: Int, status: StepStatus, input: JSONValue? = nil,
+        error: String? = nil
+    ) {
+        self.jobID = jobID
+        self.runID = runID
+        self.stepID = stepID
+        self.attempt = attempt
+        self.status = status
+        self.input = input
+        self.error = error
+    }
+}

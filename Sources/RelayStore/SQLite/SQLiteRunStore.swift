@@ -1,0 +1,172 @@
+import Foundation
+import RelayCore
+import RelayTransport
+
+/// The run store on SQLite. Two ways to commit a decision with what it publishes and acknowledges:
+///
+/// - **With the embedded bus** (`relay up`): the run store's tables live in the bus's database file, so the
+///   decision, the published messages and the acknowledgement are one SQLite transaction.
+/// - **With an outbox** (`relay dispatcher` on Kafka, or any other transport): the messages are written to the
+///   outbox table in the decision's transaction, then published through the transport and deleted, and only then
+///   is the input acknowledged (`SQLiteOutbox` says why that is enough).
+public final class SQLiteRunStore: RunStore, Sendable {
+    public let database: SQLiteDatabase
+    private let commit: Commit
+
+    private enum Commit: Sendable {
+        case embedded(EmbeddedBus)
+        case outbox(SQLiteOutbox, any Transport)
+        /// A reader of a store another process writes.
+        case none
+    }
+
+    /// The store in the embedded bus's database: one transaction for all three.
+    public init(bus: EmbeddedBus) throws {
+        database = bus.database
+        commit = .embedded(bus)
+        try Self.createTables(database)
+    }
+
+    /// The store in `database`, publishing through `transport` by an outbox in the same database.
+    public init(database: SQLiteDatabase, publishingTo transport: any Transport) throws {
+        self.database = database
+        commit = .outbox(try SQLiteOutbox(database: database), transport)
+        try Self.createTables(database)
+    }
+
+    /// A reader of the store another process writes (`relay runs`, `relay bench`): it creates nothing, and its
+    /// transactions fail.
+    public init(readingFrom database: SQLiteDatabase) {
+        self.database = database
+        commit = .none
+    }
+
+    static func createTables(_ database: SQLiteDatabase) throws {
+        try database.syncTransaction { db in
+            try db.execute(
+                """
+                CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, instance TEXT NOT NULL,
+                    received_at REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS runs (
+                    id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, event_id TEXT NOT NULL,
+                    trigger_event TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, error TEXT);
+                CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);
+                CREATE TABLE IF NOT EXISTS steps (
+                    job_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+                    status TEXT NOT NULL, input TEXT, output TEXT, error TEXT, exception TEXT,
+                    scheduled_at REAL NOT NULL, started_at REAL, finished_at REAL);
+                CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id, scheduled_at);
+                CREATE TABLE IF NOT EXISTS scheduled_jobs (
+                    job_id TEXT PRIMARY KEY, due_at REAL NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL,
+                    value BLOB NOT NULL);
+                """)
+        }
+    }
+
+    public func transaction<T: Sendable>(
+        acknowledging deliveries: [Delivery],
+        _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
+    ) async throws -> T {
+        switch commit {
+        case .embedded(let bus):
+            return try await bus.transaction(acknowledging: deliveries) { db in
+                try body(SQLiteRunStoreTransaction(db: db))
+            }
+        case .outbox(let outbox, let transport):
+            let (value, wrote) = try await database.transaction { db -> (T, Bool) in
+                let (value, messages) = try body(SQLiteRunStoreTransaction(db: db))
+                try outbox.insert(messages, in: db)
+                return (value, !messages.isEmpty)
+            }
+            if wrote { try await outbox.publish(through: transport) }
+            if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
+            return value
+        case .none:
+            throw RelayError(.configuration, "\(database.path): this run store was opened for reading only")
+        }
+    }
+
+    public func publishPending() async throws {
+        if case .outbox(let outbox, let transport) = commit { try await outbox.publish(through: transport) }
+    }
+
+    // MARK: - Reads
+
+    private static let summaryColumns = "id, workflow, status, started_at, finished_at, error"
+
+    public func runs(limit: Int) async throws -> [RunSummary] {
+        try await database.read { db in
+            try db.query(
+                "SELECT \(Self.summaryColumns) FROM runs ORDER BY started_at DESC LIMIT ?", [.int(Int64(limit))]
+            ).map(Self.summary)
+        }
+    }
+
+    public func run(id: String) async throws -> RunDetail? {
+        try await database.read { db -> RunDetail? in
+            guard
+                let run = try db.query(
+                    "SELECT \(Self.summaryColumns), trigger_event FROM runs WHERE id = ?", [.text(id)]
+                ).first
+            else { return nil }
+            let steps = try db.query(
+                """
+                SELECT step_id, attempt, status, input, output, error, exception, scheduled_at, started_at, finished_at
+                FROM steps WHERE run_id = ? ORDER BY scheduled_at, attempt
+                """, [.text(id)]
+            ).map { row in
+                StepAttempt(
+                    stepID: row[0].text ?? "", attempt: Int(row[1].int ?? 0), status: Self.stepStatus(row[2]),
+                    input: Self.json(row[3]), output: Self.json(row[4]), error: row[5].text,
+                    exception: Self.json(row[6]), scheduledAt: Self.double(row[7]) ?? 0, startedAt: Self.stored(row[8]),
+                    finishedAt: Self.stored(row[9]))
+            }
+            return RunDetail(summary: Self.summary(run), triggerEvent: Self.json(run[6]) ?? .null, steps: steps)
+        }
+    }
+
+    public func runCounts() async throws -> [RunStatus: Int] {
+        try await database.read { db in
+            var counts: [RunStatus: Int] = [:]
+            for row in try db.query("SELECT status, COUNT(*) FROM runs GROUP BY status") {
+                counts[Self.runStatus(row[0]), default: 0] += Int(row[1].int ?? 0)
+            }
+            return counts
+        }
+    }
+
+    // MARK: - Row decoding (never a trap: the file may have been written by another version or by hand)
+
+    static func summary(_ row: [SQLiteConnection.Value]) -> RunSummary {
+        RunSummary(
+            id: row[0].text ?? "", workflow: row[1].text ?? "", status: runStatus(row[2]),
+            startedAt: double(row[3]) ?? 0, finishedAt: double(row[4]), error: row[5].text)
+    }
+
+    /// An unknown status reads as failed: something is wrong with the run, and it is not running.
+    static func runStatus(_ value: SQLiteConnection.Value) -> RunStatus {
+        value.text.flatMap(RunStatus.init(rawValue:)) ?? .failed
+    }
+
+    static func stepStatus(_ value: SQLiteConnection.Value) -> StepStatus {
+        value.text.flatMap(StepStatus.init(rawValue:)) ?? .failed
+    }
+
+    static func double(_ value: SQLiteConnection.Value) -> Double? {
+        switch value {
+        case .double(let d): return d
+        case .int(let i): return Double(i)
+        default: return nil
+        }
+    }
+
+    /// A time the store wrote (a REAL), or nil.
+    static func stored(_ value: SQLiteConnection.Value) -> Double? {
+        if case .double(let d) = value { return d }
+        return nil
+    }
+
+    static func json(_ value: SQLiteConnection.Value) -> JSONValue? {
+        value.text.flatMap { try? JSONParser.parse($0) }
+    }
+}

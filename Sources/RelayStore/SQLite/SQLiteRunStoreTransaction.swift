@@ -1,0 +1,106 @@
+import RelayCore
+import RelayTransport
+
+/// The dispatcher's reads and writes inside one transaction of a `SQLiteRunStore`.
+struct SQLiteRunStoreTransaction: RunStoreTransaction {
+    let db: SQLiteConnection
+
+    func recordEvent(_ event: TriggerEvent) throws -> Bool {
+        try db.query(
+            "INSERT OR IGNORE INTO events (event_id, instance, received_at) VALUES (?, ?, ?)",
+            [.text(event.id), .text(event.instance), .double(RunTime.now())])
+        return db.changes == 1
+    }
+
+    func createRun(id: String, workflow: String, event: TriggerEvent) throws -> Bool {
+        try db.query(
+            """
+            INSERT OR IGNORE INTO runs (id, workflow, status, event_id, trigger_event, started_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(id), .text(workflow), .text(RunStatus.running.rawValue), .text(event.id),
+                .text(JSONWriter.compact.string(event.output)), .double(RunTime.now()),
+            ])
+        return db.changes == 1
+    }
+
+    func addStep(_ step: StepAttemptRecord) throws {
+        let now = RunTime.now()
+        try db.query(
+            """
+            INSERT OR IGNORE INTO steps (job_id, run_id, step_id, attempt, status, input, error, scheduled_at,
+                finished_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(step.jobID), .text(step.runID), .text(step.stepID), .int(Int64(step.attempt)),
+                .text(step.status.rawValue), step.input.map { .text(JSONWriter.compact.string($0)) } ?? .null,
+                step.error.map { .text($0) } ?? .null, .double(now), step.status.isFinished ? .double(now) : .null,
+            ])
+    }
+
+    func step(jobID: String) throws -> StepAttemptRecord? {
+        guard
+            let row = try db.query(
+                "SELECT job_id, run_id, step_id, attempt, status FROM steps WHERE job_id = ?", [.text(jobID)]
+            ).first
+        else { return nil }
+        return StepAttemptRecord(
+            jobID: row[0].text ?? "", runID: row[1].text ?? "", stepID: row[2].text ?? "",
+            attempt: Int(row[3].int ?? 1), status: SQLiteRunStore.stepStatus(row[4]))
+    }
+
+    func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws {
+        try db.query(
+            """
+            UPDATE steps SET status = ?, output = ?, error = ?, exception = ?, started_at = COALESCE(?, started_at),
+                finished_at = ?
+            WHERE job_id = ?
+            """,
+            [
+                .text(StepStatus(result.status).rawValue),
+                result.output.map { .text(JSONWriter.compact.string($0)) } ?? .null,
+                result.error.map { .text($0) } ?? .null,
+                result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
+                startedAt.map { .double($0) } ?? .null, .double(RunTime.now()), .text(jobID),
+            ])
+    }
+
+    func finishRun(id: String, status: RunStatus, error: String?) throws {
+        try db.query(
+            "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = ?",
+            [
+                .text(status.rawValue), .double(RunTime.now()), error.map { .text($0) } ?? .null, .text(id),
+                .text(RunStatus.running.rawValue),
+            ])
+    }
+
+    func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws {
+        try db.query(
+            "INSERT OR IGNORE INTO scheduled_jobs (job_id, due_at, topic, key, value) VALUES (?, ?, ?, ?, ?)",
+            [.text(jobID), .double(dueAt), .text(message.topic), .text(message.key), .blob(message.value)])
+    }
+
+    func takeDueJobs(now: Double, limit: Int) throws -> [BusMessage] {
+        let rows = try db.query(
+            "SELECT job_id, topic, key, value FROM scheduled_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            [.double(now), .int(Int64(limit))])
+        for row in rows { try db.query("DELETE FROM scheduled_jobs WHERE job_id = ?", [row[0]]) }
+        return rows.map { BusMessage(topic: $0[1].text ?? "", key: $0[2].text ?? "", value: $0[3].blob ?? []) }
+    }
+
+    func scope(runID: String) throws -> Template.Scope {
+        let event = try db.query("SELECT trigger_event FROM runs WHERE id = ?", [.text(runID)]).first?.first?.text
+        var steps = JSONObject()
+        for row in try db.query(
+            "SELECT step_id, status, output, error FROM steps WHERE run_id = ? ORDER BY attempt", [.text(runID)])
+        {
+            var entry: JSONObject = ["status": .string(row[1].text ?? "")]
+            entry["output"] = row[2].text.flatMap { try? JSONParser.parse($0) } ?? .null
+            entry["error"] = row[3].text.map(JSONValue.string) ?? .null
+            steps[row[0].text ?? ""] = .object(entry)
+        }
+        return Template.Scope(trigger: event.flatMap { try? JSONParser.parse($0) } ?? [:], steps: steps)
+    }
+}

@@ -1,0 +1,45 @@
+import RelayCore
+import RelayTransport
+
+/// Where the trigger host keeps each trigger instance's state (a task's cursor), so that it survives restarts.
+public protocol TriggerStateStore: Sendable {
+    /// The state last saved for `instance`, or nil.
+    func state(of instance: String) async throws -> JSONValue?
+    /// Replaces the state of `instance`.
+    func save(_ state: JSONValue, of instance: String) async throws
+}
+
+/// Trigger state in a SQLite file (the embedded bus's, or the trigger host's own on Kafka).
+public final class SQLiteTriggerStateStore: TriggerStateStore {
+    let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) throws {
+        self.database = database
+        try database.syncTransaction { db in
+            try db.execute("CREATE TABLE IF NOT EXISTS trigger_state (instance TEXT PRIMARY KEY, state TEXT NOT NULL)")
+        }
+    }
+
+    public func state(of instance: String) async throws -> JSONValue? {
+        let text = try await database.read { db in
+            try db.query("SELECT state FROM trigger_state WHERE instance = ?", [.text(instance)]).first?.first?.text
+        }
+        guard let text else { return nil }
+        do {
+            return try JSONParser.parse(text)
+        } catch {
+            throw RelayError(
+                .invalidJSON, "\(database.path): the saved state of trigger \(instance) is not JSON: \(error)")
+        }
+    }
+
+    public func save(_ state: JSONValue, of instance: String) async throws {
+        try await database.transaction { db -> Void in
+            try db.query(
+                """
+                INSERT INTO trigger_state (instance, state) VALUES (?, ?)
+                ON CONFLICT(instance) DO UPDATE SET state = excluded.state
+                """, [.text(instance), .text(JSONWriter.compact.string(state))])
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import RelayCore
+import RelayTransport
+import Synchronization
+import Testing
+
+@testable import RelayStore
+
+/// The SQLite run store, both ways of committing: with the embedded bus (one transaction) and through an outbox.
+@Suite struct SQLiteRunStoreTests {
+    /// A fresh database file, removed afterwards.
+    static func withDatabase(_ body: (SQLiteDatabase) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-store-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await body(SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path))
+    }
+
+    static let event = TriggerEvent(id: "e-1", instance: "i", output: ["n": 1])
+
+    /// Records a run with one finished step and one running one.
+    static func decide(_ tx: any RunStoreTransaction) throws -> Bool {
+        guard try tx.recordEvent(event) else { return false }
+        #expect(try tx.createRun(id: "run-1", workflow: "w", event: event))
+        try tx.addStep(StepAttemptRecord(jobID: "run-1/a/1", runID: "run-1", stepID: "a", attempt: 1, status: .running))
+        try tx.finishStep(jobID: "run-1/a/1", result: .success(["x": 1]), startedAt: 1_000)
+        try tx.addStep(
+            StepAttemptRecord(
+                jobID: "run-1/b/0", runID: "run-1", stepID: "b", attempt: 0, status: .skipped, error: "condition"))
+        return true
+    }
+
+    @Test func withTheEmbeddedBusADecisionItsMessagesAndItsAcknowledgementCommitTogether() async throws {
+        try await Self.withDatabase { database in
+            let bus = try EmbeddedBus(database: database)
+            let store = try SQLiteRunStore(bus: bus)
+            try await bus.publish([BusMessage(topic: "in", key: "k", value: [1])])
+            let input = try await bus.subscribe(topic: "in", group: "g")
+            let delivery = try #require(try await input.next())
+            let first = try await store.transaction(acknowledging: [delivery]) { tx in
+                (try Self.decide(tx), [BusMessage(topic: "out", key: "k", value: [2])])
+            }
+            #expect(first)
+            #expect(try await bus.fetch(topic: "out", after: 0, limit: 10).count == 1)
+            // The input is acknowledged: a new member of the group starts after it.
+            let again = try await bus.subscribe(topic: "in", group: "g")
+            try await bus.publish([BusMessage(topic: "in", key: "k", value: [3])])
+            #expect(try await again.next()?.message.value == [3])
+            // A repeated event is recognised; a body that throws leaves nothing behind.
+            let second = try await store.transaction(acknowledging: []) { tx in (try Self.decide(tx), []) }
+            #expect(!second)
+            await #expect(throws: RelayError.self) {
+                try await store.transaction(acknowledging: []) { tx -> (Int, [BusMessage]) in
+                    _ = try tx.createRun(id: "run-2", workflow: "w", event: Self.event)
+                    throw RelayError(.invalidValue, "no")
+                }
+            }
+            #expect(try await bus.fetch(topic: "out", after: 0, limit: 10).count == 1)
+            #expect(try await store.run(id: "run-2") == nil)
+        }
+    }
+
+    @Test func theReadsGiveRunsStepsAndCounts() async throws {
+        try await Self.withDatabase { database in
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            _ = try await store.transaction(acknowledging: []) { tx in
+                _ = try Self.decide(tx)
+                try tx.finishRun(id: "run-1", status: .succeeded, error: nil)
+                // A finished run is not finished again.
+                try tx.finishRun(id: "run-1", status: .failed, error: "late")
+                let scope = try tx.scope(runID: "run-1")
+                #expect(scope.trigger == ["n": 1])
+                #expect(scope.steps["a"]?["status"] == "succeeded")
+                #expect(scope.steps["b"]?["status"] == "skipped")
+                return ((), [])
+            }
+            let reader = SQLiteRunStore(readingFrom: database)
+            #expect(try await reader.runCounts() == [.succeeded: 1])
+            let runs = try await reader.runs(limit: 10)
+            #expect(runs.map(\.id) == ["run-1"])
+            #expect(runs.first?.status == .succeeded)
+            #expect(runs.first?.error == nil)
+            let run = try #require(try await reader.run(id: "run-1"))
+            #expect(run.triggerEvent == ["n": 1])
+            #expect(run.steps.map(\.status) == [.succeeded, .skipped])
+            #expect(run.steps.first?.output == ["x": 1])
+            #expect(run.json["steps"]?.arrayValue?.first?["status"] == "succeeded")
+            #expect(run.line.hasPrefix("run run-1 w succeeded in "))
+            #expect(run.line.hasSuffix("(2 steps: 1 skipped, 1 succeeded)"))
+            // A reader commits nothing.
+            await #expect(throws: RelayError.self) {
+                try await reader.transaction(acknowledging: []) { _ in ((), []) }
+            }
+        }
+    }
+
+    @Test func dueJobsAreTakenOnceInDueOrder() async throws {
+        try await Self.withDatabase { database in
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let due = try await store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
+                try tx.schedule(BusMessage(topic: "t", key: "late", value: []), jobID: "j2", dueAt: 20)
+                try tx.schedule(BusMessage(topic: "t", key: "early", value: []), jobID: "j1", dueAt: 10)
+                try tx.schedule(BusMessage(topic: "t", key: "future", value: []), jobID: "j3", dueAt: 99)
+                let taken = try tx.takeDueJobs(now: 50, limit: 10).map(\.key)
+                #expect(try tx.takeDueJobs(now: 50, limit: 10).isEmpty)
+                return (taken, [])
+            }
+            #expect(due == ["early", "late"])
+        }
+    }
+
+    @Test func throughAnOutboxMessagesArePublishedBeforeTheInputIsAcknowledged() async throws {
+        try await Self.withDatabase { database in
+            let transport = RecordingTransport()
+            let store = try SQLiteRunStore(database: database, publishingTo: transport)
+            let delivery = Delivery(message: BusMessage(topic: "in", key: "k", value: []), offset: 7, group: "g")
+            _ = try await store.transaction(acknowledging: [delivery]) { _ in
+                ((), [BusMessage(topic: "out", key: "k", value: [1], headers: ["h": "v"])])
+            }
+            #expect(transport.log == ["publish out", "acknowledge 7"])
+            #expect(transport.published.first?.headers == ["h": "v"])
+            // The broker is down: the decision is kept in the outbox, the input is not acknowledged.
+            transport.failing = true
+            await #expect(throws: RelayError.self) {
+                try await store.transaction(acknowledging: [delivery]) { _ in
+                    ((), [BusMessage(topic: "out", key: "k", value: [2])])
+                }
+            }
+            #expect(transport.log == ["publish out", "acknowledge 7"])
+            // The next process publishes what was left, once.
+            transport.failing = false
+            let next = try SQLiteRunStore(database: database, publishingTo: transport)
+            try await next.publishPending()
+            try await next.publishPending()
+            #expect(transport.published.map(\.value) == [[1], [2]])
+        }
+    }
+
+    @Test func triggerStateIsKeptPerInstance() async throws {
+        try await Self.withDatabase { database in
+            let states = try SQLiteTriggerStateStore(database: database)
+            #expect(try await states.state(of: "a") == nil)
+            try await states.save(["cursor": 1], of: "a")
+            try await states.save(["cursor": 2], of: "a")
+            try await states.save(["cursor": 9], of: "b")
+            #expect(try await states.state(of: "a") == ["cursor": 2])
+            try await database.transaction { db in
+                try db.query("UPDATE trigger_state SET state = '{' WHERE instance = 'b'")
+            }
+            let error = await #expect(throws: RelayError.self) { try await states.state(of: "b") }
+            #expect(error?.message.contains("the saved state of trigger b is not JSON") == true)
+        }
+    }
+}
+
+/// A transport that records what is published and acknowledged, and can be made to fail.
+final class RecordingTransport: Transport {
+    private let state = Mutex<(log: [String], published: [BusMessage], failing: Bool)>(([], [], false))
+
+    var log: [String] { state.withLock { $0.log } }
+    var published: [BusMessage] { state.withLock { $0.published } }
+    var failing: Bool {
+        get { state.withLock { $0.failing } }
+        set { state.withLock { $0.failing = newValue } }
+    }
+
+    func publish(_ messages: [BusMessage]) async throws {
+        try publish(messages, [])
+    }
+
+    func publish(_ messages: [BusMessage], acknowledging deliveries: [Delivery]) async throws {
+        try publish(messages, deliveries)
+    }
+
+    private func publish(_ messages: [BusMessage], _ deliveries: [Delivery]) throws {
+        try state.withLock { state in
+            if state.failing { throw RelayError(.transport, "the broker is down") }
+            state.published += messages
+            state.log += messages.map { "publish \($0.topic)" } + deliveries.map { "acknowledge \($0.offset)" }
+        }
+    }
+
+    func subscribe(topic: String, group: String) async throws -> any BusSubscription {
+        throw RelayError(.transport, "not here")
+    }
+}
