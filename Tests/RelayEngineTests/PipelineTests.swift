@@ -56,11 +56,17 @@ enum PipelineTestPlugin {
 
     struct Flaky: PluginAction {
         static let name = "flaky"
-        struct Input: Decodable, Sendable { var succeed_on: Int }
+        struct Input: Decodable, Sendable {
+            var succeedOn: Int
+
+            enum CodingKeys: String, CodingKey {
+                case succeedOn = "succeed_on"
+            }
+        }
         struct Output: Encodable, Sendable { var attempt: Int }
         func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
             let attempt = context.meta["attempt"]?.intValue ?? 1
-            guard attempt >= input.succeed_on else {
+            guard attempt >= input.succeedOn else {
                 throw PluginError(cause: "Attempt \(attempt) fails on purpose.", assistance: "Retry.")
             }
             return Output(attempt: attempt)

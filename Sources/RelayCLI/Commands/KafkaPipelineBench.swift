@@ -77,10 +77,8 @@ struct KafkaBench {
             print("workers ready, warm-up run finished; publishing \(messages.count) events")
             let measurement = try await BenchCommand.publishAndWait(
                 messages, database: database, alreadyFinished: 1,
-                check: { try started.checkAlive() }
-            ) {
-                try await transport.publish($0)
-            }
+                check: { try started.checkAlive() },
+                publish: { try await transport.publish($0) })
             dispatching?.cancel()
             _ = await dispatching?.result
             await started.terminate()

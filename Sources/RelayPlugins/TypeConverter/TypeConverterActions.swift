@@ -198,10 +198,16 @@ struct CombineArrays: PluginAction {
         var array4: [String]?
         var array5: [String]?
     }
-    struct Output: Encodable, Sendable { var combined_array: [String] }
+    struct Output: Encodable, Sendable {
+        var combinedArray: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case combinedArray = "combined_array"
+        }
+    }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
         let all = input.array1 + input.array2 + (input.array3 ?? []) + (input.array4 ?? []) + (input.array5 ?? [])
-        return Output(combined_array: TypeConverter.distinct(all))
+        return Output(combinedArray: TypeConverter.distinct(all))
     }
 }
 
@@ -212,11 +218,17 @@ struct ArrayDiff: PluginAction {
         var array1: [String]
         var array2: [String]
     }
-    struct Output: Encodable, Sendable { var difference_array: [String] }
+    struct Output: Encodable, Sendable {
+        var differenceArray: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case differenceArray = "difference_array"
+        }
+    }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
         let exclude = Set(input.array2.map(TypeConverter.key))
         return Output(
-            difference_array: TypeConverter.distinct(input.array1.filter { !exclude.contains(TypeConverter.key($0)) }))
+            differenceArray: TypeConverter.distinct(input.array1.filter { !exclude.contains(TypeConverter.key($0)) }))
     }
 }
 
@@ -229,8 +241,13 @@ struct ArrayMatch: PluginAction {
         var deduplicates: Bool?
     }
     struct Output: Encodable, Sendable {
-        var matches_array: [String]
+        var matchesArray: [String]
         var count: Int
+
+        enum CodingKeys: String, CodingKey {
+            case matchesArray = "matches_array"
+            case count
+        }
     }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
         var matches: [String]
@@ -248,7 +265,7 @@ struct ArrayMatch: PluginAction {
                 }
             }
         }
-        return Output(matches_array: matches, count: matches.count)
+        return Output(matchesArray: matches, count: matches.count)
     }
 }
 
