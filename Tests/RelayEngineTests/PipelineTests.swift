@@ -172,9 +172,8 @@ final class TestPipeline: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record(
-            "only \(try await queries.list(limit: 10000).filter { $0.status != "running" }.count) of \(count) runs finished"
-        )
+        let finished = try await queries.list(limit: 10000).filter { $0.status != "running" }.count
+        Issue.record("only \(finished) of \(count) runs finished")
         return []
     }
 }
@@ -351,8 +350,10 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
                 """
                 name: python
                 \(Self.manual)steps:
-                  - {id: py, plugin: relay_test, action: echo, connection: py, input: {message: "from {{ trigger.who }}"}}
-                  - {id: fail, plugin: relay_test, action: fail, connection: py, input: {cause: Cause., assistance: Assistance.}, continue_on_failure: true}
+                  - {id: py, plugin: relay_test, action: echo, connection: py,
+                     input: {message: "from {{ trigger.who }}"}}
+                  - {id: fail, plugin: relay_test, action: fail, connection: py,
+                     input: {cause: Cause., assistance: Assistance.}, continue_on_failure: true}
                 """
             ], catalog: ["relay_test": entry], connections: connections)
         try await pipeline.publish(["who": "Relay"])

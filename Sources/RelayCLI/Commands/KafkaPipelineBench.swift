@@ -34,7 +34,8 @@ struct KafkaBench {
         configuration.sessionTimeoutMilliseconds = 6_000
         configuration.heartbeatIntervalMilliseconds = 1_000
         print(
-            "kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) worker process(es)"
+            "kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) "
+                + "worker process(es)"
         )
 
         let transport = try KafkaTransport(configuration: configuration, logger: logger)
@@ -160,7 +161,8 @@ final class WorkerProcesses: Sendable {
     func checkAlive() throws {
         if let exited = processes.firstIndex(where: { !$0.isRunning }) {
             throw CLIFailure(
-                "bench: worker \(exited + 1) exited (status \(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })"
+                "bench: worker \(exited + 1) exited (status "
+                    + "\(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })"
             )
         }
     }
@@ -183,7 +185,8 @@ final class WorkerProcesses: Sendable {
             }
             guard ContinuousClock.now < deadline else {
                 throw CLIFailure(
-                    "bench: the workers did not share \(topic)'s \(partitions) partitions within \(timeout) (they own \(shares))"
+                    "bench: the workers did not share \(topic)'s \(partitions) partitions within "
+                        + "\(timeout) (they own \(shares))"
                 )
             }
             try await Task.sleep(for: .milliseconds(100))

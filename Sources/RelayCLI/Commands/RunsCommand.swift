@@ -67,14 +67,16 @@ struct RunsShowCommand: AsyncParsableCommand {
             return
         }
         print(
-            "run \(id)  \(run["workflow"]?.stringValue ?? "")  \(run["status"]?.stringValue ?? "")  started \(run["started"]?.stringValue ?? "")  finished \(run["finished"]?.stringValue ?? "-")"
+            "run \(id)  \(run["workflow"]?.stringValue ?? "")  \(run["status"]?.stringValue ?? "")  "
+                + "started \(run["started"]?.stringValue ?? "")  finished \(run["finished"]?.stringValue ?? "-")"
         )
         if let error = run["error"]?.stringValue { print("  error: \(error)") }
         print("  trigger event: \(JSONWriter.compact.string(run["trigger_event"] ?? .null))")
         for step in run["steps"]?.arrayValue ?? [] {
             let duration = step["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
             print(
-                "  \(step["step"]?.stringValue ?? "") #\(step["attempt"]?.intValue ?? 0): \(step["status"]?.stringValue ?? "")\(duration)"
+                "  \(step["step"]?.stringValue ?? "") #\(step["attempt"]?.intValue ?? 0): "
+                    + "\(step["status"]?.stringValue ?? "")\(duration)"
             )
             if step["input"] != .null { print("    input:  \(JSONWriter.compact.string(step["input"] ?? .null))") }
             if step["output"] != .null { print("    output: \(JSONWriter.compact.string(step["output"] ?? .null))") }
@@ -114,7 +116,8 @@ struct EventsPublishCommand: AsyncParsableCommand {
         }
         guard let workflow = matches.first else {
             throw CLIFailure(
-                "no workflow named or triggered by \(trigger); workflows: \(project.workflows.map(\.name).joined(separator: ", "))"
+                "no workflow named or triggered by \(trigger); workflows: "
+                    + "\(project.workflows.map(\.name).joined(separator: ", "))"
             )
         }
         let output: JSONValue

@@ -105,7 +105,8 @@ public final class Dispatcher: Sendable {
         guard let eventID = event["eventId"]?.stringValue, let instance = event["instance"]?.stringValue else {
             throw PoisonMessage(
                 reason:
-                    "not an event: expected JSON with eventId, instance and output, found \(EventText.excerpt(delivery.message.value))"
+                    "not an event: expected JSON with eventId, instance and output, found "
+                    + "\(EventText.excerpt(delivery.message.value))"
             )
         }
         let bound = workflows.filter { $0.trigger.instanceID == instance }

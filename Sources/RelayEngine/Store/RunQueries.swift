@@ -29,7 +29,8 @@ public struct RunQueries: Sendable {
     public func list(limit: Int = 50) async throws -> [RunSummary] {
         try await database.read { db in
             try db.query(
-                "SELECT id, workflow, status, started_at, finished_at, error FROM runs ORDER BY started_at DESC LIMIT ?",
+                "SELECT id, workflow, status, started_at, finished_at, error FROM runs ORDER BY started_at "
+                    + "DESC LIMIT ?",
                 [.int(Int64(limit))])
         }.map(Self.summaryRow)
     }
@@ -113,7 +114,8 @@ public struct RunQueries: Sendable {
                 "\($0) ms"
             } ?? "?"
         var line =
-            "run \(id) \(run["workflow"]?.stringValue ?? "") \(run["status"]?.stringValue ?? "") in \(duration) (\(latest.count) steps: \(detail))"
+            "run \(id) \(run["workflow"]?.stringValue ?? "") \(run["status"]?.stringValue ?? "") in "
+            + "\(duration) (\(latest.count) steps: \(detail))"
         if let error = run["error"]?.stringValue { line += ": \(error)" }
         return line
     }

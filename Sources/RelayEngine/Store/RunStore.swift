@@ -9,7 +9,8 @@ public enum RunStore {
         try database.syncTransaction { db in
             try db.execute(
                 """
-                CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, instance TEXT NOT NULL, received_at REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS events (
+                    event_id TEXT PRIMARY KEY, instance TEXT NOT NULL, received_at REAL NOT NULL);
                 CREATE TABLE IF NOT EXISTS runs (
                     id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, event_id TEXT NOT NULL,
                     trigger_event TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, error TEXT);
@@ -20,7 +21,8 @@ public enum RunStore {
                     scheduled_at REAL NOT NULL, started_at REAL, finished_at REAL);
                 CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id, scheduled_at);
                 CREATE TABLE IF NOT EXISTS scheduled_jobs (
-                    job_id TEXT PRIMARY KEY, due_at REAL NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL);
+                    job_id TEXT PRIMARY KEY, due_at REAL NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL,
+                    value BLOB NOT NULL);
                 CREATE TABLE IF NOT EXISTS trigger_state (instance TEXT PRIMARY KEY, state TEXT NOT NULL);
                 """)
         }
@@ -40,7 +42,8 @@ public enum RunStore {
         throws -> Bool
     {
         try db.query(
-            "INSERT OR IGNORE INTO runs (id, workflow, status, event_id, trigger_event, started_at) VALUES (?, ?, 'running', ?, ?, ?)",
+            "INSERT OR IGNORE INTO runs (id, workflow, status, event_id, trigger_event, started_at) VALUES "
+                + "(?, ?, 'running', ?, ?, ?)",
             [.text(id), .text(workflow), .text(eventID), .text(JSONWriter.compact.string(event)), .double(now())])
         return db.changes == 1
     }
@@ -52,7 +55,8 @@ public enum RunStore {
         let finished: SQLiteConnection.Value = status == "skipped" || status == "failed" ? .double(now()) : .null
         try db.query(
             """
-            INSERT OR IGNORE INTO steps (job_id, run_id, step_id, attempt, status, input, error, scheduled_at, finished_at)
+            INSERT OR IGNORE INTO steps
+                (job_id, run_id, step_id, attempt, status, input, error, scheduled_at, finished_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
@@ -84,7 +88,8 @@ public enum RunStore {
     static func finishStep(jobID: String, event: StepEvent, startedAt: Double?, in db: SQLiteConnection) throws {
         try db.query(
             """
-            UPDATE steps SET status = ?, output = ?, error = ?, exception = ?, started_at = COALESCE(?, started_at), finished_at = ?
+            UPDATE steps SET status = ?, output = ?, error = ?, exception = ?,
+                started_at = COALESCE(?, started_at), finished_at = ?
             WHERE job_id = ?
             """,
             [

@@ -57,9 +57,8 @@ public final class TriggerHost: Sendable {
             let started = ContinuousClock.now
             let event = await runOnce(binding)
             if Task.isCancelled { return }
-            logger.error(
-                "trigger \(binding.plugin)/\(binding.trigger) stopped: \(event.error ?? "it returned"); restarting in \(backoff)"
-            )
+            let reason = event.error ?? "it returned"
+            logger.error("trigger \(binding.plugin)/\(binding.trigger) stopped: \(reason); restarting in \(backoff)")
             metrics.triggerRestarts.increment()
             if ContinuousClock.now - started > .seconds(60) { backoff = .seconds(1) }
             try? await Task.sleep(for: backoff)
@@ -187,7 +186,8 @@ public final class TriggerHost: Sendable {
             save: { value in
                 try await database.transaction { db -> Void in
                     try db.query(
-                        "INSERT INTO trigger_state (instance, state) VALUES (?, ?) ON CONFLICT(instance) DO UPDATE SET state = excluded.state",
+                        "INSERT INTO trigger_state (instance, state) VALUES (?, ?) ON CONFLICT(instance) "
+                            + "DO UPDATE SET state = excluded.state",
                         [.text(instance), .text(JSONWriter.compact.string(value))])
                 }
             })

@@ -90,7 +90,8 @@ struct StringToInteger: PluginAction {
         let digits = input.input.unicodeScalars.filter { PythonText.digitValue($0) != nil }.count
         if digits > 4300 {
             throw TypeConverter.convertingError(
-                "Exceeds the limit (4300 digits) for integer string conversion: value has \(digits) digits; use sys.set_int_max_str_digits() to increase the limit"
+                "Exceeds the limit (4300 digits) for integer string conversion: value has \(digits) "
+                    + "digits; use sys.set_int_max_str_digits() to increase the limit"
             )
         }
         guard let value = PythonText.int(input.input) else {

@@ -86,7 +86,8 @@ extension SpecLinter {
                     if !empty.isEmpty {
                         report(
                             .requiredKeys, resources,
-                            "resources \(empty.joined(separator: ", ")) present with an empty value; remove the key or give a URL"
+                            "resources \(empty.joined(separator: ", ")) present with an empty value; "
+                                + "remove the key or give a URL"
                         )
                     }
                 }
@@ -108,7 +109,8 @@ extension SpecLinter {
                 if !missing.isEmpty {
                     report(
                         .requiredKeys, hub,
-                        "hub_tags is missing sub-keys: \(missing.joined(separator: ", ")) (it needs use_cases, keywords and features)"
+                        "hub_tags is missing sub-keys: \(missing.joined(separator: ", ")) (it needs "
+                            + "use_cases, keywords and features)"
                     )
                 }
             } else {
@@ -331,7 +333,8 @@ extension SpecLinter {
             guard let version = node.string else {
                 report(
                     .version, node,
-                    "version must be a string like 1.0.0, found \(node.kindDescription) (quote it or add a patch number)"
+                    "version must be a string like 1.0.0, found \(node.kindDescription) (quote it or add a "
+                        + "patch number)"
                 )
                 return
             }
