@@ -107,7 +107,8 @@ import Testing
             name: greet
             trigger: {plugin: webhook, trigger: webhook, input: {path: greet}}
             steps:
-              - {id: hello, plugin: hello, action: greet, connection: greeter, input: {names: ["{{ trigger.json.name }}"]}}
+              - {id: hello, plugin: hello, action: greet, connection: greeter,
+                 input: {names: ["{{ trigger.json.name }}"]}}
             """.write(toFile: "\(dir)/workflows/greet.yaml", atomically: true, encoding: .utf8)
 
             let port = try LoopbackPort.free()

@@ -15,7 +15,8 @@ import Testing
         steps:
           - {id: encode, plugin: base64, action: encode, input: {content: "event {{ trigger.n }}"}}
           - {id: hash, plugin: hashit, action: string, input: {string: "{{ steps.encode.output.data }}"}}
-          - {id: split, plugin: type_converter, action: string_to_list, input: {input: "{{ steps.hash.output.md5 }}", delimiter: "a"}}
+          - {id: split, plugin: type_converter, action: string_to_list,
+             input: {input: "{{ steps.hash.output.md5 }}", delimiter: "a"}}
         """
 
     /// `relay up` on any free port (the test publishes its events itself): a port picked at random here could be
@@ -88,7 +89,8 @@ import Testing
             let completions = try db.query("SELECT COUNT(*) FROM steps WHERE status = 'succeeded'").first![0].int ?? -1
             let duplicates =
                 try db.query(
-                    "SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' GROUP BY run_id, step_id HAVING COUNT(*) > 1)"
+                    "SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' "
+                        + "GROUP BY run_id, step_id HAVING COUNT(*) > 1)"
                 ).first![0].int ?? -1
             let retried = try db.query("SELECT COUNT(*) FROM steps WHERE attempt > 1").first![0].int ?? -1
             return [failed, completions, duplicates, retried]

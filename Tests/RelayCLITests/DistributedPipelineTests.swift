@@ -31,7 +31,8 @@ struct DistributedPipelineTests {
         steps:
           - {id: encode, plugin: base64, action: encode, input: {content: "event {{ trigger.json.n }}"}}
           - {id: hash, plugin: hashit, action: string, input: {string: "{{ steps.encode.output.data }}"}}
-          - {id: split, plugin: type_converter, action: string_to_list, input: {input: "{{ steps.hash.output.md5 }}", delimiter: "a"}}
+          - {id: split, plugin: type_converter, action: string_to_list,
+             input: {input: "{{ steps.hash.output.md5 }}", delimiter: "a"}}
         """
 
     final class Cluster {
@@ -233,7 +234,8 @@ struct DistributedPipelineTests {
                 try db.query("SELECT COUNT(*) FROM runs WHERE status != 'succeeded'").first![0].int ?? -1,
                 try db.query("SELECT COUNT(*) FROM steps WHERE status = 'succeeded'").first![0].int ?? -1,
                 try db.query(
-                    "SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' GROUP BY run_id, step_id HAVING COUNT(*) > 1)"
+                    "SELECT COUNT(*) FROM (SELECT run_id, step_id FROM steps WHERE status = 'succeeded' "
+                        + "GROUP BY run_id, step_id HAVING COUNT(*) > 1)"
                 ).first![0].int ?? -1,
                 try db.query("SELECT COUNT(*) FROM steps WHERE attempt > 1").first![0].int ?? -1
             )

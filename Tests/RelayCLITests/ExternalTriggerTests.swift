@@ -81,7 +81,9 @@ import Testing
             guard FileManager.default.fileExists(atPath: path) else { continue }
             let database = try SQLiteDatabase(path: path)
             outputs = try await database.read { db in
-                try db.query("SELECT output FROM steps WHERE status = 'succeeded' ORDER BY finished_at").compactMap {
+                // In the order the steps were scheduled, which is the events' order (the dispatcher takes them in
+                // order); runs run in parallel, and may finish in any order.
+                try db.query("SELECT output FROM steps WHERE status = 'succeeded' ORDER BY scheduled_at").compactMap {
                     $0[0].text
                 }
             }

@@ -115,8 +115,8 @@ struct KafkaConsumerKillTests {
         let duplicates = victimLines.filter { survivorCounts["\($0.partition)/\($0.offset)"] != nil }.count
         FileHandle.standardError.write(
             Data(
-                "kafka kill test: victim processed \(victimLines.count), survivor \(survivorLines.count), redone \(duplicates)\n"
-                    .utf8))
+                ("kafka kill test: victim processed \(victimLines.count), survivor \(survivorLines.count), "
+                    + "redone \(duplicates)\n").utf8))
     }
 }
 

@@ -42,7 +42,8 @@ import Testing
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(
             lines == [
-                "\(path):7: version: version must be a string like 1.0.0, found the number 1.0 (quote it or add a patch number)",
+                "\(path):7: version: version must be a string like 1.0.0, found the number 1.0 (quote it "
+                    + "or add a patch number)",
                 "\(path):21: enable-cache: a plugin with triggers must set enable_cache: true",
             ])
         let json = try await RelayProcess.run(["plugin", "validate", "--json", path])

@@ -20,14 +20,14 @@ import Testing
     @Test func runReadsOneMessageAndPrintsTheEnvelope() async throws {
         let ok = try await run(
             "relay-plugin-base64", ["run"],
-            stdin:
-                #"{"version":"v1","type":"action_start","body":{"action":"encode","meta":{"jobId":"j1"},"input":{"content":"hi"},"connection":{}}}"#
+            stdin: #"{"version":"v1","type":"action_start","body":{"action":"encode","meta":{"jobId":"j1"},"#
+                + #""input":{"content":"hi"},"connection":{}}}"#
         )
         #expect(ok.status == 0)
         #expect(
             ok.stdout
-                == #"{"body":{"log":"","status":"ok","meta":{"jobId":"j1"},"output":{"data":"aGk="}},"version":"v1","type":"action_event"}"#
-                + "\n")
+                == #"{"body":{"log":"","status":"ok","meta":{"jobId":"j1"},"output":{"data":"aGk="}},"#
+                + #""version":"v1","type":"action_event"}"# + "\n")
         let bad = try await run(
             "relay-plugin-base64", ["run"],
             stdin:
@@ -78,13 +78,15 @@ import Testing
         let connection = #""connection":{"greeting":"Hello","api_key":{"secretKey":"s3cr3t-KEY-0123456789"}}"#
         let greet = try await request(
             "POST", "/api/v1/actions/greet",
-            #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"input":{"names":["Ada"]},\#(connection)}}"#
+            #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"#
+                + #""input":{"names":["Ada"]},\#(connection)}}"#
         )
         #expect(greet.0 == 200)
         #expect(greet.1.contains(#""text":"Hello, Ada!""#))
         let pluginError = try await request(
             "POST", "/api/v1/actions/greet",
-            #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"input":{"names":[]},\#(connection)}}"#
+            #"{"version":"v1","type":"action_start","body":{"action":"greet","meta":{},"#
+                + #""input":{"names":[]},\#(connection)}}"#
         )
         #expect(pluginError.0 == 400)
         #expect(pluginError.1.contains(#""cause":"Nobody to greet.""#))
@@ -99,7 +101,8 @@ import Testing
         // A key the service rejects: the runtime's connection-test failure, status 400.
         let rejected = try await request(
             "POST", "/api/v1/connection/test",
-            #"{"version":"v1","type":"connection_test","body":{"meta":{},"connection":{"greeting":"Hi","api_key":{"secretKey":"short"}}}}"#
+            #"{"version":"v1","type":"connection_test","body":{"meta":{},"#
+                + #""connection":{"greeting":"Hi","api_key":{"secretKey":"short"}}}}"#
         )
         #expect(rejected.0 == 400)
         #expect(rejected.1.contains("The greeting service rejected the API key."))

@@ -90,7 +90,8 @@ enum VaultPlugin {
         } catch let error as RelayError {
             #expect(
                 error.message
-                    == "c.yaml:3: parameters.api_key: encrypted under master key \(key.id), but the master key from RELAY_MASTER_KEY is \(other.id): wrong key"
+                    == "c.yaml:3: parameters.api_key: encrypted under master key \(key.id), but the master "
+                    + "key from RELAY_MASTER_KEY is \(other.id): wrong key"
             )
         }
         do { _ = try SealedSecret.open(sealed, field: "api_key", key: nil, place: "p") } catch let error as RelayError {
@@ -169,11 +170,13 @@ enum VaultPlugin {
             } catch let error as RelayError {
                 #expect(
                     error.message.contains(
-                        "clear.yaml:4: parameters.password: a secret stored in clear; store it encrypted with relay connections add clear --plugin vault --force"
+                        "clear.yaml:4: parameters.password: a secret stored in clear; store it encrypted "
+                            + "with relay connections add clear --plugin vault --force"
                     ))
                 #expect(
                     error.message.contains(
-                        "typo.yaml: connection typo does not match the vault plugin's connection schema: parameters.url: expected string, found integer"
+                        "typo.yaml: connection typo does not match the vault plugin's connection schema: "
+                            + "parameters.url: expected string, found integer"
                     ))
                 #expect(!error.message.contains("hunter2"))
             }
@@ -222,7 +225,8 @@ enum VaultPlugin {
                 name: leaky
                 \(PipelineTests.manual)steps:
                   - {id: out, plugin: vault, action: leak, connection: vault, input: {}}
-                  - {id: err, plugin: vault, action: leak, connection: vault, input: {fail: true}, continue_on_failure: true}
+                  - {id: err, plugin: vault, action: leak, connection: vault, input: {fail: true},
+                     continue_on_failure: true}
                 """
             ], catalog: ["vault": catalog["vault"]!], connections: store)
         return (pipeline, connections, key)

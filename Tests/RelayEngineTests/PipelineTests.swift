@@ -57,11 +57,17 @@ enum PipelineTestPlugin {
 
     struct Flaky: PluginAction {
         static let name = "flaky"
-        struct Input: Decodable, Sendable { var succeed_on: Int }
+        struct Input: Decodable, Sendable {
+            var succeedOn: Int
+
+            enum CodingKeys: String, CodingKey {
+                case succeedOn = "succeed_on"
+            }
+        }
         struct Output: Encodable, Sendable { var attempt: Int }
         func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
             let attempt = context.meta["attempt"]?.intValue ?? 1
-            guard attempt >= input.succeed_on else {
+            guard attempt >= input.succeedOn else {
                 throw PluginError(cause: "Attempt \(attempt) fails on purpose.", assistance: "Retry.")
             }
             return Output(attempt: attempt)
@@ -160,9 +166,8 @@ final class TestPipeline: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record(
-            "only \(try await store.runs(limit: 10000).filter { $0.status.isFinished }.count) of \(count) runs finished"
-        )
+        let finished = try await store.runs(limit: 10000).filter { $0.status.isFinished }.count
+        Issue.record("only \(finished) of \(count) runs finished")
         return []
     }
 }
@@ -339,8 +344,10 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
                 """
                 name: python
                 \(Self.manual)steps:
-                  - {id: py, plugin: relay_test, action: echo, connection: py, input: {message: "from {{ trigger.who }}"}}
-                  - {id: fail, plugin: relay_test, action: fail, connection: py, input: {cause: Cause., assistance: Assistance.}, continue_on_failure: true}
+                  - {id: py, plugin: relay_test, action: echo, connection: py,
+                     input: {message: "from {{ trigger.who }}"}}
+                  - {id: fail, plugin: relay_test, action: fail, connection: py,
+                     input: {cause: Cause., assistance: Assistance.}, continue_on_failure: true}
                 """
             ], catalog: ["relay_test": entry], connections: connections)
         try await pipeline.publish(["who": "Relay"])

@@ -68,7 +68,8 @@ import Testing
         #expect(event.status == .error)
         #expect(
             event.error
-                == #"the plugin printed no v1 event envelope; expected {"version":"v1","type":"<x>_event","body":{…}} on stdout, found "Traceback: not json""#
+                == #"the plugin printed no v1 event envelope; expected {"version":"v1","type":"<x>_event","body":{…}} "#
+                + #"on stdout, found "Traceback: not json""#
         )
     }
 
@@ -115,7 +116,8 @@ import Testing
             cat >/dev/null
             echo '2026-11-29 [info] starting {not json'
             echo '{"log": "a json log line"}'
-            printf '%s' '{"body": {"log": "", "status": "ok", "meta": {}, "output": {"n": 1}}, "version": "v1", "type": "action_event"}'
+            printf '%s' '{"body": {"log": "", "status": "ok", "meta": {}, "output": {"n": 1}}, ' \\
+                '"version": "v1", "type": "action_event"}'
             """
         let event = await ProcessPluginRunner(plugin: TestPlugins.shell(script)).run(
             start("x", [:]), timeout: .seconds(30))
@@ -128,7 +130,8 @@ import Testing
         defer { unsetenv("RELAY_TEST_LEAKY_SECRET") }
         let script = """
             cat >/dev/null
-            printf '{"body": {"status": "ok", "output": {"secret": "%s", "path": "%s"}}, "version": "v1", "type": "action_event"}' "$RELAY_TEST_LEAKY_SECRET" "$PATH"
+            printf '{"body": {"status": "ok", "output": {"secret": "%s", "path": "%s"}}, "version": "v1", %s}' \\
+                "$RELAY_TEST_LEAKY_SECRET" "$PATH" '"type": "action_event"'
             """
         let event = await ProcessPluginRunner(plugin: TestPlugins.shell(script)).run(
             start("x", [:]), timeout: .seconds(30))

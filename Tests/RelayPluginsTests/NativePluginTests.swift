@@ -49,7 +49,8 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
                 == StepException(
                     cause: "Failed to decode because valid base64 input was not provided.",
                     assistance:
-                        "If you would like continue to attempt to decode the input try setting the value of the error field to ignore errors or to replace the characters.",
+                        "If you would like continue to attempt to decode the input try setting the value "
+                        + "of the error field to ignore errors or to replace the characters.",
                     data: .string(data)))
     }
 
@@ -83,8 +84,9 @@ func runAction(_ plugin: Plugin, _ action: String, _ input: JSONValue, connectio
                 "md5": "5eb63bbbe01eeed093cb22bb8f5acdc3",
                 "sha1": "2aae6c35c94fcfb415dbe95f408b9ce91ee846ed",
                 "sha256": "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
-                "sha512":
-                    "309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f",
+                "sha512": .string(
+                    "309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f"
+                        + "989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f"),
             ])
     }
 

@@ -16,7 +16,8 @@ import Testing
         #expect(try next("*/5 * * * *", after: "2026-11-29T12:03:10Z") == "2026-11-29T12:05:00Z")
         #expect(try next("0 * * * *", after: "2026-11-29T12:00:00Z") == "2026-11-29T13:00:00Z")
         #expect(try next("30 2 * * *", after: "2026-11-29T12:00:00Z") == "2026-11-30T02:30:00Z")
-        #expect(try next("0 9 * * mon-fri", after: "2026-11-28T10:00:00Z") == "2026-11-30T09:00:00Z") // Saturday → Monday
+        // Saturday → Monday.
+        #expect(try next("0 9 * * mon-fri", after: "2026-11-28T10:00:00Z") == "2026-11-30T09:00:00Z")
         #expect(try next("0 0 1 jan *", after: "2026-11-29T00:00:00Z") == "2027-01-01T00:00:00Z")
         #expect(try next("@daily", after: "2026-11-29T23:59:00Z") == "2026-11-30T00:00:00Z")
         #expect(try next("0 0 29 2 *", after: "2026-03-01T00:00:00Z") == "2028-02-29T00:00:00Z")

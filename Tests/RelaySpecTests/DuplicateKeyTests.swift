@@ -25,8 +25,8 @@ import Testing
         let problems = SpecLinter().lint(yaml: Self.spec, file: "s.yaml").map(\.description)
         #expect(
             problems == [
-                "s.yaml:24: duplicate-key: key 'version' appears again in the same mapping (first at line 22); this value "
-                    + "is used and the first one is ignored, as PyYAML does; keep one"
+                "s.yaml:24: duplicate-key: key 'version' appears again in the same mapping (first at line 22); "
+                    + "this value is used and the first one is ignored, as PyYAML does; keep one"
             ])
     }
 

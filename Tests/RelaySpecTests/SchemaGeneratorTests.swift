@@ -126,7 +126,8 @@ import Testing
         } catch {
             #expect(
                 (error as? RelayError)?.message
-                    == "t.yaml:4:17: actions.a.input.x: invalid array type '[]nope': 'nope' is neither a spec type nor defined under types"
+                    == "t.yaml:4:17: actions.a.input.x: invalid array type '[]nope': 'nope' is neither a spec "
+                    + "type nor defined under types"
             )
         }
     }

@@ -118,7 +118,8 @@ import Testing
         } catch {
             #expect(
                 error.message
-                    == "t.yaml:3:3: not valid YAML: key 'go' appears more than once in one mapping (first here); keep one"
+                    == "t.yaml:3:3: not valid YAML: key 'go' appears more than once in one mapping (first "
+                    + "here); keep one"
             )
         }
     }
@@ -136,7 +137,8 @@ import Testing
         ),
         (
             "actions:\n  go:\n    input:\n      url: string\n",
-            "s.yaml:4:12: actions.go.input.url: expected a mapping with type, title, description and required, found the string \"string\""
+            "s.yaml:4:12: actions.go.input.url: expected a mapping with type, title, description and "
+                + "required, found the string \"string\""
         ),
         (
             "types:\n  t:\n    f: {type: string, enum: a}\n",

@@ -65,7 +65,8 @@ import Testing
         ),
         (
             "version: 1.0.0", "version: 1.0",
-            "s.yaml:7: version: version must be a string like 1.0.0, found the number 1.0 (quote it or add a patch number)"
+            "s.yaml:7: version: version must be a string like 1.0.0, found the number 1.0 (quote it or add "
+                + "a patch number)"
         ),
         (
             "version: 1.0.0", "version: 0.1.0",
@@ -79,7 +80,11 @@ import Testing
         ("tags: [one, two]", "tags: [one]", "s.yaml:11: tags: at least 2 tags are needed, found 1"),
         (
             "use_cases: [data_utility]", "use_cases: [fun]",
-            "s.yaml:13: use-cases: 'fun' is not a use case; use one of data_enrichment, alerting_and_notifications, application_management, devops, asset_inventory, cloud_security, credential_management, data_utility, offensive_security, remediation_management, reporting_and_analytics, threat_detection_and_response, user_management, vulnerability_management"
+            "s.yaml:13: use-cases: 'fun' is not a use case; use one of data_enrichment, "
+                + "alerting_and_notifications, application_management, devops, asset_inventory, cloud_security, "
+                + "credential_management, data_utility, offensive_security, remediation_management, "
+                + "reporting_and_analytics, threat_detection_and_response, user_management, "
+                + "vulnerability_management"
         ),
         ("name: good_plugin", "name: Good-Plugin", "s.yaml:4: name: plugin name 'Good-Plugin' has uppercase letters"),
         (
@@ -88,7 +93,8 @@ import Testing
         ),
         (
             "type: credential_secret_key", "type: password",
-            "s.yaml:21: connection-password: connection.api_key has type 'password'; use a credential type such as credential_secret_key"
+            "s.yaml:21: connection-password: connection.api_key has type 'password'; use a credential type "
+                + "such as credential_secret_key"
         ),
         (
             "description: What to run,", "description: what to run.,",
@@ -96,20 +102,24 @@ import Testing
         ),
         (
             "title: Watch for It", "title: Watch For it",
-            "s.yaml:32: title: triggers.watch: title \"Watch For it\": 'For' should be lowercase in the middle of a title"
+            "s.yaml:32: title: triggers.watch: title \"Watch For it\": 'For' should be lowercase in the "
+                + "middle of a title"
         ),
         (
             "type: object", "type: thing",
-            "s.yaml:37: type-defined: triggers.watch.output.event: type 'thing' is neither a spec type nor defined under types"
+            "s.yaml:37: type-defined: triggers.watch.output.event: type 'thing' is neither a spec type nor "
+                + "defined under types"
         ),
         (
             "required: true, example: x}", "required: yes please, example: x}",
-            "s.yaml:27: required-boolean: actions.run_it.input.target: 'required' must be true or false, found the string \"yes please\""
+            "s.yaml:27: required-boolean: actions.run_it.input.target: 'required' must be true or false, "
+                + "found the string \"yes please\""
         ),
         ("example: 5}", "}", "s.yaml:35: example: triggers.watch.input.interval: no example"),
         (
             "title: Run It", "title: Run It\n    action_typo: 1",
-            "s.yaml:25: allowed-keys: actions.run_it: unknown key 'action_typo' (allowed: action_type, description, input, output, title)"
+            "s.yaml:25: allowed-keys: actions.run_it: unknown key 'action_typo' (allowed: action_type, "
+                + "description, input, output, title)"
         ),
         (
             "description: Does good things", "description: Does good things \u{2014} fast",
@@ -129,11 +139,13 @@ import Testing
     @Test func aBrokenFileIsOneSyntaxProblemNotACrash() {
         #expect(
             lint("name: [unclosed\n") == [
-                "s.yaml:2: syntax: column 1: not valid YAML: did not find expected ',' or ']' (while parsing a flow sequence started at line 1, column 7)"
+                "s.yaml:2: syntax: column 1: not valid YAML: did not find expected ',' or ']' (while "
+                    + "parsing a flow sequence started at line 1, column 7)"
             ])
         #expect(
             lint("") == [
-                "s.yaml:1: syntax: column 1: expected a mapping of spec keys (name, version, actions, ...), found nothing (null)"
+                "s.yaml:1: syntax: column 1: expected a mapping of spec keys (name, version, actions, "
+                    + "...), found nothing (null)"
             ])
     }
 }

@@ -17,7 +17,8 @@ import Testing
                     retry: {attempts: 3, backoff: 500ms}
                     timeout: 2m
                     continue_on_failure: true
-                  - {id: b, plugin: hashit, action: string, input: {string: "{{ steps.a.output.data }}"}, when: steps.a.status == "succeeded"}
+                  - {id: b, plugin: hashit, action: string, input: {string: "{{ steps.a.output.data }}"},
+                     when: steps.a.status == "succeeded"}
                 """, file: "w.yaml")
         #expect(workflow.name == "triage")
         #expect(workflow.version == 2)
@@ -33,11 +34,14 @@ import Testing
             "w.yaml:3: steps: a workflow needs at least one step"
         ),
         (
-            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, input: {v: \"{{ steps.later.output }}\"}}\n  - {id: later, plugin: p, action: x}\n",
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
+                + "  - {id: a, plugin: p, action: x, input: {v: \"{{ steps.later.output }}\"}}\n"
+                + "  - {id: later, plugin: p, action: x}\n",
             "w.yaml:4: steps[0].input: steps.later.output: unknown step \"later\"; a step may use the steps before it"
         ),
         (
-            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, retry: {attempts: three}}\n",
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
+                + "  - {id: a, plugin: p, action: x, retry: {attempts: three}}\n",
             "w.yaml:4: steps[0].retry.attempts: expected an integer between 1 and 100, found the string \"three\""
         ),
         (
@@ -46,12 +50,14 @@ import Testing
                 + "found the string \"soon\""
         ),
         (
-            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x}\n  - {id: a, plugin: p, action: y}\n",
+            "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
+                + "  - {id: a, plugin: p, action: x}\n  - {id: a, plugin: p, action: y}\n",
             "w.yaml:5: steps[1].id: \"a\" is used by an earlier step"
         ),
         (
             "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, retries: 3}\n",
-            "w.yaml:4: steps[0].retries: unknown key (a step has id, plugin, action, connection, input, continue_on_failure, retry, timeout, when)"
+            "w.yaml:4: steps[0].retries: unknown key (a step has id, plugin, action, connection, input, "
+                + "continue_on_failure, retry, timeout, when)"
         ),
     ])
     func errorsNameTheFileLineAndKey(yaml: String, message: String) {
@@ -92,7 +98,8 @@ import Testing
         } catch {
             #expect(
                 error.message
-                    == "w.yaml:2: trigger.every: expected a duration between 1 ms and 30 days, found the number Infinity"
+                    == "w.yaml:2: trigger.every: expected a duration between 1 ms and 30 days, found the "
+                    + "number Infinity"
             )
         }
     }

@@ -2,7 +2,8 @@ import Foundation
 import RelayPlugins
 import RelaySDK
 
-// relay-plugin-webhook: the native webhook plugin as an InsightConnect-style executable (run, test, info, sample, http).
+// relay-plugin-webhook: the native webhook plugin as an InsightConnect-style executable (run, test, info, sample,
+// http).
 do {
     await PluginMain.main(try NativePlugins.webhook())
 } catch {

@@ -29,8 +29,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Steps per run.") var steps = 3
     @Option(help: "Jobs a worker runs at once.") var concurrency = 8
     @Option(
-        help:
-            "Steps that wait this many seconds each (the native sleep plugin: a step that waits on an API, using no CPU) instead of trivial ones."
+        help: """
+            Steps that wait this many seconds each (the native sleep plugin: a step that waits on an API, \
+            using no CPU) instead of trivial ones.
+            """
     )
     var sleep = 0
     @Option(help: "Where to put the database (default: a temporary directory, removed afterwards).") var dir: String?
@@ -174,7 +176,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         let mode = brokers == nil ? "bus=embedded" : "bus=kafka workers=\(workers) partitions=\(partitions)"
         print(
-            "\(mode) events=\(events) steps=\(steps)\(sleep > 0 ? " sleep=\(sleep)s" : "") concurrency=\(concurrency) seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)"
+            "\(mode) events=\(events) steps=\(steps)\(sleep > 0 ? " sleep=\(sleep)s" : "") "
+                + "concurrency=\(concurrency) seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)"
         )
         print(
             String(

@@ -57,7 +57,8 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
         abstract:
-            "Add a connection: validate it against the plugin's connection schema, encrypt its secrets, write connections/NAME.yaml.",
+            "Add a connection: validate it against the plugin's connection schema, encrypt its secrets, "
+            + "write connections/NAME.yaml.",
         discussion:
             "Pass the parameters as JSON with --json, or on stdin (--json -) to keep secrets out of the shell history.")
 
@@ -73,8 +74,10 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
         }
         let context = try ConnectionsContext(dir: dir)
         guard let entry = context.catalog[plugin] else {
+            let native = PluginCatalog(native: try NativePlugins.all()).entries.keys.sorted()
             throw CLIFailure(
-                "no plugin named \(plugin) is installed (native: \(PluginCatalog(native: try NativePlugins.all()).entries.keys.sorted().joined(separator: ", ")); external plugins are registered in \(context.layout.plugins))"
+                "no plugin named \(plugin) is installed (native: \(native.joined(separator: ", ")); "
+                    + "external plugins are registered in \(context.layout.plugins))"
             )
         }
         let text = json == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json
@@ -109,8 +112,8 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
             try created.write(to: keyPath)
             FileHandle.standardError.write(
                 Data(
-                    "relay: created master key \(created.id) in \(keyPath) (readable by you only; back it up: without it the secrets cannot be opened)\n"
-                        .utf8))
+                    ("relay: created master key \(created.id) in \(keyPath) (readable by you only; "
+                        + "back it up: without it the secrets cannot be opened)\n").utf8))
             key = created
         } else {
             key = try context.key()
@@ -121,7 +124,8 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
         try ConnectionFile.write(connection, to: path, key: key!)
         let sealed = connection.secretFields.filter { parameters[$0] != nil && parameters[$0] != .null }
         print(
-            "connection \(name) (\(plugin)) written to \(path)\(sealed.isEmpty ? "" : "; encrypted: \(sealed.joined(separator: ", "))")"
+            "connection \(name) (\(plugin)) written to "
+                + "\(path)\(sealed.isEmpty ? "" : "; encrypted: \(sealed.joined(separator: ", "))")"
         )
     }
 }
@@ -191,7 +195,8 @@ struct ConnectionsTestCommand: AsyncParsableCommand {
             by: SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: connection.parameters))
         if event.status == .ok {
             print(
-                "ok: connection \(name) (\(connection.plugin)) works\(event.output.map { ": " + JSONWriter.compact.string($0) } ?? "")"
+                "ok: connection \(name) (\(connection.plugin)) "
+                    + "works\(event.output.map { ": " + JSONWriter.compact.string($0) } ?? "")"
             )
             return
         }
@@ -260,7 +265,8 @@ struct ConnectionsRotateKeyCommand: AsyncParsableCommand {
         if FileManager.default.fileExists(atPath: target) { try FileManager.default.removeItem(atPath: target) }
         try FileManager.default.moveItem(atPath: pending, toPath: target)
         print(
-            "re-encrypted \(count) connection\(count == 1 ? "" : "s") under master key \(new.id) (was \(old.id)); the new key is in \(target)"
+            "re-encrypted \(count) connection\(count == 1 ? "" : "s") under master key \(new.id) (was "
+                + "\(old.id)); the new key is in \(target)"
         )
         if location == .environment { print("set RELAY_MASTER_KEY to the content of \(target) before the next start") }
     }

@@ -17,8 +17,10 @@ struct DistributedOptions: ParsableArguments {
     @Option(help: "Address the HTTP endpoint listens on (env RELAY_HOST); 0.0.0.0 in a container.")
     var host: String = ProcessInfo.processInfo.environment["RELAY_HOST"] ?? "127.0.0.1"
     @Option(
-        help:
-            "Partitions of topics Relay creates when they are missing and not declared in DIR/topics (env RELAY_KAFKA_PARTITIONS)."
+        help: """
+            Partitions of topics Relay creates when they are missing and not declared in DIR/topics \
+            (env RELAY_KAFKA_PARTITIONS).
+            """
     )
     var partitions: Int = Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_PARTITIONS"] ?? "") ?? 6
 
@@ -42,8 +44,8 @@ struct DistributedOptions: ParsableArguments {
             try await DistributedPipeline.run(role, project: project, configuration: configuration) { port in
                 FileHandle.standardError.write(
                     Data(
-                        "relay \(role.rawValue): \(project.workflows.count) workflow(s), Kafka \(brokers)\(port > 0 ? ", http://127.0.0.1:\(port)" : "")\n"
-                            .utf8))
+                        ("relay \(role.rawValue): \(project.workflows.count) workflow(s), Kafka "
+                            + "\(brokers)\(port > 0 ? ", http://127.0.0.1:\(port)" : "")\n").utf8))
             }
         } catch let error as KafkaError {
             throw CLIFailure("relay \(role.rawValue): \(error.message)")
@@ -56,7 +58,9 @@ struct DispatcherCommand: AsyncParsableCommand {
         commandName: "dispatcher",
         abstract: "Run the dispatcher on Kafka: events → runs, results → next jobs; keeps the run store.",
         discussion:
-            "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, RELAY_PORT. SIGTERM drains and exits 0."
+            "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, "
+            + "RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, "
+            + "RELAY_PORT. SIGTERM drains and exits 0."
     )
     @OptionGroup var options: DistributedOptions
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")
@@ -71,13 +75,16 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract:
             "Run a worker on Kafka: consumes job topics in the plugin's group, runs the actions, publishes results.",
         discussion:
-            "Env: as relay dispatcher, plus RELAY_WORKER_PLUGINS (comma-separated) and RELAY_WORKER_CONCURRENCY. Start more workers to go faster (bounded by the job topics' partitions)."
+            "Env: as relay dispatcher, plus RELAY_WORKER_PLUGINS (comma-separated) and RELAY_WORKER_CONCURRENCY. "
+            + "Start more workers to go faster (bounded by the job topics' partitions)."
     )
     @OptionGroup var options: DistributedOptions
     @Option(
         name: .customLong("plugin"),
-        help:
-            "A plugin whose jobs this worker runs; repeatable (default: the plugins the workflows use; env RELAY_WORKER_PLUGINS)."
+        help: """
+            A plugin whose jobs this worker runs; repeatable (default: the plugins the workflows use; \
+            env RELAY_WORKER_PLUGINS).
+            """
     )
     var plugins: [String] =
         ProcessInfo.processInfo.environment["RELAY_WORKER_PLUGINS"].map { $0.split(separator: ",").map(String.init) }
@@ -98,7 +105,8 @@ struct TriggersCommand: AsyncParsableCommand {
         commandName: "triggers",
         abstract: "Run the trigger host on Kafka: timers, webhooks, external triggers and tasks publish events.",
         discussion:
-            "Env: as relay dispatcher. Serves webhooks (/webhooks/PATH), the external triggers' dispatcher endpoint, /healthz and /metrics on PORT."
+            "Env: as relay dispatcher. Serves webhooks (/webhooks/PATH), the external triggers' dispatcher "
+            + "endpoint, /healthz and /metrics on PORT."
     )
     @OptionGroup var options: DistributedOptions
     @Option(help: "The HTTP port (env RELAY_PORT).") var port: Int =

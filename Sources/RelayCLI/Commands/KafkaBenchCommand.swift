@@ -10,7 +10,10 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Produce and consume throughput of Relay's Kafka wrapper next to kcat's, per message size.",
         discussion:
-            "Both produce with enable.idempotence=true and linger.ms=5 to a fresh topic per run, and consume it from the beginning. kcat's figures include its start-up (a few ms); Relay's consume figure starts at the first message (group join excluded). Needs kcat (apt-get install kcat)."
+            "Both produce with enable.idempotence=true and linger.ms=5 to a fresh topic per run, and "
+            + "consume it from the beginning. kcat's figures include its start-up (a few ms); Relay's "
+            + "consume figure starts at the first message (group join excluded). Needs kcat (apt-get install "
+            + "kcat)."
     )
 
     @OptionGroup var kafka: KafkaOptions
@@ -30,7 +33,8 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         let kcatPath = try Self.find(kcat)
         let admin = try KafkaAdmin(configuration: client)
         print(
-            "relay kafka bench: brokers \(client.bootstrapServers.joined(separator: ",")), \(partitions) partitions, librdkafka \(Librdkafka.version)"
+            "relay kafka bench: brokers \(client.bootstrapServers.joined(separator: ",")), \(partitions) "
+                + "partitions, librdkafka \(Librdkafka.version)"
         )
         print("size      messages  relay produce  kcat produce   ratio  relay consume  kcat consume   ratio")
         for size in sizeList {

@@ -10,7 +10,8 @@ struct KafkaOptions: ParsableArguments {
     @Option(
         name: .customLong("kafka-property"), parsing: .singleValue,
         help: ArgumentHelp(
-            "A librdkafka property KEY=VALUE, repeatable: security.protocol, sasl.*, ssl.* … (env RELAY_KAFKA_PROPERTIES, comma-separated).",
+            "A librdkafka property KEY=VALUE, repeatable: security.protocol, sasl.*, ssl.* … (env "
+                + "RELAY_KAFKA_PROPERTIES, comma-separated).",
             valueName: "KEY=VALUE"))
     var properties: [String] = []
 

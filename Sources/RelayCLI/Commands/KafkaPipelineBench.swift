@@ -35,7 +35,8 @@ struct KafkaBench {
         configuration.sessionTimeoutMilliseconds = 6_000
         configuration.heartbeatIntervalMilliseconds = 1_000
         print(
-            "kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) worker process(es)"
+            "kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) "
+                + "worker process(es)"
         )
 
         let transport = try KafkaTransport(configuration: configuration, logger: logger)
@@ -74,10 +75,8 @@ struct KafkaBench {
             print("workers ready, warm-up run finished; publishing \(messages.count) events")
             let measurement = try await BenchCommand.publishAndWait(
                 messages, store: store, alreadyFinished: 1,
-                check: { try started.checkAlive() }
-            ) {
-                try await transport.publish($0)
-            }
+                check: { try started.checkAlive() },
+                publish: { try await transport.publish($0) })
             dispatching?.cancel()
             _ = await dispatching?.result
             await started.terminate()
@@ -159,7 +158,8 @@ final class WorkerProcesses: Sendable {
     func checkAlive() throws {
         if let exited = processes.firstIndex(where: { !$0.isRunning }) {
             throw CLIFailure(
-                "bench: worker \(exited + 1) exited (status \(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })"
+                "bench: worker \(exited + 1) exited (status "
+                    + "\(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })"
             )
         }
     }
@@ -182,7 +182,8 @@ final class WorkerProcesses: Sendable {
             }
             guard ContinuousClock.now < deadline else {
                 throw CLIFailure(
-                    "bench: the workers did not share \(topic)'s \(partitions) partitions within \(timeout) (they own \(shares))"
+                    "bench: the workers did not share \(topic)'s \(partitions) partitions within "
+                        + "\(timeout) (they own \(shares))"
                 )
             }
             try await Task.sleep(for: .milliseconds(100))

@@ -10,7 +10,8 @@ struct PluginBenchRunnersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-runners",
         abstract:
-            "Measure the cost per action of native in-process, native per-process, Python per-process and Python warm HTTP.",
+            "Measure the cost per action of native in-process, native per-process, Python per-process and "
+            + "Python warm HTTP.",
         discussion: """
             Runs base64 encode (native) and the relay_test plugin's echo (Python, on insightconnect-plugin-runtime) \
             sequentially and prints the mean and median per action for each way of running. Needs \

@@ -32,7 +32,8 @@ struct PluginCheckValueCommand: ParsableCommand {
         for part in parts { selected = selected?[part] }
         guard let selected, parts.count == 1 || parts.count == 3 else {
             throw ValidationError(
-                "no schema '\(schema)' in \(loaded.file); use connection or KIND.NAME.PART (e.g. actions.\(loaded.actions.first?.name ?? "name").input)"
+                "no schema '\(schema)' in \(loaded.file); use connection or KIND.NAME.PART (e.g. "
+                    + "actions.\(loaded.actions.first?.name ?? "name").input)"
             )
         }
         let text = json == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json

@@ -35,7 +35,8 @@ struct PluginNewCommand: ParsableCommand {
         let generator = PluginGenerator(spec: loaded, specText: text, relayPath: relayPath)
         try CLIFailure.wrap { try generator.write(to: directory, force: force) }
         print(
-            "wrote \(generator.files().count) files to \(directory): swift build there, then .build/debug/\(generator.executableName) info"
+            "wrote \(generator.files().count) files to \(directory): swift build there, then "
+                + ".build/debug/\(generator.executableName) info"
         )
     }
 }

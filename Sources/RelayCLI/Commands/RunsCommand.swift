@@ -116,7 +116,8 @@ struct EventsPublishCommand: AsyncParsableCommand {
         }
         guard let workflow = matches.first else {
             throw CLIFailure(
-                "no workflow named or triggered by \(trigger); workflows: \(project.workflows.map(\.name).joined(separator: ", "))"
+                "no workflow named or triggered by \(trigger); workflows: "
+                    + "\(project.workflows.map(\.name).joined(separator: ", "))"
             )
         }
         let output: JSONValue

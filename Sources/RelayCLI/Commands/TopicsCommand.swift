@@ -16,7 +16,8 @@ struct TopicsApplyCommand: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Create the declared topics that are missing; report those that differ (never deletes or alters).",
         discussion:
-            "Exit status: 0 when every topic exists (drift is reported), 1 when one could not be created or described, 3 with --fail-on-drift when one differs."
+            "Exit status: 0 when every topic exists (drift is reported), 1 when one could not be created "
+            + "or described, 3 with --fail-on-drift when one differs."
     )
 
     @OptionGroup var kafka: KafkaOptions
@@ -46,13 +47,13 @@ struct TopicsApplyCommand: AsyncParsableCommand {
         let width = outcomes.map(\.topic.count).max() ?? 0
         for outcome in outcomes {
             let name = outcome.topic.padding(toLength: width, withPad: " ", startingAt: 0)
-            print(
-                "\(name)  \(outcome.status.rawValue)\(outcome.details.isEmpty ? "" : ": " + outcome.details.joined(separator: "; "))"
-            )
+            let details = outcome.details.isEmpty ? "" : ": " + outcome.details.joined(separator: "; ")
+            print("\(name)  \(outcome.status.rawValue)\(details)")
         }
         let count = { (status: TopicApplyOutcome.Status) in outcomes.filter { $0.status == status }.count }
         print(
-            "\(outcomes.count) topics: \(count(.created)) created, \(count(.unchanged)) unchanged, \(count(.drift)) drifted, \(count(.failed)) failed"
+            "\(outcomes.count) topics: \(count(.created)) created, \(count(.unchanged)) unchanged, "
+                + "\(count(.drift)) drifted, \(count(.failed)) failed"
         )
         if count(.failed) > 0 { throw ExitCode(1) }
         if failOnDrift && count(.drift) > 0 { throw ExitCode(3) }

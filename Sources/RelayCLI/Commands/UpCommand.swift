@@ -36,7 +36,8 @@ struct UpCommand: AsyncParsableCommand {
         try await pipeline.run { port in
             FileHandle.standardError.write(
                 Data(
-                    "relay: \(project.workflows.count) workflow(s) (\(workflows)); state in \(project.layout.database); http://127.0.0.1:\(port) (webhooks, /healthz, /metrics)\n"
+                    ("relay: \(project.workflows.count) workflow(s) (\(workflows)); state in "
+                        + "\(project.layout.database); http://127.0.0.1:\(port) (webhooks, /healthz, /metrics)\n")
                         .utf8))
         }
     }

@@ -44,12 +44,14 @@ public struct V1Message: Sendable, Equatable {
         guard let body = object["body"] else { throw V1ProtocolError("\"body\" missing from input message") }
         guard version == "v1" else {
             throw V1ProtocolError(
-                "Unsupported version '\(version.stringValue ?? JSONWriter.compact.string(version))'. Only v1 is supported"
+                "Unsupported version '\(version.stringValue ?? JSONWriter.compact.string(version))'. "
+                    + "Only v1 is supported"
             )
         }
         guard let name = type.stringValue, let kind = Kind(rawValue: name) else {
             throw V1ProtocolError(
-                "Unsupported message type \(JSONWriter.compact.string(type)); expected one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))"
+                "Unsupported message type \(JSONWriter.compact.string(type)); expected one of "
+                    + "\(Kind.allCases.map(\.rawValue).joined(separator: ", "))"
             )
         }
         guard case .object(let bodyObject) = body else {

@@ -28,7 +28,8 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
         guard fields.count == 5 else {
             throw RelayError(
                 .invalidValue,
-                "cron expression \"\(expression)\": expected 5 fields (minute hour day month weekday), found \(fields.count)"
+                "cron expression \"\(expression)\": expected 5 fields (minute hour day month weekday), "
+                    + "found \(fields.count)"
             )
         }
         self.expression = expression

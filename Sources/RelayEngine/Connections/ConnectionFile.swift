@@ -68,7 +68,8 @@ public enum ConnectionFile {
             } else if secrets.contains(field), value != .null {
                 throw RelayError(
                     .invalidSpec,
-                    "\(place): a secret stored in clear; store it encrypted with relay connections add \(name) --plugin \(plugin) --force (reads the parameters as JSON)"
+                    "\(place): a secret stored in clear; store it encrypted with relay connections add "
+                        + "\(name) --plugin \(plugin) --force (reads the parameters as JSON)"
                 )
             }
         }
@@ -92,7 +93,9 @@ public enum ConnectionFile {
     public static func write(_ connection: ConnectionStore.Connection, to path: String, key: MasterKey) throws {
         var lines = [
             "# Connection \"\(connection.name)\" of the \(connection.plugin) plugin, written by relay connections.",
-            "# Secret fields (\(connection.secretFields.isEmpty ? "none" : connection.secretFields.joined(separator: ", "))) are sealed with AES-256-GCM under master key \(key.id).",
+            "# Secret fields "
+                + "(\(connection.secretFields.isEmpty ? "none" : connection.secretFields.joined(separator: ", "))) "
+                + "are sealed with AES-256-GCM under master key \(key.id).",
             "plugin: \(connection.plugin)",
             "parameters:",
         ]

@@ -31,13 +31,16 @@ public enum SealedSecret {
         guard let key else {
             throw RelayError(
                 .configuration,
-                "\(place): encrypted under master key \(keyID), but no master key is set: set RELAY_MASTER_KEY or RELAY_MASTER_KEY_FILE, or put the key in the project's .relay/master.key"
+                "\(place): encrypted under master key \(keyID), but no master key is set: set "
+                    + "RELAY_MASTER_KEY or RELAY_MASTER_KEY_FILE, or put the key in the project's "
+                    + ".relay/master.key"
             )
         }
         guard keyID == key.id else {
             throw RelayError(
                 .configuration,
-                "\(place): encrypted under master key \(keyID), but the master key from \(key.source) is \(key.id): wrong key"
+                "\(place): encrypted under master key \(keyID), but the master key from \(key.source) is "
+                    + "\(key.id): wrong key"
             )
         }
         do {
@@ -47,7 +50,8 @@ public enum SealedSecret {
         } catch {
             throw RelayError(
                 .invalidValue,
-                "\(place): the encrypted value does not open with master key \(key.id): it was altered or belongs to another field"
+                "\(place): the encrypted value does not open with master key \(key.id): it was altered or "
+                    + "belongs to another field"
             )
         }
     }

@@ -22,14 +22,16 @@ public struct WorkflowValidator: Sendable {
             if entry.spec.task(named: trigger.trigger) == nil {
                 add(
                     "trigger.task",
-                    "plugin \(trigger.plugin) has no task \"\(trigger.trigger)\"; it has \(list(entry.spec.tasks.map(\.name)))"
+                    "plugin \(trigger.plugin) has no task \"\(trigger.trigger)\"; it has "
+                        + "\(list(entry.spec.tasks.map(\.name)))"
                 )
             }
         } else if let entry = catalog[trigger.plugin] {
             if entry.spec.trigger(named: trigger.trigger) == nil {
                 add(
                     "trigger.trigger",
-                    "plugin \(trigger.plugin) has no trigger \"\(trigger.trigger)\"; it has \(list(entry.spec.triggers.map(\.name)))"
+                    "plugin \(trigger.plugin) has no trigger \"\(trigger.trigger)\"; it has "
+                        + "\(list(entry.spec.triggers.map(\.name)))"
                 )
             } else {
                 checkInput(
@@ -60,7 +62,8 @@ public struct WorkflowValidator: Sendable {
             guard entry.spec.action(named: step.action) != nil else {
                 add(
                     "\(path).action",
-                    "plugin \(step.plugin) has no action \"\(step.action)\"; it has \(list(entry.spec.actions.map(\.name)))"
+                    "plugin \(step.plugin) has no action \"\(step.action)\"; it has "
+                        + "\(list(entry.spec.actions.map(\.name)))"
                 )
                 continue
             }

@@ -9,9 +9,10 @@ import Synchronization
 ///
 /// Why posix_spawn (through a small C shim) and not Foundation's `Process` or swift-subprocess: `Process` reaps
 /// the child as soon as it exits, so its group cannot be killed before the pid (the group's id) is free for reuse,
-/// and it gives no say over which descriptors the child inherits; swift-subprocess could, but brings a second process-management runtime (its own reaping thread, async
-/// I/O, teardown model) for one flag. `POSIX_SPAWN_SETPGROUP` is one flag in a call that also closes every other
-/// descriptor and resets signal dispositions; a thread per process waits for the leader without reaping it.
+/// and it gives no say over which descriptors the child inherits; swift-subprocess could, but brings a second
+/// process-management runtime (its own reaping thread, async I/O, teardown model) for one flag.
+/// `POSIX_SPAWN_SETPGROUP` is one flag in a call that also closes every other descriptor and resets signal
+/// dispositions; a thread per process waits for the leader without reaping it.
 final class PluginProcess: Sendable {
     enum Termination: Sendable, Equatable, CustomStringConvertible {
         case exited(Int32)

@@ -50,11 +50,13 @@ public struct ProcessPluginRunner: PluginRunner {
                 let stdout = EnvelopeReader.excerpt(outcome.stdout)
                 if status != 0 {
                     return failure(
-                        "the plugin exited with status \(status) without a v1 event envelope; stdout: \(stdout); stderr: \(stderr)",
+                        "the plugin exited with status \(status) without a v1 event envelope; stdout: "
+                            + "\(stdout); stderr: \(stderr)",
                         kind: .server, meta: meta)
                 }
                 return failure(
-                    "the plugin printed no v1 event envelope; expected {\"version\":\"v1\",\"type\":\"<x>_event\",\"body\":{…}} on stdout, found \(stdout)",
+                    "the plugin printed no v1 event envelope; expected "
+                        + "{\"version\":\"v1\",\"type\":\"<x>_event\",\"body\":{…}} on stdout, found \(stdout)",
                     kind: .server, meta: meta)
             }
             do {
@@ -68,7 +70,8 @@ public struct ProcessPluginRunner: PluginRunner {
                 return event
             } catch {
                 return failure(
-                    "the plugin's envelope is malformed: \(error.message); found \(JSONWriter.compact.string(envelope.json).prefix(300))",
+                    "the plugin's envelope is malformed: \(error.message); found "
+                        + "\(JSONWriter.compact.string(envelope.json).prefix(300))",
                     kind: .server, meta: meta)
             }
         }

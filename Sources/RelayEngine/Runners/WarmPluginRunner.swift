@@ -85,7 +85,8 @@ public actor WarmPluginRunner: PluginRunner {
         guard let json = try? JSONParser.parsePythonStyle(bytes: Array(data)), let message = try? V1Message(json: json)
         else {
             return ProcessPluginRunner.failure(
-                "the plugin server answered HTTP \(response.statusCode) without a v1 envelope: \(EnvelopeReader.excerpt(Array(data)))",
+                "the plugin server answered HTTP \(response.statusCode) without a v1 envelope: "
+                    + "\(EnvelopeReader.excerpt(Array(data)))",
                 kind: .server, meta: start.meta)
         }
         do {

@@ -58,9 +58,8 @@ public final class TriggerHost: Sendable {
             let started = ContinuousClock.now
             let event = await runOnce(binding)
             if Task.isCancelled { return }
-            logger.error(
-                "trigger \(binding.plugin)/\(binding.trigger) stopped: \(event.error ?? "it returned"); restarting in \(backoff)"
-            )
+            let reason = event.error ?? "it returned"
+            logger.error("trigger \(binding.plugin)/\(binding.trigger) stopped: \(reason); restarting in \(backoff)")
             metrics.triggerRestarts.increment()
             if ContinuousClock.now - started > .seconds(60) { backoff = .seconds(1) }
             try? await Task.sleep(for: backoff)

@@ -38,7 +38,8 @@ struct Base64Decode: PluginAction {
             throw PluginError(
                 cause: "Failed to decode because valid base64 input was not provided.",
                 assistance:
-                    "If you would like continue to attempt to decode the input try setting the value of the error field to ignore errors or to replace the characters.",
+                    "If you would like continue to attempt to decode the input try setting the value of "
+                    + "the error field to ignore errors or to replace the characters.",
                 data: .string("\(error)"))
         }
     }

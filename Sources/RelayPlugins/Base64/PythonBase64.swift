@@ -87,7 +87,8 @@ enum PythonBase64 {
             let characters = out.count / 3 * 4 + 1
             throw DecodeError(
                 description:
-                    "Invalid base64-encoded string: number of data characters (\(characters)) cannot be 1 more than a multiple of 4"
+                    "Invalid base64-encoded string: number of data characters (\(characters)) cannot be 1 "
+                    + "more than a multiple of 4"
             )
         }
         if quadPosition != 0 { throw DecodeError(description: "Incorrect padding") }

@@ -25,7 +25,8 @@ enum PythonUTF8 {
                         let hex = String(bytes[index], radix: 16)
                         throw DecodeError(
                             description:
-                                "'utf-8' codec can't decode byte 0x\(hex.count < 2 ? "0" + hex : hex) in position \(index): \(reason)"
+                                "'utf-8' codec can't decode byte 0x\(hex.count < 2 ? "0" + hex : hex) in "
+                                + "position \(index): \(reason)"
                         )
                     }
                     throw DecodeError(

@@ -10,7 +10,12 @@ import RelaySDK
 struct HelloConnection: TestableConnection {
     struct Parameters: Decodable, Sendable {
         var greeting: String
-        var api_key: SecretKey?
+        var apiKey: SecretKey?
+
+        enum CodingKeys: String, CodingKey {
+            case greeting
+            case apiKey = "api_key"
+        }
     }
 
     struct SecretKey: Decodable, Sendable {
@@ -25,7 +30,7 @@ struct HelloConnection: TestableConnection {
             throw PluginError(cause: "The greeting is blank.", assistance: "Set the connection's greeting, e.g. Hello.")
         }
         context.logger.info("connected with greeting \(parameters.greeting)")
-        return HelloConnection(greeting: parameters.greeting, apiKey: parameters.api_key?.secretKey)
+        return HelloConnection(greeting: parameters.greeting, apiKey: parameters.apiKey?.secretKey)
     }
 
     /// A stand-in for asking the greeting service whether the key is valid: keys are 16 characters or more.

@@ -20,7 +20,12 @@ struct IntervalTrigger: PluginTrigger {
 
     struct Input: Decodable, Sendable {
         var seconds: Int
-        var fire_immediately: Bool?
+        var fireImmediately: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case seconds
+            case fireImmediately = "fire_immediately"
+        }
     }
 
     /// From 1 second to a year: 0 or less would fire in a loop; more than a year gives a deadline past what a sleep
@@ -44,7 +49,7 @@ struct IntervalTrigger: PluginTrigger {
                 assistance: "Set seconds to a value from 1 to \(WorkflowLimits.longestTimerSeconds).")
         }
         var count = try await context.state.load(TimerState.self)?.count ?? 0
-        if input.fire_immediately != true { try await Task.sleep(for: .seconds(input.seconds)) }
+        if input.fireImmediately != true { try await Task.sleep(for: .seconds(input.seconds)) }
         let clock = ContinuousClock()
         var next = clock.now
         while !Task.isCancelled {

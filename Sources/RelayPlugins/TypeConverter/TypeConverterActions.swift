@@ -90,7 +90,8 @@ struct StringToInteger: PluginAction {
         let digits = input.input.unicodeScalars.filter { PythonText.digitValue($0) != nil }.count
         if digits > 4300 {
             throw TypeConverter.convertingError(
-                "Exceeds the limit (4300 digits) for integer string conversion: value has \(digits) digits; use sys.set_int_max_str_digits() to increase the limit"
+                "Exceeds the limit (4300 digits) for integer string conversion: value has \(digits) "
+                    + "digits; use sys.set_int_max_str_digits() to increase the limit"
             )
         }
         guard let value = PythonText.int(input.input) else {
@@ -198,10 +199,16 @@ struct CombineArrays: PluginAction {
         var array4: [String]?
         var array5: [String]?
     }
-    struct Output: Encodable, Sendable { var combined_array: [String] }
+    struct Output: Encodable, Sendable {
+        var combinedArray: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case combinedArray = "combined_array"
+        }
+    }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
         let all = input.array1 + input.array2 + (input.array3 ?? []) + (input.array4 ?? []) + (input.array5 ?? [])
-        return Output(combined_array: TypeConverter.distinct(all))
+        return Output(combinedArray: TypeConverter.distinct(all))
     }
 }
 
@@ -212,11 +219,17 @@ struct ArrayDiff: PluginAction {
         var array1: [String]
         var array2: [String]
     }
-    struct Output: Encodable, Sendable { var difference_array: [String] }
+    struct Output: Encodable, Sendable {
+        var differenceArray: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case differenceArray = "difference_array"
+        }
+    }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
         let exclude = Set(input.array2.map(TypeConverter.key))
         return Output(
-            difference_array: TypeConverter.distinct(input.array1.filter { !exclude.contains(TypeConverter.key($0)) }))
+            differenceArray: TypeConverter.distinct(input.array1.filter { !exclude.contains(TypeConverter.key($0)) }))
     }
 }
 
@@ -229,8 +242,13 @@ struct ArrayMatch: PluginAction {
         var deduplicates: Bool?
     }
     struct Output: Encodable, Sendable {
-        var matches_array: [String]
+        var matchesArray: [String]
         var count: Int
+
+        enum CodingKeys: String, CodingKey {
+            case matchesArray = "matches_array"
+            case count
+        }
     }
     func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
         var matches: [String]
@@ -248,7 +266,7 @@ struct ArrayMatch: PluginAction {
                 }
             }
         }
-        return Output(matches_array: matches, count: matches.count)
+        return Output(matchesArray: matches, count: matches.count)
     }
 }
 

@@ -134,7 +134,8 @@ public final class PluginHTTPServer: Sendable {
         guard message.body[key]?.stringValue == name else {
             return error(
                 400,
-                "\(key.capitalized) name (\(message.body[key]?.stringValue ?? "None")) in input body is not matching with name (\(name)) in route"
+                "\(key.capitalized) name (\(message.body[key]?.stringValue ?? "None")) in input body is "
+                    + "not matching with name (\(name)) in route"
             )
         }
         let section = key + "s"

@@ -234,7 +234,8 @@ public final class PluginHost: Sendable {
             event.errorKind = .timeout
         case is ConnectionTestUnavailable:
             event = .failure(
-                "The server successfully processed the request and is not returning any content (no connection test function)"
+                "The server successfully processed the request and is not returning any content (no "
+                    + "connection test function)"
             )
             event.errorKind = .notImplemented
         case is CancellationError:

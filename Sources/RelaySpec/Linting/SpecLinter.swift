@@ -86,7 +86,8 @@ extension SpecLinter {
                     if !empty.isEmpty {
                         report(
                             .requiredKeys, resources,
-                            "resources \(empty.joined(separator: ", ")) present with an empty value; remove the key or give a URL"
+                            "resources \(empty.joined(separator: ", ")) present with an empty value; "
+                                + "remove the key or give a URL"
                         )
                     }
                 }
@@ -108,7 +109,8 @@ extension SpecLinter {
                 if !missing.isEmpty {
                     report(
                         .requiredKeys, hub,
-                        "hub_tags is missing sub-keys: \(missing.joined(separator: ", ")) (it needs use_cases, keywords and features)"
+                        "hub_tags is missing sub-keys: \(missing.joined(separator: ", ")) (it needs "
+                            + "use_cases, keywords and features)"
                     )
                 }
             } else {
@@ -126,49 +128,49 @@ extension SpecLinter {
                 report(.allowedKeys, entry.keyNode, "unknown top-level key '\(entry.key)'")
             }
             for field in spec.connection {
-                checkFieldKeys(field, allowed: SpecLinter.fieldKeys, where_: "connection.\(field.name)")
+                checkFieldKeys(field, allowed: SpecLinter.fieldKeys, at: "connection.\(field.name)")
             }
             for component in spec.actions + spec.triggers {
                 checkKeys(
                     component.node, allowed: SpecLinter.componentKeys,
-                    where_: "\(component.kind.section).\(component.name)")
+                    at: "\(component.kind.section).\(component.name)")
                 for field in component.input + component.output {
                     checkFieldKeys(
                         field, allowed: SpecLinter.fieldKeys,
-                        where_: "\(component.kind.section).\(component.name).\(field.name)")
+                        at: "\(component.kind.section).\(component.name).\(field.name)")
                 }
             }
             for task in spec.tasks {
-                checkKeys(task.node, allowed: SpecLinter.taskKeys, where_: "tasks.\(task.name)")
+                checkKeys(task.node, allowed: SpecLinter.taskKeys, at: "tasks.\(task.name)")
                 for field in task.output {
                     checkFieldKeys(
                         field, allowed: SpecLinter.taskOutputFieldKeys,
-                        where_: "tasks.\(task.name).output.\(field.name)")
+                        at: "tasks.\(task.name).output.\(field.name)")
                 }
                 for field in task.state {
                     checkFieldKeys(
-                        field, allowed: SpecLinter.taskStateFieldKeys, where_: "tasks.\(task.name).state.\(field.name)")
+                        field, allowed: SpecLinter.taskStateFieldKeys, at: "tasks.\(task.name).state.\(field.name)")
                 }
                 if let schedule = task.node["schedule"] {
-                    checkKeys(schedule, allowed: SpecLinter.taskScheduleKeys, where_: "tasks.\(task.name).schedule")
+                    checkKeys(schedule, allowed: SpecLinter.taskScheduleKeys, at: "tasks.\(task.name).schedule")
                 }
             }
             for type in spec.types {
                 for field in type.fields {
-                    checkFieldKeys(field, allowed: SpecLinter.fieldKeys, where_: "types.\(type.name).\(field.name)")
+                    checkFieldKeys(field, allowed: SpecLinter.fieldKeys, at: "types.\(type.name).\(field.name)")
                 }
             }
         }
 
-        private mutating func checkFieldKeys(_ field: FieldSpec, allowed: Set<String>, where_: String) {
-            checkKeys(field.node, allowed: allowed, where_: where_)
+        private mutating func checkFieldKeys(_ field: FieldSpec, allowed: Set<String>, at location: String) {
+            checkKeys(field.node, allowed: allowed, at: location)
         }
 
-        private mutating func checkKeys(_ node: YAMLNode, allowed: Set<String>, where_: String) {
+        private mutating func checkKeys(_ node: YAMLNode, allowed: Set<String>, at location: String) {
             for entry in node.orderedEntries where !allowed.contains(entry.key) {
                 report(
                     .allowedKeys, entry.keyNode,
-                    "\(where_): unknown key '\(entry.key)' (allowed: \(allowed.sorted().joined(separator: ", ")))")
+                    "\(location): unknown key '\(entry.key)' (allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
         }
 
@@ -198,85 +200,85 @@ extension SpecLinter {
 
         mutating func checkDescriptions() {
             if let description = root["description"] {
-                checkDescription(description, where_: "plugin description")
+                checkDescription(description, at: "plugin description")
             }
             for component in spec.components {
                 let path = "\(component.kind.section).\(component.name)"
-                checkDescription(component.node["description"], owner: component.node, where_: path)
+                checkDescription(component.node["description"], owner: component.node, at: path)
                 for (section, fields) in [
                     ("input", component.input), ("output", component.output), ("state", component.state),
                 ] {
                     for field in fields {
                         checkDescription(
-                            field.node["description"], owner: field.node, where_: "\(path).\(section).\(field.name)")
+                            field.node["description"], owner: field.node, at: "\(path).\(section).\(field.name)")
                     }
                 }
             }
         }
 
-        private mutating func checkDescription(_ node: YAMLNode?, owner: YAMLNode? = nil, where_: String) {
+        private mutating func checkDescription(_ node: YAMLNode?, owner: YAMLNode? = nil, at location: String) {
             guard let node, !node.isNull, !(node.string?.isEmpty ?? false) else {
-                report(.description, owner ?? node, "\(where_): description is missing")
+                report(.description, owner ?? node, "\(location): description is missing")
                 return
             }
             guard let text = node.string else {
-                report(.description, node, "\(where_): description must be a string, found \(node.kindDescription)")
+                report(.description, node, "\(location): description must be a string, found \(node.kindDescription)")
                 return
             }
-            if text.hasSuffix(".") { report(.description, node, "\(where_): description ends with a period") }
+            if text.hasSuffix(".") { report(.description, node, "\(location): description ends with a period") }
             if text.unicodeScalars.count > 500 {
                 report(
                     .description, node,
-                    "\(where_): description is \(text.unicodeScalars.count) characters long, the limit is 500")
+                    "\(location): description is \(text.unicodeScalars.count) characters long, the limit is 500")
             }
             if let first = text.first {
                 if first.isLowercase {
-                    report(.description, node, "\(where_): description starts with a lowercase letter")
+                    report(.description, node, "\(location): description starts with a lowercase letter")
                 }
-                if first.isWhitespace { report(.description, node, "\(where_): description starts with white space") }
+                if first.isWhitespace { report(.description, node, "\(location): description starts with white space") }
             }
         }
 
         // MARK: title
 
         mutating func checkTitles() {
-            if let title = root["title"] { checkTitle(title, where_: "plugin title", isPluginTitle: true) }
+            if let title = root["title"] { checkTitle(title, at: "plugin title", isPluginTitle: true) }
             for field in spec.connection {
-                if let title = field.node["title"] { checkTitle(title, where_: "connection.\(field.name)") }
+                if let title = field.node["title"] { checkTitle(title, at: "connection.\(field.name)") }
             }
             for component in spec.components {
                 let path = "\(component.kind.section).\(component.name)"
-                if let title = component.node["title"] { checkTitle(title, where_: path) }
-                if let title = component.node["schedule"]?["title"] { checkTitle(title, where_: path + ".schedule") }
+                if let title = component.node["title"] { checkTitle(title, at: path) }
+                if let title = component.node["schedule"]?["title"] { checkTitle(title, at: path + ".schedule") }
                 for (section, fields) in [
                     ("input", component.input), ("output", component.output), ("state", component.state),
                 ] {
                     for field in fields {
                         if let title = field.node["title"] {
-                            checkTitle(title, where_: "\(path).\(section).\(field.name)")
+                            checkTitle(title, at: "\(path).\(section).\(field.name)")
                         }
                     }
                 }
             }
         }
 
-        private mutating func checkTitle(_ node: YAMLNode, where_: String, isPluginTitle: Bool = false) {
+        private mutating func checkTitle(_ node: YAMLNode, at location: String, isPluginTitle: Bool = false) {
             guard let title = node.string else {
-                report(.title, node, "\(where_): title must be a string, found \(node.kindDescription)")
+                report(.title, node, "\(location): title must be a string, found \(node.kindDescription)")
                 return
             }
             guard let first = title.first else {
-                report(.title, node, "\(where_): title is empty")
+                report(.title, node, "\(location): title is empty")
                 return
             }
-            if title.hasSuffix(".") { report(.title, node, "\(where_): title \"\(title)\" ends with a period") }
+            if title.hasSuffix(".") { report(.title, node, "\(location): title \"\(title)\" ends with a period") }
             if first.isLowercase && !isPluginTitle {
-                report(.title, node, "\(where_): title \"\(title)\" starts with a lowercase letter")
+                report(.title, node, "\(location): title \"\(title)\" starts with a lowercase letter")
             }
-            if first.isWhitespace { report(.title, node, "\(where_): title \"\(title)\" starts with white space") }
+            if first.isWhitespace { report(.title, node, "\(location): title \"\(title)\" starts with white space") }
             let words = title.split(whereSeparator: \.isWhitespace).map(String.init)
             if words.count > 7 {
-                report(.title, node, "\(where_): title \"\(title)\" has \(words.count) words, at most 7 are allowed")
+                report(.title, node, "\(location): title \"\(title)\" has \(words.count) words, at most 7 are allowed")
             }
             // icon_validator skips every word the title starts with (the first word and its repeats).
             for word in words where !title.hasPrefix(word) {
@@ -284,13 +286,14 @@ extension SpecLinter {
                     if !title.hasSuffix(word) {
                         report(
                             .title, node,
-                            "\(where_): title \"\(title)\": '\(word)' should be lowercase in the middle of a title")
+                            "\(location): title \"\(title)\": '\(word)' should be lowercase in the middle of a title")
                     }
                 } else if let initial = word.first, !initial.isUppercase,
                     !SpecLinter.titleSmallWords.contains(word.prefix(1).uppercased() + word.dropFirst().lowercased()),
                     word.allSatisfy(\.isLetter)
                 {
-                    report(.title, node, "\(where_): title \"\(title)\": '\(word)' should start with a capital letter")
+                    report(
+                        .title, node, "\(location): title \"\(title)\": '\(word)' should start with a capital letter")
                 }
             }
         }
@@ -330,7 +333,8 @@ extension SpecLinter {
             guard let version = node.string else {
                 report(
                     .version, node,
-                    "version must be a string like 1.0.0, found \(node.kindDescription) (quote it or add a patch number)"
+                    "version must be a string like 1.0.0, found \(node.kindDescription) (quote it or add a "
+                        + "patch number)"
                 )
                 return
             }

@@ -111,7 +111,8 @@ public struct SchemaGenerator: Sendable {
             guard let typeNode = field.node["type"], let typeName = typeNode.string ?? scalarText(typeNode) else {
                 throw RelayError(
                     .invalidSpec,
-                    "\(spec.file):\(field.line):\(field.node.column): \(fieldPath): no type; give the field a type such as string"
+                    "\(spec.file):\(field.line):\(field.node.column): \(fieldPath): no type; give the "
+                        + "field a type such as string"
                 )
             }
             var property = try typeForm(typeName, node: typeNode, path: fieldPath, definitions: &definitions)
@@ -148,7 +149,8 @@ public struct SchemaGenerator: Sendable {
             }
             throw RelayError(
                 .invalidSpec,
-                "\(spec.file):\(node.line):\(node.column): \(path): invalid array type '\(typeName)': '\(element)' is neither a spec type nor defined under types"
+                "\(spec.file):\(node.line):\(node.column): \(path): invalid array type '\(typeName)': "
+                    + "'\(element)' is neither a spec type nor defined under types"
             )
         }
         // An unknown type name: the reference writes the property without any type.

@@ -147,7 +147,9 @@ public enum WorkflowDecoder {
                     guard reference.count >= 2, let target = steps.first(where: { $0.id == reference[1] }) else {
                         throw fail(
                             node["input"], "\(path).input",
-                            "\(reference.joined(separator: ".")): unknown step \"\(reference.count >= 2 ? reference[1] : "")\"; a step may use the steps before it"
+                            "\(reference.joined(separator: ".")): unknown step "
+                                + "\"\(reference.count >= 2 ? reference[1] : "")\"; "
+                                + "a step may use the steps before it"
                         )
                     }
                     _ = target

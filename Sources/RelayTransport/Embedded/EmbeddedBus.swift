@@ -80,7 +80,8 @@ public final class EmbeddedBus: Transport, Sendable {
 
     static func commit(group: String, topic: String, offset: Int64, in db: SQLiteConnection) throws {
         try db.query(
-            "INSERT INTO bus_offsets (grp, topic, committed) VALUES (?, ?, ?) ON CONFLICT(grp, topic) DO UPDATE SET committed = MAX(committed, excluded.committed)",
+            "INSERT INTO bus_offsets (grp, topic, committed) VALUES (?, ?, ?) ON CONFLICT(grp, topic) DO "
+                + "UPDATE SET committed = MAX(committed, excluded.committed)",
             [.text(group), .text(topic), .int(offset)])
     }
 
