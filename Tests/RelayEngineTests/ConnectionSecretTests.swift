@@ -93,7 +93,8 @@ enum VaultPlugin {
     @Test func anExternalPluginsResultIsMasked() async throws {
         let plugin = try VaultPlugin.plugin()
         let envelope =
-            #"{"version": "v1", "type": "action_event", "body": {"status": "ok", "output": {"said": "the password is hunter22"}, "log": "hunter22 and ****"}}"#
+            #"{"version": "v1", "type": "action_event", "body": {"status": "ok", "#
+            + #""output": {"said": "the password is hunter22"}, "log": "hunter22 and ****"}}"#
         let entry = PluginCatalog.Entry(
             spec: plugin.spec, schemas: plugin.schemas,
             executor: ProcessPluginRunner(plugin: TestPlugins.shell("cat >/dev/null; echo '\(envelope)'")))

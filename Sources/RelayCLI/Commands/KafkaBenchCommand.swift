@@ -139,9 +139,8 @@ struct KafkaBenchCommand: AsyncParsableCommand {
             workingDirectory: nil, stdin: null, stdout: null, stderr: STDERR_FILENO)
         await process.waitForExit()
         guard process.termination == .exited(0) else {
-            throw CLIFailure(
-                "\(executable) \(arguments.joined(separator: " ")) \(process.termination.map(\.description) ?? "was cancelled")"
-            )
+            let ending = process.termination.map(\.description) ?? "was cancelled"
+            throw CLIFailure("\(executable) \(arguments.joined(separator: " ")) \(ending)")
         }
         return (ContinuousClock.now - started).seconds
     }
