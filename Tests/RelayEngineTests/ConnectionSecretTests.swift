@@ -73,6 +73,42 @@ enum VaultPlugin {
     }
 }
 
+/// A step's result is masked once, by the catalog entry, whatever runs the plugin (the worker and `relay connections
+/// test` both call `Entry.run`). A secret made of asterisks shows how often: masked twice, each `****` of the first
+/// `********` would be masked again.
+@Suite struct MaskedOnceTests {
+    static let connection: JSONValue = ["url": "https://vault-once", "password": "****"]
+
+    @Test func aNativePluginsResultIsMaskedOnce() async throws {
+        let entry = try #require(try VaultPlugin.catalog()["vault"])
+        let event = await entry.run(
+            StepStart(step: .action("leak"), input: [:], connection: Self.connection), timeout: .seconds(60))
+        #expect(event.output == ["said": "the password is ********"], "\(event.error ?? "")")
+        #expect(event.log.contains("using password ********\n"), "\(event.log)")
+        let failed = await entry.run(
+            StepStart(step: .action("leak"), input: ["fail": true], connection: Self.connection), timeout: .seconds(60))
+        #expect(failed.exception?.cause == "The vault refused ********.")
+    }
+
+    @Test func anExternalPluginsResultIsMasked() async throws {
+        let plugin = try VaultPlugin.plugin()
+        let envelope =
+            #"{"version": "v1", "type": "action_event", "body": {"status": "ok", "#
+            + #""output": {"said": "the password is hunter22"}, "log": "hunter22 and ****"}}"#
+        let entry = PluginCatalog.Entry(
+            spec: plugin.spec, schemas: plugin.schemas,
+            executor: ProcessPluginRunner(plugin: TestPlugins.shell("cat >/dev/null; echo '\(envelope)'")))
+        for (password, log) in [("hunter22", "******** and ****"), ("****", "hunter22 and ********")] {
+            let connection: JSONValue = ["url": "https://vault", "password": .string(password)]
+            let event = await entry.run(
+                StepStart(step: .action("leak"), input: [:], connection: connection), timeout: .seconds(60))
+            #expect(event.status == .ok, "\(event.error ?? "")")
+            #expect(event.log == log)
+            if password == "hunter22" { #expect(event.output == ["said": "the password is ********"]) }
+        }
+    }
+}
+
 @Suite struct SealedSecretTests {
     let key = MasterKey.generate(source: "test")
 

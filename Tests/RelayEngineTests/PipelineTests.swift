@@ -335,7 +335,7 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
             ).path)
         let entry = PluginCatalog.Entry(
             spec: spec, schemas: try SchemaGenerator(spec: spec).document(),
-            executor: .external(ProcessPluginRunner(plugin: TestPlugins.relayTest)))
+            executor: ProcessPluginRunner(plugin: TestPlugins.relayTest))
         let connections = ConnectionStore(connections: [
             .init(name: "py", plugin: "relay_test", parameters: TestPlugins.connection)
         ])

@@ -44,6 +44,44 @@ import Testing
         return await valueWithinBound { await runner.run(start, timeout: timeout) }
     }
 
+    /// Starts `script` through the launcher with /dev/null as its stdin, stdout and stderr.
+    func launch(_ script: String) throws -> PluginProcess {
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(null) }
+        return try PluginProcess.spawn(
+            command: ["/bin/sh", "-c", script], environment: ExternalPlugin.minimalEnvironment,
+            workingDirectory: nil, stdin: null, stdout: null, stderr: null)
+    }
+
+    /// A group that ignores SIGTERM (the shell and its children inherit the ignored disposition) is ended with
+    /// SIGKILL once the grace period has passed, child included.
+    @Test func theLauncherKillsAGroupThatIgnoresSIGTERMAfterTheGrace() async throws {
+        try await withPidFile { pidFile in
+            let process = try launch("trap '' TERM; sleep 600 & echo $! > \(pidFile); while :; do sleep 1; done")
+            #expect(await waitFor { ProcessTable.pid(inFile: pidFile) != nil })
+            let child = try #require(ProcessTable.pid(inFile: pidFile))
+            let stopping = ContinuousClock.now
+            let stopped = await valueWithinBound { await process.stop(grace: .milliseconds(500)) }
+            #expect(stopped != nil, "stop(grace:) did not return")
+            #expect(ContinuousClock.now - stopping >= .milliseconds(500), "SIGKILL came before the grace period")
+            #expect(process.termination == .signalled(SIGKILL))
+            #expect(await waitFor { !ProcessTable.isAlive(child) }, "the child \(child) is still running")
+        }
+    }
+
+    /// A group that honours SIGTERM ends with it: no SIGKILL is needed (the grace period is long).
+    @Test func theLauncherEndsAGroupWithSIGTERMFirst() async throws {
+        try await withPidFile { pidFile in
+            let process = try launch("sleep 600 & echo $! > \(pidFile); wait")
+            #expect(await waitFor { ProcessTable.pid(inFile: pidFile) != nil })
+            let child = try #require(ProcessTable.pid(inFile: pidFile))
+            let stopped = await valueWithinBound { await process.stop(grace: .seconds(600)) }
+            #expect(stopped != nil, "stop(grace:) did not return")
+            #expect(process.termination == .signalled(SIGTERM))
+            #expect(await waitFor { !ProcessTable.isAlive(child) }, "the child \(child) is still running")
+        }
+    }
+
     @Test func aPluginThatLeavesAChildBehindEndsItsStepAndTheChild() async throws {
         try await withPidFile { pidFile in
             // The child inherits stdout: before process groups, the step waited for it (600 s).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelayEngine
 import RelayKafka
 import RelayTransport
 
@@ -56,14 +57,14 @@ struct KafkaBenchCommand: AsyncParsableCommand {
                 times.relayConsume.append(
                     try await Self.consumeWithRelay(client: client, topic: relayTopic, count: count))
                 times.kcatProduce.append(
-                    try Self.timed(
+                    try await Self.timed(
                         kcatPath,
                         [
                             "-P", "-b", brokers, "-t", kcatTopic, "-X", "enable.idempotence=true",
                             "-X", "linger.ms=5", "-l", file.path,
                         ]))
                 times.kcatConsume.append(
-                    try Self.timed(
+                    try await Self.timed(
                         kcatPath,
                         [
                             "-C", "-b", brokers, "-t", kcatTopic, "-o", "beginning",
@@ -130,17 +131,20 @@ struct KafkaBenchCommand: AsyncParsableCommand {
         return seconds
     }
 
-    static func timed(_ executable: String, _ arguments: [String]) throws -> Double {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    /// Runs `executable` to its end (through Relay's launcher: awaited, not a blocking wait) and returns how long
+    /// it took; its stdout is dropped, its stderr is the bench's.
+    static func timed(_ executable: String, _ arguments: [String]) async throws -> Double {
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard null >= 0 else { throw CLIFailure("bench: cannot open /dev/null") }
+        defer { close(null) }
         let started = ContinuousClock.now
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CLIFailure(
-                "\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus)")
+        let process = try PluginProcess.spawn(
+            command: [executable] + arguments, environment: ProcessInfo.processInfo.environment,
+            workingDirectory: nil, stdin: null, stdout: null, stderr: STDERR_FILENO)
+        await process.waitForExit()
+        guard process.termination == .exited(0) else {
+            let ending = process.termination.map(\.description) ?? "was cancelled"
+            throw CLIFailure("\(executable) \(arguments.joined(separator: " ")) \(ending)")
         }
         return (ContinuousClock.now - started).seconds
     }

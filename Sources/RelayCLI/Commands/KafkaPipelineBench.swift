@@ -92,9 +92,12 @@ struct KafkaBench {
     }
 }
 
-/// `relay worker` child processes of the bench; their stderr is read for the partitions each one owns.
+/// `relay worker` child processes of the bench, started by Relay's launcher (`PluginProcess`: each in its own process
+/// group); their stderr is read for the partitions each one owns.
 final class WorkerProcesses: Sendable {
-    private let processes: [Process]
+    private let processes: [PluginProcess]
+    /// The read ends of the workers' stderr pipes, kept open while the workers run.
+    private let logs: [FileHandle]
     private let state: State
 
     final class State: Sendable {
@@ -114,15 +117,13 @@ final class WorkerProcesses: Sendable {
         // The caller's RELAY_* settings would override nothing given as arguments, but could add what the bench
         // does not want (RELAY_WORKER_PLUGINS, RELAY_KAFKA_PROPERTIES …): the workers get none of them.
         let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RELAY_") }
-        var processes: [Process] = []
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard null >= 0 else { throw CLIFailure("bench: cannot open /dev/null") }
+        defer { close(null) }
+        var processes: [PluginProcess] = []
+        var logs: [FileHandle] = []
         for index in 0..<count {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["worker", "--dir", directory] + arguments
-            process.environment = environment
             let pipe = Pipe()
-            process.standardError = pipe
-            process.standardOutput = FileHandle.nullDevice
             pipe.fileHandleForReading.readabilityHandler = { handle in
                 let data = handle.availableData
                 guard !data.isEmpty else {
@@ -144,23 +145,28 @@ final class WorkerProcesses: Sendable {
                 }
             }
             do {
-                try process.run()
+                // The child gets its copy of the pipe's write end as stderr (and no other descriptor of ours).
+                processes.append(
+                    try PluginProcess.spawn(
+                        command: [executable.path, "worker", "--dir", directory] + arguments, environment: environment,
+                        workingDirectory: nil, stdin: null, stdout: null,
+                        stderr: pipe.fileHandleForWriting.fileDescriptor))
+                try pipe.fileHandleForWriting.close()
+                logs.append(pipe.fileHandleForReading)
             } catch {
-                for started in processes { Foundation.kill(started.processIdentifier, SIGKILL) }
+                for started in processes { started.signalGroup(SIGKILL) }
                 throw CLIFailure("bench: cannot start worker \(index + 1) (\(executable.path)): \(error)")
             }
-            processes.append(process)
         }
         self.processes = processes
+        self.logs = logs
     }
 
     /// Throws if a worker has exited (with the end of its log).
     func checkAlive() throws {
         if let exited = processes.firstIndex(where: { !$0.isRunning }) {
-            throw CLIFailure(
-                "bench: worker \(exited + 1) exited (status "
-                    + "\(processes[exited].terminationStatus)):\n\(state.logs.withLock { $0[exited] })"
-            )
+            let ending = processes[exited].termination.map(\.description) ?? "ended"
+            throw CLIFailure("bench: worker \(exited + 1) \(ending):\n\(state.logs.withLock { $0[exited] })")
         }
     }
 
@@ -190,17 +196,17 @@ final class WorkerProcesses: Sendable {
         }
     }
 
-    /// SIGTERM (they drain and leave their groups), then SIGKILL for any still running after 30 s.
+    /// SIGTERM to each worker's group (they drain and leave their consumer groups), then SIGKILL for any still
+    /// running after 30 s; returns when every worker has exited.
     func terminate() async {
-        for process in processes where process.isRunning { process.terminate() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while processes.contains(where: \.isRunning), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+        await withTaskGroup(of: Void.self) { group in
+            for process in processes { group.addTask { await process.stop(grace: .seconds(30)) } }
         }
-        kill()
+        for log in logs { log.readabilityHandler = nil }
     }
 
     func kill() {
-        for process in processes where process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        for process in processes { process.signalGroup(SIGKILL) }
+        for log in logs { log.readabilityHandler = nil }
     }
 }

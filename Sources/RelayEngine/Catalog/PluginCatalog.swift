@@ -6,15 +6,30 @@ import RelaySpec
 /// The plugins a pipeline can use: Relay's native ones (in-process) and external ones registered in the project
 /// (`plugins/<name>.yaml`: the spec, the command, process-per-job or warm).
 public struct PluginCatalog: Sendable {
-    public enum Executor: Sendable {
-        case native(PluginHost)
-        case external(any PluginRunner)
-    }
-
     public struct Entry: Sendable {
         public var spec: PluginSpec
         public var schemas: JSONValue
-        public var executor: Executor
+        /// How the plugin's steps run (see `PluginExecutor` for what is and is not behind it).
+        public var executor: any PluginExecutor
+
+        public init(spec: PluginSpec, schemas: JSONValue, executor: any PluginExecutor) {
+            self.spec = spec
+            self.schemas = schemas
+            self.executor = executor
+        }
+
+        /// Runs an action or the connection test and masks the connection's secrets in everything the plugin
+        /// returned (output, state, log, error, exception): the one place where a step's result is masked, for the
+        /// worker and `relay connections test` alike.
+        public func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
+            await executor.run(start, timeout: timeout).masked(by: secretMasker(for: start.connection))
+        }
+
+        /// What masks the secrets of `connection` (this plugin's connection schema says which fields are secret).
+        /// Trigger and task events are masked with it by the trigger host, as each is published.
+        public func secretMasker(for connection: JSONValue) -> SecretMasker {
+            SecretMasker(schema: schemas["connection"] ?? [:], connection: connection)
+        }
     }
 
     public var entries: [String: Entry]
@@ -25,7 +40,7 @@ public struct PluginCatalog: Sendable {
         var entries: [String: Entry] = [:]
         for (name, plugin) in plugins {
             entries[name] = Entry(
-                spec: plugin.spec, schemas: plugin.schemas, executor: .native(PluginHost(plugin: plugin)))
+                spec: plugin.spec, schemas: plugin.schemas, executor: PluginHost(plugin: plugin, masksSecrets: false))
         }
         self.entries = entries
     }
@@ -68,7 +83,7 @@ public struct PluginCatalog: Sendable {
             let runner: any PluginRunner =
                 node["mode"]?.string == "warm" ? WarmPluginRunner(plugin: plugin) : ProcessPluginRunner(plugin: plugin)
             entries[spec.name] = Entry(
-                spec: spec, schemas: try SchemaGenerator(spec: spec).document(), executor: .external(runner))
+                spec: spec, schemas: try SchemaGenerator(spec: spec).document(), executor: runner)
         }
     }
 }

@@ -1,4 +1,5 @@
 import RelayCore
+import RelaySDK
 import RelaySpec
 
 /// Checks workflows against the plugins before anything runs: the trigger, every plugin and action exist, every
@@ -37,7 +38,7 @@ public struct WorkflowValidator: Sendable {
                 checkInput(
                     trigger.input, schema: entry.schemas["triggers"]?[trigger.trigger]?["input"] ?? [:],
                     path: "trigger.input", add: add)
-                if case .native(let host) = entry.executor, !containsTemplate(trigger.input) {
+                if let host = entry.executor as? PluginHost, !containsTemplate(trigger.input) {
                     for problem in host.plugin.problems(inTriggerInput: trigger.input, trigger: trigger.trigger) {
                         add("trigger.input.\(problem.key)", problem.message)
                     }

@@ -65,12 +65,7 @@ final class ChildProcess: Sendable {
         close(stderr.writeEnd)
         let out = PipeCollector(descriptor: stdout.readEnd)
         let err = PipeCollector(descriptor: stderr.readEnd)
-        DispatchQueue.global().async {
-            // Writing can block on a full pipe when the child does not read: keep it off the caller. When the
-            // group ends the write fails (EPIPE) instead of blocking.
-            PipeDescriptors.writeAll(input, to: stdin.writeEnd)
-            close(stdin.writeEnd)
-        }
+        PipeDescriptors.writeAllAndClose(input, to: stdin.writeEnd)
 
         let finished = await withTaskGroup(of: Bool.self) { group in
             group.addTask {

@@ -30,12 +30,14 @@ public struct ExternalPlugin: Sendable, Equatable {
 
 /// Runs steps of an external plugin. Every failure (the program cannot start, crashes, hangs past the deadline,
 /// prints garbage or nothing) is an error event that says what happened; a runner never throws and never hangs.
-public protocol PluginRunner: Sendable {
-    func run(_ start: StepStart, timeout: Duration) async -> StepEvent
-    /// Stops whatever the runner keeps running (a warm plugin server).
-    func shutdown() async
-}
+/// A task pass is a step like any other for an external plugin (`<command> run` with a `task_start` message, or
+/// `POST /api/v1/tasks/NAME`).
+public protocol PluginRunner: PluginExecutor {}
 
 extension PluginRunner {
+    public func runTask(_ start: StepStart, timeout: Duration) async -> StepEvent {
+        await run(start, timeout: timeout)
+    }
+
     public func shutdown() async {}
 }

@@ -25,6 +25,16 @@ struct PipeDescriptors {
     /// delivered again and kill the next start too): Relay ignores SIGPIPE, process-wide, as SwiftNIO does.
     static let brokenPipesIgnored: Void = { signal(SIGPIPE, SIG_IGN) }()
 
+    /// Writes every byte and closes `descriptor`, on a dispatch queue: writing blocks on a full pipe while the child
+    /// does not read, which must not hold a thread of the cooperative pool. When the child's group ends, the write
+    /// fails (EPIPE) instead of blocking.
+    static func writeAllAndClose(_ bytes: [UInt8], to descriptor: Int32) {
+        DispatchQueue.global().async {
+            writeAll(bytes, to: descriptor)
+            close(descriptor)
+        }
+    }
+
     /// Writes every byte, blocking while the pipe is full; stops at the first error (EPIPE: the reader is gone).
     static func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
         PipeDescriptors.brokenPipesIgnored

@@ -3,22 +3,35 @@ import Foundation
 import RelayCore
 import Synchronization
 
-/// A plugin's process, started as the leader of its own process group so that everything it starts (a shell's
-/// children, gunicorn's workers, a `sleep` left in the background) can be ended with it: when the leader exits,
-/// for whatever reason, the whole group is killed before the leader is reaped.
+/// Relay's one process launcher: a child process (a plugin, a trigger, a warm plugin server, a bench's `relay worker`)
+/// started as the leader of its own process group so that everything it starts (a shell's children, gunicorn's
+/// workers, a `sleep` left in the background) can be ended with it: when the leader exits, for whatever reason, the
+/// whole group is killed before the leader is reaped. `stop(grace:)` and `terminate(grace:)` are the one
+/// implementation of "SIGTERM the group, then SIGKILL after a grace period"; waiting is async (a latch signalled by
+/// the process's reaper thread), never a blocking wait on the cooperative pool.
 ///
-/// Why posix_spawn (through a small C shim) and not Foundation's `Process` or swift-subprocess: `Process` reaps
-/// the child as soon as it exits, so its group cannot be killed before the pid (the group's id) is free for reuse,
-/// and it gives no say over which descriptors the child inherits; swift-subprocess could, but brings a second
-/// process-management runtime (its own reaping thread, async I/O, teardown model) for one flag.
-/// `POSIX_SPAWN_SETPGROUP` is one flag in a call that also closes every other descriptor and resets signal
-/// dispositions; a thread per process waits for the leader without reaping it.
-final class PluginProcess: Sendable {
-    enum Termination: Sendable, Equatable, CustomStringConvertible {
+/// Why posix_spawn through a small C shim (`CProcessSpawn`) and not Foundation's `Process` or swift-subprocess:
+/// `Process` reaps the child as soon as it exits and gives no say over which descriptors the child inherits.
+/// swift-subprocess 1.0.2 (checked on Linux, Swift 6.3.1) can start a child in a new group
+/// (`PlatformOptions.processGroupID = 0`, posix_spawn with `POSIX_SPAWN_SETPGROUP`), signal the group
+/// (`Execution.send(signal:toProcessGroup:)`, `TeardownStep.gracefulShutDown(toProcessGroup:allowedDuration:)`),
+/// close inherited descriptors and read pipes on its own epoll thread, but not all that the runners need:
+/// - its Linux monitor thread reaps the leader itself (`reapProcess`: `waitid(WEXITED)` as soon as the pidfd
+///   fires) and exposes no point between exit and reap, so the group could only be killed after its id is free for
+///   reuse, where Relay kills it while the zombie leader still holds the id;
+/// - a process lives only as long as the `run(_:input:output:error:body:)` closure (the call returns after the
+///   child has terminated; cancelling it runs the teardown): a warm plugin server kept across jobs and killed from
+///   `deinit`, a trigger process and the bench's workers would each need an unstructured task parked in a closure;
+/// - collected output past its `limit` throws `outputLimitExceeded`, where a step reads on and drops past 64 MiB
+///   (`PipeCollector`), so that the runners would have to read its streams themselves anyway.
+/// It would also bring a second process-management runtime (its own monitor thread, SIGCHLD/pidfd handling,
+/// teardown model) for what is here one C call and one thread per process.
+public final class PluginProcess: Sendable {
+    public enum Termination: Sendable, Equatable, CustomStringConvertible {
         case exited(Int32)
         case signalled(Int32)
 
-        var description: String {
+        public var description: String {
             switch self {
             case .exited(let status): "exited with status \(status)"
             case .signalled(let signal): "was killed by signal \(signal)"
@@ -27,7 +40,7 @@ final class PluginProcess: Sendable {
     }
 
     /// The leader's pid, which is also the group's id.
-    let pid: pid_t
+    public let pid: pid_t
     /// nil while the leader runs (or is exiting and not yet reaped): the group may be signalled only then, since
     /// the leader's pid, and so the group id, cannot be reused before the leader is reaped.
     private let state = Mutex<Termination?>(nil)
@@ -36,8 +49,9 @@ final class PluginProcess: Sendable {
     private init(pid: pid_t) { self.pid = pid }
 
     /// Starts `command` (its first element an executable path, relative to the current directory) with the given
-    /// descriptors as its stdin, stdout and stderr (the caller closes its copies).
-    static func spawn(
+    /// descriptors as its stdin, stdout and stderr (the caller closes its copies; every other descriptor is closed
+    /// in the child). `environment` is the child's whole environment: nothing is inherited.
+    public static func spawn(
         command: [String], environment: [String: String], workingDirectory: String?,
         stdin: Int32, stdout: Int32, stderr: Int32
     ) throws(RelayError) -> PluginProcess {
@@ -63,13 +77,13 @@ final class PluginProcess: Sendable {
     }
 
     /// How the leader ended, or nil while it runs.
-    var termination: Termination? { state.withLock { $0 } }
+    public var termination: Termination? { state.withLock { $0 } }
 
-    var isRunning: Bool { termination == nil }
+    public var isRunning: Bool { termination == nil }
 
     /// Sends `signal` to every process of the group, and to the leader itself in case it moved to another group,
     /// unless the leader has already been reaped (by then the group was killed).
-    func signalGroup(_ signal: Int32) {
+    public func signalGroup(_ signal: Int32) {
         state.withLock { termination in
             guard termination == nil else { return }
             _ = kill(-pid, signal)
@@ -78,22 +92,31 @@ final class PluginProcess: Sendable {
     }
 
     /// Returns when the leader has exited and its group has been killed, or when the calling task is cancelled.
-    func waitForExit() async {
+    public func waitForExit() async {
         await exited.wait()
     }
 
     /// Ends the group: SIGTERM to every process, SIGKILL to what is left after `grace`; returns when the leader
     /// has been reaped, also in a cancelled task (shutdown is often one).
-    func stop(grace: Duration) async {
+    public func stop(grace: Duration) async {
         guard isRunning else { return }
+        let kill = terminate(grace: grace)
+        await exited.waitIgnoringCancellation()
+        kill.cancel()
+    }
+
+    /// Starts ending the group without waiting: SIGTERM to every process now, SIGKILL to what is left after
+    /// `grace` (a no-op if the leader has been reaped by then: its group was killed with it). The returned item
+    /// cancels the SIGKILL.
+    @discardableResult
+    public func terminate(grace: Duration) -> DispatchWorkItem {
         signalGroup(SIGTERM)
         let kill = DispatchWorkItem { self.signalGroup(SIGKILL) }
         let (seconds, attoseconds) = grace.components
         DispatchQueue.global().asyncAfter(
             deadline: .now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)),
             execute: kill)
-        await exited.waitIgnoringCancellation()
-        kill.cancel()
+        return kill
     }
 
     /// Runs on the process's own thread: waits for the leader to exit without reaping it, kills its group while

@@ -151,8 +151,7 @@ final class ServerProcess: Sendable {
     /// Ends the server's group without waiting: SIGTERM now, SIGKILL after 3 s to what is left.
     func stop() {
         guard process.isRunning else { return }
-        process.signalGroup(SIGTERM)
-        DispatchQueue.global().asyncAfter(deadline: .now() + 3) { [process] in process.signalGroup(SIGKILL) }
+        process.terminate(grace: .seconds(3))
     }
 
     /// Ends the server's group and returns when its leader is gone.

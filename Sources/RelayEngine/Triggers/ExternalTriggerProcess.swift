@@ -44,8 +44,7 @@ enum ExternalTriggerProcess {
         }
         close(log)
         close(stdin.readEnd)
-        PipeDescriptors.writeAll(JSONWriter.compact.bytes(start.message.json) + [0x0A], to: stdin.writeEnd)
-        close(stdin.writeEnd)
+        PipeDescriptors.writeAllAndClose(JSONWriter.compact.bytes(start.message.json) + [0x0A], to: stdin.writeEnd)
         await process.waitForExit()
         if Task.isCancelled {
             await process.stop(grace: .seconds(2))

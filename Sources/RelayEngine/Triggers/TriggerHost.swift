@@ -85,7 +85,7 @@ public final class TriggerHost: Sendable {
             step: .trigger(binding.trigger), input: binding.input, connection: parameters,
             meta: .object(meta))
         // Trigger events of every kind (native, external, tasks) leave the host with connection secrets masked.
-        let masker = SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: parameters)
+        let masker = entry.secretMasker(for: parameters)
         let send: @Sendable (JSONValue) async throws -> Void = { output in
             // What the dispatcher could not read must not reach the bus (it would be dead-lettered, the trigger
             // told yes): the trigger gets the error instead.
@@ -100,7 +100,7 @@ public final class TriggerHost: Sendable {
         }
         if binding.isTask { return await runTask(binding, start: start, entry: entry, send: send) }
         switch entry.executor {
-        case .native(let host):
+        case let host as PluginHost:
             var inbox: WebhookInbox?
             if binding.plugin == "webhook", let path = binding.input["path"]?.stringValue {
                 let created = WebhookInbox()
@@ -114,10 +114,7 @@ public final class TriggerHost: Sendable {
                 }
             }
             return await host.runTrigger(start, state: state(for: instance), webhook: inbox, send: send)
-        case .external(let runner):
-            guard let process = runner as? any ExternalProcessPlugin else {
-                return .failure("plugin \(binding.plugin) cannot run triggers")
-            }
+        case let process as any ExternalProcessPlugin:
             let baseURL = await dispatch.baseURL()
             let token = String(StableHash.fnv1a(instance), radix: 16)
             dispatch.register(token: token, send: send)
@@ -126,6 +123,8 @@ public final class TriggerHost: Sendable {
             startMessage.dispatcherURL = "\(baseURL)/dispatcher/\(token)"
             startMessage.webhookURL = ""
             return await ExternalTriggerProcess.run(plugin: process.externalPlugin, start: startMessage, logger: logger)
+        default:
+            return .failure("plugin \(binding.plugin) cannot run triggers")
         }
     }
 
@@ -151,11 +150,8 @@ public final class TriggerHost: Sendable {
                 } catch {
                     return .failure("could not load the state of task \(instance): \(error)")
                 }
-                let event: StepEvent
-                switch entry.executor {
-                case .native(let host): event = await host.runTask(taskStart, deadline: .now + .seconds(600))
-                case .external(let runner): event = await runner.run(taskStart, timeout: .seconds(600))
-                }
+                // Not masked here: each item is as it is sent (`send`), and the state is kept as the task wrote it.
+                let event = await entry.executor.runTask(taskStart, timeout: .seconds(600))
                 guard event.status == .ok else { return event }
                 for item in event.output?.arrayValue ?? (event.output.map { [$0] } ?? []) {
                     do { try await send(item) } catch { return .failure("\(error)") }

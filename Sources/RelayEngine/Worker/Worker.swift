@@ -50,9 +50,7 @@ public final class Worker: Sendable {
     }
 
     private func stopRunners() async {
-        for plugin in plugins {
-            if case .external(let runner) = catalog[plugin]?.executor { await runner.shutdown() }
-        }
+        for plugin in plugins { await catalog[plugin]?.executor.shutdown() }
     }
 
     private func consumeAll() async throws {
@@ -107,13 +105,8 @@ public final class Worker: Sendable {
             guard let entry = catalog[plugin] else {
                 throw RelayError(.notFound, "no plugin named \(plugin) is installed")
             }
-            switch entry.executor {
-            case .native(let host): event = await host.run(start, deadline: .now + timeout)
-            case .external(let runner): event = await runner.run(start, timeout: timeout)
-            }
-            // Whatever the plugin wrote (output, log, error), no connection secret leaves the worker in clear.
-            event = event.masked(
-                by: SecretMasker(schema: entry.schemas["connection"] ?? [:], connection: start.connection))
+            // Masked there: whatever the plugin wrote (output, log, error), no connection secret leaves in clear.
+            event = await entry.run(start, timeout: timeout)
         } catch {
             event = .failure("\(error)")
         }

@@ -6,10 +6,14 @@ import Synchronization
 /// Runs a plugin's steps from v1 start messages, with the runtime's rules: the connection is validated against
 /// its schema and connected once per distinct set of parameters; inputs, task state and outputs are validated
 /// against their schemas (required inputs may not be null or ""; defaults are not injected); secrets of the
-/// connection are masked in outputs; every failure becomes an error event (`error` text and, for `PluginError`, an
+/// connection are masked in outputs (unless `masksSecrets` is false: Relay's engine masks whole results itself, once,
+/// see `PluginExecutor`); every failure becomes an error event (`error` text and, for `PluginError`, an
 /// `exception` object), never a crash.
 public final class PluginHost: Sendable {
     public let plugin: Plugin
+    /// Whether outputs, task events and trigger events are masked here. A plugin executable (`PluginMain`, the HTTP
+    /// server) masks, as the runtime does; the engine's catalog turns it off and masks every result in one place.
+    public let masksSecrets: Bool
     private let logger: Logger
     /// Connections by name (`meta.connection`), or by parameters for steps that name none; one task per entry, so
     /// jobs that arrive together connect once. A named connection whose parameters change (it was replaced)
@@ -29,8 +33,9 @@ public final class PluginHost: Sendable {
     /// How many connections are cached (for tests).
     var cachedConnectionCount: Int { connections.withLock { $0.count } }
 
-    public init(plugin: Plugin, logger: Logger = Logger(label: "relay.plugin")) {
+    public init(plugin: Plugin, logger: Logger = Logger(label: "relay.plugin"), masksSecrets: Bool = true) {
         self.plugin = plugin
+        self.masksSecrets = masksSecrets
         self.logger = logger
     }
 
@@ -53,7 +58,7 @@ public final class PluginHost: Sendable {
                 try validate(
                     output, against: plugin.schema("actions", name, "output"), options: .standard, root: "output",
                     what: "action output")
-                output = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(output)
+                output = secretMasker(for: start).mask(output)
                 return .success(output, log: capture.text, meta: start.meta)
             case .connectionTest:
                 let connection = try await connect(start, logger: stepLogger)
@@ -94,8 +99,7 @@ public final class PluginHost: Sendable {
             let outcome = try await withDeadline(deadline) {
                 try await handler(start.input, start.state, connection, values)
             }
-            let masked = SecretMasker(schema: plugin.connectionSchema, connection: start.connection).mask(
-                outcome.events)
+            let masked = secretMasker(for: start).mask(outcome.events)
             var event = StepEvent.success(masked, log: capture.text, meta: start.meta)
             event.state = outcome.state
             event.hasMorePages = outcome.hasMorePages
@@ -125,7 +129,7 @@ public final class PluginHost: Sendable {
                 what: "trigger input")
             let connection = try await connect(start, logger: stepLogger)
             let schema = plugin.schema("triggers", name, "output")
-            let masker = SecretMasker(schema: plugin.connectionSchema, connection: start.connection)
+            let masker = secretMasker(for: start)
             let values = StepContextValues(logger: stepLogger, deadline: nil, meta: start.meta)
             try await handler(start.input, connection, values, state, webhook) { [self] event in
                 do {
@@ -143,6 +147,12 @@ public final class PluginHost: Sendable {
     }
 
     // MARK: - Pieces
+
+    /// The masker for the secrets of `start`'s connection, or one that masks nothing when `masksSecrets` is false.
+    func secretMasker(for start: StepStart) -> SecretMasker {
+        masksSecrets
+            ? SecretMasker(schema: plugin.connectionSchema, connection: start.connection) : SecretMasker(secrets: [])
+    }
 
     /// The connection of `start` (named by `meta.connection`, when it is one of the project's).
     func connect(_ start: StepStart, logger: Logger) async throws -> any Sendable {
