@@ -79,18 +79,22 @@ import Testing
         while ContinuousClock.now < deadline, outputs.count < count {
             try await Task.sleep(for: .milliseconds(500))
             guard FileManager.default.fileExists(atPath: path) else { continue }
-            let database = try SQLiteDatabase(path: path)
-            outputs = try await database.read { db in
-                // In the order the steps were scheduled, which is the events' order (the dispatcher takes them in
-                // order); runs run in parallel, and may finish in any order.
-                try db.query("SELECT output FROM steps WHERE status = 'succeeded' ORDER BY scheduled_at").compactMap {
-                    $0[0].text
-                }
-            }
+            // Until relay up has created its tables, there is nothing to read yet.
+            outputs = (try? await Self.succeededOutputs(SQLiteDatabase(path: path))) ?? []
         }
         process.terminate()
         process.waitUntilExit()
         #expect(outputs.count >= count)
         return outputs
+    }
+
+    /// The outputs of succeeded steps in the order the steps were scheduled, which is the events' order (the
+    /// dispatcher takes them in order); runs run in parallel and may finish in any order.
+    static func succeededOutputs(_ database: SQLiteDatabase) async throws -> [String] {
+        try await database.read { db in
+            try db.query("SELECT output FROM steps WHERE status = 'succeeded' ORDER BY scheduled_at").compactMap {
+                $0[0].text
+            }
+        }
     }
 }
