@@ -1,5 +1,4 @@
 import Foundation
-import RelayCore
 
 /// A five-field cron expression (`minute hour day-of-month month day-of-week`), evaluated in UTC.
 /// Fields take `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n` and `a-b/n`, and month and day names
@@ -28,7 +27,8 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
         guard fields.count == 5 else {
             throw RelayError(
                 .invalidValue,
-                "cron expression \"\(expression)\": expected 5 fields (minute hour day month weekday), found \(fields.count)"
+                "cron expression \"\(expression)\": expected 5 fields (minute hour day month weekday), "
+                    + "found \(fields.count)"
             )
         }
         self.expression = expression
