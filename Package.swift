@@ -25,6 +25,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        // RelaySDK's channel handler (NIOCore, NIOHTTPTypes, HTTPTypes) below Hummingbird's API.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
@@ -60,6 +64,9 @@ let package = Package(
             dependencies: [
                 "RelayCore", "RelaySpec", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -131,7 +138,11 @@ let package = Package(
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
         .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore", "RelayTestSupport"]),
         .testTarget(
-            name: "RelayKafkaTests", dependencies: ["RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport"]),
+            name: "RelayKafkaTests",
+            dependencies: [
+                "RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
@@ -143,7 +154,10 @@ let package = Package(
             ]),
         .testTarget(
             name: "RelayPluginsTests",
-            dependencies: ["RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec", "RelayTestSupport"],
+            dependencies: [
+                "RelayPlugins", "RelaySDK", "RelayCore", "RelaySpec", "RelayTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             resources: [.copy("../Fixtures/originals")]
         ),
         .testTarget(

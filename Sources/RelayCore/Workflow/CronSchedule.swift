@@ -1,5 +1,4 @@
 import Foundation
-import RelayCore
 
 /// A five-field cron expression (`minute hour day-of-month month day-of-week`), evaluated in UTC.
 /// Fields take `*`, numbers, ranges `a-b`, lists `a,b`, steps `*/n` and `a-b/n`, and month and day names

@@ -33,6 +33,9 @@ final class KafkaConsumerLoop: Sendable {
     init(configuration: KafkaConsumerConfiguration, topics: [String], logger: Logger) throws {
         bufferLimit = max(configuration.bufferLimit, 1)
         commitInterval = .milliseconds(configuration.commitIntervalMilliseconds)
+        // Every line of this consumer, librdkafka's own included, names its group.
+        var logger = logger
+        logger[metadataKey: "kafka.group"] = "\(configuration.groupID)"
         let callbacks = RDKafkaCallbacks(logger: logger)
         client = try RDKafkaClient(
             kind: .consumer, properties: configuration.librdkafkaProperties(), callbacks: callbacks, logger: logger)
@@ -202,8 +205,10 @@ final class KafkaConsumerLoop: Sendable {
             end(failure: error)
             return false
         default:
-            let error = KafkaError.rdkafka(message.err, topic.isEmpty ? "consuming" : "consuming \(topic)")
-            client.logger.warning("kafka consumer: \(error)")
+            var metadata: Logger.Metadata = [:]
+            if !topic.isEmpty { metadata["kafka.topic"] = "\(topic)" }
+            if message.partition >= 0 { metadata["kafka.partition"] = "\(message.partition)" }
+            client.logger.warning("kafka consumer: \(KafkaError.rdkafka(message.err, "consuming"))", metadata: metadata)
             return true
         }
     }
@@ -240,7 +245,9 @@ final class KafkaConsumerLoop: Sendable {
         let list = TopicPartitionList(offsets.map(\.0), offsets: offsets.map(\.1))
         let result = rd_kafka_commit(client.handle, list.pointer, synchronously ? 0 : 1)
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-            client.logger.warning("kafka consumer: \(KafkaError.rdkafka(result, "committing offsets"))")
+            client.logger.warning(
+                "kafka consumer: \(KafkaError.rdkafka(result, "committing offsets"))",
+                metadata: Self.metadata(offsets.map(\.0)))
             retryCommit(offsets.map(\.0))
         }
     }
@@ -260,8 +267,11 @@ final class KafkaConsumerLoop: Sendable {
         let failed = TopicPartitionList.entries(list).filter { $0.error != RD_KAFKA_RESP_ERR_NO_ERROR }
         if error == RD_KAFKA_RESP_ERR_NO_ERROR && failed.isEmpty { return }
         if error == RD_KAFKA_RESP_ERR__NO_OFFSET { return } // nothing to commit
-        client.logger.warning("kafka consumer: \(KafkaError.rdkafka(error, "committing offsets")); will retry")
-        retryCommit(failed.isEmpty ? TopicPartitionList.entries(list).map(\.partition) : failed.map(\.partition))
+        let retried = failed.isEmpty ? TopicPartitionList.entries(list).map(\.partition) : failed.map(\.partition)
+        client.logger.warning(
+            "kafka consumer: \(KafkaError.rdkafka(error, "committing offsets")); will retry",
+            metadata: Self.metadata(retried))
+        retryCommit(retried)
     }
 
     private func rebalance(
@@ -277,13 +287,18 @@ final class KafkaConsumerLoop: Sendable {
             }
             if cooperative {
                 if let failure = rd_kafka_incremental_assign(rk, list) {
-                    client.logger.error("kafka consumer: \(KafkaError.consuming(failure, "assigning \(partitions)"))")
+                    client.logger.error(
+                        "kafka consumer: \(KafkaError.consuming(failure, "assigning partitions"))",
+                        metadata: Self.metadata(partitions))
                 }
             } else {
                 rd_kafka_assign(rk, list)
             }
             if state.withLock({ $0.appliedPause }) { rd_kafka_pause_partitions(rk, list) }
-            client.logger.info("kafka consumer: assigned \(partitions.map(\.description).joined(separator: ", "))")
+            // The message keeps the partitions too: `relay bench` reads them from the workers' logs.
+            client.logger.info(
+                "kafka consumer: assigned \(partitions.map(\.description).joined(separator: ", "))",
+                metadata: Self.metadata(partitions))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let revoked = Set(partitions)
             // Lost partitions (session timed out) already belong to someone else: committing would be wrong.
@@ -296,14 +311,19 @@ final class KafkaConsumerLoop: Sendable {
             }
             if cooperative {
                 if let failure = rd_kafka_incremental_unassign(rk, list) {
-                    client.logger.error("kafka consumer: \(KafkaError.consuming(failure, "revoking \(partitions)"))")
+                    client.logger.error(
+                        "kafka consumer: \(KafkaError.consuming(failure, "revoking partitions"))",
+                        metadata: Self.metadata(partitions))
                 }
             } else {
                 rd_kafka_assign(rk, nil)
             }
-            client.logger.info("kafka consumer: revoked \(partitions.map(\.description).joined(separator: ", "))")
+            client.logger.info(
+                "kafka consumer: revoked \(partitions.map(\.description).joined(separator: ", "))",
+                metadata: Self.metadata(partitions))
         default:
-            client.logger.error("kafka consumer: \(KafkaError.rdkafka(error, "rebalancing"))")
+            client.logger.error(
+                "kafka consumer: \(KafkaError.rdkafka(error, "rebalancing"))", metadata: Self.metadata(partitions))
             rd_kafka_assign(rk, nil)
         }
     }
@@ -335,6 +355,15 @@ final class KafkaConsumerLoop: Sendable {
         for waiter in waiters {
             if let failure { waiter.resume(throwing: failure) } else { waiter.resume(returning: nil) }
         }
+    }
+
+    /// Log metadata naming partitions: `kafka.topic` (their topics, comma-separated) and `kafka.partitions`
+    /// (`topic[n]` each).
+    static func metadata(_ partitions: [KafkaTopicPartition]) -> Logger.Metadata {
+        [
+            "kafka.topic": .string(Set(partitions.map(\.topic)).sorted().joined(separator: ",")),
+            "kafka.partitions": .array(partitions.map { .string($0.description) }),
+        ]
     }
 
     private static func copy(_ pointer: UnsafeMutablePointer<rd_kafka_message_t>, topic: String) -> KafkaConsumerMessage

@@ -7,7 +7,8 @@ import Synchronization
 /// swift-log, and destroys it in `deinit`.
 ///
 /// @unchecked Sendable: the handle is immutable after `init`, and librdkafka's API is thread-safe for the calls
-/// made through it (produce, poll, commit, metadata, admin); the callbacks object is immutable or locked.
+/// made through it (produce, poll, commit, metadata, admin); the callbacks object is shared safely (see
+/// `RDKafkaCallbacks`).
 final class RDKafkaClient: @unchecked Sendable {
     enum Kind { case producer, consumer }
 
@@ -108,11 +109,15 @@ final class RDKafkaClient: @unchecked Sendable {
     }
 }
 
-/// What librdkafka calls back into. Producers set `onDelivery` per message (through the message opaque);
-/// consumers set the rebalance and commit handlers.
+/// What librdkafka calls back into: logs and client errors for every client; consumers set the rebalance and
+/// commit handlers. A producer's delivery reports do not go through this object but through each message's opaque
+/// (a `DeliveryBatch` slot).
 ///
-/// @unchecked Sendable: the handlers are set before the client is created and never change; the logger is a
-/// Sendable value.
+/// @unchecked Sendable: `onRebalance` and `onCommitted` are set once, by `KafkaConsumerLoop.init`, after the
+/// client is created (they capture the loop, which owns the client) but before the consumer subscribes and before
+/// its poll thread starts, and never change. librdkafka calls them only inside the consumer calls that thread
+/// makes (poll, commit, close), so starting the thread orders the writes before every read. `log` and
+/// `clientError`, which librdkafka may call on its own threads, read only `logger`, an immutable Sendable value.
 final class RDKafkaCallbacks: @unchecked Sendable {
     let logger: Logger
     var onRebalance:

@@ -111,7 +111,7 @@ public final class KafkaTransport: Transport, Sendable {
         }
         for (name, outcome) in try await admin.createTopics(missing) {
             if case .failure(let error) = outcome { throw error }
-            logger.info("kafka: created topic \(name)")
+            logger.info("kafka: created topic", metadata: ["kafka.topic": "\(name)"])
         }
         knownTopics.withLock { $0.formUnion(unknown) }
     }

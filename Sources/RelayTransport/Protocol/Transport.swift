@@ -49,8 +49,17 @@ public protocol Transport: Sendable {
     /// Publishes messages durably (returns once they are stored).
     func publish(_ messages: [BusMessage]) async throws
 
-    /// Publishes `messages` and acknowledges `deliveries` together: atomically on the embedded bus (one
-    /// transaction), as a transaction on Kafka. Used by the consume → produce steps of the pipeline.
+    /// Publishes `messages`, then acknowledges `deliveries`. Used by the consume → produce steps of the pipeline.
+    ///
+    /// On the embedded bus both happen atomically, in one SQLite transaction. On Kafka they do not: the messages
+    /// are produced (idempotently, so a producer retry never duplicates one within a partition) and, once the
+    /// broker has acknowledged every one of them, the deliveries are marked acknowledged; their offsets are
+    /// committed afterwards by the consumer (the contiguous acknowledged prefix, every commit interval and when
+    /// partitions are revoked). Neither the batch of messages nor the publish-then-commit pair is atomic there: a
+    /// failure or crash can leave some messages stored and the inputs uncommitted. That is at-least-once safe
+    /// because the order is fixed: an input's offset is never committed before its output is stored, so a crash
+    /// only makes the input come again and its output be published again, and the pipeline's deterministic ids
+    /// (event ids, `runId/stepId/attempt`) make the repeat a no-op downstream. See docs/kafka.md.
     func publish(_ messages: [BusMessage], acknowledging deliveries: [Delivery]) async throws
 
     /// Consumes `topic` as a member of `group`, from the group's committed position.
@@ -62,7 +71,8 @@ public protocol BusSubscription: Sendable {
     /// The next delivery; nil when the subscription was closed.
     func next() async throws -> Delivery?
     /// The next delivery and whatever else is already waiting, up to `maximum` (at least one; empty when the
-    /// subscription was closed). Lets a consumer handle a burst in one transaction.
+    /// subscription was closed). Lets a consumer handle a burst with one `publish(_:acknowledging:)` (one
+    /// transaction on the embedded bus).
     func nextBatch(maximum: Int) async throws -> [Delivery]
     /// Marks a delivery processed.
     func acknowledge(_ delivery: Delivery) async throws

@@ -6,7 +6,10 @@ import RelayCore
 /// One SQLite database file (WAL mode), used from a dedicated serial queue: blocking SQLite calls never run on
 /// Swift's cooperative pool. Several processes may open the same file; SQLite's locking keeps them consistent.
 public final class SQLiteDatabase: @unchecked Sendable {
-    // @unchecked Sendable: `handle` is only touched on `queue`, a serial DispatchQueue.
+    // @unchecked Sendable: `handle` is only used on `queue`, a serial DispatchQueue (the blocking `sync…` calls go
+    // through `queue.sync`); `init` sets it and `deinit` closes it while no other thread can reach the object.
+    // SQLITE_OPEN_FULLMUTEX alone would not be enough: it serialises single calls, but the connection and its
+    // transaction are shared, so statements from two threads would interleave inside each other's BEGIN … COMMIT.
     private var handle: OpaquePointer?
     private let queue: DispatchQueue
     public let path: String
@@ -39,7 +42,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try self.syncTransaction(body) })
+                continuation.resume(with: Result { try self.onQueueTransaction(body) })
             }
         }
     }
@@ -53,8 +56,21 @@ public final class SQLiteDatabase: @unchecked Sendable {
         }
     }
 
-    /// The same as `transaction`, blocking the caller (for set-up and for tests).
+    /// The same as `transaction`, blocking the caller (for set-up and for tests). It waits for the work queued
+    /// before it; calling it from inside `transaction` or `read` would deadlock, and traps instead.
     public func syncTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        return try queue.sync { try onQueueTransaction(body) }
+    }
+
+    /// Executes `sql` outside any transaction, blocking the caller; not from inside `transaction` or `read`.
+    public func syncExecute(_ sql: String) throws {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        try queue.sync { try SQLiteConnection(handle: handle!).execute(sql) }
+    }
+
+    /// BEGIN IMMEDIATE, `body`, COMMIT (ROLLBACK on error). On `queue` only.
+    private func onQueueTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let connection = SQLiteConnection(handle: handle!)
         try connection.execute("BEGIN IMMEDIATE")
         do {
@@ -65,10 +81,6 @@ public final class SQLiteDatabase: @unchecked Sendable {
             try? connection.execute("ROLLBACK")
             throw error
         }
-    }
-
-    public func syncExecute(_ sql: String) throws {
-        try SQLiteConnection(handle: handle!).execute(sql)
     }
 }
 
