@@ -59,7 +59,12 @@ public final class TriggerHost: Sendable {
             let event = await runOnce(binding)
             if Task.isCancelled { return }
             let reason = event.error ?? "it returned"
-            logger.error("trigger \(binding.plugin)/\(binding.trigger) stopped: \(reason); restarting in \(backoff)")
+            logger.error(
+                "trigger \(binding.plugin)/\(binding.trigger) stopped: \(reason); restarting in \(backoff)",
+                metadata: [
+                    "plugin": "\(binding.plugin)", "trigger": "\(binding.trigger)",
+                    "trigger.instance": "\(binding.instanceID)",
+                ])
             metrics.triggerRestarts.increment()
             if ContinuousClock.now - started > .seconds(60) { backoff = .seconds(1) }
             try? await Task.sleep(for: backoff)
