@@ -150,7 +150,8 @@ let package = Package(
             name: "RelayEngineTests",
             dependencies: [
                 "RelayEngine", "RelaySDK", "RelayCore", "RelaySpec", "RelayTransport", "RelayStore", "RelayKafka",
-                "RelayPlugins", "RelayTestSupport",
+                "RelayPlugins", "RelayTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(
             name: "RelayPluginsTests",
