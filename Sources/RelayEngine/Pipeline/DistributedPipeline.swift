@@ -60,6 +60,8 @@ public enum DistributedPipeline {
         logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
     ) async throws {
         let metrics = PipelineMetrics()
+        // Which partitions this process's consumers own now, at /metrics (who has joined a group, and with what).
+        metrics.observeAssignedPartitions { transport.assignedPartitions }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var triggers: TriggerHost?
         switch role {
