@@ -1,0 +1,68 @@
+import ArgumentParser
+import RelayBench
+
+/// `relay bench`: flags → `PipelineBench.Configuration` (RelayBench runs and measures).
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the pipeline: N events through a workflow of K trivial native steps, embedded or on Kafka.",
+        discussion: """
+            Steps are trivial native ones (type_converter), or with --sleep S steps that wait S seconds (the native \
+            sleep plugin), which shows what more workers add when steps wait on something. \
+            Embedded (default): publishes N events at once into a fresh SQLite file and runs the dispatcher and a \
+            worker in this process. With --brokers: the dispatcher runs in this process on Kafka (its run store in \
+            a fresh SQLite file) and --workers `relay worker` processes run the jobs; every topic and group is \
+            under a fresh prefix (bench-<id>.), so runs never mix. Either way it waits until every run has \
+            finished and prints throughput and latency (event published → run finished). \
+            The last line reads runs/s=… steps/s=… p50_ms=… p99_ms=….
+            """
+    )
+
+    @Option(help: "Events (each starts one run).") var events = 10000
+    @Option(help: "Steps per run.") var steps = 3
+    @Option(help: "Jobs a worker runs at once.") var concurrency = 8
+    @Option(
+        help:
+            "Steps that wait this many seconds each (the native sleep plugin: a step that waits on an API, using no CPU) instead of trivial ones."
+    )
+    var sleep = 0
+    @Option(help: "Where to put the database (default: a temporary directory, removed afterwards).") var dir: String?
+    @Option(
+        help: "Run on Kafka: bootstrap servers HOST:PORT[,…] (not read from RELAY_BROKERS: the default is embedded).")
+    var brokers: String?
+    @Option(help: "With --brokers: worker processes.") var workers = 1
+    @Option(help: "With --brokers: partitions of the bench's topics (bounds how many workers share the jobs).")
+    var partitions = 6
+    @Option(
+        name: .customLong("kafka-property"), parsing: .singleValue,
+        help: ArgumentHelp("With --brokers: a librdkafka property KEY=VALUE, repeatable.", valueName: "KEY=VALUE"))
+    var properties: [String] = []
+
+    func validate() throws {
+        guard events > 0, steps > 0, concurrency > 0 else {
+            throw ValidationError("--events, --steps and --concurrency must be positive")
+        }
+        guard sleep >= 0 else { throw ValidationError("--sleep must not be negative") }
+        guard workers > 0, partitions > 0 else { throw ValidationError("--workers and --partitions must be positive") }
+        if brokers == nil && workers != 1 {
+            throw ValidationError("--workers needs --brokers (the embedded bench runs one worker in-process)")
+        }
+    }
+
+    func run() async throws {
+        var configuration = PipelineBench.Configuration()
+        configuration.events = events
+        configuration.steps = steps
+        configuration.concurrency = concurrency
+        configuration.sleep = sleep
+        configuration.directory = dir
+        if let brokers {
+            var kafka = PipelineBench.Kafka(bootstrapServers: KafkaOptions.servers(brokers))
+            kafka.properties = try KafkaOptions.parse(properties)
+            kafka.workers = workers
+            kafka.partitions = partitions
+            configuration.kafka = kafka
+        }
+        try await PipelineBench(configuration: configuration).run()
+    }
+}
