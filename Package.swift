@@ -2,8 +2,8 @@
 import PackageDescription
 
 // Dependencies flow one way (docs/architecture.md draws the graph):
-// RelayCore (no I/O) ← RelaySpec ← RelaySDK ← RelayTransport ← RelayStore / RelayKafka ← RelayEngine ← RelayCLI
-// ← relay
+// RelayCore (no I/O) ← RelaySpec ← RelaySDK ← RelayTransport ← RelayStore / RelayKafka ← RelayEngine ← RelayBench
+// ← RelayCLI ← relay
 let package = Package(
     name: "Relay",
     platforms: [.macOS(.v14)],
@@ -102,11 +102,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `relay bench`: the pipeline's benchmarks (embedded, and on Kafka with worker processes).
+        .target(
+            name: "RelayBench",
+            dependencies: [
+                "RelayCore", "RelaySpec", "RelayPlugins", "RelayEngine", "RelayKafka", "RelayStore", "RelayTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Command-line front end: flags → configuration → services.
         .target(
             name: "RelayCLI",
             dependencies: [
                 "RelayCore", "RelaySpec", "RelaySDK", "RelayPlugins", "RelayEngine", "RelayKafka", "RelayCodegen",
+                "RelayBench",
                 "RelayTransport", "RelayStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

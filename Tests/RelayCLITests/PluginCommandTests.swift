@@ -66,6 +66,21 @@ import Testing
                 "--json: not valid JSON: line 1, column 14: expected ',' or '}' in an object, found end of input"))
     }
 
+    /// There is no released package to depend on, and the build machine's source path means nothing where the
+    /// binary is installed: `plugin new` asks for the Relay checkout and writes nothing without it.
+    @Test func pluginNewRequiresTheRelayPath() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-new-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try await RelayProcess.run([
+            "plugin", "new", "--spec", "Sources/RelayPlugins/Specs/hello.spec.yaml", directory.path,
+        ])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--relay-path"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path))
+        let help = try await RelayProcess.run(["plugin", "new", "--help"])
+        #expect(help.stdout.contains("--relay-path is required"), "\(help.stdout)")
+    }
+
     @Test func checkValueValidatesAsTheRuntimeDoes() async throws {
         let invalid = try await RelayProcess.run(
             [

@@ -127,9 +127,11 @@ final class TestPipeline: Sendable {
             let problems = WorkflowValidator(catalog: catalog, connections: connections).problems(workflow)
             guard problems.isEmpty else { throw RelayError(.invalidSpec, problems.joined(separator: "\n")) }
         }
-        let dispatcher = Dispatcher(bus: bus, store: store, workflows: workflows)
-        let worker = Worker(bus: bus, catalog: catalog, connections: connections, concurrency: 4)
-        tasks = [Task { try? await dispatcher.run() }, Task { try? await worker.run() }]
+        let services = PipelineAssembly(
+            workflows: workflows, catalog: catalog, connections: connections, transport: bus
+        )
+        .services(dispatcher: store, worker: .init(concurrency: 4))
+        tasks = [Task { try? await services.run() }]
     }
 
     func stop() async {

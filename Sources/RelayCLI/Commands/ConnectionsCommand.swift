@@ -68,18 +68,8 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
     @Option(help: "The project directory.") var dir = "."
     @Flag(help: "Replace an existing connection of this name.") var force = false
 
-    func run() async throws {
-        guard name.range(of: "^[A-Za-z0-9_-]+$", options: .regularExpression) != nil else {
-            throw CLIFailure("connection name \"\(name)\": use letters, digits, - and _ only")
-        }
-        let context = try ConnectionsContext(dir: dir)
-        guard let entry = context.catalog[plugin] else {
-            let native = PluginCatalog(native: try NativePlugins.all()).entries.keys.sorted()
-            throw CLIFailure(
-                "no plugin named \(plugin) is installed (native: \(native.joined(separator: ", ")); "
-                    + "external plugins are registered in \(context.layout.plugins))"
-            )
-        }
+    /// --json as a JSON object (read from stdin for -).
+    func parameters() throws -> JSONValue {
         let text = json == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : json
         let parameters: JSONValue
         do {
@@ -90,43 +80,24 @@ struct ConnectionsAddCommand: AsyncParsableCommand {
         guard parameters.objectValue != nil else {
             throw CLIFailure("--json: expected a JSON object of the connection's fields")
         }
-        let schema = entry.schemas["connection"] ?? [:]
-        let problems = SchemaValidator(schema: schema, options: .standard).validate(
-            parameters, at: JSONPath(root: "parameters"))
-        let masker = SecretMasker(schema: schema, connection: parameters)
-        guard problems.isEmpty else {
-            throw CLIFailure(
-                "connection \(name) does not match the \(plugin) plugin's connection schema: "
-                    + problems.map { masker.mask($0.description) }.joined(separator: "; "))
-        }
-        let path = context.path(name)
-        if FileManager.default.fileExists(atPath: path) && !force {
-            throw CLIFailure("\(path) exists; pass --force to replace it")
-        }
-        var key: MasterKey?
-        // No key file yet (the project's, or the one RELAY_MASTER_KEY_FILE names): create it.
-        if case .file(let keyPath) = MasterKey.location(defaultFile: context.layout.masterKey),
-            !MasterKey.fileExists(keyPath)
-        {
-            let created = MasterKey.generate(source: keyPath)
-            try created.write(to: keyPath)
+        return parameters
+    }
+
+    func run() async throws {
+        let context = try ConnectionsContext(dir: dir)
+        let connection = try NewConnection(
+            name: name, plugin: plugin, parameters: parameters, catalog: context.catalog, layout: context.layout,
+            replacing: force)
+        if let created = try CLIFailure.wrap({ try connection.write() }) {
             FileHandle.standardError.write(
                 Data(
-                    ("relay: created master key \(created.id) in \(keyPath) (readable by you only; "
-                        + "back it up: without it the secrets cannot be opened)\n").utf8))
-            key = created
-        } else {
-            key = try context.key()
+                    ("relay: created master key \(created.id) in \(created.source) (readable by you only; back it up:"
+                        + " without it the secrets cannot be opened)\n").utf8))
         }
-        let connection = ConnectionStore.Connection(
-            name: name, plugin: plugin, parameters: parameters,
-            secretFields: ConnectionFile.secretFields(schema: schema))
-        try ConnectionFile.write(connection, to: path, key: key!)
-        let sealed = connection.secretFields.filter { parameters[$0] != nil && parameters[$0] != .null }
+        let sealed = connection.sealedFields
         print(
-            "connection \(name) (\(plugin)) written to "
-                + "\(path)\(sealed.isEmpty ? "" : "; encrypted: \(sealed.joined(separator: ", "))")"
-        )
+            "connection \(name) (\(plugin)) written to \(connection.path)"
+                + (sealed.isEmpty ? "" : "; encrypted: \(sealed.joined(separator: ", "))"))
     }
 }
 

@@ -97,3 +97,13 @@ struct PluginBenchRunnersCommand: AsyncParsableCommand {
         return samples
     }
 }
+
+/// The Relay source tree this binary was built from: where `plugin bench-runners`, a benchmark for Relay's own
+/// developers run from their checkout, finds the Python test plugin and the Python of scripts/setup-python.
+enum RelaySource {
+    static let root: String = {
+        let file = URL(fileURLWithPath: #filePath)
+        return file.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }()
+}

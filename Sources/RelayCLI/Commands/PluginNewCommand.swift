@@ -11,8 +11,8 @@ struct PluginNewCommand: ParsableCommand {
         discussion: """
             Writes Package.swift, the spec, typed inputs and outputs for every action, trigger and task, the \
             connection, stubs, a test and the executable relay-plugin-<name> (run, test, info, sample, http). \
-            The package depends on Relay by path (--relay-path, default: the Relay source tree this relay was \
-            built from).
+            The package depends on Relay by path: --relay-path is required and names a checkout of Relay's \
+            source (Relay publishes no package URL or release yet to depend on by version).
             """
     )
 
@@ -22,8 +22,11 @@ struct PluginNewCommand: ParsableCommand {
     @Argument(help: "The directory to write the package into.")
     var directory: String
 
-    @Option(help: "The Relay package the plugin depends on.")
-    var relayPath: String = RelaySource.root
+    @Option(
+        help: ArgumentHelp(
+            "Required: the Relay source checkout the plugin depends on by path (there is no released package yet).",
+            valueName: "path"))
+    var relayPath: String
 
     @Flag(help: "Overwrite generated files that exist.")
     var force = false
@@ -39,13 +42,4 @@ struct PluginNewCommand: ParsableCommand {
                 + ".build/debug/\(generator.executableName) info"
         )
     }
-}
-
-/// The Relay source tree this binary was built from.
-enum RelaySource {
-    static let root: String = {
-        let file = URL(fileURLWithPath: #filePath)
-        return file.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-    }()
 }

@@ -60,36 +60,26 @@ public enum DistributedPipeline {
         logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
     ) async throws {
         let metrics = PipelineMetrics()
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        var triggers: TriggerHost?
+        // Which partitions this process's consumers own now, at /metrics (who has joined a group, and with what).
+        metrics.observeAssignedPartitions { transport.assignedPartitions }
+        let assembly = PipelineAssembly(project: project, transport: transport, metrics: metrics, logger: logger)
+        let pipeline: PipelineServices
         switch role {
         case .dispatcher:
             let database = try SQLiteDatabase(path: project.layout.database)
-            let store = try SQLiteRunStore(database: database, publishingTo: transport)
-            let dispatcher = Dispatcher(
-                bus: transport, store: store, workflows: project.workflows, metrics: metrics, logger: logger)
-            services.append(
-                .init(service: PipelineComponent(name: "dispatcher", logger: logger) { try await dispatcher.run() }))
+            pipeline = assembly.services(dispatcher: try SQLiteRunStore(database: database, publishingTo: transport))
         case .worker:
             // By default, the plugins the project's workflows run as steps: one consumer group per plugin, and
             // groups nobody needs would only slow joining down.
-            let used = Set(project.workflows.flatMap { $0.steps.map(\.plugin) }).sorted()
-            let worker = Worker(
-                bus: transport, catalog: project.catalog, connections: project.connections,
-                plugins: configuration.plugins ?? used, concurrency: configuration.concurrency, metrics: metrics,
-                logger: logger)
-            services.append(
-                .init(service: PipelineComponent(name: "worker", logger: logger) { try await worker.run() }))
+            pipeline = assembly.services(
+                worker: .init(
+                    plugins: configuration.plugins ?? assembly.pluginsInUse, concurrency: configuration.concurrency))
         case .triggers:
             let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
-            let host = TriggerHost(
-                bus: transport, states: try SQLiteTriggerStateStore(database: database), catalog: project.catalog,
-                connections: project.connections,
-                workflows: project.workflows, metrics: metrics, logger: logger)
-            triggers = host
-            services.append(
-                .init(service: PipelineComponent(name: "triggers", logger: logger) { try await host.run() }))
+            pipeline = assembly.services(triggers: try SQLiteTriggerStateStore(database: database))
         }
+        let triggers = pipeline.triggers
+        var services = pipeline.components(logging: true)
         if let port = configuration.port {
             services.append(
                 .init(

@@ -44,14 +44,9 @@ public final class EmbeddedPipeline: Sendable {
     }
 
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let dispatcher = Dispatcher(
-            bus: bus, store: store, workflows: project.workflows, metrics: metrics, logger: logger)
-        let worker = Worker(
-            bus: bus, catalog: project.catalog, connections: project.connections,
-            concurrency: configuration.workerConcurrency, metrics: metrics, logger: logger)
-        let triggers = TriggerHost(
-            bus: bus, states: triggerStates, catalog: project.catalog, connections: project.connections,
-            workflows: project.workflows, metrics: metrics, logger: logger)
+        let pipeline = PipelineAssembly(project: project, transport: bus, metrics: metrics, logger: logger).services(
+            dispatcher: store, worker: .init(concurrency: configuration.workerConcurrency), triggers: triggerStates)
+        let triggers = pipeline.triggers
         let app = PipelineHTTP.application(
             host: configuration.host, port: configuration.port, serverName: "relay",
             metrics: metrics, triggers: triggers, logger: logger, onReady: onReady)
@@ -68,11 +63,9 @@ public final class EmbeddedPipeline: Sendable {
                         try await bus.applyRetention()
                         try await Task.sleep(for: .seconds(3600))
                     }
-                }),
-            .init(service: PipelineComponent(name: "dispatcher") { try await dispatcher.run() }),
-            .init(service: PipelineComponent(name: "worker") { try await worker.run() }),
-            .init(service: PipelineComponent(name: "triggers") { try await triggers.run() }),
+                })
         ]
+        services += pipeline.components()
         var groupLogger = logger
         groupLogger.logLevel = .warning
         let group = ServiceGroup(

@@ -1,6 +1,9 @@
+import Foundation
+import RelayKafka
 import Synchronization
 
-/// Counters of the pipeline, exported at /metrics in Prometheus' text format.
+/// Counters of the pipeline, and on Kafka the partitions its consumers own, exported at /metrics in Prometheus'
+/// text format.
 public final class PipelineMetrics: Sendable {
     public final class Counter: Sendable {
         let name: String
@@ -23,7 +26,15 @@ public final class PipelineMetrics: Sendable {
     public let deadLettered = Counter("relay_dead_letters_total", "Messages sent to the dead-letter topic")
     public let triggerRestarts = Counter("relay_trigger_restarts_total", "Trigger instances restarted after failing")
 
+    /// Where the Kafka assignment is read from when /metrics is served (none on the embedded bus).
+    private let assignment = Mutex<(@Sendable () -> [KafkaPartitionShare])?>(nil)
+
     public init() {}
+
+    /// Exports `relay_kafka_assigned_partitions{group, topic}`, read from `source` at every scrape.
+    public func observeAssignedPartitions(_ source: @escaping @Sendable () -> [KafkaPartitionShare]) {
+        assignment.withLock { $0 = source }
+    }
 
     public var all: [Counter] {
         [
@@ -34,6 +45,23 @@ public final class PipelineMetrics: Sendable {
 
     /// Prometheus text exposition format.
     public func prometheusText() -> String {
-        all.map { "# HELP \($0.name) \($0.help)\n# TYPE \($0.name) counter\n\($0.name) \($0.count)\n" }.joined()
+        var text = all.map { "# HELP \($0.name) \($0.help)\n# TYPE \($0.name) counter\n\($0.name) \($0.count)\n" }
+            .joined()
+        if let source = assignment.withLock({ $0 }) {
+            let name = "relay_kafka_assigned_partitions"
+            text += "# HELP \(name) Partitions of a topic this process's member of a consumer group owns now\n"
+            text += "# TYPE \(name) gauge\n"
+            for share in source() {
+                let labels = "group=\"\(Self.escaped(share.group))\",topic=\"\(Self.escaped(share.topic))\""
+                text += "\(name){\(labels)} \(share.partitions)\n"
+            }
+        }
+        return text
+    }
+
+    /// A label value as Prometheus' text format writes it.
+    public static func escaped(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 }

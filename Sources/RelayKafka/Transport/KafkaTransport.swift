@@ -79,12 +79,28 @@ public final class KafkaTransport: Transport, Sendable {
         consumerConfiguration.commitIntervalMilliseconds = configuration.commitIntervalMilliseconds
         let consumer = try KafkaConsumer(configuration: consumerConfiguration, topics: [prefix + topic], logger: logger)
         let id = nextSubscriber.wrappingAdd(1, ordering: .relaxed).oldValue
-        let subscription = KafkaSubscription(consumer: consumer, group: group, id: id, topicPrefix: prefix) {
+        let subscription = KafkaSubscription(
+            consumer: consumer, topic: prefix + topic, group: group, id: id, topicPrefix: prefix
+        ) {
             [weak self] in
             _ = self?.subscriptions.withLock { $0.removeValue(forKey: id) }
         }
         subscriptions.withLock { $0[id] = subscription }
         return subscription
+    }
+
+    /// What the open subscriptions own now: per consumer group and topic (Kafka's names, with the prefix), the
+    /// number of partitions, 0 for a member that has not joined its group yet or was given none. Sorted.
+    public var assignedPartitions: [KafkaPartitionShare] {
+        var shares: [KafkaPartitionShare.Key: Int] = [:]
+        for subscription in subscriptions.withLock({ Array($0.values) }) {
+            let key = KafkaPartitionShare.Key(
+                group: subscription.consumer.configuration.groupID, topic: subscription.topic)
+            let owned = subscription.consumer.assignment.filter { $0.topic == subscription.topic }.count
+            shares[key, default: 0] += owned
+        }
+        return shares.map { KafkaPartitionShare(group: $0.key.group, topic: $0.key.topic, partitions: $0.value) }
+            .sorted { ($0.group, $0.topic) < ($1.group, $1.topic) }
     }
 
     /// Closes open subscriptions, then flushes and stops the producer.
@@ -126,15 +142,19 @@ public final class KafkaTransport: Transport, Sendable {
 /// One consumer in a group, as a `BusSubscription`.
 final class KafkaSubscription: BusSubscription, Sendable {
     let consumer: KafkaConsumer
+    /// Kafka's name of the topic (with the prefix).
+    let topic: String
     let group: String
     let id: UInt64
     let topicPrefix: String
     private let onClose: @Sendable () -> Void
 
     init(
-        consumer: KafkaConsumer, group: String, id: UInt64, topicPrefix: String, onClose: @escaping @Sendable () -> Void
+        consumer: KafkaConsumer, topic: String, group: String, id: UInt64, topicPrefix: String,
+        onClose: @escaping @Sendable () -> Void
     ) {
         self.consumer = consumer
+        self.topic = topic
         self.group = group
         self.id = id
         self.topicPrefix = topicPrefix

@@ -9,27 +9,28 @@ import RelayTransport
 import Synchronization
 
 /// `relay bench --brokers`: the dispatcher in this process on Kafka, `workers` `relay worker` processes, every topic
-/// and group under a fresh prefix. The workers' groups are formed and one warm-up run has finished before the
-/// clock starts, so the figures are of the pipeline at work, not of joining.
+/// and group under a fresh prefix. The workers' groups are formed (their `/metrics` say they own every partition of
+/// the job topic) and one warm-up run has finished before the clock starts, so the figures are of the pipeline at
+/// work, not of joining.
 struct KafkaBench {
-    let brokers: String
-    let properties: [String: String]
-    let workers: Int
-    let partitions: Int
+    let kafka: PipelineBench.Kafka
     let concurrency: Int
     let directory: String
     let workflow: Workflow
+    let catalog: PluginCatalog
     /// The plugin of the workflow's steps: the workers' group to wait for.
     let plugin: String
     let database: SQLiteDatabase
 
-    func run(_ messages: [BusMessage]) async throws -> BenchCommand.Measurement {
+    func run(_ messages: [BusMessage]) async throws -> PipelineBench.Measurement {
+        let (properties, workers, partitions) = (kafka.properties, kafka.workers, kafka.partitions)
+        let brokers = kafka.bootstrapServers.joined(separator: ",")
         let prefix = "bench-\(UUID().uuidString.prefix(8).lowercased())."
         var logger = Logger(label: "relay.bench")
         logger.logLevel = .warning
         var configuration = KafkaTransportConfiguration(
             client: KafkaClientConfiguration(
-                bootstrapServers: KafkaOptions.servers(brokers), clientID: "relay-bench", properties: properties))
+                bootstrapServers: kafka.bootstrapServers, clientID: "relay-bench", properties: properties))
         configuration.topicPrefix = prefix
         configuration.defaultPartitions = partitions
         configuration.sessionTimeoutMilliseconds = 6_000
@@ -45,35 +46,42 @@ struct KafkaBench {
         do {
             // Everything a worker needs comes as arguments; RELAY_* settings of the caller's environment (a port,
             // a plugin list, a prefix) are not inherited.
+            // Each worker serves /metrics on a port of its own, where the bench reads which partitions it owns.
+            let ports = try (0..<workers).map { _ in try LoopbackPort.free() }
             let started = try WorkerProcesses(
                 count: workers, directory: directory,
                 arguments: [
-                    "--brokers", brokers, "--topic-prefix", prefix, "--plugin", plugin, "--port", "0",
+                    "--brokers", brokers, "--topic-prefix", prefix, "--plugin", plugin,
                     "--concurrency", String(concurrency), "--partitions", String(partitions), "--session-timeout-ms",
                     "6000",
-                ] + properties.sorted { $0.key < $1.key }.flatMap { ["--kafka-property", "\($0.key)=\($0.value)"] })
+                ] + properties.sorted { $0.key < $1.key }.flatMap { ["--kafka-property", "\($0.key)=\($0.value)"] },
+                ports: ports)
             processes = started
             let store = try SQLiteRunStore(database: database, publishingTo: transport)
-            let dispatcher = Dispatcher(bus: transport, store: store, workflows: [workflow], logger: logger)
-            dispatching = Task { try await dispatcher.run() }
+            let services = PipelineAssembly(
+                workflows: [workflow], catalog: catalog, transport: transport, logger: logger
+            )
+            .services(dispatcher: store)
+            dispatching = Task { try await services.run() }
             // Every partition of the job topic owned by a worker (each worker owns some when there are enough).
-            try await started.waitForAssignment(
-                of: prefix + Topics.jobs(plugin), partitions: partitions, timeout: .seconds(180))
+            try await KafkaAssignmentProbe(ports: ports).waitForAssignment(
+                of: prefix + Topics.jobs(plugin), partitions: partitions, timeout: .seconds(180),
+                check: { try started.checkAlive() })
             // One run end to end: the dispatcher's groups are formed too.
             let instance = workflow.trigger.instanceID
             try await transport.publish([
                 TriggerEvent(id: "bench-warm-up", instance: instance, output: ["n": 0]).message
             ])
             let deadline = ContinuousClock.now + .seconds(180)
-            while try await BenchCommand.finishedRuns(store) < 1 {
+            while try await PipelineBench.finishedRuns(store) < 1 {
                 guard ContinuousClock.now < deadline else {
-                    throw CLIFailure("bench: the warm-up run did not finish within 180 s")
+                    throw BenchError("bench: the warm-up run did not finish within 180 s")
                 }
                 try started.checkAlive()
                 try await Task.sleep(for: .milliseconds(50))
             }
             print("workers ready, warm-up run finished; publishing \(messages.count) events")
-            let measurement = try await BenchCommand.publishAndWait(
+            let measurement = try await PipelineBench.publishAndWait(
                 messages, store: store, alreadyFinished: 1,
                 check: { try started.checkAlive() },
                 publish: { try await transport.publish($0) })
@@ -93,7 +101,7 @@ struct KafkaBench {
 }
 
 /// `relay worker` child processes of the bench, started by Relay's launcher (`PluginProcess`: each in its own process
-/// group); their stderr is read for the partitions each one owns.
+/// group); the end of each one's stderr is kept for when it exits.
 final class WorkerProcesses: Sendable {
     private let processes: [PluginProcess]
     /// The read ends of the workers' stderr pipes, kept open while the workers run.
@@ -101,16 +109,15 @@ final class WorkerProcesses: Sendable {
     private let state: State
 
     final class State: Sendable {
-        /// Per worker: the partitions it owns now ("topic[n]"), and the end of its log.
-        let owned: Mutex<[Set<String>]>
+        /// Per worker: the end of its log.
         let logs: Mutex<[String]>
         init(count: Int) {
-            owned = Mutex(Array(repeating: [], count: count))
             logs = Mutex(Array(repeating: "", count: count))
         }
     }
 
-    init(count: Int, directory: String, arguments: [String]) throws {
+    /// Worker `index` gets `arguments` and `--port ports[index]` (its `/metrics`).
+    init(count: Int, directory: String, arguments: [String], ports: [Int]) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let state = State(count: count)
         self.state = state
@@ -118,7 +125,7 @@ final class WorkerProcesses: Sendable {
         // does not want (RELAY_WORKER_PLUGINS, RELAY_KAFKA_PROPERTIES …): the workers get none of them.
         let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RELAY_") }
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        guard null >= 0 else { throw CLIFailure("bench: cannot open /dev/null") }
+        guard null >= 0 else { throw BenchError("bench: cannot open /dev/null") }
         defer { close(null) }
         var processes: [PluginProcess] = []
         var logs: [FileHandle] = []
@@ -132,30 +139,21 @@ final class WorkerProcesses: Sendable {
                 }
                 let text = String(decoding: data, as: UTF8.self)
                 state.logs.withLock { $0[index] = String(($0[index] + text).suffix(4000)) }
-                for line in text.split(separator: "\n") {
-                    for (marker, adding) in [("kafka consumer: assigned ", true), ("kafka consumer: revoked ", false)] {
-                        guard let range = line.range(of: marker) else { continue }
-                        let partitions = line[range.upperBound...].split(separator: ",").map {
-                            $0.trimmingCharacters(in: .whitespaces)
-                        }
-                        state.owned.withLock { owned in
-                            if adding { owned[index].formUnion(partitions) } else { owned[index].subtract(partitions) }
-                        }
-                    }
-                }
             }
             do {
                 // The child gets its copy of the pipe's write end as stderr (and no other descriptor of ours).
                 processes.append(
                     try PluginProcess.spawn(
-                        command: [executable.path, "worker", "--dir", directory] + arguments, environment: environment,
+                        command: [executable.path, "worker", "--dir", directory] + arguments + [
+                            "--port", String(ports[index]),
+                        ], environment: environment,
                         workingDirectory: nil, stdin: null, stdout: null,
                         stderr: pipe.fileHandleForWriting.fileDescriptor))
                 try pipe.fileHandleForWriting.close()
                 logs.append(pipe.fileHandleForReading)
             } catch {
                 for started in processes { started.signalGroup(SIGKILL) }
-                throw CLIFailure("bench: cannot start worker \(index + 1) (\(executable.path)): \(error)")
+                throw BenchError("bench: cannot start worker \(index + 1) (\(executable.path)): \(error)")
             }
         }
         self.processes = processes
@@ -166,33 +164,7 @@ final class WorkerProcesses: Sendable {
     func checkAlive() throws {
         if let exited = processes.firstIndex(where: { !$0.isRunning }) {
             let ending = processes[exited].termination.map(\.description) ?? "ended"
-            throw CLIFailure("bench: worker \(exited + 1) \(ending):\n\(state.logs.withLock { $0[exited] })")
-        }
-    }
-
-    /// Until the workers own every partition of `topic` between them (and each owns one, if there are enough),
-    /// unchanged for 2 s.
-    func waitForAssignment(of topic: String, partitions: Int, timeout: Duration) async throws {
-        let deadline = ContinuousClock.now + timeout
-        var stableSince: ContinuousClock.Instant?
-        while true {
-            try checkAlive()
-            let shares = state.owned.withLock { $0.map { $0.filter { $0.hasPrefix(topic + "[") }.count } }
-            let complete =
-                shares.reduce(0, +) == partitions && (shares.count > partitions || shares.allSatisfy { $0 > 0 })
-            if complete {
-                if let since = stableSince, ContinuousClock.now - since >= .seconds(2) { return }
-                stableSince = stableSince ?? .now
-            } else {
-                stableSince = nil
-            }
-            guard ContinuousClock.now < deadline else {
-                throw CLIFailure(
-                    "bench: the workers did not share \(topic)'s \(partitions) partitions within "
-                        + "\(timeout) (they own \(shares))"
-                )
-            }
-            try await Task.sleep(for: .milliseconds(100))
+            throw BenchError("bench: worker \(exited + 1) \(ending):\n\(state.logs.withLock { $0[exited] })")
         }
     }
 

@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import RelayCore
+import RelayEngine
+import RelayPlugins
+import RelaySpec
+import RelayStore
+import RelayTransport
+
+/// `relay bench`: events through a workflow of trivial native steps, on the embedded bus or on Kafka. Publishes
+/// the events, waits until every run has finished, reads the figures from the run store and prints them; the last
+/// line reads `runs/s=… steps/s=… p50_ms=… p99_ms=…`.
+public struct PipelineBench: Sendable {
+    public struct Configuration: Sendable {
+        /// Events (each starts one run).
+        public var events = 10000
+        /// Steps per run.
+        public var steps = 3
+        /// Jobs a worker runs at once.
+        public var concurrency = 8
+        /// Steps that wait this many seconds each (the native sleep plugin) instead of trivial ones; 0: trivial.
+        public var sleep = 0
+        /// Where to put the database; nil: a temporary directory, removed afterwards.
+        public var directory: String?
+        /// Run on Kafka; nil: on the embedded bus.
+        public var kafka: Kafka?
+        public init() {}
+    }
+
+    /// `relay bench --brokers`: the dispatcher in this process, `workers` `relay worker` processes.
+    public struct Kafka: Sendable {
+        public var bootstrapServers: [String]
+        /// librdkafka properties, for this process and the workers.
+        public var properties: [String: String] = [:]
+        /// Worker processes.
+        public var workers = 1
+        /// Partitions of the bench's topics (bounds how many workers share the jobs).
+        public var partitions = 6
+        public init(bootstrapServers: [String]) { self.bootstrapServers = bootstrapServers }
+    }
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    public func run() async throws {
+        let directory =
+            configuration.directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(UUID().uuidString)").path
+        defer { if configuration.directory == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        let yaml = workflowYAML()
+        let workflow = try WorkflowDecoder.decode(yaml: yaml, file: "bench.yaml")
+        try FileManager.default.createDirectory(atPath: directory + "/workflows", withIntermediateDirectories: true)
+        try yaml.write(toFile: directory + "/workflows/bench.yaml", atomically: true, encoding: .utf8)
+        let database = try SQLiteDatabase(path: (directory as NSString).appendingPathComponent("relay.sqlite"))
+        let instance = workflow.trigger.instanceID
+        let messages = (0..<configuration.events).map { n in
+            TriggerEvent(id: "bench-\(n)", instance: instance, output: ["n": .int(n)]).message
+        }
+        let catalog = PluginCatalog(native: try NativePlugins.all())
+
+        let measurement: Measurement
+        if let kafka = configuration.kafka {
+            measurement = try await KafkaBench(
+                kafka: kafka, concurrency: configuration.concurrency, directory: directory, workflow: workflow,
+                catalog: catalog, plugin: configuration.sleep > 0 ? "sleep" : "type_converter", database: database
+            ).run(messages)
+        } else {
+            measurement = try await embedded(messages, workflow: workflow, catalog: catalog, database: database)
+        }
+        try await report(measurement, store: SQLiteRunStore(readingFrom: database))
+    }
+
+    /// The benchmark's workflow: `steps` trivial type conversions chained, or `steps` sleeps.
+    func workflowYAML() -> String {
+        var yaml = "name: bench\ntrigger: {plugin: webhook, trigger: webhook, input: {path: bench}}\nsteps:\n"
+        for index in 0..<configuration.steps {
+            if configuration.sleep > 0 {
+                yaml += "  - {id: s\(index), plugin: sleep, action: sleep, input: {interval: \(configuration.sleep)}}\n"
+            } else {
+                let input = index == 0 ? "\"{{ trigger.n }}\"" : "\"{{ steps.s\(index - 1).output.output }}\""
+                yaml +=
+                    "  - {id: s\(index), plugin: type_converter, action: integer_to_number, input: {input: \(input)}}\n"
+            }
+        }
+        return yaml
+    }
+
+    /// When the events were published (after any warm-up) and when the last run finished.
+    struct Measurement {
+        var published: Double
+        var elapsed: Duration
+    }
+
+    /// The dispatcher and a worker in this process, on the embedded bus.
+    private func embedded(
+        _ messages: [BusMessage], workflow: Workflow, catalog: PluginCatalog, database: SQLiteDatabase
+    ) async throws -> Measurement {
+        let bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(20))
+        let store = try SQLiteRunStore(bus: bus)
+        let services = PipelineAssembly(workflows: [workflow], catalog: catalog, transport: bus)
+            .services(dispatcher: store, worker: .init(concurrency: configuration.concurrency))
+        let task = Task { try? await services.run() }
+        defer { task.cancel() }
+        let measurement = try await Self.publishAndWait(messages, store: store, alreadyFinished: 0) {
+            try await bus.publish($0)
+        }
+        task.cancel()
+        await task.value
+        return measurement
+    }
+
+    /// Publishes in batches of 1,000, then waits until `messages.count` more runs have finished. Fails when no run
+    /// finishes for 120 s, or when `check` throws (a worker process died).
+    static func publishAndWait(
+        _ messages: [BusMessage], store: any RunStore, alreadyFinished: Int,
+        check: @Sendable () throws -> Void = {},
+        publish: ([BusMessage]) async throws -> Void
+    ) async throws -> Measurement {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let published = Date().timeIntervalSince1970
+        var index = 0
+        while index < messages.count {
+            let end = min(index + 1000, messages.count)
+            try await publish(Array(messages[index..<end]))
+            index = end
+        }
+        var finished = 0
+        var lastReport = clock.now
+        var lastProgress = (count: 0, at: clock.now)
+        while finished < messages.count {
+            try await Task.sleep(for: .milliseconds(50))
+            try check()
+            finished = try await finishedRuns(store) - alreadyFinished
+            if finished > lastProgress.count {
+                lastProgress = (finished, clock.now)
+            } else if clock.now - lastProgress.at > .seconds(120) {
+                throw BenchError("bench: no run finished for 120 s (\(finished)/\(messages.count) finished)")
+            }
+            if clock.now - lastReport > .seconds(2) {
+                print("… \(finished)/\(messages.count) runs finished")
+                lastReport = clock.now
+            }
+        }
+        return Measurement(published: published, elapsed: clock.now - start)
+    }
+
+    static func finishedRuns(_ store: any RunStore) async throws -> Int {
+        try await store.runCounts().filter { $0.key.isFinished }.values.reduce(0, +)
+    }
+
+    private func report(_ measurement: Measurement, store: any RunStore) async throws {
+        let (events, steps, sleep) = (configuration.events, configuration.steps, configuration.sleep)
+        // Runs of the measured events only (a warm-up run finished before they were published).
+        let latencies = try await store.runs(limit: Int.max).compactMap { run -> Double? in
+            guard let finished = run.finishedAt, finished >= measurement.published else { return nil }
+            return (finished - measurement.published) * 1000
+        }.sorted()
+        let failed = try await store.runCounts().filter { $0.key != .succeeded }.values.reduce(0, +)
+        let seconds =
+            Double(measurement.elapsed.components.seconds) + Double(measurement.elapsed.components.attoseconds) / 1e18
+        func percentile(_ p: Double) -> Double {
+            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        }
+        let mode =
+            configuration.kafka.map { "bus=kafka workers=\($0.workers) partitions=\($0.partitions)" } ?? "bus=embedded"
+        let sleeping = sleep > 0 ? " sleep=\(sleep)s" : ""
+        print(
+            "\(mode) events=\(events) steps=\(steps)\(sleeping) concurrency=\(configuration.concurrency)"
+                + " seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)")
+        print(
+            String(
+                format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",
+                Double(events) / seconds, Double(events * steps) / seconds, percentile(0.5), percentile(0.99)))
+    }
+}
+
+/// A benchmark that could not run or finish; printed as its message.
+public struct BenchError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ message: String) { description = message }
+}

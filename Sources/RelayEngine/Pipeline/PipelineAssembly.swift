@@ -1,0 +1,119 @@
+import Logging
+import RelayCore
+import RelayStore
+import RelayTransport
+import ServiceLifecycle
+
+/// How the pipeline's services are wired: every process that runs some of them (`relay up`, `relay dispatcher`,
+/// `relay worker`, `relay triggers`, `relay bench`, the tests) builds them here, over its transport, with one
+/// set of metrics and one logger.
+///
+/// Shutdown order: `components` lists the dispatcher, then the workers, then the trigger host; a service group
+/// stops them in reverse (no new events first, then the jobs in flight finish, then the dispatcher records them).
+public struct PipelineAssembly: Sendable {
+    public let workflows: [Workflow]
+    public let catalog: PluginCatalog
+    public let connections: ConnectionStore
+    public let transport: any Transport
+    public let metrics: PipelineMetrics
+    public let logger: Logger
+
+    public init(
+        workflows: [Workflow], catalog: PluginCatalog, connections: ConnectionStore = ConnectionStore(),
+        transport: any Transport, metrics: PipelineMetrics = PipelineMetrics(),
+        logger: Logger = Logger(label: "relay")
+    ) {
+        self.workflows = workflows
+        self.catalog = catalog
+        self.connections = connections
+        self.transport = transport
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// The project's workflows, plugins and connections.
+    public init(
+        project: Project, transport: any Transport, metrics: PipelineMetrics = PipelineMetrics(),
+        logger: Logger = Logger(label: "relay")
+    ) {
+        self.init(
+            workflows: project.workflows, catalog: project.catalog, connections: project.connections,
+            transport: transport, metrics: metrics, logger: logger)
+    }
+
+    /// The plugins the workflows run as steps, sorted.
+    public var pluginsInUse: [String] { Set(workflows.flatMap { $0.steps.map(\.plugin) }).sorted() }
+
+    /// What a process runs: a dispatcher over `store`, a worker, a trigger host over `states`, any subset.
+    public func services(
+        dispatcher store: (any RunStore)? = nil, worker: WorkerSettings? = nil,
+        triggers states: (any TriggerStateStore)? = nil
+    ) -> PipelineServices {
+        PipelineServices(
+            dispatcher: store.map {
+                Dispatcher(bus: transport, store: $0, workflows: workflows, metrics: metrics, logger: logger)
+            },
+            worker: worker.map {
+                Worker(
+                    bus: transport, catalog: catalog, connections: connections, plugins: $0.plugins,
+                    concurrency: $0.concurrency, metrics: metrics, logger: logger)
+            },
+            triggers: states.map {
+                TriggerHost(
+                    bus: transport, states: $0, catalog: catalog, connections: connections, workflows: workflows,
+                    metrics: metrics, logger: logger)
+            },
+            logger: logger)
+    }
+
+    public struct WorkerSettings: Sendable {
+        /// Whose job topics to consume; nil: every plugin of the catalog.
+        public var plugins: [String]?
+        /// Jobs run at once.
+        public var concurrency: Int
+        public init(plugins: [String]? = nil, concurrency: Int = 8) {
+            self.plugins = plugins
+            self.concurrency = concurrency
+        }
+    }
+}
+
+/// The services of one process, built by `PipelineAssembly`.
+public struct PipelineServices: Sendable {
+    public let dispatcher: Dispatcher?
+    public let worker: Worker?
+    public let triggers: TriggerHost?
+    let logger: Logger
+
+    /// For a service group: the dispatcher, the worker, the trigger host (the group stops them in reverse). With
+    /// `logging`, each says when it starts draining and when it has drained.
+    public func components(logging: Bool = false) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let logger = logging ? self.logger : nil
+        var components: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let dispatcher {
+            components.append(
+                .init(service: PipelineComponent(name: "dispatcher", logger: logger) { try await dispatcher.run() }))
+        }
+        if let worker {
+            components.append(
+                .init(service: PipelineComponent(name: "worker", logger: logger) { try await worker.run() }))
+        }
+        if let triggers {
+            components.append(
+                .init(service: PipelineComponent(name: "triggers", logger: logger) { try await triggers.run() }))
+        }
+        return components
+    }
+
+    /// Runs every service until cancelled (for benchmarks and tests, which stop by cancelling instead of a signal);
+    /// a service that fails ends the others.
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if let dispatcher { group.addTask { try await dispatcher.run() } }
+            if let worker { group.addTask { try await worker.run() } }
+            if let triggers { group.addTask { try await triggers.run() } }
+            defer { group.cancelAll() }
+            while try await group.next() != nil {}
+        }
+    }
+}
