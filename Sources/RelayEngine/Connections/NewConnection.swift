@@ -23,9 +23,7 @@ public struct NewConnection: Sendable {
             throw RelayError(.invalidValue, "connection name \"\(name)\": use letters, digits, - and _ only")
         }
         guard let entry = catalog[plugin] else {
-            let native = catalog.entries.filter {
-                if case .native = $0.value.executor { return true } else { return false }
-            }.keys.sorted()
+            let native = catalog.entries.filter { $0.value.executor is PluginHost }.keys.sorted()
             throw RelayError(
                 .notFound,
                 "no plugin named \(plugin) is installed (native: \(native.joined(separator: ", "))); external plugins"
