@@ -49,9 +49,9 @@ import Testing
             let bus = try KafkaTransport(configuration: configuration)
             let reader = try await bus.subscribe(topic: Topics.events, group: "events-reader")
             let delivery = try #require(try await reader.next())
-            let event = try JSONParser.parse(bytes: delivery.message.value)
-            #expect(event["eventId"]?.stringValue == eventID)
-            #expect(event["output"] == ["body": "Ada"])
+            let event = try TriggerEvent(bytes: delivery.message.value)
+            #expect(event.id == eventID)
+            #expect(event.output == ["body": "Ada"])
             await reader.close()
             await bus.close()
         }
@@ -66,6 +66,10 @@ import Testing
             let database = "\(project.path)/.relay/relay.sqlite"
             #expect(result.stdout.contains("to the embedded bus \(database)"), "\(result.stdout)")
             #expect(FileManager.default.fileExists(atPath: database))
+            // Before any relay up, the run store is there and empty.
+            let runs = try await RelayProcess.run(["runs", "list", "--dir", project.path])
+            #expect(runs.status == 0, "\(runs.stderr)")
+            #expect(runs.stdout.isEmpty)
         }
     }
 

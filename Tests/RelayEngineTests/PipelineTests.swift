@@ -287,6 +287,23 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
         #expect(steps(run).map { "\($0.0):\($0.2)" } == ["loud:skipped", "quiet:succeeded"])
     }
 
+    /// Every step skipped as the run starts: the run ends, it does not wait for a result that will never come (it
+    /// stayed `running` before the dispatcher finished runs on the event's path too).
+    @Test func aRunWhoseStepsAreAllSkippedSucceeds() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            """
+            name: quiet
+            \(Self.manual)steps:
+              - {id: loud, plugin: ptest, action: echo, input: {text: LOUD}, when: 'trigger.mode == "loud"'}
+            """
+        ])
+        try await pipeline.publish(["mode": "quiet"])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        await pipeline.stop()
+        #expect(run["status"] == "succeeded")
+        #expect(steps(run).map { "\($0.0):\($0.2)" } == ["loud:skipped"])
+    }
+
     @Test func aRedeliveredEventStartsNoSecondRun() async throws {
         let pipeline = try TestPipeline(workflows: [
             "name: once\n\(Self.manual)steps:\n  - {id: a, plugin: ptest, action: echo, input: {text: x}}\n"

@@ -78,8 +78,8 @@ struct RunsShowCommand: AsyncParsableCommand {
         for step in run.steps {
             let duration = step.json["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
             print("  \(step.stepID) #\(step.attempt): \(step.status.rawValue)\(duration)")
-            if let input = step.input { print("    input:  \(JSONWriter.compact.string(input))") }
-            if let output = step.output { print("    output: \(JSONWriter.compact.string(output))") }
+            if let input = step.input, input != .null { print("    input:  \(JSONWriter.compact.string(input))") }
+            if let output = step.output, output != .null { print("    output: \(JSONWriter.compact.string(output))") }
             if let error = step.error { print("    error:  \(error)") }
         }
     }
@@ -140,6 +140,8 @@ struct EventsPublishCommand: AsyncParsableCommand {
         } else {
             let database = try SQLiteDatabase(path: project.layout.database)
             let bus = try EmbeddedBus(database: database)
+            // The run store's tables too, so that `relay runs` reads an empty store before the first `relay up`.
+            _ = try SQLiteRunStore(bus: bus)
             try await bus.publish([event])
             print("published event \(eventID) for \(instance) to the embedded bus \(project.layout.database)")
         }

@@ -65,7 +65,8 @@ public struct JobRoute: Sendable, Equatable {
             jobID: try fields.string(Key.jobID), runID: try fields.string(Key.runID),
             stepID: try fields.string(Key.stepID), attempt: try fields.integer(Key.attempt, in: 0...Int(Int32.max)),
             workflow: try fields.string(Key.workflow),
-            timeoutMilliseconds: try fields.integer(Key.timeout, in: 0...Int.max),
+            // Any integer: the worker clamps it to the limits (a message's timeout was checked by no workflow).
+            timeoutMilliseconds: try fields.integer(Key.timeout),
             connection: try fields.optionalString(Key.connection), startedAt: try fields.optionalNumber(Key.startedAt))
     }
 }

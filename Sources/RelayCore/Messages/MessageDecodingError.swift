@@ -59,10 +59,10 @@ struct MessageFields {
         return string
     }
 
-    func integer(_ key: String, in range: ClosedRange<Int>) throws(MessageDecodingError) -> Int {
-        let expected = "an integer from \(range.lowerBound) to \(range.upperBound)"
+    func integer(_ key: String, in range: ClosedRange<Int>? = nil) throws(MessageDecodingError) -> Int {
+        let expected = range.map { "an integer from \($0.lowerBound) to \($0.upperBound)" } ?? "an integer"
         guard let value = object[key], !value.isNull else { throw missing(key, expected) }
-        guard let int = value.intValue, range.contains(int) else { throw wrong(key, expected, value) }
+        guard let int = value.intValue, range?.contains(int) ?? true else { throw wrong(key, expected, value) }
         return int
     }
 

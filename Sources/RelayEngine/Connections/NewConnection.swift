@@ -26,8 +26,8 @@ public struct NewConnection: Sendable {
             let native = catalog.entries.filter { $0.value.executor is PluginHost }.keys.sorted()
             throw RelayError(
                 .notFound,
-                "no plugin named \(plugin) is installed (native: \(native.joined(separator: ", "))); external plugins"
-                    + " are registered in \(layout.plugins)")
+                "no plugin named \(plugin) is installed (native: \(native.joined(separator: ", ")); external plugins"
+                    + " are registered in \(layout.plugins))")
         }
         let parameters = try readParameters()
         let schema = entry.schemas["connection"] ?? [:]

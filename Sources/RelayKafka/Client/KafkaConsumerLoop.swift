@@ -295,7 +295,6 @@ final class KafkaConsumerLoop: Sendable {
                 rd_kafka_assign(rk, list)
             }
             if state.withLock({ $0.appliedPause }) { rd_kafka_pause_partitions(rk, list) }
-            // The message keeps the partitions too: `relay bench` reads them from the workers' logs.
             client.logger.info(
                 "kafka consumer: assigned \(partitions.map(\.description).joined(separator: ", "))",
                 metadata: Self.metadata(partitions))
