@@ -56,7 +56,8 @@ struct KafkaWorkflowGraphTests {
             (try? await store.runs(limit: 1).first?.status.isFinished) == true
         }
         let summary = try await store.runs(limit: 1).first
-        let run = try await summary.flatMap { try await store.run(id: $0.id) }
+        var run: RunDetail?
+        if let summary { run = try await store.run(id: summary.id) }
         running.cancel()
         await running.value
         await transport.close()

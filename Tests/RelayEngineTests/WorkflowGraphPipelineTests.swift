@@ -114,13 +114,13 @@ enum GatePlugin {
             name: decide
             \(Self.manual)steps:
               - {id: check, plugin: ptest, action: echo, input: {text: "{{ trigger.mode }}"}}
-              - {id: yes, plugin: ptest, action: echo, needs: [check], input: {text: yes},
+              - {id: block, plugin: ptest, action: echo, needs: [check], input: {text: blocked},
                  when: 'steps.check.output.text == "loud"'}
-              - {id: yes_more, plugin: ptest, action: echo, needs: [yes], input: {text: more}}
-              - {id: no, plugin: ptest, action: echo, needs: [check], input: {text: no},
+              - {id: block_more, plugin: ptest, action: echo, needs: [block], input: {text: more}}
+              - {id: ticket, plugin: ptest, action: echo, needs: [check], input: {text: ticketed},
                  when: 'steps.check.output.text != "loud"'}
-              - {id: join, plugin: ptest, action: echo, needs: [yes_more, no],
-                 input: {text: "yes {{ steps.yes.status }}, no {{ steps.no.status }}"}}
+              - {id: join, plugin: ptest, action: echo, needs: [block_more, ticket],
+                 input: {text: "block {{ steps.block.status }}, ticket {{ steps.ticket.status }}"}}
             """
         ])
         try await pipeline.publish(["mode": "quiet"])
@@ -133,22 +133,22 @@ enum GatePlugin {
         #expect(
             Self.statuses(quiet)
                 == [
-                    "check": "succeeded", "yes": "skipped", "yes_more": "skipped", "no": "succeeded",
+                    "check": "succeeded", "block": "skipped", "block_more": "skipped", "ticket": "succeeded",
                     "join": "succeeded",
                 ])
         #expect(steps(quiet).filter { $0.0 == "join" }.count == 1)
-        #expect(quiet["steps"]?.arrayValue?.last?["output"]?["text"] == "yes skipped, no succeeded")
+        #expect(quiet["steps"]?.arrayValue?.last?["output"]?["text"] == "block skipped, ticket succeeded")
         // A step whose needs were all skipped is skipped, saying why.
-        let more = quiet["steps"]?.arrayValue?.first { $0["step"] == "yes_more" }
+        let more = quiet["steps"]?.arrayValue?.first { $0["step"] == "block_more" }
         #expect(more?["error"]?.stringValue?.hasPrefix("no path reached it") == true)
         #expect(loud["status"] == "succeeded", "\(loud)")
         #expect(
             Self.statuses(loud)
                 == [
-                    "check": "succeeded", "yes": "succeeded", "yes_more": "succeeded", "no": "skipped",
+                    "check": "succeeded", "block": "succeeded", "block_more": "succeeded", "ticket": "skipped",
                     "join": "succeeded",
                 ])
-        #expect(loud["steps"]?.arrayValue?.last?["output"]?["text"] == "yes succeeded, no skipped")
+        #expect(loud["steps"]?.arrayValue?.last?["output"]?["text"] == "block succeeded, ticket skipped")
     }
 
     @Test func aFailingBranchFailsTheRunAndTheOtherBranchsResultStartsNothing() async throws {
