@@ -120,6 +120,18 @@ import Testing
         }
     }
 
+    @Test func aRunShownWithItsGraphGivesEachStepsNeeds() throws {
+        var run = RunDetail(
+            summary: RunSummary(id: "r", workflow: "w", status: .failed, startedAt: 0), triggerEvent: [:],
+            steps: [StepAttempt(stepID: "a", attempt: 1, status: .succeeded, scheduledAt: 0)])
+        #expect(run.json["graph"] == nil, "without the workflow's definition, no graph")
+        #expect(run.json["steps"]?.arrayValue?.first?["needs"] == nil)
+        run.graph = [.init(step: "a", needs: []), .init(step: "b", needs: ["a"])]
+        #expect(run.json["steps"]?.arrayValue?.first?["needs"] == [])
+        #expect(run.json["steps"]?.arrayValue?.first?["status"] == "succeeded", "the attempt's fields are kept")
+        #expect(run.json["graph"] == [["step": "a", "needs": []], ["step": "b", "needs": ["a"]]])
+    }
+
     @Test func dueJobsAreTakenOnceInDueOrder() async throws {
         try await Self.withDatabase { database in
             let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
