@@ -86,18 +86,46 @@ public struct RunDetail: Sendable, Equatable {
     public var summary: RunSummary
     public var triggerEvent: JSONValue
     public var steps: [StepAttempt]
+    /// The workflow's steps in the order they are listed, each with the steps it needs; empty when the workflow's
+    /// definition is not known to the reader (the store keeps runs, not workflows).
+    public var graph: [GraphStep]
 
-    public init(summary: RunSummary, triggerEvent: JSONValue, steps: [StepAttempt]) {
+    /// One step of the run's workflow and the steps it needs.
+    public struct GraphStep: Sendable, Equatable {
+        public var step: String
+        public var needs: [String]
+
+        public init(step: String, needs: [String]) {
+            self.step = step
+            self.needs = needs
+        }
+    }
+
+    public init(summary: RunSummary, triggerEvent: JSONValue, steps: [StepAttempt], graph: [GraphStep] = []) {
         self.summary = summary
         self.triggerEvent = triggerEvent
         self.steps = steps
+        self.graph = graph
     }
 
-    /// How `relay runs show --json` shows it.
+    /// The steps `step` needs, when the graph is known.
+    public func needs(of step: String) -> [String]? { graph.first { $0.step == step }?.needs }
+
+    /// How `relay runs show --json` shows it: with the graph known, each attempt carries its step's `needs`, and
+    /// `graph` lists every step (those never started included) with its needs.
     public var json: JSONValue {
         var result = summary.json.objectValue ?? [:]
         result["trigger_event"] = triggerEvent
-        result["steps"] = .array(steps.map(\.json))
+        result["steps"] = .array(
+            steps.map { attempt in
+                var entry = attempt.json.objectValue ?? [:]
+                if let needs = needs(of: attempt.stepID) { entry["needs"] = .array(needs.map(JSONValue.string)) }
+                return .object(entry)
+            })
+        if !graph.isEmpty {
+            result["graph"] = .array(
+                graph.map { ["step": .string($0.step), "needs": .array($0.needs.map(JSONValue.string))] })
+        }
         return .object(result)
     }
 

@@ -54,6 +54,13 @@ public protocol RunStoreTransaction {
     /// The attempt with this job id, or nil.
     func step(jobID: String) throws -> StepAttemptRecord?
 
+    /// The latest attempt (highest attempt number) of each step of the run that has one, by step id: what the
+    /// dispatcher decides readiness from (a step with an attempt has been started or decided, and never is again).
+    func latestSteps(runID: String) throws -> [String: StepAttemptRecord]
+
+    /// The run's status, or nil when there is no such run.
+    func runStatus(id: String) throws -> RunStatus?
+
     /// Records a worker's result for a running attempt.
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws
 

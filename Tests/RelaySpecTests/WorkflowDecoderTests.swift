@@ -37,7 +37,8 @@ import Testing
             "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
                 + "  - {id: a, plugin: p, action: x, input: {v: \"{{ steps.later.output }}\"}}\n"
                 + "  - {id: later, plugin: p, action: x}\n",
-            "w.yaml:4: steps[0].input: steps.later.output: unknown step \"later\"; a step may use the steps before it"
+            "w.yaml:4: steps[0].input: steps.later.output: step \"later\" does not come before this step; "
+                + "a step may use the steps before it in the graph (its needs, and theirs)"
         ),
         (
             "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n"
@@ -57,7 +58,7 @@ import Testing
         (
             "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, retries: 3}\n",
             "w.yaml:4: steps[0].retries: unknown key (a step has id, plugin, action, connection, input, "
-                + "continue_on_failure, retry, timeout, when)"
+                + "continue_on_failure, retry, timeout, when, needs)"
         ),
     ])
     func errorsNameTheFileLineAndKey(yaml: String, message: String) {

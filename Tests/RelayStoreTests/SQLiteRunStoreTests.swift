@@ -93,6 +93,45 @@ import Testing
         }
     }
 
+    @Test func theLatestAttemptOfEachStepAndTheRunStatusAreReadInTheTransaction() async throws {
+        try await Self.withDatabase { database in
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            _ = try await store.transaction(acknowledging: []) { tx in
+                #expect(try tx.runStatus(id: "run-1") == nil)
+                _ = try Self.decide(tx)
+                #expect(try tx.runStatus(id: "run-1") == .running)
+                // A second attempt of a: it is the latest, whatever the first one's outcome.
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/a/2", runID: "run-1", stepID: "a", attempt: 2, status: .running))
+                // Adding an attempt that exists changes nothing (what keeps a step from starting twice).
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/a/2", runID: "run-1", stepID: "a", attempt: 2, status: .failed))
+                let latest = try tx.latestSteps(runID: "run-1")
+                #expect(latest.keys.sorted() == ["a", "b"])
+                #expect(latest["a"]?.attempt == 2)
+                #expect(latest["a"]?.status == .running)
+                #expect(latest["b"]?.status == .skipped)
+                #expect(latest["b"]?.error == "condition")
+                #expect(try tx.latestSteps(runID: "run-2").isEmpty)
+                try tx.finishRun(id: "run-1", status: .failed, error: "step a failed")
+                #expect(try tx.runStatus(id: "run-1") == .failed)
+                return ((), [])
+            }
+        }
+    }
+
+    @Test func aRunShownWithItsGraphGivesEachStepsNeeds() throws {
+        var run = RunDetail(
+            summary: RunSummary(id: "r", workflow: "w", status: .failed, startedAt: 0), triggerEvent: [:],
+            steps: [StepAttempt(stepID: "a", attempt: 1, status: .succeeded, scheduledAt: 0)])
+        #expect(run.json["graph"] == nil, "without the workflow's definition, no graph")
+        #expect(run.json["steps"]?.arrayValue?.first?["needs"] == nil)
+        run.graph = [.init(step: "a", needs: []), .init(step: "b", needs: ["a"])]
+        #expect(run.json["steps"]?.arrayValue?.first?["needs"] == [])
+        #expect(run.json["steps"]?.arrayValue?.first?["status"] == "succeeded", "the attempt's fields are kept")
+        #expect(run.json["graph"] == [["step": "a", "needs": []], ["step": "b", "needs": ["a"]]])
+    }
+
     @Test func dueJobsAreTakenOnceInDueOrder() async throws {
         try await Self.withDatabase { database in
             let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))

@@ -4,6 +4,7 @@ import RelayCore
 import RelayEngine
 import RelayKafka
 import RelayPlugins
+import RelaySpec
 import RelayStore
 import RelayTransport
 
@@ -62,8 +63,15 @@ struct RunsShowCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        guard let run = try await ProjectDatabase.runStore(dir).run(id: id) else {
+        guard var run = try await ProjectDatabase.runStore(dir).run(id: id) else {
             throw CLIFailure("no run \(id)")
+        }
+        // The graph comes from the workflow's definition, looked up by name among the project's workflow files
+        // (read as they are now: a later slice pins each run to the version it started with).
+        if let workflow = Self.workflow(named: run.summary.workflow, in: ProjectLayout(root: dir).workflows) {
+            run.graph = workflow.steps.indices.map {
+                RunDetail.GraphStep(step: workflow.steps[$0].id, needs: workflow.needs(at: $0))
+            }
         }
         if json {
             print(JSONWriter.pretty.string(run.json))
@@ -77,11 +85,31 @@ struct RunsShowCommand: AsyncParsableCommand {
         print("  trigger event: \(JSONWriter.compact.string(run.triggerEvent))")
         for step in run.steps {
             let duration = step.json["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
-            print("  \(step.stepID) #\(step.attempt): \(step.status.rawValue)\(duration)")
+            let needs = run.needs(of: step.stepID).map { "  (needs: \($0.isEmpty ? "-" : $0.joined(separator: ", ")))" }
+            print("  \(step.stepID) #\(step.attempt): \(step.status.rawValue)\(duration)\(needs ?? "")")
             if let input = step.input, input != .null { print("    input:  \(JSONWriter.compact.string(input))") }
             if let output = step.output, output != .null { print("    output: \(JSONWriter.compact.string(output))") }
             if let error = step.error { print("    error:  \(error)") }
         }
+        let started = Set(run.steps.map(\.stepID))
+        for step in run.graph where !started.contains(step.step) {
+            let needs = step.needs.isEmpty ? "-" : step.needs.joined(separator: ", ")
+            print("  \(step.step): not started  (needs: \(needs))")
+        }
+    }
+}
+
+extension RunsShowCommand {
+    /// The workflow of that name among the files of `directory`, or nil (files that do not read are passed over:
+    /// showing a run needs no valid project).
+    static func workflow(named name: String, in directory: String) -> Workflow? {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        for file in files {
+            let path = (directory as NSString).appendingPathComponent(file)
+            if let workflow = try? WorkflowDecoder.load(path: path), workflow.name == name { return workflow }
+        }
+        return nil
     }
 }
 

@@ -1,5 +1,6 @@
-/// A workflow: one trigger, then steps that run actions, in order. Each step's input is a template over the
-/// trigger's event and earlier steps' outputs.
+/// A workflow: one trigger, then steps that run actions. The steps form a graph through their `needs` (by default
+/// each step needs the one listed before it, so a workflow without `needs` is a straight line). Each step's input
+/// is a template over the trigger's event and the outputs of the steps before it in the graph.
 public struct Workflow: Sendable, Equatable {
     public var name: String
     public var version: Int
@@ -70,11 +71,14 @@ public struct WorkflowStep: Sendable, Equatable {
     public var timeout: Duration
     /// Run the step only when this condition holds (see `Condition`); a skipped step is recorded as such.
     public var when: Condition?
+    /// The steps that must have ended before this one starts, as written (`needs: [a, b]`); nil when the step has
+    /// no `needs` key and needs the step listed before it (see `Workflow.needs(at:)`).
+    public var needs: [String]?
 
     public init(
         id: String, plugin: String, action: String, connection: String? = nil, input: JSONValue = [:],
         continueOnFailure: Bool = false, retry: RetryPolicy = RetryPolicy(), timeout: Duration = .seconds(60),
-        when: Condition? = nil
+        when: Condition? = nil, needs: [String]? = nil
     ) {
         self.id = id
         self.plugin = plugin
@@ -85,6 +89,7 @@ public struct WorkflowStep: Sendable, Equatable {
         self.retry = retry
         self.timeout = timeout
         self.when = when
+        self.needs = needs
     }
 }
 

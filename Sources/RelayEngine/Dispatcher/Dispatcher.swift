@@ -4,10 +4,12 @@ import RelayCore
 import RelayStore
 import RelayTransport
 
-/// Turns events into workflow runs and results into what follows: the next step, a retry after backoff, a skip,
-/// or the end of the run. Every decision is recorded in the run store in the same transaction that publishes its
-/// consequences and acknowledges its input, so a redelivered event never starts a second run and a redelivered
-/// result never emits a second job.
+/// Turns events into workflow runs and results into what follows: every step whose needs have all ended (run in
+/// parallel, or skipped), a retry after backoff, or the end of the run. Readiness is decided from what the run
+/// store records (the latest attempt of each step), never from what this process remembers, so a redelivered
+/// result or a restart between two decisions never starts a step twice. Every decision is recorded in the run store
+/// in the same transaction that publishes its consequences and acknowledges its input, so a redelivered event never
+/// starts a second run and a redelivered result never emits a second job.
 ///
 /// Written against `Transport` (to consume events and results) and `RunStore` (to decide, publish and acknowledge
 /// together); it knows neither SQLite nor Kafka.
@@ -64,6 +66,10 @@ public final class Dispatcher: Sendable {
             deadLettered += other.deadLettered
         }
 
+        mutating func add(_ progress: [Progress]) {
+            for item in progress { add(item) }
+        }
+
         mutating func add(_ progress: Progress) {
             switch progress {
             case .job(let job): messages.append(job.message)
@@ -74,9 +80,9 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// What follows a step in a run.
+    /// What follows a decision in a run.
     enum Progress: Sendable {
-        /// The next step's job.
+        /// A step's job.
         case job(ActionJob)
         /// The run has ended (recorded in the store); its notice.
         case ended(RunNotice)
@@ -139,7 +145,7 @@ public final class Dispatcher: Sendable {
             let runID = "run-" + String(StableHash.fnv1a(event.id + "/" + workflow.name), radix: 16)
             guard try tx.createRun(id: runID, workflow: workflow.name, event: event) else { continue }
             outcome.runsStarted += 1
-            outcome.add(try advance(runID: runID, workflow: workflow, after: -1, in: tx))
+            outcome.add(try advance(runID: runID, workflow: workflow, in: tx))
         }
         return outcome
     }
@@ -191,11 +197,13 @@ public final class Dispatcher: Sendable {
         // A result already recorded (redelivered) changes nothing.
         guard step.status == .running else { return Outcome() }
         try tx.finishStep(jobID: route.jobID, result: event, startedAt: startedAt)
+        // A result for a run that has ended (another branch failed it) is recorded and starts nothing.
+        guard try tx.runStatus(id: step.runID) == .running else { return Outcome() }
         guard let index = workflow.index(of: step.stepID) else { return Outcome() }
         let definition = workflow.steps[index]
         var outcome = Outcome()
-        if event.status == .ok || (step.attempt >= definition.retry.attempts && definition.continueOnFailure) {
-            outcome.add(try advance(runID: step.runID, workflow: workflow, after: index, in: tx))
+        if event.status == .ok {
+            outcome.add(try advance(runID: step.runID, workflow: workflow, in: tx))
         } else if step.attempt < definition.retry.attempts,
             let job = try? self.job(
                 runID: step.runID, workflow: workflow, step: definition, attempt: step.attempt + 1,
@@ -206,6 +214,9 @@ public final class Dispatcher: Sendable {
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             try tx.addStep(job.attemptRecord)
             try tx.schedule(job.message, jobID: job.route.jobID, dueAt: RunTime.now() + seconds)
+        } else if definition.continueOnFailure {
+            // A failed step that may continue has ended like any other.
+            outcome.add(try advance(runID: step.runID, workflow: workflow, in: tx))
         } else {
             outcome.add(
                 try end(
@@ -223,44 +234,74 @@ public final class Dispatcher: Sendable {
         return .ended(RunNotice(runID: runID, workflow: workflow.name, status: status))
     }
 
-    /// The job of the first step after `index` whose condition holds (skipped ones are recorded), or the end of the
-    /// run when no step is left. A step whose input cannot be rendered fails at once (it never reaches a worker).
-    func advance(
-        runID: String, workflow: Workflow, after index: Int, in tx: any RunStoreTransaction
-    ) throws -> Progress {
-        var next = index + 1
-        while next < workflow.steps.count {
-            let step = workflow.steps[next]
-            let scope = try tx.scope(runID: runID)
-            if let condition = step.when, !condition.holds(in: scope) {
-                try tx.addStep(
-                    StepAttemptRecord(
-                        jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 0), runID: runID,
-                        stepID: step.id, attempt: 0, status: .skipped,
-                        error: "condition not met: \(condition.description)"))
-                next += 1
-                continue
-            }
-            do {
-                let job = try job(runID: runID, workflow: workflow, step: step, attempt: 1, scope: scope)
-                try tx.addStep(job.attemptRecord)
-                return .job(job)
-            } catch let error as TemplateError {
-                try tx.addStep(
-                    StepAttemptRecord(
-                        jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
-                        stepID: step.id, attempt: 1, status: .failed,
-                        error: "input could not be rendered: \(error.message)"))
-                if step.continueOnFailure {
-                    next += 1
-                    continue
+    /// Starts every step of a running run whose needs have all ended and that has no attempt yet: its job, or its
+    /// record as skipped (its `when` does not hold, or every step it explicitly needs was skipped) or as failed (its
+    /// input cannot be rendered; it never reaches a worker). Skips and failures that may continue end a step at
+    /// once, so this goes on until nothing more is ready. The run succeeds when every step has ended; it fails when
+    /// a step that fails it cannot be rendered.
+    ///
+    /// Decided from the store: a step with an attempt has been started (or decided) by an earlier decision, in this
+    /// batch or before a crash, and is never started again.
+    func advance(runID: String, workflow: Workflow, in tx: any RunStoreTransaction) throws -> [Progress] {
+        var latest = try tx.latestSteps(runID: runID)
+        var progress: [Progress] = []
+        var decided = true
+        while decided {
+            decided = false
+            for (index, step) in workflow.steps.enumerated() where latest[step.id] == nil {
+                let needs = workflow.needs(at: index)
+                guard needs.allSatisfy({ latest[$0]?.status.isFinished == true }) else { continue }
+                let record: StepAttemptRecord
+                if step.needs?.isEmpty == false, needs.allSatisfy({ latest[$0]?.status == .skipped }) {
+                    // Without `needs` a step follows the one before it as it always did: only written needs branch.
+                    record = skipped(
+                        runID: runID, step: step,
+                        reason: "no path reached it: every step it needs was skipped (\(needs.joined(separator: ", ")))"
+                    )
+                } else if let condition = step.when, !condition.holds(in: try tx.scope(runID: runID)) {
+                    record = skipped(runID: runID, step: step, reason: "condition not met: \(condition.description)")
+                } else {
+                    do {
+                        let job = try job(
+                            runID: runID, workflow: workflow, step: step, attempt: 1, scope: tx.scope(runID: runID))
+                        record = job.attemptRecord
+                        progress.append(.job(job))
+                    } catch let error as TemplateError {
+                        try tx.addStep(
+                            StepAttemptRecord(
+                                jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
+                                stepID: step.id, attempt: 1, status: .failed,
+                                error: "input could not be rendered: \(error.message)"))
+                        if !step.continueOnFailure {
+                            // Jobs decided before this in the same decision still go out; their results start nothing.
+                            progress.append(
+                                try end(
+                                    runID: runID, workflow: workflow, status: .failed,
+                                    error: "step \(step.id): input could not be rendered: \(error.message)", in: tx))
+                            return progress
+                        }
+                        latest[step.id] = StepAttemptRecord(
+                            jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
+                            stepID: step.id, attempt: 1, status: .failed)
+                        decided = true
+                        continue
+                    }
                 }
-                return try end(
-                    runID: runID, workflow: workflow, status: .failed,
-                    error: "step \(step.id): input could not be rendered: \(error.message)", in: tx)
+                try tx.addStep(record)
+                latest[step.id] = record
+                decided = true
             }
         }
-        return try end(runID: runID, workflow: workflow, status: .succeeded, error: nil, in: tx)
+        if workflow.steps.allSatisfy({ latest[$0.id]?.status.isFinished == true }) {
+            progress.append(try end(runID: runID, workflow: workflow, status: .succeeded, error: nil, in: tx))
+        }
+        return progress
+    }
+
+    private func skipped(runID: String, step: WorkflowStep, reason: String) -> StepAttemptRecord {
+        StepAttemptRecord(
+            jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 0), runID: runID, stepID: step.id,
+            attempt: 0, status: .skipped, error: reason)
     }
 
     /// The job for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.

@@ -80,6 +80,7 @@ public enum WorkflowDecoder {
             }
             let allowed = [
                 "id", "plugin", "action", "connection", "input", "continue_on_failure", "retry", "timeout", "when",
+                "needs",
             ]
             for entry in node.orderedEntries where !allowed.contains(entry.key) {
                 throw fail(
@@ -143,35 +144,85 @@ public enum WorkflowDecoder {
                 }
             }
             do {
-                for reference in try Template.references(in: step.input) where reference.first == "steps" {
-                    guard reference.count >= 2, let target = steps.first(where: { $0.id == reference[1] }) else {
-                        throw fail(
-                            node["input"], "\(path).input",
-                            "\(reference.joined(separator: ".")): unknown step "
-                                + "\"\(reference.count >= 2 ? reference[1] : "")\"; "
-                                + "a step may use the steps before it"
-                        )
-                    }
-                    _ = target
-                }
-            } catch let error as TemplateError {
-                throw fail(node["input"], "\(path).input", error.message)
-            } catch let error as RelayError {
-                throw error
+                _ = try Template.references(in: step.input)
             } catch {
-                throw fail(node["input"], "\(path).input", "\(error)")
+                throw fail(node["input"], "\(path).input", error.message)
             }
-            if let when = step.when, when.path.first == "steps", when.path.count >= 2,
-                !steps.contains(where: { $0.id == when.path[1] })
-            {
-                throw fail(
-                    node["when"], "\(path).when",
-                    "unknown step \"\(when.path[1])\"; a condition may use the steps before it")
+            if let needs = node["needs"] {
+                guard let list = needs.sequence else {
+                    throw fail(
+                        needs, "\(path).needs",
+                        "expected a list of step ids such as [a, b], found \(needs.kindDescription)")
+                }
+                var ids: [String] = []
+                for item in list {
+                    guard let need = item.string, !need.isEmpty else {
+                        throw fail(item, "\(path).needs", "expected a step id, found \(item.kindDescription)")
+                    }
+                    guard !ids.contains(need) else {
+                        throw fail(item, "\(path).needs", "\"\(need)\" is listed twice")
+                    }
+                    ids.append(need)
+                }
+                step.needs = ids
             }
             steps.append(step)
         }
         guard !steps.isEmpty else { throw fail(stepsNode, "steps", "a workflow needs at least one step") }
-        return Workflow(name: name, version: version, trigger: binding, steps: steps, file: file)
+        let workflow = Workflow(name: name, version: version, trigger: binding, steps: steps, file: file)
+        try checkGraph(workflow, nodes: items, fail: fail)
+        return workflow
+    }
+
+    /// The steps' needs form a graph without cycles, and each step's templates and condition use only the steps
+    /// before it in that graph (its needs, and theirs): those are the steps that have ended when it starts.
+    static func checkGraph(
+        _ workflow: Workflow, nodes: [YAMLNode], fail: (YAMLNode?, String, String) -> RelayError
+    ) throws(RelayError) {
+        let ids = workflow.steps.map(\.id)
+        for (index, step) in workflow.steps.enumerated() {
+            let node = nodes[index]
+            for need in step.needs ?? [] {
+                guard need != step.id else {
+                    throw fail(node["needs"], "steps[\(index)].needs", "a step cannot need itself (\"\(need)\")")
+                }
+                guard ids.contains(need) else {
+                    throw fail(
+                        node["needs"], "steps[\(index)].needs",
+                        "unknown step \"\(need)\"; the steps are \(ids.joined(separator: ", "))")
+                }
+            }
+        }
+        if let cycle = workflow.cycle(), let index = workflow.index(of: cycle[0]) {
+            throw fail(
+                nodes[index]["needs"] ?? nodes[index], "steps[\(index)].needs",
+                "the needs form a cycle: \(cycle.joined(separator: " → "))")
+        }
+        let ancestors = workflow.ancestors()
+        func check(_ reference: [String], step index: Int, key: String, kind: String) throws(RelayError) {
+            guard reference.first == "steps" else { return }
+            let node = nodes[index][key]
+            let target = reference.count >= 2 ? reference[1] : ""
+            let shown = reference.joined(separator: ".")
+            guard ids.contains(target) else {
+                throw fail(
+                    node, "steps[\(index)].\(key)",
+                    "\(shown): unknown step \"\(target)\"; \(kind) may use the steps before it")
+            }
+            guard ancestors[workflow.steps[index].id]?.contains(target) == true else {
+                throw fail(
+                    node, "steps[\(index)].\(key)",
+                    "\(shown): step \"\(target)\" does not come before this step; \(kind) may use the steps before "
+                        + "it in the graph (its needs, and theirs)")
+            }
+        }
+        for (index, step) in workflow.steps.enumerated() {
+            // Parsed when the step was read, so this cannot fail here.
+            for reference in (try? Template.references(in: step.input)) ?? [] {
+                try check(reference, step: index, key: "input", kind: "a step")
+            }
+            if let when = step.when { try check(when.path, step: index, key: "when", kind: "a condition") }
+        }
     }
 
     /// `30s`, `500ms`, `2m`, `1h`, or a number of seconds, between `WorkflowLimits.shortestDuration` and

@@ -51,6 +51,25 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
             attempt: Int(row[3].int ?? 1), status: SQLiteRunStore.stepStatus(row[4]))
     }
 
+    func latestSteps(runID: String) throws -> [String: StepAttemptRecord] {
+        var latest: [String: StepAttemptRecord] = [:]
+        for row in try db.query(
+            "SELECT job_id, run_id, step_id, attempt, status, error FROM steps WHERE run_id = ? ORDER BY attempt",
+            [.text(runID)])
+        {
+            let record = StepAttemptRecord(
+                jobID: row[0].text ?? "", runID: row[1].text ?? "", stepID: row[2].text ?? "",
+                attempt: Int(row[3].int ?? 1), status: SQLiteRunStore.stepStatus(row[4]), error: row[5].text)
+            latest[record.stepID] = record
+        }
+        return latest
+    }
+
+    func runStatus(id: String) throws -> RunStatus? {
+        guard let row = try db.query("SELECT status FROM runs WHERE id = ?", [.text(id)]).first else { return nil }
+        return RunStatus(rawValue: row[0].text ?? "") ?? .failed
+    }
+
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws {
         try db.query(
             """
