@@ -3,13 +3,16 @@
 /// `runId/stepId/attempt`, makes a repeated job or result harmless.
 ///
 /// Wire form: `meta: {"jobId", "runId", "stepId", "attempt", "workflow", "timeoutMs", "connection"?,
-/// "startedAt"?}`.
+/// "startedAt"?, "item"?}` (`item`: the position of a `for_each` step's item, whose job id is
+/// `runId/stepId[item]/attempt`).
 public struct JobRoute: Sendable, Equatable {
     public var jobID: String
     public var runID: String
     public var stepID: String
     /// 1 for the first attempt.
     public var attempt: Int
+    /// For an item of a `for_each` step: its position in the array.
+    public var item: Int?
     public var workflow: String
     /// How long the worker lets the step run.
     public var timeoutMilliseconds: Int
@@ -20,7 +23,7 @@ public struct JobRoute: Sendable, Equatable {
 
     public init(
         jobID: String, runID: String, stepID: String, attempt: Int, workflow: String, timeoutMilliseconds: Int,
-        connection: String? = nil, startedAt: Double? = nil
+        connection: String? = nil, startedAt: Double? = nil, item: Int? = nil
     ) {
         self.jobID = jobID
         self.runID = runID
@@ -30,10 +33,16 @@ public struct JobRoute: Sendable, Equatable {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.connection = connection
         self.startedAt = startedAt
+        self.item = item
     }
 
     /// The id of an attempt: `runId/stepId/attempt`.
     public static func jobID(runID: String, stepID: String, attempt: Int) -> String { "\(runID)/\(stepID)/\(attempt)" }
+
+    /// The id of an attempt of one item of a `for_each` step: `runId/stepId[index]/attempt`.
+    public static func jobID(runID: String, stepID: String, item: Int, attempt: Int) -> String {
+        "\(runID)/\(stepID)[\(item)]/\(attempt)"
+    }
 
     enum Key {
         static let jobID = "jobId"
@@ -44,6 +53,7 @@ public struct JobRoute: Sendable, Equatable {
         static let timeout = "timeoutMs"
         static let connection = "connection"
         static let startedAt = "startedAt"
+        static let item = "item"
     }
 
     /// The `meta` object of the job or result.
@@ -54,6 +64,7 @@ public struct JobRoute: Sendable, Equatable {
         ]
         if let connection { object[Key.connection] = .string(connection) }
         if let startedAt { object[Key.startedAt] = .double(startedAt) }
+        if let item { object[Key.item] = .int(item) }
         return .object(object)
     }
 
@@ -67,6 +78,7 @@ public struct JobRoute: Sendable, Equatable {
             workflow: try fields.string(Key.workflow),
             // Any integer: the worker clamps it to the limits (a message's timeout was checked by no workflow).
             timeoutMilliseconds: try fields.integer(Key.timeout),
-            connection: try fields.optionalString(Key.connection), startedAt: try fields.optionalNumber(Key.startedAt))
+            connection: try fields.optionalString(Key.connection), startedAt: try fields.optionalNumber(Key.startedAt),
+            item: try fields.optionalInteger(Key.item, in: 0...Int(Int32.max)))
     }
 }

@@ -66,6 +66,11 @@ struct MessageFields {
         return int
     }
 
+    func optionalInteger(_ key: String, in range: ClosedRange<Int>) throws(MessageDecodingError) -> Int? {
+        guard let value = object[key], !value.isNull else { return nil }
+        return try integer(key, in: range)
+    }
+
     func optionalNumber(_ key: String) throws(MessageDecodingError) -> Double? {
         guard let value = object[key], !value.isNull else { return nil }
         guard let number = value.doubleValue, number.isFinite else { throw wrong(key, "a number", value) }

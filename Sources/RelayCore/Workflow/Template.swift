@@ -4,17 +4,28 @@ import OrderedCollections
 /// one reference keeps the referenced value's JSON type (a number stays a number, an object an object); a
 /// reference inside other text is written into it (strings as they are, anything else as JSON).
 public enum Template {
-    /// What templates can see: the trigger's event and each finished step (`status`, `output`, `error`).
+    /// What templates can see: the trigger's event and each finished step (`status`, `output`, `error`); in the
+    /// input of one item of a `for_each` step, also `item` and `index`.
     public struct Scope: Sendable {
         public var trigger: JSONValue
         public var steps: JSONObject
+        /// The item of a `for_each` step being rendered, and its position.
+        public var item: JSONValue?
+        public var index: Int?
 
-        public init(trigger: JSONValue, steps: JSONObject = [:]) {
+        public init(trigger: JSONValue, steps: JSONObject = [:], item: JSONValue? = nil, index: Int? = nil) {
             self.trigger = trigger
             self.steps = steps
+            self.item = item
+            self.index = index
         }
 
-        public var json: JSONValue { ["trigger": trigger, "steps": .object(steps)] }
+        public var json: JSONValue {
+            var json: JSONObject = ["trigger": trigger, "steps": .object(steps)]
+            if let item { json["item"] = item }
+            if let index { json["index"] = .int(index) }
+            return .object(json)
+        }
     }
 
     /// Renders every string of `template`. A reference to something missing is an error naming it.
@@ -87,8 +98,13 @@ public enum Template {
             parts.append(String(name))
             parts.append(contentsOf: indexes)
         }
-        guard let root = parts.first, root == "trigger" || root == "steps" else {
-            throw TemplateError(message: "\"\(expression)\" must start with trigger. or steps.")
+        guard let root = parts.first, ["trigger", "steps", "item", "index"].contains(root) else {
+            throw TemplateError(
+                message: "\"\(expression)\" must start with trigger. or steps. (or be item or index in a for_each step)"
+            )
+        }
+        guard root != "index" || parts.count == 1 else {
+            throw TemplateError(message: "\"\(expression)\": index is a number, it has no \(parts[1])")
         }
         return parts
     }
@@ -116,6 +132,14 @@ public enum Template {
             }
         }
         return node
+    }
+
+    /// The path of a text that is exactly one reference (`"{{ steps.list.output.ips }}"`), which renders to the
+    /// value's own JSON type; nil for any other text. Throws when the text is not a valid template.
+    public static func singleReference(_ text: String) throws(TemplateError) -> [String]? {
+        let pieces = try parse(text)
+        guard pieces.count == 1, case .reference(let path) = pieces[0] else { return nil }
+        return path
     }
 
     /// Every reference in a template, for checking workflows before they run.

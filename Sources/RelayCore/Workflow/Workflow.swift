@@ -74,11 +74,16 @@ public struct WorkflowStep: Sendable, Equatable {
     /// The steps that must have ended before this one starts, as written (`needs: [a, b]`); nil when the step has
     /// no `needs` key and needs the step listed before it (see `Workflow.needs(at:)`).
     public var needs: [String]?
+    /// `for_each`: a template (one reference) that renders to an array; the step then runs once per item, its
+    /// input seeing `{{ item }}` and `{{ index }}`, and its output is the array of the items' outputs.
+    public var forEach: String?
+    /// How many items of a `for_each` step run at once.
+    public var concurrency: Int
 
     public init(
         id: String, plugin: String, action: String, connection: String? = nil, input: JSONValue = [:],
         continueOnFailure: Bool = false, retry: RetryPolicy = RetryPolicy(), timeout: Duration = .seconds(60),
-        when: Condition? = nil, needs: [String]? = nil
+        when: Condition? = nil, needs: [String]? = nil, forEach: String? = nil, concurrency: Int = 10
     ) {
         self.id = id
         self.plugin = plugin
@@ -90,6 +95,8 @@ public struct WorkflowStep: Sendable, Equatable {
         self.timeout = timeout
         self.when = when
         self.needs = needs
+        self.forEach = forEach
+        self.concurrency = concurrency
     }
 }
 

@@ -8,6 +8,10 @@ public enum WorkflowLimits {
     public static let longestDurationDays = 30
     /// The most tries of a step (the first included).
     public static let mostAttempts = 100
+    /// The most items of a `for_each` step running at once (`concurrency`).
+    public static let mostConcurrency = 1000
+    /// The most items one `for_each` step runs over.
+    public static let mostItems = 10_000
     /// The longest interval of the timer plugin's interval trigger, in seconds (a year).
     public static let longestTimerSeconds = 365 * 86_400
 

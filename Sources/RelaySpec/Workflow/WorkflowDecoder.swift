@@ -80,7 +80,7 @@ public enum WorkflowDecoder {
             }
             let allowed = [
                 "id", "plugin", "action", "connection", "input", "continue_on_failure", "retry", "timeout", "when",
-                "needs",
+                "needs", "for_each", "concurrency",
             ]
             for entry in node.orderedEntries where !allowed.contains(entry.key) {
                 throw fail(
@@ -166,12 +166,54 @@ public enum WorkflowDecoder {
                 }
                 step.needs = ids
             }
+            try decodeForEach(node, path: path, into: &step, fail: fail)
             steps.append(step)
         }
         guard !steps.isEmpty else { throw fail(stepsNode, "steps", "a workflow needs at least one step") }
         let workflow = Workflow(name: name, version: version, trigger: binding, steps: steps, file: file)
         try checkGraph(workflow, nodes: items, fail: fail)
         return workflow
+    }
+
+    /// `for_each` (one reference, such as `"{{ steps.list.output.ips }}"`) and `concurrency` (1 to
+    /// `WorkflowLimits.mostConcurrency`, only with `for_each`).
+    static func decodeForEach(
+        _ node: YAMLNode, path: String, into step: inout WorkflowStep, fail: (YAMLNode?, String, String) -> RelayError
+    ) throws(RelayError) {
+        if let forEach = node["for_each"] {
+            let example = "a template that renders to an array, such as \"{{ steps.list.output.ips }}\""
+            guard let text = forEach.string else {
+                throw fail(forEach, "\(path).for_each", "expected \(example), found \(forEach.kindDescription)")
+            }
+            let single: [String]?
+            do {
+                single = try Template.singleReference(text)
+            } catch {
+                throw fail(forEach, "\(path).for_each", error.message)
+            }
+            guard let reference = single else {
+                throw fail(forEach, "\(path).for_each", "expected \(example) (one reference), found \"\(text)\"")
+            }
+            guard reference.first == "trigger" || reference.first == "steps" else {
+                throw fail(
+                    forEach, "\(path).for_each",
+                    "\(reference.joined(separator: ".")): item and index exist only in the step's input; for_each "
+                        + "may use the trigger and the steps before it")
+            }
+            step.forEach = text
+        }
+        if let concurrency = node["concurrency"] {
+            let most = WorkflowLimits.mostConcurrency
+            guard step.forEach != nil else {
+                throw fail(concurrency, "\(path).concurrency", "concurrency applies only to a step with for_each")
+            }
+            guard case .scalar(.int(let n)) = concurrency.value, (1...most).contains(n) else {
+                throw fail(
+                    concurrency, "\(path).concurrency",
+                    "expected an integer between 1 and \(most), found \(concurrency.kindDescription)")
+            }
+            step.concurrency = n
+        }
     }
 
     /// The steps' needs form a graph without cycles, and each step's templates and condition use only the steps
@@ -200,8 +242,17 @@ public enum WorkflowDecoder {
         }
         let ancestors = workflow.ancestors()
         func check(_ reference: [String], step index: Int, key: String, kind: String) throws(RelayError) {
-            guard reference.first == "steps" else { return }
             let node = nodes[index][key]
+            if reference.first == "item" || reference.first == "index" {
+                guard key == "input", workflow.steps[index].forEach != nil else {
+                    throw fail(
+                        node, "steps[\(index)].\(key)",
+                        "\(reference.joined(separator: ".")): item and index exist only in the input of a step with "
+                            + "for_each")
+                }
+                return
+            }
+            guard reference.first == "steps" else { return }
             let target = reference.count >= 2 ? reference[1] : ""
             let shown = reference.joined(separator: ".")
             guard ids.contains(target) else {
@@ -222,6 +273,11 @@ public enum WorkflowDecoder {
                 try check(reference, step: index, key: "input", kind: "a step")
             }
             if let when = step.when { try check(when.path, step: index, key: "when", kind: "a condition") }
+            if let forEach = step.forEach {
+                for reference in (try? Template.references(in: .string(forEach))) ?? [] {
+                    try check(reference, step: index, key: "for_each", kind: "for_each")
+                }
+            }
         }
     }
 
