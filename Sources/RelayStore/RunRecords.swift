@@ -81,6 +81,62 @@ public struct StepAttempt: Sendable, Equatable {
     }
 }
 
+/// One attempt of one item of a `for_each` step as `relay runs show` gives it.
+public struct ItemAttempt: Sendable, Equatable {
+    public var stepID: String
+    /// The item's position in the array.
+    public var index: Int
+    public var attempt: Int
+    public var status: ItemStatus
+    public var input: JSONValue?
+    public var output: JSONValue?
+    public var error: String?
+    public var scheduledAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+
+    public init(
+        stepID: String, index: Int, attempt: Int, status: ItemStatus, input: JSONValue? = nil,
+        output: JSONValue? = nil, error: String? = nil, scheduledAt: Double, startedAt: Double? = nil,
+        finishedAt: Double? = nil
+    ) {
+        self.stepID = stepID
+        self.index = index
+        self.attempt = attempt
+        self.status = status
+        self.input = input
+        self.output = output
+        self.error = error
+        self.scheduledAt = scheduledAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    public var json: JSONValue {
+        var item: JSONObject = [
+            "index": .int(index), "attempt": .int(attempt), "status": .string(status.rawValue),
+        ]
+        item["input"] = input ?? .null
+        item["output"] = output ?? .null
+        item["error"] = error.map(JSONValue.string) ?? .null
+        if let startedAt, let finishedAt {
+            item["duration_ms"] = RunTime.milliseconds(finishedAt - startedAt)
+        } else {
+            item["duration_ms"] = .null
+        }
+        return .object(item)
+    }
+}
+
+/// The items of one `for_each` step: the latest attempt of each, in item order.
+public struct StepItems: Sendable, Equatable {
+    public var latest: [ItemAttempt]
+
+    /// How many items have ended (succeeded, or failed after their retries).
+    public var done: Int { latest.filter { $0.status.isFinished }.count }
+    public var total: Int { latest.count }
+}
+
 /// A run with its trigger event and every step attempt, in the order they were scheduled.
 public struct RunDetail: Sendable, Equatable {
     public var summary: RunSummary
@@ -89,6 +145,8 @@ public struct RunDetail: Sendable, Equatable {
     /// The workflow's steps in the order they are listed, each with the steps it needs; empty when the workflow's
     /// definition is not known to the reader (the store keeps runs, not workflows).
     public var graph: [GraphStep]
+    /// Every attempt of every item of the run's `for_each` steps, by step, item and attempt.
+    public var items: [ItemAttempt]
 
     /// One step of the run's workflow and the steps it needs.
     public struct GraphStep: Sendable, Equatable {
@@ -101,18 +159,32 @@ public struct RunDetail: Sendable, Equatable {
         }
     }
 
-    public init(summary: RunSummary, triggerEvent: JSONValue, steps: [StepAttempt], graph: [GraphStep] = []) {
+    public init(
+        summary: RunSummary, triggerEvent: JSONValue, steps: [StepAttempt], graph: [GraphStep] = [],
+        items: [ItemAttempt] = []
+    ) {
         self.summary = summary
         self.triggerEvent = triggerEvent
         self.steps = steps
         self.graph = graph
+        self.items = items
+    }
+
+    /// The items of a `for_each` step (the latest attempt of each), or nil for a step without items.
+    public func items(of step: String) -> StepItems? {
+        var latest: [ItemAttempt] = []
+        for item in items where item.stepID == step {
+            if latest.last?.index == item.index { latest[latest.count - 1] = item } else { latest.append(item) }
+        }
+        return latest.isEmpty ? nil : StepItems(latest: latest)
     }
 
     /// The steps `step` needs, when the graph is known.
     public func needs(of step: String) -> [String]? { graph.first { $0.step == step }?.needs }
 
     /// How `relay runs show --json` shows it: with the graph known, each attempt carries its step's `needs`, and
-    /// `graph` lists every step (those never started included) with its needs.
+    /// `graph` lists every step (those never started included) with its needs. The attempt of a `for_each` step
+    /// carries its items: `items_done`, `items_total` and `items` (the latest attempt of each, in item order).
     public var json: JSONValue {
         var result = summary.json.objectValue ?? [:]
         result["trigger_event"] = triggerEvent
@@ -120,6 +192,11 @@ public struct RunDetail: Sendable, Equatable {
             steps.map { attempt in
                 var entry = attempt.json.objectValue ?? [:]
                 if let needs = needs(of: attempt.stepID) { entry["needs"] = .array(needs.map(JSONValue.string)) }
+                if let items = items(of: attempt.stepID) {
+                    entry["items_done"] = .int(items.done)
+                    entry["items_total"] = .int(items.total)
+                    entry["items"] = .array(items.latest.map(\.json))
+                }
                 return .object(entry)
             })
         if !graph.isEmpty {

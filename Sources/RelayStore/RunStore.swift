@@ -75,6 +75,96 @@ public protocol RunStoreTransaction {
 
     /// The run's trigger event and the latest attempt of each step, as templates see them.
     func scope(runID: String) throws -> Template.Scope
+
+    // MARK: Items of `for_each` steps
+    //
+    // A `for_each` step has one attempt among the steps (running until every item has ended, then finished with
+    // the array of the items' outputs); each attempt of each item is recorded apart, by its own job id
+    // (`runId/stepId[index]/attempt`).
+
+    /// Records the items of a `for_each` step as pending first attempts, in order (items recorded before are left
+    /// as they are).
+    func addItems(runID: String, stepID: String, items: [JSONValue]) throws
+
+    /// Up to `limit` pending items of the step, lowest index first.
+    func pendingItems(runID: String, stepID: String, limit: Int) throws -> [ItemAttemptRecord]
+
+    /// How many of the step's items are pending and how many running (started, or waiting for a retry's backoff).
+    func itemCounts(runID: String, stepID: String) throws -> ItemCounts
+
+    /// Starts a pending item attempt with its rendered input.
+    func startItem(jobID: String, input: JSONValue) throws
+
+    /// Adds a further attempt of an item, running (nothing when an attempt with its job id exists).
+    func addItemAttempt(_ item: ItemAttemptRecord) throws
+
+    /// The item attempt with this job id, or nil.
+    func item(jobID: String) throws -> ItemAttemptRecord?
+
+    /// Records the result of an item attempt that is pending (it could not be started) or running; an attempt
+    /// that has ended is left as it is.
+    func finishItem(jobID: String, result: StepEvent, startedAt: Double?) throws
+
+    /// The latest attempt of each item of the step, in item order, with their outputs.
+    func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord]
+}
+
+/// How many items of a `for_each` step have not ended.
+public struct ItemCounts: Sendable, Equatable {
+    public var pending: Int
+    public var running: Int
+
+    public init(pending: Int, running: Int) {
+        self.pending = pending
+        self.running = running
+    }
+}
+
+/// One attempt of one item of a `for_each` step as the dispatcher writes and reads it.
+public struct ItemAttemptRecord: Sendable, Equatable {
+    public var jobID: String
+    public var runID: String
+    public var stepID: String
+    /// The item's position in the array.
+    public var index: Int
+    /// 1 for the first attempt.
+    public var attempt: Int
+    public var status: ItemStatus
+    /// The item itself.
+    public var item: JSONValue
+    /// The rendered input (nil while pending).
+    public var input: JSONValue?
+    public var output: JSONValue?
+    public var error: String?
+
+    public init(
+        jobID: String, runID: String, stepID: String, index: Int, attempt: Int, status: ItemStatus, item: JSONValue,
+        input: JSONValue? = nil, output: JSONValue? = nil, error: String? = nil
+    ) {
+        self.jobID = jobID
+        self.runID = runID
+        self.stepID = stepID
+        self.index = index
+        self.attempt = attempt
+        self.status = status
+        self.item = item
+        self.input = input
+        self.output = output
+        self.error = error
+    }
+}
+
+/// Where one attempt of one item of a `for_each` step stands. Stored by its raw value.
+public enum ItemStatus: String, Sendable, Equatable, CaseIterable {
+    /// Not started yet: it waits for a free slot of the step's `concurrency`.
+    case pending
+    /// Sent to a worker (or waiting for a retry's backoff).
+    case running
+    case succeeded
+    case failed
+
+    /// The attempt has ended.
+    public var isFinished: Bool { self == .succeeded || self == .failed }
 }
 
 /// One attempt of a step as the dispatcher writes and reads it.

@@ -56,6 +56,11 @@ public final class SQLiteRunStore: RunStore, Sendable {
                     status TEXT NOT NULL, input TEXT, output TEXT, error TEXT, exception TEXT,
                     scheduled_at REAL NOT NULL, started_at REAL, finished_at REAL);
                 CREATE INDEX IF NOT EXISTS steps_run ON steps(run_id, scheduled_at);
+                CREATE TABLE IF NOT EXISTS step_items (
+                    job_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, step_id TEXT NOT NULL, item_index INTEGER NOT NULL,
+                    attempt INTEGER NOT NULL, status TEXT NOT NULL, item TEXT NOT NULL, input TEXT, output TEXT,
+                    error TEXT, exception TEXT, scheduled_at REAL NOT NULL, started_at REAL, finished_at REAL);
+                CREATE INDEX IF NOT EXISTS step_items_step ON step_items(run_id, step_id, status, item_index);
                 CREATE TABLE IF NOT EXISTS scheduled_jobs (
                     job_id TEXT PRIMARY KEY, due_at REAL NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL,
                     value BLOB NOT NULL);
@@ -121,7 +126,27 @@ public final class SQLiteRunStore: RunStore, Sendable {
                     exception: Self.json(row[6]), scheduledAt: Self.double(row[7]) ?? 0, startedAt: Self.stored(row[8]),
                     finishedAt: Self.stored(row[9]))
             }
-            return RunDetail(summary: Self.summary(run), triggerEvent: Self.json(run[6]) ?? .null, steps: steps)
+            // A file written before items were recorded has no table for them.
+            let hasItems = try !db.query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'step_items'"
+            ).isEmpty
+            let items =
+                hasItems
+                ? try db.query(
+                    """
+                    SELECT step_id, item_index, attempt, status, input, output, error, scheduled_at, started_at,
+                        finished_at
+                    FROM step_items WHERE run_id = ? ORDER BY step_id, item_index, attempt
+                    """, [.text(id)]
+                ).map { row in
+                    ItemAttempt(
+                        stepID: row[0].text ?? "", index: Int(row[1].int ?? 0), attempt: Int(row[2].int ?? 1),
+                        status: row[3].text.flatMap(ItemStatus.init(rawValue:)) ?? .failed, input: Self.json(row[4]),
+                        output: Self.json(row[5]), error: row[6].text, scheduledAt: Self.double(row[7]) ?? 0,
+                        startedAt: Self.stored(row[8]), finishedAt: Self.stored(row[9]))
+                } : []
+            return RunDetail(
+                summary: Self.summary(run), triggerEvent: Self.json(run[6]) ?? .null, steps: steps, items: items)
         }
     }
 

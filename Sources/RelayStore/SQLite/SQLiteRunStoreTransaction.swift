@@ -123,3 +123,114 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         return Template.Scope(trigger: event.flatMap { try? JSONParser.parse($0) } ?? [:], steps: steps)
     }
 }
+
+// MARK: - Items of for_each steps
+
+extension SQLiteRunStoreTransaction {
+    private static let itemColumns = "job_id, run_id, step_id, item_index, attempt, status, item, input, output, error"
+
+    private static func itemRecord(_ row: [SQLiteConnection.Value]) -> ItemAttemptRecord {
+        ItemAttemptRecord(
+            jobID: row[0].text ?? "", runID: row[1].text ?? "", stepID: row[2].text ?? "",
+            index: Int(row[3].int ?? 0), attempt: Int(row[4].int ?? 1),
+            status: row[5].text.flatMap(ItemStatus.init(rawValue:)) ?? .failed,
+            item: SQLiteRunStore.json(row[6]) ?? .null, input: SQLiteRunStore.json(row[7]),
+            output: SQLiteRunStore.json(row[8]), error: row[9].text)
+    }
+
+    private func insertItem(_ item: ItemAttemptRecord, now: Double) throws {
+        try db.query(
+            """
+            INSERT OR IGNORE INTO step_items (job_id, run_id, step_id, item_index, attempt, status, item, input,
+                scheduled_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(item.jobID), .text(item.runID), .text(item.stepID), .int(Int64(item.index)),
+                .int(Int64(item.attempt)), .text(item.status.rawValue), .text(JSONWriter.compact.string(item.item)),
+                item.input.map { .text(JSONWriter.compact.string($0)) } ?? .null, .double(now),
+            ])
+    }
+
+    func addItems(runID: String, stepID: String, items: [JSONValue]) throws {
+        let now = RunTime.now()
+        for (index, item) in items.enumerated() {
+            try insertItem(
+                ItemAttemptRecord(
+                    jobID: JobRoute.jobID(runID: runID, stepID: stepID, item: index, attempt: 1), runID: runID,
+                    stepID: stepID, index: index, attempt: 1, status: .pending, item: item),
+                now: now)
+        }
+    }
+
+    func pendingItems(runID: String, stepID: String, limit: Int) throws -> [ItemAttemptRecord] {
+        try db.query(
+            """
+            SELECT \(Self.itemColumns) FROM step_items WHERE run_id = ? AND step_id = ? AND status = ?
+            ORDER BY item_index LIMIT ?
+            """, [.text(runID), .text(stepID), .text(ItemStatus.pending.rawValue), .int(Int64(limit))]
+        ).map(Self.itemRecord)
+    }
+
+    func itemCounts(runID: String, stepID: String) throws -> ItemCounts {
+        var counts = ItemCounts(pending: 0, running: 0)
+        for row in try db.query(
+            """
+            SELECT status, COUNT(*) FROM step_items WHERE run_id = ? AND step_id = ? AND status IN (?, ?)
+            GROUP BY status
+            """,
+            [.text(runID), .text(stepID), .text(ItemStatus.pending.rawValue), .text(ItemStatus.running.rawValue)])
+        {
+            let count = Int(row[1].int ?? 0)
+            if row[0].text == ItemStatus.pending.rawValue { counts.pending = count } else { counts.running = count }
+        }
+        return counts
+    }
+
+    func startItem(jobID: String, input: JSONValue) throws {
+        try db.query(
+            "UPDATE step_items SET status = ?, input = ?, scheduled_at = ? WHERE job_id = ? AND status = ?",
+            [
+                .text(ItemStatus.running.rawValue), .text(JSONWriter.compact.string(input)), .double(RunTime.now()),
+                .text(jobID), .text(ItemStatus.pending.rawValue),
+            ])
+    }
+
+    func addItemAttempt(_ item: ItemAttemptRecord) throws {
+        try insertItem(item, now: RunTime.now())
+    }
+
+    func item(jobID: String) throws -> ItemAttemptRecord? {
+        try db.query("SELECT \(Self.itemColumns) FROM step_items WHERE job_id = ?", [.text(jobID)]).first.map(
+            Self.itemRecord)
+    }
+
+    func finishItem(jobID: String, result: StepEvent, startedAt: Double?) throws {
+        try db.query(
+            """
+            UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?,
+                started_at = COALESCE(?, started_at), finished_at = ?
+            WHERE job_id = ? AND status IN (?, ?)
+            """,
+            [
+                .text(result.status == .ok ? ItemStatus.succeeded.rawValue : ItemStatus.failed.rawValue),
+                result.output.map { .text(JSONWriter.compact.string($0)) } ?? .null,
+                result.error.map { .text($0) } ?? .null,
+                result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
+                startedAt.map { .double($0) } ?? .null, .double(RunTime.now()), .text(jobID),
+                .text(ItemStatus.pending.rawValue), .text(ItemStatus.running.rawValue),
+            ])
+    }
+
+    func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord] {
+        var latest: [ItemAttemptRecord] = []
+        for row in try db.query(
+            "SELECT \(Self.itemColumns) FROM step_items WHERE run_id = ? AND step_id = ? ORDER BY item_index, attempt",
+            [.text(runID), .text(stepID)])
+        {
+            let record = Self.itemRecord(row)
+            if latest.last?.index == record.index { latest[latest.count - 1] = record } else { latest.append(record) }
+        }
+        return latest
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import RelayCore
+import RelayTransport
+import Testing
+
+@testable import RelayStore
+
+/// The items of `for_each` steps in the SQLite run store: recorded pending, started in order, retried, finished,
+/// read back by `relay runs show`; and a database file written before items existed.
+@Suite struct SQLiteRunStoreItemTests {
+    static let event = TriggerEvent(id: "e-1", instance: "i", output: [:])
+
+    static func jobID(_ index: Int, _ attempt: Int) -> String {
+        JobRoute.jobID(runID: "run-1", stepID: "each", item: index, attempt: attempt)
+    }
+
+    @Test func itemsArePendingUntilStartedAndTheLatestAttemptOfEachIsRead() async throws {
+        try await SQLiteRunStoreTests.withDatabase { database in
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
+                #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
+                try tx.addStep(
+                    StepAttemptRecord(
+                        jobID: "run-1/each/1", runID: "run-1", stepID: "each", attempt: 1, status: .running))
+                try tx.addItems(runID: "run-1", stepID: "each", items: ["a", "b", "c"])
+                // Recording them again (a decision repeated) changes nothing.
+                try tx.addItems(runID: "run-1", stepID: "each", items: ["x"])
+                #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 3, running: 0))
+                let first = try tx.pendingItems(runID: "run-1", stepID: "each", limit: 2)
+                #expect(first.map(\.index) == [0, 1])
+                #expect(first.map(\.item) == ["a", "b"])
+                #expect(first.map(\.jobID) == [Self.jobID(0, 1), Self.jobID(1, 1)])
+                for item in first { try tx.startItem(jobID: item.jobID, input: ["v": item.item]) }
+                #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 1, running: 2))
+                #expect(try tx.pendingItems(runID: "run-1", stepID: "each", limit: 5).map(\.index) == [2])
+                // Item 0 succeeds; item 1 fails and is tried again.
+                try tx.finishItem(jobID: Self.jobID(0, 1), result: .success(["n": 0]), startedAt: 1_000)
+                try tx.finishItem(jobID: Self.jobID(1, 1), result: .failure("boom"), startedAt: nil)
+                // A result already recorded is not recorded again.
+                try tx.finishItem(jobID: Self.jobID(0, 1), result: .failure("late"), startedAt: nil)
+                #expect(try tx.item(jobID: Self.jobID(0, 1))?.status == .succeeded)
+                #expect(try tx.item(jobID: Self.jobID(1, 1))?.error == "boom")
+                try tx.addItemAttempt(
+                    ItemAttemptRecord(
+                        jobID: Self.jobID(1, 2), runID: "run-1", stepID: "each", index: 1, attempt: 2,
+                        status: .running, item: "b", input: ["v": "b"]))
+                #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 1, running: 1))
+                try tx.finishItem(jobID: Self.jobID(1, 2), result: .success(["n": 1]), startedAt: nil)
+                let latest = try tx.latestItems(runID: "run-1", stepID: "each")
+                #expect(latest.map(\.index) == [0, 1, 2])
+                #expect(latest.map(\.attempt) == [1, 2, 1])
+                #expect(latest.map(\.status) == [.succeeded, .succeeded, .pending])
+                #expect(latest.map(\.output) == [["n": 0], ["n": 1], nil])
+                #expect(try tx.item(jobID: "run-1/each[9]/1") == nil)
+                return ((), [])
+            }
+            let run = try #require(try await SQLiteRunStore(readingFrom: database).run(id: "run-1"))
+            #expect(run.items.map(\.index) == [0, 1, 1, 2], "every attempt")
+            let items = try #require(run.items(of: "each"))
+            #expect(items.done == 2)
+            #expect(items.total == 3)
+            let step = try #require(run.json["steps"]?.arrayValue?.first)
+            #expect(step["items_done"] == 2)
+            #expect(step["items_total"] == 3)
+            #expect(step["items"]?.arrayValue?.map { $0["status"] } == ["succeeded", "succeeded", "pending"])
+            #expect(step["items"]?.arrayValue?[1]["attempt"] == 2)
+            #expect(step["items"]?.arrayValue?[0]["output"] == ["n": 0])
+        }
+    }
+
+    @Test func aDatabaseWrittenBeforeItemsExistedIsReadAndGainsTheirTable() async throws {
+        try await SQLiteRunStoreTests.withDatabase { database in
+            _ = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            _ = try await SQLiteRunStore(readingFrom: database).run(id: "none")
+            try database.syncExecute("DROP TABLE step_items")
+            let older = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            _ = try await older.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
+                #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
+                return ((), [])
+            }
+            try database.syncExecute("DROP TABLE step_items")
+            // Read as it is (relay runs creates nothing): the run, without items.
+            let run = try #require(try await SQLiteRunStore(readingFrom: database).run(id: "run-1"))
+            #expect(run.items.isEmpty)
+            // Opened for writing, the store adds the table and keeps what was there.
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
+                try tx.addItems(runID: "run-1", stepID: "each", items: [1])
+                #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 1, running: 0))
+                return ((), [])
+            }
+            #expect(try await store.run(id: "run-1")?.items.count == 1)
+        }
+    }
+}
