@@ -110,7 +110,7 @@ final class TestPipeline: Sendable {
 
     init(
         workflows yaml: [String], catalog extra: [String: PluginCatalog.Entry] = [:],
-        connections: ConnectionStore = ConnectionStore()
+        connections: ConnectionStore = ConnectionStore(), workerConcurrency: Int = 4
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-pipeline-\(UUID().uuidString)")
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
@@ -130,7 +130,7 @@ final class TestPipeline: Sendable {
         let services = PipelineAssembly(
             workflows: workflows, catalog: catalog, connections: connections, transport: bus
         )
-        .services(dispatcher: store, worker: .init(concurrency: 4))
+        .services(dispatcher: store, worker: .init(concurrency: workerConcurrency))
         tasks = [Task { try? await services.run() }]
     }
 

@@ -90,6 +90,14 @@ struct RunsShowCommand: AsyncParsableCommand {
             if let input = step.input, input != .null { print("    input:  \(JSONWriter.compact.string(input))") }
             if let output = step.output, output != .null { print("    output: \(JSONWriter.compact.string(output))") }
             if let error = step.error { print("    error:  \(error)") }
+            if let items = run.items(of: step.stepID) {
+                print("    items:  \(items.done)/\(items.total) done")
+                for item in items.latest {
+                    let duration = item.json["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
+                    let error = item.error.map { ": \($0)" } ?? ""
+                    print("      [\(item.index)] #\(item.attempt): \(item.status.rawValue)\(duration)\(error)")
+                }
+            }
         }
         let started = Set(run.steps.map(\.stepID))
         for step in run.graph where !started.contains(step.step) {

@@ -190,6 +190,9 @@ public final class Dispatcher: Sendable {
         }
         // From the message: a time within Unix time's sane range, or none (it feeds durations in `relay runs`).
         let startedAt = route.startedAt.flatMap { (0...1e11).contains($0) ? $0 : nil }
+        if route.item != nil {
+            return try applyItemResult(event, route: route, startedAt: startedAt, workflow: workflow, in: tx)
+        }
         guard let step = try tx.step(jobID: route.jobID) else {
             throw PoisonMessage(
                 reason: "result of job \(route.jobID): no such job in the run store (the run is unknown here)")
@@ -227,7 +230,7 @@ public final class Dispatcher: Sendable {
     }
 
     /// Records the end of a run; its notice.
-    private func end(
+    func end(
         runID: String, workflow: Workflow, status: RunStatus, error: String?, in tx: any RunStoreTransaction
     ) throws -> Progress {
         try tx.finishRun(id: runID, status: status, error: error)
@@ -260,6 +263,21 @@ public final class Dispatcher: Sendable {
                     )
                 } else if let condition = step.when, !condition.holds(in: try tx.scope(runID: runID)) {
                     record = skipped(runID: runID, step: step, reason: "condition not met: \(condition.description)")
+                } else if step.forEach != nil {
+                    // Records the step and its items itself; it ends at once when there is nothing to run.
+                    let started = try startForEach(runID: runID, workflow: workflow, step: step, in: tx)
+                    progress += started.progress
+                    switch started.state {
+                    case .running:
+                        latest[step.id] = StepAttemptRecord(
+                            jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
+                            stepID: step.id, attempt: 1, status: .running)
+                    case .ended(let record):
+                        latest[step.id] = record
+                        decided = true
+                    case .failedRun: return progress
+                    }
+                    continue
                 } else {
                     do {
                         let job = try job(
@@ -305,17 +323,19 @@ public final class Dispatcher: Sendable {
     }
 
     /// The job for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.
-    func job(runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope) throws
-        -> ActionJob
-    {
+    /// (`item`: the position of the item of a `for_each` step, whose `item` and `index` are in `scope`.)
+    func job(
+        runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope, item: Int? = nil
+    ) throws -> ActionJob {
         let input = try Template.render(step.input, scope: scope)
         if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
         let timeout = step.timeout.components
         let route = JobRoute(
-            jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: attempt), runID: runID, stepID: step.id,
+            jobID: item.map { JobRoute.jobID(runID: runID, stepID: step.id, item: $0, attempt: attempt) }
+                ?? JobRoute.jobID(runID: runID, stepID: step.id, attempt: attempt), runID: runID, stepID: step.id,
             attempt: attempt, workflow: workflow.name,
             timeoutMilliseconds: Int(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000),
-            connection: step.connection)
+            connection: step.connection, item: item)
         let start = StepStart(step: .action(step.action), input: input, connection: [:], meta: route.meta)
         return ActionJob(
             route: route, input: input,

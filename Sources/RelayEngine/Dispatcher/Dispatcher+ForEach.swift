@@ -1,0 +1,186 @@
+import RelayCore
+import RelayStore
+import RelayTransport
+
+/// `for_each` steps: the step runs once per item of the array its `for_each` renders to, at most `concurrency` at
+/// a time, and ends when every item has ended; its output is the array of the items' outputs, in item order.
+///
+/// The step has one attempt in the run store (running while its items run); each item is recorded apart, pending
+/// until a slot is free, with a job id of its own (`runId/stepId[index]/attempt`). Which items run, and whether the
+/// step has ended, is read from the store in the decision's transaction, so a redelivered result or a restart
+/// between decisions never starts an item twice. Retries apply per item; a failed item fails the step and the run
+/// unless the step may continue on failure, in which case its slot in the output is null.
+extension Dispatcher {
+    /// Where a `for_each` step stands after a decision, and what the decision publishes.
+    struct ForEachProgress {
+        enum State {
+            /// Items are pending or running.
+            case running
+            /// Every item has ended (or the step failed before any started, and may continue): the step's record.
+            case ended(StepAttemptRecord)
+            /// The step failed and failed the run with it.
+            case failedRun
+        }
+
+        var progress: [Progress]
+        var state: State
+    }
+
+    /// Starts a `for_each` step: renders its array, records the step and its items, and starts the first items.
+    func startForEach(runID: String, workflow: Workflow, step: WorkflowStep, in tx: any RunStoreTransaction) throws
+        -> ForEachProgress
+    {
+        let scope = try tx.scope(runID: runID)
+        let items: [JSONValue]
+        do {
+            items = try Self.items(of: step, scope: scope)
+        } catch {
+            return try failStep(
+                runID: runID, workflow: workflow, step: step, error: error.message, recorded: false, in: tx)
+        }
+        try tx.addStep(
+            StepAttemptRecord(
+                jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID, stepID: step.id,
+                attempt: 1, status: .running))
+        try tx.addItems(runID: runID, stepID: step.id, items: items)
+        return try fillItems(runID: runID, workflow: workflow, step: step, scope: scope, in: tx)
+    }
+
+    /// The array a step's `for_each` renders to, or why it is not one.
+    static func items(of step: WorkflowStep, scope: Template.Scope) throws(TemplateError) -> [JSONValue] {
+        let rendered = try Template.render(.string(step.forEach ?? ""), scope: scope)
+        guard case .array(let items) = rendered else {
+            let text = JSONWriter.compact.string(rendered)
+            let shown = text.count > 120 ? text.prefix(120) + "…" : text
+            let what = rendered == .null ? "null" : "the \(rendered.typeName) \(shown)"
+            throw TemplateError(message: "for_each \(step.forEach ?? "") rendered to \(what), expected an array")
+        }
+        guard items.count <= WorkflowLimits.mostItems else {
+            throw TemplateError(
+                message: "for_each \(step.forEach ?? "") rendered to \(items.count) items; a step runs over at most "
+                    + "\(WorkflowLimits.mostItems)")
+        }
+        return items
+    }
+
+    /// Starts pending items while fewer than `concurrency` run; when none is pending or running, ends the step with
+    /// the items' outputs. An item whose input cannot be rendered has failed (it never reaches a worker).
+    func fillItems(
+        runID: String, workflow: Workflow, step: WorkflowStep, scope: Template.Scope, in tx: any RunStoreTransaction
+    ) throws -> ForEachProgress {
+        var progress: [Progress] = []
+        var counts = try tx.itemCounts(runID: runID, stepID: step.id)
+        while counts.running < step.concurrency, counts.pending > 0 {
+            let next = try tx.pendingItems(runID: runID, stepID: step.id, limit: step.concurrency - counts.running)
+            if next.isEmpty { break }
+            for item in next {
+                counts.pending -= 1
+                var itemScope = scope
+                itemScope.item = item.item
+                itemScope.index = item.index
+                do {
+                    let job = try self.job(
+                        runID: runID, workflow: workflow, step: step, attempt: item.attempt, scope: itemScope,
+                        item: item.index)
+                    try tx.startItem(jobID: item.jobID, input: job.input)
+                    progress.append(.job(job))
+                    counts.running += 1
+                } catch let error as TemplateError {
+                    let message = "input could not be rendered: \(error.message)"
+                    try tx.finishItem(jobID: item.jobID, result: .failure(message), startedAt: nil)
+                    if !step.continueOnFailure {
+                        // Items started before this in the same decision still go out; their results start nothing.
+                        var failed = try failStep(
+                            runID: runID, workflow: workflow, step: step, error: "item \(item.index): \(message)",
+                            recorded: true, in: tx)
+                        failed.progress = progress + failed.progress
+                        return failed
+                    }
+                }
+            }
+        }
+        guard counts.pending == 0, counts.running == 0 else {
+            return ForEachProgress(progress: progress, state: .running)
+        }
+        let outputs = try tx.latestItems(runID: runID, stepID: step.id).map { item in
+            item.status == .succeeded ? item.output ?? .null : .null
+        }
+        let jobID = JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1)
+        try tx.finishStep(jobID: jobID, result: .success(.array(outputs)), startedAt: nil)
+        let record = StepAttemptRecord(
+            jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: .succeeded)
+        return ForEachProgress(progress: progress, state: .ended(record))
+    }
+
+    /// Records the step as failed with `error` (`recorded`: its running attempt exists; otherwise it is added), and
+    /// fails the run unless the step may continue on failure.
+    private func failStep(
+        runID: String, workflow: Workflow, step: WorkflowStep, error: String, recorded: Bool,
+        in tx: any RunStoreTransaction
+    ) throws -> ForEachProgress {
+        let jobID = JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1)
+        let record = StepAttemptRecord(
+            jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: .failed, error: error)
+        if recorded {
+            try tx.finishStep(jobID: jobID, result: .failure(error), startedAt: nil)
+        } else {
+            try tx.addStep(record)
+        }
+        if step.continueOnFailure { return ForEachProgress(progress: [], state: .ended(record)) }
+        let ended = try end(
+            runID: runID, workflow: workflow, status: .failed, error: "step \(step.id) failed: \(error)", in: tx)
+        return ForEachProgress(progress: [ended], state: .failedRun)
+    }
+
+    /// A result of one item: recorded; then a retry of the item, the step's failure, or the next items (and, once
+    /// every item has ended, what follows the step).
+    func applyItemResult(
+        _ event: StepEvent, route: JobRoute, startedAt: Double?, workflow: Workflow, in tx: any RunStoreTransaction
+    ) throws -> Outcome {
+        guard let item = try tx.item(jobID: route.jobID) else {
+            throw PoisonMessage(
+                reason: "result of job \(route.jobID): no such item in the run store (the run is unknown here)")
+        }
+        // A result already recorded (redelivered) changes nothing.
+        guard item.status == .running else { return Outcome() }
+        try tx.finishItem(jobID: route.jobID, result: event, startedAt: startedAt)
+        // A result for a run that has ended, or a step that has (another item failed it), starts nothing.
+        guard try tx.runStatus(id: item.runID) == .running,
+            let step = workflow.step(item.stepID), step.forEach != nil,
+            try tx.step(jobID: JobRoute.jobID(runID: item.runID, stepID: step.id, attempt: 1))?.status == .running
+        else { return Outcome() }
+        let scope = try tx.scope(runID: item.runID)
+        var outcome = Outcome()
+        if event.status != .ok {
+            var itemScope = scope
+            itemScope.item = item.item
+            itemScope.index = item.index
+            if item.attempt < step.retry.attempts,
+                let job = try? self.job(
+                    runID: item.runID, workflow: workflow, step: step, attempt: item.attempt + 1, scope: itemScope,
+                    item: item.index)
+            {
+                // The retry holds the item's slot while it waits for its backoff.
+                try tx.addItemAttempt(
+                    ItemAttemptRecord(
+                        jobID: job.route.jobID, runID: item.runID, stepID: step.id, index: item.index,
+                        attempt: item.attempt + 1, status: .running, item: item.item, input: job.input))
+                let delay = step.retry.delay(after: item.attempt).components
+                let seconds = Double(delay.seconds) + Double(delay.attoseconds) / 1e18
+                try tx.schedule(job.message, jobID: job.route.jobID, dueAt: RunTime.now() + seconds)
+                return outcome
+            }
+            if !step.continueOnFailure {
+                let failed = try failStep(
+                    runID: item.runID, workflow: workflow, step: step,
+                    error: "item \(item.index) failed: \(event.error ?? "")", recorded: true, in: tx)
+                outcome.add(failed.progress)
+                return outcome
+            }
+        }
+        let filled = try fillItems(runID: item.runID, workflow: workflow, step: step, scope: scope, in: tx)
+        outcome.add(filled.progress)
+        if case .ended = filled.state { outcome.add(try advance(runID: item.runID, workflow: workflow, in: tx)) }
+        return outcome
+    }
+}
