@@ -28,9 +28,30 @@ import Testing
         #expect(throws: TemplateError(message: "trigger.alert.tags: no item 5 in a list of 2")) {
             try Template.render("{{ trigger.alert.tags[5] }}", scope: scope)
         }
-        #expect(throws: TemplateError(message: "\"env.HOME\" must start with trigger. or steps.")) {
+        #expect(
+            throws: TemplateError(
+                message: "\"env.HOME\" must start with trigger. or steps. (or be item or index in a for_each step)")
+        ) {
             try Template.render("{{ env.HOME }}", scope: scope)
         }
+    }
+
+    @Test func anItemOfAForEachStepSeesItemAndIndex() throws {
+        var itemScope = scope
+        itemScope.item = ["host": "web2", "ports": [80, 443]]
+        itemScope.index = 3
+        #expect(try Template.render("{{ item }}", scope: itemScope) == ["host": "web2", "ports": [80, 443]])
+        #expect(try Template.render("{{ index }}", scope: itemScope) == 3)
+        #expect(
+            try Template.render(
+                "{{ index }}: {{ item.host }}:{{ item.ports[1] }} on {{ trigger.alert.host }}", scope: itemScope)
+                == "3: web2:443 on db1")
+        // Outside an item, there is none.
+        #expect(throws: TemplateError(message: "item does not exist")) {
+            try Template.render("{{ item.host }}", scope: scope)
+        }
+        #expect(try Template.singleReference("{{ steps.a.output.ips }}") == ["steps", "a", "output", "ips"])
+        #expect(try Template.singleReference("ips: {{ steps.a.output.ips }}") == nil)
     }
 
     @Test func conditions() throws {
