@@ -70,8 +70,29 @@ public protocol RunStoreTransaction {
     /// Keeps a job message to publish at `dueAt` (a retry waiting for its backoff).
     func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws
 
-    /// Removes and returns scheduled jobs that are due at `now`, oldest due first (at most `limit`).
+    /// Removes and returns scheduled jobs that are due at `now`, oldest due first (at most `limit`). A job taken
+    /// here is published now: its deadline (if one was added) starts now.
     func takeDueJobs(now: Double, limit: Int) throws -> [BusMessage]
+
+    /// Holds a deadline for a job (nothing when the job has one): from `start`, or, when `start` is nil (a retry
+    /// waiting for its backoff), from when `takeDueJobs` takes the job. Recording the job's result clears it.
+    func addDeadline(_ deadline: JobDeadline, startingAt start: Double?) throws
+
+    /// Returns the deadlines passed at `now` whose job has no result, earliest first (at most `limit`), and marks
+    /// them handled: each is returned once.
+    func takeOverdueJobs(now: Double, limit: Int) throws -> [JobDeadline]
+
+    /// Gives every pending deadline at least its full time from `now` again (a dispatcher starting: results that
+    /// came while it was down, and jobs its restarted workers run again, are not failed for its downtime).
+    func restartDeadlines(now: Double) throws
+
+    /// Records a result that came for an attempt after its deadline had failed it (the attempt stays failed); false
+    /// when the attempt's deadline did not fail it (a redelivered result).
+    func recordLateResult(jobID: String, result: StepEvent) throws -> Bool
+
+    /// Removes the run's scheduled jobs (retries waiting for their backoff) and their deadlines, and records their
+    /// attempts failed with `error`; returns their job ids.
+    func dropScheduledJobs(runID: String, error: String) throws -> [String]
 
     /// The run's trigger event and the latest attempt of each step, as templates see them.
     func scope(runID: String) throws -> Template.Scope

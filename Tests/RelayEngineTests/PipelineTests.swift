@@ -106,11 +106,13 @@ final class TestPipeline: Sendable {
     let bus: EmbeddedBus
     let store: SQLiteRunStore
     let workflows: [Workflow]
+    let metrics = PipelineMetrics()
     let tasks: [Task<Void, Never>]
 
     init(
         workflows yaml: [String], catalog extra: [String: PluginCatalog.Entry] = [:],
-        connections: ConnectionStore = ConnectionStore(), workerConcurrency: Int = 4
+        connections: ConnectionStore = ConnectionStore(), workerConcurrency: Int = 4,
+        deadlineGrace: Duration = .seconds(30), workerPlugins: [String]? = nil
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-pipeline-\(UUID().uuidString)")
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
@@ -127,10 +129,11 @@ final class TestPipeline: Sendable {
             let problems = WorkflowValidator(catalog: catalog, connections: connections).problems(workflow)
             guard problems.isEmpty else { throw RelayError(.invalidSpec, problems.joined(separator: "\n")) }
         }
-        let services = PipelineAssembly(
-            workflows: workflows, catalog: catalog, connections: connections, transport: bus
-        )
-        .services(dispatcher: store, worker: .init(concurrency: workerConcurrency))
+        var assembly = PipelineAssembly(
+            workflows: workflows, catalog: catalog, connections: connections, transport: bus, metrics: metrics)
+        assembly.dispatcherConfiguration.deadlineGrace = deadlineGrace
+        let services = assembly.services(
+            dispatcher: store, worker: .init(plugins: workerPlugins, concurrency: workerConcurrency))
         tasks = [Task { try? await services.run() }]
     }
 

@@ -147,6 +147,101 @@ import Testing
         }
     }
 
+    static func deadline(_ jobID: String, seconds: Double = 10) -> JobDeadline {
+        JobDeadline(jobID: jobID, runID: "run-1", workflow: "w", seconds: seconds, error: "no result for \(jobID)")
+    }
+
+    @Test func aDeadlineIsTakenOnceAndAResultInTimeClearsIt() async throws {
+        try await Self.withDatabase { database in
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
+                #expect(try Self.decide(tx))
+                for step in ["c", "d", "e"] {
+                    try tx.addStep(
+                        StepAttemptRecord(
+                            jobID: "run-1/\(step)/1", runID: "run-1", stepID: step, attempt: 1, status: .running))
+                }
+                try tx.addDeadline(Self.deadline("run-1/c/1", seconds: 20), startingAt: 100)
+                try tx.addDeadline(Self.deadline("run-1/d/1", seconds: 10), startingAt: 100)
+                try tx.addDeadline(Self.deadline("run-1/e/1", seconds: 10), startingAt: 100)
+                // Added again (a redelivered decision): the first deadline stands.
+                try tx.addDeadline(Self.deadline("run-1/d/1", seconds: 99), startingAt: 500)
+                try tx.finishStep(jobID: "run-1/e/1", result: .success([:]), startedAt: nil)
+                #expect(try tx.takeOverdueJobs(now: 109, limit: 10).isEmpty)
+                #expect(
+                    try tx.takeOverdueJobs(now: 200, limit: 10) == [
+                        Self.deadline("run-1/d/1"), Self.deadline("run-1/c/1", seconds: 20),
+                    ])
+                #expect(try tx.takeOverdueJobs(now: 300, limit: 10).isEmpty, "each deadline is handled once")
+                // The dispatcher records the failure; a result that comes afterwards is recorded once, beside it.
+                try tx.finishStep(jobID: "run-1/d/1", result: .failure("no result for run-1/d/1"), startedAt: nil)
+                #expect(try tx.recordLateResult(jobID: "run-1/d/1", result: .success([:])))
+                #expect(try !tx.recordLateResult(jobID: "run-1/d/1", result: .success([:])), "a redelivery")
+                #expect(try !tx.recordLateResult(jobID: "run-1/e/1", result: .success([:])), "it came in time")
+                #expect(try tx.step(jobID: "run-1/d/1")?.status == .failed)
+                return ((), [])
+            }
+        }
+    }
+
+    @Test func aScheduledJobsDeadlineStartsWhenItIsPublishedAndSurvivesARestart() async throws {
+        try await Self.withDatabase { database in
+            let first = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            try await first.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
+                try tx.schedule(BusMessage(topic: "t", key: "k", value: []), jobID: "run-1/a/2", dueAt: 50)
+                try tx.addDeadline(Self.deadline("run-1/a/2"), startingAt: nil)
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/a/2", runID: "run-1", stepID: "a", attempt: 2, status: .running))
+                #expect(try tx.takeOverdueJobs(now: 1_000, limit: 10).isEmpty, "not published yet")
+                #expect(try tx.takeDueJobs(now: 60, limit: 10).count == 1)
+                return ((), [])
+            }
+            // Reopened (a restart): the deadline is in the file.
+            let second = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let overdue = try await second.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
+                #expect(try tx.takeOverdueJobs(now: 69, limit: 10).isEmpty)
+                return (try tx.takeOverdueJobs(now: 70, limit: 10).map(\.jobID), [])
+            }
+            #expect(overdue == ["run-1/a/2"])
+        }
+    }
+
+    @Test func aStartingDispatcherGivesJobsInFlightTheirFullTimeAgain() async throws {
+        try await Self.withDatabase { database in
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let overdue = try await store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
+                try tx.addDeadline(Self.deadline("run-1/a/1"), startingAt: 100)
+                try tx.restartDeadlines(now: 500)
+                #expect(try tx.takeOverdueJobs(now: 509, limit: 10).isEmpty)
+                return (try tx.takeOverdueJobs(now: 510, limit: 10).map(\.jobID), [])
+            }
+            #expect(overdue == ["run-1/a/1"])
+        }
+    }
+
+    @Test func anEndedRunsWaitingRetriesAreDroppedAndRecordedAsNotRun() async throws {
+        try await Self.withDatabase { database in
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
+                #expect(try Self.decide(tx))
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/c/2", runID: "run-1", stepID: "c", attempt: 2, status: .running))
+                try tx.schedule(BusMessage(topic: "t", key: "run-1", value: []), jobID: "run-1/c/2", dueAt: 50)
+                try tx.addDeadline(Self.deadline("run-1/c/2"), startingAt: nil)
+                try tx.schedule(BusMessage(topic: "t", key: "other", value: []), jobID: "run-2/c/2", dueAt: 50)
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-2/c/2", runID: "run-2", stepID: "c", attempt: 2, status: .running))
+                #expect(try tx.dropScheduledJobs(runID: "run-1", error: "the run had ended") == ["run-1/c/2"])
+                #expect(try tx.takeDueJobs(now: 60, limit: 10).map(\.key) == ["other"], "another run's stays")
+                #expect(try tx.takeOverdueJobs(now: 1_000, limit: 10).isEmpty)
+                return ((), [])
+            }
+            let attempt = try #require(try await store.run(id: "run-1")?.steps.first { $0.stepID == "c" })
+            #expect(attempt.status == .failed)
+            #expect(attempt.error == "the run had ended")
+        }
+    }
+
     @Test func throughAnOutboxMessagesArePublishedBeforeTheInputIsAcknowledged() async throws {
         try await Self.withDatabase { database in
             let transport = RecordingTransport()

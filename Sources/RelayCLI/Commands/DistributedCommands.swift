@@ -23,6 +23,13 @@ struct DistributedOptions: ParsableArguments {
             """
     )
     var partitions: Int = Int(ProcessInfo.processInfo.environment["RELAY_KAFKA_PARTITIONS"] ?? "") ?? 6
+    @Option(
+        help: """
+            Dispatcher: seconds past a step's timeout to wait for a job's result before failing the attempt \
+            (env RELAY_DEADLINE_GRACE).
+            """
+    )
+    var deadlineGrace: Double = Double(ProcessInfo.processInfo.environment["RELAY_DEADLINE_GRACE"] ?? "") ?? 30
 
     func run(_ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil) async throws
     {
@@ -39,6 +46,7 @@ struct DistributedOptions: ParsableArguments {
         configuration.host = host
         configuration.concurrency = concurrency
         configuration.plugins = plugins
+        configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
         let brokers = configuration.kafka.client.bootstrapServers.joined(separator: ",")
         do {
             try await DistributedPipeline.run(role, project: project, configuration: configuration) { port in
@@ -60,7 +68,7 @@ struct DispatcherCommand: AsyncParsableCommand {
         discussion:
             "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, "
             + "RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, "
-            + "RELAY_PORT. SIGTERM drains and exits 0."
+            + "RELAY_PORT, RELAY_DEADLINE_GRACE. SIGTERM drains and exits 0."
     )
     @OptionGroup var options: DistributedOptions
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")

@@ -14,7 +14,7 @@ struct UpCommand: AsyncParsableCommand {
             Reads DIR/workflows/*.yaml, DIR/connections/*.yaml and DIR/plugins/*.yaml (external plugins), keeps \
             state in DIR/.relay/relay.sqlite, prints one line per finished run, and serves webhooks \
             (/webhooks/PATH), /healthz and /metrics on 127.0.0.1:PORT. Ctrl-C or SIGTERM drains and exits. \
-            Environment: RELAY_DIR, RELAY_PORT, RELAY_WORKER_CONCURRENCY.
+            Environment: RELAY_DIR, RELAY_PORT, RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE.
             """
     )
 
@@ -24,6 +24,13 @@ struct UpCommand: AsyncParsableCommand {
         Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 8080
     @Option(help: "Jobs a worker runs at once (env RELAY_WORKER_CONCURRENCY).")
     var concurrency: Int = Int(ProcessInfo.processInfo.environment["RELAY_WORKER_CONCURRENCY"] ?? "") ?? 8
+    @Option(
+        help: """
+            Seconds past a step's timeout to wait for a job's result before failing the attempt \
+            (env RELAY_DEADLINE_GRACE).
+            """
+    )
+    var deadlineGrace: Double = Double(ProcessInfo.processInfo.environment["RELAY_DEADLINE_GRACE"] ?? "") ?? 30
 
     func run() async throws {
         CLILogging.bootstrap()
@@ -31,6 +38,7 @@ struct UpCommand: AsyncParsableCommand {
         var configuration = EmbeddedPipeline.Configuration()
         configuration.port = port
         configuration.workerConcurrency = concurrency
+        configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
         let workflows = project.workflows.map(\.name).joined(separator: ", ")
         try await pipeline.run { port in

@@ -83,6 +83,7 @@ extension Dispatcher {
                         runID: runID, workflow: workflow, step: step, attempt: item.attempt, scope: itemScope,
                         item: item.index)
                     try tx.startItem(jobID: item.jobID, input: job.input)
+                    try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
                     progress.append(.job(job))
                     counts.running += 1
                 } catch let error as TemplateError {
@@ -135,15 +136,15 @@ extension Dispatcher {
     /// A result of one item: recorded; then a retry of the item, the step's failure, or the next items (and, once
     /// every item has ended, what follows the step).
     func applyItemResult(
-        _ event: StepEvent, route: JobRoute, startedAt: Double?, workflow: Workflow, in tx: any RunStoreTransaction
+        _ event: StepEvent, jobID: String, startedAt: Double?, workflow: Workflow, in tx: any RunStoreTransaction
     ) throws -> Outcome {
-        guard let item = try tx.item(jobID: route.jobID) else {
+        guard let item = try tx.item(jobID: jobID) else {
             throw PoisonMessage(
-                reason: "result of job \(route.jobID): no such item in the run store (the run is unknown here)")
+                reason: "result of job \(jobID): no such item in the run store (the run is unknown here)")
         }
-        // A result already recorded (redelivered) changes nothing.
+        // A result already recorded (redelivered, or after the item's deadline failed it) changes nothing.
         guard item.status == .running else { return Outcome() }
-        try tx.finishItem(jobID: route.jobID, result: event, startedAt: startedAt)
+        try tx.finishItem(jobID: jobID, result: event, startedAt: startedAt)
         // A result for a run that has ended, or a step that has (another item failed it), starts nothing.
         guard try tx.runStatus(id: item.runID) == .running,
             let step = workflow.step(item.stepID), step.forEach != nil,
@@ -168,6 +169,8 @@ extension Dispatcher {
                 let delay = step.retry.delay(after: item.attempt).components
                 let seconds = Double(delay.seconds) + Double(delay.attoseconds) / 1e18
                 try tx.schedule(job.message, jobID: job.route.jobID, dueAt: RunTime.now() + seconds)
+                // Its deadline runs from when it is published, after the backoff.
+                try tx.addDeadline(deadline(for: job), startingAt: nil)
                 return outcome
             }
             if !step.continueOnFailure {

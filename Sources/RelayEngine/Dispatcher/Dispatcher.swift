@@ -14,6 +14,9 @@ import RelayTransport
 /// Written against `Transport` (to consume events and results) and `RunStore` (to decide, publish and acknowledge
 /// together); it knows neither SQLite nor Kafka.
 ///
+/// Deadlines: every job sent has one in the store, its step's timeout plus `Configuration.deadlineGrace` after it
+/// is published; a job whose result has not come by then is failed here (and the run goes on as for any failure).
+///
 /// Shutdown: cancellation stops intake; the message being handled finishes its transaction first.
 public final class Dispatcher: Sendable {
     let bus: any Transport
@@ -21,15 +24,32 @@ public final class Dispatcher: Sendable {
     let workflows: [Workflow]
     let logger: Logger
     let metrics: PipelineMetrics
+    let configuration: Configuration
+
+    /// How the dispatcher judges jobs in flight.
+    public struct Configuration: Sendable {
+        /// How long past a step's timeout the dispatcher waits for a job's result before it fails the attempt:
+        /// room for the job to wait in its topic, and for the worker to publish the result and the dispatcher to
+        /// read it.
+        public var deadlineGrace: Duration
+        /// How often the dispatcher looks for retries whose backoff has passed and for deadlines that have passed.
+        public var sweepInterval: Duration
+
+        public init(deadlineGrace: Duration = .seconds(30), sweepInterval: Duration = .milliseconds(100)) {
+            self.deadlineGrace = deadlineGrace
+            self.sweepInterval = sweepInterval
+        }
+    }
 
     public init(
         bus: any Transport, store: any RunStore, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(),
-        logger: Logger = Logger(label: "relay.dispatcher")
+        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "relay.dispatcher")
     ) {
         self.bus = bus
         self.store = store
         self.workflows = workflows
         self.metrics = metrics
+        self.configuration = configuration
         self.logger = logger
     }
 
@@ -37,6 +57,8 @@ public final class Dispatcher: Sendable {
     public func run() async throws {
         // What an earlier process decided and did not get to publish goes out before anything new is decided.
         try await store.publishPending()
+        // Jobs in flight get their full time again: the dispatcher's downtime is not theirs.
+        try await store.transaction(acknowledging: []) { tx in (try tx.restartDeadlines(now: RunTime.now()), []) }
         let events = try await bus.subscribe(topic: Topics.events, group: "relay.dispatcher")
         let results = try await bus.subscribe(topic: Topics.results, group: "relay.dispatcher")
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -57,6 +79,8 @@ public final class Dispatcher: Sendable {
         var runsSucceeded = 0
         var runsFailed = 0
         var deadLettered = 0
+        var stepsFailedByDeadline = 0
+        var lateResults = 0
 
         mutating func add(_ other: Outcome) {
             messages += other.messages
@@ -64,6 +88,8 @@ public final class Dispatcher: Sendable {
             runsSucceeded += other.runsSucceeded
             runsFailed += other.runsFailed
             deadLettered += other.deadLettered
+            stepsFailedByDeadline += other.stepsFailedByDeadline
+            lateResults += other.lateResults
         }
 
         mutating func add(_ progress: [Progress]) {
@@ -109,11 +135,18 @@ public final class Dispatcher: Sendable {
                 }
                 return (total, total.messages)
             }
-            metrics.runsStarted.increment(by: total.runsStarted)
-            metrics.runsSucceeded.increment(by: total.runsSucceeded)
-            metrics.runsFailed.increment(by: total.runsFailed)
-            metrics.deadLettered.increment(by: total.deadLettered)
+            count(total)
         }
+    }
+
+    /// Moves the counters of a committed outcome.
+    private func count(_ outcome: Outcome) {
+        metrics.runsStarted.increment(by: outcome.runsStarted)
+        metrics.runsSucceeded.increment(by: outcome.runsSucceeded)
+        metrics.runsFailed.increment(by: outcome.runsFailed)
+        metrics.deadLettered.increment(by: outcome.deadLettered)
+        metrics.stepsFailedByDeadline.increment(by: outcome.stepsFailedByDeadline)
+        metrics.lateResults.increment(by: outcome.lateResults)
     }
 
     /// A message the dispatcher cannot handle: it goes to the dead-letter topic with the reason.
@@ -191,15 +224,30 @@ public final class Dispatcher: Sendable {
         // From the message: a time within Unix time's sane range, or none (it feeds durations in `relay runs`).
         let startedAt = route.startedAt.flatMap { (0...1e11).contains($0) ? $0 : nil }
         if route.item != nil {
-            return try applyItemResult(event, route: route, startedAt: startedAt, workflow: workflow, in: tx)
+            return try applyItemResult(event, jobID: route.jobID, startedAt: startedAt, workflow: workflow, in: tx)
         }
         guard let step = try tx.step(jobID: route.jobID) else {
             throw PoisonMessage(
                 reason: "result of job \(route.jobID): no such job in the run store (the run is unknown here)")
         }
-        // A result already recorded (redelivered) changes nothing.
-        guard step.status == .running else { return Outcome() }
-        try tx.finishStep(jobID: route.jobID, result: event, startedAt: startedAt)
+        return try record(event, of: step, workflow: workflow, startedAt: startedAt, in: tx)
+    }
+
+    /// Records the result of an attempt (a worker's, or the failure its deadline gave it) and decides what follows.
+    func record(
+        _ event: StepEvent, of step: StepAttemptRecord, workflow: Workflow, startedAt: Double?,
+        in tx: any RunStoreTransaction
+    ) throws -> Outcome {
+        guard step.status == .running else {
+            // A result after the attempt's deadline failed it is recorded beside the attempt and changes nothing; a
+            // result already recorded (redelivered) changes nothing either.
+            guard try tx.recordLateResult(jobID: step.jobID, result: event) else { return Outcome() }
+            logger.info(
+                "a result came after its job's deadline had failed the attempt; it changes nothing",
+                metadata: ["run.id": "\(step.runID)", "step.id": "\(step.stepID)", "job.id": "\(step.jobID)"])
+            return Outcome(lateResults: 1)
+        }
+        try tx.finishStep(jobID: step.jobID, result: event, startedAt: startedAt)
         // A result for a run that has ended (another branch failed it) is recorded and starts nothing.
         guard try tx.runStatus(id: step.runID) == .running else { return Outcome() }
         guard let index = workflow.index(of: step.stepID) else { return Outcome() }
@@ -217,6 +265,8 @@ public final class Dispatcher: Sendable {
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             try tx.addStep(job.attemptRecord)
             try tx.schedule(job.message, jobID: job.route.jobID, dueAt: RunTime.now() + seconds)
+            // Its deadline runs from when it is published, after the backoff.
+            try tx.addDeadline(deadline(for: job), startingAt: nil)
         } else if definition.continueOnFailure {
             // A failed step that may continue has ended like any other.
             outcome.add(try advance(runID: step.runID, workflow: workflow, in: tx))
@@ -234,6 +284,17 @@ public final class Dispatcher: Sendable {
         runID: String, workflow: Workflow, status: RunStatus, error: String?, in tx: any RunStoreTransaction
     ) throws -> Progress {
         try tx.finishRun(id: runID, status: status, error: error)
+        // Retries still waiting for their backoff never go out: their attempts are recorded as not run.
+        let dropped = try tx.dropScheduledJobs(runID: runID, error: "not run: the run had ended")
+        // (An item's retry among them: its attempt is recorded the same way.)
+        for jobID in dropped {
+            try tx.finishItem(jobID: jobID, result: .failure("not run: the run had ended"), startedAt: nil)
+        }
+        if !dropped.isEmpty {
+            logger.info(
+                "dropped retries waiting for their backoff: the run has ended",
+                metadata: ["run.id": "\(runID)", "job.ids": "\(dropped.joined(separator: ", "))"])
+        }
         return .ended(RunNotice(runID: runID, workflow: workflow.name, status: status))
     }
 
@@ -284,6 +345,7 @@ public final class Dispatcher: Sendable {
                             runID: runID, workflow: workflow, step: step, attempt: 1, scope: tx.scope(runID: runID))
                         record = job.attemptRecord
                         progress.append(.job(job))
+                        try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
                     } catch let error as TemplateError {
                         try tx.addStep(
                             StepAttemptRecord(
@@ -342,15 +404,70 @@ public final class Dispatcher: Sendable {
             message: BusMessage(topic: Topics.jobs(step.plugin), key: runID, json: start.message.json))
     }
 
-    /// Publishes retries whose backoff has passed.
+    /// Publishes retries whose backoff has passed, and fails the attempts whose deadline has passed without a
+    /// result (deciding what follows as for any failure), each batch in one transaction.
     private func releaseScheduledJobs() async throws {
         while !Task.isCancelled {
-            let released = try await store.transaction(acknowledging: []) { tx -> (Int, [BusMessage]) in
-                let due = try tx.takeDueJobs(now: RunTime.now(), limit: 500)
-                return (due.count, due)
+            let (handled, outcome) = try await store.transaction(acknowledging: []) {
+                tx -> ((Int, Outcome), [BusMessage]) in
+                let now = RunTime.now()
+                let due = try tx.takeDueJobs(now: now, limit: 500)
+                let overdue = try tx.takeOverdueJobs(now: now, limit: 500)
+                var outcome = Outcome(messages: due)
+                for deadline in overdue { outcome.add(try self.fail(deadline, in: tx)) }
+                return ((due.count + overdue.count, outcome), outcome.messages)
             }
-            if released == 0 { try await Task.sleep(for: .milliseconds(100)) }
+            count(outcome)
+            if handled == 0 { try await Task.sleep(for: configuration.sweepInterval) }
         }
+    }
+
+    /// The deadline of a job just decided: its step's timeout plus the grace period after it is published.
+    func deadline(for job: ActionJob) -> JobDeadline {
+        let timeout = Duration.milliseconds(job.route.timeoutMilliseconds)
+        let seconds = (timeout + configuration.deadlineGrace) / .seconds(1)
+        return JobDeadline(
+            jobID: job.route.jobID, runID: job.route.runID, workflow: job.route.workflow, seconds: seconds,
+            error: "no result within \(Self.text(timeout)) + \(Self.text(configuration.deadlineGrace)) grace: "
+                + "no worker took the job, or it was lost (\(job.message.topic))")
+    }
+
+    /// Fails the attempt whose deadline has passed, as a worker's failure would; nothing when it is no longer
+    /// running.
+    private func fail(_ deadline: JobDeadline, in tx: any RunStoreTransaction) throws -> Outcome {
+        if let item = try tx.item(jobID: deadline.jobID) {
+            // An item of a for_each step: failed as its worker's failure would be.
+            guard item.status == .running, let workflow = workflows.first(where: { $0.name == deadline.workflow })
+            else { return Outcome() }
+            logger.warning(
+                "failed a job by its deadline: \(deadline.error)",
+                metadata: ["run.id": "\(deadline.runID)", "step.id": "\(item.stepID)", "job.id": "\(deadline.jobID)"])
+            var outcome = Outcome(stepsFailedByDeadline: 1)
+            outcome.add(
+                try applyItemResult(
+                    .failure(deadline.error), jobID: deadline.jobID, startedAt: nil, workflow: workflow, in: tx))
+            return outcome
+        }
+        guard let step = try tx.step(jobID: deadline.jobID), step.status == .running else { return Outcome() }
+        logger.warning(
+            "failed a job by its deadline: \(deadline.error)",
+            metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)", "job.id": "\(deadline.jobID)"])
+        let failure = StepEvent.failure(deadline.error)
+        var outcome = Outcome(stepsFailedByDeadline: 1)
+        if let workflow = workflows.first(where: { $0.name == deadline.workflow }) {
+            outcome.add(try record(failure, of: step, workflow: workflow, startedAt: nil, in: tx))
+        } else {
+            // A workflow no longer loaded: the attempt is recorded failed; nothing can be decided after it.
+            try tx.finishStep(jobID: step.jobID, result: failure, startedAt: nil)
+        }
+        return outcome
+    }
+
+    /// A duration as the deadline's message writes it: `60 s`, `1500 ms`.
+    static func text(_ duration: Duration) -> String {
+        let milliseconds = duration / .milliseconds(1)
+        let whole = Int(milliseconds.rounded())
+        return whole % 1000 == 0 ? "\(whole / 1000) s" : "\(whole) ms"
     }
 }
 

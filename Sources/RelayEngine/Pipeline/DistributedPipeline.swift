@@ -25,6 +25,8 @@ public enum DistributedPipeline {
         /// Workers: jobs run at once, and which plugins' job topics to consume (nil: the plugins the workflows use).
         public var concurrency = 8
         public var plugins: [String]?
+        /// The dispatcher's deadline grace (docs/pipeline.md, *Deadlines*).
+        public var dispatcher = Dispatcher.Configuration()
         public init() {}
     }
 
@@ -62,7 +64,8 @@ public enum DistributedPipeline {
         let metrics = PipelineMetrics()
         // Which partitions this process's consumers own now, at /metrics (who has joined a group, and with what).
         metrics.observeAssignedPartitions { transport.assignedPartitions }
-        let assembly = PipelineAssembly(project: project, transport: transport, metrics: metrics, logger: logger)
+        var assembly = PipelineAssembly(project: project, transport: transport, metrics: metrics, logger: logger)
+        assembly.dispatcherConfiguration = configuration.dispatcher
         let pipeline: PipelineServices
         switch role {
         case .dispatcher:

@@ -17,6 +17,8 @@ public final class EmbeddedPipeline: Sendable {
         public var host = "127.0.0.1"
         public var port = 8080
         public var workerConcurrency = 8
+        /// The dispatcher's deadline grace (docs/pipeline.md, *Deadlines*).
+        public var dispatcher = Dispatcher.Configuration()
         /// Print one line per finished run.
         public var printRuns = true
         public init() {}
@@ -44,7 +46,9 @@ public final class EmbeddedPipeline: Sendable {
     }
 
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let pipeline = PipelineAssembly(project: project, transport: bus, metrics: metrics, logger: logger).services(
+        var assembly = PipelineAssembly(project: project, transport: bus, metrics: metrics, logger: logger)
+        assembly.dispatcherConfiguration = configuration.dispatcher
+        let pipeline = assembly.services(
             dispatcher: store, worker: .init(concurrency: configuration.workerConcurrency), triggers: triggerStates)
         let triggers = pipeline.triggers
         let app = PipelineHTTP.application(

@@ -17,6 +17,8 @@ public struct PipelineAssembly: Sendable {
     public let transport: any Transport
     public let metrics: PipelineMetrics
     public let logger: Logger
+    /// The dispatcher's deadline grace and sweep interval.
+    public var dispatcherConfiguration = Dispatcher.Configuration()
 
     public init(
         workflows: [Workflow], catalog: PluginCatalog, connections: ConnectionStore = ConnectionStore(),
@@ -51,7 +53,9 @@ public struct PipelineAssembly: Sendable {
     ) -> PipelineServices {
         PipelineServices(
             dispatcher: store.map {
-                Dispatcher(bus: transport, store: $0, workflows: workflows, metrics: metrics, logger: logger)
+                Dispatcher(
+                    bus: transport, store: $0, workflows: workflows, metrics: metrics,
+                    configuration: dispatcherConfiguration, logger: logger)
             },
             worker: worker.map {
                 Worker(

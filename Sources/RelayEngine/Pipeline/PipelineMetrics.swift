@@ -25,6 +25,11 @@ public final class PipelineMetrics: Sendable {
     public let jobsFailed = Counter("relay_jobs_failed_total", "Action jobs that failed")
     public let deadLettered = Counter("relay_dead_letters_total", "Messages sent to the dead-letter topic")
     public let triggerRestarts = Counter("relay_trigger_restarts_total", "Trigger instances restarted after failing")
+    public let stepsFailedByDeadline = Counter(
+        "relay_steps_failed_by_deadline_total",
+        "Step attempts the dispatcher failed because no result came within the step's timeout plus the grace period")
+    public let lateResults = Counter(
+        "relay_late_results_total", "Results that came after their job's deadline had failed the attempt (ignored)")
 
     /// Where the Kafka assignment is read from when /metrics is served (none on the embedded bus).
     private let assignment = Mutex<(@Sendable () -> [KafkaPartitionShare])?>(nil)
@@ -39,7 +44,7 @@ public final class PipelineMetrics: Sendable {
     public var all: [Counter] {
         [
             eventsPublished, runsStarted, runsSucceeded, runsFailed, jobsSucceeded, jobsFailed, deadLettered,
-            triggerRestarts,
+            triggerRestarts, stepsFailedByDeadline, lateResults,
         ]
     }
 

@@ -64,6 +64,11 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 CREATE TABLE IF NOT EXISTS scheduled_jobs (
                     job_id TEXT PRIMARY KEY, due_at REAL NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL,
                     value BLOB NOT NULL);
+                CREATE TABLE IF NOT EXISTS job_deadlines (
+                    job_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, workflow TEXT NOT NULL, seconds REAL NOT NULL,
+                    error TEXT NOT NULL, due_at REAL, expired_at REAL, late_status TEXT, late_error TEXT,
+                    late_at REAL);
+                CREATE INDEX IF NOT EXISTS job_deadlines_due ON job_deadlines(due_at) WHERE expired_at IS NULL;
                 """)
         }
     }

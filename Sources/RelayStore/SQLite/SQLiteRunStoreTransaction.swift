@@ -84,6 +84,8 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
                 result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
                 startedAt.map { .double($0) } ?? .null, .double(RunTime.now()), .text(jobID),
             ])
+        // A result in time clears the job's deadline; one the deadline handled stays, to record a late result.
+        try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
     }
 
     func finishRun(id: String, status: RunStatus, error: String?) throws {
@@ -105,7 +107,12 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         let rows = try db.query(
             "SELECT job_id, topic, key, value FROM scheduled_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?",
             [.double(now), .int(Int64(limit))])
-        for row in rows { try db.query("DELETE FROM scheduled_jobs WHERE job_id = ?", [row[0]]) }
+        for row in rows {
+            try db.query("DELETE FROM scheduled_jobs WHERE job_id = ?", [row[0]])
+            try db.query(
+                "UPDATE job_deadlines SET due_at = ? + seconds WHERE job_id = ? AND due_at IS NULL",
+                [.double(now), row[0]])
+        }
         return rows.map { BusMessage(topic: $0[1].text ?? "", key: $0[2].text ?? "", value: $0[3].blob ?? []) }
     }
 

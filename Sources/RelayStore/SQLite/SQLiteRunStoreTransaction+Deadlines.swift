@@ -1,0 +1,74 @@
+import RelayCore
+
+/// Job deadlines (table `job_deadlines`): a row per job sent whose result has not been recorded, with `due_at`
+/// (null while the job waits for its backoff); a row whose deadline failed the attempt stays, `expired_at` set, to
+/// record a result that comes late.
+extension SQLiteRunStoreTransaction {
+    func addDeadline(_ deadline: JobDeadline, startingAt start: Double?) throws {
+        try db.query(
+            """
+            INSERT OR IGNORE INTO job_deadlines (job_id, run_id, workflow, seconds, error, due_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(deadline.jobID), .text(deadline.runID), .text(deadline.workflow), .double(deadline.seconds),
+                .text(deadline.error), start.map { .double($0 + deadline.seconds) } ?? .null,
+            ])
+    }
+
+    func takeOverdueJobs(now: Double, limit: Int) throws -> [JobDeadline] {
+        let rows = try db.query(
+            """
+            SELECT job_id, run_id, workflow, seconds, error FROM job_deadlines
+            WHERE due_at <= ? AND expired_at IS NULL ORDER BY due_at LIMIT ?
+            """, [.double(now), .int(Int64(limit))])
+        for row in rows {
+            try db.query("UPDATE job_deadlines SET expired_at = ? WHERE job_id = ?", [.double(now), row[0]])
+        }
+        return rows.map {
+            JobDeadline(
+                jobID: $0[0].text ?? "", runID: $0[1].text ?? "", workflow: $0[2].text ?? "",
+                seconds: SQLiteRunStore.double($0[3]) ?? 0, error: $0[4].text ?? "")
+        }
+    }
+
+    func restartDeadlines(now: Double) throws {
+        try db.query(
+            """
+            UPDATE job_deadlines SET due_at = MAX(due_at, ? + seconds)
+            WHERE due_at IS NOT NULL AND expired_at IS NULL
+            """, [.double(now)])
+    }
+
+    func recordLateResult(jobID: String, result: StepEvent) throws -> Bool {
+        try db.query(
+            """
+            UPDATE job_deadlines SET late_status = ?, late_error = ?, late_at = ?
+            WHERE job_id = ? AND expired_at IS NOT NULL AND late_status IS NULL
+            """,
+            [
+                .text(StepStatus(result.status).rawValue), result.error.map { .text($0) } ?? .null,
+                .double(RunTime.now()), .text(jobID),
+            ])
+        return db.changes == 1
+    }
+
+    func dropScheduledJobs(runID: String, error: String) throws -> [String] {
+        let rows = try db.query(
+            """
+            SELECT job_id FROM scheduled_jobs
+            WHERE job_id IN (SELECT job_id FROM steps WHERE run_id = ? AND status = ?) ORDER BY job_id
+            """, [.text(runID), .text(StepStatus.running.rawValue)])
+        for row in rows {
+            try db.query("DELETE FROM scheduled_jobs WHERE job_id = ?", [row[0]])
+            try db.query("DELETE FROM job_deadlines WHERE job_id = ?", [row[0]])
+            try db.query(
+                "UPDATE steps SET status = ?, error = ?, finished_at = ? WHERE job_id = ? AND status = ?",
+                [
+                    .text(StepStatus.failed.rawValue), .text(error), .double(RunTime.now()), row[0],
+                    .text(StepStatus.running.rawValue),
+                ])
+        }
+        return rows.map { $0[0].text ?? "" }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import RelayCore
+import RelayStore
+import RelayTestSupport
+import RelayTransport
+import Testing
+
+@testable import RelayEngine
+
+/// Job deadlines on the embedded bus: a job whose result never comes (here: no worker consumes `base64`'s topic) is
+/// failed by the dispatcher after its step's timeout plus the grace period, and the run goes on as for any failure.
+@Suite struct DeadlinePipelineTests {
+    static let manual = PipelineTests.manual
+    static let lost =
+        "no result within 200 ms + 300 ms grace: no worker took the job, or it was lost (relay.jobs.base64)"
+
+    /// A pipeline whose worker runs `ptest` only, with a short grace.
+    static func pipeline(_ workflow: String) throws -> TestPipeline {
+        try TestPipeline(workflows: [workflow], deadlineGrace: .milliseconds(300), workerPlugins: ["ptest"])
+    }
+
+    @Test func aJobNoWorkerTakesFailsByItsDeadlineAndFailsTheRun() async throws {
+        let pipeline = try Self.pipeline(
+            """
+            name: lost
+            \(Self.manual)steps:
+              - {id: encode, plugin: base64, action: encode, input: {content: hi}, timeout: 200ms}
+              - {id: after, plugin: ptest, action: echo, input: {text: never}}
+            """)
+        try await pipeline.publish([:])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        await pipeline.stop()
+        #expect(run["status"] == "failed")
+        #expect(run["error"]?.stringValue == "step encode failed: \(Self.lost)")
+        #expect(steps(run).map { "\($0.0)/\($0.1) \($0.2)" } == ["encode/1 failed"], "nothing after it started")
+        #expect(run["steps"]?.arrayValue?.first?["error"]?.stringValue == Self.lost)
+        #expect(pipeline.metrics.stepsFailedByDeadline.count == 1)
+        #expect(pipeline.metrics.prometheusText().contains("relay_steps_failed_by_deadline_total 1"))
+    }
+
+    @Test func aStepFailedByItsDeadlineIsRetriedWithANewAttempt() async throws {
+        let pipeline = try Self.pipeline(
+            """
+            name: retried
+            \(Self.manual)steps:
+              - id: encode
+                plugin: base64
+                action: encode
+                input: {content: hi}
+                timeout: 200ms
+                retry: {attempts: 2, backoff: 100ms}
+            """)
+        try await pipeline.publish([:])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        await pipeline.stop()
+        #expect(run["status"] == "failed")
+        #expect(steps(run).map { "\($0.0)/\($0.1) \($0.2)" } == ["encode/1 failed", "encode/2 failed"])
+        #expect(run["steps"]?.arrayValue?.map { $0["error"]?.stringValue } == [Self.lost, Self.lost])
+        #expect(pipeline.metrics.stepsFailedByDeadline.count == 2)
+    }
+
+    /// The items of a for_each step have deadlines too: with no worker, each item fails by its deadline, the step
+    /// ends (its items' slots null under continue_on_failure) and the run goes on.
+    @Test func forEachItemsFailByTheirDeadlines() async throws {
+        let pipeline = try Self.pipeline(
+            """
+            name: lost-items
+            \(Self.manual)steps:
+              - {id: encode, plugin: base64, action: encode, for_each: "{{ trigger.list }}", concurrency: 2,
+                 input: {content: "{{ item }}"}, timeout: 200ms, continue_on_failure: true}
+              - {id: after, plugin: ptest, action: echo, input: {text: "{{ steps.encode.status }}"}}
+            """)
+        try await pipeline.publish(["list": ["a", "b", "c"]])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        await pipeline.stop()
+        #expect(run["status"] == "succeeded", "\(run)")
+        #expect(pipeline.metrics.stepsFailedByDeadline.count == 3)
+        let encode = try #require(run["steps"]?.arrayValue?.first { $0["step"] == "encode" })
+        #expect(encode["output"] == .array([.null, .null, .null]))
+        #expect(encode["items"]?.arrayValue?.map { $0["error"]?.stringValue } == [Self.lost, Self.lost, Self.lost])
+    }
+
+    @Test func withContinueOnFailureTheRunGoesOnAfterADeadline() async throws {
+        let pipeline = try Self.pipeline(
+            """
+            name: goes-on
+            \(Self.manual)steps:
+              - {id: encode, plugin: base64, action: encode, input: {content: hi}, timeout: 200ms,
+                 continue_on_failure: true}
+              - {id: after, plugin: ptest, action: echo, input: {text: "{{ steps.encode.status }}"}}
+            """)
+        try await pipeline.publish([:])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        await pipeline.stop()
+        #expect(run["status"] == "succeeded", "\(run)")
+        #expect(steps(run).map { "\($0.0)/\($0.1) \($0.2)" } == ["encode/1 failed", "after/1 succeeded"])
+        #expect(run["steps"]?.arrayValue?.last?["output"]?["text"] == "failed")
+    }
+
+    @Test func aResultAfterTheDeadlineIsRecordedAndChangesNothing() async throws {
+        let pipeline = try Self.pipeline(
+            """
+            name: late
+            \(Self.manual)steps:
+              - {id: encode, plugin: base64, action: encode, input: {content: hi}, timeout: 200ms}
+            """)
+        try await pipeline.publish([:])
+        let failed = try #require(try await pipeline.finishedRuns(1).first)
+        let runID = try #require(failed["id"]?.stringValue)
+        // The job's result comes at last, as a worker would publish it.
+        let route = JobRoute(
+            jobID: JobRoute.jobID(runID: runID, stepID: "encode", attempt: 1), runID: runID, stepID: "encode",
+            attempt: 1, workflow: "late", timeoutMilliseconds: 200)
+        let result = StepEvent.success(["data": "aGk="], meta: route.meta)
+        try await pipeline.bus.publish([
+            BusMessage(topic: Topics.results, key: runID, json: result.message(kind: .actionEvent).json)
+        ])
+        #expect(await waitFor { pipeline.metrics.lateResults.count == 1 }, "the late result was read")
+        let recorded = try await pipeline.bus.database.read { db in
+            try db.query("SELECT late_status FROM job_deadlines WHERE job_id = ?", [.text(route.jobID)]).first?.first?
+                .text
+        }
+        let run = try #require(try await pipeline.store.run(id: runID)?.json)
+        await pipeline.stop()
+        #expect(recorded == "succeeded")
+        #expect(run["status"] == "failed")
+        #expect(run["error"] == failed["error"])
+        #expect(steps(run).map { "\($0.0)/\($0.1) \($0.2)" } == ["encode/1 failed"])
+        #expect(run["steps"]?.arrayValue?.first?["output"] == .null)
+        #expect(pipeline.metrics.deadLettered.count == 0)
+    }
+
+    @Test func aRunFailedByOneBranchDropsTheOtherBranchsWaitingRetry() async throws {
+        // `held` waits for a result the test publishes; `flaky` fails and waits a minute for its retry.
+        let pipeline = try Self.pipeline(
+            """
+            name: dropped
+            \(Self.manual)steps:
+              - {id: held, plugin: base64, action: encode, needs: [], input: {content: hi}, timeout: 1h}
+              - id: flaky
+                plugin: ptest
+                action: flaky
+                needs: []
+                input: {succeed_on: 3}
+                retry: {attempts: 3, backoff: 1m}
+            """)
+        try await pipeline.publish([:])
+        var runID = ""
+        let waited = try await waitFor {
+            guard let run = try await pipeline.store.runs(limit: 1).first else { return false }
+            runID = run.id
+            return try await pipeline.store.run(id: run.id)?.steps.contains { $0.stepID == "flaky" && $0.attempt == 2 }
+                ?? false
+        }
+        #expect(waited, "flaky's retry waits for its backoff")
+        let route = JobRoute(
+            jobID: JobRoute.jobID(runID: runID, stepID: "held", attempt: 1), runID: runID, stepID: "held", attempt: 1,
+            workflow: "dropped", timeoutMilliseconds: 3_600_000)
+        try await pipeline.bus.publish([
+            BusMessage(
+                topic: Topics.results, key: runID,
+                json: StepEvent.failure("held failed", meta: route.meta).message(kind: .actionEvent).json)
+        ])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        let waiting = try await pipeline.bus.database.read { db in
+            try db.query("SELECT COUNT(*) FROM scheduled_jobs").first?.first?.int
+        }
+        await pipeline.stop()
+        #expect(run["status"] == "failed")
+        #expect(run["error"] == "step held failed: held failed")
+        #expect(waiting == 0)
+        let flaky = (run["steps"]?.arrayValue ?? []).filter { $0["step"] == "flaky" }
+        #expect(flaky.map { $0["status"]?.stringValue } == ["failed", "failed"])
+        #expect(flaky.last?["attempt"] == 2)
+        #expect(flaky.last?["error"] == "not run: the run had ended")
+    }
+}
