@@ -20,6 +20,8 @@ public struct PipelineBench: Sendable {
         public var concurrency = 8
         /// Steps that wait this many seconds each (the native sleep plugin) instead of trivial ones; 0: trivial.
         public var sleep = 0
+        /// Instead of a chain: one `for_each` step over this many trivial items per run (at most `concurrency: N`).
+        public var fanOut: Int?
         /// Where to put the database; nil: a temporary directory, removed afterwards.
         public var directory: String?
         /// Run on Kafka; nil: on the embedded bus.
@@ -54,8 +56,9 @@ public struct PipelineBench: Sendable {
         try yaml.write(toFile: directory + "/workflows/bench.yaml", atomically: true, encoding: .utf8)
         let database = try SQLiteDatabase(path: (directory as NSString).appendingPathComponent("relay.sqlite"))
         let instance = workflow.trigger.instanceID
+        let items = JSONValue.array((0..<(configuration.fanOut ?? 0)).map(JSONValue.int))
         let messages = (0..<configuration.events).map { n in
-            TriggerEvent(id: "bench-\(n)", instance: instance, output: ["n": .int(n)]).message
+            TriggerEvent(id: "bench-\(n)", instance: instance, output: ["n": .int(n), "items": items]).message
         }
         let catalog = PluginCatalog(native: try NativePlugins.all())
 
@@ -71,9 +74,16 @@ public struct PipelineBench: Sendable {
         try await report(measurement, store: SQLiteRunStore(readingFrom: database))
     }
 
-    /// The benchmark's workflow: `steps` trivial type conversions chained, or `steps` sleeps.
+    /// The benchmark's workflow: `steps` trivial type conversions chained, or `steps` sleeps; with `fanOut`, one
+    /// for_each step of trivial type conversions over the event's items.
     func workflowYAML() -> String {
         var yaml = "name: bench\ntrigger: {plugin: webhook, trigger: webhook, input: {path: bench}}\nsteps:\n"
+        if let fanOut = configuration.fanOut {
+            yaml +=
+                "  - {id: s0, plugin: type_converter, action: integer_to_number, for_each: \"{{ trigger.items }}\", "
+                + "concurrency: \(fanOut), input: {input: \"{{ item }}\"}}\n"
+            return yaml
+        }
         for index in 0..<configuration.steps {
             if configuration.sleep > 0 {
                 yaml += "  - {id: s\(index), plugin: sleep, action: sleep, input: {interval: \(configuration.sleep)}}\n"
@@ -151,7 +161,10 @@ public struct PipelineBench: Sendable {
     }
 
     private func report(_ measurement: Measurement, store: any RunStore) async throws {
-        let (events, steps, sleep) = (configuration.events, configuration.steps, configuration.sleep)
+        let (events, sleep) = (configuration.events, configuration.sleep)
+        // Steps per run: the chain's length, or the items of the fan-out.
+        let steps = configuration.fanOut ?? configuration.steps
+        let shape = configuration.fanOut.map { "fan_out=\($0)" } ?? "steps=\(steps)"
         // Runs of the measured events only (a warm-up run finished before they were published).
         let latencies = try await store.runs(limit: Int.max).compactMap { run -> Double? in
             guard let finished = run.finishedAt, finished >= measurement.published else { return nil }
@@ -167,7 +180,7 @@ public struct PipelineBench: Sendable {
             configuration.kafka.map { "bus=kafka workers=\($0.workers) partitions=\($0.partitions)" } ?? "bus=embedded"
         let sleeping = sleep > 0 ? " sleep=\(sleep)s" : ""
         print(
-            "\(mode) events=\(events) steps=\(steps)\(sleeping) concurrency=\(configuration.concurrency)"
+            "\(mode) events=\(events) \(shape)\(sleeping) concurrency=\(configuration.concurrency)"
                 + " seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)")
         print(
             String(

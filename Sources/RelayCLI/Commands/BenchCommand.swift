@@ -1,5 +1,6 @@
 import ArgumentParser
 import RelayBench
+import RelayCore
 
 /// `relay bench`: flags → `PipelineBench.Configuration` (RelayBench runs and measures).
 struct BenchCommand: AsyncParsableCommand {
@@ -28,6 +29,12 @@ struct BenchCommand: AsyncParsableCommand {
             """
     )
     var sleep = 0
+    @Option(
+        help: """
+            Instead of a chain of --steps: one for_each step over this many trivial items per run (all of them at \
+            once: concurrency N); steps/s counts items.
+            """)
+    var fanOut: Int?
     @Option(help: "Where to put the database (default: a temporary directory, removed afterwards).") var dir: String?
     @Option(
         help: "Run on Kafka: bootstrap servers HOST:PORT[,…] (not read from RELAY_BROKERS: the default is embedded).")
@@ -45,6 +52,12 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--events, --steps and --concurrency must be positive")
         }
         guard sleep >= 0 else { throw ValidationError("--sleep must not be negative") }
+        if let fanOut {
+            guard (1...WorkflowLimits.mostConcurrency).contains(fanOut) else {
+                throw ValidationError("--fan-out must be from 1 to \(WorkflowLimits.mostConcurrency)")
+            }
+            guard sleep == 0 else { throw ValidationError("--fan-out and --sleep: one at a time") }
+        }
         guard workers > 0, partitions > 0 else { throw ValidationError("--workers and --partitions must be positive") }
         if brokers == nil && workers != 1 {
             throw ValidationError("--workers needs --brokers (the embedded bench runs one worker in-process)")
@@ -57,6 +70,7 @@ struct BenchCommand: AsyncParsableCommand {
         configuration.steps = steps
         configuration.concurrency = concurrency
         configuration.sleep = sleep
+        configuration.fanOut = fanOut
         configuration.directory = dir
         if let brokers {
             var kafka = PipelineBench.Kafka(bootstrapServers: KafkaOptions.servers(brokers))

@@ -1,0 +1,24 @@
+import Foundation
+import Testing
+
+/// `relay bench` on the embedded bus: a chain of steps, and a fan-out (one for_each step per run).
+@Suite struct BenchCommandTests {
+    @Test func theFanOutBenchRunsEveryItemOfEveryRun() async throws {
+        let result = try await RelayProcess.run(["bench", "--events", "20", "--fan-out", "50"])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(result.status == 0, "\(result.stderr.suffix(3000))")
+        let summary = lines.dropLast().last ?? ""
+        #expect(summary.hasPrefix("bus=embedded events=20 fan_out=50 concurrency=8 "), "\(lines)")
+        #expect(summary.hasSuffix(" failed_runs=0"), "\(lines)")
+        let last = lines.last ?? ""
+        #expect(
+            last.range(of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+ p99_ms=\d+$"#, options: .regularExpression) != nil,
+            "\(last)")
+    }
+
+    @Test func aFanOutOutsideItsLimitsIsRefused() async throws {
+        let result = try await RelayProcess.run(["bench", "--fan-out", "0"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--fan-out must be from 1 to 1000"), "\(result.stderr)")
+    }
+}
