@@ -126,6 +126,9 @@ public protocol RunStoreTransaction {
     /// that has ended is left as it is.
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?) throws
 
+    /// Records the run's items that never started as failed with `error` (their run has ended).
+    func abandonPendingItems(runID: String, error: String) throws
+
     /// The latest attempt of each item of the step, in item order, with their outputs.
     func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord]
 }

@@ -80,6 +80,75 @@ import Testing
         #expect(encode["items"]?.arrayValue?.map { $0["error"]?.stringValue } == [Self.lost, Self.lost, Self.lost])
     }
 
+    /// A run ended by another branch leaves nothing behind in a for_each step: its item retry waiting for its backoff
+    /// is dropped (never published), its items that never started are recorded as not run, the step has ended.
+    @Test func anEndedRunDropsItsItemRetriesAndItsPendingItems() async throws {
+        let pipeline = try Self.pipeline(
+            """
+            name: ended-items
+            \(Self.manual)steps:
+              - {id: held, plugin: base64, action: encode, needs: [], input: {content: hi}, timeout: 1h}
+              - id: loop
+                plugin: ptest
+                action: flaky
+                needs: []
+                for_each: "{{ trigger.items }}"
+                concurrency: 1
+                input: {succeed_on: 3}
+                retry: {attempts: 3, backoff: 1h}
+            """)
+        try await pipeline.publish(["items": [3, 3, 3]])
+        var runID = ""
+        // The first item failed once and waits an hour for its retry.
+        #expect(
+            await waitFor {
+                guard let run = try? await pipeline.store.runs(limit: 1).first,
+                    let detail = try? await pipeline.store.run(id: run.id)
+                else { return false }
+                runID = run.id
+                return detail.items.contains { $0.stepID == "loop" && $0.attempt == 2 }
+            })
+        // The other branch fails the run (its job has no worker: its result is published here).
+        let route = JobRoute(
+            jobID: JobRoute.jobID(runID: runID, stepID: "held", attempt: 1), runID: runID, stepID: "held", attempt: 1,
+            workflow: "ended-items", timeoutMilliseconds: 3_600_000)
+        try await pipeline.bus.publish([
+            BusMessage(
+                topic: Topics.results, key: runID,
+                json: StepEvent.failure("held failed", meta: route.meta).message(kind: .actionEvent).json)
+        ])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        // The run's end, the dropped retry and the abandoned items are one transaction: all visible now.
+        let waiting = try await pipeline.bus.database.read { db in
+            try db.query("SELECT COUNT(*) FROM scheduled_jobs").first?.first?.int
+        }
+        let detail = try #require(try await pipeline.store.run(id: runID))
+        await pipeline.stop()
+        #expect(run["status"] == "failed")
+        #expect(waiting == 0, "the item's retry is never published")
+        #expect(!detail.steps.contains { $0.status == .running }, "\(detail.steps)")
+        #expect(!detail.items.contains { $0.status == .running || $0.status == .pending }, "\(detail.items)")
+        #expect(detail.items.filter { $0.error == "not run: the run had ended" }.count == 3, "\(detail.items)")
+    }
+
+    /// An item's result in time clears its deadline, as a step's does.
+    @Test func itemResultsClearTheirDeadlines() async throws {
+        let pipeline = try Self.pipeline(
+            """
+            name: cleared
+            \(Self.manual)steps:
+              - {id: loop, plugin: ptest, action: echo, for_each: "{{ trigger.items }}", input: {text: x}, timeout: 1h}
+            """)
+        try await pipeline.publish(["items": [1, 2, 3]])
+        let run = try #require(try await pipeline.finishedRuns(1).first)
+        let left = try await pipeline.bus.database.read { db in
+            try db.query("SELECT COUNT(*) FROM job_deadlines").first?.first?.int
+        }
+        await pipeline.stop()
+        #expect(run["status"] == "succeeded")
+        #expect(left == 0)
+    }
+
     @Test func withContinueOnFailureTheRunGoesOnAfterADeadline() async throws {
         let pipeline = try Self.pipeline(
             """

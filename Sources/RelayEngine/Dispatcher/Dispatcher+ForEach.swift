@@ -142,8 +142,11 @@ extension Dispatcher {
             throw PoisonMessage(
                 reason: "result of job \(jobID): no such item in the run store (the run is unknown here)")
         }
-        // A result already recorded (redelivered, or after the item's deadline failed it) changes nothing.
-        guard item.status == .running else { return Outcome() }
+        // A result already recorded (redelivered) changes nothing; one after the item's deadline failed it is
+        // recorded beside the item and changes nothing either.
+        guard item.status == .running else {
+            return try tx.recordLateResult(jobID: jobID, result: event) ? Outcome(lateResults: 1) : Outcome()
+        }
         try tx.finishItem(jobID: jobID, result: event, startedAt: startedAt)
         // A result for a run that has ended, or a step that has (another item failed it), starts nothing.
         guard try tx.runStatus(id: item.runID) == .running,

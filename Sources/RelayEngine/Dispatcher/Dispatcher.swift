@@ -290,6 +290,15 @@ public final class Dispatcher: Sendable {
         for jobID in dropped {
             try tx.finishItem(jobID: jobID, result: .failure("not run: the run had ended"), startedAt: nil)
         }
+        // A for_each step still running ends with its run: its items that never started are recorded as not run
+        // (items in flight record their results when they come, and start nothing).
+        try tx.abandonPendingItems(runID: runID, error: "not run: the run had ended")
+        for step in workflow.steps where step.forEach != nil {
+            let jobID = JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1)
+            if try tx.step(jobID: jobID)?.status == .running {
+                try tx.finishStep(jobID: jobID, result: .failure("not finished: the run had ended"), startedAt: nil)
+            }
+        }
         if !dropped.isEmpty {
             logger.info(
                 "dropped retries waiting for their backoff: the run has ended",

@@ -64,6 +64,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 CREATE TABLE IF NOT EXISTS scheduled_jobs (
                     job_id TEXT PRIMARY KEY, due_at REAL NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL,
                     value BLOB NOT NULL);
+                CREATE INDEX IF NOT EXISTS scheduled_jobs_due ON scheduled_jobs(due_at);
                 CREATE TABLE IF NOT EXISTS job_deadlines (
                     job_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, workflow TEXT NOT NULL, seconds REAL NOT NULL,
                     error TEXT NOT NULL, due_at REAL, expired_at REAL, late_status TEXT, late_error TEXT,

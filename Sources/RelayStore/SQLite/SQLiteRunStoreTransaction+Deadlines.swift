@@ -57,8 +57,14 @@ extension SQLiteRunStoreTransaction {
         let rows = try db.query(
             """
             SELECT job_id FROM scheduled_jobs
-            WHERE job_id IN (SELECT job_id FROM steps WHERE run_id = ? AND status = ?) ORDER BY job_id
-            """, [.text(runID), .text(StepStatus.running.rawValue)])
+            WHERE job_id IN (SELECT job_id FROM steps WHERE run_id = ? AND status = ?)
+                OR job_id IN (SELECT job_id FROM step_items WHERE run_id = ? AND status = ?)
+            ORDER BY job_id
+            """,
+            [
+                .text(runID), .text(StepStatus.running.rawValue), .text(runID),
+                .text(ItemStatus.running.rawValue),
+            ])
         for row in rows {
             try db.query("DELETE FROM scheduled_jobs WHERE job_id = ?", [row[0]])
             try db.query("DELETE FROM job_deadlines WHERE job_id = ?", [row[0]])

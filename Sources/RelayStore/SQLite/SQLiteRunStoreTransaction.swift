@@ -227,6 +227,17 @@ extension SQLiteRunStoreTransaction {
                 startedAt.map { .double($0) } ?? .null, .double(RunTime.now()), .text(jobID),
                 .text(ItemStatus.pending.rawValue), .text(ItemStatus.running.rawValue),
             ])
+        // As for a step: a result in time clears the item's deadline.
+        try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
+    }
+
+    func abandonPendingItems(runID: String, error: String) throws {
+        try db.query(
+            "UPDATE step_items SET status = ?, error = ?, finished_at = ? WHERE run_id = ? AND status = ?",
+            [
+                .text(ItemStatus.failed.rawValue), .text(error), .double(RunTime.now()), .text(runID),
+                .text(ItemStatus.pending.rawValue),
+            ])
     }
 
     func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord] {
