@@ -40,7 +40,7 @@ enum TemplateTarget {
             return fuzzCheck(rendered == nil, "a template whose references do not parse rendered: \(error)")
         }
         for path in references {
-            fuzzCheck(path.first == "trigger" || path.first == "steps", "reference \(path) starts elsewhere")
+            fuzzCheck(Self.rootsAllowed(path), "reference \(path) starts elsewhere")
         }
         let resolves = references.allSatisfy { (try? Template.resolve($0, in: scope.json)) != nil }
         let rendered: JSONValue
@@ -62,10 +62,19 @@ enum TemplateTarget {
         }
     }
 
+    /// A reference starts with trigger or steps, or is a for_each step's item (and what is in it) or its index
+    /// (alone: a number has no fields).
+    static func rootsAllowed(_ path: [String]) -> Bool {
+        switch path.first {
+        case "trigger", "steps", "item": return true
+        case "index": return path.count == 1
+        default: return false
+        }
+    }
+
     static func checkCondition(_ text: String, scope: Template.Scope) {
         guard let condition = try? Condition(text) else { return }
-        fuzzCheck(
-            condition.path.first == "trigger" || condition.path.first == "steps", "condition path \(condition.path)")
+        fuzzCheck(Self.rootsAllowed(condition.path), "condition path \(condition.path)")
         var opposite = condition
         switch condition.op {
         case .equals: opposite.op = .notEquals
