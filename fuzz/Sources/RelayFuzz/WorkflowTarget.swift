@@ -32,14 +32,19 @@ enum WorkflowTarget {
             }
         }
         var earlier = Set<String>()
+        let before = Self.stepsBefore(workflow)
         for step in workflow.steps {
             fuzzCheck(isStepID(step.id) && !earlier.contains(step.id), "bad or repeated step id \"\(step.id)\"")
             let references = (try? Template.references(in: step.input)) ?? [["<unparseable>"]]
             for reference in references + [step.when?.path ?? []]
             where reference.first != "trigger" && !reference.isEmpty {
+                // A for_each step's input may use its item and index.
+                if step.forEach != nil, reference.first == "item" || reference == ["index"] { continue }
                 fuzzCheck(
-                    reference.first == "steps" && reference.count >= 2 && earlier.contains(reference[1]),
-                    "step \(step.id) refers to \(reference.joined(separator: ".")), not an earlier step")
+                    reference.first == "steps" && reference.count >= 2
+                        && before[step.id, default: []].contains(
+                            reference[1]),
+                    "step \(step.id) refers to \(reference.joined(separator: ".")), not a step before it")
             }
             fuzzCheck(step.timeout >= .zero && step.retry.backoff >= .zero, "negative duration in step \(step.id)")
             fuzzCheck(step.retry.attempts >= 1, "step \(step.id): \(step.retry.attempts) attempts")
@@ -51,6 +56,26 @@ enum WorkflowTarget {
             }
             earlier.insert(step.id)
         }
+    }
+
+    /// For each step, the steps before it in the graph: its needs (as written, or the step listed before it), their
+    /// needs, and so on; worked out here, apart from Relay's own graph code.
+    static func stepsBefore(_ workflow: Workflow) -> [String: Set<String>] {
+        var needs: [String: [String]] = [:]
+        for (index, step) in workflow.steps.enumerated() {
+            needs[step.id] = step.needs ?? (index > 0 ? [workflow.steps[index - 1].id] : [])
+        }
+        var before: [String: Set<String>] = [:]
+        for step in workflow.steps {
+            var seen = Set<String>()
+            var stack = needs[step.id] ?? []
+            while let next = stack.popLast() {
+                guard seen.insert(next).inserted else { continue }
+                stack += needs[next] ?? []
+            }
+            before[step.id] = seen
+        }
+        return before
     }
 
     static func isStepID(_ id: String) -> Bool {
