@@ -17,8 +17,6 @@ import Testing
         if: EngineTestBroker.address != nil, "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
 struct KafkaForEachTests {
     @Test(.timeLimit(.minutes(4))) func aForEachRunsEveryItemAndGivesTheirOutputsInOrder() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-kforeach-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let workflow = try WorkflowDecoder.decode(
             yaml: """
                 name: kforeach
@@ -34,35 +32,12 @@ struct KafkaForEachTests {
                 """, file: "kforeach.yaml")
         let catalog = PluginCatalog(native: try NativePlugins.all())
         #expect(WorkflowValidator(catalog: catalog, connections: ConnectionStore()).problems(workflow) == [])
-        var configuration = KafkaTransportConfiguration(
-            client: KafkaClientConfiguration(bootstrapServers: [EngineTestBroker.address!]))
-        configuration.sessionTimeoutMilliseconds = 6_000
-        configuration.heartbeatIntervalMilliseconds = 500
-        configuration.defaultPartitions = 2
-        configuration.topicPrefix = "foreach-\(UUID().uuidString.prefix(8))."
-        let transport = try KafkaTransport(configuration: configuration)
-        let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
-        let store = try SQLiteRunStore(database: database, publishingTo: transport)
-        let services = PipelineAssembly(workflows: [workflow], catalog: catalog, transport: transport)
-            .services(dispatcher: store, worker: .init(plugins: ["base64"], concurrency: 4))
-        let running = Task { try? await services.run() }
-
         let words = (0..<10).map { "w\($0)" }
-        try await transport.publish([
-            TriggerEvent(
-                id: "kforeach-1", instance: workflow.trigger.instanceID,
-                output: ["words": .array(words.map(JSONValue.string))]
-            ).message
-        ])
-        let finished = await waitFor(seconds: 180) {
-            (try? await store.runs(limit: 1).first?.status.isFinished) == true
+        let (finished, run) = try await KafkaRunHarness.run(
+            workflow, event: ["words": .array(words.map(JSONValue.string))], prefix: "foreach"
+        ) {
+            assembly, store in assembly.services(dispatcher: store, worker: .init(plugins: ["base64"], concurrency: 4))
         }
-        let summary = try await store.runs(limit: 1).first
-        var run: RunDetail?
-        if let summary { run = try await store.run(id: summary.id) }
-        running.cancel()
-        await running.value
-        await transport.close()
 
         #expect(finished, "the run finished")
         let detail = try #require(run)

@@ -17,8 +17,6 @@ import Testing
         if: EngineTestBroker.address != nil, "no test broker: set RELAY_TEST_KAFKA_BROKERS (scripts/test starts one)"))
 struct KafkaWorkflowGraphTests {
     @Test(.timeLimit(.minutes(4))) func aDiamondRunsItsBranchesInParallelAndJoinsThem() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-kgraph-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: directory) }
         let workflow = try WorkflowDecoder.decode(
             yaml: """
                 name: kdiamond
@@ -36,31 +34,10 @@ struct KafkaWorkflowGraphTests {
                 """, file: "kdiamond.yaml")
         let catalog = PluginCatalog(native: try NativePlugins.all())
         #expect(WorkflowValidator(catalog: catalog, connections: ConnectionStore()).problems(workflow) == [])
-        var configuration = KafkaTransportConfiguration(
-            client: KafkaClientConfiguration(bootstrapServers: [EngineTestBroker.address!]))
-        configuration.sessionTimeoutMilliseconds = 6_000
-        configuration.heartbeatIntervalMilliseconds = 500
-        configuration.defaultPartitions = 2
-        configuration.topicPrefix = "graph-\(UUID().uuidString.prefix(8))."
-        let transport = try KafkaTransport(configuration: configuration)
-        let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
-        let store = try SQLiteRunStore(database: database, publishingTo: transport)
-        let services = PipelineAssembly(workflows: [workflow], catalog: catalog, transport: transport)
-            .services(dispatcher: store, worker: .init(plugins: ["base64", "sleep"], concurrency: 4))
-        let running = Task { try? await services.run() }
-
-        try await transport.publish([
-            TriggerEvent(id: "kdiamond-1", instance: workflow.trigger.instanceID, output: ["who": "Kafka"]).message
-        ])
-        let finished = await waitFor(seconds: 180) {
-            (try? await store.runs(limit: 1).first?.status.isFinished) == true
+        let (finished, run) = try await KafkaRunHarness.run(workflow, event: ["who": "Kafka"], prefix: "graph") {
+            assembly, store in
+            assembly.services(dispatcher: store, worker: .init(plugins: ["base64", "sleep"], concurrency: 4))
         }
-        let summary = try await store.runs(limit: 1).first
-        var run: RunDetail?
-        if let summary { run = try await store.run(id: summary.id) }
-        running.cancel()
-        await running.value
-        await transport.close()
 
         #expect(finished, "the run finished")
         let detail = try #require(run)
