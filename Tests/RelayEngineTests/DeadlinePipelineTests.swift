@@ -109,14 +109,7 @@ import Testing
                 return detail.items.contains { $0.stepID == "loop" && $0.attempt == 2 }
             })
         // The other branch fails the run (its job has no worker: its result is published here).
-        let route = JobRoute(
-            jobID: JobRoute.jobID(runID: runID, stepID: "held", attempt: 1), runID: runID, stepID: "held", attempt: 1,
-            workflow: "ended-items", timeoutMilliseconds: 3_600_000)
-        try await pipeline.bus.publish([
-            BusMessage(
-                topic: Topics.results, key: runID,
-                json: StepEvent.failure("held failed", meta: route.meta).message(kind: .actionEvent).json)
-        ])
+        try await pipeline.publishResult(.failure("held failed"), runID: runID, step: "held", workflow: "ended-items")
         let run = try #require(try await pipeline.finishedRuns(1).first)
         // The run's end, the dropped retry and the abandoned items are one transaction: all visible now.
         let waiting = try await pipeline.bus.database.read { db in
@@ -177,13 +170,8 @@ import Testing
         let failed = try #require(try await pipeline.finishedRuns(1).first)
         let runID = try #require(failed["id"]?.stringValue)
         // The job's result comes at last, as a worker would publish it.
-        let route = JobRoute(
-            jobID: JobRoute.jobID(runID: runID, stepID: "encode", attempt: 1), runID: runID, stepID: "encode",
-            attempt: 1, workflow: "late", timeoutMilliseconds: 200)
-        let result = StepEvent.success(["data": "aGk="], meta: route.meta)
-        try await pipeline.bus.publish([
-            BusMessage(topic: Topics.results, key: runID, json: result.message(kind: .actionEvent).json)
-        ])
+        let route = try await pipeline.publishResult(
+            .success(["data": "aGk="]), runID: runID, step: "encode", workflow: "late", timeoutMilliseconds: 200)
         #expect(await waitFor { pipeline.metrics.lateResults.count == 1 }, "the late result was read")
         let recorded = try await pipeline.bus.database.read { db in
             try db.query("SELECT late_status FROM job_deadlines WHERE job_id = ?", [.text(route.jobID)]).first?.first?
@@ -222,14 +210,7 @@ import Testing
                 ?? false
         }
         #expect(waited, "flaky's retry waits for its backoff")
-        let route = JobRoute(
-            jobID: JobRoute.jobID(runID: runID, stepID: "held", attempt: 1), runID: runID, stepID: "held", attempt: 1,
-            workflow: "dropped", timeoutMilliseconds: 3_600_000)
-        try await pipeline.bus.publish([
-            BusMessage(
-                topic: Topics.results, key: runID,
-                json: StepEvent.failure("held failed", meta: route.meta).message(kind: .actionEvent).json)
-        ])
+        try await pipeline.publishResult(.failure("held failed"), runID: runID, step: "held", workflow: "dropped")
         let run = try #require(try await pipeline.finishedRuns(1).first)
         let waiting = try await pipeline.bus.database.read { db in
             try db.query("SELECT COUNT(*) FROM scheduled_jobs").first?.first?.int

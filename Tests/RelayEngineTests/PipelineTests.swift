@@ -143,6 +143,24 @@ final class TestPipeline: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Publishes a worker's result for attempt `attempt` of `step` of a run, as a worker would (for jobs no worker
+    /// takes here); returns the job's route.
+    @discardableResult
+    func publishResult(
+        _ result: StepEvent, runID: String, step: String, attempt: Int = 1, workflow: String,
+        timeoutMilliseconds: Int = 3_600_000
+    ) async throws -> JobRoute {
+        let route = JobRoute(
+            jobID: JobRoute.jobID(runID: runID, stepID: step, attempt: attempt), runID: runID, stepID: step,
+            attempt: attempt, workflow: workflow, timeoutMilliseconds: timeoutMilliseconds)
+        var result = result
+        result.meta = route.meta
+        try await bus.publish([
+            BusMessage(topic: Topics.results, key: runID, json: result.message(kind: .actionEvent).json)
+        ])
+        return route
+    }
+
     /// Publishes an event of the first workflow's trigger.
     @discardableResult
     func publish(_ output: JSONValue, workflow: Int = 0, eventID: String = UUID().uuidString) async throws -> String {
