@@ -169,11 +169,7 @@ extension Dispatcher {
                     ItemAttemptRecord(
                         jobID: job.route.jobID, runID: item.runID, stepID: step.id, index: item.index,
                         attempt: item.attempt + 1, status: .running, item: item.item, input: job.input))
-                let delay = step.retry.delay(after: item.attempt).components
-                let seconds = Double(delay.seconds) + Double(delay.attoseconds) / 1e18
-                try tx.schedule(job.message, jobID: job.route.jobID, dueAt: RunTime.now() + seconds)
-                // Its deadline runs from when it is published, after the backoff.
-                try tx.addDeadline(deadline(for: job), startingAt: nil)
+                try scheduleRetry(job, of: step, after: item.attempt, in: tx)
                 return outcome
             }
             if !step.continueOnFailure {

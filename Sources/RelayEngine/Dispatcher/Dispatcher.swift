@@ -261,12 +261,8 @@ public final class Dispatcher: Sendable {
                 scope: tx.scope(runID: step.runID))
         {
             // (A retry renders the input as the first attempt did; should that fail now, the step has failed.)
-            let delay = definition.retry.delay(after: step.attempt)
-            let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             try tx.addStep(job.attemptRecord)
-            try tx.schedule(job.message, jobID: job.route.jobID, dueAt: RunTime.now() + seconds)
-            // Its deadline runs from when it is published, after the backoff.
-            try tx.addDeadline(deadline(for: job), startingAt: nil)
+            try scheduleRetry(job, of: definition, after: step.attempt, in: tx)
         } else if definition.continueOnFailure {
             // A failed step that may continue has ended like any other.
             outcome.add(try advance(runID: step.runID, workflow: workflow, in: tx))
@@ -429,6 +425,16 @@ public final class Dispatcher: Sendable {
             count(outcome)
             if handled == 0 { try await Task.sleep(for: configuration.sweepInterval) }
         }
+    }
+
+    /// Keeps a retry (of a step or an item, recorded by the caller) until its backoff after `attempt` has passed;
+    /// its deadline runs from when it is published.
+    func scheduleRetry(_ job: ActionJob, of step: WorkflowStep, after attempt: Int, in tx: any RunStoreTransaction)
+        throws
+    {
+        let delay = step.retry.delay(after: attempt) / .seconds(1)
+        try tx.schedule(job.message, jobID: job.route.jobID, dueAt: RunTime.now() + delay)
+        try tx.addDeadline(deadline(for: job), startingAt: nil)
     }
 
     /// The deadline of a job just decided: its step's timeout plus the grace period after it is published.
