@@ -68,7 +68,7 @@ struct KafkaBench {
                 of: prefix + Topics.jobs(plugin), partitions: partitions, timeout: .seconds(180),
                 check: { try started.checkAlive() })
             // One run end to end: the dispatcher's groups are formed too.
-            let instance = workflow.trigger.instanceID
+            let instance = (workflow.trigger?.instanceID ?? "")
             try await transport.publish([
                 TriggerEvent(id: "bench-warm-up", instance: instance, output: ["n": 0]).message
             ])

@@ -55,7 +55,7 @@ public struct PipelineBench: Sendable {
         try FileManager.default.createDirectory(atPath: directory + "/workflows", withIntermediateDirectories: true)
         try yaml.write(toFile: directory + "/workflows/bench.yaml", atomically: true, encoding: .utf8)
         let database = try SQLiteDatabase(path: (directory as NSString).appendingPathComponent("relay.sqlite"))
-        let instance = workflow.trigger.instanceID
+        let instance = (workflow.trigger?.instanceID ?? "")
         let items = JSONValue.array((0..<(configuration.fanOut ?? 0)).map(JSONValue.int))
         let messages = (0..<configuration.events).map { n in
             TriggerEvent(id: "bench-\(n)", instance: instance, output: ["n": .int(n), "items": items]).message

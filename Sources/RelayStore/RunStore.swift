@@ -44,8 +44,26 @@ public protocol RunStoreTransaction {
     /// Records a trigger event's id; false when it was recorded before (a redelivery: nothing to do).
     func recordEvent(_ event: TriggerEvent) throws -> Bool
 
-    /// Creates a running run of `workflow` for `event`; false when a run with this id exists.
-    func createRun(id: String, workflow: String, event: TriggerEvent) throws -> Bool
+    /// Keeps a workflow version (nothing when it is kept already): what a run that started with it goes on with.
+    func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws
+
+    /// A workflow version kept by `recordWorkflowVersion`, or nil.
+    func workflowVersion(hash: String) throws -> StoredWorkflowVersion?
+
+    /// Creates a running run; false when a run with this id exists.
+    func createRun(_ run: NewRun) throws -> Bool
+
+    /// The run, or nil when there is no such run.
+    func runRecord(id: String) throws -> RunRecord?
+
+    /// The runs started by steps of run `runID` (sub-workflows) that are still running.
+    func runningChildren(of runID: String) throws -> [RunRecord]
+
+    /// Running runs whose deadline has passed at `now`, earliest first (at most `limit`).
+    func overdueRuns(now: Double, limit: Int) throws -> [RunRecord]
+
+    /// Sets an ended run running again (resume), with a new deadline; false when it is running or unknown.
+    func reopenRun(id: String, deadlineAt: Double?) throws -> Bool
 
     /// Adds one attempt of a step (nothing when an attempt with its job id exists). Attempts added `skipped` or
     /// `failed` are finished at once.
@@ -61,11 +79,16 @@ public protocol RunStoreTransaction {
     /// The run's status, or nil when there is no such run.
     func runStatus(id: String) throws -> RunStatus?
 
+    /// Sets an ended attempt running again, its output and error cleared (a `for_each` step resumed: its items
+    /// keep their history).
+    func reopenStep(jobID: String) throws
+
     /// Records a worker's result for a running attempt.
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws
 
-    /// Ends a running run (a finished one is left as it is).
-    func finishRun(id: String, status: RunStatus, error: String?) throws
+    /// Ends a running run with its output (a finished one is left as it is); false when it was not running.
+    @discardableResult
+    func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool
 
     /// Keeps a job message to publish at `dueAt` (a retry waiting for its backoff).
     func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws
@@ -131,6 +154,20 @@ public protocol RunStoreTransaction {
 
     /// The latest attempt of each item of the step, in item order, with their outputs.
     func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord]
+}
+
+extension RunStoreTransaction {
+    /// Creates a running run of the workflow `workflow` (no version recorded) for `event`; false when a run with
+    /// this id exists.
+    public func createRun(id: String, workflow: String, event: TriggerEvent) throws -> Bool {
+        try createRun(NewRun(id: id, workflow: workflow, version: nil, event: event))
+    }
+
+    /// Ends a running run without an output.
+    @discardableResult
+    public func finishRun(id: String, status: RunStatus, error: String?) throws -> Bool {
+        try finishRun(id: id, status: status, error: error, output: nil)
+    }
 }
 
 /// How many items of a `for_each` step have not ended.

@@ -40,7 +40,7 @@ enum KafkaRunHarness {
         }
 
         try await transport.publish([
-            TriggerEvent(id: "\(prefix)-1", instance: workflow.trigger.instanceID, output: output).message
+            TriggerEvent(id: "\(prefix)-1", instance: workflow.trigger?.instanceID ?? "", output: output).message
         ])
         let finished = await waitFor(seconds: 180) {
             (try? await store.runs(limit: 1).first?.status.isFinished) == true

@@ -164,7 +164,7 @@ final class TestPipeline: Sendable {
     /// Publishes an event of the first workflow's trigger.
     @discardableResult
     func publish(_ output: JSONValue, workflow: Int = 0, eventID: String = UUID().uuidString) async throws -> String {
-        let instance = workflows[workflow].trigger.instanceID
+        let instance = workflows[workflow].trigger?.instanceID ?? ""
         try await bus.publish([TriggerEvent(id: eventID, instance: instance, output: output).message])
         return eventID
     }

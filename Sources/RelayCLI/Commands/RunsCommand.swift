@@ -148,7 +148,7 @@ struct EventsPublishCommand: AsyncParsableCommand {
     func run() async throws {
         let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
         let matches = project.workflows.filter {
-            $0.name == trigger || "\($0.trigger.plugin).\($0.trigger.trigger)" == trigger
+            $0.name == trigger || $0.trigger.map { "\($0.plugin).\($0.trigger)" } == trigger
         }
         guard let workflow = matches.first else {
             throw CLIFailure(
@@ -163,10 +163,13 @@ struct EventsPublishCommand: AsyncParsableCommand {
             throw CLIFailure("--json: not valid JSON: \(error)")
         }
         if let problem = output.payloadProblem(at: "--json") { throw CLIFailure("\(problem): not published") }
+        guard let binding = workflow.trigger else {
+            throw CLIFailure("workflow \(workflow.name) has no trigger: it runs only as a sub-workflow of another")
+        }
         let eventID = UUID().uuidString.lowercased()
-        let instance = workflow.trigger.instanceID
+        let instance = binding.instanceID
         let event = TriggerEvent(
-            id: eventID, instance: instance, plugin: workflow.trigger.plugin, trigger: workflow.trigger.trigger,
+            id: eventID, instance: instance, plugin: binding.plugin, trigger: binding.trigger,
             output: output, time: Date().timeIntervalSince1970
         ).message
         if kafka.isConfigured {

@@ -3,8 +3,10 @@ public enum RunStatus: String, Sendable, Equatable, CaseIterable, Codable {
     case running
     case succeeded
     case failed
+    /// Stopped by `relay runs cancel` (or with its parent run): nothing new started after it.
+    case cancelled
 
-    /// The run has ended (it will not change again).
+    /// The run has ended (only `relay runs resume` sets it running again).
     public var isFinished: Bool { self != .running }
 }
 

@@ -4,17 +4,31 @@
 public struct Workflow: Sendable, Equatable {
     public var name: String
     public var version: Int
-    public var trigger: TriggerBinding
+    /// What starts its runs; nil for a workflow that runs only as another's sub-workflow (a step with
+    /// `workflow:`), whose trigger event is that step's input.
+    public var trigger: TriggerBinding?
     public var steps: [WorkflowStep]
+    /// `output:`, a template over the trigger and the steps: what a run returns when it succeeds (a sub-workflow's
+    /// step output). Without it, the output of the last step listed.
+    public var output: JSONValue?
+    /// `timeout:`, the run's deadline from its start (nil: none). Past it the run fails and nothing new starts.
+    public var timeout: Duration?
     /// Where it was read from, for messages.
     public var file: String
+    /// The text it was read from: what a run keeps of its workflow (stored once per version, by its hash), so
+    /// that the run goes on with the definition it started with whatever happens to the file.
+    public var source: String
 
-    public init(name: String, version: Int = 1, trigger: TriggerBinding, steps: [WorkflowStep], file: String = "") {
+    public init(
+        name: String, version: Int = 1, trigger: TriggerBinding?, steps: [WorkflowStep], file: String = "",
+        source: String = ""
+    ) {
         self.name = name
         self.version = version
         self.trigger = trigger
         self.steps = steps
         self.file = file
+        self.source = source
     }
 
     public func step(_ id: String) -> WorkflowStep? { steps.first { $0.id == id } }
@@ -79,6 +93,9 @@ public struct WorkflowStep: Sendable, Equatable {
     public var forEach: String?
     /// How many items of a `for_each` step run at once.
     public var concurrency: Int
+    /// `workflow: NAME`: the step runs a run of that workflow (a sub-workflow) with its input as the child's trigger
+    /// event, and its output is the child run's output. `plugin` and `action` are empty then.
+    public var workflow: String?
 
     public init(
         id: String, plugin: String, action: String, connection: String? = nil, input: JSONValue = [:],

@@ -79,6 +79,17 @@ extension Dispatcher {
                 itemScope.item = item.item
                 itemScope.index = item.index
                 do {
+                    if step.workflow != nil {
+                        // A sub-workflow per item: the item's child run starts now.
+                        let input = try Template.render(step.input, scope: itemScope)
+                        if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
+                        try tx.startItem(jobID: item.jobID, input: input)
+                        counts.running += 1
+                        progress += try startChild(
+                            parent: RunParent(runID: runID, stepID: step.id, jobID: item.jobID), step: step,
+                            input: input, in: tx)
+                        continue
+                    }
                     let job = try self.job(
                         runID: runID, workflow: workflow, step: step, attempt: item.attempt, scope: itemScope,
                         item: item.index)
@@ -113,8 +124,8 @@ extension Dispatcher {
         return ForEachProgress(progress: progress, state: .ended(record))
     }
 
-    /// Records the step as failed with `error` (`recorded`: its running attempt exists; otherwise it is added), and
-    /// fails the run unless the step may continue on failure.
+    /// Records the step as failed with `error` (`recorded`: its running attempt exists; otherwise it is added
+    /// unless it exists, as for a step resumed), and fails the run unless the step may continue on failure.
     private func failStep(
         runID: String, workflow: Workflow, step: WorkflowStep, error: String, recorded: Bool,
         in tx: any RunStoreTransaction
@@ -122,7 +133,7 @@ extension Dispatcher {
         let jobID = JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1)
         let record = StepAttemptRecord(
             jobID: jobID, runID: runID, stepID: step.id, attempt: 1, status: .failed, error: error)
-        if recorded {
+        if try recorded || tx.step(jobID: jobID) != nil {
             try tx.finishStep(jobID: jobID, result: .failure(error), startedAt: nil)
         } else {
             try tx.addStep(record)
@@ -130,7 +141,7 @@ extension Dispatcher {
         if step.continueOnFailure { return ForEachProgress(progress: [], state: .ended(record)) }
         let ended = try end(
             runID: runID, workflow: workflow, status: .failed, error: "step \(step.id) failed: \(error)", in: tx)
-        return ForEachProgress(progress: [ended], state: .failedRun)
+        return ForEachProgress(progress: ended, state: .failedRun)
     }
 
     /// A result of one item: recorded; then a retry of the item, the step's failure, or the next items (and, once
@@ -159,7 +170,20 @@ extension Dispatcher {
             var itemScope = scope
             itemScope.item = item.item
             itemScope.index = item.index
-            if item.attempt < step.retry.attempts,
+            if item.attempt < step.retry.attempts, step.workflow != nil,
+                let input = try? Template.render(step.input, scope: itemScope)
+            {
+                // A sub-workflow item's retry: a new child run once the backoff has passed; it holds the slot.
+                let retry = ItemAttemptRecord(
+                    jobID: JobRoute.jobID(
+                        runID: item.runID, stepID: step.id, item: item.index, attempt: item.attempt + 1),
+                    runID: item.runID, stepID: step.id, index: item.index, attempt: item.attempt + 1, status: .running,
+                    item: item.item, input: input)
+                try tx.addItemAttempt(retry)
+                try scheduleChildRetry(jobID: retry.jobID, runID: item.runID, of: step, after: item.attempt, in: tx)
+                return outcome
+            }
+            if item.attempt < step.retry.attempts, step.workflow == nil,
                 let job = try? self.job(
                     runID: item.runID, workflow: workflow, step: step, attempt: item.attempt + 1, scope: itemScope,
                     item: item.index)

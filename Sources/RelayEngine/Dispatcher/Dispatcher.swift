@@ -21,7 +21,8 @@ import RelayTransport
 public final class Dispatcher: Sendable {
     let bus: any Transport
     let store: any RunStore
-    let workflows: [Workflow]
+    /// The current workflows (what new runs start with) and every version runs started with.
+    let workflows: WorkflowRegistry
     let logger: Logger
     let metrics: PipelineMetrics
     let configuration: Configuration
@@ -42,7 +43,8 @@ public final class Dispatcher: Sendable {
     }
 
     public init(
-        bus: any Transport, store: any RunStore, workflows: [Workflow], metrics: PipelineMetrics = PipelineMetrics(),
+        bus: any Transport, store: any RunStore, workflows: WorkflowRegistry,
+        metrics: PipelineMetrics = PipelineMetrics(),
         configuration: Configuration = Configuration(), logger: Logger = Logger(label: "relay.dispatcher")
     ) {
         self.bus = bus
@@ -61,15 +63,20 @@ public final class Dispatcher: Sendable {
         try await store.transaction(acknowledging: []) { tx in (try tx.restartDeadlines(now: RunTime.now()), []) }
         let events = try await bus.subscribe(topic: Topics.events, group: "relay.dispatcher")
         let results = try await bus.subscribe(topic: Topics.results, group: "relay.dispatcher")
+        let control = try await bus.subscribe(topic: Topics.control, group: "relay.dispatcher")
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.consume(events) { tx, delivery in try self.applyEvent(delivery, in: tx) } }
             group.addTask { try await self.consume(results) { tx, delivery in try self.applyResult(delivery, in: tx) } }
+            group.addTask {
+                try await self.consume(control) { tx, delivery in try self.applyControl(delivery, in: tx) }
+            }
             group.addTask { try await self.releaseScheduledJobs() }
             defer { group.cancelAll() }
             try await group.next()
         }
         await events.close()
         await results.close()
+        await control.close()
     }
 
     /// What handling messages decided: messages to publish and counters to move once committed.
@@ -78,6 +85,7 @@ public final class Dispatcher: Sendable {
         var runsStarted = 0
         var runsSucceeded = 0
         var runsFailed = 0
+        var runsCancelled = 0
         var deadLettered = 0
         var stepsFailedByDeadline = 0
         var lateResults = 0
@@ -87,6 +95,7 @@ public final class Dispatcher: Sendable {
             runsStarted += other.runsStarted
             runsSucceeded += other.runsSucceeded
             runsFailed += other.runsFailed
+            runsCancelled += other.runsCancelled
             deadLettered += other.deadLettered
             stepsFailedByDeadline += other.stepsFailedByDeadline
             lateResults += other.lateResults
@@ -99,9 +108,15 @@ public final class Dispatcher: Sendable {
         mutating func add(_ progress: Progress) {
             switch progress {
             case .job(let job): messages.append(job.message)
+            case .message(let message): messages.append(message)
+            case .started: runsStarted += 1
             case .ended(let notice):
                 messages.append(notice.message)
-                if notice.status == .succeeded { runsSucceeded += 1 } else { runsFailed += 1 }
+                switch notice.status {
+                case .succeeded: runsSucceeded += 1
+                case .cancelled: runsCancelled += 1
+                default: runsFailed += 1
+                }
             }
         }
     }
@@ -110,6 +125,10 @@ public final class Dispatcher: Sendable {
     enum Progress: Sendable {
         /// A step's job.
         case job(ActionJob)
+        /// Another message to publish (a sub-workflow run's result for its parent's step, a scheduled request).
+        case message(BusMessage)
+        /// A run has started (a sub-workflow's).
+        case started
         /// The run has ended (recorded in the store); its notice.
         case ended(RunNotice)
     }
@@ -144,6 +163,7 @@ public final class Dispatcher: Sendable {
         metrics.runsStarted.increment(by: outcome.runsStarted)
         metrics.runsSucceeded.increment(by: outcome.runsSucceeded)
         metrics.runsFailed.increment(by: outcome.runsFailed)
+        metrics.runsCancelled.increment(by: outcome.runsCancelled)
         metrics.deadLettered.increment(by: outcome.deadLettered)
         metrics.stepsFailedByDeadline.increment(by: outcome.stepsFailedByDeadline)
         metrics.lateResults.increment(by: outcome.lateResults)
@@ -168,17 +188,15 @@ public final class Dispatcher: Sendable {
         } catch {
             throw PoisonMessage(reason: "not an event: \(Self.describe(error, in: delivery.message.value))")
         }
-        let bound = workflows.filter { $0.trigger.instanceID == event.instance }
+        let bound = workflows.bound(to: event.instance)
         guard !bound.isEmpty else {
             throw PoisonMessage(reason: "no workflow is bound to trigger instance \(event.instance)")
         }
         var outcome = Outcome()
         guard try tx.recordEvent(event) else { return outcome }
-        for workflow in bound {
-            let runID = "run-" + String(StableHash.fnv1a(event.id + "/" + workflow.name), radix: 16)
-            guard try tx.createRun(id: runID, workflow: workflow.name, event: event) else { continue }
-            outcome.runsStarted += 1
-            outcome.add(try advance(runID: runID, workflow: workflow, in: tx))
+        for version in bound {
+            let runID = "run-" + String(StableHash.fnv1a(event.id + "/" + version.workflow.name), radix: 16)
+            outcome.add(try startRun(id: runID, version: version, event: event, parent: nil, in: tx))
         }
         return outcome
     }
@@ -218,9 +236,12 @@ public final class Dispatcher: Sendable {
         } catch {
             throw PoisonMessage(reason: "not a result of Relay's: \(Self.describe(error, in: delivery.message.value))")
         }
-        guard let workflow = workflows.first(where: { $0.name == route.workflow }) else {
-            throw PoisonMessage(reason: "result for unknown workflow \(route.workflow)")
+        guard let run = try tx.runRecord(id: route.runID) else {
+            throw PoisonMessage(
+                reason: "result of job \(route.jobID): no run \(route.runID) in the run store (the run is unknown here)"
+            )
         }
+        let workflow = try self.workflow(of: run, in: tx)
         // From the message: a time within Unix time's sane range, or none (it feeds durations in `relay runs`).
         let startedAt = route.startedAt.flatMap { (0...1e11).contains($0) ? $0 : nil }
         if route.item != nil {
@@ -255,7 +276,16 @@ public final class Dispatcher: Sendable {
         var outcome = Outcome()
         if event.status == .ok {
             outcome.add(try advance(runID: step.runID, workflow: workflow, in: tx))
-        } else if step.attempt < definition.retry.attempts,
+        } else if step.attempt < definition.retry.attempts, definition.workflow != nil,
+            let input = try? Template.render(definition.input, scope: tx.scope(runID: step.runID))
+        {
+            // A sub-workflow step's retry: a new child run once the backoff has passed.
+            let retry = StepAttemptRecord(
+                jobID: JobRoute.jobID(runID: step.runID, stepID: definition.id, attempt: step.attempt + 1),
+                runID: step.runID, stepID: definition.id, attempt: step.attempt + 1, status: .running, input: input)
+            try tx.addStep(retry)
+            try scheduleChildRetry(jobID: retry.jobID, runID: step.runID, of: definition, after: step.attempt, in: tx)
+        } else if step.attempt < definition.retry.attempts, definition.workflow == nil,
             let job = try? self.job(
                 runID: step.runID, workflow: workflow, step: definition, attempt: step.attempt + 1,
                 scope: tx.scope(runID: step.runID))
@@ -275,11 +305,24 @@ public final class Dispatcher: Sendable {
         return outcome
     }
 
-    /// Records the end of a run; its notice.
+    /// Records the end of a run: its notice; with it, for a run that did not succeed, the cancellation of its
+    /// sub-workflows' runs, and for a sub-workflow's run, its result for the parent's step. Nothing when the run
+    /// had already ended (it is never ended, nor announced, twice).
     func end(
         runID: String, workflow: Workflow, status: RunStatus, error: String?, in tx: any RunStoreTransaction
-    ) throws -> Progress {
-        try tx.finishRun(id: runID, status: status, error: error)
+    ) throws -> [Progress] {
+        var status = status
+        var error = error
+        var output: JSONValue?
+        if status == .succeeded {
+            do {
+                output = try runOutput(runID: runID, workflow: workflow, in: tx)
+            } catch let problem as TemplateError {
+                status = .failed
+                error = "output could not be rendered: \(problem.message)"
+            }
+        }
+        guard try tx.finishRun(id: runID, status: status, error: error, output: output) else { return [] }
         // Retries still waiting for their backoff never go out: their attempts are recorded as not run.
         let dropped = try tx.dropScheduledJobs(runID: runID, error: "not run: the run had ended")
         // (An item's retry among them: its attempt is recorded the same way.)
@@ -300,7 +343,16 @@ public final class Dispatcher: Sendable {
                 "dropped retries waiting for their backoff: the run has ended",
                 metadata: ["run.id": "\(runID)", "job.ids": "\(dropped.joined(separator: ", "))"])
         }
-        return .ended(RunNotice(runID: runID, workflow: workflow.name, status: status))
+        var progress: [Progress] = [.ended(RunNotice(runID: runID, workflow: workflow.name, status: status))]
+        if status != .succeeded {
+            progress += try cancelChildren(of: runID, reason: "its parent run \(runID) \(status.rawValue)", in: tx)
+        }
+        if let run = try tx.runRecord(id: runID), let parent = run.parent {
+            progress.append(
+                .message(
+                    try childResult(run: run, parent: parent, status: status, error: error, output: output, in: tx)))
+        }
+        return progress
     }
 
     /// Starts every step of a running run whose needs have all ended and that has no attempt yet: its job, or its
@@ -346,6 +398,21 @@ public final class Dispatcher: Sendable {
                     continue
                 } else {
                     do {
+                        if step.workflow != nil {
+                            // A sub-workflow: its child run starts now; the step ends when the child does.
+                            let input = try Template.render(step.input, scope: tx.scope(runID: runID))
+                            if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
+                            record = StepAttemptRecord(
+                                jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
+                                stepID: step.id, attempt: 1, status: .running, input: input)
+                            try tx.addStep(record)
+                            latest[step.id] = record
+                            decided = true
+                            progress += try startChild(
+                                parent: RunParent(runID: runID, stepID: step.id, jobID: record.jobID), step: step,
+                                input: input, in: tx)
+                            continue
+                        }
                         let job = try job(
                             runID: runID, workflow: workflow, step: step, attempt: 1, scope: tx.scope(runID: runID))
                         record = job.attemptRecord
@@ -359,10 +426,9 @@ public final class Dispatcher: Sendable {
                                 error: "input could not be rendered: \(error.message)"))
                         if !step.continueOnFailure {
                             // Jobs decided before this in the same decision still go out; their results start nothing.
-                            progress.append(
-                                try end(
-                                    runID: runID, workflow: workflow, status: .failed,
-                                    error: "step \(step.id): input could not be rendered: \(error.message)", in: tx))
+                            progress += try end(
+                                runID: runID, workflow: workflow, status: .failed,
+                                error: "step \(step.id): input could not be rendered: \(error.message)", in: tx)
                             return progress
                         }
                         latest[step.id] = StepAttemptRecord(
@@ -378,7 +444,7 @@ public final class Dispatcher: Sendable {
             }
         }
         if workflow.steps.allSatisfy({ latest[$0.id]?.status.isFinished == true }) {
-            progress.append(try end(runID: runID, workflow: workflow, status: .succeeded, error: nil, in: tx))
+            progress += try end(runID: runID, workflow: workflow, status: .succeeded, error: nil, in: tx)
         }
         return progress
     }
@@ -418,9 +484,11 @@ public final class Dispatcher: Sendable {
                 let now = RunTime.now()
                 let due = try tx.takeDueJobs(now: now, limit: 500)
                 let overdue = try tx.takeOverdueJobs(now: now, limit: 500)
+                let late = try tx.overdueRuns(now: now, limit: 500)
                 var outcome = Outcome(messages: due)
                 for deadline in overdue { outcome.add(try self.fail(deadline, in: tx)) }
-                return ((due.count + overdue.count, outcome), outcome.messages)
+                for run in late { outcome.add(try self.timeOut(run, in: tx)) }
+                return ((due.count + overdue.count + late.count, outcome), outcome.messages)
             }
             count(outcome)
             if handled == 0 { try await Task.sleep(for: configuration.sweepInterval) }
@@ -452,7 +520,8 @@ public final class Dispatcher: Sendable {
     private func fail(_ deadline: JobDeadline, in tx: any RunStoreTransaction) throws -> Outcome {
         if let item = try tx.item(jobID: deadline.jobID) {
             // An item of a for_each step: failed as its worker's failure would be.
-            guard item.status == .running, let workflow = workflows.first(where: { $0.name == deadline.workflow })
+            guard item.status == .running, let run = try tx.runRecord(id: deadline.runID),
+                let workflow = try? self.workflow(of: run, in: tx)
             else { return Outcome() }
             logger.warning(
                 "failed a job by its deadline: \(deadline.error)",
@@ -469,10 +538,10 @@ public final class Dispatcher: Sendable {
             metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)", "job.id": "\(deadline.jobID)"])
         let failure = StepEvent.failure(deadline.error)
         var outcome = Outcome(stepsFailedByDeadline: 1)
-        if let workflow = workflows.first(where: { $0.name == deadline.workflow }) {
+        if let run = try tx.runRecord(id: deadline.runID), let workflow = try? self.workflow(of: run, in: tx) {
             outcome.add(try record(failure, of: step, workflow: workflow, startedAt: nil, in: tx))
         } else {
-            // A workflow no longer loaded: the attempt is recorded failed; nothing can be decided after it.
+            // A run whose workflow cannot be read: the attempt is recorded failed; nothing can be decided after it.
             try tx.finishStep(jobID: step.jobID, result: failure, startedAt: nil)
         }
         return outcome

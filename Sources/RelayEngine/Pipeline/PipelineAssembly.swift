@@ -11,7 +11,10 @@ import ServiceLifecycle
 /// Shutdown order: `components` lists the dispatcher, then the workers, then the trigger host; a service group
 /// stops them in reverse (no new events first, then the jobs in flight finish, then the dispatcher records them).
 public struct PipelineAssembly: Sendable {
-    public let workflows: [Workflow]
+    /// The workflows: the current version of each, replaced as a whole on a hot reload.
+    public let registry: WorkflowRegistry
+    /// The current workflows.
+    public var workflows: [Workflow] { registry.workflows }
     public let catalog: PluginCatalog
     public let connections: ConnectionStore
     public let transport: any Transport
@@ -25,7 +28,7 @@ public struct PipelineAssembly: Sendable {
         transport: any Transport, metrics: PipelineMetrics = PipelineMetrics(),
         logger: Logger = Logger(label: "relay")
     ) {
-        self.workflows = workflows
+        self.registry = WorkflowRegistry(workflows)
         self.catalog = catalog
         self.connections = connections
         self.transport = transport
@@ -44,7 +47,9 @@ public struct PipelineAssembly: Sendable {
     }
 
     /// The plugins the workflows run as steps, sorted.
-    public var pluginsInUse: [String] { Set(workflows.flatMap { $0.steps.map(\.plugin) }).sorted() }
+    public var pluginsInUse: [String] {
+        Set(workflows.flatMap { $0.steps.filter { $0.workflow == nil }.map(\.plugin) }).sorted()
+    }
 
     /// What a process runs: a dispatcher over `store`, a worker, a trigger host over `states`, any subset.
     public func services(
@@ -54,7 +59,7 @@ public struct PipelineAssembly: Sendable {
         PipelineServices(
             dispatcher: store.map {
                 Dispatcher(
-                    bus: transport, store: $0, workflows: workflows, metrics: metrics,
+                    bus: transport, store: $0, workflows: registry, metrics: metrics,
                     configuration: dispatcherConfiguration, logger: logger)
             },
             worker: worker.map {

@@ -13,6 +13,11 @@ extension RunNotice {
     public var message: BusMessage { BusMessage(topic: Topics.runs, key: runID, json: json) }
 }
 
+extension RunControl {
+    /// On `relay.control`, keyed by the run (ordered with the run's other requests).
+    public var message: BusMessage { BusMessage(topic: Topics.control, key: runID, json: json) }
+}
+
 extension DeadLetter {
     /// The dead letter of a delivery no consumer could handle.
     public init(_ delivery: Delivery, reason: String) {

@@ -21,6 +21,12 @@ public final class PipelineMetrics: Sendable {
     public let runsStarted = Counter("relay_runs_started_total", "Workflow runs started")
     public let runsSucceeded = Counter("relay_runs_succeeded_total", "Workflow runs that succeeded")
     public let runsFailed = Counter("relay_runs_failed_total", "Workflow runs that failed")
+    public let runsCancelled = Counter("relay_runs_cancelled_total", "Workflow runs cancelled")
+    public let workflowReloads = Counter(
+        "relay_workflow_reloads_total", "Workflow files added, changed or removed and applied without a restart")
+    public let workflowReloadErrors = Counter(
+        "relay_workflow_reload_errors_total",
+        "Workflow files found invalid on a reload (the previous version stays active)")
     public let jobsSucceeded = Counter("relay_jobs_succeeded_total", "Action jobs that succeeded")
     public let jobsFailed = Counter("relay_jobs_failed_total", "Action jobs that failed")
     public let deadLettered = Counter("relay_dead_letters_total", "Messages sent to the dead-letter topic")
@@ -44,7 +50,7 @@ public final class PipelineMetrics: Sendable {
     public var all: [Counter] {
         [
             eventsPublished, runsStarted, runsSucceeded, runsFailed, jobsSucceeded, jobsFailed, deadLettered,
-            triggerRestarts, stepsFailedByDeadline, lateResults,
+            triggerRestarts, stepsFailedByDeadline, lateResults, runsCancelled, workflowReloads, workflowReloadErrors,
         ]
     }
 

@@ -37,6 +37,7 @@ public struct Project: Sendable {
                 problems.append(error.message)
             }
         }
+        problems += WorkflowValidator.problems(in: workflows)
         guard problems.isEmpty else {
             throw RelayError(.invalidSpec, problems.joined(separator: "\n"))
         }

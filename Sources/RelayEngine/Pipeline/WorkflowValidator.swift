@@ -18,42 +18,45 @@ public struct WorkflowValidator: Sendable {
         var problems: [String] = []
         let file = workflow.file
         func add(_ path: String, _ message: String) { problems.append("\(file): \(path): \(message)") }
-        let trigger = workflow.trigger
-        if let entry = catalog[trigger.plugin], trigger.isTask {
-            if entry.spec.task(named: trigger.trigger) == nil {
-                add(
-                    "trigger.task",
-                    "plugin \(trigger.plugin) has no task \"\(trigger.trigger)\"; it has "
-                        + "\(list(entry.spec.tasks.map(\.name)))"
-                )
-            }
-        } else if let entry = catalog[trigger.plugin] {
-            if entry.spec.trigger(named: trigger.trigger) == nil {
-                add(
-                    "trigger.trigger",
-                    "plugin \(trigger.plugin) has no trigger \"\(trigger.trigger)\"; it has "
-                        + "\(list(entry.spec.triggers.map(\.name)))"
-                )
-            } else {
-                checkInput(
-                    trigger.input, schema: entry.schemas["triggers"]?[trigger.trigger]?["input"] ?? [:],
-                    path: "trigger.input", add: add)
-                if let host = entry.executor as? PluginHost, !containsTemplate(trigger.input) {
-                    for problem in host.plugin.problems(inTriggerInput: trigger.input, trigger: trigger.trigger) {
-                        add("trigger.input.\(problem.key)", problem.message)
+        if let trigger = workflow.trigger {
+            if let entry = catalog[trigger.plugin], trigger.isTask {
+                if entry.spec.task(named: trigger.trigger) == nil {
+                    add(
+                        "trigger.task",
+                        "plugin \(trigger.plugin) has no task \"\(trigger.trigger)\"; it has "
+                            + "\(list(entry.spec.tasks.map(\.name)))"
+                    )
+                }
+            } else if let entry = catalog[trigger.plugin] {
+                if entry.spec.trigger(named: trigger.trigger) == nil {
+                    add(
+                        "trigger.trigger",
+                        "plugin \(trigger.plugin) has no trigger \"\(trigger.trigger)\"; it has "
+                            + "\(list(entry.spec.triggers.map(\.name)))"
+                    )
+                } else {
+                    checkInput(
+                        trigger.input, schema: entry.schemas["triggers"]?[trigger.trigger]?["input"] ?? [:],
+                        path: "trigger.input", add: add)
+                    if let host = entry.executor as? PluginHost, !containsTemplate(trigger.input) {
+                        for problem in host.plugin.problems(inTriggerInput: trigger.input, trigger: trigger.trigger) {
+                            add("trigger.input.\(problem.key)", problem.message)
+                        }
                     }
                 }
+            } else {
+                add(
+                    "trigger.plugin",
+                    "unknown plugin \"\(trigger.plugin)\"; installed: \(list(catalog.entries.keys.sorted()))")
             }
-        } else {
-            add(
-                "trigger.plugin",
-                "unknown plugin \"\(trigger.plugin)\"; installed: \(list(catalog.entries.keys.sorted()))")
-        }
-        if let name = trigger.connection, connections[name] == nil {
-            add("trigger.connection", "unknown connection \"\(name)\"")
+            if let name = trigger.connection, connections[name] == nil {
+                add("trigger.connection", "unknown connection \"\(name)\"")
+            }
         }
         for (index, step) in workflow.steps.enumerated() {
             let path = "steps[\(index)]"
+            // A sub-workflow's step is checked with the other workflows (`problems(in:)`).
+            if step.workflow != nil { continue }
             guard let entry = catalog[step.plugin] else {
                 add(
                     "\(path).plugin",
@@ -82,6 +85,49 @@ public struct WorkflowValidator: Sendable {
             checkInput(
                 step.input, schema: entry.schemas["actions"]?[step.action]?["input"] ?? [:], path: "\(path).input",
                 add: add)
+        }
+        return problems
+    }
+
+    /// What only the set of workflows shows: a step's sub-workflow that does not exist, and workflows that call
+    /// themselves, directly or through others (named as the chain of calls).
+    public static func problems(in workflows: [Workflow]) -> [String] {
+        var problems: [String] = []
+        let byName = Dictionary(workflows.map { ($0.name, $0) }) { first, _ in first }
+        for workflow in workflows {
+            for (index, step) in workflow.steps.enumerated() {
+                guard let name = step.workflow, byName[name] == nil else { continue }
+                problems.append(
+                    "\(workflow.file): steps[\(index)].workflow: unknown workflow \"\(name)\"; the workflows are "
+                        + (byName.keys.sorted().joined(separator: ", ")))
+            }
+        }
+        // A call graph without cycles: depth-first from each workflow, iteratively.
+        var reported = Set<String>()
+        for workflow in workflows {
+            var path: [(name: String, next: Int)] = [(workflow.name, 0)]
+            var visited: Set<String> = [workflow.name]
+            while let top = path.last {
+                let calls = (byName[top.name]?.steps ?? []).compactMap(\.workflow)
+                guard top.next < calls.count else {
+                    path.removeLast()
+                    continue
+                }
+                path[path.count - 1].next += 1
+                let callee = calls[top.next]
+                if callee == workflow.name {
+                    let chain = path.map(\.name) + [callee]
+                    if reported.insert(Set(chain).sorted().joined(separator: ",")).inserted {
+                        let step = workflow.steps.firstIndex { $0.workflow == chain[1] } ?? 0
+                        problems.append(
+                            "\(workflow.file): steps[\(step)].workflow: the workflow calls itself: "
+                                + chain.joined(separator: " → "))
+                    }
+                    continue
+                }
+                guard byName[callee] != nil, visited.insert(callee).inserted else { continue }
+                path.append((callee, 0))
+            }
         }
         return problems
     }

@@ -38,7 +38,7 @@ public final class TriggerHost: Sendable {
         self.catalog = catalog
         self.connections = connections
         var seen = Set<String>()
-        self.bindings = workflows.map(\.trigger).filter { seen.insert($0.instanceID).inserted }
+        self.bindings = workflows.compactMap(\.trigger).filter { seen.insert($0.instanceID).inserted }
         self.metrics = metrics
         self.logger = logger
         self.maximumBackoff = maximumBackoff

@@ -20,10 +20,10 @@ public enum WorkflowDecoder {
             throw fail(
                 root, "workflow", "expected a mapping with name, trigger and steps, found \(root.kindDescription)")
         }
-        for entry in root.orderedEntries
-        where !["name", "version", "description", "trigger", "steps"].contains(entry.key) {
+        let workflowKeys = ["name", "version", "description", "trigger", "steps", "output", "timeout"]
+        for entry in root.orderedEntries where !workflowKeys.contains(entry.key) {
             throw fail(
-                entry.keyNode, entry.key, "unknown key (a workflow has name, version, description, trigger, steps)")
+                entry.keyNode, entry.key, "unknown key (a workflow has \(workflowKeys.joined(separator: ", ")))")
         }
         guard let name = root["name"]?.string, !name.isEmpty else {
             throw fail(root["name"] ?? root, "name", "expected the workflow's name")
@@ -35,38 +35,7 @@ public enum WorkflowDecoder {
             }
             version = v
         }
-        guard let triggerNode = root["trigger"], triggerNode.mapping != nil else {
-            throw fail(
-                root["trigger"] ?? root, "trigger", "expected a mapping with plugin, trigger, connection and input")
-        }
-        for entry in triggerNode.orderedEntries
-        where !["plugin", "trigger", "task", "every", "schedule", "connection", "input"].contains(entry.key) {
-            throw fail(
-                entry.keyNode, "trigger.\(entry.key)",
-                "unknown key (a trigger has plugin, trigger or task (with every or schedule), connection, input)")
-        }
-        guard let plugin = triggerNode["plugin"]?.string else {
-            throw fail(triggerNode, "trigger.plugin", "expected the trigger's plugin")
-        }
-        var binding: TriggerBinding
-        if let task = triggerNode["task"]?.string {
-            var every: Duration?
-            if let node = triggerNode["every"] { every = try duration(node, path: "trigger.every", fail: fail) }
-            let schedule = triggerNode["schedule"]?.string
-            guard every != nil || schedule != nil else {
-                throw fail(triggerNode, "trigger", "a task needs every (e.g. 5m) or schedule (a cron expression)")
-            }
-            binding = TriggerBinding(
-                plugin: plugin, trigger: task, connection: triggerNode["connection"]?.string,
-                input: triggerNode["input"]?.json ?? [:], isTask: true, every: every, schedule: schedule)
-        } else {
-            guard let trigger = triggerNode["trigger"]?.string else {
-                throw fail(triggerNode, "trigger.trigger", "expected the trigger's name (or task: for a spec task)")
-            }
-            binding = TriggerBinding(
-                plugin: plugin, trigger: trigger, connection: triggerNode["connection"]?.string,
-                input: triggerNode["input"]?.json ?? [:])
-        }
+        let binding = try decodeTrigger(root["trigger"], fail: fail)
 
         guard let stepsNode = root["steps"], let items = stepsNode.sequence else {
             throw fail(root["steps"] ?? root, "steps", "expected a list of steps")
@@ -80,7 +49,7 @@ public enum WorkflowDecoder {
             }
             let allowed = [
                 "id", "plugin", "action", "connection", "input", "continue_on_failure", "retry", "timeout", "when",
-                "needs", "for_each", "concurrency",
+                "needs", "for_each", "concurrency", "workflow",
             ]
             for entry in node.orderedEntries where !allowed.contains(entry.key) {
                 throw fail(
@@ -97,15 +66,31 @@ public enum WorkflowDecoder {
             guard ids.insert(id).inserted else {
                 throw fail(node["id"], "\(path).id", "\"\(id)\" is used by an earlier step")
             }
-            guard let stepPlugin = node["plugin"]?.string else {
-                throw fail(node, "\(path).plugin", "expected the step's plugin")
+            var step: WorkflowStep
+            if let subWorkflow = node["workflow"] {
+                guard let name = subWorkflow.string, !name.isEmpty else {
+                    throw fail(
+                        subWorkflow, "\(path).workflow",
+                        "expected the name of the workflow to run, found \(subWorkflow.kindDescription)")
+                }
+                for key in ["plugin", "action", "connection"] where node[key] != nil {
+                    throw fail(
+                        node[key], "\(path).\(key)",
+                        "a step runs either a plugin's action (plugin, action) or a workflow (workflow), not both")
+                }
+                step = WorkflowStep(id: id, plugin: "", action: "", input: node["input"]?.json ?? [:])
+                step.workflow = name
+            } else {
+                guard let stepPlugin = node["plugin"]?.string else {
+                    throw fail(node, "\(path).plugin", "expected the step's plugin (or workflow: for a sub-workflow)")
+                }
+                guard let action = node["action"]?.string else {
+                    throw fail(node, "\(path).action", "expected the step's action")
+                }
+                step = WorkflowStep(
+                    id: id, plugin: stepPlugin, action: action, connection: node["connection"]?.string,
+                    input: node["input"]?.json ?? [:])
             }
-            guard let action = node["action"]?.string else {
-                throw fail(node, "\(path).action", "expected the step's action")
-            }
-            var step = WorkflowStep(
-                id: id, plugin: stepPlugin, action: action, connection: node["connection"]?.string,
-                input: node["input"]?.json ?? [:])
             if let flag = node["continue_on_failure"] {
                 guard case .scalar(.bool(let b)) = flag.value else {
                     throw fail(
@@ -170,9 +155,57 @@ public enum WorkflowDecoder {
             steps.append(step)
         }
         guard !steps.isEmpty else { throw fail(stepsNode, "steps", "a workflow needs at least one step") }
-        let workflow = Workflow(name: name, version: version, trigger: binding, steps: steps, file: file)
+        var workflow = Workflow(
+            name: name, version: version, trigger: binding, steps: steps, file: file, source: yaml)
+        if let timeout = root["timeout"] { workflow.timeout = try duration(timeout, path: "timeout", fail: fail) }
+        if let output = root["output"] {
+            workflow.output = output.json
+            do {
+                _ = try Template.references(in: output.json)
+            } catch {
+                throw fail(output, "output", error.message)
+            }
+        }
         try checkGraph(workflow, nodes: items, fail: fail)
+        try checkOutput(workflow, node: root["output"], fail: fail)
         return workflow
+    }
+
+    /// The workflow's `trigger`; nil when it has none (it runs only as another workflow's sub-workflow).
+    static func decodeTrigger(_ node: YAMLNode?, fail: (YAMLNode?, String, String) -> RelayError) throws(RelayError)
+        -> TriggerBinding?
+    {
+        guard let triggerNode = node else { return nil }
+        guard triggerNode.mapping != nil else {
+            throw fail(triggerNode, "trigger", "expected a mapping with plugin, trigger, connection and input")
+        }
+        for entry in triggerNode.orderedEntries
+        where !["plugin", "trigger", "task", "every", "schedule", "connection", "input"].contains(entry.key) {
+            throw fail(
+                entry.keyNode, "trigger.\(entry.key)",
+                "unknown key (a trigger has plugin, trigger or task (with every or schedule), connection, input)")
+        }
+        guard let plugin = triggerNode["plugin"]?.string else {
+            throw fail(triggerNode, "trigger.plugin", "expected the trigger's plugin")
+        }
+        if let task = triggerNode["task"]?.string {
+            var every: Duration?
+            if let node = triggerNode["every"] { every = try duration(node, path: "trigger.every", fail: fail) }
+            let schedule = triggerNode["schedule"]?.string
+            guard every != nil || schedule != nil else {
+                throw fail(triggerNode, "trigger", "a task needs every (e.g. 5m) or schedule (a cron expression)")
+            }
+            return TriggerBinding(
+                plugin: plugin, trigger: task, connection: triggerNode["connection"]?.string,
+                input: triggerNode["input"]?.json ?? [:], isTask: true, every: every, schedule: schedule)
+        } else {
+            guard let trigger = triggerNode["trigger"]?.string else {
+                throw fail(triggerNode, "trigger.trigger", "expected the trigger's name (or task: for a spec task)")
+            }
+            return TriggerBinding(
+                plugin: plugin, trigger: trigger, connection: triggerNode["connection"]?.string,
+                input: triggerNode["input"]?.json ?? [:])
+        }
     }
 
     /// `for_each` (one reference, such as `"{{ steps.list.output.ips }}"`) and `concurrency` (1 to
@@ -277,6 +310,30 @@ public enum WorkflowDecoder {
                 for reference in (try? Template.references(in: .string(forEach))) ?? [] {
                     try check(reference, step: index, key: "for_each", kind: "for_each")
                 }
+            }
+        }
+    }
+
+    /// The workflow's `output` may use the trigger and any step (all have ended when it is rendered), nothing
+    /// else.
+    static func checkOutput(_ workflow: Workflow, node: YAMLNode?, fail: (YAMLNode?, String, String) -> RelayError)
+        throws(RelayError)
+    {
+        guard let output = workflow.output else { return }
+        let ids = workflow.steps.map(\.id)
+        for reference in (try? Template.references(in: output)) ?? [] {
+            let shown = reference.joined(separator: ".")
+            switch reference.first {
+            case "trigger": continue
+            case "steps":
+                let target = reference.count >= 2 ? reference[1] : ""
+                guard ids.contains(target) else {
+                    throw fail(
+                        node, "output",
+                        "\(shown): unknown step \"\(target)\"; the steps are \(ids.joined(separator: ", "))")
+                }
+            default:
+                throw fail(node, "output", "\(shown): the output may use the trigger and the steps, nothing else")
             }
         }
     }

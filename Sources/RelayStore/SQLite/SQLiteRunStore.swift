@@ -51,6 +51,9 @@ public final class SQLiteRunStore: RunStore, Sendable {
                     id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, event_id TEXT NOT NULL,
                     trigger_event TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, error TEXT);
                 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);
+                CREATE TABLE IF NOT EXISTS workflow_versions (
+                    hash TEXT PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL, source TEXT NOT NULL,
+                    created_at REAL NOT NULL);
                 CREATE TABLE IF NOT EXISTS steps (
                     job_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
                     status TEXT NOT NULL, input TEXT, output TEXT, error TEXT, exception TEXT,
@@ -71,6 +74,26 @@ public final class SQLiteRunStore: RunStore, Sendable {
                     late_at REAL);
                 CREATE INDEX IF NOT EXISTS job_deadlines_due ON job_deadlines(due_at) WHERE expired_at IS NULL;
                 """)
+            // Columns added since the first release: a file written before them gains them (empty).
+            try addColumns(
+                db, table: "runs",
+                [
+                    ("workflow_hash", "TEXT"), ("parent_run_id", "TEXT"), ("parent_step_id", "TEXT"),
+                    ("parent_job_id", "TEXT"), ("output", "TEXT"), ("deadline_at", "REAL"),
+                ])
+            try db.execute(
+                """
+                CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS runs_deadline ON runs(deadline_at) WHERE deadline_at IS NOT NULL;
+                """)
+        }
+    }
+
+    /// Adds the columns `table` lacks.
+    static func addColumns(_ db: SQLiteConnection, table: String, _ columns: [(String, String)]) throws {
+        let existing = Set(try db.query("PRAGMA table_info(\(table))").compactMap { $0[1].text })
+        for (name, type) in columns where !existing.contains(name) {
+            try db.execute("ALTER TABLE \(table) ADD COLUMN \(name) \(type)")
         }
     }
 

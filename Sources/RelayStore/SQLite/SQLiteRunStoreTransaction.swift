@@ -12,15 +12,81 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         return db.changes == 1
     }
 
-    func createRun(id: String, workflow: String, event: TriggerEvent) throws -> Bool {
+    func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws {
+        try db.query(
+            "INSERT OR IGNORE INTO workflow_versions (hash, name, file, source, created_at) VALUES (?, ?, ?, ?, ?)",
+            [
+                .text(version.hash), .text(version.name), .text(version.file), .text(version.source),
+                .double(RunTime.now()),
+            ])
+    }
+
+    func workflowVersion(hash: String) throws -> StoredWorkflowVersion? {
+        try db.query("SELECT hash, name, file, source FROM workflow_versions WHERE hash = ?", [.text(hash)]).first.map {
+            StoredWorkflowVersion(
+                hash: $0[0].text ?? "", name: $0[1].text ?? "", file: $0[2].text ?? "", source: $0[3].text ?? "")
+        }
+    }
+
+    func createRun(_ run: NewRun) throws -> Bool {
         try db.query(
             """
-            INSERT OR IGNORE INTO runs (id, workflow, status, event_id, trigger_event, started_at)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT OR IGNORE INTO runs (id, workflow, status, event_id, trigger_event, started_at, workflow_hash,
+                parent_run_id, parent_step_id, parent_job_id, deadline_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(id), .text(workflow), .text(RunStatus.running.rawValue), .text(event.id),
-                .text(JSONWriter.compact.string(event.output)), .double(RunTime.now()),
+                .text(run.id), .text(run.workflow), .text(RunStatus.running.rawValue), .text(run.event.id),
+                .text(JSONWriter.compact.string(run.event.output)), .double(RunTime.now()),
+                run.version.map { .text($0) } ?? .null, run.parent.map { .text($0.runID) } ?? .null,
+                run.parent.map { .text($0.stepID) } ?? .null, run.parent.map { .text($0.jobID) } ?? .null,
+                run.deadlineAt.map { .double($0) } ?? .null,
+            ])
+        return db.changes == 1
+    }
+
+    private static let runColumns =
+        "id, workflow, workflow_hash, status, parent_run_id, parent_step_id, parent_job_id, deadline_at"
+
+    private static func runRecord(_ row: [SQLiteConnection.Value]) -> RunRecord {
+        var parent: RunParent?
+        if let runID = row[4].text, let stepID = row[5].text, let jobID = row[6].text {
+            parent = RunParent(runID: runID, stepID: stepID, jobID: jobID)
+        }
+        return RunRecord(
+            id: row[0].text ?? "", workflow: row[1].text ?? "", version: row[2].text,
+            status: SQLiteRunStore.runStatus(row[3]), parent: parent, deadlineAt: SQLiteRunStore.double(row[7]))
+    }
+
+    func runRecord(id: String) throws -> RunRecord? {
+        try db.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [.text(id)]).first.map(Self.runRecord)
+    }
+
+    func runningChildren(of runID: String) throws -> [RunRecord] {
+        try db.query(
+            "SELECT \(Self.runColumns) FROM runs WHERE parent_run_id = ? AND status = ? ORDER BY started_at",
+            [.text(runID), .text(RunStatus.running.rawValue)]
+        ).map(Self.runRecord)
+    }
+
+    func overdueRuns(now: Double, limit: Int) throws -> [RunRecord] {
+        try db.query(
+            """
+            SELECT \(Self.runColumns) FROM runs WHERE deadline_at IS NOT NULL AND deadline_at <= ? AND status = ?
+            ORDER BY deadline_at LIMIT ?
+            """, [.double(now), .text(RunStatus.running.rawValue), .int(Int64(limit))]
+        ).map(Self.runRecord)
+    }
+
+    func reopenRun(id: String, deadlineAt: Double?) throws -> Bool {
+        try db.query(
+            """
+            UPDATE runs SET status = ?, finished_at = NULL, error = NULL, output = NULL, deadline_at = ?
+            WHERE id = ? AND status != ?
+            """,
+            [
+                .text(RunStatus.running.rawValue), deadlineAt.map { .double($0) } ?? .null, .text(id),
+                .text(RunStatus.running.rawValue),
             ])
         return db.changes == 1
     }
@@ -70,6 +136,15 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         return RunStatus(rawValue: row[0].text ?? "") ?? .failed
     }
 
+    func reopenStep(jobID: String) throws {
+        try db.query(
+            """
+            UPDATE steps SET status = ?, output = NULL, error = NULL, exception = NULL, finished_at = NULL
+            WHERE job_id = ?
+            """,
+            [.text(StepStatus.running.rawValue), .text(jobID)])
+    }
+
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws {
         try db.query(
             """
@@ -88,13 +163,18 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
     }
 
-    func finishRun(id: String, status: RunStatus, error: String?) throws {
+    func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool {
         try db.query(
-            "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = ?",
+            """
+            UPDATE runs SET status = ?, finished_at = ?, error = ?, output = ?, deadline_at = NULL
+            WHERE id = ? AND status = ?
+            """,
             [
-                .text(status.rawValue), .double(RunTime.now()), error.map { .text($0) } ?? .null, .text(id),
+                .text(status.rawValue), .double(RunTime.now()), error.map { .text($0) } ?? .null,
+                output.map { .text(JSONWriter.compact.string($0)) } ?? .null, .text(id),
                 .text(RunStatus.running.rawValue),
             ])
+        return db.changes == 1
     }
 
     func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws {

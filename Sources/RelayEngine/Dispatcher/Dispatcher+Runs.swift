@@ -1,0 +1,308 @@
+import Logging
+import RelayCore
+import RelayStore
+import RelayTransport
+
+/// Runs as wholes: which workflow version a run runs, starting runs (a trigger's, or a sub-workflow's for a
+/// parent's step), their output, their timeout, and the requests on `relay.control` (cancel, resume, and the start
+/// of a sub-workflow step's retry).
+///
+/// Sub-workflows: a step with `workflow:` records its attempt running and starts a child run in the same
+/// transaction, its input as the child's trigger event. When the child ends, its result (its output, or why it
+/// failed) is published on `relay.results` as the result of the parent's attempt, exactly as a worker's result
+/// would be: retries, `continue_on_failure`, late results and `for_each` items then work for sub-workflows as they
+/// do for actions, and a parent is never advanced from inside another run's decision.
+extension Dispatcher {
+    // MARK: - Versions
+
+    /// The workflow a run runs: the version it started with (from this process's registry, or read back from the
+    /// run store), whatever has happened to the file since.
+    func workflow(of run: RunRecord, in tx: any RunStoreTransaction) throws -> Workflow {
+        guard let hash = run.version else {
+            // A run recorded before versions were kept: the current definition of its workflow.
+            guard let current = workflows.named(run.workflow) else {
+                throw PoisonMessage(reason: "run \(run.id): no workflow named \(run.workflow) is loaded")
+            }
+            return current.workflow
+        }
+        if let known = workflows.version(hash) { return known }
+        guard let stored = try tx.workflowVersion(hash: hash) else {
+            throw PoisonMessage(reason: "run \(run.id): its workflow version \(hash) is not in the run store")
+        }
+        do {
+            return try workflows.version(hash, source: stored.source, file: stored.file)
+        } catch {
+            throw PoisonMessage(reason: "run \(run.id): its workflow version \(hash) cannot be read: \(error.message)")
+        }
+    }
+
+    // MARK: - Starting runs
+
+    /// Creates a run of `version` for `event` (nothing when a run with this id exists) and starts its first steps.
+    func startRun(
+        id: String, version: WorkflowVersion, event: TriggerEvent, parent: RunParent?, deadlineAt: Double? = nil,
+        in tx: any RunStoreTransaction
+    ) throws -> [Progress] {
+        let workflow = version.workflow
+        try tx.recordWorkflowVersion(
+            StoredWorkflowVersion(
+                hash: version.hash, name: workflow.name, file: workflow.file, source: workflow.source))
+        let deadline = deadlineAt ?? workflow.timeout.map { RunTime.now() + $0 / .seconds(1) }
+        guard
+            try tx.createRun(
+                NewRun(
+                    id: id, workflow: workflow.name, version: version.hash, event: event, parent: parent,
+                    deadlineAt: deadline))
+        else { return [] }
+        return [.started] + (try advance(runID: id, workflow: workflow, in: tx))
+    }
+
+    /// Starts the child run of a sub-workflow step's attempt (or item attempt) `parent`, with `input` as its
+    /// trigger event and the current version of the step's workflow. Its deadline is the step's timeout, or the
+    /// child workflow's own `timeout` when that is shorter.
+    func startChild(parent: RunParent, step: WorkflowStep, input: JSONValue, in tx: any RunStoreTransaction) throws
+        -> [Progress]
+    {
+        let name = step.workflow ?? ""
+        guard let version = workflows.named(name) else {
+            // Removed since the parent started (validation refuses an unknown one): the attempt fails as a
+            // worker's failure would, through its result.
+            return [
+                .message(
+                    try parentResult(
+                        parent, result: .failure("sub-workflow \(name): no workflow named \(name) is loaded"), in: tx))
+            ]
+        }
+        let limit = min(step.timeout, version.workflow.timeout ?? step.timeout)
+        let event = TriggerEvent(
+            id: "sub:" + parent.jobID, instance: "workflow:" + name, output: input, time: RunTime.now())
+        return try startRun(
+            id: Self.childRunID(parent.jobID), version: version, event: event, parent: parent,
+            deadlineAt: RunTime.now() + limit / .seconds(1), in: tx)
+    }
+
+    /// The id of the child run of a parent's attempt: the same in every process and after a restart.
+    static func childRunID(_ parentJobID: String) -> String {
+        "run-" + String(StableHash.fnv1a("sub:" + parentJobID), radix: 16)
+    }
+
+    /// Keeps the start of a sub-workflow step's retry (attempt `jobID`, recorded running by the caller) until its
+    /// backoff after `attempt` has passed: a `start` request to this dispatcher.
+    func scheduleChildRetry(
+        jobID: String, runID: String, of step: WorkflowStep, after attempt: Int, in tx: any RunStoreTransaction
+    ) throws {
+        let delay = step.retry.delay(after: attempt) / .seconds(1)
+        let request = RunControl(command: .start, runID: runID, jobID: jobID)
+        try tx.schedule(request.message, jobID: jobID, dueAt: RunTime.now() + delay)
+    }
+
+    /// What a run returns when it succeeds: its workflow's `output` rendered over the run, or the output of the
+    /// last step listed.
+    func runOutput(runID: String, workflow: Workflow, in tx: any RunStoreTransaction) throws -> JSONValue {
+        let scope = try tx.scope(runID: runID)
+        guard let template = workflow.output else {
+            return workflow.steps.last.flatMap { scope.steps[$0.id]?["output"] } ?? .null
+        }
+        let output = try Template.render(template, scope: scope)
+        if let problem = output.payloadProblem(at: "output") { throw TemplateError(message: problem) }
+        return output
+    }
+
+    /// The result of a child run for its parent's attempt, on `relay.results` as a worker's would be.
+    func childResult(
+        run: RunRecord, parent: RunParent, status: RunStatus, error: String?, output: JSONValue?,
+        in tx: any RunStoreTransaction
+    ) throws -> BusMessage {
+        let result: StepEvent =
+            status == .succeeded
+            ? .success(output ?? .null)
+            : .failure("sub-workflow \(run.workflow) run \(run.id) \(status.rawValue): \(error ?? "")")
+        return try parentResult(parent, result: result, in: tx)
+    }
+
+    private func parentResult(_ parent: RunParent, result: StepEvent, in tx: any RunStoreTransaction) throws
+        -> BusMessage
+    {
+        let item = try tx.item(jobID: parent.jobID)
+        let attempt = try item?.attempt ?? tx.step(jobID: parent.jobID)?.attempt ?? 1
+        let route = JobRoute(
+            jobID: parent.jobID, runID: parent.runID, stepID: parent.stepID, attempt: attempt,
+            workflow: try tx.runRecord(id: parent.runID)?.workflow ?? "", timeoutMilliseconds: 0, item: item?.index)
+        var result = result
+        result.meta = route.meta
+        return BusMessage(topic: Topics.results, key: parent.runID, json: result.message(kind: .actionEvent).json)
+    }
+
+    /// Cancels the running child runs of `runID` (and theirs).
+    func cancelChildren(of runID: String, reason: String, in tx: any RunStoreTransaction) throws -> [Progress] {
+        var progress: [Progress] = []
+        for child in try tx.runningChildren(of: runID) {
+            guard let workflow = try? workflow(of: child, in: tx) else {
+                try tx.finishRun(id: child.id, status: .cancelled, error: "cancelled: \(reason)")
+                continue
+            }
+            progress += try end(
+                runID: child.id, workflow: workflow, status: .cancelled, error: "cancelled: \(reason)", in: tx)
+        }
+        return progress
+    }
+
+    // MARK: - Timeouts
+
+    /// Fails a running run whose deadline has passed; its sub-workflows' runs are cancelled.
+    func timeOut(_ run: RunRecord, in tx: any RunStoreTransaction) throws -> Outcome {
+        guard let workflow = try? workflow(of: run, in: tx) else {
+            try tx.finishRun(id: run.id, status: .failed, error: "run timed out")
+            return Outcome(runsFailed: 1)
+        }
+        var limit = workflow.timeout
+        if let parent = run.parent, let parentRun = try tx.runRecord(id: parent.runID),
+            let step = (try? self.workflow(of: parentRun, in: tx))?.step(parent.stepID)
+        {
+            limit = min(step.timeout, limit ?? step.timeout)
+        }
+        let error = limit.map { "run timed out after \(Self.text($0))" } ?? "run timed out"
+        logger.warning("\(error)", metadata: ["run.id": "\(run.id)", "workflow": "\(run.workflow)"])
+        var outcome = Outcome()
+        outcome.add(try end(runID: run.id, workflow: workflow, status: .failed, error: error, in: tx))
+        return outcome
+    }
+
+    // MARK: - Requests
+
+    func applyControl(_ delivery: Delivery, in tx: any RunStoreTransaction) throws -> Outcome {
+        let request: RunControl
+        do {
+            request = try RunControl(bytes: delivery.message.value)
+        } catch {
+            throw PoisonMessage(reason: "not a run request: \(Self.describe(error, in: delivery.message.value))")
+        }
+        let metadata: Logger.Metadata = ["run.id": "\(request.runID)", "command": "\(request.command.rawValue)"]
+        guard let run = try tx.runRecord(id: request.runID) else {
+            logger.warning("\(request.command.rawValue): no run \(request.runID); nothing done", metadata: metadata)
+            return Outcome()
+        }
+        let workflow = try self.workflow(of: run, in: tx)
+        var outcome = Outcome()
+        switch request.command {
+        case .cancel:
+            guard run.status == .running else {
+                logger.info("cancel: run \(run.id) has already ended (\(run.status.rawValue))", metadata: metadata)
+                return outcome
+            }
+            let reason = request.reason.map { "cancelled: \($0)" } ?? "cancelled by request"
+            logger.info("\(reason)", metadata: metadata)
+            outcome.add(try end(runID: run.id, workflow: workflow, status: .cancelled, error: reason, in: tx))
+        case .resume:
+            guard run.status == .failed || run.status == .cancelled else {
+                logger.info(
+                    "resume: run \(run.id) is \(run.status.rawValue); only a failed or cancelled run resumes",
+                    metadata: metadata)
+                return outcome
+            }
+            logger.info("resumed", metadata: metadata)
+            outcome.add(try resume(run, workflow: workflow, in: tx))
+        case .start:
+            guard run.status == .running, let jobID = request.jobID else { return outcome }
+            outcome.add(try startScheduledChild(runID: run.id, jobID: jobID, workflow: workflow, in: tx))
+        }
+        return outcome
+    }
+
+    /// Starts the child run of a sub-workflow step's retry whose backoff has passed (nothing when the attempt is
+    /// no longer running, or its child exists).
+    private func startScheduledChild(runID: String, jobID: String, workflow: Workflow, in tx: any RunStoreTransaction)
+        throws -> [Progress]
+    {
+        if let item = try tx.item(jobID: jobID) {
+            guard item.status == .running, let step = workflow.step(item.stepID) else { return [] }
+            return try startChild(
+                parent: RunParent(runID: runID, stepID: step.id, jobID: jobID), step: step, input: item.input ?? .null,
+                in: tx)
+        }
+        guard let attempt = try tx.step(jobID: jobID), attempt.status == .running,
+            let step = workflow.step(attempt.stepID)
+        else { return [] }
+        // The input as the attempt recorded it: rendered from the same run, it renders the same.
+        let input = (try? Template.render(step.input, scope: tx.scope(runID: runID))) ?? .null
+        return try startChild(
+            parent: RunParent(runID: runID, stepID: step.id, jobID: jobID), step: step, input: input, in: tx)
+    }
+
+    /// Continues a failed or cancelled run: each step whose failure stopped it runs again (a new attempt; a
+    /// `for_each` step runs its failed and not-run items again, a sub-workflow step starts a new child run), then
+    /// every step whose needs have ended starts as usual. Succeeded steps keep their outputs; attempts still in
+    /// flight when the run ended go on and are waited for. A step that failed with `continue_on_failure` after
+    /// which the run went on keeps its failure.
+    func resume(_ run: RunRecord, workflow: Workflow, in tx: any RunStoreTransaction) throws -> [Progress] {
+        let deadlineAt = workflow.timeout.map { RunTime.now() + $0 / .seconds(1) }
+        guard try tx.reopenRun(id: run.id, deadlineAt: deadlineAt) else { return [] }
+        let latest = try tx.latestSteps(runID: run.id)
+        var progress: [Progress] = []
+        for step in workflow.steps {
+            guard let attempt = latest[step.id], attempt.status == .failed else { continue }
+            let passed = workflow.steps.indices.contains { index in
+                workflow.needs(at: index).contains(step.id) && latest[workflow.steps[index].id] != nil
+            }
+            if step.continueOnFailure && passed { continue }
+            if step.forEach != nil {
+                let resumed = try resumeForEach(runID: run.id, workflow: workflow, step: step, in: tx)
+                progress += resumed.progress
+                if case .failedRun = resumed.state { return progress }
+                continue
+            }
+            let next = attempt.attempt + 1
+            let jobID = JobRoute.jobID(runID: run.id, stepID: step.id, attempt: next)
+            do {
+                if step.workflow != nil {
+                    let input = try Template.render(step.input, scope: tx.scope(runID: run.id))
+                    try tx.addStep(
+                        StepAttemptRecord(
+                            jobID: jobID, runID: run.id, stepID: step.id, attempt: next, status: .running,
+                            input: input))
+                    progress += try startChild(
+                        parent: RunParent(runID: run.id, stepID: step.id, jobID: jobID), step: step, input: input,
+                        in: tx)
+                } else {
+                    let job = try job(
+                        runID: run.id, workflow: workflow, step: step, attempt: next, scope: tx.scope(runID: run.id))
+                    try tx.addStep(job.attemptRecord)
+                    try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
+                    progress.append(.job(job))
+                }
+            } catch let error as TemplateError {
+                let message = "input could not be rendered: \(error.message)"
+                try tx.addStep(
+                    StepAttemptRecord(
+                        jobID: jobID, runID: run.id, stepID: step.id, attempt: next, status: .failed, error: message))
+                if !step.continueOnFailure {
+                    return progress
+                        + (try end(
+                            runID: run.id, workflow: workflow, status: .failed, error: "step \(step.id): \(message)",
+                            in: tx))
+                }
+            }
+        }
+        return progress + (try advance(runID: run.id, workflow: workflow, in: tx))
+    }
+
+    /// A failed `for_each` step of a resumed run: running again, with a new pending attempt for each item that
+    /// failed or never ran (its succeeded items keep their outputs); when its array was never rendered, from the
+    /// start.
+    private func resumeForEach(runID: String, workflow: Workflow, step: WorkflowStep, in tx: any RunStoreTransaction)
+        throws -> ForEachProgress
+    {
+        try tx.reopenStep(jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1))
+        let items = try tx.latestItems(runID: runID, stepID: step.id)
+        if items.isEmpty { return try startForEach(runID: runID, workflow: workflow, step: step, in: tx) }
+        for item in items where item.status == .failed {
+            try tx.addItemAttempt(
+                ItemAttemptRecord(
+                    jobID: JobRoute.jobID(runID: runID, stepID: step.id, item: item.index, attempt: item.attempt + 1),
+                    runID: runID, stepID: step.id, index: item.index, attempt: item.attempt + 1, status: .pending,
+                    item: item.item))
+        }
+        return try fillItems(
+            runID: runID, workflow: workflow, step: step, scope: tx.scope(runID: runID), in: tx)
+    }
+}
