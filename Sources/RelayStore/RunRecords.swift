@@ -10,10 +10,15 @@ public struct RunSummary: Sendable, Equatable {
     public var startedAt: Double
     public var finishedAt: Double?
     public var error: String?
+    /// The hash of the workflow version the run runs (nil for a run recorded before versions were kept).
+    public var version: String?
+    /// The run whose step started this one (a sub-workflow's run), and that step.
+    public var parentRunID: String?
+    public var parentStepID: String?
 
     public init(
         id: String, workflow: String, status: RunStatus, startedAt: Double, finishedAt: Double? = nil,
-        error: String? = nil
+        error: String? = nil, version: String? = nil, parentRunID: String? = nil, parentStepID: String? = nil
     ) {
         self.id = id
         self.workflow = workflow
@@ -21,6 +26,9 @@ public struct RunSummary: Sendable, Equatable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.error = error
+        self.version = version
+        self.parentRunID = parentRunID
+        self.parentStepID = parentStepID
     }
 
     /// How `relay runs list --json` shows it.
@@ -30,6 +38,29 @@ public struct RunSummary: Sendable, Equatable {
             "started": .string(RunTime.text(startedAt)),
             "finished": finishedAt.map { .string(RunTime.text($0)) } ?? .null,
             "error": error.map(JSONValue.string) ?? .null,
+            "version": version.map(JSONValue.string) ?? .null,
+            "parent_run": parentRunID.map(JSONValue.string) ?? .null,
+            "parent_step": parentStepID.map(JSONValue.string) ?? .null,
+        ]
+    }
+}
+
+/// A result that came for an attempt after its deadline had failed it: recorded, changing nothing.
+public struct LateResult: Sendable, Equatable {
+    public var status: StepStatus
+    public var error: String?
+    public var at: Double
+
+    public init(status: StepStatus, error: String?, at: Double) {
+        self.status = status
+        self.error = error
+        self.at = at
+    }
+
+    public var json: JSONValue {
+        [
+            "status": .string(status.rawValue), "error": error.map(JSONValue.string) ?? .null,
+            "at": .string(RunTime.text(at)),
         ]
     }
 }
@@ -46,6 +77,10 @@ public struct StepAttempt: Sendable, Equatable {
     public var scheduledAt: Double
     public var startedAt: Double?
     public var finishedAt: Double?
+    /// A result that came after the attempt's deadline had failed it.
+    public var late: LateResult?
+    /// The run this attempt started (a sub-workflow step).
+    public var childRunID: String?
 
     public init(
         stepID: String, attempt: Int, status: StepStatus, input: JSONValue? = nil, output: JSONValue? = nil,
@@ -77,6 +112,8 @@ public struct StepAttempt: Sendable, Equatable {
         } else {
             step["duration_ms"] = .null
         }
+        if let late { step["late_result"] = late.json }
+        if let childRunID { step["child_run"] = .string(childRunID) }
         return .object(step)
     }
 }
@@ -94,6 +131,10 @@ public struct ItemAttempt: Sendable, Equatable {
     public var scheduledAt: Double
     public var startedAt: Double?
     public var finishedAt: Double?
+    /// A result that came after the attempt's deadline had failed it.
+    public var late: LateResult?
+    /// The run this item attempt started (a `for_each` over a sub-workflow).
+    public var childRunID: String?
 
     public init(
         stepID: String, index: Int, attempt: Int, status: ItemStatus, input: JSONValue? = nil,
@@ -124,6 +165,8 @@ public struct ItemAttempt: Sendable, Equatable {
         } else {
             item["duration_ms"] = .null
         }
+        if let late { item["late_result"] = late.json }
+        if let childRunID { item["child_run"] = .string(childRunID) }
         return .object(item)
     }
 }
@@ -147,6 +190,10 @@ public struct RunDetail: Sendable, Equatable {
     public var graph: [GraphStep]
     /// Every attempt of every item of the run's `for_each` steps, by step, item and attempt.
     public var items: [ItemAttempt]
+    /// What the run returned (when it succeeded).
+    public var output: JSONValue?
+    /// The runs its sub-workflow steps started, oldest first.
+    public var children: [RunSummary] = []
 
     /// One step of the run's workflow and the steps it needs.
     public struct GraphStep: Sendable, Equatable {
@@ -188,6 +235,14 @@ public struct RunDetail: Sendable, Equatable {
     public var json: JSONValue {
         var result = summary.json.objectValue ?? [:]
         result["trigger_event"] = triggerEvent
+        result["output"] = output ?? .null
+        result["children"] = .array(
+            children.map {
+                [
+                    "id": .string($0.id), "workflow": .string($0.workflow), "status": .string($0.status.rawValue),
+                    "parent_step": $0.parentStepID.map(JSONValue.string) ?? .null,
+                ]
+            })
         result["steps"] = .array(
             steps.map { attempt in
                 var entry = attempt.json.objectValue ?? [:]

@@ -37,6 +37,9 @@ public protocol RunStore: Sendable {
 
     /// How many runs there are in each status.
     func runCounts() async throws -> [RunStatus: Int]
+
+    /// A workflow version runs started with (`RunSummary.version`), or nil.
+    func workflowVersion(hash: String) async throws -> StoredWorkflowVersion?
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.

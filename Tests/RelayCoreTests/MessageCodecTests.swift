@@ -99,7 +99,8 @@ import Testing
             try RunNotice(json: ["runId": "r", "workflow": "w", "status": "paused"])
         }
         #expect(
-            error?.description == #"run notice: status: expected one of running, succeeded, failed, found "paused""#)
+            error?.description
+                == #"run notice: status: expected one of running, succeeded, failed, cancelled, found "paused""#)
     }
 
     @Test func deadLetterRoundTrips() throws {

@@ -106,6 +106,8 @@ final class TestPipeline: Sendable {
     let bus: EmbeddedBus
     let store: SQLiteRunStore
     let workflows: [Workflow]
+    /// The current workflows the dispatcher starts runs of (replace it to edit or delete one).
+    let registry: WorkflowRegistry
     let metrics = PipelineMetrics()
     let tasks: [Task<Void, Never>]
 
@@ -132,6 +134,7 @@ final class TestPipeline: Sendable {
         var assembly = PipelineAssembly(
             workflows: workflows, catalog: catalog, connections: connections, transport: bus, metrics: metrics)
         assembly.dispatcherConfiguration.deadlineGrace = deadlineGrace
+        registry = assembly.registry
         let services = assembly.services(
             dispatcher: store, worker: .init(plugins: workerPlugins, concurrency: workerConcurrency))
         tasks = [Task { try? await services.run() }]
@@ -167,6 +170,43 @@ final class TestPipeline: Sendable {
         let instance = workflows[workflow].trigger?.instanceID ?? ""
         try await bus.publish([TriggerEvent(id: eventID, instance: instance, output: output).message])
         return eventID
+    }
+
+    /// Sends a request about a run (cancel, resume) as `relay runs cancel|resume` does.
+    func control(_ request: RunControl) async throws {
+        try await bus.publish([request.message])
+    }
+
+    /// Waits until `count` runs of `workflow` have ended; returns them as `relay runs show --json` shows them,
+    /// oldest first.
+    func finishedRuns(of workflow: String, _ count: Int = 1, seconds: Double = 90) async throws -> [JSONValue] {
+        var ended: [RunSummary] = []
+        let done = await waitFor(seconds: seconds) {
+            ended =
+                (try? await store.runs(limit: 10000).filter { $0.workflow == workflow && $0.status.isFinished })
+                ?? []
+            return ended.count >= count
+        }
+        guard done else {
+            Issue.record("only \(ended.count) of \(count) runs of \(workflow) ended")
+            return []
+        }
+        var shown: [JSONValue] = []
+        for run in ended.reversed() { shown.append(try await store.run(id: run.id)?.json ?? .null) }
+        return shown
+    }
+
+    /// Waits until the run of `workflow` (the first) exists and `condition` holds for it; returns it.
+    func waitForRun(of workflow: String, _ condition: @escaping (RunDetail) -> Bool) async throws -> RunDetail? {
+        var found: RunDetail?
+        _ = await waitFor {
+            guard let summary = try? await store.runs(limit: 10000).last(where: { $0.workflow == workflow }),
+                let run = try? await store.run(id: summary.id), condition(run)
+            else { return false }
+            found = run
+            return true
+        }
+        return found
     }
 
     /// A consumer group's committed position on a topic of the bus (0 before its first commit).

@@ -92,3 +92,34 @@ import Testing
         #expect(project.workflows.map(\.name).sorted() == ["timer-demo", "webhook-demo"])
     }
 }
+
+/// What only the set of workflows shows: unknown sub-workflows and recursion.
+@Suite struct WorkflowSetValidationTests {
+    static func workflow(_ name: String, calls: [String]) throws -> Workflow {
+        let steps = calls.enumerated().map { "  - {id: s\($0.offset), workflow: \($0.element)}" }.joined(
+            separator: "\n")
+        return try WorkflowDecoder.decode(
+            yaml: "name: \(name)\nsteps:\n  - {id: a, plugin: p, action: x}\n\(steps)\n", file: "\(name).yaml")
+    }
+
+    @Test func unknownSubWorkflowsAreNamed() throws {
+        let problems = WorkflowValidator.problems(in: [try Self.workflow("a", calls: ["nope"])])
+        #expect(problems == ["a.yaml: steps[1].workflow: unknown workflow \"nope\"; the workflows are a"])
+    }
+
+    @Test func recursionDirectOrThroughOthersIsRefusedWithTheChain() throws {
+        let direct = WorkflowValidator.problems(in: [try Self.workflow("a", calls: ["a"])])
+        #expect(direct == ["a.yaml: steps[1].workflow: the workflow calls itself: a → a"])
+        let through = WorkflowValidator.problems(in: [
+            try Self.workflow("a", calls: ["b"]), try Self.workflow("b", calls: ["c"]),
+            try Self.workflow("c", calls: ["a"]), try Self.workflow("d", calls: ["a"]),
+        ])
+        #expect(through == ["a.yaml: steps[1].workflow: the workflow calls itself: a → b → c → a"])
+        // A diamond of calls is no recursion.
+        let diamond = WorkflowValidator.problems(in: [
+            try Self.workflow("a", calls: ["b", "c"]), try Self.workflow("b", calls: ["d"]),
+            try Self.workflow("c", calls: ["d"]), try Self.workflow("d", calls: []),
+        ])
+        #expect(diamond.isEmpty)
+    }
+}

@@ -8,11 +8,11 @@ import RelaySpec
 import RelayStore
 import RelayTransport
 
-/// `relay runs list|show`.
+/// `relay runs list|show|cancel|resume`.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "Inspect workflow runs.",
-        subcommands: [RunsListCommand.self, RunsShowCommand.self])
+        commandName: "runs", abstract: "Inspect, cancel and resume workflow runs.",
+        subcommands: [RunsListCommand.self, RunsShowCommand.self, RunsCancelCommand.self, RunsResumeCommand.self])
 }
 
 struct ProjectDatabase {
@@ -48,9 +48,9 @@ struct RunsListCommand: AsyncParsableCommand {
         }
         for run in runs {
             let finished = run.finishedAt.map(RunTime.text) ?? "-"
-            print(
-                [run.id, run.workflow, run.status.rawValue, RunTime.text(run.startedAt), finished].joined(
-                    separator: "  "))
+            var columns = [run.id, run.workflow, run.status.rawValue, RunTime.text(run.startedAt), finished]
+            if let parent = run.parentRunID { columns.append("(child of \(parent), step \(run.parentStepID ?? "?"))") }
+            print(columns.joined(separator: "  "))
         }
     }
 }
@@ -63,12 +63,19 @@ struct RunsShowCommand: AsyncParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
-        guard var run = try await ProjectDatabase.runStore(dir).run(id: id) else {
+        let store = try ProjectDatabase.runStore(dir)
+        guard var run = try await store.run(id: id) else {
             throw CLIFailure("no run \(id)")
         }
-        // The graph comes from the workflow's definition, looked up by name among the project's workflow files
-        // (read as they are now: a later slice pins each run to the version it started with).
-        if let workflow = Self.workflow(named: run.summary.workflow, in: ProjectLayout(root: dir).workflows) {
+        // The graph comes from the version of the workflow the run started with (kept in the run store); for a run
+        // recorded before versions were kept, from the project's file of that name as it is now.
+        var workflow: Workflow?
+        if let hash = run.summary.version, let stored = try await store.workflowVersion(hash: hash) {
+            workflow = try? WorkflowDecoder.decode(yaml: stored.source, file: stored.file)
+        } else {
+            workflow = Self.workflow(named: run.summary.workflow, in: ProjectLayout(root: dir).workflows)
+        }
+        if let workflow {
             run.graph = workflow.steps.indices.map {
                 RunDetail.GraphStep(step: workflow.steps[$0].id, needs: workflow.needs(at: $0))
             }
@@ -81,8 +88,13 @@ struct RunsShowCommand: AsyncParsableCommand {
         print(
             "run \(id)  \(summary.workflow)  \(summary.status.rawValue)  started \(RunTime.text(summary.startedAt))  "
                 + "finished \(summary.finishedAt.map(RunTime.text) ?? "-")")
+        if let hash = summary.version {
+            print("  version: \(hash.prefix(12)) (sha-256 of the workflow file it started with)")
+        }
+        if let parent = summary.parentRunID { print("  parent: run \(parent), step \(summary.parentStepID ?? "?")") }
         if let error = summary.error { print("  error: \(error)") }
         print("  trigger event: \(JSONWriter.compact.string(run.triggerEvent))")
+        if let output = run.output, output != .null { print("  output: \(JSONWriter.compact.string(output))") }
         for step in run.steps {
             let duration = step.json["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
             let needs = run.needs(of: step.stepID).map { "  (needs: \($0.isEmpty ? "-" : $0.joined(separator: ", ")))" }
@@ -90,12 +102,19 @@ struct RunsShowCommand: AsyncParsableCommand {
             if let input = step.input, input != .null { print("    input:  \(JSONWriter.compact.string(input))") }
             if let output = step.output, output != .null { print("    output: \(JSONWriter.compact.string(output))") }
             if let error = step.error { print("    error:  \(error)") }
+            if let child = step.childRunID { print("    run:    \(child) (sub-workflow)") }
+            if let late = step.late {
+                print(
+                    "    late result (after the deadline; ignored): \(late.status.rawValue)"
+                        + (late.error.map { ": \($0)" } ?? ""))
+            }
             if let items = run.items(of: step.stepID) {
                 print("    items:  \(items.done)/\(items.total) done")
                 for item in items.latest {
                     let duration = item.json["duration_ms"]?.intValue.map { " \($0) ms" } ?? ""
                     let error = item.error.map { ": \($0)" } ?? ""
-                    print("      [\(item.index)] #\(item.attempt): \(item.status.rawValue)\(duration)\(error)")
+                    let child = item.childRunID.map { "  (run \($0))" } ?? ""
+                    print("      [\(item.index)] #\(item.attempt): \(item.status.rawValue)\(duration)\(error)\(child)")
                 }
             }
         }
@@ -104,6 +123,89 @@ struct RunsShowCommand: AsyncParsableCommand {
             let needs = step.needs.isEmpty ? "-" : step.needs.joined(separator: ", ")
             print("  \(step.step): not started  (needs: \(needs))")
         }
+        if !run.children.isEmpty {
+            print("  sub-workflow runs:")
+            for child in run.children {
+                print(
+                    "    \(child.id)  \(child.workflow)  \(child.status.rawValue)  (step \(child.parentStepID ?? "?"))")
+            }
+        }
+    }
+}
+
+/// `relay runs cancel` and `relay runs resume`: a request on `relay.control`, which the dispatcher handles in order
+/// with the run's other messages. Where the run store is readable here (the project's `--dir` of `relay up`, or of
+/// `relay dispatcher` on this machine), the run is checked first and the command waits until the dispatcher has
+/// handled the request.
+struct RunControlOptions: ParsableArguments {
+    @Argument(help: "The run id.") var id: String
+    @Option(help: "The project directory (env RELAY_DIR).")
+    var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
+    @Option(help: "How long to wait for the dispatcher to handle the request, in seconds (0: do not wait).")
+    var wait: Double = 10
+    @OptionGroup var kafka: KafkaOptions
+    @OptionGroup var prefix: TopicPrefixOption
+
+    /// Sends `request` after `check` accepts the run's status (when the store is readable), then waits until
+    /// `done` holds for the run's new status.
+    func send(
+        _ request: RunControl, check: (RunStatus) -> String?, done: @escaping (RunSummary) -> Bool
+    ) async throws {
+        let layout = ProjectLayout(root: dir)
+        let readable = FileManager.default.fileExists(atPath: layout.database)
+        let store = readable ? try ProjectDatabase.runStore(dir) : nil
+        if let store {
+            guard let run = try await store.run(id: id)?.summary else {
+                throw CLIFailure("no run \(id) in \(layout.database)")
+            }
+            if let problem = check(run.status) { throw CLIFailure("run \(id) is \(run.status.rawValue): \(problem)") }
+        }
+        let message = request.message
+        let target = try await PipelinePublisher(dir: dir, kafka: kafka, prefix: prefix).publish(message)
+        print("requested \(request.command.rawValue) of run \(id) (\(target))")
+        guard let store, wait > 0 else { return }
+        let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+        while ContinuousClock.now < deadline {
+            if let run = try await store.run(id: id)?.summary, done(run) {
+                print("run \(id) is \(run.status.rawValue)" + (run.error.map { ": \($0)" } ?? ""))
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        print(
+            "the dispatcher has not handled it within \(wait) s (is relay up, or relay dispatcher, running?); "
+                + "it will when it reads the request")
+    }
+}
+
+struct RunsCancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel",
+        abstract: "Cancel a running run: no new step starts, results in flight are recorded, sub-workflow runs "
+            + "are cancelled.")
+    @OptionGroup var options: RunControlOptions
+    @Option(help: "Why (kept with the run).") var reason: String?
+
+    func run() async throws {
+        try await options.send(
+            RunControl(command: .cancel, runID: options.id, reason: reason),
+            check: { $0 == .running ? nil : "only a running run can be cancelled" },
+            done: { $0.status != .running })
+    }
+}
+
+struct RunsResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Continue a failed, timed-out or cancelled run: failed and not-started steps run again, "
+            + "succeeded steps keep their outputs.")
+    @OptionGroup var options: RunControlOptions
+
+    func run() async throws {
+        try await options.send(
+            RunControl(command: .resume, runID: options.id),
+            check: { $0 == .failed || $0 == .cancelled ? nil : "only a failed or cancelled run can be resumed" },
+            done: { $0.status == .running || $0.status == .succeeded })
     }
 }
 
@@ -172,33 +274,46 @@ struct EventsPublishCommand: AsyncParsableCommand {
             id: eventID, instance: instance, plugin: binding.plugin, trigger: binding.trigger,
             output: output, time: Date().timeIntervalSince1970
         ).message
+        let target = try await PipelinePublisher(dir: dir, kafka: kafka, prefix: prefix).publish(event)
+        print("published event \(eventID) for \(instance) to \(target)")
+    }
+}
+
+/// Publishes a message to the pipeline of the project in `dir`: the embedded bus in its file, or Kafka when
+/// brokers are configured.
+struct PipelinePublisher {
+    var dir: String
+    var kafka: KafkaOptions
+    var prefix: TopicPrefixOption
+
+    /// Publishes; returns where to, as people read it.
+    func publish(_ message: BusMessage) async throws -> String {
+        let layout = ProjectLayout(root: dir)
         if kafka.isConfigured {
-            try await publishToKafka(event, project: project)
-            let brokers = try kafka.client().bootstrapServers.joined(separator: ",")
-            print("published event \(eventID) for \(instance) to Kafka \(brokers)")
-        } else {
-            let database = try SQLiteDatabase(path: project.layout.database)
-            let bus = try EmbeddedBus(database: database)
-            // The run store's tables too, so that `relay runs` reads an empty store before the first `relay up`.
-            _ = try SQLiteRunStore(bus: bus)
-            try await bus.publish([event])
-            print("published event \(eventID) for \(instance) to the embedded bus \(project.layout.database)")
+            try await publishToKafka(message, layout: layout)
+            return "Kafka \(try kafka.client().bootstrapServers.joined(separator: ","))"
         }
+        let database = try SQLiteDatabase(path: layout.database)
+        let bus = try EmbeddedBus(database: database)
+        // The run store's tables too, so that `relay runs` reads an empty store before the first `relay up`.
+        _ = try SQLiteRunStore(bus: bus)
+        try await bus.publish([message])
+        return "the embedded bus \(layout.database)"
     }
 
-    private func publishToKafka(_ event: BusMessage, project: Project) async throws {
+    private func publishToKafka(_ event: BusMessage, layout: ProjectLayout) async throws {
         var configuration = KafkaTransportConfiguration(client: try kafka.client(defaultClientID: "relay-events"))
         configuration.topicPrefix = prefix.topicPrefix
-        // relay.events is created as DIR/topics declares it when no pipeline process has created it yet.
-        if FileManager.default.fileExists(atPath: project.layout.topics) {
-            configuration.topics = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(project.layout.topics) }
+        // The topic is created as DIR/topics declares it when no pipeline process has created it yet.
+        if FileManager.default.fileExists(atPath: layout.topics) {
+            configuration.topics = try CLIFailure.wrap { try TopicDeclaration.loadDirectory(layout.topics) }
         }
         let transport = try KafkaTransport(configuration: configuration)
         do {
             try await transport.publish([event])
         } catch let error as KafkaError {
             await transport.close()
-            throw CLIFailure("events publish: \(error.message)")
+            throw CLIFailure("publish to \(event.topic): \(error.message)")
         }
         await transport.close()
     }

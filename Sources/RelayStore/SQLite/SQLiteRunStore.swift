@@ -126,7 +126,8 @@ public final class SQLiteRunStore: RunStore, Sendable {
 
     // MARK: - Reads
 
-    private static let summaryColumns = "id, workflow, status, started_at, finished_at, error"
+    private static let summaryColumns =
+        "id, workflow, status, started_at, finished_at, error, workflow_hash, parent_run_id, parent_step_id"
 
     public func runs(limit: Int) async throws -> [RunSummary] {
         try await database.read { db in
@@ -140,20 +141,45 @@ public final class SQLiteRunStore: RunStore, Sendable {
         try await database.read { db -> RunDetail? in
             guard
                 let run = try db.query(
-                    "SELECT \(Self.summaryColumns), trigger_event FROM runs WHERE id = ?", [.text(id)]
+                    "SELECT \(Self.summaryColumns), trigger_event, output FROM runs WHERE id = ?", [.text(id)]
                 ).first
             else { return nil }
+            // Late results by job id; the runs the run's steps started by the attempt that started them.
+            var late: [String: LateResult] = [:]
+            for row in try db.query(
+                """
+                SELECT job_id, late_status, late_error, late_at FROM job_deadlines
+                WHERE run_id = ? AND late_status IS NOT NULL
+                """,
+                [.text(id)])
+            {
+                late[row[0].text ?? ""] = LateResult(
+                    status: Self.stepStatus(row[1]), error: row[2].text, at: Self.double(row[3]) ?? 0)
+            }
+            var childByJob: [String: String] = [:]
+            let children = try db.query(
+                "SELECT \(Self.summaryColumns), parent_job_id FROM runs WHERE parent_run_id = ? ORDER BY started_at",
+                [.text(id)]
+            ).map { row -> RunSummary in
+                let child = Self.summary(row)
+                if let job = row[9].text { childByJob[job] = child.id }
+                return child
+            }
             let steps = try db.query(
                 """
                 SELECT step_id, attempt, status, input, output, error, exception, scheduled_at, started_at, finished_at
                 FROM steps WHERE run_id = ? ORDER BY scheduled_at, attempt
                 """, [.text(id)]
             ).map { row in
-                StepAttempt(
+                var attempt = StepAttempt(
                     stepID: row[0].text ?? "", attempt: Int(row[1].int ?? 0), status: Self.stepStatus(row[2]),
                     input: Self.json(row[3]), output: Self.json(row[4]), error: row[5].text,
                     exception: Self.json(row[6]), scheduledAt: Self.double(row[7]) ?? 0, startedAt: Self.stored(row[8]),
                     finishedAt: Self.stored(row[9]))
+                let jobID = JobRoute.jobID(runID: id, stepID: attempt.stepID, attempt: attempt.attempt)
+                attempt.late = late[jobID]
+                attempt.childRunID = childByJob[jobID]
+                return attempt
             }
             // A file written before items were recorded has no table for them.
             let hasItems = try !db.query(
@@ -167,15 +193,22 @@ public final class SQLiteRunStore: RunStore, Sendable {
                         finished_at
                     FROM step_items WHERE run_id = ? ORDER BY step_id, item_index, attempt
                     """, [.text(id)]
-                ).map { row in
-                    ItemAttempt(
+                ).map { row -> ItemAttempt in
+                    var item = ItemAttempt(
                         stepID: row[0].text ?? "", index: Int(row[1].int ?? 0), attempt: Int(row[2].int ?? 1),
                         status: row[3].text.flatMap(ItemStatus.init(rawValue:)) ?? .failed, input: Self.json(row[4]),
                         output: Self.json(row[5]), error: row[6].text, scheduledAt: Self.double(row[7]) ?? 0,
                         startedAt: Self.stored(row[8]), finishedAt: Self.stored(row[9]))
+                    let jobID = JobRoute.jobID(runID: id, stepID: item.stepID, item: item.index, attempt: item.attempt)
+                    item.late = late[jobID]
+                    item.childRunID = childByJob[jobID]
+                    return item
                 } : []
-            return RunDetail(
-                summary: Self.summary(run), triggerEvent: Self.json(run[6]) ?? .null, steps: steps, items: items)
+            var detail = RunDetail(
+                summary: Self.summary(run), triggerEvent: Self.json(run[9]) ?? .null, steps: steps, items: items)
+            detail.output = Self.json(run[10])
+            detail.children = children
+            return detail
         }
     }
 
@@ -189,12 +222,17 @@ public final class SQLiteRunStore: RunStore, Sendable {
         }
     }
 
+    public func workflowVersion(hash: String) async throws -> StoredWorkflowVersion? {
+        try await database.read { db in try SQLiteRunStoreTransaction(db: db).workflowVersion(hash: hash) }
+    }
+
     // MARK: - Row decoding (never a trap: the file may have been written by another version or by hand)
 
     static func summary(_ row: [SQLiteConnection.Value]) -> RunSummary {
         RunSummary(
             id: row[0].text ?? "", workflow: row[1].text ?? "", status: runStatus(row[2]),
-            startedAt: double(row[3]) ?? 0, finishedAt: double(row[4]), error: row[5].text)
+            startedAt: double(row[3]) ?? 0, finishedAt: double(row[4]), error: row[5].text, version: row[6].text,
+            parentRunID: row[7].text, parentStepID: row[8].text)
     }
 
     /// An unknown status reads as failed: something is wrong with the run, and it is not running.
