@@ -42,13 +42,16 @@ struct DistributedPipelineTests {
         /// The trigger host's HTTP port, chosen by the kernel (a random one could be taken).
         let port: Int
 
-        init() throws {
+        /// `workflows`: each workflow's YAML by file name (without `.yaml`); by default this suite's `dist`.
+        init(workflows: [String: String] = ["dist": DistributedPipelineTests.workflow]) throws {
             port = try LoopbackPort.free()
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-dist-\(suffix)")
             try FileManager.default.createDirectory(
                 at: directory.appendingPathComponent("workflows"), withIntermediateDirectories: true)
-            try DistributedPipelineTests.workflow.write(
-                to: directory.appendingPathComponent("workflows/dist.yaml"), atomically: true, encoding: .utf8)
+            for (name, yaml) in workflows {
+                try yaml.write(
+                    to: directory.appendingPathComponent("workflows/\(name).yaml"), atomically: true, encoding: .utf8)
+            }
         }
 
         var prefix: String { "dist-\(suffix)." }
