@@ -6,6 +6,8 @@ import RelaySpec
 /// Invariants for a workflow that decodes:
 /// - a name, a positive version, at least one step, step ids unique and of the documented form;
 /// - every `steps.ID` a step's input or condition refers to is an earlier step;
+/// - a step runs either a plugin's action or a sub-workflow (`workflow:`), never both;
+/// - the workflow's `output` refers to the trigger and its steps only; its `timeout` is positive;
 /// - durations are not negative, retries at least 1, and every retry delay lies between zero and the cap;
 /// - a schedule that parses gives a next time after now, or none; nothing traps.
 /// A decoding error names the file.
@@ -24,9 +26,20 @@ enum WorkflowTarget {
         fuzzCheck(
             !workflow.name.isEmpty && workflow.version > 0 && !workflow.steps.isEmpty,
             "decoded an incomplete workflow: \(workflow.name) v\(workflow.version), \(workflow.steps.count) steps")
-        _ = workflow.trigger.instanceID
-        if let every = workflow.trigger.every { fuzzCheck(every >= .zero, "negative every: \(every)") }
-        if let schedule = workflow.trigger.schedule, let cron = try? CronSchedule(schedule) {
+        _ = workflow.trigger?.instanceID
+        if let every = workflow.trigger?.every { fuzzCheck(every >= .zero, "negative every: \(every)") }
+        if let timeout = workflow.timeout { fuzzCheck(timeout > .zero, "workflow timeout \(timeout)") }
+        let ids = Set(workflow.steps.map(\.id))
+        if let output = workflow.output {
+            for reference in (try? Template.references(in: output)) ?? [["<unparseable>"]] {
+                fuzzCheck(
+                    reference.first == "trigger"
+                        || (reference.first == "steps" && reference.count >= 2
+                            && ids.contains(reference[1])),
+                    "output refers to \(reference.joined(separator: ".")), not the trigger or a step")
+            }
+        }
+        if let schedule = workflow.trigger?.schedule, let cron = try? CronSchedule(schedule) {
             if let next = cron.next(after: now) {
                 fuzzCheck(next > now, "cron \(schedule): next \(next) is not after now")
             }
@@ -35,6 +48,11 @@ enum WorkflowTarget {
         let before = Self.stepsBefore(workflow)
         for step in workflow.steps {
             fuzzCheck(isStepID(step.id) && !earlier.contains(step.id), "bad or repeated step id \"\(step.id)\"")
+            if let name = step.workflow {
+                fuzzCheck(
+                    !name.isEmpty && step.plugin.isEmpty && step.action.isEmpty && step.connection == nil,
+                    "step \(step.id) runs both workflow \(name) and \(step.plugin).\(step.action)")
+            }
             let references = (try? Template.references(in: step.input)) ?? [["<unparseable>"]]
             for reference in references + [step.when?.path ?? []]
             where reference.first != "trigger" && !reference.isEmpty {
