@@ -9,19 +9,20 @@ public struct RunRecord: Sendable, Equatable {
     public var version: String?
     public var status: RunStatus
     public var parent: RunParent?
-    /// When the run times out (its workflow's `timeout`), seconds since 1970; nil: never.
-    public var deadlineAt: Double?
+    /// How long the run may run, in seconds (its workflow's `timeout`, or for a sub-workflow's run the calling
+    /// step's when shorter); nil: no limit.
+    public var timeout: Double?
 
     public init(
         id: String, workflow: String, version: String?, status: RunStatus, parent: RunParent? = nil,
-        deadlineAt: Double? = nil
+        timeout: Double? = nil
     ) {
         self.id = id
         self.workflow = workflow
         self.version = version
         self.status = status
         self.parent = parent
-        self.deadlineAt = deadlineAt
+        self.timeout = timeout
     }
 }
 
@@ -49,18 +50,19 @@ public struct NewRun: Sendable {
     /// The event that starts it: a trigger's, or the input of a parent's step for a sub-workflow.
     public var event: TriggerEvent
     public var parent: RunParent?
-    public var deadlineAt: Double?
+    /// How long it may run, in seconds; nil: no limit.
+    public var timeout: Double?
 
     public init(
         id: String, workflow: String, version: String?, event: TriggerEvent, parent: RunParent? = nil,
-        deadlineAt: Double? = nil
+        timeout: Double? = nil
     ) {
         self.id = id
         self.workflow = workflow
         self.version = version
         self.event = event
         self.parent = parent
-        self.deadlineAt = deadlineAt
+        self.timeout = timeout
     }
 }
 

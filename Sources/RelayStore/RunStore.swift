@@ -65,8 +65,9 @@ public protocol RunStoreTransaction {
     /// Running runs whose deadline has passed at `now`, earliest first (at most `limit`).
     func overdueRuns(now: Double, limit: Int) throws -> [RunRecord]
 
-    /// Sets an ended run running again (resume), with a new deadline; false when it is running or unknown.
-    func reopenRun(id: String, deadlineAt: Double?) throws -> Bool
+    /// Sets an ended run running again (resume), its timeout counting from now; false when it is running or
+    /// unknown.
+    func reopenRun(id: String) throws -> Bool
 
     /// Adds one attempt of a step (nothing when an attempt with its job id exists). Attempts added `skipped` or
     /// `failed` are finished at once.
@@ -108,8 +109,9 @@ public protocol RunStoreTransaction {
     /// them handled: each is returned once.
     func takeOverdueJobs(now: Double, limit: Int) throws -> [JobDeadline]
 
-    /// Gives every pending deadline at least its full time from `now` again (a dispatcher starting: results that
-    /// came while it was down, and jobs its restarted workers run again, are not failed for its downtime).
+    /// Gives every pending job deadline, and the deadline of every running sub-workflow run (its calling step's
+    /// deadline), at least its full time from `now` again (a dispatcher starting: results that came while it was
+    /// down, and jobs its restarted workers run again, are not failed for its downtime).
     func restartDeadlines(now: Double) throws
 
     /// Records a result that came for an attempt after its deadline had failed it (the attempt stays failed); false

@@ -201,6 +201,51 @@ import Testing
         #expect(pipeline.metrics.runsCancelled.count == 2)
     }
 
+    @Test func aResumeRightAfterACancelStartsANewChildAndTheOldChildsEndChangesNothing() async throws {
+        let gate = FileManager.default.temporaryDirectory.appendingPathComponent("relay-gate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: gate) }
+        let pipeline = try TestPipeline(
+            workflows: [
+                """
+                name: parent
+                \(Self.manual)steps:
+                  - {id: sub, workflow: held}
+                  - {id: after, plugin: ptest, action: echo, input: {text: "child gave {{ steps.sub.output.opened }}"}}
+                """,
+                """
+                name: held
+                steps:
+                  - {id: wait, plugin: gate, action: wait, input: {path: "\(gate.path)"}}
+                """,
+            ], catalog: ["gate": try GatePlugin.entry()])
+        try await pipeline.publish([:])
+        let child = try #require(
+            try await pipeline.waitForRun(of: "held") { $0.steps.contains { $0.stepID == "wait" } })
+        let parentID = try #require(child.summary.parentRunID)
+        // Back to back: the resume is handled before the cancelled child's result reaches the parent's step.
+        try await pipeline.control(RunControl(command: .cancel, runID: parentID))
+        try await pipeline.control(RunControl(command: .resume, runID: parentID))
+        // A sub-workflow's run is resumed through its parent only.
+        try await pipeline.control(RunControl(command: .resume, runID: child.summary.id))
+        #expect(
+            await waitFor {
+                (try? await pipeline.store.run(id: parentID))?.steps.contains { $0.stepID == "sub" && $0.attempt == 2 }
+                    == true
+            })
+        FileManager.default.createFile(atPath: gate.path, contents: Data())
+        let done = try #require(try await pipeline.waitForRun(of: "parent") { $0.summary.status == .succeeded })
+        let first = try await pipeline.store.run(id: child.summary.id)
+        await pipeline.stop()
+        #expect(
+            done.steps.map { "\($0.stepID)#\($0.attempt):\($0.status.rawValue)" } == [
+                "sub#1:failed", "sub#2:succeeded", "after#1:succeeded",
+            ])
+        #expect(done.steps.first?.error == "not finished: the run had ended")
+        #expect(done.steps.last?.output?["text"] == "child gave true")
+        #expect(done.children.count == 2)
+        #expect(first?.summary.status == .cancelled, "the first child stays cancelled: it is not resumed alone")
+    }
+
     @Test func resumingAFailedRunRunsOnlyWhatFailedAndWhatFollows() async throws {
         let pipeline = try TestPipeline(workflows: [
             """

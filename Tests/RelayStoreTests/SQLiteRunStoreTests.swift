@@ -317,3 +317,38 @@ final class RecordingTransport: Transport {
         throw RelayError(.transport, "not here")
     }
 }
+
+/// A reader of a file written by an earlier version (before versions, sub-workflows and deadlines were kept)
+/// reads it without altering it.
+@Suite struct SQLiteRunStoreOldFileTests {
+    @Test func aFileWithoutTheNewColumnsAndTablesIsReadAsItIs() async throws {
+        try await SQLiteRunStoreTests.withDatabase { database in
+            try await database.transaction { db in
+                try db.execute(
+                    """
+                    CREATE TABLE runs (
+                        id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, event_id TEXT NOT NULL,
+                        trigger_event TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, error TEXT);
+                    CREATE TABLE steps (
+                        job_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+                        status TEXT NOT NULL, input TEXT, output TEXT, error TEXT, exception TEXT,
+                        scheduled_at REAL NOT NULL, started_at REAL, finished_at REAL);
+                    INSERT INTO runs VALUES ('run-old', 'w', 'succeeded', 'e', '{"n":1}', 1000, 1001, NULL);
+                    INSERT INTO steps VALUES ('run-old/a/1', 'run-old', 'a', 1, 'succeeded', '{}', '{"x":1}', NULL,
+                        NULL, 1000, 1000, 1001);
+                    """)
+            }
+            let reader = SQLiteRunStore(readingFrom: database)
+            let runs = try await reader.runs(limit: 10)
+            #expect(runs.map(\.id) == ["run-old"])
+            #expect(runs.first?.version == nil && runs.first?.parentRunID == nil)
+            let run = try #require(try await reader.run(id: "run-old"))
+            #expect(run.steps.map(\.output) == [["x": 1]])
+            #expect(run.children.isEmpty && run.output == nil && run.items.isEmpty)
+            let columns = try await database.read { db in
+                try db.query("PRAGMA table_info(runs)").compactMap { $0[1].text }
+            }
+            #expect(!columns.contains("workflow_hash"), "a reader never alters the file")
+        }
+    }
+}

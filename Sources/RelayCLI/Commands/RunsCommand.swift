@@ -149,7 +149,7 @@ struct RunControlOptions: ParsableArguments {
     /// Sends `request` after `check` accepts the run's status (when the store is readable), then waits until
     /// `done` holds for the run's new status.
     func send(
-        _ request: RunControl, check: (RunStatus) -> String?, done: @escaping (RunSummary) -> Bool
+        _ request: RunControl, check: (RunSummary) -> String?, done: @escaping (RunSummary) -> Bool
     ) async throws {
         let layout = ProjectLayout(root: dir)
         let readable = FileManager.default.fileExists(atPath: layout.database)
@@ -158,7 +158,10 @@ struct RunControlOptions: ParsableArguments {
             guard let run = try await store.run(id: id)?.summary else {
                 throw CLIFailure("no run \(id) in \(layout.database)")
             }
-            if let problem = check(run.status) { throw CLIFailure("run \(id) is \(run.status.rawValue): \(problem)") }
+            if let problem = check(run) { throw CLIFailure("run \(id) is \(run.status.rawValue): \(problem)") }
+        }
+        guard wait.isFinite, (0...3600).contains(wait) else {
+            throw CLIFailure("--wait: expected a number of seconds from 0 to 3600, found \(wait)")
         }
         let message = request.message
         let target = try await PipelinePublisher(dir: dir, kafka: kafka, prefix: prefix).publish(message)
@@ -189,7 +192,7 @@ struct RunsCancelCommand: AsyncParsableCommand {
     func run() async throws {
         try await options.send(
             RunControl(command: .cancel, runID: options.id, reason: reason),
-            check: { $0 == .running ? nil : "only a running run can be cancelled" },
+            check: { $0.status == .running ? nil : "only a running run can be cancelled" },
             done: { $0.status != .running })
     }
 }
@@ -204,7 +207,13 @@ struct RunsResumeCommand: AsyncParsableCommand {
     func run() async throws {
         try await options.send(
             RunControl(command: .resume, runID: options.id),
-            check: { $0 == .failed || $0 == .cancelled ? nil : "only a failed or cancelled run can be resumed" },
+            check: { run in
+                if let parent = run.parentRunID {
+                    return "it is the run of a sub-workflow step of run \(parent); resume that run"
+                }
+                return run.status == .failed || run.status == .cancelled
+                    ? nil : "only a failed or cancelled run can be resumed"
+            },
             done: { $0.status == .running || $0.status == .succeeded })
     }
 }

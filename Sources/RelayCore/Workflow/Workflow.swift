@@ -93,6 +93,8 @@ public struct WorkflowStep: Sendable, Equatable {
     public var forEach: String?
     /// How many items of a `for_each` step run at once.
     public var concurrency: Int
+    /// Whether `timeout` was written (a sub-workflow step's child is limited by it only then).
+    public var hasTimeout: Bool = false
     /// `workflow: NAME`: the step runs a run of that workflow (a sub-workflow) with its input as the child's trigger
     /// event, and its output is the child run's output. `plugin` and `action` are empty then.
     public var workflow: String?
@@ -115,6 +117,12 @@ public struct WorkflowStep: Sendable, Equatable {
         self.forEach = forEach
         self.concurrency = concurrency
     }
+}
+
+extension WorkflowStep {
+    /// The limit a sub-workflow step puts on its child run: its `timeout` when written, else none (the child's own
+    /// `timeout` applies).
+    public var workflowTimeout: Duration? { hasTimeout ? timeout : nil }
 }
 
 /// How often a failing step is tried, and how long to wait between tries (doubling each time, capped).

@@ -40,26 +40,26 @@ extension Dispatcher {
 
     /// Creates a run of `version` for `event` (nothing when a run with this id exists) and starts its first steps.
     func startRun(
-        id: String, version: WorkflowVersion, event: TriggerEvent, parent: RunParent?, deadlineAt: Double? = nil,
+        id: String, version: WorkflowVersion, event: TriggerEvent, parent: RunParent?, timeout: Duration? = nil,
         in tx: any RunStoreTransaction
     ) throws -> [Progress] {
         let workflow = version.workflow
         try tx.recordWorkflowVersion(
             StoredWorkflowVersion(
                 hash: version.hash, name: workflow.name, file: workflow.file, source: workflow.source))
-        let deadline = deadlineAt ?? workflow.timeout.map { RunTime.now() + $0 / .seconds(1) }
+        let limit = timeout ?? workflow.timeout
         guard
             try tx.createRun(
                 NewRun(
                     id: id, workflow: workflow.name, version: version.hash, event: event, parent: parent,
-                    deadlineAt: deadline))
+                    timeout: limit.map { $0 / .seconds(1) }))
         else { return [] }
         return [.started] + (try advance(runID: id, workflow: workflow, in: tx))
     }
 
     /// Starts the child run of a sub-workflow step's attempt (or item attempt) `parent`, with `input` as its
-    /// trigger event and the current version of the step's workflow. Its deadline is the step's timeout, or the
-    /// child workflow's own `timeout` when that is shorter.
+    /// trigger event and the current version of the step's workflow. Its deadline is the step's `timeout` (when
+    /// written), or the child workflow's own `timeout` when that is shorter.
     func startChild(parent: RunParent, step: WorkflowStep, input: JSONValue, in tx: any RunStoreTransaction) throws
         -> [Progress]
     {
@@ -73,13 +73,20 @@ extension Dispatcher {
                         parent, result: .failure("sub-workflow \(name): no workflow named \(name) is loaded"), in: tx))
             ]
         }
-        let limit = min(step.timeout, version.workflow.timeout ?? step.timeout)
+        let limit = [step.workflowTimeout, version.workflow.timeout].compactMap { $0 }.min()
         let event = TriggerEvent(
             id: "sub:" + parent.jobID, instance: "workflow:" + name, output: input, time: RunTime.now())
         return try startRun(
             id: Self.childRunID(parent.jobID), version: version, event: event, parent: parent,
-            deadlineAt: RunTime.now() + limit / .seconds(1), in: tx)
+            timeout: limit, in: tx)
     }
+
+    /// Why an attempt that the end of its run cut short failed: it never ran, or it never finished.
+    static let notRun = "not run: the run had ended"
+    static let notFinished = "not finished: the run had ended"
+
+    /// Whether an attempt's error says the end of its run cut it short (rather than the step failing).
+    static func endedWithRun(_ error: String?) -> Bool { error == notRun || error == notFinished }
 
     /// The id of the child run of a parent's attempt: the same in every process and after a restart.
     static func childRunID(_ parentJobID: String) -> String {
@@ -137,12 +144,10 @@ extension Dispatcher {
     func cancelChildren(of runID: String, reason: String, in tx: any RunStoreTransaction) throws -> [Progress] {
         var progress: [Progress] = []
         for child in try tx.runningChildren(of: runID) {
-            guard let workflow = try? workflow(of: child, in: tx) else {
-                try tx.finishRun(id: child.id, status: .cancelled, error: "cancelled: \(reason)")
-                continue
-            }
+            // (A child whose version cannot be read is ended all the same.)
             progress += try end(
-                runID: child.id, workflow: workflow, status: .cancelled, error: "cancelled: \(reason)", in: tx)
+                runID: child.id, workflow: try? workflow(of: child, in: tx), status: .cancelled,
+                error: "cancelled: \(reason)", in: tx)
         }
         return progress
     }
@@ -151,20 +156,14 @@ extension Dispatcher {
 
     /// Fails a running run whose deadline has passed; its sub-workflows' runs are cancelled.
     func timeOut(_ run: RunRecord, in tx: any RunStoreTransaction) throws -> Outcome {
-        guard let workflow = try? workflow(of: run, in: tx) else {
-            try tx.finishRun(id: run.id, status: .failed, error: "run timed out")
-            return Outcome(runsFailed: 1)
-        }
-        var limit = workflow.timeout
-        if let parent = run.parent, let parentRun = try tx.runRecord(id: parent.runID),
-            let step = (try? self.workflow(of: parentRun, in: tx))?.step(parent.stepID)
-        {
-            limit = min(step.timeout, limit ?? step.timeout)
-        }
-        let error = limit.map { "run timed out after \(Self.text($0))" } ?? "run timed out"
+        let error =
+            run.timeout.map { "run timed out after \(Self.text(.milliseconds(Int(($0 * 1000).rounded()))))" }
+            ?? "run timed out"
         logger.warning("\(error)", metadata: ["run.id": "\(run.id)", "workflow": "\(run.workflow)"])
         var outcome = Outcome()
-        outcome.add(try end(runID: run.id, workflow: workflow, status: .failed, error: error, in: tx))
+        // (A run whose version cannot be read times out all the same.)
+        outcome.add(
+            try end(runID: run.id, workflow: try? workflow(of: run, in: tx), status: .failed, error: error, in: tx))
         return outcome
     }
 
@@ -182,7 +181,6 @@ extension Dispatcher {
             logger.warning("\(request.command.rawValue): no run \(request.runID); nothing done", metadata: metadata)
             return Outcome()
         }
-        let workflow = try self.workflow(of: run, in: tx)
         var outcome = Outcome()
         switch request.command {
         case .cancel:
@@ -192,7 +190,10 @@ extension Dispatcher {
             }
             let reason = request.reason.map { "cancelled: \($0)" } ?? "cancelled by request"
             logger.info("\(reason)", metadata: metadata)
-            outcome.add(try end(runID: run.id, workflow: workflow, status: .cancelled, error: reason, in: tx))
+            // (A run whose version cannot be read is cancelled all the same.)
+            outcome.add(
+                try end(
+                    runID: run.id, workflow: try? workflow(of: run, in: tx), status: .cancelled, error: reason, in: tx))
         case .resume:
             guard run.status == .failed || run.status == .cancelled else {
                 logger.info(
@@ -200,33 +201,48 @@ extension Dispatcher {
                     metadata: metadata)
                 return outcome
             }
+            if let parent = run.parent {
+                // Its parent's attempt ended with it: resumed alone, it would run work nobody waits for.
+                logger.warning(
+                    "resume: run \(run.id) is a sub-workflow's run; resume its parent run \(parent.runID)",
+                    metadata: metadata)
+                return outcome
+            }
             logger.info("resumed", metadata: metadata)
-            outcome.add(try resume(run, workflow: workflow, in: tx))
+            outcome.add(try resume(run, workflow: try workflow(of: run, in: tx), in: tx))
         case .start:
             guard run.status == .running, let jobID = request.jobID else { return outcome }
-            outcome.add(try startScheduledChild(runID: run.id, jobID: jobID, workflow: workflow, in: tx))
+            outcome.add(
+                try startScheduledChild(runID: run.id, jobID: jobID, workflow: try workflow(of: run, in: tx), in: tx))
         }
         return outcome
     }
 
-    /// Starts the child run of a sub-workflow step's retry whose backoff has passed (nothing when the attempt is
-    /// no longer running, or its child exists).
+    /// Starts the child run of a sub-workflow step's retry whose backoff has passed: only for a running attempt of
+    /// a sub-workflow step of this run (a request naming anything else changes nothing), once (the child's id
+    /// derives from the attempt).
     private func startScheduledChild(runID: String, jobID: String, workflow: Workflow, in tx: any RunStoreTransaction)
         throws -> [Progress]
     {
         if let item = try tx.item(jobID: jobID) {
-            guard item.status == .running, let step = workflow.step(item.stepID) else { return [] }
+            guard item.runID == runID, item.status == .running, let step = workflow.step(item.stepID),
+                step.workflow != nil, let input = item.input
+            else { return [] }
             return try startChild(
-                parent: RunParent(runID: runID, stepID: step.id, jobID: jobID), step: step, input: item.input ?? .null,
-                in: tx)
+                parent: RunParent(runID: runID, stepID: step.id, jobID: jobID), step: step, input: input, in: tx)
         }
-        guard let attempt = try tx.step(jobID: jobID), attempt.status == .running,
-            let step = workflow.step(attempt.stepID)
+        guard let attempt = try tx.step(jobID: jobID), attempt.runID == runID, attempt.status == .running,
+            let step = workflow.step(attempt.stepID), step.workflow != nil
         else { return [] }
-        // The input as the attempt recorded it: rendered from the same run, it renders the same.
-        let input = (try? Template.render(step.input, scope: tx.scope(runID: runID))) ?? .null
-        return try startChild(
-            parent: RunParent(runID: runID, stepID: step.id, jobID: jobID), step: step, input: input, in: tx)
+        let parent = RunParent(runID: runID, stepID: step.id, jobID: jobID)
+        // The input the attempt recorded was rendered from the same steps' outputs, which have not changed since.
+        do {
+            let input = try Template.render(step.input, scope: tx.scope(runID: runID))
+            return try startChild(parent: parent, step: step, input: input, in: tx)
+        } catch let error as TemplateError {
+            let failure = StepEvent.failure("input could not be rendered: \(error.message)")
+            return [.message(try parentResult(parent, result: failure, in: tx))]
+        }
     }
 
     /// Continues a failed or cancelled run: each step whose failure stopped it runs again (a new attempt; a
@@ -235,16 +251,13 @@ extension Dispatcher {
     /// flight when the run ended go on and are waited for. A step that failed with `continue_on_failure` after
     /// which the run went on keeps its failure.
     func resume(_ run: RunRecord, workflow: Workflow, in tx: any RunStoreTransaction) throws -> [Progress] {
-        let deadlineAt = workflow.timeout.map { RunTime.now() + $0 / .seconds(1) }
-        guard try tx.reopenRun(id: run.id, deadlineAt: deadlineAt) else { return [] }
+        guard try tx.reopenRun(id: run.id) else { return [] }
         let latest = try tx.latestSteps(runID: run.id)
         var progress: [Progress] = []
         for step in workflow.steps {
             guard let attempt = latest[step.id], attempt.status == .failed else { continue }
-            let passed = workflow.steps.indices.contains { index in
-                workflow.needs(at: index).contains(step.id) && latest[workflow.steps[index].id] != nil
-            }
-            if step.continueOnFailure && passed { continue }
+            // A failure the run went on after (continue_on_failure) stays, unless the run's end cut the step short.
+            if step.continueOnFailure && !Self.endedWithRun(attempt.error) { continue }
             if step.forEach != nil {
                 let resumed = try resumeForEach(runID: run.id, workflow: workflow, step: step, in: tx)
                 progress += resumed.progress

@@ -307,14 +307,15 @@ public final class Dispatcher: Sendable {
 
     /// Records the end of a run: its notice; with it, for a run that did not succeed, the cancellation of its
     /// sub-workflows' runs, and for a sub-workflow's run, its result for the parent's step. Nothing when the run
-    /// had already ended (it is never ended, nor announced, twice).
+    /// had already ended (it is never ended, nor announced, twice). `workflow` is nil for a run whose version cannot
+    /// be read: it still ends (cancel, timeout), without the clean-up its steps' definitions would allow.
     func end(
-        runID: String, workflow: Workflow, status: RunStatus, error: String?, in tx: any RunStoreTransaction
+        runID: String, workflow: Workflow?, status: RunStatus, error: String?, in tx: any RunStoreTransaction
     ) throws -> [Progress] {
         var status = status
         var error = error
         var output: JSONValue?
-        if status == .succeeded {
+        if status == .succeeded, let workflow {
             do {
                 output = try runOutput(runID: runID, workflow: workflow, in: tx)
             } catch let problem as TemplateError {
@@ -324,18 +325,30 @@ public final class Dispatcher: Sendable {
         }
         guard try tx.finishRun(id: runID, status: status, error: error, output: output) else { return [] }
         // Retries still waiting for their backoff never go out: their attempts are recorded as not run.
-        let dropped = try tx.dropScheduledJobs(runID: runID, error: "not run: the run had ended")
+        let dropped = try tx.dropScheduledJobs(runID: runID, error: Self.notRun)
         // (An item's retry among them: its attempt is recorded the same way.)
         for jobID in dropped {
-            try tx.finishItem(jobID: jobID, result: .failure("not run: the run had ended"), startedAt: nil)
+            try tx.finishItem(jobID: jobID, result: .failure(Self.notRun), startedAt: nil)
         }
         // A for_each step still running ends with its run: its items that never started are recorded as not run
         // (items in flight record their results when they come, and start nothing).
-        try tx.abandonPendingItems(runID: runID, error: "not run: the run had ended")
-        for step in workflow.steps where step.forEach != nil {
+        try tx.abandonPendingItems(runID: runID, error: Self.notRun)
+        let steps = workflow?.steps ?? []
+        for step in steps where step.forEach != nil {
             let jobID = JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1)
             if try tx.step(jobID: jobID)?.status == .running {
-                try tx.finishStep(jobID: jobID, result: .failure("not finished: the run had ended"), startedAt: nil)
+                try tx.finishStep(jobID: jobID, result: .failure(Self.notFinished), startedAt: nil)
+            }
+        }
+        // A sub-workflow step's attempt (or item) still running ends with its run too: its child is cancelled
+        // below, and the child's result, or a retry's start already on its way, then finds it ended.
+        for step in steps where step.workflow != nil {
+            if step.forEach != nil {
+                for item in try tx.latestItems(runID: runID, stepID: step.id) where item.status == .running {
+                    try tx.finishItem(jobID: item.jobID, result: .failure(Self.notFinished), startedAt: nil)
+                }
+            } else if let attempt = try tx.latestSteps(runID: runID)[step.id], attempt.status == .running {
+                try tx.finishStep(jobID: attempt.jobID, result: .failure(Self.notFinished), startedAt: nil)
             }
         }
         if !dropped.isEmpty {
@@ -343,11 +356,13 @@ public final class Dispatcher: Sendable {
                 "dropped retries waiting for their backoff: the run has ended",
                 metadata: ["run.id": "\(runID)", "job.ids": "\(dropped.joined(separator: ", "))"])
         }
-        var progress: [Progress] = [.ended(RunNotice(runID: runID, workflow: workflow.name, status: status))]
+        let run = try tx.runRecord(id: runID)
+        let name = workflow?.name ?? run?.workflow ?? ""
+        var progress: [Progress] = [.ended(RunNotice(runID: runID, workflow: name, status: status))]
         if status != .succeeded {
             progress += try cancelChildren(of: runID, reason: "its parent run \(runID) \(status.rawValue)", in: tx)
         }
-        if let run = try tx.runRecord(id: runID), let parent = run.parent {
+        if let run, let parent = run.parent {
             progress.append(
                 .message(
                     try childResult(run: run, parent: parent, status: status, error: error, output: output, in: tx)))

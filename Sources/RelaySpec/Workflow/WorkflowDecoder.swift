@@ -117,6 +117,7 @@ public enum WorkflowDecoder {
             }
             if let timeout = node["timeout"] {
                 step.timeout = try duration(timeout, path: "\(path).timeout", fail: fail)
+                step.hasTimeout = true
             }
             if let when = node["when"] {
                 guard let text = when.string ?? (when.scalar != nil ? when.text : nil) else {

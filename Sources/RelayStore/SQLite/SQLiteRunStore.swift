@@ -79,12 +79,13 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 db, table: "runs",
                 [
                     ("workflow_hash", "TEXT"), ("parent_run_id", "TEXT"), ("parent_step_id", "TEXT"),
-                    ("parent_job_id", "TEXT"), ("output", "TEXT"), ("deadline_at", "REAL"),
+                    ("parent_job_id", "TEXT"), ("output", "TEXT"), ("deadline_at", "REAL"), ("timeout_seconds", "REAL"),
                 ])
             try db.execute(
                 """
                 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
                 CREATE INDEX IF NOT EXISTS runs_deadline ON runs(deadline_at) WHERE deadline_at IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS job_deadlines_late ON job_deadlines(run_id) WHERE late_status IS NOT NULL;
                 """)
         }
     }
@@ -126,45 +127,63 @@ public final class SQLiteRunStore: RunStore, Sendable {
 
     // MARK: - Reads
 
-    private static let summaryColumns =
-        "id, workflow, status, started_at, finished_at, error, workflow_hash, parent_run_id, parent_step_id"
+    /// The columns of `runs` a reader selects, `NULL` for those a file written by an earlier version lacks (a
+    /// reader never alters the file: `relay up` adds them when it starts).
+    static func runColumns(_ db: SQLiteConnection, _ names: [String]) throws -> String {
+        let existing = Set(try db.query("PRAGMA table_info(runs)").compactMap { $0[1].text })
+        return names.map { existing.contains($0) ? $0 : "NULL" }.joined(separator: ", ")
+    }
+
+    private static let summaryColumns = [
+        "id", "workflow", "status", "started_at", "finished_at", "error", "workflow_hash", "parent_run_id",
+        "parent_step_id",
+    ]
+
+    static func hasTable(_ db: SQLiteConnection, _ name: String) throws -> Bool {
+        try !db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(name)]).isEmpty
+    }
 
     public func runs(limit: Int) async throws -> [RunSummary] {
         try await database.read { db in
             try db.query(
-                "SELECT \(Self.summaryColumns) FROM runs ORDER BY started_at DESC LIMIT ?", [.int(Int64(limit))]
+                "SELECT \(Self.runColumns(db, Self.summaryColumns)) FROM runs ORDER BY started_at DESC LIMIT ?",
+                [.int(Int64(limit))]
             ).map(Self.summary)
         }
     }
 
     public func run(id: String) async throws -> RunDetail? {
         try await database.read { db -> RunDetail? in
-            guard
-                let run = try db.query(
-                    "SELECT \(Self.summaryColumns), trigger_event, output FROM runs WHERE id = ?", [.text(id)]
-                ).first
-            else { return nil }
+            let columns = try Self.runColumns(db, Self.summaryColumns + ["trigger_event", "output", "parent_job_id"])
+            guard let run = try db.query("SELECT \(columns) FROM runs WHERE id = ?", [.text(id)]).first else {
+                return nil
+            }
             // Late results by job id; the runs the run's steps started by the attempt that started them.
             var late: [String: LateResult] = [:]
-            for row in try db.query(
-                """
-                SELECT job_id, late_status, late_error, late_at FROM job_deadlines
-                WHERE run_id = ? AND late_status IS NOT NULL
-                """,
-                [.text(id)])
+            for row in try !Self.hasTable(db, "job_deadlines")
+                ? []
+                : db.query(
+                    """
+                    SELECT job_id, late_status, late_error, late_at FROM job_deadlines
+                    WHERE run_id = ? AND late_status IS NOT NULL
+                    """,
+                    [.text(id)])
             {
                 late[row[0].text ?? ""] = LateResult(
                     status: Self.stepStatus(row[1]), error: row[2].text, at: Self.double(row[3]) ?? 0)
             }
             var childByJob: [String: String] = [:]
-            let children = try db.query(
-                "SELECT \(Self.summaryColumns), parent_job_id FROM runs WHERE parent_run_id = ? ORDER BY started_at",
-                [.text(id)]
-            ).map { row -> RunSummary in
-                let child = Self.summary(row)
-                if let job = row[9].text { childByJob[job] = child.id }
-                return child
-            }
+            // (A file written before sub-workflows has no parent column, and no children.)
+            let children = try
+                (!columns.contains("parent_run_id")
+                ? []
+                : db.query(
+                    "SELECT \(columns) FROM runs WHERE parent_run_id = ? ORDER BY started_at", [.text(id)])).map {
+                    row -> RunSummary in
+                    let child = Self.summary(row)
+                    if let job = row[11].text { childByJob[job] = child.id }
+                    return child
+                }
             let steps = try db.query(
                 """
                 SELECT step_id, attempt, status, input, output, error, exception, scheduled_at, started_at, finished_at
@@ -182,9 +201,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 return attempt
             }
             // A file written before items were recorded has no table for them.
-            let hasItems = try !db.query(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'step_items'"
-            ).isEmpty
+            let hasItems = try Self.hasTable(db, "step_items")
             let items =
                 hasItems
                 ? try db.query(

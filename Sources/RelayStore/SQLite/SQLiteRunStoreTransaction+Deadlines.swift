@@ -38,6 +38,12 @@ extension SQLiteRunStoreTransaction {
             UPDATE job_deadlines SET due_at = MAX(due_at, ? + seconds)
             WHERE due_at IS NOT NULL AND expired_at IS NULL
             """, [.double(now)])
+        // A sub-workflow's run stands for its calling step's attempt: its deadline is that step's.
+        try db.query(
+            """
+            UPDATE runs SET deadline_at = MAX(deadline_at, ? + timeout_seconds)
+            WHERE deadline_at IS NOT NULL AND parent_run_id IS NOT NULL AND status = ?
+            """, [.double(now), .text(RunStatus.running.rawValue)])
     }
 
     func recordLateResult(jobID: String, result: StepEvent) throws -> Bool {

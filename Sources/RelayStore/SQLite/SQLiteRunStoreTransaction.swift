@@ -29,24 +29,25 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
     }
 
     func createRun(_ run: NewRun) throws -> Bool {
+        let now = RunTime.now()
         try db.query(
             """
             INSERT OR IGNORE INTO runs (id, workflow, status, event_id, trigger_event, started_at, workflow_hash,
-                parent_run_id, parent_step_id, parent_job_id, deadline_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                parent_run_id, parent_step_id, parent_job_id, deadline_at, timeout_seconds)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(run.id), .text(run.workflow), .text(RunStatus.running.rawValue), .text(run.event.id),
-                .text(JSONWriter.compact.string(run.event.output)), .double(RunTime.now()),
+                .text(JSONWriter.compact.string(run.event.output)), .double(now),
                 run.version.map { .text($0) } ?? .null, run.parent.map { .text($0.runID) } ?? .null,
                 run.parent.map { .text($0.stepID) } ?? .null, run.parent.map { .text($0.jobID) } ?? .null,
-                run.deadlineAt.map { .double($0) } ?? .null,
+                run.timeout.map { .double(now + $0) } ?? .null, run.timeout.map { .double($0) } ?? .null,
             ])
         return db.changes == 1
     }
 
     private static let runColumns =
-        "id, workflow, workflow_hash, status, parent_run_id, parent_step_id, parent_job_id, deadline_at"
+        "id, workflow, workflow_hash, status, parent_run_id, parent_step_id, parent_job_id, timeout_seconds"
 
     private static func runRecord(_ row: [SQLiteConnection.Value]) -> RunRecord {
         var parent: RunParent?
@@ -55,7 +56,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         }
         return RunRecord(
             id: row[0].text ?? "", workflow: row[1].text ?? "", version: row[2].text,
-            status: SQLiteRunStore.runStatus(row[3]), parent: parent, deadlineAt: SQLiteRunStore.double(row[7]))
+            status: SQLiteRunStore.runStatus(row[3]), parent: parent, timeout: SQLiteRunStore.double(row[7]))
     }
 
     func runRecord(id: String) throws -> RunRecord? {
@@ -78,15 +79,15 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         ).map(Self.runRecord)
     }
 
-    func reopenRun(id: String, deadlineAt: Double?) throws -> Bool {
+    func reopenRun(id: String) throws -> Bool {
         try db.query(
             """
-            UPDATE runs SET status = ?, finished_at = NULL, error = NULL, output = NULL, deadline_at = ?
+            UPDATE runs SET status = ?, finished_at = NULL, error = NULL, output = NULL,
+                deadline_at = ? + timeout_seconds
             WHERE id = ? AND status != ?
             """,
             [
-                .text(RunStatus.running.rawValue), deadlineAt.map { .double($0) } ?? .null, .text(id),
-                .text(RunStatus.running.rawValue),
+                .text(RunStatus.running.rawValue), .double(RunTime.now()), .text(id), .text(RunStatus.running.rawValue),
             ])
         return db.changes == 1
     }
