@@ -149,16 +149,19 @@ struct RunControlOptions: ParsableArguments {
     /// Sends `request` after `check` accepts the run's status (when the store is readable), then waits until
     /// `done` holds for the run's new status.
     func send(
-        _ request: RunControl, check: (RunSummary) -> String?, done: @escaping (RunSummary) -> Bool
+        _ request: RunControl, check: (RunSummary) -> String?,
+        done: @escaping (_ before: RunSummary, _ now: RunSummary) -> Bool
     ) async throws {
         let layout = ProjectLayout(root: dir)
         let readable = FileManager.default.fileExists(atPath: layout.database)
         let store = readable ? try ProjectDatabase.runStore(dir) : nil
+        var before: RunSummary?
         if let store {
             guard let run = try await store.run(id: id)?.summary else {
                 throw CLIFailure("no run \(id) in \(layout.database)")
             }
             if let problem = check(run) { throw CLIFailure("run \(id) is \(run.status.rawValue): \(problem)") }
+            before = run
         }
         guard wait.isFinite, (0...3600).contains(wait) else {
             throw CLIFailure("--wait: expected a number of seconds from 0 to 3600, found \(wait)")
@@ -166,10 +169,10 @@ struct RunControlOptions: ParsableArguments {
         let message = request.message
         let target = try await PipelinePublisher(dir: dir, kafka: kafka, prefix: prefix).publish(message)
         print("requested \(request.command.rawValue) of run \(id) (\(target))")
-        guard let store, wait > 0 else { return }
+        guard let store, let before, wait > 0 else { return }
         let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
         while ContinuousClock.now < deadline {
-            if let run = try await store.run(id: id)?.summary, done(run) {
+            if let run = try await store.run(id: id)?.summary, done(before, run) {
                 print("run \(id) is \(run.status.rawValue)" + (run.error.map { ": \($0)" } ?? ""))
                 return
             }
@@ -193,7 +196,7 @@ struct RunsCancelCommand: AsyncParsableCommand {
         try await options.send(
             RunControl(command: .cancel, runID: options.id, reason: reason),
             check: { $0.status == .running ? nil : "only a running run can be cancelled" },
-            done: { $0.status != .running })
+            done: { _, now in now.status != .running })
     }
 }
 
@@ -214,7 +217,8 @@ struct RunsResumeCommand: AsyncParsableCommand {
                 return run.status == .failed || run.status == .cancelled
                     ? nil : "only a failed or cancelled run can be resumed"
             },
-            done: { $0.status == .running || $0.status == .succeeded })
+            // Handled: running again, or already ended again (a new end time: it may have failed at once).
+            done: { before, now in now.status == .running || now.finishedAt != before.finishedAt })
     }
 }
 

@@ -149,8 +149,8 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws {
         try db.query(
             """
-            UPDATE steps SET status = ?, output = ?, error = ?, exception = ?, started_at = COALESCE(?, started_at),
-                finished_at = ?
+            UPDATE steps SET status = ?, output = ?, error = ?, exception = ?,
+                started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?
             WHERE job_id = ?
             """,
             [
@@ -297,7 +297,7 @@ extension SQLiteRunStoreTransaction {
         try db.query(
             """
             UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?,
-                started_at = COALESCE(?, started_at), finished_at = ?
+                started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?
             WHERE job_id = ? AND status IN (?, ?)
             """,
             [
