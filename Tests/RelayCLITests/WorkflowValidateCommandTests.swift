@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// `relay workflow validate --dir` on projects with out-of-range numbers: a clean error naming the file and line
-/// (exit status 2), where it used to die of SIGILL ("Double value cannot be converted to Int").
+/// (exit status 2), where it used to die of SIGILL ("Double value cannot be converted to Int"); and on the example
+/// project, which must stay valid.
 @Suite struct WorkflowValidateCommandTests {
     func validate(workflow: String) async throws -> RelayProcess.Result {
         let project = FileManager.default.temporaryDirectory
@@ -38,6 +39,18 @@ import Testing
         #expect(!result.signalled, "relay died of signal \(result.status): \(result.stderr)")
         #expect(result.status == 2)
         #expect(result.stderr.contains("workflows/bad.yaml:" + message), "\(result.stderr)")
+    }
+
+    /// What `scripts/run` starts: the example project, the playbook and its sub-workflow included, is valid.
+    @Test func theExampleProjectIsValid() async throws {
+        let example = RelayProcess.packageRoot.appendingPathComponent("examples/project").path
+        let result = try await RelayProcess.run(
+            ["workflow", "validate", "--dir", example],
+            environment: ["RELAY_MASTER_KEY": "", "RELAY_MASTER_KEY_FILE": ""])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(
+            result.stdout == "4 workflow(s) valid: enrich-indicator, timer-demo, triage, webhook-demo\n",
+            "\(result.stdout)")
     }
 
     @Test func aTimerIntervalOfZeroIsAnErrorWithFileAndKey() async throws {

@@ -89,7 +89,12 @@ import Testing
     @Test func theExampleProjectIsValid() throws {
         let root = TestPlugins.packageRoot.appendingPathComponent("examples/project").path
         let project = try Project.load(directory: root, native: try NativePlugins.all())
-        #expect(project.workflows.map(\.name).sorted() == ["timer-demo", "webhook-demo"])
+        #expect(
+            project.workflows.map(\.name).sorted() == ["enrich-indicator", "timer-demo", "triage", "webhook-demo"])
+        // The playbook: its loop runs the sub-workflow, which has no trigger of its own.
+        let triage = try #require(project.workflows.first { $0.name == "triage" })
+        #expect(triage.steps.contains { $0.workflow == "enrich-indicator" && $0.forEach != nil })
+        #expect(project.workflows.first { $0.name == "enrich-indicator" }?.trigger == nil)
     }
 }
 
