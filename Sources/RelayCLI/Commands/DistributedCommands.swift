@@ -30,6 +30,13 @@ struct DistributedOptions: ParsableArguments {
             """
     )
     var deadlineGrace: Double = Double(ProcessInfo.processInfo.environment["RELAY_DEADLINE_GRACE"] ?? "") ?? 30
+    @Option(
+        help: """
+            Dispatcher and triggers: how often to read the workflow files for changes (hot reload); 1s, 500ms, 2m, \
+            0 for never (env RELAY_RELOAD_INTERVAL). A worker's plugins are fixed at its start.
+            """
+    )
+    var reloadInterval: String = ProcessInfo.processInfo.environment["RELAY_RELOAD_INTERVAL"] ?? "1s"
 
     func run(_ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil) async throws
     {
@@ -47,6 +54,7 @@ struct DistributedOptions: ParsableArguments {
         configuration.concurrency = concurrency
         configuration.plugins = plugins
         configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
+        configuration.reloadInterval = try ReloadInterval.duration(reloadInterval)
         let brokers = configuration.kafka.client.bootstrapServers.joined(separator: ",")
         do {
             try await DistributedPipeline.run(role, project: project, configuration: configuration) { port in
@@ -68,7 +76,7 @@ struct DispatcherCommand: AsyncParsableCommand {
         discussion:
             "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, "
             + "RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, "
-            + "RELAY_PORT, RELAY_DEADLINE_GRACE. SIGTERM drains and exits 0."
+            + "RELAY_PORT, RELAY_DEADLINE_GRACE, RELAY_RELOAD_INTERVAL. SIGTERM drains and exits 0."
     )
     @OptionGroup var options: DistributedOptions
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")

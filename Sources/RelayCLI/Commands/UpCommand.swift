@@ -14,7 +14,9 @@ struct UpCommand: AsyncParsableCommand {
             Reads DIR/workflows/*.yaml, DIR/connections/*.yaml and DIR/plugins/*.yaml (external plugins), keeps \
             state in DIR/.relay/relay.sqlite, prints one line per finished run, and serves webhooks \
             (/webhooks/PATH), /healthz and /metrics on 127.0.0.1:PORT. Ctrl-C or SIGTERM drains and exits. \
-            Environment: RELAY_DIR, RELAY_PORT, RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE.
+            Workflow files are read again every --reload-interval: changes apply to new runs without a restart. \
+            Environment: RELAY_DIR, RELAY_PORT, RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE, \
+            RELAY_RELOAD_INTERVAL.
             """
     )
 
@@ -31,6 +33,13 @@ struct UpCommand: AsyncParsableCommand {
             """
     )
     var deadlineGrace: Double = Double(ProcessInfo.processInfo.environment["RELAY_DEADLINE_GRACE"] ?? "") ?? 30
+    @Option(
+        help: """
+            How often to read the workflow files for changes: added, changed and removed workflows apply without a \
+            restart; 1s, 500ms, 2m, 0 for never (env RELAY_RELOAD_INTERVAL).
+            """
+    )
+    var reloadInterval: String = ProcessInfo.processInfo.environment["RELAY_RELOAD_INTERVAL"] ?? "1s"
 
     func run() async throws {
         CLILogging.bootstrap()
@@ -39,6 +48,7 @@ struct UpCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.workerConcurrency = concurrency
         configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
+        configuration.reloadInterval = try ReloadInterval.duration(reloadInterval)
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
         let workflows = project.workflows.map(\.name).joined(separator: ", ")
         try await pipeline.run { port in

@@ -10,8 +10,9 @@ import ServiceLifecycle
 /// `relay runs` reads), the trigger host its trigger state (`DIR/.relay/triggers.sqlite`).
 ///
 /// Shutdown (SIGTERM or SIGINT): the HTTP endpoint stops first (services stop in reverse order of start: no new
-/// webhook is taken); the service stops taking work, finishes or times out what is in flight, publishes and
-/// acknowledges it; then the transport commits, leaves its groups and flushes its producer; the process exits 0.
+/// webhook is taken), then the workflow watcher (dispatcher and trigger host); the service stops taking work,
+/// finishes or times out what is in flight, publishes and acknowledges it; then the transport commits, leaves its
+/// groups and flushes its producer; the process exits 0.
 public enum DistributedPipeline {
     public enum Role: String, Sendable, CaseIterable {
         case dispatcher, worker, triggers
@@ -27,6 +28,9 @@ public enum DistributedPipeline {
         public var plugins: [String]?
         /// The dispatcher's deadline grace (docs/pipeline.md, *Deadlines*).
         public var dispatcher = Dispatcher.Configuration()
+        /// Dispatcher and trigger host: how often the workflow files are read for changes (hot reload); zero:
+        /// never. A worker's plugins are fixed at its start.
+        public var reloadInterval = Duration.seconds(1)
         public init() {}
     }
 
@@ -83,6 +87,15 @@ public enum DistributedPipeline {
         }
         let triggers = pipeline.triggers
         var services = pipeline.components(logging: true)
+        // The roles that start runs and trigger instances follow the workflow files; after the services, so that
+        // it stops before them.
+        if role != .worker,
+            let watcher = assembly.workflowWatcher(layout: project.layout, interval: configuration.reloadInterval)
+        {
+            services.append(
+                .init(
+                    service: PipelineComponent(name: "workflow watcher", logger: logger) { try await watcher.run() }))
+        }
         if let port = configuration.port {
             services.append(
                 .init(

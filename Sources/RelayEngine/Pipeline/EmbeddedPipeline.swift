@@ -7,11 +7,13 @@ import RelayTransport
 import ServiceLifecycle
 
 /// `relay up`: the trigger host, the dispatcher, the workers, the HTTP endpoint (webhooks, `/healthz`,
-/// `/metrics`) and a printer of finished runs, in one process over one SQLite file.
+/// `/metrics`), a printer of finished runs and the workflow watcher (hot reload), in one process over one SQLite
+/// file.
 ///
-/// Shutdown order (SIGTERM or SIGINT): the trigger host stops first (no new events), then the workers finish or
-/// time out their jobs and publish the results, then the dispatcher, the printer and the HTTP server stop. Nothing
-/// acknowledged is lost; anything not acknowledged is picked up at the next start.
+/// Shutdown order (SIGTERM or SIGINT): the workflow watcher stops first (no reload while draining), then the
+/// trigger host (no new events), then the workers finish or time out their jobs and publish the results, then the
+/// dispatcher, the printer and the HTTP server stop. Nothing acknowledged is lost; anything not acknowledged is
+/// picked up at the next start.
 public final class EmbeddedPipeline: Sendable {
     public struct Configuration: Sendable {
         public var host = "127.0.0.1"
@@ -19,6 +21,8 @@ public final class EmbeddedPipeline: Sendable {
         public var workerConcurrency = 8
         /// The dispatcher's deadline grace (docs/pipeline.md, *Deadlines*).
         public var dispatcher = Dispatcher.Configuration()
+        /// How often the workflow files are read for changes (hot reload); zero: never.
+        public var reloadInterval = Duration.seconds(1)
         /// Print one line per finished run.
         public var printRuns = true
         public init() {}
@@ -70,6 +74,10 @@ public final class EmbeddedPipeline: Sendable {
                 })
         ]
         services += pipeline.components()
+        // Last, so that it stops first: no reload while the pipeline drains.
+        if let watcher = assembly.workflowWatcher(layout: project.layout, interval: configuration.reloadInterval) {
+            services.append(.init(service: PipelineComponent(name: "workflow watcher") { try await watcher.run() }))
+        }
         var groupLogger = logger
         groupLogger.logLevel = .warning
         let group = ServiceGroup(

@@ -69,10 +69,20 @@ public struct PipelineAssembly: Sendable {
             },
             triggers: states.map {
                 TriggerHost(
-                    bus: transport, states: $0, catalog: catalog, connections: connections, workflows: workflows,
+                    bus: transport, states: $0, catalog: catalog, connections: connections, registry: registry,
                     metrics: metrics, logger: logger)
             },
             logger: logger)
+    }
+
+    /// Hot reload of the workflows of `layout` into the registry, polled every `interval`; nil when the interval
+    /// is zero (reload off).
+    public func workflowWatcher(layout: ProjectLayout, interval: Duration) -> WorkflowWatcher? {
+        guard interval > .zero else { return nil }
+        return WorkflowWatcher(
+            layout: layout, registry: registry,
+            validator: WorkflowValidator(catalog: catalog, connections: connections), interval: interval,
+            metrics: metrics, logger: logger)
     }
 
     public struct WorkerSettings: Sendable {

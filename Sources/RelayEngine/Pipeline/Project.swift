@@ -17,12 +17,9 @@ public struct Project: Sendable {
         try catalog.registerExternal(in: layout.plugins)
         let key = try MasterKey.load(defaultFile: layout.masterKey)
         let connections = try ConnectionStore(directory: layout.connections, catalog: catalog, key: key)
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: layout.workflows)) ?? [])
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
         var workflows: [Workflow] = []
         var problems: [String] = []
-        for file in files {
-            let path = (layout.workflows as NSString).appendingPathComponent(file)
+        for path in layout.workflowFiles() {
             let loaded: Result<Workflow, RelayError> = Result { () throws(RelayError) -> Workflow in
                 try WorkflowDecoder.load(path: path)
             }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where a Relay project directory keeps things: workflows, connections, plugins and Relay's own state.
 public struct ProjectLayout: Sendable, Equatable {
     public var root: String
@@ -14,6 +16,14 @@ public struct ProjectLayout: Sendable, Equatable {
     /// The default place of the master key that seals connection secrets (RELAY_MASTER_KEY and
     /// RELAY_MASTER_KEY_FILE take precedence).
     public var masterKey: String { join(".relay/master.key") }
+
+    /// The workflow files (`workflows/*.yaml` and `*.yml`), as paths under `workflows`, sorted: what `Project.load`
+    /// reads at start and the workflow watcher reads again on every poll.
+    public func workflowFiles() -> [String] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: workflows)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        return names.map { (workflows as NSString).appendingPathComponent($0) }
+    }
 
     private func join(_ component: String) -> String {
         root.hasSuffix("/") ? root + component : root + "/" + component

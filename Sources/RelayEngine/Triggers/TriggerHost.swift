@@ -11,6 +11,10 @@ import Synchronization
 /// logged and restarted after a backoff that doubles up to a minute; it never takes the host down. Trigger state
 /// is kept in the run store, so it survives restarts. Webhook triggers get their requests from `webhooks`.
 ///
+/// The instances follow the registry's current workflows: when the set is replaced (hot reload), instances of new
+/// bindings start and those no workflow binds any more are cancelled (a webhook's path stops answering); the
+/// others go on untouched.
+///
 /// Shutdown: cancellation stops every instance; events already sent are durable.
 public final class TriggerHost: Sendable {
     let bus: any Transport
@@ -18,7 +22,8 @@ public final class TriggerHost: Sendable {
     let states: any TriggerStateStore
     let catalog: PluginCatalog
     let connections: ConnectionStore
-    let bindings: [TriggerBinding]
+    /// The workflows whose bindings run.
+    let registry: WorkflowRegistry
     let metrics: PipelineMetrics
     let logger: Logger
     /// Webhook inboxes by path, filled when webhook instances start.
@@ -29,7 +34,7 @@ public final class TriggerHost: Sendable {
 
     public init(
         bus: any Transport, states: any TriggerStateStore, catalog: PluginCatalog, connections: ConnectionStore,
-        workflows: [Workflow],
+        registry: WorkflowRegistry,
         metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
         maximumBackoff: Duration = .seconds(60)
     ) {
@@ -37,18 +42,70 @@ public final class TriggerHost: Sendable {
         self.states = states
         self.catalog = catalog
         self.connections = connections
-        var seen = Set<String>()
-        self.bindings = workflows.compactMap(\.trigger).filter { seen.insert($0.instanceID).inserted }
+        self.registry = registry
         self.metrics = metrics
         self.logger = logger
         self.maximumBackoff = maximumBackoff
     }
 
+    /// A host of a fixed set of workflows.
+    public convenience init(
+        bus: any Transport, states: any TriggerStateStore, catalog: PluginCatalog, connections: ConnectionStore,
+        workflows: [Workflow],
+        metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
+        maximumBackoff: Duration = .seconds(60)
+    ) {
+        self.init(
+            bus: bus, states: states, catalog: catalog, connections: connections,
+            registry: WorkflowRegistry(workflows), metrics: metrics, logger: logger, maximumBackoff: maximumBackoff)
+    }
+
+    /// The distinct bindings of `workflows`, in order.
+    static func bindings(of workflows: [Workflow]) -> [TriggerBinding] {
+        var seen = Set<String>()
+        return workflows.compactMap(\.trigger).filter { seen.insert($0.instanceID).inserted }
+    }
+
     public func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            for binding in bindings {
-                group.addTask { await self.supervise(binding) }
+        // Subscribed before the first read, so that no replacement falls between the two.
+        var changes = registry.changes().makeAsyncIterator()
+        await withDiscardingTaskGroup { group in
+            // The instances running, by id, each with what stops it.
+            var running: [String: AsyncStream<Never>.Continuation] = [:]
+            var generation = registry.generation
+            while !Task.isCancelled {
+                let wanted = Self.bindings(of: registry.workflows)
+                let plan = TriggerInstancePlan(running: Set(running.keys), wanted: wanted)
+                for instance in plan.stop {
+                    running.removeValue(forKey: instance)?.finish()
+                    logger.info(
+                        "trigger instance \(instance) stopped: no workflow binds it any more",
+                        metadata: ["trigger.instance": "\(instance)"])
+                }
+                for binding in plan.start {
+                    let (stopped, stop) = AsyncStream<Never>.makeStream()
+                    running[binding.instanceID] = stop
+                    if generation > 0 {
+                        logger.info(
+                            "trigger instance \(binding.instanceID) started (\(binding.plugin)/\(binding.trigger))",
+                            metadata: ["trigger.instance": "\(binding.instanceID)"])
+                    }
+                    group.addTask { await self.supervise(binding, until: stopped) }
+                }
+                // The next replacement of the set; nil when this task is cancelled (the group then cancels every
+                // instance).
+                guard let next = await changes.next() else { break }
+                generation = next
             }
+        }
+    }
+
+    /// Supervises `binding` until `stopped` ends (its workflows are gone) or the host is cancelled.
+    private func supervise(_ binding: TriggerBinding, until stopped: AsyncStream<Never>) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.supervise(binding) }
+            for await _ in stopped {}
+            group.cancelAll()
         }
     }
 
