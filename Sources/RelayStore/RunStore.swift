@@ -94,7 +94,8 @@ public protocol RunStoreTransaction {
     @discardableResult
     func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool
 
-    /// Keeps a job message to publish at `dueAt` (a retry waiting for its backoff).
+    /// Keeps a message (with its headers) to publish at `dueAt`: a retry waiting for its backoff, a request, an
+    /// event waiting for its workflow.
     func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws
 
     /// Removes and returns scheduled jobs that are due at `now`, oldest due first (at most `limit`). A job taken

@@ -3,6 +3,7 @@ import RelayCore
 import RelaySpec
 import RelayStore
 import RelayTestSupport
+import RelayTransport
 import Testing
 
 @testable import RelayEngine
@@ -284,6 +285,37 @@ import Testing
         let items = done.items.map { "\($0.index)#\($0.attempt):\($0.status.rawValue)" }
         #expect(items == ["0#1:succeeded", "1#1:failed", "1#2:succeeded", "2#1:succeeded"])
         #expect(done.steps.first { $0.stepID == "each" }?.output == [["attempt": 1], ["attempt": 2], ["attempt": 1]])
+    }
+
+    @Test func anEventThatComesBeforeItsWorkflowIsLoadedStartsARunOnceItIs() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            "name: first\n\(Self.manual)steps:\n  - {id: a, plugin: ptest, action: echo, input: {text: x}}\n"
+        ])
+        let later = try WorkflowDecoder.decode(
+            yaml: """
+                name: later
+                trigger: {plugin: webhook, trigger: webhook, input: {path: later}}
+                steps:
+                  - {id: a, plugin: ptest, action: echo, input: {text: "{{ trigger.word }}"}}
+                """, file: "later.yaml")
+        // As on Kafka, where the trigger host may reload a new workflow before the dispatcher does.
+        try await pipeline.bus.publish([
+            TriggerEvent(id: "early", instance: later.trigger?.instanceID ?? "", output: ["word": "hi"]).message
+        ])
+        #expect(
+            await waitFor {
+                (try? await pipeline.bus.database.read { db in
+                    try db.query("SELECT COUNT(*) FROM scheduled_jobs WHERE job_id LIKE 'event:early:%'")
+                        .first?.first?.int
+                }) ?? 0 >= 1
+            }, "the event waits for its workflow")
+        pipeline.registry.replace(with: pipeline.workflows + [later])
+        let run = try #require(try await pipeline.finishedRuns(of: "later").first)
+        let dead = try await pipeline.bus.fetch(topic: Topics.dlq, after: 0, limit: 10)
+        await pipeline.stop()
+        #expect(run["status"] == "succeeded")
+        #expect(run["steps"]?.arrayValue?.first?["output"]?["text"] == "hi")
+        #expect(dead.isEmpty)
     }
 
     @Test func aRunOutlivesAnEditAndADeletionOfItsWorkflow() async throws {

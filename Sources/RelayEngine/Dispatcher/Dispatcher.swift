@@ -35,10 +35,20 @@ public final class Dispatcher: Sendable {
         public var deadlineGrace: Duration
         /// How often the dispatcher looks for retries whose backoff has passed and for deadlines that have passed.
         public var sweepInterval: Duration
+        /// An event of a trigger instance no workflow is bound to (yet: the trigger host may have reloaded a new
+        /// workflow before this dispatcher) is looked at again this many times, `unboundEventDelay` apart, before
+        /// it is dead-lettered.
+        public var unboundEventTries: Int
+        public var unboundEventDelay: Duration
 
-        public init(deadlineGrace: Duration = .seconds(30), sweepInterval: Duration = .milliseconds(100)) {
+        public init(
+            deadlineGrace: Duration = .seconds(30), sweepInterval: Duration = .milliseconds(100),
+            unboundEventTries: Int = 3, unboundEventDelay: Duration = .seconds(2)
+        ) {
             self.deadlineGrace = deadlineGrace
             self.sweepInterval = sweepInterval
+            self.unboundEventTries = unboundEventTries
+            self.unboundEventDelay = unboundEventDelay
         }
     }
 
@@ -169,6 +179,9 @@ public final class Dispatcher: Sendable {
         metrics.lateResults.increment(by: outcome.lateResults)
     }
 
+    /// The header that counts how often an event no workflow was bound to has been looked at.
+    static let unboundTries = "relay.unbound.tries"
+
     /// A message the dispatcher cannot handle: it goes to the dead-letter topic with the reason.
     struct PoisonMessage: Error { var reason: String }
 
@@ -190,7 +203,21 @@ public final class Dispatcher: Sendable {
         }
         let bound = workflows.bound(to: event.instance)
         guard !bound.isEmpty else {
-            throw PoisonMessage(reason: "no workflow is bound to trigger instance \(event.instance)")
+            // On Kafka the trigger host may have loaded a new workflow before this dispatcher has: the event is
+            // looked at again a few times, a reload interval or two apart, before it is dead-lettered.
+            let tries = Int(delivery.message.headers[Self.unboundTries] ?? "") ?? 0
+            guard tries < configuration.unboundEventTries else {
+                throw PoisonMessage(reason: "no workflow is bound to trigger instance \(event.instance)")
+            }
+            var again = delivery.message
+            again.headers[Self.unboundTries] = String(tries + 1)
+            try tx.schedule(
+                again, jobID: "event:\(event.id):\(tries + 1)",
+                dueAt: RunTime.now() + configuration.unboundEventDelay / .seconds(1))
+            logger.info(
+                "no workflow is bound to trigger instance \(event.instance) (yet); the event is looked at again",
+                metadata: ["event.id": "\(event.id)", "tries": "\(tries + 1)"])
+            return Outcome()
         }
         var outcome = Outcome()
         guard try tx.recordEvent(event) else { return outcome }

@@ -81,6 +81,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
                     ("workflow_hash", "TEXT"), ("parent_run_id", "TEXT"), ("parent_step_id", "TEXT"),
                     ("parent_job_id", "TEXT"), ("output", "TEXT"), ("deadline_at", "REAL"), ("timeout_seconds", "REAL"),
                 ])
+            try addColumns(db, table: "scheduled_jobs", [("headers", "TEXT")])
             try db.execute(
                 """
                 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;

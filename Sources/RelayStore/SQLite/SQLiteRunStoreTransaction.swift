@@ -179,14 +179,20 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
     }
 
     func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws {
+        let headers = JSONObject(uniqueKeysWithValues: message.headers.map { ($0.key, JSONValue.string($0.value)) })
         try db.query(
-            "INSERT OR IGNORE INTO scheduled_jobs (job_id, due_at, topic, key, value) VALUES (?, ?, ?, ?, ?)",
-            [.text(jobID), .double(dueAt), .text(message.topic), .text(message.key), .blob(message.value)])
+            """
+            INSERT OR IGNORE INTO scheduled_jobs (job_id, due_at, topic, key, value, headers) VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(jobID), .double(dueAt), .text(message.topic), .text(message.key), .blob(message.value),
+                headers.isEmpty ? .null : .text(JSONWriter.compact.string(.object(headers))),
+            ])
     }
 
     func takeDueJobs(now: Double, limit: Int) throws -> [BusMessage] {
         let rows = try db.query(
-            "SELECT job_id, topic, key, value FROM scheduled_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            "SELECT job_id, topic, key, value, headers FROM scheduled_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?",
             [.double(now), .int(Int64(limit))])
         for row in rows {
             try db.query("DELETE FROM scheduled_jobs WHERE job_id = ?", [row[0]])
@@ -194,7 +200,14 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
                 "UPDATE job_deadlines SET due_at = ? + seconds WHERE job_id = ? AND due_at IS NULL",
                 [.double(now), row[0]])
         }
-        return rows.map { BusMessage(topic: $0[1].text ?? "", key: $0[2].text ?? "", value: $0[3].blob ?? []) }
+        return rows.map { row in
+            var headers: [String: String] = [:]
+            for (name, value) in SQLiteRunStore.json(row[4])?.objectValue ?? [:] {
+                if let text = value.stringValue { headers[name] = text }
+            }
+            return BusMessage(
+                topic: row[1].text ?? "", key: row[2].text ?? "", value: row[3].blob ?? [], headers: headers)
+        }
     }
 
     func scope(runID: String) throws -> Template.Scope {
