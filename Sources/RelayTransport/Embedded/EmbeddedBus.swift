@@ -53,7 +53,7 @@ public final class EmbeddedBus: Transport, Sendable {
         _ body: @escaping @Sendable (SQLiteConnection) throws -> (T, [BusMessage])
     ) async throws -> T {
         let trackers = deliveries.map { ($0, trackerFor($0)) }
-        let (value, published) = try await database.transaction { db -> (T, Bool) in
+        let (value, published) = try await database.transaction { db -> (T, Set<String>) in
             let (value, messages) = try body(db)
             try EmbeddedBus.insert(messages, into: db)
             for (delivery, tracker) in trackers {
@@ -62,9 +62,9 @@ public final class EmbeddedBus: Transport, Sendable {
                         group: delivery.group, topic: delivery.message.topic, offset: committed, in: db)
                 }
             }
-            return (value, !messages.isEmpty)
+            return (value, Set(messages.map(\.topic)))
         }
-        if published { signal.notify() }
+        if !published.isEmpty { signal.notify(topics: published) }
         return value
     }
 
@@ -129,7 +129,7 @@ public final class EmbeddedBus: Transport, Sendable {
         }
     }
 
-    func waitForPublish(timeout: Duration) async { await signal.wait(timeout: timeout) }
+    func waitForPublish(topic: String, timeout: Duration) async { await signal.wait(topic: topic, timeout: timeout) }
 }
 
 /// Tracks in-flight offsets of one group member; acknowledging returns the new committed position when the
@@ -204,7 +204,7 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
             }
             let batch = try await bus.fetch(topic: topic, after: cursor, limit: 256)
             if batch.isEmpty {
-                await bus.waitForPublish(timeout: bus.pollInterval)
+                await bus.waitForPublish(topic: topic, timeout: bus.pollInterval)
                 continue
             }
             position.withLock { state in
@@ -240,32 +240,43 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
     }
 }
 
-/// Wakes waiters when something is published in this process.
+/// Wakes waiters when something is published in this process: only the waiters of the topics published (an idle
+/// subscription does not read the database at every publish of another topic), or all of them.
 final class PublishSignal: Sendable {
-    private let waiters = Mutex<(next: Int, list: [Int: CheckedContinuation<Void, Never>])>((0, [:]))
+    private struct Waiter {
+        var topic: String
+        var continuation: CheckedContinuation<Void, Never>
+    }
 
-    func notify() {
+    private let waiters = Mutex<(next: Int, list: [Int: Waiter])>((0, [:]))
+
+    /// Wakes the waiters of `topics`, or every waiter when `topics` is nil.
+    func notify(topics: Set<String>? = nil) {
         let toWake = waiters.withLock { state -> [CheckedContinuation<Void, Never>] in
-            defer { state.list = [:] }
-            return Array(state.list.values)
+            var woken: [CheckedContinuation<Void, Never>] = []
+            for (id, waiter) in state.list where topics?.contains(waiter.topic) ?? true {
+                woken.append(waiter.continuation)
+                state.list[id] = nil
+            }
+            return woken
         }
         for waiter in toWake { waiter.resume() }
     }
 
-    /// Returns after a notify or the timeout, whichever is first.
-    func wait(timeout: Duration) async {
+    /// Returns after a publish on `topic` (or a notify of all) or the timeout, whichever is first.
+    func wait(topic: String, timeout: Duration) async {
         let id = waiters.withLock { state -> Int in
             state.next += 1
             return state.next
         }
         var timer: Task<Void, Never>?
         await withCheckedContinuation { continuation in
-            waiters.withLock { $0.list[id] = continuation }
+            waiters.withLock { $0.list[id] = Waiter(topic: topic, continuation: continuation) }
             // Started once the continuation is registered, so a timeout can never be missed.
             timer = Task {
                 try? await Task.sleep(for: timeout)
                 let waiter = self.waiters.withLock { $0.list.removeValue(forKey: id) }
-                waiter?.resume()
+                waiter?.continuation.resume()
             }
         }
         timer?.cancel()
