@@ -40,7 +40,7 @@ public struct WorkflowImporter: Sendable {
                 result.report.failures.append(FileFailure(file: file, message: error.message))
                 continue
             }
-            let base = WorkflowTranslator.slug(export.workflow.name, separator: "-", fallback: "workflow")
+            let base = WorkflowTranslator.slug(export.workflow.name, separator: "-", fallback: "workflow", limit: 80)
             var name = base
             var counter = 2
             while names.contains(name) {
@@ -55,10 +55,10 @@ public struct WorkflowImporter: Sendable {
                     "no step could be translated, so no workflow file is written (Relay needs at least one step)")
                 translation.report.workflowFiles = []
             } else {
-                let summary = summary(translation.report)
+                let status = summary(translation.report)
                 translation.workflows[0].header = [
                     "Imported from \(fileName) (InsightConnect \(export.komandVersion ?? "export")) by relay workflow "
-                        + "import: \(summary). import-report.md says what was not translated and why."
+                        + "import: \(status). import-report.md says what was not translated and why."
                 ]
                 for index in translation.workflows.indices.dropFirst() {
                     translation.workflows[index].header = [

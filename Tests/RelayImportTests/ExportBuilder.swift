@@ -33,7 +33,7 @@ struct ExportBuilder {
     }
 
     mutating func action(
-        _ number: Int, _ name: String, plugin: String = "rapid7_vulndb", action: String = "get_content",
+        _ number: Int, _ name: String, plugin: String = "example_without_spec", action: String = "get_content",
         input: JSONValue = [:], parent: String = "", continueOnFailure: Bool = false, disabled: Bool = false,
         connection: String = "ORCHESTRATOR"
     ) {

@@ -137,8 +137,32 @@ struct YAMLWriter {
         return "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
-    /// JSON's escapes, which YAML's double-quoted style shares.
-    static func doubleQuoted(_ text: String) -> String { JSONWriter.compact.string(.string(text)) }
+    /// YAML's double-quoted style, escaping what a YAML reader would otherwise take for a line break (`\n`, NEL,
+    /// U+2028, U+2029) or refuse (other control characters, BOM).
+    static func doubleQuoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0x0A: out += "\\n"
+            case 0x09: out += "\\t"
+            case 0x0D: out += "\\r"
+            case 0x85: out += "\\N"
+            case 0x2028: out += "\\L"
+            case 0x2029: out += "\\P"
+            case 0x00..<0x20, 0x7F...0x9F: out += "\\x" + hex(scalar.value, digits: 2)
+            case 0xFEFF, 0xFFFE, 0xFFFF: out += "\\u" + hex(scalar.value, digits: 4)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    private static func hex(_ value: UInt32, digits: Int) -> String {
+        let text = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
+    }
 
     /// A mapping key.
     static func key(_ key: String) -> String { isPlain(key) ? key : doubleQuoted(key) }

@@ -28,10 +28,10 @@ public enum ICONTemplate {
     /// Translates one string. `resolve` turns a reference into a Relay reference (`steps.x.output.a`) or a reason.
     public static func translate(
         _ text: String, nodes: Set<String>, resolve: (ICONReference) -> Result<String, TranslationGap>
-    ) -> Result<String, [TranslationGap]> {
+    ) -> Result<String, TranslationGaps> {
         guard text.contains("{{") else { return .success(text) }
         guard let pieces = pieces(text) else {
-            return .failure([TranslationGap("\"{{\" without a closing \"}}\" in \(quoted(text))")])
+            return .failure(TranslationGaps([TranslationGap("\"{{\" without a closing \"}}\" in \(quoted(text))")]))
         }
         var out = ""
         var gaps: [TranslationGap] = []
@@ -49,13 +49,13 @@ public enum ICONTemplate {
                 }
             }
         }
-        return gaps.isEmpty ? .success(out) : .failure(gaps)
+        return gaps.isEmpty ? .success(out) : .failure(TranslationGaps(gaps))
     }
 
     /// Translates every string in a value (arrays and objects included); object keys are kept as they are.
     public static func translate(
         value: JSONValue, nodes: Set<String>, resolve: (ICONReference) -> Result<String, TranslationGap>
-    ) -> Result<JSONValue, [TranslationGap]> {
+    ) -> Result<JSONValue, TranslationGaps> {
         var gaps: [TranslationGap] = []
         func walk(_ value: JSONValue) -> JSONValue {
             switch value {
@@ -63,10 +63,13 @@ public enum ICONTemplate {
                 switch translate(text, nodes: nodes, resolve: resolve) {
                 case .success(let translated): return .string(translated)
                 case .failure(let reasons):
-                    gaps += reasons
+                    gaps += reasons.all
                     return value
                 }
-            case .array(let items): return .array(items.map(walk))
+            case .array(let items):
+                var out: [JSONValue] = []
+                for item in items { out.append(walk(item)) }
+                return .array(out)
             case .object(let object):
                 var out = JSONObject()
                 for (key, item) in object { out[key] = walk(item) }
@@ -75,7 +78,7 @@ public enum ICONTemplate {
             }
         }
         let translated = walk(value)
-        return gaps.isEmpty ? .success(translated) : .failure(gaps)
+        return gaps.isEmpty ? .success(translated) : .failure(TranslationGaps(gaps))
     }
 
     /// Whether a value holds a template anywhere.
@@ -99,4 +102,10 @@ public struct TranslationGap: Error, Sendable, Equatable, Hashable, CustomString
     public var reason: String
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }
+}
+
+/// Every reason a value was not translated.
+public struct TranslationGaps: Error, Sendable, Equatable {
+    public var all: [TranslationGap]
+    public init(_ all: [TranslationGap]) { self.all = all }
 }

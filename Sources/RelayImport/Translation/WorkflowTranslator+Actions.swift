@@ -29,7 +29,7 @@ extension WorkflowTranslator {
         case .success(let translated): input = translated
         case .failure(let problems):
             uses.append(use)
-            return leaveOut(node, scope: scope, reasons: problems.map(\.reason))
+            return leaveOut(node, scope: scope, reasons: problems.all.map(\.reason))
         }
         if input.objectValue == nil {
             gaps.append("its input is \(input.typeName), not a mapping of input names")

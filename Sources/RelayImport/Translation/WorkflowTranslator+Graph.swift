@@ -17,7 +17,7 @@ extension WorkflowTranslator {
             ready = [start]
         } else {
             // No known start: every node no edge of the scope leads to, in the file's order.
-            ready = steps.keys.filter { members.contains($0) && pending[$0] == 0 }.reversed()
+            ready = Array(steps.keys.filter { members.contains($0) && pending[$0] == 0 }.reversed())
         }
         var entries: [ImportedWorkflow.Entry] = []
         var done: Set<String> = []
@@ -32,7 +32,7 @@ extension WorkflowTranslator {
         for node in steps.keys where members.contains(node) && !done.contains(node) {
             let place = scope.loop.map { "the start of loop \(name(of: $0))" } ?? "the trigger"
             let reason = "not reachable from \(place) (or on a cycle of edges)"
-            outcomes[node] = .blocking(reason)
+            outcomes[node] = .cutOff(reason)
             record(node, scope: scope, status: .notTranslated, reasons: [reason])
             entries.append(.omitted(omission(node, reason)))
         }
@@ -86,6 +86,7 @@ extension WorkflowTranslator {
         case .merge, .leftOut: return reach[from] ?? .blocked("after \(name(of: from)), which was not reached")
         case .blocking:
             return .blocked("comes after \(name(of: from)), which is not translated")
+        case .cutOff(let reason): return .blocked(reason)
         case nil: return .blocked("comes after \(name(of: from)), which was not translated before it")
         }
     }

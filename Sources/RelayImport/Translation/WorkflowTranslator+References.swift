@@ -27,7 +27,7 @@ extension WorkflowTranslator {
             case .step:
                 if case .status = target { return .success(RelayReference(root: "steps.\(id(node)).status")) }
                 return .success(RelayReference(root: "steps.\(id(node)).output"))
-            case .leftOut(let reason), .blocking(let reason):
+            case .leftOut(let reason), .blocking(let reason), .cutOff(let reason):
                 return .failure(
                     TranslationGap("reads \(name(of: node)), which is not translated (\(reason))"))
             case .decision:
@@ -141,7 +141,7 @@ extension WorkflowTranslator {
     }
 
     /// Translates every template of a value as seen from `scope`.
-    func translateValue(_ value: JSONValue, in scope: Scope) -> Result<JSONValue, [TranslationGap]> {
+    func translateValue(_ value: JSONValue, in scope: Scope) -> Result<JSONValue, TranslationGaps> {
         ICONTemplate.translate(value: value, nodes: nodes) { self.resolve($0, in: scope) }
     }
 

@@ -22,6 +22,10 @@ extension WorkflowTranslator {
                     reason = "inside loop \(name(of: loop)), which is not translated"
                     break
                 }
+                if case .cutOff = outcomes[loop] {
+                    reason = "inside loop \(name(of: loop)), which is not translated"
+                    break
+                }
                 loop = export.workflow.parents[loop] ?? ""
             }
             report.steps.append(

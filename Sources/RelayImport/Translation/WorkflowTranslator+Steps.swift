@@ -19,7 +19,7 @@ extension WorkflowTranslator {
         let (paths, blocked) = incomingReach(node, scope: scope)
         guard !paths.isEmpty else {
             let reason = blocked.first ?? "no edge leads to it"
-            outcomes[node] = .blocking(reason)
+            outcomes[node] = .cutOff(reason)
             reach[node] = .blocked(reason)
             record(node, scope: scope, status: .notTranslated, reasons: [reason])
             return .omitted(omission(node, reason))

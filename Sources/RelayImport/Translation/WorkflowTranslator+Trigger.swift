@@ -112,7 +112,7 @@ extension WorkflowTranslator {
         var input = export.trigger.input
         switch translateValue(input, in: top) {
         case .success(let translated): input = translated
-        case .failure(let problems): report.gap = problems.map(\.reason).joined(separator: "; ")
+        case .failure(let problems): report.gap = problems.all.map(\.reason).joined(separator: "; ")
         }
         if ICONTemplate.containsTemplate(input), report.gap == nil {
             report.gap =

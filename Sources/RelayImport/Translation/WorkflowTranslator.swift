@@ -93,7 +93,7 @@ final class WorkflowTranslator {
     /// The Relay step id of a node.
     func id(_ node: String) -> String {
         if let known = ids[node] { return known }
-        let base = Self.slug(steps[node]?.name ?? node, separator: "_", fallback: "step")
+        let base = Self.slug(steps[node]?.name ?? node, separator: "_", fallback: "step", limit: 48)
         var candidate = base
         var counter = 2
         while usedIDs.contains(candidate) {
@@ -107,7 +107,7 @@ final class WorkflowTranslator {
 
     /// `Block Host (Palo Alto)` → `block_host_palo_alto` (or with `-`): lowercase letters and digits, other runs
     /// become one separator; a leading digit gets a prefix, so that it is a valid Relay id.
-    static func slug(_ text: String, separator: Character, fallback: String, limit: Int = 60) -> String {
+    static func slug(_ text: String, separator: Character, fallback: String, limit: Int = 64) -> String {
         var out = ""
         var pendingSeparator = false
         for scalar in text.lowercased().unicodeScalars {
@@ -118,7 +118,11 @@ final class WorkflowTranslator {
             } else {
                 pendingSeparator = true
             }
-            if out.count >= limit { break }
+        }
+        if out.count > limit {
+            // Cut at the last separator within the limit, so that no word is cut in two.
+            let head = out.prefix(limit)
+            out = String(head.lastIndex(of: separator).map { head[..<$0] } ?? head)
         }
         if out.isEmpty { return fallback }
         if let first = out.first, first.isNumber { out = "\(fallback)\(separator)\(out)" }
@@ -168,6 +172,9 @@ enum NodeOutcome {
     case leftOut(String)
     /// Left out, and the steps after it cannot be reached (it decided where the path goes).
     case blocking(String)
+    /// Left out because no way reaches it (it comes after a `blocking` step); the steps after it are cut off for
+    /// the same reason, which names the step that cut them off.
+    case cutOff(String)
 }
 
 /// One way into a step: the steps it comes after, and the branch conditions taken on the way.
