@@ -36,7 +36,7 @@ enum PluginFiles {
             indent: 0)
         writer.comment(
             "InsightConnect exports hold no connection settings: fill in the fields below. Until then relay workflow "
-                + "validate names each one that is null. Secret fields are refused in clear: give them, with the "
+                + "validate names each one that is still null (expected string, found null). Secret fields are refused in clear: give them, with the "
                 + "others, as relay connections add \(name) --plugin \(name) --force --json '{…}', which seals them.",
             indent: 0)
         writer.entry("plugin", .string(name), indent: 0)
