@@ -32,6 +32,7 @@ public struct WorkflowImporter: Sendable {
         var result = ImportResult()
         var names: Set<String> = []
         var uses: [PluginUse] = []
+        var missingOutputs: [MissingOutput] = []
         for file in files {
             let export: ICONExport
             do {
@@ -72,8 +73,9 @@ public struct WorkflowImporter: Sendable {
             }
             result.report.workflows.append(translation.report)
             uses += translation.uses
+            missingOutputs += translation.missingOutputs
         }
-        let plugins = pluginReports(uses: uses, specs: specs)
+        let plugins = pluginReports(uses: uses, missingOutputs: missingOutputs, specs: specs)
         result.report.plugins = plugins.reports
         for (path, text) in plugins.files { result.files[path] = text }
         result.files["import-report.md"] = result.report.markdown
@@ -87,7 +89,7 @@ public struct WorkflowImporter: Sendable {
     }
 
     /// Per plugin: the versions used, the spec found, what differs, and its files.
-    func pluginReports(uses: [PluginUse], specs: SpecCatalog) -> (
+    func pluginReports(uses: [PluginUse], missingOutputs: [MissingOutput], specs: SpecCatalog) -> (
         reports: [PluginReport], files: OrderedDictionary<String, String>
     ) {
         var grouped: OrderedDictionary<String, [PluginUse]> = [:]
@@ -105,6 +107,11 @@ public struct WorkflowImporter: Sendable {
             }
             report.workflows = Array(workflows)
             report.differences = differences(uses)
+            var reads: [String: Int] = [:]
+            for missing in missingOutputs where missing.plugin == name { reads["\(missing.action).\(missing.field)", default: 0] += 1 }
+            for (field, count) in reads.sorted(by: { $0.key < $1.key }) {
+                report.differences.append("output \(field) is read (\(count)×) but not in the spec's output")
+            }
             switch specs.spec(name) {
             case .failure(let gap):
                 report.specProblem = gap.reason

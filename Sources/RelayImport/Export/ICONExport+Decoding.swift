@@ -134,6 +134,7 @@ extension ICONExport {
             isDisabled: try reader.bool(object["isDisabled"], "\(path).isDisabled"),
             connectionType: try reader.optionalString(object["connectionType"], "\(path).connectionType") ?? "NONE",
             parameters: parameters.isNull ? [:] : parameters,
+            outputSchema: object["outputJSONSchema"].flatMap { $0.objectValue != nil ? $0 : nil },
             chatOpsAppName: try reader.optionalString(object["chatOpsAppName"], "\(path).chatOpsAppName"),
             chatOpsIdentifier: try reader.optionalString(object["chatOpsIdentifier"], "\(path).chatOpsIdentifier"))
     }

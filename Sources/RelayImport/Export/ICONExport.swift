@@ -81,6 +81,9 @@ public struct ICONStep: Sendable {
     public var connectionType: String
     /// The step's `parameters` (an object; `{}` when absent).
     public var parameters: JSONValue
+    /// `outputJSONSchema`: the output schema InsightConnect recorded for this step when it differs from the
+    /// action's (a script's own outputs); nil when absent or null.
+    public var outputSchema: JSONValue?
     /// For chat-ops steps: the app (`slack`) and its action.
     public var chatOpsAppName: String?
     public var chatOpsIdentifier: String?

@@ -25,8 +25,11 @@ extension WorkflowTranslator {
         imported.action = action
         if step.connectionType == "CONNECTION" { imported.connection = plugin.slug }
         var input: JSONValue
+        outputReads = []
         switch translateValue(step.input, in: scope) {
-        case .success(let translated): input = translated
+        case .success(let translated):
+            input = translated
+            gaps += outputReads
         case .failure(let problems):
             uses.append(use)
             return leaveOut(node, scope: scope, reasons: problems.all.map(\.reason))
@@ -160,8 +163,11 @@ extension WorkflowTranslator {
                 reasons: ["its repeatVariable \(ICONTemplate.quoted(source)) is not one reference to an array"])
         }
         let over: String
+        outputReads = []
         switch resolve(ICONReference.parse(token: token, nodes: nodes), in: scope) {
-        case .success(let reference): over = reference
+        case .success(let reference):
+            over = reference
+            gaps += outputReads
         case .failure(let gap): return leaveOut(node, scope: scope, reasons: ["its repeatVariable " + gap.reason])
         }
         let custom = (parameters["customOutput"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }

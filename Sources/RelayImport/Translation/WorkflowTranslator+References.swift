@@ -131,8 +131,26 @@ extension WorkflowTranslator {
                         "reads the custom output \"\(first)\" of loop \(name(of: node)) (values collected per "
                             + "iteration), which Relay has no equivalent of yet"))
             }
-            return base(.output(node), in: scope).map { $0.appending(mapSegments(path)).description }
+            let resolved = base(.output(node), in: scope).map { $0.appending(mapSegments(path)).description }
+            if case .success = resolved, let field = path.first { checkOutputField(step, field) }
+            return resolved
         }
+    }
+
+    /// Notes a read of an output field that the action's current spec does not declare (and that the step's own
+    /// output schema in the export does not either: a script's outputs are its own). Such a read fails at run
+    /// time if the plugin no longer returns the field.
+    func checkOutputField(_ step: ICONStep, _ field: String) {
+        guard step.type == .action, let plugin = step.plugin, let action = step.identifier,
+            case .success(let loaded) = specs.spec(plugin.slug),
+            let properties = loaded.schemas["actions"]?[action]?["output"]?["properties"]?.objectValue,
+            !properties.isEmpty, properties[field] == nil,
+            step.outputSchema?["properties"]?[field] == nil
+        else { return }
+        outputReads.append(
+            "reads output \"\(field)\" of \(name(of: step.nodeID)), which \(plugin.slug) \(loaded.spec.version ?? "") "
+                + "(the spec in --specs) does not declare for \(action) (built with \(plugin.version))")
+        missingOutputs.append(MissingOutput(plugin: plugin.slug, action: action, field: field))
     }
 
     /// Path segments with node ids (the keys of a loop's `$outputs` elements) turned into step ids.

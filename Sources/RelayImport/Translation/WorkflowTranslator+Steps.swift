@@ -126,6 +126,7 @@ extension WorkflowTranslator {
         var conditions: [(edge: String, condition: RelayCondition)] = []
         var problems: [String] = []
         var translator = conditionTranslator(in: scope)
+        outputReads = []
         for (index, branch) in branches.enumerated() {
             guard let edge = branch["edgeId"]?.stringValue else {
                 problems.append("branch \(index + 1) names no edge")
@@ -164,8 +165,9 @@ extension WorkflowTranslator {
         }
         if let defaultEdge { map[defaultEdge] = earlier }
         outcomes[node] = .decision(map)
+        let gaps = extraGaps + outputReads
         record(
-            node, scope: scope, status: extraGaps.isEmpty ? .translated : .partial,
-            translation: "when: on the first step of each branch", reasons: extraGaps, notes: translator.notes)
+            node, scope: scope, status: gaps.isEmpty ? .translated : .partial,
+            translation: "when: on the first step of each branch", reasons: gaps, notes: translator.notes)
     }
 }

@@ -35,6 +35,10 @@ final class WorkflowTranslator {
     var variablesUsed: OrderedSet<String> = []
     var uses: [PluginUse] = []
     var trigger: TriggerTranslation!
+    /// Output fields read that the current spec of the step's action does not declare, gathered while one step's
+    /// templates are translated (see `checkOutputField`).
+    var outputReads: [String] = []
+    var missingOutputs: [MissingOutput] = []
     var workflowGaps: [String] = []
     var workflowNotes: [String] = []
 
@@ -67,7 +71,7 @@ final class WorkflowTranslator {
         main.variables = workflowVariables()
         finishLoopOutputs()
         return WorkflowTranslation(
-            workflows: [main] + subWorkflows, report: report(main: main), uses: uses)
+            workflows: [main] + subWorkflows, report: report(main: main), uses: uses, missingOutputs: missingOutputs)
     }
 
     /// The declared variables, and any used but not declared.
@@ -140,6 +144,14 @@ struct WorkflowTranslation {
     var workflows: [ImportedWorkflow]
     var report: WorkflowReport
     var uses: [PluginUse]
+    var missingOutputs: [MissingOutput] = []
+}
+
+/// An output field a workflow reads that the current spec of the action does not declare.
+struct MissingOutput: Hashable {
+    var plugin: String
+    var action: String
+    var field: String
 }
 
 /// A step's (or the trigger's) use of a plugin, for the plugin report.
