@@ -93,11 +93,15 @@ public struct WorkflowImporter: Sendable {
         reports: [PluginReport], files: OrderedDictionary<String, String>
     ) {
         var grouped: OrderedDictionary<String, [PluginUse]> = [:]
-        for use in uses.sorted(by: { $0.plugin.slug < $1.plugin.slug }) { grouped[use.plugin.slug, default: []].append(use) }
+        for use in uses.sorted(by: { $0.plugin.slug < $1.plugin.slug }) {
+            grouped[use.plugin.slug, default: []].append(use)
+        }
         var reports: [PluginReport] = []
         var files: OrderedDictionary<String, String> = [:]
         for (name, uses) in grouped {
-            let versions = Array(Set(uses.map(\.plugin.version))).sorted { $0.compare($1, options: .numeric) == .orderedAscending }
+            let versions = Array(Set(uses.map(\.plugin.version))).sorted {
+                $0.compare($1, options: .numeric) == .orderedAscending
+            }
             var report = PluginReport(name: name, usedVersions: versions)
             var workflows: OrderedSet<String> = []
             for use in uses {
@@ -108,7 +112,9 @@ public struct WorkflowImporter: Sendable {
             report.workflows = Array(workflows)
             report.differences = differences(uses)
             var reads: [String: Int] = [:]
-            for missing in missingOutputs where missing.plugin == name { reads["\(missing.action).\(missing.field)", default: 0] += 1 }
+            for missing in missingOutputs where missing.plugin == name {
+                reads["\(missing.action).\(missing.field)", default: 0] += 1
+            }
             for (field, count) in reads.sorted(by: { $0.key < $1.key }) {
                 report.differences.append("output \(field) is read (\(count)×) but not in the spec's output")
             }
@@ -129,7 +135,8 @@ public struct WorkflowImporter: Sendable {
                     report.differences.append(
                         "runs on Relay's native \(name) plugin (the Python original's results); no plugins/ file")
                 } else {
-                    files["plugins/\(name).yaml"] = PluginFiles.plugin(name: name, loaded: loaded, usedVersions: versions)
+                    files["plugins/\(name).yaml"] = PluginFiles.plugin(
+                        name: name, loaded: loaded, usedVersions: versions)
                     report.files.append("plugins/\(name).yaml")
                 }
                 if report.needsConnection {
@@ -162,7 +169,9 @@ public struct WorkflowImporter: Sendable {
             missing["\(use.kind == .action ? "action" : "trigger") \(use.component)", default: 0] += 1
         }
         for (component, steps) in missing { out.append("\(component) is gone (\(steps) step(s) left out)") }
-        for (input, steps) in count(\.goneInputs) { out.append("input \(input) is gone (dropped from \(steps) step(s))") }
+        for (input, steps) in count(\.goneInputs) {
+            out.append("input \(input) is gone (dropped from \(steps) step(s))")
+        }
         for (input, steps) in count(\.missingRequired) {
             out.append("\(input) is a new required input without a default (\(steps) step(s) lack it)")
         }

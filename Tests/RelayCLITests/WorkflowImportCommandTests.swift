@@ -13,11 +13,13 @@ import Testing
 
     @Test(.enabled(if: hasCorpus, "the corpus is not beside the package"))
     func importsWritesTheProjectAndReportsAFileItCannotRead() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-import-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-import-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let bad = directory.appendingPathComponent("bad.icon")
-        try #"{"kom": {"workflowVersions": [{"name": 7}], "triggers": [{}]}}"#.write(to: bad, atomically: true, encoding: .utf8)
+        try #"{"kom": {"workflowVersions": [{"name": 7}], "triggers": [{}]}}"#.write(
+            to: bad, atomically: true, encoding: .utf8)
         let out = directory.appendingPathComponent("project").path
         let result = try await RelayProcess.run(
             [
@@ -45,7 +47,9 @@ import Testing
             ["workflow", "validate", "--dir", out], environment: ["RELAY_MASTER_KEY": "", "RELAY_MASTER_KEY_FILE": ""])
         #expect(validate.status == 2)
         #expect(validate.stderr.contains("connections/azure_ad_admin.yaml"), "\(validate.stderr)")
-        for field in ["tenant_id: expected string", "application_id: expected string", "application_secret: expected object"] {
+        for field in [
+            "tenant_id: expected string", "application_id: expected string", "application_secret: expected object",
+        ] {
             #expect(validate.stderr.contains("parameters.\(field), found null"), "\(validate.stderr)")
         }
     }

@@ -35,7 +35,9 @@ import Testing
     @Test func containsOnALoopItem() throws {
         // Alert_on_Presence_of_Zero_Logon_Vulnerability_with_Slack: "Is Zero Logon?"
         let text = try translate(
-            #"{"type":"binary","op":"contains","left":{"type":"variable","name":"\#(Self.loop).$item"},"right":{"type":"literal","value":"cve-2020-1472"}}"#)
+            #"{"type":"binary","op":"contains","left":{"type":"variable","name":"\#(Self.loop).$item"},"right":{"t"#
+                + #"ype":"literal","value":"cve-2020-1472"}}"#
+        )
         #expect(text == .success(#"trigger.item contains "cve-2020-1472""#))
     }
 
@@ -46,20 +48,27 @@ import Testing
     func successComparedWithABoolean(op: String, value: Bool, expected: String) throws {
         // `{{[7d3e…].[$success]}} = false`, 49 decisions.
         let text = try translate(
-            #"{"type":"binary","op":"\#(op)","left":{"type":"variable","name":"\#(Self.step).$success"},"right":{"type":"literal","value":\#(value)}}"#)
+            #"{"type":"binary","op":"\#(op)","left":{"type":"variable","name":"\#(Self.step).$success"},"right":{""#
+                + #"type":"literal","value":\#(value)}}"#
+        )
         #expect(text == .success(expected))
     }
 
     @Test func lengthOfAListGreaterThanZero() throws {
         let text = try translate(
-            #"{"type":"binary","op":">","left":{"type":"function","name":"length","args":[{"type":"variable","name":"\#(Self.trigger).message.indicators.ip_addresses.ipv4_addresses"}]},"right":{"type":"literal","value":0}}"#)
+            #"{"type":"binary","op":">","left":{"type":"function","name":"length","args":[{"type":"variable","name"#
+                + #"":"\#(Self.trigger).message.indicators.ip_addresses.ipv4_addresses"}]},"right":{"type":"litera"#
+                + #"l","value":0}}"#
+        )
         #expect(text == .success("length(trigger.json.message.indicators.ip_addresses.ipv4_addresses) > 0"))
     }
 
     @Test func regularExpressionBecomesMatches() throws {
         // `{{[f37a…].[summary].[operating_system]}} =~ /.*(?i)windows/`
         let text = try translate(
-            #"{"type":"binary","op":"=~","left":{"type":"variable","name":"\#(Self.step).summary.operating_system"},"right":{"type":"regexp","regexp":".*(?i)windows"}}"#)
+            #"{"type":"binary","op":"=~","left":{"type":"variable","name":"\#(Self.step).summary.operating_system""#
+                + #"},"right":{"type":"regexp","regexp":".*(?i)windows"}}"#
+        )
         #expect(text == .success(#"steps.lookup.output.summary.operating_system matches ".*(?i)windows""#))
     }
 
@@ -70,23 +79,32 @@ import Testing
             #"{"type":"binary","op":"==","left":\#(scope),"right":{"type":"literal","value":"\#(value)"}}"#
         }
         let json =
-            #"{"type":"binary","op":"OR","left":\#(equals("global")),"right":{"type":"binary","op":"AND","left":\#(equals("asset")),"right":{"type":"binary","op":"or","left":\#(equals("asset")),"right":\#(equals("instance"))}}}"#
+            #"{"type":"binary","op":"OR","left":\#(equals("global")),"right":{"type":"binary","op":"AND","left":"#
+            + #"\#(equals("asset")),"right":{"type":"binary","op":"or","left":\#(equals("asset")),"right":"#
+            + #"\#(equals("instance"))}}}"#
         let text = try translate(json)
         #expect(
             text
                 == .success(
-                    #"steps.lookup.output.scope == "global" or steps.lookup.output.scope == "asset" and (steps.lookup.output.scope == "asset" or steps.lookup.output.scope == "instance")"#
+                    #"steps.lookup.output.scope == "global" or steps.lookup.output.scope == "asset" and "#
+                        + #"(steps.lookup.output.scope == "asset" or steps.lookup.output.scope == "instance")"#
                 ))
     }
 
     @Test func notAndIsDefinedAndAVariable() throws {
         // `length(x) <= {{$workflow.[Max Vulnerabilities]}}` and `NOT is_defined(x)`
         let text = try translate(
-            #"{"type":"binary","op":"AND","left":{"type":"unary","op":"NOT","expr":{"type":"function","name":"is_defined","args":[{"type":"variable","name":"\#(Self.step).search_results"}]}},"right":{"type":"binary","op":"<=","left":{"type":"function","name":"length","args":[{"type":"variable","name":"\#(Self.step).search_results"}]},"right":{"type":"variable","name":"$workflow.Max Vulnerabilities"}}}"#)
+            #"{"type":"binary","op":"AND","left":{"type":"unary","op":"NOT","expr":{"type":"function","name":"is_d"#
+                + #"efined","args":[{"type":"variable","name":"\#(Self.step).search_results"}]}},"right":{"type":""#
+                + #"binary","op":"<=","left":{"type":"function","name":"length","args":[{"type":"variable","na"#
+                + #"me":"\#(Self.step).search_results"}]},"right":{"type":"variable","name":"$workflow.Max"#
+                + #" Vulnerabilities"}}}"#
+        )
         #expect(
             text
                 == .success(
-                    #"not is_defined(steps.lookup.output.search_results) and length(steps.lookup.output.search_results) <= vars["Max Vulnerabilities"]"#
+                    #"not is_defined(steps.lookup.output.search_results) and "#
+                        + #"length(steps.lookup.output.search_results) <= vars["Max Vulnerabilities"]"#
                 ))
     }
 
@@ -99,10 +117,14 @@ import Testing
         // `… contains "CVE-2021-27065" OR "CVE-2021-27078"` (a corpus mistake, reproduced, not fixed).
         let expression = try ICONExpression.decode(
             try JSONParser.parse(
-                #"{"type":"binary","op":"OR","left":{"type":"binary","op":"contains","left":{"type":"variable","name":"\#(Self.loop).$item"},"right":{"type":"literal","value":"CVE-2021-27065"}},"right":{"type":"literal","value":"CVE-2021-27078"}}"#),
+                #"{"type":"binary","op":"OR","left":{"type":"binary","op":"contains","left":{"type":"variable","na"#
+                    + #"me":"\#(Self.loop).$item"},"right":{"type":"literal","value":"CVE-2021-27065"}},"right":{""#
+                    + #"type":"literal","value":"CVE-2021-27078"}}"#
+            ),
             path: "e")
         var translator = ConditionTranslator(
-            nodes: [Self.loop], resolve: { _ in .success("trigger.item") }, status: { _ in .failure(TranslationGap("")) })
+            nodes: [Self.loop], resolve: { _ in .success("trigger.item") },
+            status: { _ in .failure(TranslationGap("")) })
         let text = translator.translate(expression).map(\.description)
         #expect(text == .success(#"trigger.item contains "CVE-2021-27065" or "CVE-2021-27078""#))
         #expect(translator.notes.count == 1)
@@ -131,10 +153,12 @@ import Testing
     @Test func precedenceIsPrintedWithTheParenthesesNeeded() {
         let a = RelayCondition.comparison(.reference("steps.a.output.x"), "==", .literal(1))
         let b = RelayCondition.comparison(.reference("steps.b.output.y"), "!=", .literal("z"))
-        #expect(RelayCondition.all([.negation(a), .negation(b)])?.description
-            == #"not (steps.a.output.x == 1) and not (steps.b.output.y != "z")"#)
-        #expect(RelayCondition.all([.or([a, b]), a])?.description
-            == #"(steps.a.output.x == 1 or steps.b.output.y != "z") and steps.a.output.x == 1"#)
+        #expect(
+            RelayCondition.all([.negation(a), .negation(b)])?.description
+                == #"not (steps.a.output.x == 1) and not (steps.b.output.y != "z")"#)
+        #expect(
+            RelayCondition.all([.or([a, b]), a])?.description
+                == #"(steps.a.output.x == 1 or steps.b.output.y != "z") and steps.a.output.x == 1"#)
         #expect(RelayCondition.negation(.negation(a)) == a)
     }
 }

@@ -34,7 +34,9 @@ struct CorpusImportTests {
         var reasons: [String: Int] = [:]
         for workflow in report.workflows {
             for step in workflow.steps where step.status != .translated {
-                reasons["\(step.type) \(step.status.rawValue): " + String((step.reasons.first ?? "").prefix(90)), default: 0] += 1
+                reasons[
+                    "\(step.type) \(step.status.rawValue): " + String((step.reasons.first ?? "").prefix(90)), default: 0
+                ] += 1
             }
         }
         for (reason, count) in reasons.sorted(by: { $0.value > $1.value }).prefix(25) { print("  \(count)× \(reason)") }
@@ -65,7 +67,8 @@ struct CorpusImportTests {
     /// schemas) on every imported workflow whose plugins all have a spec. Connections are given (the imported
     /// files hold null placeholders, which `Project.load` rightly refuses until they are filled in).
     @Test func importedWorkflowsWithAllSpecsPassRelaysValidation() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-import-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-import-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let importer = WorkflowImporter(
             configuration: WorkflowImporter.Configuration(
@@ -95,7 +98,10 @@ struct CorpusImportTests {
             }
         }
         problems += WorkflowValidator.problems(in: decoded)
-        print("validation of \(checked) imported workflow files whose plugins all have specs: \(problems.count) problem(s)")
+        print(
+            "validation of \(checked) imported workflow files whose plugins all have specs: \(problems.count) "
+                + "problem(s)"
+        )
         for problem in problems { print("  \(problem.replacingOccurrences(of: directory.path + "/", with: ""))") }
         #expect(problems.isEmpty)
     }

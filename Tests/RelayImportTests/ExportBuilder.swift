@@ -21,10 +21,12 @@ struct ExportBuilder {
     }
 
     init() {
-        addNode(triggerNode, [
-            "nodeId": .string(triggerNode), "name": "Alert", "type": "trigger", "continueOnFailure": false,
-            "isDisabled": false, "connectionType": "NONE", "triggerId": "t1",
-        ])
+        addNode(
+            triggerNode,
+            [
+                "nodeId": .string(triggerNode), "name": "Alert", "type": "trigger", "continueOnFailure": false,
+                "isDisabled": false, "connectionType": "NONE", "triggerId": "t1",
+            ])
     }
 
     mutating func addNode(_ id: String, _ step: JSONObject, parent: String = "") {
@@ -38,20 +40,28 @@ struct ExportBuilder {
         connection: String = "ORCHESTRATOR"
     ) {
         let id = Self.node(number)
-        addNode(id, [
-            "nodeId": .string(id), "name": .string(name), "type": "action",
-            "plugin": ["name": .string(plugin), "slugVendor": "rapid7", "slugName": .string(plugin), "slugVersion": "2.0.3"],
-            "identifier": .string(action), "continueOnFailure": .bool(continueOnFailure), "isDisabled": .bool(disabled),
-            "parameters": ["input": input], "connectionType": .string(connection),
-        ], parent: parent)
+        addNode(
+            id,
+            [
+                "nodeId": .string(id), "name": .string(name), "type": "action",
+                "plugin": [
+                    "name": .string(plugin), "slugVendor": "rapid7", "slugName": .string(plugin),
+                    "slugVersion": "2.0.3",
+                ],
+                "identifier": .string(action), "continueOnFailure": .bool(continueOnFailure),
+                "isDisabled": .bool(disabled),
+                "parameters": ["input": input], "connectionType": .string(connection),
+            ], parent: parent)
     }
 
     mutating func step(_ number: Int, _ name: String, type: String, parameters: JSONValue = [:], parent: String = "") {
         let id = Self.node(number)
-        addNode(id, [
-            "nodeId": .string(id), "name": .string(name), "type": .string(type), "continueOnFailure": false,
-            "isDisabled": false, "parameters": parameters, "connectionType": "NONE",
-        ], parent: parent)
+        addNode(
+            id,
+            [
+                "nodeId": .string(id), "name": .string(name), "type": .string(type), "continueOnFailure": false,
+                "isDisabled": false, "parameters": parameters, "connectionType": "NONE",
+            ], parent: parent)
     }
 
     /// An edge; returns its id.

@@ -8,8 +8,12 @@ import Testing
     let trigger = ExportBuilder.node(0)
     func n(_ number: Int) -> String { ExportBuilder.node(number) }
 
-    func decision(_ number: Int, _ builder: inout ExportBuilder, branches: [(edge: String, JSONValue)], defaultEdge: String) {
-        var params: [JSONValue] = branches.map { ["edgeId": .string($0.edge), "expression": $0.1, "expressionText": ""] }
+    func decision(
+        _ number: Int, _ builder: inout ExportBuilder, branches: [(edge: String, JSONValue)], defaultEdge: String
+    ) {
+        var params: [JSONValue] = branches.map {
+            ["edgeId": .string($0.edge), "expression": $0.1, "expressionText": ""]
+        }
         params.append(["edgeId": .string(defaultEdge), "expression": [:], "expressionText": ""])
         builder.step(
             number, "Decide \(number)", type: "automated_decision",
@@ -17,8 +21,10 @@ import Testing
     }
 
     func equals(_ node: String, _ path: String, _ value: JSONValue) -> JSONValue {
-        ["type": "binary", "op": "=", "left": ["type": "variable", "name": .string("\(node).\(path)")],
-         "right": ["type": "literal", "value": value]]
+        [
+            "type": "binary", "op": "=", "left": ["type": "variable", "name": .string("\(node).\(path)")],
+            "right": ["type": "literal", "value": value],
+        ]
     }
 
     func step(_ translation: WorkflowTranslation, _ id: String, workflow: Int = 0) -> ImportedStep? {
@@ -39,8 +45,11 @@ import Testing
         #expect(first.input == ["identifier": "{{ trigger.json.investigation.id }}"])
         #expect(second.needs == ["look_up"])
         #expect(second.input == ["identifier": #"x {{ steps.look_up.output.content_result["Go back"] }} y"#])
-        #expect(t.workflows[0].trigger == ImportedTrigger(
-            plugin: "webhook", trigger: "webhook", input: ["path": "test-workflow"], comments: t.workflows[0].trigger!.comments))
+        #expect(
+            t.workflows[0].trigger
+                == ImportedTrigger(
+                    plugin: "webhook", trigger: "webhook", input: ["path": "test-workflow"],
+                    comments: t.workflows[0].trigger!.comments))
         #expect(t.report.steps.allSatisfy { $0.status == .translated })
     }
 
@@ -55,7 +64,8 @@ import Testing
         let yesA = b.edge(n(10), n(2), name: "A")
         let yesB = b.edge(n(10), n(3), name: "B")
         let no = b.edge(n(10), n(4), name: "No")
-        decision(10, &b, branches: [(yesA, equals(n(1), "kind", "a")), (yesB, equals(n(1), "kind", "b"))], defaultEdge: no)
+        decision(
+            10, &b, branches: [(yesA, equals(n(1), "kind", "a")), (yesB, equals(n(1), "kind", "b"))], defaultEdge: no)
         let t = try b.translate()
         #expect(step(t, "on_a")?.needs == ["check"])
         #expect(step(t, "on_a")?.when == #"steps.check.output.kind == "a""#)
@@ -79,7 +89,8 @@ import Testing
         let yes = b.edge(n(10), n(2), name: "Yes")
         let no = b.edge(n(10), n(20), name: "No")
         let maybe = b.edge(n(10), "", name: "Maybe")
-        decision(10, &b, branches: [(yes, equals(n(1), "bad", true)), (no, equals(n(1), "bad", false))], defaultEdge: maybe)
+        decision(
+            10, &b, branches: [(yes, equals(n(1), "bad", true)), (no, equals(n(1), "bad", false))], defaultEdge: maybe)
         b.edge(n(2), n(20))
         b.edge(n(20), n(3))
         let t = try b.translate()
@@ -87,7 +98,8 @@ import Testing
         #expect(close.needs == ["check", "block"])
         #expect(
             close.when
-                == #"steps.check.status != "skipped" and not (steps.check.output.bad == true) and steps.check.output.bad == false or steps.block.status != "skipped""#
+                == #"steps.check.status != "skipped" and not (steps.check.output.bad == true) and "#
+                + #"steps.check.output.bad == false or steps.block.status != "skipped""#
         )
     }
 
@@ -101,7 +113,8 @@ import Testing
                 "innerEdgeId": "eeeeeeee-0000-4000-8000-000000000002", "customOutput": [],
             ])
         b.action(
-            6, "Find More", input: ["identifier": .string("{{[\(loop)].[$item]}} on {{[\(trigger)].[summary].[host_name]}}")],
+            6, "Find More",
+            input: ["identifier": .string("{{[\(loop)].[$item]}} on {{[\(trigger)].[summary].[host_name]}}")],
             parent: loop)
         b.action(7, "Summarise", input: ["all": .string("{{[\(loop)].[$outputs]}}")])
         b.edge(trigger, loop)
@@ -116,7 +129,8 @@ import Testing
         #expect(loopStep.input == ["item": "{{ item }}", "event": "{{ trigger.json }}"])
         let body = try #require(t.workflows.first { $0.name == "test-workflow--loop-over-vulns" })
         #expect(body.trigger == nil)
-        #expect(body.steps.first?.input == ["identifier": "{{ trigger.item }} on {{ trigger.event.summary.host_name }}"])
+        #expect(
+            body.steps.first?.input == ["identifier": "{{ trigger.item }} on {{ trigger.event.summary.host_name }}"])
         #expect(body.output == ["find_more": "{{ steps.find_more.output }}"])
         #expect(step(t, "summarise")?.input == ["all": "{{ steps.loop_over_vulns.output }}"])
         #expect(step(t, "summarise")?.needs == ["loop_over_vulns"])
@@ -181,7 +195,9 @@ import Testing
         let t = try b.translate()
         #expect(step(t, "use_var")?.input == ["org": #"{{ vars["Organization ID"] }}"#])
         #expect(t.workflows[0].variables.map(\.name) == ["Organization ID"])
-        #expect(t.workflows[0].yaml.contains("vars:\n  # Organization ID: string, The Meraki organization (fill in)\n  Organization ID: null"))
+        #expect(
+            t.workflows[0].yaml.contains(
+                "vars:\n  # Organization ID: string, The Meraki organization (fill in)\n  Organization ID: null"))
         let each = try #require(t.report.steps.first { $0.name == "Each" })
         #expect(each.reasons.contains { $0.contains("{{#each}}") })
         let job = try #require(t.report.steps.first { $0.name == "Job" })

@@ -18,7 +18,8 @@ import Testing
 
     @Test func notJSONNamesTheFileLineAndColumn() {
         let message = error("{\"kom\": [1, 2,,]}")
-        #expect(message?.hasPrefix("bad.icon: not an InsightConnect export: line 1, column") == true, "\(message ?? "")")
+        #expect(
+            message?.hasPrefix("bad.icon: not an InsightConnect export: line 1, column") == true, "\(message ?? "")")
     }
 
     @Test func nestingBeyondTheJSONLimitIsRefused() {
@@ -35,12 +36,25 @@ import Testing
     @Test(arguments: [
         (#"[]"#, "bad.icon: kom: expected an object, found nothing"),
         (#"{"kom": 3}"#, "bad.icon: kom: expected an object, found integer"),
-        (#"{"kom": {"workflowVersions": [], "triggers": []}}"#, "bad.icon: kom.workflowVersions: expected one workflow version, found none"),
-        (#"{"kom": {"workflowVersions": [{"name": 1}], "triggers": [{}]}}"#, "bad.icon: kom.workflowVersions[0].name: expected a string, found integer"),
-        (#"{"kom": {"workflowVersions": [{"name": "x", "graph": {"nodes": {}}, "steps": {"a": {"type": true}}}], "triggers": [{"type": "trigger_api"}]}}"#,
-         "bad.icon: kom.workflowVersions[0].steps.a.type: expected a string, found boolean"),
-        (#"{"kom": {"workflowVersions": [{"name": "x", "graph": {"nodes": {}}, "steps": {"a": {"type": "action", "plugin": {"slugName": "../../etc"}}}}], "triggers": [{"type": "trigger_api"}]}}"#,
-         #"bad.icon: kom.workflowVersions[0].steps.a.plugin.slugName: expected a plugin name (lowercase letters, digits and _), found "../../etc""#),
+        (
+            #"{"kom": {"workflowVersions": [], "triggers": []}}"#,
+            "bad.icon: kom.workflowVersions: expected one workflow version, found none"
+        ),
+        (
+            #"{"kom": {"workflowVersions": [{"name": 1}], "triggers": [{}]}}"#,
+            "bad.icon: kom.workflowVersions[0].name: expected a string, found integer"
+        ),
+        (
+            #"{"kom": {"workflowVersions": [{"name": "x", "graph": {"nodes": {}}, "steps": {"a": {"type": "#
+                + #"true}}}], "triggers": [{"type": "trigger_api"}]}}"#,
+            "bad.icon: kom.workflowVersions[0].steps.a.type: expected a string, found boolean"
+        ),
+        (
+            #"{"kom": {"workflowVersions": [{"name": "x", "graph": {"nodes": {}}, "steps": {"a": {"type": "#
+                + #""action", "plugin": {"slugName": "../../etc"}}}}], "triggers": [{"type": "trigger_api"}]}}"#,
+            #"bad.icon: kom.workflowVersions[0].steps.a.plugin.slugName: expected a plugin name (lowercase "#
+                + #"letters, digits and _), found "../../etc""#
+        ),
     ])
     func wrongShapesNameTheJSONPath(text: String, expected: String) {
         #expect(error(text) == expected)
@@ -60,7 +74,9 @@ import Testing
             10, "Deep", type: "automated_decision",
             parameters: [
                 "defaultEdgeId": .string(no),
-                "stepControlParams": [["edgeId": .string(yes), "expression": expression], ["edgeId": .string(no), "expression": [:]]],
+                "stepControlParams": [
+                    ["edgeId": .string(yes), "expression": expression], ["edgeId": .string(no), "expression": [:]],
+                ],
             ])
         let t = try b.translate()
         let deep = try #require(t.report.steps.first { $0.name == "Deep" })

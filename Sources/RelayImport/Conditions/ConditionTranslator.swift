@@ -43,8 +43,10 @@ public struct ConditionTranslator {
             switch op.lowercased() {
             case "and", "&&", "or", "||":
                 let isAnd = op.lowercased() == "and" || op == "&&"
-                let terms = [try logicalOperand(left, op: isAnd ? "and" : "or"),
-                             try logicalOperand(right, op: isAnd ? "and" : "or")]
+                let terms = [
+                    try logicalOperand(left, op: isAnd ? "and" : "or"),
+                    try logicalOperand(right, op: isAnd ? "and" : "or"),
+                ]
                 return isAnd ? (RelayCondition.all(terms) ?? terms[0]) : (RelayCondition.any(terms) ?? terms[0])
             default:
                 guard let relayOp = Self.comparisons[op.lowercased()] ?? Self.comparisons[op] else {
@@ -70,7 +72,9 @@ public struct ConditionTranslator {
             }
             return .negation(try condition(operand))
         case .variable(let name):
-            if let step = successNode(name) { return .comparison(.reference(try statusOf(step)), "==", .literal("succeeded")) }
+            if let step = successNode(name) {
+                return .comparison(.reference(try statusOf(step)), "==", .literal("succeeded"))
+            }
             return .reference(try reference(name))
         case .function, .literal, .array: return try operand(expression)
         case .regexp(let pattern):

@@ -68,7 +68,8 @@ public indirect enum RelayCondition: Sendable, Equatable, CustomStringConvertibl
         case .and(let terms): text = terms.map { render($0, needs: 3) }.joined(separator: " and ")
         // `not (a == b)`, never `not a == b`: the parentheses cost nothing and nobody has to know the precedence.
         case .not(let inner): text = "not " + render(inner, needs: 5)
-        case .comparison(let left, let op, let right): text = "\(render(left, needs: 5)) \(op) \(render(right, needs: 5))"
+        case .comparison(let left, let op, let right):
+            text = "\(render(left, needs: 5)) \(op) \(render(right, needs: 5))"
         case .reference(let path): text = path
         case .literal(let value): text = JSONWriter.compact.string(value)
         case .call(let name, let arguments):

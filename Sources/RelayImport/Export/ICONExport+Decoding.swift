@@ -168,14 +168,16 @@ extension ICONExport {
         guard slug.range(of: #"^[a-z0-9_]{1,100}$"#, options: .regularExpression) != nil else {
             throw reader.fail(
                 "\(path).slugName",
-                "expected a plugin name (lowercase letters, digits and _), found \(JSONWriter.compact.string(.string(slug)))"
+                "expected a plugin name (lowercase letters, digits and _), found "
+                    + "\(JSONWriter.compact.string(.string(slug)))"
             )
         }
         let version = try reader.optionalString(object["slugVersion"], "\(path).slugVersion") ?? ""
         guard version.isEmpty || version.range(of: #"^[0-9A-Za-z.+_-]{1,64}$"#, options: .regularExpression) != nil
         else {
             throw reader.fail(
-                "\(path).slugVersion", "expected a version such as 2.0.3, found \(JSONWriter.compact.string(.string(version)))")
+                "\(path).slugVersion",
+                "expected a version such as 2.0.3, found \(JSONWriter.compact.string(.string(version)))")
         }
         return ICONPluginReference(
             title: try reader.optionalString(object["name"], "\(path).name") ?? slug,

@@ -32,11 +32,13 @@ enum PluginFiles {
         var writer = YAMLWriter()
         let fields = loaded.spec.connection
         writer.comment(
-            "Connection of the \(name) plugin (spec \(loaded.spec.version ?? "")), used by \(workflows.joined(separator: ", ")).",
+            "Connection of the \(name) plugin (spec \(loaded.spec.version ?? "")), used by "
+                + "\(workflows.joined(separator: ", ")).",
             indent: 0)
         writer.comment(
             "InsightConnect exports hold no connection settings: fill in the fields below. Until then relay workflow "
-                + "validate names each one that is still null (expected string, found null). Secret fields are refused in clear: give them, with the "
+                + "validate names each one that is still null (expected string, found null). Secret fields are "
+                + "refused in clear: give them, with the "
                 + "others, as relay connections add \(name) --plugin \(name) --force --json '{…}', which seals them.",
             indent: 0)
         writer.entry("plugin", .string(name), indent: 0)

@@ -50,7 +50,8 @@ extension ImportReport {
             out.append("")
             out.append(
                 "`\(workflow.file)` → "
-                    + (workflow.workflowFiles.isEmpty ? "no file" : workflow.workflowFiles.map { "`\($0)`" }.joined(separator: ", "))
+                    + (workflow.workflowFiles.isEmpty
+                        ? "no file" : workflow.workflowFiles.map { "`\($0)`" }.joined(separator: ", "))
                     + ": **\(status)**.")
             out.append("")
             let trigger = workflow.trigger
@@ -70,7 +71,8 @@ extension ImportReport {
             for step in workflow.steps {
                 let why = (step.reasons + step.notes).joined(separator: "; ")
                 out.append(
-                    "| \(cell(step.name)) | \(step.type) | \(step.status.rawValue) | \(cell(step.translation ?? "—")) | "
+                    "| \(cell(step.name)) | \(step.type) | \(step.status.rawValue) | "
+                        + "\(cell(step.translation ?? "—")) | "
                         + "\(cell(why.isEmpty ? "—" : why)) |")
             }
             out.append("")
@@ -102,9 +104,10 @@ extension ImportReport {
                         "spec": optional(plugin.specPath), "spec_version": optional(plugin.specVersion),
                         "spec_problem": optional(plugin.specProblem),
                         "components": .object(
-                            JSONObject(uniqueKeysWithValues: plugin.components.sorted { $0.key < $1.key }.map {
-                                ($0.key, JSONValue.int($0.value))
-                            })),
+                            JSONObject(
+                                uniqueKeysWithValues: plugin.components.sorted { $0.key < $1.key }.map {
+                                    ($0.key, JSONValue.int($0.value))
+                                })),
                         "workflows": strings(plugin.workflows), "differences": strings(plugin.differences),
                         "files": strings(plugin.files), "needs_connection": .bool(plugin.needsConnection),
                     ]
@@ -125,7 +128,8 @@ extension ImportReport {
                         "steps": .array(
                             workflow.steps.map { step in
                                 [
-                                    "node": .string(step.nodeID), "name": .string(step.name), "type": .string(step.type),
+                                    "node": .string(step.nodeID), "name": .string(step.name),
+                                    "type": .string(step.type),
                                     "status": .string(step.status.rawValue), "id": optional(step.id),
                                     "workflow": optional(step.workflow), "translation": optional(step.translation),
                                     "reasons": strings(step.reasons), "notes": strings(step.notes),

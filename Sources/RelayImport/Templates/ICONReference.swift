@@ -105,7 +105,8 @@ public enum ICONReference: Sendable, Equatable {
     /// A UUID as InsightConnect writes node ids.
     static func isNodeID(_ text: String) -> Bool {
         text.utf8.count == 36
-            && text.range(of: #"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"#,
+            && text.range(
+                of: #"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"#,
                 options: .regularExpression) != nil
     }
 }

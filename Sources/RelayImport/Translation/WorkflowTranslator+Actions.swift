@@ -10,7 +10,9 @@ extension WorkflowTranslator {
         if step.isDisabled {
             return leaveOut(
                 node, scope: scope,
-                reasons: ["disabled in the export (InsightConnect skips it); the steps after it follow the steps before it"])
+                reasons: [
+                    "disabled in the export (InsightConnect skips it); the steps after it follow the steps before it"
+                ])
         }
         guard let plugin = step.plugin, let action = step.identifier, !action.isEmpty else {
             return leaveOut(node, scope: scope, reasons: ["the export names no plugin or action for it"])
@@ -45,12 +47,14 @@ extension WorkflowTranslator {
                 return leaveOut(
                     node, scope: scope,
                     reasons: [
-                        "plugin \(plugin.slug) \(loaded.spec.version ?? "") (the spec in --specs) has no action \"\(action)\" "
+                        "plugin \(plugin.slug) \(loaded.spec.version ?? "") (the spec in --specs) has no action "
+                            + "\"\(action)\" "
                             + "(the workflow was built with \(plugin.version))"
                     ])
             }
             var object = input.objectValue ?? [:]
-            let checked = checkInput(&object, original: step.input, schema: schema, plugin: plugin, loaded: loaded, use: &use)
+            let checked = checkInput(
+                &object, original: step.input, schema: schema, plugin: plugin, loaded: loaded, use: &use)
             input = .object(object)
             gaps += checked.gaps
             notes += checked.notes
@@ -146,7 +150,8 @@ extension WorkflowTranslator {
                 return leaveOut(
                     node, scope: scope,
                     reasons: [
-                        "it repeats \(JSONWriter.compact.string(count)) times with a delay (repeatCount) instead of going "
+                        "it repeats \(JSONWriter.compact.string(count)) times with a delay (repeatCount) instead "
+                            + "of going "
                             + "over an array; Relay's for_each needs an array"
                     ])
             }
@@ -184,7 +189,8 @@ extension WorkflowTranslator {
         }
         let child = Scope(
             loop: node, parent: scope,
-            workflow: "\(scope.workflow)--\(Self.slug(loopID, separator: "-", fallback: "loop"))", depth: scope.depth + 1)
+            workflow: "\(scope.workflow)--\(Self.slug(loopID, separator: "-", fallback: "loop"))",
+            depth: scope.depth + 1)
         let entries = translateScope(child, start: edge.to)
         guard entries.contains(where: { if case .step = $0 { true } else { false } }) else {
             return leaveOut(node, scope: scope, reasons: ["no step of its body could be translated"], notes: notes)

@@ -80,7 +80,8 @@ extension WorkflowTranslator {
                 return reach[from] ?? .blocked("after \(name(of: from)), which was not reached")
             }
             guard let conditions = branches[edge.id] else {
-                return .blocked("the branch \(edge.name.isEmpty ? edge.id : edge.name) of \(name(of: from)) has no condition")
+                return .blocked(
+                    "the branch \(edge.name.isEmpty ? edge.id : edge.name) of \(name(of: from)) has no condition")
             }
             return .paths(paths.map { Path(needs: $0.needs, conditions: $0.conditions + conditions) })
         case .merge, .leftOut: return reach[from] ?? .blocked("after \(name(of: from)), which was not reached")

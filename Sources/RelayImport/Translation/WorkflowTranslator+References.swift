@@ -96,7 +96,9 @@ extension WorkflowTranslator {
             if let broken = path.firstIndex(of: "undefined") {
                 return .failure(
                     TranslationGap(
-                        "reads \(name(of: node)) at a broken path (segment \(broken + 1) is \"undefined\" in the export)"))
+                        "reads \(name(of: node)) at a broken path (segment \(broken + 1) is \"undefined\" in the "
+                            + "export)"
+                    ))
             }
             if step.type == .trigger {
                 return base(.trigger, in: scope).map { $0.appending(mapSegments(path)).description }
@@ -122,7 +124,8 @@ extension WorkflowTranslator {
                             + "string), not a boolean, outside conditions"))
             default:
                 if first.hasPrefix("$") {
-                    return .failure(TranslationGap("reads \(first) of \(name(of: node)), which Relay has no equivalent of yet"))
+                    return .failure(
+                        TranslationGap("reads \(first) of \(name(of: node)), which Relay has no equivalent of yet"))
                 }
             }
             if step.type == .loop {

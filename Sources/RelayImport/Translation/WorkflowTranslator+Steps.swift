@@ -76,19 +76,41 @@ extension WorkflowTranslator {
     static func unsupported(_ step: ICONStep) -> (reason: String, blocks: Bool) {
         switch step.type {
         case .artifact:
-            return ("artifact steps (a rendered Markdown document kept with the run) need an artifact step kind, which Relay does not have yet", false)
+            return (
+                "artifact steps (a rendered Markdown document kept with the run) need an artifact step kind, which "
+                    + "Relay does not have yet",
+                false
+            )
         case .actionChatOps:
-            return ("chat-ops actions (\(step.chatOpsAppName ?? "chat") \(step.chatOpsIdentifier ?? "")) are not translated yet: they need the chat plugin's spec and a mapping of its inputs", false)
+            return (
+                "chat-ops actions (\(step.chatOpsAppName ?? "chat") \(step.chatOpsIdentifier ?? "")) are not "
+                    + "translated yet: they need the chat plugin's spec and a mapping of its inputs",
+                false
+            )
         case .decisionChatOps:
-            return ("chat-ops decisions wait for a person's answer; Relay has no human decision step yet, so the branches after it are not translated", true)
+            return (
+                "chat-ops decisions wait for a person's answer; Relay has no human decision step yet, so the "
+                    + "branches after it are not translated",
+                true
+            )
         case .patternMatch:
-            return ("pattern match steps (named regex captures) need a match step kind, which Relay does not have yet", false)
+            return (
+                "pattern match steps (named regex captures) need a match step kind, which Relay does not have yet",
+                false
+            )
         case .filter:
-            return ("filter steps are not translated yet (a condition on the path after it), so the path after it is not translated", true)
+            return (
+                "filter steps are not translated yet (a condition on the path after it), so the path after it is "
+                    + "not translated",
+                true
+            )
         case .break:
             return ("break steps (leave the loop early) need a break step kind, which Relay does not have yet", true)
         case .helpers:
-            return ("global artifact helpers (a named store, whose contents exports do not hold) are not translated yet", false)
+            return (
+                "global artifact helpers (a named store, whose contents exports do not hold) are not translated yet",
+                false
+            )
         case .humanDecision:
             return ("human decisions wait for a person's answer; Relay has no human decision step yet", true)
         default:
@@ -133,7 +155,8 @@ extension WorkflowTranslator {
                 continue
             }
             if edge == defaultEdge { continue }
-            let label = export.workflow.edges[edge].map { $0.name.isEmpty ? "branch \(index + 1)" : "\"\($0.name)\"" }
+            let label =
+                export.workflow.edges[edge].map { $0.name.isEmpty ? "branch \(index + 1)" : "\"\($0.name)\"" }
                 ?? "branch \(index + 1)"
             let expression: ICONExpression
             do {

@@ -41,7 +41,9 @@ extension WorkflowTranslator {
                 report.gap = "the export names no plugin or trigger"
                 return TriggerTranslation(binding: nil, base: RelayReference(root: "trigger"), report: report)
             }
-            if plugin.slug == "timers" { return timerTrigger(identifier: identifier, input: source.input, report: report) }
+            if plugin.slug == "timers" {
+                return timerTrigger(identifier: identifier, input: source.input, report: report)
+            }
             return pluginTrigger(plugin: plugin, identifier: identifier, report: report)
         case "trigger_chatops":
             report.gap =
@@ -121,7 +123,9 @@ extension WorkflowTranslator {
         }
         var binding = ImportedTrigger(
             plugin: plugin.slug, trigger: identifier, connection: needsConnection ? plugin.slug : nil, input: input,
-            comments: ["\(export.trigger.name): \(plugin.slug) \(plugin.version) trigger \(identifier) in InsightConnect"])
+            comments: [
+                "\(export.trigger.name): \(plugin.slug) \(plugin.version) trigger \(identifier) in InsightConnect"
+            ])
         if case .success(let loaded) = specs.spec(plugin.slug) {
             if let schema = loaded.inputSchema(identifier, kind: .trigger) {
                 var object = input.objectValue ?? [:]
@@ -135,7 +139,9 @@ extension WorkflowTranslator {
                 }
             } else {
                 use.componentMissing = true
-                report.gap = "plugin \(plugin.slug) \(loaded.spec.version ?? "") (the spec in --specs) has no trigger \"\(identifier)\""
+                report.gap =
+                    "plugin \(plugin.slug) \(loaded.spec.version ?? "") (the spec in --specs) has no trigger "
+                    + "\"\(identifier)\""
             }
         }
         uses.append(use)
