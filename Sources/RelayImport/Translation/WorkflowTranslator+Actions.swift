@@ -195,6 +195,12 @@ extension WorkflowTranslator {
         guard entries.contains(where: { if case .step = $0 { true } else { false } }) else {
             return leaveOut(node, scope: scope, reasons: ["no step of its body could be translated"], notes: notes)
         }
+        let breaks = steps.values.filter { $0.type == .break && export.workflow.parents[$0.nodeID] == node }
+        if !breaks.isEmpty {
+            gaps.append(
+                "its body has \(breaks.count) break step(s) that are not translated: every item runs, where "
+                    + "InsightConnect could leave the loop early")
+        }
         var body = ImportedWorkflow(
             name: child.workflow,
             description:
