@@ -83,6 +83,7 @@ struct CorpusImportTests {
         let validator = WorkflowValidator(catalog: catalog, connections: connections)
         var checked = 0
         var problems: [String] = []
+        var unexplained: [String] = []
         var decoded: [Workflow] = []
         for report in Self.result.report.workflows where report.pluginsWithoutSpec.isEmpty {
             for file in report.workflowFiles {
@@ -91,18 +92,37 @@ struct CorpusImportTests {
                 do throws(RelayError) {
                     let workflow = try WorkflowDecoder.load(path: path)
                     decoded.append(workflow)
-                    problems += validator.problems(workflow)
+                    for problem in validator.problems(workflow) {
+                        problems.append(problem)
+                        if !Self.isReported(problem, workflow: workflow, report: report) { unexplained.append(problem) }
+                    }
                 } catch {
                     problems.append(error.message)
+                    unexplained.append(error.message)
                 }
             }
         }
-        problems += WorkflowValidator.problems(in: decoded)
+        let set = WorkflowValidator.problems(in: decoded)
+        problems += set
+        unexplained += set
         print(
             "validation of \(checked) imported workflow files whose plugins all have specs: \(problems.count) "
                 + "problem(s)"
         )
         for problem in problems { print("  \(problem.replacingOccurrences(of: directory.path + "/", with: ""))") }
-        #expect(problems.isEmpty)
+        #expect(unexplained.isEmpty, "problems the import report does not name")
+    }
+
+    /// Whether the report already names a validation problem as a gap of its step: a required input, new in the
+    /// spec's version, that the export has no value for (`steps[0].input.quarantineState: required input is
+    /// missing`).
+    static func isReported(_ problem: String, workflow: Workflow, report: WorkflowReport) -> Bool {
+        guard let match = problem.firstMatch(of: /steps\[(\d+)\]\.input\.([^:]+): required input is missing/),
+            let index = Int(match.1), workflow.steps.indices.contains(index)
+        else { return false }
+        let id = workflow.steps[index].id
+        return report.steps.contains { step in
+            step.id == id && step.reasons.contains { $0.contains("required input \"\(match.2)\"") }
+        }
     }
 }
