@@ -8,6 +8,10 @@ import RelayCore
 struct ExportBuilder {
     var name = "Test Workflow"
     var triggerType = "trigger_api_idr"
+    /// For `trigger_plugin`: the plugin, its trigger and input.
+    var triggerPlugin: String?
+    var triggerIdentifier: String?
+    var triggerInput: JSONValue = nil
     var triggerNode = ExportBuilder.node(0)
     var steps: JSONObject = [:]
     var nodes: JSONObject = [:]
@@ -87,9 +91,21 @@ struct ExportBuilder {
                         "graph": ["nodes": .object(nodes), "edges": .object(edges)], "steps": .object(steps),
                     ]
                 ],
-                "triggers": [["id": "t1", "name": "Alert", "type": .string(triggerType), "input": nil]],
+                "triggers": [trigger],
             ]
         ]
+    }
+
+    var trigger: JSONValue {
+        var object: JSONObject = ["id": "t1", "name": "Alert", "type": .string(triggerType), "input": triggerInput]
+        if let triggerPlugin {
+            object["plugin"] = [
+                "name": .string(triggerPlugin), "slugVendor": "rapid7", "slugName": .string(triggerPlugin),
+                "slugVersion": "2.0.4",
+            ]
+        }
+        if let triggerIdentifier { object["identifier"] = .string(triggerIdentifier) }
+        return .object(object)
     }
 
     /// Translates the export with the corpus's specs (or none).
