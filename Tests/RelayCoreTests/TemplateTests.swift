@@ -30,7 +30,8 @@ import Testing
         }
         #expect(
             throws: TemplateError(
-                message: "\"env.HOME\" must start with trigger. or steps. (or be item or index in a for_each step)")
+                message:
+                    "\"env.HOME\" must start with trigger., steps. or vars. (or be item or index in a for_each step)")
         ) {
             try Template.render("{{ env.HOME }}", scope: scope)
         }
@@ -52,6 +53,52 @@ import Testing
         }
         #expect(try Template.singleReference("{{ steps.a.output.ips }}") == ["steps", "a", "output", "ips"])
         #expect(try Template.singleReference("ips: {{ steps.a.output.ips }}") == nil)
+    }
+
+    @Test func aQuotedKeyIsOneKeyWhateverItHolds() throws {
+        let scope = Template.Scope(
+            trigger: ["json": ["a.b": 1, "a": ["b": 2], "say \"hi\"": 3, "}}": 4, "é": 5, "list": [["name": "x"]]]],
+            steps: ["lookup": ["output": ["Threat Score": 85, "Go back?": ["to": "start"]]]],
+            vars: ["Channel Name": "#soc", "limit": 3])
+        #expect(try Template.render(#"{{ steps.lookup.output["Threat Score"] }}"#, scope: scope) == 85)
+        #expect(try Template.render(#"{{ trigger.json["a.b"] }} {{ trigger.json.a.b }}"#, scope: scope) == "1 2")
+        #expect(try Template.render(#"{{ trigger.json["say \"hi\""] }}"#, scope: scope) == 3)
+        #expect(try Template.render(#"{{ trigger.json["}}"] }}!"#, scope: scope) == "4!")
+        #expect(try Template.render(#"{{ trigger.json["\u00e9"] }}"#, scope: scope) == 5)
+        #expect(try Template.render(#"{{ trigger.json["list"][0]["name"] }}"#, scope: scope) == "x")
+        #expect(try Template.render(#"{{ trigger.json.list[ 0 ].name }}"#, scope: scope) == "x")
+        #expect(try Template.render(#"{{ steps.lookup.output["Go back?"].to }}"#, scope: scope) == "start")
+        #expect(
+            try Template.render(#"to {{ vars["Channel Name"] }}, {{ vars.limit }} at most"#, scope: scope)
+                == "to #soc, 3 at most")
+        #expect(
+            try Template.path(#"steps.lookup.output["Threat Score"][0]"#)
+                == ["steps", "lookup", "output", "Threat Score", "0"])
+        #expect(
+            Template.text(of: ["steps", "lookup", "output", "Threat Score", "0", "a.b", "ok"])
+                == #"steps.lookup.output["Threat Score"][0]["a.b"].ok"#)
+        #expect(throws: TemplateError(message: #"trigger.json["no such"] does not exist"#)) {
+            try Template.render(#"{{ trigger.json["no such"] }}"#, scope: scope)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{{ trigger.json["a }}"#, #""{{" without a closing "}}" in "{{ trigger.json["a }}""#),
+        (
+            "{{ trigger.json[a] }}",
+            #""trigger.json[a]": expected a position or a quoted key (such as [0] or ["Threat Score"]) after "[" "#
+                + #"at character 14, found "a""#
+        ),
+        ("{{ trigger.a b }}", #""trigger.a b": expected the end of the reference at character 11, found "b""#),
+        ("{{ trigger. }}", #""trigger.": expected a field name after "." at character 9, found the end"#),
+        (
+            #"{{ trigger["\x"] }}"#,
+            #""trigger["\x"]": invalid string at character 9: expected a valid escape sequence, found '\x"'"#
+        ),
+        ("{{ }}", #""" is not a reference like trigger.field or steps.ID.output.field"#),
+    ])
+    func aReferenceThatCannotBeReadIsAnErrorSayingWhere(template: String, message: String) {
+        #expect(throws: TemplateError(message: message)) { try Template.render(.string(template), scope: scope) }
     }
 
     @Test func conditions() throws {

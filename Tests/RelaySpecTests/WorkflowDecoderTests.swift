@@ -25,7 +25,7 @@ import Testing
         #expect(workflow.steps[0].retry == RetryPolicy(attempts: 3, backoff: .milliseconds(500)))
         #expect(workflow.steps[0].timeout == .seconds(120))
         #expect(workflow.steps[0].continueOnFailure)
-        #expect(workflow.steps[1].when?.path == ["steps", "a", "status"])
+        #expect(workflow.steps[1].when?.references == [["steps", "a", "status"]])
     }
 
     @Test(arguments: [

@@ -46,7 +46,7 @@ import Testing
         (
             "  - {id: a, plugin: p, action: x, for_each: \"{{ item }}\"}\n",
             "w.yaml:4: steps[0].for_each: item: item and index exist only in the step's input; for_each may use "
-                + "the trigger and the steps before it"
+                + "the trigger, the steps before it and the vars"
         ),
         (
             "  - {id: a, plugin: p, action: x, for_each: \"{{ trigger.hosts }}\", concurrency: 0}\n",

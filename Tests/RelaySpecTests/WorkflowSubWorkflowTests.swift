@@ -40,7 +40,7 @@ import Testing
         ),
         (
             "  - {id: a, plugin: p, action: x}\noutput: {v: \"{{ item }}\"}\n",
-            "w.yaml:4: output: item: the output may use the trigger and the steps, nothing else"
+            "w.yaml:4: output: item: the output may use the trigger, the steps and the vars, nothing else"
         ),
         (
             "  - {id: a, plugin: p, action: x}\ntimeout: soon\n",

@@ -1,63 +1,55 @@
 import Foundation
 
-/// A step's `when:`: `steps.check.status == "failed"`, `trigger.severity != "low"`, `steps.lookup.output.found`
-/// (true when the value is truthy), `not steps.x.output.ok`. Values on the right are JSON literals (quotes
-/// optional for bare words).
+/// A step's `when:`, an expression over the run (the trigger, the steps before it, the workflow's `vars`):
+///
+/// ```
+/// steps.check.status == "failed"
+/// trigger.severity != low                                   (a bare word on the right is a string)
+/// steps.lookup.output.found                                 (truthy)
+/// not steps.x.output.ok
+/// length(steps.scan.output.hosts) > 0 and (trigger.kind == "alert" or vars.always)
+/// steps.vuln.output.cves contains "CVE-2020-1472"
+/// trigger.json.os matches "(?i)windows"
+/// is_defined(steps.lookup.output["Threat Score"])
+/// ```
+///
+/// Precedence, loosest first: `or`, `and`, `not`, a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`, `contains`,
+/// `matches`), an operand: a reference (as in templates, `ReferencePath`), a JSON literal (a number, `"string"` or
+/// `'string'`, `true`, `false`, `null`, `[…]`, `{…}`), `length(x)`, `is_defined(reference)` or `( expression )`.
+/// A missing reference is null. The whole may be written inside `{{ }}`.
+///
+/// Limits: at most `maximumLength` characters and `maximumDepth` levels of nesting (parentheses, `not`, functions),
+/// so that parsing and evaluation recurse a bounded number of times; errors name the character where the problem
+/// is (`expected an operand after "and" at character 17, found ")"`).
 public struct Condition: Sendable, Equatable, CustomStringConvertible {
-    public enum Operator: String, Sendable {
-        case equals = "=="
-        case notEquals = "!="
-        case truthy, falsy
-    }
+    /// The most characters a condition may have.
+    public static let maximumLength = 4096
+    /// The deepest nesting of parentheses, `not` and function calls.
+    public static let maximumDepth = 64
 
-    public var path: [String]
-    public var op: Operator
-    public var value: JSONValue
-    public var description: String
+    /// The text it was read from.
+    public let description: String
+    /// Every reference the condition reads (each a path, as `Template.path` gives), in the order written.
+    public let references: [[String]]
+    let expression: Expression
 
     public init(_ text: String) throws(TemplateError) {
+        var parser = try ConditionParser(text)
+        expression = try parser.parseCondition()
+        references = parser.references
         description = text
-        var expression = text.trimmingCharacters(in: .whitespaces)
-        if expression.hasPrefix("{{"), expression.hasSuffix("}}") {
-            expression = String(expression.dropFirst(2).dropLast(2)).trimmingCharacters(in: .whitespaces)
-        }
-        for candidate in [Operator.equals, .notEquals] {
-            if let range = expression.range(of: " \(candidate.rawValue) ") {
-                path = try Template.path(String(expression[..<range.lowerBound]).trimmingCharacters(in: .whitespaces))
-                op = candidate
-                let literal = expression[range.upperBound...].trimmingCharacters(in: .whitespaces)
-                if let parsed = try? JSONParser.parse(literal) {
-                    value = parsed
-                } else if literal.hasPrefix("'"), literal.hasSuffix("'"), literal.count >= 2 {
-                    value = .string(String(literal.dropFirst().dropLast()))
-                } else {
-                    value = .string(literal)
-                }
-                return
-            }
-        }
-        if expression.hasPrefix("not ") {
-            path = try Template.path(String(expression.dropFirst(4)).trimmingCharacters(in: .whitespaces))
-            op = .falsy
-        } else {
-            path = try Template.path(expression)
-            op = .truthy
-        }
-        value = .null
     }
 
-    /// Whether the condition holds; a missing value is null.
+    /// Whether the condition holds: its value is truthy (see `isTruthy`).
     public func holds(in scope: Template.Scope) -> Bool {
-        let actual = (try? Template.resolve(path, in: scope.json)) ?? .null
-        switch op {
-        case .equals: return actual.numericallyEquals(value)
-        case .notEquals: return !actual.numericallyEquals(value)
-        case .truthy: return Condition.isTruthy(actual)
-        case .falsy: return !Condition.isTruthy(actual)
-        }
+        Self.isTruthy(expression.value(in: scope.json))
     }
 
-    static func isTruthy(_ value: JSONValue) -> Bool {
+    /// Two conditions are equal when they were read from the same text.
+    public static func == (lhs: Condition, rhs: Condition) -> Bool { lhs.description == rhs.description }
+
+    /// False for `null`, `false`, `0`, `""`, `[]` and `{}`; true for anything else.
+    public static func isTruthy(_ value: JSONValue) -> Bool {
         switch value {
         case .null: false
         case .bool(let b): b
@@ -68,5 +60,37 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
         case .array(let a): !a.isEmpty
         case .object(let o): !o.isEmpty
         }
+    }
+}
+
+extension Condition {
+    /// A parsed condition. `and` and `or` hold all their operands in one node, so that a long chain adds no depth.
+    indirect enum Expression: Sendable {
+        case literal(JSONValue)
+        case reference([String])
+        case not(Expression)
+        case all([Expression])
+        case any([Expression])
+        case compare(Expression, Comparison, Expression)
+        case matches(Expression, Pattern)
+        case length(Expression)
+        case isDefined([String])
+    }
+
+    enum Comparison: String, Sendable, CaseIterable {
+        case equals = "=="
+        case notEquals = "!="
+        case lessOrEqual = "<="
+        case greaterOrEqual = ">="
+        case less = "<"
+        case greater = ">"
+        case contains
+    }
+
+    /// A regular expression of `matches`, compiled once when the condition is read.
+    struct Pattern: @unchecked Sendable {
+        // @unchecked: NSRegularExpression is immutable and documented as safe to use from several threads at once.
+        let source: String
+        let regex: NSRegularExpression
     }
 }

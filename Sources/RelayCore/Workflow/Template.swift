@@ -1,27 +1,34 @@
 import OrderedCollections
 
-/// Step inputs as templates: `{{ trigger.alert.host }}`, `{{ steps.lookup.output.ip }}`. A string that is exactly
+/// Step inputs as templates: `{{ trigger.alert.host }}`, `{{ steps.lookup.output.ip }}`,
+/// `{{ steps.lookup.output["Threat Score"] }}`, `{{ vars["Channel Name"] }}`. A string that is exactly
 /// one reference keeps the referenced value's JSON type (a number stays a number, an object an object); a
 /// reference inside other text is written into it (strings as they are, anything else as JSON).
 public enum Template {
-    /// What templates can see: the trigger's event and each finished step (`status`, `output`, `error`); in the
-    /// input of one item of a `for_each` step, also `item` and `index`.
+    /// What templates can see: the trigger's event, each finished step (`status`, `output`, `error`) and the
+    /// workflow's `vars`; in the input of one item of a `for_each` step, also `item` and `index`.
     public struct Scope: Sendable {
         public var trigger: JSONValue
         public var steps: JSONObject
+        /// The workflow's variables (`vars:`), by name.
+        public var vars: JSONObject
         /// The item of a `for_each` step being rendered, and its position.
         public var item: JSONValue?
         public var index: Int?
 
-        public init(trigger: JSONValue, steps: JSONObject = [:], item: JSONValue? = nil, index: Int? = nil) {
+        public init(
+            trigger: JSONValue, steps: JSONObject = [:], vars: JSONObject = [:], item: JSONValue? = nil,
+            index: Int? = nil
+        ) {
             self.trigger = trigger
             self.steps = steps
+            self.vars = vars
             self.item = item
             self.index = index
         }
 
         public var json: JSONValue {
-            var json: JSONObject = ["trigger": trigger, "steps": .object(steps)]
+            var json: JSONObject = ["trigger": trigger, "steps": .object(steps), "vars": .object(vars)]
             if let item { json["item"] = item }
             if let index { json["index"] = .int(index) }
             return .object(json)
@@ -64,50 +71,75 @@ public enum Template {
         case reference([String])
     }
 
-    /// Splits text into literal runs and `{{ path }}` references.
+    /// Splits text into literal runs and `{{ path }}` references. A `"}}"` inside a quoted key
+    /// (`{{ trigger["}}"] }}`) does not close the reference.
     static func parse(_ text: String) throws(TemplateError) -> [Piece] {
         var pieces: [Piece] = []
         var rest = Substring(text)
         while let open = rest.range(of: "{{") {
             if open.lowerBound > rest.startIndex { pieces.append(.text(String(rest[..<open.lowerBound]))) }
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
+            guard let close = closing(in: rest[open.upperBound...]) else {
                 throw TemplateError(message: "\"{{\" without a closing \"}}\" in \"\(text)\"")
             }
-            let expression = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            pieces.append(.reference(try path(expression)))
+            pieces.append(.reference(try path(String(rest[open.upperBound..<close.lowerBound]))))
             rest = rest[close.upperBound...]
         }
         if !rest.isEmpty { pieces.append(.text(String(rest))) }
         return pieces
     }
 
-    /// `steps.lookup.output.ips[0]` → ["steps", "lookup", "output", "ips", "0"].
-    public static func path(_ expression: String) throws(TemplateError) -> [String] {
-        var parts: [String] = []
-        for segment in expression.split(separator: ".", omittingEmptySubsequences: false) {
-            var name = Substring(segment)
-            var indexes: [String] = []
-            while name.hasSuffix("]"), let open = name.lastIndex(of: "[") {
-                indexes.insert(String(name[name.index(after: open)..<name.index(before: name.endIndex)]), at: 0)
-                name = name[..<open]
+    /// The first `}}` of `text` outside a double-quoted string.
+    static func closing(in text: Substring) -> Range<Substring.Index>? {
+        let scalars = text.unicodeScalars
+        var index = scalars.startIndex
+        var inString = false
+        while index < scalars.endIndex {
+            let scalar = scalars[index]
+            let next = scalars.index(after: index)
+            if inString {
+                if scalar == "\\" {
+                    guard next < scalars.endIndex else { return nil }
+                    index = scalars.index(after: next)
+                    continue
+                }
+                if scalar == "\"" { inString = false }
+            } else if scalar == "\"" {
+                inString = true
+            } else if scalar == "}", next < scalars.endIndex, scalars[next] == "}" {
+                return index..<scalars.index(after: next)
             }
-            guard !name.isEmpty else {
-                throw TemplateError(
-                    message: "\"\(expression)\" is not a reference like trigger.field or steps.ID.output.field")
-            }
-            parts.append(String(name))
-            parts.append(contentsOf: indexes)
+            index = next
         }
-        guard let root = parts.first, ["trigger", "steps", "item", "index"].contains(root) else {
-            throw TemplateError(
-                message: "\"\(expression)\" must start with trigger. or steps. (or be item or index in a for_each step)"
-            )
-        }
-        guard root != "index" || parts.count == 1 else {
-            throw TemplateError(message: "\"\(expression)\": index is a number, it has no \(parts[1])")
-        }
-        return parts
+        return nil
     }
+
+    /// `steps.lookup.output.ips[0]` → ["steps", "lookup", "output", "ips", "0"]; `steps.lookup.output["Threat
+    /// Score"]` → ["steps", "lookup", "output", "Threat Score"] (see `ReferencePath` for the syntax).
+    public static func path(_ expression: String) throws(TemplateError) -> [String] {
+        let characters = Array(expression.trimmingWhitespace)
+        let shown = String(characters)
+        guard let first = characters.first, ReferencePath.isBare(first) else {
+            throw TemplateError(
+                message: "\"\(shown)\" is not a reference like trigger.field or steps.ID.output.field")
+        }
+        let scanned: (path: [String], end: Int)
+        do {
+            scanned = try ReferencePath.scan(characters, from: 0)
+        } catch {
+            throw TemplateError(message: "\"\(shown)\": \(error.message)")
+        }
+        try ReferencePath.checkRoot(scanned.path, expression: shown)
+        let rest = ReferencePath.skipSpaces(characters, from: scanned.end)
+        guard rest == characters.count else {
+            throw TemplateError(
+                message: "\"\(shown)\": expected the end of the reference at character \(rest + 1), found "
+                    + ReferencePath.found(characters, at: rest))
+        }
+        return scanned.path
+    }
+
+    /// A path as it is written in a template: `steps.lookup.output["Threat Score"][0]`.
+    public static func text(of path: [String]) -> String { ReferencePath.text(of: path) }
 
     /// The value at `path`, or an error naming the first part that is missing.
     public static func resolve(_ path: [String], in root: JSONValue) throws(TemplateError) -> JSONValue {
@@ -116,19 +148,19 @@ public enum Template {
             switch node {
             case .object(let object):
                 guard let next = object[part] else {
-                    throw TemplateError(message: "\(path.prefix(depth + 1).joined(separator: ".")) does not exist")
+                    throw TemplateError(message: "\(text(of: Array(path.prefix(depth + 1)))) does not exist")
                 }
                 node = next
             case .array(let items):
                 guard let index = Int(part), items.indices.contains(index) else {
                     throw TemplateError(
                         message:
-                            "\(path.prefix(depth).joined(separator: ".")): no item \(part) in a list of \(items.count)")
+                            "\(text(of: Array(path.prefix(depth)))): no item \(part) in a list of \(items.count)")
                 }
                 node = items[index]
             default:
                 throw TemplateError(
-                    message: "\(path.prefix(depth).joined(separator: ".")) is \(node.typeName), it has no \(part)")
+                    message: "\(text(of: Array(path.prefix(depth)))) is \(node.typeName), it has no \(part)")
             }
         }
         return node

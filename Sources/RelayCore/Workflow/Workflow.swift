@@ -1,6 +1,7 @@
 /// A workflow: one trigger, then steps that run actions. The steps form a graph through their `needs` (by default
 /// each step needs the one listed before it, so a workflow without `needs` is a straight line). Each step's input
-/// is a template over the trigger's event and the outputs of the steps before it in the graph.
+/// is a template over the trigger's event, the outputs of the steps before it in the graph and the workflow's
+/// `vars`.
 public struct Workflow: Sendable, Equatable {
     public var name: String
     public var version: Int
@@ -8,9 +9,12 @@ public struct Workflow: Sendable, Equatable {
     /// `workflow:`), whose trigger event is that step's input.
     public var trigger: TriggerBinding?
     public var steps: [WorkflowStep]
-    /// `output:`, a template over the trigger and the steps: what a run returns when it succeeds (a sub-workflow's
-    /// step output). Without it, the output of the last step listed.
+    /// `output:`, a template over the trigger, the steps and the vars: what a run returns when it succeeds (a
+    /// sub-workflow's step output). Without it, the output of the last step listed.
     public var output: JSONValue?
+    /// `vars:`, the workflow's variables by name, with their values (any JSON): what `{{ vars.NAME }}` (or
+    /// `{{ vars["Channel Name"] }}`) reads in its steps' inputs, conditions, `for_each`, `output` and trigger input.
+    public var vars: JSONObject = [:]
     /// `timeout:`, the run's deadline from its start (nil: none). Past it the run fails and nothing new starts.
     public var timeout: Duration?
     /// Where it was read from, for messages.

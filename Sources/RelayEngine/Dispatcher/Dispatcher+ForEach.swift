@@ -30,7 +30,7 @@ extension Dispatcher {
     func startForEach(runID: String, workflow: Workflow, step: WorkflowStep, in tx: any RunStoreTransaction) throws
         -> ForEachProgress
     {
-        let scope = try tx.scope(runID: runID)
+        let scope = try self.scope(runID: runID, workflow: workflow, in: tx)
         let items: [JSONValue]
         do {
             items = try Self.items(of: step, scope: scope)
@@ -164,7 +164,7 @@ extension Dispatcher {
             let step = workflow.step(item.stepID), step.forEach != nil,
             try tx.step(jobID: JobRoute.jobID(runID: item.runID, stepID: step.id, attempt: 1))?.status == .running
         else { return Outcome() }
-        let scope = try tx.scope(runID: item.runID)
+        let scope = try self.scope(runID: item.runID, workflow: workflow, in: tx)
         var outcome = Outcome()
         if event.status != .ok {
             var itemScope = scope

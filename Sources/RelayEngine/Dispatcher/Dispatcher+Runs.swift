@@ -106,7 +106,7 @@ extension Dispatcher {
     /// What a run returns when it succeeds: its workflow's `output` rendered over the run, or the output of the
     /// last step listed.
     func runOutput(runID: String, workflow: Workflow, in tx: any RunStoreTransaction) throws -> JSONValue {
-        let scope = try tx.scope(runID: runID)
+        let scope = try self.scope(runID: runID, workflow: workflow, in: tx)
         guard let template = workflow.output else {
             return workflow.steps.last.flatMap { scope.steps[$0.id]?["output"] } ?? .null
         }
@@ -237,7 +237,7 @@ extension Dispatcher {
         let parent = RunParent(runID: runID, stepID: step.id, jobID: jobID)
         // The input the attempt recorded was rendered from the same steps' outputs, which have not changed since.
         do {
-            let input = try Template.render(step.input, scope: tx.scope(runID: runID))
+            let input = try Template.render(step.input, scope: self.scope(runID: runID, workflow: workflow, in: tx))
             return try startChild(parent: parent, step: step, input: input, in: tx)
         } catch let error as TemplateError {
             let failure = StepEvent.failure("input could not be rendered: \(error.message)")
@@ -268,7 +268,8 @@ extension Dispatcher {
             let jobID = JobRoute.jobID(runID: run.id, stepID: step.id, attempt: next)
             do {
                 if step.workflow != nil {
-                    let input = try Template.render(step.input, scope: tx.scope(runID: run.id))
+                    let input = try Template.render(
+                        step.input, scope: self.scope(runID: run.id, workflow: workflow, in: tx))
                     try tx.addStep(
                         StepAttemptRecord(
                             jobID: jobID, runID: run.id, stepID: step.id, attempt: next, status: .running,
@@ -278,7 +279,8 @@ extension Dispatcher {
                         in: tx)
                 } else {
                     let job = try job(
-                        runID: run.id, workflow: workflow, step: step, attempt: next, scope: tx.scope(runID: run.id))
+                        runID: run.id, workflow: workflow, step: step, attempt: next,
+                        scope: self.scope(runID: run.id, workflow: workflow, in: tx))
                     try tx.addStep(job.attemptRecord)
                     try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
                     progress.append(.job(job))
@@ -316,6 +318,7 @@ extension Dispatcher {
                     item: item.item))
         }
         return try fillItems(
-            runID: runID, workflow: workflow, step: step, scope: tx.scope(runID: runID), in: tx)
+            runID: runID, workflow: workflow, step: step, scope: self.scope(runID: runID, workflow: workflow, in: tx),
+            in: tx)
     }
 }

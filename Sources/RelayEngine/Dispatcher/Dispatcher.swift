@@ -304,7 +304,8 @@ public final class Dispatcher: Sendable {
         if event.status == .ok {
             outcome.add(try advance(runID: step.runID, workflow: workflow, in: tx))
         } else if step.attempt < definition.retry.attempts, definition.workflow != nil,
-            let input = try? Template.render(definition.input, scope: tx.scope(runID: step.runID))
+            let input = try? Template.render(
+                definition.input, scope: self.scope(runID: step.runID, workflow: workflow, in: tx))
         {
             // A sub-workflow step's retry: a new child run once the backoff has passed.
             let retry = StepAttemptRecord(
@@ -315,7 +316,7 @@ public final class Dispatcher: Sendable {
         } else if step.attempt < definition.retry.attempts, definition.workflow == nil,
             let job = try? self.job(
                 runID: step.runID, workflow: workflow, step: definition, attempt: step.attempt + 1,
-                scope: tx.scope(runID: step.runID))
+                scope: self.scope(runID: step.runID, workflow: workflow, in: tx))
         {
             // (A retry renders the input as the first attempt did; should that fail now, the step has failed.)
             try tx.addStep(job.attemptRecord)
@@ -421,7 +422,9 @@ public final class Dispatcher: Sendable {
                         runID: runID, step: step,
                         reason: "no path reached it: every step it needs was skipped (\(needs.joined(separator: ", ")))"
                     )
-                } else if let condition = step.when, !condition.holds(in: try tx.scope(runID: runID)) {
+                } else if let condition = step.when,
+                    !condition.holds(in: try self.scope(runID: runID, workflow: workflow, in: tx))
+                {
                     record = skipped(runID: runID, step: step, reason: "condition not met: \(condition.description)")
                 } else if step.forEach != nil {
                     // Records the step and its items itself; it ends at once when there is nothing to run.
@@ -442,7 +445,8 @@ public final class Dispatcher: Sendable {
                     do {
                         if step.workflow != nil {
                             // A sub-workflow: its child run starts now; the step ends when the child does.
-                            let input = try Template.render(step.input, scope: tx.scope(runID: runID))
+                            let input = try Template.render(
+                                step.input, scope: self.scope(runID: runID, workflow: workflow, in: tx))
                             if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
                             record = StepAttemptRecord(
                                 jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
@@ -456,7 +460,8 @@ public final class Dispatcher: Sendable {
                             continue
                         }
                         let job = try job(
-                            runID: runID, workflow: workflow, step: step, attempt: 1, scope: tx.scope(runID: runID))
+                            runID: runID, workflow: workflow, step: step, attempt: 1,
+                            scope: self.scope(runID: runID, workflow: workflow, in: tx))
                         record = job.attemptRecord
                         progress.append(.job(job))
                         try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())

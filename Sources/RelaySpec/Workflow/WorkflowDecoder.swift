@@ -20,7 +20,7 @@ public enum WorkflowDecoder {
             throw fail(
                 root, "workflow", "expected a mapping with name, trigger and steps, found \(root.kindDescription)")
         }
-        let workflowKeys = ["name", "version", "description", "trigger", "steps", "output", "timeout"]
+        let workflowKeys = ["name", "version", "description", "vars", "trigger", "steps", "output", "timeout"]
         for entry in root.orderedEntries where !workflowKeys.contains(entry.key) {
             throw fail(
                 entry.keyNode, entry.key, "unknown key (a workflow has \(workflowKeys.joined(separator: ", ")))")
@@ -35,7 +35,8 @@ public enum WorkflowDecoder {
             }
             version = v
         }
-        let binding = try decodeTrigger(root["trigger"], fail: fail)
+        let vars = try decodeVars(root["vars"], fail: fail)
+        let binding = try decodeTrigger(root["trigger"], vars: vars, fail: fail)
 
         guard let stepsNode = root["steps"], let items = stepsNode.sequence else {
             throw fail(root["steps"] ?? root, "steps", "expected a list of steps")
@@ -158,6 +159,7 @@ public enum WorkflowDecoder {
         guard !steps.isEmpty else { throw fail(stepsNode, "steps", "a workflow needs at least one step") }
         var workflow = Workflow(
             name: name, version: version, trigger: binding, steps: steps, file: file, source: yaml)
+        workflow.vars = vars
         if let timeout = root["timeout"] { workflow.timeout = try duration(timeout, path: "timeout", fail: fail) }
         if let output = root["output"] {
             workflow.output = output.json
@@ -172,10 +174,12 @@ public enum WorkflowDecoder {
         return workflow
     }
 
-    /// The workflow's `trigger`; nil when it has none (it runs only as another workflow's sub-workflow).
-    static func decodeTrigger(_ node: YAMLNode?, fail: (YAMLNode?, String, String) -> RelayError) throws(RelayError)
-        -> TriggerBinding?
-    {
+    /// The workflow's `trigger`; nil when it has none (it runs only as another workflow's sub-workflow). Its `input`
+    /// may use the workflow's vars (`{{ vars.channel }}`), and is rendered with them here: the instance a binding
+    /// runs (and shares with the workflows whose binding is the same) is identified by the input it gets.
+    static func decodeTrigger(
+        _ node: YAMLNode?, vars: JSONObject, fail: (YAMLNode?, String, String) -> RelayError
+    ) throws(RelayError) -> TriggerBinding? {
         guard let triggerNode = node else { return nil }
         guard triggerNode.mapping != nil else {
             throw fail(triggerNode, "trigger", "expected a mapping with plugin, trigger, connection and input")
@@ -198,14 +202,15 @@ public enum WorkflowDecoder {
             }
             return TriggerBinding(
                 plugin: plugin, trigger: task, connection: triggerNode["connection"]?.string,
-                input: triggerNode["input"]?.json ?? [:], isTask: true, every: every, schedule: schedule)
+                input: try triggerInput(triggerNode["input"], vars: vars, fail: fail), isTask: true, every: every,
+                schedule: schedule)
         } else {
             guard let trigger = triggerNode["trigger"]?.string else {
                 throw fail(triggerNode, "trigger.trigger", "expected the trigger's name (or task: for a spec task)")
             }
             return TriggerBinding(
                 plugin: plugin, trigger: trigger, connection: triggerNode["connection"]?.string,
-                input: triggerNode["input"]?.json ?? [:])
+                input: try triggerInput(triggerNode["input"], vars: vars, fail: fail))
         }
     }
 
@@ -228,11 +233,11 @@ public enum WorkflowDecoder {
             guard let reference = single else {
                 throw fail(forEach, "\(path).for_each", "expected \(example) (one reference), found \"\(text)\"")
             }
-            guard reference.first == "trigger" || reference.first == "steps" else {
+            guard reference.first != "item" && reference.first != "index" else {
                 throw fail(
                     forEach, "\(path).for_each",
-                    "\(reference.joined(separator: ".")): item and index exist only in the step's input; for_each "
-                        + "may use the trigger and the steps before it")
+                    "\(Template.text(of: reference)): item and index exist only in the step's input; for_each "
+                        + "may use the trigger, the steps before it and the vars")
             }
             step.forEach = text
         }
@@ -251,7 +256,8 @@ public enum WorkflowDecoder {
     }
 
     /// The steps' needs form a graph without cycles, and each step's templates and condition use only the steps
-    /// before it in that graph (its needs, and theirs): those are the steps that have ended when it starts.
+    /// before it in that graph (its needs, and theirs): those are the steps that have ended when it starts; and only
+    /// the vars the workflow declares.
     static func checkGraph(
         _ workflow: Workflow, nodes: [YAMLNode], fail: (YAMLNode?, String, String) -> RelayError
     ) throws(RelayError) {
@@ -281,14 +287,17 @@ public enum WorkflowDecoder {
                 guard key == "input", workflow.steps[index].forEach != nil else {
                     throw fail(
                         node, "steps[\(index)].\(key)",
-                        "\(reference.joined(separator: ".")): item and index exist only in the input of a step with "
+                        "\(Template.text(of: reference)): item and index exist only in the input of a step with "
                             + "for_each")
                 }
                 return
             }
+            if let problem = undeclaredVariable(reference, vars: workflow.vars) {
+                throw fail(node, "steps[\(index)].\(key)", problem)
+            }
             guard reference.first == "steps" else { return }
             let target = reference.count >= 2 ? reference[1] : ""
-            let shown = reference.joined(separator: ".")
+            let shown = Template.text(of: reference)
             guard ids.contains(target) else {
                 throw fail(
                     node, "steps[\(index)].\(key)",
@@ -306,7 +315,9 @@ public enum WorkflowDecoder {
             for reference in (try? Template.references(in: step.input)) ?? [] {
                 try check(reference, step: index, key: "input", kind: "a step")
             }
-            if let when = step.when { try check(when.path, step: index, key: "when", kind: "a condition") }
+            for reference in step.when?.references ?? [] {
+                try check(reference, step: index, key: "when", kind: "a condition")
+            }
             if let forEach = step.forEach {
                 for reference in (try? Template.references(in: .string(forEach))) ?? [] {
                     try check(reference, step: index, key: "for_each", kind: "for_each")
@@ -315,17 +326,21 @@ public enum WorkflowDecoder {
         }
     }
 
-    /// The workflow's `output` may use the trigger and any step (all have ended when it is rendered), nothing
-    /// else.
+    /// The workflow's `output` may use the trigger, any step (all have ended when it is rendered) and the vars,
+    /// nothing else.
     static func checkOutput(_ workflow: Workflow, node: YAMLNode?, fail: (YAMLNode?, String, String) -> RelayError)
         throws(RelayError)
     {
         guard let output = workflow.output else { return }
         let ids = workflow.steps.map(\.id)
         for reference in (try? Template.references(in: output)) ?? [] {
-            let shown = reference.joined(separator: ".")
+            let shown = Template.text(of: reference)
             switch reference.first {
             case "trigger": continue
+            case "vars":
+                if let problem = undeclaredVariable(reference, vars: workflow.vars) {
+                    throw fail(node, "output", problem)
+                }
             case "steps":
                 let target = reference.count >= 2 ? reference[1] : ""
                 guard ids.contains(target) else {
@@ -334,7 +349,8 @@ public enum WorkflowDecoder {
                         "\(shown): unknown step \"\(target)\"; the steps are \(ids.joined(separator: ", "))")
                 }
             default:
-                throw fail(node, "output", "\(shown): the output may use the trigger and the steps, nothing else")
+                throw fail(
+                    node, "output", "\(shown): the output may use the trigger, the steps and the vars, nothing else")
             }
         }
     }

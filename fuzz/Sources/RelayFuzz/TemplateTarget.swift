@@ -6,13 +6,16 @@ import RelayCore
 /// trigger event as JSON. Invariants:
 /// - rendering fails exactly when a reference does not parse or does not resolve in the scope;
 /// - a template without references renders to itself; a string that is one reference renders to its value;
-/// - every reference and condition path starts with `trigger` or `steps`;
-/// - `==` and `!=`, truthy and falsy, give opposite answers on the same path and value.
+/// - every reference (of a template or a condition) starts with `trigger`, `steps` or `vars`, or is a for_each
+///   step's `item` (and what is in it) or `index` (alone);
+/// - a condition and its negation `not (…)` give opposite answers; reading a condition and evaluating it never
+///   traps, whatever its nesting (errors past the limits).
 enum TemplateTarget {
     static let defaultTrigger: JSONValue = [
         "alert": ["host": "web-1", "severity": 3, "ips": ["10.0.0.1", "10.0.0.2"], "ok": true, "ratio": 0.5],
         "empty": [:], "list": [], "none": nil, "": "blank",
     ]
+    static let vars: JSONObject = ["Channel Name": "#soc", "max": 3, "hosts": ["a", "b"]]
     static let steps: JSONObject = [
         "lookup": ["status": "succeeded", "output": ["ip": "10.0.0.1", "found": true, "ports": [22, 443]]],
         "check": ["status": "failed", "error": "timed out"],
@@ -23,7 +26,7 @@ enum TemplateTarget {
         let templateBytes = Array(bytes[..<(split ?? bytes.endIndex)])
         var trigger = defaultTrigger
         if let split, let event = try? JSONParser.parse(bytes: Array(bytes[(split + 1)...])) { trigger = event }
-        let scope = Template.Scope(trigger: trigger, steps: steps)
+        let scope = Template.Scope(trigger: trigger, steps: steps, vars: vars)
         let text = String(decoding: templateBytes, as: UTF8.self)
         let template = (try? JSONParser.parse(bytes: templateBytes)) ?? .string(text)
 
@@ -62,11 +65,11 @@ enum TemplateTarget {
         }
     }
 
-    /// A reference starts with trigger or steps, or is a for_each step's item (and what is in it) or its index
-    /// (alone: a number has no fields).
+    /// A reference starts with trigger, steps or vars, or is a for_each step's item (and what is in it) or its
+    /// index (alone: a number has no fields).
     static func rootsAllowed(_ path: [String]) -> Bool {
         switch path.first {
-        case "trigger", "steps", "item": return true
+        case "trigger", "steps", "vars", "item": return true
         case "index": return path.count == 1
         default: return false
         }
@@ -74,15 +77,13 @@ enum TemplateTarget {
 
     static func checkCondition(_ text: String, scope: Template.Scope) {
         guard let condition = try? Condition(text) else { return }
-        fuzzCheck(Self.rootsAllowed(condition.path), "condition path \(condition.path)")
-        var opposite = condition
-        switch condition.op {
-        case .equals: opposite.op = .notEquals
-        case .notEquals: opposite.op = .equals
-        case .truthy: opposite.op = .falsy
-        case .falsy: opposite.op = .truthy
+        for path in condition.references {
+            fuzzCheck(Self.rootsAllowed(path), "condition \(text) reads \(path)")
         }
-        fuzzCheck(condition.holds(in: scope) != opposite.holds(in: scope), "\(text) and its opposite agree")
+        let holds = condition.holds(in: scope)
+        // The negation, unless the parentheses take it past the nesting limit (or the text is inside {{ }}).
+        guard let opposite = try? Condition("not (\(text))") else { return }
+        fuzzCheck(opposite.holds(in: scope) != holds, "\(text) and its negation agree")
     }
 
     static func strings(in value: JSONValue) -> [String] {

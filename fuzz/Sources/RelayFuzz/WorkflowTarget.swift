@@ -5,9 +5,11 @@ import RelaySpec
 /// Workflow YAML (WorkflowDecoder), with the cron schedules and retry delays a decoded workflow leads to.
 /// Invariants for a workflow that decodes:
 /// - a name, a positive version, at least one step, step ids unique and of the documented form;
-/// - every `steps.ID` a step's input or condition refers to is an earlier step;
+/// - every `steps.ID` a step's input, condition (every reference in it) or `for_each` refers to is a step before it;
+///   `item` and `index` only in the input of a `for_each` step; every `vars.NAME` a step or the output reads is
+///   declared;
 /// - a step runs either a plugin's action or a sub-workflow (`workflow:`), never both;
-/// - the workflow's `output` refers to the trigger and its steps only; its `timeout` is positive;
+/// - the workflow's `output` refers to the trigger, its steps and its vars only; its `timeout` is positive;
 /// - durations are not negative, retries at least 1, and every retry delay lies between zero and the cap;
 /// - a schedule that parses gives a next time after now, or none; nothing traps.
 /// A decoding error names the file.
@@ -33,10 +35,10 @@ enum WorkflowTarget {
         if let output = workflow.output {
             for reference in (try? Template.references(in: output)) ?? [["<unparseable>"]] {
                 fuzzCheck(
-                    reference.first == "trigger"
+                    reference.first == "trigger" || declared(reference, in: workflow)
                         || (reference.first == "steps" && reference.count >= 2
                             && ids.contains(reference[1])),
-                    "output refers to \(reference.joined(separator: ".")), not the trigger or a step")
+                    "output refers to \(Template.text(of: reference)), not the trigger, a step or a var")
             }
         }
         if let schedule = workflow.trigger?.schedule, let cron = try? CronSchedule(schedule) {
@@ -53,16 +55,23 @@ enum WorkflowTarget {
                     !name.isEmpty && step.plugin.isEmpty && step.action.isEmpty && step.connection == nil,
                     "step \(step.id) runs both workflow \(name) and \(step.plugin).\(step.action)")
             }
-            let references = (try? Template.references(in: step.input)) ?? [["<unparseable>"]]
-            for reference in references + [step.when?.path ?? []]
+            let input = (try? Template.references(in: step.input)) ?? [["<unparseable>"]]
+            let forEach = step.forEach.map { (try? Template.references(in: .string($0))) ?? [["<unparseable>"]] }
+            for (reference, inInput) in input.map({ ($0, true) })
+                + (step.when?.references ?? []).map({ ($0, false) }) + (forEach ?? []).map({ ($0, false) })
             where reference.first != "trigger" && !reference.isEmpty {
                 // A for_each step's input may use its item and index.
-                if step.forEach != nil, reference.first == "item" || reference == ["index"] { continue }
+                if inInput, step.forEach != nil, reference.first == "item" || reference == ["index"] { continue }
+                if reference.first == "vars" {
+                    fuzzCheck(
+                        declared(reference, in: workflow), "step \(step.id) reads an undeclared var: \(reference)")
+                    continue
+                }
                 fuzzCheck(
                     reference.first == "steps" && reference.count >= 2
                         && before[step.id, default: []].contains(
                             reference[1]),
-                    "step \(step.id) refers to \(reference.joined(separator: ".")), not a step before it")
+                    "step \(step.id) refers to \(Template.text(of: reference)), not a step before it")
             }
             fuzzCheck(step.timeout >= .zero && step.retry.backoff >= .zero, "negative duration in step \(step.id)")
             fuzzCheck(step.retry.attempts >= 1, "step \(step.id): \(step.retry.attempts) attempts")
@@ -74,6 +83,11 @@ enum WorkflowTarget {
             }
             earlier.insert(step.id)
         }
+    }
+
+    /// A reference to the workflow's vars (all of them, or one it declares).
+    static func declared(_ reference: [String], in workflow: Workflow) -> Bool {
+        reference.first == "vars" && (reference.count == 1 || workflow.vars[reference[1]] != nil)
     }
 
     /// For each step, the steps before it in the graph: its needs (as written, or the step listed before it), their
