@@ -107,19 +107,30 @@ extension WorkflowTranslator {
         var use = PluginUse(
             plugin: plugin, component: identifier, kind: .trigger, workflow: name, step: export.trigger.name,
             needsConnection: needsConnection)
-        // The input may hold templates ({{$workflow.[Channel]}}); they are translated for the record, but Relay
-        // does not render a trigger's input.
+        // The input may read workflow variables ({{$workflow.[Channel]}}), which Relay renders into a trigger's
+        // input when it reads the workflow; nothing else exists before a run.
         trigger = TriggerTranslation(binding: nil, base: base, report: report)
         let top = Scope(loop: nil, parent: nil, workflow: name, depth: 0)
         var input = export.trigger.input
+        let before = Set(variablesUsed)
         switch translateValue(input, in: top) {
         case .success(let translated): input = translated
         case .failure(let problems): report.gap = problems.all.map(\.reason).joined(separator: "; ")
         }
-        if ICONTemplate.containsTemplate(input), report.gap == nil {
+        let others = Self.tokens(in: export.trigger.input).filter {
+            if case .variable = ICONReference.parse(token: $0, nodes: nodes) { return false }
+            return true
+        }
+        if !others.isEmpty, report.gap == nil {
             report.gap =
-                "its input uses templates (workflow variables); Relay does not render a trigger's input, so fill in "
-                + "the values in trigger.input"
+                "its input reads \(others.map { "{{\($0)}}" }.joined(separator: ", ")); a trigger's input may read "
+                + "only the workflow's variables"
+        }
+        let read = variablesUsed.filter { !before.contains($0) }
+        if !read.isEmpty {
+            report.notes.append(
+                "its input reads the workflow variables \(read.map { "\"\($0)\"" }.joined(separator: ", ")), "
+                    + "null under vars: until filled in (relay workflow validate names the inputs still null)")
         }
         var binding = ImportedTrigger(
             plugin: plugin.slug, trigger: identifier, connection: needsConnection ? plugin.slug : nil, input: input,
@@ -147,5 +158,19 @@ extension WorkflowTranslator {
         uses.append(use)
         report.translation = "\(plugin.slug) trigger \(identifier)"
         return TriggerTranslation(binding: binding, base: base, report: report)
+    }
+
+    /// The insides of every `{{ … }}` in a value's strings.
+    static func tokens(in value: JSONValue) -> [String] {
+        switch value {
+        case .string(let text):
+            return (ICONTemplate.pieces(text) ?? []).compactMap {
+                if case .token(let token) = $0 { return token }
+                return nil
+            }
+        case .array(let items): return items.flatMap(tokens(in:))
+        case .object(let object): return object.values.flatMap(tokens(in:))
+        default: return []
+        }
     }
 }
