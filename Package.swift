@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies flow one way (docs/architecture.md draws the graph):
 // RelayCore (no I/O) ← RelaySpec ← RelaySDK ← RelayTransport ← RelayStore / RelayKafka ← RelayEngine ← RelayBench
-// ← RelayCLI ← relay
+// ← RelayCLI ← relay; RelayImport (on RelayCore and RelaySpec only) ← RelayCLI
 let package = Package(
     name: "Relay",
     platforms: [.macOS(.v14)],
@@ -83,6 +83,13 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // `relay workflow import`: InsightConnect exports (.icon) → a Relay project (workflows, plugins, connections)
+        // and a report of what was and was not translated.
+        .target(
+            name: "RelayImport",
+            dependencies: [
+                "RelayCore", "RelaySpec", .product(name: "OrderedCollections", package: "swift-collections"),
+            ]),
         // `relay plugin new`: Swift plugin packages generated from specs.
         .target(name: "RelayCodegen", dependencies: ["RelayCore", "RelaySpec"]),
         // The plugins that ship with Relay; their specs are resources.
@@ -115,7 +122,7 @@ let package = Package(
             name: "RelayCLI",
             dependencies: [
                 "RelayCore", "RelaySpec", "RelaySDK", "RelayPlugins", "RelayEngine", "RelayKafka", "RelayCodegen",
-                "RelayBench",
+                "RelayBench", "RelayImport",
                 "RelayTransport", "RelayStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -155,6 +162,9 @@ let package = Package(
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
+        .testTarget(
+            name: "RelayImportTests",
+            dependencies: ["RelayImport", "RelayCore", "RelaySpec", "RelayEngine", "RelayPlugins", "RelaySDK"]),
         .testTarget(
             name: "RelayEngineTests",
             dependencies: [

@@ -65,7 +65,7 @@ struct UpCommand: AsyncParsableCommand {
 struct WorkflowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow", abstract: "Work with workflows.",
-        subcommands: [WorkflowValidateCommand.self])
+        subcommands: [WorkflowValidateCommand.self, WorkflowImportCommand.self])
 }
 
 struct WorkflowValidateCommand: ParsableCommand {
