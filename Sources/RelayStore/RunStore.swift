@@ -88,7 +88,9 @@ public protocol RunStoreTransaction {
     func reopenStep(jobID: String) throws
 
     /// Records a worker's result for a running attempt.
-    func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws
+    /// (`startedAt`, `finishedAt`: the worker's times, both from its clock; without them, the attempt's start is
+    /// when it was scheduled and its end is now.)
+    func finishStep(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
 
     /// Ends a running run with its output (a finished one is left as it is); false when it was not running.
     @discardableResult
@@ -153,7 +155,7 @@ public protocol RunStoreTransaction {
 
     /// Records the result of an item attempt that is pending (it could not be started) or running; an attempt
     /// that has ended is left as it is.
-    func finishItem(jobID: String, result: StepEvent, startedAt: Double?) throws
+    func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
 
     /// Records the run's items that never started as failed with `error` (their run has ended).
     func abandonPendingItems(runID: String, error: String) throws
@@ -163,6 +165,16 @@ public protocol RunStoreTransaction {
 }
 
 extension RunStoreTransaction {
+    /// Records the result of an attempt that no worker timed (the dispatcher's own: a deadline, the run's end).
+    public func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws {
+        try finishStep(jobID: jobID, result: result, startedAt: startedAt, finishedAt: nil)
+    }
+
+    /// Records the result of an item attempt that no worker timed.
+    public func finishItem(jobID: String, result: StepEvent, startedAt: Double?) throws {
+        try finishItem(jobID: jobID, result: result, startedAt: startedAt, finishedAt: nil)
+    }
+
     /// Creates a running run of the workflow `workflow` (no version recorded) for `event`; false when a run with
     /// this id exists.
     public func createRun(id: String, workflow: String, event: TriggerEvent) throws -> Bool {

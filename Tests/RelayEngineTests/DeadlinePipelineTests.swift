@@ -225,3 +225,38 @@ import Testing
         #expect(flaky.last?["error"] == "not run: the run had ended")
     }
 }
+
+/// A step's recorded start and end are both the worker's (one clock), so its duration is what the plugin took, not
+/// the result's trip back to the dispatcher; a result's times that make no sense are not taken.
+@Suite struct WorkerTimesPipelineTests {
+    @Test func aStepsDurationIsTheWorkersStartAndEnd() async throws {
+        // No worker takes base64 here: the test publishes the worker's results itself.
+        let pipeline = try TestPipeline(
+            workflows: [
+                """
+                name: timed
+                \(PipelineTests.manual)steps:
+                  - {id: a, plugin: base64, action: encode, input: {content: x}}
+                  - {id: b, plugin: base64, action: encode, input: {content: y}}
+                """
+            ], workerPlugins: ["ptest"])
+        try await pipeline.publish([:])
+        let started = try #require(try await pipeline.waitForRun(of: "timed") { !$0.steps.isEmpty })
+        let runID = started.summary.id
+        try await pipeline.publishResult(
+            .success(["data": "eA=="]), runID: runID, step: "a", workflow: "timed", startedAt: 1_000,
+            finishedAt: 1_002.5)
+        let second = try #require(try await pipeline.waitForRun(of: "timed") { $0.steps.count == 2 })
+        // An end before the start is not taken: the dispatcher's own time is.
+        try await pipeline.publishResult(
+            .success(["data": "eQ=="]), runID: runID, step: "b", workflow: "timed", startedAt: 2_000,
+            finishedAt: 1_000)
+        let run = try #require(try await pipeline.finishedRuns(of: "timed").first)
+        await pipeline.stop()
+        #expect(second.steps.first?.startedAt == 1_000)
+        #expect(second.steps.first?.finishedAt == 1_002.5)
+        #expect(run["steps"]?.arrayValue?.first?["duration_ms"] == 2500)
+        let b = try #require(run["steps"]?.arrayValue?.last?["duration_ms"]?.intValue)
+        #expect(b > 1_000_000, "an end before the start is replaced by the dispatcher's time")
+    }
+}

@@ -152,11 +152,12 @@ final class TestPipeline: Sendable {
     @discardableResult
     func publishResult(
         _ result: StepEvent, runID: String, step: String, attempt: Int = 1, workflow: String,
-        timeoutMilliseconds: Int = 3_600_000
+        timeoutMilliseconds: Int = 3_600_000, startedAt: Double? = nil, finishedAt: Double? = nil
     ) async throws -> JobRoute {
-        let route = JobRoute(
+        var route = JobRoute(
             jobID: JobRoute.jobID(runID: runID, stepID: step, attempt: attempt), runID: runID, stepID: step,
-            attempt: attempt, workflow: workflow, timeoutMilliseconds: timeoutMilliseconds)
+            attempt: attempt, workflow: workflow, timeoutMilliseconds: timeoutMilliseconds, startedAt: startedAt)
+        route.finishedAt = finishedAt
         var result = result
         result.meta = route.meta
         try await bus.publish([

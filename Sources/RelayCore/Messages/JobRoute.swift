@@ -1,9 +1,10 @@
 /// Relay's routing data for one attempt of one step, carried in the `meta` of the job (a v1 `action_start`) and
-/// echoed back in the `meta` of its result (a v1 `action_event`), where the worker adds `startedAt`. The job's id,
-/// `runId/stepId/attempt`, makes a repeated job or result harmless.
+/// echoed back in the `meta` of its result (a v1 `action_event`), where the worker adds `startedAt` and
+/// `finishedAt` (both on its clock: the step's duration). The job's id, `runId/stepId/attempt`, makes a repeated
+/// job or result harmless.
 ///
 /// Wire form: `meta: {"jobId", "runId", "stepId", "attempt", "workflow", "timeoutMs", "connection"?,
-/// "startedAt"?, "item"?}` (`item`: the position of a `for_each` step's item, whose job id is
+/// "startedAt"?, "finishedAt"?, "item"?}` (`item`: the position of a `for_each` step's item, whose job id is
 /// `runId/stepId[item]/attempt`).
 public struct JobRoute: Sendable, Equatable {
     public var jobID: String
@@ -20,6 +21,8 @@ public struct JobRoute: Sendable, Equatable {
     public var connection: String?
     /// Results only: when the worker started the step, in seconds since 1970.
     public var startedAt: Double?
+    /// Results only: when the worker had the step's result, in seconds since 1970 (the same clock as `startedAt`).
+    public var finishedAt: Double?
 
     public init(
         jobID: String, runID: String, stepID: String, attempt: Int, workflow: String, timeoutMilliseconds: Int,
@@ -53,6 +56,7 @@ public struct JobRoute: Sendable, Equatable {
         static let timeout = "timeoutMs"
         static let connection = "connection"
         static let startedAt = "startedAt"
+        static let finishedAt = "finishedAt"
         static let item = "item"
     }
 
@@ -64,6 +68,7 @@ public struct JobRoute: Sendable, Equatable {
         ]
         if let connection { object[Key.connection] = .string(connection) }
         if let startedAt { object[Key.startedAt] = .double(startedAt) }
+        if let finishedAt { object[Key.finishedAt] = .double(finishedAt) }
         if let item { object[Key.item] = .int(item) }
         return .object(object)
     }
@@ -80,5 +85,6 @@ public struct JobRoute: Sendable, Equatable {
             timeoutMilliseconds: try fields.integer(Key.timeout),
             connection: try fields.optionalString(Key.connection), startedAt: try fields.optionalNumber(Key.startedAt),
             item: try fields.optionalInteger(Key.item, in: 0...Int(Int32.max)))
+        finishedAt = try fields.optionalNumber(Key.finishedAt)
     }
 }

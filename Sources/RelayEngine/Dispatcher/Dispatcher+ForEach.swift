@@ -147,7 +147,8 @@ extension Dispatcher {
     /// A result of one item: recorded; then a retry of the item, the step's failure, or the next items (and, once
     /// every item has ended, what follows the step).
     func applyItemResult(
-        _ event: StepEvent, jobID: String, startedAt: Double?, workflow: Workflow, in tx: any RunStoreTransaction
+        _ event: StepEvent, jobID: String, startedAt: Double?, finishedAt: Double? = nil, workflow: Workflow,
+        in tx: any RunStoreTransaction
     ) throws -> Outcome {
         guard let item = try tx.item(jobID: jobID) else {
             throw PoisonMessage(
@@ -158,7 +159,7 @@ extension Dispatcher {
         guard item.status == .running else {
             return try tx.recordLateResult(jobID: jobID, result: event) ? Outcome(lateResults: 1) : Outcome()
         }
-        try tx.finishItem(jobID: jobID, result: event, startedAt: startedAt)
+        try tx.finishItem(jobID: jobID, result: event, startedAt: startedAt, finishedAt: finishedAt)
         // A result for a run that has ended, or a step that has (another item failed it), starts nothing.
         guard try tx.runStatus(id: item.runID) == .running,
             let step = workflow.step(item.stepID), step.forEach != nil,

@@ -271,19 +271,23 @@ public final class Dispatcher: Sendable {
         let workflow = try self.workflow(of: run, in: tx)
         // From the message: a time within Unix time's sane range, or none (it feeds durations in `relay runs`).
         let startedAt = route.startedAt.flatMap { (0...1e11).contains($0) ? $0 : nil }
+        // Its end on the same clock, when it is sane and not before the start (else the dispatcher's own time).
+        let finishedAt = route.finishedAt.flatMap { $0 >= (startedAt ?? 0) && $0 <= 1e11 ? $0 : nil }
         if route.item != nil {
-            return try applyItemResult(event, jobID: route.jobID, startedAt: startedAt, workflow: workflow, in: tx)
+            return try applyItemResult(
+                event, jobID: route.jobID, startedAt: startedAt, finishedAt: finishedAt, workflow: workflow, in: tx)
         }
         guard let step = try tx.step(jobID: route.jobID) else {
             throw PoisonMessage(
                 reason: "result of job \(route.jobID): no such job in the run store (the run is unknown here)")
         }
-        return try record(event, of: step, workflow: workflow, startedAt: startedAt, in: tx)
+        return try record(event, of: step, workflow: workflow, startedAt: startedAt, finishedAt: finishedAt, in: tx)
     }
 
     /// Records the result of an attempt (a worker's, or the failure its deadline gave it) and decides what follows.
     func record(
         _ event: StepEvent, of step: StepAttemptRecord, workflow: Workflow, startedAt: Double?,
+        finishedAt: Double? = nil,
         in tx: any RunStoreTransaction
     ) throws -> Outcome {
         guard step.status == .running else {
@@ -295,7 +299,7 @@ public final class Dispatcher: Sendable {
                 metadata: ["run.id": "\(step.runID)", "step.id": "\(step.stepID)", "job.id": "\(step.jobID)"])
             return Outcome(lateResults: 1)
         }
-        try tx.finishStep(jobID: step.jobID, result: event, startedAt: startedAt)
+        try tx.finishStep(jobID: step.jobID, result: event, startedAt: startedAt, finishedAt: finishedAt)
         // A result for a run that has ended (another branch failed it) is recorded and starts nothing.
         guard try tx.runStatus(id: step.runID) == .running else { return Outcome() }
         guard let index = workflow.index(of: step.stepID) else { return Outcome() }

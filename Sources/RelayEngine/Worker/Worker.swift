@@ -118,6 +118,7 @@ public final class Worker: Sendable {
         {
             event = .failure("the plugin's result cannot be passed on: \(problem)", log: event.log)
         }
+        route.finishedAt = Date().timeIntervalSince1970
         event.meta = route.meta
         if event.status == .ok { metrics.jobsSucceeded.increment() } else { metrics.jobsFailed.increment() }
         logger.debug(

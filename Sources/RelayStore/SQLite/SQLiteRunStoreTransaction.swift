@@ -146,7 +146,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
             [.text(StepStatus.running.rawValue), .text(jobID)])
     }
 
-    func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws {
+    func finishStep(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
         try db.query(
             """
             UPDATE steps SET status = ?, output = ?, error = ?, exception = ?,
@@ -158,7 +158,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
                 result.output.map { .text(JSONWriter.compact.string($0)) } ?? .null,
                 result.error.map { .text($0) } ?? .null,
                 result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
-                startedAt.map { .double($0) } ?? .null, .double(RunTime.now()), .text(jobID),
+                startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
             ])
         // A result in time clears the job's deadline; one the deadline handled stays, to record a late result.
         try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
@@ -306,7 +306,7 @@ extension SQLiteRunStoreTransaction {
             Self.itemRecord)
     }
 
-    func finishItem(jobID: String, result: StepEvent, startedAt: Double?) throws {
+    func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
         try db.query(
             """
             UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?,
@@ -318,7 +318,7 @@ extension SQLiteRunStoreTransaction {
                 result.output.map { .text(JSONWriter.compact.string($0)) } ?? .null,
                 result.error.map { .text($0) } ?? .null,
                 result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
-                startedAt.map { .double($0) } ?? .null, .double(RunTime.now()), .text(jobID),
+                startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
                 .text(ItemStatus.pending.rawValue), .text(ItemStatus.running.rawValue),
             ])
         // As for a step: a result in time clears the item's deadline.
