@@ -84,6 +84,24 @@ import Testing
         #expect(deep.reasons.first?.contains("nests deeper than") == true)
     }
 
+    @Test func aCycleOfParentLoopsEndsTheWalkInsteadOfHanging() throws {
+        var b = ExportBuilder()
+        b.action(1, "Reached")
+        b.edge(ExportBuilder.node(0), ExportBuilder.node(1))
+        // Two steps that are each other's enclosing loop, reached by no edge.
+        b.action(2, "A", parent: ExportBuilder.node(3))
+        b.action(3, "B", parent: ExportBuilder.node(2))
+        let t = try b.translate()
+        #expect(t.report.steps.first { $0.name == "A" }?.status == .notTranslated)
+        #expect(t.report.steps.first { $0.name == "B" }?.status == .notTranslated)
+    }
+
+    @Test func lineBreaksOfEveryKindInACommentStayInTheComment() throws {
+        var writer = YAMLWriter()
+        writer.comment("Slack channel\r\nsteps: []\u{2028}name: x\u{85}trigger: y", indent: 0)
+        #expect(writer.text.split(separator: "\n").allSatisfy { $0.hasPrefix("# ") }, "\(writer.text)")
+    }
+
     @Test func aFileThatDoesNotExistIsReportedAndTheOthersGoOn() {
         let result = WorkflowImporter(
             configuration: WorkflowImporter.Configuration(specsDirectory: CorpusPaths.specs, outputDirectory: "unused")

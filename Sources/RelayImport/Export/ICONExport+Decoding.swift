@@ -15,8 +15,17 @@ extension ICONExport {
                 .invalidJSON,
                 "\(path): \(size) bytes, more than an export may have (\(ImportLimits.maximumFileBytes) bytes)")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // Read up to one byte past the limit: a file that grows, or a device or pipe whose size says 0, cannot make
+        // the read unbounded.
+        guard let handle = FileHandle(forReadingAtPath: path),
+            let data = try? handle.read(upToCount: ImportLimits.maximumFileBytes + 1)
+        else {
             throw RelayError(.io, "\(path): cannot be read")
+        }
+        try? handle.close()
+        guard data.count <= ImportLimits.maximumFileBytes else {
+            throw RelayError(
+                .invalidJSON, "\(path): more than an export may have (\(ImportLimits.maximumFileBytes) bytes)")
         }
         return try decode(bytes: Array(data), file: path)
     }

@@ -15,7 +15,8 @@ struct YAMLWriter {
     /// `# text`, wrapped at `width`; line breaks in `text` become spaces.
     mutating func comment(_ text: String, indent: Int) {
         let pad = String(repeating: " ", count: indent)
-        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" })
+        // Every kind of line break (\r\n, U+0085, U+2028, …) and blank: none may end the comment early.
+        let words = text.split(whereSeparator: { $0.isWhitespace })
         var current = ""
         for word in words {
             if !current.isEmpty, pad.count + 2 + current.count + 1 + word.count > width {

@@ -189,7 +189,7 @@ extension WorkflowTranslator {
         }
         let child = Scope(
             loop: node, parent: scope,
-            workflow: "\(scope.workflow)--\(Self.slug(loopID, separator: "-", fallback: "loop"))",
+            workflow: Self.boundedName("\(scope.workflow)--\(Self.slug(loopID, separator: "-", fallback: "loop"))"),
             depth: scope.depth + 1)
         let entries = translateScope(child, start: edge.to)
         guard entries.contains(where: { if case .step = $0 { true } else { false } }) else {
@@ -239,5 +239,20 @@ extension JSONValue {
         child.set(Array(keys.dropFirst()), to: value)
         object[first] = child
         self = .object(object)
+    }
+}
+
+extension WorkflowTranslator {
+    /// A workflow name short enough for a file name (`<name>.yaml` within 255 bytes): a longer one (loops nested in
+    /// loops with long names) is cut and ends with a hash of the whole, so two cut names stay apart.
+    static func boundedName(_ name: String) -> String {
+        guard name.utf8.count > 200 else { return name }
+        let hash = String(StableHash.fnv1a(name), radix: 16)
+        var cut = ""
+        for character in name {
+            if cut.utf8.count + character.utf8.count > 180 { break }
+            cut.append(character)
+        }
+        return cut + "-" + hash
     }
 }

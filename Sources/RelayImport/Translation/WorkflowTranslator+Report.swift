@@ -13,7 +13,9 @@ extension WorkflowTranslator {
         for (node, step) in steps where step.type != .trigger && reports[node] == nil {
             var reason = "not reached by the walk of the graph"
             var loop = export.workflow.parents[node] ?? ""
-            while !loop.isEmpty {
+            // (A cycle of parents in a hostile export ends the walk: each loop is looked at once.)
+            var seen: Set<String> = []
+            while !loop.isEmpty, seen.insert(loop).inserted {
                 if case .leftOut = outcomes[loop] {
                     reason = "inside loop \(name(of: loop)), which is not translated"
                     break

@@ -172,6 +172,16 @@ extension WorkflowTranslator {
             }
         }
         if defaultEdge == nil { problems.append("it has no default branch (defaultEdgeId)") }
+        // What Relay would refuse (its limits on a condition's length and nesting, a regex it cannot compile) is a
+        // gap here, not a file `relay up` refuses: the longest text is the default branch's, every condition negated.
+        if problems.isEmpty, let longest = RelayCondition.all(conditions.map { .negation($0.condition) }) {
+            do {
+                _ = try Condition(longest.description)
+                for (_, condition) in conditions { _ = try Condition(condition.description) }
+            } catch {
+                problems.append("the translated condition is one Relay refuses: \(error.message)")
+            }
+        }
         guard problems.isEmpty else {
             let reason = problems.joined(separator: "; ")
             outcomes[node] = .blocking(reason)
