@@ -81,8 +81,7 @@ extension Dispatcher {
                 do {
                     if step.workflow != nil {
                         // A sub-workflow per item: the item's child run starts now.
-                        let input = try Template.render(step.input, scope: itemScope)
-                        if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
+                        let input = try Self.input(of: step, scope: itemScope)
                         try tx.startItem(jobID: item.jobID, input: input)
                         counts.running += 1
                         progress += try startChild(
@@ -172,7 +171,7 @@ extension Dispatcher {
             itemScope.item = item.item
             itemScope.index = item.index
             if item.attempt < step.retry.attempts, step.workflow != nil,
-                let input = try? Template.render(step.input, scope: itemScope)
+                let input = try? Self.input(of: step, scope: itemScope)
             {
                 // A sub-workflow item's retry: a new child run once the backoff has passed; it holds the slot.
                 let retry = ItemAttemptRecord(

@@ -237,7 +237,7 @@ extension Dispatcher {
         let parent = RunParent(runID: runID, stepID: step.id, jobID: jobID)
         // The input the attempt recorded was rendered from the same steps' outputs, which have not changed since.
         do {
-            let input = try Template.render(step.input, scope: self.scope(runID: runID, workflow: workflow, in: tx))
+            let input = try Self.input(of: step, scope: self.scope(runID: runID, workflow: workflow, in: tx))
             return try startChild(parent: parent, step: step, input: input, in: tx)
         } catch let error as TemplateError {
             let failure = StepEvent.failure("input could not be rendered: \(error.message)")
@@ -268,8 +268,7 @@ extension Dispatcher {
             let jobID = JobRoute.jobID(runID: run.id, stepID: step.id, attempt: next)
             do {
                 if step.workflow != nil {
-                    let input = try Template.render(
-                        step.input, scope: self.scope(runID: run.id, workflow: workflow, in: tx))
+                    let input = try Self.input(of: step, scope: self.scope(runID: run.id, workflow: workflow, in: tx))
                     try tx.addStep(
                         StepAttemptRecord(
                             jobID: jobID, runID: run.id, stepID: step.id, attempt: next, status: .running,

@@ -308,8 +308,8 @@ public final class Dispatcher: Sendable {
         if event.status == .ok {
             outcome.add(try advance(runID: step.runID, workflow: workflow, in: tx))
         } else if step.attempt < definition.retry.attempts, definition.workflow != nil,
-            let input = try? Template.render(
-                definition.input, scope: self.scope(runID: step.runID, workflow: workflow, in: tx))
+            let input = try? Self.input(
+                of: definition, scope: self.scope(runID: step.runID, workflow: workflow, in: tx))
         {
             // A sub-workflow step's retry: a new child run once the backoff has passed.
             let retry = StepAttemptRecord(
@@ -374,12 +374,15 @@ public final class Dispatcher: Sendable {
         }
         // A sub-workflow step's attempt (or item) still running ends with its run too: its child is cancelled
         // below, and the child's result, or a retry's start already on its way, then finds it ended.
-        for step in steps where step.workflow != nil {
+        let subWorkflowSteps = steps.filter { $0.workflow != nil }
+        // (Read once for all of them, and only when the workflow has such steps.)
+        let latest = subWorkflowSteps.isEmpty ? [:] : try tx.latestSteps(runID: runID)
+        for step in subWorkflowSteps {
             if step.forEach != nil {
                 for item in try tx.latestItems(runID: runID, stepID: step.id) where item.status == .running {
                     try tx.finishItem(jobID: item.jobID, result: .failure(Self.notFinished), startedAt: nil)
                 }
-            } else if let attempt = try tx.latestSteps(runID: runID)[step.id], attempt.status == .running {
+            } else if let attempt = latest[step.id], attempt.status == .running {
                 try tx.finishStep(jobID: attempt.jobID, result: .failure(Self.notFinished), startedAt: nil)
             }
         }
@@ -449,9 +452,8 @@ public final class Dispatcher: Sendable {
                     do {
                         if step.workflow != nil {
                             // A sub-workflow: its child run starts now; the step ends when the child does.
-                            let input = try Template.render(
-                                step.input, scope: self.scope(runID: runID, workflow: workflow, in: tx))
-                            if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
+                            let input = try Self.input(
+                                of: step, scope: self.scope(runID: runID, workflow: workflow, in: tx))
                             record = StepAttemptRecord(
                                 jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
                                 stepID: step.id, attempt: 1, status: .running, input: input)
@@ -506,13 +508,20 @@ public final class Dispatcher: Sendable {
             attempt: 0, status: .skipped, error: reason)
     }
 
+    /// A step's input rendered over `scope`, or why it cannot be: a template that does not render, or a value
+    /// Relay cannot carry (the same for a job, a sub-workflow's trigger event, and every retry or resume of either).
+    static func input(of step: WorkflowStep, scope: Template.Scope) throws(TemplateError) -> JSONValue {
+        let input = try Template.render(step.input, scope: scope)
+        if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
+        return input
+    }
+
     /// The job for one attempt of a step: a v1 action_start whose meta carries Relay's routing data.
     /// (`item`: the position of the item of a `for_each` step, whose `item` and `index` are in `scope`.)
     func job(
         runID: String, workflow: Workflow, step: WorkflowStep, attempt: Int, scope: Template.Scope, item: Int? = nil
     ) throws -> ActionJob {
-        let input = try Template.render(step.input, scope: scope)
-        if let problem = input.payloadProblem(at: "input") { throw TemplateError(message: problem) }
+        let input = try Self.input(of: step, scope: scope)
         let timeout = step.timeout.components
         let route = JobRoute(
             jobID: item.map { JobRoute.jobID(runID: runID, stepID: step.id, item: $0, attempt: attempt) }
