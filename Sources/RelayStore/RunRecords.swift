@@ -107,13 +107,8 @@ public struct StepAttempt: Sendable, Equatable {
         step["output"] = output ?? .null
         step["error"] = error.map(JSONValue.string) ?? .null
         step["exception"] = exception ?? .null
-        if let startedAt, let finishedAt {
-            step["duration_ms"] = RunTime.milliseconds(finishedAt - startedAt)
-        } else {
-            step["duration_ms"] = .null
-        }
-        if let late { step["late_result"] = late.json }
-        if let childRunID { step["child_run"] = .string(childRunID) }
+        RunTime.addAttemptDetails(
+            to: &step, startedAt: startedAt, finishedAt: finishedAt, late: late, childRunID: childRunID)
         return .object(step)
     }
 }
@@ -160,13 +155,8 @@ public struct ItemAttempt: Sendable, Equatable {
         item["input"] = input ?? .null
         item["output"] = output ?? .null
         item["error"] = error.map(JSONValue.string) ?? .null
-        if let startedAt, let finishedAt {
-            item["duration_ms"] = RunTime.milliseconds(finishedAt - startedAt)
-        } else {
-            item["duration_ms"] = .null
-        }
-        if let late { item["late_result"] = late.json }
-        if let childRunID { item["child_run"] = .string(childRunID) }
+        RunTime.addAttemptDetails(
+            to: &item, startedAt: startedAt, finishedAt: finishedAt, late: late, childRunID: childRunID)
         return .object(item)
     }
 }
@@ -294,4 +284,18 @@ public enum RunTime {
     }
 
     public static func now() -> Double { Date().timeIntervalSince1970 }
+
+    /// What an attempt (a step's or an item's) shows beside its values: `duration_ms` (null without both times), and
+    /// when there are any, its `late_result` and the `child_run` it started.
+    static func addAttemptDetails(
+        to attempt: inout JSONObject, startedAt: Double?, finishedAt: Double?, late: LateResult?, childRunID: String?
+    ) {
+        if let startedAt, let finishedAt {
+            attempt["duration_ms"] = milliseconds(finishedAt - startedAt)
+        } else {
+            attempt["duration_ms"] = .null
+        }
+        if let late { attempt["late_result"] = late.json }
+        if let childRunID { attempt["child_run"] = .string(childRunID) }
+    }
 }
