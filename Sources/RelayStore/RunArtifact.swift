@@ -28,6 +28,17 @@ public struct RunArtifact: Sendable, Equatable {
         self.content = content
         self.createdAt = createdAt
     }
+
+    /// The content's size in bytes (UTF-8).
+    public var size: Int { content.utf8.count }
+
+    /// How `relay runs show --json` and `relay runs artifact --json` show it.
+    public var json: JSONValue {
+        [
+            "name": .string(name), "step": .string(stepID), "format": .string(format.rawValue), "size": .int(size),
+            "created": .string(RunTime.text(createdAt)), "content": .string(content),
+        ]
+    }
 }
 
 /// A global artifact: its name, how many entries it holds and when it last changed.
@@ -42,4 +53,20 @@ public struct GlobalArtifactSummary: Sendable, Equatable {
         self.entries = entries
         self.updatedAt = updatedAt
     }
+
+    /// How `relay artifacts list --json` shows it.
+    public var json: JSONValue {
+        ["name": .string(name), "entries": .int(entries), "updated": .string(RunTime.text(updatedAt))]
+    }
+}
+
+/// What the run store keeps of artifacts at most: beyond a limit, `addArtifact` and `appendGlobalArtifact` throw a
+/// `RelayError` (`invalidValue`) naming it, and keep nothing.
+public enum ArtifactLimits {
+    /// An artifact's content, in bytes of UTF-8 (1 MiB).
+    public static let maximumContentBytes = 1 << 20
+    /// One entry of a global artifact, in bytes of its compact JSON (64 KiB).
+    public static let maximumEntryBytes = 64 << 10
+    /// The entries of one global artifact.
+    public static let maximumEntries = 100_000
 }
