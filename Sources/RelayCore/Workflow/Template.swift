@@ -15,22 +15,26 @@ public enum Template {
         /// The item of a `for_each` step being rendered, and its position.
         public var item: JSONValue?
         public var index: Int?
+        /// The run being rendered (`run.id`, `run.workflow`), when known.
+        public var run: JSONValue?
 
         public init(
             trigger: JSONValue, steps: JSONObject = [:], vars: JSONObject = [:], item: JSONValue? = nil,
-            index: Int? = nil
+            index: Int? = nil, run: JSONValue? = nil
         ) {
             self.trigger = trigger
             self.steps = steps
             self.vars = vars
             self.item = item
             self.index = index
+            self.run = run
         }
 
         public var json: JSONValue {
             var json: JSONObject = ["trigger": trigger, "steps": .object(steps), "vars": .object(vars)]
             if let item { json["item"] = item }
             if let index { json["index"] = .int(index) }
+            if let run { json["run"] = run }
             return .object(json)
         }
     }
