@@ -275,7 +275,8 @@ public final class Dispatcher: Sendable {
         let finishedAt = route.finishedAt.flatMap { $0 >= (startedAt ?? 0) && $0 <= 1e11 ? $0 : nil }
         if route.item != nil {
             return try applyItemResult(
-                event, jobID: route.jobID, startedAt: startedAt, finishedAt: finishedAt, workflow: workflow, in: tx)
+                event, jobID: route.jobID, startedAt: startedAt, finishedAt: finishedAt, leftLoopAt: route.leftLoopAt,
+                workflow: workflow, in: tx)
         }
         guard let step = try tx.step(jobID: route.jobID) else {
             throw PoisonMessage(
@@ -354,6 +355,13 @@ public final class Dispatcher: Sendable {
         if status == .succeeded, let workflow {
             do {
                 output = try runOutput(runID: runID, workflow: workflow, in: tx)
+            } catch let problem as TemplateError where leftLoopAt != nil {
+                // A run a break ended may not have reached what its output reads: it returns null, and still
+                // succeeds (leaving the loop is what it was written to do).
+                logger.info(
+                    "the output of a run left at \(leftLoopAt ?? "") is null: \(problem.message)",
+                    metadata: ["run.id": "\(runID)"])
+                output = .null
             } catch let problem as TemplateError {
                 status = .failed
                 error = "output could not be rendered: \(problem.message)"
@@ -401,6 +409,9 @@ public final class Dispatcher: Sendable {
         var progress: [Progress] = [.ended(RunNotice(runID: runID, workflow: name, status: status))]
         if status != .succeeded {
             progress += try cancelChildren(of: runID, reason: "its parent run \(runID) \(status.rawValue)", in: tx)
+        } else if let leftLoopAt {
+            // Sub-workflow runs still running when a break ends the run are not waited for: cancelled.
+            progress += try cancelChildren(of: runID, reason: "its parent run \(runID) left at \(leftLoopAt)", in: tx)
         }
         if let run, let parent = run.parent {
             progress.append(
@@ -430,22 +441,43 @@ public final class Dispatcher: Sendable {
                 let needs = workflow.needs(at: index)
                 guard needs.allSatisfy({ latest[$0]?.status.isFinished == true }) else { continue }
                 let record: StepAttemptRecord
-                if step.needs?.isEmpty == false, needs.allSatisfy({ latest[$0]?.status == .skipped }) {
+                if !needs.isEmpty, needs.allSatisfy({ latest[$0]?.status == .skipped }),
+                    let filter = needs.lazy.compactMap({ Self.stoppingFilter(latest[$0], workflow: workflow) }).first
+                {
+                    // A filter that did not pass stops the path it is on, written needs or not.
+                    record = skipped(runID: runID, step: step, reason: "\(Self.stoppedBy) \(filter) (it did not pass)")
+                } else if step.needs?.isEmpty == false, needs.allSatisfy({ latest[$0]?.status == .skipped }) {
                     // Without `needs` a step follows the one before it as it always did: only written needs branch.
                     record = skipped(
                         runID: runID, step: step,
                         reason: "no path reached it: every step it needs was skipped (\(needs.joined(separator: ", ")))"
                     )
-                } else if !needs.isEmpty,
-                    let filter = needs.lazy.compactMap({ Self.stoppingFilter(latest[$0], workflow: workflow) }).first,
-                    needs.allSatisfy({ latest[$0]?.status == .skipped })
-                {
-                    // A filter that did not pass stops the path it is on, written needs or not.
-                    record = skipped(runID: runID, step: step, reason: "\(Self.stoppedBy) \(filter) (it did not pass)")
                 } else if let condition = step.when,
-                    !condition.holds(in: try self.scope(runID: runID, workflow: workflow, in: tx))
+                    let unmet = try self.unmet(condition, scope: self.scope(runID: runID, workflow: workflow, in: tx))
                 {
-                    record = skipped(runID: runID, step: step, reason: "condition not met: \(condition.description)")
+                    guard let problem = unmet.problem else {
+                        record = skipped(
+                            runID: runID, step: step, reason: "condition not met: \(condition.description)")
+                        try tx.addStep(record)
+                        latest[step.id] = record
+                        decided = true
+                        continue
+                    }
+                    // A condition that cannot be decided fails the step, as an input that cannot be rendered does.
+                    let failed = StepAttemptRecord(
+                        jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
+                        stepID: step.id, attempt: 1, status: .failed,
+                        error: "condition could not be decided: \(problem)")
+                    try tx.addStep(failed)
+                    if !step.continueOnFailure {
+                        progress += try end(
+                            runID: runID, workflow: workflow, status: .failed,
+                            error: "step \(step.id): condition could not be decided: \(problem)", in: tx)
+                        return progress
+                    }
+                    latest[step.id] = failed
+                    decided = true
+                    continue
                 } else if let builtin = step.builtin {
                     let outcome = try decide(
                         builtin, step: step, runID: runID, workflow: workflow, attempt: 1, in: tx)
@@ -521,6 +553,21 @@ public final class Dispatcher: Sendable {
             progress += try end(runID: runID, workflow: workflow, status: .succeeded, error: nil, in: tx)
         }
         return progress
+    }
+
+    /// Why a condition is not met.
+    struct Unmet {
+        /// Why it cannot be decided; nil when it does not hold.
+        var problem: String?
+    }
+
+    /// Nil when `condition` holds; else why not: it does not hold, or it cannot be decided.
+    func unmet(_ condition: Condition, scope: Template.Scope) -> Unmet? {
+        do {
+            return try condition.decide(in: scope) ? nil : Unmet(problem: nil)
+        } catch {
+            return Unmet(problem: error.message)
+        }
     }
 
     /// The start of the reason a step is skipped on the path after a filter that did not pass.
@@ -630,17 +677,6 @@ public final class Dispatcher: Sendable {
             metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)", "job.id": "\(deadline.jobID)"])
         let failure = StepEvent.failure(deadline.error)
         var outcome = Outcome(stepsFailedByDeadline: 1)
-        if let run = try tx.runRecord(id: deadline.runID), let workflow = try? self.workflow(of: run, in: tx),
-            case .decision(let decision) = workflow.step(step.stepID)?.builtin, let fallback = decision.defaultOption
-        {
-            // A decision nobody answered in time takes its default.
-            logger.info(
-                "a decision was not answered within its timeout; it takes its default \"\(fallback)\"",
-                metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)"])
-            return try record(
-                .success(Self.answer(fallback, by: nil, timedOut: true)), of: step, workflow: workflow, startedAt: nil,
-                in: tx)
-        }
         if let run = try tx.runRecord(id: deadline.runID), let workflow = try? self.workflow(of: run, in: tx) {
             outcome.add(try record(failure, of: step, workflow: workflow, startedAt: nil, in: tx))
         } else {
