@@ -63,8 +63,8 @@ extension SQLiteRunStoreTransaction {
             throw RelayError(
                 .invalidValue,
                 "global artifact \"\(name)\" holds \(bytes) bytes of entries; with this one (\(json.utf8.count) bytes) "
-                    + "it would hold more than the \(ArtifactLimits.maximumTotalBytes) bytes (16 MiB) a global artifact "
-                    + "may hold: the entry was not appended")
+                    + "it would hold more than the \(ArtifactLimits.maximumTotalBytes) bytes (16 MiB) a global "
+                    + "artifact may hold: the entry was not appended")
         }
         try db.query(
             """
