@@ -58,14 +58,18 @@ struct ExportBuilder {
             ], parent: parent)
     }
 
-    mutating func step(_ number: Int, _ name: String, type: String, parameters: JSONValue = [:], parent: String = "") {
+    /// A step of another type; `extra` holds its keys beside `parameters` (`chatOpsAppName`, `globalArtifact` …).
+    mutating func step(
+        _ number: Int, _ name: String, type: String, parameters: JSONValue = [:], parent: String = "",
+        extra: JSONObject = [:]
+    ) {
         let id = Self.node(number)
-        addNode(
-            id,
-            [
-                "nodeId": .string(id), "name": .string(name), "type": .string(type), "continueOnFailure": false,
-                "isDisabled": false, "parameters": parameters, "connectionType": "NONE",
-            ], parent: parent)
+        var object: JSONObject = [
+            "nodeId": .string(id), "name": .string(name), "type": .string(type), "continueOnFailure": false,
+            "isDisabled": false, "parameters": parameters, "connectionType": "NONE",
+        ]
+        for (key, value) in extra { object[key] = value }
+        addNode(id, object, parent: parent)
     }
 
     /// An edge; returns its id.
