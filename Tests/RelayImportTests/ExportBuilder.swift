@@ -72,6 +72,16 @@ struct ExportBuilder {
         addNode(id, object, parent: parent)
     }
 
+    /// A loop over `over` (a template) whose body starts at step `first` (its inner edge `inner-<number>`).
+    mutating func loop(_ number: Int, _ name: String, over: String, first: Int) {
+        let inner = "inner-\(number)"
+        step(number, name, type: "loop", parameters: ["repeatVariable": .string(over), "innerEdgeId": .string(inner)])
+        edges[inner] = [
+            "id": .string(inner), "name": "", "parentNodeId": .string(Self.node(number)),
+            "fromNodeId": .string(Self.node(number)), "toNodeId": .string(Self.node(first)),
+        ]
+    }
+
     /// An edge; returns its id.
     @discardableResult
     mutating func edge(_ from: String, _ to: String, name: String = "", parent: String = "") -> String {

@@ -170,9 +170,7 @@ import Testing
     @Test func aBreakInALoopLeavesItAndTheLoopHasNoGap() throws {
         var b = ExportBuilder()
         b.action(1, "Lookup")
-        b.step(
-            2, "Each Host", type: "loop",
-            parameters: ["repeatVariable": .string("{{[\(n(1))].[hosts]}}"), "innerEdgeId": "inner"])
+        b.loop(2, "Each Host", over: "{{[\(n(1))].[hosts]}}", first: 3)
         b.action(3, "Check", parent: n(2))
         b.step(
             4, "Stop", type: "break",
@@ -198,10 +196,6 @@ import Testing
             ], parent: n(2))
         b.edge(trigger, n(1))
         b.edge(n(1), n(2))
-        b.edges["inner"] = [
-            "id": "inner", "name": "", "parentNodeId": .string(n(2)), "fromNodeId": .string(n(2)),
-            "toNodeId": .string(n(3)),
-        ]
         b.edge(n(3), n(5), parent: n(2))
         b.edge(n(5), n(4), parent: n(2))
         let t = try b.translate()
@@ -383,9 +377,7 @@ import Testing
     @Test func blocksOverALoopsOutputsReadTheBodysStepsFromTheElement() throws {
         var b = ExportBuilder()
         b.action(1, "Lookup")
-        b.step(
-            2, "Each Host", type: "loop",
-            parameters: ["repeatVariable": .string("{{[\(n(1))].[hosts]}}"), "innerEdgeId": "inner"])
+        b.loop(2, "Each Host", over: "{{[\(n(1))].[hosts]}}", first: 3)
         b.action(3, "Hash", parent: n(2))
         b.step(
             4, "Summary", type: "artifact",
@@ -400,10 +392,6 @@ import Testing
             ])
         b.edge(trigger, n(1))
         b.edge(n(1), n(2))
-        b.edges["inner"] = [
-            "id": "inner", "name": "", "parentNodeId": .string(n(2)), "fromNodeId": .string(n(2)),
-            "toNodeId": .string(n(3)),
-        ]
         b.edge(n(2), n(4))
         let t = try b.translate()
         guard case .artifact(_, _, let content) = step(t, "summary")?.kind else {

@@ -38,7 +38,7 @@ extension WorkflowTranslator {
         let notes = [
             "the global artifact \"\(name)\" starts empty in Relay: exports hold no entries"
                 + (fields.isEmpty ? "" : " (its entries have \(fields.joined(separator: ", ")))")
-                + "; add them before relying on it"
+                + "; only global_artifact append steps fill it (relay artifacts show NAME lists it)"
         ]
         outputReads = []
         let operation: ImportedStepKind.GlobalArtifactOperation

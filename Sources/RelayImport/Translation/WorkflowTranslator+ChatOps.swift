@@ -238,14 +238,17 @@ extension WorkflowTranslator {
     }
 
     /// A step id made from `base` that no step has.
-    func freshID(_ base: String) -> String {
+    func freshID(_ base: String) -> String { Self.unique(base, separator: "_", taken: &usedIDs) }
+
+    /// `base`, or `base<separator>2`, `…3`: the first that is not taken, which it then is.
+    static func unique(_ base: String, separator: String, taken: inout Set<String>) -> String {
         var candidate = base
         var counter = 2
-        while usedIDs.contains(candidate) {
-            candidate = "\(base)_\(counter)"
+        while taken.contains(candidate) {
+            candidate = "\(base)\(separator)\(counter)"
             counter += 1
         }
-        usedIDs.insert(candidate)
+        taken.insert(candidate)
         return candidate
     }
 }
