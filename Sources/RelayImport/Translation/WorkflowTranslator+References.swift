@@ -41,8 +41,8 @@ extension WorkflowTranslator {
             case .decision:
                 return .failure(
                     TranslationGap(
-                        "reads the path that decision \(name(of: node)) took; Relay has no decision step yet (its "
-                            + "branches become conditions)"))
+                        "reads the path that decision \(name(of: node)) took; an automated decision is no step in "
+                            + "Relay (its branches become conditions), so that path is no value"))
             case .merge:
                 return .failure(
                     TranslationGap("reads a value of join \(name(of: node)); Relay has no join values yet"))
