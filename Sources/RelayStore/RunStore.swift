@@ -40,6 +40,15 @@ public protocol RunStore: Sendable {
 
     /// A workflow version runs started with (`RunSummary.version`), or nil.
     func workflowVersion(hash: String) async throws -> StoredWorkflowVersion?
+
+    /// The documents the run's `artifact` steps kept, in the order they were made.
+    func artifacts(runID: String) async throws -> [RunArtifact]
+
+    /// Every global artifact (a named list that `global_artifact` steps append to and look up), by name.
+    func globalArtifacts() async throws -> [GlobalArtifactSummary]
+
+    /// The entries of the global artifact `name`, oldest first; nil when there is no such artifact.
+    func globalArtifact(name: String) async throws -> [JSONValue]?
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.
@@ -162,6 +171,18 @@ public protocol RunStoreTransaction {
 
     /// The latest attempt of each item of the step, in item order, with their outputs.
     func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord]
+
+    // MARK: Artifacts
+
+    /// Keeps a document an `artifact` step made (nothing when the run already has one from this job).
+    func addArtifact(_ artifact: RunArtifact) throws
+
+    /// Appends `entry` to the global artifact `name` (created by its first entry); returns how many entries it has
+    /// then.
+    func appendGlobalArtifact(name: String, entry: JSONValue, runID: String, stepID: String) throws -> Int
+
+    /// The entries of the global artifact `name`, oldest first (empty when there is no such artifact).
+    func globalArtifactEntries(name: String) throws -> [JSONValue]
 }
 
 extension RunStoreTransaction {

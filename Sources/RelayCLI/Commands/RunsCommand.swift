@@ -8,11 +8,14 @@ import RelaySpec
 import RelayStore
 import RelayTransport
 
-/// `relay runs list|show|cancel|resume`.
+/// `relay runs list|show|artifact|cancel|resume`.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs", abstract: "Inspect, cancel and resume workflow runs.",
-        subcommands: [RunsListCommand.self, RunsShowCommand.self, RunsCancelCommand.self, RunsResumeCommand.self])
+        subcommands: [
+            RunsListCommand.self, RunsShowCommand.self, RunsArtifactCommand.self, RunsCancelCommand.self,
+            RunsResumeCommand.self,
+        ])
 }
 
 struct ProjectDatabase {
@@ -128,6 +131,15 @@ struct RunsShowCommand: AsyncParsableCommand {
             for child in run.children {
                 print(
                     "    \(child.id)  \(child.workflow)  \(child.status.rawValue)  (step \(child.parentStepID ?? "?"))")
+            }
+        }
+        if !run.artifacts.isEmpty {
+            print("  artifacts (relay runs artifact \(id) NAME prints one):")
+            for artifact in run.artifacts {
+                print(
+                    "    \(artifact.name)  (step \(artifact.stepID), \(artifact.format.rawValue), "
+                        + "\(artifact.size) bytes)"
+                )
             }
         }
     }
