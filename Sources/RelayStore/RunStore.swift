@@ -166,6 +166,10 @@ public protocol RunStoreTransaction {
     /// that has ended is left as it is.
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
 
+    /// Records the step's items that have not started as skipped with `reason` (a `break` left the loop); returns
+    /// how many.
+    func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int
+
     /// Records the run's items that never started as failed with `error` (their run has ended).
     func abandonPendingItems(runID: String, error: String) throws
 
@@ -262,9 +266,11 @@ public enum ItemStatus: String, Sendable, Equatable, CaseIterable {
     case running
     case succeeded
     case failed
+    /// Never run: a `break` left the loop before it started.
+    case skipped
 
     /// The attempt has ended.
-    public var isFinished: Bool { self == .succeeded || self == .failed }
+    public var isFinished: Bool { self == .succeeded || self == .failed || self == .skipped }
 }
 
 /// One attempt of a step as the dispatcher writes and reads it.
