@@ -41,14 +41,9 @@ public struct WorkflowImporter: Sendable {
                 result.report.failures.append(FileFailure(file: file, message: error.message))
                 continue
             }
-            let base = WorkflowTranslator.slug(export.workflow.name, separator: "-", fallback: "workflow", limit: 80)
-            var name = base
-            var counter = 2
-            while names.contains(name) {
-                name = "\(base)-\(counter)"
-                counter += 1
-            }
-            names.insert(name)
+            let name = WorkflowTranslator.unique(
+                WorkflowTranslator.slug(export.workflow.name, separator: "-", fallback: "workflow", limit: 80),
+                separator: "-", taken: &names)
             var translation = WorkflowTranslator(export: export, specs: specs, name: name).translate()
             let fileName = (file as NSString).lastPathComponent
             if translation.workflows[0].steps.isEmpty {

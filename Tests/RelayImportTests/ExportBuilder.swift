@@ -58,14 +58,28 @@ struct ExportBuilder {
             ], parent: parent)
     }
 
-    mutating func step(_ number: Int, _ name: String, type: String, parameters: JSONValue = [:], parent: String = "") {
+    /// A step of another type; `extra` holds its keys beside `parameters` (`chatOpsAppName`, `globalArtifact` …).
+    mutating func step(
+        _ number: Int, _ name: String, type: String, parameters: JSONValue = [:], parent: String = "",
+        extra: JSONObject = [:]
+    ) {
         let id = Self.node(number)
-        addNode(
-            id,
-            [
-                "nodeId": .string(id), "name": .string(name), "type": .string(type), "continueOnFailure": false,
-                "isDisabled": false, "parameters": parameters, "connectionType": "NONE",
-            ], parent: parent)
+        var object: JSONObject = [
+            "nodeId": .string(id), "name": .string(name), "type": .string(type), "continueOnFailure": false,
+            "isDisabled": false, "parameters": parameters, "connectionType": "NONE",
+        ]
+        for (key, value) in extra { object[key] = value }
+        addNode(id, object, parent: parent)
+    }
+
+    /// A loop over `over` (a template) whose body starts at step `first` (its inner edge `inner-<number>`).
+    mutating func loop(_ number: Int, _ name: String, over: String, first: Int) {
+        let inner = "inner-\(number)"
+        step(number, name, type: "loop", parameters: ["repeatVariable": .string(over), "innerEdgeId": .string(inner)])
+        edges[inner] = [
+            "id": .string(inner), "name": "", "parentNodeId": .string(Self.node(number)),
+            "fromNodeId": .string(Self.node(number)), "toNodeId": .string(Self.node(first)),
+        ]
     }
 
     /// An edge; returns its id.

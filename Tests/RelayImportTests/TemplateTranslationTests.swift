@@ -64,14 +64,11 @@ import Testing
 
     @Test(arguments: [
         ("see {{[$job].[URL]}}", "$job"),
-        ("{{#each [00000000-0000-4000-8000-000000000001].[networks]}}{{name}}{{/each}}", "{{#each}}"),
-        ("{{#if [00000000-0000-4000-8000-000000000001].[description]}}x{{/if}}", "{{#if}}"),
         ("{{this.[links].[0].[href]}}", "{{#each}} block"),
         ("**{{@key}}**: {{.}}", "{{#each}} block"),
         (#"{{["HashFile"].[md5]}}"#, "by the name"),
         ("{{[InsightIDR Event].[description]}}", "by the name InsightIDR Event"),
         ("{{[00000000-0000-4000-8000-000000000001].[undefined]}}", "broken path"),
-        ("{{[00000000-0000-4000-8000-000000000001].[$success]}}", "$success"),
         ("unclosed {{[00000000-0000-4000-8000-000000000001].[x]", "without a closing"),
         ("{{[99999999-0000-4000-8000-000000000001].[x]}}", "not in this workflow"),
     ])
@@ -81,6 +78,17 @@ import Testing
             return
         }
         #expect(reasons.contains { $0.contains(reason) }, "\(reasons)")
+    }
+
+    @Test func blocksSuccessAndTheRunFromInsideALoop() throws {
+        #expect(
+            try translate("{{#each [\(lookup)].[networks]}}{{name}}{{/each}}")
+                == .success("{{#each trigger.outer.lookup.networks}}{{ this.name }}{{/each}}"))
+        #expect(
+            try translate("{{#if [\(lookup)].[description]}}x{{/if}}")
+                == .success("{{#if trigger.outer.lookup.description}}x{{/if}}"))
+        #expect(try translate("{{[\(lookup)].[$success]}}") == .success("{{ trigger.outer.lookup_success }}"))
+        #expect(try translate("{{[$job].[id]}}") == .success("{{ trigger.outer.run_id }}"))
     }
 
     @Test func aTemplateWithoutBracesIsLeftAsText() throws {

@@ -145,7 +145,9 @@ extension ICONExport {
             parameters: parameters.isNull ? [:] : parameters,
             outputSchema: object["outputJSONSchema"].flatMap { $0.objectValue != nil ? $0 : nil },
             chatOpsAppName: try reader.optionalString(object["chatOpsAppName"], "\(path).chatOpsAppName"),
-            chatOpsIdentifier: try reader.optionalString(object["chatOpsIdentifier"], "\(path).chatOpsIdentifier"))
+            chatOpsIdentifier: try reader.optionalString(object["chatOpsIdentifier"], "\(path).chatOpsIdentifier"),
+            helperIdentifier: try reader.optionalString(object["helperIdentifier"], "\(path).helperIdentifier"),
+            globalArtifact: object["globalArtifact"].flatMap { $0.objectValue != nil ? $0 : nil })
     }
 
     static func decodeTrigger(_ json: JSONValue, reader: ExportReader, path: String) throws(RelayError)

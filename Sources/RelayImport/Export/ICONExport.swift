@@ -87,6 +87,10 @@ public struct ICONStep: Sendable {
     /// For chat-ops steps: the app (`slack`) and its action.
     public var chatOpsAppName: String?
     public var chatOpsIdentifier: String?
+    /// For `helpers` steps: what it does (`lookup_global_artifacts`, `append_global_artifacts`) and the global
+    /// artifact (`{name, id, schema}`).
+    public var helperIdentifier: String?
+    public var globalArtifact: JSONValue?
 
     /// `parameters.input`, `{}` when absent.
     public var input: JSONValue { parameters["input"] ?? [:] }

@@ -42,6 +42,7 @@ extension ImportedStep {
         for comment in comments { writer.comment(comment, indent: 2) }
         writer.line("  - id: \(YAMLWriter.quoted(id))")
         let indent = 4
+        if let kind { writer.entry(kind.key, kind.value, indent: indent) }
         if let workflow { writer.entry("workflow", .string(workflow), indent: indent) }
         if let plugin { writer.entry("plugin", .string(plugin), indent: indent) }
         if let action { writer.entry("action", .string(action), indent: indent) }
@@ -51,6 +52,6 @@ extension ImportedStep {
         if let forEach { writer.entry("for_each", .string(forEach), indent: indent) }
         if let concurrency { writer.entry("concurrency", .int(concurrency), indent: indent) }
         if continueOnFailure { writer.entry("continue_on_failure", true, indent: indent) }
-        writer.entry("input", input, indent: indent)
+        if kind == nil { writer.entry("input", input, indent: indent) }
     }
 }

@@ -87,7 +87,7 @@ struct YAMLWriter {
     mutating func blank() { lines.append("") }
 
     /// A value that fits on the rest of the line: a scalar (not multi-line text), `{}`, `[]`, or a short list of
-    /// plain scalars in flow style.
+    /// one-line scalars in flow style (`[Quarantine, "No"]`).
     static func inline(_ value: JSONValue, room: Int) -> String? {
         switch value {
         case .string(let text):
@@ -99,7 +99,7 @@ struct YAMLWriter {
             var parts: [String] = []
             for item in items {
                 switch item {
-                case .string(let text) where isPlain(text): parts.append(text)
+                case .string(let text) where !text.contains("\n"): parts.append(quoted(text))
                 case .int, .bigInt, .double, .bool, .null: parts.append(scalar(item))
                 default: return nil
                 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// What an InsightConnect template or expression variable points at: `[<node id>].[a].[b]` (a step's or the
 /// trigger's output), `$workflow.[Name]` (a workflow variable), `[$job].[URL]`, or something this slice cannot
-/// express (a Handlebars block, a name left over after a rename, `this`).
+/// express (a name left over after a rename, `this` outside a block).
 public enum ICONReference: Sendable, Equatable {
     /// A node's output (or `$item`, `$outputs`, `$success` … as the first path segment), by node id.
     case node(id: String, path: [String])
@@ -19,9 +19,7 @@ public enum ICONReference: Sendable, Equatable {
         guard let first = token.first else { return .unsupported("an empty {{}}") }
         if first == "#" || first == "/" || token == "else" || token.hasPrefix("else ") || first == "^" {
             let word = token.split(separator: " ").first.map(String.init) ?? token
-            return .unsupported(
-                "the Handlebars block form {{\(word)}} (blocks such as #each and #if need text templates, which "
-                    + "Relay does not have yet)")
+            return .unsupported("the Handlebars block form {{\(word)}} where one reference is expected")
         }
         if first == "!" || first == ">" || token.hasPrefix("{") {
             return .unsupported("the Handlebars form {{\(token)}} (comments, partials and raw blocks)")
@@ -55,17 +53,13 @@ public enum ICONReference: Sendable, Equatable {
         if head == "$job" { return .job(path: rest) }
         if nodes.contains(head) { return .node(id: head, path: rest) }
         if head == "this" || head == "." || head.hasPrefix("@") || head.hasPrefix("../") {
-            return .unsupported(
-                "\"\(text)\" refers to the current element of a Handlebars {{#each}} block, which Relay does not have "
-                    + "yet")
+            return .unsupported("\"\(text)\" refers to the current element of a {{#each}} block, outside any")
         }
         if isNodeID(head) {
             return .unsupported("\"\(text)\" names node \(head), which is not in this workflow")
         }
         if !bracketed {
-            return .unsupported(
-                "\"\(text)\" is a field of the current element of a Handlebars {{#each}} block, which Relay does "
-                    + "not have yet")
+            return .unsupported("\"\(text)\" is a field of the current element of a {{#each}} block, outside any")
         }
         return .unsupported(
             "\"\(text)\" refers to a step by the name \(head), and no step has that id (a reference by name left "

@@ -17,8 +17,12 @@ public enum ICONTemplate {
         var rest = Substring(text)
         while let open = rest.range(of: "{{") {
             if open.lowerBound > rest.startIndex { pieces.append(.text(String(rest[..<open.lowerBound]))) }
-            guard let close = rest[open.upperBound...].range(of: "}}") else { return nil }
-            pieces.append(.token(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)))
+            // `{{{x}}}` (Handlebars' unescaped form) is the token `{x`.
+            let triple = rest[open.upperBound...].hasPrefix("{")
+            let start = triple ? rest.index(after: open.upperBound) : open.upperBound
+            guard let close = rest[start...].range(of: triple ? "}}}" : "}}") else { return nil }
+            let inside = rest[start..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            pieces.append(.token(triple ? "{" + inside : inside))
             rest = rest[close.upperBound...]
         }
         if !rest.isEmpty { pieces.append(.text(String(rest))) }
@@ -27,40 +31,34 @@ public enum ICONTemplate {
 
     /// Translates one string. `resolve` turns a reference into a Relay reference (`steps.x.output.a`) or a reason.
     public static func translate(
-        _ text: String, nodes: Set<String>, resolve: (ICONReference) -> Result<String, TranslationGap>
+        _ text: String, nodes: Set<String>, resolve: @escaping (ICONReference) -> Result<String, TranslationGap>
     ) -> Result<String, TranslationGaps> {
+        translate(text, resolver: TemplateResolver(nodes: nodes, resolve: resolve))
+    }
+
+    /// Translates one string: references as `resolver` says, Handlebars blocks into Relay's text templates.
+    public static func translate(_ text: String, resolver: TemplateResolver) -> Result<String, TranslationGaps> {
         guard text.contains("{{") else { return .success(text) }
         guard let pieces = pieces(text) else {
             return .failure(TranslationGaps([TranslationGap("\"{{\" without a closing \"}}\" in \(quoted(text))")]))
         }
-        var out = ""
-        var gaps: [TranslationGap] = []
-        for piece in pieces {
-            switch piece {
-            case .text(let literal):
-                if literal.contains("}}") {
-                    gaps.append(TranslationGap("a \"}}\" without an opening \"{{\" in \(quoted(text))"))
-                }
-                out += literal
-            case .token(let token):
-                switch resolve(ICONReference.parse(token: token, nodes: nodes)) {
-                case .success(let reference): out += "{{ \(reference) }}"
-                case .failure(let gap): gaps.append(gap)
-                }
-            }
-        }
-        return gaps.isEmpty ? .success(out) : .failure(TranslationGaps(gaps))
+        return ICONTextTemplate.translate(pieces, text: text, resolver: resolver)
+    }
+
+    /// Translates every string in a value with `resolve` for its references.
+    public static func translate(
+        value: JSONValue, nodes: Set<String>, resolve: @escaping (ICONReference) -> Result<String, TranslationGap>
+    ) -> Result<JSONValue, TranslationGaps> {
+        translate(value: value, resolver: TemplateResolver(nodes: nodes, resolve: resolve))
     }
 
     /// Translates every string in a value (arrays and objects included); object keys are kept as they are.
-    public static func translate(
-        value: JSONValue, nodes: Set<String>, resolve: (ICONReference) -> Result<String, TranslationGap>
-    ) -> Result<JSONValue, TranslationGaps> {
+    public static func translate(value: JSONValue, resolver: TemplateResolver) -> Result<JSONValue, TranslationGaps> {
         var gaps: [TranslationGap] = []
         func walk(_ value: JSONValue) -> JSONValue {
             switch value {
             case .string(let text):
-                switch translate(text, nodes: nodes, resolve: resolve) {
+                switch translate(text, resolver: resolver) {
                 case .success(let translated): return .string(translated)
                 case .failure(let reasons):
                     gaps += reasons.all

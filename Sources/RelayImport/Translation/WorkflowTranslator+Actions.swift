@@ -8,33 +8,55 @@ extension WorkflowTranslator {
         -> ImportedWorkflow.Entry
     {
         if step.isDisabled {
-            return leaveOut(
-                node, scope: scope,
-                reasons: [
-                    "disabled in the export (InsightConnect skips it); the steps after it follow the steps before it"
-                ])
+            return leaveOut(node, scope: scope, reasons: [Self.disabledReason])
         }
         guard let plugin = step.plugin, let action = step.identifier, !action.isEmpty else {
             return leaveOut(node, scope: scope, reasons: ["the export names no plugin or action for it"])
         }
-        var use = PluginUse(
-            plugin: plugin, component: action, kind: .action, workflow: scope.workflow, step: step.name,
-            needsConnection: step.connectionType == "CONNECTION")
-        var gaps = extraGaps
-        var notes: [String] = []
         var imported = common(node, step: step, paths: paths)
+        switch pluginStep(
+            &imported, plugin: plugin, action: action, connection: step.connectionType == "CONNECTION",
+            input: step.input, scope: scope, stepName: step.name)
+        {
+        case .failure(let problems): return leaveOut(node, scope: scope, reasons: problems.reasons)
+        case .success(let checked):
+            outcomes[node] = .step
+            let gaps = extraGaps + checked.gaps
+            record(
+                node, scope: scope, status: gaps.isEmpty ? .translated : .partial, id: imported.id,
+                translation: "step \(imported.id)", reasons: gaps, notes: checked.notes)
+            return .step(imported)
+        }
+    }
+
+    /// Why a plugin step cannot be written.
+    struct StepProblems: Error {
+        var reasons: [String]
+    }
+
+    /// Writes a plugin step's plugin, action, connection and input (its templates translated), checked against
+    /// the plugin's current spec; the gaps and notes of the check, or why the step cannot be written.
+    func pluginStep(
+        _ imported: inout ImportedStep, plugin: ICONPluginReference, action: String, connection: Bool,
+        input source: JSONValue, scope: Scope, stepName: String
+    ) -> Result<(gaps: [String], notes: [String]), StepProblems> {
+        var use = PluginUse(
+            plugin: plugin, component: action, kind: .action, workflow: scope.workflow, step: stepName,
+            needsConnection: connection)
+        var gaps: [String] = []
+        var notes: [String] = []
         imported.plugin = plugin.slug
         imported.action = action
-        if step.connectionType == "CONNECTION" { imported.connection = plugin.slug }
+        if connection { imported.connection = plugin.slug }
         var input: JSONValue
         outputReads = []
-        switch translateValue(step.input, in: scope) {
+        switch translateValue(source, in: scope) {
         case .success(let translated):
             input = translated
             gaps += outputReads
         case .failure(let problems):
             uses.append(use)
-            return leaveOut(node, scope: scope, reasons: problems.all.map(\.reason))
+            return .failure(StepProblems(reasons: problems.all.map(\.reason)))
         }
         if input.objectValue == nil {
             gaps.append("its input is \(input.typeName), not a mapping of input names")
@@ -44,17 +66,15 @@ extension WorkflowTranslator {
             guard let schema = loaded.inputSchema(action, kind: .action) else {
                 use.componentMissing = true
                 uses.append(use)
-                return leaveOut(
-                    node, scope: scope,
-                    reasons: [
+                return .failure(
+                    StepProblems(reasons: [
                         "plugin \(plugin.slug) \(loaded.spec.version ?? "") (the spec in --specs) has no action "
-                            + "\"\(action)\" "
-                            + "(the workflow was built with \(plugin.version))"
-                    ])
+                            + "\"\(action)\" (the workflow was built with \(plugin.version))"
+                    ]))
             }
             var object = input.objectValue ?? [:]
             let checked = checkInput(
-                &object, original: step.input, schema: schema, plugin: plugin, loaded: loaded, use: &use)
+                &object, original: source, schema: schema, plugin: plugin, loaded: loaded, use: &use)
             input = .object(object)
             gaps += checked.gaps
             notes += checked.notes
@@ -62,11 +82,7 @@ extension WorkflowTranslator {
         }
         imported.input = input
         uses.append(use)
-        outcomes[node] = .step
-        record(
-            node, scope: scope, status: gaps.isEmpty ? .translated : .partial, id: imported.id,
-            translation: "step \(imported.id)", reasons: gaps, notes: notes)
-        return .step(imported)
+        return .success((gaps, notes))
     }
 
     /// Compares a step's input with the action's input schema in the current spec: inputs the spec no longer has
@@ -195,7 +211,11 @@ extension WorkflowTranslator {
         guard entries.contains(where: { if case .step = $0 { true } else { false } }) else {
             return leaveOut(node, scope: scope, reasons: ["no step of its body could be translated"], notes: notes)
         }
-        let breaks = steps.values.filter { $0.type == .break && export.workflow.parents[$0.nodeID] == node }
+        let breaks = steps.values.filter {
+            guard $0.type == .break, export.workflow.parents[$0.nodeID] == node else { return false }
+            if case .step = outcomes[$0.nodeID] { return false }
+            return true
+        }
         if !breaks.isEmpty {
             gaps.append(
                 "its body has \(breaks.count) break step(s) that are not translated: every item runs, where "

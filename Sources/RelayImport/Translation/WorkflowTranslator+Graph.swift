@@ -23,7 +23,7 @@ extension WorkflowTranslator {
         var done: Set<String> = []
         while let node = ready.popLast() {
             guard done.insert(node).inserted else { continue }
-            if let entry = translateNode(node, scope: scope, isStart: node == start) { entries.append(entry) }
+            entries += translateNode(node, scope: scope, isStart: node == start)
             for edge in orderedOutgoing(node).reversed() where members.contains(edge.to) {
                 pending[edge.to, default: 0] -= 1
                 if pending[edge.to] == 0 { ready.append(edge.to) }
@@ -75,6 +75,12 @@ extension WorkflowTranslator {
         switch outcomes[from] {
         case .start: return .paths([Path(needs: [], conditions: [])])
         case .step: return .paths([Path(needs: [id(from)], conditions: [])])
+        case .branching(let branches):
+            guard let conditions = branches[edge.id] else {
+                return .blocked(
+                    "the branch \(edge.name.isEmpty ? edge.id : edge.name) of \(name(of: from)) is none of its answers")
+            }
+            return .paths([Path(needs: [id(from)], conditions: conditions)])
         case .decision(let branches):
             guard case .paths(let paths) = reach[from] ?? .blocked("") else {
                 return reach[from] ?? .blocked("after \(name(of: from)), which was not reached")

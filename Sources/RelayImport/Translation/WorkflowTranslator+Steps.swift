@@ -1,17 +1,17 @@
 import RelayCore
 
 extension WorkflowTranslator {
-    /// Translates one node, after every node with an edge into it. Returns its workflow entry (a step, or the
-    /// comment that stands where a step was left out), or nil for what is not a step in Relay (the trigger, a
-    /// decision, a join).
-    func translateNode(_ node: String, scope: Scope, isStart: Bool) -> ImportedWorkflow.Entry? {
-        guard let step = steps[node] else { return nil }
+    /// Translates one node, after every node with an edge into it. Returns its workflow entries: its step (a
+    /// chat-ops decision's chat message and decision), or the comment that stands where a step was left out; none
+    /// for what is not a step in Relay (the trigger, an automated decision, a join).
+    func translateNode(_ node: String, scope: Scope, isStart: Bool) -> [ImportedWorkflow.Entry] {
+        guard let step = steps[node] else { return [] }
         if isStart {
             let paths = [Path(needs: [], conditions: [])]
             reach[node] = .paths(paths)
             if step.type == .trigger {
                 outcomes[node] = .start
-                return nil
+                return []
             }
             // A loop body's first step: reached when the iteration starts.
             return translateReached(node, step: step, scope: scope, paths: paths, partlyBlocked: [])
@@ -22,14 +22,14 @@ extension WorkflowTranslator {
             outcomes[node] = .cutOff(reason)
             reach[node] = .blocked(reason)
             record(node, scope: scope, status: .notTranslated, reasons: [reason])
-            return .omitted(omission(node, reason))
+            return [.omitted(omission(node, reason))]
         }
         guard paths.count <= ImportLimits.maximumPaths else {
             let reason = "reached in \(paths.count) ways through decisions and joins, too many to write as a condition"
             outcomes[node] = .blocking(reason)
             reach[node] = .blocked(reason)
             record(node, scope: scope, status: .notTranslated, reasons: [reason])
-            return .omitted(omission(node, reason))
+            return [.omitted(omission(node, reason))]
         }
         reach[node] = .paths(paths)
         return translateReached(node, step: step, scope: scope, paths: paths, partlyBlocked: blocked)
@@ -37,18 +37,19 @@ extension WorkflowTranslator {
 
     func translateReached(
         _ node: String, step: ICONStep, scope: Scope, paths: [Path], partlyBlocked: [String]
-    ) -> ImportedWorkflow.Entry? {
+    ) -> [ImportedWorkflow.Entry] {
         let partly = partlyBlocked.isEmpty ? [] : ["some ways into it are not translated: " + partlyBlocked[0]]
+        let reached = Reached(node: node, step: step, scope: scope, paths: paths, gaps: partly)
         switch step.type {
         case .trigger:
             // A second trigger node: nothing leads to it in a well-formed export.
             outcomes[node] = .start
-            return nil
-        case .action: return translateAction(node, step: step, scope: scope, paths: paths, extraGaps: partly)
-        case .loop: return translateLoop(node, step: step, scope: scope, paths: paths, extraGaps: partly)
+            return []
+        case .action: return [translateAction(node, step: step, scope: scope, paths: paths, extraGaps: partly)]
+        case .loop: return [translateLoop(node, step: step, scope: scope, paths: paths, extraGaps: partly)]
         case .automatedDecision:
             translateDecision(node, step: step, scope: scope, extraGaps: partly)
-            return nil
+            return []
         case .join:
             outcomes[node] = .merge
             let sets = step.parameters["variableSets"]?.arrayValue ?? []
@@ -62,59 +63,20 @@ extension WorkflowTranslator {
             record(
                 node, scope: scope, status: gaps.isEmpty ? .translated : .partial,
                 translation: "the needs of the step after it (it runs once, whichever way was taken)", reasons: gaps)
-            return nil
-        default:
-            let (reason, blocks) = Self.unsupported(step)
-            outcomes[node] = blocks ? .blocking(reason) : .leftOut(reason)
+            return []
+        case .artifact: return [translateArtifact(reached)]
+        case .patternMatch: return [translateMatch(reached)]
+        case .filter: return [translateFilter(reached)]
+        case .break: return [translateBreak(reached)]
+        case .helpers: return [translateGlobalArtifact(reached)]
+        case .actionChatOps: return [translateChatAction(reached)]
+        case .decisionChatOps: return translateChatDecision(reached)
+        case .humanDecision: return [translateHumanDecision(reached)]
+        case .other(let type):
+            let reason = "the step type \"\(type)\" is not known to this importer"
+            outcomes[node] = .leftOut(reason)
             record(node, scope: scope, status: .notTranslated, reasons: [reason])
-            return .omitted(omission(node, reason))
-        }
-    }
-
-    /// Why a step type is not translated in this slice, and whether the steps after it are cut off (it decides
-    /// where the path goes) or follow the steps before it.
-    static func unsupported(_ step: ICONStep) -> (reason: String, blocks: Bool) {
-        switch step.type {
-        case .artifact:
-            return (
-                "artifact steps (a rendered Markdown document kept with the run) need an artifact step kind, which "
-                    + "Relay does not have yet",
-                false
-            )
-        case .actionChatOps:
-            return (
-                "chat-ops actions (\(step.chatOpsAppName ?? "chat") \(step.chatOpsIdentifier ?? "")) are not "
-                    + "translated yet: they need the chat plugin's spec and a mapping of its inputs",
-                false
-            )
-        case .decisionChatOps:
-            return (
-                "chat-ops decisions wait for a person's answer; Relay has no human decision step yet, so the "
-                    + "branches after it are not translated",
-                true
-            )
-        case .patternMatch:
-            return (
-                "pattern match steps (named regex captures) need a match step kind, which Relay does not have yet",
-                false
-            )
-        case .filter:
-            return (
-                "filter steps are not translated yet (a condition on the path after it), so the path after it is "
-                    + "not translated",
-                true
-            )
-        case .break:
-            return ("break steps (leave the loop early) need a break step kind, which Relay does not have yet", true)
-        case .helpers:
-            return (
-                "global artifact helpers (a named store, whose contents exports do not hold) are not translated yet",
-                false
-            )
-        case .humanDecision:
-            return ("human decisions wait for a person's answer; Relay has no human decision step yet", true)
-        default:
-            return ("the step type \"\(step.type)\" is not known to this importer", false)
+            return [.omitted(omission(node, reason))]
         }
     }
 
@@ -158,15 +120,9 @@ extension WorkflowTranslator {
             let label =
                 export.workflow.edges[edge].map { $0.name.isEmpty ? "branch \(index + 1)" : "\"\($0.name)\"" }
                 ?? "branch \(index + 1)"
-            let expression: ICONExpression
-            do {
-                expression = try ICONExpression.decode(
-                    branch["expression"] ?? [:], path: "stepControlParams[\(index)].expression")
-            } catch {
-                problems.append("the condition of \(label) cannot be read: \(error.description)")
-                continue
-            }
-            switch translator.translate(expression) {
+            switch Self.condition(
+                branch["expression"] ?? [:], path: "stepControlParams[\(index)].expression", translator: &translator)
+            {
             case .success(let condition): conditions.append((edge, condition))
             case .failure(let gap): problems.append("the condition of \(label): \(gap.reason)")
             }
@@ -203,4 +159,59 @@ extension WorkflowTranslator {
             node, scope: scope, status: gaps.isEmpty ? .translated : .partial,
             translation: "when: on the first step of each branch", reasons: gaps, notes: translator.notes)
     }
+}
+
+/// A node reached by the walk: its step, the scope it is in, the ways into it, and the gaps it has already (some
+/// ways into it are not translated).
+struct Reached {
+    var node: String
+    var step: ICONStep
+    var scope: Scope
+    var paths: [Path]
+    var gaps: [String]
+}
+
+extension WorkflowTranslator {
+    /// Reads and translates a condition as InsightConnect stores it (the AST).
+    static func condition(_ json: JSONValue, path: String, translator: inout ConditionTranslator)
+        -> Result<RelayCondition, TranslationGap>
+    {
+        let expression: ICONExpression
+        do {
+            expression = try ICONExpression.decode(json, path: path)
+        } catch {
+            return .failure(TranslationGap("cannot be read: \(error.description)"))
+        }
+        return translator.translate(expression)
+    }
+
+    /// A step of a kind the dispatcher decides, written with its `needs` and `when`, and recorded.
+    func finish(
+        _ reached: Reached, kind: ImportedStepKind, gaps: [String] = [], notes: [String] = [], translation: String,
+        outcome: NodeOutcome = .step
+    ) -> ImportedWorkflow.Entry {
+        var imported = common(reached.node, step: reached.step, paths: reached.paths)
+        imported.kind = kind
+        outcomes[reached.node] = outcome
+        let all = reached.gaps + gaps
+        record(
+            reached.node, scope: reached.scope, status: all.isEmpty ? .translated : .partial, id: imported.id,
+            translation: "step \(imported.id): \(translation)", reasons: all, notes: notes)
+        return .step(imported)
+    }
+
+    /// Leaves a step out. `blocks`: it decides where the path goes, so the steps after it are cut off too.
+    func leaveOut(_ reached: Reached, _ reasons: [String], blocks: Bool = false, notes: [String] = [])
+        -> ImportedWorkflow.Entry
+    {
+        guard blocks else { return leaveOut(reached.node, scope: reached.scope, reasons: reasons, notes: notes) }
+        let reason = reasons.joined(separator: "; ")
+        outcomes[reached.node] = .blocking(reason)
+        record(reached.node, scope: reached.scope, status: .notTranslated, reasons: reasons, notes: notes)
+        return .omitted(omission(reached.node, reason))
+    }
+
+    /// Why a disabled step is left out.
+    static let disabledReason =
+        "disabled in the export (InsightConnect skips it); the steps after it follow the steps before it"
 }

@@ -41,6 +41,11 @@ final class WorkflowTranslator {
     var missingOutputs: [MissingOutput] = []
     var workflowGaps: [String] = []
     var workflowNotes: [String] = []
+    /// A pattern match's variables → its group names in the Relay pattern (they differ where an ident is not an
+    /// ICU group name).
+    var matchGroups: [String: [String: String]] = [:]
+    /// The chat plugin's action a chat-ops action became.
+    var chatActions: [String: (ICONPluginReference, String)] = [:]
 
     init(export: ICONExport, specs: SpecCatalog, name: String) {
         self.export = export
@@ -97,14 +102,7 @@ final class WorkflowTranslator {
     /// The Relay step id of a node.
     func id(_ node: String) -> String {
         if let known = ids[node] { return known }
-        let base = Self.slug(steps[node]?.name ?? node, separator: "_", fallback: "step", limit: 48)
-        var candidate = base
-        var counter = 2
-        while usedIDs.contains(candidate) {
-            candidate = "\(base)_\(counter)"
-            counter += 1
-        }
-        usedIDs.insert(candidate)
+        let candidate = freshID(Self.slug(steps[node]?.name ?? node, separator: "_", fallback: "step", limit: 48))
         ids[node] = candidate
         return candidate
     }
@@ -176,6 +174,8 @@ enum NodeOutcome {
     case start
     /// A Relay step (`ids[node]`).
     case step
+    /// A Relay step that decides where the path goes (a `decision:`): each out-edge's conditions on its output.
+    case branching([String: [RelayCondition]])
     /// A decision: each out-edge's conditions (all must hold; none for a default that is the only branch).
     case decision([String: [RelayCondition]])
     /// A join: the ways in pass on to the step after it.
