@@ -184,6 +184,8 @@ public struct RunDetail: Sendable, Equatable {
     public var output: JSONValue?
     /// The runs its sub-workflow steps started, oldest first.
     public var children: [RunSummary] = []
+    /// The documents its `artifact` steps kept, in the order they were made.
+    public var artifacts: [RunArtifact] = []
 
     /// One step of the run's workflow and the steps it needs.
     public struct GraphStep: Sendable, Equatable {
@@ -222,6 +224,7 @@ public struct RunDetail: Sendable, Equatable {
     /// How `relay runs show --json` shows it: with the graph known, each attempt carries its step's `needs`, and
     /// `graph` lists every step (those never started included) with its needs. The attempt of a `for_each` step
     /// carries its items: `items_done`, `items_total` and `items` (the latest attempt of each, in item order).
+    /// `artifacts` lists the documents its `artifact` steps kept, with their content.
     public var json: JSONValue {
         var result = summary.json.objectValue ?? [:]
         result["trigger_event"] = triggerEvent
@@ -244,6 +247,7 @@ public struct RunDetail: Sendable, Equatable {
                 }
                 return .object(entry)
             })
+        result["artifacts"] = .array(artifacts.map(\.json))
         if !graph.isEmpty {
             result["graph"] = .array(
                 graph.map { ["step": .string($0.step), "needs": .array($0.needs.map(JSONValue.string))] })

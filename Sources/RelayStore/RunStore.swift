@@ -40,6 +40,15 @@ public protocol RunStore: Sendable {
 
     /// A workflow version runs started with (`RunSummary.version`), or nil.
     func workflowVersion(hash: String) async throws -> StoredWorkflowVersion?
+
+    /// The documents the run's `artifact` steps kept, in the order they were made.
+    func artifacts(runID: String) async throws -> [RunArtifact]
+
+    /// Every global artifact (a named list that `global_artifact` steps append to and look up), by name.
+    func globalArtifacts() async throws -> [GlobalArtifactSummary]
+
+    /// The entries of the global artifact `name`, oldest first; nil when there is no such artifact.
+    func globalArtifact(name: String) async throws -> [JSONValue]?
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.
@@ -157,11 +166,27 @@ public protocol RunStoreTransaction {
     /// that has ended is left as it is.
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
 
+    /// Records the step's items that have not started as skipped with `reason` (a `break` left the loop); returns
+    /// how many.
+    func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int
+
     /// Records the run's items that never started as failed with `error` (their run has ended).
     func abandonPendingItems(runID: String, error: String) throws
 
     /// The latest attempt of each item of the step, in item order, with their outputs.
     func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord]
+
+    // MARK: Artifacts
+
+    /// Keeps a document an `artifact` step made (nothing when the run already has one from this job).
+    func addArtifact(_ artifact: RunArtifact) throws
+
+    /// Appends `entry` to the global artifact `name` (created by its first entry); returns how many entries it has
+    /// then.
+    func appendGlobalArtifact(name: String, entry: JSONValue, runID: String, stepID: String) throws -> Int
+
+    /// The entries of the global artifact `name`, oldest first (empty when there is no such artifact).
+    func globalArtifactEntries(name: String) throws -> [JSONValue]
 }
 
 extension RunStoreTransaction {
@@ -241,9 +266,11 @@ public enum ItemStatus: String, Sendable, Equatable, CaseIterable {
     case running
     case succeeded
     case failed
+    /// Never run: a `break` left the loop before it started.
+    case skipped
 
     /// The attempt has ended.
-    public var isFinished: Bool { self == .succeeded || self == .failed }
+    public var isFinished: Bool { self == .succeeded || self == .failed || self == .skipped }
 }
 
 /// One attempt of a step as the dispatcher writes and reads it.

@@ -186,6 +186,72 @@ import Testing
         #expect(relay.terminationStatus == 0, "SIGTERM drains and exits 0: \(Self.text(log))")
     }
 
+    /// `relay runs answer`: refused for an option the decision does not offer and for a step that does not wait;
+    /// an answer the dispatcher takes picks the branch.
+    @Test func answerADecisionFromTheCommandLine() async throws {
+        let project = try Project()
+        defer { try? FileManager.default.removeItem(at: project.directory) }
+        try """
+        name: approve
+        trigger: {plugin: webhook, trigger: webhook, input: {path: approve}}
+        steps:
+          - {id: ask, decision: {question: "Contain {{ trigger.json.host }}?", options: [Contain, Ignore]}}
+          - {id: contain, plugin: base64, action: encode, needs: [ask], when: steps.ask.output.option == Contain,
+             input: {content: "contained by {{ steps.ask.output.answered_by }}"}}
+          - {id: ignore, plugin: base64, action: encode, needs: [ask], when: steps.ask.output.option == Ignore,
+             input: {content: ignored}}
+        """.write(
+            to: project.directory.appendingPathComponent("workflows/approve.yaml"), atomically: true, encoding: .utf8)
+        let (relay, log) = try await startRelay(project)
+        defer { if relay.isRunning { relay.terminate() } }
+        let published = try await project.relay([
+            "events", "publish", "--trigger", "approve", "--json", #"{"json": {"host": "laptop-7"}}"#,
+        ])
+        #expect(published.status == 0, "\(published.stderr)")
+        var runID = ""
+        let waiting = await waitFor {
+            guard let run = try? await project.store.runs(limit: 10).first else { return !relay.isRunning }
+            runID = run.id
+            return (try? await project.store.run(id: run.id))?.steps.contains {
+                $0.stepID == "ask" && $0.status == .running
+            } == true
+        }
+        try #require(waiting && relay.isRunning, "the decision never waited: \(Self.text(log))")
+        let show = try await project.relay(["runs", "show", runID, "--json"])
+        #expect(show.stdout.contains("Contain laptop-7?"), "\(show.stdout)")
+
+        let wrong = try await project.relay(["runs", "answer", runID, "ask", "Reboot"])
+        #expect(wrong.status != 0)
+        #expect(
+            wrong.stderr.contains(
+                "run \(runID) is running: \"Reboot\" is not an option of step ask; its options are "
+                    + "\"Contain\", \"Ignore\""
+            ),
+            "\(wrong.stderr)")
+        let notWaiting = try await project.relay(["runs", "answer", runID, "contain", "Contain"])
+        #expect(notWaiting.status != 0)
+        #expect(notWaiting.stderr.contains("step contain has not been reached"), "\(notWaiting.stderr)")
+
+        let answer = try await project.relay([
+            "runs", "answer", runID, "ask", "Contain", "--by", "alice", "--wait", "90",
+        ])
+        #expect(answer.status == 0, "\(answer.stderr)")
+        #expect(answer.stdout.contains("requested answer of run \(runID)"), "\(answer.stdout)")
+        #expect(
+            await waitFor {
+                (try? await project.store.run(id: runID))?.summary.status.isFinished == true || !relay.isRunning
+            })
+        let run = try #require(try await project.store.run(id: runID))
+        #expect(run.summary.status == .succeeded, "\(run.summary)")
+        #expect(run.steps.first { $0.stepID == "ask" }?.output?["answered_by"] == "alice")
+        #expect(
+            run.steps.first { $0.stepID == "contain" }?.output
+                == ["data": .string(Data("contained by alice".utf8).base64EncodedString())])
+        #expect(run.steps.first { $0.stepID == "ignore" }?.status == .skipped)
+        relay.terminate()
+        relay.waitUntilExit()
+    }
+
     @Test func cancelAndResumeOfAnUnknownRunSayNoSuchRun() async throws {
         let project = try Project()
         defer { try? FileManager.default.removeItem(at: project.directory) }

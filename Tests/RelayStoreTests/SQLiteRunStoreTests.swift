@@ -321,23 +321,28 @@ final class RecordingTransport: Transport {
 /// A reader of a file written by an earlier version (before versions, sub-workflows and deadlines were kept)
 /// reads it without altering it.
 @Suite struct SQLiteRunStoreOldFileTests {
+    /// A file as the first release wrote it: runs and steps, one run.
+    static func writeFirstRelease(_ database: SQLiteDatabase) async throws {
+        try await database.transaction { db in
+            try db.execute(
+                """
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, event_id TEXT NOT NULL,
+                    trigger_event TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, error TEXT);
+                CREATE TABLE steps (
+                    job_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+                    status TEXT NOT NULL, input TEXT, output TEXT, error TEXT, exception TEXT,
+                    scheduled_at REAL NOT NULL, started_at REAL, finished_at REAL);
+                INSERT INTO runs VALUES ('run-old', 'w', 'succeeded', 'e', '{"n":1}', 1000, 1001, NULL);
+                INSERT INTO steps VALUES ('run-old/a/1', 'run-old', 'a', 1, 'succeeded', '{}', '{"x":1}', NULL,
+                    NULL, 1000, 1000, 1001);
+                """)
+        }
+    }
+
     @Test func aFileWithoutTheNewColumnsAndTablesIsReadAsItIs() async throws {
         try await SQLiteRunStoreTests.withDatabase { database in
-            try await database.transaction { db in
-                try db.execute(
-                    """
-                    CREATE TABLE runs (
-                        id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, event_id TEXT NOT NULL,
-                        trigger_event TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, error TEXT);
-                    CREATE TABLE steps (
-                        job_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
-                        status TEXT NOT NULL, input TEXT, output TEXT, error TEXT, exception TEXT,
-                        scheduled_at REAL NOT NULL, started_at REAL, finished_at REAL);
-                    INSERT INTO runs VALUES ('run-old', 'w', 'succeeded', 'e', '{"n":1}', 1000, 1001, NULL);
-                    INSERT INTO steps VALUES ('run-old/a/1', 'run-old', 'a', 1, 'succeeded', '{}', '{"x":1}', NULL,
-                        NULL, 1000, 1000, 1001);
-                    """)
-            }
+            try await Self.writeFirstRelease(database)
             let reader = SQLiteRunStore(readingFrom: database)
             let runs = try await reader.runs(limit: 10)
             #expect(runs.map(\.id) == ["run-old"])
@@ -349,6 +354,29 @@ final class RecordingTransport: Transport {
                 try db.query("PRAGMA table_info(runs)").compactMap { $0[1].text }
             }
             #expect(!columns.contains("workflow_hash"), "a reader never alters the file")
+            #expect(run.artifacts.isEmpty)
+            #expect(try await reader.artifacts(runID: "run-old").isEmpty)
+            #expect(try await reader.globalArtifacts().isEmpty)
+            #expect(try await reader.globalArtifact(name: "any") == nil)
+        }
+    }
+
+    @Test func anOldFileOpenedForWritingGainsTheArtifactTables() async throws {
+        try await SQLiteRunStoreTests.withDatabase { database in
+            try await Self.writeFirstRelease(database)
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
+                try tx.addArtifact(
+                    RunArtifact(
+                        runID: "run-old", stepID: "a", jobID: "run-old/a/1", name: "note", format: .text,
+                        content: "kept", createdAt: 1_002))
+                #expect(try tx.appendGlobalArtifact(name: "list", entry: ["k": 1], runID: "run-old", stepID: "a") == 1)
+                return ((), [])
+            }
+            let run = try #require(try await store.run(id: "run-old"))
+            #expect(run.steps.map(\.output) == [["x": 1]], "what was there is kept")
+            #expect(run.artifacts.map(\.content) == ["kept"])
+            #expect(try await store.globalArtifact(name: "list") == [["k": 1]])
         }
     }
 }

@@ -8,11 +8,14 @@ import RelaySpec
 import RelayStore
 import RelayTransport
 
-/// `relay runs list|show|cancel|resume`.
+/// `relay runs list|show|artifact|cancel|resume|answer`.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "runs", abstract: "Inspect, cancel and resume workflow runs.",
-        subcommands: [RunsListCommand.self, RunsShowCommand.self, RunsCancelCommand.self, RunsResumeCommand.self])
+        commandName: "runs", abstract: "Inspect, cancel, resume and answer workflow runs.",
+        subcommands: [
+            RunsListCommand.self, RunsShowCommand.self, RunsArtifactCommand.self, RunsCancelCommand.self,
+            RunsResumeCommand.self, RunsAnswerCommand.self,
+        ])
 }
 
 struct ProjectDatabase {
@@ -130,6 +133,15 @@ struct RunsShowCommand: AsyncParsableCommand {
                     "    \(child.id)  \(child.workflow)  \(child.status.rawValue)  (step \(child.parentStepID ?? "?"))")
             }
         }
+        if !run.artifacts.isEmpty {
+            print("  artifacts (relay runs artifact \(id) NAME prints one):")
+            for artifact in run.artifacts {
+                print(
+                    "    \(artifact.name)  (step \(artifact.stepID), \(artifact.format.rawValue), "
+                        + "\(artifact.size) bytes)"
+                )
+            }
+        }
     }
 }
 
@@ -149,18 +161,20 @@ struct RunControlOptions: ParsableArguments {
     /// Sends `request` after `check` accepts the run's status (when the store is readable), then waits until
     /// `done` holds for the run's new status.
     func send(
-        _ request: RunControl, check: (RunSummary) -> String?,
-        done: @escaping (_ before: RunSummary, _ now: RunSummary) -> Bool
+        _ request: RunControl, check: (RunDetail) -> String?,
+        done: @escaping (_ before: RunDetail, _ now: RunDetail) -> Bool
     ) async throws {
         let layout = ProjectLayout(root: dir)
         let readable = FileManager.default.fileExists(atPath: layout.database)
         let store = readable ? try ProjectDatabase.runStore(dir) : nil
-        var before: RunSummary?
+        var before: RunDetail?
         if let store {
-            guard let run = try await store.run(id: id)?.summary else {
+            guard let run = try await store.run(id: id) else {
                 throw CLIFailure("no run \(id) in \(layout.database)")
             }
-            if let problem = check(run) { throw CLIFailure("run \(id) is \(run.status.rawValue): \(problem)") }
+            if let problem = check(run) {
+                throw CLIFailure("run \(id) is \(run.summary.status.rawValue): \(problem)")
+            }
             before = run
         }
         guard wait.isFinite, (0...3600).contains(wait) else {
@@ -172,7 +186,8 @@ struct RunControlOptions: ParsableArguments {
         guard let store, let before, wait > 0 else { return }
         let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
         while ContinuousClock.now < deadline {
-            if let run = try await store.run(id: id)?.summary, done(before, run) {
+            if let detail = try await store.run(id: id), done(before, detail) {
+                let run = detail.summary
                 print("run \(id) is \(run.status.rawValue)" + (run.error.map { ": \($0)" } ?? ""))
                 return
             }
@@ -195,8 +210,8 @@ struct RunsCancelCommand: AsyncParsableCommand {
     func run() async throws {
         try await options.send(
             RunControl(command: .cancel, runID: options.id, reason: reason),
-            check: { $0.status == .running ? nil : "only a running run can be cancelled" },
-            done: { _, now in now.status != .running })
+            check: { $0.summary.status == .running ? nil : "only a running run can be cancelled" },
+            done: { _, now in now.summary.status != .running })
     }
 }
 
@@ -210,7 +225,8 @@ struct RunsResumeCommand: AsyncParsableCommand {
     func run() async throws {
         try await options.send(
             RunControl(command: .resume, runID: options.id),
-            check: { run in
+            check: { detail in
+                let run = detail.summary
                 if let parent = run.parentRunID {
                     return "it is the run of a sub-workflow step of run \(parent); resume that run"
                 }
@@ -218,7 +234,44 @@ struct RunsResumeCommand: AsyncParsableCommand {
                     ? nil : "only a failed or cancelled run can be resumed"
             },
             // Handled: running again, or already ended again (a new end time: it may have failed at once).
-            done: { before, now in now.status == .running || now.finishedAt != before.finishedAt })
+            done: { before, now in
+                now.summary.status == .running || now.summary.finishedAt != before.summary.finishedAt
+            })
+    }
+}
+
+struct RunsAnswerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "answer",
+        abstract: "Answer a decision step that waits for a person: pick one of its options; the run goes on.",
+        discussion: "relay runs answer RUN_ID STEP OPTION, e.g. relay runs answer run-4f2a approve Quarantine")
+    @OptionGroup var options: RunControlOptions
+    @Argument(help: "The decision step's id.") var step: String
+    @Argument(help: "The option picked (one of the step's options).") var option: String
+    @Option(help: "Who answers, kept with the answer (default: $USER).")
+    var by: String? = ProcessInfo.processInfo.environment["USER"]
+
+    func run() async throws {
+        let step = self.step
+        let option = option
+        try await options.send(
+            RunControl.answer(runID: options.id, stepID: step, option: option, by: by),
+            check: { detail in
+                guard detail.summary.status == .running else { return "only a running run waits for an answer" }
+                guard let attempt = detail.steps.last(where: { $0.stepID == step }) else {
+                    return "step \(step) has not been reached (or is not a step of the run)"
+                }
+                guard attempt.status == .running,
+                    let offered = attempt.input?.objectValue?["options"]?.arrayValue?.compactMap(\.stringValue),
+                    attempt.input?.objectValue?["question"] != nil
+                else { return "step \(step) does not wait for an answer (it is \(attempt.status.rawValue))" }
+                guard offered.contains(option) else {
+                    return "\"\(option)\" is not an option of step \(step); its options are "
+                        + offered.map { "\"\($0)\"" }.joined(separator: ", ")
+                }
+                return nil
+            },
+            done: { _, now in now.steps.last(where: { $0.stepID == step })?.status != .running })
     }
 }
 

@@ -3,7 +3,10 @@
 /// as a message (not a write to the run store) so that it works the same on the embedded bus and on Kafka, and is
 /// decided in the dispatcher's order with the run's other messages.
 ///
-/// Wire form: `{"command": "cancel" | "resume" | "start", "runId", "jobId"?, "reason"?}`.
+/// `relay runs answer` sends `answer`: the option a person picked for a `decision` step that waits.
+///
+/// Wire form: `{"command": "cancel" | "resume" | "start" | "answer", "runId", "jobId"?, "reason"?, "stepId"?,
+/// "option"?, "by"?}` (`answer` has `stepId` and `option`).
 public struct RunControl: Sendable, Equatable {
     public enum Command: String, Sendable, CaseIterable {
         /// End the run as cancelled: nothing new starts, its sub-workflows' runs are cancelled.
@@ -13,6 +16,8 @@ public struct RunControl: Sendable, Equatable {
         case resume
         /// Start the sub-workflow run of the step (or item) attempt `jobId` (a retry whose backoff has passed).
         case start
+        /// Answer the `decision` step `stepId` that waits with `option` (`by`: who answered).
+        case answer
     }
 
     public var command: Command
@@ -20,6 +25,10 @@ public struct RunControl: Sendable, Equatable {
     public var jobID: String?
     /// Why, as the requester put it (recorded with a cancelled run).
     public var reason: String?
+    /// `answer`: the decision step, the option picked and who picked it.
+    public var stepID: String?
+    public var option: String?
+    public var answeredBy: String?
 
     public init(command: Command, runID: String, jobID: String? = nil, reason: String? = nil) {
         self.command = command
@@ -28,17 +37,32 @@ public struct RunControl: Sendable, Equatable {
         self.reason = reason
     }
 
+    /// An answer to the decision step `stepID` of run `runID`.
+    public static func answer(runID: String, stepID: String, option: String, by: String?) -> RunControl {
+        var control = RunControl(command: .answer, runID: runID)
+        control.stepID = stepID
+        control.option = option
+        control.answeredBy = by
+        return control
+    }
+
     enum Key {
         static let command = "command"
         static let runID = "runId"
         static let jobID = "jobId"
         static let reason = "reason"
+        static let stepID = "stepId"
+        static let option = "option"
+        static let answeredBy = "by"
     }
 
     public var json: JSONValue {
         var object: JSONObject = [Key.command: .string(command.rawValue), Key.runID: .string(runID)]
         if let jobID { object[Key.jobID] = .string(jobID) }
         if let reason { object[Key.reason] = .string(reason) }
+        if let stepID { object[Key.stepID] = .string(stepID) }
+        if let option { object[Key.option] = .string(option) }
+        if let answeredBy { object[Key.answeredBy] = .string(answeredBy) }
         return .object(object)
     }
 
@@ -52,6 +76,11 @@ public struct RunControl: Sendable, Equatable {
         self.init(
             command: command, runID: try fields.string(Key.runID), jobID: try fields.optionalString(Key.jobID),
             reason: try fields.optionalString(Key.reason))
+        if command == .answer {
+            stepID = try fields.string(Key.stepID)
+            option = try fields.string(Key.option)
+            answeredBy = try fields.optionalString(Key.answeredBy)
+        }
     }
 
     public init(bytes: [UInt8]) throws(MessageDecodingError) {

@@ -83,6 +83,9 @@ extension Condition.Pattern {
         case .string(let string): text = string
         default: text = JSONWriter.compact.string(value)
         }
-        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        // A search that takes longer than `RegexSearch.limit` (a pattern that backtracks without end) does not
+        // match: the dispatcher evaluating it goes on deciding.
+        guard case .matches(let found) = RegexSearch.search(regex, in: text, all: false) else { return false }
+        return !found.isEmpty
     }
 }

@@ -8,7 +8,7 @@
 /// `@` and the like. Scanning is a loop over the characters (no recursion); positions in errors count characters
 /// from 1.
 enum ReferencePath {
-    static let roots: Set<String> = ["trigger", "steps", "item", "index", "vars"]
+    static let roots: Set<String> = ["trigger", "steps", "item", "index", "vars", "run"]
 
     /// Whether `character` may be part of a bare name.
     static func isBare(_ character: Character) -> Bool {

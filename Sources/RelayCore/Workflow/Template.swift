@@ -3,7 +3,8 @@ import OrderedCollections
 /// Step inputs as templates: `{{ trigger.alert.host }}`, `{{ steps.lookup.output.ip }}`,
 /// `{{ steps.lookup.output["Threat Score"] }}`, `{{ vars["Channel Name"] }}`. A string that is exactly
 /// one reference keeps the referenced value's JSON type (a number stays a number, an object an object); a
-/// reference inside other text is written into it (strings as they are, anything else as JSON).
+/// reference inside other text is written into it (strings as they are, anything else as JSON). A string holding a
+/// block tag (`{{#each …}}`, `{{#if …}}`) is a `TextTemplate` instead, which renders to a string.
 public enum Template {
     /// What templates can see: the trigger's event, each finished step (`status`, `output`, `error`) and the
     /// workflow's `vars`; in the input of one item of a `for_each` step, also `item` and `index`.
@@ -15,22 +16,26 @@ public enum Template {
         /// The item of a `for_each` step being rendered, and its position.
         public var item: JSONValue?
         public var index: Int?
+        /// The run being rendered (`run.id`, `run.workflow`), when known.
+        public var run: JSONValue?
 
         public init(
             trigger: JSONValue, steps: JSONObject = [:], vars: JSONObject = [:], item: JSONValue? = nil,
-            index: Int? = nil
+            index: Int? = nil, run: JSONValue? = nil
         ) {
             self.trigger = trigger
             self.steps = steps
             self.vars = vars
             self.item = item
             self.index = index
+            self.run = run
         }
 
         public var json: JSONValue {
             var json: JSONObject = ["trigger": trigger, "steps": .object(steps), "vars": .object(vars)]
             if let item { json["item"] = item }
             if let index { json["index"] = .int(index) }
+            if let run { json["run"] = run }
             return .object(json)
         }
     }
@@ -61,6 +66,7 @@ public enum Template {
             case .reference(let path):
                 let value = try resolve(path, in: scope.json)
                 out += value.stringValue ?? JSONWriter.compact.string(value)
+            case .textTemplate(let template): out += try template.render(scope: scope)
             }
         }
         return .string(out)
@@ -69,11 +75,14 @@ public enum Template {
     enum Piece: Equatable {
         case text(String)
         case reference([String])
+        /// The whole string, when it holds a block tag.
+        case textTemplate(TextTemplate)
     }
 
     /// Splits text into literal runs and `{{ path }}` references. A `"}}"` inside a quoted key
-    /// (`{{ trigger["}}"] }}`) does not close the reference.
+    /// (`{{ trigger["}}"] }}`) does not close the reference. Text holding a block tag (`{{#`) is one text template.
     static func parse(_ text: String) throws(TemplateError) -> [Piece] {
+        if TextTemplate.isBlockTemplate(text) { return [.textTemplate(try TextTemplate(text))] }
         var pieces: [Piece] = []
         var rest = Substring(text)
         while let open = rest.range(of: "{{") {
@@ -174,13 +183,17 @@ public enum Template {
         return path
     }
 
-    /// Every reference in a template, for checking workflows before they run.
+    /// Every reference in a template, for checking workflows before they run (of a text template, those from
+    /// Relay's roots).
     public static func references(in template: JSONValue) throws(TemplateError) -> [[String]] {
         switch template {
         case .string(let text):
-            return try parse(text).compactMap { piece in
-                if case .reference(let path) = piece { return path }
-                return nil
+            return try parse(text).flatMap { piece in
+                switch piece {
+                case .text: return [[String]]()
+                case .reference(let path): return [path]
+                case .textTemplate(let template): return template.references
+                }
             }
         case .array(let items):
             var all: [[String]] = []

@@ -102,6 +102,9 @@ public struct WorkflowStep: Sendable, Equatable {
     /// `workflow: NAME`: the step runs a run of that workflow (a sub-workflow) with its input as the child's trigger
     /// event, and its output is the child run's output. `plugin` and `action` are empty then.
     public var workflow: String?
+    /// A step the dispatcher decides itself (`artifact`, `match`, `filter`, `break`, `decision`,
+    /// `global_artifact`); `plugin` and `action` are empty then.
+    public var builtin: BuiltinStep?
 
     public init(
         id: String, plugin: String, action: String, connection: String? = nil, input: JSONValue = [:],
@@ -127,6 +130,12 @@ extension WorkflowStep {
     /// The limit a sub-workflow step puts on its child run: its `timeout` when written, else none (the child's own
     /// `timeout` applies).
     public var workflowTimeout: Duration? { hasTimeout ? timeout : nil }
+
+    /// Whether the step is a `filter` (a skipped filter stops its path: the steps after it are skipped).
+    public var isFilter: Bool {
+        if case .filter = builtin { return true }
+        return false
+    }
 }
 
 /// How often a failing step is tried, and how long to wait between tries (doubling each time, capped).

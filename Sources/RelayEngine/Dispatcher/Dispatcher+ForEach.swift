@@ -204,6 +204,14 @@ extension Dispatcher {
                 return outcome
             }
         }
+        if event.status == .ok, let leftAt = event.meta.objectValue?[Self.leftLoopKey]?.stringValue {
+            // The item's sub-workflow run ended at a `break`: the loop starts no further items.
+            let skipped = try tx.skipPendingItems(
+                runID: item.runID, stepID: step.id, reason: "not run: item \(item.index) left the loop at \(leftAt)")
+            logger.info(
+                "item \(item.index) left the loop at \(leftAt); \(skipped) items not run",
+                metadata: ["run.id": "\(item.runID)", "step.id": "\(step.id)"])
+        }
         let filled = try fillItems(runID: item.runID, workflow: workflow, step: step, scope: scope, in: tx)
         outcome.add(filled.progress)
         if case .ended = filled.state { outcome.add(try advance(runID: item.runID, workflow: workflow, in: tx)) }

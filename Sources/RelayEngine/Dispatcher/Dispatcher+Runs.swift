@@ -118,18 +118,22 @@ extension Dispatcher {
     /// The result of a child run for its parent's attempt, on `relay.results` as a worker's would be.
     func childResult(
         run: RunRecord, parent: RunParent, status: RunStatus, error: String?, output: JSONValue?,
-        in tx: any RunStoreTransaction
+        leftLoopAt: String? = nil, in tx: any RunStoreTransaction
     ) throws -> BusMessage {
         let result: StepEvent =
             status == .succeeded
             ? .success(output ?? .null)
             : .failure("sub-workflow \(run.workflow) run \(run.id) \(status.rawValue): \(error ?? "")")
-        return try parentResult(parent, result: result, in: tx)
+        return try parentResult(parent, result: result, leftLoopAt: leftLoopAt.map { "\(run.workflow).\($0)" }, in: tx)
     }
 
-    private func parentResult(_ parent: RunParent, result: StepEvent, in tx: any RunStoreTransaction) throws
-        -> BusMessage
-    {
+    /// The meta key of a sub-workflow run's result that says a `break` ended it (`workflow.step`): the parent's
+    /// loop starts no further items.
+    static let leftLoopKey = "relay_left_loop"
+
+    private func parentResult(
+        _ parent: RunParent, result: StepEvent, leftLoopAt: String? = nil, in tx: any RunStoreTransaction
+    ) throws -> BusMessage {
         let item = try tx.item(jobID: parent.jobID)
         let attempt = try item?.attempt ?? tx.step(jobID: parent.jobID)?.attempt ?? 1
         let route = JobRoute(
@@ -137,6 +141,10 @@ extension Dispatcher {
             workflow: try tx.runRecord(id: parent.runID)?.workflow ?? "", timeoutMilliseconds: 0, item: item?.index)
         var result = result
         result.meta = route.meta
+        if let leftLoopAt, case .object(var meta) = result.meta {
+            meta[Self.leftLoopKey] = .string(leftLoopAt)
+            result.meta = .object(meta)
+        }
         return BusMessage(topic: Topics.results, key: parent.runID, json: result.message(kind: .actionEvent).json)
     }
 
@@ -214,6 +222,8 @@ extension Dispatcher {
             guard run.status == .running, let jobID = request.jobID else { return outcome }
             outcome.add(
                 try startScheduledChild(runID: run.id, jobID: jobID, workflow: try workflow(of: run, in: tx), in: tx))
+        case .answer:
+            outcome.add(try applyAnswer(request, run: run, in: tx))
         }
         return outcome
     }
@@ -266,6 +276,12 @@ extension Dispatcher {
             }
             let next = attempt.attempt + 1
             let jobID = JobRoute.jobID(runID: run.id, stepID: step.id, attempt: next)
+            if let builtin = step.builtin {
+                let outcome = try decide(builtin, step: step, runID: run.id, workflow: workflow, attempt: next, in: tx)
+                progress += outcome.progress
+                if outcome.endedRun { return progress }
+                continue
+            }
             do {
                 if step.workflow != nil {
                     let input = try Self.input(of: step, scope: self.scope(runID: run.id, workflow: workflow, in: tx))

@@ -341,8 +341,12 @@ public final class Dispatcher: Sendable {
     /// sub-workflows' runs, and for a sub-workflow's run, its result for the parent's step. Nothing when the run
     /// had already ended (it is never ended, nor announced, twice). `workflow` is nil for a run whose version cannot
     /// be read: it still ends (cancel, timeout), without the clean-up its steps' definitions would allow.
+    ///
+    /// `leftLoopAt`: the `break` step that ended the run; when the run is an item of a parent's `for_each`, the
+    /// parent's loop starts no further items.
     func end(
-        runID: String, workflow: Workflow?, status: RunStatus, error: String?, in tx: any RunStoreTransaction
+        runID: String, workflow: Workflow?, status: RunStatus, error: String?, leftLoopAt: String? = nil,
+        in tx: any RunStoreTransaction
     ) throws -> [Progress] {
         var status = status
         var error = error
@@ -374,7 +378,8 @@ public final class Dispatcher: Sendable {
         }
         // A sub-workflow step's attempt (or item) still running ends with its run too: its child is cancelled
         // below, and the child's result, or a retry's start already on its way, then finds it ended.
-        let subWorkflowSteps = steps.filter { $0.workflow != nil }
+        // So does a decision waiting for its answer.
+        let subWorkflowSteps = steps.filter { $0.workflow != nil || $0.builtin?.key == "decision" }
         // (Read once for all of them, and only when the workflow has such steps.)
         let latest = subWorkflowSteps.isEmpty ? [:] : try tx.latestSteps(runID: runID)
         for step in subWorkflowSteps {
@@ -400,7 +405,9 @@ public final class Dispatcher: Sendable {
         if let run, let parent = run.parent {
             progress.append(
                 .message(
-                    try childResult(run: run, parent: parent, status: status, error: error, output: output, in: tx)))
+                    try childResult(
+                        run: run, parent: parent, status: status, error: error, output: output, leftLoopAt: leftLoopAt,
+                        in: tx)))
         }
         return progress
     }
@@ -429,10 +436,24 @@ public final class Dispatcher: Sendable {
                         runID: runID, step: step,
                         reason: "no path reached it: every step it needs was skipped (\(needs.joined(separator: ", ")))"
                     )
+                } else if !needs.isEmpty,
+                    let filter = needs.lazy.compactMap({ Self.stoppingFilter(latest[$0], workflow: workflow) }).first,
+                    needs.allSatisfy({ latest[$0]?.status == .skipped })
+                {
+                    // A filter that did not pass stops the path it is on, written needs or not.
+                    record = skipped(runID: runID, step: step, reason: "\(Self.stoppedBy) \(filter) (it did not pass)")
                 } else if let condition = step.when,
                     !condition.holds(in: try self.scope(runID: runID, workflow: workflow, in: tx))
                 {
                     record = skipped(runID: runID, step: step, reason: "condition not met: \(condition.description)")
+                } else if let builtin = step.builtin {
+                    let outcome = try decide(
+                        builtin, step: step, runID: runID, workflow: workflow, attempt: 1, in: tx)
+                    progress += outcome.progress
+                    if outcome.endedRun { return progress }
+                    latest[step.id] = outcome.record
+                    decided = true
+                    continue
                 } else if step.forEach != nil {
                     // Records the step and its items itself; it ends at once when there is nothing to run.
                     let started = try startForEach(runID: runID, workflow: workflow, step: step, in: tx)
@@ -500,6 +521,17 @@ public final class Dispatcher: Sendable {
             progress += try end(runID: runID, workflow: workflow, status: .succeeded, error: nil, in: tx)
         }
         return progress
+    }
+
+    /// The start of the reason a step is skipped on the path after a filter that did not pass.
+    static let stoppedBy = "stopped by filter"
+
+    /// The filter that stopped the path `attempt` is on (a filter skipped, or a step skipped after one), or nil.
+    static func stoppingFilter(_ attempt: StepAttemptRecord?, workflow: Workflow) -> String? {
+        guard let attempt, attempt.status == .skipped else { return nil }
+        if workflow.step(attempt.stepID)?.isFilter == true { return attempt.stepID }
+        guard let reason = attempt.error, reason.hasPrefix(stoppedBy + " ") else { return nil }
+        return reason.dropFirst(stoppedBy.count + 1).split(separator: " ").first.map(String.init)
     }
 
     private func skipped(runID: String, step: WorkflowStep, reason: String) -> StepAttemptRecord {
@@ -598,6 +630,17 @@ public final class Dispatcher: Sendable {
             metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)", "job.id": "\(deadline.jobID)"])
         let failure = StepEvent.failure(deadline.error)
         var outcome = Outcome(stepsFailedByDeadline: 1)
+        if let run = try tx.runRecord(id: deadline.runID), let workflow = try? self.workflow(of: run, in: tx),
+            case .decision(let decision) = workflow.step(step.stepID)?.builtin, let fallback = decision.defaultOption
+        {
+            // A decision nobody answered in time takes its default.
+            logger.info(
+                "a decision was not answered within its timeout; it takes its default \"\(fallback)\"",
+                metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)"])
+            return try record(
+                .success(Self.answer(fallback, by: nil, timedOut: true)), of: step, workflow: workflow, startedAt: nil,
+                in: tx)
+        }
         if let run = try tx.runRecord(id: deadline.runID), let workflow = try? self.workflow(of: run, in: tx) {
             outcome.add(try record(failure, of: step, workflow: workflow, startedAt: nil, in: tx))
         } else {

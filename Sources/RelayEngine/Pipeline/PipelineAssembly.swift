@@ -48,7 +48,7 @@ public struct PipelineAssembly: Sendable {
 
     /// The plugins the workflows run as steps, sorted.
     public var pluginsInUse: [String] {
-        Set(workflows.flatMap { $0.steps.filter { $0.workflow == nil }.map(\.plugin) }).sorted()
+        Set(workflows.flatMap { $0.steps.filter { $0.workflow == nil && $0.builtin == nil }.map(\.plugin) }).sorted()
     }
 
     /// What a process runs: a dispatcher over `store`, a worker, a trigger host over `states`, any subset.

@@ -55,8 +55,9 @@ public struct WorkflowValidator: Sendable {
         }
         for (index, step) in workflow.steps.enumerated() {
             let path = "steps[\(index)]"
-            // A sub-workflow's step is checked with the other workflows (`problems(in:)`).
-            if step.workflow != nil { continue }
+            // A sub-workflow's step is checked with the other workflows (`problems(in:)`); a built-in step was
+            // checked when the file was read.
+            if step.workflow != nil || step.builtin != nil { continue }
             guard let entry = catalog[step.plugin] else {
                 add(
                     "\(path).plugin",

@@ -48,10 +48,11 @@ public enum WorkflowDecoder {
             guard node.mapping != nil else {
                 throw fail(node, path, "expected a mapping with id, plugin, action and input")
             }
-            let allowed = [
-                "id", "plugin", "action", "connection", "input", "continue_on_failure", "retry", "timeout", "when",
-                "needs", "for_each", "concurrency", "workflow",
-            ]
+            let allowed =
+                [
+                    "id", "plugin", "action", "connection", "input", "continue_on_failure", "retry", "timeout", "when",
+                    "needs", "for_each", "concurrency", "workflow",
+                ] + BuiltinStep.keys
             for entry in node.orderedEntries where !allowed.contains(entry.key) {
                 throw fail(
                     entry.keyNode, "\(path).\(entry.key)", "unknown key (a step has \(allowed.joined(separator: ", ")))"
@@ -68,7 +69,10 @@ public enum WorkflowDecoder {
                 throw fail(node["id"], "\(path).id", "\"\(id)\" is used by an earlier step")
             }
             var step: WorkflowStep
-            if let subWorkflow = node["workflow"] {
+            if let builtin = try decodeBuiltin(node, path: path, fail: fail) {
+                step = WorkflowStep(id: id, plugin: "", action: "")
+                step.builtin = builtin
+            } else if let subWorkflow = node["workflow"] {
                 guard let name = subWorkflow.string, !name.isEmpty else {
                     throw fail(
                         subWorkflow, "\(path).workflow",
@@ -121,14 +125,10 @@ public enum WorkflowDecoder {
                 step.hasTimeout = true
             }
             if let when = node["when"] {
-                guard let text = when.string ?? (when.scalar != nil ? when.text : nil) else {
+                guard let condition = try condition(when, path: "\(path).when", fail: fail) else {
                     throw fail(when, "\(path).when", "expected a condition such as steps.check.status == \"failed\"")
                 }
-                do {
-                    step.when = try Condition(text)
-                } catch {
-                    throw fail(when, "\(path).when", error.message)
-                }
+                step.when = condition
             }
             do {
                 _ = try Template.references(in: step.input)
@@ -321,6 +321,11 @@ public enum WorkflowDecoder {
             if let forEach = step.forEach {
                 for reference in (try? Template.references(in: .string(forEach))) ?? [] {
                     try check(reference, step: index, key: "for_each", kind: "for_each")
+                }
+            }
+            if let builtin = step.builtin {
+                for reference in (try? builtin.references()) ?? [] {
+                    try check(reference, step: index, key: builtin.key, kind: "a step")
                 }
             }
         }

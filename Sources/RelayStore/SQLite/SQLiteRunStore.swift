@@ -73,6 +73,13 @@ public final class SQLiteRunStore: RunStore, Sendable {
                     error TEXT NOT NULL, due_at REAL, expired_at REAL, late_status TEXT, late_error TEXT,
                     late_at REAL);
                 CREATE INDEX IF NOT EXISTS job_deadlines_due ON job_deadlines(due_at) WHERE expired_at IS NULL;
+                CREATE TABLE IF NOT EXISTS artifacts (
+                    id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, step_id TEXT NOT NULL, job_id TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL, format TEXT NOT NULL, content TEXT NOT NULL, created_at REAL NOT NULL);
+                CREATE INDEX IF NOT EXISTS artifacts_run ON artifacts(run_id, id);
+                CREATE TABLE IF NOT EXISTS global_artifacts (
+                    name TEXT NOT NULL, position INTEGER NOT NULL, entry TEXT NOT NULL, run_id TEXT NOT NULL,
+                    step_id TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (name, position));
                 """)
             // Columns added since the first release: a file written before them gains them (empty).
             try addColumns(
@@ -226,6 +233,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 summary: Self.summary(run), triggerEvent: Self.json(run[9]) ?? .null, steps: steps, items: items)
             detail.output = Self.json(run[10])
             detail.children = children
+            detail.artifacts = try SQLiteRunStoreTransaction(db: db).artifacts(runID: id)
             return detail
         }
     }
@@ -242,6 +250,21 @@ public final class SQLiteRunStore: RunStore, Sendable {
 
     public func workflowVersion(hash: String) async throws -> StoredWorkflowVersion? {
         try await database.read { db in try SQLiteRunStoreTransaction(db: db).workflowVersion(hash: hash) }
+    }
+
+    public func artifacts(runID: String) async throws -> [RunArtifact] {
+        try await database.read { db in try SQLiteRunStoreTransaction(db: db).artifacts(runID: runID) }
+    }
+
+    public func globalArtifacts() async throws -> [GlobalArtifactSummary] {
+        try await database.read { db in try SQLiteRunStoreTransaction(db: db).globalArtifactSummaries() }
+    }
+
+    public func globalArtifact(name: String) async throws -> [JSONValue]? {
+        try await database.read { db in
+            let entries = try SQLiteRunStoreTransaction(db: db).globalArtifactEntries(name: name)
+            return entries.isEmpty ? nil : entries
+        }
     }
 
     // MARK: - Row decoding (never a trap: the file may have been written by another version or by hand)

@@ -217,6 +217,8 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
             "SELECT step_id, status, output, error FROM steps WHERE run_id = ? ORDER BY attempt", [.text(runID)])
         {
             var entry: JSONObject = ["status": .string(row[1].text ?? "")]
+            // InsightConnect's `$success`: whether the step's latest attempt succeeded.
+            entry["success"] = .bool(row[1].text == StepStatus.succeeded.rawValue)
             entry["output"] = row[2].text.flatMap { try? JSONParser.parse($0) } ?? .null
             entry["error"] = row[3].text.map(JSONValue.string) ?? .null
             steps[row[0].text ?? ""] = .object(entry)

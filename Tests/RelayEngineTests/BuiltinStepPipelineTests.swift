@@ -1,0 +1,250 @@
+import Foundation
+import RelayCore
+import RelayStore
+import RelayTestSupport
+import Testing
+
+@testable import RelayEngine
+
+/// Built-in steps (`match`, `filter`, `artifact`, `break`, `decision`, `global_artifact`) in runs on the embedded
+/// bus: decided by the dispatcher, recorded like any step.
+@Suite struct BuiltinStepPipelineTests {
+    static let manual = PipelineTests.manual
+
+    static func step(_ run: JSONValue, _ id: String) -> JSONValue? {
+        run["steps"]?.arrayValue?.last { $0["step"]?.stringValue == id }
+    }
+
+    /// A chat command parsed by a pattern, a filter on whether it matched, then an action and an artifact that read
+    /// the captures; `steps.ID.success` and `run.id` in templates. A message that does not match stops at the filter.
+    @Test func aMatchFeedsAFilterAnActionAndAnArtifact() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            #"""
+            name: command
+            \#(Self.manual)steps:
+              - id: parse
+                match:
+                  text: "{{ trigger.text }}"
+                  pattern: '^!block (?<host>\S+)(?: for (?<minutes>\d+))?'
+                  ignore_case: true
+              - {id: known, filter: steps.parse.output.matched}
+              - {id: block, plugin: ptest, action: echo, input: {text: "{{ steps.parse.output.host }}"}}
+              - id: report
+                artifact:
+                  name: Blocked host
+                  content: >-
+                    Blocked {{ steps.block.output.text }}{{#if steps.parse.output.minutes}} for
+                    {{ steps.parse.output.minutes }} min{{/if}} ({{ steps.block.success }}) in {{ run.id }}
+            """#
+        ])
+        try await pipeline.publish(["text": "!BLOCK 10.0.0.7 for 30 please"])
+        let blocked = try #require(try await pipeline.finishedRuns(of: "command").first)
+        try await pipeline.publish(["text": "hello there"])
+        let runs = try await pipeline.finishedRuns(of: "command", 2)
+        let artifacts = try await pipeline.store.artifacts(runID: blocked["id"]?.stringValue ?? "")
+        await pipeline.stop()
+        // The document is kept with the run.
+        #expect(artifacts.map(\.name) == ["Blocked host"])
+        #expect(artifacts.first?.format == .markdown)
+        #expect(artifacts.first?.stepID == "report")
+        #expect(artifacts.first?.content.hasPrefix("Blocked 10.0.0.7 for 30 min (true) in run-") == true)
+        #expect(blocked["status"] == "succeeded", "\(blocked)")
+        let id = try #require(blocked["id"]?.stringValue)
+        #expect(Self.step(blocked, "parse")?["output"] == ["matched": true, "host": "10.0.0.7", "minutes": "30"])
+        #expect(Self.step(blocked, "known")?["output"] == ["passed": true])
+        #expect(Self.step(blocked, "block")?["output"] == ["text": "10.0.0.7"])
+        #expect(
+            Self.step(blocked, "report")?["output"]
+                == [
+                    "name": "Blocked host", "format": "markdown",
+                    "content": .string("Blocked 10.0.0.7 for 30 min (true) in \(id)"),
+                ])
+        let ignored = try #require(runs.last)
+        #expect(ignored["status"] == "succeeded", "\(ignored)")
+        #expect(Self.step(ignored, "parse")?["output"] == ["matched": false, "host": nil, "minutes": nil])
+        #expect(Self.step(ignored, "known")?["status"] == "skipped")
+        #expect(
+            Self.step(ignored, "known")?["error"]?.stringValue == "filter did not pass: steps.parse.output.matched")
+        // The filter stops its path: the steps after it (without written needs) are skipped.
+        #expect(Self.step(ignored, "block")?["status"] == "skipped")
+        #expect(Self.step(ignored, "report")?["status"] == "skipped")
+    }
+
+    /// `all: true` collects every match's captures; a pattern that backtracks without end fails its step with the
+    /// reason instead of stalling the dispatcher.
+    @Test func matchAllCollectsEveryCaptureAndARunawayPatternFailsItsStep() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            #"""
+            name: cves
+            \#(Self.manual)steps:
+              - id: find
+                match: {text: "{{ trigger.text }}", pattern: 'CVE-(?<year>\d{4})-\d+', all: true}
+              - id: runaway
+                continue_on_failure: true
+                match: {text: "{{ trigger.bomb }}", pattern: '^(a+)+$'}
+            """#
+        ])
+        let bomb = String(repeating: "a", count: 40) + "b"
+        try await pipeline.publish(["text": "CVE-2020-1472 and cve-2021-26855, CVE-2019-0708", "bomb": .string(bomb)])
+        let run = try #require(try await pipeline.finishedRuns(of: "cves").first)
+        await pipeline.stop()
+        #expect(Self.step(run, "find")?["output"] == ["matched": true, "year": ["2020", "2019"]])
+        #expect(Self.step(run, "runaway")?["status"] == "failed")
+        #expect(Self.step(run, "runaway")?["error"]?.stringValue?.contains("took longer than 250 ms") == true)
+        #expect(run["status"] == "succeeded", "\(run)")
+    }
+
+    /// A loop over a sub-workflow whose body breaks at the third item: no further item starts; the loop step
+    /// succeeds with the outputs of the items that ran; the break's run succeeds.
+    @Test func aBreakInALoopsBodyStartsNoFurtherItems() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            """
+            name: loop
+            \(Self.manual)steps:
+              - {id: each, workflow: body, for_each: "{{ trigger.items }}", concurrency: 1, input: {n: "{{ item }}"}}
+              - {id: after, plugin: ptest, action: echo, input: {value: {seen: "{{ steps.each.output }}"}}}
+            """,
+            """
+            name: body
+            steps:
+              - {id: look, plugin: ptest, action: echo, input: {number: "{{ trigger.n }}"}}
+              - {id: stop, break: steps.look.output.number == 3}
+              - {id: more, plugin: ptest, action: echo, input: {number: "{{ steps.look.output.number }}"}}
+            output: "{{ steps.look.output.number }}"
+            """,
+        ])
+        try await pipeline.publish(["items": [1, 2, 3, 4, 5]])
+        let run = try #require(try await pipeline.finishedRuns(of: "loop").first)
+        let bodies = try await pipeline.finishedRuns(of: "body", 3)
+        await pipeline.stop()
+        #expect(run["status"] == "succeeded", "\(run)")
+        #expect(Self.step(run, "each")?["output"] == [1, 2, 3, nil, nil])
+        #expect(Self.step(run, "after")?["output"] == ["value": ["seen": [1, 2, 3, nil, nil]]])
+        let items = Self.step(run, "each")?["items"]?.arrayValue ?? []
+        #expect(
+            items.map { $0["status"]?.stringValue ?? "" } == [
+                "succeeded", "succeeded", "succeeded", "skipped", "skipped",
+            ])
+        #expect(items.last?["error"]?.stringValue == "not run: item 2 left the loop at body.stop")
+        #expect(bodies.count == 3)
+        let broke = try #require(bodies.first { $0["output"] == 3 })
+        #expect(broke["status"] == "succeeded")
+        #expect(Self.step(broke, "stop")?["output"] == ["broke": true])
+        // The break ended the run: the step after it never started.
+        #expect(Self.step(broke, "more") == nil)
+        let went = try #require(bodies.first { $0["output"] == 1 })
+        #expect(Self.step(went, "stop")?["status"] == "skipped")
+        #expect(Self.step(went, "more")?["status"] == "succeeded")
+    }
+
+    static let approval = """
+        name: approve
+        \(manual)steps:
+          - id: ask
+            decision:
+              question: "Quarantine {{ trigger.host }}?"
+              options: [Quarantine, Ignore]
+              timeout: 1500ms
+              default: Ignore
+          - {id: quarantine, plugin: ptest, action: echo, needs: [ask], when: steps.ask.output.option == Quarantine,
+             input: {value: {host: "{{ trigger.host }}", by: "{{ steps.ask.output.answered_by }}"}}}
+          - {id: note, plugin: ptest, action: echo, needs: [ask], when: steps.ask.output.option == Ignore,
+             input: {text: "left {{ trigger.host }} alone"}}
+        """
+
+    /// A decision waits with its question; a wrong option changes nothing; an answer picks the branch; a decision
+    /// nobody answers takes its default at its timeout.
+    @Test func aDecisionWaitsForItsAnswerOrTakesItsDefault() async throws {
+        let pipeline = try TestPipeline(workflows: [Self.approval])
+        try await pipeline.publish(["host": "laptop-7"])
+        let waiting = try #require(
+            try await pipeline.waitForRun(of: "approve") { run in
+                run.steps.contains { $0.stepID == "ask" && $0.status == .running }
+            })
+        let ask = try #require(waiting.steps.first { $0.stepID == "ask" })
+        #expect(ask.input == ["question": "Quarantine laptop-7?", "options": ["Quarantine", "Ignore"]])
+        let id = waiting.summary.id
+        try await pipeline.control(RunControl.answer(runID: id, stepID: "ask", option: "Reboot", by: "mallory"))
+        try await pipeline.control(RunControl.answer(runID: id, stepID: "ask", option: "Quarantine", by: "alice"))
+        let answered = try #require(try await pipeline.finishedRuns(of: "approve").first)
+        #expect(answered["status"] == "succeeded", "\(answered)")
+        #expect(Self.step(answered, "ask")?["output"]?["option"] == "Quarantine")
+        #expect(Self.step(answered, "ask")?["output"]?["answered_by"] == "alice")
+        #expect(Self.step(answered, "ask")?["output"]?["timed_out"] == false)
+        #expect(Self.step(answered, "quarantine")?["output"] == ["value": ["host": "laptop-7", "by": "alice"]])
+        #expect(Self.step(answered, "note")?["status"] == "skipped")
+
+        // Nobody answers this one.
+        try await pipeline.publish(["host": "server-2"])
+        let runs = try await pipeline.finishedRuns(of: "approve", 2)
+        await pipeline.stop()
+        let defaulted = try #require(runs.last)
+        #expect(defaulted["status"] == "succeeded", "\(defaulted)")
+        #expect(Self.step(defaulted, "ask")?["output"]?["option"] == "Ignore")
+        #expect(Self.step(defaulted, "ask")?["output"]?["timed_out"] == true)
+        #expect(Self.step(defaulted, "note")?["output"] == ["text": "left server-2 alone"])
+        #expect(Self.step(defaulted, "quarantine")?["status"] == "skipped")
+    }
+
+    /// Cancelling a run whose decision waits ends the decision as not finished; resuming it asks again.
+    @Test func aCancelledDecisionIsAskedAgainOnResume() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            """
+            name: gate
+            \(Self.manual)steps:
+              - {id: ask, decision: {question: "Go?", options: [Go]}}
+              - {id: go, plugin: ptest, action: echo, input: {text: "{{ steps.ask.output.option }}"}}
+            """
+        ])
+        try await pipeline.publish(["x": 1])
+        let waiting = try #require(
+            try await pipeline.waitForRun(of: "gate") {
+                $0.steps.contains { $0.stepID == "ask" && $0.status == .running }
+            })
+        try await pipeline.control(RunControl(command: .cancel, runID: waiting.summary.id))
+        let cancelled = try #require(try await pipeline.finishedRuns(of: "gate").first)
+        #expect(cancelled["status"] == "cancelled")
+        #expect(Self.step(cancelled, "ask")?["status"] == "failed")
+        try await pipeline.control(RunControl(command: .resume, runID: waiting.summary.id))
+        _ = try #require(
+            try await pipeline.waitForRun(of: "gate") { run in
+                run.summary.status == .running
+                    && run.steps.contains { $0.stepID == "ask" && $0.attempt == 2 && $0.status == .running }
+            })
+        try await pipeline.control(RunControl.answer(runID: waiting.summary.id, stepID: "ask", option: "Go", by: nil))
+        let done = try #require(
+            try await pipeline.waitForRun(of: "gate") { $0.summary.status == .succeeded })
+        await pipeline.stop()
+        #expect(done.steps.last { $0.stepID == "go" }?.output == ["text": "Go"])
+    }
+
+    /// A global artifact outlives the run that appended to it: a later run looks its entries up.
+    @Test func aGlobalArtifactKeepsEntriesAcrossRuns() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            """
+            name: exclusions
+            \(Self.manual)steps:
+              - id: seen
+                global_artifact: {name: Excluded hosts, lookup: {host: "{{ trigger.host }}"}}
+              - id: add
+                when: not steps.seen.output.found
+                global_artifact: {name: Excluded hosts, append: {host: "{{ trigger.host }}", by: "{{ run.workflow }}"}}
+            """
+        ])
+        try await pipeline.publish(["host": "a"])
+        _ = try await pipeline.finishedRuns(of: "exclusions", 1)
+        try await pipeline.publish(["host": "b"])
+        _ = try await pipeline.finishedRuns(of: "exclusions", 2)
+        try await pipeline.publish(["host": "a"])
+        let runs = try await pipeline.finishedRuns(of: "exclusions", 3)
+        let entries = try await pipeline.store.globalArtifact(name: "Excluded hosts")
+        await pipeline.stop()
+        #expect(Self.step(runs[0], "seen")?["output"] == ["found": false, "entries": []])
+        #expect(Self.step(runs[1], "add")?["output"]?["count"] == 2)
+        #expect(
+            Self.step(runs[2], "seen")?["output"]
+                == ["found": true, "entries": [["host": "a", "by": "exclusions"]]])
+        #expect(Self.step(runs[2], "add")?["status"] == "skipped")
+        #expect(entries == [["host": "a", "by": "exclusions"], ["host": "b", "by": "exclusions"]])
+    }
+}
