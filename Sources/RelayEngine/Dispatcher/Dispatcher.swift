@@ -429,8 +429,12 @@ public final class Dispatcher: Sendable {
             for (index, step) in workflow.steps.enumerated() where latest[step.id] == nil {
                 let needs = workflow.needs(at: index)
                 guard needs.allSatisfy({ latest[$0]?.status.isFinished == true }) else { continue }
+                // A break that was reached and did not hold is skipped, but its path goes on (a filter's opposite).
+                let notOnPath = needs.allSatisfy {
+                    latest[$0]?.status == .skipped && !Self.passedBreak(latest[$0], workflow: workflow)
+                }
                 let record: StepAttemptRecord
-                if step.needs?.isEmpty == false, needs.allSatisfy({ latest[$0]?.status == .skipped }) {
+                if step.needs?.isEmpty == false, notOnPath {
                     // Without `needs` a step follows the one before it as it always did: only written needs branch.
                     record = skipped(
                         runID: runID, step: step,
@@ -438,7 +442,7 @@ public final class Dispatcher: Sendable {
                     )
                 } else if !needs.isEmpty,
                     let filter = needs.lazy.compactMap({ Self.stoppingFilter(latest[$0], workflow: workflow) }).first,
-                    needs.allSatisfy({ latest[$0]?.status == .skipped })
+                    notOnPath
                 {
                     // A filter that did not pass stops the path it is on, written needs or not.
                     record = skipped(runID: runID, step: step, reason: "\(Self.stoppedBy) \(filter) (it did not pass)")
@@ -532,6 +536,16 @@ public final class Dispatcher: Sendable {
         if workflow.step(attempt.stepID)?.isFilter == true { return attempt.stepID }
         guard let reason = attempt.error, reason.hasPrefix(stoppedBy + " ") else { return nil }
         return reason.dropFirst(stoppedBy.count + 1).split(separator: " ").first.map(String.init)
+    }
+
+    /// Whether `attempt` is a `break` that was reached and did not hold: skipped, decided by the break itself
+    /// (attempt 1 or later; a step skipped before it is decided, by its `when` or its needs, is attempt 0), and the
+    /// steps after it go on.
+    static func passedBreak(_ attempt: StepAttemptRecord?, workflow: Workflow) -> Bool {
+        guard let attempt, attempt.status == .skipped, attempt.attempt > 0,
+            case .breakLoop = workflow.step(attempt.stepID)?.builtin
+        else { return false }
+        return true
     }
 
     private func skipped(runID: String, step: WorkflowStep, reason: String) -> StepAttemptRecord {
