@@ -69,4 +69,9 @@ public enum ArtifactLimits {
     public static let maximumEntryBytes = 64 << 10
     /// The entries of one global artifact.
     public static let maximumEntries = 100_000
+    /// All the entries of one global artifact together, in bytes of their compact JSON (16 MiB): a lookup reads them
+    /// all, in the dispatcher's transaction.
+    public static let maximumTotalBytes = 16 << 20
+    /// The most entries a lookup returns (its `count` says how many matched).
+    public static let mostLookupEntries = 1000
 }

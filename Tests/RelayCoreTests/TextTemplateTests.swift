@@ -81,6 +81,9 @@ import Testing
             try render(
                 "{{#each trigger.json.groups}}{{#each hosts}}{{#each ips}}{{../../name}}/{{../name}}/{{.}}"
                     + "{{/each}}{{/each}}{{/each}}") == "g/h/10.1.1.1")
+        #expect(
+            try render("{{#each trigger.json.matrix}}{{#each .}}{{#if @first}}{{..}}{{/if}}{{/each}}{{/each}}")
+                == "[1,2][3]")
         // #if does not change this, so ../ skips it.
         #expect(
             try render(

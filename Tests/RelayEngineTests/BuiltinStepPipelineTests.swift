@@ -133,15 +133,14 @@ import Testing
         // The break ended the run: the step after it never started.
         #expect(Self.step(broke, "more") == nil)
         let went = try #require(bodies.first { $0["output"] == 1 })
-        #expect(Self.step(went, "stop")?["status"] == "skipped")
+        #expect(Self.step(went, "stop")?["output"] == ["broke": false])
         #expect(Self.step(went, "more")?["status"] == "succeeded")
     }
 
     /// A body written as an imported InsightConnect loop's is: written `needs` on every step, and an `output` that
-    /// lists every step (for `$outputs`). An item whose break does not hold goes on past it (the break is skipped,
-    /// the step that needs it is not); the item that breaks never reaches that step, which its output reads as
-    /// null; the loop succeeds.
-    @Test func aBreakThatDoesNotHoldLetsItsPathGoOnAndOneThatHoldsLeavesNullOutputs() async throws {
+    /// lists every step (for `$outputs`). The item that breaks never reaches the step after the break: its output
+    /// reads that step as null and keeps what the item did (not a null output); the loop succeeds.
+    @Test func theOutputOfARunABreakEndedReadsTheStepsItNeverReachedAsNull() async throws {
         let pipeline = try TestPipeline(workflows: [
             """
             name: loop
@@ -169,7 +168,7 @@ import Testing
         #expect(
             Self.step(run, "each")?["output"]
                 == [
-                    ["look": ["number": 1], "stop": nil, "more": ["number": 1], "more_ran": true],
+                    ["look": ["number": 1], "stop": ["broke": false], "more": ["number": 1], "more_ran": true],
                     ["look": ["number": 2], "stop": ["broke": true], "more": nil, "more_ran": false],
                     nil,
                 ])
@@ -277,12 +276,84 @@ import Testing
         let runs = try await pipeline.finishedRuns(of: "exclusions", 3)
         let entries = try await pipeline.store.globalArtifact(name: "Excluded hosts")
         await pipeline.stop()
-        #expect(Self.step(runs[0], "seen")?["output"] == ["found": false, "entries": []])
+        #expect(Self.step(runs[0], "seen")?["output"] == ["found": false, "count": 0, "entries": []])
         #expect(Self.step(runs[1], "add")?["output"]?["count"] == 2)
         #expect(
             Self.step(runs[2], "seen")?["output"]
-                == ["found": true, "entries": [["host": "a", "by": "exclusions"]]])
+                == ["found": true, "count": 1, "entries": [["host": "a", "by": "exclusions"]]])
         #expect(Self.step(runs[2], "add")?["status"] == "skipped")
         #expect(entries == [["host": "a", "by": "exclusions"], ["host": "b", "by": "exclusions"]])
+    }
+    /// A filter that does not pass stops its whole path, written needs or not; a break whose condition does not hold
+    /// lets the steps that need it run; a condition whose `matches` cannot be decided in time fails its step.
+    @Test func aFilterStopsItsPathAndAnUnheldBreakLetsItGoOn() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            #"""
+            name: paths
+            \#(Self.manual)steps:
+              - {id: gate, filter: trigger.go}
+              - {id: first, plugin: ptest, action: echo, needs: [gate], input: {text: one}}
+              - {id: second, plugin: ptest, action: echo, input: {text: two}}
+              - {id: third, plugin: ptest, action: echo, needs: [second], input: {text: three}}
+              - {id: maybe, needs: [], break: trigger.stop}
+              - {id: after_break, plugin: ptest, action: echo, needs: [maybe], input: {text: went on}}
+              - id: guarded
+                needs: []
+                continue_on_failure: true
+                when: 'not (trigger.bomb matches "^(a+)+$")'
+                plugin: ptest
+                action: echo
+                input: {text: guarded}
+            """#
+        ])
+        let bomb = String(repeating: "a", count: 40) + "b"
+        try await pipeline.publish(["go": false, "stop": false, "bomb": .string(bomb)])
+        let run = try #require(try await pipeline.finishedRuns(of: "paths").first)
+        await pipeline.stop()
+        #expect(run["status"] == "succeeded", "\(run)")
+        for id in ["first", "second", "third"] {
+            #expect(Self.step(run, id)?["status"] == "skipped", "\(id)")
+            #expect(Self.step(run, id)?["error"] == "stopped by filter gate (it did not pass)", "\(id)")
+        }
+        #expect(Self.step(run, "maybe")?["output"] == ["broke": false])
+        #expect(Self.step(run, "after_break")?["output"] == ["text": "went on"])
+        // Not skipped (which would let a hostile text choose the branch): failed, saying why.
+        #expect(Self.step(run, "guarded")?["status"] == "failed")
+        #expect(
+            Self.step(run, "guarded")?["error"]?.stringValue?.hasPrefix(
+                "condition could not be decided: matches \"^(a+)+$\" took longer than") == true,
+            "\(Self.step(run, "guarded") ?? .null)")
+    }
+
+    /// A decision without a default fails at its timeout (and its run); a break returns a null output when its
+    /// workflow's output reads a step the break kept from running.
+    @Test func anUnansweredDecisionWithoutDefaultFailsAndABrokenRunStillSucceeds() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            """
+            name: ask
+            \(Self.manual)steps:
+              - {id: ask, decision: {question: "Go?", options: [Go], timeout: 300ms}}
+              - {id: go, plugin: ptest, action: echo, input: {text: "{{ steps.ask.output.option }}"}}
+            """,
+            """
+            name: leave
+            trigger: {plugin: webhook, trigger: webhook, input: {path: leave}}
+            steps:
+              - {id: stop, break: true}
+              - {id: never, plugin: ptest, action: echo, input: {text: never}}
+            output: "{{ steps.never.output.text }}"
+            """,
+        ])
+        try await pipeline.publish(["x": 1])
+        try await pipeline.publish(["x": 2], workflow: 1)
+        let asked = try #require(try await pipeline.finishedRuns(of: "ask").first)
+        let left = try #require(try await pipeline.finishedRuns(of: "leave").first)
+        await pipeline.stop()
+        #expect(asked["status"] == "failed")
+        #expect(asked["error"] == "step ask failed: no answer within 300 ms")
+        #expect(Self.step(asked, "go") == nil)
+        #expect(left["status"] == "succeeded", "\(left)")
+        #expect(left["output"] == nil || left["output"] == .null)
+        #expect(Self.step(left, "never") == nil)
     }
 }

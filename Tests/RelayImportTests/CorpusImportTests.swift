@@ -87,6 +87,27 @@ struct CorpusImportTests {
         }
     }
 
+    /// Every workflow file written, whatever its plugins, reads with Relay's `WorkflowDecoder`: the built-in steps
+    /// (match patterns, text templates, decisions, conditions) are checked without any plugin's spec.
+    @Test func everyImportedWorkflowDecodes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "relay-import-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try WorkflowImporter(
+            configuration: WorkflowImporter.Configuration(
+                specsDirectory: CorpusPaths.specs, outputDirectory: directory.path)
+        ).write(Self.result)
+        var failures: [String] = []
+        for file in Self.result.report.workflows.flatMap(\.workflowFiles) {
+            do throws(RelayError) {
+                _ = try WorkflowDecoder.load(path: directory.appendingPathComponent(file).path)
+            } catch {
+                failures.append(error.message.replacingOccurrences(of: directory.path + "/", with: ""))
+            }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
     /// Relay's own checks (`relay workflow validate`: WorkflowDecoder, then WorkflowValidator against the plugins'
     /// schemas) on every imported workflow whose plugins all have a spec. Connections are given (the imported
     /// files hold null placeholders, which `Project.load` rightly refuses until they are filled in).

@@ -387,6 +387,7 @@ import Testing
                     "content": .string(
                         "{{#each [\(n(2))].[$outputs]}}{{[\(n(3))].[md5]}}{{#each .}}{{@key}}={{.}} {{../x}}{{/each}}"
                             + "{{/each}}{{#if [\(n(1))].[a]}}A{{else if [\(n(1))].[b]}}B{{else}}C{{/if}}"
+                            + "{{#equal [\(n(1))].[kind] 'url'}}U{{else equal [\(n(1))].[n] 0}}Z{{/equal}}"
                             + "{{[\(n(1))].[$success]}}")
                 ],
             ])
@@ -402,7 +403,8 @@ import Testing
             content
                 == "{{#each steps.each_host.output}}{{ this.hash.md5 }}{{#each this}}{{ @key }}={{ this }} "
                 + "{{ ../x }}{{/each}}{{/each}}{{#if steps.lookup.output.a}}A{{else}}{{#if steps.lookup.output.b}}B"
-                + "{{else}}C{{/if}}{{/if}}{{ steps.lookup.success }}")
+                + "{{else}}C{{/if}}{{/if}}{{#equal steps.lookup.output.kind \"url\"}}U{{else}}"
+                + "{{#equal steps.lookup.output.n 0}}Z{{/equal}}{{/equal}}{{ steps.lookup.success }}")
         #expect(t.workflows[1].output == ["hash": "{{ steps.hash.output }}"])
     }
 
@@ -444,7 +446,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ("{{#equal [00000000-0000-4000-8000-000000000001].[a] \"x\"}}y{{/equal}}", "{{#equal}}"),
+        ("{{#with [00000000-0000-4000-8000-000000000001].[a]}}y{{/with}}", "{{#with}}"),
+        ("{{#equal [00000000-0000-4000-8000-000000000001].[a]}}y{{/equal}}", "compares two values"),
         ("{{#each [00000000-0000-4000-8000-000000000001].[a]}}{{@date}}{{/each}}", "@date"),
         ("{{#each [00000000-0000-4000-8000-000000000001].[a]}}x", "is not closed"),
         ("{{#if [00000000-0000-4000-8000-000000000001].[a]}}x{{/each}}", "closes {{#if}}"),

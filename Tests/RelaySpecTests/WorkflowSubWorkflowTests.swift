@@ -40,7 +40,7 @@ import Testing
         ),
         (
             "  - {id: a, plugin: p, action: x}\noutput: {v: \"{{ item }}\"}\n",
-            "w.yaml:4: output: item: the output may use the trigger, the steps and the vars, nothing else"
+            "w.yaml:4: output: item: the output may use the trigger, the steps, the vars and the run, nothing else"
         ),
         (
             "  - {id: a, plugin: p, action: x}\ntimeout: soon\n",

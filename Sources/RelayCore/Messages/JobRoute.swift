@@ -4,8 +4,8 @@
 /// job or result harmless.
 ///
 /// Wire form: `meta: {"jobId", "runId", "stepId", "attempt", "workflow", "timeoutMs", "connection"?,
-/// "startedAt"?, "finishedAt"?, "item"?}` (`item`: the position of a `for_each` step's item, whose job id is
-/// `runId/stepId[item]/attempt`).
+/// "startedAt"?, "finishedAt"?, "item"?, "leftLoopAt"?}` (`item`: the position of a `for_each` step's item, whose job
+/// id is `runId/stepId[item]/attempt`; `leftLoopAt`: on a sub-workflow run's result, the `break` step that ended it).
 public struct JobRoute: Sendable, Equatable {
     public var jobID: String
     public var runID: String
@@ -23,6 +23,9 @@ public struct JobRoute: Sendable, Equatable {
     public var startedAt: Double?
     /// Results only: when the worker had the step's result, in seconds since 1970 (the same clock as `startedAt`).
     public var finishedAt: Double?
+    /// Results of sub-workflow runs only (the dispatcher's own, never a worker's): the `break` step that ended the
+    /// child run (`workflow.step`), so that the parent's loop starts no further items.
+    public var leftLoopAt: String?
 
     public init(
         jobID: String, runID: String, stepID: String, attempt: Int, workflow: String, timeoutMilliseconds: Int,
@@ -58,6 +61,7 @@ public struct JobRoute: Sendable, Equatable {
         static let startedAt = "startedAt"
         static let finishedAt = "finishedAt"
         static let item = "item"
+        static let leftLoopAt = "leftLoopAt"
     }
 
     /// The `meta` object of the job or result.
@@ -70,6 +74,7 @@ public struct JobRoute: Sendable, Equatable {
         if let startedAt { object[Key.startedAt] = .double(startedAt) }
         if let finishedAt { object[Key.finishedAt] = .double(finishedAt) }
         if let item { object[Key.item] = .int(item) }
+        if let leftLoopAt { object[Key.leftLoopAt] = .string(leftLoopAt) }
         return .object(object)
     }
 
@@ -86,5 +91,6 @@ public struct JobRoute: Sendable, Equatable {
             connection: try fields.optionalString(Key.connection), startedAt: try fields.optionalNumber(Key.startedAt),
             item: try fields.optionalInteger(Key.item, in: 0...Int(Int32.max)))
         finishedAt = try fields.optionalNumber(Key.finishedAt)
+        leftLoopAt = try fields.optionalString(Key.leftLoopAt)
     }
 }

@@ -3,10 +3,11 @@
 /// as a message (not a write to the run store) so that it works the same on the embedded bus and on Kafka, and is
 /// decided in the dispatcher's order with the run's other messages.
 ///
-/// `relay runs answer` sends `answer`: the option a person picked for a `decision` step that waits.
+/// `relay runs answer` sends `answer`: the option a person picked for a `decision` step that waits; the dispatcher
+/// keeps an `expire` for each decision with a timeout until it is due.
 ///
 /// Wire form: `{"command": "cancel" | "resume" | "start" | "answer", "runId", "jobId"?, "reason"?, "stepId"?,
-/// "option"?, "by"?}` (`answer` has `stepId` and `option`).
+/// "option"?, "by"?}` (`answer` has `stepId` and `option`; `expire`, `stepId` and `jobId`).
 public struct RunControl: Sendable, Equatable {
     public enum Command: String, Sendable, CaseIterable {
         /// End the run as cancelled: nothing new starts, its sub-workflows' runs are cancelled.
@@ -18,6 +19,9 @@ public struct RunControl: Sendable, Equatable {
         case start
         /// Answer the `decision` step `stepId` that waits with `option` (`by`: who answered).
         case answer
+        /// The timeout of the decision attempt `jobId` (of step `stepId`) has passed (the dispatcher's own, kept until
+        /// it is due): its default answers it, or it fails.
+        case expire
     }
 
     public var command: Command
@@ -76,10 +80,15 @@ public struct RunControl: Sendable, Equatable {
         self.init(
             command: command, runID: try fields.string(Key.runID), jobID: try fields.optionalString(Key.jobID),
             reason: try fields.optionalString(Key.reason))
-        if command == .answer {
+        switch command {
+        case .answer:
             stepID = try fields.string(Key.stepID)
             option = try fields.string(Key.option)
             answeredBy = try fields.optionalString(Key.answeredBy)
+        case .expire:
+            stepID = try fields.string(Key.stepID)
+            jobID = try fields.string(Key.jobID)
+        default: break
         }
     }
 

@@ -4,17 +4,19 @@ extension Condition.Expression {
     /// The expression's value over `root` (a scope's JSON). Comparisons, `and`, `or`, `not`, `matches` and
     /// `is_defined` give booleans; a missing reference is null. Recurses as deep as the expression is nested, which
     /// the parser bounds.
-    func value(in root: JSONValue) -> JSONValue {
+    func value(in root: JSONValue, _ evaluation: Condition.Evaluation) -> JSONValue {
         switch self {
         case .literal(let value): return value
         case .reference(let path): return (try? Template.resolve(path, in: root)) ?? .null
-        case .not(let operand): return .bool(!Condition.isTruthy(operand.value(in: root)))
-        case .all(let operands): return .bool(operands.allSatisfy { Condition.isTruthy($0.value(in: root)) })
-        case .any(let operands): return .bool(operands.contains { Condition.isTruthy($0.value(in: root)) })
+        case .not(let operand): return .bool(!Condition.isTruthy(operand.value(in: root, evaluation)))
+        case .all(let operands):
+            return .bool(operands.allSatisfy { Condition.isTruthy($0.value(in: root, evaluation)) })
+        case .any(let operands): return .bool(operands.contains { Condition.isTruthy($0.value(in: root, evaluation)) })
         case .compare(let left, let comparison, let right):
-            return .bool(comparison.holds(left.value(in: root), right.value(in: root)))
-        case .matches(let left, let pattern): return .bool(pattern.matches(left.value(in: root)))
-        case .length(let operand): return .int(Self.length(of: operand.value(in: root)))
+            return .bool(comparison.holds(left.value(in: root, evaluation), right.value(in: root, evaluation)))
+        case .matches(let left, let pattern):
+            return .bool(pattern.matches(left.value(in: root, evaluation), evaluation))
+        case .length(let operand): return .int(Self.length(of: operand.value(in: root, evaluation)))
         case .isDefined(let path): return .bool((try? Template.resolve(path, in: root)) != nil)
         }
     }
@@ -76,16 +78,19 @@ extension Condition.Comparison {
 extension Condition.Pattern {
     /// Whether the regular expression matches anywhere in `value` as text: a string as it is, a number or a boolean
     /// (or an array or an object) as JSON; null (a missing value) never matches.
-    func matches(_ value: JSONValue) -> Bool {
+    func matches(_ value: JSONValue, _ evaluation: Condition.Evaluation) -> Bool {
         let text: String
         switch value {
         case .null: return false
         case .string(let string): text = string
         default: text = JSONWriter.compact.string(value)
         }
-        // A search that takes longer than `RegexSearch.limit` (a pattern that backtracks without end) does not
-        // match: the dispatcher evaluating it goes on deciding.
-        guard case .matches(let found) = RegexSearch.search(regex, in: text, all: false) else { return false }
+        // A search that takes longer than `RegexSearch.limit` (a pattern that backtracks without end) is stopped:
+        // the condition cannot be decided (`Condition.decide` says so), and the dispatcher goes on deciding.
+        guard case .matches(let found) = RegexSearch.search(regex, in: text, all: false) else {
+            evaluation.timedOut = (source, text.utf16.count)
+            return false
+        }
         return !found.isEmpty
     }
 }

@@ -40,9 +40,30 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
         description = text
     }
 
-    /// Whether the condition holds: its value is truthy (see `isTruthy`).
+    /// Whether the condition holds: its value is truthy (see `isTruthy`). False when it cannot be decided (see
+    /// `decide`).
     public func holds(in scope: Template.Scope) -> Bool {
-        Self.isTruthy(expression.value(in: scope.json))
+        (try? decide(in: scope)) ?? false
+    }
+
+    /// Whether the condition holds, or why it cannot be decided: a `matches` whose search took longer than
+    /// `RegexSearch.limit` (a value from outside can make a pattern backtrack without end; guessing false would let
+    /// it choose the branch).
+    public func decide(in scope: Template.Scope) throws(TemplateError) -> Bool {
+        let evaluation = Evaluation()
+        let value = expression.value(in: scope.json, evaluation)
+        if let (pattern, length) = evaluation.timedOut {
+            throw TemplateError(
+                message: "matches \"\(pattern)\" took longer than \(RegexSearch.limit) on a text of \(length) "
+                    + "characters; it backtracks too much (simplify the pattern)")
+        }
+        return Self.isTruthy(value)
+    }
+
+    /// What one evaluation noticed on its way.
+    final class Evaluation {
+        /// A `matches` search stopped by its time limit: its pattern and the length of its text.
+        var timedOut: (String, Int)?
     }
 
     /// Two conditions are equal when they were read from the same text.

@@ -6,6 +6,8 @@ import Foundation
 public enum RegexSearch {
     /// How long one search may take.
     public static let limit = Duration.milliseconds(250)
+    /// The most matches one search collects (`all`).
+    public static let mostMatches = 10_000
 
     public enum Outcome {
         case matches([NSTextCheckingResult])
@@ -13,7 +15,7 @@ public enum RegexSearch {
         case timedOut
     }
 
-    /// The first match of `regex` in `text` (or every match, `all`), or `.timedOut`.
+    /// The first match of `regex` in `text` (or every match, `all`, up to `mostMatches`), or `.timedOut`.
     public static func search(
         _ regex: NSRegularExpression, in text: String, all: Bool, limit: Duration = RegexSearch.limit
     ) -> Outcome {
@@ -25,7 +27,7 @@ public enum RegexSearch {
         ) { match, _, stop in
             if let match {
                 found.append(match)
-                if !all { stop.pointee = true }
+                if !all || found.count >= mostMatches { stop.pointee = true }
             }
             if ContinuousClock.now > deadline {
                 timedOut = true

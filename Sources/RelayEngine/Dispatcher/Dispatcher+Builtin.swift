@@ -37,17 +37,16 @@ extension Dispatcher {
         do {
             switch builtin {
             case .filter(let condition):
-                guard condition.holds(in: scope) else {
+                guard try condition.decide(in: scope) else {
                     let skipped = record(.skipped, error: "filter did not pass: \(condition.description)")
                     try tx.addStep(skipped)
                     return BuiltinOutcome(record: skipped)
                 }
                 return try succeed(record(.running), output: ["passed": true], in: tx)
             case .breakLoop(let condition):
-                if let condition, !condition.holds(in: scope) {
-                    let skipped = record(.skipped, error: "break condition did not hold: \(condition.description)")
-                    try tx.addStep(skipped)
-                    return BuiltinOutcome(record: skipped)
+                if let condition, try !condition.decide(in: scope) {
+                    // The path goes on: the step succeeds without leaving (a skip would end the path after it).
+                    return try succeed(record(.running), output: ["broke": false], in: tx)
                 }
                 var outcome = try succeed(record(.running), output: ["broke": true], in: tx)
                 outcome.progress = try end(
@@ -84,11 +83,12 @@ extension Dispatcher {
                     input: ["question": .string(question), "options": .array(decision.options.map(JSONValue.string))])
                 try tx.addStep(waiting)
                 if let timeout = decision.timeout {
-                    try tx.addDeadline(
-                        JobDeadline(
-                            jobID: jobID, runID: runID, workflow: workflow.name, seconds: timeout / .seconds(1),
-                            error: "no answer within \(Self.text(timeout))"),
-                        startingAt: RunTime.now())
+                    // A person's time, on the wall clock: not a job deadline, which a restarting dispatcher gives
+                    // its full time again.
+                    var expire = RunControl(command: .expire, runID: runID, jobID: jobID)
+                    expire.stepID = step.id
+                    try tx.schedule(
+                        expire.message, jobID: "expire:\(jobID)", dueAt: RunTime.now() + timeout / .seconds(1))
                 }
                 logger.info(
                     "a decision waits for an answer: \(question)",
@@ -109,10 +109,18 @@ extension Dispatcher {
                     }
                     return try succeed(
                         record(.running, input: input),
-                        output: ["found": .bool(!entries.isEmpty), "entries": .array(entries)], in: tx)
+                        output: [
+                            "found": .bool(!entries.isEmpty), "count": .int(entries.count),
+                            "entries": .array(Array(entries.prefix(ArtifactLimits.mostLookupEntries))),
+                        ], in: tx)
                 case .append(let template):
                     let entry = try Template.render(template, scope: scope)
                     input = ["name": .string(global.name), "append": entry]
+                    guard entry.objectValue != nil else {
+                        throw BuiltinFailure(
+                            message: "append rendered to \(entry.typeName), expected an object (an entry with fields a "
+                                + "lookup can match)")
+                    }
                     if let problem = entry.payloadProblem(at: "append") { throw BuiltinFailure(message: problem) }
                     let running = record(.running, input: input)
                     try tx.addStep(running)
@@ -202,7 +210,8 @@ extension Dispatcher {
         var output: JSONObject = ["matched": .bool(!found.isEmpty)]
         for group in match.groups {
             if match.all {
-                output[group] = .array(found.map { capture($0, group) }.filter { $0 != .null })
+                // In match order, null where the group took no part: the arrays of several groups line up.
+                output[group] = .array(found.map { capture($0, group) })
             } else {
                 output[group] = found.first.map { capture($0, group) } ?? .null
             }
@@ -216,6 +225,28 @@ extension Dispatcher {
             "option": .string(option), "answered_by": by.map(JSONValue.string) ?? .null,
             "answered_at": .double(RunTime.now()), "timed_out": .bool(timedOut),
         ]
+    }
+
+    /// A decision's timeout has passed: when its attempt still waits, its default answers it, or it fails (and the
+    /// run with it, unless it may continue on failure).
+    func applyExpire(_ request: RunControl, run: RunRecord, in tx: any RunStoreTransaction) throws -> Outcome {
+        guard run.status == .running, let jobID = request.jobID, let attempt = try tx.step(jobID: jobID),
+            attempt.status == .running
+        else { return Outcome() }
+        let workflow = try self.workflow(of: run, in: tx)
+        guard case .decision(let decision) = workflow.step(attempt.stepID)?.builtin else { return Outcome() }
+        let metadata: Logger.Metadata = ["run.id": "\(run.id)", "step.id": "\(attempt.stepID)"]
+        guard let fallback = decision.defaultOption else {
+            logger.warning("a decision was not answered within its timeout; it fails", metadata: metadata)
+            return try record(
+                .failure("no answer within \(Self.text(decision.timeout ?? .zero))"), of: attempt, workflow: workflow,
+                startedAt: nil, in: tx)
+        }
+        logger.info(
+            "a decision was not answered within its timeout; it takes its default \"\(fallback)\"", metadata: metadata)
+        return try record(
+            .success(Self.answer(fallback, by: nil, timedOut: true)), of: attempt, workflow: workflow, startedAt: nil,
+            in: tx)
     }
 
     /// Answers a decision step that waits (`relay runs answer`): its attempt succeeds with the option, and the run

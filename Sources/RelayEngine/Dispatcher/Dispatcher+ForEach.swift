@@ -146,8 +146,8 @@ extension Dispatcher {
     /// A result of one item: recorded; then a retry of the item, the step's failure, or the next items (and, once
     /// every item has ended, what follows the step).
     func applyItemResult(
-        _ event: StepEvent, jobID: String, startedAt: Double?, finishedAt: Double? = nil, workflow: Workflow,
-        in tx: any RunStoreTransaction
+        _ event: StepEvent, jobID: String, startedAt: Double?, finishedAt: Double? = nil, leftLoopAt: String? = nil,
+        workflow: Workflow, in tx: any RunStoreTransaction
     ) throws -> Outcome {
         guard let item = try tx.item(jobID: jobID) else {
             throw PoisonMessage(
@@ -204,7 +204,7 @@ extension Dispatcher {
                 return outcome
             }
         }
-        if event.status == .ok, let leftAt = event.meta.objectValue?[Self.leftLoopKey]?.stringValue {
+        if event.status == .ok, let leftAt = leftLoopAt {
             // The item's sub-workflow run ended at a `break`: the loop starts no further items.
             let skipped = try tx.skipPendingItems(
                 runID: item.runID, stepID: step.id, reason: "not run: item \(item.index) left the loop at \(leftAt)")

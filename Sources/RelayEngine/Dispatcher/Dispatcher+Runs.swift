@@ -135,24 +135,17 @@ extension Dispatcher {
         return try parentResult(parent, result: result, leftLoopAt: leftLoopAt.map { "\(run.workflow).\($0)" }, in: tx)
     }
 
-    /// The meta key of a sub-workflow run's result that says a `break` ended it (`workflow.step`): the parent's
-    /// loop starts no further items.
-    static let leftLoopKey = "relay_left_loop"
-
     private func parentResult(
         _ parent: RunParent, result: StepEvent, leftLoopAt: String? = nil, in tx: any RunStoreTransaction
     ) throws -> BusMessage {
         let item = try tx.item(jobID: parent.jobID)
         let attempt = try item?.attempt ?? tx.step(jobID: parent.jobID)?.attempt ?? 1
-        let route = JobRoute(
+        var route = JobRoute(
             jobID: parent.jobID, runID: parent.runID, stepID: parent.stepID, attempt: attempt,
             workflow: try tx.runRecord(id: parent.runID)?.workflow ?? "", timeoutMilliseconds: 0, item: item?.index)
+        route.leftLoopAt = leftLoopAt
         var result = result
         result.meta = route.meta
-        if let leftLoopAt, case .object(var meta) = result.meta {
-            meta[Self.leftLoopKey] = .string(leftLoopAt)
-            result.meta = .object(meta)
-        }
         return BusMessage(topic: Topics.results, key: parent.runID, json: result.message(kind: .actionEvent).json)
     }
 
@@ -232,6 +225,8 @@ extension Dispatcher {
                 try startScheduledChild(runID: run.id, jobID: jobID, workflow: try workflow(of: run, in: tx), in: tx))
         case .answer:
             outcome.add(try applyAnswer(request, run: run, in: tx))
+        case .expire:
+            outcome.add(try applyExpire(request, run: run, in: tx))
         }
         return outcome
     }

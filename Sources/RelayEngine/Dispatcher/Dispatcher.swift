@@ -275,7 +275,8 @@ public final class Dispatcher: Sendable {
         let finishedAt = route.finishedAt.flatMap { $0 >= (startedAt ?? 0) && $0 <= 1e11 ? $0 : nil }
         if route.item != nil {
             return try applyItemResult(
-                event, jobID: route.jobID, startedAt: startedAt, finishedAt: finishedAt, workflow: workflow, in: tx)
+                event, jobID: route.jobID, startedAt: startedAt, finishedAt: finishedAt, leftLoopAt: route.leftLoopAt,
+                workflow: workflow, in: tx)
         }
         guard let step = try tx.step(jobID: route.jobID) else {
             throw PoisonMessage(
@@ -354,6 +355,13 @@ public final class Dispatcher: Sendable {
         if status == .succeeded, let workflow {
             do {
                 output = try runOutput(runID: runID, workflow: workflow, in: tx)
+            } catch let problem as TemplateError where leftLoopAt != nil {
+                // A run a break ended may read into the output of a step it never reached (which reads as null,
+                // see runOutput): it returns null, and still succeeds (leaving the loop is what it was written to do).
+                logger.info(
+                    "the output of a run left at \(leftLoopAt ?? "") is null: \(problem.message)",
+                    metadata: ["run.id": "\(runID)"])
+                output = .null
             } catch let problem as TemplateError {
                 status = .failed
                 error = "output could not be rendered: \(problem.message)"
@@ -401,6 +409,9 @@ public final class Dispatcher: Sendable {
         var progress: [Progress] = [.ended(RunNotice(runID: runID, workflow: name, status: status))]
         if status != .succeeded {
             progress += try cancelChildren(of: runID, reason: "its parent run \(runID) \(status.rawValue)", in: tx)
+        } else if let leftLoopAt {
+            // Sub-workflow runs still running when a break ends the run are not waited for: cancelled.
+            progress += try cancelChildren(of: runID, reason: "its parent run \(runID) left at \(leftLoopAt)", in: tx)
         }
         if let run, let parent = run.parent {
             progress.append(
@@ -429,27 +440,44 @@ public final class Dispatcher: Sendable {
             for (index, step) in workflow.steps.enumerated() where latest[step.id] == nil {
                 let needs = workflow.needs(at: index)
                 guard needs.allSatisfy({ latest[$0]?.status.isFinished == true }) else { continue }
-                // A break that was reached and did not hold is skipped, but its path goes on (a filter's opposite).
-                let notOnPath = needs.allSatisfy {
-                    latest[$0]?.status == .skipped && !Self.passedBreak(latest[$0], workflow: workflow)
-                }
                 let record: StepAttemptRecord
-                if step.needs?.isEmpty == false, notOnPath {
+                if !needs.isEmpty, needs.allSatisfy({ latest[$0]?.status == .skipped }),
+                    let filter = needs.lazy.compactMap({ Self.stoppingFilter(latest[$0], workflow: workflow) }).first
+                {
+                    // A filter that did not pass stops the path it is on, written needs or not.
+                    record = skipped(runID: runID, step: step, reason: "\(Self.stoppedBy) \(filter) (it did not pass)")
+                } else if step.needs?.isEmpty == false, needs.allSatisfy({ latest[$0]?.status == .skipped }) {
                     // Without `needs` a step follows the one before it as it always did: only written needs branch.
                     record = skipped(
                         runID: runID, step: step,
                         reason: "no path reached it: every step it needs was skipped (\(needs.joined(separator: ", ")))"
                     )
-                } else if !needs.isEmpty,
-                    let filter = needs.lazy.compactMap({ Self.stoppingFilter(latest[$0], workflow: workflow) }).first,
-                    notOnPath
-                {
-                    // A filter that did not pass stops the path it is on, written needs or not.
-                    record = skipped(runID: runID, step: step, reason: "\(Self.stoppedBy) \(filter) (it did not pass)")
                 } else if let condition = step.when,
-                    !condition.holds(in: try self.scope(runID: runID, workflow: workflow, in: tx))
+                    let unmet = try self.unmet(condition, scope: self.scope(runID: runID, workflow: workflow, in: tx))
                 {
-                    record = skipped(runID: runID, step: step, reason: "condition not met: \(condition.description)")
+                    guard let problem = unmet.problem else {
+                        record = skipped(
+                            runID: runID, step: step, reason: "condition not met: \(condition.description)")
+                        try tx.addStep(record)
+                        latest[step.id] = record
+                        decided = true
+                        continue
+                    }
+                    // A condition that cannot be decided fails the step, as an input that cannot be rendered does.
+                    let failed = StepAttemptRecord(
+                        jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
+                        stepID: step.id, attempt: 1, status: .failed,
+                        error: "condition could not be decided: \(problem)")
+                    try tx.addStep(failed)
+                    if !step.continueOnFailure {
+                        progress += try end(
+                            runID: runID, workflow: workflow, status: .failed,
+                            error: "step \(step.id): condition could not be decided: \(problem)", in: tx)
+                        return progress
+                    }
+                    latest[step.id] = failed
+                    decided = true
+                    continue
                 } else if let builtin = step.builtin {
                     let outcome = try decide(
                         builtin, step: step, runID: runID, workflow: workflow, attempt: 1, in: tx)
@@ -527,6 +555,21 @@ public final class Dispatcher: Sendable {
         return progress
     }
 
+    /// Why a condition is not met.
+    struct Unmet {
+        /// Why it cannot be decided; nil when it does not hold.
+        var problem: String?
+    }
+
+    /// Nil when `condition` holds; else why not: it does not hold, or it cannot be decided.
+    func unmet(_ condition: Condition, scope: Template.Scope) -> Unmet? {
+        do {
+            return try condition.decide(in: scope) ? nil : Unmet(problem: nil)
+        } catch {
+            return Unmet(problem: error.message)
+        }
+    }
+
     /// The start of the reason a step is skipped on the path after a filter that did not pass.
     static let stoppedBy = "stopped by filter"
 
@@ -536,16 +579,6 @@ public final class Dispatcher: Sendable {
         if workflow.step(attempt.stepID)?.isFilter == true { return attempt.stepID }
         guard let reason = attempt.error, reason.hasPrefix(stoppedBy + " ") else { return nil }
         return reason.dropFirst(stoppedBy.count + 1).split(separator: " ").first.map(String.init)
-    }
-
-    /// Whether `attempt` is a `break` that was reached and did not hold: skipped, decided by the break itself
-    /// (attempt 1 or later; a step skipped before it is decided, by its `when` or its needs, is attempt 0), and the
-    /// steps after it go on.
-    static func passedBreak(_ attempt: StepAttemptRecord?, workflow: Workflow) -> Bool {
-        guard let attempt, attempt.status == .skipped, attempt.attempt > 0,
-            case .breakLoop = workflow.step(attempt.stepID)?.builtin
-        else { return false }
-        return true
     }
 
     private func skipped(runID: String, step: WorkflowStep, reason: String) -> StepAttemptRecord {
@@ -644,17 +677,6 @@ public final class Dispatcher: Sendable {
             metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)", "job.id": "\(deadline.jobID)"])
         let failure = StepEvent.failure(deadline.error)
         var outcome = Outcome(stepsFailedByDeadline: 1)
-        if let run = try tx.runRecord(id: deadline.runID), let workflow = try? self.workflow(of: run, in: tx),
-            case .decision(let decision) = workflow.step(step.stepID)?.builtin, let fallback = decision.defaultOption
-        {
-            // A decision nobody answered in time takes its default.
-            logger.info(
-                "a decision was not answered within its timeout; it takes its default \"\(fallback)\"",
-                metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)"])
-            return try record(
-                .success(Self.answer(fallback, by: nil, timedOut: true)), of: step, workflow: workflow, startedAt: nil,
-                in: tx)
-        }
         if let run = try tx.runRecord(id: deadline.runID), let workflow = try? self.workflow(of: run, in: tx) {
             outcome.add(try record(failure, of: step, workflow: workflow, startedAt: nil, in: tx))
         } else {

@@ -26,7 +26,8 @@ public struct TemplateResolver {
     }
 }
 
-/// InsightConnect's Handlebars blocks (`{{#each}}`, `{{#if}}`, `{{#unless}}`, `{{else}}`, `{{else if …}}`, `this`,
+/// InsightConnect's Handlebars blocks (`{{#each}}`, `{{#if}}`, `{{#unless}}`, `{{#equal}}`, `{{else}}`,
+/// `{{else if …}}`, `this`,
 /// `.`, `@index`, `../x`, fields of the current element) translated into Relay's text templates, whose references
 /// are Relay's (`{{#each steps.lookup.output.hosts}}- {{ this.name }}{{/each}}`). One pass over the tags with a
 /// stack of the open blocks; a tag that cannot be translated is a reason, and the string is not translated.
@@ -73,7 +74,19 @@ struct ICONTextTemplate {
             template.gaps.append(
                 TranslationGap("{{#\(open.helper)}} is not closed in \(ICONTemplate.quoted(text))"))
         }
-        return template.gaps.isEmpty ? .success(out) : .failure(TranslationGaps(template.gaps))
+        guard template.gaps.isEmpty else { return .failure(TranslationGaps(template.gaps)) }
+        // What Relay would refuse (its limits, a form it reads otherwise) is a gap here, not a file it refuses.
+        if TextTemplate.isBlockTemplate(out) {
+            do {
+                _ = try TextTemplate(out)
+            } catch {
+                return .failure(
+                    TranslationGaps([
+                        TranslationGap("the translated text template is one Relay refuses: \(error.message)")
+                    ]))
+            }
+        }
+        return .success(out)
     }
 
     /// The Relay text of one `{{ … }}` (its inside, trimmed).
@@ -106,14 +119,15 @@ struct ICONTextTemplate {
     private mutating func open(_ inside: String) -> String {
         let helper = inside.prefix { !$0.isWhitespace }
         let argument = inside.dropFirst(helper.count).trimmingCharacters(in: .whitespaces)
-        guard ["each", "if", "unless"].contains(helper) else {
+        guard ["each", "if", "unless", "equal"].contains(helper) else {
             // Still opened, so that its `{{/…}}` closes it and the reasons stay about this helper.
             blocks.append(Block(helper: String(helper), isEach: false))
             return fail(
                 "the Handlebars helper {{#\(helper)}} has no Relay equivalent yet (Relay's text templates have #each, "
-                    + "#if and #unless)")
+                    + "#if, #unless and #equal)")
         }
-        let translated = blockArgument(argument, helper: String(helper))
+        let translated =
+            helper == "equal" ? comparison(argument) : blockArgument(argument, helper: String(helper))
         var block = Block(helper: String(helper), isEach: helper == "each")
         if helper == "each", case .node(let loop, let path) = reference(argument), path == ["$outputs"] {
             block.loop = loop
@@ -136,6 +150,46 @@ struct ICONTextTemplate {
         }
     }
 
+    /// The two operands of `#equal` (InsightConnect's helper, Relay's too): references or literals (`"x"`, `'x'`,
+    /// numbers, `true`, `false`, `null`), written as Relay reads them.
+    private mutating func comparison(_ argument: String) -> String? {
+        var operands: [String] = []
+        var rest = Substring(argument)
+        while let first = rest.first {
+            if first.isWhitespace {
+                rest = rest.dropFirst()
+                continue
+            }
+            if first == "\"" || first == "'" {
+                guard let close = rest.dropFirst().firstIndex(of: first) else {
+                    _ = fail("{{#equal \(argument)}}: an unclosed string")
+                    return nil
+                }
+                let text = String(rest[rest.index(after: rest.startIndex)..<close])
+                operands.append(JSONWriter.compact.string(.string(text)))
+                rest = rest[rest.index(after: close)...]
+                continue
+            }
+            let word = String(rest.prefix { !$0.isWhitespace })
+            rest = rest.dropFirst(word.count)
+            if ["true", "false", "null"].contains(word) || Double(word) != nil {
+                operands.append(word)
+                continue
+            }
+            switch expression(word) {
+            case .success(let reference): operands.append(reference)
+            case .failure(let gap):
+                _ = fail(gap.reason)
+                return nil
+            }
+        }
+        guard operands.count == 2 else {
+            _ = fail("{{#equal \(argument)}}: #equal compares two values, found \(operands.count)")
+            return nil
+        }
+        return operands.joined(separator: " ")
+    }
+
     /// `{{else}}`, or `{{else if x}}`: Handlebars' chain, written as an `#if` inside the `else` (closed with the
     /// block it continues).
     private mutating func otherwise(_ argument: String) -> String {
@@ -150,11 +204,11 @@ struct ICONTextTemplate {
         let endBody = block.skipsNull ? "{{/if}}" : ""
         guard !argument.isEmpty else { return endBody + "{{else}}" }
         let helper = argument.prefix { !$0.isWhitespace }
-        guard helper == "if" || helper == "unless" else {
-            return fail("{{else \(argument)}}: only {{else if …}} and {{else unless …}} chain in Relay")
+        guard ["if", "unless", "equal"].contains(helper) else {
+            return fail("{{else \(argument)}}: only {{else if|unless|equal …}} chain in Relay")
         }
-        let condition = blockArgument(
-            argument.dropFirst(helper.count).trimmingCharacters(in: .whitespaces), helper: String(helper))
+        let rest = argument.dropFirst(helper.count).trimmingCharacters(in: .whitespaces)
+        let condition = helper == "equal" ? comparison(rest) : blockArgument(rest, helper: String(helper))
         blocks.append(Block(helper: String(helper), isEach: false, chained: true))
         return condition.map { endBody + "{{else}}{{#\(helper) \($0)}}" } ?? ""
     }

@@ -292,7 +292,7 @@ public enum WorkflowDecoder {
                 }
                 return
             }
-            if let problem = undeclaredVariable(reference, vars: workflow.vars) {
+            if let problem = undeclaredVariable(reference, vars: workflow.vars) ?? unknownRunField(reference) {
                 throw fail(node, "steps[\(index)].\(key)", problem)
             }
             guard reference.first == "steps" else { return }
@@ -342,6 +342,8 @@ public enum WorkflowDecoder {
             let shown = Template.text(of: reference)
             switch reference.first {
             case "trigger": continue
+            case "run":
+                if let problem = unknownRunField(reference) { throw fail(node, "output", problem) }
             case "vars":
                 if let problem = undeclaredVariable(reference, vars: workflow.vars) {
                     throw fail(node, "output", problem)
@@ -355,9 +357,17 @@ public enum WorkflowDecoder {
                 }
             default:
                 throw fail(
-                    node, "output", "\(shown): the output may use the trigger, the steps and the vars, nothing else")
+                    node, "output",
+                    "\(shown): the output may use the trigger, the steps, the vars and the run, nothing else")
             }
         }
+    }
+
+    /// Why `reference` may not be used: it reads a field of `run` that does not exist; nil otherwise.
+    static func unknownRunField(_ reference: [String]) -> String? {
+        let fields = ["id", "workflow"]
+        guard reference.first == "run", reference.count < 2 || !fields.contains(reference[1]) else { return nil }
+        return "\(Template.text(of: reference)): the run has \(fields.map { "run.\($0)" }.joined(separator: " and "))"
     }
 
     /// `30s`, `500ms`, `2m`, `1h`, or a number of seconds, between `WorkflowLimits.shortestDuration` and

@@ -47,13 +47,24 @@ extension SQLiteRunStoreTransaction {
                 "global artifact \"\(name)\": the entry is \(json.utf8.count) bytes of JSON, more than the "
                     + "\(ArtifactLimits.maximumEntryBytes) bytes (64 KiB) an entry may hold")
         }
-        let count = Int(
-            try db.query("SELECT COUNT(*) FROM global_artifacts WHERE name = ?", [.text(name)]).first?.first?.int ?? 0)
+        let totals = try db.query(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(entry AS BLOB))), 0) FROM global_artifacts WHERE name = ?",
+            [.text(name)]
+        ).first
+        let count = Int(totals?[0].int ?? 0)
+        let bytes = Int(totals?[1].int ?? 0)
         guard count < ArtifactLimits.maximumEntries else {
             throw RelayError(
                 .invalidValue,
                 "global artifact \"\(name)\" has \(count) entries, the most a global artifact may hold "
                     + "(\(ArtifactLimits.maximumEntries)): the entry was not appended")
+        }
+        guard bytes + json.utf8.count <= ArtifactLimits.maximumTotalBytes else {
+            throw RelayError(
+                .invalidValue,
+                "global artifact \"\(name)\" holds \(bytes) bytes of entries; with this one (\(json.utf8.count) bytes) "
+                    + "it would hold more than the \(ArtifactLimits.maximumTotalBytes) bytes (16 MiB) a global "
+                    + "artifact may hold: the entry was not appended")
         }
         try db.query(
             """

@@ -1,13 +1,15 @@
 import Foundation
 import RelayCore
 
-/// Templates (`{{ steps.lookup.output.ip }}`) and conditions (`steps.check.status == "failed"`). The input is a
-/// template, as JSON when it parses as JSON and as one template string otherwise; after a NUL byte, optionally, the
-/// trigger event as JSON. Invariants:
-/// - rendering fails exactly when a reference does not parse or does not resolve in the scope;
+/// Templates (`{{ steps.lookup.output.ip }}`), text templates (`{{#each …}}`, see `TemplateTarget+Text.swift`) and
+/// conditions (`steps.check.status == "failed"`). The input is a template, as JSON when it parses as JSON and as one
+/// template string otherwise; after a NUL byte, optionally, the trigger event as JSON. Invariants:
+/// - rendering fails exactly when a reference does not parse or does not resolve in the scope (for templates
+///   without block tags: a text template's `#if` reads missing references as false, and its relative references
+///   are not listed);
 /// - a template without references renders to itself; a string that is one reference renders to its value;
-/// - every reference (of a template or a condition) starts with `trigger`, `steps` or `vars`, or is a for_each
-///   step's `item` (and what is in it) or `index` (alone);
+/// - every reference (of a template or a condition) starts with `trigger`, `steps`, `vars` or `run`, or is a
+///   for_each step's `item` (and what is in it) or `index` (alone);
 /// - a condition and its negation `not (…)` give opposite answers; reading a condition and evaluating it never
 ///   traps, whatever its nesting (errors past the limits).
 enum TemplateTarget {
@@ -20,18 +22,22 @@ enum TemplateTarget {
         "lookup": ["status": "succeeded", "output": ["ip": "10.0.0.1", "found": true, "ports": [22, 443]]],
         "check": ["status": "failed", "error": "timed out"],
     ]
+    static let run: JSONValue = ["id": "run-1", "workflow": "triage"]
 
     static func run(_ bytes: [UInt8]) {
         let split = bytes.firstIndex(of: 0)
         let templateBytes = Array(bytes[..<(split ?? bytes.endIndex)])
         var trigger = defaultTrigger
         if let split, let event = try? JSONParser.parse(bytes: Array(bytes[(split + 1)...])) { trigger = event }
-        let scope = Template.Scope(trigger: trigger, steps: steps, vars: vars)
+        let scope = Template.Scope(trigger: trigger, steps: steps, vars: vars, run: run)
         let text = String(decoding: templateBytes, as: UTF8.self)
         let template = (try? JSONParser.parse(bytes: templateBytes)) ?? .string(text)
 
         checkRender(template, scope: scope)
-        for string in strings(in: template) { checkCondition(string, scope: scope) }
+        for string in strings(in: template) {
+            checkCondition(string, scope: scope)
+            checkText(string, scope: scope)
+        }
     }
 
     static func checkRender(_ template: JSONValue, scope: Template.Scope) {
@@ -45,6 +51,9 @@ enum TemplateTarget {
         for path in references {
             fuzzCheck(Self.rootsAllowed(path), "reference \(path) starts elsewhere")
         }
+        // A text template's references may be missing (#if reads them as false) and its relative ones are not
+        // listed: those are checked in checkText.
+        guard !strings(in: template).contains(where: TextTemplate.isBlockTemplate) else { return }
         let resolves = references.allSatisfy { (try? Template.resolve($0, in: scope.json)) != nil }
         let rendered: JSONValue
         do throws(TemplateError) {
@@ -65,11 +74,11 @@ enum TemplateTarget {
         }
     }
 
-    /// A reference starts with trigger, steps or vars, or is a for_each step's item (and what is in it) or its
+    /// A reference starts with trigger, steps, vars or run, or is a for_each step's item (and what is in it) or its
     /// index (alone: a number has no fields).
     static func rootsAllowed(_ path: [String]) -> Bool {
         switch path.first {
-        case "trigger", "steps", "vars", "item": return true
+        case "trigger", "steps", "vars", "item", "run": return true
         case "index": return path.count == 1
         default: return false
         }
