@@ -137,6 +137,43 @@ import Testing
         #expect(Self.step(went, "more")?["status"] == "succeeded")
     }
 
+    /// A body written as an imported InsightConnect loop's is: written `needs` on every step, and an `output` that
+    /// lists every step (for `$outputs`). The item that breaks never reaches the step after the break: its output
+    /// reads that step as null and keeps what the item did (not a null output); the loop succeeds.
+    @Test func theOutputOfARunABreakEndedReadsTheStepsItNeverReachedAsNull() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            """
+            name: loop
+            \(Self.manual)steps:
+              - {id: each, workflow: body, for_each: "{{ trigger.items }}", concurrency: 1, input: {n: "{{ item }}"}}
+            """,
+            """
+            name: body
+            steps:
+              - {id: look, plugin: ptest, action: echo, input: {number: "{{ trigger.n }}"}}
+              - {id: stop, break: steps.look.output.number == 2, needs: [look]}
+              - {id: more, plugin: ptest, action: echo, needs: [stop],
+                 input: {number: "{{ steps.look.output.number }}"}}
+            output:
+              look: "{{ steps.look.output }}"
+              stop: "{{ steps.stop.output }}"
+              more: "{{ steps.more.output }}"
+              more_ran: "{{ steps.more.success }}"
+            """,
+        ])
+        try await pipeline.publish(["items": [1, 2, 3]])
+        let run = try #require(try await pipeline.finishedRuns(of: "loop").first)
+        await pipeline.stop()
+        #expect(run["status"] == "succeeded", "\(run)")
+        #expect(
+            Self.step(run, "each")?["output"]
+                == [
+                    ["look": ["number": 1], "stop": ["broke": false], "more": ["number": 1], "more_ran": true],
+                    ["look": ["number": 2], "stop": ["broke": true], "more": nil, "more_ran": false],
+                    nil,
+                ])
+    }
+
     /// A decision with a default at `timeout`, and the branches it chooses.
     static func approval(_ name: String, timeout: String) -> String {
         """

@@ -408,6 +408,43 @@ import Testing
         #expect(t.workflows[1].output == ["hash": "{{ steps.hash.output }}"])
     }
 
+    /// A loop whose body breaks outputs null in Relay for each item not run, where InsightConnect's `$outputs` holds
+    /// only the iterations that ran: an `#each` over it writes nothing for those (`{{#if this}}` around its body, the
+    /// `else` part kept outside).
+    @Test func blocksOverTheOutputsOfALoopThatBreaksPassOverTheItemsNotRun() throws {
+        var b = ExportBuilder()
+        b.action(1, "Lookup")
+        b.loop(2, "Each Host", over: "{{[\(n(1))].[hosts]}}", first: 3)
+        b.action(3, "Hash", parent: n(2))
+        b.step(4, "Stop", type: "break", parent: n(2))
+        b.step(
+            5, "Summary", type: "artifact",
+            parameters: [
+                "type": "markdown",
+                "input": [
+                    "content": .string(
+                        "{{#each [\(n(2))].[$outputs]}}- {{[\(n(3))].[md5]}}{{/each}}"
+                            + "{{#each [\(n(2))].[$outputs]}}{{@index}}{{else}}none{{/each}}"
+                            + "{{#each [\(n(1))].[hosts]}}{{this}}{{/each}}")
+                ],
+            ])
+        b.edge(trigger, n(1))
+        b.edge(n(1), n(2))
+        b.edge(n(3), n(4), parent: n(2))
+        b.edge(n(2), n(5))
+        let t = try b.translate()
+        guard case .artifact(_, _, let content) = step(t, "summary")?.kind else {
+            Issue.record("\(report(t, "Summary")?.reasons ?? [])")
+            return
+        }
+        #expect(
+            content
+                == "{{#each steps.each_host.output}}{{#if this}}- {{ this.hash.md5 }}{{/if}}{{/each}}"
+                + "{{#each steps.each_host.output}}{{#if this}}{{ @index }}{{/if}}{{else}}none{{/each}}"
+                + "{{#each steps.lookup.output.hosts}}{{ this }}{{/each}}")
+        #expect(step(t, "stop", workflow: 1)?.kind == .break(nil))
+    }
+
     @Test(arguments: [
         ("{{#with [00000000-0000-4000-8000-000000000001].[a]}}y{{/with}}", "{{#with}}"),
         ("{{#equal [00000000-0000-4000-8000-000000000001].[a]}}y{{/equal}}", "compares two values"),

@@ -104,9 +104,17 @@ extension Dispatcher {
     }
 
     /// What a run returns when it succeeds: its workflow's `output` rendered over the run, or the output of the
-    /// last step listed.
+    /// last step listed. A step the run never reached (a `break` ended it first) reads as skipped, with a null
+    /// output, as a step skipped by its `when` does: an `output` that lists every step, as the body of an imported
+    /// InsightConnect loop does, renders for the item that left the loop too.
     func runOutput(runID: String, workflow: Workflow, in tx: any RunStoreTransaction) throws -> JSONValue {
-        let scope = try self.scope(runID: runID, workflow: workflow, in: tx)
+        var scope = try self.scope(runID: runID, workflow: workflow, in: tx)
+        for step in workflow.steps where scope.steps[step.id] == nil {
+            scope.steps[step.id] = [
+                "status": .string(StepStatus.skipped.rawValue), "success": false, "output": nil,
+                "error": "not reached: the run ended before it",
+            ]
+        }
         guard let template = workflow.output else {
             return workflow.steps.last.flatMap { scope.steps[$0.id]?["output"] } ?? .null
         }

@@ -356,8 +356,8 @@ public final class Dispatcher: Sendable {
             do {
                 output = try runOutput(runID: runID, workflow: workflow, in: tx)
             } catch let problem as TemplateError where leftLoopAt != nil {
-                // A run a break ended may not have reached what its output reads: it returns null, and still
-                // succeeds (leaving the loop is what it was written to do).
+                // A run a break ended may read into the output of a step it never reached (which reads as null,
+                // see runOutput): it returns null, and still succeeds (leaving the loop is what it was written to do).
                 logger.info(
                     "the output of a run left at \(leftLoopAt ?? "") is null: \(problem.message)",
                     metadata: ["run.id": "\(runID)"])

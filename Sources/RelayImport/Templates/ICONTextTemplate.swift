@@ -10,14 +10,19 @@ public struct TemplateResolver {
     /// The path in an element of `loop`'s `$outputs` of `node`'s output at `path` (its step id first), or why it has
     /// none; nil when `node` is not in the loop's body.
     public var loopOutput: (_ node: String, _ path: [String], _ loop: String) -> Result<[String], TranslationGap>?
+    /// Whether `loop` may leave early (its body has a `break`): Relay's loop step then outputs null for each item
+    /// not run, where InsightConnect's `$outputs` holds only the iterations that ran.
+    public var leavesEarly: (_ loop: String) -> Bool
 
     public init(
         nodes: Set<String>, resolve: @escaping (ICONReference) -> Result<String, TranslationGap>,
-        loopOutput: @escaping (String, [String], String) -> Result<[String], TranslationGap>? = { _, _, _ in nil }
+        loopOutput: @escaping (String, [String], String) -> Result<[String], TranslationGap>? = { _, _, _ in nil },
+        leavesEarly: @escaping (String) -> Bool = { _ in false }
     ) {
         self.nodes = nodes
         self.resolve = resolve
         self.loopOutput = loopOutput
+        self.leavesEarly = leavesEarly
     }
 }
 
@@ -35,6 +40,9 @@ struct ICONTextTemplate {
         var isEach: Bool
         /// The loop whose `$outputs` an `#each` goes over (its elements are keyed by the body's nodes).
         var loop: String?
+        /// An `#each` over the `$outputs` of a loop that may leave early: its body is inside `{{#if this}}`, so that
+        /// the items not run (null in Relay, absent in InsightConnect) write nothing.
+        var skipsNull = false
         var hasElse = false
         /// Opened by `{{else if …}}`: closed by the `{{/if}}` of the block it continues.
         var chained = false
@@ -123,9 +131,10 @@ struct ICONTextTemplate {
         var block = Block(helper: String(helper), isEach: helper == "each")
         if helper == "each", case .node(let loop, let path) = reference(argument), path == ["$outputs"] {
             block.loop = loop
+            block.skipsNull = resolver.leavesEarly(loop)
         }
         blocks.append(block)
-        return translated.map { "{{#\(helper) \($0)}}" } ?? ""
+        return translated.map { "{{#\(helper) \($0)}}" + (block.skipsNull ? "{{#if this}}" : "") } ?? ""
     }
 
     private mutating func blockArgument(_ argument: String, helper: String) -> String? {
@@ -191,7 +200,9 @@ struct ICONTextTemplate {
         }
         block.hasElse = true
         blocks.append(block)
-        guard !argument.isEmpty else { return "{{else}}" }
+        // The `{{#if this}}` around the body of an `#each` that skips nulls ends where the body does.
+        let endBody = block.skipsNull ? "{{/if}}" : ""
+        guard !argument.isEmpty else { return endBody + "{{else}}" }
         let helper = argument.prefix { !$0.isWhitespace }
         guard ["if", "unless", "equal"].contains(helper) else {
             return fail("{{else \(argument)}}: only {{else if|unless|equal …}} chain in Relay")
@@ -199,7 +210,7 @@ struct ICONTextTemplate {
         let rest = argument.dropFirst(helper.count).trimmingCharacters(in: .whitespaces)
         let condition = helper == "equal" ? comparison(rest) : blockArgument(rest, helper: String(helper))
         blocks.append(Block(helper: String(helper), isEach: false, chained: true))
-        return condition.map { "{{else}}{{#\(helper) \($0)}}" } ?? ""
+        return condition.map { endBody + "{{else}}{{#\(helper) \($0)}}" } ?? ""
     }
 
     private mutating func close(_ helper: String) -> String {
@@ -210,7 +221,7 @@ struct ICONTextTemplate {
         }
         guard let block = blocks.popLast() else { return fail("{{/\(helper)}} closes no block") }
         guard block.helper == helper else { return fail("{{/\(helper)}} closes {{#\(block.helper)}}") }
-        return out + "{{/\(helper)}}"
+        return out + (block.skipsNull && !block.hasElse ? "{{/if}}" : "") + "{{/\(helper)}}"
     }
 
     /// The reference a mustache or a block's argument reads: relative to the current element inside `#each`

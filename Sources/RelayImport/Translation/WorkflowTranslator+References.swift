@@ -257,7 +257,18 @@ extension WorkflowTranslator {
                 default:
                     return .failure(TranslationGap("reads \(self.name(of: node)), which is not a step of its loop"))
                 }
-            })
+            },
+            leavesEarly: { loop in self.hasBreak(loop) })
+    }
+
+    /// Whether the body of `loop` has a translated `break`: the loop may then leave early, and Relay's loop step
+    /// outputs null for each item not run.
+    func hasBreak(_ loop: String) -> Bool {
+        steps.values.contains { step in
+            guard step.type == .break, export.workflow.parents[step.nodeID] == loop else { return false }
+            if case .step = outcomes[step.nodeID] { return true }
+            return false
+        }
     }
 
     /// A condition translator whose references are seen from `scope`.
