@@ -6,8 +6,8 @@ import Testing
 
 @testable import RelayEngine
 
-/// Built-in steps (`match`, `filter`, `artifact`, `break`, `decision`, `global_artifact`) in runs on the embedded
-/// bus: decided by the dispatcher, recorded like any step.
+/// Built-in steps (`match`, `filter`, `artifact`, `break`, `decision`, `global_artifact`, `join`) in runs on the
+/// embedded bus: decided by the dispatcher, recorded like any step.
 @Suite struct BuiltinStepPipelineTests {
     static let manual = PipelineTests.manual
 
@@ -290,6 +290,61 @@ import Testing
         #expect(Self.step(runs[2], "add")?["status"] == "skipped")
         #expect(entries == [["host": "a", "by": "exclusions"], ["host": "b", "by": "exclusions"]])
     }
+    /// An if/else, then a join whose values come from the branch that was taken (the first need written that was not
+    /// skipped; none: null), read by the step after it as an imported InsightConnect workflow reads `[join].[Name]`.
+    @Test func aJoinTakesItsValuesFromTheBranchThatReachedIt() async throws {
+        let pipeline = try TestPipeline(workflows: [
+            #"""
+            name: contain
+            \#(Self.manual)steps:
+              - {id: quarantine, plugin: ptest, action: echo, needs: [], when: trigger.high,
+                 input: {value: {done: true, host: "{{ trigger.host }}"}}}
+              - {id: release, plugin: ptest, action: echo, needs: [], when: not trigger.high,
+                 input: {value: {done: false}}}
+              - id: outcome
+                needs: [quarantine, release]
+                join:
+                  Quarantine Successful:
+                    quarantine: "{{ steps.quarantine.output.value.done }}"
+                    release: "{{ steps.release.output.value.done }}"
+                  Path:
+                    release: released {{ trigger.host }}
+                    quarantine: quarantined {{ steps.quarantine.output.value.host }}
+                  Host: {quarantine: "{{ steps.quarantine.output.value.host }}"}
+              - id: report
+                plugin: ptest
+                action: echo
+                input:
+                  text: '{{ steps.outcome.output["Path"] }}: {{ steps.outcome.output["Quarantine Successful"] }}'
+            """#
+        ])
+        try await pipeline.publish(["high": true, "host": "laptop-7"])
+        let quarantined = try #require(try await pipeline.finishedRuns(of: "contain").first)
+        try await pipeline.publish(["high": false, "host": "server-2"])
+        let released = try #require(try await pipeline.finishedRuns(of: "contain", 2).last)
+        await pipeline.stop()
+        #expect(quarantined["status"] == "succeeded", "\(quarantined)")
+        #expect(Self.step(quarantined, "release")?["status"] == "skipped")
+        #expect(
+            Self.step(quarantined, "outcome")?["output"]
+                == ["Quarantine Successful": true, "Path": "quarantined laptop-7", "Host": "laptop-7"])
+        #expect(
+            Self.step(quarantined, "outcome")?["input"]
+                == ["taken": ["Quarantine Successful": "quarantine", "Path": "quarantine", "Host": "quarantine"]])
+        #expect(Self.step(quarantined, "report")?["output"] == ["text": "quarantined laptop-7: true"])
+
+        #expect(released["status"] == "succeeded", "\(released)")
+        #expect(Self.step(released, "quarantine")?["status"] == "skipped")
+        // Host has no template for release: null.
+        #expect(
+            Self.step(released, "outcome")?["output"]
+                == ["Quarantine Successful": false, "Path": "released server-2", "Host": nil])
+        #expect(
+            Self.step(released, "outcome")?["input"]
+                == ["taken": ["Quarantine Successful": "release", "Path": "release", "Host": nil]])
+        #expect(Self.step(released, "report")?["output"] == ["text": "released server-2: false"])
+    }
+
     /// A filter that does not pass stops its whole path, written needs or not; a break whose condition does not hold
     /// lets the steps that need it run; a condition whose `matches` cannot be decided in time fails its step.
     @Test func aFilterStopsItsPathAndAnUnheldBreakLetsItGoOn() async throws {

@@ -76,6 +76,64 @@ import Testing
         #expect(t.report.steps.first { $0.type == "automated_decision" }?.status == .translated)
     }
 
+    /// A join with values is a `join:` step: an edge from a step is that step's need; an edge straight from a
+    /// decision's branch is the step before the decision, listed last. A value two such branches give differently
+    /// is a gap, and so is its reader.
+    @Test func aJoinsValuesBecomeAJoinStepKeyedByTheNeedOnEachPath() throws {
+        var b = ExportBuilder()
+        b.action(1, "Check")
+        b.action(2, "Block")
+        b.edge(trigger, n(1))
+        b.edge(n(1), n(10))
+        let yes = b.edge(n(10), n(2), name: "Yes")
+        let maybe = b.edge(n(10), n(11), name: "Maybe")
+        let no = b.edge(n(10), n(11), name: "No")
+        decision(
+            10, &b, branches: [(yes, equals(n(1), "kind", "a")), (maybe, equals(n(1), "kind", "b"))], defaultEdge: no)
+        let fromBlock = b.edge(n(2), n(11))
+        b.step(
+            11, "Join", type: "join",
+            parameters: [
+                "decisionEdgeIds": [.string(fromBlock), .string(maybe), .string(no)],
+                "variableSets": [
+                    [
+                        "name": "Was Blocked", "type": "boolean",
+                        "variables": .object([
+                            maybe: false, fromBlock: .string("{{[\(n(2))].[$success]}}"), no: false,
+                        ]),
+                    ],
+                    [
+                        "name": "Why", "type": "string",
+                        "variables": .object([fromBlock: "blocked", maybe: "maybe", no: "no"]),
+                    ],
+                ],
+            ])
+        b.action(3, "Tell", input: ["text": .string("{{[\(n(11))].[Was Blocked]}}")])
+        b.action(4, "Explain", input: ["text": .string("{{[\(n(11))].[Why]}}")])
+        b.edge(n(11), n(3))
+        b.edge(n(3), n(4))
+        let t = try b.translate()
+        let join = try #require(step(t, "join"))
+        #expect(join.needs == ["check", "block"])
+        #expect(join.kind == .join(["Was Blocked": ["block": "{{ steps.block.success }}", "check": false]]))
+        #expect(step(t, "tell")?.needs == ["join"])
+        #expect(step(t, "tell")?.input == ["text": #"{{ steps.join.output["Was Blocked"] }}"#])
+        #expect(
+            t.workflows[0].yaml.contains("    join:\n      Was Blocked:\n        block: \"{{ steps.block.success }}\""))
+        let report = try #require(t.report.steps.first { $0.name == "Join" })
+        #expect(report.status == .partial)
+        #expect(
+            report.reasons == [
+                "its value \"Why\" is not translated: the path \"No\" and another come after the same step check "
+                    + "(branches of one decision) and give it differently; Relay's join takes a value by the need "
+                    + "whose path was taken; the steps that read it are reported"
+            ])
+        #expect(step(t, "explain") == nil)
+        #expect(
+            t.report.steps.first { $0.name == "Explain" }?.reasons.first?.hasPrefix(
+                "reads the value \"Why\" of join \"Join\" (join), which is not translated") == true)
+    }
+
     @Test func aJoinAfterADecisionNeedsEveryWayInAndHoldsOnlyWhenAWayWasTaken() throws {
         // Decide: Yes → Block → Join; No → Join directly; Maybe → end. The step after the join must not run on
         // "Maybe", so it gets a condition; with no way ending elsewhere it would need none.

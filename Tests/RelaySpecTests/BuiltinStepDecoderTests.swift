@@ -2,7 +2,7 @@ import RelayCore
 import RelaySpec
 import Testing
 
-/// Reading the built-in steps (`artifact`, `match`, `filter`, `break`, `decision`, `global_artifact`).
+/// Reading the built-in steps (`artifact`, `match`, `filter`, `break`, `decision`, `global_artifact`, `join`).
 @Suite struct BuiltinStepDecoderTests {
     static func decode(_ steps: String) throws(RelayError) -> Workflow {
         try WorkflowDecoder.decode(yaml: "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n" + steps, file: "w.yaml")
@@ -41,6 +41,39 @@ import Testing
         #expect(workflow.steps[5].builtin?.condition?.references == [["steps", "d", "output", "option"]])
         #expect(workflow.steps[6].builtin?.key == "global_artifact")
         #expect(workflow.steps.allSatisfy { $0.plugin.isEmpty })
+    }
+
+    /// A join's values keep the order they and their needs were written in; a constant stays what it is.
+    @Test func readsAJoinInTheOrderWritten() throws {
+        let workflow = try Self.decode(
+            """
+              - {id: a, plugin: p, action: x}
+              - {id: b, plugin: p, action: x, needs: []}
+              - id: j
+                needs: [a, b]
+                join:
+                  Quarantine Successful: {b: "{{ steps.b.success }}", a: "{{ steps.a.output.ok }}"}
+                  Via: {a: from a, b: false}
+            """)
+        #expect(
+            workflow.steps[2].builtin
+                == .join(
+                    JoinStep(values: [
+                        JoinStep.Value(
+                            name: "Quarantine Successful",
+                            paths: [
+                                JoinStep.Path(need: "b", template: "{{ steps.b.success }}"),
+                                JoinStep.Path(need: "a", template: "{{ steps.a.output.ok }}"),
+                            ]),
+                        JoinStep.Value(
+                            name: "Via",
+                            paths: [
+                                JoinStep.Path(need: "a", template: "from a"), JoinStep.Path(need: "b", template: false),
+                            ]),
+                    ])))
+        #expect(
+            try workflow.steps[2].builtin?.references()
+                == [["steps", "b", "success"], ["steps", "a", "output", "ok"]])
     }
 
     @Test(arguments: [
@@ -100,6 +133,35 @@ import Testing
         (
             "  - {id: a, filter: 'steps.a.output.x ==' }\n",
             "w.yaml:4: steps[0].filter: expected an operand after \"==\" at character 20, found the end"
+        ),
+        (
+            "  - {id: a, plugin: p, action: x}\n  - {id: j, join: {V: {a: x}}}\n",
+            "w.yaml:5: steps[1].needs: a join step takes each value from the need whose path reached it: write its "
+                + "needs, such as [quarantine, release]"
+        ),
+        (
+            "  - {id: a, plugin: p, action: x}\n  - {id: j, needs: [a], join: {V: {b: x}}}\n",
+            "w.yaml:5: steps[1].join.V.b: \"b\" is not one of the step's needs (a)"
+        ),
+        (
+            "  - {id: a, plugin: p, action: x}\n  - {id: j, needs: [a], join: {V: x}}\n",
+            "w.yaml:5: steps[1].join.V: expected a mapping of needs (a) to the template the value takes when that "
+                + "need's path reached the join, found the string \"x\""
+        ),
+        (
+            "  - {id: a, plugin: p, action: x}\n  - {id: j, needs: [a], join: []}\n",
+            "w.yaml:5: steps[1].join: expected a mapping of value names to the template each need's path gives, "
+                + "such as {Quarantine Successful: {quarantine: \"{{ steps.quarantine.success }}\"}}, found a list"
+        ),
+        (
+            "  - {id: a, plugin: p, action: x}\n  - {id: j, needs: [a], join: {V: {a: \"{{ steps.a.output\"}}}\n",
+            "w.yaml:5: steps[1].join.V.a: \"{{\" without a closing \"}}\" in \"{{ steps.a.output\""
+        ),
+        (
+            "  - {id: a, plugin: p, action: x}\n  - {id: b, plugin: p, action: x, needs: []}\n"
+                + "  - {id: j, needs: [a], join: {V: {a: \"{{ steps.b.output }}\"}}}\n",
+            "w.yaml:6: steps[2].join: steps.b.output: step \"b\" does not come before this step; a step may use the "
+                + "steps before it in the graph (its needs, and theirs)"
         ),
     ])
     func errorsNameTheLineAndKey(steps: String, message: String) {

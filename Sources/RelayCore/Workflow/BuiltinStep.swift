@@ -2,7 +2,8 @@ import Foundation
 
 /// A step the dispatcher decides itself, without a plugin or a worker: a document kept with the run (`artifact`),
 /// a regular expression over a text (`match`), a path that goes on only when a condition holds (`filter`), leaving a
-/// loop (`break`), a question for a person (`decision`), or a named list kept across runs (`global_artifact`).
+/// loop (`break`), a question for a person (`decision`), a named list kept across runs (`global_artifact`), or values
+/// taken from whichever path reached a join (`join`).
 /// InsightConnect's step types of the same names; `docs/pipeline.md` (*Built-in steps*) says what each does.
 public enum BuiltinStep: Sendable, Equatable {
     case artifact(ArtifactStep)
@@ -14,6 +15,7 @@ public enum BuiltinStep: Sendable, Equatable {
     case breakLoop(Condition?)
     case decision(DecisionStep)
     case globalArtifact(GlobalArtifactStep)
+    case join(JoinStep)
 
     /// The key it is written with in a workflow file.
     public var key: String {
@@ -24,11 +26,12 @@ public enum BuiltinStep: Sendable, Equatable {
         case .breakLoop: "break"
         case .decision: "decision"
         case .globalArtifact: "global_artifact"
+        case .join: "join"
         }
     }
 
     /// The keys of the built-in steps.
-    public static let keys = ["artifact", "match", "filter", "break", "decision", "global_artifact"]
+    public static let keys = ["artifact", "match", "filter", "break", "decision", "global_artifact", "join"]
 
     /// Every template the step renders (value templates and text templates), for checking workflows before they
     /// run, and every condition it evaluates.
@@ -43,6 +46,7 @@ public enum BuiltinStep: Sendable, Equatable {
             case .lookup(let fields): [fields]
             case .append(let entry): [entry]
             }
+        case .join(let join): join.values.flatMap { $0.paths.map(\.template) }
         }
     }
 
@@ -186,5 +190,40 @@ public struct GlobalArtifactStep: Sendable, Equatable {
     public init(name: String, operation: Operation) {
         self.name = name
         self.operation = operation
+    }
+}
+
+/// `join: {NAME: {NEED: TEMPLATE…}…}`: named values that depend on which path reached the join (InsightConnect's
+/// join `variableSets`). For each value, the template of the first need, in the order written, that was not skipped
+/// is rendered; when every one was skipped the value is null. The step's output is `{NAME: value…}`.
+public struct JoinStep: Sendable, Equatable {
+    /// The template a value takes when the path through `need` reached the join.
+    public struct Path: Sendable, Equatable {
+        public var need: String
+        /// A value template (as a step's `input`: strings hold references, anything else is kept as it is).
+        public var template: JSONValue
+
+        public init(need: String, template: JSONValue) {
+            self.need = need
+            self.template = template
+        }
+    }
+
+    /// One value: its name and its paths, in the order written.
+    public struct Value: Sendable, Equatable {
+        public var name: String
+        public var paths: [Path]
+
+        public init(name: String, paths: [Path]) {
+            self.name = name
+            self.paths = paths
+        }
+    }
+
+    /// The values, in the order written.
+    public var values: [Value]
+
+    public init(values: [Value]) {
+        self.values = values
     }
 }

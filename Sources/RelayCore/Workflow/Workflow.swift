@@ -103,7 +103,7 @@ public struct WorkflowStep: Sendable, Equatable {
     /// event, and its output is the child run's output. `plugin` and `action` are empty then.
     public var workflow: String?
     /// A step the dispatcher decides itself (`artifact`, `match`, `filter`, `break`, `decision`,
-    /// `global_artifact`); `plugin` and `action` are empty then.
+    /// `global_artifact`, `join`); `plugin` and `action` are empty then.
     public var builtin: BuiltinStep?
 
     public init(

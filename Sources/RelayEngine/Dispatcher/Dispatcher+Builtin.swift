@@ -3,7 +3,7 @@ import Logging
 import RelayCore
 import RelayStore
 
-/// Built-in steps (`artifact`, `match`, `filter`, `break`, `decision`, `global_artifact`): decided here, in the
+/// Built-in steps (`artifact`, `match`, `filter`, `break`, `decision`, `global_artifact`, `join`): decided here, in the
 /// transaction that reaches them, without a job. Each is recorded as one attempt like any step (its `input` is what
 /// it was given, its `output` what it made), so `relay runs show`, templates and resume see them as they see the
 /// others. A `decision` is the one that waits: its attempt runs until `relay runs answer` (a `RunControl` answer)
@@ -128,6 +128,27 @@ extension Dispatcher {
                         name: global.name, entry: entry, runID: runID, stepID: step.id)
                     return try succeed(running, output: ["appended": entry, "count": .int(count)], in: tx, added: true)
                 }
+            case .join(let join):
+                // Each value from the first of its needs (in the order written) whose path reached the join.
+                let latest = try tx.latestSteps(runID: runID)
+                let paths = join.values.map { value in
+                    value.paths.first { path in latest[path.need].map { $0.status != .skipped } ?? false }
+                }
+                // What it was given: the need each value was taken from (null: no path reached it).
+                input = [
+                    "taken": .object(
+                        JSONObject(
+                            zip(join.values, paths).map { ($0.name, $1.map { .string($0.need) } ?? .null) },
+                            uniquingKeysWith: { first, _ in first }))
+                ]
+                var output: JSONObject = [:]
+                for (value, path) in zip(join.values, paths) {
+                    output[value.name] = try path.map { try Template.render($0.template, scope: scope) } ?? .null
+                }
+                if let problem = JSONValue.object(output).payloadProblem(at: "output") {
+                    throw BuiltinFailure(message: problem)
+                }
+                return try succeed(record(.running, input: input), output: .object(output), in: tx)
             }
         } catch let error as TemplateError {
             return try fail(record(.failed, input: input, error: error.message), step: step, workflow: workflow, in: tx)

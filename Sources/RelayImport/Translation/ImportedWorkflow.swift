@@ -79,6 +79,8 @@ public enum ImportedStepKind: Sendable, Equatable {
     case decision(question: String, options: [String], timeout: String?, defaultOption: String?)
     /// `global_artifact: {name, lookup}` or `{name, append}`: a named list kept across runs.
     case globalArtifact(name: String, operation: GlobalArtifactOperation, value: JSONValue)
+    /// `join: {NAME: {NEED: TEMPLATE…}…}`: values taken from the path that reached a join.
+    case join(JSONObject)
 
     public enum GlobalArtifactOperation: String, Sendable {
         case lookup, append
@@ -93,6 +95,7 @@ public enum ImportedStepKind: Sendable, Equatable {
         case .break: "break"
         case .decision: "decision"
         case .globalArtifact: "global_artifact"
+        case .join: "join"
         }
     }
 
@@ -114,6 +117,7 @@ public enum ImportedStepKind: Sendable, Equatable {
             return .object(object)
         case .globalArtifact(let name, let operation, let value):
             return ["name": .string(name), operation.rawValue: value]
+        case .join(let values): return .object(values)
         }
     }
 }

@@ -45,7 +45,9 @@ extension WorkflowTranslator {
                             + "Relay (its branches become conditions), so that path is no value"))
             case .merge:
                 return .failure(
-                    TranslationGap("reads a value of join \(name(of: node)); Relay has no join values yet"))
+                    TranslationGap(
+                        "reads a value of join \(name(of: node)), which has no value translated (it is no step in "
+                            + "Relay)"))
             case .start, nil:
                 return .failure(TranslationGap("reads \(name(of: node)), which does not come before it"))
             }
@@ -205,6 +207,15 @@ extension WorkflowTranslator {
                             + "Relay's decision step has option, answered_by, answered_at and timed_out"))
             }
         case .filter, .break: field = nil
+        case .join:
+            if let reason = joinGaps[step.nodeID]?[first] {
+                return .failure(
+                    TranslationGap(
+                        "reads the value \"\(first)\" of join \(name(of: step.nodeID)), which is not translated "
+                            + "(\(reason))"
+                    ))
+            }
+            field = joinValues[step.nodeID]?.contains(first) == true ? first : nil
         default: return .success(mapSegments(path))
         }
         guard let field else {
@@ -223,6 +234,7 @@ extension WorkflowTranslator {
         case .artifact: "an artifact's output is its content"
         case .patternMatch: "a pattern match's outputs are $matched and its variables"
         case .helpers: "a global artifact lookup's output is found"
+        case .join: "a join's outputs are its values"
         default: "it has no outputs"
         }
     }

@@ -3,7 +3,7 @@ import RelayCore
 extension WorkflowTranslator {
     /// Translates one node, after every node with an edge into it. Returns its workflow entries: its step (a
     /// chat-ops decision's chat message and decision), or the comment that stands where a step was left out; none
-    /// for what is not a step in Relay (the trigger, an automated decision, a join).
+    /// for what is not a step in Relay (the trigger, an automated decision, a join without values).
     func translateNode(_ node: String, scope: Scope, isStart: Bool) -> [ImportedWorkflow.Entry] {
         guard let step = steps[node] else { return [] }
         if isStart {
@@ -51,15 +51,10 @@ extension WorkflowTranslator {
             translateDecision(node, step: step, scope: scope, extraGaps: partly)
             return []
         case .join:
+            if let step = translateJoin(reached) { return [step] }
+            // No value translated (or none to translate): the ways in pass on to the step after it.
             outcomes[node] = .merge
-            let sets = step.parameters["variableSets"]?.arrayValue ?? []
-            let names = sets.compactMap { $0["name"]?.stringValue }
-            var gaps = partly
-            if !names.isEmpty {
-                gaps.append(
-                    "its values (\(names.map { "\"\($0)\"" }.joined(separator: ", "))) are not translated: Relay has "
-                        + "no join values yet; the steps that read them are reported")
-            }
+            let gaps = partly + joinGapReasons(node)
             record(
                 node, scope: scope, status: gaps.isEmpty ? .translated : .partial,
                 translation: "the needs of the step after it (it runs once, whichever way was taken)", reasons: gaps)

@@ -5,7 +5,7 @@ import RelayCore
 /// Translates one export into Relay workflows: the workflow itself and one sub-workflow per loop (its body), with
 /// a report of every step. The graph is walked once per scope (the top level, each loop's body) in an order where
 /// every step comes after the steps it needs; decisions and joins are not Relay steps but become `when` and
-/// `needs` of the steps they lead to.
+/// `needs` of the steps they lead to (a join with values is a `join:` step).
 final class WorkflowTranslator {
     let export: ICONExport
     let specs: SpecCatalog
@@ -44,6 +44,9 @@ final class WorkflowTranslator {
     /// A pattern match's variables → its group names in the Relay pattern (they differ where an ident is not an
     /// ICU group name).
     var matchGroups: [String: [String: String]] = [:]
+    /// A join step's values (a join with values is a `join:` step), and why each value left out is.
+    var joinValues: [String: Set<String>] = [:]
+    var joinGaps: [String: [String: String]] = [:]
     /// The chat plugin's action a chat-ops action became.
     var chatActions: [String: (ICONPluginReference, String)] = [:]
 

@@ -1,7 +1,7 @@
 import RelayCore
 
-/// The built-in steps (`artifact`, `match`, `filter`, `break`, `decision`, `global_artifact`): steps the dispatcher
-/// decides itself, written instead of `plugin`/`action` (see `BuiltinStep`).
+/// The built-in steps (`artifact`, `match`, `filter`, `break`, `decision`, `global_artifact`, `join`): steps the
+/// dispatcher decides itself, written instead of `plugin`/`action` (see `BuiltinStep`).
 extension WorkflowDecoder {
     /// The built-in step written on `node`, or nil when it has none. At most one kind per step, and none of the
     /// keys that belong to a plugin's action or a sub-workflow beside it.
@@ -37,6 +37,7 @@ extension WorkflowDecoder {
             }
             return .breakLoop(condition)
         case "decision": return .decision(try decodeDecision(value, path: at, fail: fail))
+        case "join": return .join(try decodeJoin(value, step: node, path: at, fail: fail))
         default: return .globalArtifact(try decodeGlobalArtifact(value, path: at, fail: fail))
         }
     }
@@ -210,5 +211,56 @@ extension WorkflowDecoder {
             throw fail(node["lookup"] ?? node["append"], path, error.message)
         }
         return step
+    }
+
+    /// `join: {NAME: {NEED: TEMPLATE…}…}`: each need must be one of the step's written `needs` (the paths that meet
+    /// there), each template (a value template, as in `input`: a constant stays what it is) must parse.
+    static func decodeJoin(
+        _ node: YAMLNode, step: YAMLNode, path: String, fail: (YAMLNode?, String, String) -> RelayError
+    ) throws(RelayError) -> JoinStep {
+        let example = "such as {Quarantine Successful: {quarantine: \"{{ steps.quarantine.success }}\"}}"
+        guard node.mapping != nil, !node.orderedEntries.isEmpty else {
+            throw fail(
+                node, path,
+                "expected a mapping of value names to the template each need's path gives, \(example), found "
+                    + node.kindDescription)
+        }
+        let stepPath = String(path.dropLast(".join".count))
+        guard let needsNode = step["needs"], let written = needsNode.sequence else {
+            throw fail(
+                step, "\(stepPath).needs",
+                "a join step takes each value from the need whose path reached it: write its needs, such as "
+                    + "[quarantine, release]")
+        }
+        let needs = written.compactMap(\.string)
+        var values: [JoinStep.Value] = []
+        for entry in node.orderedEntries {
+            let at = "\(path).\(entry.key)"
+            guard !entry.key.isEmpty else { throw fail(entry.keyNode, at, "a value's name cannot be empty") }
+            guard entry.node.mapping != nil, !entry.node.orderedEntries.isEmpty else {
+                throw fail(
+                    entry.node, at,
+                    "expected a mapping of needs (\(needs.joined(separator: ", "))) to the template the value takes "
+                        + "when that need's path reached the join, found \(entry.node.kindDescription)")
+            }
+            var paths: [JoinStep.Path] = []
+            for pathEntry in entry.node.orderedEntries {
+                let pathAt = "\(at).\(pathEntry.key)"
+                guard needs.contains(pathEntry.key) else {
+                    throw fail(
+                        pathEntry.keyNode, pathAt,
+                        "\"\(pathEntry.key)\" is not one of the step's needs (\(needs.joined(separator: ", ")))")
+                }
+                let template = pathEntry.node.json
+                do {
+                    _ = try Template.references(in: template)
+                } catch {
+                    throw fail(pathEntry.node, pathAt, error.message)
+                }
+                paths.append(JoinStep.Path(need: pathEntry.key, template: template))
+            }
+            values.append(JoinStep.Value(name: entry.key, paths: paths))
+        }
+        return JoinStep(values: values)
     }
 }
