@@ -59,7 +59,7 @@ import Testing
             "name: x\ntrigger: {plugin: p, trigger: t}\nsteps:\n  - {id: a, plugin: p, action: x, retries: 3}\n",
             "w.yaml:4: steps[0].retries: unknown key (a step has id, plugin, action, connection, input, "
                 + "continue_on_failure, retry, timeout, when, needs, for_each, concurrency, workflow, artifact, "
-                + "match, filter, break, decision, global_artifact)"
+                + "match, filter, break, decision, global_artifact, join)"
         ),
     ])
     func errorsNameTheFileLineAndKey(yaml: String, message: String) {
