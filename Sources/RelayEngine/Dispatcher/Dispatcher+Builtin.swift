@@ -150,14 +150,18 @@ extension Dispatcher {
                 }
                 return try succeed(record(.running, input: input), output: .object(output), in: tx)
             }
-        } catch let error as TemplateError {
-            return try fail(record(.failed, input: input, error: error.message), step: step, workflow: workflow, in: tx)
-        } catch let error as BuiltinFailure {
-            return try fail(record(.failed, input: input, error: error.message), step: step, workflow: workflow, in: tx)
-        } catch let error as RelayError where error.code == .invalidValue {
-            // A limit of the run store (an artifact's size, a global artifact's entries): nothing was written; the
-            // step fails with it rather than the decision rolling back and coming again.
-            return try fail(record(.failed, input: input, error: error.message), step: step, workflow: workflow, in: tx)
+        } catch {
+            // What fails the step: a template, the step's own check, or a limit of the run store (an artifact's
+            // size, a global artifact's entries: nothing was written, and the step fails with it rather than the
+            // decision rolling back and coming again). Anything else is the store's and rolls the batch back.
+            let message: String
+            switch error {
+            case let error as TemplateError: message = error.message
+            case let error as BuiltinFailure: message = error.message
+            case let error as RelayError where error.code == .invalidValue: message = error.message
+            default: throw error
+            }
+            return try fail(record(.failed, input: input, error: message), step: step, workflow: workflow, in: tx)
         }
     }
 
@@ -174,8 +178,9 @@ extension Dispatcher {
     }
 
     /// Records the failed attempt (or finishes it, when it was added running) and fails the run unless the step
-    /// may continue on failure.
-    private func fail(
+    /// may continue on failure: a step decided here that fails (a built-in step, or a step whose `when` cannot be
+    /// decided).
+    func fail(
         _ failed: StepAttemptRecord, step: WorkflowStep, workflow: Workflow, in tx: any RunStoreTransaction
     ) throws -> BuiltinOutcome {
         let message = failed.error ?? ""

@@ -464,18 +464,15 @@ public final class Dispatcher: Sendable {
                         continue
                     }
                     // A condition that cannot be decided fails the step, as an input that cannot be rendered does.
-                    let failed = StepAttemptRecord(
-                        jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
-                        stepID: step.id, attempt: 1, status: .failed,
-                        error: "condition could not be decided: \(problem)")
-                    try tx.addStep(failed)
-                    if !step.continueOnFailure {
-                        progress += try end(
-                            runID: runID, workflow: workflow, status: .failed,
-                            error: "step \(step.id): condition could not be decided: \(problem)", in: tx)
-                        return progress
-                    }
-                    latest[step.id] = failed
+                    let outcome = try fail(
+                        StepAttemptRecord(
+                            jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID,
+                            stepID: step.id, attempt: 1, status: .failed,
+                            error: "condition could not be decided: \(problem)"),
+                        step: step, workflow: workflow, in: tx)
+                    progress += outcome.progress
+                    if outcome.endedRun { return progress }
+                    latest[step.id] = outcome.record
                     decided = true
                     continue
                 } else if let builtin = step.builtin {

@@ -79,7 +79,8 @@ extension WorkflowDecoder {
         return text
     }
 
-    private static func flag(
+    /// `true` or `false` (absent: false).
+    static func flag(
         _ node: YAMLNode?, path: String, fail: (YAMLNode?, String, String) -> RelayError
     ) throws(RelayError) -> Bool {
         guard let node else { return false }

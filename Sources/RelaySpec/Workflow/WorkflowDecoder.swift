@@ -96,13 +96,8 @@ public enum WorkflowDecoder {
                     id: id, plugin: stepPlugin, action: action, connection: node["connection"]?.string,
                     input: node["input"]?.json ?? [:])
             }
-            if let flag = node["continue_on_failure"] {
-                guard case .scalar(.bool(let b)) = flag.value else {
-                    throw fail(
-                        flag, "\(path).continue_on_failure", "expected true or false, found \(flag.kindDescription)")
-                }
-                step.continueOnFailure = b
-            }
+            step.continueOnFailure = try flag(
+                node["continue_on_failure"], path: "\(path).continue_on_failure", fail: fail)
             if let retry = node["retry"] {
                 guard retry.mapping != nil else {
                     throw fail(retry, "\(path).retry", "expected a mapping with attempts and backoff")
