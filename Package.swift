@@ -107,7 +107,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The OpenAPI document of the operator's API, served at /api/v1/openapi.json.
+            resources: [.copy("API/openapi.json")]
         ),
         // `relay bench`: the pipeline's benchmarks (embedded, and on Kafka with worker processes).
         .target(

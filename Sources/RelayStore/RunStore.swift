@@ -49,6 +49,27 @@ public protocol RunStore: Sendable {
 
     /// The entries of the global artifact `name`, oldest first; nil when there is no such artifact.
     func globalArtifact(name: String) async throws -> [JSONValue]?
+
+    // MARK: Reads of the operator's API
+
+    /// The runs `query` selects, newest first, one page.
+    func runs(matching query: RunQuery) async throws -> RunPage
+
+    /// How many runs of `workflow` started since `since` are in each status.
+    func runCounts(workflow: String, since: Double) async throws -> [RunStatus: Int]
+
+    /// The versions of the workflow `name` runs started with, newest first.
+    func workflowVersions(name: String, limit: Int) async throws -> [WorkflowVersionSummary]
+
+    /// The changes logged after `sequence` (of one run when `runID` is given), oldest first.
+    func changes(after sequence: Int64, runID: String?, limit: Int) async throws -> [RunChange]
+
+    /// The sequence numbers of the latest change logged and of the oldest one kept (0 when there is none).
+    func changeSequences() async throws -> (latest: Int64, oldest: Int64)
+
+    /// Forgets the changes logged before `time`; returns how many.
+    @discardableResult
+    func pruneChanges(before time: Double) async throws -> Int
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.

@@ -42,15 +42,6 @@ struct ConnectionsContext {
     }
 
     func path(_ name: String) -> String { (layout.connections as NSString).appendingPathComponent("\(name).yaml") }
-
-    /// The connection with its secret values replaced by `********`.
-    static func redacted(_ connection: ConnectionStore.Connection) -> JSONValue {
-        var object = connection.parameters.objectValue ?? [:]
-        for field in connection.secretFields where object[field] != nil && object[field] != .null {
-            object[field] = "********"
-        }
-        return .object(object)
-    }
 }
 
 struct ConnectionsAddCommand: AsyncParsableCommand {
@@ -124,12 +115,13 @@ struct ConnectionsShowCommand: AsyncParsableCommand {
     @Option(help: "The project directory.") var dir = "."
 
     func run() async throws {
-        let store = try ConnectionsContext(dir: dir).store()
+        let context = try ConnectionsContext(dir: dir)
+        let store = try context.store()
         guard let connection = store[name] else { throw CLIFailure("no connection named \(name)") }
         print(
             JSONWriter.pretty.string([
                 "name": .string(connection.name), "plugin": .string(connection.plugin),
-                "parameters": ConnectionsContext.redacted(connection),
+                "parameters": connection.masked(catalog: context.catalog),
                 "encrypted": .array(
                     connection.secretFields.filter { connection.parameters[$0] != nil }.map { .string($0) }),
             ]))

@@ -67,21 +67,9 @@ struct RunsShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try ProjectDatabase.runStore(dir)
-        guard var run = try await store.run(id: id) else {
+        guard let run = try await store.runWithGraph(id: id, workflowsDirectory: ProjectLayout(root: dir).workflows)
+        else {
             throw CLIFailure("no run \(id)")
-        }
-        // The graph comes from the version of the workflow the run started with (kept in the run store); for a run
-        // recorded before versions were kept, from the project's file of that name as it is now.
-        var workflow: Workflow?
-        if let hash = run.summary.version, let stored = try await store.workflowVersion(hash: hash) {
-            workflow = try? WorkflowDecoder.decode(yaml: stored.source, file: stored.file)
-        } else {
-            workflow = Self.workflow(named: run.summary.workflow, in: ProjectLayout(root: dir).workflows)
-        }
-        if let workflow {
-            run.graph = workflow.steps.indices.map {
-                RunDetail.GraphStep(step: workflow.steps[$0].id, needs: workflow.needs(at: $0))
-            }
         }
         if json {
             print(JSONWriter.pretty.string(run.json))
@@ -161,7 +149,7 @@ struct RunControlOptions: ParsableArguments {
     /// Sends `request` after `check` accepts the run's status (when the store is readable), then waits until
     /// `done` holds for the run's new status.
     func send(
-        _ request: RunControl, check: (RunDetail) -> String?,
+        _ request: RunControl, check: (RunDetail) -> RunControlCheck.Problem?,
         done: @escaping (_ before: RunDetail, _ now: RunDetail) -> Bool
     ) async throws {
         let layout = ProjectLayout(root: dir)
@@ -173,7 +161,7 @@ struct RunControlOptions: ParsableArguments {
                 throw CLIFailure("no run \(id) in \(layout.database)")
             }
             if let problem = check(run) {
-                throw CLIFailure("run \(id) is \(run.summary.status.rawValue): \(problem)")
+                throw CLIFailure("run \(id) is \(run.summary.status.rawValue): \(problem.message)")
             }
             before = run
         }
@@ -210,7 +198,7 @@ struct RunsCancelCommand: AsyncParsableCommand {
     func run() async throws {
         try await options.send(
             RunControl(command: .cancel, runID: options.id, reason: reason),
-            check: { $0.summary.status == .running ? nil : "only a running run can be cancelled" },
+            check: RunControlCheck.cancel,
             done: { _, now in now.summary.status != .running })
     }
 }
@@ -225,14 +213,7 @@ struct RunsResumeCommand: AsyncParsableCommand {
     func run() async throws {
         try await options.send(
             RunControl(command: .resume, runID: options.id),
-            check: { detail in
-                let run = detail.summary
-                if let parent = run.parentRunID {
-                    return "it is the run of a sub-workflow step of run \(parent); resume that run"
-                }
-                return run.status == .failed || run.status == .cancelled
-                    ? nil : "only a failed or cancelled run can be resumed"
-            },
+            check: RunControlCheck.resume,
             // Handled: running again, or already ended again (a new end time: it may have failed at once).
             done: { before, now in
                 now.summary.status == .running || now.summary.finishedAt != before.summary.finishedAt
@@ -256,36 +237,8 @@ struct RunsAnswerCommand: AsyncParsableCommand {
         let option = option
         try await options.send(
             RunControl.answer(runID: options.id, stepID: step, option: option, by: by),
-            check: { detail in
-                guard detail.summary.status == .running else { return "only a running run waits for an answer" }
-                guard let attempt = detail.steps.last(where: { $0.stepID == step }) else {
-                    return "step \(step) has not been reached (or is not a step of the run)"
-                }
-                guard attempt.status == .running,
-                    let offered = attempt.input?.objectValue?["options"]?.arrayValue?.compactMap(\.stringValue),
-                    attempt.input?.objectValue?["question"] != nil
-                else { return "step \(step) does not wait for an answer (it is \(attempt.status.rawValue))" }
-                guard offered.contains(option) else {
-                    return "\"\(option)\" is not an option of step \(step); its options are "
-                        + offered.map { "\"\($0)\"" }.joined(separator: ", ")
-                }
-                return nil
-            },
+            check: { RunControlCheck.answer($0, step: step, option: option) },
             done: { _, now in now.steps.last(where: { $0.stepID == step })?.status != .running })
-    }
-}
-
-extension RunsShowCommand {
-    /// The workflow of that name among the files of `directory`, or nil (files that do not read are passed over:
-    /// showing a run needs no valid project).
-    static func workflow(named name: String, in directory: String) -> Workflow? {
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
-        for file in files {
-            let path = (directory as NSString).appendingPathComponent(file)
-            if let workflow = try? WorkflowDecoder.load(path: path), workflow.name == name { return workflow }
-        }
-        return nil
     }
 }
 

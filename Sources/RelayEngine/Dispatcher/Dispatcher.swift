@@ -194,6 +194,11 @@ public final class Dispatcher: Sendable {
 
     // MARK: - Events
 
+    /// The id of the run of `workflow` that the event `eventID` starts: the same for a redelivered event.
+    public static func runID(eventID: String, workflow: String) -> String {
+        "run-" + String(StableHash.fnv1a(eventID + "/" + workflow), radix: 16)
+    }
+
     func applyEvent(_ delivery: Delivery, in tx: any RunStoreTransaction) throws -> Outcome {
         let event: TriggerEvent
         do {
@@ -201,7 +206,9 @@ public final class Dispatcher: Sendable {
         } catch {
             throw PoisonMessage(reason: "not an event: \(Self.describe(error, in: delivery.message.value))")
         }
-        let bound = workflows.bound(to: event.instance)
+        let bound =
+            workflows.bound(to: event.instance)
+            + (ManualRun.workflow(ofInstance: event.instance).flatMap(workflows.named).map { [$0] } ?? [])
         guard !bound.isEmpty else {
             // On Kafka the trigger host may have loaded a new workflow before this dispatcher has: the event is
             // looked at again a few times, a reload interval or two apart, before it is dead-lettered.
@@ -222,8 +229,10 @@ public final class Dispatcher: Sendable {
         var outcome = Outcome()
         guard try tx.recordEvent(event) else { return outcome }
         for version in bound {
-            let runID = "run-" + String(StableHash.fnv1a(event.id + "/" + version.workflow.name), radix: 16)
-            outcome.add(try startRun(id: runID, version: version, event: event, parent: nil, in: tx))
+            outcome.add(
+                try startRun(
+                    id: Self.runID(eventID: event.id, workflow: version.workflow.name), version: version, event: event,
+                    parent: nil, in: tx))
         }
         return outcome
     }

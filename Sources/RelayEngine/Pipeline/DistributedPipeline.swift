@@ -31,6 +31,10 @@ public enum DistributedPipeline {
         /// Dispatcher and trigger host: how often the workflow files are read for changes (hot reload); zero:
         /// never. A worker's plugins are fixed at its start.
         public var reloadInterval = Duration.seconds(1)
+        /// The dispatcher's operator API (`/api/v1`, where the run store is): its limits, and which bearer tokens it
+        /// accepts (none by default).
+        public var api = OperatorAPI.Configuration()
+        public var verifyAPIToken: @Sendable (String) -> Bool = { _ in false }
         public init() {}
     }
 
@@ -71,10 +75,16 @@ public enum DistributedPipeline {
         var assembly = PipelineAssembly(project: project, transport: transport, metrics: metrics, logger: logger)
         assembly.dispatcherConfiguration = configuration.dispatcher
         let pipeline: PipelineServices
+        var api: OperatorAPI?
         switch role {
         case .dispatcher:
             let database = try SQLiteDatabase(path: project.layout.database)
-            pipeline = assembly.services(dispatcher: try SQLiteRunStore(database: database, publishingTo: transport))
+            let store = try SQLiteRunStore(database: database, publishingTo: transport)
+            pipeline = assembly.services(dispatcher: store)
+            api = OperatorAPI(
+                store: store, transport: transport, registry: assembly.registry, layout: project.layout,
+                catalog: project.catalog, connections: project.connections,
+                verifyToken: configuration.verifyAPIToken, configuration: configuration.api, logger: logger)
         case .worker:
             // By default, the plugins the project's workflows run as steps: one consumer group per plugin, and
             // groups nobody needs would only slow joining down.
@@ -101,7 +111,7 @@ public enum DistributedPipeline {
                 .init(
                     service: PipelineHTTP.application(
                         host: configuration.host, port: port, serverName: "relay-\(role.rawValue)", metrics: metrics,
-                        triggers: triggers, logger: logger, onReady: onReady)))
+                        triggers: triggers, api: api, logger: logger, onReady: onReady)))
         } else {
             await onReady(0)
         }

@@ -25,6 +25,9 @@ public final class EmbeddedPipeline: Sendable {
         public var reloadInterval = Duration.seconds(1)
         /// Print one line per finished run.
         public var printRuns = true
+        /// The operator's API (`/api/v1`): its limits, and which bearer tokens it accepts (none by default).
+        public var api = OperatorAPI.Configuration()
+        public var verifyAPIToken: @Sendable (String) -> Bool = { _ in false }
         public init() {}
     }
 
@@ -55,9 +58,13 @@ public final class EmbeddedPipeline: Sendable {
         let pipeline = assembly.services(
             dispatcher: store, worker: .init(concurrency: configuration.workerConcurrency), triggers: triggerStates)
         let triggers = pipeline.triggers
+        let api = OperatorAPI(
+            store: store, transport: bus, registry: assembly.registry, layout: project.layout,
+            catalog: project.catalog, connections: project.connections, verifyToken: configuration.verifyAPIToken,
+            configuration: configuration.api, logger: logger)
         let app = PipelineHTTP.application(
             host: configuration.host, port: configuration.port, serverName: "relay",
-            metrics: metrics, triggers: triggers, logger: logger, onReady: onReady)
+            metrics: metrics, triggers: triggers, api: api, logger: logger, onReady: onReady)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {
             services.append(.init(service: PipelineComponent(name: "printer") { try await self.printRuns() }))

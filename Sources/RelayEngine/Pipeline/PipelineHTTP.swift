@@ -11,10 +11,13 @@ enum PipelineHTTP {
     /// connection closed.
     static let largestBody = 16 * 1024 * 1024
 
-    static func router(metrics: PipelineMetrics, triggers: TriggerHost?) -> Router<BasicRequestContext> {
+    static func router(metrics: PipelineMetrics, triggers: TriggerHost?, api: OperatorAPI? = nil)
+        -> Router<BasicRequestContext>
+    {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/metrics") { _, _ in metrics.prometheusText() }
+        api?.addRoutes(to: router)
         guard let triggers else { return router }
         router.on("/webhooks/**", method: .post) { request, context in
             try await PipelineHTTP.webhook(request, context: context, router: triggers.webhooks)
@@ -41,12 +44,12 @@ enum PipelineHTTP {
     /// dropped (one line per request would drown the pipeline's).
     static func application(
         host: String, port: Int, serverName: String, metrics: PipelineMetrics, triggers: TriggerHost?,
-        logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
+        api: OperatorAPI? = nil, logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         var httpLogger = logger
         httpLogger.logLevel = .warning
         return Application(
-            router: router(metrics: metrics, triggers: triggers),
+            router: router(metrics: metrics, triggers: triggers, api: api),
             server: .http1(additionalChannelHandlers: [CloseAfterResponseHandler()]),
             configuration: .init(address: .hostname(host, port: port), serverName: serverName),
             onServerRunning: { channel in

@@ -95,6 +95,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 CREATE INDEX IF NOT EXISTS runs_deadline ON runs(deadline_at) WHERE deadline_at IS NOT NULL;
                 CREATE INDEX IF NOT EXISTS job_deadlines_late ON job_deadlines(run_id) WHERE late_status IS NOT NULL;
                 """)
+            try createChangeLog(db)
         }
     }
 
@@ -142,7 +143,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
         return names.map { existing.contains($0) ? $0 : "NULL" }.joined(separator: ", ")
     }
 
-    private static let summaryColumns = [
+    static let summaryColumns = [
         "id", "workflow", "status", "started_at", "finished_at", "error", "workflow_hash", "parent_run_id",
         "parent_step_id",
     ]

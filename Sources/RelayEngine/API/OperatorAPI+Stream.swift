@@ -1,0 +1,81 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import RelayCore
+import RelayStore
+import ServiceLifecycle
+
+/// `GET /stream`: server-sent events of run and step changes, from the run store's change log, in commit order.
+///
+/// Each event: `id:` the change's sequence number, `event:` `run`, `step` or `item`, `data:` the change as JSON
+/// (`RunChange.json`). Without `Last-Event-ID` the stream starts at the present; with it (the header, as browsers
+/// send it when they reconnect, or `?last_event_id=`), after that change. When that change is no longer kept (the
+/// log is pruned by age), the first event is `reset`: the client reloads what it shows, then follows the stream.
+/// `?run=ID` follows one run, `?workflow=NAME` one workflow. A comment line is sent while nothing happens, so that
+/// proxies keep the connection; the stream ends when the client goes or the server shuts down.
+extension OperatorAPI {
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+
+    func addStreamRoute(to api: RouterGroup<BasicRequestContext>) {
+        api.get("/stream") { request, _ -> Response in
+            let runID = request.queryParameter("run")
+            let workflow = request.queryParameter("workflow")
+            let presented = request.headers[Self.lastEventID] ?? request.queryParameter("last_event_id")
+            var after: Int64?
+            if let presented {
+                guard let value = Int64(presented), value >= 0 else {
+                    throw APIError(
+                        .badRequest,
+                        "Last-Event-ID: expected the id of an event of this stream (a number), found "
+                            + "\"\(presented.prefix(64))\"")
+                }
+                after = value
+            }
+            let sequences = try await self.store.changeSequences()
+            let start = after ?? sequences.latest
+            // Changes after `start` were pruned: the client cannot catch up from the stream alone.
+            let lost = after.map { $0 + 1 < sequences.oldest } ?? false
+            let (store, poll, heartbeat) = (
+                self.store, self.configuration.streamPollInterval,
+                self.configuration.streamHeartbeat
+            )
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"],
+                body: ResponseBody { writer in
+                    var position = start
+                    if lost {
+                        try await writer.write(
+                            ByteBuffer(
+                                string: "id: \(sequences.latest)\nevent: reset\ndata: "
+                                    + "{\"reason\":\"the changes after event \(start) are no longer kept\"}\n\n"))
+                        position = sequences.latest
+                    }
+                    try await writer.write(ByteBuffer(string: "retry: 1000\n: relay stream from \(position)\n\n"))
+                    var quiet = ContinuousClock.now
+                    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                        let changes = try await store.changes(after: position, runID: runID, limit: 500)
+                        guard let last = changes.last else {
+                            if ContinuousClock.now - quiet > heartbeat {
+                                try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                                quiet = ContinuousClock.now
+                            }
+                            try await Task.sleep(for: poll)
+                            continue
+                        }
+                        var text = ""
+                        for change in changes where workflow == nil || change.workflow == workflow {
+                            text += "id: \(change.sequence)\nevent: \(change.kind.rawValue)\n"
+                            text += "data: \(JSONWriter.compact.string(change.json))\n\n"
+                        }
+                        if !text.isEmpty {
+                            try await writer.write(ByteBuffer(string: text))
+                            quiet = ContinuousClock.now
+                        }
+                        position = last.sequence
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import RelayCore
+import RelaySpec
+import RelayStore
+import RelayTransport
+
+/// The operator's API, under `/api/v1` of the process that keeps the run store (`relay up`; `relay dispatcher` on
+/// Kafka): workflows, runs (list, show, start, cancel, resume, answer, artifacts), the live stream of changes, dead
+/// letters, replays, connections and the OpenAPI document. JSON in and out; every route requires a bearer token;
+/// errors are `{"error": {"code", "message"}}` (docs/api.md lists every route).
+///
+/// Requests about runs (cancel, resume, answer) go on `relay.control` like the CLI's: the dispatcher handles them
+/// in order with the run's other messages, so the API answers 202 once the request is durable, and the run's
+/// change reaches the stream when the dispatcher has made it.
+public struct OperatorAPI: Sendable {
+    public struct Configuration: Sendable {
+        /// The largest request body a route reads (run inputs, replays).
+        public var bodyLimit = 1 << 20
+        /// How often the stream looks for new changes when there were none.
+        public var streamPollInterval = Duration.milliseconds(100)
+        /// How often the stream sends a comment line while there is nothing to say (keeps proxies from closing it).
+        public var streamHeartbeat = Duration.seconds(15)
+        /// How far back `GET /workflows` counts runs by status.
+        public var recentRuns = Duration.seconds(86_400)
+        public init() {}
+    }
+
+    let store: any RunStore
+    let transport: any Transport
+    let registry: WorkflowRegistry
+    let layout: ProjectLayout
+    let catalog: PluginCatalog
+    let connections: ConnectionStore
+    let verifyToken: @Sendable (String) -> Bool
+    let configuration: Configuration
+    let logger: Logger
+
+    public init(
+        store: any RunStore, transport: any Transport, registry: WorkflowRegistry, layout: ProjectLayout,
+        catalog: PluginCatalog, connections: ConnectionStore, verifyToken: @escaping @Sendable (String) -> Bool,
+        configuration: Configuration = Configuration(), logger: Logger = Logger(label: "relay.api")
+    ) {
+        self.store = store
+        self.transport = transport
+        self.registry = registry
+        self.layout = layout
+        self.catalog = catalog
+        self.connections = connections
+        self.verifyToken = verifyToken
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The prefix of every route.
+    public static let prefix = "/api/v1"
+
+    /// Adds the API's routes to `router`.
+    public func addRoutes(to router: Router<BasicRequestContext>) {
+        let api = router.group(RouterPath(Self.prefix))
+            .add(middleware: APIErrorMiddleware())
+            .add(middleware: APIAuthMiddleware(verify: verifyToken))
+        addWorkflowRoutes(to: api)
+        addRunRoutes(to: api)
+        addStreamRoute(to: api)
+        addConnectionRoutes(to: api)
+        api.get("/openapi.json") { _, _ in
+            guard let document = OpenAPIDocument.json else {
+                throw APIError(.internal, "the OpenAPI document shipped with Relay cannot be read")
+            }
+            return APIResponse.json(document)
+        }
+        // Anything else under the prefix: a JSON 404 (after the token check, so that routes are not probed freely).
+        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
+            api.on("/**", method: method) { request, _ -> Response in
+                throw APIError(
+                    .notFound, "no route \(request.method.rawValue) \(request.uri.path) (docs/api.md lists the routes)")
+            }
+        }
+    }
+}
+
+/// Reading a request's path and query parameters.
+extension BasicRequestContext {
+    func pathParameter(_ name: String) throws -> String {
+        guard let value = parameters.get(name) else { throw APIError(.badRequest, "the path lacks {\(name)}") }
+        return value
+    }
+}
+
+extension Request {
+    /// The query parameter `name` (the last one when repeated); nil when absent or empty.
+    func queryParameter(_ name: String) -> String? {
+        guard let last = uri.queryParameters.getAll(name).last, !last.isEmpty else { return nil }
+        let value = String(last)
+        return value
+    }
+}
+
+/// Times in requests: ISO 8601 (`2026-12-04T10:00:00Z`, fractions allowed) or seconds since 1970.
+enum APITime {
+    static func parse(_ text: String, field: String) throws -> Double {
+        if let seconds = Double(text), seconds.isFinite { return seconds }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+        throw APIError(
+            .badRequest,
+            "\(field): expected a time in ISO 8601 (2026-12-04T10:00:00Z) or seconds since 1970, found "
+                + "\"\(text.prefix(64))\"")
+    }
+}

@@ -1,0 +1,83 @@
+import RelayCore
+import RelayTransport
+
+/// The log of changes (`run_changes`): every run and step status change, written by SQLite triggers on `runs`,
+/// `steps` and `step_items` in the transaction that makes the change, so that no code path of the dispatcher can
+/// change a status without it being logged, and the log's order is the commit order. `GET /api/v1/stream` reads it
+/// from a sequence number on (`Last-Event-ID`); it is pruned by age (`pruneChanges`).
+extension SQLiteRunStore {
+    static func createChangeLog(_ db: SQLiteConnection) throws {
+        // Seconds since 1970 with fractions, as the store's other times (julianday: SQLite 3.40 has no
+        // unixepoch('subsec')).
+        let now = "((julianday('now') - 2440587.5) * 86400.0)"
+        try db.execute(
+            """
+            CREATE TABLE IF NOT EXISTS run_changes (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, run_id TEXT NOT NULL, kind TEXT NOT NULL,
+                step_id TEXT, attempt INTEGER, item_index INTEGER, status TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS run_changes_run ON run_changes(run_id, seq);
+            CREATE INDEX IF NOT EXISTS run_changes_at ON run_changes(at);
+            CREATE TRIGGER IF NOT EXISTS run_changes_run_added AFTER INSERT ON runs BEGIN
+                INSERT INTO run_changes (at, run_id, kind, status) VALUES (\(now), NEW.id, 'run', NEW.status);
+            END;
+            CREATE TRIGGER IF NOT EXISTS run_changes_run_changed AFTER UPDATE OF status ON runs
+                WHEN OLD.status IS NOT NEW.status BEGIN
+                INSERT INTO run_changes (at, run_id, kind, status) VALUES (\(now), NEW.id, 'run', NEW.status);
+            END;
+            CREATE TRIGGER IF NOT EXISTS run_changes_step_added AFTER INSERT ON steps BEGIN
+                INSERT INTO run_changes (at, run_id, kind, step_id, attempt, status)
+                VALUES (\(now), NEW.run_id, 'step', NEW.step_id, NEW.attempt, NEW.status);
+            END;
+            CREATE TRIGGER IF NOT EXISTS run_changes_step_changed AFTER UPDATE OF status ON steps
+                WHEN OLD.status IS NOT NEW.status BEGIN
+                INSERT INTO run_changes (at, run_id, kind, step_id, attempt, status)
+                VALUES (\(now), NEW.run_id, 'step', NEW.step_id, NEW.attempt, NEW.status);
+            END;
+            CREATE TRIGGER IF NOT EXISTS run_changes_item_changed AFTER UPDATE OF status ON step_items
+                WHEN OLD.status IS NOT NEW.status BEGIN
+                INSERT INTO run_changes (at, run_id, kind, step_id, attempt, item_index, status)
+                VALUES (\(now), NEW.run_id, 'item', NEW.step_id, NEW.attempt, NEW.item_index, NEW.status);
+            END;
+            """)
+    }
+
+    /// Changes after `sequence`, oldest first (at most `limit`), of one run when `runID` is given.
+    public func changes(after sequence: Int64, runID: String?, limit: Int) async throws -> [RunChange] {
+        try await database.read { db in
+            var sql = """
+                SELECT c.seq, c.kind, c.run_id, COALESCE(r.workflow, ''), c.step_id, c.attempt, c.item_index, c.status,
+                    c.at
+                FROM run_changes c LEFT JOIN runs r ON r.id = c.run_id WHERE c.seq > ?
+                """
+            var values: [SQLiteConnection.Value] = [.int(sequence)]
+            if let runID {
+                sql += " AND c.run_id = ?"
+                values.append(.text(runID))
+            }
+            return try db.query(sql + " ORDER BY c.seq LIMIT ?", values + [.int(Int64(max(1, limit)))]).map { row in
+                RunChange(
+                    sequence: row[0].int ?? 0, kind: row[1].text.flatMap(RunChange.Kind.init(rawValue:)) ?? .run,
+                    runID: row[2].text ?? "", workflow: row[3].text ?? "", stepID: row[4].text,
+                    attempt: row[5].int.map { Int($0) }, itemIndex: row[6].int.map { Int($0) },
+                    status: row[7].text ?? "", at: Self.double(row[8]) ?? 0)
+            }
+        }
+    }
+
+    /// The sequence number of the latest change (0 when there is none), and of the oldest change still kept.
+    public func changeSequences() async throws -> (latest: Int64, oldest: Int64) {
+        try await database.read { db in
+            let row = try db.query("SELECT COALESCE(MAX(seq), 0), COALESCE(MIN(seq), 0) FROM run_changes").first
+            return (row?[0].int ?? 0, row?[1].int ?? 0)
+        }
+    }
+
+    /// Deletes the changes logged before `time`; returns how many.
+    @discardableResult
+    public func pruneChanges(before time: Double) async throws -> Int {
+        try await database.transaction { db in
+            _ = try db.query("DELETE FROM run_changes WHERE at < ?", [.double(time)])
+            return Int(try db.query("SELECT changes()").first?[0].int ?? 0)
+        }
+    }
+}
