@@ -65,7 +65,11 @@ import Testing
         steps:
           - id: approve
             decision: {question: "Go on?", options: [Go, Stop]}
-          - {id: done, needs: [approve], plugin: base64, action: encode, input: {content: "{{ steps.approve.output.option }}"}}
+          - id: done
+            needs: [approve]
+            plugin: base64
+            action: encode
+            input: {content: "{{ steps.approve.output.option }}"}
         """,
     ]
 
