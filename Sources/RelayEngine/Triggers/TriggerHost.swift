@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import RelayCore
@@ -178,7 +179,8 @@ public final class TriggerHost: Sendable {
             return await host.runTrigger(start, state: state(for: instance), webhook: inbox, send: send)
         case let process as any ExternalProcessPlugin:
             let baseURL = await dispatch.baseURL()
-            let token = String(StableHash.fnv1a(instance), radix: 16)
+            // Random for each start of the process: a token cannot be derived from what the trigger is.
+            let token = DispatchEndpoint.newToken()
             dispatch.register(token: token, send: send)
             defer { dispatch.unregister(token: token) }
             var startMessage = start
@@ -283,6 +285,11 @@ public final class DispatchEndpoint: Sendable {
             }
             if let ready { continuation.resume(returning: ready) }
         }
+    }
+
+    /// 32 random bytes in hex: where one run of an external trigger posts its events.
+    static func newToken() -> String {
+        Hex.string(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
     }
 
     func register(token: String, send: @escaping @Sendable (JSONValue) async throws -> Void) {
