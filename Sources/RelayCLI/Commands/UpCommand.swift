@@ -16,7 +16,7 @@ struct UpCommand: AsyncParsableCommand {
             (/webhooks/PATH), /healthz and /metrics on 127.0.0.1:PORT. Ctrl-C or SIGTERM drains and exits. \
             Workflow files are read again every --reload-interval: changes apply to new runs without a restart. \
             Environment: RELAY_DIR, RELAY_PORT, RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE, \
-            RELAY_RELOAD_INTERVAL.
+            RELAY_RELOAD_INTERVAL, RELAY_WEBHOOK_BODY_LIMIT.
             """
     )
 
@@ -40,6 +40,13 @@ struct UpCommand: AsyncParsableCommand {
             """
     )
     var reloadInterval: String = ProcessInfo.processInfo.environment["RELAY_RELOAD_INTERVAL"] ?? "1s"
+    @Option(
+        help: """
+            The largest webhook body in bytes; a longer one is answered 413 without being read \
+            (env RELAY_WEBHOOK_BODY_LIMIT).
+            """
+    )
+    var webhookBodyLimit: String = ProcessInfo.processInfo.environment["RELAY_WEBHOOK_BODY_LIMIT"] ?? "1048576"
 
     func run() async throws {
         CLILogging.bootstrap()
@@ -49,6 +56,7 @@ struct UpCommand: AsyncParsableCommand {
         configuration.workerConcurrency = concurrency
         configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
         configuration.reloadInterval = try ReloadInterval.duration(reloadInterval)
+        configuration.webhookBodyLimit = try WebhookBodyLimit.bytes(webhookBodyLimit)
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
         let workflows = project.workflows.map(\.name).joined(separator: ", ")
         try await pipeline.run { port in

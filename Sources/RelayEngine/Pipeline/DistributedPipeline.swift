@@ -31,6 +31,8 @@ public enum DistributedPipeline {
         /// Dispatcher and trigger host: how often the workflow files are read for changes (hot reload); zero:
         /// never. A worker's plugins are fixed at its start.
         public var reloadInterval = Duration.seconds(1)
+        /// Trigger host: the largest webhook body in bytes; a longer one is answered 413 without being read whole.
+        public var webhookBodyLimit = PipelineHTTP.defaultWebhookBodyLimit
         public init() {}
     }
 
@@ -101,7 +103,8 @@ public enum DistributedPipeline {
                 .init(
                     service: PipelineHTTP.application(
                         host: configuration.host, port: port, serverName: "relay-\(role.rawValue)", metrics: metrics,
-                        triggers: triggers, logger: logger, onReady: onReady)))
+                        triggers: triggers, webhookBodyLimit: configuration.webhookBodyLimit, logger: logger,
+                        onReady: onReady)))
         } else {
             await onReady(0)
         }

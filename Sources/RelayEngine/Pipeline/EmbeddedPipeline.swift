@@ -25,6 +25,8 @@ public final class EmbeddedPipeline: Sendable {
         public var reloadInterval = Duration.seconds(1)
         /// Print one line per finished run.
         public var printRuns = true
+        /// The largest webhook body in bytes: a longer one is answered 413 without being read whole.
+        public var webhookBodyLimit = PipelineHTTP.defaultWebhookBodyLimit
         public init() {}
     }
 
@@ -57,7 +59,8 @@ public final class EmbeddedPipeline: Sendable {
         let triggers = pipeline.triggers
         let app = PipelineHTTP.application(
             host: configuration.host, port: configuration.port, serverName: "relay",
-            metrics: metrics, triggers: triggers, logger: logger, onReady: onReady)
+            metrics: metrics, triggers: triggers, webhookBodyLimit: configuration.webhookBodyLimit, logger: logger,
+            onReady: onReady)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {
             services.append(.init(service: PipelineComponent(name: "printer") { try await self.printRuns() }))

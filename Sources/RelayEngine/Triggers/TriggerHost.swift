@@ -166,8 +166,15 @@ public final class TriggerHost: Sendable {
         case let host as PluginHost:
             var inbox: WebhookInbox?
             if binding.plugin == "webhook", let path = binding.input["path"]?.stringValue {
+                // A connection makes the webhook signed: its secret checks every request's signature.
+                let signature: WebhookSignature?
+                do {
+                    signature = try WebhookSignature(connection: binding.connection, parameters: parameters)
+                } catch {
+                    return .failure("webhook /webhooks/\(path): \(error)")
+                }
                 let created = WebhookInbox()
-                webhooks.register(path: path, inbox: created)
+                webhooks.register(path: path, inbox: created, signature: signature)
                 inbox = created
             }
             defer {
@@ -248,17 +255,6 @@ public final class TriggerHost: Sendable {
             load: { try await states.state(of: instance) },
             save: { value in try await states.save(value, of: instance) })
     }
-}
-
-/// Webhook paths to the inboxes of running webhook triggers.
-public final class WebhookRouter: Sendable {
-    private let inboxes = Mutex<[String: WebhookInbox]>([:])
-
-    func register(path: String, inbox: WebhookInbox) { inboxes.withLock { $0[path] = inbox } }
-    func unregister(inbox: WebhookInbox) { inboxes.withLock { $0 = $0.filter { $0.value !== inbox } } }
-
-    public func inbox(for path: String) -> WebhookInbox? { inboxes.withLock { $0[path] } }
-    public var paths: [String] { inboxes.withLock { $0.keys.sorted() } }
 }
 
 /// The loopback endpoint external trigger processes POST their `trigger_event` messages to.
