@@ -38,8 +38,10 @@ struct DistributedOptions: ParsableArguments {
     )
     var reloadInterval: String = ProcessInfo.processInfo.environment["RELAY_RELOAD_INTERVAL"] ?? "1s"
 
-    func run(_ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil) async throws
-    {
+    func run(
+        _ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil,
+        webhookBodyLimit: Int? = nil
+    ) async throws {
         CLILogging.bootstrap()
         let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
         var configuration = DistributedPipeline.Configuration()
@@ -55,6 +57,10 @@ struct DistributedOptions: ParsableArguments {
         configuration.plugins = plugins
         configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
         configuration.reloadInterval = try ReloadInterval.duration(reloadInterval)
+        if let webhookBodyLimit { configuration.webhookBodyLimit = webhookBodyLimit }
+        configuration.apiToken = ProcessInfo.processInfo.environment["RELAY_API_TOKEN"].flatMap {
+            $0.isEmpty ? nil : $0
+        }
         let brokers = configuration.kafka.client.bootstrapServers.joined(separator: ",")
         do {
             try await DistributedPipeline.run(role, project: project, configuration: configuration) { port in
@@ -121,12 +127,21 @@ struct TriggersCommand: AsyncParsableCommand {
         commandName: "triggers",
         abstract: "Run the trigger host on Kafka: timers, webhooks, external triggers and tasks publish events.",
         discussion:
-            "Env: as relay dispatcher. Serves webhooks (/webhooks/PATH), the external triggers' dispatcher "
-            + "endpoint, /healthz and /metrics on PORT."
+            "Env: as relay dispatcher, plus RELAY_WEBHOOK_BODY_LIMIT. Serves webhooks (/webhooks/PATH), the "
+            + "external triggers' dispatcher endpoint, /healthz and /metrics on PORT."
     )
     @OptionGroup var options: DistributedOptions
     @Option(help: "The HTTP port (env RELAY_PORT).") var port: Int =
         Int(ProcessInfo.processInfo.environment["RELAY_PORT"] ?? "") ?? 8080
+    @Option(
+        help: """
+            The largest webhook body in bytes; a longer one is answered 413 without being read \
+            (env RELAY_WEBHOOK_BODY_LIMIT).
+            """
+    )
+    var webhookBodyLimit: String = ProcessInfo.processInfo.environment["RELAY_WEBHOOK_BODY_LIMIT"] ?? "1048576"
 
-    func run() async throws { try await options.run(.triggers, port: port) }
+    func run() async throws {
+        try await options.run(.triggers, port: port, webhookBodyLimit: try WebhookBodyLimit.bytes(webhookBodyLimit))
+    }
 }

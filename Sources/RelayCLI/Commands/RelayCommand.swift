@@ -10,6 +10,7 @@ public struct RelayCommand: AsyncParsableCommand {
             UpCommand.self, DispatcherCommand.self, WorkerCommand.self, TriggersCommand.self, WorkflowCommand.self,
             RunsCommand.self, ArtifactsCommand.self, EventsCommand.self, ConnectionsCommand.self, BenchCommand.self,
             PluginCommand.self,
+            TokensCommand.self,
             TopicsCommand.self, KafkaCommand.self, VersionCommand.self,
         ]
     )

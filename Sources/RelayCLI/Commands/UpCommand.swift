@@ -15,8 +15,10 @@ struct UpCommand: AsyncParsableCommand {
             state in DIR/.relay/relay.sqlite, prints one line per finished run, and serves webhooks \
             (/webhooks/PATH), /healthz and /metrics on 127.0.0.1:PORT. Ctrl-C or SIGTERM drains and exits. \
             Workflow files are read again every --reload-interval: changes apply to new runs without a restart. \
-            Environment: RELAY_DIR, RELAY_PORT, RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE, \
-            RELAY_RELOAD_INTERVAL.
+            The operator's API is served under /api/v1 with a bearer token (relay tokens); a fresh project gets one \
+            at its first start, printed once. Environment: RELAY_DIR, RELAY_PORT, RELAY_API_TOKEN, \
+            RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE, \
+            RELAY_RELOAD_INTERVAL, RELAY_WEBHOOK_BODY_LIMIT.
             """
     )
 
@@ -40,6 +42,13 @@ struct UpCommand: AsyncParsableCommand {
             """
     )
     var reloadInterval: String = ProcessInfo.processInfo.environment["RELAY_RELOAD_INTERVAL"] ?? "1s"
+    @Option(
+        help: """
+            The largest webhook body in bytes; a longer one is answered 413 without being read \
+            (env RELAY_WEBHOOK_BODY_LIMIT).
+            """
+    )
+    var webhookBodyLimit: String = ProcessInfo.processInfo.environment["RELAY_WEBHOOK_BODY_LIMIT"] ?? "1048576"
 
     func run() async throws {
         CLILogging.bootstrap()
@@ -49,14 +58,28 @@ struct UpCommand: AsyncParsableCommand {
         configuration.workerConcurrency = concurrency
         configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
         configuration.reloadInterval = try ReloadInterval.duration(reloadInterval)
+        configuration.webhookBodyLimit = try WebhookBodyLimit.bytes(webhookBodyLimit)
+        configuration.apiToken = ProcessInfo.processInfo.environment["RELAY_API_TOKEN"].flatMap {
+            $0.isEmpty ? nil : $0
+        }
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
+        // A fresh project gets a token at its first start, printed once with the URL that signs in with it (as
+        // notebook servers do): the one-command start stays one command.
+        let tokens = APITokenStore(
+            stateDirectory: project.layout.stateDirectory, environmentToken: configuration.apiToken)
+        let firstToken = try CLIFailure.wrap { try tokens.createFirstTokenIfNone() }
         let workflows = project.workflows.map(\.name).joined(separator: ", ")
         try await pipeline.run { port in
-            FileHandle.standardError.write(
-                Data(
-                    ("relay: \(project.workflows.count) workflow(s) (\(workflows)); state in "
-                        + "\(project.layout.database); http://127.0.0.1:\(port) (webhooks, /healthz, /metrics)\n")
-                        .utf8))
+            var lines =
+                "relay: \(project.workflows.count) workflow(s) (\(workflows)); state in "
+                + "\(project.layout.database); http://127.0.0.1:\(port) (webhooks, /api/v1, /healthz, /metrics)\n"
+            if let firstToken {
+                lines +=
+                    "relay: created API token \"default\" (shown once; relay tokens list|create|revoke manage "
+                    + "tokens):\n"
+                    + "    http://127.0.0.1:\(port)/?token=\(firstToken)\n"
+            }
+            FileHandle.standardError.write(Data(lines.utf8))
         }
     }
 }

@@ -32,9 +32,13 @@ public enum DistributedPipeline {
         /// never. A worker's plugins are fixed at its start.
         public var reloadInterval = Duration.seconds(1)
         /// The dispatcher's operator API (`/api/v1`, where the run store is): its limits, and which bearer tokens it
-        /// accepts (none by default).
+        /// accepts (nil: the project's, `DIR/.relay/api-tokens.json`, and `apiToken`).
         public var api = OperatorAPI.Configuration()
-        public var verifyAPIToken: @Sendable (String) -> Bool = { _ in false }
+        public var verifyAPIToken: (@Sendable (String) -> Bool)?
+        /// A token accepted besides the project's (`RELAY_API_TOKEN`), never written anywhere.
+        public var apiToken: String?
+        /// Trigger host: the largest webhook body in bytes; a longer one is answered 413 without being read whole.
+        public var webhookBodyLimit = PipelineHTTP.defaultWebhookBodyLimit
         public init() {}
     }
 
@@ -84,7 +88,12 @@ public enum DistributedPipeline {
             api = OperatorAPI(
                 store: store, transport: transport, registry: assembly.registry, layout: project.layout,
                 catalog: project.catalog, connections: project.connections,
-                verifyToken: configuration.verifyAPIToken, configuration: configuration.api, logger: logger)
+                verifyToken: configuration.verifyAPIToken
+                    ?? APITokenStore(
+                        stateDirectory: project.layout.stateDirectory, environmentToken: configuration.apiToken
+                    )
+                    .verify,
+                configuration: configuration.api, logger: logger)
         case .worker:
             // By default, the plugins the project's workflows run as steps: one consumer group per plugin, and
             // groups nobody needs would only slow joining down.
@@ -111,7 +120,8 @@ public enum DistributedPipeline {
                 .init(
                     service: PipelineHTTP.application(
                         host: configuration.host, port: port, serverName: "relay-\(role.rawValue)", metrics: metrics,
-                        triggers: triggers, api: api, logger: logger, onReady: onReady)))
+                        triggers: triggers, api: api, webhookBodyLimit: configuration.webhookBodyLimit,
+                        logger: logger, onReady: onReady)))
         } else {
             await onReady(0)
         }

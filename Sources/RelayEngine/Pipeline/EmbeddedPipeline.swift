@@ -25,9 +25,14 @@ public final class EmbeddedPipeline: Sendable {
         public var reloadInterval = Duration.seconds(1)
         /// Print one line per finished run.
         public var printRuns = true
-        /// The operator's API (`/api/v1`): its limits, and which bearer tokens it accepts (none by default).
+        /// The operator's API (`/api/v1`): its limits, and which bearer tokens it accepts (nil: the project's,
+        /// `DIR/.relay/api-tokens.json`, and `apiToken`).
         public var api = OperatorAPI.Configuration()
-        public var verifyAPIToken: @Sendable (String) -> Bool = { _ in false }
+        public var verifyAPIToken: (@Sendable (String) -> Bool)?
+        /// A token accepted besides the project's (`RELAY_API_TOKEN`), never written anywhere.
+        public var apiToken: String?
+        /// The largest webhook body in bytes: a longer one is answered 413 without being read whole.
+        public var webhookBodyLimit = PipelineHTTP.defaultWebhookBodyLimit
         public init() {}
     }
 
@@ -60,11 +65,17 @@ public final class EmbeddedPipeline: Sendable {
         let triggers = pipeline.triggers
         let api = OperatorAPI(
             store: store, transport: bus, registry: assembly.registry, layout: project.layout,
-            catalog: project.catalog, connections: project.connections, verifyToken: configuration.verifyAPIToken,
+            catalog: project.catalog, connections: project.connections,
+            verifyToken: configuration.verifyAPIToken
+                ?? APITokenStore(
+                    stateDirectory: project.layout.stateDirectory, environmentToken: configuration.apiToken
+                )
+                .verify,
             configuration: configuration.api, logger: logger)
         let app = PipelineHTTP.application(
             host: configuration.host, port: configuration.port, serverName: "relay",
-            metrics: metrics, triggers: triggers, api: api, logger: logger, onReady: onReady)
+            metrics: metrics, triggers: triggers, api: api, webhookBodyLimit: configuration.webhookBodyLimit,
+            logger: logger, onReady: onReady)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {
             services.append(.init(service: PipelineComponent(name: "printer") { try await self.printRuns() }))

@@ -7,34 +7,29 @@ import ServiceLifecycle
 /// The HTTP endpoints of a process that runs pipeline services: `/healthz`, `/metrics`, and with a trigger host
 /// its webhooks (`/webhooks/**`) and the dispatcher endpoint of external triggers (`/dispatcher/<token>`).
 enum PipelineHTTP {
-    /// The largest request body (a webhook's, an external trigger's event): a longer one is answered 413 and its
-    /// connection closed.
+    /// The largest event an external trigger may post: a longer one is answered 413 and its connection closed.
     static let largestBody = 16 * 1024 * 1024
+    /// The largest webhook body unless configured otherwise (`webhookBodyLimit`).
+    static let defaultWebhookBodyLimit = 1024 * 1024
 
-    static func router(metrics: PipelineMetrics, triggers: TriggerHost?, api: OperatorAPI? = nil)
-        -> Router<BasicRequestContext>
-    {
+    static func router(
+        metrics: PipelineMetrics, triggers: TriggerHost?, api: OperatorAPI? = nil,
+        webhookBodyLimit: Int = defaultWebhookBodyLimit
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/metrics") { _, _ in metrics.prometheusText() }
         api?.addRoutes(to: router)
         guard let triggers else { return router }
-        router.on("/webhooks/**", method: .post) { request, context in
-            try await PipelineHTTP.webhook(request, context: context, router: triggers.webhooks)
-        }
-        router.on("/webhooks/**", method: .get) { request, context in
-            try await PipelineHTTP.webhook(request, context: context, router: triggers.webhooks)
+        for method in [HTTPRequest.Method.post, .get] {
+            router.on("/webhooks/**", method: method) { request, _ in
+                try await PipelineHTTP.webhook(
+                    request, router: triggers.webhooks, metrics: metrics, bodyLimit: webhookBodyLimit)
+            }
         }
         router.post("/dispatcher/:token") { request, context -> Response in
-            var request = request
-            let body = try await request.collectBody(limit: largestBody)
-            guard let message = try? JSONParser.parse(bytes: Array(body.readableBytesView)) else {
-                return Response(
-                    status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "expected a v1 trigger_event\n")))
-            }
-            let known = try await triggers.dispatch.deliver(
-                token: context.parameters.get("token") ?? "", message: message)
-            return Response(status: known ? .ok : .notFound)
+            try await PipelineHTTP.dispatch(
+                request, token: context.parameters.get("token") ?? "", endpoint: triggers.dispatch)
         }
         return router
     }
@@ -44,12 +39,13 @@ enum PipelineHTTP {
     /// dropped (one line per request would drown the pipeline's).
     static func application(
         host: String, port: Int, serverName: String, metrics: PipelineMetrics, triggers: TriggerHost?,
-        api: OperatorAPI? = nil, logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
+        api: OperatorAPI? = nil, webhookBodyLimit: Int = defaultWebhookBodyLimit, logger: Logger,
+        onReady: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         var httpLogger = logger
         httpLogger.logLevel = .warning
         return Application(
-            router: router(metrics: metrics, triggers: triggers, api: api),
+            router: router(metrics: metrics, triggers: triggers, api: api, webhookBodyLimit: webhookBodyLimit),
             server: .http1(additionalChannelHandlers: [CloseAfterResponseHandler()]),
             configuration: .init(address: .hostname(host, port: port), serverName: serverName),
             onServerRunning: { channel in
@@ -58,36 +54,6 @@ enum PipelineHTTP {
                 await onReady(port)
             },
             logger: httpLogger)
-    }
-
-    static func webhook(_ request: Request, context: BasicRequestContext, router: WebhookRouter) async throws
-        -> Response
-    {
-        let path = String(request.uri.path.dropFirst("/webhooks/".count))
-        guard let inbox = router.inbox(for: path) else {
-            return Response(
-                status: .notFound,
-                body: .init(byteBuffer: ByteBuffer(string: "no webhook trigger listens on /webhooks/\(path)\n")))
-        }
-        var request = request
-        let body = try await request.collectBody(limit: largestBody)
-        var headers: [String: String] = [:]
-        for field in request.headers { headers[field.name.canonicalName] = field.value }
-        var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        let text = String(buffer: body)
-        do {
-            _ = try WebhookRequest.json(fromBody: text)
-        } catch {
-            return Response(
-                status: .badRequest,
-                body: .init(byteBuffer: ByteBuffer(string: "the body is JSON beyond what Relay accepts: \(error)\n")))
-        }
-        let accepted = await inbox.deliver(
-            method: request.method.rawValue, path: request.uri.path, headers: headers, query: query, body: text)
-        return Response(
-            status: accepted ? .accepted : .internalServerError,
-            body: .init(byteBuffer: ByteBuffer(string: accepted ? "accepted\n" : "the event could not be published\n")))
     }
 }
 

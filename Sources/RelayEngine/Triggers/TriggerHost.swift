@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import RelayCore
@@ -165,8 +166,15 @@ public final class TriggerHost: Sendable {
         case let host as PluginHost:
             var inbox: WebhookInbox?
             if binding.plugin == "webhook", let path = binding.input["path"]?.stringValue {
+                // A connection makes the webhook signed: its secret checks every request's signature.
+                let signature: WebhookSignature?
+                do {
+                    signature = try WebhookSignature(connection: binding.connection, parameters: parameters)
+                } catch {
+                    return .failure("webhook /webhooks/\(path): \(error)")
+                }
                 let created = WebhookInbox()
-                webhooks.register(path: path, inbox: created)
+                webhooks.register(path: path, inbox: created, signature: signature)
                 inbox = created
             }
             defer {
@@ -178,7 +186,8 @@ public final class TriggerHost: Sendable {
             return await host.runTrigger(start, state: state(for: instance), webhook: inbox, send: send)
         case let process as any ExternalProcessPlugin:
             let baseURL = await dispatch.baseURL()
-            let token = String(StableHash.fnv1a(instance), radix: 16)
+            // Random for each start of the process: a token cannot be derived from what the trigger is.
+            let token = DispatchEndpoint.newToken()
             dispatch.register(token: token, send: send)
             defer { dispatch.unregister(token: token) }
             var startMessage = start
@@ -248,17 +257,6 @@ public final class TriggerHost: Sendable {
     }
 }
 
-/// Webhook paths to the inboxes of running webhook triggers.
-public final class WebhookRouter: Sendable {
-    private let inboxes = Mutex<[String: WebhookInbox]>([:])
-
-    func register(path: String, inbox: WebhookInbox) { inboxes.withLock { $0[path] = inbox } }
-    func unregister(inbox: WebhookInbox) { inboxes.withLock { $0 = $0.filter { $0.value !== inbox } } }
-
-    public func inbox(for path: String) -> WebhookInbox? { inboxes.withLock { $0[path] } }
-    public var paths: [String] { inboxes.withLock { $0.keys.sorted() } }
-}
-
 /// The loopback endpoint external trigger processes POST their `trigger_event` messages to.
 public final class DispatchEndpoint: Sendable {
     private let senders = Mutex<[String: @Sendable (JSONValue) async throws -> Void]>([:])
@@ -283,6 +281,11 @@ public final class DispatchEndpoint: Sendable {
             }
             if let ready { continuation.resume(returning: ready) }
         }
+    }
+
+    /// 32 random bytes in hex: where one run of an external trigger posts its events.
+    static func newToken() -> String {
+        Hex.string(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
     }
 
     func register(token: String, send: @escaping @Sendable (JSONValue) async throws -> Void) {
