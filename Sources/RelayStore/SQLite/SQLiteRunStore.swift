@@ -95,6 +95,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 CREATE INDEX IF NOT EXISTS runs_deadline ON runs(deadline_at) WHERE deadline_at IS NOT NULL;
                 CREATE INDEX IF NOT EXISTS job_deadlines_late ON job_deadlines(run_id) WHERE late_status IS NOT NULL;
                 """)
+            try createDeadLetterAndEventTables(db)
         }
     }
 
