@@ -293,7 +293,7 @@ extension RunsShowCommand {
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events", abstract: "Work with trigger events.",
-        subcommands: [EventsPublishCommand.self])
+        subcommands: [EventsPublishCommand.self, EventsReplayCommand.self])
 }
 
 struct EventsPublishCommand: AsyncParsableCommand {

@@ -16,7 +16,7 @@ struct UpCommand: AsyncParsableCommand {
             (/webhooks/PATH), /healthz and /metrics on 127.0.0.1:PORT. Ctrl-C or SIGTERM drains and exits. \
             Workflow files are read again every --reload-interval: changes apply to new runs without a restart. \
             Environment: RELAY_DIR, RELAY_PORT, RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE, \
-            RELAY_RELOAD_INTERVAL.
+            RELAY_RELOAD_INTERVAL, RELAY_EVENT_RETENTION.
             """
     )
 
@@ -40,6 +40,13 @@ struct UpCommand: AsyncParsableCommand {
             """
     )
     var reloadInterval: String = ProcessInfo.processInfo.environment["RELAY_RELOAD_INTERVAL"] ?? "1s"
+    @Option(
+        help: """
+            How long to keep events' payloads for relay events replay: 30d, 12h, 0 for not at all \
+            (env RELAY_EVENT_RETENTION).
+            """
+    )
+    var eventRetention: String = ProcessInfo.processInfo.environment["RELAY_EVENT_RETENTION"] ?? "30d"
 
     func run() async throws {
         CLILogging.bootstrap()
@@ -49,6 +56,7 @@ struct UpCommand: AsyncParsableCommand {
         configuration.workerConcurrency = concurrency
         configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
         configuration.reloadInterval = try ReloadInterval.duration(reloadInterval)
+        configuration.dispatcher.eventRetention = try CLIDuration.eventRetention(eventRetention)
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
         let workflows = project.workflows.map(\.name).joined(separator: ", ")
         try await pipeline.run { port in
