@@ -23,8 +23,9 @@ struct EventsReplayCommand: AsyncParsableCommand {
     var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
     @Option(help: "The workflow whose trigger's events to replay.") var workflow: String?
     @Option(help: "The trigger instance whose events to replay (instead of --workflow).") var instance: String?
-    @Option(help: "The start of the range (received at or after), T.") var since: String
-    @Option(help: "The end of the range (received at or before), T.") var until: String = "now"
+    @Option(parsing: .unconditional, help: "The start of the range (received at or after), T.") var since: String
+    @Option(parsing: .unconditional, help: "The end of the range (received at or before), T.")
+    var until: String = "now"
     @OptionGroup var kafka: KafkaOptions
     @OptionGroup var prefix: TopicPrefixOption
 
