@@ -70,6 +70,19 @@ public protocol RunStore: Sendable {
     /// Forgets the changes logged before `time`; returns how many.
     @discardableResult
     func pruneChanges(before time: Double) async throws -> Int
+
+    // MARK: Dead letters and events' payloads
+
+    /// The dead letters kept (not redriven or discarded), oldest first by id, after `id` (paging), at most `limit`
+    /// (1 to `DeadLetterLimits.maximumList`).
+    func deadLetters(limit: Int, after id: Int64?) async throws -> [DeadLetterRecord]
+
+    /// One kept dead letter, or nil.
+    func deadLetter(id: Int64) async throws -> DeadLetterRecord?
+
+    /// The kept events (payload within the retention) of trigger instance `instance` received from `since` to
+    /// `until` (seconds since 1970, both included), oldest first, at most `limit`.
+    func events(instance: String, since: Double, until: Double, limit: Int) async throws -> [TriggerEvent]
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.
@@ -208,6 +221,20 @@ public protocol RunStoreTransaction {
 
     /// The entries of the global artifact `name`, oldest first (empty when there is no such artifact).
     func globalArtifactEntries(name: String) throws -> [JSONValue]
+
+    // MARK: Dead letters and events' payloads
+
+    /// Keeps a dead letter read from `relay.dlq` at `partition`/`offset` there; false when the message at that
+    /// position was kept before (a redelivery), even if it has been removed since.
+    func recordDeadLetter(_ letter: DeadLetter, partition: Int, offset: Int64) throws -> Bool
+
+    /// Removes a kept dead letter (redriven or discarded) and returns it; nil when there is no such dead letter.
+    func removeDeadLetter(id: Int64) throws -> DeadLetterRecord?
+
+    /// Keeps the events' payloads `seconds` from now on (0: not kept at all), and drops the payloads of up to
+    /// `limit` events received before `now - seconds` (their ids stay, to deduplicate redeliveries); returns how
+    /// many it dropped.
+    func applyEventRetention(seconds: Double, now: Double, limit: Int) throws -> Int
 }
 
 extension RunStoreTransaction {

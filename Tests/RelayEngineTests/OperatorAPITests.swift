@@ -4,6 +4,7 @@ import RelayCore
 import RelayPlugins
 import RelayStore
 import RelayTestSupport
+import RelayTransport
 import Testing
 
 @testable import RelayEngine
@@ -301,6 +302,62 @@ import Testing
             let connection = try JSONParser.parse(reply.text)["connections"]?.arrayValue?.first
             #expect(connection?["parameters"]?["secretKey"] == "********")
             #expect(connection?["parameters"]?["note"] == "key ********")
+        }
+    }
+
+    @Test func deadLettersAreListedRedrivenAndDiscardedAndEventsReplayed() async throws {
+        try await Self.withHarness { api in
+            try await api.pipeline.bus.publish([
+                BusMessage(topic: "relay.events", key: "k", value: Array("not json".utf8))
+            ])
+            var letters: [JSONValue] = []
+            #expect(
+                try await waitFor {
+                    letters = try await api.json("GET", "/dead-letters").1["dead_letters"]?.arrayValue ?? []
+                    return !letters.isEmpty
+                })
+            let letter = try #require(letters.first)
+            #expect(letter["source_topic"] == "relay.events" && letter["excerpt"] == "not json", "\(letter)")
+            let id = try #require(letter["id"]?.intValue)
+            #expect(
+                try await api.json("GET", "/dead-letters/\(id)").1["reason"]?.stringValue?.contains("not an event")
+                    == true)
+            // Redriven: back on relay.events, where it is dead-lettered again, as a new letter.
+            let redriven = try await api.json("POST", "/dead-letters/\(id)/redrive")
+            #expect(redriven.0 == 202 && redriven.1["topic"] == "relay.events", "\(redriven)")
+            #expect(try await api.json("GET", "/dead-letters/\(id)").0 == 404)
+            var again: [JSONValue] = []
+            #expect(
+                try await waitFor {
+                    again = try await api.json("GET", "/dead-letters").1["dead_letters"]?.arrayValue ?? []
+                    return !again.isEmpty
+                })
+            let second = try #require(again.first?["id"]?.intValue)
+            #expect(second != id)
+            #expect(try await api.json("DELETE", "/dead-letters/\(second)").0 == 200)
+            #expect(try await api.json("DELETE", "/dead-letters/\(second)").0 == 404)
+            #expect(try await api.json("POST", "/dead-letters/\(second)/redrive").0 == 404)
+            #expect(try await api.json("GET", "/dead-letters/abc").0 == 400)
+            #expect(try await api.json("GET", "/dead-letters?limit=0").0 == 400)
+
+            // Replay: the manual runs of echo since a minute ago, again, as new events.
+            let first = try #require(
+                try await api.json("POST", "/workflows/echo/runs", #"{"n": 5}"#).1["run_id"]?.stringValue)
+            _ = try await api.wait(first, for: "succeeded")
+            let replay = try await api.json(
+                "POST", "/events/replay",
+                #"{"instance": "manual:echo", "since": "\#(Date().timeIntervalSince1970 - 60)"}"#)
+            #expect(replay.0 == 202 && replay.1["published"] == .int(1), "\(replay)")
+            #expect(
+                try await waitFor {
+                    let runs = try await api.json("GET", "/runs?workflow=echo&status=succeeded").1["runs"]?.arrayValue
+                    return runs?.count == 2
+                })
+            let none = try await api.json("POST", "/events/replay", #"{"workflow": "echo", "since": "-1"}"#)
+            #expect(none.0 == 202 && none.1["published"] == .int(0), "\(none)")
+            #expect(try await api.json("POST", "/events/replay", #"{"workflow": "hold", "since": "0"}"#).0 == 400)
+            #expect(try await api.json("POST", "/events/replay", #"{"since": "0"}"#).0 == 400)
+            #expect(try await api.json("POST", "/events/replay", #"{"workflow": "nothing", "since": "0"}"#).0 == 404)
         }
     }
 }

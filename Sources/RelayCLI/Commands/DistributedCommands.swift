@@ -37,6 +37,13 @@ struct DistributedOptions: ParsableArguments {
             """
     )
     var reloadInterval: String = ProcessInfo.processInfo.environment["RELAY_RELOAD_INTERVAL"] ?? "1s"
+    @Option(
+        help: """
+            Dispatcher: how long to keep events' payloads for relay events replay: 30d, 12h, 0 for not at all \
+            (env RELAY_EVENT_RETENTION).
+            """
+    )
+    var eventRetention: String = ProcessInfo.processInfo.environment["RELAY_EVENT_RETENTION"] ?? "30d"
 
     func run(
         _ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil,
@@ -61,6 +68,7 @@ struct DistributedOptions: ParsableArguments {
         configuration.apiToken = ProcessInfo.processInfo.environment["RELAY_API_TOKEN"].flatMap {
             $0.isEmpty ? nil : $0
         }
+        configuration.dispatcher.eventRetention = try CLIDuration.eventRetention(eventRetention)
         let brokers = configuration.kafka.client.bootstrapServers.joined(separator: ",")
         do {
             try await DistributedPipeline.run(role, project: project, configuration: configuration) { port in
@@ -82,7 +90,8 @@ struct DispatcherCommand: AsyncParsableCommand {
         discussion:
             "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, "
             + "RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, "
-            + "RELAY_PORT, RELAY_DEADLINE_GRACE, RELAY_RELOAD_INTERVAL. SIGTERM drains and exits 0."
+            + "RELAY_PORT, RELAY_DEADLINE_GRACE, RELAY_RELOAD_INTERVAL, RELAY_EVENT_RETENTION. SIGTERM drains and "
+            + "exits 0."
     )
     @OptionGroup var options: DistributedOptions
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")

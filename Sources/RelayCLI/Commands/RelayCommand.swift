@@ -8,7 +8,8 @@ public struct RelayCommand: AsyncParsableCommand {
         version: RelayVersion.string,
         subcommands: [
             UpCommand.self, DispatcherCommand.self, WorkerCommand.self, TriggersCommand.self, WorkflowCommand.self,
-            RunsCommand.self, ArtifactsCommand.self, EventsCommand.self, ConnectionsCommand.self, BenchCommand.self,
+            RunsCommand.self, ArtifactsCommand.self, EventsCommand.self, DeadLettersCommand.self,
+            ConnectionsCommand.self, BenchCommand.self,
             PluginCommand.self,
             TokensCommand.self,
             TopicsCommand.self, KafkaCommand.self, VersionCommand.self,

@@ -246,7 +246,7 @@ struct RunsAnswerCommand: AsyncParsableCommand {
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events", abstract: "Work with trigger events.",
-        subcommands: [EventsPublishCommand.self])
+        subcommands: [EventsPublishCommand.self, EventsReplayCommand.self])
 }
 
 struct EventsPublishCommand: AsyncParsableCommand {

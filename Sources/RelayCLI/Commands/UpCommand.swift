@@ -18,7 +18,7 @@ struct UpCommand: AsyncParsableCommand {
             The operator's API is served under /api/v1 with a bearer token (relay tokens); a fresh project gets one \
             at its first start, printed once. Environment: RELAY_DIR, RELAY_PORT, RELAY_API_TOKEN, \
             RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE, \
-            RELAY_RELOAD_INTERVAL, RELAY_WEBHOOK_BODY_LIMIT.
+            RELAY_RELOAD_INTERVAL, RELAY_WEBHOOK_BODY_LIMIT, RELAY_EVENT_RETENTION.
             """
     )
 
@@ -49,6 +49,13 @@ struct UpCommand: AsyncParsableCommand {
             """
     )
     var webhookBodyLimit: String = ProcessInfo.processInfo.environment["RELAY_WEBHOOK_BODY_LIMIT"] ?? "1048576"
+    @Option(
+        help: """
+            How long to keep events' payloads for relay events replay: 30d, 12h, 0 for not at all \
+            (env RELAY_EVENT_RETENTION).
+            """
+    )
+    var eventRetention: String = ProcessInfo.processInfo.environment["RELAY_EVENT_RETENTION"] ?? "30d"
 
     func run() async throws {
         CLILogging.bootstrap()
@@ -62,6 +69,7 @@ struct UpCommand: AsyncParsableCommand {
         configuration.apiToken = ProcessInfo.processInfo.environment["RELAY_API_TOKEN"].flatMap {
             $0.isEmpty ? nil : $0
         }
+        configuration.dispatcher.eventRetention = try CLIDuration.eventRetention(eventRetention)
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
         // A fresh project gets a token at its first start, printed once with the URL that signs in with it (as
         // notebook servers do): the one-command start stays one command.

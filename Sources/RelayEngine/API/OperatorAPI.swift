@@ -66,6 +66,7 @@ public struct OperatorAPI: Sendable {
         addRunRoutes(to: api)
         addStreamRoute(to: api)
         addConnectionRoutes(to: api)
+        addDeadLetterRoutes(to: api)
         api.get("/openapi.json") { _, _ in
             guard let document = OpenAPIDocument.json else {
                 throw APIError(.internal, "the OpenAPI document shipped with Relay cannot be read")

@@ -40,6 +40,9 @@ public final class Dispatcher: Sendable {
         /// it is dead-lettered.
         public var unboundEventTries: Int
         public var unboundEventDelay: Duration
+        /// How long the run store keeps each event's payload for `relay events replay` (0: not kept); past it the
+        /// payload is dropped, the id kept. Applied by `EventRetention`, hourly, beside the dispatcher.
+        public var eventRetention: Duration = .seconds(30 * 86_400)
 
         public init(
             deadlineGrace: Duration = .seconds(30), sweepInterval: Duration = .milliseconds(100),

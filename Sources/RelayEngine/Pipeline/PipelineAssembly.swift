@@ -72,6 +72,9 @@ public struct PipelineAssembly: Sendable {
                     bus: transport, states: $0, catalog: catalog, connections: connections, registry: registry,
                     metrics: metrics, logger: logger)
             },
+            upkeep: store.map {
+                RunStoreUpkeep(bus: transport, store: $0, configuration: dispatcherConfiguration, logger: logger)
+            },
             logger: logger)
     }
 
@@ -102,13 +105,16 @@ public struct PipelineServices: Sendable {
     public let dispatcher: Dispatcher?
     public let worker: Worker?
     public let triggers: TriggerHost?
+    /// Beside the dispatcher, over its store: the dead-letter keeper and the event retention.
+    public let upkeep: RunStoreUpkeep?
     let logger: Logger
 
     /// For a service group: the dispatcher, the worker, the trigger host (the group stops them in reverse). With
     /// `logging`, each says when it starts draining and when it has drained.
     public func components(logging: Bool = false) -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let logger = logging ? self.logger : nil
-        var components: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // (The store's upkeep first, so that it stops last and keeps what the draining dispatcher dead-letters.)
+        var components = upkeep?.components(logger: logger) ?? []
         if let dispatcher {
             components.append(
                 .init(service: PipelineComponent(name: "dispatcher", logger: logger) { try await dispatcher.run() }))
@@ -129,6 +135,7 @@ public struct PipelineServices: Sendable {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let dispatcher { group.addTask { try await dispatcher.run() } }
+            if let upkeep { group.addTask { try await upkeep.run() } }
             if let worker { group.addTask { try await worker.run() } }
             if let triggers { group.addTask { try await triggers.run() } }
             defer { group.cancelAll() }

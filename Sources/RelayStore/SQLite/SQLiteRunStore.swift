@@ -96,6 +96,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 CREATE INDEX IF NOT EXISTS job_deadlines_late ON job_deadlines(run_id) WHERE late_status IS NOT NULL;
                 """)
             try createChangeLog(db)
+            try createDeadLetterAndEventTables(db)
         }
     }
 

@@ -9,7 +9,9 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         try db.query(
             "INSERT OR IGNORE INTO events (event_id, instance, received_at) VALUES (?, ?, ?)",
             [.text(event.id), .text(event.instance), .double(RunTime.now())])
-        return db.changes == 1
+        guard db.changes == 1 else { return false }
+        try keepPayload(of: event)
+        return true
     }
 
     func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws {

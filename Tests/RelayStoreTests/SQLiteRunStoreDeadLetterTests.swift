@@ -1,0 +1,180 @@
+import Foundation
+import RelayCore
+import RelayTransport
+import Testing
+
+@testable import RelayStore
+
+/// Dead letters kept in the SQLite run store, and the events' payloads kept for replay with their retention.
+@Suite struct SQLiteRunStoreDeadLetterTests {
+    static func withStore(_ body: (SQLiteRunStore, SQLiteDatabase) async throws -> Void) async throws {
+        try await SQLiteRunStoreTests.withDatabase { database in
+            try await body(try SQLiteRunStore(bus: try EmbeddedBus(database: database)), database)
+        }
+    }
+
+    static func letter(_ n: Int, value: [UInt8]? = nil) -> DeadLetter {
+        DeadLetter(
+            reason: "not an event: \(n)", sourceTopic: "relay.events", offset: Int64(100 + n), key: "key-\(n)",
+            value: value ?? Array("{\"n\": \(n)}".utf8), originalHeaders: ["trace": "t-\(n)"])
+    }
+
+    /// Records `letter` as the message at `partition`/`offset` of relay.dlq; whether it was new.
+    static func record(_ store: SQLiteRunStore, _ letter: DeadLetter, partition: Int = 0, offset: Int64) async throws
+        -> Bool
+    {
+        try await store.transaction(acknowledging: []) { tx in
+            (try tx.recordDeadLetter(letter, partition: partition, offset: offset), [])
+        }
+    }
+
+    @Test func deadLettersAreKeptListedInOrderReadAndRemoved() async throws {
+        try await Self.withStore { store, database in
+            for n in 1...5 { #expect(try await Self.record(store, Self.letter(n), offset: Int64(n))) }
+            let all = try await store.deadLetters(limit: 10, after: nil)
+            #expect(all.map(\.key) == ["key-1", "key-2", "key-3", "key-4", "key-5"])
+            #expect(all.map(\.id) == all.map(\.id).sorted())
+            let first = try #require(all.first)
+            #expect(first.reason == "not an event: 1")
+            #expect(first.sourceTopic == "relay.events")
+            #expect(first.offset == 101)
+            #expect(first.value == Array("{\"n\": 1}".utf8))
+            #expect(first.headers == ["trace": "t-1"])
+            #expect(first.excerpt == "{\"n\": 1}")
+            #expect(!first.truncated)
+            #expect(first.json["source_topic"] == "relay.events")
+            #expect(first.json["received_at"]?.stringValue?.hasSuffix("Z") == true)
+            // Paging: after an id, at most `limit`.
+            #expect(try await store.deadLetters(limit: 2, after: all[1].id).map(\.key) == ["key-3", "key-4"])
+            #expect(try await store.deadLetter(id: all[2].id) == all[2])
+
+            let removed = try await store.transaction(acknowledging: []) { tx in
+                (try tx.removeDeadLetter(id: all[2].id), [])
+            }
+            #expect(removed == all[2])
+            #expect(try await store.deadLetter(id: all[2].id) == nil)
+            #expect(
+                try await store.deadLetters(limit: 10, after: nil).map(\.key) == ["key-1", "key-2", "key-4", "key-5"])
+            let again = try await store.transaction(acknowledging: []) { tx in
+                (try tx.removeDeadLetter(id: all[2].id), [])
+            }
+            #expect(again == nil)
+            // A reader of the same file sees the same.
+            let reader = SQLiteRunStore(readingFrom: database)
+            #expect(try await reader.deadLetters(limit: 10, after: nil).count == 4)
+        }
+    }
+
+    @Test func theSameDeadLetterMessageIsKeptOnceEvenAfterItWasRemoved() async throws {
+        try await Self.withStore { store, _ in
+            #expect(try await Self.record(store, Self.letter(1), partition: 2, offset: 7))
+            #expect(!(try await Self.record(store, Self.letter(1), partition: 2, offset: 7)))
+            // Another partition's offset 7 is another message.
+            #expect(try await Self.record(store, Self.letter(2), partition: 3, offset: 7))
+            let kept = try await store.deadLetters(limit: 10, after: nil)
+            #expect(kept.map(\.key) == ["key-1", "key-2"])
+            // Redriven (removed), then delivered again after a crash: not brought back.
+            _ = try await store.transaction(acknowledging: []) { tx in (try tx.removeDeadLetter(id: kept[0].id), []) }
+            #expect(!(try await Self.record(store, Self.letter(1), partition: 2, offset: 7)))
+            #expect(try await store.deadLetters(limit: 10, after: nil).map(\.key) == ["key-2"])
+        }
+    }
+
+    @Test func aValueAboveOneMebibyteIsKeptTruncatedAndSaysSo() async throws {
+        try await Self.withStore { store, _ in
+            let big = [UInt8](repeating: UInt8(ascii: "a"), count: DeadLetterLimits.maximumValueBytes + 10)
+            #expect(try await Self.record(store, Self.letter(1, value: big), offset: 1))
+            let kept = try #require(try await store.deadLetters(limit: 1, after: nil).first)
+            #expect(kept.value.count == DeadLetterLimits.maximumValueBytes)
+            #expect(kept.truncated)
+            #expect(kept.reason.contains("kept truncated: a value of 1048586 bytes"), "\(kept.reason)")
+            #expect(kept.excerpt.utf8.count == 512)
+            #expect(kept.json["truncated"] == true)
+        }
+    }
+
+    @Test(arguments: [0, -1, 1001])
+    func aListLimitOutsideOneToAThousandIsRefused(limit: Int) async throws {
+        try await Self.withStore { store, _ in
+            let error = await #expect(throws: RelayError.self) { try await store.deadLetters(limit: limit, after: nil) }
+            #expect(error?.message == "dead letters: expected a limit from 1 to 1000, found \(limit)")
+        }
+    }
+
+    // MARK: - Events' payloads
+
+    static func recordEvents(_ store: SQLiteRunStore, _ events: [TriggerEvent]) async throws -> [Bool] {
+        try await store.transaction(acknowledging: []) { tx in (try events.map { try tx.recordEvent($0) }, []) }
+    }
+
+    static func event(_ n: Int, instance: String = "webhook#1") -> TriggerEvent {
+        TriggerEvent(
+            id: "e-\(n)", instance: instance, plugin: "webhook", trigger: "webhook", output: ["n": .int(n)],
+            time: 1_700_000_000 + Double(n))
+    }
+
+    @Test func anEventsPayloadIsKeptAndReadByInstanceAndTime() async throws {
+        try await Self.withStore { store, _ in
+            let before = RunTime.now()
+            let recorded = try await Self.recordEvents(
+                store, [Self.event(1), Self.event(2, instance: "other"), Self.event(3)])
+            #expect(recorded == [true, true, true])
+            let after = RunTime.now()
+            let kept = try await store.events(instance: "webhook#1", since: before, until: after, limit: 10)
+            #expect(kept == [Self.event(1), Self.event(3)])
+            #expect(
+                try await store.events(instance: "webhook#1", since: before, until: after, limit: 1) == [Self.event(1)])
+            #expect(
+                try await store.events(instance: "webhook#1", since: after + 1, until: after + 10, limit: 10).isEmpty)
+        }
+    }
+
+    @Test func pastTheRetentionThePayloadIsDroppedAndTheIdStillDeduplicates() async throws {
+        try await Self.withStore { store, _ in
+            let before = RunTime.now()
+            _ = try await Self.recordEvents(store, [Self.event(1), Self.event(2)])
+            // Kept an hour: an hour and a half later, neither payload is.
+            let dropped = try await store.transaction(acknowledging: []) { tx in
+                (try tx.applyEventRetention(seconds: 3600, now: RunTime.now() + 5400, limit: 1000), [])
+            }
+            #expect(dropped == 2)
+            #expect(
+                try await store.events(instance: "webhook#1", since: before, until: before + 86_400, limit: 10).isEmpty)
+            // A redelivered event is still recognised.
+            #expect(try await Self.recordEvents(store, [Self.event(1)]) == [false])
+            // Within the retention nothing is dropped.
+            _ = try await Self.recordEvents(store, [Self.event(3)])
+            let none = try await store.transaction(acknowledging: []) { tx in
+                (try tx.applyEventRetention(seconds: 3600, now: RunTime.now(), limit: 1000), [])
+            }
+            #expect(none == 0)
+            #expect(
+                try await store.events(instance: "webhook#1", since: before, until: RunTime.now(), limit: 10)
+                    == [Self.event(3)])
+        }
+    }
+
+    @Test func withARetentionOfZeroNoPayloadIsKept() async throws {
+        try await Self.withStore { store, _ in
+            let before = RunTime.now()
+            _ = try await store.transaction(acknowledging: []) { tx in
+                (try tx.applyEventRetention(seconds: 0, now: RunTime.now(), limit: 1000), [])
+            }
+            #expect(try await Self.recordEvents(store, [Self.event(1)]) == [true])
+            #expect(
+                try await store.events(instance: "webhook#1", since: before, until: RunTime.now(), limit: 10).isEmpty)
+            #expect(try await Self.recordEvents(store, [Self.event(1)]) == [false])
+        }
+    }
+
+    @Test func aReaderOfAFileWrittenBeforePayloadsAndDeadLettersReadsNothing() async throws {
+        try await SQLiteRunStoreTests.withDatabase { database in
+            try database.syncExecute(
+                "CREATE TABLE events (event_id TEXT PRIMARY KEY, instance TEXT NOT NULL, received_at REAL NOT NULL)")
+            let reader = SQLiteRunStore(readingFrom: database)
+            #expect(try await reader.events(instance: "i", since: 0, until: 1e10, limit: 10).isEmpty)
+            #expect(try await reader.deadLetters(limit: 10, after: nil).isEmpty)
+            #expect(try await reader.deadLetter(id: 1) == nil)
+        }
+    }
+}
