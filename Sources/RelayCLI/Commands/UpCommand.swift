@@ -50,6 +50,7 @@ struct UpCommand: AsyncParsableCommand {
         configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
         configuration.reloadInterval = try ReloadInterval.duration(reloadInterval)
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
+        CLIMetrics.bootstrap(pipeline.metrics)
         let workflows = project.workflows.map(\.name).joined(separator: ", ")
         try await pipeline.run { port in
             FileHandle.standardError.write(

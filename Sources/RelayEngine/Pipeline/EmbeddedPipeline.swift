@@ -6,7 +6,7 @@ import RelayStore
 import RelayTransport
 import ServiceLifecycle
 
-/// `relay up`: the trigger host, the dispatcher, the workers, the HTTP endpoint (webhooks, `/healthz`,
+/// `relay up`: the trigger host, the dispatcher, the workers, the HTTP endpoint (webhooks, `/healthz`, `/readyz`,
 /// `/metrics`), a printer of finished runs and the workflow watcher (hot reload), in one process over one SQLite
 /// file.
 ///
@@ -47,6 +47,13 @@ public final class EmbeddedPipeline: Sendable {
         bus = try EmbeddedBus(database: database)
         store = try SQLiteRunStore(bus: bus)
         triggerStates = try SQLiteTriggerStateStore(database: database)
+        metrics.observe(bus: bus)
+        metrics.observe(store: store)
+    }
+
+    /// What `/readyz` checks: the bus and the run store answer.
+    public var readiness: PipelineReadiness {
+        PipelineReadiness([PipelineReadiness.bus(bus), PipelineReadiness.store(store)])
     }
 
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
@@ -57,7 +64,7 @@ public final class EmbeddedPipeline: Sendable {
         let triggers = pipeline.triggers
         let app = PipelineHTTP.application(
             host: configuration.host, port: configuration.port, serverName: "relay",
-            metrics: metrics, triggers: triggers, logger: logger, onReady: onReady)
+            metrics: metrics, readiness: readiness, triggers: triggers, logger: logger, onReady: onReady)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {
             services.append(.init(service: PipelineComponent(name: "printer") { try await self.printRuns() }))
