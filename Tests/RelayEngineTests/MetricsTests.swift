@@ -62,7 +62,6 @@ import Testing
             #expect(value(Name.stepDuration + "_count", encode) == 2)
             #expect(value(Name.stepDuration + "_bucket", encode.merging(["le": "+Inf"]) { $1 }) == 2)
             #expect(value(Name.stepDuration + "_bucket", encode.merging(["le": "60.0"]) { $1 }) == 2)
-            #expect(value(Name.stepDuration + "_bucket", encode.merging(["le": "0.0005"]) { $1 }) <= 2)
             #expect(value(Name.stepDuration + "_sum", encode) > 0)
             #expect(value(Name.runDuration + "_count", ["workflow": "echo"]) == 2)
             #expect(value(Name.runDuration + "_bucket", ["workflow": "echo", "le": "60.0"]) == 2)
