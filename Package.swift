@@ -33,6 +33,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         .package(url: "https://github.com/attaswift/BigInt.git", from: "6.0.0"),
+        // Metrics: swift-metrics' API, exported for Prometheus by swift-prometheus (one registry per pipeline).
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // librdkafka (Debian librdkafka-dev), reached through a module map and a shim header.
@@ -107,6 +110,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // The OpenAPI document of the operator's API, served at /api/v1/openapi.json.
             resources: [.copy("API/openapi.json")]
@@ -127,6 +132,7 @@ let package = Package(
                 "RelayBench", "RelayImport",
                 "RelayTransport", "RelayStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(name: "relay", dependencies: ["RelayCLI"]),

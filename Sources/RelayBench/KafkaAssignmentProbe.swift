@@ -54,16 +54,6 @@ struct KafkaAssignmentProbe: Sendable {
     /// The sum of `relay_kafka_assigned_partitions` samples whose `topic` label is `topic`, in Prometheus' text
     /// format (one process may have several groups on a topic).
     static func assignedPartitions(of topic: String, in metrics: String) -> Int {
-        let prefix = "relay_kafka_assigned_partitions{"
-        var total = 0
-        for line in metrics.split(separator: "\n") where line.hasPrefix(prefix) {
-            guard let close = line.lastIndex(of: "}"),
-                line[line.index(line.startIndex, offsetBy: prefix.count)..<close].contains(
-                    "topic=\"\(PipelineMetrics.escaped(topic))\""),
-                let value = Int(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces))
-            else { continue }
-            total += value
-        }
-        return total
+        Int(PipelineMetrics.value(of: PipelineMetrics.Name.assignedPartitions, labels: ["topic": topic], in: metrics))
     }
 }

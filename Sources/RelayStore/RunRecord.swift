@@ -12,10 +12,12 @@ public struct RunRecord: Sendable, Equatable {
     /// How long the run may run, in seconds (its workflow's `timeout`, or for a sub-workflow's run the calling
     /// step's when shorter); nil: no limit.
     public var timeout: Double?
+    /// When the run started (Unix time, the dispatcher's clock); nil when the store does not say.
+    public var startedAt: Double?
 
     public init(
         id: String, workflow: String, version: String?, status: RunStatus, parent: RunParent? = nil,
-        timeout: Double? = nil
+        timeout: Double? = nil, startedAt: Double? = nil
     ) {
         self.id = id
         self.workflow = workflow
@@ -23,6 +25,7 @@ public struct RunRecord: Sendable, Equatable {
         self.status = status
         self.parent = parent
         self.timeout = timeout
+        self.startedAt = startedAt
     }
 }
 

@@ -268,9 +268,8 @@ struct GraphDeploymentTrait: SuiteTrait, TestScoping {
 
     /// The partitions of `topic` the process's consumers own: `relay_kafka_assigned_partitions{…topic="…"} N`.
     static func assigned(_ topic: String, in metrics: String) -> Int {
-        metrics.split(separator: "\n").filter {
-            $0.hasPrefix("relay_kafka_assigned_partitions{") && $0.contains("topic=\"\(topic)\"")
-        }.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        // (A gauge's value is written as a floating-point number: `3.0`.)
+        Int(PipelineMetrics.value(of: PipelineMetrics.Name.assignedPartitions, labels: ["topic": topic], in: metrics))
     }
 }
 

@@ -22,18 +22,19 @@ struct KafkaAssignmentMetricTests {
         let bus = try KafkaTransport(configuration: configuration)
         let metrics = PipelineMetrics()
         metrics.observeAssignedPartitions { bus.assignedPartitions }
-        #expect(!metrics.prometheusText().contains("relay_kafka_assigned_partitions{"), "no subscription yet")
+        #expect(!(await metrics.prometheusText()).contains("relay_kafka_assigned_partitions{"), "no subscription yet")
 
         let subscription = try await bus.subscribe(topic: "jobs.demo", group: "workers")
         let sample = "relay_kafka_assigned_partitions{group=\"\(prefix)workers\",topic=\"\(prefix)jobs.demo\"}"
-        #expect(metrics.prometheusText().contains("# TYPE relay_kafka_assigned_partitions gauge"))
+        #expect(await metrics.prometheusText().contains("# TYPE relay_kafka_assigned_partitions gauge"))
         // Polling serves the group join: wait for it by asking for a message (none comes).
         let polling = Task { _ = try? await subscription.next() }
         let deadline = ContinuousClock.now + .seconds(60)
-        while !metrics.prometheusText().contains(sample + " 3"), ContinuousClock.now < deadline {
+        while !(await metrics.prometheusText()).contains(sample + " 3"), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(metrics.prometheusText().contains(sample + " 3"), "\(metrics.prometheusText())")
+        let text = await metrics.prometheusText()
+        #expect(text.contains(sample + " 3"), "\(text)")
         #expect(
             bus.assignedPartitions == [.init(group: prefix + "workers", topic: prefix + "jobs.demo", partitions: 3)])
         polling.cancel()

@@ -42,6 +42,6 @@ struct KafkaDeadlineTests {
         #expect(detail.summary.error == "step encode failed: \(lost)")
         #expect(detail.steps.map(\.status) == [.failed])
         #expect(detail.steps.first?.error == lost)
-        #expect(metrics.stepsFailedByDeadline.count == 1)
+        #expect(metrics.value(of: PipelineMetrics.Name.stepsFailedByDeadline) == 1)
     }
 }

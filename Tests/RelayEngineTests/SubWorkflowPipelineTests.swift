@@ -199,7 +199,7 @@ import Testing
         #expect(parentAfter?.steps.map(\.stepID) == ["sub"])
         #expect(parentAfter?.summary.status == .cancelled)
         #expect(counts[.cancelled] == 2)
-        #expect(pipeline.metrics.runsCancelled.count == 2)
+        #expect(pipeline.metrics.value(of: PipelineMetrics.Name.runsFinished, labels: ["status": "cancelled"]) == 2)
     }
 
     @Test func aResumeRightAfterACancelStartsANewChildAndTheOldChildsEndChangesNothing() async throws {

@@ -70,8 +70,11 @@ struct DistributedOptions: ParsableArguments {
         }
         configuration.dispatcher.eventRetention = try CLIDuration.eventRetention(eventRetention)
         let brokers = configuration.kafka.client.bootstrapServers.joined(separator: ",")
+        let metrics = PipelineMetrics()
+        CLIMetrics.bootstrap(metrics)
         do {
-            try await DistributedPipeline.run(role, project: project, configuration: configuration) { port in
+            try await DistributedPipeline.run(role, project: project, configuration: configuration, metrics: metrics) {
+                port in
                 FileHandle.standardError.write(
                     Data(
                         ("relay \(role.rawValue): \(project.workflows.count) workflow(s), Kafka "

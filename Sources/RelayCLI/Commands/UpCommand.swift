@@ -71,6 +71,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         configuration.dispatcher.eventRetention = try CLIDuration.eventRetention(eventRetention)
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
+        CLIMetrics.bootstrap(pipeline.metrics)
         // A fresh project gets a token at its first start, printed once with the URL that signs in with it (as
         // notebook servers do): the one-command start stays one command.
         let tokens = APITokenStore(

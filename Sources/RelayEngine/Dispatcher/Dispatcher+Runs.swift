@@ -54,7 +54,11 @@ extension Dispatcher {
                     id: id, workflow: workflow.name, version: version.hash, event: event, parent: parent,
                     timeout: limit.map { $0 / .seconds(1) }))
         else { return [] }
-        return [.started] + (try advance(runID: id, workflow: workflow, in: tx))
+        let progress = try advance(runID: id, workflow: workflow, in: tx)
+        // A trigger's run whose first job goes out now: the event-to-first-job latency is measured once published.
+        let firstJob = parent == nil && progress.contains { if case .job = $0 { true } else { false } }
+        let started = StartedRun(workflow: workflow.name, firstJobAfterEventAt: firstJob ? event.time : nil)
+        return [.started(started)] + progress
     }
 
     /// Starts the child run of a sub-workflow step's attempt (or item attempt) `parent`, with `input` as its

@@ -68,15 +68,18 @@ public final class Dispatcher: Sendable {
         self.logger = logger
     }
 
+    /// The consumer group of its subscriptions (events, results, control).
+    public static let group = "relay.dispatcher"
+
     /// Runs until cancelled.
     public func run() async throws {
         // What an earlier process decided and did not get to publish goes out before anything new is decided.
         try await store.publishPending()
         // Jobs in flight get their full time again: the dispatcher's downtime is not theirs.
         try await store.transaction(acknowledging: []) { tx in (try tx.restartDeadlines(now: RunTime.now()), []) }
-        let events = try await bus.subscribe(topic: Topics.events, group: "relay.dispatcher")
-        let results = try await bus.subscribe(topic: Topics.results, group: "relay.dispatcher")
-        let control = try await bus.subscribe(topic: Topics.control, group: "relay.dispatcher")
+        let events = try await bus.subscribe(topic: Topics.events, group: Self.group)
+        let results = try await bus.subscribe(topic: Topics.results, group: Self.group)
+        let control = try await bus.subscribe(topic: Topics.control, group: Self.group)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.consume(events) { tx, delivery in try self.applyEvent(delivery, in: tx) } }
             group.addTask { try await self.consume(results) { tx, delivery in try self.applyResult(delivery, in: tx) } }
@@ -92,23 +95,21 @@ public final class Dispatcher: Sendable {
         await control.close()
     }
 
-    /// What handling messages decided: messages to publish and counters to move once committed.
+    /// What handling messages decided: messages to publish and metrics to move once committed.
     struct Outcome: Sendable {
         var messages: [BusMessage] = []
-        var runsStarted = 0
-        var runsSucceeded = 0
-        var runsFailed = 0
-        var runsCancelled = 0
-        var deadLettered = 0
+        /// The workflows of the runs started.
+        var runsStarted: [StartedRun] = []
+        var runsEnded: [EndedRun] = []
+        /// The source topics of the messages dead-lettered.
+        var deadLettered: [String] = []
         var stepsFailedByDeadline = 0
         var lateResults = 0
 
         mutating func add(_ other: Outcome) {
             messages += other.messages
             runsStarted += other.runsStarted
-            runsSucceeded += other.runsSucceeded
-            runsFailed += other.runsFailed
-            runsCancelled += other.runsCancelled
+            runsEnded += other.runsEnded
             deadLettered += other.deadLettered
             stepsFailedByDeadline += other.stepsFailedByDeadline
             lateResults += other.lateResults
@@ -122,16 +123,26 @@ public final class Dispatcher: Sendable {
             switch progress {
             case .job(let job): messages.append(job.message)
             case .message(let message): messages.append(message)
-            case .started: runsStarted += 1
-            case .ended(let notice):
+            case .started(let run): runsStarted.append(run)
+            case .ended(let notice, let startedAt):
                 messages.append(notice.message)
-                switch notice.status {
-                case .succeeded: runsSucceeded += 1
-                case .cancelled: runsCancelled += 1
-                default: runsFailed += 1
-                }
+                runsEnded.append(EndedRun(workflow: notice.workflow, status: notice.status, startedAt: startedAt))
             }
         }
+    }
+
+    /// A run started: its workflow, and for a trigger's run whose first job went out in the same decision, the
+    /// event's time (for `relay_event_to_first_job_seconds`).
+    struct StartedRun: Sendable {
+        var workflow: String
+        var firstJobAfterEventAt: Double?
+    }
+
+    /// A run ended, and when it had started (nil: unknown).
+    struct EndedRun: Sendable {
+        var workflow: String
+        var status: RunStatus
+        var startedAt: Double?
     }
 
     /// What follows a decision in a run.
@@ -140,10 +151,10 @@ public final class Dispatcher: Sendable {
         case job(ActionJob)
         /// Another message to publish (a sub-workflow run's result for its parent's step, a scheduled request).
         case message(BusMessage)
-        /// A run has started (a sub-workflow's).
-        case started
-        /// The run has ended (recorded in the store); its notice.
-        case ended(RunNotice)
+        /// A run has started (a trigger's or a sub-workflow's).
+        case started(StartedRun)
+        /// The run has ended (recorded in the store); its notice, and when it had started.
+        case ended(RunNotice, startedAt: Double?)
     }
 
     /// Handles whatever is waiting (up to 256 messages) in one transaction: their decisions, what they publish and
@@ -162,7 +173,9 @@ public final class Dispatcher: Sendable {
                         total.add(try apply(tx, delivery))
                     } catch let poison as PoisonMessage {
                         total.add(
-                            Outcome(messages: [self.deadLetter(delivery, reason: poison.reason)], deadLettered: 1))
+                            Outcome(
+                                messages: [self.deadLetter(delivery, reason: poison.reason)],
+                                deadLettered: [delivery.message.topic]))
                     }
                 }
                 return (total, total.messages)
@@ -171,15 +184,22 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Moves the counters of a committed outcome.
+    /// Moves the metrics of a committed outcome (its jobs are published: durations end now).
     private func count(_ outcome: Outcome) {
-        metrics.runsStarted.increment(by: outcome.runsStarted)
-        metrics.runsSucceeded.increment(by: outcome.runsSucceeded)
-        metrics.runsFailed.increment(by: outcome.runsFailed)
-        metrics.runsCancelled.increment(by: outcome.runsCancelled)
-        metrics.deadLettered.increment(by: outcome.deadLettered)
-        metrics.stepsFailedByDeadline.increment(by: outcome.stepsFailedByDeadline)
-        metrics.lateResults.increment(by: outcome.lateResults)
+        let now = RunTime.now()
+        for run in outcome.runsStarted {
+            metrics.runStarted(workflow: run.workflow)
+            // (An event's time is the trigger host's clock: one outside Unix time's sane range is passed over.)
+            if let eventTime = run.firstJobAfterEventAt, (0...1e11).contains(eventTime) {
+                metrics.firstJobPublished(workflow: run.workflow, seconds: now - eventTime)
+            }
+        }
+        for run in outcome.runsEnded {
+            metrics.runFinished(workflow: run.workflow, status: run.status, seconds: run.startedAt.map { now - $0 })
+        }
+        for topic in outcome.deadLettered { metrics.deadLettered(sourceTopic: topic) }
+        if outcome.stepsFailedByDeadline > 0 { metrics.stepsFailedByDeadline(outcome.stepsFailedByDeadline) }
+        if outcome.lateResults > 0 { metrics.lateResults(outcome.lateResults) }
     }
 
     /// The header that counts how often an event no workflow was bound to has been looked at.
@@ -418,7 +438,9 @@ public final class Dispatcher: Sendable {
         }
         let run = try tx.runRecord(id: runID)
         let name = workflow?.name ?? run?.workflow ?? ""
-        var progress: [Progress] = [.ended(RunNotice(runID: runID, workflow: name, status: status))]
+        var progress: [Progress] = [
+            .ended(RunNotice(runID: runID, workflow: name, status: status), startedAt: run?.startedAt)
+        ]
         if status != .succeeded {
             progress += try cancelChildren(of: runID, reason: "its parent run \(runID) \(status.rawValue)", in: tx)
         } else if let leftLoopAt {

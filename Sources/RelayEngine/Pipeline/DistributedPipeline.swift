@@ -20,7 +20,7 @@ public enum DistributedPipeline {
 
     public struct Configuration: Sendable {
         public var kafka = KafkaTransportConfiguration()
-        /// The HTTP endpoint: `/healthz` and `/metrics` (and, for triggers, webhooks); a nil port: none.
+        /// The HTTP endpoint: `/healthz`, `/readyz` and `/metrics` (and, for triggers, webhooks); a nil port: none.
         public var host = "127.0.0.1"
         public var port: Int?
         /// Workers: jobs run at once, and which plugins' job topics to consume (nil: the plugins the workflows use).
@@ -42,10 +42,10 @@ public enum DistributedPipeline {
         public init() {}
     }
 
-    /// Runs one role until SIGTERM or SIGINT.
+    /// Runs one role until SIGTERM or SIGINT, with `metrics` at its `/metrics`.
     public static func run(
         _ role: Role, project: Project, configuration: Configuration,
-        logger: Logger = Logger(label: "relay"),
+        metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay"),
         onReady: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
         var kafka = configuration.kafka
@@ -57,8 +57,8 @@ public enum DistributedPipeline {
         let transport = try KafkaTransport(configuration: kafka, logger: logger)
         do {
             try await runServices(
-                role, project: project, configuration: configuration, transport: transport, logger: logger,
-                onReady: onReady)
+                role, project: project, configuration: configuration, transport: transport, metrics: metrics,
+                logger: logger, onReady: onReady)
         } catch {
             await transport.close()
             throw error
@@ -71,11 +71,10 @@ public enum DistributedPipeline {
     /// The role's services and the HTTP endpoint, until the service group ends (the caller closes the transport).
     private static func runServices(
         _ role: Role, project: Project, configuration: Configuration, transport: KafkaTransport,
-        logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
+        metrics: PipelineMetrics, logger: Logger, onReady: @escaping @Sendable (Int) async -> Void
     ) async throws {
-        let metrics = PipelineMetrics()
-        // Which partitions this process's consumers own now, at /metrics (who has joined a group, and with what).
-        metrics.observeAssignedPartitions { transport.assignedPartitions }
+        // Which partitions this process's consumers own now and how far its groups are behind, at /metrics.
+        metrics.observe(kafka: transport)
         var assembly = PipelineAssembly(project: project, transport: transport, metrics: metrics, logger: logger)
         assembly.dispatcherConfiguration = configuration.dispatcher
         let pipeline: PipelineServices
@@ -84,6 +83,7 @@ public enum DistributedPipeline {
         case .dispatcher:
             let database = try SQLiteDatabase(path: project.layout.database)
             let store = try SQLiteRunStore(database: database, publishingTo: transport)
+            metrics.observe(store: store)
             pipeline = assembly.services(dispatcher: store)
             api = OperatorAPI(
                 store: store, transport: transport, registry: assembly.registry, layout: project.layout,
@@ -105,6 +105,12 @@ public enum DistributedPipeline {
             pipeline = assembly.services(triggers: try SQLiteTriggerStateStore(database: database))
         }
         let triggers = pipeline.triggers
+        // Ready once the cluster answers and the groups its services consume in have joined (and the run store).
+        let groups =
+            (pipeline.dispatcher.map { _ in [Dispatcher.group, DeadLetterKeeper.group] } ?? [])
+            + (pipeline.worker?.plugins.map { Worker.group(of: $0) } ?? [])
+        var checks = [PipelineReadiness.kafka(transport, groups: groups)]
+        if let store = pipeline.dispatcher?.store as? SQLiteRunStore { checks.append(PipelineReadiness.store(store)) }
         var services = pipeline.components(logging: true)
         // The roles that start runs and trigger instances follow the workflow files; after the services, so that
         // it stops before them.
@@ -120,8 +126,8 @@ public enum DistributedPipeline {
                 .init(
                     service: PipelineHTTP.application(
                         host: configuration.host, port: port, serverName: "relay-\(role.rawValue)", metrics: metrics,
-                        triggers: triggers, api: api, webhookBodyLimit: configuration.webhookBodyLimit,
-                        logger: logger, onReady: onReady)))
+                        readiness: PipelineReadiness(checks), triggers: triggers, api: api,
+                        webhookBodyLimit: configuration.webhookBodyLimit, logger: logger, onReady: onReady)))
         } else {
             await onReady(0)
         }

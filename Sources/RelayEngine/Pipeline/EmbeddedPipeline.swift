@@ -6,7 +6,7 @@ import RelayStore
 import RelayTransport
 import ServiceLifecycle
 
-/// `relay up`: the trigger host, the dispatcher, the workers, the HTTP endpoint (webhooks, `/healthz`,
+/// `relay up`: the trigger host, the dispatcher, the workers, the HTTP endpoint (webhooks, `/healthz`, `/readyz`,
 /// `/metrics`), a printer of finished runs and the workflow watcher (hot reload), in one process over one SQLite
 /// file.
 ///
@@ -55,6 +55,13 @@ public final class EmbeddedPipeline: Sendable {
         bus = try EmbeddedBus(database: database)
         store = try SQLiteRunStore(bus: bus)
         triggerStates = try SQLiteTriggerStateStore(database: database)
+        metrics.observe(bus: bus)
+        metrics.observe(store: store)
+    }
+
+    /// What `/readyz` checks: the bus and the run store answer.
+    public var readiness: PipelineReadiness {
+        PipelineReadiness([PipelineReadiness.bus(bus), PipelineReadiness.store(store)])
     }
 
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
@@ -74,8 +81,8 @@ public final class EmbeddedPipeline: Sendable {
             configuration: configuration.api, logger: logger)
         let app = PipelineHTTP.application(
             host: configuration.host, port: configuration.port, serverName: "relay",
-            metrics: metrics, triggers: triggers, api: api, webhookBodyLimit: configuration.webhookBodyLimit,
-            logger: logger, onReady: onReady)
+            metrics: metrics, readiness: readiness, triggers: triggers, api: api,
+            webhookBodyLimit: configuration.webhookBodyLimit, logger: logger, onReady: onReady)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if configuration.printRuns {
             services.append(.init(service: PipelineComponent(name: "printer") { try await self.printRuns() }))

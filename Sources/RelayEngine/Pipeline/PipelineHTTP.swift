@@ -4,8 +4,11 @@ import RelayCore
 import RelaySDK
 import ServiceLifecycle
 
-/// The HTTP endpoints of a process that runs pipeline services: `/healthz`, `/metrics`, and with a trigger host
-/// its webhooks (`/webhooks/**`) and the dispatcher endpoint of external triggers (`/dispatcher/<token>`).
+/// The HTTP endpoints of a process that runs pipeline services: `/healthz`, `/readyz`, `/metrics`, and with a
+/// trigger host its webhooks (`/webhooks/**`) and the dispatcher endpoint of external triggers
+/// (`/dispatcher/<token>`). Every request is measured by Hummingbird's `MetricsMiddleware`, which reports through the
+/// global `MetricsSystem` (bootstrapped by the executables with the process's `PipelineMetrics.factory`; a no-op
+/// elsewhere).
 enum PipelineHTTP {
     /// The largest event an external trigger may post: a longer one is answered 413 and its connection closed.
     static let largestBody = 16 * 1024 * 1024
@@ -13,12 +16,26 @@ enum PipelineHTTP {
     static let defaultWebhookBodyLimit = 1024 * 1024
 
     static func router(
-        metrics: PipelineMetrics, triggers: TriggerHost?, api: OperatorAPI? = nil,
-        webhookBodyLimit: Int = defaultWebhookBodyLimit
+        metrics: PipelineMetrics, readiness: PipelineReadiness = PipelineReadiness(), triggers: TriggerHost?,
+        api: OperatorAPI? = nil, webhookBodyLimit: Int = defaultWebhookBodyLimit
     ) -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: MetricsMiddleware())
+        // Alive: the process answers.
         router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/metrics") { _, _ in metrics.prometheusText() }
+        // Ready: its bus and run store answer, and on Kafka every consumer group has joined.
+        router.get("/readyz") { _, _ -> Response in
+            let reasons = await readiness.reasons()
+            let body: JSONValue = ["ready": .bool(reasons.isEmpty), "reasons": .array(reasons.map { .string($0) })]
+            return Response(
+                status: reasons.isEmpty ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: JSONWriter.compact.string(body) + "\n")))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: await metrics.prometheusText())))
+        }
         api?.addRoutes(to: router)
         guard let triggers else { return router }
         for method in [HTTPRequest.Method.post, .get] {
@@ -38,14 +55,17 @@ enum PipelineHTTP {
     /// triggers learn the dispatcher endpoint's base URL and `onReady` gets the port. Its logs below warning are
     /// dropped (one line per request would drown the pipeline's).
     static func application(
-        host: String, port: Int, serverName: String, metrics: PipelineMetrics, triggers: TriggerHost?,
-        api: OperatorAPI? = nil, webhookBodyLimit: Int = defaultWebhookBodyLimit, logger: Logger,
+        host: String, port: Int, serverName: String, metrics: PipelineMetrics,
+        readiness: PipelineReadiness = PipelineReadiness(), triggers: TriggerHost?, api: OperatorAPI? = nil,
+        webhookBodyLimit: Int = defaultWebhookBodyLimit, logger: Logger,
         onReady: @escaping @Sendable (Int) async -> Void
     ) -> some Service {
         var httpLogger = logger
         httpLogger.logLevel = .warning
         return Application(
-            router: router(metrics: metrics, triggers: triggers, api: api, webhookBodyLimit: webhookBodyLimit),
+            router: router(
+                metrics: metrics, readiness: readiness, triggers: triggers, api: api,
+                webhookBodyLimit: webhookBodyLimit),
             server: .http1(additionalChannelHandlers: [CloseAfterResponseHandler()]),
             configuration: .init(address: .hostname(host, port: port), serverName: serverName),
             onServerRunning: { channel in

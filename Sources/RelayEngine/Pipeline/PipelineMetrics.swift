@@ -1,73 +1,216 @@
+import CoreMetrics
 import Foundation
+import Prometheus
+import RelayCore
 import RelayKafka
 import Synchronization
 
-/// Counters of the pipeline, and on Kafka the partitions its consumers own, exported at /metrics in Prometheus'
-/// text format.
+/// The metrics of one pipeline process, served at its `/metrics` in Prometheus' text format (docs/pipeline.md,
+/// *Metrics*, lists them).
+///
+/// Written with swift-metrics' API (`Counter`, `Timer`, `Meter`) through a `PrometheusMetricsFactory` bound to this
+/// instance's own `PrometheusCollectorRegistry`: several pipelines in one process (tests, `relay bench`) never share
+/// a series. Library code never bootstraps the global `MetricsSystem`; the executables do, with `factory`, so that
+/// what other libraries report (Hummingbird's HTTP metrics) lands in the same registry.
+///
+/// Gauges that describe state kept elsewhere (backlog, stored dead letters, scheduled retries, Kafka assignment)
+/// are read by the collectors registered with `collect(_:)`, each time `/metrics` is served.
 public final class PipelineMetrics: Sendable {
-    public final class Counter: Sendable {
-        let name: String
-        let help: String
-        private let value = Atomic<Int>(0)
-        init(_ name: String, _ help: String) {
-            self.name = name
-            self.help = help
-        }
-        public func increment(by amount: Int = 1) { value.add(amount, ordering: .relaxed) }
-        public var count: Int { value.load(ordering: .relaxed) }
+    /// Where every series of this process is kept.
+    public let registry: PrometheusCollectorRegistry
+    /// swift-metrics' factory over `registry`, with Relay's histogram buckets and Hummingbird's HTTP metrics renamed
+    /// (`relay_http_…`). For `MetricsSystem.bootstrap` at an executable's edge.
+    public let factory: PrometheusMetricsFactory
+    private let jobsInFlight: CoreMetrics.Meter
+    private let collectors = Mutex<[@Sendable () async -> [GaugeReading]]>([])
+    /// The distinct webhook paths and reasons seen, bounded (a path is whatever a client sent).
+    private let webhookLabels = Mutex<Set<String>>([])
+
+    /// Prometheus names of Relay's metrics.
+    public enum Name {
+        public static let runsStarted = "relay_runs_started_total"
+        public static let runsFinished = "relay_runs_finished_total"
+        public static let jobs = "relay_jobs_total"
+        public static let eventsPublished = "relay_events_published_total"
+        public static let deadLetters = "relay_dead_letters_total"
+        public static let triggerRestarts = "relay_trigger_restarts_total"
+        public static let webhookRejections = "relay_webhook_rejections_total"
+        public static let workflowReloads = "relay_workflow_reloads_total"
+        public static let workflowReloadErrors = "relay_workflow_reload_errors_total"
+        public static let stepsFailedByDeadline = "relay_steps_failed_by_deadline_total"
+        public static let lateResults = "relay_late_results_total"
+        public static let stepDuration = "relay_step_duration_seconds"
+        public static let runDuration = "relay_run_duration_seconds"
+        public static let eventToFirstJob = "relay_event_to_first_job_seconds"
+        public static let jobsInFlight = "relay_jobs_in_flight"
+        public static let scheduledRetries = "relay_scheduled_retries"
+        public static let storedDeadLetters = "relay_dead_letters_stored"
+        public static let backlog = "relay_backlog_messages"
+        public static let assignedPartitions = "relay_kafka_assigned_partitions"
     }
 
-    public let eventsPublished = Counter("relay_events_published_total", "Trigger events published")
-    public let runsStarted = Counter("relay_runs_started_total", "Workflow runs started")
-    public let runsSucceeded = Counter("relay_runs_succeeded_total", "Workflow runs that succeeded")
-    public let runsFailed = Counter("relay_runs_failed_total", "Workflow runs that failed")
-    public let runsCancelled = Counter("relay_runs_cancelled_total", "Workflow runs cancelled")
-    public let workflowReloads = Counter(
-        "relay_workflow_reloads_total", "Workflow files added, changed or removed and applied without a restart")
-    public let workflowReloadErrors = Counter(
-        "relay_workflow_reload_errors_total",
-        "Workflow files found invalid on a reload (the previous version stays active)")
-    public let jobsSucceeded = Counter("relay_jobs_succeeded_total", "Action jobs that succeeded")
-    public let jobsFailed = Counter("relay_jobs_failed_total", "Action jobs that failed")
-    public let deadLettered = Counter("relay_dead_letters_total", "Messages sent to the dead-letter topic")
-    public let triggerRestarts = Counter("relay_trigger_restarts_total", "Trigger instances restarted after failing")
-    public let stepsFailedByDeadline = Counter(
-        "relay_steps_failed_by_deadline_total",
-        "Step attempts the dispatcher failed because no result came within the step's timeout plus the grace period")
-    public let lateResults = Counter(
-        "relay_late_results_total", "Results that came after their job's deadline had failed the attempt (ignored)")
+    /// The buckets of Relay's histograms, in seconds: from half a millisecond (a fast step on the embedded bus) to a
+    /// minute.
+    public static let durationBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+        .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+    ]
 
-    /// Where the Kafka assignment is read from when /metrics is served (none on the embedded bus).
-    private let assignment = Mutex<(@Sendable () -> [KafkaPartitionShare])?>(nil)
+    /// How many distinct webhook paths and reasons get their own series; later ones are counted as `other`.
+    static let webhookLabelLimit = 200
 
-    public init() {}
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = Self.durationBuckets
+        factory.nameAndLabelSanitizer = Self.prometheusName
+        self.registry = registry
+        self.factory = factory
+        jobsInFlight = CoreMetrics.Meter(label: Name.jobsInFlight, factory: factory)
+        // The unlabelled series exist from the start (0 until something happens).
+        for name in [Name.workflowReloads, Name.workflowReloadErrors, Name.stepsFailedByDeadline, Name.lateResults] {
+            counter(name).increment(by: 0)
+        }
+    }
+
+    // MARK: - Recording
+
+    /// A run started (a trigger's, a sub-workflow's, a resumed one is not counted again).
+    public func runStarted(workflow: String) { counter(Name.runsStarted, [("workflow", workflow)]).increment() }
+
+    /// A run ended with `status`, `seconds` after it started (nil: unknown, no duration is recorded).
+    public func runFinished(workflow: String, status: RunStatus, seconds: Double?) {
+        counter(Name.runsFinished, [("workflow", workflow), ("status", status.rawValue)]).increment()
+        if let seconds { timer(Name.runDuration, [("workflow", workflow)]).recordSeconds(max(0, seconds)) }
+    }
+
+    /// A trigger's run published its first job `seconds` after the event's time.
+    public func firstJobPublished(workflow: String, seconds: Double) {
+        timer(Name.eventToFirstJob, [("workflow", workflow)]).recordSeconds(max(0, seconds))
+    }
+
+    /// A worker took a job (`relay_jobs_in_flight` until `jobFinished`).
+    public func jobStarted() { jobsInFlight.increment() }
+
+    /// A worker finished a job: its result's status and, from the worker's clock, how long it ran.
+    public func jobFinished(workflow: String, plugin: String, action: String, succeeded: Bool, seconds: Double?) {
+        jobsInFlight.decrement()
+        let status = succeeded ? "succeeded" : "failed"
+        counter(Name.jobs, [("workflow", workflow), ("plugin", plugin), ("status", status)]).increment()
+        if let seconds {
+            timer(Name.stepDuration, [("plugin", plugin), ("action", action)]).recordSeconds(max(0, seconds))
+        }
+    }
+
+    /// A trigger event published; `workflow`: the workflows bound to its instance (comma-separated), or "".
+    public func eventPublished(plugin: String, trigger: String, workflow: String) {
+        counter(Name.eventsPublished, [("plugin", plugin), ("trigger", trigger), ("workflow", workflow)]).increment()
+    }
+
+    /// Messages of `sourceTopic` sent to the dead-letter topic.
+    public func deadLettered(sourceTopic: String, count: Int = 1) {
+        counter(Name.deadLetters, [("source_topic", sourceTopic)]).increment(by: count)
+    }
+
+    /// A trigger instance restarted after failing.
+    public func triggerRestarted(plugin: String, trigger: String) {
+        counter(Name.triggerRestarts, [("plugin", plugin), ("trigger", trigger)]).increment()
+    }
+
+    /// A webhook request refused (`reason`: a short fixed word such as `not_found`, `signature`, `too_large`,
+    /// `invalid_json`). Past `webhookLabelLimit` distinct paths and reasons in all, a new one is counted as `other`
+    /// (a path is whatever a client sent: the series stay bounded).
+    public func webhookRejected(path: String, reason: String) {
+        let (path, reason) = webhookLabels.withLock { seen -> (String, String) in
+            func bounded(_ value: String, _ kind: String) -> String {
+                let key = kind + "\u{0}" + value
+                if seen.contains(key) { return value }
+                guard seen.count < Self.webhookLabelLimit else { return "other" }
+                seen.insert(key)
+                return value
+            }
+            return (bounded(path, "path"), bounded(reason, "reason"))
+        }
+        counter(Name.webhookRejections, [("path", path), ("reason", reason)]).increment()
+    }
+
+    /// Workflow files added, changed or removed and applied without a restart.
+    public func workflowsReloaded(_ count: Int) { counter(Name.workflowReloads).increment(by: count) }
+
+    /// A workflow file found invalid on a reload (the previous version stays active).
+    public func workflowReloadFailed() { counter(Name.workflowReloadErrors).increment() }
+
+    /// Step attempts the dispatcher failed because no result came within the timeout plus the grace period.
+    public func stepsFailedByDeadline(_ count: Int) { counter(Name.stepsFailedByDeadline).increment(by: count) }
+
+    /// Results that came after their job's deadline had failed the attempt (ignored).
+    public func lateResults(_ count: Int) { counter(Name.lateResults).increment(by: count) }
+
+    // MARK: - Gauges read at scrape time
+
+    /// One gauge's value as a collector read it.
+    public struct GaugeReading: Sendable {
+        public var name: String
+        public var labels: [(String, String)]
+        public var value: Double
+        public init(_ name: String, _ labels: [(String, String)] = [], _ value: Double) {
+            self.name = name
+            self.labels = labels
+            self.value = value
+        }
+    }
+
+    /// Registers a collector: called before every `prometheusText()`, it returns gauges' current values (a
+    /// collector that cannot read them returns none: the gauges keep their last value).
+    public func collect(_ collector: @escaping @Sendable () async -> [GaugeReading]) {
+        collectors.withLock { $0.append(collector) }
+    }
 
     /// Exports `relay_kafka_assigned_partitions{group, topic}`, read from `source` at every scrape.
     public func observeAssignedPartitions(_ source: @escaping @Sendable () -> [KafkaPartitionShare]) {
-        assignment.withLock { $0 = source }
-    }
-
-    public var all: [Counter] {
-        [
-            eventsPublished, runsStarted, runsSucceeded, runsFailed, jobsSucceeded, jobsFailed, deadLettered,
-            triggerRestarts, stepsFailedByDeadline, lateResults, runsCancelled, workflowReloads, workflowReloadErrors,
-        ]
-    }
-
-    /// Prometheus text exposition format.
-    public func prometheusText() -> String {
-        var text = all.map { "# HELP \($0.name) \($0.help)\n# TYPE \($0.name) counter\n\($0.name) \($0.count)\n" }
-            .joined()
-        if let source = assignment.withLock({ $0 }) {
-            let name = "relay_kafka_assigned_partitions"
-            text += "# HELP \(name) Partitions of a topic this process's member of a consumer group owns now\n"
-            text += "# TYPE \(name) gauge\n"
-            for share in source() {
-                let labels = "group=\"\(Self.escaped(share.group))\",topic=\"\(Self.escaped(share.topic))\""
-                text += "\(name){\(labels)} \(share.partitions)\n"
+        collect {
+            source().map {
+                GaugeReading(
+                    Name.assignedPartitions, [("group", $0.group), ("topic", $0.topic)], Double($0.partitions))
             }
         }
-        return text
+    }
+
+    /// Runs the collectors, then renders every series in Prometheus' text exposition format.
+    public func prometheusText() async -> String {
+        for collector in collectors.withLock({ $0 }) {
+            for reading in await collector() {
+                CoreMetrics.Meter(label: reading.name, dimensions: reading.labels, factory: factory).set(reading.value)
+            }
+        }
+        return registry.emitToString()
+    }
+
+    // MARK: - Helpers
+
+    private func counter(_ name: String, _ labels: [(String, String)] = []) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
+    }
+
+    private func timer(_ name: String, _ labels: [(String, String)]) -> CoreMetrics.Timer {
+        CoreMetrics.Timer(label: name, dimensions: labels, factory: factory)
+    }
+
+    /// Relay's names pass unchanged; Hummingbird's `MetricsMiddleware` metrics (OpenTelemetry-style dotted names
+    /// and labels) become `relay_http_…` with lower_snake labels `route`, `method`, `status`, `error`.
+    @Sendable static func prometheusName(_ name: String, _ labels: [(String, String)]) -> (String, [(String, String)]) {
+        let renamed: [String: String] = [
+            "hb.requests": "relay_http_requests_total", "hb.request.errors": "relay_http_request_errors_total",
+            "http.server.request.duration": "relay_http_request_duration_seconds",
+            "http.server.active_requests": "relay_http_active_requests",
+        ]
+        guard let name = renamed[name] else { return (name, labels) }
+        let labelNames: [String: String] = [
+            "http.route": "route", "http.request.method": "method", "http.response.status_code": "status",
+            "error.type": "error",
+        ]
+        return (name, labels.map { (labelNames[$0.0] ?? $0.0, $0.1) })
     }
 
     /// A label value as Prometheus' text format writes it.

@@ -123,7 +123,7 @@ public final class TriggerHost: Sendable {
                     "plugin": "\(binding.plugin)", "trigger": "\(binding.trigger)",
                     "trigger.instance": "\(binding.instanceID)",
                 ])
-            metrics.triggerRestarts.increment()
+            metrics.triggerRestarted(plugin: binding.plugin, trigger: binding.trigger)
             if ContinuousClock.now - started > .seconds(60) { backoff = .seconds(1) }
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, maximumBackoff)
@@ -159,7 +159,9 @@ public final class TriggerHost: Sendable {
                 id: UUID().uuidString.lowercased(), instance: instance, plugin: binding.plugin,
                 trigger: binding.trigger, output: masker.mask(output), time: Date().timeIntervalSince1970)
             try await self.bus.publish([event.message])
-            self.metrics.eventsPublished.increment()
+            let workflows = self.registry.bound(to: instance).map(\.workflow.name).sorted()
+            self.metrics.eventPublished(
+                plugin: binding.plugin, trigger: binding.trigger, workflow: workflows.joined(separator: ","))
         }
         if binding.isTask { return await runTask(binding, start: start, entry: entry, send: send) }
         switch entry.executor {

@@ -38,6 +38,9 @@ public final class Worker: Sendable {
         self.slots = JobSlots(self.concurrency)
     }
 
+    /// The consumer group of a plugin's job topic.
+    public static func group(of plugin: String) -> String { "relay.workers.\(plugin)" }
+
     public func run() async throws {
         // Last, once every job has finished: the warm plugin servers (and everything they started) stop too.
         do {
@@ -56,7 +59,7 @@ public final class Worker: Sendable {
     private func consumeAll() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for plugin in plugins {
-                let subscription = try await bus.subscribe(topic: Topics.jobs(plugin), group: "relay.workers.\(plugin)")
+                let subscription = try await bus.subscribe(topic: Topics.jobs(plugin), group: Self.group(of: plugin))
                 group.addTask {
                     defer { Task { await subscription.close() } }
                     try await self.consume(subscription)
@@ -86,7 +89,7 @@ public final class Worker: Sendable {
         switch Self.job(delivery.message.value) {
         case .success(let read): job = read
         case .failure(let error):
-            metrics.deadLettered.increment()
+            metrics.deadLettered(sourceTopic: delivery.message.topic)
             let reason = "not a job: \(error); found \(MessageText.excerpt(delivery.message.value))"
             try await bus.publish([DeadLetter(delivery, reason: reason).message], acknowledging: [delivery])
             return
@@ -96,6 +99,8 @@ public final class Worker: Sendable {
         let action = job.action
         let plugin = String(delivery.message.topic.dropFirst(Topics.jobs("").count))
         route.startedAt = Date().timeIntervalSince1970
+        let started = ContinuousClock.now
+        metrics.jobStarted()
         // Clamped: a deadline past what a clock holds traps, and a message's timeout was checked by no workflow.
         let timeout = WorkflowLimits.timeout(milliseconds: route.timeoutMilliseconds)
         var event: StepEvent
@@ -120,7 +125,9 @@ public final class Worker: Sendable {
         }
         route.finishedAt = Date().timeIntervalSince1970
         event.meta = route.meta
-        if event.status == .ok { metrics.jobsSucceeded.increment() } else { metrics.jobsFailed.increment() }
+        metrics.jobFinished(
+            workflow: route.workflow, plugin: plugin, action: action, succeeded: event.status == .ok,
+            seconds: (ContinuousClock.now - started) / .seconds(1))
         logger.debug(
             "job \(action): \(event.status.rawValue)",
             metadata: ["job.id": "\(route.jobID)", "run.id": "\(route.runID)", "plugin": "\(plugin)"])

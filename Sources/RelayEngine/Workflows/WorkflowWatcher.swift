@@ -77,7 +77,7 @@ public final class WorkflowWatcher: Sendable {
             // Once per content of the file: not again when another file's change reloads it (the list of workflows
             // some messages end with may have changed meanwhile).
             if let before = reported[problem.file], before.text == problem.text { continue }
-            metrics.workflowReloadErrors.increment()
+            metrics.workflowReloadFailed()
             let outcome =
                 problem.active.map {
                     "workflow \($0.name) (\(WorkflowVersion($0).shortHash)) stays active as it was"
@@ -88,7 +88,7 @@ public final class WorkflowWatcher: Sendable {
         }
         reported = now
         guard reload.changesAnything else { return }
-        metrics.workflowReloads.increment(by: reload.added.count + reload.changed.count + reload.removed.count)
+        metrics.workflowsReloaded(reload.added.count + reload.changed.count + reload.removed.count)
         func names(_ workflows: [Workflow]) -> String {
             workflows.map { "\($0.name) (\(WorkflowVersion($0).shortHash))" }.joined(separator: ", ")
         }

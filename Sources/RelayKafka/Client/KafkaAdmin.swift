@@ -17,7 +17,7 @@ public struct KafkaTopicDescription: Sendable, Equatable {
 ///
 /// Shutdown: `close()` stops the poll thread that serves the client's logs.
 public final class KafkaAdmin: Sendable {
-    private let client: RDKafkaClient
+    let client: RDKafkaClient
     private let poller: PollThread
     private let timeoutMilliseconds: Int32
 
@@ -166,7 +166,7 @@ public final class KafkaAdmin: Sendable {
     }
 
     /// Sends one admin request with its own result queue and waits for the result event (ours to destroy).
-    private static func request(
+    static func request(
         _ client: RDKafkaClient, _ timeoutMilliseconds: Int32, _ what: String,
         _ send: (OpaquePointer?, OpaquePointer?) -> Void
     ) throws -> OpaquePointer {

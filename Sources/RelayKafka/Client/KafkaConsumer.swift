@@ -67,6 +67,9 @@ public final class KafkaConsumer: Sendable {
     /// The partitions this member owns now.
     public var assignment: Set<KafkaTopicPartition> { loop.assignment }
 
+    /// Whether this member has joined its group: the group has given it an assignment at least once.
+    public var hasJoined: Bool { loop.hasJoined }
+
     /// Commits, leaves the group and ends the message stream. Unacknowledged messages go to the group again.
     public func close() async { await poller.stop() }
 

@@ -112,6 +112,9 @@ final class KafkaConsumerLoop: Sendable {
 
     var assignment: Set<KafkaTopicPartition> { state.withLock { Set($0.partitions.keys) } }
 
+    /// Whether the group has assigned this member partitions at least once (an empty assignment counts: it joined).
+    var hasJoined: Bool { client.wasAssigned.load(ordering: .acquiring) }
+
     // MARK: Poll thread
 
     /// One turn of the poll loop; false when the loop is over.

@@ -103,6 +103,42 @@ public final class KafkaTransport: Transport, Sendable {
             .sorted { ($0.group, $0.topic) < ($1.group, $1.topic) }
     }
 
+    /// Whether the cluster answers a metadata request (brokers only) within `timeout`.
+    public func isReachable(timeout: Duration = .seconds(2)) async -> Bool { await admin.isReachable(timeout: timeout) }
+
+    /// The consumer groups (Kafka's names) that have not joined yet: those with a member (an open subscription) that
+    /// has never had an assignment, and those of `expected` (logical names) with no open subscription yet. Sorted.
+    public func joiningGroups(expecting expected: [String] = []) -> [String] {
+        let members = subscriptions.withLock { Array($0.values) }
+        let subscribed = Set(members.map(\.consumer.configuration.groupID))
+        let waiting = members.filter { !$0.consumer.hasJoined }.map(\.consumer.configuration.groupID)
+        let missing = expected.map { configuration.topicPrefix + $0 }.filter { !subscribed.contains($0) }
+        return Set(waiting + missing).sorted()
+    }
+
+    /// Per consumer group and topic of the open subscriptions (Kafka's names), the lag from the group's committed
+    /// offsets to the high watermarks. Each request to the cluster waits at most `timeout` (on a dispatch thread);
+    /// a group whose lag cannot be read now is absent. Sorted.
+    public func backlog(timeout: Duration = .seconds(2)) async -> [ConsumerBacklog] {
+        var topicsByGroup: [String: Set<String>] = [:]
+        for subscription in subscriptions.withLock({ Array($0.values) }) {
+            topicsByGroup[subscription.consumer.configuration.groupID, default: []].insert(subscription.topic)
+        }
+        var backlog: [ConsumerBacklog] = []
+        for (group, topics) in topicsByGroup.sorted(by: { $0.key < $1.key }) {
+            do {
+                let lag = try await admin.consumerLag(group: group, topics: topics.sorted(), timeout: timeout)
+                backlog += lag.sorted { $0.key < $1.key }.map {
+                    ConsumerBacklog(group: group, topic: $0.key, messages: $0.value)
+                }
+            } catch {
+                logger.debug(
+                    "kafka: the lag of a group could not be read: \(error)", metadata: ["kafka.group": "\(group)"])
+            }
+        }
+        return backlog
+    }
+
     /// Closes open subscriptions, then flushes and stops the producer.
     public func close() async {
         for subscription in subscriptions.withLock({ Array($0.values) }) { await subscription.close() }

@@ -49,7 +49,8 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
     }
 
     private static let runColumns =
-        "id, workflow, workflow_hash, status, parent_run_id, parent_step_id, parent_job_id, timeout_seconds"
+        "id, workflow, workflow_hash, status, parent_run_id, parent_step_id, parent_job_id, timeout_seconds, "
+        + "started_at"
 
     private static func runRecord(_ row: [SQLiteConnection.Value]) -> RunRecord {
         var parent: RunParent?
@@ -58,7 +59,8 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         }
         return RunRecord(
             id: row[0].text ?? "", workflow: row[1].text ?? "", version: row[2].text,
-            status: SQLiteRunStore.runStatus(row[3]), parent: parent, timeout: SQLiteRunStore.double(row[7]))
+            status: SQLiteRunStore.runStatus(row[3]), parent: parent, timeout: SQLiteRunStore.double(row[7]),
+            startedAt: SQLiteRunStore.double(row[8]))
     }
 
     func runRecord(id: String) throws -> RunRecord? {

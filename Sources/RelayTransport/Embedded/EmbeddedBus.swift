@@ -110,6 +110,41 @@ public final class EmbeddedBus: Transport, Sendable {
         }
     }
 
+    /// Whether the database answers a query on the bus's tables (for `/readyz`).
+    public func isReachable() async -> Bool {
+        (try? await database.read { db in try db.query("SELECT EXISTS (SELECT 1 FROM bus_offsets)").count }) == 1
+    }
+
+    /// Per group and topic, the messages past the group's committed position: for every position in the file, and
+    /// every subscription of this process (from the start of its topic when it has committed nothing yet). Sorted.
+    public func backlog() async throws -> [ConsumerBacklog] {
+        let subscribed = trackers.withLock { Array($0.keys) }.compactMap { key -> (String, String)? in
+            let parts = key.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        }
+        return try await database.read { db in
+            var committed: [ConsumerBacklog: Int64] = [:]
+            for row in try db.query("SELECT grp, topic, committed FROM bus_offsets") {
+                committed[ConsumerBacklog(group: row[0].text ?? "", topic: row[1].text ?? "", messages: 0)] =
+                    row[2].int ?? 0
+            }
+            for (group, topic) in subscribed {
+                let key = ConsumerBacklog(group: group, topic: topic, messages: 0)
+                if committed[key] == nil { committed[key] = 0 }
+            }
+            var backlog: [ConsumerBacklog] = []
+            for (key, position) in committed {
+                let count =
+                    try db.query(
+                        "SELECT COUNT(*) FROM bus_messages WHERE topic = ? AND seq > ?",
+                        [.text(key.topic), .int(position)]
+                    ).first?.first?.int ?? 0
+                backlog.append(ConsumerBacklog(group: key.group, topic: key.topic, messages: count))
+            }
+            return backlog.sorted { ($0.group, $0.topic) < ($1.group, $1.topic) }
+        }
+    }
+
     // MARK: - Internals
 
     private let trackers = Mutex<[String: AckTracker]>([:])
