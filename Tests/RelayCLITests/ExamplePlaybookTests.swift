@@ -34,14 +34,16 @@ import Testing
     }
 
     /// `relay up --port 0`; returns the process and the port it printed.
-    static func startRelay(_ directory: URL, log: URL) async throws -> (Process, Int) {
+    static func startRelay(_ directory: URL, log: URL, environment: [String: String] = [:]) async throws
+        -> (Process, Int)
+    {
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = RelayProcess.executable
         process.arguments = ["up", "--dir", directory.path, "--port", "0"]
         process.environment = ProcessInfo.processInfo.environment.merging([
             "RELAY_MASTER_KEY": "", "RELAY_MASTER_KEY_FILE": "",
-        ]) { $1 }
+        ].merging(environment) { $1 }) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
