@@ -41,9 +41,11 @@ import Testing
         let process = Process()
         process.executableURL = RelayProcess.executable
         process.arguments = ["up", "--dir", directory.path, "--port", "0"]
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "RELAY_MASTER_KEY": "", "RELAY_MASTER_KEY_FILE": "",
-        ].merging(environment) { $1 }) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            [
+                "RELAY_MASTER_KEY": "", "RELAY_MASTER_KEY_FILE": "",
+            ].merging(environment) { $1 }
+        ) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
