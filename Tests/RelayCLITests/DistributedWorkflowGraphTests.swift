@@ -2,6 +2,7 @@ import Foundation
 import RelayCore
 import RelayEngine
 import RelayStore
+import RelayTestSupport
 import RelayTransport
 import Testing
 
@@ -89,6 +90,35 @@ struct DistributedWorkflowGraphTests {
         #expect(d.scheduledAt >= max(bEnd, cEnd), "the join started once both branches had ended")
     }
 
+    /// `relay dispatcher` serves the operator's API over its run store: a run started by hand through it goes
+    /// through the broker and is read back through it; a token made by `relay tokens` in the project applies.
+    @Test func theDispatcherServesTheOperatorAPI() async throws {
+        let deployment = try #require(GraphDeployment.current)
+        let created = try await RelayProcess.run(["tokens", "create", "kg", "--dir", deployment.directory.path])
+        try #require(created.status == 0, "\(created.stderr)")
+        let headers = ["Authorization": "Bearer \(created.stdout.trimmingCharacters(in: .whitespacesAndNewlines))"]
+        let base = "http://127.0.0.1:\(deployment.dispatcherPort)/api/v1"
+        let started = try await TestHTTP.send(
+            "POST", base + "/workflows/kg_diamond/runs",
+            headers: headers.merging(["Content-Type": "application/json"]) { $1 },
+            body: Data(#"{"who": "api"}"#.utf8))
+        #expect(started.status == 202, "\(started.text)")
+        let runID = try #require(try JSONParser.parse(started.text)["run_id"]?.stringValue)
+        var run: JSONValue = .null
+        #expect(
+            await waitFor(seconds: 60) {
+                let reply = try? await TestHTTP.send("GET", base + "/runs/\(runID)", headers: headers)
+                run = (reply.flatMap { try? JSONParser.parse($0.text) }) ?? .null
+                return run["status"] == "succeeded"
+            }, "\(run)\n\(deployment.logs())")
+        #expect(run["graph"]?.arrayValue?.count == 4)
+        let listed = try await TestHTTP.send("GET", base + "/runs?workflow=kg_diamond&limit=500", headers: headers)
+        #expect(listed.text.contains(runID))
+        #expect(try await TestHTTP.send("GET", base + "/runs").status == 401)
+        let ready = try await TestHTTP.send("GET", "http://127.0.0.1:\(deployment.dispatcherPort)/readyz")
+        #expect(ready.status == 200, "\(ready.text)")
+    }
+
     @Test func anIfElseWithAJoinSkipsOneBranchAndRunsTheJoinOnce() async throws {
         let deployment = try deployment()
         // Both ways: one event takes `then`, the other `else`.
@@ -163,6 +193,8 @@ struct GraphDeployment: Sendable {
 
     let directory: URL
     let environment: [String: String]
+    /// The dispatcher's HTTP port: `/metrics`, `/readyz` and the operator's API.
+    var dispatcherPort = 0
 
     var database: String { directory.appendingPathComponent(".relay/relay.sqlite").path }
 
@@ -219,10 +251,11 @@ struct GraphDeploymentTrait: SuiteTrait, TestScoping {
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
         let cluster = try DistributedPipelineTests.Cluster(workflows: DistributedWorkflowGraphTests.workflows)
-        let deployment = GraphDeployment(directory: cluster.directory, environment: cluster.environment)
+        var deployment = GraphDeployment(directory: cluster.directory, environment: cluster.environment)
         defer { try? FileManager.default.removeItem(at: cluster.directory) }
         do {
             let (dispatcherPort, workerPort) = (try LoopbackPort.free(), try LoopbackPort.free())
+            deployment.dispatcherPort = dispatcherPort
             try cluster.start("dispatcher", ["dispatcher", "--port", String(dispatcherPort)])
             try cluster.start("worker", ["worker", "--concurrency", "8", "--port", String(workerPort)])
             // The worker hosts the plugins the workflows use, one group per plugin's job topic.
@@ -246,7 +279,7 @@ struct GraphDeploymentTrait: SuiteTrait, TestScoping {
             try #require(
                 ready && exited == nil,
                 "the processes joined their groups (\(exited ?? "none") exited)\n\(deployment.logs())")
-            try await GraphDeployment.$current.withValue(deployment) { try await function() }
+            try await GraphDeployment.$current.withValue(deployment) { [deployment] in try await function() }
         } catch {
             _ = await cluster.stopAll(grace: .seconds(30))
             throw error
