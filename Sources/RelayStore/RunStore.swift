@@ -67,14 +67,15 @@ public protocol RunStore: Sendable {
     /// The sequence numbers of the latest change logged and of the oldest one kept (0 when there is none).
     func changeSequences() async throws -> (latest: Int64, oldest: Int64)
 
-    /// Forgets the changes logged before `time`; returns how many.
+    /// Forgets the oldest changes logged before `time`, at most 10,000 (one short transaction); returns how many.
     @discardableResult
     func pruneChanges(before time: Double) async throws -> Int
 
     // MARK: Dead letters and events' payloads
 
     /// The dead letters kept (not redriven or discarded), oldest first by id, after `id` (paging), at most `limit`
-    /// (1 to `DeadLetterLimits.maximumList`).
+    /// (1 to `DeadLetterLimits.maximumList`). Each carries only the first `DeadLetterLimits.excerptBytes` of its
+    /// value: `deadLetter(id:)` reads one whole.
     func deadLetters(limit: Int, after id: Int64?) async throws -> [DeadLetterRecord]
 
     /// One kept dead letter, or nil.
@@ -83,6 +84,9 @@ public protocol RunStore: Sendable {
     /// The kept events (payload within the retention) of trigger instance `instance` received from `since` to
     /// `until` (seconds since 1970, both included), oldest first, at most `limit`.
     func events(instance: String, since: Double, until: Double, limit: Int) async throws -> [TriggerEvent]
+
+    /// How many kept events `events(instance:since:until:limit:)` would read, and their payloads' bytes.
+    func eventVolume(instance: String, since: Double, until: Double) async throws -> (count: Int, bytes: Int)
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.

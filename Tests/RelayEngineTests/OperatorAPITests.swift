@@ -171,6 +171,21 @@ import Testing
             ) { events in events.contains { $0.event == "run" } }
             #expect(again.first?.id == ofRun.dropFirst(2).first?.id, "\(again)")
 
+            // An id the log cannot continue from (from another store, or past the end of Int64 arithmetic): a reset
+            // first, then the stream from the present.
+            for id in ["9223372036854775807", "\(Int64(ids.max() ?? 0) + 1000)"] {
+                let (status, reset) = try await TestHTTP.events(
+                    port: api.port, path: "/api/v1/stream",
+                    headers: ["Authorization": "Bearer \(Self.token)", "Last-Event-ID": id]
+                ) { events in !events.isEmpty }
+                #expect(status.contains("200") && reset.first?.event == "reset", "\(id): \(status) \(reset)")
+            }
+            let (badStatus, _) = try await TestHTTP.events(
+                port: api.port, path: "/api/v1/stream",
+                headers: ["Authorization": "Bearer \(Self.token)", "Last-Event-ID": "-3"], seconds: 5
+            ) { _ in false }
+            #expect(badStatus.contains("400"), "\(badStatus)")
+
             // Artifacts.
             let artifacts = try await api.json("GET", "/runs/\(runID)/artifacts")
             #expect(artifacts.1["artifacts"]?.arrayValue?.first?["content"] == .string("# Run \(runID)"))
@@ -224,6 +239,7 @@ import Testing
                 ("status=done", "status: expected one of running, succeeded, failed, cancelled"),
                 ("limit=0", "limit: expected a number from 1 to 500"), ("cursor=xyz", "cursor: expected"),
                 ("since=yesterday", "since: expected a time in ISO 8601"),
+                ("until=1e300", "until: expected a time from 1970"),
             ] {
                 let (status, body) = try await api.json("GET", "/runs?\(query)")
                 #expect(status == 400, "\(query)")
@@ -353,7 +369,7 @@ import Testing
                     let runs = try await api.json("GET", "/runs?workflow=echo&status=succeeded").1["runs"]?.arrayValue
                     return runs?.count == 2
                 })
-            let none = try await api.json("POST", "/events/replay", #"{"workflow": "echo", "since": "-1"}"#)
+            let none = try await api.json("POST", "/events/replay", #"{"workflow": "echo", "since": "0"}"#)
             #expect(none.0 == 202 && none.1["published"] == .int(0), "\(none)")
             #expect(try await api.json("POST", "/events/replay", #"{"workflow": "hold", "since": "0"}"#).0 == 400)
             #expect(try await api.json("POST", "/events/replay", #"{"since": "0"}"#).0 == 400)

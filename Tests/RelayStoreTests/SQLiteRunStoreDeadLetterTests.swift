@@ -84,7 +84,10 @@ import Testing
         try await Self.withStore { store, _ in
             let big = [UInt8](repeating: UInt8(ascii: "a"), count: DeadLetterLimits.maximumValueBytes + 10)
             #expect(try await Self.record(store, Self.letter(1, value: big), offset: 1))
-            let kept = try #require(try await store.deadLetters(limit: 1, after: nil).first)
+            let listed = try #require(try await store.deadLetters(limit: 1, after: nil).first)
+            // A list carries the excerpt's bytes only; the letter read alone carries what was kept.
+            #expect(listed.value.count == DeadLetterLimits.excerptBytes)
+            let kept = try #require(try await store.deadLetter(id: listed.id))
             #expect(kept.value.count == DeadLetterLimits.maximumValueBytes)
             #expect(kept.truncated)
             #expect(kept.reason.contains("kept truncated: a value of 1048586 bytes"), "\(kept.reason)")

@@ -21,7 +21,8 @@ struct EventsReplayCommand: AsyncParsableCommand {
             """)
     @Option(help: "The project directory (env RELAY_DIR).")
     var dir: String = ProcessInfo.processInfo.environment["RELAY_DIR"] ?? "."
-    @Option(help: "The workflow whose trigger's events to replay.") var workflow: String?
+    @Option(help: "The workflow whose trigger's events to replay; they start that workflow alone.")
+    var workflow: String?
     @Option(help: "The trigger instance whose events to replay (instead of --workflow).") var instance: String?
     @Option(parsing: .unconditional, help: "The start of the range (received at or after), T.") var since: String
     @Option(parsing: .unconditional, help: "The end of the range (received at or before), T.")
@@ -40,7 +41,7 @@ struct EventsReplayCommand: AsyncParsableCommand {
         let ids: [String]
         do {
             let replay = EventReplay(store: SQLiteRunStore(readingFrom: database), transport: transport.bus)
-            ids = try await replay.replay(instance: instance, since: start, until: end)
+            ids = try await replay.replay(instance: instance, since: start, until: end, workflow: workflow)
             await transport.close()
         } catch let error as RelayError {
             await transport.close()

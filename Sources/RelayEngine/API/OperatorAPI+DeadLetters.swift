@@ -64,7 +64,8 @@ extension OperatorAPI {
         api.post("/events/replay") { request, _ -> Response in
             let body = try await APIRequestBody.object(request, limit: self.configuration.bodyLimit)
             let instance: String
-            switch (try body.apiString("workflow"), try body.apiString("instance")) {
+            let workflow = try body.apiString("workflow")
+            switch (workflow, try body.apiString("instance")) {
             case (let name?, nil):
                 guard let version = self.registry.named(name) else {
                     throw APIError(.notFound, "no workflow named \"\(name)\" is loaded")
@@ -84,7 +85,7 @@ extension OperatorAPI {
             let ids: [String]
             do {
                 ids = try await EventReplay(store: self.store, transport: self.transport).replay(
-                    instance: instance, since: since, until: until)
+                    instance: instance, since: since, until: until, workflow: workflow)
             } catch let error as RelayError where error.code == .invalidValue {
                 throw APIError(.badRequest, error.message)
             }

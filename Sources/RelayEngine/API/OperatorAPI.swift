@@ -23,6 +23,8 @@ public struct OperatorAPI: Sendable {
         public var streamPollInterval = Duration.milliseconds(100)
         /// How often the stream sends a comment line while there is nothing to say (keeps proxies from closing it).
         public var streamHeartbeat = Duration.seconds(15)
+        /// The most event streams open at once.
+        public var maximumStreams = 64
         /// How far back `GET /workflows` counts runs by status.
         public var recentRuns = Duration.seconds(86_400)
         public init() {}
@@ -37,6 +39,7 @@ public struct OperatorAPI: Sendable {
     let verifyToken: @Sendable (String) -> Bool
     let configuration: Configuration
     let logger: Logger
+    let streams = StreamCounter()
 
     public init(
         store: any RunStore, transport: any Transport, registry: WorkflowRegistry, layout: ProjectLayout,
@@ -102,7 +105,19 @@ extension Request {
 
 /// Times in requests: ISO 8601 (`2026-12-04T10:00:00Z`, fractions allowed) or seconds since 1970.
 enum APITime {
+    /// From 1970 to the year 5138: what ISO 8601 writes with four digits.
+    static let range = 0.0...1e11
+
     static func parse(_ text: String, field: String) throws -> Double {
+        let seconds = try read(text, field: field)
+        guard range.contains(seconds) else {
+            throw APIError(
+                .badRequest, "\(field): expected a time from 1970 to the year 5138, found \"\(text.prefix(64))\"")
+        }
+        return seconds
+    }
+
+    private static func read(_ text: String, field: String) throws -> Double {
         if let seconds = Double(text), seconds.isFinite { return seconds }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -34,9 +34,16 @@ public struct EventRetention: Sendable {
     /// Runs until cancelled.
     public func run() async throws {
         while !Task.isCancelled {
-            let dropped = try await applyOnce()
-            if dropped > 0 { logger.info("dropped the payloads of \(dropped) event(s) past their retention") }
-            try await store.pruneChanges(before: RunTime.now() - changeRetention / .seconds(1))
+            // A pass that fails (the database busy past its timeout: a CLI holding the write lock) is logged and
+            // tried again at the next one: upkeep never takes the process down.
+            do {
+                let dropped = try await applyOnce()
+                if dropped > 0 { logger.info("dropped the payloads of \(dropped) event(s) past their retention") }
+                let cutoff = RunTime.now() - changeRetention / .seconds(1)
+                while try await store.pruneChanges(before: cutoff) == 10_000 {}
+            } catch  where !(error is CancellationError) {
+                logger.error("the run store's retention pass failed; it runs again in \(interval): \(error)")
+            }
             try await Task.sleep(for: interval)
         }
     }

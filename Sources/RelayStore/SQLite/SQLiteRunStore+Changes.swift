@@ -33,6 +33,11 @@ extension SQLiteRunStore {
                 INSERT INTO run_changes (at, run_id, kind, step_id, attempt, status)
                 VALUES (\(now), NEW.run_id, 'step', NEW.step_id, NEW.attempt, NEW.status);
             END;
+            CREATE TRIGGER IF NOT EXISTS run_changes_item_added AFTER INSERT ON step_items
+                WHEN NEW.status IS NOT 'pending' BEGIN
+                INSERT INTO run_changes (at, run_id, kind, step_id, attempt, item_index, status)
+                VALUES (\(now), NEW.run_id, 'item', NEW.step_id, NEW.attempt, NEW.item_index, NEW.status);
+            END;
             CREATE TRIGGER IF NOT EXISTS run_changes_item_changed AFTER UPDATE OF status ON step_items
                 WHEN OLD.status IS NOT NEW.status BEGIN
                 INSERT INTO run_changes (at, run_id, kind, step_id, attempt, item_index, status)
@@ -64,19 +69,28 @@ extension SQLiteRunStore {
         }
     }
 
-    /// The sequence number of the latest change (0 when there is none), and of the oldest change still kept.
+    /// The sequence number of the latest change ever logged (0 when there was none; kept by SQLite's
+    /// `sqlite_sequence`, so it survives pruning), and of the oldest change still kept (the latest + 1 when none is).
     public func changeSequences() async throws -> (latest: Int64, oldest: Int64) {
         try await database.read { db in
-            let row = try db.query("SELECT COALESCE(MAX(seq), 0), COALESCE(MIN(seq), 0) FROM run_changes").first
-            return (row?[0].int ?? 0, row?[1].int ?? 0)
+            let latest =
+                try db.query("SELECT seq FROM sqlite_sequence WHERE name = 'run_changes'").first?[0].int ?? 0
+            let oldest = try db.query("SELECT MIN(seq) FROM run_changes").first?[0].int
+            return (latest, oldest ?? latest + 1)
         }
     }
 
-    /// Deletes the changes logged before `time`; returns how many.
+    /// Deletes the oldest changes logged before `time`, at most 10,000; returns how many.
     @discardableResult
     public func pruneChanges(before time: Double) async throws -> Int {
         try await database.transaction { db in
-            _ = try db.query("DELETE FROM run_changes WHERE at < ?", [.double(time)])
+            // At most 10,000 at a time: the dispatcher shares the database and waits while this runs.
+            _ = try db.query(
+                """
+                DELETE FROM run_changes
+                WHERE seq IN (SELECT seq FROM run_changes WHERE at < ? ORDER BY seq LIMIT 10000)
+                """,
+                [.double(time)])
             return Int(try db.query("SELECT changes()").first?[0].int ?? 0)
         }
     }

@@ -27,6 +27,12 @@ extension SQLiteRunStore {
     static let deadLetterColumns =
         "id, reason, source_topic, source_offset, key, value, headers, received_at, truncated"
 
+    /// The columns of a list: only the value's first bytes (an excerpt), so that a page of 1,000 letters of 1 MiB
+    /// each is not read whole (`deadLetter(id:)` reads one letter whole).
+    static let listColumns =
+        "id, reason, source_topic, source_offset, key, substr(value, 1, \(DeadLetterLimits.excerptBytes)), headers, "
+        + "received_at, truncated"
+
     static func deadLetterRecord(_ row: [SQLiteConnection.Value]) -> DeadLetterRecord {
         var headers: [String: String] = [:]
         for (name, value) in json(row[6])?.objectValue ?? [:] {
@@ -48,7 +54,7 @@ extension SQLiteRunStore {
             guard try Self.hasTable(db, "dead_letters") else { return [] }
             return try db.query(
                 """
-                SELECT \(Self.deadLetterColumns) FROM dead_letters WHERE removed_at IS NULL AND id > ?
+                SELECT \(Self.listColumns) FROM dead_letters WHERE removed_at IS NULL AND id > ?
                 ORDER BY id LIMIT ?
                 """, [.int(id ?? 0), .int(Int64(limit))]
             ).map(Self.deadLetterRecord)

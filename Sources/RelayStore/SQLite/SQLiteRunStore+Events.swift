@@ -37,6 +37,22 @@ extension SQLiteRunStore {
     }
 }
 
+extension SQLiteRunStore {
+    public func eventVolume(instance: String, since: Double, until: Double) async throws -> (count: Int, bytes: Int) {
+        try await database.read { db in
+            let columns = Set(try db.query("PRAGMA table_info(events)").compactMap { $0[1].text })
+            guard columns.contains("payload") else { return (0, 0) }
+            let row = try db.query(
+                """
+                SELECT COUNT(*), COALESCE(SUM(length(payload)), 0) FROM events
+                WHERE instance = ? AND received_at >= ? AND received_at <= ? AND payload IS NOT NULL
+                """, [.text(instance), .double(since), .double(until)]
+            ).first
+            return (Int(row?[0].int ?? 0), Int(row?[1].int ?? 0))
+        }
+    }
+}
+
 extension SQLiteRunStoreTransaction {
     /// Keeps the payload of an event just recorded, unless the retention is 0.
     func keepPayload(of event: TriggerEvent) throws {

@@ -22,7 +22,7 @@ extension SQLiteRunStore {
                 try db.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'dead_letters'")
                 .first?.first?.int ?? 0
             guard exists > 0 else { return 0 }
-            return try db.query("SELECT COUNT(*) FROM dead_letters").first?.first?.int ?? 0
+            return try db.query("SELECT COUNT(*) FROM dead_letters WHERE removed_at IS NULL").first?.first?.int ?? 0
         }
     }
 }
