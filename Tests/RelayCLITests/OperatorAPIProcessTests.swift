@@ -3,8 +3,8 @@ import RelayCore
 import RelayTestSupport
 import Testing
 
-/// The operator's API of a real `relay up` process, as a user meets it: the first start prints a URL with a token,
-/// that token opens the API, `relay tokens` adds and revokes tokens while it runs, a restart creates no second
+/// The operator's API of a real `relay up` process, as a user meets it: the first start prints a token and the
+/// request to make with it, that token opens the API, `relay tokens` adds and revokes tokens while it runs, a restart creates no second
 /// token, and `RELAY_API_TOKEN` is accepted.
 @Suite struct OperatorAPIProcessTests {
     @Test func theFirstStartPrintsATokenThatOpensTheAPI() async throws {
@@ -23,9 +23,9 @@ import Testing
         defer { if relay.isRunning { relay.terminate() } }
         let base = "http://127.0.0.1:\(port)/api/v1"
         let text = ExamplePlaybookTests.text(log)
-        let marker = "http://127.0.0.1:\(port)/?token="
+        let marker = "curl -H 'Authorization: Bearer "
         let range = try #require(text.range(of: marker), "\(text)")
-        let token = String(text[range.upperBound...].prefix { !$0.isWhitespace })
+        let token = String(text[range.upperBound...].prefix { $0 != "'" })
         #expect(token.hasPrefix("relay_") && token.count == 49, "\(text)")
         func auth(_ token: String) -> [String: String] { ["Authorization": "Bearer \(token)"] }
 

@@ -83,10 +83,11 @@ struct UpCommand: AsyncParsableCommand {
                 "relay: \(project.workflows.count) workflow(s) (\(workflows)); state in "
                 + "\(project.layout.database); http://127.0.0.1:\(port) (webhooks, /api/v1, /healthz, /metrics)\n"
             if let firstToken {
+                // The web UI will take the token from a URL; until then, the API's own first request.
                 lines +=
                     "relay: created API token \"default\" (shown once; relay tokens list|create|revoke manage "
                     + "tokens):\n"
-                    + "    http://127.0.0.1:\(port)/?token=\(firstToken)\n"
+                    + "    curl -H 'Authorization: Bearer \(firstToken)' http://127.0.0.1:\(port)/api/v1/runs\n"
             }
             FileHandle.standardError.write(Data(lines.utf8))
         }
