@@ -4,8 +4,8 @@ import RelayTestSupport
 import Testing
 
 /// The operator's API of a real `relay up` process, as a user meets it: the first start prints a token and the
-/// request to make with it, that token opens the API, `relay tokens` adds and revokes tokens while it runs, a restart creates no second
-/// token, and `RELAY_API_TOKEN` is accepted.
+/// request to make with it, that token opens the API, `relay tokens` adds and revokes tokens while it runs, a
+/// restart creates no second token, and `RELAY_API_TOKEN` is accepted.
 @Suite struct OperatorAPIProcessTests {
     @Test func theFirstStartPrintsATokenThatOpensTheAPI() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-api-up-\(UUID())")
