@@ -17,7 +17,7 @@ extension OperatorAPI {
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
     func addStreamRoute(to api: RouterGroup<BasicRequestContext>) {
-        api.get("/stream") { request, _ -> Response in
+        api.route(.get, "/stream") { request, _ -> Response in
             let runID = request.queryParameter("run")
             let workflow = request.queryParameter("workflow")
             let presented = request.headers[Self.lastEventID] ?? request.queryParameter("last_event_id")
@@ -33,8 +33,9 @@ extension OperatorAPI {
             }
             let sequences = try await self.store.changeSequences()
             let start = after ?? sequences.latest
-            // Changes after `start` were pruned: the client cannot catch up from the stream alone.
-            let lost = after.map { $0 + 1 < sequences.oldest } ?? false
+            // Changes after `start` were pruned: the client cannot catch up from the stream alone. (Not `$0 + 1`:
+            // Last-Event-ID may be Int64.max; `oldest` is never negative.)
+            let lost = after.map { $0 < sequences.oldest - 1 } ?? false
             let (store, poll, heartbeat) = (
                 self.store, self.configuration.streamPollInterval,
                 self.configuration.streamHeartbeat
