@@ -2,6 +2,7 @@ import Foundation
 import RelayCore
 import RelayStore
 import RelayTestSupport
+import RelayTransport
 import Testing
 
 @testable import RelayEngine
@@ -59,6 +60,74 @@ import Testing
     }
 
     static func strings(_ value: JSONValue?) -> [String] { value?.arrayValue?.compactMap(\.stringValue) ?? [] }
+
+    /// Where `value` does not match `schema` (the subset of JSON Schema the document uses: `$ref`, `type` (a name or
+    /// a list), `enum`, `const`, `minimum`, `maximum`, `required`, `properties`, `additionalProperties`, `items`,
+    /// `oneOf`); empty when it does.
+    static func problems(
+        _ value: JSONValue, _ schema: JSONValue, in document: JSONValue, at place: String = "$"
+    ) -> [String] {
+        let schema = dereferenced(schema, in: document)
+        if let type = schema["type"] {
+            let allowed = type.stringValue.map { [$0] } ?? strings(type)
+            let matches = allowed.contains { name in
+                switch (name, value) {
+                case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array),
+                    ("object", .object), ("integer", .int), ("integer", .bigInt), ("number", .int),
+                    ("number", .bigInt), ("number", .double):
+                    true
+                default: false
+                }
+            }
+            if !matches { return ["\(place): expected \(allowed.joined(separator: " or ")), found \(value.typeName)"] }
+        }
+        var found: [String] = []
+        if let options = schema["enum"]?.arrayValue, !options.contains(value) {
+            found.append("\(place): \(value) is not one of \(options)")
+        }
+        if let constant = schema["const"], constant != value { found.append("\(place): expected \(constant)") }
+        if let number = value.doubleValue {
+            if let minimum = schema["minimum"]?.doubleValue, number < minimum {
+                found.append("\(place): below minimum")
+            }
+            if let maximum = schema["maximum"]?.doubleValue, number > maximum {
+                found.append("\(place): above maximum")
+            }
+        }
+        if let object = value.objectValue {
+            for name in strings(schema["required"]) where object[name] == nil {
+                found.append("\(place): lacks \(name)")
+            }
+            let properties = schema["properties"]?.objectValue ?? [:]
+            for (key, child) in object {
+                if let property = properties[key] {
+                    found += problems(child, property, in: document, at: "\(place).\(key)")
+                } else if schema["additionalProperties"] == .bool(false) {
+                    found.append("\(place): has \(key), which the schema does not allow")
+                } else if let additional = schema["additionalProperties"], additional.objectValue != nil {
+                    found += problems(child, additional, in: document, at: "\(place).\(key)")
+                }
+            }
+        }
+        if let items = value.arrayValue, let itemSchema = schema["items"] {
+            for (index, item) in items.enumerated() {
+                found += problems(item, itemSchema, in: document, at: "\(place)[\(index)]")
+            }
+        }
+        if let options = schema["oneOf"]?.arrayValue {
+            let matching = options.filter { problems(value, $0, in: document, at: place).isEmpty }.count
+            if matching != 1 { found.append("\(place): matches \(matching) of oneOf's \(options.count) schemas") }
+        }
+        return found
+    }
+
+    /// The schema of the `status` answer of `method path`.
+    static func responseSchema(_ document: JSONValue, _ method: String, _ path: String, _ status: Int) -> JSONValue? {
+        guard let response = document["paths"]?[path]?[method.lowercased()]?["responses"]?["\(status)"] else {
+            return nil
+        }
+        return dereferenced(response, in: document)["content"]?["application/json"]?["schema"]
+    }
 
     @Test func theDocumentIsOpenAPI31AndEveryReferenceResolves() throws {
         let document = try Self.document()
@@ -165,6 +234,77 @@ import Testing
             // The document served is the one shipped.
             let served = try await api.json("GET", "/openapi.json")
             #expect(served.0 == 200 && served.1 == document)
+        }
+    }
+
+    @Test func theValidatorTellsWhatDoesNotMatch() throws {
+        let document = try Self.document()
+        let error = JSONValue.object(["$ref": "#/components/schemas/Error"])
+        #expect(Self.problems(["error": ["code": "conflict", "message": "m"]], error, in: document).isEmpty)
+        #expect(Self.problems(["error": ["code": "nope", "message": "m"]], error, in: document).count == 1)
+        #expect(Self.problems(["error": ["code": "conflict"]], error, in: document) == ["$.error: lacks message"])
+        #expect(Self.problems(["error": ["code": "conflict", "message": 1]], error, in: document).count == 1)
+        #expect(Self.problems(["error": ["code": "conflict", "message": "m", "x": 1]], error, in: document).count == 1)
+    }
+
+    /// What schemathesis cannot reach from outside (dead letters, which only a message no consumer reads makes, and
+    /// the stream's events, which it does not read) matches the document too.
+    @Test func deadLettersAndStreamEventsMatchTheirSchemas() async throws {
+        let document = try Self.document()
+        try await OperatorAPITests.withHarness { api in
+            func check(
+                _ method: String, _ path: String, _ template: String, _ json: String? = nil, status: Int
+            ) async throws -> JSONValue {
+                let (got, body) = try await api.json(method, path, json)
+                #expect(got == status, "\(method) \(path): \(body)")
+                let schema = try #require(Self.responseSchema(document, method, template, got), "\(method) \(path)")
+                let problems = Self.problems(body, schema, in: document)
+                #expect(problems.isEmpty, "\(method) \(path): \(problems) in \(body)")
+                return body
+            }
+            try await api.pipeline.bus.publish([
+                BusMessage(topic: "relay.events", key: "k", value: Array("not json".utf8), headers: ["h": "v"])
+            ])
+            var id = 0
+            #expect(
+                try await waitFor {
+                    id =
+                        try await api.json("GET", "/dead-letters").1["dead_letters"]?.arrayValue?.first?["id"]?.intValue
+                        ?? 0
+                    return id > 0
+                })
+            _ = try await check("GET", "/dead-letters", "/dead-letters", status: 200)
+            let letter = try await check("GET", "/dead-letters/\(id)", "/dead-letters/{id}", status: 200)
+            #expect(letter["headers"]?["h"] == "v", "\(letter)")
+            _ = try await check("POST", "/dead-letters/\(id)/redrive", "/dead-letters/{id}/redrive", status: 202)
+            var again = 0
+            #expect(
+                try await waitFor {
+                    again =
+                        try await api.json("GET", "/dead-letters").1["dead_letters"]?.arrayValue?.first?["id"]?.intValue
+                        ?? 0
+                    return again > 0
+                })
+            _ = try await check("DELETE", "/dead-letters/\(again)", "/dead-letters/{id}", status: 200)
+            _ = try await check("GET", "/dead-letters/\(again)", "/dead-letters/{id}", status: 404)
+
+            let started = try await check(
+                "POST", "/workflows/echo/runs", "/workflows/{name}/runs", #"{"n": 1}"#, status: 202)
+            let runID = try #require(started["run_id"]?.stringValue)
+            _ = try await api.wait(runID, for: "succeeded")
+            _ = try await check("GET", "/runs/\(runID)", "/runs/{id}", status: 200)
+            // Every change from the first on.
+            let (_, events) = try await TestHTTP.events(
+                port: api.port, path: "/api/v1/stream?last_event_id=0",
+                headers: ["Authorization": "Bearer \(OperatorAPITests.token)"]
+            ) { events in events.contains { $0.event == "run" && $0.data.contains("\"succeeded\"") } }
+            #expect(events.count >= 3, "\(events)")
+            let change = JSONValue.object(["$ref": "#/components/schemas/Change"])
+            for event in events {
+                let data = try JSONParser.parse(event.data)
+                #expect(Self.problems(data, change, in: document).isEmpty, "\(event)")
+                #expect(data["kind"]?.stringValue == event.event)
+            }
         }
     }
 }
