@@ -206,6 +206,19 @@ import Testing
         }
     }
 
+    @Test func theStreamTakesEveryLastEventIDItDocuments() async throws {
+        try await Self.withHarness { api in
+            // The largest id the document allows (it once overflowed computing the id after it).
+            for (presented, expected) in [("9223372036854775807", "200"), ("0", "200"), ("-1", "400"), ("x", "400")] {
+                let (status, _) = try await TestHTTP.events(
+                    port: api.port, path: "/api/v1/stream",
+                    headers: ["Authorization": "Bearer \(Self.token)", "Last-Event-ID": presented], seconds: 30
+                ) { _ in true }
+                #expect(status.hasPrefix("HTTP/1.1 \(expected)"), "Last-Event-ID \(presented): \(status)")
+            }
+        }
+    }
+
     @Test func runsArePagedByCursorStablyUnderInserts() async throws {
         try await Self.withHarness { api in
             var ids: [String] = []

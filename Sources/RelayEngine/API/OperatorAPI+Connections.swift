@@ -4,7 +4,7 @@ import RelayCore
 /// `GET /connections`: names, plugins and parameters, every secret masked.
 extension OperatorAPI {
     func addConnectionRoutes(to api: RouterGroup<BasicRequestContext>) {
-        api.get("/connections") { _, _ -> Response in
+        api.route(.get, "/connections") { _, _ -> Response in
             let entries = self.connections.all.map { connection -> JSONValue in
                 [
                     "name": .string(connection.name), "plugin": .string(connection.plugin),

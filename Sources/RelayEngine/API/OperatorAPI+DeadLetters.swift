@@ -7,7 +7,7 @@ import RelayStore
 extension OperatorAPI {
     func addDeadLetterRoutes(to api: RouterGroup<BasicRequestContext>) {
         let desk = DeadLetterDesk(store: store)
-        api.get("/dead-letters") { request, _ -> Response in
+        api.route(.get, "/dead-letters") { request, _ -> Response in
             var limit = 100
             if let text = request.queryParameter("limit") {
                 guard let value = Int(text), (1...DeadLetterLimits.maximumList).contains(value) else {
@@ -26,7 +26,7 @@ extension OperatorAPI {
                 "next_after": letters.count == limit ? letters.last.map { .int(Int($0.id)) } ?? .null : .null,
             ])
         }
-        api.get("/dead-letters/:id") { _, context -> Response in
+        api.route(.get, "/dead-letters/{id}") { _, context -> Response in
             let id = try Self.deadLetterID(try context.pathParameter("id"), field: "id")
             guard let letter = try await self.store.deadLetter(id: id) else {
                 throw APIError(.notFound, "no dead letter \(id) (redriven or discarded, or never kept)")
@@ -39,7 +39,7 @@ extension OperatorAPI {
                     }))
             return APIResponse.json(.object(json))
         }
-        api.post("/dead-letters/:id/redrive") { request, context -> Response in
+        api.route(.post, "/dead-letters/{id}/redrive") { request, context -> Response in
             _ = try await APIRequestBody.object(request, limit: self.configuration.bodyLimit)
             let id = try Self.deadLetterID(try context.pathParameter("id"), field: "id")
             let letter: DeadLetterRecord?
@@ -54,14 +54,14 @@ extension OperatorAPI {
             return APIResponse.json(
                 ["redriven": .int(Int(letter.id)), "topic": .string(letter.sourceTopic)], status: .accepted)
         }
-        api.delete("/dead-letters/:id") { _, context -> Response in
+        api.route(.delete, "/dead-letters/{id}") { _, context -> Response in
             let id = try Self.deadLetterID(try context.pathParameter("id"), field: "id")
             guard try await desk.discard(id: id) else {
                 throw APIError(.notFound, "no dead letter \(id) (redriven or discarded, or never kept)")
             }
             return APIResponse.json(["discarded": .int(Int(id))])
         }
-        api.post("/events/replay") { request, _ -> Response in
+        api.route(.post, "/events/replay") { request, _ -> Response in
             let body = try await APIRequestBody.object(request, limit: self.configuration.bodyLimit)
             let instance: String
             let workflow = try body.apiString("workflow")

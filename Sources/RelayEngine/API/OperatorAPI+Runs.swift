@@ -7,7 +7,7 @@ import RelayStore
 /// `GET /runs/{id}/artifacts[/{name}]`.
 extension OperatorAPI {
     func addRunRoutes(to api: RouterGroup<BasicRequestContext>) {
-        api.get("/runs") { request, _ -> Response in
+        api.route(.get, "/runs") { request, _ -> Response in
             let query = try Self.runQuery(request)
             let page = try await self.store.runs(matching: query)
             return APIResponse.json([
@@ -15,10 +15,10 @@ extension OperatorAPI {
                 "next_cursor": page.nextCursor.map { .string($0.text) } ?? .null,
             ])
         }
-        api.get("/runs/:id") { _, context -> Response in
+        api.route(.get, "/runs/{id}") { _, context -> Response in
             APIResponse.json(try await self.run(context).json)
         }
-        api.post("/runs/:id/cancel") { request, context -> Response in
+        api.route(.post, "/runs/{id}/cancel") { request, context -> Response in
             let body = try await APIRequestBody.object(request, limit: self.configuration.bodyLimit)
             let run = try await self.run(context)
             let reason = try body.apiString("reason")
@@ -26,13 +26,13 @@ extension OperatorAPI {
                 RunControl(command: .cancel, runID: run.summary.id, reason: reason), of: run,
                 problem: RunControlCheck.cancel(run))
         }
-        api.post("/runs/:id/resume") { request, context -> Response in
+        api.route(.post, "/runs/{id}/resume") { request, context -> Response in
             _ = try await APIRequestBody.object(request, limit: self.configuration.bodyLimit)
             let run = try await self.run(context)
             return try await self.request(
                 RunControl(command: .resume, runID: run.summary.id), of: run, problem: RunControlCheck.resume(run))
         }
-        api.post("/runs/:id/steps/:step/answer") { request, context -> Response in
+        api.route(.post, "/runs/{id}/steps/{step}/answer") { request, context -> Response in
             let body = try await APIRequestBody.object(request, limit: self.configuration.bodyLimit)
             let option = try body.apiRequiredString("option")
             let by = try body.apiString("by")
@@ -42,12 +42,12 @@ extension OperatorAPI {
                 RunControl.answer(runID: run.summary.id, stepID: step, option: option, by: by), of: run,
                 problem: RunControlCheck.answer(run, step: step, option: option))
         }
-        api.get("/runs/:id/artifacts") { _, context -> Response in
+        api.route(.get, "/runs/{id}/artifacts") { _, context -> Response in
             let id = try context.pathParameter("id")
             guard try await self.store.run(id: id) != nil else { throw APIError(.notFound, "no run \(id)") }
             return APIResponse.json(["artifacts": .array(try await self.store.artifacts(runID: id).map(\.json))])
         }
-        api.get("/runs/:id/artifacts/:name") { _, context -> Response in
+        api.route(.get, "/runs/{id}/artifacts/{name}") { _, context -> Response in
             let id = try context.pathParameter("id")
             let name = try context.pathParameter("name")
             guard try await self.store.run(id: id) != nil else { throw APIError(.notFound, "no run \(id)") }

@@ -19,7 +19,7 @@ extension OperatorAPI {
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
     func addStreamRoute(to api: RouterGroup<BasicRequestContext>) {
-        api.get("/stream") { request, _ -> Response in
+        api.route(.get, "/stream") { request, _ -> Response in
             let runID = request.queryParameter("run")
             let workflow = request.queryParameter("workflow")
             let presented = request.headers[Self.lastEventID] ?? request.queryParameter("last_event_id")

@@ -6,7 +6,7 @@ import RelayStore
 /// `GET /workflows`, `GET /workflows/{name}`, `POST /workflows/{name}/runs`.
 extension OperatorAPI {
     func addWorkflowRoutes(to api: RouterGroup<BasicRequestContext>) {
-        api.get("/workflows") { _, _ -> Response in
+        api.route(.get, "/workflows") { _, _ -> Response in
             let overview = try await self.workflowOverview()
             var entries: [JSONValue] = []
             for entry in overview {
@@ -18,7 +18,7 @@ extension OperatorAPI {
             }
             return APIResponse.json(["workflows": .array(entries)])
         }
-        api.get("/workflows/:name") { _, context -> Response in
+        api.route(.get, "/workflows/{name}") { _, context -> Response in
             let name = try context.pathParameter("name")
             guard let entry = try await self.workflowOverview().first(where: { $0.workflow?.name == name }),
                 let workflow = entry.workflow
@@ -34,7 +34,7 @@ extension OperatorAPI {
                 try await self.store.runs(matching: RunQuery(workflow: name, limit: 10)).runs.map(\.json))
             return APIResponse.json(.object(json))
         }
-        api.post("/workflows/:name/runs") { request, context -> Response in
+        api.route(.post, "/workflows/{name}/runs") { request, context -> Response in
             let name = try context.pathParameter("name")
             guard self.registry.named(name) != nil else {
                 throw APIError(.notFound, "no workflow named \"\(name)\" is loaded")

@@ -60,6 +60,18 @@ public struct OperatorAPI: Sendable {
     /// The prefix of every route.
     public static let prefix = "/api/v1"
 
+    /// Every route, as the OpenAPI document (`openapi.json`) names it: the method, and the path below `prefix` with
+    /// its parameters in braces. Routes are registered through `route(_:_:use:)`, which accepts only these; a test
+    /// keeps this list equal to the document's and checks that each is served.
+    public static let routes: [(method: String, path: String)] = [
+        ("GET", "/workflows"), ("GET", "/workflows/{name}"), ("POST", "/workflows/{name}/runs"),
+        ("GET", "/runs"), ("GET", "/runs/{id}"), ("POST", "/runs/{id}/cancel"), ("POST", "/runs/{id}/resume"),
+        ("POST", "/runs/{id}/steps/{step}/answer"), ("GET", "/runs/{id}/artifacts"),
+        ("GET", "/runs/{id}/artifacts/{name}"), ("GET", "/stream"), ("GET", "/connections"),
+        ("GET", "/dead-letters"), ("GET", "/dead-letters/{id}"), ("POST", "/dead-letters/{id}/redrive"),
+        ("DELETE", "/dead-letters/{id}"), ("POST", "/events/replay"), ("GET", "/openapi.json"),
+    ]
+
     /// Adds the API's routes to `router`.
     public func addRoutes(to router: Router<BasicRequestContext>) {
         let api = router.group(RouterPath(Self.prefix))
@@ -70,7 +82,7 @@ public struct OperatorAPI: Sendable {
         addStreamRoute(to: api)
         addConnectionRoutes(to: api)
         addDeadLetterRoutes(to: api)
-        api.get("/openapi.json") { _, _ in
+        api.route(.get, "/openapi.json") { _, _ -> Response in
             guard let document = OpenAPIDocument.json else {
                 throw APIError(.internal, "the OpenAPI document shipped with Relay cannot be read")
             }
@@ -83,6 +95,24 @@ public struct OperatorAPI: Sendable {
                     .notFound, "no route \(request.method.rawValue) \(request.uri.path) (docs/api.md lists the routes)")
             }
         }
+    }
+}
+
+extension RouterGroup<BasicRequestContext> {
+    /// Registers `handler` for `method` and `path`, one of `OperatorAPI.routes` (OpenAPI's form: `/runs/{id}`, which
+    /// is Hummingbird's `/runs/:id`); any other is a programming error.
+    @discardableResult
+    func route(
+        _ method: HTTPRequest.Method, _ path: String,
+        use handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response
+    ) -> Self {
+        precondition(
+            OperatorAPI.routes.contains { $0.method == method.rawValue && $0.path == path },
+            "\(method.rawValue) \(path) is not in OperatorAPI.routes (nor, then, in openapi.json)")
+        let components = path.split(separator: "/").map { component in
+            component.hasPrefix("{") && component.hasSuffix("}") ? ":" + component.dropFirst().dropLast() : component
+        }
+        return on(RouterPath("/" + components.joined(separator: "/")), method: method, use: handler)
     }
 }
 
