@@ -75,7 +75,11 @@ extension OperatorAPI {
                             try await writer.write(ByteBuffer(string: "event: revoked\ndata: {}\n\n"))
                             break
                         }
+                        // Read first: every change up to it is committed, so a page shorter than the limit has
+                        // seen all of them, and the position moves past changes of other runs without a rescan.
+                        let latest = try await store.changeSequences().latest
                         let changes = try await store.changes(after: position, runID: runID, limit: 500)
+                        if changes.count < 500 { position = max(position, latest) }
                         guard let last = changes.last else {
                             if ContinuousClock.now - quiet > heartbeat {
                                 try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
@@ -93,7 +97,7 @@ extension OperatorAPI {
                             try await writer.write(ByteBuffer(string: text))
                             quiet = ContinuousClock.now
                         }
-                        position = last.sequence
+                        position = max(position, last.sequence)
                     }
                     try await writer.finish(nil)
                 })

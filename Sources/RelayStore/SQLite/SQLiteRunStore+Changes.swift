@@ -5,6 +5,11 @@ import RelayTransport
 /// `steps` and `step_items` in the transaction that makes the change, so that no code path of the dispatcher can
 /// change a status without it being logged, and the log's order is the commit order. `GET /api/v1/stream` reads it
 /// from a sequence number on (`Last-Event-ID`); it is pruned by age (`pruneChanges`).
+///
+/// It is on the dispatcher's hot path (about eight rows per run of three steps), so it is one B-tree: the sequence
+/// is the rowid (no AUTOINCREMENT, whose `sqlite_sequence` row would be a second write per change) and there is no
+/// secondary index (a stream reads from its position on by rowid; pruning scans from the oldest row, hourly).
+/// Pruning always keeps the latest row, so that sequence numbers never go back.
 extension SQLiteRunStore {
     static func createChangeLog(_ db: SQLiteConnection) throws {
         // Seconds since 1970 with fractions, as the store's other times (julianday: SQLite 3.40 has no
@@ -13,10 +18,8 @@ extension SQLiteRunStore {
         try db.execute(
             """
             CREATE TABLE IF NOT EXISTS run_changes (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, run_id TEXT NOT NULL, kind TEXT NOT NULL,
+                seq INTEGER PRIMARY KEY, at REAL NOT NULL, run_id TEXT NOT NULL, kind TEXT NOT NULL,
                 step_id TEXT, attempt INTEGER, item_index INTEGER, status TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS run_changes_run ON run_changes(run_id, seq);
-            CREATE INDEX IF NOT EXISTS run_changes_at ON run_changes(at);
             CREATE TRIGGER IF NOT EXISTS run_changes_run_added AFTER INSERT ON runs BEGIN
                 INSERT INTO run_changes (at, run_id, kind, status) VALUES (\(now), NEW.id, 'run', NEW.status);
             END;
@@ -69,14 +72,13 @@ extension SQLiteRunStore {
         }
     }
 
-    /// The sequence number of the latest change ever logged (0 when there was none; kept by SQLite's
-    /// `sqlite_sequence`, so it survives pruning), and of the oldest change still kept (the latest + 1 when none is).
+    /// The sequence number of the latest change logged (0 when there was none; pruning keeps it), and of the
+    /// oldest change still kept (the latest + 1 when none is).
     public func changeSequences() async throws -> (latest: Int64, oldest: Int64) {
         try await database.read { db in
-            let latest =
-                try db.query("SELECT seq FROM sqlite_sequence WHERE name = 'run_changes'").first?[0].int ?? 0
-            let oldest = try db.query("SELECT MIN(seq) FROM run_changes").first?[0].int
-            return (latest, oldest ?? latest + 1)
+            let row = try db.query("SELECT MAX(seq), MIN(seq) FROM run_changes").first
+            let latest = row?[0].int ?? 0
+            return (latest, row?[1].int ?? latest + 1)
         }
     }
 
@@ -84,13 +86,14 @@ extension SQLiteRunStore {
     @discardableResult
     public func pruneChanges(before time: Double) async throws -> Int {
         try await database.transaction { db in
-            // At most 10,000 at a time: the dispatcher shares the database and waits while this runs.
+            // At most 10,000 at a time (the dispatcher shares the database and waits while this runs), oldest first,
+            // never the latest row (sequence numbers must not go back).
             _ = try db.query(
                 """
-                DELETE FROM run_changes
-                WHERE seq IN (SELECT seq FROM run_changes WHERE at < ? ORDER BY seq LIMIT 10000)
-                """,
-                [.double(time)])
+                DELETE FROM run_changes WHERE seq IN (
+                    SELECT seq FROM run_changes WHERE at < ? AND seq < (SELECT MAX(seq) FROM run_changes)
+                    ORDER BY seq LIMIT 10000)
+                """, [.double(time)])
             return Int(try db.query("SELECT changes()").first?[0].int ?? 0)
         }
     }
