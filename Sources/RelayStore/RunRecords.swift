@@ -221,10 +221,11 @@ public struct RunDetail: Sendable, Equatable {
     /// The steps `step` needs, when the graph is known.
     public func needs(of step: String) -> [String]? { graph.first { $0.step == step }?.needs }
 
-    /// How `relay runs show --json` shows it: with the graph known, each attempt carries its step's `needs`, and
-    /// `graph` lists every step (those never started included) with its needs. The attempt of a `for_each` step
-    /// carries its items: `items_done`, `items_total` and `items` (the latest attempt of each, in item order).
-    /// `artifacts` lists the documents its `artifact` steps kept, with their content.
+    /// How `relay runs show --json` shows it: with the graph known, each attempt carries its step's `needs`,
+    /// `graph` lists every step (those never started included) with its needs, and `layout` says where to draw each
+    /// (`RunGraphLayout`). The attempt of a `for_each` step carries its items: `items_done`, `items_total` and
+    /// `items` (the latest attempt of each, in item order). `artifacts` lists the documents its `artifact` steps
+    /// kept, with their content.
     public var json: JSONValue {
         var result = summary.json.objectValue ?? [:]
         result["trigger_event"] = triggerEvent
@@ -251,6 +252,7 @@ public struct RunDetail: Sendable, Equatable {
         if !graph.isEmpty {
             result["graph"] = .array(
                 graph.map { ["step": .string($0.step), "needs": .array($0.needs.map(JSONValue.string))] })
+            result["layout"] = RunGraphLayout(graph: graph).json
         }
         return .object(result)
     }
