@@ -113,8 +113,9 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            // The OpenAPI document of the operator's API, served at /api/v1/openapi.json.
-            resources: [.copy("API/openapi.json")]
+            // The OpenAPI document of the operator's API, served at /api/v1/openapi.json; the web UI's files
+            // (index.html, app.js, app.css), served at / and /ui/.
+            resources: [.copy("API/openapi.json"), .copy("UI")]
         ),
         // `relay bench`: the pipeline's benchmarks (embedded, and on Kafka with worker processes).
         .target(

@@ -4,11 +4,11 @@ import RelayCore
 import RelaySDK
 import ServiceLifecycle
 
-/// The HTTP endpoints of a process that runs pipeline services: `/healthz`, `/readyz`, `/metrics`, and with a
-/// trigger host its webhooks (`/webhooks/**`) and the dispatcher endpoint of external triggers
-/// (`/dispatcher/<token>`). Every request is measured by Hummingbird's `MetricsMiddleware`, which reports through the
-/// global `MetricsSystem` (bootstrapped by the executables with the process's `PipelineMetrics.factory`; a no-op
-/// elsewhere).
+/// The HTTP endpoints of a process that runs pipeline services: `/healthz`, `/readyz`, `/metrics`, with the run
+/// store the operator's API (`/api/v1`) and web UI (`/`, `/ui/*`), and with a trigger host its webhooks
+/// (`/webhooks/**`) and the dispatcher endpoint of external triggers (`/dispatcher/<token>`). Every request is
+/// measured by Hummingbird's `MetricsMiddleware`, which reports through the global `MetricsSystem` (bootstrapped by
+/// the executables with the process's `PipelineMetrics.factory`; a no-op elsewhere).
 enum PipelineHTTP {
     /// The largest event an external trigger may post: a longer one is answered 413 and its connection closed.
     static let largestBody = 16 * 1024 * 1024
@@ -36,7 +36,11 @@ enum PipelineHTTP {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: await metrics.prometheusText())))
         }
-        api?.addRoutes(to: router)
+        if let api {
+            api.addRoutes(to: router)
+            // The web UI, beside the API it reads (its files need no token; its data does).
+            OperatorUI.addRoutes(to: router)
+        }
         guard let triggers else { return router }
         for method in [HTTPRequest.Method.post, .get] {
             router.on("/webhooks/**", method: method) { request, _ in
