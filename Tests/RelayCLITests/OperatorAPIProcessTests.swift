@@ -3,9 +3,9 @@ import RelayCore
 import RelayTestSupport
 import Testing
 
-/// The operator's API of a real `relay up` process, as a user meets it: the first start prints a token and the
-/// request to make with it, that token opens the API, `relay tokens` adds and revokes tokens while it runs, a
-/// restart creates no second token, and `RELAY_API_TOKEN` is accepted.
+/// The operator's API of a real `relay up` process, as a user meets it: the first start prints the web UI's address
+/// with a token, the UI's files are served without a token, that token opens the API, `relay tokens` adds and
+/// revokes tokens while it runs, a restart creates no second token, and `RELAY_API_TOKEN` is accepted.
 @Suite struct OperatorAPIProcessTests {
     @Test func theFirstStartPrintsATokenThatOpensTheAPI() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-api-up-\(UUID())")
@@ -23,11 +23,23 @@ import Testing
         defer { if relay.isRunning { relay.terminate() } }
         let base = "http://127.0.0.1:\(port)/api/v1"
         let text = ExamplePlaybookTests.text(log)
-        let marker = "curl -H 'Authorization: Bearer "
+        let marker = "http://127.0.0.1:\(port)/?token="
         let range = try #require(text.range(of: marker), "\(text)")
-        let token = String(text[range.upperBound...].prefix { $0 != "'" })
+        let token = String(text[range.upperBound...].prefix { !$0.isWhitespace })
         #expect(token.hasPrefix("relay_") && token.count == 49, "\(text)")
         func auth(_ token: String) -> [String: String] { ["Authorization": "Bearer \(token)"] }
+
+        // The address opens the web UI: its page and files need no token (the data they read does).
+        let page = try await TestHTTP.send("GET", "http://127.0.0.1:\(port)/?token=\(token)")
+        #expect(page.status == 200 && page.text.contains("/ui/app.js"), "\(page.text)")
+        #expect(page.headers["content-type"]?.hasPrefix("text/html") == true)
+        #expect(page.headers["content-security-policy"]?.contains("script-src 'self'") == true)
+        #expect(page.headers["referrer-policy"] == "no-referrer", "the address with the token is never sent on")
+        let script = try await TestHTTP.send("GET", "http://127.0.0.1:\(port)/ui/app.js")
+        #expect(script.status == 200 && script.text.contains("history.replaceState"))
+        #expect(script.headers["content-type"]?.hasPrefix("text/javascript") == true)
+        let style = try await TestHTTP.send("GET", "http://127.0.0.1:\(port)/ui/app.css")
+        #expect(style.status == 200 && style.headers["content-type"]?.hasPrefix("text/css") == true)
 
         #expect(try await TestHTTP.send("GET", base + "/runs").status == 401)
         #expect(try await TestHTTP.send("GET", base + "/runs", headers: auth(token)).status == 200)

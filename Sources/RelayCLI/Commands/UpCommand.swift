@@ -15,8 +15,9 @@ struct UpCommand: AsyncParsableCommand {
             state in DIR/.relay/relay.sqlite, prints one line per finished run, and serves webhooks \
             (/webhooks/PATH), /healthz and /metrics on 127.0.0.1:PORT. Ctrl-C or SIGTERM drains and exits. \
             Workflow files are read again every --reload-interval: changes apply to new runs without a restart. \
-            The operator's API is served under /api/v1 with a bearer token (relay tokens); a fresh project gets one \
-            at its first start, printed once. Environment: RELAY_DIR, RELAY_PORT, RELAY_API_TOKEN, \
+            The operator's API is served under /api/v1 with a bearer token (relay tokens), and its web UI at /; a \
+            fresh project gets a token at its first start, printed once in the address that opens the UI signed \
+            in. Environment: RELAY_DIR, RELAY_PORT, RELAY_API_TOKEN, \
             RELAY_WORKER_CONCURRENCY, RELAY_DEADLINE_GRACE, \
             RELAY_RELOAD_INTERVAL, RELAY_WEBHOOK_BODY_LIMIT, RELAY_EVENT_RETENTION.
             """
@@ -72,8 +73,8 @@ struct UpCommand: AsyncParsableCommand {
         configuration.dispatcher.eventRetention = try CLIDuration.eventRetention(eventRetention)
         let pipeline = try EmbeddedPipeline(project: project, configuration: configuration)
         CLIMetrics.bootstrap(pipeline.metrics)
-        // A fresh project gets a token at its first start, printed once with the URL that signs in with it (as
-        // notebook servers do): the one-command start stays one command.
+        // A fresh project gets a token at its first start, printed once in the web UI's address that signs in with
+        // it (as notebook servers do): the one-command start stays one command.
         let tokens = APITokenStore(
             stateDirectory: project.layout.stateDirectory, environmentToken: configuration.apiToken)
         let firstToken = try CLIFailure.wrap { try tokens.createFirstTokenIfNone() }
@@ -83,11 +84,11 @@ struct UpCommand: AsyncParsableCommand {
                 "relay: \(project.workflows.count) workflow(s) (\(workflows)); state in "
                 + "\(project.layout.database); http://127.0.0.1:\(port) (webhooks, /api/v1, /healthz, /metrics)\n"
             if let firstToken {
-                // The web UI will take the token from a URL; until then, the API's own first request.
+                // The web UI's address that signs in with it (the page then takes the token out of the address).
                 lines +=
                     "relay: created API token \"default\" (shown once; relay tokens list|create|revoke manage "
-                    + "tokens):\n"
-                    + "    curl -H 'Authorization: Bearer \(firstToken)' http://127.0.0.1:\(port)/api/v1/runs\n"
+                    + "tokens); open the web UI signed in:\n"
+                    + "    http://127.0.0.1:\(port)/?token=\(firstToken)\n"
             }
             FileHandle.standardError.write(Data(lines.utf8))
         }

@@ -139,7 +139,7 @@ public final class APITokenStore: Sendable {
     }
 
     /// relay up's first start: when no token is stored and no environment token is set, creates one named
-    /// "default" and returns it (for `relay up` to print); nil otherwise.
+    /// "default" and returns it (for `relay up` to print as `http://127.0.0.1:PORT/?token=…`); nil otherwise.
     public func createFirstTokenIfNone() throws -> String? {
         guard environmentDigest == nil else { return nil }
         let token = Self.generate()
