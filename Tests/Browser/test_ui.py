@@ -1,0 +1,269 @@
+"""Relay's web UI in a real headless Chromium (Debian's chromium and chromedriver, driven by selenium).
+
+Run by scripts/browser-tests, which starts `relay up` on a temporary project (workflows `hook`, `helper`, `slow`)
+and passes the address relay up printed at its first start. Every wait is on a condition (WebDriverWait), never a
+fixed sleep. Any error in the browser's console fails the test, except the 401s of the one check that signs in
+with a wrong token on purpose. Screenshots of each page go to --screenshots.
+
+Exit status 0 when every check passed; otherwise the failed check and the browser's log are printed.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+import urllib.parse
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+WAIT_SECONDS = 45  # a loaded two-core machine; every wait ends as soon as its condition holds
+
+
+class Failure(Exception):
+    pass
+
+
+class Browser:
+    """A headless Chromium at 1280×800 whose console is read after each check."""
+
+    def __init__(self, chromium, chromedriver):
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
+                         "--disable-gpu", "--no-first-run", "--disable-extensions", "--lang=en-US"):
+            options.add_argument(argument)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+        self.wait = WebDriverWait(self.driver, WAIT_SECONDS, poll_frequency=0.1)
+
+    def until(self, condition, what):
+        try:
+            return self.wait.until(lambda driver: condition())
+        except TimeoutException:
+            raise Failure(f"waited {WAIT_SECONDS} s for {what}; the page says: {self.page_text()[:1500]}") from None
+
+    def page_text(self):
+        try:
+            return self.driver.find_element(By.TAG_NAME, "body").text
+        except Exception:  # noqa: BLE001 - only for a message
+            return "(no page)"
+
+    def js(self, script, *arguments):
+        return self.driver.execute_script(script, *arguments)
+
+    def console_errors(self, allowed=()):
+        """The console's errors since the last call, except the network messages containing one of `allowed`."""
+        errors = []
+        for entry in self.driver.get_log("browser"):
+            if entry.get("level") != "SEVERE":
+                continue
+            message = entry.get("message", "")
+            if entry.get("source") == "network" and any(text in message for text in allowed):
+                continue
+            errors.append(f"[{entry.get('source')}] {message}")
+        return errors
+
+    def screenshot(self, directory, name):
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            self.driver.save_screenshot(os.path.join(directory, name))
+
+    def quit(self):
+        self.driver.quit()
+
+
+def http(method, url, token=None, body=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+        return json.loads(text) if response.headers.get_content_type() == "application/json" else text
+
+
+def rows(browser):
+    """The runs list's rows, read at once (the list redraws rows as they change: elements do not last)."""
+    return browser.js(
+        "return [...document.querySelectorAll('tr[data-run]')].map(row => ({run: row.dataset.run, "
+        "workflow: row.dataset.workflow, status: row.dataset.status, text: row.innerText}))")
+
+
+def node_statuses(browser):
+    return browser.js(
+        "return Object.fromEntries([...document.querySelectorAll('svg .node')]"
+        ".map(node => [node.dataset.step, node.dataset.status]))")
+
+
+def check(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True, help="the address relay up printed: http://127.0.0.1:PORT/?token=…")
+    parser.add_argument("--screenshots", default="", help="a directory for the PNG screenshots")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    arguments = parser.parse_args()
+
+    address = urllib.parse.urlsplit(arguments.url)
+    base = f"{address.scheme}://{address.netloc}"
+    token = urllib.parse.parse_qs(address.query)["token"][0]
+    shots = arguments.screenshots
+    browser = Browser(arguments.chromium, arguments.chromedriver)
+    driver = browser.driver
+    passed = []
+
+    def done(name, allowed=()):
+        errors = browser.console_errors(allowed)
+        check(not errors, f"{name}: errors in the browser's console:\n  " + "\n  ".join(errors))
+        passed.append(name)
+        print(f"browser-tests: ok   {name}", flush=True)
+
+    try:
+        # 1. A wrong token: the sign-in form, with the server's reason; the token is gone from the address.
+        driver.get(base + "/?token=relay_not-a-token")
+        browser.until(lambda: driver.find_elements(By.CSS_SELECTOR, ".sign-in .reason:not([hidden])"),
+                      "the sign-in form to give the reason a wrong token is refused")
+        reason = driver.find_element(By.CSS_SELECTOR, ".sign-in .reason").text
+        check("not one of this project's tokens" in reason, f"the reason shown: {reason!r}")
+        check("token=" not in driver.current_url, f"the token stayed in the address: {driver.current_url}")
+        check(browser.js("return sessionStorage.getItem('relay.token')") is None, "a refused token was kept")
+        browser.screenshot(shots, "sign-in.png")
+        done("a wrong token returns to the sign-in form with the reason", allowed=(" 401 ",))
+
+        # 2. The address relay up printed signs in; the token leaves the address for sessionStorage.
+        driver.get(arguments.url)
+        browser.until(lambda: driver.find_elements(By.CSS_SELECTOR, "table.run-list"), "the runs page")
+        check("token=" not in driver.current_url, f"the token stayed in the address: {driver.current_url}")
+        check(browser.js("return sessionStorage.getItem('relay.token')") == token, "the token is not in sessionStorage")
+        browser.until(lambda: browser.js("return document.getElementById('live').dataset.state") == "live",
+                      "the event stream to be connected")
+        done("the printed address signs in and the token leaves the address")
+
+        # 3. A webhook's run appears in the list and turns succeeded, without reloading the page.
+        check(not rows(browser), "runs listed before any was started")
+        browser.js("window.__sameDocument = true")
+        http("POST", base + "/webhooks/hook", body={"n": 5, "items": ["a", "b", "c"]})
+        browser.until(lambda: any(row["workflow"] == "hook" for row in rows(browser)),
+                      "the webhook's run to appear in the list")
+        hooks = [row for row in rows(browser) if row["workflow"] == "hook"]
+        check(len(hooks) == 1, f"{len(hooks)} rows for one run of hook: {hooks}")
+        run_id = hooks[0]["run"]
+
+        def row_of_run():
+            return next((row for row in rows(browser) if row["run"] == run_id), {})
+
+        browser.until(lambda: row_of_run().get("status") == "succeeded", f"run {run_id} to turn succeeded in the list")
+        check(browser.js("return window.__sameDocument === true"), "the page was reloaded")
+        check("✓ succeeded" in row_of_run()["text"], f"the row's status has no symbol and word: {row_of_run()}")
+        check(any(row["workflow"] == "helper" for row in rows(browser)), "the sub-workflow's run is not listed")
+        browser.screenshot(shots, "runs.png")
+        done("a webhook's run appears and succeeds in the list without a reload")
+
+        # 4. Its page: one graph node per step, with the statuses of the finished run.
+        driver.find_element(By.CSS_SELECTOR, f'tr[data-run="{run_id}"] td.run-id a').click()
+        expected = {"encode": "succeeded", "each": "succeeded", "child": "succeeded", "never": "skipped",
+                    "report": "succeeded"}
+        browser.until(lambda: node_statuses(browser) == expected,
+                      f"the graph's nodes to be {expected} (they are {node_statuses(browser)})")
+        api_run = http("GET", f"{base}/api/v1/runs/{run_id}", token=token)
+        check(len(driver.find_elements(By.CSS_SELECTOR, "svg .node")) == len(api_run["graph"]),
+              "not one node per step of the graph")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "svg .edge")) == sum(len(s["needs"]) for s in api_run["graph"]),
+              "not one edge per need")
+        each = driver.find_element(By.CSS_SELECTOR, 'svg .node[data-step="each"]')
+        check(each.get_attribute("data-items") == "3/3" and "3/3 items" in each.text,
+              f"the for_each node does not show 3/3: {each.text!r}")
+        never = driver.find_element(By.CSS_SELECTOR, 'svg .node[data-step="never"]')
+        check("↷ skipped" in never.text, f"the skipped node has no symbol and word: {never.text!r}")
+        # Layers from Relay's layout: encode on top, report at the bottom.
+        layers = {node["step"]: node["layer"] for node in api_run["layout"]["nodes"]}
+        check(layers["encode"] == 0 and layers["report"] == 2, f"the layout's layers: {layers}")
+        # The keyboard selects a step: its input and output as JSON.
+        encode = driver.find_element(By.CSS_SELECTOR, 'svg .node[data-step="encode"]')
+        browser.js("arguments[0].focus()", encode)
+        ActionChains(driver).send_keys(Keys.ENTER).perform()
+        browser.until(lambda: "n=5" in driver.find_element(By.CSS_SELECTOR, "[data-field=step-detail]").text,
+                      "the selected step's input to be shown")
+        detail = driver.find_element(By.CSS_SELECTOR, "[data-field=step-detail]").text
+        check("Input" in detail and "Output" in detail, f"the step's detail: {detail[:400]!r}")
+        browser.screenshot(shots, "run.png")
+        done("the run's page draws one node per step with the right statuses")
+
+        # 5. The sub-workflow node links to the child run.
+        link = driver.find_element(By.CSS_SELECTOR, 'svg .node[data-step="child"] a[data-child-run]')
+        child_id = link.get_attribute("data-child-run")
+        browser.js("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true}))", link)
+        browser.until(lambda: node_statuses(browser) == {"hash": "succeeded"}, f"child run {child_id}'s graph")
+        check(child_id in driver.current_url, f"not on the child run's page: {driver.current_url}")
+        check(run_id in driver.find_element(By.CSS_SELECTOR, "[data-field=facts]").text, "the parent is not named")
+        done("a sub-workflow node links to its child run")
+
+        # 6. A run whose step sleeps: Cancel, and see it cancelled, live.
+        started = http("POST", base + "/api/v1/workflows/slow/runs", token=token, body={})
+        slow_id = started["run_id"]
+        driver.get(f"{base}/#/runs/{slow_id}")
+        browser.until(lambda: node_statuses(browser).get("nap") == "running", "the slow run's step to be running")
+        check(node_statuses(browser).get("after") == "pending", f"after is not pending: {node_statuses(browser)}")
+        cancel = driver.find_element(By.CSS_SELECTOR, "[data-field=cancel]")
+        check(cancel.is_displayed(), "no Cancel button on a running run")
+        browser.screenshot(shots, "run-running.png")
+        cancel.click()
+        browser.until(lambda: driver.find_elements(By.CSS_SELECTOR, "#run-title .status[data-status=cancelled]"),
+                      "the run to show cancelled")
+        browser.until(lambda: driver.find_element(By.CSS_SELECTOR, "[data-field=resume]").is_displayed(),
+                      "the Resume button on the cancelled run")
+        check(not driver.find_element(By.CSS_SELECTOR, "[data-field=cancel]").is_displayed(),
+              "a Cancel button on a cancelled run")
+        browser.until(lambda: node_statuses(browser).get("after") == "cancelled",
+                      f"the step that never started to show cancelled ({node_statuses(browser)})")
+        browser.screenshot(shots, "run-cancelled.png")
+        done("Cancel on a running run cancels it, shown live")
+
+        # 7. The list filtered by workflow and status, at a phone's width.
+        driver.set_window_size(390, 844)
+        driver.get(base + "/#/runs?workflow=slow&status=cancelled")
+        browser.until(lambda: [row["run"] for row in rows(browser)] == [slow_id],
+                      "the list filtered to the cancelled run of slow")
+        width = browser.js("return document.documentElement.scrollWidth")
+        check(width <= 390, f"the page is wider than a phone ({width} px)")
+        table = browser.js("const wrap = document.querySelector('.table-wrap'); return [wrap.scrollWidth, wrap.clientWidth]")
+        check(table[0] <= table[1], f"the list scrolls sideways at a phone's width ({table})")
+        browser.screenshot(shots, "runs-phone.png")
+        driver.get(f"{base}/#/runs/{run_id}")
+        browser.until(lambda: len(node_statuses(browser)) == len(expected), "the run's page at a phone's width")
+        width = browser.js("return document.documentElement.scrollWidth")
+        check(width <= 390, f"the run's page is wider than a phone ({width} px)")
+        browser.screenshot(shots, "run-phone.png")
+        done("filters by workflow and status; fits a phone's width")
+    except Exception as failure:  # noqa: BLE001 - a failed check, or selenium's own error: both fail the run
+        print(f"browser-tests: FAIL {failure}", file=sys.stderr)
+        if not isinstance(failure, Failure):
+            traceback.print_exc()
+        for entry in browser.driver.get_log("browser"):
+            print(f"  console [{entry.get('level')}] {entry.get('message')}", file=sys.stderr)
+        return 1
+    finally:
+        browser.quit()
+    print(f"browser-tests: {len(passed)} checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    started = time.monotonic()
+    status = main()
+    print(f"browser-tests: {time.monotonic() - started:.1f} s")
+    sys.exit(status)
