@@ -158,8 +158,8 @@ class LiveStream {
       throw new SignedOut();
     }
     if (!response.ok || !response.body) throw new Error(`the stream answered HTTP ${response.status}`);
-    setLive("live");
     const resumed = this.lastEventId !== null;
+    setLive("live", resumed ? `reconnected after event ${this.lastEventId}` : "", resumed ? this.lastEventId : "");
     const parser = new EventStreamParser(
       (event) => {
         this.lastEventId = event.id ?? this.lastEventId;
@@ -193,10 +193,12 @@ function sleep(milliseconds, signal) {
   });
 }
 
-function setLive(state, detail) {
+/// The mark in the bar: live, reconnecting or offline; `resumedFrom` the event a reconnection went on after.
+function setLive(state, detail, resumedFrom) {
   const live = document.getElementById("live");
   if (!live) return;
   live.dataset.state = state;
+  if (resumedFrom !== undefined) live.dataset.resumedFrom = resumedFrom;
   live.textContent = { live: "● live", reconnecting: "reconnecting…", off: "offline" }[state] ?? state;
   live.title = detail ?? "";
 }
@@ -353,7 +355,7 @@ class RunsPage {
     this.filter = { workflow: params.get("workflow") ?? "", status: params.get("status") ?? "" };
     this.cursor = params.get("cursor") ?? "";
     this.runs = new Map(); // id → run summary, in the table's order
-    this.fetching = new Set();
+    this.fetching = new Map(); // id → the latest change that came while the run was being read, or null
     this.loaded = false;
     this.queued = [];
   }
@@ -404,7 +406,9 @@ class RunsPage {
     return "?" + params;
   }
 
+  /// Reads the page; changes that come meanwhile wait, and are applied to what it returns.
   async load() {
+    this.loaded = false;
     try {
       const answer = await api("/runs" + this.query());
       showProblem(null);
@@ -414,7 +418,11 @@ class RunsPage {
       this.draw();
       for (const event of this.queued.splice(0)) this.changed(event);
     } catch (error) {
-      if (!(error instanceof SignedOut)) showProblem("The runs could not be read: " + error.message);
+      if (error instanceof SignedOut) return;
+      showProblem("The runs could not be read: " + error.message);
+      // What is shown stays, and follows the changes.
+      this.loaded = true;
+      for (const event of this.queued.splice(0)) this.changed(event);
     }
   }
 
@@ -431,16 +439,19 @@ class RunsPage {
     const change = event.data;
     const known = this.runs.get(change.run_id);
     if (known) {
-      known.status = change.status;
-      if (change.status !== "running") known.finished = known.finished ?? change.at; else known.finished = null;
+      RunsPage.apply(change, known);
       this.drawRow(known);
       return;
     }
-    if (this.cursor || this.fetching.has(change.run_id)) return; // new runs are on the first page only
+    // Changes that come while the run is being read are applied to what the read returns (it may predate them).
+    if (this.fetching.has(change.run_id)) { this.fetching.set(change.run_id, change); return; }
+    if (this.cursor) return; // new runs are on the first page only
     if (this.filter.workflow && change.workflow !== this.filter.workflow) return;
-    this.fetching.add(change.run_id);
+    this.fetching.set(change.run_id, null);
     api("/runs/" + encodeURIComponent(change.run_id))
       .then((run) => {
+        const later = this.fetching.get(run.id);
+        if (later) RunsPage.apply(later, run);
         if (this.runs.has(run.id) || !this.matches(run)) return;
         // Newest first, as the API pages them; a run older than this page (an old run resumed) belongs to a later
         // page, unless this is the last one.
@@ -454,6 +465,12 @@ class RunsPage {
       })
       .catch((error) => { if (!(error instanceof SignedOut)) showProblem(error.message); })
       .finally(() => this.fetching.delete(change.run_id));
+  }
+
+  /// A run's status change (`event: run`) applied to the run as the list shows it.
+  static apply(change, run) {
+    run.status = change.status;
+    run.finished = change.status === "running" ? null : run.finished ?? change.at;
   }
 
   draw() {
