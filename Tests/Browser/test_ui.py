@@ -11,6 +11,9 @@ Exit status 0 when every check passed; otherwise the failed check and the browse
 import argparse
 import json
 import os
+import signal
+import socket
+import subprocess
 import sys
 import time
 import traceback
@@ -60,14 +63,14 @@ class Browser:
     def js(self, script, *arguments):
         return self.driver.execute_script(script, *arguments)
 
-    def console_errors(self, allowed=()):
-        """The console's errors since the last call, except the network messages containing one of `allowed`."""
+    def console_errors(self, allowed=lambda message: False):
+        """The console's errors since the last call, except the network messages `allowed` accepts."""
         errors = []
         for entry in self.driver.get_log("browser"):
             if entry.get("level") != "SEVERE":
                 continue
             message = entry.get("message", "")
-            if entry.get("source") == "network" and any(text in message for text in allowed):
+            if entry.get("source") == "network" and allowed(message):
                 continue
             errors.append(f"[{entry.get('source')}] {message}")
         return errors
@@ -90,6 +93,41 @@ def http(method, url, token=None, body=None):
     with urllib.request.urlopen(request, timeout=30) as response:
         text = response.read().decode()
         return json.loads(text) if response.headers.get_content_type() == "application/json" else text
+
+
+class RelayProcess:
+    """Restarts the relay up that scripts/browser-tests started, on the same port and project."""
+
+    def __init__(self, relay, project, pid_file, base):
+        self.relay, self.project, self.pid_file, self.base = relay, project, pid_file, base
+        self.port = urllib.parse.urlsplit(base).port
+
+    def answers(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def ready(self):
+        try:
+            with urllib.request.urlopen(self.base + "/readyz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def restart(self, wait):
+        with open(self.pid_file) as file:
+            os.kill(int(file.read().strip()), signal.SIGTERM)
+        wait(lambda: not self.answers(), "relay up to stop")
+        environment = {key: value for key, value in os.environ.items() if key != "RELAY_API_TOKEN"}
+        log = open(os.path.join(self.project, "relay-restarted.log"), "ab")
+        process = subprocess.Popen(
+            [self.relay, "up", "--dir", self.project, "--port", str(self.port), "--reload-interval", "0"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=environment, start_new_session=True)
+        with open(self.pid_file, "w") as file:
+            file.write(str(process.pid))
+        wait(self.ready, "relay up to be ready again")
 
 
 def rows(browser):
@@ -116,6 +154,9 @@ def main():
     parser.add_argument("--screenshots", default="", help="a directory for the PNG screenshots")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver")
+    parser.add_argument("--relay", required=True, help="the relay executable (to restart relay up once)")
+    parser.add_argument("--project", required=True, help="relay up's project directory")
+    parser.add_argument("--pid-file", required=True, help="the file with relay up's pid; the restart writes it")
     arguments = parser.parse_args()
 
     address = urllib.parse.urlsplit(arguments.url)
@@ -126,7 +167,9 @@ def main():
     driver = browser.driver
     passed = []
 
-    def done(name, allowed=()):
+    relay = RelayProcess(arguments.relay, arguments.project, arguments.pid_file, base)
+
+    def done(name, allowed=lambda message: False):
         errors = browser.console_errors(allowed)
         check(not errors, f"{name}: errors in the browser's console:\n  " + "\n  ".join(errors))
         passed.append(name)
@@ -142,7 +185,7 @@ def main():
         check("token=" not in driver.current_url, f"the token stayed in the address: {driver.current_url}")
         check(browser.js("return sessionStorage.getItem('relay.token')") is None, "a refused token was kept")
         browser.screenshot(shots, "sign-in.png")
-        done("a wrong token returns to the sign-in form with the reason", allowed=(" 401 ",))
+        done("a wrong token returns to the sign-in form with the reason", allowed=lambda message: " 401 " in message)
 
         # 2. The address relay up printed signs in; the token leaves the address for sessionStorage.
         driver.get(arguments.url)
@@ -152,6 +195,25 @@ def main():
         browser.until(lambda: browser.js("return document.getElementById('live').dataset.state") == "live",
                       "the event stream to be connected")
         done("the printed address signs in and the token leaves the address")
+
+        # 2b. The page's server-sent events parser (the module the page loaded, imported again: the same instance),
+        # fed one character at a time: CRLF split across chunks, comments, multi-line data, ids, retry.
+        parsed = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            import("/ui/app.js").then(({ EventStreamParser }) => {
+              const events = [];
+              let retry = null;
+              const parser = new EventStreamParser((event) => events.push(event), (value) => { retry = value; });
+              const text = "retry: 1000\\n: keep-alive\\n\\nid: 6\\nevent: run\\ndata: {\\"a\\":1}\\n\\n" +
+                "id: 7\\r\\nevent: step\\r\\ndata: x\\r\\ndata:y\\r\\n\\r\\ndata: no type\\r\\r\\n";
+              for (const character of text) parser.push(character);
+              done({ events, retry });
+            }, (error) => done({ error: String(error) }));
+        """)
+        check(parsed == {"retry": 1000, "events": [
+            {"type": "run", "data": '{"a":1}', "id": "6"}, {"type": "step", "data": "x\ny", "id": "7"},
+            {"type": "message", "data": "no type", "id": "7"}]}, f"the event-stream parser gave {parsed}")
+        done("the page parses server-sent events as the standard says")
 
         # 3. A webhook's run appears in the list and turns succeeded, without reloading the page.
         check(not rows(browser), "runs listed before any was started")
@@ -172,6 +234,20 @@ def main():
         check(any(row["workflow"] == "helper" for row in rows(browser)), "the sub-workflow's run is not listed")
         browser.screenshot(shots, "runs.png")
         done("a webhook's run appears and succeeds in the list without a reload")
+
+        # 3b. relay up restarts: the page reconnects with Last-Event-ID, and runs go on appearing.
+        relay.restart(browser.until)
+        browser.until(lambda: browser.js("const live = document.getElementById('live'); "
+                                         "return live.dataset.state === 'live' && live.dataset.resumedFrom !== ''"),
+                      "the stream to reconnect after the event it had seen (Last-Event-ID)")
+        http("POST", base + "/webhooks/hook", body={"n": 6, "items": []})
+        browser.until(lambda: len([row for row in rows(browser) if row["workflow"] == "hook"]) == 2,
+                      "the run started after the restart to appear")
+        check(browser.js("return window.__sameDocument === true"), "the page was reloaded")
+        # While relay up was down, the stream's reconnections were refused: those errors are expected.
+        done("the stream reconnects with Last-Event-ID across a restart of relay up",
+             allowed=lambda message: "/api/v1/stream" in message
+             and ("ERR_CONNECTION_REFUSED" in message or "ERR_EMPTY_RESPONSE" in message))
 
         # 4. Its page: one graph node per step, with the statuses of the finished run.
         driver.find_element(By.CSS_SELECTOR, f'tr[data-run="{run_id}"] td.run-id a').click()
