@@ -26,7 +26,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 WAIT_SECONDS = 45  # a loaded two-core machine; every wait ends as soon as its condition holds
 
@@ -309,11 +309,33 @@ def main():
         browser.screenshot(shots, "run-cancelled.png")
         done("Cancel on a running run cancels it, shown live")
 
+        # 6b. Resume: the run runs again (its step sleeps again), shown live.
+        driver.find_element(By.CSS_SELECTOR, "[data-field=resume]").click()
+        browser.until(lambda: driver.find_elements(By.CSS_SELECTOR, "#run-title .status[data-status=running]"),
+                      "the resumed run to show running")
+        browser.until(lambda: node_statuses(browser) == {"nap": "running", "after": "pending"},
+                      f"the resumed run's steps ({node_statuses(browser)})")
+        check(driver.find_element(By.CSS_SELECTOR, "[data-field=cancel]").is_displayed(), "no Cancel once resumed")
+        done("Resume on a cancelled run runs it again, shown live")
+
         # 7. The list filtered by workflow and status, at a phone's width.
         driver.set_window_size(390, 844)
-        driver.get(base + "/#/runs?workflow=slow&status=cancelled")
-        browser.until(lambda: [row["run"] for row in rows(browser)] == [slow_id],
-                      "the list filtered to the cancelled run of slow")
+        # The filters, chosen in the form: the address follows (a link to the filtered list).
+        driver.get(base + "/#/runs")
+        browser.until(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-field=workflow] option[value=hook]"),
+                      "the workflow filter's options")
+        Select(driver.find_element(By.CSS_SELECTOR, "[data-field=workflow]")).select_by_value("hook")
+        browser.until(lambda: "workflow=hook" in driver.current_url, "the address to carry the workflow filter")
+        browser.until(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-field=status]"), "the status filter")
+        Select(driver.find_element(By.CSS_SELECTOR, "[data-field=status]")).select_by_value("succeeded")
+        browser.until(lambda: "status=succeeded" in driver.current_url, "the address to carry the status filter")
+        hook_runs = [run["id"] for run in http("GET", f"{base}/api/v1/runs?workflow=hook", token=token)["runs"]]
+        check(len(hook_runs) == 2, f"the API lists {len(hook_runs)} runs of hook")
+        browser.until(lambda: [row["run"] for row in rows(browser)] == hook_runs,
+                      f"the list filtered to the two succeeded runs of hook ({rows(browser)})")
+        check(browser.js("return document.querySelector('[data-field=workflow]').value") == "hook"
+              and browser.js("return document.querySelector('[data-field=status]').value") == "succeeded",
+              "the filters do not show the address's workflow and status")
         width = browser.js("return document.documentElement.scrollWidth")
         check(width <= 390, f"the page is wider than a phone ({width} px)")
         table = browser.js("const wrap = document.querySelector('.table-wrap'); return [wrap.scrollWidth, wrap.clientWidth]")
