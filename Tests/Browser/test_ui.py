@@ -347,6 +347,20 @@ def main():
         check(width <= 390, f"the run's page is wider than a phone ({width} px)")
         browser.screenshot(shots, "run-phone.png")
         done("filters by workflow and status; fits a phone's width")
+
+        # 8. The token revoked while a page is open: back to the sign-in form, saying why.
+        driver.set_window_size(1280, 800)
+        driver.get(base + "/#/runs")
+        browser.until(lambda: browser.js("return document.getElementById('live').dataset.state") == "live",
+                      "the runs page's stream")
+        subprocess.run([arguments.relay, "tokens", "revoke", "default", "--dir", arguments.project], check=True,
+                       stdout=subprocess.DEVNULL)
+        browser.until(lambda: driver.find_elements(By.CSS_SELECTOR, ".sign-in .reason:not([hidden])"),
+                      "the sign-in form once the token is revoked")
+        reason = driver.find_element(By.CSS_SELECTOR, ".sign-in .reason").text
+        check("revoked" in reason, f"the reason shown: {reason!r}")
+        check(browser.js("return sessionStorage.getItem('relay.token')") is None, "the revoked token was kept")
+        done("a token revoked while the page is open returns to the sign-in form", allowed=lambda m: " 401 " in m)
     except Exception as failure:  # noqa: BLE001 - a failed check, or selenium's own error: both fail the run
         print(f"browser-tests: FAIL {failure}", file=sys.stderr)
         if not isinstance(failure, Failure):

@@ -47,7 +47,7 @@ async function api(path, { method = "GET", body, signal } = {}) {
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = null; }
   if (response.status === 401) {
-    signOut(json?.error?.message ?? "the server refused the token");
+    signOut(refusal(json));
     throw new SignedOut();
   }
   if (!response.ok) {
@@ -154,7 +154,7 @@ class LiveStream {
     const response = await fetch(API + "/stream" + this.query, { headers, signal: this.controller.signal });
     if (response.status === 401) {
       const json = await response.json().catch(() => null);
-      if (!this.closed) signOut(json?.error?.message ?? "the server refused the token");
+      if (!this.closed) signOut(refusal(json));
       throw new SignedOut();
     }
     if (!response.ok || !response.body) throw new Error(`the stream answered HTTP ${response.status}`);
@@ -179,7 +179,7 @@ class LiveStream {
     let data = null;
     try { data = JSON.parse(event.data); } catch { data = null; }
     if (event.type === "revoked") {
-      signOut("the token was revoked");
+      signOut("The token was revoked while the page was open.");
       return;
     }
     this.onEvent({ type: event.type, data, id: event.id });
@@ -310,6 +310,12 @@ function showProblem(message) {
   problem.hidden = !message;
 }
 
+/// What the sign-in form says after a 401, from the API's error.
+function refusal(json) {
+  const message = json?.error?.message;
+  return message ? `The server refused the token: ${message}.` : "The server refused the token.";
+}
+
 /// Back to the sign-in form, saying why. Several requests may be refused at once: the first one's reason stays.
 function signOut(reason) {
   if (!session.token) return;
@@ -321,12 +327,13 @@ function signOut(reason) {
 
 function showSignIn(reason) {
   document.getElementById("sign-out").hidden = true;
+  for (const link of document.querySelectorAll("nav [data-section]")) link.removeAttribute("aria-current");
   setLive("off");
   showProblem(null);
   const view = fromTemplate("tpl-sign-in");
   const { form, reason: reasonField } = fields(view);
   if (reason) {
-    reasonField.textContent = "Signed out: " + reason + ".";
+    reasonField.textContent = reason;
     reasonField.hidden = false;
   }
   form.addEventListener("submit", async (event) => {
