@@ -295,7 +295,9 @@ function route() {
   const [path, query = ""] = hash.split("?");
   const params = new URLSearchParams(query);
   const runMatch = /^\/runs\/([^/]+)$/.exec(path);
-  page = runMatch ? new RunPage(decodeURIComponent(runMatch[1])) : new RunsPage(params);
+  let runID = null;
+  try { runID = runMatch ? decodeURIComponent(runMatch[1]) : null; } catch { runID = null; }
+  page = runID ? new RunPage(runID) : new RunsPage(params);
   for (const link of document.querySelectorAll("nav [data-section]")) {
     link.toggleAttribute("aria-current", link.dataset.section === "runs");
   }
@@ -827,7 +829,12 @@ function start() {
     page = null;
     showSignIn();
   });
-  window.addEventListener("hashchange", route);
+  // Pages are #/…; the skip link moves the focus and leaves the address alone.
+  window.addEventListener("hashchange", () => { if (location.hash === "" || location.hash.startsWith("#/")) route(); });
+  document.querySelector(".skip").addEventListener("click", (event) => {
+    event.preventDefault();
+    document.getElementById("main").focus();
+  });
   route();
 }
 
