@@ -333,6 +333,16 @@ def main():
         check(len(hook_runs) == 2, f"the API lists {len(hook_runs)} runs of hook")
         browser.until(lambda: [row["run"] for row in rows(browser)] == hook_runs,
                       f"the list filtered to the two succeeded runs of hook ({rows(browser)})")
+        # Paging through the API's cursors, one run a page (the address's limit).
+        driver.get(base + "/#/runs?workflow=hook&limit=1")
+        browser.until(lambda: [row["run"] for row in rows(browser)] == hook_runs[:1], "the first page of one run")
+        driver.find_element(By.CSS_SELECTOR, "[data-field=older]").click()
+        browser.until(lambda: [row["run"] for row in rows(browser)] == hook_runs[1:], "the second page")
+        check("limit=1" in driver.current_url and "cursor=" in driver.current_url, driver.current_url)
+        driver.find_element(By.CSS_SELECTOR, "[data-field=newest]").click()
+        browser.until(lambda: [row["run"] for row in rows(browser)] == hook_runs[:1], "back to the first page")
+        driver.get(base + "/#/runs?workflow=hook&status=succeeded")
+        browser.until(lambda: [row["run"] for row in rows(browser)] == hook_runs, "the filtered list again")
         check(browser.js("return document.querySelector('[data-field=workflow]').value") == "hook"
               and browser.js("return document.querySelector('[data-field=status]').value") == "succeeded",
               "the filters do not show the address's workflow and status")
@@ -346,7 +356,7 @@ def main():
         width = browser.js("return document.documentElement.scrollWidth")
         check(width <= 390, f"the run's page is wider than a phone ({width} px)")
         browser.screenshot(shots, "run-phone.png")
-        done("filters by workflow and status; fits a phone's width")
+        done("filters by workflow and status, pages by cursor; fits a phone's width")
 
         # 8. The token revoked while a page is open: back to the sign-in form, saying why.
         driver.set_window_size(1280, 800)

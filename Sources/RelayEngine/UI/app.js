@@ -363,6 +363,9 @@ class RunsPage {
   constructor(params) {
     this.filter = { workflow: params.get("workflow") ?? "", status: params.get("status") ?? "" };
     this.cursor = params.get("cursor") ?? "";
+    // Runs per page: 50, or the address's limit (1 to 500, what the API accepts).
+    const limit = Number(params.get("limit"));
+    this.limit = Number.isInteger(limit) && limit >= 1 && limit <= 500 ? limit : 50;
     this.runs = new Map(); // id → run summary, in the table's order
     this.fetching = new Map(); // id → the latest change that came while the run was being read, or null
     this.loaded = false;
@@ -377,10 +380,8 @@ class RunsPage {
     const { filters, workflow, status } = this.fields;
     status.value = this.filter.status;
     filters.addEventListener("change", () => {
-      const params = new URLSearchParams();
-      if (workflow.value) params.set("workflow", workflow.value);
-      if (status.value) params.set("status", status.value);
-      location.hash = "#/runs" + (params.size ? "?" + params : "");
+      this.filter = { workflow: workflow.value, status: status.value };
+      location.hash = this.address();
     });
     this.loadWorkflows();
     this.stream = new LiveStream("", {
@@ -407,10 +408,25 @@ class RunsPage {
     }
   }
 
-  query(extra = {}) {
-    const params = new URLSearchParams({ limit: "50", ...extra });
+  /// The filters and page size as query parameters (of GET /runs, and of this page's address).
+  parameters() {
+    const params = new URLSearchParams();
     if (this.filter.workflow) params.set("workflow", this.filter.workflow);
     if (this.filter.status) params.set("status", this.filter.status);
+    if (this.limit !== 50) params.set("limit", String(this.limit));
+    return params;
+  }
+
+  /// This page's address with the filters, from its first page or from `cursor`.
+  address(cursor = "") {
+    const params = this.parameters();
+    if (cursor) params.set("cursor", cursor);
+    return "#/runs" + (params.size ? "?" + params : "");
+  }
+
+  query() {
+    const params = this.parameters();
+    params.set("limit", String(this.limit));
     if (this.cursor) params.set("cursor", this.cursor);
     return "?" + params;
   }
@@ -486,17 +502,10 @@ class RunsPage {
     const { rows, empty, older, newest } = this.fields;
     rows.replaceChildren(...[...this.runs.values()].map((run) => this.row(run)));
     empty.hidden = this.runs.size > 0;
-    const base = new URLSearchParams();
-    if (this.filter.workflow) base.set("workflow", this.filter.workflow);
-    if (this.filter.status) base.set("status", this.filter.status);
     newest.hidden = !this.cursor;
-    newest.href = "#/runs" + (base.size ? "?" + base : "");
+    newest.href = this.address();
     older.hidden = !this.nextCursor;
-    if (this.nextCursor) {
-      const next = new URLSearchParams(base);
-      next.set("cursor", this.nextCursor);
-      older.href = "#/runs?" + next;
-    }
+    if (this.nextCursor) older.href = this.address(this.nextCursor);
   }
 
   row(run) {
