@@ -147,7 +147,9 @@ import Testing
 
     /// Every job (a step's, or an item's of a loop) went out once and got one result: a decision redone after the
     /// kill publishes nothing twice, and a worker publishes a job's result in the transaction that acknowledges the
-    /// job, so a job run again after the kill (delivery to plugins is at least once) sends no second result.
+    /// job, which the bus records even beyond its committed prefix (`bus_acks`), so no job whose result was
+    /// published is delivered again after the kill (a job in flight at the kill is run again: delivery to plugins is
+    /// at least once, but its result was never published).
     func expectEveryJobSentOnce(
         _ database: SQLiteDatabase, jobs: Int, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {

@@ -104,9 +104,13 @@ import Testing
 
             let restarted = try fixture.transport()
             let again = try await restarted.subscribe(topic: fixture.topic, group: fixture.g)
+            // What was not acknowledged comes again. Kafka commits only the contiguous prefix, so 3 (acknowledged
+            // after 2, which was not) comes again too; the embedded bus records such an acknowledgement in its
+            // transaction and does not deliver 3 again.
+            let expected: [String?] = kind == .embedded ? ["2", "4"] : ["2", "3", "4"]
             var seen: [String?] = []
-            for _ in 0..<3 { seen.append(text(try await again.next())) }
-            #expect(seen == ["2", "3", "4"])
+            for _ in expected { seen.append(text(try await again.next())) }
+            #expect(seen == expected)
             let other = try await restarted.subscribe(topic: fixture.topic, group: fixture.other)
             #expect(text(try await other.next()) == "1")
             await again.close()

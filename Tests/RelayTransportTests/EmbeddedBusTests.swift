@@ -42,4 +42,45 @@ import Testing
             await subscription.close()
         }
     }
+
+    /// Deliveries acknowledged beyond the committed prefix (an earlier one still in flight) are not delivered again
+    /// after a crash: their outputs were committed with their acknowledgements. Only the one in flight is.
+    @Test func whatWasAcknowledgedBeyondThePrefixIsNotDeliveredAgainAfterACrash() async throws {
+        try await withBus { bus, path in
+            try await bus.publish(messages(["1", "2", "3", "4"]))
+            let subscription = try await bus.subscribe(topic: "t", group: "g")
+            let batch = try await subscription.nextBatch(maximum: 4)
+            #expect(batch.count == 4)
+            // 2 and 4 done, 1 and 3 still running when the process dies.
+            try await bus.publish(messages(["out-2"], topic: "o"), acknowledging: [batch[1]])
+            try await bus.publish(messages(["out-4"], topic: "o"), acknowledging: [batch[3]])
+
+            // A new process on the same file.
+            let again = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .milliseconds(20))
+            let resumed = try await again.subscribe(topic: "t", group: "g")
+            let first = try #require(try await resumed.next())
+            #expect(String(decoding: first.message.value, as: UTF8.self) == "1")
+            try await resumed.acknowledge(first)
+            let second = try #require(try await resumed.next())
+            #expect(String(decoding: second.message.value, as: UTF8.self) == "3", "2 was acknowledged before")
+            try await resumed.acknowledge(second)
+            // The prefix has passed 2, 3 and 4: the records of 2 and 4 are gone, and a third process gets nothing.
+            try await again.publish(messages(["5"]))
+            let fifth = try #require(try await resumed.next())
+            #expect(String(decoding: fifth.message.value, as: UTF8.self) == "5", "4 was acknowledged before")
+            try await resumed.acknowledge(fifth)
+            let left = try await again.database.read { db in
+                try db.query("SELECT COUNT(*) FROM bus_acks").first?.first?.int ?? -1
+            }
+            #expect(left == 0)
+            let third = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .milliseconds(20))
+            let last = try await third.subscribe(topic: "t", group: "g")
+            try await third.publish(messages(["6"]))
+            let sixth = try #require(try await last.next())
+            #expect(String(decoding: sixth.message.value, as: UTF8.self) == "6")
+            await subscription.close()
+            await resumed.close()
+            await last.close()
+        }
+    }
 }

@@ -6,7 +6,9 @@ import Synchronization
 /// position per topic. A group consumes a topic in order; several deliveries may be in flight at once; the group's
 /// position moves to the end of the contiguous prefix of acknowledged deliveries, in the same transaction as
 /// whatever the acknowledging step published. After a crash, consumption resumes at the committed position: what
-/// was in flight is delivered again.
+/// was in flight is delivered again. A delivery acknowledged beyond the prefix (the deliveries before it still in
+/// flight) is recorded as such (`bus_acks`) in its transaction, and is not delivered again after a crash: its
+/// output was committed with its acknowledgement, so a worker never runs a job again to publish a second result.
 ///
 /// One process owns a group's consumption at a time (the pipeline runs each consumer group once per process);
 /// other processes may publish to the same file.
@@ -34,6 +36,9 @@ public final class EmbeddedBus: Transport, Sendable {
                 CREATE INDEX IF NOT EXISTS bus_messages_topic ON bus_messages(topic, seq);
                 CREATE TABLE IF NOT EXISTS bus_offsets (
                     grp TEXT NOT NULL, topic TEXT NOT NULL, committed INTEGER NOT NULL, PRIMARY KEY (grp, topic));
+                CREATE TABLE IF NOT EXISTS bus_acks (
+                    grp TEXT NOT NULL, topic TEXT NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (grp, topic, offset))
+                    WITHOUT ROWID;
                 """)
         }
     }
@@ -57,9 +62,22 @@ public final class EmbeddedBus: Transport, Sendable {
             let (value, messages) = try body(db)
             try EmbeddedBus.insert(messages, into: db)
             for (delivery, tracker) in trackers {
-                if let committed = tracker?.acknowledge(delivery.offset) {
-                    try EmbeddedBus.commit(
-                        group: delivery.group, topic: delivery.message.topic, offset: committed, in: db)
+                guard let ack = tracker?.acknowledge(delivery.offset) else { continue }
+                let (group, topic) = (delivery.group, delivery.message.topic)
+                if ack.beyondPrefix {
+                    try db.query(
+                        "INSERT OR IGNORE INTO bus_acks (grp, topic, offset) VALUES (?, ?, ?)",
+                        [.text(group), .text(topic), .int(delivery.offset)])
+                }
+                if let committed = ack.committed {
+                    try EmbeddedBus.commit(group: group, topic: topic, offset: committed, in: db)
+                    // Only when some recorded acknowledgement is now inside the prefix: in-order consumption
+                    // writes nothing to bus_acks.
+                    if ack.releasesRecorded {
+                        try db.query(
+                            "DELETE FROM bus_acks WHERE grp = ? AND topic = ? AND offset <= ?",
+                            [.text(group), .text(topic), .int(committed)])
+                    }
                 }
             }
             return (value, Set(messages.map(\.topic)))
@@ -89,11 +107,20 @@ public final class EmbeddedBus: Transport, Sendable {
     public func notifyPublished() { signal.notify() }
 
     public func subscribe(topic: String, group: String) async throws -> any BusSubscription {
-        let committed = try await database.read { db in
-            try db.query("SELECT committed FROM bus_offsets WHERE grp = ? AND topic = ?", [.text(group), .text(topic)])
-                .first?.first?.int ?? 0
+        let (committed, acknowledged) = try await database.read { db -> (Int64, Set<Int64>) in
+            let committed =
+                try db.query(
+                    "SELECT committed FROM bus_offsets WHERE grp = ? AND topic = ?", [.text(group), .text(topic)]
+                ).first?.first?.int ?? 0
+            // Acknowledged beyond the prefix before a crash: not delivered again.
+            let acknowledged = try db.query(
+                "SELECT offset FROM bus_acks WHERE grp = ? AND topic = ? AND offset > ?",
+                [.text(group), .text(topic), .int(committed)]
+            ).compactMap { $0[0].int }
+            return (committed, Set(acknowledged))
         }
-        let subscription = EmbeddedSubscription(bus: self, topic: topic, group: group, committed: committed)
+        let subscription = EmbeddedSubscription(
+            bus: self, topic: topic, group: group, committed: committed, acknowledged: acknowledged)
         trackers.withLock { $0["\(group)\u{0}\(topic)"] = subscription.tracker }
         return subscription
     }
@@ -175,11 +202,26 @@ final class AckTracker: Sendable {
         var inFlight: Set<Int64> = []
         var acknowledged: Set<Int64> = []
         var delivered: [Int64] = []
+        /// Offsets recorded in `bus_acks` (acknowledged beyond the prefix) that the prefix has not passed yet.
+        var recorded: Set<Int64> = []
+    }
+
+    /// What an acknowledgement changed.
+    struct Acknowledgement {
+        /// The new committed offset, if it moved.
+        var committed: Int64?
+        /// The offset stays acknowledged beyond the prefix: record it.
+        var beyondPrefix: Bool
+        /// The prefix passed offsets recorded before: delete their records.
+        var releasesRecorded: Bool
     }
 
     private let state: Mutex<State>
 
-    init(committed: Int64) { state = Mutex(State(committed: committed)) }
+    /// `recorded`: offsets acknowledged beyond the committed position before (they are never delivered).
+    init(committed: Int64, recorded: Set<Int64> = []) {
+        state = Mutex(State(committed: committed, recorded: recorded))
+    }
 
     func delivered(_ offset: Int64) {
         state.withLock {
@@ -188,8 +230,8 @@ final class AckTracker: Sendable {
         }
     }
 
-    /// The new committed offset if it moved.
-    func acknowledge(_ offset: Int64) -> Int64? {
+    /// What acknowledging `offset` changed; nil when it was not in flight.
+    func acknowledge(_ offset: Int64) -> Acknowledgement? {
         state.withLock { state in
             guard state.inFlight.remove(offset) != nil else { return nil }
             state.acknowledged.insert(offset)
@@ -201,7 +243,16 @@ final class AckTracker: Sendable {
                 state.committed = first
                 moved = true
             }
-            return moved ? state.committed : nil
+            let beyond = state.acknowledged.contains(offset)
+            if beyond { state.recorded.insert(offset) }
+            var releases = false
+            if moved {
+                let passed = state.recorded.filter { $0 <= state.committed }
+                releases = !passed.isEmpty
+                state.recorded.subtract(passed)
+            }
+            return Acknowledgement(
+                committed: moved ? state.committed : nil, beyondPrefix: beyond, releasesRecorded: releases)
         }
     }
 
@@ -215,12 +266,15 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
     let group: String
     let tracker: AckTracker
     private let position: Mutex<(cursor: Int64, buffer: [Delivery], closed: Bool)>
+    /// Offsets acknowledged beyond the committed position before this subscription: passed over.
+    private let acknowledged: Set<Int64>
 
-    init(bus: EmbeddedBus, topic: String, group: String, committed: Int64) {
+    init(bus: EmbeddedBus, topic: String, group: String, committed: Int64, acknowledged: Set<Int64> = []) {
         self.bus = bus
         self.topic = topic
         self.group = group
-        self.tracker = AckTracker(committed: committed)
+        self.acknowledged = acknowledged
+        self.tracker = AckTracker(committed: committed, recorded: acknowledged)
         self.position = Mutex((committed, [], false))
     }
 
@@ -242,8 +296,10 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
                 await bus.waitForPublish(topic: topic, timeout: bus.pollInterval)
                 continue
             }
+            let acknowledged = self.acknowledged
             position.withLock { state in
-                state.buffer.append(contentsOf: batch)
+                state.buffer.append(
+                    contentsOf: acknowledged.isEmpty ? batch : batch.filter { !acknowledged.contains($0.offset) })
                 state.cursor = batch.last!.offset
             }
         }
