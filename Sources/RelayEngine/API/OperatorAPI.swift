@@ -57,6 +57,21 @@ public struct OperatorAPI: Sendable {
         self.logger = logger
     }
 
+    /// The API of a project's pipeline: its workflows' registry, catalog and connections; bearer tokens checked by
+    /// `verifyToken`, or when nil by the project's token store (`DIR/.relay/api-tokens.json`) and `apiToken`
+    /// (`RELAY_API_TOKEN`).
+    public init(
+        project: Project, store: any RunStore, transport: any Transport, registry: WorkflowRegistry,
+        verifyToken: (@Sendable (String) -> Bool)?, apiToken: String?, configuration: Configuration, logger: Logger
+    ) {
+        self.init(
+            store: store, transport: transport, registry: registry, layout: project.layout, catalog: project.catalog,
+            connections: project.connections,
+            verifyToken: verifyToken
+                ?? APITokenStore(stateDirectory: project.layout.stateDirectory, environmentToken: apiToken).verify,
+            configuration: configuration, logger: logger)
+    }
+
     /// The prefix of every route.
     public static let prefix = "/api/v1"
 

@@ -86,13 +86,8 @@ public enum DistributedPipeline {
             metrics.observe(store: store)
             pipeline = assembly.services(dispatcher: store)
             api = OperatorAPI(
-                store: store, transport: transport, registry: assembly.registry, layout: project.layout,
-                catalog: project.catalog, connections: project.connections,
-                verifyToken: configuration.verifyAPIToken
-                    ?? APITokenStore(
-                        stateDirectory: project.layout.stateDirectory, environmentToken: configuration.apiToken
-                    )
-                    .verify,
+                project: project, store: store, transport: transport, registry: assembly.registry,
+                verifyToken: configuration.verifyAPIToken, apiToken: configuration.apiToken,
                 configuration: configuration.api, logger: logger)
         case .worker:
             // By default, the plugins the project's workflows run as steps: one consumer group per plugin, and

@@ -71,13 +71,8 @@ public final class EmbeddedPipeline: Sendable {
             dispatcher: store, worker: .init(concurrency: configuration.workerConcurrency), triggers: triggerStates)
         let triggers = pipeline.triggers
         let api = OperatorAPI(
-            store: store, transport: bus, registry: assembly.registry, layout: project.layout,
-            catalog: project.catalog, connections: project.connections,
-            verifyToken: configuration.verifyAPIToken
-                ?? APITokenStore(
-                    stateDirectory: project.layout.stateDirectory, environmentToken: configuration.apiToken
-                )
-                .verify,
+            project: project, store: store, transport: bus, registry: assembly.registry,
+            verifyToken: configuration.verifyAPIToken, apiToken: configuration.apiToken,
             configuration: configuration.api, logger: logger)
         let app = PipelineHTTP.application(
             host: configuration.host, port: configuration.port, serverName: "relay",
