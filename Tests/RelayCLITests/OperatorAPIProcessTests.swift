@@ -36,8 +36,14 @@ import Testing
         #expect(page.headers["content-security-policy"]?.contains("script-src 'self'") == true)
         #expect(page.headers["referrer-policy"] == "no-referrer", "the address with the token is never sent on")
         let script = try await TestHTTP.send("GET", "http://127.0.0.1:\(port)/ui/app.js")
-        #expect(script.status == 200 && script.text.contains("history.replaceState"))
+        #expect(script.status == 200 && script.text.contains("from \"./common.js\""))
         #expect(script.headers["content-type"]?.hasPrefix("text/javascript") == true)
+        let module = try await TestHTTP.send("GET", "http://127.0.0.1:\(port)/ui/common.js")
+        #expect(module.status == 200 && module.text.contains("history.replaceState"))
+        for missing in ["nothing.js", "app.swift", "..%2FOperatorUI.swift", ".js"] {
+            let reply = try await TestHTTP.send("GET", "http://127.0.0.1:\(port)/ui/\(missing)")
+            #expect(reply.status == 404, "\(missing): \(reply.status)")
+        }
         let style = try await TestHTTP.send("GET", "http://127.0.0.1:\(port)/ui/app.css")
         #expect(style.status == 200 && style.headers["content-type"]?.hasPrefix("text/css") == true)
 
