@@ -74,6 +74,8 @@ public struct StepAttempt: Sendable, Equatable {
     public var output: JSONValue?
     public var error: String?
     public var exception: JSONValue?
+    /// What the plugin wrote to its log for this attempt (the v1 result's `log`), at most `StepLog.limit`.
+    public var log: String?
     public var scheduledAt: Double
     public var startedAt: Double?
     public var finishedAt: Double?
@@ -107,8 +109,10 @@ public struct StepAttempt: Sendable, Equatable {
         step["output"] = output ?? .null
         step["error"] = error.map(JSONValue.string) ?? .null
         step["exception"] = exception ?? .null
+        step["log"] = log.map(JSONValue.string) ?? .null
         RunTime.addAttemptDetails(
-            to: &step, startedAt: startedAt, finishedAt: finishedAt, late: late, childRunID: childRunID)
+            to: &step, scheduledAt: scheduledAt, startedAt: startedAt, finishedAt: finishedAt, late: late,
+            childRunID: childRunID)
         return .object(step)
     }
 }
@@ -123,6 +127,8 @@ public struct ItemAttempt: Sendable, Equatable {
     public var input: JSONValue?
     public var output: JSONValue?
     public var error: String?
+    /// What the plugin wrote to its log for this item's attempt, at most `StepLog.limit`.
+    public var log: String?
     public var scheduledAt: Double
     public var startedAt: Double?
     public var finishedAt: Double?
@@ -155,8 +161,10 @@ public struct ItemAttempt: Sendable, Equatable {
         item["input"] = input ?? .null
         item["output"] = output ?? .null
         item["error"] = error.map(JSONValue.string) ?? .null
+        item["log"] = log.map(JSONValue.string) ?? .null
         RunTime.addAttemptDetails(
-            to: &item, startedAt: startedAt, finishedAt: finishedAt, late: late, childRunID: childRunID)
+            to: &item, scheduledAt: scheduledAt, startedAt: startedAt, finishedAt: finishedAt, late: late,
+            childRunID: childRunID)
         return .object(item)
     }
 }
@@ -293,9 +301,15 @@ public enum RunTime {
 
     /// What an attempt (a step's or an item's) shows beside its values: `duration_ms` (null without both times), and
     /// when there are any, its `late_result` and the `child_run` it started.
+    /// When the attempt was scheduled (its job published, or its retry planned), started and finished (ISO 8601,
+    /// null while not yet), how long it ran, and a late result or the run it started.
     static func addAttemptDetails(
-        to attempt: inout JSONObject, startedAt: Double?, finishedAt: Double?, late: LateResult?, childRunID: String?
+        to attempt: inout JSONObject, scheduledAt: Double, startedAt: Double?, finishedAt: Double?,
+        late: LateResult?, childRunID: String?
     ) {
+        attempt["scheduled"] = .string(text(scheduledAt))
+        attempt["started"] = startedAt.map { .string(text($0)) } ?? .null
+        attempt["finished"] = finishedAt.map { .string(text($0)) } ?? .null
         if let startedAt, let finishedAt {
             attempt["duration_ms"] = milliseconds(finishedAt - startedAt)
         } else {
@@ -303,5 +317,22 @@ public enum RunTime {
         }
         if let late { attempt["late_result"] = late.json }
         if let childRunID { attempt["child_run"] = .string(childRunID) }
+    }
+}
+
+/// A plugin's log as the run store keeps it: nothing for an empty log, and of a long one its end (where the failure
+/// is), at most `limit` bytes, after a line that says how much was cut.
+public enum StepLog {
+    public static let limit = 64 * 1024
+
+    public static func kept(_ log: String) -> String? {
+        if log.isEmpty { return nil }
+        let bytes = log.utf8.count
+        if bytes <= limit { return log }
+        // The end, from a character boundary.
+        var start = log.utf8.index(log.utf8.endIndex, offsetBy: -limit)
+        while start < log.utf8.endIndex, UTF8.isContinuation(log.utf8[start]) { start = log.utf8.index(after: start) }
+        let tail = String(log[start...])
+        return "[the first \(bytes - tail.utf8.count) bytes of this log are not kept]\n" + tail
     }
 }

@@ -151,6 +151,11 @@ import Testing
             #expect(run["trigger_event"]?["n"] == .int(7))
             #expect(run["steps"]?.arrayValue?.count == 2)
             #expect(run["graph"]?.arrayValue?.map { $0["step"]?.stringValue ?? "" } == ["encode", "report"])
+            // Each attempt's times; the plugin wrote no log.
+            let encode = try #require(run["steps"]?.arrayValue?.first)
+            #expect(encode["started"]?.stringValue != nil && encode["finished"]?.stringValue != nil, "\(encode)")
+            #expect((try? APITime.parse(encode["scheduled"]?.stringValue ?? "", field: "scheduled")) != nil)
+            #expect(encode["log"] == .null)
             #expect(run["artifacts"]?.arrayValue?.first?["name"] == "report")
 
             let (_, events) = try await stream.value
@@ -200,6 +205,9 @@ import Testing
             #expect(workflow.1["versions"]?.arrayValue?.count == 1)
             #expect(workflow.1["steps"]?.arrayValue?.last?["kind"] == "artifact")
             #expect(workflow.1["trigger"]?["plugin"] == "webhook")
+            // Its graph, placed as a run's is.
+            #expect(workflow.1["graph"]?.arrayValue?.map { $0["needs"] ?? .null } == [[], ["encode"]])
+            #expect(workflow.1["layout"]?["layers"] == .int(2))
             #expect(try await api.json("GET", "/workflows/nothing").0 == 404)
             #expect(try await api.json("POST", "/workflows/nothing/runs", "{}").0 == 404)
             #expect(try await api.json("GET", "/runs/run-nothing").0 == 404)

@@ -29,6 +29,34 @@ import Testing
         return true
     }
 
+    @Test func aPluginsLogIsKeptWithItsAttemptAndALongOneByItsEnd() async throws {
+        try await Self.withDatabase { database in
+            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let long = String(repeating: "é", count: 40_000) + "the end" // 80,007 bytes
+            try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
+                _ = try tx.recordEvent(Self.event)
+                _ = try tx.createRun(id: "run-1", workflow: "w", event: Self.event)
+                for (step, log) in [("a", "line 1\nline 2\n"), ("b", ""), ("c", long)] {
+                    try tx.addStep(
+                        StepAttemptRecord(
+                            jobID: "run-1/\(step)/1", runID: "run-1", stepID: step, attempt: 1, status: .running))
+                    try tx.finishStep(jobID: "run-1/\(step)/1", result: .success([:], log: log), startedAt: 1_000)
+                }
+                return ((), [])
+            }
+            let steps = try #require(try await store.run(id: "run-1")).steps
+            #expect(steps.map(\.log?.count) == [14, nil, StepLog.kept(long)?.count])
+            #expect(steps[0].json["log"] == "line 1\nline 2\n")
+            #expect(steps[1].json["log"] == .null)
+            let kept = try #require(steps[2].log)
+            #expect(kept.hasSuffix("the end") && kept.utf8.count <= StepLog.limit + 100)
+            #expect(kept.hasPrefix("[the first 14472 bytes of this log are not kept]\n"), "\(kept.prefix(80))")
+            // Cut at a character boundary (65,529 bytes of "é" would split one): whole characters are kept.
+            let body = try #require(kept.split(separator: "\n", maxSplits: 1).last)
+            #expect(body == String(repeating: "é", count: 32_764) + "the end")
+        }
+    }
+
     @Test func withTheEmbeddedBusADecisionItsMessagesAndItsAcknowledgementCommitTogether() async throws {
         try await Self.withDatabase { database in
             let bus = try EmbeddedBus(database: database)

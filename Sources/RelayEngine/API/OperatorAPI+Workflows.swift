@@ -29,6 +29,10 @@ extension OperatorAPI {
             json["runs"] = try await self.recentCounts(of: name)
             json["source"] = .string(workflow.source)
             json["steps"] = .array(workflow.steps.indices.map { Self.stepJSON(workflow, at: $0) })
+            let graph = workflow.graph
+            json["graph"] = .array(
+                graph.map { ["step": .string($0.step), "needs": .array($0.needs.map(JSONValue.string))] })
+            json["layout"] = RunGraphLayout(graph: graph).json
             json["versions"] = .array(try await self.store.workflowVersions(name: name, limit: 50).map(\.json))
             json["recent_runs"] = .array(
                 try await self.store.runs(matching: RunQuery(workflow: name, limit: 10)).runs.map(\.json))

@@ -15,12 +15,15 @@ extension RunStore {
         } else {
             workflow = WorkflowFiles.workflow(named: run.summary.workflow, in: workflowsDirectory)
         }
-        if let workflow {
-            run.graph = workflow.steps.indices.map {
-                RunDetail.GraphStep(step: workflow.steps[$0].id, needs: workflow.needs(at: $0))
-            }
-        }
+        if let workflow { run.graph = workflow.graph }
         return run
+    }
+}
+
+extension Workflow {
+    /// Every step with the steps it needs, in the workflow's order: what a run's page and a workflow's page draw.
+    public var graph: [RunDetail.GraphStep] {
+        steps.indices.map { RunDetail.GraphStep(step: steps[$0].id, needs: needs(at: $0)) }
     }
 }
 

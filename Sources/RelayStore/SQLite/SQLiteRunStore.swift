@@ -89,6 +89,8 @@ public final class SQLiteRunStore: RunStore, Sendable {
                     ("parent_job_id", "TEXT"), ("output", "TEXT"), ("deadline_at", "REAL"), ("timeout_seconds", "REAL"),
                 ])
             try addColumns(db, table: "scheduled_jobs", [("headers", "TEXT")])
+            try addColumns(db, table: "steps", [("log", "TEXT")])
+            try addColumns(db, table: "step_items", [("log", "TEXT")])
             try db.execute(
                 """
                 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
@@ -140,7 +142,12 @@ public final class SQLiteRunStore: RunStore, Sendable {
     /// The columns of `runs` a reader selects, `NULL` for those a file written by an earlier version lacks (a
     /// reader never alters the file: `relay up` adds them when it starts).
     static func runColumns(_ db: SQLiteConnection, _ names: [String]) throws -> String {
-        let existing = Set(try db.query("PRAGMA table_info(runs)").compactMap { $0[1].text })
+        try columns(db, table: "runs", names)
+    }
+
+    /// The columns of `table` a reader selects, `NULL` for those the file lacks.
+    static func columns(_ db: SQLiteConnection, table: String, _ names: [String]) throws -> String {
+        let existing = Set(try db.query("PRAGMA table_info(\(table))").compactMap { $0[1].text })
         return names.map { existing.contains($0) ? $0 : "NULL" }.joined(separator: ", ")
     }
 
@@ -194,17 +201,21 @@ public final class SQLiteRunStore: RunStore, Sendable {
                     if let job = row[11].text { childByJob[job] = child.id }
                     return child
                 }
+            let stepColumns = try Self.columns(
+                db, table: "steps",
+                [
+                    "step_id", "attempt", "status", "input", "output", "error", "exception", "scheduled_at",
+                    "started_at", "finished_at", "log",
+                ])
             let steps = try db.query(
-                """
-                SELECT step_id, attempt, status, input, output, error, exception, scheduled_at, started_at, finished_at
-                FROM steps WHERE run_id = ? ORDER BY scheduled_at, attempt
-                """, [.text(id)]
+                "SELECT \(stepColumns) FROM steps WHERE run_id = ? ORDER BY scheduled_at, attempt", [.text(id)]
             ).map { row in
                 var attempt = StepAttempt(
                     stepID: row[0].text ?? "", attempt: Int(row[1].int ?? 0), status: Self.stepStatus(row[2]),
                     input: Self.json(row[3]), output: Self.json(row[4]), error: row[5].text,
                     exception: Self.json(row[6]), scheduledAt: Self.double(row[7]) ?? 0, startedAt: Self.stored(row[8]),
                     finishedAt: Self.stored(row[9]))
+                attempt.log = row[10].text
                 let jobID = JobRoute.jobID(runID: id, stepID: attempt.stepID, attempt: attempt.attempt)
                 attempt.late = late[jobID]
                 attempt.childRunID = childByJob[jobID]
@@ -212,13 +223,19 @@ public final class SQLiteRunStore: RunStore, Sendable {
             }
             // A file written before items were recorded has no table for them.
             let hasItems = try Self.hasTable(db, "step_items")
+            let itemColumns =
+                hasItems
+                ? try Self.columns(
+                    db, table: "step_items",
+                    [
+                        "step_id", "item_index", "attempt", "status", "input", "output", "error", "scheduled_at",
+                        "started_at", "finished_at", "log",
+                    ]) : ""
             let items =
                 hasItems
                 ? try db.query(
                     """
-                    SELECT step_id, item_index, attempt, status, input, output, error, scheduled_at, started_at,
-                        finished_at
-                    FROM step_items WHERE run_id = ? ORDER BY step_id, item_index, attempt
+                    SELECT \(itemColumns) FROM step_items WHERE run_id = ? ORDER BY step_id, item_index, attempt
                     """, [.text(id)]
                 ).map { row -> ItemAttempt in
                     var item = ItemAttempt(
@@ -226,6 +243,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
                         status: row[3].text.flatMap(ItemStatus.init(rawValue:)) ?? .failed, input: Self.json(row[4]),
                         output: Self.json(row[5]), error: row[6].text, scheduledAt: Self.double(row[7]) ?? 0,
                         startedAt: Self.stored(row[8]), finishedAt: Self.stored(row[9]))
+                    item.log = row[10].text
                     let jobID = JobRoute.jobID(runID: id, stepID: item.stepID, item: item.index, attempt: item.attempt)
                     item.late = late[jobID]
                     item.childRunID = childByJob[jobID]

@@ -144,7 +144,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
     func reopenStep(jobID: String) throws {
         try db.query(
             """
-            UPDATE steps SET status = ?, output = NULL, error = NULL, exception = NULL, finished_at = NULL
+            UPDATE steps SET status = ?, output = NULL, error = NULL, exception = NULL, log = NULL, finished_at = NULL
             WHERE job_id = ?
             """,
             [.text(StepStatus.running.rawValue), .text(jobID)])
@@ -153,7 +153,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
         try db.query(
             """
-            UPDATE steps SET status = ?, output = ?, error = ?, exception = ?,
+            UPDATE steps SET status = ?, output = ?, error = ?, exception = ?, log = ?,
                 started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?
             WHERE job_id = ?
             """,
@@ -162,6 +162,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
                 result.output.map { .text(JSONWriter.compact.string($0)) } ?? .null,
                 result.error.map { .text($0) } ?? .null,
                 result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
+                StepLog.kept(result.log).map { .text($0) } ?? .null,
                 startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
             ])
         // A result in time clears the job's deadline; one the deadline handled stays, to record a late result.
@@ -315,7 +316,7 @@ extension SQLiteRunStoreTransaction {
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
         try db.query(
             """
-            UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?,
+            UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?, log = ?,
                 started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?
             WHERE job_id = ? AND status IN (?, ?)
             """,
@@ -324,6 +325,7 @@ extension SQLiteRunStoreTransaction {
                 result.output.map { .text(JSONWriter.compact.string($0)) } ?? .null,
                 result.error.map { .text($0) } ?? .null,
                 result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
+                StepLog.kept(result.log).map { .text($0) } ?? .null,
                 startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
                 .text(ItemStatus.pending.rawValue), .text(ItemStatus.running.rawValue),
             ])
