@@ -67,7 +67,13 @@ struct RunsShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try ProjectDatabase.runStore(dir)
-        guard let run = try await store.runWithGraph(id: id, workflowsDirectory: ProjectLayout(root: dir).workflows)
+        // Secret inputs masked as the API masks them, by the native plugins' specs and the project's external ones
+        // that can be read (a run is shown without a valid project too).
+        let layout = ProjectLayout(root: dir)
+        var catalog = PluginCatalog(native: try NativePlugins.all())
+        try? catalog.registerExternal(in: layout.plugins)
+        guard
+            let run = try await store.runWithGraph(id: id, workflowsDirectory: layout.workflows, catalog: catalog)
         else {
             throw CLIFailure("no run \(id)")
         }

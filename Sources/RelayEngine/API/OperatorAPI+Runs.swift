@@ -62,7 +62,8 @@ extension OperatorAPI {
     /// The run of the path's `{id}`, with its graph; 404 when there is none.
     func run(_ context: BasicRequestContext) async throws -> RunDetail {
         let id = try context.pathParameter("id")
-        guard let run = try await store.runWithGraph(id: id, workflowsDirectory: layout.workflows) else {
+        guard let run = try await store.runWithGraph(id: id, workflowsDirectory: layout.workflows, catalog: catalog)
+        else {
             throw APIError(.notFound, "no run \(id)")
         }
         return run

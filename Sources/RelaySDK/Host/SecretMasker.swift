@@ -10,8 +10,15 @@ public struct SecretMasker: Sendable {
     public let secrets: [String]
 
     public init(schema: JSONValue, connection: JSONValue) {
+        self.init(schema: schema, value: connection, byKeyName: true)
+    }
+
+    /// The secrets of `value` by its schema: the strings of its password-format fields, and with `byKeyName` any
+    /// string under a key the runtime treats as secret (a connection's way; an action's input has a `key` that is
+    /// not a secret as often as one that is).
+    public init(schema: JSONValue, value: JSONValue, byKeyName: Bool) {
         var found: [String] = []
-        SecretMasker.collect(connection, schema: schema, root: schema, into: &found)
+        SecretMasker.collect(value, schema: schema, root: schema, byKeyName: byKeyName, into: &found)
         // Longest first, so a secret that contains another is masked whole.
         secrets = Array(Set(found.filter { $0.count >= 4 })).sorted { $0.count > $1.count }
     }
@@ -36,7 +43,9 @@ public struct SecretMasker: Sendable {
         }
     }
 
-    private static func collect(_ value: JSONValue, schema: JSONValue, root: JSONValue, into found: inout [String]) {
+    private static func collect(
+        _ value: JSONValue, schema: JSONValue, root: JSONValue, byKeyName: Bool, into found: inout [String]
+    ) {
         var schema = schema
         if let reference = schema["$ref"]?.stringValue, reference.hasPrefix("#/definitions/") {
             schema = root["definitions"]?[String(reference.dropFirst("#/definitions/".count))] ?? [:]
@@ -48,14 +57,16 @@ public struct SecretMasker: Sendable {
         switch value {
         case .object(let object):
             for (key, item) in object {
-                if SecretMasker.secretKeys.contains(key), case .string(let secret) = item {
+                if byKeyName, SecretMasker.secretKeys.contains(key), case .string(let secret) = item {
                     found.append(secret)
                     continue
                 }
-                collect(item, schema: schema["properties"]?[key] ?? [:], root: root, into: &found)
+                collect(item, schema: schema["properties"]?[key] ?? [:], root: root, byKeyName: byKeyName, into: &found)
             }
         case .array(let items):
-            for item in items { collect(item, schema: schema["items"] ?? [:], root: root, into: &found) }
+            for item in items {
+                collect(item, schema: schema["items"] ?? [:], root: root, byKeyName: byKeyName, into: &found)
+            }
         default:
             break
         }
