@@ -195,14 +195,25 @@ public struct RunDetail: Sendable, Equatable {
     /// The documents its `artifact` steps kept, in the order they were made.
     public var artifacts: [RunArtifact] = []
 
-    /// One step of the run's workflow and the steps it needs.
+    /// One step of the run's workflow, the steps it needs, and what kind of step it is.
     public struct GraphStep: Sendable, Equatable {
         public var step: String
         public var needs: [String]
+        /// `action`, `workflow` (a sub-workflow), or a built-in step's key (`decision`, `artifact`, `match`, …);
+        /// nil when not known.
+        public var kind: String?
 
-        public init(step: String, needs: [String]) {
+        public init(step: String, needs: [String], kind: String? = nil) {
             self.step = step
             self.needs = needs
+            self.kind = kind
+        }
+
+        /// `{"step", "needs", "kind"}`, as the run's and the workflow's `graph` list it.
+        public var json: JSONValue {
+            var json: JSONObject = ["step": .string(step), "needs": .array(needs.map(JSONValue.string))]
+            if let kind { json["kind"] = .string(kind) }
+            return .object(json)
         }
     }
 
@@ -258,8 +269,7 @@ public struct RunDetail: Sendable, Equatable {
             })
         result["artifacts"] = .array(artifacts.map(\.json))
         if !graph.isEmpty {
-            result["graph"] = .array(
-                graph.map { ["step": .string($0.step), "needs": .array($0.needs.map(JSONValue.string))] })
+            result["graph"] = .array(graph.map(\.json))
             result["layout"] = RunGraphLayout(graph: graph).json
         }
         return .object(result)

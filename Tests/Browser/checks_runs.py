@@ -5,7 +5,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from harness import check, http, node_statuses, rows
+from harness import check, http, node_statuses, rows, wider_than
 
 
 def checks(ctx):
@@ -183,13 +183,13 @@ def checks(ctx):
           and browser.js("return document.querySelector('[data-field=status]').value") == "succeeded",
           "the filters do not show the address's workflow and status")
     width = browser.js("return document.documentElement.scrollWidth")
-    check(width <= 390, f"the page is wider than a phone ({width} px)")
+    check(width <= 390, f"the page is wider than a phone ({width} px): {wider_than(browser, 390)}")
     table = browser.js("const wrap = document.querySelector('.table-wrap'); return [wrap.scrollWidth, wrap.clientWidth]")
     check(table[0] <= table[1], f"the list scrolls sideways at a phone's width ({table})")
     browser.screenshot(shots, "runs-phone.png")
     driver.get(f"{base}/#/runs/{run_id}")
     browser.until(lambda: len(node_statuses(browser)) == len(expected), "the run's page at a phone's width")
     width = browser.js("return document.documentElement.scrollWidth")
-    check(width <= 390, f"the run's page is wider than a phone ({width} px)")
+    check(width <= 390, f"the run's page is wider than a phone ({width} px): {wider_than(browser, 390)}")
     browser.screenshot(shots, "run-phone.png")
     done("filters by workflow and status, pages by cursor; fits a phone's width")

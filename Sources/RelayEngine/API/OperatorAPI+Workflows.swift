@@ -30,8 +30,7 @@ extension OperatorAPI {
             json["source"] = .string(workflow.source)
             json["steps"] = .array(workflow.steps.indices.map { Self.stepJSON(workflow, at: $0) })
             let graph = workflow.graph
-            json["graph"] = .array(
-                graph.map { ["step": .string($0.step), "needs": .array($0.needs.map(JSONValue.string))] })
+            json["graph"] = .array(graph.map(\.json))
             json["layout"] = RunGraphLayout(graph: graph).json
             json["versions"] = .array(try await self.store.workflowVersions(name: name, limit: 50).map(\.json))
             json["recent_runs"] = .array(

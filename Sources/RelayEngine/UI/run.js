@@ -1,11 +1,13 @@
 // Relay's web UI: a run. GET /runs/{id}, its graph as SVG from the layout Relay computed, the selected step's
-// values, Cancel and Resume; read again whenever the stream says the run changed.
+// values and log, the timeline of its attempts, its artifacts, the decisions it waits for, Cancel and Resume; read
+// again whenever the stream says the run changed.
 
 import {
   SignedOut, api, durationText, element, fields, formatDuration, formatSince, fromTemplate, jsonBlock, parseTime,
   showProblem, statusBadge,
 } from "./common.js";
 import { graphDrawing } from "./graph.js";
+import { renderHTML, renderMarkdown } from "./markdown.js";
 import { LiveStream } from "./stream.js";
 
 export class RunPage {
@@ -16,6 +18,16 @@ export class RunPage {
     this.selected = null;
     this.reloading = false;
     this.again = false;
+    this.drawn = {};
+  }
+
+  /// Runs `draw` when `value` differs from what it drew last under `key`: what does not change is left as it is (a
+  /// folded section stays folded, a focused button keeps the focus).
+  once(key, value, draw) {
+    const text = JSON.stringify(value ?? null);
+    if (this.drawn[key] === text) return;
+    this.drawn[key] = text;
+    draw();
   }
 
   render(main) {
@@ -114,9 +126,72 @@ export class RunPage {
     f["output-block"].hidden = run.output === null || run.output === undefined;
     f.output.textContent = JSON.stringify(run.output, null, 2);
     this.drawGraph();
+    this.drawDecisions();
     this.drawAttempts();
     this.drawChildren();
     this.drawStep();
+    this.once("artifacts", run.artifacts, () => this.drawArtifacts());
+  }
+
+  /// The decisions the run waits for: each one's question and a button per option
+  /// (POST /runs/{id}/steps/{step}/answer with the option and, when given, who answers).
+  drawDecisions() {
+    const run = this.run;
+    const kinds = new Map((run.graph ?? []).map((step) => [step.step, step.kind]));
+    const waiting = run.status !== "running" ? [] : [...this.latestAttempts().values()].filter((attempt) =>
+      attempt.status === "running" && kinds.get(attempt.step) === "decision" && Array.isArray(attempt.input?.options));
+    this.fields["decisions-section"].hidden = waiting.length === 0;
+    this.once("decisions", waiting.map((attempt) => [attempt.step, attempt.attempt, attempt.input]), () => {
+      this.fields.decisions.replaceChildren(...waiting.map((attempt) => {
+        const result = element("p", { class: "action-result", role: "status" });
+        const buttons = attempt.input.options.map((option) => {
+          const button = element("button", { type: "button", "data-option": String(option) }, String(option));
+          button.addEventListener("click", () => this.answer(attempt.step, String(option), buttons, result));
+          return button;
+        });
+        return element("article", { class: "decision", "data-step": attempt.step },
+          element("h3", {}, "Step " + attempt.step),
+          element("p", { class: "question" }, String(attempt.input.question ?? "")),
+          element("div", { class: "actions", role: "group", "aria-label": "Options of step " + attempt.step },
+            ...buttons),
+          result);
+      }));
+    });
+  }
+
+  async answer(step, option, buttons, result) {
+    for (const button of buttons) button.disabled = true;
+    result.textContent = "";
+    const by = this.fields["answered-by"].value.trim();
+    try {
+      await api(`/runs/${encodeURIComponent(this.id)}/steps/${encodeURIComponent(step)}/answer`,
+        { method: "POST", body: by ? { option, by } : { option } });
+      result.textContent = `Answered “${option}”; the run goes on once the dispatcher has it.`;
+    } catch (error) {
+      for (const button of buttons) button.disabled = false;
+      if (!(error instanceof SignedOut)) result.textContent = error.message;
+    }
+  }
+
+  /// The documents the run's artifact steps made: Markdown and HTML drawn as the page's own elements (markdown.js
+  /// keeps nothing that runs or loads), text as it is; each with its source.
+  drawArtifacts() {
+    const artifacts = this.run.artifacts ?? [];
+    this.fields["artifacts-section"].hidden = artifacts.length === 0;
+    this.fields.artifacts.replaceChildren(...artifacts.map((artifact) => {
+      const body = element("div", { class: "artifact-body", "data-format": artifact.format });
+      if (artifact.format === "markdown") body.append(renderMarkdown(artifact.content));
+      else if (artifact.format === "html") body.append(renderHTML(artifact.content));
+      else body.append(element("pre", {}, artifact.content));
+      return element("article", { class: "artifact", "data-artifact": artifact.name },
+        element("h3", {}, artifact.name),
+        element("p", { class: "hint" }, `${artifact.format}, ${artifact.size} bytes, made by step ${artifact.step} `,
+          element("time", { datetime: artifact.created, title: artifact.created, "data-since": artifact.created },
+            formatSince(parseTime(artifact.created)))),
+        body,
+        element("details", { class: "json-block" }, element("summary", {}, "Source"),
+          element("pre", {}, artifact.content)));
+    }));
   }
 
   drawGraph() {
@@ -140,20 +215,71 @@ export class RunPage {
     if (hadFocus) graph.querySelector(`[data-step="${CSS.escape(hadFocus)}"]`)?.focus();
   }
 
-  drawAttempts() {
+  drawAttempts(now = Date.now()) {
+    const span = this.timeSpan(now);
     const rows = this.run.steps.map((attempt) => {
       const select = element("button", { type: "button", class: "link-button" }, attempt.step);
       select.addEventListener("click", () => this.select(attempt.step));
-      return element("tr", { "data-step": attempt.step, "data-status": attempt.status },
+      return element("tr", { "data-step": attempt.step, "data-status": attempt.status,
+        "data-attempt": `${attempt.step}#${attempt.attempt}` },
         element("td", {}, select), element("td", { class: "number" }, String(attempt.attempt)),
         element("td", {}, statusBadge(attempt.status)),
         element("td", {}, attempt.started ? element("time", { datetime: attempt.started, title: attempt.started },
           new Date(attempt.started).toLocaleTimeString()) : "not yet"),
         element("td", { class: "number" },
           attempt.duration_ms !== null && attempt.duration_ms !== undefined ? formatDuration(attempt.duration_ms)
-            : attempt.started ? durationText(attempt.started, attempt.finished) : ""));
+            : attempt.started ? durationText(attempt.started, attempt.finished) : ""),
+        element("td", { class: "timeline" }, this.timelineBar(attempt, span, now)));
     });
+    const focused = document.activeElement?.closest?.("tr[data-attempt]");
+    const key = focused && this.fields.attempts.contains(focused) ? focused.dataset.attempt : null;
     this.fields.attempts.replaceChildren(...rows);
+    if (key) this.fields.attempts.querySelector(`tr[data-attempt="${CSS.escape(key)}"] button`)?.focus();
+    this.fields["timeline-scale"].textContent = span
+      ? `Bars from the run's start (0) to ${this.run.finished ? "its end" : "now"}, ${formatDuration(span.length)}.`
+      : "";
+  }
+
+  /// From the run's start to its end (or now while it runs), in milliseconds since 1970.
+  timeSpan(now) {
+    const start = parseTime(this.run.started);
+    if (start === null) return null;
+    let end = parseTime(this.run.finished) ?? now;
+    for (const attempt of this.run.steps) end = Math.max(end, parseTime(attempt.finished) ?? start);
+    return { start, length: Math.max(end - start, 1) };
+  }
+
+  /// One attempt on the run's time line: the wait from being scheduled to starting (a retry's backoff, a queue),
+  /// then the time it ran (to now while it runs). Said in words too, for those who do not see the bar.
+  timelineBar(attempt, span, now) {
+    if (!span) return "";
+    const scheduled = parseTime(attempt.scheduled);
+    const started = parseTime(attempt.started);
+    const finished = parseTime(attempt.finished) ?? (attempt.status === "running" ? now : started);
+    const at = (time) => Math.min(Math.max((time - span.start) / span.length, 0), 1) * 100;
+    const track = element("div", { class: "track" });
+    const words = [];
+    if (scheduled !== null && started !== null && started > scheduled) {
+      const wait = element("div", { class: "span-wait" });
+      wait.style.left = at(scheduled) + "%";
+      wait.style.width = Math.max(at(started) - at(scheduled), 0.2) + "%";
+      track.append(wait);
+      words.push(`waited ${formatDuration(started - scheduled)}`);
+    }
+    if (started !== null) {
+      const bar = element("div", { class: "span-ran", "data-status": attempt.status });
+      bar.style.left = at(started) + "%";
+      bar.style.width = Math.max(at(finished) - at(started), 0.4) + "%";
+      track.append(bar);
+      words.unshift(`started at +${formatDuration(started - span.start)}`);
+      words.push(`${attempt.status === "running" ? "running for" : "ran"} ${formatDuration(finished - started)}`);
+    } else {
+      words.push("not started");
+    }
+    if (attempt.attempt > 1) words.push(`retry ${attempt.attempt - 1}`);
+    const text = words.join(", ");
+    track.title = text;
+    return element("div", { class: "timeline-cell" }, track, element("span", { class: "visually-hidden" }, text));
   }
 
   drawChildren() {
@@ -193,6 +319,12 @@ export class RunPage {
       if (attempt.exception) parts.push(element("h3", {}, "Exception"), jsonBlock(attempt.exception));
       parts.push(element("h3", {}, "Input"), jsonBlock(attempt.input));
       parts.push(element("h3", {}, "Output"), jsonBlock(attempt.output));
+      if (attempt.log) {
+        const lines = attempt.log.split("\n").filter((line, index, all) => line || index < all.length - 1).length;
+        parts.push(element("details", { class: "json-block step-log" },
+          element("summary", {}, `Log (${lines} ${lines === 1 ? "line" : "lines"})`),
+          element("pre", {}, attempt.log)));
+      }
       if (attempt.items) {
         parts.push(element("h3", {}, `Items (${attempt.items_done}/${attempt.items_total} done)`),
           element("ul", { class: "items" }, ...attempt.items.map((item) =>
@@ -217,6 +349,7 @@ export class RunPage {
     if (this.run.status === "running") {
       const cell = this.fields.facts.querySelector("[data-duration]");
       if (cell) cell.textContent = durationText(this.run.started, this.run.finished, now);
+      this.drawAttempts(now);
     }
   }
 }

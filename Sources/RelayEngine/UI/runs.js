@@ -25,8 +25,11 @@ export class RunsPage {
     document.title = "Runs · Relay";
     const { filters, workflow, status } = this.fields;
     status.value = this.filter.status;
-    filters.addEventListener("change", () => {
-      this.filter = { workflow: workflow.value, status: status.value };
+    // Only the filter that changed is read from the form: the workflow's options come later (GET /workflows), and
+    // a status chosen before they have would otherwise drop the address's workflow.
+    filters.addEventListener("change", (event) => {
+      if (event.target === workflow) this.filter = { ...this.filter, workflow: workflow.value };
+      if (event.target === status) this.filter = { ...this.filter, status: status.value };
       location.hash = this.address();
     });
     this.loadWorkflows();

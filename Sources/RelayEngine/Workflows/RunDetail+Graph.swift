@@ -63,9 +63,14 @@ extension RunDetail {
 }
 
 extension Workflow {
-    /// Every step with the steps it needs, in the workflow's order: what a run's page and a workflow's page draw.
+    /// Every step with the steps it needs and its kind, in the workflow's order: what a run's page and a workflow's
+    /// page draw.
     public var graph: [RunDetail.GraphStep] {
-        steps.indices.map { RunDetail.GraphStep(step: steps[$0].id, needs: needs(at: $0)) }
+        steps.indices.map { index in
+            let step = steps[index]
+            let kind = step.builtin?.key ?? (step.workflow == nil ? "action" : "workflow")
+            return RunDetail.GraphStep(step: step.id, needs: needs(at: index), kind: kind)
+        }
     }
 }
 
