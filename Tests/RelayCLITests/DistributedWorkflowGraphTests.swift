@@ -90,8 +90,9 @@ struct DistributedWorkflowGraphTests {
         #expect(d.scheduledAt >= max(bEnd, cEnd), "the join started once both branches had ended")
     }
 
-    /// `relay dispatcher` serves the operator's API over its run store: a run started by hand through it goes
-    /// through the broker and is read back through it; a token made by `relay tokens` in the project applies.
+    /// `relay dispatcher` serves the operator's API over its run store, and the web UI: a run started by hand
+    /// through it goes through the broker and is read back through it; a token made by `relay tokens` in the
+    /// project applies.
     @Test func theDispatcherServesTheOperatorAPI() async throws {
         let deployment = try #require(GraphDeployment.current)
         let created = try await RelayProcess.run(["tokens", "create", "kg", "--dir", deployment.directory.path])
@@ -117,6 +118,11 @@ struct DistributedWorkflowGraphTests {
         #expect(try await TestHTTP.send("GET", base + "/runs").status == 401)
         let ready = try await TestHTTP.send("GET", "http://127.0.0.1:\(deployment.dispatcherPort)/readyz")
         #expect(ready.status == 200, "\(ready.text)")
+        // The web UI too, beside the API it reads (docs/ui.md): the page and its modules, without a token.
+        let page = try await TestHTTP.send("GET", "http://127.0.0.1:\(deployment.dispatcherPort)/")
+        #expect(page.status == 200 && page.text.contains(#"<template id="tpl-run">"#), "\(page.text.prefix(200))")
+        let module = try await TestHTTP.send("GET", "http://127.0.0.1:\(deployment.dispatcherPort)/ui/run.js")
+        #expect(module.status == 200 && module.text.contains("export class RunPage"))
     }
 
     @Test func anIfElseWithAJoinSkipsOneBranchAndRunsTheJoinOnce() async throws {
