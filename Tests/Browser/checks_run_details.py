@@ -85,7 +85,7 @@ def checks(ctx):
         hrefs = browser.js("return [...arguments[0].querySelectorAll('a')].map(a => a.getAttribute('href'))", body)
         check(all(href.startswith(("https:", "http:", "mailto:")) for href in hrefs), f"links: {hrefs}")
     # Markdown: what it says is drawn, raw HTML is shown as text.
-    check(browser.js("return arguments[0].querySelector('h3').textContent", report) == "Findings for <b>host</b>",
+    check(browser.js("return arguments[0].querySelector('h4').textContent", report) == "Findings for <b>host</b>",
           "the heading")
     for selector, text in [("strong", "bold"), ("em", "emphasis"), ("code", "code <i>"), ("del", "gone"),
                            ("a[href='https://example.com/a']", "safe link"), ("blockquote em", "text"),
@@ -100,13 +100,14 @@ def checks(ctx):
     check("image: tracker" in report.text, "the image is not shown as a link")
     check("Decided: Block by alice." in report.text, f"the report's end: {report.text[-80:]!r}")
     # HTML: kept elements, headings moved down, nothing else.
-    check(browser.js("return arguments[0].querySelector('h3').textContent", page) == "Page", "the HTML heading")
+    check(browser.js("return arguments[0].querySelector('h4').textContent", page) == "Page", "the HTML heading")
     check(browser.js("return arguments[0].querySelector('td').getAttribute('colspan')", page) == "2", "colspan")
     links = browser.js("return [...arguments[0].querySelectorAll('a')].map(a => a.textContent)", page)
     check(links == ["ok link"], f"the HTML's links: {links}")
     resources = browser.js("return performance.getEntriesByType('resource').map(r => r.name)"
                            ".filter(n => !n.startsWith(location.origin))")
     check(not resources, f"the page loaded from elsewhere: {resources}")
+    browser.js("document.querySelector('.artifacts').scrollIntoView()")
     browser.screenshot(shots, "run-artifacts.png")
     done("artifacts: Markdown and HTML drawn as the page's own elements; nothing in them runs or loads")
 
@@ -158,5 +159,6 @@ def checks(ctx):
     log = driver.find_element(By.CSS_SELECTOR, "[data-field=step-detail] details[open] .step-log")
     log.find_element(By.TAG_NAME, "summary").click()
     browser.until(lambda: "An error has occurred while decoding" in log.text, "the log's text once unfolded")
+    browser.js("document.querySelector('table.attempts').scrollIntoView({block: 'center'})")
     browser.screenshot(shots, "run-failed.png")
     done("a failed, retried step: both attempts on the timeline, its error and its log")

@@ -4,8 +4,8 @@
 // makes no request the operator did not ask for): it becomes a link to the image. The work is linear in the text:
 // a delimiter with no closer is not looked for again, and nesting is cut at MAX_DEPTH.
 //
-// What it reads: ATX headings (# to ######, drawn two levels down so that they sit under the page's own), paragraphs,
-// hard line breaks (two trailing spaces or a backslash), block quotes, bullet and numbered lists (nested by
+// What it reads: ATX headings (# to ######, drawn three levels down so that they sit under the artifact's name),
+// paragraphs, hard line breaks (two trailing spaces or a backslash), block quotes, bullet and numbered lists (nested by
 // indentation), fenced code blocks (``` or ~~~), indented code blocks, thematic breaks, GitHub's pipe tables with
 // their alignment, and inline code spans, **strong**, *emphasis*, ~~strikethrough~~, [links](url "title"),
 // <autolinks>, ![images](url) and backslash escapes.
@@ -67,7 +67,7 @@ function blocks(lines, parent, depth) {
       continue;
     }
     if ((match = HEADING.exec(line))) {
-      const heading = element("h" + Math.min(match[1].length + 2, 6));
+      const heading = element("h" + Math.min(match[1].length + 3, 6));
       inline(match[2] ?? "", heading, depth);
       parent.append(heading);
       i++;
@@ -343,12 +343,12 @@ function copyChildren(from, to, depth) {
       continue;
     }
     if (!KEPT.has(name)) { copyChildren(node, to, depth + 1); continue; }
-    // Headings two levels down, as in Markdown.
+    // Headings three levels down, as in Markdown.
     // A link to anything but a web or mail address is its text.
     const heading = /^h([1-6])$/.exec(name);
     const url = name === "a" ? safeURL(node.getAttribute("href") ?? "") : null;
     const copy = document.createElement(
-      heading ? "h" + Math.min(Number(heading[1]) + 2, 6) : name === "a" && !url ? "span" : name);
+      heading ? "h" + Math.min(Number(heading[1]) + 3, 6) : name === "a" && !url ? "span" : name);
     if (url) {
       copy.setAttribute("href", url);
       copy.setAttribute("rel", "noopener noreferrer nofollow");
