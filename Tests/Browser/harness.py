@@ -134,7 +134,8 @@ def wider_than(browser, width):
     """The elements that reach past `width` CSS pixels (the first few), to say why a page is too wide."""
     return browser.js(
         "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > arguments[0]"
-        " && !e.parentElement.closest('.table-wrap, pre, .graph')).slice(0, 5).map(e => e.localName + '.' + e.getAttribute('class') + ' '"
+        " && !e.parentElement.closest('.table-wrap, pre, .graph')).slice(0, 5)"
+        ".map(e => e.localName + '.' + e.getAttribute('class') + ' '"
         " + Math.round(e.getBoundingClientRect().right))", width)
 
 

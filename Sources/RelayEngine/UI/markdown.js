@@ -1,14 +1,14 @@
-// Relay's web UI: Markdown and HTML to DOM, safely. An artifact's Markdown comes from a run (a trigger's event, a plugin's
-// output), so nothing in it is trusted: every piece of its text becomes a text node (raw HTML shows as text), a link
-// is made only to http, https or mailto addresses (anything else is text), and an image is not loaded (the page
-// makes no request the operator did not ask for): it becomes a link to the image. The work is linear in the text:
-// a delimiter with no closer is not looked for again, and nesting is cut at MAX_DEPTH.
+// Relay's web UI: Markdown and HTML to DOM, safely. An artifact's Markdown comes from a run (a trigger's event, a
+// plugin's output), so nothing in it is trusted: every piece of its text becomes a text node (raw HTML shows as
+// text), a link is made only to http, https or mailto addresses (anything else is text), and an image is not loaded
+// (the page makes no request the operator did not ask for): it becomes a link to the image. The work is linear in
+// the text: a delimiter with no closer is not looked for again, and nesting is cut at MAX_DEPTH.
 //
 // What it reads: ATX headings (# to ######, drawn three levels down so that they sit under the artifact's name),
-// paragraphs, hard line breaks (two trailing spaces or a backslash), block quotes, bullet and numbered lists (nested by
-// indentation), fenced code blocks (``` or ~~~), indented code blocks, thematic breaks, GitHub's pipe tables with
-// their alignment, and inline code spans, **strong**, *emphasis*, ~~strikethrough~~, [links](url "title"),
-// <autolinks>, ![images](url) and backslash escapes.
+// paragraphs, hard line breaks (two trailing spaces or a backslash), block quotes, bullet and numbered lists
+// (nested by indentation), fenced code blocks (``` or ~~~), indented code blocks, thematic breaks, GitHub's pipe
+// tables with their alignment, and inline code spans, **strong**, *emphasis*, ~~strikethrough~~,
+// [links](url "title"), <autolinks>, ![images](url) and backslash escapes.
 
 import { element } from "./common.js";
 
@@ -88,7 +88,9 @@ function blocks(lines, parent, depth) {
       continue;
     }
     const body = [];
-    while (i < lines.length && !/^\s*$/.test(lines[i]) && !(body.length && startsBlock(lines[i]))) body.push(lines[i++]);
+    while (i < lines.length && !/^\s*$/.test(lines[i]) && !(body.length && startsBlock(lines[i]))) {
+      body.push(lines[i++]);
+    }
     const paragraph = element("p");
     inline(body.join("\n"), paragraph, depth);
     parent.append(paragraph);
@@ -174,7 +176,9 @@ function table(lines, start, parent, depth) {
   }));
   const body = element("tbody");
   let i = start + 2;
-  while (i < lines.length && lines[i].includes("|") && !/^\s*$/.test(lines[i])) body.append(row(cells(lines[i++]), "td"));
+  while (i < lines.length && lines[i].includes("|") && !/^\s*$/.test(lines[i])) {
+    body.append(row(cells(lines[i++]), "td"));
+  }
   parent.append(element("div", { class: "table-wrap" },
     element("table", { class: "markdown-table" }, element("thead", {}, row(head, "th")), body)));
   return i;
