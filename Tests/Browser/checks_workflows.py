@@ -151,6 +151,10 @@ def checks(ctx):
     browser.until(lambda: [(row["run"], row["status"]) for row in rows(browser)]
                   == [(other, "succeeded"), (run_id, "succeeded")], "a run started meanwhile, live")
     check(browser.js("return window.__sameDocument === true"), "the page was reloaded")
+    driver.find_element(By.CSS_SELECTOR, 'svg .node[data-step="greet"]').click()
+    browser.until(lambda: "nothing: it starts the run"
+                  in driver.find_element(By.CSS_SELECTOR, "[data-field=step-detail]").text,
+                  "greet's definition")
     browser.screenshot(shots, "workflow.png")
     done("a run started by hand with a JSON body opens and succeeds")
 
@@ -162,7 +166,8 @@ def checks(ctx):
     with open(manual_path) as file:
         manual_text = file.read()
     try:
-        write_file(broken_path, "name: broken\nsteps:\n  - {id: a, plugin: base64, action: encode, input: {content: x}}\n"
+        write_file(broken_path, "name: broken\nsteps:\n"
+                   "  - {id: a, plugin: base64, action: encode, input: {content: x}}\n"
                    "  - {id: b, needs: [zzz], plugin: base64, action: encode, input: {content: x}}\n")
         write_file(manual_path, manual_text.replace("action: encode", "action: nope", 1))
         files = {each["file"]: each for each in ctx.api("GET", "/workflows")["workflows"]}

@@ -29,7 +29,8 @@ function validityBadge(valid) {
 /// A problem of a file as the API says it (`/DIR/workflows/x.yaml:4: steps[1].needs: unknown step "zzz"; …`): where
 /// (the file's name without the directory, the line, the field) apart from what was expected and found.
 export function splitProblem(text) {
-  const match = /^(?:[^:\s]*\/)?([^/:\s]+\.ya?ml(?::\d+)*)(?::\s*([A-Za-z_][\w.\[\]-]*(?=:\s)))?:\s*([\s\S]*)$/.exec(text);
+  const pattern = /^(?:[^:\s]*\/)?([^/:\s]+\.ya?ml(?::\d+)*)(?::\s*([A-Za-z_][\w.\[\]-]*(?=:\s)))?:\s*([\s\S]*)$/;
+  const match = pattern.exec(text);
   if (!match) return { where: "", what: text };
   return { where: match[2] ? `${match[1]}: ${match[2]}` : match[1], what: match[3] };
 }
@@ -38,7 +39,7 @@ function problemList(problems) {
   return element("ul", { class: "problems" }, ...problems.map((problem) => {
     const { where, what } = splitProblem(problem);
     return element("li", { "data-problem": problem },
-      where ? element("code", { class: "where" }, where) : null, where ? " " : null,
+      where ? element("code", { class: "where" }, where) : null, where ? ": " : null,
       element("span", { class: "what" }, what));
   }));
 }
@@ -58,7 +59,9 @@ function triggerDetails(trigger) {
   if (trigger.every_seconds !== undefined) parts.push(`every ${trigger.every_seconds} s`);
   if (trigger.connection) parts.push(`connection ${trigger.connection}`);
   const input = JSON.stringify(trigger.input);
-  if (input && input !== "{}" && input !== "null") parts.push(`input ${input.length > 80 ? input.slice(0, 79) + "…" : input}`);
+  if (input && input !== "{}" && input !== "null") {
+    parts.push(`input ${input.length > 80 ? input.slice(0, 79) + "…" : input}`);
+  }
   return parts.join(", ");
 }
 
@@ -160,7 +163,8 @@ export class WorkflowsPage {
     const title = name
       ? element("a", { href: "#/workflows/" + encodeURIComponent(name) }, name)
       : element("span", { class: "unnamed" }, "(not loaded)");
-    const file = element("td", { class: "file" }, element("code", {}, workflow.file), " ", validityBadge(workflow.valid));
+    const file = element("td", { class: "file" }, element("code", {}, workflow.file), " ",
+      validityBadge(workflow.valid));
     const row = element("tr", {
       "data-workflow": name ?? "", "data-file": workflow.file, "data-valid": String(workflow.valid),
       "aria-describedby": workflow.valid ? null : problemsID,
@@ -359,7 +363,8 @@ export class WorkflowPage {
   drawRuns() {
     const runs = this.workflow.recent_runs;
     this.fields["runs-empty"].hidden = runs.length > 0;
-    this.fields.runs.replaceChildren(...runs.map((run) => element("tr", { "data-run": run.id, "data-status": run.status },
+    this.fields.runs.replaceChildren(...runs.map((run) => element("tr",
+      { "data-run": run.id, "data-status": run.status },
       element("td", { class: "run-id" }, element("a", { href: "#/runs/" + encodeURIComponent(run.id) }, run.id)),
       element("td", {}, statusBadge(run.status)),
       element("td", {}, timeSince(run.started)),
