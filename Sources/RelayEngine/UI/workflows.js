@@ -145,7 +145,9 @@ export class WorkflowsPage {
       this.text = text;
       this.draw(answer.workflows);
     } catch (error) {
-      if (!(error instanceof SignedOut)) showProblem("The workflows could not be read: " + error.message);
+      if (error instanceof SignedOut) return;
+      showProblem("The workflows could not be read: " + error.message);
+      this.fields.loading.textContent = "The workflows could not be read.";
     }
   }
 
@@ -255,7 +257,10 @@ export class WorkflowPage {
       this.workflow = workflow;
       this.draw();
     } catch (error) {
-      if (!(error instanceof SignedOut)) showProblem(`Workflow ${this.name} could not be read: ${error.message}`);
+      if (error instanceof SignedOut) return;
+      showProblem(`Workflow ${this.name} could not be read: ${error.message}`);
+      // What is shown stays; before anything was, the reason.
+      if (!this.workflow) this.fields.loading.textContent = `Workflow ${this.name} could not be read.`;
     }
   }
 
