@@ -19,6 +19,18 @@ def graph_counts(browser):
                       "document.querySelectorAll('svg .edge').length]")
 
 
+def text_of(browser, selector):
+    """The text of the element `selector` finds, read at once (the list redraws its rows when a run changes: a found
+    element may go stale); None when there is none."""
+    return browser.js("const found = document.querySelector(arguments[0]); return found ? found.innerText : null",
+                      selector)
+
+
+def click(browser, selector):
+    """Clicks the element `selector` finds, in the page at once (see text_of)."""
+    browser.js("document.querySelector(arguments[0]).click()", selector)
+
+
 def start_result(driver):
     return driver.find_element(By.CSS_SELECTOR, "[data-field=start-result]").text
 
@@ -50,36 +62,34 @@ def checks(ctx):
           "the bar does not mark Workflows as the current section")
     for workflow in listed:
         name = workflow["name"]
-        row = driver.find_element(By.CSS_SELECTOR, f'tr[data-workflow="{name}"]')
-        text = row.text
-        check(workflow["valid"] and row.get_attribute("data-valid") == "true" and "✓ loads" in text,
-              f"{name} is not shown as loading: {text!r}")
+        text = text_of(browser, f'tr[data-workflow="{name}"][data-valid="true"]')
+        check(workflow["valid"] and text and "✓ loads" in text, f"{name} is not shown as loading: {text!r}")
         check(workflow["version"][:12] in text, f"{name}'s version {workflow['version'][:12]} is not shown: {text!r}")
         trigger = workflow["trigger"]
         expected = f"{trigger['plugin']} · {trigger['trigger']}" if trigger else "none"
         check(expected in text, f"{name}'s trigger {expected!r} is not shown: {text!r}")
-        check(row.find_elements(By.CSS_SELECTOR, f'a[href="#/runs?workflow={name}"]'), f"no link to {name}'s runs")
-    hook_row = driver.find_element(By.CSS_SELECTOR, 'tr[data-workflow="hook"]').text
+        check(text_of(browser, f'tr[data-workflow="{name}"] a[href="#/runs?workflow={name}"]') is not None,
+              f"no link to {name}'s runs")
+    hook_row = text_of(browser, 'tr[data-workflow="hook"]')
     check("path" in hook_row and "hook" in hook_row, f"the webhook's input is not shown: {hook_row!r}")
     browser.screenshot(shots, "workflows.png")
     done("the workflows list shows each workflow's trigger and version")
 
     # 9. A workflow's page, opened from the list: one node per step, an edge per need, its trigger, versions and
     # recent runs; a node selected with the keyboard says what the step runs.
-    driver.find_element(By.CSS_SELECTOR, 'tr[data-workflow="hook"] a[href="#/workflows/hook"]').click()
+    click(browser, 'tr[data-workflow="hook"] a[href="#/workflows/hook"]')
     hook = ctx.api("GET", "/workflows/hook")
     edges = sum(len(step["needs"]) for step in hook["graph"])
     browser.until(lambda: graph_counts(browser) == [hook["steps_count"], edges],
                   f"{hook['steps_count']} nodes and {edges} edges (there are {graph_counts(browser)})")
     check(len(hook["steps"]) == hook["steps_count"], "the API's steps and steps_count differ")
-    facts = driver.find_element(By.CSS_SELECTOR, ".workflow [data-field=facts]").text
+    facts = text_of(browser, ".workflow [data-field=facts]")
     check("webhook · webhook" in facts and hook["trigger"]["instance"] in facts, f"the trigger: {facts!r}")
     browser.until(lambda: [row["run"] for row in rows(browser)] == [run["id"] for run in hook["recent_runs"]],
                   f"the recent runs to be {[run['id'] for run in hook['recent_runs']]}")
     versions = browser.js("return [...document.querySelectorAll('tr[data-version]')].map(row => row.dataset.version)")
     check(versions == [version["hash"] for version in hook["versions"]], f"the versions shown: {versions}")
-    check("(active)" in driver.find_element(By.CSS_SELECTOR, f'tr[data-version="{hook["version"]}"]').text,
-          "the active version is not marked")
+    check("(active)" in text_of(browser, f'tr[data-version="{hook["version"]}"]'), "the active version is not marked")
     node = driver.find_element(By.CSS_SELECTOR, 'svg .node[data-step="each"]')
     check("each: base64 · encode" in node.text, f"the loop's node says {node.text!r}")
     browser.js("arguments[0].focus()", node)
@@ -175,10 +185,10 @@ def checks(ctx):
         driver.get(base + "/#/workflows")
         browser.until(lambda: driver.find_elements(By.CSS_SELECTOR, 'tr[data-file="broken.yaml"][data-valid=false]'),
                       "the broken file in the list")
-        broken = driver.find_element(By.CSS_SELECTOR, 'tr[data-problems-of="broken.yaml"]').text
+        broken = text_of(browser, 'tr[data-problems-of="broken.yaml"]')
         check('broken.yaml:4: steps[1].needs' in broken and 'unknown step "zzz"' in broken,
               f"the broken file's error: {broken!r}")
-        check("✕ does not load" in driver.find_element(By.CSS_SELECTOR, 'tr[data-file="broken.yaml"]').text,
+        check("✕ does not load" in text_of(browser, 'tr[data-file="broken.yaml"]'),
               "the broken file is not said not to load")
         check(driver.find_elements(By.CSS_SELECTOR, 'tr[data-workflow="manual"][data-valid=false]'),
               "manual is not shown as not loading")
