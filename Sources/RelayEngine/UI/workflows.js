@@ -83,10 +83,13 @@ function timeSince(text) {
   return element("time", { datetime: text, title: text, "data-since": text }, formatSince(parseTime(text)));
 }
 
-/// Reads again (`load`) when asked, one read at a time: asks that come during a read cause one more after it.
+/// Reads again (`load`) when asked, one read at a time: asks that come during a read cause one more after it, a
+/// second later at the earliest (each read reads the workflow files: a busy stream must not make the page read them
+/// without a pause).
 class Reloader {
-  constructor(load) {
+  constructor(load, pause = 1000) {
     this.load = load;
+    this.pause = pause;
     this.busy = false;
     this.again = false;
   }
@@ -98,6 +101,7 @@ class Reloader {
       do {
         this.again = false;
         await this.load();
+        if (this.again) await sleep(this.pause);
       } while (this.again);
     } finally {
       this.busy = false;
@@ -125,14 +129,12 @@ export class WorkflowsPage {
       onEvent: (event) => { if (event.type === "run" || event.type === "reset") this.reloader.run(); },
     });
     document.addEventListener("visibilitychange", this.onVisible);
-    this.clock = setInterval(() => this.tick(), 1000);
   }
 
   close() {
+    this.closed = true;
     this.stream?.close();
     document.removeEventListener("visibilitychange", this.onVisible);
-    clearInterval(this.clock);
-    this.closed = true;
   }
 
   async load() {
@@ -177,7 +179,8 @@ export class WorkflowsPage {
     element("td", { class: "version" }, workflow.version ? shortHash(workflow.version) : "–"),
     file,
     element("td", { class: "counts" }, ...(name ? [...runCounts(workflow.runs), element("br"),
-      element("a", { href: "#/runs?workflow=" + encodeURIComponent(name) }, "runs →")] : ["–"])));
+      element("a", { href: "#/runs?workflow=" + encodeURIComponent(name), "aria-label": `Runs of ${name}` },
+        "runs →")] : ["–"])));
     if (workflow.valid) return [row];
     const note = name
       ? "The file as it is now does not load; the version above keeps running until it is fixed:"
@@ -185,13 +188,6 @@ export class WorkflowsPage {
     const problems = element("tr", { class: "problem-row", "data-problems-of": workflow.file },
       element("td", { colspan: "5", id: problemsID }, element("p", {}, note), problemList(workflow.problems)));
     return [row, problems];
-  }
-
-  tick() {
-    const now = Date.now();
-    for (const time of this.view.querySelectorAll("time[data-since]")) {
-      time.textContent = formatSince(parseTime(time.dataset.since), now);
-    }
   }
 }
 
