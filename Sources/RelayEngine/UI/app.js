@@ -7,12 +7,14 @@ import {
 } from "./common.js";
 import { RunPage } from "./run.js";
 import { RunsPage } from "./runs.js";
+import { WorkflowPage, WorkflowsPage } from "./workflows.js";
 
 // The parser is tested in the browser by importing it from this module.
 export { EventStreamParser } from "./stream.js";
 
 // ---------------------------------------------------------------------------------------------------------------
-// Pages. Each has `render(main)` and `close()`; the address's hash says which: #/runs?…, #/runs/ID.
+// Pages. Each has `render(main)` and `close()`; the address's hash says which: #/runs?…, #/runs/ID, #/workflows,
+// #/workflows/NAME.
 
 let page = null;
 
@@ -21,6 +23,8 @@ let page = null;
 const PAGES = [
   { path: /^\/runs\/([^/]+)$/, section: "runs", make: (id) => new RunPage(id) },
   { path: /^\/runs$/, section: "runs", make: (_, params) => new RunsPage(params) },
+  { path: /^\/workflows\/([^/]+)$/, section: "workflows", make: (name) => new WorkflowPage(name) },
+  { path: /^\/workflows$/, section: "workflows", make: () => new WorkflowsPage() },
 ];
 const DEFAULT_PAGE = { section: "runs", make: (_, params) => new RunsPage(params) };
 

@@ -25,11 +25,13 @@ export class RunsPage {
     document.title = "Runs · Relay";
     const { filters, workflow, status } = this.fields;
     status.value = this.filter.status;
-    // Only the filter that changed is read from the form: the workflow's options come later (GET /workflows), and
-    // a status chosen before they have would otherwise drop the address's workflow.
-    filters.addEventListener("change", (event) => {
-      if (event.target === workflow) this.filter = { ...this.filter, workflow: workflow.value };
-      if (event.target === status) this.filter = { ...this.filter, status: status.value };
+    // The address's workflow is chosen at once: a filter changed before the workflows are read keeps it.
+    if (this.filter.workflow) {
+      workflow.append(element("option", { value: this.filter.workflow }, this.filter.workflow));
+      workflow.value = this.filter.workflow;
+    }
+    filters.addEventListener("change", () => {
+      this.filter = { workflow: workflow.value, status: status.value };
       location.hash = this.address();
     });
     this.loadWorkflows();
@@ -48,10 +50,14 @@ export class RunsPage {
   async loadWorkflows() {
     try {
       const answer = await api("/workflows");
-      const names = answer.workflows.map((workflow) => workflow.name).sort();
-      if (this.filter.workflow && !names.includes(this.filter.workflow)) names.push(this.filter.workflow);
-      this.fields.workflow.append(...names.map((name) => element("option", { value: name }, name)));
-      this.fields.workflow.value = this.filter.workflow;
+      // The loaded workflows (a file that never loaded has no name) and the address's, by name; what is chosen stays.
+      const select = this.fields.workflow;
+      const names = new Set(answer.workflows.map((workflow) => workflow.name).filter((name) => name));
+      if (this.filter.workflow) names.add(this.filter.workflow);
+      const chosen = select.value;
+      select.replaceChildren(select.options[0],
+        ...[...names].sort().map((name) => element("option", { value: name }, name)));
+      select.value = chosen;
     } catch (error) {
       if (!(error instanceof SignedOut)) showProblem("The workflows could not be read: " + error.message);
     }
