@@ -56,6 +56,8 @@ def checks(ctx):
     options = [button.text for button in driver.find_elements(By.CSS_SELECTOR, ".decision button")]
     check(options == ["Block", "Ignore"], f"the options: {options}")
     check(node_statuses(browser).get("ask") == "running", f"ask is not running: {node_statuses(browser)}")
+    link = driver.find_element(By.CSS_SELECTOR, "[data-field=facts] a[href='#/workflows/decide']")
+    check(link.text == "decide", f"the workflow's link: {link.text!r}")
     browser.screenshot(shots, "run-decision.png")
     driver.find_element(By.CSS_SELECTOR, "[data-field=answered-by]").send_keys("alice")
     # With the keyboard: focus the option, press Enter.

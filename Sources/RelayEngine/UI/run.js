@@ -107,7 +107,7 @@ export class RunPage {
     f["workflow-link"].textContent = run.workflow;
     f["workflow-link"].href = "#/runs?workflow=" + encodeURIComponent(run.workflow);
     const facts = [
-      ["Workflow", run.workflow],
+      ["Workflow", element("a", { href: "#/workflows/" + encodeURIComponent(run.workflow) }, run.workflow)],
       ["Started", element("time", { datetime: run.started, title: run.started, "data-since": run.started },
         formatSince(parseTime(run.started)))],
       ["Duration", element("span", { "data-duration": "" }, durationText(run.started, run.finished))],
