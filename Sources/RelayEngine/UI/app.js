@@ -5,6 +5,8 @@
 import {
   SignedOut, api, fields, fromTemplate, hooks, session, setLive, showProblem, takeTokenFromAddress,
 } from "./common.js";
+import { DeadLetterPage, DeadLettersPage } from "./deadletters.js";
+import { OverviewPage } from "./overview.js";
 import { RunPage } from "./run.js";
 import { RunsPage } from "./runs.js";
 
@@ -21,6 +23,9 @@ let page = null;
 const PAGES = [
   { path: /^\/runs\/([^/]+)$/, section: "runs", make: (id) => new RunPage(id) },
   { path: /^\/runs$/, section: "runs", make: (_, params) => new RunsPage(params) },
+  { path: /^\/overview$/, section: "overview", make: (_, params) => new OverviewPage(params) },
+  { path: /^\/dead-letters\/([^/]+)$/, section: "dead-letters", make: (id) => new DeadLetterPage(id) },
+  { path: /^\/dead-letters$/, section: "dead-letters", make: (_, params) => new DeadLettersPage(params) },
 ];
 const DEFAULT_PAGE = { section: "runs", make: (_, params) => new RunsPage(params) };
 
