@@ -18,11 +18,12 @@ import urllib.parse
 
 from selenium.webdriver.common.by import By
 
+import checks_dead_letters
 import checks_runs
 from harness import Browser, Context, Failure, RelayProcess, check
 
 # The groups of checks, in order: each gets the same Context (and relay up as the previous one left it).
-GROUPS = [checks_runs.checks]
+GROUPS = [checks_runs.checks, checks_dead_letters.checks]
 
 
 def main():

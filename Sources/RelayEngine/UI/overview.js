@@ -188,6 +188,7 @@ export class OverviewPage {
       numberCell(entry.value, "backlog"))));
     const waiting = latest.backlog.reduce((sum, entry) => sum + entry.value, 0);
     setFigure(f["backlog-total"], String(waiting), { value: waiting });
+    f["backlog-unit"].textContent = waiting === 1 ? "message" : "messages";
     f["no-backlog"].hidden = latest.backlog.length > 0;
   }
 }
