@@ -124,8 +124,8 @@ def expected_overview(series):
 
 SHOWN_OVERVIEW = """
     const figure = (name) => Number(document.querySelector(`[data-field="${name}"]`).dataset.value);
-    const cells = (row) => Object.fromEntries([...row.querySelectorAll("[data-figure]")]
-      .map((cell) => [cell.dataset.figure, cell.dataset.bound !== undefined ? cell.dataset.bound : cell.dataset.value]));
+    const cells = (row) => Object.fromEntries([...row.querySelectorAll("[data-figure]")].map((cell) =>
+      [cell.dataset.figure, cell.dataset.bound !== undefined ? cell.dataset.bound : cell.dataset.value]));
     return {
       runs: Object.fromEntries([...document.querySelectorAll("tr[data-workflow]")].map((row) => [row.dataset.workflow,
         cells(row)])),

@@ -86,7 +86,9 @@ def checks(ctx):
          and ("ERR_CONNECTION_REFUSED" in message or "ERR_EMPTY_RESPONSE" in message))
 
     # 4. Its page: one graph node per step, with the statuses of the finished run.
-    driver.find_element(By.CSS_SELECTOR, f'tr[data-run="{run_id}"] td.run-id a').click()
+    # Found and clicked in one script: the list redraws its rows as runs appear (the sub-workflow's run of the run
+    # started after the restart may come now), and an element found before a redraw is stale.
+    browser.js("document.querySelector(arguments[0]).click()", f'tr[data-run="{run_id}"] td.run-id a')
     expected = {"encode": "succeeded", "each": "succeeded", "child": "succeeded", "never": "skipped",
                 "report": "succeeded"}
     browser.until(lambda: node_statuses(browser) == expected,

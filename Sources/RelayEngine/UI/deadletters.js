@@ -170,11 +170,16 @@ class RunFollower {
   constructor() {
     this.statuses = new Map(); // run id → element showing its status
     this.workflows = new Map(); // run id → workflow
+    this.changes = 0; // changes seen on the stream
+    this.changed = new Map(); // run id → the count of changes when its last one came
     this.stream = new LiveStream("", {
       onOpen: (resumed) => { if (!resumed) this.check(); },
       onEvent: (event) => {
         if (event.type === "reset") { this.check(); return; }
-        if (event.type === "run" && event.data) this.show(event.data.run_id, event.data.status);
+        if (event.type !== "run" || !event.data) return;
+        this.changes += 1;
+        this.changed.set(event.data.run_id, this.changes);
+        this.show(event.data.run_id, event.data.status);
       },
     });
   }
@@ -193,8 +198,12 @@ class RunFollower {
   async check() {
     for (const workflow of new Set(this.workflows.values())) {
       try {
+        const asked = this.changes;
         const answer = await api("/runs?limit=100&workflow=" + encodeURIComponent(workflow));
-        for (const run of answer.runs) if (this.statuses.has(run.id)) this.show(run.id, run.status);
+        // A change the stream brought while the list was read is newer than the list.
+        for (const run of answer.runs) {
+          if (this.statuses.has(run.id) && !((this.changed.get(run.id) ?? 0) > asked)) this.show(run.id, run.status);
+        }
       } catch (error) {
         if (!(error instanceof SignedOut)) showProblem("The runs could not be read: " + error.message);
       }
