@@ -14,7 +14,8 @@ import { RunsPage } from "./runs.js";
 export { EventStreamParser } from "./stream.js";
 
 // ---------------------------------------------------------------------------------------------------------------
-// Pages. Each has `render(main)` and `close()`; the address's hash says which: #/runs?…, #/runs/ID.
+// Pages. Each has `render(main)` and `close()`; the address's hash says which: #/runs?…, #/runs/ID,
+// #/overview, #/dead-letters?…, #/dead-letters/ID.
 
 let page = null;
 

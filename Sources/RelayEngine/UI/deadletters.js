@@ -213,14 +213,8 @@ class RunFollower {
   close() { this.stream.close(); }
 }
 
-/// GET /workflows once per page (what a redrive starts is worked out from it), read again after a failure.
-function workflowsOnce() {
-  let answer = null;
-  return async () => {
-    if (!answer) answer = api("/workflows").catch((error) => { answer = null; throw error; });
-    return answer;
-  };
-}
+/// The workflows loaded now (what a redrive starts is worked out from them, just before it).
+function loadedWorkflows() { return api("/workflows"); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // The list.
@@ -230,7 +224,6 @@ export class DeadLettersPage {
     this.after = /^\d+$/.test(params.get("after") ?? "") ? params.get("after") : "";
     const limit = Number(params.get("limit"));
     this.limit = Number.isInteger(limit) && limit >= 1 && limit <= 1000 ? limit : 50;
-    this.workflows = workflowsOnce();
   }
 
   render(main) {
@@ -293,7 +286,7 @@ export class DeadLettersPage {
           element("dd", {}, value)])),
         payloadBlock(letter),
         letterActions(letter, {
-          workflows: this.workflows,
+          workflows: loadedWorkflows,
           say: (...words) => this.say(...words),
           onDone: (kind, answer) => this.done(kind, letter, answer),
         })));
@@ -329,7 +322,6 @@ export class DeadLettersPage {
 export class DeadLetterPage {
   constructor(id) {
     this.id = id;
-    this.workflows = workflowsOnce();
   }
 
   render(main) {
@@ -375,7 +367,7 @@ export class DeadLetterPage {
     f["no-headers"].hidden = headers.length > 0;
     f.payload.replaceChildren(payloadBlock(letter, true));
     f.actions.replaceChildren(letterActions(letter, {
-      workflows: this.workflows,
+      workflows: loadedWorkflows,
       say: (...words) => this.say(...words),
       onDone: (kind, answer) => {
         const statuses = new Map();
