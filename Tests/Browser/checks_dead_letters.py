@@ -266,7 +266,19 @@ def checks(ctx):
                   "the payload to open")
     check('"data": "aGk="' in card("redrive").find_element(By.CSS_SELECTOR, ".payload pre").text,
           "the opened payload is not indented JSON")
-    done("dead letters are listed with their reason, source topic, time and payload")
+    # Two a page: Later letters pages with the API's `after`.
+    driver.get(base + "/#/dead-letters?limit=2")
+    def shown():
+        return browser.js("return [...document.querySelectorAll('li[data-letter]')].map(li => li.dataset.letter)")
+
+    ids = sorted(letter["id"] for letter in by_payload.values())
+    browser.until(lambda: shown() == [str(ids[0]), str(ids[1])], "the first page of two letters")
+    driver.find_element(By.CSS_SELECTOR, "[data-field=next]").click()
+    browser.until(lambda: shown() == [str(ids[2])], "the second page")
+    check(f"after={ids[1]}" in driver.current_url and "limit=2" in driver.current_url, driver.current_url)
+    driver.get(base + "/#/dead-letters")
+    browser.until(lambda: len(shown()) == 3, "the three letters again")
+    done("dead letters are listed with their reason, source topic, time and payload, and paged")
 
     # 11. Discard, confirmed in the page, with the keyboard: the letter is gone, here and in the API.
     discard = card("discard").find_element(By.CSS_SELECTOR, "[data-action=discard]")

@@ -2,7 +2,7 @@
 // *Metrics*): read every few seconds while the page is open; a rate is the change of a counter between two reads
 // divided by the time between them.
 
-import { element, fields, formatDuration, fromTemplate, showProblem, sleep } from "./common.js";
+import { element, fields, formatDuration, fromTemplate, setLive, showProblem, sleep } from "./common.js";
 import { histogramsBy, parseMetrics, quantileBound, sumBy } from "./metrics.js";
 
 /// Rates are over the reads of the last minute (or since the page opened, when that is shorter).
@@ -74,7 +74,10 @@ export class OverviewPage {
     this.poll();
   }
 
-  close() { this.controller.abort(); }
+  close() {
+    this.controller.abort();
+    setLive("off");
+  }
 
   async poll() {
     const signal = this.controller.signal;
@@ -93,6 +96,7 @@ export class OverviewPage {
     } catch (error) {
       if (signal.aborted) return;
       showProblem("/metrics could not be read: " + error.message);
+      setLive("reconnecting", "/metrics could not be read: " + error.message);
       return;
     }
     let parsed;
@@ -103,6 +107,8 @@ export class OverviewPage {
       return;
     }
     showProblem(null);
+    // The bar's mark: live while the reads succeed (this page follows /metrics, not the stream).
+    setLive("live", `/metrics read every ${this.every} s`);
     const now = Date.now();
     this.samples.push({ at: now, figures: figures(parsed) });
     // The reads of the window, and the last one before it (the rate's start).
