@@ -144,7 +144,10 @@ function resultWords(kind, id, answer, runStatus) {
   if (kind === "discard") return [`Dead letter ${id} discarded: removed, not published.`];
   const words = [`Dead letter ${id} redriven: published back to ${answer.topic}.`];
   if (!answer.event) {
-    words.push(" Whatever it starts appears in ", element("a", { href: "#/runs" }, "Runs"), ".");
+    // An event longer than the excerpt: its runs cannot be named here.
+    if (answer.topic.endsWith("relay.events")) {
+      words.push(" The runs it starts appear in ", element("a", { href: "#/runs" }, "Runs"), ".");
+    }
     return words;
   }
   if (answer.runs.length === 0) {
