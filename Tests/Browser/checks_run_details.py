@@ -1,4 +1,4 @@
-"""A run's details (docs/ui.md's list, checks 14 to 16): a decision answered from the page, artifacts drawn safely
+"""A run's details (docs/ui.md's list, checks 20 to 22): a decision answered from the page, artifacts drawn safely
 from hostile Markdown and HTML, the timeline of attempts with a retry, a failed step's error and log."""
 
 from selenium.webdriver.common.action_chains import ActionChains
@@ -45,7 +45,7 @@ def checks(ctx):
     browser, driver, base, shots, done = ctx.browser, ctx.driver, ctx.base, ctx.shots, ctx.done
     driver.set_window_size(1280, 800)
 
-    # 14. A decision waits: its question and one button per option; answering from the page moves the run on.
+    # 20. A decision waits: its question and one button per option; answering from the page moves the run on.
     http("POST", base + "/webhooks/decide", body={"host": "db-7", "markdown": HOSTILE_MARKDOWN, "html": HOSTILE_HTML})
     run_id = browser.until(lambda: ctx.api("GET", "/runs?workflow=decide")["runs"], "the decide run")[0]["id"]
     driver.get(f"{base}/#/runs/{run_id}")
@@ -72,7 +72,7 @@ def checks(ctx):
     check(output["option"] == "Block" and output["answered_by"] == "alice", f"ask's output: {output}")
     done("a decision shows its question and options; answering from the page moves the run on")
 
-    # 15. The artifacts, drawn from hostile Markdown and HTML: their text shows, nothing of them runs or loads.
+    # 21. The artifacts, drawn from hostile Markdown and HTML: their text shows, nothing of them runs or loads.
     browser.until(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".artifact")) == 2, "the two artifacts")
     report = driver.find_element(By.CSS_SELECTOR, '.artifact[data-artifact="report"] .artifact-body')
     page = driver.find_element(By.CSS_SELECTOR, '.artifact[data-artifact="page"] .artifact-body')
@@ -113,7 +113,7 @@ def checks(ctx):
     browser.screenshot(shots, "run-artifacts.png")
     done("artifacts: Markdown and HTML drawn as the page's own elements; nothing in them runs or loads")
 
-    # 15b. Hostile shapes of Markdown end (the work is linear; nesting is cut) and keep their text: unclosed
+    # 21b. Hostile shapes of Markdown end (the work is linear; nesting is cut) and keep their text: unclosed
     # delimiters, brackets without links, deep quotes and lists, a megabyte of one character.
     results = driver.execute_async_script("""
         const done = arguments[arguments.length - 1];
@@ -137,7 +137,7 @@ def checks(ctx):
     check(results["one"] == 1 << 20 and results["brackets"] == 300000, f"text lost: {results}")
     done("hostile Markdown and HTML end, and keep their text")
 
-    # 16. A step that fails and is retried: both attempts on the timeline, the failed node, its error and log.
+    # 22. A step that fails and is retried: both attempts on the timeline, the failed node, its error and log.
     http("POST", base + "/webhooks/flaky", body={"data": "not base64!"})
     flaky = browser.until(lambda: ctx.api("GET", "/runs?workflow=flaky")["runs"], "the flaky run")[0]["id"]
     driver.get(f"{base}/#/runs/{flaky}")

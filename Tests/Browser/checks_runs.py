@@ -86,7 +86,8 @@ def checks(ctx):
          and ("ERR_CONNECTION_REFUSED" in message or "ERR_EMPTY_RESPONSE" in message))
 
     # 4. Its page: one graph node per step, with the statuses of the finished run.
-    # Clicked in the page at once: the list redraws a row as its run changes (a found element may go stale).
+    # Found and clicked in one script: the list redraws its rows as runs appear (the sub-workflow's run of the run
+    # started after the restart may come now), and an element found before a redraw is stale.
     browser.js("document.querySelector(arguments[0]).click()", f'tr[data-run="{run_id}"] td.run-id a')
     expected = {"encode": "succeeded", "each": "succeeded", "child": "succeeded", "never": "skipped",
                 "report": "succeeded"}

@@ -103,9 +103,11 @@ class RelayProcess:
         except OSError:
             return False
 
-    def restart(self, wait):
+    def restart(self, wait, kill=False):
+        """Stops relay up (SIGTERM: it drains, waiting for the jobs in flight; `kill`: SIGKILL, at once, as a crash:
+        what was not acknowledged is delivered again) and starts it again."""
         with open(self.pid_file) as file:
-            os.kill(int(file.read().strip()), signal.SIGTERM)
+            os.kill(int(file.read().strip()), signal.SIGKILL if kill else signal.SIGTERM)
         wait(lambda: not self.answers(), "relay up to stop")
         environment = {key: value for key, value in os.environ.items() if key != "RELAY_API_TOKEN"}
         log = open(os.path.join(self.project, "relay-restarted.log"), "ab")

@@ -18,13 +18,14 @@ import urllib.parse
 
 from selenium.webdriver.common.by import By
 
+import checks_dead_letters
 import checks_run_details
 import checks_runs
 import checks_workflows
 from harness import Browser, Context, Failure, RelayProcess, check
 
 # The groups of checks, in order: each gets the same Context (and relay up as the previous one left it).
-GROUPS = [checks_runs.checks, checks_workflows.checks, checks_run_details.checks]
+GROUPS = [checks_runs.checks, checks_workflows.checks, checks_dead_letters.checks, checks_run_details.checks]
 
 
 def main():
@@ -48,7 +49,7 @@ def main():
     try:
         for group in GROUPS:
             group(ctx)
-        # 17. The token revoked while a page is open: back to the sign-in form, saying why.
+        # 23. The token revoked while a page is open: back to the sign-in form, saying why.
         driver.set_window_size(1280, 800)
         driver.get(base + "/#/runs")
         browser.until(lambda: browser.js("return document.getElementById('live').dataset.state") == "live",

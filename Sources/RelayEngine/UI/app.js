@@ -5,6 +5,8 @@
 import {
   SignedOut, api, fields, fromTemplate, hooks, session, setLive, showProblem, takeTokenFromAddress,
 } from "./common.js";
+import { DeadLetterPage, DeadLettersPage } from "./deadletters.js";
+import { OverviewPage } from "./overview.js";
 import { RunPage } from "./run.js";
 import { RunsPage } from "./runs.js";
 import { WorkflowPage, WorkflowsPage } from "./workflows.js";
@@ -14,7 +16,7 @@ export { EventStreamParser } from "./stream.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Pages. Each has `render(main)` and `close()`; the address's hash says which: #/runs?…, #/runs/ID, #/workflows,
-// #/workflows/NAME.
+// #/workflows/NAME, #/overview, #/dead-letters?…, #/dead-letters/ID.
 
 let page = null;
 
@@ -25,6 +27,9 @@ const PAGES = [
   { path: /^\/runs$/, section: "runs", make: (_, params) => new RunsPage(params) },
   { path: /^\/workflows\/([^/]+)$/, section: "workflows", make: (name) => new WorkflowPage(name) },
   { path: /^\/workflows$/, section: "workflows", make: () => new WorkflowsPage() },
+  { path: /^\/overview$/, section: "overview", make: (_, params) => new OverviewPage(params) },
+  { path: /^\/dead-letters\/([^/]+)$/, section: "dead-letters", make: (id) => new DeadLetterPage(id) },
+  { path: /^\/dead-letters$/, section: "dead-letters", make: (_, params) => new DeadLettersPage(params) },
 ];
 const DEFAULT_PAGE = { section: "runs", make: (_, params) => new RunsPage(params) };
 
