@@ -362,6 +362,7 @@ import Testing
             // Redriven: back on relay.events, where it is dead-lettered again, as a new letter.
             let redriven = try await api.json("POST", "/dead-letters/\(id)/redrive")
             #expect(redriven.0 == 202 && redriven.1["topic"] == "relay.events", "\(redriven)")
+            #expect(redriven.1["runs"] == [], "not an event: it starts no run")
             #expect(try await api.json("GET", "/dead-letters/\(id)").0 == 404)
             var again: [JSONValue] = []
             #expect(

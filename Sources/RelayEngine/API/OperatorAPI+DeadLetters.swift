@@ -5,6 +5,18 @@ import RelayStore
 /// `GET /dead-letters`, `GET /dead-letters/{id}`, `POST /dead-letters/{id}/redrive`, `DELETE /dead-letters/{id}`,
 /// `POST /events/replay`: the same as `relay dlq` and `relay events replay`.
 extension OperatorAPI {
+    /// The runs a redriven event starts, as the dispatcher will name them (`Dispatcher.runID`), for the workflows
+    /// bound to its trigger instance now: `[{"workflow", "run_id"}]`; empty for a message that is not an event of
+    /// `relay.events`, or one no workflow is bound to (it will be dead-lettered again). The dispatcher reads the
+    /// workflows when the event comes, so a workflow changed in between is the one that counts.
+    func runsStarted(by letter: DeadLetterRecord) -> [JSONValue] {
+        guard letter.sourceTopic == Topics.events, let event = try? TriggerEvent(bytes: letter.value) else { return [] }
+        return Dispatcher.workflows(for: event, in: registry).map { version in
+            let name = version.workflow.name
+            return ["workflow": .string(name), "run_id": .string(Dispatcher.runID(eventID: event.id, workflow: name))]
+        }
+    }
+
     func addDeadLetterRoutes(to api: RouterGroup<BasicRequestContext>) {
         let desk = DeadLetterDesk(store: store)
         api.route(.get, "/dead-letters") { request, _ -> Response in
@@ -52,7 +64,10 @@ extension OperatorAPI {
                 throw APIError(.notFound, "no dead letter \(id) (redriven or discarded, or never kept)")
             }
             return APIResponse.json(
-                ["redriven": .int(Int(letter.id)), "topic": .string(letter.sourceTopic)], status: .accepted)
+                [
+                    "redriven": .int(Int(letter.id)), "topic": .string(letter.sourceTopic),
+                    "runs": .array(self.runsStarted(by: letter)),
+                ], status: .accepted)
         }
         api.route(.delete, "/dead-letters/{id}") { _, context -> Response in
             let id = try Self.deadLetterID(try context.pathParameter("id"), field: "id")

@@ -222,6 +222,12 @@ public final class Dispatcher: Sendable {
         "run-" + String(StableHash.fnv1a(eventID + "/" + workflow), radix: 16)
     }
 
+    /// The workflows an event starts a run of: those bound to its trigger instance, and the one a manual run names.
+    public static func workflows(for event: TriggerEvent, in registry: WorkflowRegistry) -> [WorkflowVersion] {
+        registry.bound(to: event.instance)
+            + (ManualRun.workflow(ofInstance: event.instance).flatMap(registry.named).map { [$0] } ?? [])
+    }
+
     func applyEvent(_ delivery: Delivery, in tx: any RunStoreTransaction) throws -> Outcome {
         let event: TriggerEvent
         do {
@@ -229,9 +235,7 @@ public final class Dispatcher: Sendable {
         } catch {
             throw PoisonMessage(reason: "not an event: \(Self.describe(error, in: delivery.message.value))")
         }
-        let bound =
-            workflows.bound(to: event.instance)
-            + (ManualRun.workflow(ofInstance: event.instance).flatMap(workflows.named).map { [$0] } ?? [])
+        let bound = Self.workflows(for: event, in: workflows)
         guard !bound.isEmpty else {
             // On Kafka the trigger host may have loaded a new workflow before this dispatcher has: the event is
             // looked at again a few times, a reload interval or two apart, before it is dead-lettered.

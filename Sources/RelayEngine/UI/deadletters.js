@@ -8,44 +8,6 @@ import {
 import { LiveStream } from "./stream.js";
 
 // ---------------------------------------------------------------------------------------------------------------
-// The run a redriven event starts: the dispatcher's `Dispatcher.runID(eventID:workflow:)`, "run-" and the 64-bit
-// FNV-1a hash of "EVENTID/WORKFLOW" (its UTF-8 bytes) in lowercase hexadecimal.
-
-const FNV_OFFSET = 0xcbf29ce484222325n;
-const FNV_PRIME = 0x100000001b3n;
-const MASK = (1n << 64n) - 1n;
-
-export function fnv1a64(text) {
-  let hash = FNV_OFFSET;
-  for (const byte of new TextEncoder().encode(text)) hash = ((hash ^ BigInt(byte)) * FNV_PRIME) & MASK;
-  return hash;
-}
-
-export function runID(eventID, workflow) { return "run-" + fnv1a64(eventID + "/" + workflow).toString(16); }
-
-/// The trigger event a letter holds ({eventId, instance}), when its excerpt is the whole message and one; else
-/// null (an excerpt is the value's first 512 bytes: a longer event cannot be read from it).
-export function eventOf(letter) {
-  let json;
-  try { json = JSON.parse(letter.excerpt); } catch { return null; }
-  if (typeof json?.eventId !== "string" || typeof json?.instance !== "string") return null;
-  return { eventId: json.eventId, instance: json.instance };
-}
-
-/// The runs the dispatcher starts for `event` with the workflows loaded now (GET /workflows): one per workflow
-/// bound to its trigger instance, or the workflow a manual run's instance (`manual:NAME`) names.
-export function runsOf(event, workflows) {
-  const bound = workflows
-    .filter((workflow) => workflow.valid !== false && workflow.trigger?.instance === event.instance)
-    .map((workflow) => workflow.name);
-  if (event.instance.startsWith("manual:")) {
-    const name = event.instance.slice("manual:".length);
-    if (workflows.some((workflow) => workflow.name === name && workflow.valid !== false)) bound.push(name);
-  }
-  return bound.map((workflow) => ({ workflow, run: runID(event.eventId, workflow) }));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // What both pages show of a letter.
 
 function receivedTime(letter) {
@@ -72,7 +34,7 @@ function payloadBlock(letter, open = false) {
 
 /// Redrive and Discard for one letter, with Discard confirmed in the page. `onDone(kind, answer)` when the
 /// server has done it; `say(nodes…)` says the result (or the failure) in words.
-function letterActions(letter, { say, onDone, workflows }) {
+function letterActions(letter, { say, onDone }) {
   const id = letter.id;
   const box = element("div", { class: "actions letter-actions" });
   const redrivable = Boolean(letter.source_topic) && !letter.truncated;
@@ -91,11 +53,10 @@ function letterActions(letter, { say, onDone, workflows }) {
   redrive.addEventListener("click", async () => {
     busy(true);
     try {
-      // The workflows now, to name the runs the event starts (before publishing it: none is missed).
-      const event = eventOf(letter);
-      const runs = event ? runsOf(event, (await workflows()).workflows) : null;
+      // The answer names the runs the event starts ({workflow, run_id}), as the dispatcher does.
       const answer = await api(`/dead-letters/${id}/redrive`, { method: "POST", body: {} });
-      onDone("redrive", { ...answer, event, runs });
+      const runs = (answer.runs ?? []).map(({ workflow, run_id: run }) => ({ workflow, run }));
+      onDone("redrive", { ...answer, runs });
     } catch (error) {
       if (error instanceof SignedOut) return;
       say(`Dead letter ${id} was not redriven: ${error.message}`);
@@ -143,21 +104,17 @@ function letterActions(letter, { say, onDone, workflows }) {
 function resultWords(kind, id, answer, runStatus) {
   if (kind === "discard") return [`Dead letter ${id} discarded: removed, not published.`];
   const words = [`Dead letter ${id} redriven: published back to ${answer.topic}.`];
-  if (!answer.event) {
-    // An event longer than the excerpt: its runs cannot be named here.
-    if (answer.topic.endsWith("relay.events")) {
-      words.push(" The runs it starts appear in ", element("a", { href: "#/runs" }, "Runs"), ".");
+  const runs = answer.runs;
+  if (runs.length === 0) {
+    if (answer.topic === "relay.events") {
+      words.push(" It starts no run: it is no event, or no workflow loaded now is bound to its trigger instance, so "
+        + "it will be set aside again.");
     }
     return words;
   }
-  if (answer.runs.length === 0) {
-    words.push(` No workflow loaded now is bound to its trigger instance ${answer.event.instance}: it will be set `
-      + "aside again.");
-    return words;
-  }
   words.push(" It starts ");
-  answer.runs.forEach(({ workflow, run }, index) => {
-    if (index > 0) words.push(index === answer.runs.length - 1 ? " and " : ", ");
+  runs.forEach(({ workflow, run }, index) => {
+    if (index > 0) words.push(index === runs.length - 1 ? " and " : ", ");
     const status = element("span", { class: "run-status", "data-run-status": run }, "(not started yet)");
     runStatus.set(run, status);
     words.push(element("a", { href: "#/runs/" + encodeURIComponent(run), "data-run": run }, `run ${run}`),
@@ -216,8 +173,6 @@ class RunFollower {
   close() { this.stream.close(); }
 }
 
-/// The workflows loaded now (what a redrive starts is worked out from them, just before it).
-function loadedWorkflows() { return api("/workflows"); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // The list.
@@ -289,7 +244,6 @@ export class DeadLettersPage {
           element("dd", {}, value)])),
         payloadBlock(letter),
         letterActions(letter, {
-          workflows: loadedWorkflows,
           say: (...words) => this.say(...words),
           onDone: (kind, answer) => this.done(kind, letter, answer),
         })));
@@ -370,7 +324,6 @@ export class DeadLetterPage {
     f["no-headers"].hidden = headers.length > 0;
     f.payload.replaceChildren(payloadBlock(letter, true));
     f.actions.replaceChildren(letterActions(letter, {
-      workflows: loadedWorkflows,
       say: (...words) => this.say(...words),
       onDone: (kind, answer) => {
         const statuses = new Map();
