@@ -77,6 +77,13 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
     public var bufferLimit = 10_000
     /// How often acknowledged offsets are committed (they are also committed on revoke and on close).
     public var commitIntervalMilliseconds = 200
+    /// `fetch.wait.max.ms`: the longest a broker may hold a fetch that found nothing new. Apache Kafka answers a
+    /// held fetch as soon as a message arrives, so there this only sets how often an idle consumer asks again
+    /// (20 times a second per broker at 50 ms); a broker that holds every fetch to its end (Tansu, the test broker)
+    /// adds up to this much to every hop. librdkafka's 500 ms made a 4-step run take about a second there; 50 ms
+    /// keeps a hop within tens of milliseconds without flooding the brokers with idle fetches (docs/kafka.md,
+    /// *Latency*). A `fetch.wait.max.ms` in the client's properties wins.
+    public var fetchWaitMaxMilliseconds = 50
 
     public init() {}
 
@@ -93,6 +100,7 @@ public struct KafkaConsumerConfiguration: Sendable, Equatable {
             ("heartbeat.interval.ms", String(heartbeatIntervalMilliseconds)),
             ("max.poll.interval.ms", String(maxPollIntervalMilliseconds)),
             ("auto.offset.reset", autoOffsetReset),
+            ("fetch.wait.max.ms", String(fetchWaitMaxMilliseconds)),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"),
