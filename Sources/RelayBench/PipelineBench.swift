@@ -26,6 +26,8 @@ public struct PipelineBench: Sendable {
         public var directory: String?
         /// Run on Kafka; nil: on the embedded bus.
         public var kafka: Kafka?
+        /// One run at a time, this many, through the webhook's path (`SequentialBench`) instead of a burst.
+        public var sequential: Int?
         public init() {}
     }
 
@@ -50,6 +52,12 @@ public struct PipelineBench: Sendable {
             configuration.directory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(UUID().uuidString)").path
         defer { if configuration.directory == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        print(Calibration.line())
+        if let sequential = configuration.sequential {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try await SequentialBench(runs: sequential, steps: configuration.steps, directory: directory).run()
+            return
+        }
         let yaml = workflowYAML()
         let workflow = try WorkflowDecoder.decode(yaml: yaml, file: "bench.yaml")
         try FileManager.default.createDirectory(atPath: directory + "/workflows", withIntermediateDirectories: true)

@@ -1,0 +1,36 @@
+import Foundation
+
+/// A fixed CPU-bound loop, timed, printed with every bench (`calibration_ms=…`): figures taken on different days
+/// (or while something else used the machine) can be read side by side by their calibration. The loop is integer
+/// arithmetic only (no memory traffic, no allocation), so it measures what the CPU gives this process.
+public enum Calibration {
+    /// The loop's iterations: about 0.1–0.3 s on the project's machine.
+    static let iterations = 200_000_000
+
+    /// Milliseconds the loop took, the best of `rounds`.
+    public static func milliseconds(rounds: Int = 3) -> Double {
+        var best = Double.infinity
+        for _ in 0..<rounds {
+            let clock = ContinuousClock()
+            let start = clock.now
+            var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+            for i in 0..<UInt64(iterations) {
+                // xorshift, mixed with the counter: no closed form the optimiser could fold.
+                x ^= x << 13
+                x ^= x >> 7
+                x ^= x << 17
+                x &+= i
+            }
+            let elapsed = clock.now - start
+            // Used, so the loop is not removed.
+            if x == 42 { print("") }
+            best = min(best, Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+        }
+        return best
+    }
+
+    /// The line printed before a bench's figures.
+    public static func line() -> String {
+        String(format: "calibration_ms=%.1f (a fixed CPU-bound loop)", milliseconds())
+    }
+}
