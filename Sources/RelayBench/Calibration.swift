@@ -34,3 +34,14 @@ public enum Calibration {
         String(format: "calibration_ms=%.1f (a fixed CPU-bound loop)", milliseconds())
     }
 }
+
+/// CPU time this process has used (user and system), in seconds: on a machine shared with other work, the CPU a
+/// bench spends per step is steadier than its wall-clock figures.
+enum ProcessCPU {
+    static func seconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}

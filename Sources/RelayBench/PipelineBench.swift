@@ -108,6 +108,8 @@ public struct PipelineBench: Sendable {
     struct Measurement {
         var published: Double
         var elapsed: Duration
+        /// CPU seconds this process used meanwhile.
+        var cpu: Double = 0
     }
 
     /// The dispatcher and a worker in this process, on the embedded bus.
@@ -137,6 +139,7 @@ public struct PipelineBench: Sendable {
     ) async throws -> Measurement {
         let clock = ContinuousClock()
         let start = clock.now
+        let cpuStart = ProcessCPU.seconds()
         let published = Date().timeIntervalSince1970
         var index = 0
         while index < messages.count {
@@ -161,7 +164,8 @@ public struct PipelineBench: Sendable {
                 lastReport = clock.now
             }
         }
-        return Measurement(published: published, elapsed: clock.now - start)
+        return Measurement(
+            published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart)
     }
 
     static func finishedRuns(_ store: any RunStore) async throws -> Int {
@@ -189,7 +193,9 @@ public struct PipelineBench: Sendable {
         let sleeping = sleep > 0 ? " sleep=\(sleep)s" : ""
         print(
             "\(mode) events=\(events) \(shape)\(sleeping) concurrency=\(configuration.concurrency)"
-                + " seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)")
+                + " seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)"
+                + String(format: " cpu_us_per_step=%.0f (this process)", measurement.cpu * 1e6 / Double(events * steps))
+        )
         print(
             String(
                 format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",

@@ -53,9 +53,13 @@ struct SequentialBench {
         latencies.reserveCapacity(runs)
         var failed = 0
         var measuredStart = clock.now
+        var cpuStart = ProcessCPU.seconds()
         for n in 0..<(warmUp + runs) {
             let start = clock.now
-            if n == warmUp { measuredStart = start }
+            if n == warmUp {
+                measuredStart = start
+                cpuStart = ProcessCPU.seconds()
+            }
             let accepted = await inbox!.deliver(
                 method: "POST", path: "/webhooks/bench", headers: ["content-type": "application/json"], query: [:],
                 body: "{\"n\": \(n)}")
@@ -71,6 +75,7 @@ struct SequentialBench {
             }
         }
         let total = clock.now - measuredStart
+        let cpu = ProcessCPU.seconds() - cpuStart
         task.cancel()
         await task.value
         latencies.sort()
@@ -78,7 +83,7 @@ struct SequentialBench {
         let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
         print(
             "bus=embedded sequential=\(runs) (after \(warmUp) warm-up runs) steps=\(steps) failed_runs=\(failed)"
-                + String(format: " seconds=%.2f", seconds))
+                + String(format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, cpu * 1e6 / Double(runs * steps)))
         print(
             String(
                 format: "runs/s=%.0f steps/s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f",
