@@ -1,4 +1,5 @@
 import Foundation
+import RelayTransport
 
 /// A fixed CPU-bound loop, timed, printed with every bench (`calibration_ms=…`): figures taken on different days
 /// (or while something else used the machine) can be read side by side by their calibration. The loop is integer
@@ -43,5 +44,14 @@ enum ProcessCPU {
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+extension SQLiteCounts {
+    /// `sqlite_per_step: transactions=… reads=… statements=…` (the bench's own polling of the run store included).
+    func perStep(_ steps: Double) -> String {
+        String(
+            format: "sqlite_per_step: transactions=%.2f reads=%.2f statements=%.1f", Double(transactions) / steps,
+            Double(reads) / steps, Double(statements) / steps)
     }
 }

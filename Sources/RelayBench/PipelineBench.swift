@@ -110,6 +110,8 @@ public struct PipelineBench: Sendable {
         var elapsed: Duration
         /// CPU seconds this process used meanwhile.
         var cpu: Double = 0
+        /// What the SQLite databases did meanwhile.
+        var sqlite = SQLiteCounts(transactions: 0, reads: 0, statements: 0)
     }
 
     /// The dispatcher and a worker in this process, on the embedded bus.
@@ -140,6 +142,7 @@ public struct PipelineBench: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let cpuStart = ProcessCPU.seconds()
+        let sqliteStart = SQLiteDatabase.counts
         let published = Date().timeIntervalSince1970
         var index = 0
         while index < messages.count {
@@ -165,7 +168,8 @@ public struct PipelineBench: Sendable {
             }
         }
         return Measurement(
-            published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart)
+            published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart,
+            sqlite: SQLiteDatabase.counts - sqliteStart)
     }
 
     static func finishedRuns(_ store: any RunStore) async throws -> Int {
@@ -196,6 +200,9 @@ public struct PipelineBench: Sendable {
                 + " seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)"
                 + String(format: " cpu_us_per_step=%.0f (this process)", measurement.cpu * 1e6 / Double(events * steps))
         )
+        if configuration.kafka == nil {
+            print(measurement.sqlite.perStep(Double(events * steps)))
+        }
         print(
             String(
                 format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",

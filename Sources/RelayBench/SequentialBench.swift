@@ -54,11 +54,13 @@ struct SequentialBench {
         var failed = 0
         var measuredStart = clock.now
         var cpuStart = ProcessCPU.seconds()
+        var sqliteStart = SQLiteDatabase.counts
         for n in 0..<(warmUp + runs) {
             let start = clock.now
             if n == warmUp {
                 measuredStart = start
                 cpuStart = ProcessCPU.seconds()
+                sqliteStart = SQLiteDatabase.counts
             }
             let accepted = await inbox!.deliver(
                 method: "POST", path: "/webhooks/bench", headers: ["content-type": "application/json"], query: [:],
@@ -76,6 +78,7 @@ struct SequentialBench {
         }
         let total = clock.now - measuredStart
         let cpu = ProcessCPU.seconds() - cpuStart
+        let sqlite = SQLiteDatabase.counts - sqliteStart
         task.cancel()
         await task.value
         latencies.sort()
@@ -84,6 +87,7 @@ struct SequentialBench {
         print(
             "bus=embedded sequential=\(runs) (after \(warmUp) warm-up runs) steps=\(steps) failed_runs=\(failed)"
                 + String(format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, cpu * 1e6 / Double(runs * steps)))
+        print(sqlite.perStep(Double(runs * steps)))
         print(
             String(
                 format: "runs/s=%.0f steps/s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f",

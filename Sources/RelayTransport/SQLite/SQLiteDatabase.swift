@@ -2,6 +2,7 @@ import CSQLite
 import Dispatch
 import Foundation
 import RelayCore
+import Synchronization
 
 /// One SQLite database file (WAL mode), used from a dedicated serial queue: blocking SQLite calls never run on
 /// Swift's cooperative pool. Several processes may open the same file; SQLite's locking keeps them consistent.
@@ -41,6 +42,15 @@ public final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
+    /// What every database of the process has done so far (for `relay bench`: transactions and statements per step).
+    public static var counts: SQLiteCounts {
+        SQLiteCounts(
+            transactions: counters.transactions.load(ordering: .relaxed),
+            reads: counters.reads.load(ordering: .relaxed),
+            statements: counters.statements.load(ordering: .relaxed))
+    }
+    static let counters = SQLiteCounters()
+
     /// Runs `body` in one transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error) on the database queue.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
@@ -54,6 +64,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
+                SQLiteDatabase.counters.reads.add(1, ordering: .relaxed)
                 continuation.resume(
                     with: Result { try body(SQLiteConnection(handle: self.handle!, statements: self.statements)) })
             }
@@ -76,6 +87,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// BEGIN IMMEDIATE, `body`, COMMIT (ROLLBACK on error). On `queue` only.
     private func onQueueTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let connection = SQLiteConnection(handle: handle!, statements: statements)
+        SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
         try connection.execute("BEGIN IMMEDIATE")
         do {
             let value = try body(connection)
@@ -131,6 +143,7 @@ public struct SQLiteConnection {
     @discardableResult
     public func query(_ sql: String, _ values: [Value] = []) throws -> [[Value]] {
         let statement = try statements.statement(for: sql, on: handle)
+        SQLiteDatabase.counters.statements.add(1, ordering: .relaxed)
         // Reset after use, whatever happens: a statement left stepping would hold its read snapshot open.
         defer {
             sqlite3_reset(statement)
@@ -212,4 +225,31 @@ final class SQLiteStatementCache: @unchecked Sendable {
         for statement in statements.values { sqlite3_finalize(statement) }
         statements = [:]
     }
+}
+
+/// Counts of `SQLiteDatabase.counts`: write transactions, read-only batches (`read`), and statements run through
+/// `query` (BEGIN and COMMIT not included).
+public struct SQLiteCounts: Sendable {
+    public var transactions: Int
+    public var reads: Int
+    public var statements: Int
+
+    public init(transactions: Int, reads: Int, statements: Int) {
+        self.transactions = transactions
+        self.reads = reads
+        self.statements = statements
+    }
+
+    public static func - (lhs: SQLiteCounts, rhs: SQLiteCounts) -> SQLiteCounts {
+        SQLiteCounts(
+            transactions: lhs.transactions - rhs.transactions, reads: lhs.reads - rhs.reads,
+            statements: lhs.statements - rhs.statements)
+    }
+}
+
+/// Relaxed atomic counters: an increment costs a few nanoseconds next to a statement's microseconds.
+final class SQLiteCounters: Sendable {
+    let transactions = Atomic<Int>(0)
+    let reads = Atomic<Int>(0)
+    let statements = Atomic<Int>(0)
 }
