@@ -273,6 +273,9 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
     let group: String
     let tracker: AckTracker
     private let position: Mutex<(cursor: Int64, buffer: [Delivery], closed: Bool)>
+    /// The topic's local publish count when a fetch last found it drained (fewer messages than it asked for); nil
+    /// after a wait, so that the next turn reads the table (a poll finds what other processes published).
+    private let drainedAt = Mutex<UInt64?>(nil)
     /// Offsets acknowledged beyond the committed position before this subscription: passed over.
     private let acknowledged: Set<Int64>
 
@@ -301,9 +304,18 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
             // Read before fetching: a publish that commits after the fetch read the table moves it, and the wait
             // below returns at once instead of sleeping a poll interval with a message waiting.
             let seen = bus.publishes(of: topic)
-            let batch = try await bus.fetch(topic: topic, after: cursor, limit: 256)
+            if drainedAt.withLock({ $0 }) == seen {
+                // Nothing was published here since a fetch found the topic drained: wait, without reading again.
+                await bus.waitForPublish(topic: topic, after: seen, timeout: bus.pollInterval)
+                drainedAt.withLock { $0 = nil }
+                continue
+            }
+            let limit = 256
+            let batch = try await bus.fetch(topic: topic, after: cursor, limit: limit)
+            drainedAt.withLock { $0 = batch.count < limit ? seen : nil }
             if batch.isEmpty {
                 await bus.waitForPublish(topic: topic, after: seen, timeout: bus.pollInterval)
+                drainedAt.withLock { $0 = nil }
                 continue
             }
             let acknowledged = self.acknowledged
