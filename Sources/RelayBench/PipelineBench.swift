@@ -195,14 +195,15 @@ public struct PipelineBench: Sendable {
         let mode =
             configuration.kafka.map { "bus=kafka workers=\($0.workers) partitions=\($0.partitions)" } ?? "bus=embedded"
         let sleeping = sleep > 0 ? " sleep=\(sleep)s" : ""
-        print(
-            "\(mode) events=\(events) \(shape)\(sleeping) concurrency=\(configuration.concurrency)"
-                + " seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)"
-                + String(format: " cpu_us_per_step=%.0f (this process)", measurement.cpu * 1e6 / Double(events * steps))
-        )
         if configuration.kafka == nil {
             print(measurement.sqlite.perStep(Double(events * steps)))
         }
+        print(
+            "\(mode) events=\(events) \(shape)\(sleeping) concurrency=\(configuration.concurrency)"
+                + String(
+                    format: " seconds=%.2f cpu_us_per_step=%.0f", seconds,
+                    measurement.cpu * 1e6 / Double(events * steps))
+                + " failed_runs=\(failed)")
         print(
             String(
                 format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",

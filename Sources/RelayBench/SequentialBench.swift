@@ -84,10 +84,11 @@ struct SequentialBench {
         latencies.sort()
         func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
-        print(
-            "bus=embedded sequential=\(runs) (after \(warmUp) warm-up runs) steps=\(steps) failed_runs=\(failed)"
-                + String(format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, cpu * 1e6 / Double(runs * steps)))
         print(sqlite.perStep(Double(runs * steps)))
+        print(
+            "bus=embedded sequential=\(runs) warm_up=\(warmUp) steps=\(steps)"
+                + String(format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, cpu * 1e6 / Double(runs * steps))
+                + " failed_runs=\(failed)")
         print(
             String(
                 format: "runs/s=%.0f steps/s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f",
