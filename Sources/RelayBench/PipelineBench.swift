@@ -26,6 +26,8 @@ public struct PipelineBench: Sendable {
         public var directory: String?
         /// Run on Kafka; nil: on the embedded bus.
         public var kafka: Kafka?
+        /// One run at a time, this many, through the webhook's path (`SequentialBench`) instead of a burst.
+        public var sequential: Int?
         public init() {}
     }
 
@@ -50,6 +52,12 @@ public struct PipelineBench: Sendable {
             configuration.directory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(UUID().uuidString)").path
         defer { if configuration.directory == nil { try? FileManager.default.removeItem(atPath: directory) } }
+        print(Calibration.line())
+        if let sequential = configuration.sequential {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try await SequentialBench(runs: sequential, steps: configuration.steps, directory: directory).run()
+            return
+        }
         let yaml = workflowYAML()
         let workflow = try WorkflowDecoder.decode(yaml: yaml, file: "bench.yaml")
         try FileManager.default.createDirectory(atPath: directory + "/workflows", withIntermediateDirectories: true)
@@ -100,6 +108,10 @@ public struct PipelineBench: Sendable {
     struct Measurement {
         var published: Double
         var elapsed: Duration
+        /// CPU seconds this process used meanwhile.
+        var cpu: Double = 0
+        /// What the SQLite databases did meanwhile.
+        var sqlite = SQLiteCounts(transactions: 0, reads: 0, statements: 0)
     }
 
     /// The dispatcher and a worker in this process, on the embedded bus.
@@ -129,6 +141,8 @@ public struct PipelineBench: Sendable {
     ) async throws -> Measurement {
         let clock = ContinuousClock()
         let start = clock.now
+        let cpuStart = ProcessCPU.seconds()
+        let sqliteStart = SQLiteDatabase.counts
         let published = Date().timeIntervalSince1970
         var index = 0
         while index < messages.count {
@@ -153,7 +167,9 @@ public struct PipelineBench: Sendable {
                 lastReport = clock.now
             }
         }
-        return Measurement(published: published, elapsed: clock.now - start)
+        return Measurement(
+            published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart,
+            sqlite: SQLiteDatabase.counts - sqliteStart)
     }
 
     static func finishedRuns(_ store: any RunStore) async throws -> Int {
@@ -179,9 +195,15 @@ public struct PipelineBench: Sendable {
         let mode =
             configuration.kafka.map { "bus=kafka workers=\($0.workers) partitions=\($0.partitions)" } ?? "bus=embedded"
         let sleeping = sleep > 0 ? " sleep=\(sleep)s" : ""
+        if configuration.kafka == nil {
+            print(measurement.sqlite.perStep(Double(events * steps)))
+        }
         print(
             "\(mode) events=\(events) \(shape)\(sleeping) concurrency=\(configuration.concurrency)"
-                + " seconds=\(String(format: "%.2f", seconds)) failed_runs=\(failed)")
+                + String(
+                    format: " seconds=%.2f cpu_us_per_step=%.0f", seconds,
+                    measurement.cpu * 1e6 / Double(events * steps))
+                + " failed_runs=\(failed)")
         print(
             String(
                 format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",

@@ -16,6 +16,21 @@ import Testing
             "\(last)")
     }
 
+    @Test func theSequentialBenchRunsOneRunAtATimeAndPrintsMilliseconds() async throws {
+        let result = try await RelayProcess.run(["bench", "--sequential", "20", "--steps", "2"])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(result.status == 0, "\(result.stderr.suffix(3000))")
+        #expect(lines.first?.hasPrefix("calibration_ms=") == true, "\(lines)")
+        let summary = lines.dropLast().last ?? ""
+        #expect(summary.hasPrefix("bus=embedded sequential=20 warm_up=50 steps=2 "), "\(lines)")
+        #expect(summary.hasSuffix(" failed_runs=0"), "\(lines)")
+        let last = lines.last ?? ""
+        #expect(
+            last.range(
+                of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+\.\d\d p90_ms=\d+\.\d\d p99_ms=\d+\.\d\d max_ms=\d+\.\d\d$"#,
+                options: .regularExpression) != nil, "\(last)")
+    }
+
     @Test func aFanOutOutsideItsLimitsIsRefused() async throws {
         let result = try await RelayProcess.run(["bench", "--fan-out", "0"])
         #expect(result.status != 0)

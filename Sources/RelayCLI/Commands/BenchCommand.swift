@@ -15,7 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
             a fresh SQLite file) and --workers `relay worker` processes run the jobs; every topic and group is \
             under a fresh prefix (bench-<id>.), so runs never mix. Either way it waits until every run has \
             finished and prints throughput and latency (event published → run finished). \
-            The last line reads runs/s=… steps/s=… p50_ms=… p99_ms=….
+            The last line reads runs/s=… steps/s=… p50_ms=… p99_ms=…. The first line is a calibration (a fixed \
+            CPU-bound loop, in ms), so figures from different days can be compared.
             """
     )
 
@@ -35,6 +36,13 @@ struct BenchCommand: AsyncParsableCommand {
             once: concurrency N); steps/s counts items.
             """)
     var fanOut: Int?
+    @Option(
+        help: """
+            One run at a time, N of them (after 50 warm-up runs), through the webhook trigger's path on the embedded \
+            bus: a request handed to the webhook's inbox → the run's notice on relay.runs; prints p50/p90/p99 in ms.
+            """
+    )
+    var sequential: Int?
     @Option(help: "Where to put the database (default: a temporary directory, removed afterwards).") var dir: String?
     @Option(
         help: "Run on Kafka: bootstrap servers HOST:PORT[,…] (not read from RELAY_BROKERS: the default is embedded).")
@@ -58,6 +66,12 @@ struct BenchCommand: AsyncParsableCommand {
             }
             guard sleep == 0 else { throw ValidationError("--fan-out and --sleep: one at a time") }
         }
+        if let sequential {
+            guard sequential > 0 else { throw ValidationError("--sequential must be positive") }
+            guard brokers == nil, fanOut == nil, sleep == 0 else {
+                throw ValidationError("--sequential runs on the embedded bus, a chain of trivial steps")
+            }
+        }
         guard workers > 0, partitions > 0 else { throw ValidationError("--workers and --partitions must be positive") }
         if brokers == nil && workers != 1 {
             throw ValidationError("--workers needs --brokers (the embedded bench runs one worker in-process)")
@@ -72,6 +86,7 @@ struct BenchCommand: AsyncParsableCommand {
         configuration.sleep = sleep
         configuration.fanOut = fanOut
         configuration.directory = dir
+        configuration.sequential = sequential
         if let brokers {
             var kafka = PipelineBench.Kafka(bootstrapServers: KafkaOptions.servers(brokers))
             kafka.properties = try KafkaOptions.parse(properties)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelayBench
 import RelayEngine
 import RelayKafka
 import RelayTransport
@@ -29,6 +30,7 @@ struct KafkaBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try kafka.client(defaultClientID: "relay-bench")
+        print(Calibration.line())
         let sizeList = sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !sizeList.isEmpty else { throw CLIFailure("--sizes: expected numbers like 100,1024,10240") }
         let kcatPath = try Self.find(kcat)

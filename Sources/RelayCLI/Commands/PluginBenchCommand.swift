@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelayBench
 import RelayCore
 import RelaySpec
 
@@ -23,6 +24,7 @@ struct PluginBenchCommand: ParsableCommand {
 
     func run() throws {
         guard rounds > 0 else { throw ValidationError("--rounds must be at least 1") }
+        print(Calibration.line())
         let files = try CLIFailure.wrap { try SpecPaths.specFiles(under: directory) }
         var texts: [(String, String)] = []
         for file in files {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RelayBench
 import RelayCore
 import RelayEngine
 import RelayPlugins
@@ -26,6 +27,7 @@ struct PluginBenchRunnersCommand: AsyncParsableCommand {
         String?
 
     func run() async throws {
+        print(Calibration.line())
         let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent()
         let nativeExecutable = binDirectory.appendingPathComponent("relay-plugin-base64").path

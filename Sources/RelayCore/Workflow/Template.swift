@@ -1,4 +1,5 @@
 import OrderedCollections
+import Synchronization
 
 /// Step inputs as templates: `{{ trigger.alert.host }}`, `{{ steps.lookup.output.ip }}`,
 /// `{{ steps.lookup.output["Threat Score"] }}`, `{{ vars["Channel Name"] }}`. A string that is exactly
@@ -58,13 +59,16 @@ public enum Template {
 
     static func renderString(_ text: String, scope: Scope) throws(TemplateError) -> JSONValue {
         let pieces = try parse(text)
-        if pieces.count == 1, case .reference(let path) = pieces[0] { return try resolve(path, in: scope.json) }
+        if pieces.isEmpty { return .string("") }
+        if pieces.count == 1, case .text(let literal) = pieces[0] { return .string(literal) }
+        let root = scope.json
+        if pieces.count == 1, case .reference(let path) = pieces[0] { return try resolve(path, in: root) }
         var out = ""
         for piece in pieces {
             switch piece {
             case .text(let literal): out += literal
             case .reference(let path):
-                let value = try resolve(path, in: scope.json)
+                let value = try resolve(path, in: root)
                 out += value.stringValue ?? JSONWriter.compact.string(value)
             case .textTemplate(let template): out += try template.render(scope: scope)
             }
@@ -72,7 +76,7 @@ public enum Template {
         return .string(out)
     }
 
-    enum Piece: Equatable {
+    enum Piece: Equatable, Sendable {
         case text(String)
         case reference([String])
         /// The whole string, when it holds a block tag.
@@ -81,7 +85,27 @@ public enum Template {
 
     /// Splits text into literal runs and `{{ path }}` references. A `"}}"` inside a quoted key
     /// (`{{ trigger["}}"] }}`) does not close the reference. Text holding a block tag (`{{#`) is one text template.
+    /// A workflow's templates are rendered again for every run: what a text parses to is kept (`ParsedTemplates`).
     static func parse(_ text: String) throws(TemplateError) -> [Piece] {
+        // Plain text (no `{{`) is not kept: a workflow's literal strings need no parse.
+        guard hasOpening(text) else { return text.isEmpty ? [] : [.text(text)] }
+        if let pieces = ParsedTemplates.shared.pieces(of: text) { return pieces }
+        let pieces = try parseAnew(text)
+        ParsedTemplates.shared.keep(pieces, of: text)
+        return pieces
+    }
+
+    /// Whether `text` holds `{{`.
+    static func hasOpening(_ text: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "{"), previous == byte { return true }
+            previous = byte
+        }
+        return false
+    }
+
+    static func parseAnew(_ text: String) throws(TemplateError) -> [Piece] {
         if TextTemplate.isBlockTemplate(text) { return [.textTemplate(try TextTemplate(text))] }
         var pieces: [Piece] = []
         var rest = Substring(text)
@@ -204,6 +228,31 @@ public enum Template {
             for value in object.values { all += try references(in: value) }
             return all
         default: return []
+        }
+    }
+}
+
+/// What template texts parsed to, shared by every rendering in the process: the dispatcher renders the same
+/// workflow's inputs for every run, and parsing (the reference scanner, a text template's tree) costs more than
+/// resolving. Bounded by the bytes of text kept (texts past `longestKept` are not kept); when full it starts
+/// over. Texts that do not parse are not kept: they throw again, with the same message.
+final class ParsedTemplates: Sendable {
+    static let shared = ParsedTemplates()
+    /// The most UTF-8 bytes of template text kept.
+    static let mostBytes = 4 << 20
+    /// The longest text kept, in UTF-8 bytes.
+    static let longestKept = 64 << 10
+
+    private let state = Mutex<(pieces: [String: [Template.Piece]], bytes: Int)>(([:], 0))
+
+    func pieces(of text: String) -> [Template.Piece]? { state.withLock { $0.pieces[text] } }
+
+    func keep(_ pieces: [Template.Piece], of text: String) {
+        let size = text.utf8.count
+        guard size <= Self.longestKept else { return }
+        state.withLock { state in
+            if state.bytes + size > Self.mostBytes { state = ([:], 0) }
+            if state.pieces.updateValue(pieces, forKey: text) == nil { state.bytes += size }
         }
     }
 }

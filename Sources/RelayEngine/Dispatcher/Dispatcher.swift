@@ -318,13 +318,17 @@ public final class Dispatcher: Sendable {
             throw PoisonMessage(
                 reason: "result of job \(route.jobID): no such job in the run store (the run is unknown here)")
         }
-        return try record(event, of: step, workflow: workflow, startedAt: startedAt, finishedAt: finishedAt, in: tx)
+        // The run's status was read above, in this transaction, and recording a step's result does not change it.
+        return try record(
+            event, of: step, workflow: workflow, startedAt: startedAt, finishedAt: finishedAt,
+            runStatus: step.runID == run.id ? run.status : nil, in: tx)
     }
 
     /// Records the result of an attempt (a worker's, or the failure its deadline gave it) and decides what follows.
+    /// `runStatus`: the status of the step's run, when the caller has read it in this transaction (else it is read).
     func record(
         _ event: StepEvent, of step: StepAttemptRecord, workflow: Workflow, startedAt: Double?,
-        finishedAt: Double? = nil,
+        finishedAt: Double? = nil, runStatus: RunStatus? = nil,
         in tx: any RunStoreTransaction
     ) throws -> Outcome {
         guard step.status == .running else {
@@ -338,7 +342,7 @@ public final class Dispatcher: Sendable {
         }
         try tx.finishStep(jobID: step.jobID, result: event, startedAt: startedAt, finishedAt: finishedAt)
         // A result for a run that has ended (another branch failed it) is recorded and starts nothing.
-        guard try tx.runStatus(id: step.runID) == .running else { return Outcome() }
+        guard try (runStatus ?? tx.runStatus(id: step.runID)) == .running else { return Outcome() }
         guard let index = workflow.index(of: step.stepID) else { return Outcome() }
         let definition = workflow.steps[index]
         var outcome = Outcome()

@@ -191,7 +191,14 @@ public final class EmbeddedBus: Transport, Sendable {
         }
     }
 
-    func waitForPublish(topic: String, timeout: Duration) async { await signal.wait(topic: topic, timeout: timeout) }
+    /// How many local publishes `topic` has seen (a counter to hand to `waitForPublish`).
+    func publishes(of topic: String) -> UInt64 { signal.generation(of: topic) }
+
+    /// Returns at once if `topic` has seen a local publish since `publishes(of:)` returned `seen`; else after the
+    /// next one or `timeout`, whichever is first.
+    func waitForPublish(topic: String, after seen: UInt64, timeout: Duration) async {
+        await signal.wait(topic: topic, after: seen, timeout: timeout)
+    }
 }
 
 /// Tracks in-flight offsets of one group member; acknowledging returns the new committed position when the
@@ -266,6 +273,9 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
     let group: String
     let tracker: AckTracker
     private let position: Mutex<(cursor: Int64, buffer: [Delivery], closed: Bool)>
+    /// The topic's local publish count when a fetch last found it drained (fewer messages than it asked for); nil
+    /// after a wait, so that the next turn reads the table (a poll finds what other processes published).
+    private let drainedAt = Mutex<UInt64?>(nil)
     /// Offsets acknowledged beyond the committed position before this subscription: passed over.
     private let acknowledged: Set<Int64>
 
@@ -291,9 +301,21 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
                 tracker.delivered(delivery.offset)
                 return delivery
             }
-            let batch = try await bus.fetch(topic: topic, after: cursor, limit: 256)
+            // Read before fetching: a publish that commits after the fetch read the table moves it, and the wait
+            // below returns at once instead of sleeping a poll interval with a message waiting.
+            let seen = bus.publishes(of: topic)
+            if drainedAt.withLock({ $0 }) == seen {
+                // Nothing was published here since a fetch found the topic drained: wait, without reading again.
+                await bus.waitForPublish(topic: topic, after: seen, timeout: bus.pollInterval)
+                drainedAt.withLock { $0 = nil }
+                continue
+            }
+            let limit = 256
+            let batch = try await bus.fetch(topic: topic, after: cursor, limit: limit)
+            drainedAt.withLock { $0 = batch.count < limit ? seen : nil }
             if batch.isEmpty {
-                await bus.waitForPublish(topic: topic, timeout: bus.pollInterval)
+                await bus.waitForPublish(topic: topic, after: seen, timeout: bus.pollInterval)
+                drainedAt.withLock { $0 = nil }
                 continue
             }
             let acknowledged = self.acknowledged
@@ -332,18 +354,38 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
 }
 
 /// Wakes waiters when something is published in this process: only the waiters of the topics published (an idle
-/// subscription does not read the database at every publish of another topic), or all of them.
+/// subscription does not read the database at every publish of another topic), or all of them. Counts publishes
+/// per topic, so that a waiter that looked at the table before a publish it did not see does not wait for the
+/// next one.
 final class PublishSignal: Sendable {
     private struct Waiter {
         var topic: String
         var continuation: CheckedContinuation<Void, Never>
     }
 
-    private let waiters = Mutex<(next: Int, list: [Int: Waiter])>((0, [:]))
+    private struct State {
+        var next = 0
+        var list: [Int: Waiter] = [:]
+        /// Publishes per topic, and notifications of all topics.
+        var generations: [String: UInt64] = [:]
+        var all: UInt64 = 0
+
+        func generation(of topic: String) -> UInt64 { all &+ (generations[topic] ?? 0) }
+    }
+
+    private let state = Mutex(State())
+
+    /// Publishes of `topic` seen so far (and notifications of all topics).
+    func generation(of topic: String) -> UInt64 { state.withLock { $0.generation(of: topic) } }
 
     /// Wakes the waiters of `topics`, or every waiter when `topics` is nil.
     func notify(topics: Set<String>? = nil) {
-        let toWake = waiters.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let toWake = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            if let topics {
+                for topic in topics { state.generations[topic, default: 0] &+= 1 }
+            } else {
+                state.all &+= 1
+            }
             var woken: [CheckedContinuation<Void, Never>] = []
             for (id, waiter) in state.list where topics?.contains(waiter.topic) ?? true {
                 woken.append(waiter.continuation)
@@ -354,19 +396,25 @@ final class PublishSignal: Sendable {
         for waiter in toWake { waiter.resume() }
     }
 
-    /// Returns after a publish on `topic` (or a notify of all) or the timeout, whichever is first.
-    func wait(topic: String, timeout: Duration) async {
-        let id = waiters.withLock { state -> Int in
-            state.next += 1
-            return state.next
-        }
+    /// Returns after a publish on `topic` (or a notify of all) or the timeout, whichever is first; at once when
+    /// there has been one since `generation(of:)` returned `seen`.
+    func wait(topic: String, after seen: UInt64, timeout: Duration) async {
         var timer: Task<Void, Never>?
         await withCheckedContinuation { continuation in
-            waiters.withLock { $0.list[id] = Waiter(topic: topic, continuation: continuation) }
+            let id = state.withLock { state -> Int? in
+                guard state.generation(of: topic) == seen else { return nil }
+                state.next += 1
+                state.list[state.next] = Waiter(topic: topic, continuation: continuation)
+                return state.next
+            }
+            guard let id else {
+                continuation.resume()
+                return
+            }
             // Started once the continuation is registered, so a timeout can never be missed.
             timer = Task {
                 try? await Task.sleep(for: timeout)
-                let waiter = self.waiters.withLock { $0.list.removeValue(forKey: id) }
+                let waiter = self.state.withLock { $0.list.removeValue(forKey: id) }
                 waiter?.continuation.resume()
             }
         }

@@ -2,6 +2,7 @@ import CSQLite
 import Dispatch
 import Foundation
 import RelayCore
+import Synchronization
 
 /// One SQLite database file (WAL mode), used from a dedicated serial queue: blocking SQLite calls never run on
 /// Swift's cooperative pool. Several processes may open the same file; SQLite's locking keeps them consistent.
@@ -11,6 +12,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
     // SQLITE_OPEN_FULLMUTEX alone would not be enough: it serialises single calls, but the connection and its
     // transaction are shared, so statements from two threads would interleave inside each other's BEGIN … COMMIT.
     private var handle: OpaquePointer?
+    /// The prepared statements of `handle`, reused: only on `queue`, like the handle.
+    private let statements = SQLiteStatementCache()
     private let queue: DispatchQueue
     public let path: String
 
@@ -35,8 +38,18 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     deinit {
+        statements.finalizeAll()
         sqlite3_close_v2(handle)
     }
+
+    /// What every database of the process has done so far (for `relay bench`: transactions and statements per step).
+    public static var counts: SQLiteCounts {
+        SQLiteCounts(
+            transactions: counters.transactions.load(ordering: .relaxed),
+            reads: counters.reads.load(ordering: .relaxed),
+            statements: counters.statements.load(ordering: .relaxed))
+    }
+    static let counters = SQLiteCounters()
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error) on the database queue.
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
@@ -51,7 +64,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try body(SQLiteConnection(handle: self.handle!)) })
+                SQLiteDatabase.counters.reads.add(1, ordering: .relaxed)
+                continuation.resume(
+                    with: Result { try body(SQLiteConnection(handle: self.handle!, statements: self.statements)) })
             }
         }
     }
@@ -66,12 +81,13 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Executes `sql` outside any transaction, blocking the caller; not from inside `transaction` or `read`.
     public func syncExecute(_ sql: String) throws {
         dispatchPrecondition(condition: .notOnQueue(queue))
-        try queue.sync { try SQLiteConnection(handle: handle!).execute(sql) }
+        try queue.sync { try SQLiteConnection(handle: handle!, statements: statements).execute(sql) }
     }
 
     /// BEGIN IMMEDIATE, `body`, COMMIT (ROLLBACK on error). On `queue` only.
     private func onQueueTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        let connection = SQLiteConnection(handle: handle!)
+        let connection = SQLiteConnection(handle: handle!, statements: statements)
+        SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
         try connection.execute("BEGIN IMMEDIATE")
         do {
             let value = try body(connection)
@@ -87,6 +103,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
 /// Statements on an open database; valid only inside `transaction` or `read`.
 public struct SQLiteConnection {
     let handle: OpaquePointer
+    let statements: SQLiteStatementCache
 
     public enum Value: Sendable, Equatable {
         case null
@@ -125,11 +142,13 @@ public struct SQLiteConnection {
     /// Runs a statement with bound values; returns the rows.
     @discardableResult
     public func query(_ sql: String, _ values: [Value] = []) throws -> [[Value]] {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw RelayError(.io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))")
+        let statement = try statements.statement(for: sql, on: handle)
+        SQLiteDatabase.counters.statements.add(1, ordering: .relaxed)
+        // Reset after use, whatever happens: a statement left stepping would hold its read snapshot open.
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
         }
-        defer { sqlite3_finalize(statement) }
         for (index, value) in values.enumerated() {
             let position = Int32(index + 1)
             switch value {
@@ -173,4 +192,64 @@ public struct SQLiteConnection {
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+}
+
+/// Prepared statements by SQL text, kept for the connection's life: the pipeline runs the same few dozen statements
+/// over and over, and preparing one (parsing, planning, compiling the triggers of the tables it writes) costs more
+/// than running it. Bounded: past `capacity` distinct texts, a new statement replaces the cache's content.
+/// Statements are reset after each use (`SQLiteConnection.query`); SQLite re-prepares one by itself when the
+/// schema changes.
+final class SQLiteStatementCache: @unchecked Sendable {
+    // @unchecked Sendable: used only on the database's serial queue, like the connection handle it belongs to.
+    private var statements: [String: OpaquePointer] = [:]
+    let capacity = 256
+
+    func statement(for sql: String, on handle: OpaquePointer) throws -> OpaquePointer {
+        if let cached = statements[sql] { return cached }
+        var statement: OpaquePointer?
+        // SQLITE_PREPARE_PERSISTENT: the statement is kept and reused, so SQLite allocates it for a long life.
+        guard
+            sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK,
+            let statement
+        else {
+            // A failed prepare leaves `statement` nil; nothing to finalize.
+            throw RelayError(.io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))")
+        }
+        if statements.count >= capacity { finalizeAll() }
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Finalizes every statement (before closing the connection, or when the cache is full).
+    func finalizeAll() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements = [:]
+    }
+}
+
+/// Counts of `SQLiteDatabase.counts`: write transactions, read-only batches (`read`), and statements run through
+/// `query` (BEGIN and COMMIT not included).
+public struct SQLiteCounts: Sendable {
+    public var transactions: Int
+    public var reads: Int
+    public var statements: Int
+
+    public init(transactions: Int, reads: Int, statements: Int) {
+        self.transactions = transactions
+        self.reads = reads
+        self.statements = statements
+    }
+
+    public static func - (lhs: SQLiteCounts, rhs: SQLiteCounts) -> SQLiteCounts {
+        SQLiteCounts(
+            transactions: lhs.transactions - rhs.transactions, reads: lhs.reads - rhs.reads,
+            statements: lhs.statements - rhs.statements)
+    }
+}
+
+/// Relaxed atomic counters: an increment costs a few nanoseconds next to a statement's microseconds.
+final class SQLiteCounters: Sendable {
+    let transactions = Atomic<Int>(0)
+    let reads = Atomic<Int>(0)
+    let statements = Atomic<Int>(0)
 }
