@@ -22,7 +22,9 @@ struct KafkaBench {
     let plugin: String
     let database: SQLiteDatabase
 
-    func run(_ messages: [BusMessage]) async throws -> PipelineBench.Measurement {
+    /// Publishes `messages` at once (the burst), or with `oneAtATime` each once the run before it has finished
+    /// (`Measurement.latencies`: from publishing an event to its run's end in the run store).
+    func run(_ messages: [BusMessage], oneAtATime: Bool = false) async throws -> PipelineBench.Measurement {
         let (properties, workers, partitions) = (kafka.properties, kafka.workers, kafka.partitions)
         let brokers = kafka.bootstrapServers.joined(separator: ",")
         let prefix = "bench-\(UUID().uuidString.prefix(8).lowercased())."
@@ -80,11 +82,18 @@ struct KafkaBench {
                 try started.checkAlive()
                 try await Task.sleep(for: .milliseconds(50))
             }
-            print("workers ready, warm-up run finished; publishing \(messages.count) events")
-            let measurement = try await PipelineBench.publishAndWait(
-                messages, store: store, alreadyFinished: 1,
-                check: { try started.checkAlive() },
-                publish: { try await transport.publish($0) })
+            print(
+                "workers ready, warm-up run finished; publishing \(messages.count) events"
+                    + (oneAtATime ? ", one at a time" : ""))
+            let measurement =
+                oneAtATime
+                ? try await PipelineBench.publishOneAtATime(
+                    messages, store: store, alreadyFinished: 1, check: { try started.checkAlive() },
+                    publish: { try await transport.publish($0) })
+                : try await PipelineBench.publishAndWait(
+                    messages, store: store, alreadyFinished: 1,
+                    check: { try started.checkAlive() },
+                    publish: { try await transport.publish($0) })
             dispatching?.cancel()
             _ = await dispatching?.result
             await started.terminate()

@@ -53,7 +53,7 @@ public struct PipelineBench: Sendable {
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("relay-bench-\(UUID().uuidString)").path
         defer { if configuration.directory == nil { try? FileManager.default.removeItem(atPath: directory) } }
         print(Calibration.line())
-        if let sequential = configuration.sequential {
+        if let sequential = configuration.sequential, configuration.kafka == nil {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try await SequentialBench(runs: sequential, steps: configuration.steps, directory: directory).run()
             return
@@ -65,7 +65,7 @@ public struct PipelineBench: Sendable {
         let database = try SQLiteDatabase(path: (directory as NSString).appendingPathComponent("relay.sqlite"))
         let instance = (workflow.trigger?.instanceID ?? "")
         let items = JSONValue.array((0..<(configuration.fanOut ?? 0)).map(JSONValue.int))
-        let messages = (0..<configuration.events).map { n in
+        let messages = (0..<(configuration.sequential ?? configuration.events)).map { n in
             TriggerEvent(id: "bench-\(n)", instance: instance, output: ["n": .int(n), "items": items]).message
         }
         let catalog = PluginCatalog(native: try NativePlugins.all())
@@ -75,7 +75,11 @@ public struct PipelineBench: Sendable {
             measurement = try await KafkaBench(
                 kafka: kafka, concurrency: configuration.concurrency, directory: directory, workflow: workflow,
                 catalog: catalog, plugin: configuration.sleep > 0 ? "sleep" : "type_converter", database: database
-            ).run(messages)
+            ).run(messages, oneAtATime: configuration.sequential != nil)
+            if configuration.sequential != nil {
+                try await reportOneAtATime(measurement, kafka: kafka, store: SQLiteRunStore(readingFrom: database))
+                return
+            }
         } else {
             measurement = try await embedded(messages, workflow: workflow, catalog: catalog, database: database)
         }
@@ -108,6 +112,8 @@ public struct PipelineBench: Sendable {
     struct Measurement {
         var published: Double
         var elapsed: Duration
+        /// One at a time: each run's time from publishing its event to seeing it finished, in ms, sorted.
+        var latencies: [Double] = []
         /// CPU seconds this process used meanwhile.
         var cpu: Double = 0
         /// What the SQLite databases did meanwhile.
@@ -174,6 +180,58 @@ public struct PipelineBench: Sendable {
 
     static func finishedRuns(_ store: any RunStore) async throws -> Int {
         try await store.runCounts().filter { $0.key.isFinished }.values.reduce(0, +)
+    }
+
+    /// One event at a time: published once the run of the one before has finished in the run store (read every
+    /// millisecond, the poll's granularity counted in), each run's latency from publishing its event to seeing its
+    /// end.
+    static func publishOneAtATime(
+        _ messages: [BusMessage], store: any RunStore, alreadyFinished: Int,
+        check: @Sendable () throws -> Void = {},
+        publish: ([BusMessage]) async throws -> Void
+    ) async throws -> Measurement {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let cpuStart = ProcessCPU.seconds()
+        let published = Date().timeIntervalSince1970
+        var latencies: [Double] = []
+        for (index, message) in messages.enumerated() {
+            let sent = clock.now
+            try await publish([message])
+            while try await finishedRuns(store) - alreadyFinished <= index {
+                try check()
+                guard clock.now - sent < .seconds(120) else {
+                    throw BenchError("bench: run \(index + 1) of \(messages.count) did not finish within 120 s")
+                }
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            let elapsed = clock.now - sent
+            latencies.append(Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15)
+        }
+        return Measurement(
+            published: published, elapsed: clock.now - start, latencies: latencies.sorted(),
+            cpu: ProcessCPU.seconds() - cpuStart)
+    }
+
+    private func reportOneAtATime(_ measurement: Measurement, kafka: Kafka, store: any RunStore) async throws {
+        let (runs, steps) = (measurement.latencies.count, configuration.steps)
+        let failed = try await store.runCounts().filter { $0.key != .succeeded }.values.reduce(0, +)
+        let seconds =
+            Double(measurement.elapsed.components.seconds) + Double(measurement.elapsed.components.attoseconds) / 1e18
+        let latencies = measurement.latencies
+        func percentile(_ p: Double) -> Double {
+            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        }
+        print(
+            "bus=kafka workers=\(kafka.workers) partitions=\(kafka.partitions) sequential=\(runs) steps=\(steps)"
+                + String(
+                    format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, measurement.cpu * 1e6 / Double(runs * steps))
+                + " failed_runs=\(failed)")
+        print(
+            String(
+                format: "runs/s=%.0f steps/s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f",
+                Double(runs) / seconds, Double(runs * steps) / seconds, percentile(0.5), percentile(0.9),
+                percentile(0.99), latencies.last ?? 0))
     }
 
     private func report(_ measurement: Measurement, store: any RunStore) async throws {

@@ -351,4 +351,21 @@ struct DistributedPipelineTests {
             last.range(of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+ p99_ms=\d+$"#, options: .regularExpression) != nil,
             "\(last)")
     }
+
+    /// `relay bench --brokers --sequential`: one run at a time on Kafka, every one finished, milliseconds to 0.01.
+    @Test func theSequentialBenchRunsOnKafkaOneRunAtATime() async throws {
+        let result = try await RelayProcess.run([
+            "bench", "--brokers", KafkaKill.broker!, "--sequential", "10", "--steps", "2",
+        ])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(result.status == 0, "\(result.stderr.suffix(3000))")
+        let summary = lines.dropLast().last ?? ""
+        #expect(summary.hasPrefix("bus=kafka workers=1 partitions=6 sequential=10 steps=2 "), "\(lines)")
+        #expect(summary.hasSuffix(" failed_runs=0"), "\(lines)")
+        let last = lines.last ?? ""
+        #expect(
+            last.range(
+                of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+\.\d\d p90_ms=\d+\.\d\d p99_ms=\d+\.\d\d max_ms=\d+\.\d\d$"#,
+                options: .regularExpression) != nil, "\(last)")
+    }
 }

@@ -38,8 +38,10 @@ struct BenchCommand: AsyncParsableCommand {
     var fanOut: Int?
     @Option(
         help: """
-            One run at a time, N of them (after 50 warm-up runs), through the webhook trigger's path on the embedded \
-            bus: a request handed to the webhook's inbox → the run's notice on relay.runs; prints p50/p90/p99 in ms.
+            One run at a time, N of them, p50/p90/p99 in ms. Embedded: after 50 warm-up runs, through the webhook \
+            trigger's path (a request handed to the webhook's inbox → the run's notice on relay.runs). With \
+            --brokers: each event published once the run before has finished (the dispatcher in this process, the \
+            workers as processes), from publishing it to its run's end in the run store.
             """
     )
     var sequential: Int?
@@ -68,8 +70,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
         if let sequential {
             guard sequential > 0 else { throw ValidationError("--sequential must be positive") }
-            guard brokers == nil, fanOut == nil, sleep == 0 else {
-                throw ValidationError("--sequential runs on the embedded bus, a chain of trivial steps")
+            guard fanOut == nil, sleep == 0 else {
+                throw ValidationError("--sequential runs a chain of trivial steps (no --fan-out, no --sleep)")
             }
         }
         guard workers > 0, partitions > 0 else { throw ValidationError("--workers and --partitions must be positive") }
