@@ -9,13 +9,25 @@ enum TestPlugins {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// The venv python with insightconnect-plugin-runtime (scripts/setup-python), or nil.
+    /// The venv python with insightconnect-plugin-runtime (scripts/setup-python), or nil. A python that cannot
+    /// import the runtime does not count (the venv `scripts/setup-browser` makes for selenium has none until
+    /// `scripts/setup-python` has run): its tests skip, saying why, instead of failing.
     static let python: String? = {
         let candidates: [String?] = [
             ProcessInfo.processInfo.environment["RELAY_TEST_PYTHON"],
             packageRoot.appendingPathComponent(".build/python/bin/python").path,
         ]
-        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        return candidates.compactMap { $0 }.first { path in
+            guard FileManager.default.isExecutableFile(atPath: path) else { return false }
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: path)
+            check.arguments = ["-c", "import insightconnect_plugin_runtime"]
+            check.standardOutput = FileHandle.nullDevice
+            check.standardError = FileHandle.nullDevice
+            guard (try? check.run()) != nil else { return false }
+            check.waitUntilExit()
+            return check.terminationStatus == 0
+        }
     }()
 
     static var hasPython: Bool { python != nil }
