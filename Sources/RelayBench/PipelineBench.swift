@@ -206,7 +206,7 @@ public struct PipelineBench: Sendable {
                 try await Task.sleep(for: .milliseconds(1))
             }
             let elapsed = clock.now - sent
-            latencies.append(Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15)
+            latencies.append(BenchFigures.milliseconds(elapsed))
         }
         return Measurement(
             published: published, elapsed: clock.now - start, latencies: latencies.sorted(),
@@ -216,22 +216,13 @@ public struct PipelineBench: Sendable {
     private func reportOneAtATime(_ measurement: Measurement, kafka: Kafka, store: any RunStore) async throws {
         let (runs, steps) = (measurement.latencies.count, configuration.steps)
         let failed = try await store.runCounts().filter { $0.key != .succeeded }.values.reduce(0, +)
-        let seconds =
-            Double(measurement.elapsed.components.seconds) + Double(measurement.elapsed.components.attoseconds) / 1e18
-        let latencies = measurement.latencies
-        func percentile(_ p: Double) -> Double {
-            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
-        }
+        let seconds = BenchFigures.seconds(measurement.elapsed)
         print(
             "bus=kafka workers=\(kafka.workers) partitions=\(kafka.partitions) sequential=\(runs) steps=\(steps)"
                 + String(
                     format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, measurement.cpu * 1e6 / Double(runs * steps))
                 + " failed_runs=\(failed)")
-        print(
-            String(
-                format: "runs/s=%.0f steps/s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f",
-                Double(runs) / seconds, Double(runs * steps) / seconds, percentile(0.5), percentile(0.9),
-                percentile(0.99), latencies.last ?? 0))
+        print(BenchFigures.sequentialLine(latencies: measurement.latencies, runs: runs, steps: steps, seconds: seconds))
     }
 
     private func report(_ measurement: Measurement, store: any RunStore) async throws {
@@ -245,11 +236,8 @@ public struct PipelineBench: Sendable {
             return (finished - measurement.published) * 1000
         }.sorted()
         let failed = try await store.runCounts().filter { $0.key != .succeeded }.values.reduce(0, +)
-        let seconds =
-            Double(measurement.elapsed.components.seconds) + Double(measurement.elapsed.components.attoseconds) / 1e18
-        func percentile(_ p: Double) -> Double {
-            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
-        }
+        let seconds = BenchFigures.seconds(measurement.elapsed)
+        func percentile(_ p: Double) -> Double { BenchFigures.percentile(latencies, p) }
         let mode =
             configuration.kafka.map { "bus=kafka workers=\($0.workers) partitions=\($0.partitions)" } ?? "bus=embedded"
         let sleeping = sleep > 0 ? " sleep=\(sleep)s" : ""

@@ -72,8 +72,7 @@ struct SequentialBench {
             if notice.status != .succeeded { failed += 1 }
             try await notices.acknowledge(delivery)
             if n >= warmUp {
-                latencies.append(
-                    Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) / 1e15)
+                latencies.append(BenchFigures.milliseconds(elapsed))
             }
         }
         let total = clock.now - measuredStart
@@ -82,17 +81,12 @@ struct SequentialBench {
         task.cancel()
         await task.value
         latencies.sort()
-        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-        let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        let seconds = BenchFigures.seconds(total)
         print(sqlite.perStep(Double(runs * steps)))
         print(
             "bus=embedded sequential=\(runs) warm_up=\(warmUp) steps=\(steps)"
                 + String(format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, cpu * 1e6 / Double(runs * steps))
                 + " failed_runs=\(failed)")
-        print(
-            String(
-                format: "runs/s=%.0f steps/s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f",
-                Double(runs) / seconds, Double(runs * steps) / seconds, percentile(0.5),
-                percentile(0.9), percentile(0.99), latencies.last ?? 0))
+        print(BenchFigures.sequentialLine(latencies: latencies, runs: runs, steps: steps, seconds: seconds))
     }
 }
