@@ -25,7 +25,7 @@ public enum Calibration {
             let elapsed = clock.now - start
             // Used, so the loop is not removed.
             if x == 42 { print("") }
-            best = min(best, Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+            best = min(best, BenchFigures.milliseconds(elapsed))
         }
         return best
     }
