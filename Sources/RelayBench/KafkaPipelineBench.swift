@@ -59,7 +59,7 @@ struct KafkaBench {
                 ] + properties.sorted { $0.key < $1.key }.flatMap { ["--kafka-property", "\($0.key)=\($0.value)"] },
                 ports: ports)
             processes = started
-            let store = try SQLiteRunStore(database: database, publishingTo: transport)
+            let store = try SQLRunStore(database: database, publishingTo: transport)
             let services = PipelineAssembly(
                 workflows: [workflow], catalog: catalog, transport: transport, logger: logger
             )

@@ -77,13 +77,13 @@ public struct PipelineBench: Sendable {
                 catalog: catalog, plugin: configuration.sleep > 0 ? "sleep" : "type_converter", database: database
             ).run(messages, oneAtATime: configuration.sequential != nil)
             if configuration.sequential != nil {
-                try await reportOneAtATime(measurement, kafka: kafka, store: SQLiteRunStore(readingFrom: database))
+                try await reportOneAtATime(measurement, kafka: kafka, store: SQLRunStore(readingFrom: database))
                 return
             }
         } else {
             measurement = try await embedded(messages, workflow: workflow, catalog: catalog, database: database)
         }
-        try await report(measurement, store: SQLiteRunStore(readingFrom: database))
+        try await report(measurement, store: SQLRunStore(readingFrom: database))
     }
 
     /// The benchmark's workflow: `steps` trivial type conversions chained, or `steps` sleeps; with `fanOut`, one
@@ -125,7 +125,7 @@ public struct PipelineBench: Sendable {
         _ messages: [BusMessage], workflow: Workflow, catalog: PluginCatalog, database: SQLiteDatabase
     ) async throws -> Measurement {
         let bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(20))
-        let store = try SQLiteRunStore(bus: bus)
+        let store = try SQLRunStore(bus: bus)
         let services = PipelineAssembly(workflows: [workflow], catalog: catalog, transport: bus)
             .services(dispatcher: store, worker: .init(concurrency: configuration.concurrency))
         let task = Task { try? await services.run() }

@@ -31,11 +31,11 @@ struct SequentialBench {
         let workflow = try WorkflowDecoder.decode(yaml: workflowYAML(), file: "bench.yaml")
         let database = try SQLiteDatabase(path: (directory as NSString).appendingPathComponent("relay.sqlite"))
         let bus = try EmbeddedBus(database: database)
-        let store = try SQLiteRunStore(bus: bus)
+        let store = try SQLRunStore(bus: bus)
         let services = PipelineAssembly(
             workflows: [workflow], catalog: PluginCatalog(native: try NativePlugins.all()), transport: bus
         ).services(
-            dispatcher: store, worker: .init(concurrency: 8), triggers: try SQLiteTriggerStateStore(database: database))
+            dispatcher: store, worker: .init(concurrency: 8), triggers: try SQLTriggerStateStore(database: database))
         guard let triggers = services.triggers else { throw BenchError("bench: no trigger host") }
         let task = Task { try? await services.run() }
         defer { task.cancel() }

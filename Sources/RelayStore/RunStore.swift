@@ -2,7 +2,7 @@ import RelayCore
 import RelayTransport
 
 /// Every run's state and history: what the dispatcher decides is written here, and people and tools (`relay runs`,
-/// `relay bench`) read it. The dispatcher is written against this protocol; `SQLiteRunStore` implements it (the
+/// `relay bench`) read it. The dispatcher is written against this protocol; `SQLRunStore` implements it (the
 /// embedded bus and the dispatcher on Kafka), and another database is a new conformance, not an edit of the
 /// dispatcher.
 ///

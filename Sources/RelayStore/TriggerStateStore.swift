@@ -9,19 +9,20 @@ public protocol TriggerStateStore: Sendable {
     func save(_ state: JSONValue, of instance: String) async throws
 }
 
-/// Trigger state in a SQLite file (the embedded bus's, or the trigger host's own on Kafka).
-public final class SQLiteTriggerStateStore: TriggerStateStore {
-    let database: SQLiteDatabase
+/// Trigger state in a SQL database: a SQLite file (the embedded bus's, or the trigger host's own on Kafka), or the
+/// PostgreSQL store trigger hosts share (the next owner of an instance goes on from the state its last owner saved).
+public final class SQLTriggerStateStore: TriggerStateStore {
+    let database: any SQLDatabase
 
-    public init(database: SQLiteDatabase) throws {
+    public init(database: any SQLDatabase) throws {
         self.database = database
-        try database.syncTransaction { db in
+        try database.syncWriteTransaction { db in
             try db.execute("CREATE TABLE IF NOT EXISTS trigger_state (instance TEXT PRIMARY KEY, state TEXT NOT NULL)")
         }
     }
 
     public func state(of instance: String) async throws -> JSONValue? {
-        let text = try await database.read { db in
+        let text = try await database.readSession { db in
             try db.query("SELECT state FROM trigger_state WHERE instance = ?", [.text(instance)]).first?.first?.text
         }
         guard let text else { return nil }
@@ -29,12 +30,12 @@ public final class SQLiteTriggerStateStore: TriggerStateStore {
             return try JSONParser.parse(text)
         } catch {
             throw RelayError(
-                .invalidJSON, "\(database.path): the saved state of trigger \(instance) is not JSON: \(error)")
+                .invalidJSON, "\(database.location): the saved state of trigger \(instance) is not JSON: \(error)")
         }
     }
 
     public func save(_ state: JSONValue, of instance: String) async throws {
-        try await database.transaction { db -> Void in
+        try await database.writeTransaction { db -> Void in
             try db.query(
                 """
                 INSERT INTO trigger_state (instance, state) VALUES (?, ?)

@@ -17,7 +17,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = try SQLiteDatabase(path: ProjectLayout(root: directory.path).database)
-        let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+        let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
         _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
             for run in ["run-1", "run-2", "run-3"] {
                 let event = TriggerEvent(id: "e-\(run)", instance: "i", output: [:])

@@ -50,7 +50,7 @@ import Testing
     }
 
     func counts(_ database: SQLiteDatabase) async throws -> (runs: Int, finished: Int) {
-        let counts = try await SQLiteRunStore(readingFrom: database).runCounts()
+        let counts = try await SQLRunStore(readingFrom: database).runCounts()
         return (counts.values.reduce(0, +), counts.filter { $0.key.isFinished }.values.reduce(0, +))
     }
 
@@ -81,7 +81,7 @@ import Testing
         // The events are published into the project's file by this process, as a second writer.
         let database = try SQLiteDatabase(path: ProjectLayout(root: directory.path).database)
         let bus = try EmbeddedBus(database: database)
-        _ = try SQLiteRunStore(bus: bus)
+        _ = try SQLRunStore(bus: bus)
         let instance = TriggerBinding(plugin: "webhook", trigger: "webhook", input: ["path": "crash"]).instanceID
         try await bus.publish(
             (0..<total).map { n in

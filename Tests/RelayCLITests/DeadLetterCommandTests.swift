@@ -29,7 +29,7 @@ import Testing
             database = try SQLiteDatabase(path: ProjectLayout(root: directory.path).database)
         }
 
-        var store: SQLiteRunStore { SQLiteRunStore(readingFrom: database) }
+        var store: SQLRunStore { SQLRunStore(readingFrom: database) }
 
         func succeededRuns() async -> Int {
             (try? await store.runs(limit: 100).filter { $0.status == .succeeded }.count) ?? 0

@@ -135,7 +135,7 @@ struct DistributedPipelineTests {
         func finished() async throws -> Int {
             guard FileManager.default.fileExists(atPath: directory.appendingPathComponent(".relay/relay.sqlite").path)
             else { return 0 }
-            let counts = try await SQLiteRunStore(readingFrom: database).runCounts()
+            let counts = try await SQLRunStore(readingFrom: database).runCounts()
             return counts.filter { $0.key.isFinished }.values.reduce(0, +)
         }
 

@@ -222,12 +222,12 @@ struct GraphDeployment: Sendable {
 
     /// The run of `event`, read from the dispatcher's run store once it has finished.
     func finishedRun(event: String) async throws -> RunDetail {
-        let store = SQLiteRunStore(readingFrom: try SQLiteDatabase(path: database))
+        let store = SQLRunStore(readingFrom: try SQLiteDatabase(path: database))
         var ids: [String] = []
         var run: RunDetail?
         _ = await waitFor(seconds: 60) {
             ids =
-                (try? await store.database.read { db in
+                (try? await store.database.readSession { db in
                     try db.query("SELECT id FROM runs WHERE event_id = ?", [.text(event)]).compactMap { $0[0].text }
                 }) ?? []
             guard ids.count == 1 else { return ids.count > 1 }

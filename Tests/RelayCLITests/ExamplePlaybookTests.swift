@@ -78,7 +78,7 @@ import Testing
         #expect(try await Self.post(try Self.alert("beaconing"), port: port) == 202)
         #expect(try await Self.post(try Self.alert("port-scan"), port: port) == 202)
 
-        let store = SQLiteRunStore(
+        let store = SQLRunStore(
             readingFrom: try SQLiteDatabase(path: ProjectLayout(root: directory.path).database))
         var triage: [RunSummary] = []
         #expect(

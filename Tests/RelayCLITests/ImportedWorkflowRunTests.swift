@@ -119,7 +119,7 @@ import Testing
         #expect(try await Self.post(Self.alert, to: "\(base)/webhooks/relay-e2e-triage") == 202)
 
         // The run waits for the person's decision (its attempt runs, its question asked).
-        let store = SQLiteRunStore(readingFrom: try SQLiteDatabase(path: ProjectLayout(root: project.path).database))
+        let store = SQLRunStore(readingFrom: try SQLiteDatabase(path: ProjectLayout(root: project.path).database))
         var runID = ""
         let waiting = await waitFor {
             let runs = ((try? await store.runs(limit: 20)) ?? []).filter { $0.workflow == "relay-e2e-triage" }

@@ -88,7 +88,7 @@ import Testing
                 to: directory.appendingPathComponent("workflows/poison.yaml"), atomically: true, encoding: .utf8)
             database = try SQLiteDatabase(path: ProjectLayout(root: directory.path).database)
             bus = try EmbeddedBus(database: database)
-            _ = try SQLiteRunStore(bus: bus)
+            _ = try SQLRunStore(bus: bus)
         }
 
         func deadLetters() async throws -> [(topic: String, reason: String)] {
@@ -99,7 +99,7 @@ import Testing
         }
 
         func runs() async throws -> [(status: RunStatus, error: String)] {
-            try await SQLiteRunStore(readingFrom: database).runs(limit: 1000).reversed().map {
+            try await SQLRunStore(readingFrom: database).runs(limit: 1000).reversed().map {
                 ($0.status, $0.error ?? "")
             }
         }

@@ -63,7 +63,7 @@ import Testing
     struct Project {
         let directory: URL
         let gate: URL
-        let store: SQLiteRunStore
+        let store: SQLRunStore
 
         init() throws {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -84,7 +84,7 @@ import Testing
             try RunControlCommandTests.workflow.write(
                 to: directory.appendingPathComponent("workflows/held.yaml"), atomically: true, encoding: .utf8)
             let database = try SQLiteDatabase(path: ProjectLayout(root: directory.path).database)
-            store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            store = try SQLRunStore(bus: try EmbeddedBus(database: database))
         }
 
         func relay(_ arguments: [String]) async throws -> RelayProcess.Result {

@@ -51,7 +51,7 @@ enum KafkaRunHarness {
         configuration.topicPrefix = "\(prefix)-\(UUID().uuidString.prefix(8))."
         let transport = try KafkaTransport(configuration: configuration)
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
-        let store = try SQLiteRunStore(database: database, publishingTo: transport)
+        let store = try SQLRunStore(database: database, publishingTo: transport)
         let catalog = try catalog ?? PluginCatalog(native: try NativePlugins.all())
         let running = Task {
             [
@@ -78,7 +78,7 @@ enum KafkaRunHarness {
 /// store it reads.
 struct KafkaTestPipeline: Sendable {
     let transport: KafkaTransport
-    let store: SQLiteRunStore
+    let store: SQLRunStore
     let workflows: [Workflow]
 
     /// Publishes an event of the trigger of `workflows[workflow]`.

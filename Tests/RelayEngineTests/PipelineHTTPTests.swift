@@ -24,7 +24,7 @@ import Testing
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
         let bus = try EmbeddedBus(database: database)
         let triggers = TriggerHost(
-            bus: bus, states: try SQLiteTriggerStateStore(database: database), catalog: PluginCatalog(),
+            bus: bus, states: try SQLTriggerStateStore(database: database), catalog: PluginCatalog(),
             connections: ConnectionStore(), workflows: [])
         let port = AsyncStream<Int>.makeStream()
         let app = PipelineHTTP.application(

@@ -104,7 +104,7 @@ enum PipelineTestPlugin {
 final class TestPipeline: Sendable {
     let directory: URL
     let bus: EmbeddedBus
-    let store: SQLiteRunStore
+    let store: SQLRunStore
     let workflows: [Workflow]
     /// The current workflows the dispatcher starts runs of (replace it to edit or delete one).
     let registry: WorkflowRegistry
@@ -119,7 +119,7 @@ final class TestPipeline: Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-pipeline-\(UUID().uuidString)")
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
         bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(50))
-        store = try SQLiteRunStore(bus: bus)
+        store = try SQLRunStore(bus: bus)
         var plugins = try NativePlugins.all()
         plugins["ptest"] = try PipelineTestPlugin.plugin()
         var catalog = PluginCatalog(native: plugins)

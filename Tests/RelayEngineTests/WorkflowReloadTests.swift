@@ -342,7 +342,7 @@ import Testing
 /// Posts webhooks to a running pipeline and reads the runs they start.
 struct WebhookClient {
     let port: Int
-    let store: SQLiteRunStore
+    let store: SQLRunStore
     private let counter = Counter()
 
     /// The status of a POST of `{"n": N}` to the webhook `path`.

@@ -7,7 +7,7 @@ import Testing
 
 /// Artifacts and global artifacts in the SQLite run store: kept once per job, read in the order they were made,
 /// within their limits, and global artifacts shared across runs and transactions.
-@Suite struct SQLiteRunStoreArtifactTests {
+@Suite struct SQLRunStoreArtifactTests {
     static let event = TriggerEvent(id: "e-1", instance: "i", output: [:])
 
     static func artifact(
@@ -19,8 +19,8 @@ import Testing
     }
 
     @Test func anArtifactIsKeptOncePerJobAndReadInTheOrderTheyWereMade() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+        try await SQLRunStoreTests.withDatabase { database in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
                 #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
                 // Made in this order (the clock of the second is earlier: the order is the order of making).
@@ -31,7 +31,7 @@ import Testing
                 try tx.addArtifact(Self.artifact("summary", runID: "run-2", content: "elsewhere"))
                 return ((), [])
             }
-            let reader = SQLiteRunStore(readingFrom: database)
+            let reader = SQLRunStore(readingFrom: database)
             let artifacts = try await reader.artifacts(runID: "run-1")
             #expect(artifacts.map(\.name) == ["Alert summary", "report"])
             #expect(artifacts.map(\.content) == ["# Alert 7", "<p>ok</p>"])
@@ -53,8 +53,8 @@ import Testing
     }
 
     @Test func anArtifactOverOneMiBIsRefusedNamingTheLimitAndTheDecisionGoesOn() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+        try await SQLRunStoreTests.withDatabase { database in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             let limit = ArtifactLimits.maximumContentBytes
             #expect(limit == 1_048_576)
             let message = try await store.transaction(acknowledging: []) { tx throws -> (String, [BusMessage]) in
@@ -79,8 +79,8 @@ import Testing
     }
 
     @Test func globalArtifactsAreAppendedAndLookedUpAcrossTransactions() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+        try await SQLRunStoreTests.withDatabase { database in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             let counts = try await store.transaction(acknowledging: []) { tx throws -> ([Int], [BusMessage]) in
                 #expect(try tx.globalArtifactEntries(name: "Exclusions").isEmpty)
                 let counts = [
@@ -101,7 +101,7 @@ import Testing
             }
             #expect(seen == [["host": "a"], ["host": "b"]])
 
-            let reader = SQLiteRunStore(readingFrom: database)
+            let reader = SQLRunStore(readingFrom: database)
             #expect(
                 try await reader.globalArtifact(name: "Exclusions") == [["host": "a"], ["host": "b"], ["host": "c"]])
             #expect(try await reader.globalArtifact(name: "Allow") == [["n": 1]])
@@ -114,8 +114,8 @@ import Testing
     }
 
     @Test func aGlobalArtifactEntryOver64KiBOrPastTheMostEntriesIsRefusedNamingTheLimit() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+        try await SQLRunStoreTests.withDatabase { database in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             // `{"v":"…"}`: 8 bytes around the string.
             let fits: JSONValue = ["v": .string(String(repeating: "x", count: ArtifactLimits.maximumEntryBytes - 8))]
             let over: JSONValue = ["v": .string(String(repeating: "x", count: ArtifactLimits.maximumEntryBytes - 7))]

@@ -7,12 +7,12 @@ import Testing
 
 /// The log of changes the stream reads: written by the store's own triggers, in commit order, pruned by age without
 /// ever letting sequence numbers go back.
-@Suite struct SQLiteRunStoreChangeTests {
+@Suite struct SQLRunStoreChangeTests {
     @Test func everyStatusChangeIsLoggedInCommitOrder() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+        try await SQLRunStoreTests.withDatabase { database in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             #expect(try await store.changeSequences() == (0, 1))
-            _ = try await store.transaction(acknowledging: []) { tx in (try SQLiteRunStoreTests.decide(tx), []) }
+            _ = try await store.transaction(acknowledging: []) { tx in (try SQLRunStoreTests.decide(tx), []) }
             _ = try await store.transaction(acknowledging: []) { tx in
                 try tx.addItems(runID: "run-1", stepID: "c", items: [1, 2])
                 try tx.startItem(jobID: "run-1/c[0]/1", input: [:])

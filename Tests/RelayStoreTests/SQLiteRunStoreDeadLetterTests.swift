@@ -6,10 +6,10 @@ import Testing
 @testable import RelayStore
 
 /// Dead letters kept in the SQLite run store, and the events' payloads kept for replay with their retention.
-@Suite struct SQLiteRunStoreDeadLetterTests {
-    static func withStore(_ body: (SQLiteRunStore, SQLiteDatabase) async throws -> Void) async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
-            try await body(try SQLiteRunStore(bus: try EmbeddedBus(database: database)), database)
+@Suite struct SQLRunStoreDeadLetterTests {
+    static func withStore(_ body: (SQLRunStore, SQLiteDatabase) async throws -> Void) async throws {
+        try await SQLRunStoreTests.withDatabase { database in
+            try await body(try SQLRunStore(bus: try EmbeddedBus(database: database)), database)
         }
     }
 
@@ -20,7 +20,7 @@ import Testing
     }
 
     /// Records `letter` as the message at `partition`/`offset` of relay.dlq; whether it was new.
-    static func record(_ store: SQLiteRunStore, _ letter: DeadLetter, partition: Int = 0, offset: Int64) async throws
+    static func record(_ store: SQLRunStore, _ letter: DeadLetter, partition: Int = 0, offset: Int64) async throws
         -> Bool
     {
         try await store.transaction(acknowledging: []) { tx in
@@ -60,7 +60,7 @@ import Testing
             }
             #expect(again == nil)
             // A reader of the same file sees the same.
-            let reader = SQLiteRunStore(readingFrom: database)
+            let reader = SQLRunStore(readingFrom: database)
             #expect(try await reader.deadLetters(limit: 10, after: nil).count == 4)
         }
     }
@@ -106,7 +106,7 @@ import Testing
 
     // MARK: - Events' payloads
 
-    static func recordEvents(_ store: SQLiteRunStore, _ events: [TriggerEvent]) async throws -> [Bool] {
+    static func recordEvents(_ store: SQLRunStore, _ events: [TriggerEvent]) async throws -> [Bool] {
         try await store.transaction(acknowledging: []) { tx in (try events.map { try tx.recordEvent($0) }, []) }
     }
 
@@ -171,10 +171,10 @@ import Testing
     }
 
     @Test func aReaderOfAFileWrittenBeforePayloadsAndDeadLettersReadsNothing() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
+        try await SQLRunStoreTests.withDatabase { database in
             try database.syncExecute(
                 "CREATE TABLE events (event_id TEXT PRIMARY KEY, instance TEXT NOT NULL, received_at REAL NOT NULL)")
-            let reader = SQLiteRunStore(readingFrom: database)
+            let reader = SQLRunStore(readingFrom: database)
             #expect(try await reader.events(instance: "i", since: 0, until: 1e10, limit: 10).isEmpty)
             #expect(try await reader.deadLetters(limit: 10, after: nil).isEmpty)
             #expect(try await reader.deadLetter(id: 1) == nil)

@@ -7,7 +7,7 @@ import Testing
 
 /// The items of `for_each` steps in the SQLite run store: recorded pending, started in order, retried, finished,
 /// read back by `relay runs show`; and a database file written before items existed.
-@Suite struct SQLiteRunStoreItemTests {
+@Suite struct SQLRunStoreItemTests {
     static let event = TriggerEvent(id: "e-1", instance: "i", output: [:])
 
     static func jobID(_ index: Int, _ attempt: Int) -> String {
@@ -15,8 +15,8 @@ import Testing
     }
 
     @Test func itemsArePendingUntilStartedAndTheLatestAttemptOfEachIsRead() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+        try await SQLRunStoreTests.withDatabase { database in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
                 #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
                 try tx.addStep(
@@ -54,7 +54,7 @@ import Testing
                 #expect(try tx.item(jobID: "run-1/each[9]/1") == nil)
                 return ((), [])
             }
-            let run = try #require(try await SQLiteRunStore(readingFrom: database).run(id: "run-1"))
+            let run = try #require(try await SQLRunStore(readingFrom: database).run(id: "run-1"))
             #expect(run.items.map(\.index) == [0, 1, 1, 2], "every attempt")
             let items = try #require(run.items(of: "each"))
             #expect(items.done == 2)
@@ -69,21 +69,21 @@ import Testing
     }
 
     @Test func aDatabaseWrittenBeforeItemsExistedIsReadAndGainsTheirTable() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
-            _ = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
-            _ = try await SQLiteRunStore(readingFrom: database).run(id: "none")
+        try await SQLRunStoreTests.withDatabase { database in
+            _ = try SQLRunStore(bus: try EmbeddedBus(database: database))
+            _ = try await SQLRunStore(readingFrom: database).run(id: "none")
             try database.syncExecute("DROP TABLE step_items")
-            let older = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let older = try SQLRunStore(bus: try EmbeddedBus(database: database))
             _ = try await older.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
                 #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
                 return ((), [])
             }
             try database.syncExecute("DROP TABLE step_items")
             // Read as it is (relay runs creates nothing): the run, without items.
-            let run = try #require(try await SQLiteRunStore(readingFrom: database).run(id: "run-1"))
+            let run = try #require(try await SQLRunStore(readingFrom: database).run(id: "run-1"))
             #expect(run.items.isEmpty)
             // Opened for writing, the store adds the table and keeps what was there.
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
                 try tx.addItems(runID: "run-1", stepID: "each", items: [1])
                 #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 1, running: 0))

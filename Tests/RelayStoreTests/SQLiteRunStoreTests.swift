@@ -7,7 +7,7 @@ import Testing
 @testable import RelayStore
 
 /// The SQLite run store, both ways of committing: with the embedded bus (one transaction) and through an outbox.
-@Suite struct SQLiteRunStoreTests {
+@Suite struct SQLRunStoreTests {
     /// A fresh database file, removed afterwards.
     static func withDatabase(_ body: (SQLiteDatabase) async throws -> Void) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-store-\(UUID())")
@@ -31,7 +31,7 @@ import Testing
 
     @Test func aPluginsLogIsKeptWithItsAttemptAndALongOneByItsEnd() async throws {
         try await Self.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             let long = String(repeating: "é", count: 40_000) + "the end" // 80,007 bytes
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 _ = try tx.recordEvent(Self.event)
@@ -60,7 +60,7 @@ import Testing
     @Test func withTheEmbeddedBusADecisionItsMessagesAndItsAcknowledgementCommitTogether() async throws {
         try await Self.withDatabase { database in
             let bus = try EmbeddedBus(database: database)
-            let store = try SQLiteRunStore(bus: bus)
+            let store = try SQLRunStore(bus: bus)
             try await bus.publish([BusMessage(topic: "in", key: "k", value: [1])])
             let input = try await bus.subscribe(topic: "in", group: "g")
             let delivery = try #require(try await input.next())
@@ -89,7 +89,7 @@ import Testing
 
     @Test func theReadsGiveRunsStepsAndCounts() async throws {
         try await Self.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             _ = try await store.transaction(acknowledging: []) { tx in
                 _ = try Self.decide(tx)
                 try tx.finishRun(id: "run-1", status: .succeeded, error: nil)
@@ -101,7 +101,7 @@ import Testing
                 #expect(scope.steps["b"]?["status"] == "skipped")
                 return ((), [])
             }
-            let reader = SQLiteRunStore(readingFrom: database)
+            let reader = SQLRunStore(readingFrom: database)
             #expect(try await reader.runCounts() == [.succeeded: 1])
             let runs = try await reader.runs(limit: 10)
             #expect(runs.map(\.id) == ["run-1"])
@@ -123,7 +123,7 @@ import Testing
 
     @Test func theLatestAttemptOfEachStepAndTheRunStatusAreReadInTheTransaction() async throws {
         try await Self.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             _ = try await store.transaction(acknowledging: []) { tx in
                 #expect(try tx.runStatus(id: "run-1") == nil)
                 _ = try Self.decide(tx)
@@ -162,7 +162,7 @@ import Testing
 
     @Test func dueJobsAreTakenOnceInDueOrder() async throws {
         try await Self.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             let due = try await store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
                 try tx.schedule(BusMessage(topic: "t", key: "late", value: []), jobID: "j2", dueAt: 20)
                 try tx.schedule(BusMessage(topic: "t", key: "early", value: []), jobID: "j1", dueAt: 10)
@@ -181,7 +181,7 @@ import Testing
 
     @Test func aDeadlineIsTakenOnceAndAResultInTimeClearsIt() async throws {
         try await Self.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 #expect(try Self.decide(tx))
                 for step in ["c", "d", "e"] {
@@ -214,7 +214,7 @@ import Testing
 
     @Test func aScheduledJobsDeadlineStartsWhenItIsPublishedAndSurvivesARestart() async throws {
         try await Self.withDatabase { database in
-            let first = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let first = try SQLRunStore(bus: try EmbeddedBus(database: database))
             try await first.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 try tx.schedule(BusMessage(topic: "t", key: "k", value: []), jobID: "run-1/a/2", dueAt: 50)
                 try tx.addDeadline(Self.deadline("run-1/a/2"), startingAt: nil)
@@ -225,7 +225,7 @@ import Testing
                 return ((), [])
             }
             // Reopened (a restart): the deadline is in the file.
-            let second = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let second = try SQLRunStore(bus: try EmbeddedBus(database: database))
             let overdue = try await second.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
                 #expect(try tx.takeOverdueJobs(now: 69, limit: 10).isEmpty)
                 return (try tx.takeOverdueJobs(now: 70, limit: 10).map(\.jobID), [])
@@ -236,7 +236,7 @@ import Testing
 
     @Test func aStartingDispatcherGivesJobsInFlightTheirFullTimeAgain() async throws {
         try await Self.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             let overdue = try await store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
                 try tx.addDeadline(Self.deadline("run-1/a/1"), startingAt: 100)
                 try tx.restartDeadlines(now: 500)
@@ -249,7 +249,7 @@ import Testing
 
     @Test func anEndedRunsWaitingRetriesAreDroppedAndRecordedAsNotRun() async throws {
         try await Self.withDatabase { database in
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 #expect(try Self.decide(tx))
                 try tx.addStep(
@@ -273,7 +273,7 @@ import Testing
     @Test func throughAnOutboxMessagesArePublishedBeforeTheInputIsAcknowledged() async throws {
         try await Self.withDatabase { database in
             let transport = RecordingTransport()
-            let store = try SQLiteRunStore(database: database, publishingTo: transport)
+            let store = try SQLRunStore(database: database, publishingTo: transport)
             let delivery = Delivery(message: BusMessage(topic: "in", key: "k", value: []), offset: 7, group: "g")
             _ = try await store.transaction(acknowledging: [delivery]) { _ in
                 ((), [BusMessage(topic: "out", key: "k", value: [1], headers: ["h": "v"])])
@@ -290,7 +290,7 @@ import Testing
             #expect(transport.log == ["publish out", "acknowledge 7"])
             // The next process publishes what was left, once.
             transport.failing = false
-            let next = try SQLiteRunStore(database: database, publishingTo: transport)
+            let next = try SQLRunStore(database: database, publishingTo: transport)
             try await next.publishPending()
             try await next.publishPending()
             #expect(transport.published.map(\.value) == [[1], [2]])
@@ -299,7 +299,7 @@ import Testing
 
     @Test func triggerStateIsKeptPerInstance() async throws {
         try await Self.withDatabase { database in
-            let states = try SQLiteTriggerStateStore(database: database)
+            let states = try SQLTriggerStateStore(database: database)
             #expect(try await states.state(of: "a") == nil)
             try await states.save(["cursor": 1], of: "a")
             try await states.save(["cursor": 2], of: "a")
@@ -348,7 +348,7 @@ final class RecordingTransport: Transport {
 
 /// A reader of a file written by an earlier version (before versions, sub-workflows and deadlines were kept)
 /// reads it without altering it.
-@Suite struct SQLiteRunStoreOldFileTests {
+@Suite struct SQLRunStoreOldFileTests {
     /// A file as the first release wrote it: runs and steps, one run.
     static func writeFirstRelease(_ database: SQLiteDatabase) async throws {
         try await database.transaction { db in
@@ -369,9 +369,9 @@ final class RecordingTransport: Transport {
     }
 
     @Test func aFileWithoutTheNewColumnsAndTablesIsReadAsItIs() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
+        try await SQLRunStoreTests.withDatabase { database in
             try await Self.writeFirstRelease(database)
-            let reader = SQLiteRunStore(readingFrom: database)
+            let reader = SQLRunStore(readingFrom: database)
             let runs = try await reader.runs(limit: 10)
             #expect(runs.map(\.id) == ["run-old"])
             #expect(runs.first?.version == nil && runs.first?.parentRunID == nil)
@@ -390,9 +390,9 @@ final class RecordingTransport: Transport {
     }
 
     @Test func anOldFileOpenedForWritingGainsTheArtifactTables() async throws {
-        try await SQLiteRunStoreTests.withDatabase { database in
+        try await SQLRunStoreTests.withDatabase { database in
             try await Self.writeFirstRelease(database)
-            let store = try SQLiteRunStore(bus: try EmbeddedBus(database: database))
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
                 try tx.addArtifact(
                     RunArtifact(

@@ -100,11 +100,11 @@ struct DeadLetterStoreOptions: ParsableArguments {
         let transport = try ProjectTransport.open(
             database, dir: dir, kafka: kafka, prefix: prefix, clientID: "relay-dlq")
         do {
-            let store: SQLiteRunStore
+            let store: SQLRunStore
             if let bus = transport.bus as? EmbeddedBus {
-                store = try SQLiteRunStore(bus: bus)
+                store = try SQLRunStore(bus: bus)
             } else {
-                store = try SQLiteRunStore(database: database, publishingTo: transport.bus)
+                store = try SQLRunStore(database: database, publishingTo: transport.bus)
             }
             let value = try await body(DeadLetterDesk(store: store))
             await transport.close()

@@ -40,7 +40,7 @@ struct EventsReplayCommand: AsyncParsableCommand {
             database, dir: dir, kafka: kafka, prefix: prefix, clientID: "relay-events")
         let ids: [String]
         do {
-            let replay = EventReplay(store: SQLiteRunStore(readingFrom: database), transport: transport.bus)
+            let replay = EventReplay(store: SQLRunStore(readingFrom: database), transport: transport.bus)
             ids = try await replay.replay(instance: instance, since: start, until: end, workflow: workflow)
             await transport.close()
         } catch let error as RelayError {

@@ -21,7 +21,7 @@ struct RunsCommand: AsyncParsableCommand {
 struct ProjectDatabase {
     /// The run store of the project in `dir`, for reading.
     static func runStore(_ dir: String) throws -> any RunStore {
-        SQLiteRunStore(readingFrom: try open(dir))
+        SQLRunStore(readingFrom: try open(dir))
     }
 
     static func open(_ dir: String) throws -> SQLiteDatabase {
@@ -321,7 +321,7 @@ struct PipelinePublisher {
         let database = try SQLiteDatabase(path: layout.database)
         let bus = try EmbeddedBus(database: database)
         // The run store's tables too, so that `relay runs` reads an empty store before the first `relay up`.
-        _ = try SQLiteRunStore(bus: bus)
+        _ = try SQLRunStore(bus: bus)
         try await bus.publish([message])
         return "the embedded bus \(layout.database)"
     }

@@ -43,6 +43,9 @@ public final class Dispatcher: Sendable {
         /// How long the run store keeps each event's payload for `relay events replay` (0: not kept); past it the
         /// payload is dropped, the id kept. Applied by `EventRetention`, hourly, beside the dispatcher.
         public var eventRetention: Duration = .seconds(30 * 86_400)
+        /// How often the dispatcher publishes what another dispatcher sharing its store (PostgreSQL) decided and
+        /// died before it could publish: messages whose lease in the shared outbox has run out.
+        public var outboxSweepInterval: Duration = .seconds(2)
 
         public init(
             deadlineGrace: Duration = .seconds(30), sweepInterval: Duration = .milliseconds(100),
@@ -655,8 +658,15 @@ public final class Dispatcher: Sendable {
 
     /// Publishes retries whose backoff has passed, and fails the attempts whose deadline has passed without a
     /// result (deciding what follows as for any failure), each batch in one transaction.
+    /// Also publishes, every `outboxSweepInterval`, what a dispatcher that shares the store decided and died before
+    /// it could publish (`RunStore.publishPending`).
     private func releaseScheduledJobs() async throws {
+        var lastSweep = ContinuousClock.now
         while !Task.isCancelled {
+            if ContinuousClock.now - lastSweep >= configuration.outboxSweepInterval {
+                try await store.publishPending()
+                lastSweep = ContinuousClock.now
+            }
             let (handled, outcome) = try await store.transaction(acknowledging: []) {
                 tx -> ((Int, Outcome), [BusMessage]) in
                 let now = RunTime.now()
@@ -696,11 +706,14 @@ public final class Dispatcher: Sendable {
     /// Fails the attempt whose deadline has passed, as a worker's failure would; nothing when it is no longer
     /// running.
     private func fail(_ deadline: JobDeadline, in tx: any RunStoreTransaction) throws -> Outcome {
+        // The run first: reading it locks it on a store several dispatchers share, so the attempt's status read
+        // next is the latest (a result another dispatcher recorded meanwhile is seen, not overwritten).
+        let run = try tx.runRecord(id: deadline.runID)
         if let item = try tx.item(jobID: deadline.jobID) {
             // An item of a for_each step: failed as its worker's failure would be.
-            guard item.status == .running, let run = try tx.runRecord(id: deadline.runID),
-                let workflow = try? self.workflow(of: run, in: tx)
-            else { return Outcome() }
+            guard item.status == .running, let run, let workflow = try? self.workflow(of: run, in: tx) else {
+                return Outcome()
+            }
             logger.warning(
                 "failed a job by its deadline: \(deadline.error)",
                 metadata: ["run.id": "\(deadline.runID)", "step.id": "\(item.stepID)", "job.id": "\(deadline.jobID)"])
@@ -716,7 +729,7 @@ public final class Dispatcher: Sendable {
             metadata: ["run.id": "\(deadline.runID)", "step.id": "\(step.stepID)", "job.id": "\(deadline.jobID)"])
         let failure = StepEvent.failure(deadline.error)
         var outcome = Outcome(stepsFailedByDeadline: 1)
-        if let run = try tx.runRecord(id: deadline.runID), let workflow = try? self.workflow(of: run, in: tx) {
+        if let run, let workflow = try? self.workflow(of: run, in: tx) {
             outcome.add(try record(failure, of: step, workflow: workflow, startedAt: nil, in: tx))
         } else {
             // A run whose workflow cannot be read: the attempt is recorded failed; nothing can be decided after it.

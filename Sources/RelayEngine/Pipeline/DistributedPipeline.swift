@@ -82,7 +82,7 @@ public enum DistributedPipeline {
         switch role {
         case .dispatcher:
             let database = try SQLiteDatabase(path: project.layout.database)
-            let store = try SQLiteRunStore(database: database, publishingTo: transport)
+            let store = try SQLRunStore(database: database, publishingTo: transport)
             metrics.observe(store: store)
             pipeline = assembly.services(dispatcher: store)
             api = OperatorAPI(
@@ -97,7 +97,7 @@ public enum DistributedPipeline {
                     plugins: configuration.plugins ?? assembly.pluginsInUse, concurrency: configuration.concurrency))
         case .triggers:
             let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
-            pipeline = assembly.services(triggers: try SQLiteTriggerStateStore(database: database))
+            pipeline = assembly.services(triggers: try SQLTriggerStateStore(database: database))
         }
         let triggers = pipeline.triggers
         // Ready once the cluster answers and the groups its services consume in have joined (and the run store).
@@ -105,7 +105,7 @@ public enum DistributedPipeline {
             (pipeline.dispatcher.map { _ in [Dispatcher.group, DeadLetterKeeper.group] } ?? [])
             + (pipeline.worker?.plugins.map { Worker.group(of: $0) } ?? [])
         var checks = [PipelineReadiness.kafka(transport, groups: groups)]
-        if let store = pipeline.dispatcher?.store as? SQLiteRunStore { checks.append(PipelineReadiness.store(store)) }
+        if let store = pipeline.dispatcher?.store as? SQLRunStore { checks.append(PipelineReadiness.store(store)) }
         var services = pipeline.components(logging: true)
         // The roles that start runs and trigger instances follow the workflow files; after the services, so that
         // it stops before them.

@@ -40,8 +40,8 @@ public final class EmbeddedPipeline: Sendable {
     public let configuration: Configuration
     public let bus: EmbeddedBus
     /// The run store, in the bus's database file.
-    public let store: SQLiteRunStore
-    let triggerStates: SQLiteTriggerStateStore
+    public let store: SQLRunStore
+    let triggerStates: SQLTriggerStateStore
     public let metrics = PipelineMetrics()
     let logger: Logger
 
@@ -53,8 +53,8 @@ public final class EmbeddedPipeline: Sendable {
         self.logger = logger
         let database = try SQLiteDatabase(path: project.layout.database)
         bus = try EmbeddedBus(database: database)
-        store = try SQLiteRunStore(bus: bus)
-        triggerStates = try SQLiteTriggerStateStore(database: database)
+        store = try SQLRunStore(bus: bus)
+        triggerStates = try SQLTriggerStateStore(database: database)
         metrics.observe(bus: bus)
         metrics.observe(store: store)
     }

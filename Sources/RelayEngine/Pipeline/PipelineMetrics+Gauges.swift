@@ -5,7 +5,7 @@ import RelayTransport
 /// The gauges of state kept elsewhere, read when `/metrics` is served.
 extension PipelineMetrics {
     /// `relay_scheduled_retries` and `relay_dead_letters_stored`, counted in the run store.
-    public func observe(store: SQLiteRunStore) {
+    public func observe(store: SQLRunStore) {
         collect {
             var readings: [GaugeReading] = []
             if let retries = try? await store.scheduledRetries() {

@@ -16,9 +16,9 @@ public struct PipelineReadiness: Sendable {
     }
 
     /// The process answers when its run store does (a cheap query).
-    public static func store(_ store: SQLiteRunStore) -> @Sendable () async -> [String] {
+    public static func store(_ store: SQLRunStore) -> @Sendable () async -> [String] {
         {
-            await store.isReachable() ? [] : ["the run store (\(store.database.path)) does not answer"]
+            await store.isReachable() ? [] : ["the run store (\(store.database.location)) does not answer"]
         }
     }
 

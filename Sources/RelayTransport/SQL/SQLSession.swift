@@ -67,3 +67,9 @@ extension SQLiteDatabase: SQLDatabase {
         try syncTransaction { db in try body(db) }
     }
 }
+
+extension SQLSession {
+    /// Runs one statement without parameters; returns its rows.
+    @discardableResult
+    public func query(_ sql: String) throws -> [[SQLValue]] { try query(sql, []) }
+}

@@ -8,11 +8,11 @@ import RelayTransport
 /// `tombstoneSeconds`: on Kafka the keeper's acknowledgement of a message is committed after the row, so the
 /// message may come again after a crash, and must not bring back a letter an operator has removed. Readers never
 /// see tombstones.
-extension SQLiteRunStore {
+extension SQLRunStore {
     /// How long a removed dead letter's tombstone stays (7 days), longer than any redelivery of its message.
     static let tombstoneSeconds = 7.0 * 86_400
 
-    static func createDeadLetterAndEventTables(_ db: SQLiteConnection) throws {
+    static func createDeadLetterAndEventTables(_ db: any SQLSession) throws {
         try db.execute(
             """
             CREATE TABLE IF NOT EXISTS dead_letters (
@@ -33,7 +33,7 @@ extension SQLiteRunStore {
         "id, reason, source_topic, source_offset, key, substr(value, 1, \(DeadLetterLimits.excerptBytes)), headers, "
         + "received_at, truncated"
 
-    static func deadLetterRecord(_ row: [SQLiteConnection.Value]) -> DeadLetterRecord {
+    static func deadLetterRecord(_ row: [SQLValue]) -> DeadLetterRecord {
         var headers: [String: String] = [:]
         for (name, value) in json(row[6])?.objectValue ?? [:] {
             if let text = value.stringValue { headers[name] = text }
@@ -50,7 +50,7 @@ extension SQLiteRunStore {
                 .invalidValue,
                 "dead letters: expected a limit from 1 to \(DeadLetterLimits.maximumList), found \(limit)")
         }
-        return try await database.read { db in
+        return try await database.readSession { db in
             guard try Self.hasTable(db, "dead_letters") else { return [] }
             return try db.query(
                 """
@@ -62,19 +62,19 @@ extension SQLiteRunStore {
     }
 
     public func deadLetter(id: Int64) async throws -> DeadLetterRecord? {
-        try await database.read { db in
+        try await database.readSession { db in
             guard try Self.hasTable(db, "dead_letters") else { return nil }
-            return try SQLiteRunStoreTransaction(db: db).keptDeadLetter(id: id)
+            return try SQLRunStoreTransaction(db: db).keptDeadLetter(id: id)
         }
     }
 }
 
-extension SQLiteRunStoreTransaction {
+extension SQLRunStoreTransaction {
     func keptDeadLetter(id: Int64) throws -> DeadLetterRecord? {
         try db.query(
-            "SELECT \(SQLiteRunStore.deadLetterColumns) FROM dead_letters WHERE id = ? AND removed_at IS NULL",
+            "SELECT \(SQLRunStore.deadLetterColumns) FROM dead_letters WHERE id = ? AND removed_at IS NULL",
             [.int(id)]
-        ).first.map(SQLiteRunStore.deadLetterRecord)
+        ).first.map(SQLRunStore.deadLetterRecord)
     }
 
     func recordDeadLetter(_ letter: DeadLetter, partition: Int, offset: Int64) throws -> Bool {
@@ -110,9 +110,9 @@ extension SQLiteRunStoreTransaction {
         }
         try db.query(
             """
-            INSERT OR IGNORE INTO dead_letters (dlq_partition, dlq_offset, reason, source_topic, source_offset, key,
+            INSERT INTO dead_letters (dlq_partition, dlq_offset, reason, source_topic, source_offset, key,
                 value, headers, truncated, received_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .int(Int64(partition)), .int(offset), .text(reason), .text(letter.sourceTopic), .int(letter.offset),
@@ -125,10 +125,10 @@ extension SQLiteRunStoreTransaction {
         guard let record = try keptDeadLetter(id: id) else { return nil }
         let now = RunTime.now()
         try db.query(
-            "UPDATE dead_letters SET removed_at = ?, value = x'', headers = '{}' WHERE id = ?",
-            [.double(now), .int(id)])
+            "UPDATE dead_letters SET removed_at = ?, value = ?, headers = '{}' WHERE id = ?",
+            [.double(now), .blob([]), .int(id)])
         try db.query(
-            "DELETE FROM dead_letters WHERE removed_at < ?", [.double(now - SQLiteRunStore.tombstoneSeconds)])
+            "DELETE FROM dead_letters WHERE removed_at < ?", [.double(now - SQLRunStore.tombstoneSeconds)])
         return record
     }
 }

@@ -2,8 +2,8 @@ import RelayCore
 
 /// Artifacts (table `artifacts`: a row per document an `artifact` step made, unique by job id) and global artifacts
 /// (table `global_artifacts`: a row per entry, numbered from 1 within its name). The reads also serve
-/// `SQLiteRunStore`'s readers, which may open a file written before these tables existed: there, nothing.
-extension SQLiteRunStoreTransaction {
+/// `SQLRunStore`'s readers, which may open a file written before these tables existed: there, nothing.
+extension SQLRunStoreTransaction {
     func addArtifact(_ artifact: RunArtifact) throws {
         let bytes = artifact.content.utf8.count
         guard bytes <= ArtifactLimits.maximumContentBytes else {
@@ -14,8 +14,8 @@ extension SQLiteRunStoreTransaction {
         }
         try db.query(
             """
-            INSERT OR IGNORE INTO artifacts (run_id, step_id, job_id, name, format, content, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO artifacts (run_id, step_id, job_id, name, format, content, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(artifact.runID), .text(artifact.stepID), .text(artifact.jobID), .text(artifact.name),
@@ -24,7 +24,7 @@ extension SQLiteRunStoreTransaction {
     }
 
     func artifacts(runID: String) throws -> [RunArtifact] {
-        guard try SQLiteRunStore.hasTable(db, "artifacts") else { return [] }
+        guard try SQLRunStore.hasTable(db, "artifacts") else { return [] }
         return try db.query(
             """
             SELECT run_id, step_id, job_id, name, format, content, created_at FROM artifacts WHERE run_id = ?
@@ -35,7 +35,7 @@ extension SQLiteRunStoreTransaction {
             RunArtifact(
                 runID: row[0].text ?? "", stepID: row[1].text ?? "", jobID: row[2].text ?? "",
                 name: row[3].text ?? "", format: row[4].text.flatMap(RunArtifact.Format.init(rawValue:)) ?? .text,
-                content: row[5].text ?? "", createdAt: SQLiteRunStore.double(row[6]) ?? 0)
+                content: row[5].text ?? "", createdAt: SQLRunStore.double(row[6]) ?? 0)
         }
     }
 
@@ -48,7 +48,9 @@ extension SQLiteRunStoreTransaction {
                     + "\(ArtifactLimits.maximumEntryBytes) bytes (64 KiB) an entry may hold")
         }
         let totals = try db.query(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(entry AS BLOB))), 0) FROM global_artifacts WHERE name = ?",
+            "SELECT COUNT(*), CAST(COALESCE(SUM(\(db.dialect.byteLength("entry"))), 0) AS BIGINT) "
+                + "FROM global_artifacts "
+                + "WHERE name = ?",
             [.text(name)]
         ).first
         let count = Int(totals?[0].int ?? 0)
@@ -79,20 +81,20 @@ extension SQLiteRunStoreTransaction {
     }
 
     func globalArtifactEntries(name: String) throws -> [JSONValue] {
-        guard try SQLiteRunStore.hasTable(db, "global_artifacts") else { return [] }
+        guard try SQLRunStore.hasTable(db, "global_artifacts") else { return [] }
         return try db.query(
             "SELECT entry FROM global_artifacts WHERE name = ? ORDER BY position", [.text(name)]
-        ).map { SQLiteRunStore.json($0[0]) ?? .null }
+        ).map { SQLRunStore.json($0[0]) ?? .null }
     }
 
     /// Every global artifact, by name.
     func globalArtifactSummaries() throws -> [GlobalArtifactSummary] {
-        guard try SQLiteRunStore.hasTable(db, "global_artifacts") else { return [] }
+        guard try SQLRunStore.hasTable(db, "global_artifacts") else { return [] }
         return try db.query(
             "SELECT name, COUNT(*), MAX(created_at) FROM global_artifacts GROUP BY name ORDER BY name"
         ).map {
             GlobalArtifactSummary(
-                name: $0[0].text ?? "", entries: Int($0[1].int ?? 0), updatedAt: SQLiteRunStore.double($0[2]) ?? 0)
+                name: $0[0].text ?? "", entries: Int($0[1].int ?? 0), updatedAt: SQLRunStore.double($0[2]) ?? 0)
         }
     }
 }

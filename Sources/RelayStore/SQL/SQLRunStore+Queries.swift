@@ -2,13 +2,13 @@ import RelayCore
 import RelayTransport
 
 /// The reads of the operator's API: runs by filter a page at a time, counts by workflow, versions, and the log of
-/// changes (`SQLiteRunStore+Changes`).
-extension SQLiteRunStore {
+/// changes (`SQLRunStore+Changes`).
+extension SQLRunStore {
     public func runs(matching query: RunQuery) async throws -> RunPage {
         let limit = min(max(query.limit, 1), RunQuery.largestPage)
-        return try await database.read { db in
+        return try await database.readSession { db in
             var conditions: [String] = []
-            var values: [SQLiteConnection.Value] = []
+            var values: [SQLValue] = []
             if let workflow = query.workflow {
                 conditions.append("workflow = ?")
                 values.append(.text(workflow))
@@ -49,7 +49,7 @@ extension SQLiteRunStore {
     }
 
     public func runCounts(workflow: String, since: Double) async throws -> [RunStatus: Int] {
-        try await database.read { db in
+        try await database.readSession { db in
             var counts: [RunStatus: Int] = [:]
             for row in try db.query(
                 "SELECT status, COUNT(*) FROM runs WHERE workflow = ? AND started_at >= ? GROUP BY status",
@@ -62,7 +62,7 @@ extension SQLiteRunStore {
     }
 
     public func workflowVersions(name: String, limit: Int) async throws -> [WorkflowVersionSummary] {
-        try await database.read { db in
+        try await database.readSession { db in
             try db.query(
                 """
                 SELECT hash, file, created_at FROM workflow_versions WHERE name = ?

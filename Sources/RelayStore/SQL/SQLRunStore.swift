@@ -2,20 +2,28 @@ import Foundation
 import RelayCore
 import RelayTransport
 
-/// The run store on SQLite. Two ways to commit a decision with what it publishes and acknowledges:
+/// The run store on a SQL database: one implementation of its SQL for SQLite (the embedded default, and a single
+/// dispatcher on Kafka) and PostgreSQL (any number of dispatchers on Kafka sharing one store; docs/postgres.md).
+/// Where the two differ (the schema, the change log's triggers, row locks) the code asks the session's dialect.
+///
+/// Three ways to commit a decision with what it publishes and acknowledges:
 ///
 /// - **With the embedded bus** (`relay up`): the run store's tables live in the bus's database file, so the
 ///   decision, the published messages and the acknowledgement are one SQLite transaction.
-/// - **With an outbox** (`relay dispatcher` on Kafka, or any other transport): the messages are written to the
+/// - **With an outbox in SQLite** (`relay dispatcher` on Kafka with its own file): the messages are written to the
 ///   outbox table in the decision's transaction, then published through the transport and deleted, and only then
 ///   is the input acknowledged (`SQLiteOutbox` says why that is enough).
-public final class SQLiteRunStore: RunStore, Sendable {
-    public let database: SQLiteDatabase
+/// - **With a shared outbox in PostgreSQL** (`relay dispatcher --store postgres://…`, one or several): the same,
+///   with each outbox row leased to the dispatcher that wrote it, so that another one publishes it only when its
+///   writer died before it could (`SharedOutbox`).
+public final class SQLRunStore: RunStore, Sendable {
+    public let database: any SQLDatabase
     private let commit: Commit
 
     private enum Commit: Sendable {
         case embedded(EmbeddedBus)
         case outbox(SQLiteOutbox, any Transport)
+        case shared(SharedOutbox, any Transport)
         /// A reader of a store another process writes.
         case none
     }
@@ -27,22 +35,38 @@ public final class SQLiteRunStore: RunStore, Sendable {
         try Self.createTables(database)
     }
 
-    /// The store in `database`, publishing through `transport` by an outbox in the same database.
-    public init(database: SQLiteDatabase, publishingTo transport: any Transport) throws {
+    /// The store in `database`, publishing through `transport` by an outbox in the same database: a SQLite file's
+    /// own outbox, or PostgreSQL's shared one. PostgreSQL's schema is brought to this version's first
+    /// (`migrate(_:)`).
+    public init(database: any SQLDatabase, publishingTo transport: any Transport) throws {
         self.database = database
-        commit = .outbox(try SQLiteOutbox(database: database), transport)
-        try Self.createTables(database)
+        switch database.dialect {
+        case .sqlite:
+            guard let file = database as? SQLiteDatabase else {
+                throw RelayError(.configuration, "\(database.location): a SQLite store must be a SQLiteDatabase")
+            }
+            commit = .outbox(try SQLiteOutbox(database: file), transport)
+            try Self.createTables(database)
+        case .postgres:
+            try Self.migrate(database)
+            commit = .shared(SharedOutbox(database: database), transport)
+        }
     }
 
     /// A reader of the store another process writes (`relay runs`, `relay bench`): it creates nothing, and its
     /// transactions fail.
-    public init(readingFrom database: SQLiteDatabase) {
+    public init(readingFrom database: any SQLDatabase) {
         self.database = database
         commit = .none
     }
 
-    static func createTables(_ database: SQLiteDatabase) throws {
-        try database.syncTransaction { db in
+    /// The schema: SQLite's created (and extended) in place, PostgreSQL's by its versioned migrations.
+    static func createTables(_ database: any SQLDatabase) throws {
+        guard database.dialect == .sqlite else {
+            try migrate(database)
+            return
+        }
+        try database.syncWriteTransaction { db in
             try db.execute(
                 """
                 CREATE TABLE IF NOT EXISTS events (event_id TEXT PRIMARY KEY, instance TEXT NOT NULL,
@@ -103,7 +127,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
     }
 
     /// Adds the columns `table` lacks.
-    static func addColumns(_ db: SQLiteConnection, table: String, _ columns: [(String, String)]) throws {
+    static func addColumns(_ db: any SQLSession, table: String, _ columns: [(String, String)]) throws {
         let existing = Set(try db.query("PRAGMA table_info(\(table))").compactMap { $0[1].text })
         for (name, type) in columns where !existing.contains(name) {
             try db.execute("ALTER TABLE \(table) ADD COLUMN \(name) \(type)")
@@ -117,36 +141,50 @@ public final class SQLiteRunStore: RunStore, Sendable {
         switch commit {
         case .embedded(let bus):
             return try await bus.transaction(acknowledging: deliveries) { db in
-                try body(SQLiteRunStoreTransaction(db: db))
+                try body(SQLRunStoreTransaction(db: db))
             }
         case .outbox(let outbox, let transport):
-            let (value, wrote) = try await database.transaction { db -> (T, Bool) in
-                let (value, messages) = try body(SQLiteRunStoreTransaction(db: db))
+            let (value, wrote) = try await outbox.database.transaction { db -> (T, Bool) in
+                let (value, messages) = try body(SQLRunStoreTransaction(db: db))
                 try outbox.insert(messages, in: db)
                 return (value, !messages.isEmpty)
             }
             if wrote { try await outbox.publish(through: transport) }
             if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
             return value
+        case .shared(let outbox, let transport):
+            let (value, written) = try await database.writeTransaction { db -> (T, [SharedOutbox.Row]) in
+                let (value, messages) = try body(SQLRunStoreTransaction(db: db))
+                return (value, try outbox.insert(messages, in: db))
+            }
+            if !written.isEmpty { try await outbox.publish(written, through: transport) }
+            if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
+            return value
         case .none:
-            throw RelayError(.configuration, "\(database.path): this run store was opened for reading only")
+            throw RelayError(.configuration, "\(database.location): this run store was opened for reading only")
         }
     }
 
     public func publishPending() async throws {
-        if case .outbox(let outbox, let transport) = commit { try await outbox.publish(through: transport) }
+        switch commit {
+        case .outbox(let outbox, let transport): try await outbox.publish(through: transport)
+        case .shared(let outbox, let transport): try await outbox.publishAbandoned(through: transport)
+        case .embedded, .none: break
+        }
     }
 
     // MARK: - Reads
 
     /// The columns of `runs` a reader selects, `NULL` for those a file written by an earlier version lacks (a
     /// reader never alters the file: `relay up` adds them when it starts).
-    static func runColumns(_ db: SQLiteConnection, _ names: [String]) throws -> String {
+    static func runColumns(_ db: any SQLSession, _ names: [String]) throws -> String {
         try columns(db, table: "runs", names)
     }
 
     /// The columns of `table` a reader selects, `NULL` for those the file lacks.
-    static func columns(_ db: SQLiteConnection, table: String, _ names: [String]) throws -> String {
+    static func columns(_ db: any SQLSession, table: String, _ names: [String]) throws -> String {
+        // PostgreSQL's schema is migrated before anything reads it: every column is there.
+        guard db.dialect == .sqlite else { return names.joined(separator: ", ") }
         let existing = Set(try db.query("PRAGMA table_info(\(table))").compactMap { $0[1].text })
         return names.map { existing.contains($0) ? $0 : "NULL" }.joined(separator: ", ")
     }
@@ -156,12 +194,19 @@ public final class SQLiteRunStore: RunStore, Sendable {
         "parent_step_id",
     ]
 
-    static func hasTable(_ db: SQLiteConnection, _ name: String) throws -> Bool {
-        try !db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(name)]).isEmpty
+    /// Whether `table` has the column `name` (a file written by an earlier version may lack it).
+    static func hasColumn(_ db: any SQLSession, table: String, _ name: String) throws -> Bool {
+        guard db.dialect == .sqlite else { return true }
+        return try db.query("PRAGMA table_info(\(table))").contains { $0[1].text == name }
+    }
+
+    static func hasTable(_ db: any SQLSession, _ name: String) throws -> Bool {
+        guard db.dialect == .sqlite else { return true }
+        return try !db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", [.text(name)]).isEmpty
     }
 
     public func runs(limit: Int) async throws -> [RunSummary] {
-        try await database.read { db in
+        try await database.readSession { db in
             try db.query(
                 "SELECT \(Self.runColumns(db, Self.summaryColumns)) FROM runs ORDER BY started_at DESC LIMIT ?",
                 [.int(Int64(limit))]
@@ -170,7 +215,7 @@ public final class SQLiteRunStore: RunStore, Sendable {
     }
 
     public func run(id: String) async throws -> RunDetail? {
-        try await database.read { db -> RunDetail? in
+        try await database.readSession { db -> RunDetail? in
             let columns = try Self.runColumns(db, Self.summaryColumns + ["trigger_event", "output", "parent_job_id"])
             guard let run = try db.query("SELECT \(columns) FROM runs WHERE id = ?", [.text(id)]).first else {
                 return nil
@@ -253,13 +298,13 @@ public final class SQLiteRunStore: RunStore, Sendable {
                 summary: Self.summary(run), triggerEvent: Self.json(run[9]) ?? .null, steps: steps, items: items)
             detail.output = Self.json(run[10])
             detail.children = children
-            detail.artifacts = try SQLiteRunStoreTransaction(db: db).artifacts(runID: id)
+            detail.artifacts = try SQLRunStoreTransaction(db: db).artifacts(runID: id)
             return detail
         }
     }
 
     public func runCounts() async throws -> [RunStatus: Int] {
-        try await database.read { db in
+        try await database.readSession { db in
             var counts: [RunStatus: Int] = [:]
             for row in try db.query("SELECT status, COUNT(*) FROM runs GROUP BY status") {
                 counts[Self.runStatus(row[0]), default: 0] += Int(row[1].int ?? 0)
@@ -269,27 +314,27 @@ public final class SQLiteRunStore: RunStore, Sendable {
     }
 
     public func workflowVersion(hash: String) async throws -> StoredWorkflowVersion? {
-        try await database.read { db in try SQLiteRunStoreTransaction(db: db).workflowVersion(hash: hash) }
+        try await database.readSession { db in try SQLRunStoreTransaction(db: db).workflowVersion(hash: hash) }
     }
 
     public func artifacts(runID: String) async throws -> [RunArtifact] {
-        try await database.read { db in try SQLiteRunStoreTransaction(db: db).artifacts(runID: runID) }
+        try await database.readSession { db in try SQLRunStoreTransaction(db: db).artifacts(runID: runID) }
     }
 
     public func globalArtifacts() async throws -> [GlobalArtifactSummary] {
-        try await database.read { db in try SQLiteRunStoreTransaction(db: db).globalArtifactSummaries() }
+        try await database.readSession { db in try SQLRunStoreTransaction(db: db).globalArtifactSummaries() }
     }
 
     public func globalArtifact(name: String) async throws -> [JSONValue]? {
-        try await database.read { db in
-            let entries = try SQLiteRunStoreTransaction(db: db).globalArtifactEntries(name: name)
+        try await database.readSession { db in
+            let entries = try SQLRunStoreTransaction(db: db).globalArtifactEntries(name: name)
             return entries.isEmpty ? nil : entries
         }
     }
 
     // MARK: - Row decoding (never a trap: the file may have been written by another version or by hand)
 
-    static func summary(_ row: [SQLiteConnection.Value]) -> RunSummary {
+    static func summary(_ row: [SQLValue]) -> RunSummary {
         RunSummary(
             id: row[0].text ?? "", workflow: row[1].text ?? "", status: runStatus(row[2]),
             startedAt: double(row[3]) ?? 0, finishedAt: double(row[4]), error: row[5].text, version: row[6].text,
@@ -297,15 +342,15 @@ public final class SQLiteRunStore: RunStore, Sendable {
     }
 
     /// An unknown status reads as failed: something is wrong with the run, and it is not running.
-    static func runStatus(_ value: SQLiteConnection.Value) -> RunStatus {
+    static func runStatus(_ value: SQLValue) -> RunStatus {
         value.text.flatMap(RunStatus.init(rawValue:)) ?? .failed
     }
 
-    static func stepStatus(_ value: SQLiteConnection.Value) -> StepStatus {
+    static func stepStatus(_ value: SQLValue) -> StepStatus {
         value.text.flatMap(StepStatus.init(rawValue:)) ?? .failed
     }
 
-    static func double(_ value: SQLiteConnection.Value) -> Double? {
+    static func double(_ value: SQLValue) -> Double? {
         switch value {
         case .double(let d): return d
         case .int(let i): return Double(i)
@@ -314,12 +359,12 @@ public final class SQLiteRunStore: RunStore, Sendable {
     }
 
     /// A time the store wrote (a REAL), or nil.
-    static func stored(_ value: SQLiteConnection.Value) -> Double? {
+    static func stored(_ value: SQLValue) -> Double? {
         if case .double(let d) = value { return d }
         return nil
     }
 
-    static func json(_ value: SQLiteConnection.Value) -> JSONValue? {
+    static func json(_ value: SQLValue) -> JSONValue? {
         value.text.flatMap { try? JSONParser.parse($0) }
     }
 }

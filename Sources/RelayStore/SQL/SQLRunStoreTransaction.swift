@@ -1,13 +1,13 @@
 import RelayCore
 import RelayTransport
 
-/// The dispatcher's reads and writes inside one transaction of a `SQLiteRunStore`.
-struct SQLiteRunStoreTransaction: RunStoreTransaction {
-    let db: SQLiteConnection
+/// The dispatcher's reads and writes inside one transaction of a `SQLRunStore`.
+struct SQLRunStoreTransaction: RunStoreTransaction {
+    let db: any SQLSession
 
     func recordEvent(_ event: TriggerEvent) throws -> Bool {
         try db.query(
-            "INSERT OR IGNORE INTO events (event_id, instance, received_at) VALUES (?, ?, ?)",
+            "INSERT INTO events (event_id, instance, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [.text(event.id), .text(event.instance), .double(RunTime.now())])
         guard db.changes == 1 else { return false }
         try keepPayload(of: event)
@@ -16,7 +16,10 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
 
     func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws {
         try db.query(
-            "INSERT OR IGNORE INTO workflow_versions (hash, name, file, source, created_at) VALUES (?, ?, ?, ?, ?)",
+            """
+            INSERT INTO workflow_versions (hash, name, file, source, created_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """,
             [
                 .text(version.hash), .text(version.name), .text(version.file), .text(version.source),
                 .double(RunTime.now()),
@@ -34,9 +37,9 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         let now = RunTime.now()
         try db.query(
             """
-            INSERT OR IGNORE INTO runs (id, workflow, status, event_id, trigger_event, started_at, workflow_hash,
+            INSERT INTO runs (id, workflow, status, event_id, trigger_event, started_at, workflow_hash,
                 parent_run_id, parent_step_id, parent_job_id, deadline_at, timeout_seconds)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(run.id), .text(run.workflow), .text(RunStatus.running.rawValue), .text(run.event.id),
@@ -52,19 +55,22 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         "id, workflow, workflow_hash, status, parent_run_id, parent_step_id, parent_job_id, timeout_seconds, "
         + "started_at"
 
-    private static func runRecord(_ row: [SQLiteConnection.Value]) -> RunRecord {
+    private static func runRecord(_ row: [SQLValue]) -> RunRecord {
         var parent: RunParent?
         if let runID = row[4].text, let stepID = row[5].text, let jobID = row[6].text {
             parent = RunParent(runID: runID, stepID: stepID, jobID: jobID)
         }
         return RunRecord(
             id: row[0].text ?? "", workflow: row[1].text ?? "", version: row[2].text,
-            status: SQLiteRunStore.runStatus(row[3]), parent: parent, timeout: SQLiteRunStore.double(row[7]),
-            startedAt: SQLiteRunStore.double(row[8]))
+            status: SQLRunStore.runStatus(row[3]), parent: parent, timeout: SQLRunStore.double(row[7]),
+            startedAt: SQLRunStore.double(row[8]))
     }
 
     func runRecord(id: String) throws -> RunRecord? {
-        try db.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [.text(id)]).first.map(Self.runRecord)
+        // Locked until the transaction ends (PostgreSQL): a decision about a run begins by reading it, so two
+        // dispatchers sharing the store never decide about one run at once.
+        try db.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?\(db.dialect.forUpdate)", [.text(id)]).first.map(
+            Self.runRecord)
     }
 
     func runningChildren(of runID: String) throws -> [RunRecord] {
@@ -78,7 +84,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         try db.query(
             """
             SELECT \(Self.runColumns) FROM runs WHERE deadline_at IS NOT NULL AND deadline_at <= ? AND status = ?
-            ORDER BY deadline_at LIMIT ?
+            ORDER BY deadline_at LIMIT ?\(db.dialect.forUpdateSkipLocked)
             """, [.double(now), .text(RunStatus.running.rawValue), .int(Int64(limit))]
         ).map(Self.runRecord)
     }
@@ -100,9 +106,9 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         let now = RunTime.now()
         try db.query(
             """
-            INSERT OR IGNORE INTO steps (job_id, run_id, step_id, attempt, status, input, error, scheduled_at,
+            INSERT INTO steps (job_id, run_id, step_id, attempt, status, input, error, scheduled_at,
                 finished_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(step.jobID), .text(step.runID), .text(step.stepID), .int(Int64(step.attempt)),
@@ -119,7 +125,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         else { return nil }
         return StepAttemptRecord(
             jobID: row[0].text ?? "", runID: row[1].text ?? "", stepID: row[2].text ?? "",
-            attempt: Int(row[3].int ?? 1), status: SQLiteRunStore.stepStatus(row[4]))
+            attempt: Int(row[3].int ?? 1), status: SQLRunStore.stepStatus(row[4]))
     }
 
     func latestSteps(runID: String) throws -> [String: StepAttemptRecord] {
@@ -130,7 +136,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         {
             let record = StepAttemptRecord(
                 jobID: row[0].text ?? "", runID: row[1].text ?? "", stepID: row[2].text ?? "",
-                attempt: Int(row[3].int ?? 1), status: SQLiteRunStore.stepStatus(row[4]), error: row[5].text)
+                attempt: Int(row[3].int ?? 1), status: SQLRunStore.stepStatus(row[4]), error: row[5].text)
             latest[record.stepID] = record
         }
         return latest
@@ -187,7 +193,8 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         let headers = JSONObject(uniqueKeysWithValues: message.headers.map { ($0.key, JSONValue.string($0.value)) })
         try db.query(
             """
-            INSERT OR IGNORE INTO scheduled_jobs (job_id, due_at, topic, key, value, headers) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO scheduled_jobs (job_id, due_at, topic, key, value, headers) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
             """,
             [
                 .text(jobID), .double(dueAt), .text(message.topic), .text(message.key), .blob(message.value),
@@ -197,7 +204,8 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
 
     func takeDueJobs(now: Double, limit: Int) throws -> [BusMessage] {
         let rows = try db.query(
-            "SELECT job_id, topic, key, value, headers FROM scheduled_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            "SELECT job_id, topic, key, value, headers FROM scheduled_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?"
+                + db.dialect.forUpdateSkipLocked,
             [.double(now), .int(Int64(limit))])
         for row in rows {
             try db.query("DELETE FROM scheduled_jobs WHERE job_id = ?", [row[0]])
@@ -207,7 +215,7 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
         }
         return rows.map { row in
             var headers: [String: String] = [:]
-            for (name, value) in SQLiteRunStore.json(row[4])?.objectValue ?? [:] {
+            for (name, value) in SQLRunStore.json(row[4])?.objectValue ?? [:] {
                 if let text = value.stringValue { headers[name] = text }
             }
             return BusMessage(
@@ -234,24 +242,24 @@ struct SQLiteRunStoreTransaction: RunStoreTransaction {
 
 // MARK: - Items of for_each steps
 
-extension SQLiteRunStoreTransaction {
+extension SQLRunStoreTransaction {
     private static let itemColumns = "job_id, run_id, step_id, item_index, attempt, status, item, input, output, error"
 
-    private static func itemRecord(_ row: [SQLiteConnection.Value]) -> ItemAttemptRecord {
+    private static func itemRecord(_ row: [SQLValue]) -> ItemAttemptRecord {
         ItemAttemptRecord(
             jobID: row[0].text ?? "", runID: row[1].text ?? "", stepID: row[2].text ?? "",
             index: Int(row[3].int ?? 0), attempt: Int(row[4].int ?? 1),
             status: row[5].text.flatMap(ItemStatus.init(rawValue:)) ?? .failed,
-            item: SQLiteRunStore.json(row[6]) ?? .null, input: SQLiteRunStore.json(row[7]),
-            output: SQLiteRunStore.json(row[8]), error: row[9].text)
+            item: SQLRunStore.json(row[6]) ?? .null, input: SQLRunStore.json(row[7]),
+            output: SQLRunStore.json(row[8]), error: row[9].text)
     }
 
     private func insertItem(_ item: ItemAttemptRecord, now: Double) throws {
         try db.query(
             """
-            INSERT OR IGNORE INTO step_items (job_id, run_id, step_id, item_index, attempt, status, item, input,
+            INSERT INTO step_items (job_id, run_id, step_id, item_index, attempt, status, item, input,
                 scheduled_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(item.jobID), .text(item.runID), .text(item.stepID), .int(Int64(item.index)),

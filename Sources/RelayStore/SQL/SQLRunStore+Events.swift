@@ -5,10 +5,10 @@ import RelayTransport
 /// them can be replayed (`relay events replay`), for as long as the event retention says (`store_settings` row
 /// `event_retention_seconds`, written by `applyEventRetention`; without it, kept until a retention pass runs). Past
 /// the retention the payload is set NULL; the row stays, since its id is what makes a redelivered event a no-op.
-extension SQLiteRunStore {
+extension SQLRunStore {
     static let eventRetentionSetting = "event_retention_seconds"
 
-    static func createEventTables(_ db: SQLiteConnection) throws {
+    static func createEventTables(_ db: any SQLSession) throws {
         try addColumns(db, table: "events", [("payload", "TEXT")])
         try db.execute(
             """
@@ -19,10 +19,9 @@ extension SQLiteRunStore {
     }
 
     public func events(instance: String, since: Double, until: Double, limit: Int) async throws -> [TriggerEvent] {
-        try await database.read { db in
+        try await database.readSession { db in
             // A file written before payloads were kept has none (a reader never alters the file).
-            let columns = Set(try db.query("PRAGMA table_info(events)").compactMap { $0[1].text })
-            guard columns.contains("payload") else { return [] }
+            guard try Self.hasColumn(db, table: "events", "payload") else { return [] }
             return try db.query(
                 """
                 SELECT payload FROM events
@@ -37,14 +36,13 @@ extension SQLiteRunStore {
     }
 }
 
-extension SQLiteRunStore {
+extension SQLRunStore {
     public func eventVolume(instance: String, since: Double, until: Double) async throws -> (count: Int, bytes: Int) {
-        try await database.read { db in
-            let columns = Set(try db.query("PRAGMA table_info(events)").compactMap { $0[1].text })
-            guard columns.contains("payload") else { return (0, 0) }
+        try await database.readSession { db in
+            guard try Self.hasColumn(db, table: "events", "payload") else { return (0, 0) }
             let row = try db.query(
                 """
-                SELECT COUNT(*), COALESCE(SUM(length(payload)), 0) FROM events
+                SELECT COUNT(*), CAST(COALESCE(SUM(\(db.dialect.byteLength("payload"))), 0) AS BIGINT) FROM events
                 WHERE instance = ? AND received_at >= ? AND received_at <= ? AND payload IS NOT NULL
                 """, [.text(instance), .double(since), .double(until)]
             ).first
@@ -53,7 +51,7 @@ extension SQLiteRunStore {
     }
 }
 
-extension SQLiteRunStoreTransaction {
+extension SQLRunStoreTransaction {
     /// Keeps the payload of an event just recorded, unless the retention is 0.
     func keepPayload(of event: TriggerEvent) throws {
         try db.query(
@@ -63,7 +61,7 @@ extension SQLiteRunStoreTransaction {
             """,
             [
                 .text(JSONWriter.compact.string(event.json)), .text(event.id),
-                .text(SQLiteRunStore.eventRetentionSetting),
+                .text(SQLRunStore.eventRetentionSetting),
             ])
     }
 
@@ -72,7 +70,7 @@ extension SQLiteRunStoreTransaction {
             """
             INSERT INTO store_settings (name, value) VALUES (?, ?)
             ON CONFLICT(name) DO UPDATE SET value = excluded.value
-            """, [.text(SQLiteRunStore.eventRetentionSetting), .double(max(0, seconds))])
+            """, [.text(SQLRunStore.eventRetentionSetting), .double(max(0, seconds))])
         try db.query(
             """
             UPDATE events SET payload = NULL WHERE rowid IN (

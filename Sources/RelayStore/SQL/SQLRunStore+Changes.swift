@@ -10,8 +10,8 @@ import RelayTransport
 /// is the rowid (no AUTOINCREMENT, whose `sqlite_sequence` row would be a second write per change) and there is no
 /// secondary index (a stream reads from its position on by rowid; pruning scans from the oldest row, hourly).
 /// Pruning always keeps the latest row, so that sequence numbers never go back.
-extension SQLiteRunStore {
-    static func createChangeLog(_ db: SQLiteConnection) throws {
+extension SQLRunStore {
+    static func createChangeLog(_ db: any SQLSession) throws {
         // Seconds since 1970 with fractions, as the store's other times (julianday: SQLite 3.40 has no
         // unixepoch('subsec')).
         let now = "((julianday('now') - 2440587.5) * 86400.0)"
@@ -51,13 +51,13 @@ extension SQLiteRunStore {
 
     /// Changes after `sequence`, oldest first (at most `limit`), of one run when `runID` is given.
     public func changes(after sequence: Int64, runID: String?, limit: Int) async throws -> [RunChange] {
-        try await database.read { db in
+        try await database.readSession { db in
             var sql = """
                 SELECT c.seq, c.kind, c.run_id, COALESCE(r.workflow, ''), c.step_id, c.attempt, c.item_index, c.status,
                     c.at
                 FROM run_changes c LEFT JOIN runs r ON r.id = c.run_id WHERE c.seq > ?
                 """
-            var values: [SQLiteConnection.Value] = [.int(sequence)]
+            var values: [SQLValue] = [.int(sequence)]
             if let runID {
                 sql += " AND c.run_id = ?"
                 values.append(.text(runID))
@@ -75,7 +75,7 @@ extension SQLiteRunStore {
     /// The sequence number of the latest change logged (0 when there was none; pruning keeps it), and of the
     /// oldest change still kept (the latest + 1 when none is).
     public func changeSequences() async throws -> (latest: Int64, oldest: Int64) {
-        try await database.read { db in
+        try await database.readSession { db in
             let row = try db.query("SELECT MAX(seq), MIN(seq) FROM run_changes").first
             let latest = row?[0].int ?? 0
             return (latest, row?[1].int ?? latest + 1)
@@ -85,16 +85,16 @@ extension SQLiteRunStore {
     /// Deletes the oldest changes logged before `time`, at most 10,000; returns how many.
     @discardableResult
     public func pruneChanges(before time: Double) async throws -> Int {
-        try await database.transaction { db in
+        try await database.writeTransaction { db in
             // At most 10,000 at a time (the dispatcher shares the database and waits while this runs), oldest first,
             // never the latest row (sequence numbers must not go back).
-            _ = try db.query(
+            try db.query(
                 """
                 DELETE FROM run_changes WHERE seq IN (
                     SELECT seq FROM run_changes WHERE at < ? AND seq < (SELECT MAX(seq) FROM run_changes)
                     ORDER BY seq LIMIT 10000)
                 """, [.double(time)])
-            return Int(try db.query("SELECT changes()").first?[0].int ?? 0)
+            return db.changes
         }
     }
 }

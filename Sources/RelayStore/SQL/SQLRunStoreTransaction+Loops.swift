@@ -1,6 +1,6 @@
 import RelayCore
 
-extension SQLiteRunStoreTransaction {
+extension SQLRunStoreTransaction {
     func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int {
         let pending =
             try db.query(

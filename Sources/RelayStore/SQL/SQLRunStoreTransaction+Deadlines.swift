@@ -3,12 +3,12 @@ import RelayCore
 /// Job deadlines (table `job_deadlines`): a row per job sent whose result has not been recorded, with `due_at`
 /// (null while the job waits for its backoff); a row whose deadline failed the attempt stays, `expired_at` set, to
 /// record a result that comes late.
-extension SQLiteRunStoreTransaction {
+extension SQLRunStoreTransaction {
     func addDeadline(_ deadline: JobDeadline, startingAt start: Double?) throws {
         try db.query(
             """
-            INSERT OR IGNORE INTO job_deadlines (job_id, run_id, workflow, seconds, error, due_at)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO job_deadlines (job_id, run_id, workflow, seconds, error, due_at)
+            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(deadline.jobID), .text(deadline.runID), .text(deadline.workflow), .double(deadline.seconds),
@@ -20,7 +20,7 @@ extension SQLiteRunStoreTransaction {
         let rows = try db.query(
             """
             SELECT job_id, run_id, workflow, seconds, error FROM job_deadlines
-            WHERE due_at <= ? AND expired_at IS NULL ORDER BY due_at LIMIT ?
+            WHERE due_at <= ? AND expired_at IS NULL ORDER BY due_at LIMIT ?\(db.dialect.forUpdateSkipLocked)
             """, [.double(now), .int(Int64(limit))])
         for row in rows {
             try db.query("UPDATE job_deadlines SET expired_at = ? WHERE job_id = ?", [.double(now), row[0]])
@@ -28,20 +28,20 @@ extension SQLiteRunStoreTransaction {
         return rows.map {
             JobDeadline(
                 jobID: $0[0].text ?? "", runID: $0[1].text ?? "", workflow: $0[2].text ?? "",
-                seconds: SQLiteRunStore.double($0[3]) ?? 0, error: $0[4].text ?? "")
+                seconds: SQLRunStore.double($0[3]) ?? 0, error: $0[4].text ?? "")
         }
     }
 
     func restartDeadlines(now: Double) throws {
         try db.query(
             """
-            UPDATE job_deadlines SET due_at = MAX(due_at, ? + seconds)
+            UPDATE job_deadlines SET due_at = \(db.dialect.greatest("due_at", "? + seconds"))
             WHERE due_at IS NOT NULL AND expired_at IS NULL
             """, [.double(now)])
         // A sub-workflow's run stands for its calling step's attempt: its deadline is that step's.
         try db.query(
             """
-            UPDATE runs SET deadline_at = MAX(deadline_at, ? + timeout_seconds)
+            UPDATE runs SET deadline_at = \(db.dialect.greatest("deadline_at", "? + timeout_seconds"))
             WHERE deadline_at IS NOT NULL AND parent_run_id IS NOT NULL AND status = ?
             """, [.double(now), .text(RunStatus.running.rawValue)])
     }
