@@ -18,9 +18,10 @@ import Testing
             name: name ?? stepID, format: .markdown, content: content, createdAt: at)
     }
 
-    @Test func anArtifactIsKeptOncePerJobAndReadInTheOrderTheyWereMade() async throws {
-        try await SQLRunStoreTests.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func anArtifactIsKeptOncePerJobAndReadInTheOrderTheyWereMade(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
                 #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
                 // Made in this order (the clock of the second is earlier: the order is the order of making).
@@ -52,9 +53,10 @@ import Testing
         }
     }
 
-    @Test func anArtifactOverOneMiBIsRefusedNamingTheLimitAndTheDecisionGoesOn() async throws {
-        try await SQLRunStoreTests.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func anArtifactOverOneMiBIsRefusedNamingTheLimitAndTheDecisionGoesOn(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             let limit = ArtifactLimits.maximumContentBytes
             #expect(limit == 1_048_576)
             let message = try await store.transaction(acknowledging: []) { tx throws -> (String, [BusMessage]) in
@@ -78,9 +80,10 @@ import Testing
         }
     }
 
-    @Test func globalArtifactsAreAppendedAndLookedUpAcrossTransactions() async throws {
-        try await SQLRunStoreTests.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func globalArtifactsAreAppendedAndLookedUpAcrossTransactions(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             let counts = try await store.transaction(acknowledging: []) { tx throws -> ([Int], [BusMessage]) in
                 #expect(try tx.globalArtifactEntries(name: "Exclusions").isEmpty)
                 let counts = [
@@ -113,9 +116,10 @@ import Testing
         }
     }
 
-    @Test func aGlobalArtifactEntryOver64KiBOrPastTheMostEntriesIsRefusedNamingTheLimit() async throws {
-        try await SQLRunStoreTests.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func aGlobalArtifactEntryOver64KiBOrPastTheMostEntriesIsRefusedNamingTheLimit(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             // `{"v":"…"}`: 8 bytes around the string.
             let fits: JSONValue = ["v": .string(String(repeating: "x", count: ArtifactLimits.maximumEntryBytes - 8))]
             let over: JSONValue = ["v": .string(String(repeating: "x", count: ArtifactLimits.maximumEntryBytes - 7))]
@@ -133,7 +137,7 @@ import Testing
             #expect(try await store.globalArtifact(name: "big")?.count == 1)
 
             // A list one short of the most entries (written directly: appending 99,999 one by one is slow).
-            try await database.transaction { db in
+            try await database.writeTransaction { db in
                 try db.execute(
                     """
                     WITH RECURSIVE n(i) AS (

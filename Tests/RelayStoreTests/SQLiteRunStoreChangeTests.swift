@@ -8,9 +8,10 @@ import Testing
 /// The log of changes the stream reads: written by the store's own triggers, in commit order, pruned by age without
 /// ever letting sequence numbers go back.
 @Suite struct SQLRunStoreChangeTests {
-    @Test func everyStatusChangeIsLoggedInCommitOrder() async throws {
-        try await SQLRunStoreTests.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func everyStatusChangeIsLoggedInCommitOrder(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             #expect(try await store.changeSequences() == (0, 1))
             _ = try await store.transaction(acknowledging: []) { tx in (try SQLRunStoreTests.decide(tx), []) }
             _ = try await store.transaction(acknowledging: []) { tx in

@@ -7,10 +7,10 @@ import Testing
 
 /// Dead letters kept in the SQLite run store, and the events' payloads kept for replay with their retention.
 @Suite struct SQLRunStoreDeadLetterTests {
-    static func withStore(_ body: (SQLRunStore, SQLiteDatabase) async throws -> Void) async throws {
-        try await SQLRunStoreTests.withDatabase { database in
-            try await body(try SQLRunStore(bus: try EmbeddedBus(database: database)), database)
-        }
+    static func withStore(_ kind: StoreKind, _ body: (SQLRunStore, any SQLDatabase) async throws -> Void)
+        async throws
+    {
+        try await kind.withStore { fixture in try await body(fixture.store, fixture.database) }
     }
 
     static func letter(_ n: Int, value: [UInt8]? = nil) -> DeadLetter {
@@ -28,8 +28,8 @@ import Testing
         }
     }
 
-    @Test func deadLettersAreKeptListedInOrderReadAndRemoved() async throws {
-        try await Self.withStore { store, database in
+    @Test(arguments: StoreKind.all) func deadLettersAreKeptListedInOrderReadAndRemoved(on kind: StoreKind) async throws {
+        try await Self.withStore(kind) { store, database in
             for n in 1...5 { #expect(try await Self.record(store, Self.letter(n), offset: Int64(n))) }
             let all = try await store.deadLetters(limit: 10, after: nil)
             #expect(all.map(\.key) == ["key-1", "key-2", "key-3", "key-4", "key-5"])
@@ -65,8 +65,8 @@ import Testing
         }
     }
 
-    @Test func theSameDeadLetterMessageIsKeptOnceEvenAfterItWasRemoved() async throws {
-        try await Self.withStore { store, _ in
+    @Test(arguments: StoreKind.all) func theSameDeadLetterMessageIsKeptOnceEvenAfterItWasRemoved(on kind: StoreKind) async throws {
+        try await Self.withStore(kind) { store, _ in
             #expect(try await Self.record(store, Self.letter(1), partition: 2, offset: 7))
             #expect(!(try await Self.record(store, Self.letter(1), partition: 2, offset: 7)))
             // Another partition's offset 7 is another message.
@@ -80,8 +80,8 @@ import Testing
         }
     }
 
-    @Test func aValueAboveOneMebibyteIsKeptTruncatedAndSaysSo() async throws {
-        try await Self.withStore { store, _ in
+    @Test(arguments: StoreKind.all) func aValueAboveOneMebibyteIsKeptTruncatedAndSaysSo(on kind: StoreKind) async throws {
+        try await Self.withStore(kind) { store, _ in
             let big = [UInt8](repeating: UInt8(ascii: "a"), count: DeadLetterLimits.maximumValueBytes + 10)
             #expect(try await Self.record(store, Self.letter(1, value: big), offset: 1))
             let listed = try #require(try await store.deadLetters(limit: 1, after: nil).first)
@@ -98,7 +98,7 @@ import Testing
 
     @Test(arguments: [0, -1, 1001])
     func aListLimitOutsideOneToAThousandIsRefused(limit: Int) async throws {
-        try await Self.withStore { store, _ in
+        try await Self.withStore(.sqlite) { store, _ in
             let error = await #expect(throws: RelayError.self) { try await store.deadLetters(limit: limit, after: nil) }
             #expect(error?.message == "dead letters: expected a limit from 1 to 1000, found \(limit)")
         }
@@ -116,8 +116,8 @@ import Testing
             time: 1_700_000_000 + Double(n))
     }
 
-    @Test func anEventsPayloadIsKeptAndReadByInstanceAndTime() async throws {
-        try await Self.withStore { store, _ in
+    @Test(arguments: StoreKind.all) func anEventsPayloadIsKeptAndReadByInstanceAndTime(on kind: StoreKind) async throws {
+        try await Self.withStore(kind) { store, _ in
             let before = RunTime.now()
             let recorded = try await Self.recordEvents(
                 store, [Self.event(1), Self.event(2, instance: "other"), Self.event(3)])
@@ -132,8 +132,8 @@ import Testing
         }
     }
 
-    @Test func pastTheRetentionThePayloadIsDroppedAndTheIdStillDeduplicates() async throws {
-        try await Self.withStore { store, _ in
+    @Test(arguments: StoreKind.all) func pastTheRetentionThePayloadIsDroppedAndTheIdStillDeduplicates(on kind: StoreKind) async throws {
+        try await Self.withStore(kind) { store, _ in
             let before = RunTime.now()
             _ = try await Self.recordEvents(store, [Self.event(1), Self.event(2)])
             // Kept an hour: an hour and a half later, neither payload is.
@@ -157,8 +157,8 @@ import Testing
         }
     }
 
-    @Test func withARetentionOfZeroNoPayloadIsKept() async throws {
-        try await Self.withStore { store, _ in
+    @Test(arguments: StoreKind.all) func withARetentionOfZeroNoPayloadIsKept(on kind: StoreKind) async throws {
+        try await Self.withStore(kind) { store, _ in
             let before = RunTime.now()
             _ = try await store.transaction(acknowledging: []) { tx in
                 (try tx.applyEventRetention(seconds: 0, now: RunTime.now(), limit: 1000), [])

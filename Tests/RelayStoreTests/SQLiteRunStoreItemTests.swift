@@ -14,9 +14,10 @@ import Testing
         JobRoute.jobID(runID: "run-1", stepID: "each", item: index, attempt: attempt)
     }
 
-    @Test func itemsArePendingUntilStartedAndTheLatestAttemptOfEachIsRead() async throws {
-        try await SQLRunStoreTests.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func itemsArePendingUntilStartedAndTheLatestAttemptOfEachIsRead(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
                 #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
                 try tx.addStep(

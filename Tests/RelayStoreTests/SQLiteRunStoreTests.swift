@@ -29,9 +29,10 @@ import Testing
         return true
     }
 
-    @Test func aPluginsLogIsKeptWithItsAttemptAndALongOneByItsEnd() async throws {
-        try await Self.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func aPluginsLogIsKeptWithItsAttemptAndALongOneByItsEnd(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             let long = String(repeating: "é", count: 40_000) + "the end" // 80,007 bytes
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 _ = try tx.recordEvent(Self.event)
@@ -87,9 +88,10 @@ import Testing
         }
     }
 
-    @Test func theReadsGiveRunsStepsAndCounts() async throws {
-        try await Self.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func theReadsGiveRunsStepsAndCounts(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             _ = try await store.transaction(acknowledging: []) { tx in
                 _ = try Self.decide(tx)
                 try tx.finishRun(id: "run-1", status: .succeeded, error: nil)
@@ -121,9 +123,10 @@ import Testing
         }
     }
 
-    @Test func theLatestAttemptOfEachStepAndTheRunStatusAreReadInTheTransaction() async throws {
-        try await Self.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func theLatestAttemptOfEachStepAndTheRunStatusAreReadInTheTransaction(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             _ = try await store.transaction(acknowledging: []) { tx in
                 #expect(try tx.runStatus(id: "run-1") == nil)
                 _ = try Self.decide(tx)
@@ -160,9 +163,10 @@ import Testing
         #expect(run.json["graph"] == [["step": "a", "needs": []], ["step": "b", "needs": ["a"]]])
     }
 
-    @Test func dueJobsAreTakenOnceInDueOrder() async throws {
-        try await Self.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func dueJobsAreTakenOnceInDueOrder(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             let due = try await store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
                 try tx.schedule(BusMessage(topic: "t", key: "late", value: []), jobID: "j2", dueAt: 20)
                 try tx.schedule(BusMessage(topic: "t", key: "early", value: []), jobID: "j1", dueAt: 10)
@@ -179,9 +183,10 @@ import Testing
         JobDeadline(jobID: jobID, runID: "run-1", workflow: "w", seconds: seconds, error: "no result for \(jobID)")
     }
 
-    @Test func aDeadlineIsTakenOnceAndAResultInTimeClearsIt() async throws {
-        try await Self.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func aDeadlineIsTakenOnceAndAResultInTimeClearsIt(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 #expect(try Self.decide(tx))
                 for step in ["c", "d", "e"] {
@@ -212,9 +217,10 @@ import Testing
         }
     }
 
-    @Test func aScheduledJobsDeadlineStartsWhenItIsPublishedAndSurvivesARestart() async throws {
-        try await Self.withDatabase { database in
-            let first = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func aScheduledJobsDeadlineStartsWhenItIsPublishedAndSurvivesARestart(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let first = fixture.store
             try await first.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 try tx.schedule(BusMessage(topic: "t", key: "k", value: []), jobID: "run-1/a/2", dueAt: 50)
                 try tx.addDeadline(Self.deadline("run-1/a/2"), startingAt: nil)
@@ -225,7 +231,7 @@ import Testing
                 return ((), [])
             }
             // Reopened (a restart): the deadline is in the file.
-            let second = try SQLRunStore(bus: try EmbeddedBus(database: database))
+            let second = try fixture.another()
             let overdue = try await second.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
                 #expect(try tx.takeOverdueJobs(now: 69, limit: 10).isEmpty)
                 return (try tx.takeOverdueJobs(now: 70, limit: 10).map(\.jobID), [])
@@ -234,9 +240,10 @@ import Testing
         }
     }
 
-    @Test func aStartingDispatcherGivesJobsInFlightTheirFullTimeAgain() async throws {
-        try await Self.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func aStartingDispatcherGivesJobsInFlightTheirFullTimeAgain(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             let overdue = try await store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
                 try tx.addDeadline(Self.deadline("run-1/a/1"), startingAt: 100)
                 try tx.restartDeadlines(now: 500)
@@ -247,9 +254,10 @@ import Testing
         }
     }
 
-    @Test func anEndedRunsWaitingRetriesAreDroppedAndRecordedAsNotRun() async throws {
-        try await Self.withDatabase { database in
-            let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
+    @Test(arguments: StoreKind.all) func anEndedRunsWaitingRetriesAreDroppedAndRecordedAsNotRun(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let database = fixture.database
+            let store = fixture.store
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 #expect(try Self.decide(tx))
                 try tx.addStep(

@@ -44,6 +44,13 @@ struct DistributedOptions: ParsableArguments {
             """
     )
     var eventRetention: String = ProcessInfo.processInfo.environment["RELAY_EVENT_RETENTION"] ?? "30d"
+    @Option(
+        help: """
+            Dispatcher and trigger host: the store they share, postgres://user:password@host:port/db?sslmode=disable \
+            (env RELAY_STORE_URL): any number of dispatchers may share it. Without it, SQLite files in DIR/.relay.
+            """
+    )
+    var store: String? = ProcessInfo.processInfo.environment["RELAY_STORE_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     func run(
         _ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil,
@@ -69,6 +76,7 @@ struct DistributedOptions: ParsableArguments {
             $0.isEmpty ? nil : $0
         }
         configuration.dispatcher.eventRetention = try CLIDuration.eventRetention(eventRetention)
+        configuration.store = store
         let brokers = configuration.kafka.client.bootstrapServers.joined(separator: ",")
         let metrics = PipelineMetrics()
         CLIMetrics.bootstrap(metrics)
@@ -93,7 +101,7 @@ struct DispatcherCommand: AsyncParsableCommand {
         discussion:
             "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, "
             + "RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, "
-            + "RELAY_PORT, RELAY_DEADLINE_GRACE, RELAY_RELOAD_INTERVAL, RELAY_EVENT_RETENTION. SIGTERM drains and "
+            + "RELAY_PORT, RELAY_DEADLINE_GRACE, RELAY_RELOAD_INTERVAL, RELAY_EVENT_RETENTION, RELAY_STORE_URL. SIGTERM drains and "
             + "exits 0."
     )
     @OptionGroup var options: DistributedOptions

@@ -12,7 +12,7 @@ public struct RelayCommand: AsyncParsableCommand {
             ConnectionsCommand.self, BenchCommand.self,
             PluginCommand.self,
             TokensCommand.self,
-            TopicsCommand.self, KafkaCommand.self, VersionCommand.self,
+            TopicsCommand.self, KafkaCommand.self, StoreCommand.self, VersionCommand.self,
         ]
     )
 

@@ -19,9 +19,16 @@ struct RunsCommand: AsyncParsableCommand {
 }
 
 struct ProjectDatabase {
-    /// The run store of the project in `dir`, for reading.
+    /// The run store of the project in `dir`, for reading: the shared one when `RELAY_STORE_URL` names it (the
+    /// dispatchers' PostgreSQL), else the project's file.
     static func runStore(_ dir: String) throws -> any RunStore {
-        SQLRunStore(readingFrom: try open(dir))
+        if let url = sharedStoreURL { return SQLRunStore(readingFrom: try SharedStore.open(url, connections: 1)) }
+        return SQLRunStore(readingFrom: try open(dir))
+    }
+
+    /// `RELAY_STORE_URL`, when set.
+    static var sharedStoreURL: String? {
+        ProcessInfo.processInfo.environment["RELAY_STORE_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     static func open(_ dir: String) throws -> SQLiteDatabase {

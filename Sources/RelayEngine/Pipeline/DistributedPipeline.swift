@@ -7,7 +7,8 @@ import ServiceLifecycle
 
 /// The pipeline's services as separate processes on Kafka: `relay dispatcher`, `relay worker`, `relay triggers`.
 /// Each reads the same project directory; the dispatcher keeps the run store (`DIR/.relay/relay.sqlite`, which
-/// `relay runs` reads), the trigger host its trigger state (`DIR/.relay/triggers.sqlite`).
+/// `relay runs` reads), the trigger host its trigger state (`DIR/.relay/triggers.sqlite`) — or, given a shared store
+/// (`Configuration.store`, PostgreSQL), both live there and any number of dispatchers may share it.
 ///
 /// Shutdown (SIGTERM or SIGINT): the HTTP endpoint stops first (services stop in reverse order of start: no new
 /// webhook is taken), then the workflow watcher (dispatcher and trigger host); the service stops taking work,
@@ -39,6 +40,10 @@ public enum DistributedPipeline {
         public var apiToken: String?
         /// Trigger host: the largest webhook body in bytes; a longer one is answered 413 without being read whole.
         public var webhookBodyLimit = PipelineHTTP.defaultWebhookBodyLimit
+        /// The store the roles share (`SharedStore`): a PostgreSQL URL for the run store (dispatchers) and the
+        /// trigger state (trigger hosts); nil: SQLite files in the project's `.relay` (one dispatcher, one trigger
+        /// host).
+        public var store: String?
         public init() {}
     }
 
@@ -81,7 +86,9 @@ public enum DistributedPipeline {
         var api: OperatorAPI?
         switch role {
         case .dispatcher:
-            let database = try SQLiteDatabase(path: project.layout.database)
+            let database: any SQLDatabase =
+                try configuration.store.map { try SharedStore.open($0) }
+                ?? SQLiteDatabase(path: project.layout.database)
             let store = try SQLRunStore(database: database, publishingTo: transport)
             metrics.observe(store: store)
             pipeline = assembly.services(dispatcher: store)
@@ -96,7 +103,10 @@ public enum DistributedPipeline {
                 worker: .init(
                     plugins: configuration.plugins ?? assembly.pluginsInUse, concurrency: configuration.concurrency))
         case .triggers:
-            let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
+            let database: any SQLDatabase =
+                try configuration.store.map { try SharedStore.open($0, connections: 2) }
+                ?? SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
+            if database.dialect == .postgres { try SQLRunStore.migrate(database) }
             pipeline = assembly.services(triggers: try SQLTriggerStateStore(database: database))
         }
         let triggers = pipeline.triggers

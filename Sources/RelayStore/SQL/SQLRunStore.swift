@@ -38,7 +38,9 @@ public final class SQLRunStore: RunStore, Sendable {
     /// The store in `database`, publishing through `transport` by an outbox in the same database: a SQLite file's
     /// own outbox, or PostgreSQL's shared one. PostgreSQL's schema is brought to this version's first
     /// (`migrate(_:)`).
-    public init(database: any SQLDatabase, publishingTo transport: any Transport) throws {
+    /// `outboxLease`: on PostgreSQL, how long another dispatcher leaves this one's unpublished messages alone
+    /// (`SharedOutbox`).
+    public init(database: any SQLDatabase, publishingTo transport: any Transport, outboxLease: Double = 10) throws {
         self.database = database
         switch database.dialect {
         case .sqlite:
@@ -49,7 +51,7 @@ public final class SQLRunStore: RunStore, Sendable {
             try Self.createTables(database)
         case .postgres:
             try Self.migrate(database)
-            commit = .shared(SharedOutbox(database: database), transport)
+            commit = .shared(SharedOutbox(database: database, leaseSeconds: outboxLease), transport)
         }
     }
 
