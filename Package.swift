@@ -4,6 +4,7 @@ import PackageDescription
 // Dependencies flow one way (docs/architecture.md draws the graph):
 // RelayCore (no I/O) ← RelaySpec ← RelaySDK ← RelayTransport ← RelayStore / RelayKafka ← RelayEngine ← RelayBench
 // ← RelayCLI ← relay; RelayImport (on RelayCore and RelaySpec only) ← RelayCLI
+// RelayPostgres (RelayTransport's SQLDatabase on PostgreSQL, over postgres-nio) on RelayCore and RelayTransport
 let package = Package(
     name: "Relay",
     platforms: [.macOS(.v14)],
@@ -36,6 +37,8 @@ let package = Package(
         // Metrics: swift-metrics' API, exported for Prometheus by swift-prometheus (one registry per pipeline).
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // PostgreSQL's wire protocol, for RelayPostgres.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // librdkafka (Debian librdkafka-dev), reached through a module map and a shim header.
@@ -78,6 +81,16 @@ let package = Package(
         // The run store (what the dispatcher records and `relay runs` reads) and trigger state, behind protocols;
         // their SQLite implementations, and the outbox a dispatcher on another transport publishes through.
         .target(name: "RelayStore", dependencies: ["RelayCore", "RelayTransport"]),
+        // SQLDatabase on a PostgreSQL server (postgres-nio), for the run store beside SQLite.
+        .target(
+            name: "RelayPostgres",
+            dependencies: [
+                "RelayCore", "RelayTransport", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The Kafka transport over librdkafka.
         .target(
             name: "RelayKafka",
@@ -170,6 +183,7 @@ let package = Package(
             ]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayTransport", "RelayCore"]),
+        .testTarget(name: "RelayPostgresTests", dependencies: ["RelayPostgres", "RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
         .testTarget(
             name: "RelayImportTests",
