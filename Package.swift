@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "RelayEngine",
             dependencies: [
-                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayStore", "RelayKafka", "CProcessSpawn",
+                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayStore", "RelayPostgres", "RelayKafka", "CProcessSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -172,7 +172,7 @@ let package = Package(
             name: "RelayPluginSleep", dependencies: ["RelayPlugins", "RelaySDK"],
             path: "Sources/NativePluginMains/sleep"),
 
-        .target(name: "RelayTestSupport", path: "Tests/RelayTestSupport"),
+        .target(name: "RelayTestSupport", dependencies: ["RelayPostgres"], path: "Tests/RelayTestSupport"),
         .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"]),
         .testTarget(name: "RelaySpecTests", dependencies: ["RelaySpec", "RelayCore", "RelayTestSupport"]),
         .testTarget(
@@ -182,7 +182,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
-        .testTarget(name: "RelayStoreTests", dependencies: ["RelayStore", "RelayTransport", "RelayCore"]),
+        .testTarget(
+            name: "RelayStoreTests",
+            dependencies: ["RelayStore", "RelayPostgres", "RelayTransport", "RelayCore", "RelayTestSupport"]),
         .testTarget(name: "RelayPostgresTests", dependencies: ["RelayPostgres", "RelayTransport", "RelayCore"]),
         .testTarget(name: "RelayCodegenTests", dependencies: ["RelayCodegen", "RelaySpec"]),
         .testTarget(
