@@ -98,6 +98,18 @@ struct PartitionProgress {
     var committable: Int64?
     /// What this member last sent to the group coordinator.
     var committed: Int64?
+    /// The last offset handed out since the partition was assigned.
+    var lastDelivered: Int64?
+
+    /// Records a message fetched; returns the offsets skipped since the previous one, if any. Relay's producers are
+    /// idempotent, not transactional, and its topics are not compacted, so on its topics a gap means the broker
+    /// never returned messages it had acknowledged (Tansu did, docs/kafka.md): worth a line in the log.
+    mutating func deliver(_ offset: Int64) -> Range<Int64>? {
+        delivered.append(offset)
+        defer { lastDelivered = offset }
+        guard let last = lastDelivered, offset > last + 1 else { return nil }
+        return (last + 1)..<offset
+    }
 
     mutating func acknowledge(_ offset: Int64) -> Bool {
         if offset == delivered.first && acknowledged.isEmpty { // in order: the common case

@@ -173,6 +173,7 @@ final class KafkaConsumerLoop: Sendable {
 
     private func deliver(_ messages: [KafkaConsumerMessage]) {
         guard !messages.isEmpty else { return }
+        var gaps: [(KafkaTopicPartition, Range<Int64>)] = []
         let handed = state.withLock {
             state -> [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] in
             var handed: [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] = []
@@ -184,8 +185,10 @@ final class KafkaConsumerLoop: Sendable {
                     let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
                     current = (partition, state.partitions.index(forKey: partition))
                 }
-                guard let index = current?.index else { continue } // not ours (any more)
-                state.partitions.values[index].delivered.append(message.offset)
+                guard let owned = current, let index = owned.index else { continue } // not ours (any more)
+                if let gap = state.partitions.values[index].deliver(message.offset) {
+                    gaps.append((owned.partition, gap))
+                }
                 if let waiter = state.waiters.popFirst() {
                     handed.append((waiter.continuation, message))
                 } else {
@@ -195,6 +198,12 @@ final class KafkaConsumerLoop: Sendable {
             return handed
         }
         for (waiter, message) in handed { waiter.resume(returning: message) }
+        for (partition, gap) in gaps {
+            // On Relay's topics (not compacted, written without transactions) a gap is a broker fault.
+            client.logger.notice(
+                "kafka consumer: offsets \(gap.lowerBound)..<\(gap.upperBound) of \(partition) never came",
+                metadata: Self.metadata([partition]))
+        }
     }
 
     private func handleError(_ message: rd_kafka_message_t) -> Bool {
