@@ -96,27 +96,28 @@ struct SharedStoreTests {
         try await TestPostgres.withDatabase { database, _ in
             let broken = RecordingTransport()
             broken.failing = true
-            let dead = try SQLRunStore(database: database, publishingTo: broken, outboxLease: 0.2)
             let delivery = Delivery(message: BusMessage(topic: "in", key: "k", value: []), offset: 7, group: "g")
-            // The decision commits; publishing fails (the process dies there): the input is not acknowledged.
-            await #expect(throws: RelayError.self) {
-                try await dead.transaction(acknowledging: [delivery]) { _ in
-                    ((), [BusMessage(topic: "out", key: "k", value: [1]), BusMessage(topic: "out", key: "k", value: [2])])
+            // Two dispatchers' decisions commit, and publishing fails (each process dies there): one's messages are
+            // leased for an hour, the other's lease has run out at once. Neither input is acknowledged.
+            for (lease, values) in [(3_600.0, [[UInt8(1)]]), (0, [[2], [3]])] {
+                let dead = try SQLRunStore(database: database, publishingTo: broken, outboxLease: lease)
+                await #expect(throws: RelayError.self) {
+                    try await dead.transaction(acknowledging: [delivery]) { _ in
+                        ((), values.map { BusMessage(topic: "out", key: "k", value: $0) })
+                    }
                 }
             }
             #expect(broken.log.isEmpty)
+            // A live dispatcher publishes what is no longer leased, once and in order, and leaves the rest alone.
             let transport = RecordingTransport()
-            let live = try SQLRunStore(database: database, publishingTo: transport, outboxLease: 0.2)
-            // Within the lease the rows are the writer's: another leaves them alone.
+            let live = try SQLRunStore(database: database, publishingTo: transport)
             try await live.publishPending()
-            #expect(transport.published.isEmpty)
-            #expect(
-                await waitFor(seconds: 30) {
-                    try? await live.publishPending()
-                    return transport.published.count == 2
-                })
             try await live.publishPending()
-            #expect(transport.published.map(\.value) == [[1], [2]], "published once, in order")
+            #expect(transport.published.map(\.value) == [[2], [3]])
+            let left = try await database.readSession { db in
+                try db.query("SELECT value FROM relay_outbox").map { $0[0].blob ?? [] }
+            }
+            #expect(left == [[1]], "the message still leased stays for its writer")
         }
     }
 
