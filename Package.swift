@@ -118,7 +118,8 @@ let package = Package(
         .target(
             name: "RelayEngine",
             dependencies: [
-                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayStore", "RelayPostgres", "RelayKafka", "CProcessSpawn",
+                "RelayCore", "RelaySpec", "RelaySDK", "RelayTransport", "RelayStore", "RelayPostgres", "RelayKafka",
+                "CProcessSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -18,7 +18,9 @@ import Testing
             name: name ?? stepID, format: .markdown, content: content, createdAt: at)
     }
 
-    @Test(arguments: StoreKind.all) func anArtifactIsKeptOncePerJobAndReadInTheOrderTheyWereMade(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func anArtifactIsKeptOncePerJobAndReadInTheOrderTheyWereMade(on kind: StoreKind)
+        async throws
+    {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store
@@ -53,7 +55,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func anArtifactOverOneMiBIsRefusedNamingTheLimitAndTheDecisionGoesOn(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func anArtifactOverOneMiBIsRefusedNamingTheLimitAndTheDecisionGoesOn(
+        on kind: StoreKind
+    ) async throws {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store
@@ -80,7 +84,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func globalArtifactsAreAppendedAndLookedUpAcrossTransactions(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func globalArtifactsAreAppendedAndLookedUpAcrossTransactions(on kind: StoreKind)
+        async throws
+    {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store
@@ -116,7 +122,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func aGlobalArtifactEntryOver64KiBOrPastTheMostEntriesIsRefusedNamingTheLimit(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func aGlobalArtifactEntryOver64KiBOrPastTheMostEntriesIsRefusedNamingTheLimit(
+        on kind: StoreKind
+    ) async throws {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store

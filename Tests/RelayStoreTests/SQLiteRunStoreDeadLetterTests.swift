@@ -28,7 +28,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func deadLettersAreKeptListedInOrderReadAndRemoved(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func deadLettersAreKeptListedInOrderReadAndRemoved(on kind: StoreKind) async throws
+    {
         try await Self.withStore(kind) { store, database in
             for n in 1...5 { #expect(try await Self.record(store, Self.letter(n), offset: Int64(n))) }
             let all = try await store.deadLetters(limit: 10, after: nil)
@@ -65,7 +66,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func theSameDeadLetterMessageIsKeptOnceEvenAfterItWasRemoved(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func theSameDeadLetterMessageIsKeptOnceEvenAfterItWasRemoved(on kind: StoreKind)
+        async throws
+    {
         try await Self.withStore(kind) { store, _ in
             #expect(try await Self.record(store, Self.letter(1), partition: 2, offset: 7))
             #expect(!(try await Self.record(store, Self.letter(1), partition: 2, offset: 7)))
@@ -80,7 +83,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func aValueAboveOneMebibyteIsKeptTruncatedAndSaysSo(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func aValueAboveOneMebibyteIsKeptTruncatedAndSaysSo(on kind: StoreKind) async throws
+    {
         try await Self.withStore(kind) { store, _ in
             let big = [UInt8](repeating: UInt8(ascii: "a"), count: DeadLetterLimits.maximumValueBytes + 10)
             #expect(try await Self.record(store, Self.letter(1, value: big), offset: 1))
@@ -116,7 +120,8 @@ import Testing
             time: 1_700_000_000 + Double(n))
     }
 
-    @Test(arguments: StoreKind.all) func anEventsPayloadIsKeptAndReadByInstanceAndTime(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func anEventsPayloadIsKeptAndReadByInstanceAndTime(on kind: StoreKind) async throws
+    {
         try await Self.withStore(kind) { store, _ in
             let before = RunTime.now()
             let recorded = try await Self.recordEvents(
@@ -132,7 +137,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func pastTheRetentionThePayloadIsDroppedAndTheIdStillDeduplicates(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func pastTheRetentionThePayloadIsDroppedAndTheIdStillDeduplicates(
+        on kind: StoreKind
+    ) async throws {
         try await Self.withStore(kind) { store, _ in
             let before = RunTime.now()
             _ = try await Self.recordEvents(store, [Self.event(1), Self.event(2)])

@@ -14,7 +14,9 @@ import Testing
         JobRoute.jobID(runID: "run-1", stepID: "each", item: index, attempt: attempt)
     }
 
-    @Test(arguments: StoreKind.all) func itemsArePendingUntilStartedAndTheLatestAttemptOfEachIsRead(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func itemsArePendingUntilStartedAndTheLatestAttemptOfEachIsRead(on kind: StoreKind)
+        async throws
+    {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store

@@ -29,7 +29,9 @@ import Testing
         return true
     }
 
-    @Test(arguments: StoreKind.all) func aPluginsLogIsKeptWithItsAttemptAndALongOneByItsEnd(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func aPluginsLogIsKeptWithItsAttemptAndALongOneByItsEnd(on kind: StoreKind)
+        async throws
+    {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store
@@ -123,7 +125,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func theLatestAttemptOfEachStepAndTheRunStatusAreReadInTheTransaction(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func theLatestAttemptOfEachStepAndTheRunStatusAreReadInTheTransaction(
+        on kind: StoreKind
+    ) async throws {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store
@@ -217,7 +221,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func aScheduledJobsDeadlineStartsWhenItIsPublishedAndSurvivesARestart(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func aScheduledJobsDeadlineStartsWhenItIsPublishedAndSurvivesARestart(
+        on kind: StoreKind
+    ) async throws {
         try await kind.withStore { fixture in
             let database = fixture.database
             let first = fixture.store
@@ -240,7 +246,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func aStartingDispatcherGivesJobsInFlightTheirFullTimeAgain(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func aStartingDispatcherGivesJobsInFlightTheirFullTimeAgain(on kind: StoreKind)
+        async throws
+    {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store
@@ -254,7 +262,9 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreKind.all) func anEndedRunsWaitingRetriesAreDroppedAndRecordedAsNotRun(on kind: StoreKind) async throws {
+    @Test(arguments: StoreKind.all) func anEndedRunsWaitingRetriesAreDroppedAndRecordedAsNotRun(on kind: StoreKind)
+        async throws
+    {
         try await kind.withStore { fixture in
             let database = fixture.database
             let store = fixture.store

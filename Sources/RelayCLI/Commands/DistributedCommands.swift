@@ -101,8 +101,8 @@ struct DispatcherCommand: AsyncParsableCommand {
         discussion:
             "Env: RELAY_DIR, RELAY_BROKERS, RELAY_KAFKA_PROPERTIES, RELAY_KAFKA_CLIENT_ID, "
             + "RELAY_TOPIC_PREFIX, RELAY_KAFKA_SESSION_TIMEOUT_MS, RELAY_KAFKA_PARTITIONS, RELAY_HOST, "
-            + "RELAY_PORT, RELAY_DEADLINE_GRACE, RELAY_RELOAD_INTERVAL, RELAY_EVENT_RETENTION, RELAY_STORE_URL. SIGTERM drains and "
-            + "exits 0."
+            + "RELAY_PORT, RELAY_DEADLINE_GRACE, RELAY_RELOAD_INTERVAL, RELAY_EVENT_RETENTION, RELAY_STORE_URL "
+            + "(PostgreSQL: any number of dispatchers share it). SIGTERM drains and exits 0."
     )
     @OptionGroup var options: DistributedOptions
     @Option(help: "Port of /healthz and /metrics; 0 for none (env RELAY_PORT).")

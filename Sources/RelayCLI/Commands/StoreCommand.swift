@@ -48,6 +48,9 @@ struct StoreVersionCommand: AsyncParsableCommand {
     func run() async throws {
         let database = try CLIFailure.wrap { try SharedStore.open(try options.url(), connections: 1) }
         let version = try await SQLRunStore.schemaVersion(database)
-        print("\(database.location): schema version \(version); this Relay knows up to \(SQLRunStore.postgresSchemaVersion)")
+        print(
+            "\(database.location): schema version \(version); this Relay knows up to "
+                + "\(SQLRunStore.postgresSchemaVersion)"
+        )
     }
 }
