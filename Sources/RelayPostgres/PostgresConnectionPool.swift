@@ -114,7 +114,14 @@ final class PostgresPooledConnection: @unchecked Sendable {
     }
 
     func close(wait: Bool) {
+        let connection = connection
         let closing: EventLoopFuture<Void> = connection.close()
-        if wait { try? closing.wait() }
+        if wait {
+            try? closing.wait()
+        } else {
+            // postgres-nio asserts that a connection is closed before it is deinitialized: the callback keeps this
+            // one alive until its close has completed.
+            closing.whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
     }
 }
