@@ -59,13 +59,16 @@ struct DistributedPipelineTests {
             KafkaClientConfiguration(bootstrapServers: [KafkaKill.broker!], clientID: "relay-tests")
         }
 
+        /// Settings every process gets besides the cluster's own (a shared store's URL).
+        var extraEnvironment: [String: String] = [:]
+
         /// The cluster's topics and groups under a prefix of its own: other tests share the broker.
         var environment: [String: String] {
             [
                 "RELAY_BROKERS": KafkaKill.broker!, "RELAY_KAFKA_SESSION_TIMEOUT_MS": "6000",
                 "RELAY_KAFKA_PARTITIONS": "6",
                 "RELAY_TOPIC_PREFIX": prefix,
-            ]
+            ].merging(extraEnvironment) { $1 }
         }
 
         func start(_ name: String, _ arguments: [String]) throws {
@@ -140,6 +143,11 @@ struct DistributedPipelineTests {
         }
 
         func post(_ n: Int) async throws -> Int { try await Self.post(n, port: port) }
+
+        /// The log a process of the cluster has written so far.
+        func log(_ name: String) -> String {
+            (try? String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
+        }
 
         static func post(_ n: Int, port: Int) async throws -> Int {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/webhooks/dist")!)
