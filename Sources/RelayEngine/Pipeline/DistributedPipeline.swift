@@ -39,6 +39,8 @@ public enum DistributedPipeline {
         public var apiToken: String?
         /// Trigger host: the largest webhook body in bytes; a longer one is answered 413 without being read whole.
         public var webhookBodyLimit = PipelineHTTP.defaultWebhookBodyLimit
+        /// Trigger hosts: their group's session timeout, which bounds how long a dead host keeps its instances.
+        public var triggerOwnership = KafkaTriggerOwnership.Configuration()
         public init() {}
     }
 
@@ -97,7 +99,11 @@ public enum DistributedPipeline {
                     plugins: configuration.plugins ?? assembly.pluginsInUse, concurrency: configuration.concurrency))
         case .triggers:
             let database = try SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
-            pipeline = assembly.services(triggers: try SQLTriggerStateStore(database: database))
+            // Trigger hosts share the instances through Kafka's group protocol (webhooks run on every host).
+            let ownership = try await KafkaTriggerOwnership.join(
+                transport, configuration: configuration.triggerOwnership)
+            pipeline = assembly.services(
+                triggers: try SQLTriggerStateStore(database: database), ownership: ownership)
         }
         let triggers = pipeline.triggers
         // Ready once the cluster answers and the groups its services consume in have joined (and the run store).
