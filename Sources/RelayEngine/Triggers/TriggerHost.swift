@@ -20,6 +20,9 @@ import Synchronization
 /// and follows the ownership as it changes (an instance owned elsewhere now is stopped, one owned here now starts);
 /// webhook instances run on every host. Without an ownership (`relay up`) the host runs every instance.
 ///
+/// An event's id is the instance's id and the position the trigger names for it (`TriggerEventPosition`: a timer's
+/// tick), so that a repeat after a failover is a no-op at the dispatcher; random when the trigger names none.
+///
 /// Shutdown: cancellation stops every instance; events already sent are durable.
 public final class TriggerHost: Sendable {
     let bus: any Transport
@@ -196,7 +199,8 @@ public final class TriggerHost: Sendable {
                 throw RelayError(.invalidValue, "trigger \(instance) produced an event Relay cannot carry: \(problem)")
             }
             let event = TriggerEvent(
-                id: UUID().uuidString.lowercased(), instance: instance, plugin: binding.plugin,
+                id: try Self.eventID(instance: instance, position: TriggerEventPosition.current),
+                instance: instance, plugin: binding.plugin,
                 trigger: binding.trigger, output: masker.mask(output), time: Date().timeIntervalSince1970)
             try await self.bus.publish([event.message])
             let workflows = self.registry.bound(to: instance).map(\.workflow.name).sorted()
@@ -288,6 +292,19 @@ public final class TriggerHost: Sendable {
             try? await Task.sleep(for: wait)
         }
         return .success([:])
+    }
+
+    /// The id of an event of `instance`: `instance@position` when the trigger named the position it fired for (the
+    /// same for a repeat, whichever host sends it), else random.
+    static func eventID(instance: String, position: String?) throws -> String {
+        guard let position else { return UUID().uuidString.lowercased() }
+        guard !position.isEmpty, position.utf8.count <= TriggerEventPosition.maximumLength else {
+            throw RelayError(
+                .invalidValue,
+                "trigger \(instance) named an event position of \(position.utf8.count) bytes; expected 1 to "
+                    + "\(TriggerEventPosition.maximumLength)")
+        }
+        return instance + "@" + position
     }
 
     /// The state of one trigger instance, in the trigger state store.
