@@ -51,6 +51,8 @@ public final class KafkaTriggerOwnership: TriggerOwnership {
         let consumer = try await transport.groupMember(
             topic: topic, group: group, sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds,
             heartbeatIntervalMilliseconds: configuration.heartbeatIntervalMilliseconds)
+        // Nothing to read: no fetch requests for its partitions, only the group's heartbeats and rebalances.
+        consumer.pause()
         return KafkaTriggerOwnership(
             consumer: consumer, kafkaTopic: transport.configuration.topicPrefix + topic, partitions: partitions)
     }
