@@ -54,7 +54,7 @@ struct DistributedOptions: ParsableArguments {
 
     func run(
         _ role: DistributedPipeline.Role, port: Int?, concurrency: Int = 8, plugins: [String]? = nil,
-        webhookBodyLimit: Int? = nil
+        webhookBodyLimit: Int? = nil, triggerSessionTimeoutMs: Int? = nil
     ) async throws {
         CLILogging.bootstrap()
         let project = try CLIFailure.wrap { try Project.load(directory: dir, native: try NativePlugins.all()) }
@@ -72,6 +72,11 @@ struct DistributedOptions: ParsableArguments {
         configuration.dispatcher.deadlineGrace = try DeadlineGrace.duration(seconds: deadlineGrace)
         configuration.reloadInterval = try ReloadInterval.duration(reloadInterval)
         if let webhookBodyLimit { configuration.webhookBodyLimit = webhookBodyLimit }
+        if let triggerSessionTimeoutMs {
+            configuration.triggerOwnership.sessionTimeoutMilliseconds = triggerSessionTimeoutMs
+            configuration.triggerOwnership.heartbeatIntervalMilliseconds = min(
+                1000, max(triggerSessionTimeoutMs / 4, 100))
+        }
         configuration.apiToken = ProcessInfo.processInfo.environment["RELAY_API_TOKEN"].flatMap {
             $0.isEmpty ? nil : $0
         }
@@ -147,8 +152,10 @@ struct TriggersCommand: AsyncParsableCommand {
         commandName: "triggers",
         abstract: "Run the trigger host on Kafka: timers, webhooks, external triggers and tasks publish events.",
         discussion:
-            "Env: as relay dispatcher, plus RELAY_WEBHOOK_BODY_LIMIT. Serves webhooks (/webhooks/PATH), the "
-            + "external triggers' dispatcher endpoint, /healthz and /metrics on PORT."
+            "Env: as relay dispatcher, plus RELAY_WEBHOOK_BODY_LIMIT and RELAY_TRIGGER_SESSION_TIMEOUT_MS. Serves "
+            + "webhooks (/webhooks/PATH), the external triggers' dispatcher endpoint, /healthz and /metrics on PORT. "
+            + "Run any number: each timer, poller, external trigger and task runs on one of them (group "
+            + "relay.trigger-hosts), every webhook on all."
     )
     @OptionGroup var options: DistributedOptions
     @Option(help: "The HTTP port (env RELAY_PORT).") var port: Int =
@@ -160,8 +167,19 @@ struct TriggersCommand: AsyncParsableCommand {
             """
     )
     var webhookBodyLimit: String = ProcessInfo.processInfo.environment["RELAY_WEBHOOK_BODY_LIMIT"] ?? "1048576"
+    @Option(
+        help: """
+            session.timeout.ms of the trigger hosts' group: how long a host that died keeps its timers, pollers and \
+            tasks before the others take them (env RELAY_TRIGGER_SESSION_TIMEOUT_MS; 6000 is Apache Kafka's \
+            smallest by default).
+            """
+    )
+    var triggerSessionTimeoutMs: Int =
+        Int(ProcessInfo.processInfo.environment["RELAY_TRIGGER_SESSION_TIMEOUT_MS"] ?? "") ?? 6_000
 
     func run() async throws {
-        try await options.run(.triggers, port: port, webhookBodyLimit: try WebhookBodyLimit.bytes(webhookBodyLimit))
+        try await options.run(
+            .triggers, port: port, webhookBodyLimit: try WebhookBodyLimit.bytes(webhookBodyLimit),
+            triggerSessionTimeoutMs: triggerSessionTimeoutMs)
     }
 }

@@ -41,9 +41,11 @@ public enum DistributedPipeline {
         /// Trigger host: the largest webhook body in bytes; a longer one is answered 413 without being read whole.
         public var webhookBodyLimit = PipelineHTTP.defaultWebhookBodyLimit
         /// The store the roles share (`SharedStore`): a PostgreSQL URL for the run store (dispatchers) and the
-        /// trigger state (trigger hosts); nil: SQLite files in the project's `.relay` (one dispatcher, one trigger
-        /// host).
+        /// trigger state (trigger hosts); nil: SQLite files in the project's `.relay` (one dispatcher; trigger
+        /// hosts each with their own state).
         public var store: String?
+        /// Trigger hosts: their group's session timeout, which bounds how long a dead host keeps its instances.
+        public var triggerOwnership = KafkaTriggerOwnership.Configuration()
         public init() {}
     }
 
@@ -103,11 +105,17 @@ public enum DistributedPipeline {
                 worker: .init(
                     plugins: configuration.plugins ?? assembly.pluginsInUse, concurrency: configuration.concurrency))
         case .triggers:
+            // Their state (a timer's last tick, a poller's cursor) in the shared store when there is one, so that the
+            // next owner of an instance goes on from where the last one stopped.
             let database: any SQLDatabase =
                 try configuration.store.map { try SharedStore.open($0, connections: 2) }
                 ?? SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
             if database.dialect == .postgres { try SQLRunStore.migrate(database) }
-            pipeline = assembly.services(triggers: try SQLTriggerStateStore(database: database))
+            // Trigger hosts share the instances through Kafka's group protocol (webhooks run on every host).
+            let ownership = try await KafkaTriggerOwnership.join(
+                transport, configuration: configuration.triggerOwnership)
+            pipeline = assembly.services(
+                triggers: try SQLTriggerStateStore(database: database), ownership: ownership)
         }
         let triggers = pipeline.triggers
         // Ready once the cluster answers and the groups its services consume in have joined (and the run store).

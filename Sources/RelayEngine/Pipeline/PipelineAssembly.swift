@@ -51,10 +51,11 @@ public struct PipelineAssembly: Sendable {
         Set(workflows.flatMap { $0.steps.filter { $0.workflow == nil && $0.builtin == nil }.map(\.plugin) }).sorted()
     }
 
-    /// What a process runs: a dispatcher over `store`, a worker, a trigger host over `states`, any subset.
+    /// What a process runs: a dispatcher over `store`, a worker, a trigger host over `states`, any subset. A trigger
+    /// host runs the instances `ownership` gives it (nil: all of them).
     public func services(
         dispatcher store: (any RunStore)? = nil, worker: WorkerSettings? = nil,
-        triggers states: (any TriggerStateStore)? = nil
+        triggers states: (any TriggerStateStore)? = nil, ownership: (any TriggerOwnership)? = nil
     ) -> PipelineServices {
         PipelineServices(
             dispatcher: store.map {
@@ -70,7 +71,7 @@ public struct PipelineAssembly: Sendable {
             triggers: states.map {
                 TriggerHost(
                     bus: transport, states: $0, catalog: catalog, connections: connections, registry: registry,
-                    metrics: metrics, logger: logger)
+                    ownership: ownership, metrics: metrics, logger: logger)
             },
             upkeep: store.map {
                 RunStoreUpkeep(bus: transport, store: $0, configuration: dispatcherConfiguration, logger: logger)

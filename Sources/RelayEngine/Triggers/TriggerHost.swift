@@ -16,6 +16,13 @@ import Synchronization
 /// bindings start and those no workflow binds any more are cancelled (a webhook's path stops answering); the
 /// others go on untouched.
 ///
+/// Several hosts may share the work (`ownership`, the distributed `relay triggers`): each runs the instances it owns
+/// and follows the ownership as it changes (an instance owned elsewhere now is stopped, one owned here now starts);
+/// webhook instances run on every host. Without an ownership (`relay up`) the host runs every instance.
+///
+/// An event's id is the instance's id and the position the trigger names for it (`TriggerEventPosition`: a timer's
+/// tick), so that a repeat after a failover is a no-op at the dispatcher; random when the trigger names none.
+///
 /// Shutdown: cancellation stops every instance; events already sent are durable.
 public final class TriggerHost: Sendable {
     let bus: any Transport
@@ -32,13 +39,19 @@ public final class TriggerHost: Sendable {
     /// Where external trigger processes POST their events (`dispatcher.url`), by instance.
     public let dispatch = DispatchEndpoint()
     let maximumBackoff: Duration
+    /// Which instances this host runs when several share the work; nil: all of them.
+    let ownership: (any TriggerOwnership)?
+    /// The instances being supervised now, each with how many supervisors it has (two for a moment when an
+    /// instance released is owned again before its first supervisor has ended).
+    private let active = Mutex<[String: Int]>([:])
 
     public init(
         bus: any Transport, states: any TriggerStateStore, catalog: PluginCatalog, connections: ConnectionStore,
-        registry: WorkflowRegistry,
+        registry: WorkflowRegistry, ownership: (any TriggerOwnership)? = nil,
         metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
         maximumBackoff: Duration = .seconds(60)
     ) {
+        self.ownership = ownership
         self.bus = bus
         self.states = states
         self.catalog = catalog
@@ -69,40 +82,70 @@ public final class TriggerHost: Sendable {
 
     public func run() async throws {
         // Subscribed before the first read, so that no replacement falls between the two.
-        var changes = registry.changes().makeAsyncIterator()
+        let registryChanges = registry.changes()
         await withDiscardingTaskGroup { group in
+            // One wake-up for each registry replacement and ownership change (the newest only, when several come
+            // while the loop is busy).
+            let (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+            group.addTask {
+                for await _ in registryChanges { wake.yield() }
+            }
+            if let ownership {
+                // Its first element comes at once: a change before this subscription is not missed.
+                group.addTask {
+                    for await _ in ownership.changes() { wake.yield() }
+                }
+            }
+            var wakeups = wakes.makeAsyncIterator()
             // The instances running, by id, each with what stops it.
             var running: [String: AsyncStream<Never>.Continuation] = [:]
-            var generation = registry.generation
+            var first = true
             while !Task.isCancelled {
-                let wanted = Self.bindings(of: registry.workflows)
-                let plan = TriggerInstancePlan(running: Set(running.keys), wanted: wanted)
+                let plan = TriggerInstancePlan(
+                    running: Set(running.keys), wanted: Self.bindings(of: registry.workflows),
+                    owns: { instance in self.ownership?.owns(instance) ?? true })
                 for instance in plan.stop {
                     running.removeValue(forKey: instance)?.finish()
                     logger.info(
                         "trigger instance \(instance) stopped: no workflow binds it any more",
                         metadata: ["trigger.instance": "\(instance)"])
                 }
+                for instance in plan.release {
+                    running.removeValue(forKey: instance)?.finish()
+                    logger.info(
+                        "trigger instance \(instance) stopped: another trigger host owns it now",
+                        metadata: ["trigger.instance": "\(instance)"])
+                }
                 for binding in plan.start {
                     let (stopped, stop) = AsyncStream<Never>.makeStream()
                     running[binding.instanceID] = stop
-                    if generation > 0 {
+                    if !first || ownership != nil {
                         logger.info(
                             "trigger instance \(binding.instanceID) started (\(binding.plugin)/\(binding.trigger))",
                             metadata: ["trigger.instance": "\(binding.instanceID)"])
                     }
                     group.addTask { await self.supervise(binding, until: stopped) }
                 }
-                // The next replacement of the set; nil when this task is cancelled (the group then cancels every
-                // instance).
-                guard let next = await changes.next() else { break }
-                generation = next
+                first = false
+                // The next change; nil when this task is cancelled (the group then cancels every instance).
+                guard await wakeups.next() != nil else { break }
             }
+            wake.finish()
         }
     }
 
+    /// The instances this host runs now, by id (for tests and diagnostics).
+    public var runningInstances: Set<String> { active.withLock { Set($0.keys) } }
+
     /// Supervises `binding` until `stopped` ends (its workflows are gone) or the host is cancelled.
     private func supervise(_ binding: TriggerBinding, until stopped: AsyncStream<Never>) async {
+        active.withLock { $0[binding.instanceID, default: 0] += 1 }
+        defer {
+            active.withLock { active in
+                let left = (active[binding.instanceID] ?? 1) - 1
+                active[binding.instanceID] = left > 0 ? left : nil
+            }
+        }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.supervise(binding) }
             for await _ in stopped {}
@@ -156,7 +199,8 @@ public final class TriggerHost: Sendable {
                 throw RelayError(.invalidValue, "trigger \(instance) produced an event Relay cannot carry: \(problem)")
             }
             let event = TriggerEvent(
-                id: UUID().uuidString.lowercased(), instance: instance, plugin: binding.plugin,
+                id: try Self.eventID(instance: instance, position: TriggerEventPosition.current),
+                instance: instance, plugin: binding.plugin,
                 trigger: binding.trigger, output: masker.mask(output), time: Date().timeIntervalSince1970)
             try await self.bus.publish([event.message])
             let workflows = self.registry.bound(to: instance).map(\.workflow.name).sorted()
@@ -248,6 +292,19 @@ public final class TriggerHost: Sendable {
             try? await Task.sleep(for: wait)
         }
         return .success([:])
+    }
+
+    /// The id of an event of `instance`: `instance@position` when the trigger named the position it fired for (the
+    /// same for a repeat, whichever host sends it), else random.
+    static func eventID(instance: String, position: String?) throws -> String {
+        guard let position else { return UUID().uuidString.lowercased() }
+        guard !position.isEmpty, position.utf8.count <= TriggerEventPosition.maximumLength else {
+            throw RelayError(
+                .invalidValue,
+                "trigger \(instance) named an event position of \(position.utf8.count) bytes; expected 1 to "
+                    + "\(TriggerEventPosition.maximumLength)")
+        }
+        return instance + "@" + position
     }
 
     /// The state of one trigger instance, in the trigger state store.

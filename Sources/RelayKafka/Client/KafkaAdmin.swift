@@ -111,7 +111,8 @@ public final class KafkaAdmin: Sendable {
         Set(try await metadata(Set(names)).keys)
     }
 
-    private func metadata(_ names: Set<String>) async throws -> [String: KafkaTopicDescription] {
+    /// The partitions and replication of the topics that exist among `names` (metadata only).
+    func metadata(_ names: Set<String>) async throws -> [String: KafkaTopicDescription] {
         try await Blocking.run { [client, timeoutMilliseconds] in
             var metadata: UnsafePointer<rd_kafka_metadata>?
             let result = rd_kafka_metadata(client.handle, 1, nil, &metadata, timeoutMilliseconds)

@@ -67,6 +67,12 @@ public final class KafkaConsumer: Sendable {
     /// The partitions this member owns now.
     public var assignment: Set<KafkaTopicPartition> { loop.assignment }
 
+    /// The partitions this member owns now, then again each time a rebalance changes them: from the rebalance
+    /// callback, after an assignment and, on a revocation, before the partitions are released to the group (so
+    /// what depends on owning them can stop before the next owner gets them). Only the latest assignment is kept
+    /// for a slow reader. Ends, after an empty assignment, when the consumer is closed or fails.
+    public func assignmentChanges() -> AsyncStream<Set<KafkaTopicPartition>> { loop.assignmentChanges() }
+
     /// Whether this member has joined its group: the group has given it an assignment at least once.
     public var hasJoined: Bool { loop.hasJoined }
 

@@ -20,6 +20,9 @@ final class KafkaConsumerLoop: Sendable {
         var commitPending = false
         var failure: KafkaError?
         var finished = false
+        /// Told the assignment after every rebalance (`assignmentChanges()`), by id.
+        var observers: [UInt64: AsyncStream<Set<KafkaTopicPartition>>.Continuation] = [:]
+        var nextObserverID: UInt64 = 0
     }
 
     private let client: RDKafkaClient
@@ -111,6 +114,32 @@ final class KafkaConsumerLoop: Sendable {
     func setUserPaused(_ paused: Bool) { state.withLock { $0.userPaused = paused } }
 
     var assignment: Set<KafkaTopicPartition> { state.withLock { Set($0.partitions.keys) } }
+
+    /// The assignment now, then again after every assign and revoke; finished when the consumer ends.
+    func assignmentChanges() -> AsyncStream<Set<KafkaTopicPartition>> {
+        let (stream, continuation) = AsyncStream<Set<KafkaTopicPartition>>.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
+        let (current, finished, id) = state.withLock { state in
+            state.nextObserverID += 1
+            if !state.finished { state.observers[state.nextObserverID] = continuation }
+            return (Set(state.partitions.keys), state.finished, state.nextObserverID)
+        }
+        continuation.yield(current)
+        if finished {
+            continuation.finish()
+        } else {
+            continuation.onTermination = { [weak self] _ in
+                _ = self?.state.withLock { $0.observers.removeValue(forKey: id) }
+            }
+        }
+        return stream
+    }
+
+    /// Tells the observers the assignment (on the poll thread, inside the rebalance callback).
+    private func announceAssignment() {
+        let (current, observers) = state.withLock { (Set($0.partitions.keys), Array($0.observers.values)) }
+        for observer in observers { observer.yield(current) }
+    }
 
     /// Whether the group has assigned this member partitions at least once (an empty assignment counts: it joined).
     var hasJoined: Bool { client.wasAssigned.load(ordering: .acquiring) }
@@ -307,6 +336,7 @@ final class KafkaConsumerLoop: Sendable {
                 rd_kafka_assign(rk, list)
             }
             if state.withLock({ $0.appliedPause }) { rd_kafka_pause_partitions(rk, list) }
+            announceAssignment()
             client.logger.info(
                 "kafka consumer: assigned \(partitions.map(\.description).joined(separator: ", "))",
                 metadata: Self.metadata(partitions))
@@ -320,6 +350,9 @@ final class KafkaConsumerLoop: Sendable {
                     revoked.contains(KafkaTopicPartition(topic: $0.topic, partition: $0.partition))
                 }
             }
+            // Before the partitions are unassigned: what depends on owning them stops before they can be given to
+            // another member.
+            announceAssignment()
             if cooperative {
                 if let failure = rd_kafka_incremental_unassign(rk, list) {
                     client.logger.error(
@@ -335,6 +368,8 @@ final class KafkaConsumerLoop: Sendable {
         default:
             client.logger.error(
                 "kafka consumer: \(KafkaError.rdkafka(error, "rebalancing"))", metadata: Self.metadata(partitions))
+            state.withLock { $0.partitions.removeAll() }
+            announceAssignment()
             rd_kafka_assign(rk, nil)
         }
     }
@@ -356,12 +391,21 @@ final class KafkaConsumerLoop: Sendable {
     }
 
     private func end(failure: KafkaError?) {
-        let waiters = state.withLock { state in
+        let (waiters, observers) = state.withLock { state in
             state.finished = true
             state.failure = state.failure ?? failure
             state.buffer.removeAll()
-            defer { state.waiters.removeAll() }
-            return state.waiters.map(\.continuation)
+            // An ended member owns nothing.
+            state.partitions.removeAll()
+            defer {
+                state.waiters.removeAll()
+                state.observers.removeAll()
+            }
+            return (state.waiters.map(\.continuation), Array(state.observers.values))
+        }
+        for observer in observers {
+            observer.yield([])
+            observer.finish()
         }
         for waiter in waiters {
             if let failure { waiter.resume(throwing: failure) } else { waiter.resume(returning: nil) }

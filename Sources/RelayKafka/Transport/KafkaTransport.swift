@@ -69,11 +69,42 @@ public final class KafkaTransport: Transport, Sendable {
     }
 
     public func subscribe(topic: String, group: String) async throws -> any BusSubscription {
+        try await member(
+            topic: topic, group: group, sessionTimeoutMilliseconds: configuration.sessionTimeoutMilliseconds,
+            heartbeatIntervalMilliseconds: configuration.heartbeatIntervalMilliseconds)
+    }
+
+    /// A member of `group` subscribed to `topic` (logical names) with its own session timeout, for what the group's
+    /// assignment decides rather than for messages (which trigger host runs which trigger instances). Like a
+    /// subscription: `close()` closes it (it leaves the group), readiness waits for its join, `assignedPartitions`
+    /// counts what it owns. Closing the consumer itself leaves the group at once.
+    public func groupMember(
+        topic: String, group: String, sessionTimeoutMilliseconds: Int, heartbeatIntervalMilliseconds: Int
+    ) async throws -> KafkaConsumer {
+        try await member(
+            topic: topic, group: group, sessionTimeoutMilliseconds: sessionTimeoutMilliseconds,
+            heartbeatIntervalMilliseconds: heartbeatIntervalMilliseconds
+        ).consumer
+    }
+
+    /// The number of partitions of `topic` (a logical name), creating it first if it is missing.
+    public func partitionCount(of topic: String) async throws -> Int {
+        try await ensureTopics([topic])
+        let name = configuration.topicPrefix + topic
+        guard let description = try await admin.metadata([name])[name], description.partitions > 0 else {
+            throw KafkaError(.admin, "topic \(name): expected partitions, found none in the cluster's metadata")
+        }
+        return description.partitions
+    }
+
+    private func member(
+        topic: String, group: String, sessionTimeoutMilliseconds: Int, heartbeatIntervalMilliseconds: Int
+    ) async throws -> KafkaSubscription {
         try await ensureTopics([topic])
         let prefix = configuration.topicPrefix
         var consumerConfiguration = KafkaConsumerConfiguration(client: configuration.client, groupID: prefix + group)
-        consumerConfiguration.sessionTimeoutMilliseconds = configuration.sessionTimeoutMilliseconds
-        consumerConfiguration.heartbeatIntervalMilliseconds = configuration.heartbeatIntervalMilliseconds
+        consumerConfiguration.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
+        consumerConfiguration.heartbeatIntervalMilliseconds = heartbeatIntervalMilliseconds
         consumerConfiguration.maxPollIntervalMilliseconds = configuration.maxPollIntervalMilliseconds
         consumerConfiguration.bufferLimit = configuration.bufferLimit
         consumerConfiguration.commitIntervalMilliseconds = configuration.commitIntervalMilliseconds

@@ -8,12 +8,49 @@ struct TimerEvent: Codable, Sendable {
     var count: Int
 }
 
-/// Kept across restarts: how many events were sent.
+/// Kept across restarts and failovers (in the trigger state store the hosts share): how many events were sent, and
+/// the last tick fired, in seconds since 1970 (absent in state saved before ticks were kept).
 struct TimerState: Codable, Sendable {
     var count: Int
+    var lastTick: Double?
 }
 
-/// `timer/interval`: an event every `seconds` seconds.
+/// The ticks of a timer are times its schedule names (an interval's multiples of its period since 1970, a cron
+/// expression's minutes), not times a host happened to start: every host that runs the instance computes the same
+/// ones. Each event is sent with its tick as its position (`instance@2026-12-04T19:00:00Z` is its id), so a tick sent
+/// again, by the next owner after a failover or after a crash before the state was saved, starts no second run. The
+/// last tick fired is kept in the state: the next run goes on with the tick after it, firing late those missed while
+/// no host ran the instance, but none older than `catchUpWindow` (a timer stopped for a day does not fire a day's
+/// ticks at once).
+enum TimerTicks {
+    static let catchUpWindow: Double = 60
+
+    /// The first tick of an interval of `period` seconds to fire, `now` being the time: the one after `lastTick`,
+    /// or, with none, the next tick (the current one with `fireImmediately`); never one older than the catch-up
+    /// window.
+    static func firstIntervalTick(period: Double, lastTick: Double?, fireImmediately: Bool, now: Double) -> Double {
+        let current = (now / period).rounded(.down) * period
+        guard let lastTick else { return fireImmediately ? current : current + period }
+        return skippingStale(lastTick + period, period: period, now: now)
+    }
+
+    /// `tick`, or when it is older than the catch-up window, the oldest tick of the period within it.
+    static func skippingStale(_ tick: Double, period: Double, now: Double) -> Double {
+        guard tick < now - catchUpWindow else { return tick }
+        return ((now - catchUpWindow) / period).rounded(.up) * period
+    }
+
+    /// Sleeps until the wall clock reaches `time` (seconds since 1970).
+    static func sleep(until time: Double) async throws {
+        while true {
+            let wait = time - Date().timeIntervalSince1970
+            if wait <= 0 { return }
+            try await Task.sleep(for: .milliseconds(Int((wait * 1000).rounded(.up)) + 1))
+        }
+    }
+}
+
+/// `timer/interval`: an event every `seconds` seconds, at the multiples of `seconds` since 1970 (`TimerTicks`).
 struct IntervalTrigger: PluginTrigger {
     typealias Connection = NoConnection
     static let name = "interval"
@@ -48,22 +85,24 @@ struct IntervalTrigger: PluginTrigger {
                 cause: "The interval is out of range: \(problem.message).",
                 assistance: "Set seconds to a value from 1 to \(WorkflowLimits.longestTimerSeconds).")
         }
-        var count = try await context.state.load(TimerState.self)?.count ?? 0
-        if input.fireImmediately != true { try await Task.sleep(for: .seconds(input.seconds)) }
-        let clock = ContinuousClock()
-        var next = clock.now
+        let period = Double(input.seconds)
+        let saved = try await context.state.load(TimerState.self)
+        var count = saved?.count ?? 0
+        var tick = TimerTicks.firstIntervalTick(
+            period: period, lastTick: saved?.lastTick, fireImmediately: input.fireImmediately == true,
+            now: Date().timeIntervalSince1970)
         while !Task.isCancelled {
+            try await TimerTicks.sleep(until: tick)
             count += 1
-            try await context.send(TimerEvent(time: TimerClock.now(), count: count))
-            try await context.state.save(TimerState(count: count))
-            next = next.advanced(by: .seconds(input.seconds))
-            if next < clock.now { next = clock.now } // fell behind: no burst of catch-up events
-            try await Task.sleep(until: next, clock: clock)
+            let time = TimerClock.string(Date(timeIntervalSince1970: tick))
+            try await context.send(TimerEvent(time: time, count: count), position: time)
+            try await context.state.save(TimerState(count: count, lastTick: tick))
+            tick = TimerTicks.skippingStale(tick + period, period: period, now: Date().timeIntervalSince1970)
         }
     }
 }
 
-/// `timer/cron`: an event at each time a cron expression names (UTC).
+/// `timer/cron`: an event at each time a cron expression names (UTC), each tick once (`TimerTicks`).
 struct CronTrigger: PluginTrigger {
     typealias Connection = NoConnection
     static let name = "cron"
@@ -81,18 +120,24 @@ struct CronTrigger: PluginTrigger {
                 cause: error.message + ".",
                 assistance: "Write five fields: minute hour day-of-month month day-of-week, e.g. */5 * * * *.")
         }
-        var count = try await context.state.load(TimerState.self)?.count ?? 0
+        let saved = try await context.state.load(TimerState.self)
+        var count = saved?.count ?? 0
+        var lastTick = saved?.lastTick.map(Date.init(timeIntervalSince1970:))
         while !Task.isCancelled {
-            guard let fire = schedule.next(after: Date()) else {
+            // After the last tick fired, but none older than the catch-up window; with none, the next from now.
+            let earliest = Date(timeIntervalSinceNow: -TimerTicks.catchUpWindow)
+            let after = lastTick.map { max($0, earliest) } ?? Date()
+            guard let fire = schedule.next(after: after) else {
                 throw PluginError(
                     cause: "The cron expression \(input.expression) never fires.",
                     assistance: "Check the day and month fields.")
             }
-            let wait = fire.timeIntervalSinceNow
-            if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000) + 1)) }
+            try await TimerTicks.sleep(until: fire.timeIntervalSince1970)
             count += 1
-            try await context.send(TimerEvent(time: TimerClock.string(fire), count: count))
-            try await context.state.save(TimerState(count: count))
+            let time = TimerClock.string(fire)
+            try await context.send(TimerEvent(time: time, count: count), position: time)
+            try await context.state.save(TimerState(count: count, lastTick: fire.timeIntervalSince1970))
+            lastTick = fire
         }
     }
 }

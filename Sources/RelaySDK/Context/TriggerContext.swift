@@ -23,9 +23,26 @@ public struct TriggerContext<Connection: PluginConnection, Output: Encodable & S
     public var logger: Logger { step.logger }
 
     /// Sends one event. It returns once the event is accepted (published, or posted to the dispatcher).
-    public func send(_ event: Output) async throws {
-        try await sink(try JSONValueCoder.encode(event))
+    ///
+    /// `position` names where in its source the event comes from, when the trigger knows (a timer's tick, a feed's
+    /// item id): the same event sent again, by this run or by the next host to run the instance after a failover,
+    /// names the same position, and Relay's trigger host makes it the event's id so that the repeat starts no
+    /// second run (`TriggerEventPosition`). Without one, each event gets a new id.
+    public func send(_ event: Output, position: String? = nil) async throws {
+        let value = try JSONValueCoder.encode(event)
+        guard let position else { return try await sink(value) }
+        try await TriggerEventPosition.$current.withValue(position) { try await sink(value) }
     }
+}
+
+/// The position a trigger named for the event being sent (`TriggerContext.send(_:position:)`). A task local, set
+/// around the send, so that it reaches whoever publishes the event through the plugin host's send closures
+/// unchanged; nil when the trigger named none.
+public enum TriggerEventPosition {
+    @TaskLocal public static var current: String?
+
+    /// The longest position an event id is made from, in UTF-8 bytes.
+    public static let maximumLength = 256
 }
 
 /// A trigger's state: one JSON value per trigger instance, kept by whoever runs the trigger (a file for a
