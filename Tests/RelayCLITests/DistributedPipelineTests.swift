@@ -149,9 +149,11 @@ struct DistributedPipelineTests {
             (try? String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)) ?? ""
         }
 
-        static func post(_ n: Int, port: Int) async throws -> Int {
+        /// Posts `{"n": n}` to the trigger host on `port`, with an `Idempotency-Key` when `key` is given; the status.
+        static func post(_ n: Int, port: Int, key: String? = nil) async throws -> Int {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/webhooks/dist")!)
             request.httpMethod = "POST"
+            if let key { request.setValue(key, forHTTPHeaderField: "Idempotency-Key") }
             request.httpBody = Data(#"{"n": \#(n)}"#.utf8)
             let (_, response) = try await URLSession.shared.data(for: request)
             return (response as? HTTPURLResponse)?.statusCode ?? 0

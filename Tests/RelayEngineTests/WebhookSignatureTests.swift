@@ -173,6 +173,31 @@ import Testing
         }
     }
 
+    /// A webhook sent again with the same `Idempotency-Key` (a client's retry, a load balancer's second try) is
+    /// answered 202 and starts no second run; a key that is empty or too long is refused, saying why.
+    @Test func anIdempotencyKeyMakesARepeatStartNoSecondRun() async throws {
+        try await withPipeline { running in
+            for (n, key) in [(1, "order-1"), (1, "order-1"), (2, "order-2")] {
+                let response = try await running.post(
+                    "open", body: #"{"n": \#(n)}"#,
+                    headers: ["Content-Type": "application/json", "Idempotency-Key": key])
+                #expect(response.status == 202, "\(response)")
+            }
+            // Events are taken in order: once the last one's run exists, the repeat before it has been seen.
+            #expect(await waitFor { (try? await running.numbers(of: "open")) == [1, 2] })
+            let runs = try await running.pipeline.store.runs(limit: 100).filter { $0.workflow == "open" }
+            #expect(runs.count == 2, "one run per key: \(runs.map(\.id))")
+            for key in ["", String(repeating: "k", count: 201)] {
+                let refused = try await running.post(
+                    "open", body: #"{"n": 3}"#, headers: ["Content-Type": "application/json", "Idempotency-Key": key])
+                #expect(refused.status == 400, "\(refused)")
+                #expect(
+                    refused.body.contains("Idempotency-Key: expected 1 to 200 bytes, found \(key.utf8.count)"),
+                    "\(refused.body)")
+            }
+        }
+    }
+
     // MARK: - Bodies
 
     /// A declared length past the limit is refused before the body is sent: the answer comes while the client has

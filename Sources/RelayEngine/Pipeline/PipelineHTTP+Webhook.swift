@@ -11,7 +11,8 @@ extension PipelineHTTP {
     /// declared length (`Content-Length`) exceeds `bodyLimit`, before a byte of the body is read, or when a chunked
     /// body goes past it, as soon as it does; 401 when the path is signed and the signature is missing, malformed
     /// or wrong; 400 when the body is JSON (by its `Content-Type`, or because it starts with `{` or `[`) that does
-    /// not parse, naming the line, column and byte offset, or JSON beyond Relay's limits; else the event, 202.
+    /// not parse, naming the line, column and byte offset, or JSON beyond Relay's limits, and when an
+    /// `Idempotency-Key` header is empty or longer than 200 bytes; else the event, 202.
     static func webhook(_ request: Request, router: WebhookRouter, metrics: PipelineMetrics, bodyLimit: Int)
         async throws -> Response
     {
@@ -58,6 +59,10 @@ extension PipelineHTTP {
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         if let problem = jsonProblem(bytes, contentType: headers["content-type"]) {
             return reject(.badRequest, "invalid_json", reason: "invalid_json", problem, close: false)
+        }
+        if let key = headers[WebhookIdempotency.header], let problem = WebhookIdempotency.problem(key) {
+            return reject(
+                .badRequest, "invalid_idempotency_key", reason: "invalid_idempotency_key", problem, close: false)
         }
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }

@@ -35,7 +35,12 @@ struct WebhookTrigger: PluginTrigger {
                 method: request.method, path: request.path, headers: request.headers, query: request.query,
                 body: request.body, json: json)
             do {
-                try await context.send(event)
+                // With an Idempotency-Key (checked by the host), the event's id is the key's: a repeat starts no run.
+                if let key = request.headers[WebhookIdempotency.header], WebhookIdempotency.problem(key) == nil {
+                    try await context.send(event, position: WebhookIdempotency.position(key))
+                } else {
+                    try await context.send(event)
+                }
                 request.complete(accepted: true)
             } catch {
                 request.complete(accepted: false)
