@@ -135,7 +135,8 @@ let package = Package(
         .target(
             name: "RelayBench",
             dependencies: [
-                "RelayCore", "RelaySpec", "RelayPlugins", "RelayEngine", "RelayKafka", "RelayStore", "RelayTransport",
+                "RelayCore", "RelaySpec", "RelayPlugins", "RelayEngine", "RelayPostgres", "RelayKafka", "RelayStore",
+                "RelayTransport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -20,7 +20,8 @@ struct KafkaBench {
     let catalog: PluginCatalog
     /// The plugin of the workflow's steps: the workers' group to wait for.
     let plugin: String
-    let database: SQLiteDatabase
+    /// The run store's database: a SQLite file, or PostgreSQL shared by `kafka.dispatchers` dispatchers.
+    let database: any SQLDatabase
 
     /// Publishes `messages` at once (the burst), or with `oneAtATime` each once the run before it has finished
     /// (`Measurement.latencies`: from publishing an event to its run's end in the run store).
@@ -39,10 +40,15 @@ struct KafkaBench {
         configuration.heartbeatIntervalMilliseconds = 1_000
         print(
             "kafka \(brokers): topics and groups under \(prefix)*, \(partitions) partitions, \(workers) "
-                + "worker process(es)"
+                + "worker process(es), \(kafka.dispatchers) dispatcher(s)"
         )
 
-        let transport = try KafkaTransport(configuration: configuration, logger: logger)
+        // Each dispatcher its own client (a member of the dispatchers' group), all on the one run store; the first
+        // client also publishes the events.
+        let transports = try (0..<kafka.dispatchers).map { _ in
+            try KafkaTransport(configuration: configuration, logger: logger)
+        }
+        let transport = transports[0]
         var processes: WorkerProcesses?
         var dispatching: Task<Void, any Error>?
         do {
@@ -59,12 +65,18 @@ struct KafkaBench {
                 ] + properties.sorted { $0.key < $1.key }.flatMap { ["--kafka-property", "\($0.key)=\($0.value)"] },
                 ports: ports)
             processes = started
-            let store = try SQLRunStore(database: database, publishingTo: transport)
-            let services = PipelineAssembly(
-                workflows: [workflow], catalog: catalog, transport: transport, logger: logger
-            )
-            .services(dispatcher: store)
-            dispatching = Task { try await services.run() }
+            let stores = try transports.map { try SQLRunStore(database: database, publishingTo: $0) }
+            let store = stores[0]
+            let dispatchers = zip(transports, stores).map { transport, store in
+                PipelineAssembly(workflows: [workflow], catalog: catalog, transport: transport, logger: logger)
+                    .services(dispatcher: store)
+            }
+            dispatching = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for services in dispatchers { group.addTask { try await services.run() } }
+                    try await group.waitForAll()
+                }
+            }
             // Every partition of the job topic owned by a worker (each worker owns some when there are enough).
             try await KafkaAssignmentProbe(ports: ports).waitForAssignment(
                 of: prefix + Topics.jobs(plugin), partitions: partitions, timeout: .seconds(180),
@@ -97,13 +109,13 @@ struct KafkaBench {
             dispatching?.cancel()
             _ = await dispatching?.result
             await started.terminate()
-            await transport.close()
+            for transport in transports { await transport.close() }
             return measurement
         } catch {
             dispatching?.cancel()
             _ = await dispatching?.result
             processes?.kill()
-            await transport.close()
+            for transport in transports { await transport.close() }
             throw error
         }
     }

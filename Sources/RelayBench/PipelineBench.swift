@@ -40,6 +40,12 @@ public struct PipelineBench: Sendable {
         public var workers = 1
         /// Partitions of the bench's topics (bounds how many workers share the jobs).
         public var partitions = 6
+        /// A PostgreSQL server for the run store (the bench makes a fresh database on it and drops it afterwards);
+        /// nil: a SQLite file.
+        public var store: String?
+        /// Dispatchers in this process, each its own Kafka client in the dispatchers' group (more than one needs
+        /// `store`).
+        public var dispatchers = 1
         public init(bootstrapServers: [String]) { self.bootstrapServers = bootstrapServers }
     }
 
@@ -72,6 +78,10 @@ public struct PipelineBench: Sendable {
 
         let measurement: Measurement
         if let kafka = configuration.kafka {
+            let shared = try kafka.store.map { try BenchDatabase(server: $0) }
+            defer { shared?.drop() }
+            let database: any SQLDatabase = shared?.database ?? database
+            if let shared { print("run store: PostgreSQL, a fresh database \(shared.location)") }
             measurement = try await KafkaBench(
                 kafka: kafka, concurrency: configuration.concurrency, directory: directory, workflow: workflow,
                 catalog: catalog, plugin: configuration.sleep > 0 ? "sleep" : "type_converter", database: database
@@ -80,6 +90,8 @@ public struct PipelineBench: Sendable {
                 try await reportOneAtATime(measurement, kafka: kafka, store: SQLRunStore(readingFrom: database))
                 return
             }
+            try await report(measurement, store: SQLRunStore(readingFrom: database))
+            return
         } else {
             measurement = try await embedded(messages, workflow: workflow, catalog: catalog, database: database)
         }

@@ -100,6 +100,12 @@ struct HighAvailabilityTests {
                     (try? await store.tickTimes().last).map { $0 > killedAt + 3 } ?? false
                 }, "the timer ticks again after its host died")
             #expect(try await store.finished(workflow: "tick") > ticksBefore)
+            // The trigger host stops first (no new tick), then the runs it started finish, then the rest stops.
+            cluster.processes[survivor]?.terminate()
+            cluster.processes[survivor]?.waitUntilExit()
+            #expect(
+                await waitFor(seconds: 120) { (try? await store.unfinished(workflow: "tick")) == 0 },
+                "every tick's run finishes")
             let statuses = await cluster.stopAll()
             #expect(
                 statuses.filter { $0.key != owner }.allSatisfy { $0.value == "exit 0" },

@@ -23,7 +23,9 @@ struct KafkaAssignmentChangesTests {
         let alone = await waitFor { await told.items.last == all }
         var items = await told.items
         #expect(alone, "alone, it owns every partition: \(items)")
-        #expect(items.first == [], "the current assignment first: nothing before the join")
+        // The stream starts with the assignment of the moment: nothing when it subscribed before the join, every
+        // partition when the member had already joined (a loaded machine can be that slow to start the task).
+        #expect(items.first == [] || items.first == all, "the current assignment first: \(items)")
 
         // A second member: the first is told it gives partitions up.
         let second = try KafkaConsumer(

@@ -49,6 +49,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(
         help: "Run on Kafka: bootstrap servers HOST:PORT[,…] (not read from RELAY_BROKERS: the default is embedded).")
     var brokers: String?
+    @Option(
+        help: """
+            With --brokers: the run store on PostgreSQL, postgres://user:password@host:port/db?sslmode=disable (a \
+            fresh database is made on that server for the bench and dropped afterwards).
+            """
+    )
+    var store: String?
+    @Option(help: "With --brokers and --store: dispatchers in this process, sharing the run store.")
+    var dispatchers = 1
     @Option(help: "With --brokers: worker processes.") var workers = 1
     @Option(help: "With --brokers: partitions of the bench's topics (bounds how many workers share the jobs).")
     var partitions = 6
@@ -75,6 +84,13 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         guard workers > 0, partitions > 0 else { throw ValidationError("--workers and --partitions must be positive") }
+        guard dispatchers > 0 else { throw ValidationError("--dispatchers must be positive") }
+        if brokers == nil && (store != nil || dispatchers != 1) {
+            throw ValidationError("--store and --dispatchers need --brokers (the embedded bench keeps SQLite)")
+        }
+        if dispatchers > 1 && store == nil {
+            throw ValidationError("--dispatchers above 1 needs --store: several dispatchers share a PostgreSQL store")
+        }
         if brokers == nil && workers != 1 {
             throw ValidationError("--workers needs --brokers (the embedded bench runs one worker in-process)")
         }
@@ -94,6 +110,8 @@ struct BenchCommand: AsyncParsableCommand {
             kafka.properties = try KafkaOptions.parse(properties)
             kafka.workers = workers
             kafka.partitions = partitions
+            kafka.store = store
+            kafka.dispatchers = dispatchers
             configuration.kafka = kafka
         }
         try await PipelineBench(configuration: configuration).run()
