@@ -59,7 +59,6 @@ import Testing
         on kind: StoreKind
     ) async throws {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let store = fixture.store
             let limit = ArtifactLimits.maximumContentBytes
             #expect(limit == 1_048_576)

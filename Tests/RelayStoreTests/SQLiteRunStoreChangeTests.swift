@@ -10,7 +10,6 @@ import Testing
 @Suite struct SQLRunStoreChangeTests {
     @Test(arguments: StoreKind.all) func everyStatusChangeIsLoggedInCommitOrder(on kind: StoreKind) async throws {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let store = fixture.store
             #expect(try await store.changeSequences() == (0, 1))
             _ = try await store.transaction(acknowledging: []) { tx in (try SQLRunStoreTests.decide(tx), []) }

@@ -33,7 +33,6 @@ import Testing
         async throws
     {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let store = fixture.store
             let long = String(repeating: "é", count: 40_000) + "the end" // 80,007 bytes
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
@@ -129,7 +128,6 @@ import Testing
         on kind: StoreKind
     ) async throws {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let store = fixture.store
             _ = try await store.transaction(acknowledging: []) { tx in
                 #expect(try tx.runStatus(id: "run-1") == nil)
@@ -169,7 +167,6 @@ import Testing
 
     @Test(arguments: StoreKind.all) func dueJobsAreTakenOnceInDueOrder(on kind: StoreKind) async throws {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let store = fixture.store
             let due = try await store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
                 try tx.schedule(BusMessage(topic: "t", key: "late", value: []), jobID: "j2", dueAt: 20)
@@ -189,7 +186,6 @@ import Testing
 
     @Test(arguments: StoreKind.all) func aDeadlineIsTakenOnceAndAResultInTimeClearsIt(on kind: StoreKind) async throws {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let store = fixture.store
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 #expect(try Self.decide(tx))
@@ -225,7 +221,6 @@ import Testing
         on kind: StoreKind
     ) async throws {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let first = fixture.store
             try await first.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 try tx.schedule(BusMessage(topic: "t", key: "k", value: []), jobID: "run-1/a/2", dueAt: 50)
@@ -250,7 +245,6 @@ import Testing
         async throws
     {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let store = fixture.store
             let overdue = try await store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
                 try tx.addDeadline(Self.deadline("run-1/a/1"), startingAt: 100)
@@ -266,7 +260,6 @@ import Testing
         async throws
     {
         try await kind.withStore { fixture in
-            let database = fixture.database
             let store = fixture.store
             try await store.transaction(acknowledging: []) { tx -> (Void, [BusMessage]) in
                 #expect(try Self.decide(tx))
