@@ -214,8 +214,8 @@ struct DockerComposeTests {
         // What the image's topics/ declares: relay.trigger-owners too, which the trigger hosts' group shares out.
         let declarations = try String(
             contentsOf: RelayProcess.packageRoot.appendingPathComponent("topics/relay.yaml"), encoding: .utf8)
-        let declared = try #require(try Yams.compose(yaml: declarations))["topics"]?.array()
-            .compactMap { $0["name"]?.string } ?? []
+        let root = try #require(try Yams.compose(yaml: declarations))
+        let declared = root["topics"]?.array().compactMap { $0["name"]?.string } ?? []
         #expect(declared.contains(KafkaTriggerOwnership.topic), "topics/relay.yaml: \(declared)")
     }
 }
