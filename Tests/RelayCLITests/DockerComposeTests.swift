@@ -1,4 +1,5 @@
 import Foundation
+import RelayEngine
 import Testing
 import Yams
 
@@ -11,7 +12,9 @@ import Yams
         if: !DockerCompose.available.isEmpty,
         "docker-compose is not installed (scripts/setup --test installs it)"))
 struct DockerComposeTests {
-    static let relayServices: Set = ["topics", "triggers", "dispatcher", "worker"]
+    static let relayServices: Set = ["topics", "triggers1", "triggers2", "dispatcher1", "dispatcher2", "worker"]
+    /// The services that share the PostgreSQL store (docs/ha.md): any one of them may die.
+    static let storeServices: Set = ["triggers1", "triggers2", "dispatcher1", "dispatcher2"]
 
     @Test(arguments: DockerCompose.available)
     func theFileIsValid(_ compose: DockerCompose) async throws {
@@ -24,7 +27,7 @@ struct DockerComposeTests {
     func kafkaInKRaftModeThenTheTopicsThenTheRelayServices(_ compose: DockerCompose) async throws {
         let configuration = try await compose.resolved()
         let services = try #require(configuration["services"])
-        #expect(Set(services.mappingKeys) == Self.relayServices.union(["kafka"]))
+        #expect(Set(services.mappingKeys) == Self.relayServices.union(["kafka", "postgres"]))
 
         let kafka = try #require(services["kafka"])
         #expect(kafka["image"]?.string?.hasPrefix("apache/kafka:") == true)
@@ -80,11 +83,72 @@ struct DockerComposeTests {
         let grace = try #require(worker["stop_grace_period"]?.string.flatMap(DockerCompose.seconds))
         #expect(grace > 60)
 
-        let triggers = try #require(services["triggers"])
-        let port = try #require(triggers["environment"]?["RELAY_PORT"]?.string)
+        for (name, published) in [("triggers1", "8080"), ("triggers2", "8081")] {
+            let triggers = try #require(services[name])
+            let port = try #require(triggers["environment"]?["RELAY_PORT"]?.string)
+            #expect(
+                DockerCompose.ports(triggers).contains { $0.published == published && $0.target == port },
+                "\(name): webhooks on the host's \(published)")
+        }
+    }
+
+    /// Two dispatchers and two trigger hosts share one PostgreSQL store and start once it accepts connections.
+    @Test(arguments: DockerCompose.available)
+    func theDispatchersAndTheTriggerHostsShareAHealthyPostgreSQL(_ compose: DockerCompose) async throws {
+        let configuration = try await compose.resolved()
+        let services = try #require(configuration["services"])
+        let postgres = try #require(services["postgres"])
+        #expect(postgres["image"]?.string?.hasPrefix("postgres:") == true)
+        let healthcheck = postgres["healthcheck"]?["test"]?.array().compactMap(\.string).joined(separator: " ") ?? ""
+        #expect(healthcheck.contains("pg_isready"), "the dispatchers wait for a server that accepts connections")
+        #expect(postgres["restart"]?.string == "unless-stopped")
+        // The data outlives the container: a named volume, declared at the top level.
+        let data = try #require(DockerCompose.mounts(postgres).first { $0.target == "/var/lib/postgresql/data" })
+        #expect(configuration["volumes"]?[data.source] != nil, "\(data.source) is a named volume")
+        let environment = try #require(postgres["environment"])
+        let password = try #require(environment["POSTGRES_PASSWORD"]?.string)
+        #expect(!password.isEmpty)
+
+        for name in Self.storeServices {
+            let service = try #require(services[name])
+            #expect(
+                service["depends_on"]?["postgres"]?["condition"]?.string == "service_healthy",
+                "\(name) starts once PostgreSQL accepts connections")
+            // What PostgresURL reads: postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=disable.
+            let text = try #require(service["environment"]?["RELAY_STORE_URL"]?.string, "\(name): no RELAY_STORE_URL")
+            let url = try #require(URLComponents(string: text), "\(name): \(text)")
+            #expect(url.scheme == "postgres")
+            #expect(url.host == "postgres", "\(name): the compose service's name")
+            #expect(url.port ?? 5432 == 5432)
+            #expect(url.user == environment["POSTGRES_USER"]?.string)
+            #expect(url.password == password, "\(name): the server's password")
+            #expect(url.path == "/" + (environment["POSTGRES_DB"]?.string ?? ""))
+            #expect(url.queryItems == [URLQueryItem(name: "sslmode", value: "disable")])
+        }
         #expect(
-            DockerCompose.ports(triggers).contains { $0.published == "8080" && $0.target == port },
-            "webhooks on the host's 8080")
+            services["worker"]?["depends_on"]?["postgres"] == nil, "workers keep no state: they need no database")
+    }
+
+    /// The header's command for one of each names real services, and what they depend on is among them: neither
+    /// dispatcher2 nor triggers2 is needed by the others.
+    @Test(arguments: DockerCompose.available)
+    func oneOfEachStartsWithoutTheSecondDispatcherAndTriggerHost(_ compose: DockerCompose) async throws {
+        let configuration = try await compose.resolved()
+        let services = try #require(configuration["services"])
+        let text = try String(contentsOf: DockerCompose.file, encoding: .utf8)
+        let line = try #require(
+            text.split(separator: "\n").first { $0.contains("docker compose up -d kafka ") },
+            "the header says how to run one of each")
+        let named = Set(
+            (line.components(separatedBy: "up -d ").last ?? "").split(separator: "#").first?
+                .split(separator: " ").map(String.init) ?? [])
+        #expect(named.isSuperset(of: ["dispatcher1", "triggers1", "worker"]))
+        #expect(named.isDisjoint(with: ["dispatcher2", "triggers2"]))
+        for name in named {
+            let service = try #require(services[name], "\(name) is not a service")
+            let needs = Set(service["depends_on"]?.mappingKeys ?? [])
+            #expect(needs.isSubset(of: named), "\(name) needs \(needs.subtracting(named))")
+        }
     }
 
     @Test(arguments: DockerCompose.available)
@@ -96,7 +160,7 @@ struct DockerComposeTests {
         let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         let configuration = try await compose.resolved(environment: [
             "RELAY_PROJECT": project.path, "RELAY_MASTER_KEY": key, "RELAY_WORKER_CONCURRENCY": "3",
-            "RELAY_WEBHOOK_PORT": "18080",
+            "RELAY_WEBHOOK_PORT": "18080", "RELAY_WEBHOOK_PORT_2": "18081", "RELAY_POSTGRES_PASSWORD": "s3cret",
         ])
         let services = try #require(configuration["services"])
         for name in Self.relayServices {
@@ -106,8 +170,15 @@ struct DockerComposeTests {
                 "\(name) can open the connections' secrets")
         }
         #expect(services["worker"]?["environment"]?["RELAY_WORKER_CONCURRENCY"]?.string == "3")
-        let triggers = try #require(services["triggers"])
-        #expect(DockerCompose.ports(triggers).contains { $0.published == "18080" && $0.target == "8080" })
+        for (name, published) in [("triggers1", "18080"), ("triggers2", "18081")] {
+            let triggers = try #require(services[name])
+            #expect(DockerCompose.ports(triggers).contains { $0.published == published && $0.target == "8080" })
+        }
+        #expect(services["postgres"]?["environment"]?["POSTGRES_PASSWORD"]?.string == "s3cret")
+        for name in Self.storeServices {
+            let url = services[name]?["environment"]?["RELAY_STORE_URL"]?.string ?? ""
+            #expect(URLComponents(string: url)?.password == "s3cret", "\(name): \(url)")
+        }
     }
 
     /// What each service runs is a real `relay` command with real options, the topics it applies are in the image,
@@ -140,6 +211,12 @@ struct DockerComposeTests {
         let directory = topics[index + 1]
         let dockerfile = try DockerfileTests.dockerfile()
         #expect(dockerfile.contains("\nCOPY topics \(directory)\n"), "the image holds \(directory)")
+        // What the image's topics/ declares: relay.trigger-owners too, which the trigger hosts' group shares out.
+        let declarations = try String(
+            contentsOf: RelayProcess.packageRoot.appendingPathComponent("topics/relay.yaml"), encoding: .utf8)
+        let root = try #require(try Yams.compose(yaml: declarations))
+        let declared = root["topics"]?.array().compactMap { $0["name"]?.string } ?? []
+        #expect(declared.contains(KafkaTriggerOwnership.topic), "topics/relay.yaml: \(declared)")
     }
 }
 
