@@ -6,6 +6,10 @@ import RelayTestSupport
 import RelayTransport
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// No single point of failure (docs/ha.md): two `relay dispatcher`s sharing a PostgreSQL run store, two
 /// `relay triggers` (webhooks on both, a timer ticking every second on one of them) and three `relay worker`s on the
 /// test broker. Midway one dispatcher and the trigger host that runs the timer are killed with SIGKILL, and the
@@ -27,7 +31,8 @@ struct HighAvailabilityTests {
         try await TestPostgres.withDatabase(connections: 2) { database, url in
             let cluster = try DistributedPipelineTests.Cluster(
                 workflows: ["dist": DistributedPipelineTests.workflow, "tick": Self.timer])
-            cluster.extraEnvironment = ["RELAY_STORE_URL": url]
+            let token = "relay_high-availability-test"
+            cluster.extraEnvironment = ["RELAY_STORE_URL": url, "RELAY_API_TOKEN": token]
             defer {
                 for process in cluster.processes.values where process.isRunning {
                     Foundation.kill(process.processIdentifier, SIGKILL)
@@ -43,7 +48,8 @@ struct HighAvailabilityTests {
                 try cluster.start("triggers\(index + 1)", ["triggers", "--port", String(port)])
             }
             try cluster.start("dispatcher1", ["dispatcher"])
-            try cluster.start("dispatcher2", ["dispatcher"])
+            let apiPort = try LoopbackPort.free()
+            try cluster.start("dispatcher2", ["dispatcher", "--port", String(apiPort)])
             for index in 1...3 { try cluster.start("worker\(index)", ["worker", "--concurrency", "4"]) }
             for port in ports {
                 #expect(
@@ -100,6 +106,15 @@ struct HighAvailabilityTests {
                     (try? await store.tickTimes().last).map { $0 > killedAt + 3 } ?? false
                 }, "the timer ticks again after its host died")
             #expect(try await store.finished(workflow: "tick") > ticksBefore)
+            // The operator's API of a dispatcher reads the shared store: every webhook's run is there, whichever
+            // dispatcher decided it, with its steps.
+            let listed = try await Self.api("/api/v1/runs?workflow=dist&limit=200", port: apiPort, token: token)
+            let runs = listed["runs"]?.arrayValue ?? []
+            #expect(runs.count == 200 && runs.allSatisfy { $0["status"] == "succeeded" }, "\(runs.prefix(3))")
+            if let id = runs.first?["id"]?.stringValue {
+                let run = try await Self.api("/api/v1/runs/\(id)", port: apiPort, token: token)
+                #expect(run["steps"]?.arrayValue?.filter { $0["status"] == "succeeded" }.count == 3, "\(run)")
+            }
             // The trigger host stops first (no new tick), then the runs it started finish, then the rest stops.
             cluster.processes[survivor]?.terminate()
             cluster.processes[survivor]?.waitUntilExit()
@@ -145,6 +160,15 @@ struct HighAvailabilityTests {
 }
 
 extension HighAvailabilityTests {
+    /// A GET of the operator's API with `token`; the answer's JSON.
+    static func api(_ path: String, port: Int, token: String) async throws -> JSONValue {
+        var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)\(path)")))
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(path)")
+        return try JSONParser.parse(bytes: Array(data))
+    }
+
     /// Whether a trigger host's log says it runs the timer now: it started the instance ("trigger instance ID
     /// started (timer/interval)") and has not stopped it since.
     static func runsTheTimer(_ log: String) -> Bool {
