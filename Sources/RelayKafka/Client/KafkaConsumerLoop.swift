@@ -23,6 +23,8 @@ final class KafkaConsumerLoop: Sendable {
         /// Told the assignment after every rebalance (`assignmentChanges()`), by id.
         var observers: [UInt64: AsyncStream<Set<KafkaTopicPartition>>.Continuation] = [:]
         var nextObserverID: UInt64 = 0
+        /// Partitions revoked since the poll loop last dropped their messages from its turn's collection.
+        var revokedInTurn: Set<KafkaTopicPartition> = []
     }
 
     private let client: RDKafkaClient
@@ -32,6 +34,9 @@ final class KafkaConsumerLoop: Sendable {
     private let cooperative: Bool
     /// Touched only on the poll thread.
     private let lastCommit = Mutex(ContinuousClock.now)
+    /// Rebalance callbacks run so far. Counted by the callback and read by `step`, both on the poll thread (the
+    /// callback runs inside `rd_kafka_consumer_poll`), so relaxed ordering is enough.
+    private let rebalances = Atomic<UInt64>(0)
 
     init(configuration: KafkaConsumerConfiguration, topics: [String], logger: Logger) throws {
         bufferLimit = max(configuration.bufferLimit, 1)
@@ -166,9 +171,18 @@ final class KafkaConsumerLoop: Sendable {
         var messages: [KafkaConsumerMessage] = []
         var lastTopic: (handle: OpaquePointer?, name: String) = (nil, "")
         var timeout: Int32 = limit == 1 ? 0 : 100
+        var rebalancesSeen = rebalances.load(ordering: .relaxed)
         while messages.count < limit {
             // rd_kafka_consumer_poll returns a message we own (destroyed here) or nil.
-            guard let pointer = rd_kafka_consumer_poll(client.handle, timeout) else { break }
+            let pointer = rd_kafka_consumer_poll(client.handle, timeout)
+            // That poll ran the rebalance callback (even if it returned nothing): what this turn took before it may
+            // come from an assignment revoked since, perhaps assigned again and fetched again from the committed
+            // offset. Such messages are neither handed out nor recorded (librdkafka drops those still queued).
+            if rebalances.load(ordering: .relaxed) != rebalancesSeen {
+                rebalancesSeen = rebalances.load(ordering: .relaxed)
+                state.withLock { $0.discardRevoked(from: &messages) }
+            }
+            guard let pointer else { break }
             timeout = 0
             defer { rd_kafka_message_destroy(pointer) }
             if pointer.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -202,30 +216,7 @@ final class KafkaConsumerLoop: Sendable {
 
     private func deliver(_ messages: [KafkaConsumerMessage]) {
         guard !messages.isEmpty else { return }
-        var gaps: [(KafkaTopicPartition, Range<Int64>)] = []
-        let handed = state.withLock {
-            state -> [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] in
-            var handed: [(CheckedContinuation<KafkaConsumerMessage?, any Error>, KafkaConsumerMessage)] = []
-            // Messages come in runs of one partition: look the partition up once per run.
-            var current:
-                (partition: KafkaTopicPartition, index: Dictionary<KafkaTopicPartition, PartitionProgress>.Index?)?
-            for message in messages {
-                if current?.partition.partition != message.partition || current?.partition.topic != message.topic {
-                    let partition = KafkaTopicPartition(topic: message.topic, partition: message.partition)
-                    current = (partition, state.partitions.index(forKey: partition))
-                }
-                guard let owned = current, let index = owned.index else { continue } // not ours (any more)
-                if let gap = state.partitions.values[index].deliver(message.offset) {
-                    gaps.append((owned.partition, gap))
-                }
-                if let waiter = state.waiters.popFirst() {
-                    handed.append((waiter.continuation, message))
-                } else {
-                    state.buffer.append(message)
-                }
-            }
-            return handed
-        }
+        let (handed, gaps) = state.withLock { $0.record(messages) }
         for (waiter, message) in handed { waiter.resume(returning: message) }
         for (partition, gap) in gaps {
             // On Relay's topics (not compacted, written without transactions) a gap is a broker fault.
@@ -319,13 +310,12 @@ final class KafkaConsumerLoop: Sendable {
         _ rk: OpaquePointer, _ error: rd_kafka_resp_err_t,
         _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
     ) {
+        rebalances.add(1, ordering: .relaxed)
         let partitions = list.map { TopicPartitionList.entries($0).map(\.partition) } ?? []
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             client.wasAssigned.store(true, ordering: .releasing)
-            state.withLock { state in
-                for partition in partitions { state.partitions[partition] = PartitionProgress() }
-            }
+            state.withLock { $0.assign(partitions) }
             if cooperative {
                 if let failure = rd_kafka_incremental_assign(rk, list) {
                     client.logger.error(
@@ -344,12 +334,7 @@ final class KafkaConsumerLoop: Sendable {
             let revoked = Set(partitions)
             // Lost partitions (session timed out) already belong to someone else: committing would be wrong.
             if rd_kafka_assignment_lost(rk) == 0 { commit(synchronously: true, only: revoked) }
-            state.withLock { state in
-                for partition in partitions { state.partitions[partition] = nil }
-                state.buffer.removeAll {
-                    revoked.contains(KafkaTopicPartition(topic: $0.topic, partition: $0.partition))
-                }
-            }
+            state.withLock { $0.revoke(revoked) }
             // Before the partitions are unassigned: what depends on owning them stops before they can be given to
             // another member.
             announceAssignment()
@@ -368,7 +353,7 @@ final class KafkaConsumerLoop: Sendable {
         default:
             client.logger.error(
                 "kafka consumer: \(KafkaError.rdkafka(error, "rebalancing"))", metadata: Self.metadata(partitions))
-            state.withLock { $0.partitions.removeAll() }
+            state.withLock { $0.revoke(Set($0.partitions.keys)) }
             announceAssignment()
             rd_kafka_assign(rk, nil)
         }
