@@ -60,7 +60,7 @@ import Testing
     }
 
     /// A project with `workflow` (triggered by the webhook `crash`) and `total` events published into its file;
-    /// `relay up` runs until a tenth of the runs have finished and `midBurst` holds, is killed with SIGKILL, and
+    /// `relay up` runs until a 40th of the runs have finished and `midBurst` holds, is killed with SIGKILL, and
     /// is started again until every run has finished, then stopped with SIGTERM. `midBurst` must still hold on
     /// what the store kept at the kill, and runs must be left unfinished. `body` then reads the run store; the
     /// project is removed afterwards.
@@ -93,7 +93,9 @@ import Testing
         #expect(
             await waitFor {
                 guard first.isRunning else { return true }
-                guard (try? await counts(database).finished) ?? 0 >= total / 10 else { return false }
+                // Early in the burst: on a loaded machine this process may see the count seconds late, and a burst
+                // of 2,000 runs takes a few seconds.
+                guard (try? await counts(database).finished) ?? 0 >= max(1, total / 40) else { return false }
                 return (try? await midBurst(database)) ?? false
             }, "runs finish before the kill", sourceLocation: sourceLocation)
         try #require(

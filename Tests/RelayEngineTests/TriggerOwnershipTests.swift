@@ -91,10 +91,16 @@ final class GrantedOwnership: TriggerOwnership {
 
     @Test func aTimersEventIdIsItsInstanceAndItsTick() async throws {
         // Two hosts that both run one timer (as two owners do for a moment during a failover) send its ticks with
-        // the same ids.
-        async let firstHost = timerEvents(count: 3)
-        async let secondHost = timerEvents(count: 3)
-        let (first, second) = try await (firstHost, secondHost)
+        // the same ids. Each collects until they have sent one tick in common (the ticks are the schedule's, so
+        // they do as soon as both run in the same second), or 60 ticks each.
+        let (firstEvents, secondEvents) = (Collected<TriggerEvent>(), Collected<TriggerEvent>())
+        let overlap: @Sendable () async -> Bool = {
+            !Set(await firstEvents.items.map(\.id)).isDisjoint(with: await secondEvents.items.map(\.id))
+        }
+        async let firstHost: Void = collectTimerEvents(into: firstEvents, until: overlap)
+        async let secondHost: Void = collectTimerEvents(into: secondEvents, until: overlap)
+        _ = try await (firstHost, secondHost)
+        let (first, second) = (await firstEvents.items, await secondEvents.items)
         let instance = try WorkflowDecoder.decode(yaml: Self.timer, file: "w.yaml").trigger!.instanceID
         for event in first + second {
             #expect(event.id == instance + "@" + (event.output["time"]?.stringValue ?? "?"), "\(event.id)")
@@ -109,14 +115,15 @@ final class GrantedOwnership: TriggerOwnership {
     }
 
     /// Runs the timer workflow on a host of its own until it has sent `count` events; returns them.
-    private func timerEvents(count: Int) async throws -> [TriggerEvent] {
+    /// Runs a host with the timer and collects its events until `done` holds or it has sent 60.
+    private func collectTimerEvents(
+        into collected: Collected<TriggerEvent>, until done: @escaping @Sendable () async -> Bool
+    ) async throws {
         try await withHost([Self.timer], ownership: nil) { host, _, _ in
             let events = try await host.bus.subscribe(topic: Topics.events, group: "test")
-            var received: [TriggerEvent] = []
-            while received.count < count, let delivery = try await events.next() {
-                received.append(try TriggerEvent(bytes: delivery.message.value))
+            while await !done(), await collected.items.count < 60, let delivery = try await events.next() {
+                await collected.append(try TriggerEvent(bytes: delivery.message.value))
             }
-            return received
         }
     }
 
