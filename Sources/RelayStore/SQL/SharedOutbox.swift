@@ -28,7 +28,8 @@ final class SharedOutbox: Sendable {
     init(database: any SQLDatabase, leaseSeconds: Double = 10) {
         self.database = database
         self.leaseSeconds = leaseSeconds
-        owner = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(UUID().uuidString.prefix(8))"
+        // (Not the host's name: Foundation resolves it through DNS, which can hang a start where none answers.)
+        owner = "\(getpid())/\(UUID().uuidString.lowercased())"
     }
 
     /// Adds messages inside the caller's transaction, leased to this process.
