@@ -3,6 +3,7 @@ import Logging
 import RelayCore
 import RelayEngine
 import RelayPlugins
+import RelayPostgres
 import RelaySpec
 import RelayStore
 import RelayTransport
@@ -76,25 +77,28 @@ public struct PipelineBench: Sendable {
         }
         let catalog = PluginCatalog(native: try NativePlugins.all())
 
-        let measurement: Measurement
         if let kafka = configuration.kafka {
-            let shared = try kafka.store.map { try BenchDatabase(server: $0) }
-            defer { shared?.drop() }
-            let database: any SQLDatabase = shared?.database ?? database
-            if let shared { print("run store: PostgreSQL, a fresh database \(shared.location)") }
-            measurement = try await KafkaBench(
+            // The run store on a fresh PostgreSQL database (migrated, dropped afterwards), or in the SQLite file.
+            let scratch = try kafka.store.map { try PostgresScratchDatabase(server: $0, prefix: "relay_bench") }
+            defer { try? scratch?.drop() }
+            let database: any SQLDatabase = scratch?.database ?? database
+            if let scratch {
+                try SQLRunStore.migrate(scratch.database)
+                print("run store: PostgreSQL, a fresh database \(scratch.database.location)")
+            }
+            let measurement = try await KafkaBench(
                 kafka: kafka, concurrency: configuration.concurrency, directory: directory, workflow: workflow,
                 catalog: catalog, plugin: configuration.sleep > 0 ? "sleep" : "type_converter", database: database
             ).run(messages, oneAtATime: configuration.sequential != nil)
+            let store = SQLRunStore(readingFrom: database)
             if configuration.sequential != nil {
-                try await reportOneAtATime(measurement, kafka: kafka, store: SQLRunStore(readingFrom: database))
-                return
+                try await reportOneAtATime(measurement, kafka: kafka, store: store)
+            } else {
+                try await report(measurement, store: store)
             }
-            try await report(measurement, store: SQLRunStore(readingFrom: database))
             return
-        } else {
-            measurement = try await embedded(messages, workflow: workflow, catalog: catalog, database: database)
         }
+        let measurement = try await embedded(messages, workflow: workflow, catalog: catalog, database: database)
         try await report(measurement, store: SQLRunStore(readingFrom: database))
     }
 

@@ -14,8 +14,13 @@ public protocol TriggerStateStore: Sendable {
 public final class SQLTriggerStateStore: TriggerStateStore {
     let database: any SQLDatabase
 
+    /// On PostgreSQL the table is the run store's schema's (its migrations, applied here when they have not been).
     public init(database: any SQLDatabase) throws {
         self.database = database
+        guard database.dialect == .sqlite else {
+            try SQLRunStore.migrate(database)
+            return
+        }
         try database.syncWriteTransaction { db in
             try db.execute("CREATE TABLE IF NOT EXISTS trigger_state (instance TEXT PRIMARY KEY, state TEXT NOT NULL)")
         }

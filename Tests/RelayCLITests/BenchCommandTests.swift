@@ -24,11 +24,15 @@ import Testing
         let summary = lines.dropLast().last ?? ""
         #expect(summary.hasPrefix("bus=embedded sequential=20 warm_up=50 steps=2 "), "\(lines)")
         #expect(summary.hasSuffix(" failed_runs=0"), "\(lines)")
-        let last = lines.last ?? ""
+        Self.expectSequentialLine(lines.last ?? "")
+    }
+
+    /// The last line of a one-run-at-a-time bench: rates, then percentiles in milliseconds to 0.01.
+    static func expectSequentialLine(_ last: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(
             last.range(
                 of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+\.\d\d p90_ms=\d+\.\d\d p99_ms=\d+\.\d\d max_ms=\d+\.\d\d$"#,
-                options: .regularExpression) != nil, "\(last)")
+                options: .regularExpression) != nil, "\(last)", sourceLocation: sourceLocation)
     }
 
     @Test func aFanOutOutsideItsLimitsIsRefused() async throws {

@@ -128,7 +128,7 @@ struct SharedStoreTests {
             #expect(try SQLRunStore.migrate(database).isEmpty)
             #expect(try await SQLRunStore.schemaVersion(database) == SQLRunStore.postgresSchemaVersion)
             // A schema a later Relay wrote is refused, not altered.
-            try database.syncWriteTransaction { db in
+            try database.syncWriteTransaction { db -> Void in
                 try db.query(
                     "INSERT INTO relay_schema_migrations (version, summary, applied_at) VALUES (?, ?, ?)",
                     [.int(99), .text("later"), .double(0)])

@@ -17,24 +17,16 @@ public enum TestPostgres {
     public static func withDatabase(
         connections: Int = 4, _ body: (PostgresDatabase, String) async throws -> Void
     ) async throws {
-        guard let server = url, var components = URLComponents(string: server) else {
+        guard let server = url else {
             throw Unavailable(description: "RELAY_TEST_POSTGRES_URL names no server (scripts/test starts one)")
         }
-        let admin = try PostgresDatabase(url: server, connections: 1)
-        defer { admin.close() }
-        let name = "relay_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
-        try admin.syncReadSession { db in try db.execute("CREATE DATABASE \(name)") }
-        components.path = "/" + name
-        let databaseURL = components.string ?? server
-        let database = try PostgresDatabase(url: databaseURL, connections: connections)
+        let scratch = try PostgresScratchDatabase(server: server, prefix: "relay_test", connections: connections)
         do {
-            try await body(database, databaseURL)
+            try await body(scratch.database, scratch.url)
         } catch {
-            database.close()
-            try? admin.syncReadSession { db in try db.execute("DROP DATABASE \(name) WITH (FORCE)") }
+            try? scratch.drop()
             throw error
         }
-        database.close()
-        try admin.syncReadSession { db in try db.execute("DROP DATABASE \(name) WITH (FORCE)") }
+        try scratch.drop()
     }
 }

@@ -110,7 +110,6 @@ public enum DistributedPipeline {
             let database: any SQLDatabase =
                 try configuration.store.map { try SharedStore.open($0, connections: 2) }
                 ?? SQLiteDatabase(path: project.layout.stateDirectory + "/triggers.sqlite")
-            if database.dialect == .postgres { try SQLRunStore.migrate(database) }
             // Trigger hosts share the instances through Kafka's group protocol (webhooks run on every host).
             let ownership = try await KafkaTriggerOwnership.join(
                 transport, configuration: configuration.triggerOwnership)

@@ -1,4 +1,3 @@
-import RelayCore
 import RelayPostgres
 import RelayStore
 import RelayTransport
@@ -9,14 +8,7 @@ import RelayTransport
 public enum SharedStore {
     /// The database at `url` (`postgres://user:password@host:port/database?sslmode=disable`).
     public static func open(_ url: String, connections: Int = 4) throws -> any SQLDatabase {
-        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
-            // (The URL may hold a password: only its scheme is quoted.)
-            let scheme = url.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
-            throw RelayError(
-                .configuration,
-                "store: expected a PostgreSQL URL (postgres://user:password@host:port/database?sslmode=disable), "
-                    + "found one with scheme \"\(scheme)\"")
-        }
-        return try PostgresDatabase(url: url, connections: connections)
+        // (PostgresURL says what is wrong with a URL that is not one, without quoting its password.)
+        try PostgresDatabase(url: url, connections: connections)
     }
 }
