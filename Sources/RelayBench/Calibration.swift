@@ -53,10 +53,12 @@ enum ProcessCPU {
 }
 
 extension SQLiteCounts {
-    /// `sqlite_per_step: transactions=… reads=… statements=…` (the bench's own polling of the run store included).
+    /// `sqlite_per_step: transactions=… reads=… statements=… checkpoints=N+M` (the bench's own polling of the run
+    /// store included; checkpoints in all, on the checkpoint thread + by the writer).
     func perStep(_ steps: Double) -> String {
         String(
-            format: "sqlite_per_step: transactions=%.2f reads=%.2f statements=%.1f", Double(transactions) / steps,
-            Double(reads) / steps, Double(statements) / steps)
+            format: "sqlite_per_step: transactions=%.2f reads=%.2f statements=%.1f checkpoints=%d+%d",
+            Double(transactions) / steps, Double(reads) / steps, Double(statements) / steps, checkpoints,
+            writerCheckpoints)
     }
 }

@@ -6,7 +6,9 @@ import RelayTransport
 
 /// Runs action jobs: consumes `relay.jobs.<plugin>` for each plugin it hosts (group `relay.workers.<plugin>`), runs
 /// each job with its connection and deadline, and publishes the result while acknowledging the job, in one
-/// transaction. Up to `concurrency` jobs run at once, across all its plugins (one limit for the worker).
+/// transaction. Up to `concurrency` jobs run at once, across all its plugins (one limit for the worker). A job's slot
+/// is free again once its plugin has answered: its result waits for the next group commit without holding a slot,
+/// so trivial jobs are not paced by commits (up to `uncommitted` results wait at once).
 ///
 /// Shutdown: cancellation stops intake; jobs in flight finish (or reach their deadline), publish and acknowledge;
 /// then the warm plugin servers the worker used are stopped, with their process groups.
@@ -19,8 +21,10 @@ public final class Worker: Sendable {
     let metrics: PipelineMetrics
     let logger: Logger
     let committer: ResultCommitter
-    /// `concurrency` slots, shared by every plugin's subscription.
+    /// `concurrency` slots, shared by every plugin's subscription: held while a job's plugin runs.
     let slots: JobSlots
+    /// Jobs taken and not yet committed (running, or their result waiting for its commit).
+    let uncommitted: JobSlots
 
     public init(
         bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
@@ -36,6 +40,7 @@ public final class Worker: Sendable {
         self.logger = logger
         self.committer = ResultCommitter(bus: bus)
         self.slots = JobSlots(self.concurrency)
+        self.uncommitted = JobSlots(max(256, 2 * self.concurrency))
     }
 
     /// The consumer group of a plugin's job topic.
@@ -72,11 +77,16 @@ public final class Worker: Sendable {
     private func consume(_ subscription: any BusSubscription) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             while let delivery = try await subscription.next() {
+                await uncommitted.acquire()
                 await slots.acquire()
                 group.addTask {
                     // Jobs in flight finish even when intake stops.
-                    let outcome = await Task { try await self.handle(delivery) }.result
-                    await self.slots.release()
+                    let outcome = await Task {
+                        let result = await self.run(delivery)
+                        await self.slots.release()
+                        try await self.committer.commit(result, acknowledging: delivery)
+                    }.result
+                    await self.uncommitted.release()
                     try outcome.get()
                 }
             }
@@ -84,15 +94,16 @@ public final class Worker: Sendable {
         }
     }
 
-    func handle(_ delivery: Delivery) async throws {
+    /// Runs a job; returns what to publish with its acknowledgement: its result, or the job dead-lettered when it
+    /// is not one.
+    func run(_ delivery: Delivery) async -> BusMessage {
         let job: ReceivedJob
         switch Self.job(delivery.message.value) {
         case .success(let read): job = read
         case .failure(let error):
             metrics.deadLettered(sourceTopic: delivery.message.topic)
             let reason = "not a job: \(error); found \(MessageText.excerpt(delivery.message.value))"
-            try await bus.publish([DeadLetter(delivery, reason: reason).message], acknowledging: [delivery])
-            return
+            return DeadLetter(delivery, reason: reason).message
         }
         var start = job.start
         var route = job.route
@@ -131,9 +142,8 @@ public final class Worker: Sendable {
         logger.debug(
             "job \(action): \(event.status.rawValue)",
             metadata: ["job.id": "\(route.jobID)", "run.id": "\(route.runID)", "plugin": "\(plugin)"])
-        let result = BusMessage(
+        return BusMessage(
             topic: Topics.results, key: delivery.message.key, json: event.message(kind: .actionEvent).json)
-        try await committer.commit(result, acknowledging: delivery)
     }
 
     /// A job as the worker receives it: the start message, the action it names, Relay's routing data.

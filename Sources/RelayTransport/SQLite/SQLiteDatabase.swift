@@ -14,6 +14,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private var handle: OpaquePointer?
     /// The prepared statements of `handle`, reused: only on `queue`, like the handle.
     private let statements = SQLiteStatementCache()
+    /// WAL checkpoints on a second connection and thread instead of inside a COMMIT (nil for a database in memory).
+    private let checkpointer: SQLiteCheckpointer?
     private let queue: DispatchQueue
     public let path: String
 
@@ -32,12 +34,21 @@ public final class SQLiteDatabase: @unchecked Sendable {
         }
         handle = db
         sqlite3_busy_timeout(db, 10_000)
-        try syncExecute("PRAGMA journal_mode=WAL")
-        try syncExecute("PRAGMA synchronous=NORMAL")
-        try syncExecute("PRAGMA foreign_keys=ON")
+        let inMemory = path == ":memory:" || path.isEmpty
+        do {
+            try SQLiteConnection(handle: db, statements: statements).execute(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
+            checkpointer = inMemory ? nil : try SQLiteCheckpointer(path: path)
+        } catch {
+            sqlite3_close_v2(db)
+            throw error
+        }
+        checkpointer?.hook(db)
     }
 
     deinit {
+        if let handle { checkpointer?.unhook(handle) }
+        checkpointer?.close()
         statements.finalizeAll()
         sqlite3_close_v2(handle)
     }
@@ -47,7 +58,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
         SQLiteCounts(
             transactions: counters.transactions.load(ordering: .relaxed),
             reads: counters.reads.load(ordering: .relaxed),
-            statements: counters.statements.load(ordering: .relaxed))
+            statements: counters.statements.load(ordering: .relaxed),
+            checkpoints: counters.checkpoints.load(ordering: .relaxed),
+            writerCheckpoints: counters.writerCheckpoints.load(ordering: .relaxed))
     }
     static let counters = SQLiteCounters()
 
@@ -88,10 +101,10 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private func onQueueTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let connection = SQLiteConnection(handle: handle!, statements: statements)
         SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
-        try connection.execute("BEGIN IMMEDIATE")
+        try connection.control("BEGIN IMMEDIATE")
         do {
             let value = try body(connection)
-            try connection.execute("COMMIT")
+            try connection.control("COMMIT")
             return value
         } catch {
             try? connection.execute("ROLLBACK")
@@ -136,6 +149,17 @@ public struct SQLiteConnection {
             let message = error.map { String(cString: $0) } ?? "unknown error"
             sqlite3_free(error)
             throw RelayError(.io, "SQLite: \(message) in \(sql.prefix(80))")
+        }
+    }
+
+    /// BEGIN or COMMIT, prepared once (`execute` would parse it at every transaction); not counted as a statement.
+    func control(_ sql: String) throws {
+        let statement = try statements.statement(for: sql, on: handle)
+        let status = sqlite3_step(statement)
+        sqlite3_reset(statement)
+        guard status == SQLITE_DONE else {
+            throw RelayError(
+                .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql)", isRetriable: status == SQLITE_BUSY)
         }
     }
 
@@ -227,23 +251,29 @@ final class SQLiteStatementCache: @unchecked Sendable {
     }
 }
 
-/// Counts of `SQLiteDatabase.counts`: write transactions, read-only batches (`read`), and statements run through
-/// `query` (BEGIN and COMMIT not included).
+/// Counts of `SQLiteDatabase.counts`: write transactions, read-only batches (`read`), statements run through
+/// `query` (BEGIN and COMMIT not included), and WAL checkpoints (on the checkpoint thread, and by a writer itself
+/// when that thread had fallen behind).
 public struct SQLiteCounts: Sendable {
     public var transactions: Int
     public var reads: Int
     public var statements: Int
+    public var checkpoints: Int
+    public var writerCheckpoints: Int
 
-    public init(transactions: Int, reads: Int, statements: Int) {
+    public init(transactions: Int, reads: Int, statements: Int, checkpoints: Int = 0, writerCheckpoints: Int = 0) {
         self.transactions = transactions
         self.reads = reads
         self.statements = statements
+        self.checkpoints = checkpoints
+        self.writerCheckpoints = writerCheckpoints
     }
 
     public static func - (lhs: SQLiteCounts, rhs: SQLiteCounts) -> SQLiteCounts {
         SQLiteCounts(
             transactions: lhs.transactions - rhs.transactions, reads: lhs.reads - rhs.reads,
-            statements: lhs.statements - rhs.statements)
+            statements: lhs.statements - rhs.statements, checkpoints: lhs.checkpoints - rhs.checkpoints,
+            writerCheckpoints: lhs.writerCheckpoints - rhs.writerCheckpoints)
     }
 }
 
@@ -252,4 +282,6 @@ final class SQLiteCounters: Sendable {
     let transactions = Atomic<Int>(0)
     let reads = Atomic<Int>(0)
     let statements = Atomic<Int>(0)
+    let checkpoints = Atomic<Int>(0)
+    let writerCheckpoints = Atomic<Int>(0)
 }
