@@ -1,7 +1,8 @@
 import Foundation
 import RelayCore
-import RelayTransport
 import Testing
+
+@testable import RelayTransport
 
 @Suite struct EmbeddedBusTests {
     func withBus(retention: Duration = .seconds(3600), _ body: (EmbeddedBus, String) async throws -> Void) async throws
@@ -82,5 +83,71 @@ import Testing
             await resumed.close()
             await last.close()
         }
+    }
+
+    func text(_ delivery: Delivery?) -> String? { delivery.map { String(decoding: $0.message.value, as: UTF8.self) } }
+
+    /// What this process publishes reaches its own subscriptions without a read of the table, once they have read
+    /// it once.
+    @Test func aLocalPublishIsHandedOverWithoutARead() async throws {
+        try await withBus { bus, _ in
+            let subscription = try await bus.subscribe(topic: "t", group: "g")
+            try await bus.publish(messages(["1"]))
+            #expect(text(try await subscription.next()) == "1")
+            let reads = bus.tableReads.load(ordering: .relaxed)
+            for value in ["2", "3", "4"] {
+                try await bus.publish(messages([value]))
+                let delivery = try #require(try await subscription.next())
+                #expect(text(delivery) == value)
+                try await subscription.acknowledge(delivery)
+            }
+            #expect(bus.tableReads.load(ordering: .relaxed) == reads, "handed over, not read")
+            await subscription.close()
+        }
+    }
+
+    /// Another connection's message committed between two of this process's is delivered in its place: the
+    /// transaction after it sees the file changed (`PRAGMA data_version`), and the subscription reads the table.
+    @Test func anotherProcessesMessageBetweenTwoLocalOnesKeepsItsPlace() async throws {
+        try await withBus { bus, path in
+            let other = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .milliseconds(20))
+            let subscription = try await bus.subscribe(topic: "t", group: "g")
+            try await bus.publish(messages(["1"]))
+            #expect(text(try await subscription.next()) == "1")
+            try await other.publish(messages(["2"]))
+            try await bus.publish(messages(["3"]))
+            #expect(text(try await subscription.next()) == "2")
+            #expect(text(try await subscription.next()) == "3")
+            // And a later local one is handed over again.
+            try await bus.publish(messages(["4"]))
+            #expect(text(try await subscription.next()) == "4")
+            await subscription.close()
+        }
+    }
+
+    /// A subscription that fell behind what is kept reads the table: nothing is skipped.
+    @Test func aSubscriptionBehindWhatIsKeptReadsTheTable() async throws {
+        let handOff = LocalHandOff(capacity: 3)
+        // The first transaction saw no earlier version: foreign.
+        handOff.committed(dataVersion: 1, inserted: [])
+        let subscriber = handOff.register("t")
+        handOff.synced(subscriber, topic: "t", at: handOff.epoch)
+        let before = handOff.epoch
+        for offset in 1...5 {
+            handOff.committed(
+                dataVersion: 1, inserted: [(Int64(offset), BusMessage(topic: "t", key: "k", value: [UInt8(offset)]))])
+        }
+        #expect(handOff.take(subscriber, topic: "t", syncedAt: before) == nil, "two of five dropped: read")
+        #expect(handOff.take(subscriber, topic: "t", syncedAt: before + 2)?.deliveries.map(\.offset) == [3, 4, 5])
+        let synced = handOff.epoch
+        handOff.synced(subscriber, topic: "t", at: synced)
+        handOff.committed(dataVersion: 1, inserted: [(6, BusMessage(topic: "t", key: "k", value: [6]))])
+        handOff.committed(dataVersion: 1, inserted: [(7, BusMessage(topic: "u", key: "k", value: [7]))])
+        let taken = try #require(handOff.take(subscriber, topic: "t", syncedAt: synced))
+        #expect(taken.deliveries.map(\.offset) == [6], "only its topic's, only after its epoch")
+        handOff.committed(dataVersion: 2, inserted: [(8, BusMessage(topic: "t", key: "k", value: [8]))])
+        #expect(
+            handOff.take(subscriber, topic: "t", syncedAt: taken.epoch) == nil,
+            "another connection committed: read the table")
     }
 }

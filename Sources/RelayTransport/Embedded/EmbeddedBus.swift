@@ -19,6 +19,10 @@ public final class EmbeddedBus: Transport, Sendable {
     let pollInterval: Duration
     private let signal = PublishSignal()
     private let retention: Duration
+    /// What this process publishes, handed to its own subscriptions without a read of the table.
+    let handOff = LocalHandOff()
+    /// Reads of the table by subscriptions (for tests: what the hand-off saves).
+    let tableReads = Atomic<Int>(0)
 
     public init(
         database: SQLiteDatabase, pollInterval: Duration = .milliseconds(200), retention: Duration = .seconds(7 * 86400)
@@ -58,42 +62,65 @@ public final class EmbeddedBus: Transport, Sendable {
         _ body: @escaping @Sendable (SQLiteConnection) throws -> (T, [BusMessage])
     ) async throws -> T {
         let trackers = deliveries.map { ($0, trackerFor($0)) }
-        let (value, published) = try await database.transaction { db -> (T, Set<String>) in
-            let (value, messages) = try body(db)
-            try EmbeddedBus.insert(messages, into: db)
-            for (delivery, tracker) in trackers {
-                guard let ack = tracker?.acknowledge(delivery.offset) else { continue }
-                let (group, topic) = (delivery.group, delivery.message.topic)
-                if ack.beyondPrefix {
-                    try db.query(
-                        "INSERT OR IGNORE INTO bus_acks (grp, topic, offset) VALUES (?, ?, ?)",
-                        [.text(group), .text(topic), .int(delivery.offset)])
-                }
-                if let committed = ack.committed {
-                    try EmbeddedBus.commit(group: group, topic: topic, offset: committed, in: db)
-                    // Only when some recorded acknowledgement is now inside the prefix: in-order consumption
-                    // writes nothing to bus_acks.
-                    if ack.releasesRecorded {
+        let handOff = self.handOff
+        let signal = self.signal
+        return try await database.transaction(
+            { db -> Committed<T> in
+                // Another connection's commit since this connection's last transaction changes it: the hand-off
+                // then sends subscriptions back to the table.
+                let dataVersion = try db.query("PRAGMA data_version").first?.first?.int
+                let (value, messages) = try body(db)
+                let inserted = try EmbeddedBus.insert(messages, into: db)
+                for (delivery, tracker) in trackers {
+                    guard let ack = tracker?.acknowledge(delivery.offset) else { continue }
+                    let (group, topic) = (delivery.group, delivery.message.topic)
+                    if ack.beyondPrefix {
                         try db.query(
-                            "DELETE FROM bus_acks WHERE grp = ? AND topic = ? AND offset <= ?",
-                            [.text(group), .text(topic), .int(committed)])
+                            "INSERT OR IGNORE INTO bus_acks (grp, topic, offset) VALUES (?, ?, ?)",
+                            [.text(group), .text(topic), .int(delivery.offset)])
+                    }
+                    if let committed = ack.committed {
+                        try EmbeddedBus.commit(group: group, topic: topic, offset: committed, in: db)
+                        // Only when some recorded acknowledgement is now inside the prefix: in-order consumption
+                        // writes nothing to bus_acks.
+                        if ack.releasesRecorded {
+                            try db.query(
+                                "DELETE FROM bus_acks WHERE grp = ? AND topic = ? AND offset <= ?",
+                                [.text(group), .text(topic), .int(committed)])
+                        }
                     }
                 }
+                return Committed(value: value, dataVersion: dataVersion, inserted: inserted)
+            },
+            afterCommit: { committed in
+                // On the database queue, in commit order, before anything queued after the transaction.
+                handOff.committed(dataVersion: committed.dataVersion, inserted: committed.inserted)
+                if !committed.inserted.isEmpty { signal.notify(topics: Set(committed.inserted.map(\.message.topic))) }
             }
-            return (value, Set(messages.map(\.topic)))
-        }
-        if !published.isEmpty { signal.notify(topics: published) }
-        return value
+        ).value
     }
 
-    /// Inserts messages inside a transaction of the caller's (the run store uses this to publish with its writes).
-    public static func insert(_ messages: [BusMessage], into db: SQLiteConnection) throws {
+    /// What a transaction of the bus committed.
+    struct Committed<T: Sendable>: Sendable {
+        var value: T
+        var dataVersion: Int64?
+        var inserted: [(offset: Int64, message: BusMessage)]
+    }
+
+    /// Inserts messages inside a transaction; returns them with their offsets.
+    static func insert(_ messages: [BusMessage], into db: SQLiteConnection) throws -> [(
+        offset: Int64, message: BusMessage
+    )] {
         let now = Date().timeIntervalSince1970
+        var inserted: [(offset: Int64, message: BusMessage)] = []
+        inserted.reserveCapacity(messages.count)
         for message in messages {
             try db.query(
                 "INSERT INTO bus_messages (\(MessageRow.columns), created_at) VALUES (?, ?, ?, ?, ?)",
                 MessageRow.values(message) + [.double(now)])
+            inserted.append((db.lastInsertRowID, message))
         }
+        return inserted
     }
 
     static func commit(group: String, topic: String, offset: Int64, in db: SQLiteConnection) throws {
@@ -120,7 +147,8 @@ public final class EmbeddedBus: Transport, Sendable {
             return (committed, Set(acknowledged))
         }
         let subscription = EmbeddedSubscription(
-            bus: self, topic: topic, group: group, committed: committed, acknowledged: acknowledged)
+            bus: self, topic: topic, group: group, committed: committed, acknowledged: acknowledged,
+            handOffID: handOff.register(topic))
         trackers.withLock { $0["\(group)\u{0}\(topic)"] = subscription.tracker }
         return subscription
     }
@@ -182,13 +210,27 @@ public final class EmbeddedBus: Transport, Sendable {
 
     /// Messages of a topic after a position, for inspection (the dead-letter topic, tests).
     public func fetch(topic: String, after seq: Int64, limit: Int) async throws -> [Delivery] {
-        try await database.read { db in
-            try db.query(
-                "SELECT seq, \(MessageRow.columns) FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
-                [.text(topic), .int(seq), .int(Int64(limit))])
-        }.map { row in
-            Delivery(message: MessageRow.message(row, at: 1), offset: row[0].int ?? 0, group: "")
+        try await fetchWithEpoch(topic: topic, after: seq, limit: limit).deliveries
+    }
+
+    /// Messages of a topic after a position, and the hand-off's epoch when they were read.
+    func fetchWithEpoch(topic: String, after seq: Int64, limit: Int) async throws -> (
+        deliveries: [Delivery], epoch: UInt64
+    ) {
+        let handOff = self.handOff
+        tableReads.add(1, ordering: .relaxed)
+        let (rows, epoch) = try await database.read { db in
+            (
+                try db.query(
+                    "SELECT seq, \(MessageRow.columns) FROM bus_messages WHERE topic = ? AND seq > ? "
+                        + "ORDER BY seq LIMIT ?",
+                    [.text(topic), .int(seq), .int(Int64(limit))]), handOff.epoch
+            )
         }
+        return (
+            rows.map { row in Delivery(message: MessageRow.message(row, at: 1), offset: row[0].int ?? 0, group: "") },
+            epoch
+        )
     }
 
     /// How many local publishes `topic` has seen (a counter to hand to `waitForPublish`).
@@ -273,17 +315,23 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
     let group: String
     let tracker: AckTracker
     private let position: Mutex<(cursor: Int64, buffer: [Delivery], closed: Bool)>
-    /// The topic's local publish count when a fetch last found it drained (fewer messages than it asked for); nil
-    /// after a wait, so that the next turn reads the table (a poll finds what other processes published).
-    private let drainedAt = Mutex<UInt64?>(nil)
+    /// The hand-off's epoch this subscription is synced at (`LocalHandOff`): it has every message of its topic
+    /// committed by then; nil when it must read the table (at first, after another connection's commit, and after
+    /// a wait that no local publish ended, so that a poll finds what other processes published).
+    private let synced = Mutex<UInt64?>(nil)
+    private let handOffID: Int
     /// Offsets acknowledged beyond the committed position before this subscription: passed over.
     private let acknowledged: Set<Int64>
 
-    init(bus: EmbeddedBus, topic: String, group: String, committed: Int64, acknowledged: Set<Int64> = []) {
+    init(
+        bus: EmbeddedBus, topic: String, group: String, committed: Int64, acknowledged: Set<Int64> = [],
+        handOffID: Int
+    ) {
         self.bus = bus
         self.topic = topic
         self.group = group
         self.acknowledged = acknowledged
+        self.handOffID = handOffID
         self.tracker = AckTracker(committed: committed, recorded: acknowledged)
         self.position = Mutex((committed, [], false))
     }
@@ -301,29 +349,38 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
                 tracker.delivered(delivery.offset)
                 return delivery
             }
-            // Read before fetching: a publish that commits after the fetch read the table moves it, and the wait
-            // below returns at once instead of sleeping a poll interval with a message waiting.
+            // Read before looking: a publish that commits after the look moves it, and the wait below returns at
+            // once instead of sleeping a poll interval with a message waiting.
             let seen = bus.publishes(of: topic)
-            if drainedAt.withLock({ $0 }) == seen {
-                // Nothing was published here since a fetch found the topic drained: wait, without reading again.
+            if let (handed, epoch) = bus.handOff.take(handOffID, topic: topic, syncedAt: synced.withLock { $0 }) {
+                synced.withLock { $0 = epoch }
+                if !handed.isEmpty {
+                    add(handed.filter { $0.offset > cursor })
+                    continue
+                }
+                // Nothing new here: wait for a local publish; after a wait no local publish ended, read the table
+                // (other processes publish too).
                 await bus.waitForPublish(topic: topic, after: seen, timeout: bus.pollInterval)
-                drainedAt.withLock { $0 = nil }
+                if bus.publishes(of: topic) == seen { synced.withLock { $0 = nil } }
                 continue
             }
             let limit = 256
-            let batch = try await bus.fetch(topic: topic, after: cursor, limit: limit)
-            drainedAt.withLock { $0 = batch.count < limit ? seen : nil }
-            if batch.isEmpty {
-                await bus.waitForPublish(topic: topic, after: seen, timeout: bus.pollInterval)
-                drainedAt.withLock { $0 = nil }
-                continue
-            }
-            let acknowledged = self.acknowledged
-            position.withLock { state in
-                state.buffer.append(
-                    contentsOf: acknowledged.isEmpty ? batch : batch.filter { !acknowledged.contains($0.offset) })
-                state.cursor = batch.last!.offset
-            }
+            let (batch, epoch) = try await bus.fetchWithEpoch(topic: topic, after: cursor, limit: limit)
+            // A full batch may have more behind it: read again rather than take what was kept.
+            synced.withLock { $0 = batch.count < limit ? epoch : nil }
+            if batch.count < limit { bus.handOff.synced(handOffID, topic: topic, at: epoch) }
+            add(batch)
+        }
+    }
+
+    /// Buffers what was read or handed over (past what was acknowledged before this subscription).
+    private func add(_ batch: [Delivery]) {
+        guard let last = batch.last else { return }
+        let acknowledged = self.acknowledged
+        position.withLock { state in
+            state.buffer.append(
+                contentsOf: acknowledged.isEmpty ? batch : batch.filter { !acknowledged.contains($0.offset) })
+            state.cursor = last.offset
         }
     }
 
@@ -349,6 +406,7 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
 
     func close() async {
         position.withLock { $0.closed = true }
+        bus.handOff.unregister(handOffID, topic: topic)
         bus.notifyPublished()
     }
 }

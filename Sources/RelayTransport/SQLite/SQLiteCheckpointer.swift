@@ -8,25 +8,48 @@ import Synchronization
 /// file and syncs it, while every transaction of the process waits behind it on the one database queue (a quarter
 /// of a burst's time, measured: docs/benchmarks.md). Here the writing connection's WAL hook only notes the WAL's
 /// size; a second connection on its own thread copies the pages back with a PASSIVE checkpoint, which never blocks
-/// the writer or its readers. Should that thread fall far behind (the WAL past `fallbackPages`), the writer
-/// checkpoints itself, as SQLite would have, so the WAL stays bounded.
+/// the writer or its readers.
+///
+/// A WAL file starts over from its beginning only when a write transaction begins with every frame in it copied
+/// back; a checkpoint on another thread never quite gets there while the writer keeps appending (each pass takes a
+/// couple of syncs, about a millisecond each here). So once the WAL is past `restartPages`, the thread runs pass
+/// after pass, and once it has copied all but `restartRemainder` frames the writer runs a PASSIVE checkpoint
+/// itself, between two transactions: it copies those last frames, and the next transaction starts the WAL over.
+/// The WAL stays near `restartPages` (16 MiB of 4 KiB pages; at most four times that, when the thread cannot catch
+/// up and the writer copies the rest itself), and the writer copies a few frames per `restartPages` instead of
+/// every frame per `thresholdPages`.
 final class SQLiteCheckpointer: @unchecked Sendable {
     // @unchecked Sendable: `handle` is only used on `queue` (a serial DispatchQueue); `scheduled` is atomic.
     private var handle: OpaquePointer?
     private let queue = DispatchQueue(label: "relay.sqlite.checkpoint", qos: .utility)
     private let scheduled = Atomic<Bool>(false)
+    /// Passes of the checkpoint thread that copied frames back (a connection not in WAL mode reports -1 frames).
+    let passes = Atomic<Int>(0)
+    /// The WAL's size at which the next checkpoint starts: `thresholdPages` more than at the last one's start, so
+    /// that checkpoints do not run back to back while the WAL waits to start over. Only on the writer's queue.
+    private var nextAt: Int32
     /// WAL pages after which a checkpoint is started on `queue` (SQLite's automatic threshold).
     let thresholdPages: Int32
-    /// WAL pages after which the writer checkpoints itself.
-    let fallbackPages: Int32
+    /// WAL pages after which the writer checkpoints itself, so that the WAL starts over: once the checkpoint
+    /// thread has copied all but `restartRemainder` frames.
+    let restartPages: Int32
+    let restartRemainder: Int32 = 256
 
-    init(path: String, thresholdPages: Int32 = 1000, fallbackPages: Int32 = 64_000) throws {
+    init(path: String, thresholdPages: Int32 = 1000, restartPages: Int32 = 4000) throws {
         self.thresholdPages = thresholdPages
-        self.fallbackPages = fallbackPages
+        self.restartPages = restartPages
+        self.nextAt = thresholdPages
         var db: OpaquePointer?
         let status = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            throw RelayError(.io, "\(path): cannot open the database for checkpoints: \(message)")
+        }
+        // A connection finds the WAL when it first reads the file; until then a checkpoint does nothing (and says
+        // SQLITE_OK, with -1 frames).
+        guard sqlite3_exec(db, "PRAGMA journal_mode=WAL", nil, nil, nil) == SQLITE_OK else {
+            let message = String(cString: sqlite3_errmsg(db))
             sqlite3_close(db)
             throw RelayError(.io, "\(path): cannot open the database for checkpoints: \(message)")
         }
@@ -51,24 +74,61 @@ final class SQLiteCheckpointer: @unchecked Sendable {
 
     /// After each commit of the writer, on its queue: `pages` is the WAL's size.
     private func walGrew(to pages: Int32, writer: OpaquePointer) {
-        if pages >= fallbackPages {
-            // (SQLITE_BUSY when the background checkpoint is running: it will have copied most of it.)
-            if sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK {
-                SQLiteDatabase.counters.writerCheckpoints.add(1, ordering: .relaxed)
+        if pages < nextAt - thresholdPages {
+            // The WAL started over since the last checkpoint began: count from its start again.
+            nextAt = thresholdPages
+            generation &+= 1
+        }
+        if pages >= restartPages {
+            // The writer copies the last frames itself once the checkpoint thread has copied all but a few (or
+            // the WAL has grown far past the mark); until then the thread goes on, pass after pass.
+            let (passGeneration, copied) = Self.unpack(backfilled.load(ordering: .acquiring))
+            let left = passGeneration == generation ? pages - copied : pages
+            let farBehind = pages >= 4 * restartPages
+            if (0...restartRemainder).contains(left) || farBehind {
+                // Far behind (the writer outruns the thread): wait for the thread's pass to end, then copy the
+                // rest here, as SQLite's own checkpoint would have, so that the WAL stays bounded. Else, SQLITE_BUSY
+                // while the thread runs a pass: then after a later commit.
+                if farBehind { queue.sync {} }
+                if sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK {
+                    SQLiteDatabase.counters.writerCheckpoints.add(1, ordering: .relaxed)
+                }
+                return
             }
+        } else if pages < nextAt {
             return
         }
-        guard pages >= thresholdPages,
-            scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        guard scheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
+        nextAt = pages + thresholdPages
+        let generation = self.generation
         queue.async {
+            var log: Int32 = 0
+            var copied: Int32 = 0
             if let handle = self.handle,
-                sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK
+                sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK,
+                log >= 0
             {
                 SQLiteDatabase.counters.checkpoints.add(1, ordering: .relaxed)
+                self.passes.add(1, ordering: .relaxed)
+                self.backfilled.store(Self.pack(generation, copied), ordering: .releasing)
             }
             self.scheduled.store(false, ordering: .releasing)
         }
+    }
+
+    /// How many frames of the WAL the checkpoint thread's last pass had copied, and in which generation of the WAL
+    /// (it counts from the start of the file each time the WAL starts over): one atomic value.
+    private let backfilled = Atomic<UInt64>(0)
+    /// The generation of the WAL the writer is in (only on the writer's queue).
+    private var generation: UInt32 = 0
+
+    private static func pack(_ generation: UInt32, _ frames: Int32) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(UInt32(bitPattern: frames))
+    }
+
+    private static func unpack(_ value: UInt64) -> (UInt32, Int32) {
+        (UInt32(truncatingIfNeeded: value >> 32), Int32(bitPattern: UInt32(truncatingIfNeeded: value)))
     }
 
     /// Waits for a checkpoint under way, then closes the connection.

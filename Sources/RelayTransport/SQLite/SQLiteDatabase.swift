@@ -53,6 +53,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
+    /// Passes of this database's checkpoint thread so far (for tests).
+    var checkpointPasses: Int { checkpointer?.passes.load(ordering: .relaxed) ?? 0 }
+
     /// What every database of the process has done so far (for `relay bench`: transactions and statements per step).
     public static var counts: SQLiteCounts {
         SQLiteCounts(
@@ -65,10 +68,16 @@ public final class SQLiteDatabase: @unchecked Sendable {
     static let counters = SQLiteCounters()
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error) on the database queue.
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    /// `afterCommit` runs on the database queue once COMMIT has succeeded, before anything queued after the
+    /// transaction (a read queued next sees what it sees).
+    public func transaction<T: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> T, afterCommit: (@Sendable (T) -> Void)? = nil
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try self.onQueueTransaction(body) })
+                let result = Result { try self.onQueueTransaction(body) }
+                if case .success(let value) = result { afterCommit?(value) }
+                continuation.resume(with: result)
             }
         }
     }

@@ -1,0 +1,135 @@
+import RelayCore
+import Synchronization
+
+/// The messages this process publishes, handed to its own subscriptions without reading them back from the
+/// table. Every transaction of the bus (`EmbeddedBus.transaction`) gets the next *epoch* once committed, on the
+/// database queue, in commit order; the messages it inserted are kept here, with their offsets, for the topics this
+/// process subscribes to.
+///
+/// A subscription that has read its topic from the table at epoch E (it read everything committed by then: reads
+/// run on the same queue) is *synced* at E: the table's next messages of its topic are exactly the ones kept here
+/// with an epoch after E — as long as no other connection committed in between. Each transaction reads SQLite's
+/// `PRAGMA data_version`, which changes when another connection (another process, or another `SQLiteDatabase` on
+/// the file) has committed; such a transaction marks the *foreign* epoch, and a subscription synced before it reads
+/// the table again. So does one that fell behind what is kept (`capacity` messages or `byteCapacity` bytes per
+/// topic). Reading the table stays the rule; the hand-off only skips reads whose answer is known.
+final class LocalHandOff: Sendable {
+    struct Kept {
+        var epoch: UInt64
+        var delivery: Delivery
+    }
+
+    struct Topic {
+        var kept: [Kept] = []
+        var bytes = 0
+        /// Messages of epochs up to this one were dropped: a subscription synced before must read.
+        var droppedThrough: UInt64 = 0
+        /// The epoch each subscription of the topic is synced at (nil: it will read the table).
+        var subscribers: [Int: UInt64?] = [:]
+
+        /// Drops the first `count` kept messages.
+        mutating func drop(_ count: Int) {
+            guard count > 0 else { return }
+            for kept in self.kept[..<count] { bytes -= kept.delivery.message.value.count }
+            droppedThrough = max(droppedThrough, self.kept[count - 1].epoch)
+            self.kept.removeFirst(count)
+        }
+    }
+
+    private struct State {
+        var epoch: UInt64 = 0
+        /// The latest epoch whose transaction saw another connection's commit (0: none yet).
+        var foreignEpoch: UInt64 = 0
+        /// `PRAGMA data_version` as the last committed transaction read it (nil before the first).
+        var dataVersion: Int64?
+        var topics: [String: Topic] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+    let capacity: Int
+    let byteCapacity: Int
+
+    init(capacity: Int = 4096, byteCapacity: Int = 16 << 20) {
+        self.capacity = capacity
+        self.byteCapacity = byteCapacity
+    }
+
+    /// Registers a subscription of `topic` (not synced: it reads the table first); its id.
+    func register(_ topic: String) -> Int {
+        state.withLock { state in
+            state.nextID += 1
+            state.topics[topic, default: Topic()].subscribers[state.nextID] = .some(nil)
+            return state.nextID
+        }
+    }
+
+    func unregister(_ id: Int, topic: String) {
+        state.withLock { state in
+            state.topics[topic]?.subscribers[id] = nil
+            if state.topics[topic]?.subscribers.isEmpty == true { state.topics[topic] = nil }
+        }
+    }
+
+    /// The current epoch (on the database queue: what a read there has seen).
+    var epoch: UInt64 { state.withLock { $0.epoch } }
+
+    /// A transaction committed (on the database queue, right after COMMIT): `dataVersion` as it read it inside,
+    /// and the messages it inserted with their offsets.
+    func committed(dataVersion: Int64?, inserted: [(offset: Int64, message: BusMessage)]) {
+        state.withLock { state in
+            state.epoch += 1
+            if dataVersion == nil || dataVersion != state.dataVersion { state.foreignEpoch = state.epoch }
+            state.dataVersion = dataVersion
+            for (offset, message) in inserted where state.topics[message.topic] != nil {
+                state.topics[message.topic]!.kept.append(
+                    Kept(epoch: state.epoch, delivery: Delivery(message: message, offset: offset, group: "")))
+                state.topics[message.topic]!.bytes += message.value.count
+            }
+            for (_, message) in inserted {
+                guard let topic = state.topics[message.topic] else { continue }
+                var excess = 0
+                var bytes = topic.bytes
+                while topic.kept.count - excess > capacity || (bytes > byteCapacity && excess < topic.kept.count) {
+                    bytes -= topic.kept[excess].delivery.message.value.count
+                    excess += 1
+                }
+                state.topics[message.topic]!.drop(excess)
+            }
+        }
+    }
+
+    /// What subscription `id`, synced at `epoch` (nil: not synced), gets next: `topic`'s messages kept since, and
+    /// the epoch it is synced at with them; nil when it must read the table.
+    func take(_ id: Int, topic: String, syncedAt epoch: UInt64?) -> (deliveries: [Delivery], epoch: UInt64)? {
+        state.withLock { state in
+            guard let epoch, state.foreignEpoch <= epoch, let kept = state.topics[topic],
+                kept.droppedThrough <= epoch
+            else {
+                state.topics[topic]?.subscribers[id] = .some(nil)
+                return nil
+            }
+            // Kept in epoch order: the first after `epoch` by binary search.
+            var low = 0
+            var high = kept.kept.count
+            while low < high {
+                let middle = (low + high) / 2
+                if kept.kept[middle].epoch <= epoch { low = middle + 1 } else { high = middle }
+            }
+            let taken = kept.kept[low...].map(\.delivery)
+            let now = state.epoch
+            state.topics[topic]!.subscribers[id] = now
+            // What every synced subscription of the topic has taken is dropped.
+            let oldest = state.topics[topic]!.subscribers.values.compactMap { $0 }.min() ?? now
+            var passed = 0
+            while passed < kept.kept.count, kept.kept[passed].epoch <= oldest { passed += 1 }
+            state.topics[topic]!.drop(passed)
+            return (taken, now)
+        }
+    }
+
+    /// Subscription `id` has read the table at `epoch`: it is synced there.
+    func synced(_ id: Int, topic: String, at epoch: UInt64) {
+        state.withLock { $0.topics[topic]?.subscribers[id] = epoch }
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import RelayCore
+import Testing
+
+@testable import RelayTransport
+
+@Suite struct SQLiteCheckpointerTests {
+    /// Checkpoints run on their own thread, and the WAL still starts over: after many more pages than the mark
+    /// have been written, the WAL file is bounded, and the database file has the rows.
+    @Test func theWALIsCheckpointedOffTheQueueAndStaysBounded() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-ckpt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let database = try SQLiteDatabase(path: path)
+        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)") }
+        // 4,000 transactions of ten 3 KiB rows each: about 40,000 WAL frames, ten times the restart mark.
+        let blob = [UInt8](repeating: 7, count: 3000)
+        for batch in 0..<4000 {
+            try await database.transaction { db in
+                for row in 0..<10 {
+                    try db.query("INSERT INTO t (id, v) VALUES (?, ?)", [.int(Int64(batch * 10 + row)), .blob(blob)])
+                }
+            }
+        }
+        #expect(database.checkpointPasses > 0, "the checkpoint thread copied pages back")
+        let walBytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? -1
+        // The WAL starts over near 4,000 frames, and at 16,000 at the latest (when the checkpoint thread cannot
+        // keep up, the writer copies the rest itself): 4 KiB pages and a 24-byte header each.
+        #expect(walBytes > 0 && walBytes < 16_100 * 4120, "WAL of \(walBytes) bytes")
+        // Another connection reads every row (from the database file and the WAL).
+        let reader = try SQLiteDatabase(path: path)
+        let rows = try await reader.read { db in try db.query("SELECT COUNT(*) FROM t").first?.first?.int }
+        #expect(rows == 40_000)
+    }
+}
