@@ -2,6 +2,8 @@ import RelayTransport
 
 /// Group commit for job results: results that finish while a commit is under way are committed together in the
 /// next one (each with the acknowledgement of its job), so a busy worker needs far fewer transactions than jobs.
+/// The caller that finds no commit under way commits itself (its result, and whatever has come meanwhile, until
+/// nothing is left): no task is started per commit.
 actor ResultCommitter {
     private let bus: any Transport
     private var pending: [(BusMessage, Delivery, CheckedContinuation<Void, any Error>)] = []
@@ -11,15 +13,23 @@ actor ResultCommitter {
 
     /// Returns once the result is published and the job acknowledged.
     func commit(_ result: BusMessage, acknowledging delivery: Delivery) async throws {
-        try await withCheckedThrowingContinuation { continuation in
-            pending.append((result, delivery, continuation))
-            if !committing {
-                committing = true
-                Task { await self.drain() }
-            }
+        if committing {
+            try await withCheckedThrowingContinuation { pending.append((result, delivery, $0)) }
+            return
         }
+        committing = true
+        defer { committing = false }
+        // This caller's own result goes first; then the batches that gathered while it committed.
+        do {
+            try await bus.publish([result], acknowledging: [delivery])
+        } catch {
+            await drain()
+            throw error
+        }
+        await drain()
     }
 
+    /// Commits what is pending, batch after batch, until nothing is.
     private func drain() async {
         while !pending.isEmpty {
             let batch = pending
@@ -31,6 +41,5 @@ actor ResultCommitter {
                 for item in batch { item.2.resume(throwing: error) }
             }
         }
-        committing = false
     }
 }

@@ -414,10 +414,12 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
 /// Wakes waiters when something is published in this process: only the waiters of the topics published (an idle
 /// subscription does not read the database at every publish of another topic), or all of them. Counts publishes
 /// per topic, so that a waiter that looked at the table before a publish it did not see does not wait for the
-/// next one.
+/// next one. Timeouts are kept by one timer task for all waiters (sleeping until the earliest deadline), not a
+/// task per wait: a wait that a publish ends costs no timer.
 final class PublishSignal: Sendable {
     private struct Waiter {
         var topic: String
+        var deadline: ContinuousClock.Instant
         var continuation: CheckedContinuation<Void, Never>
     }
 
@@ -427,6 +429,8 @@ final class PublishSignal: Sendable {
         /// Publishes per topic, and notifications of all topics.
         var generations: [String: UInt64] = [:]
         var all: UInt64 = 0
+        /// The deadline the timer task sleeps until, and its id (nil: no timer task).
+        var timer: (deadline: ContinuousClock.Instant, id: Int)?
 
         func generation(of topic: String) -> UInt64 { all &+ (generations[topic] ?? 0) }
     }
@@ -457,25 +461,51 @@ final class PublishSignal: Sendable {
     /// Returns after a publish on `topic` (or a notify of all) or the timeout, whichever is first; at once when
     /// there has been one since `generation(of:)` returned `seen`.
     func wait(topic: String, after seen: UInt64, timeout: Duration) async {
-        var timer: Task<Void, Never>?
+        let deadline = ContinuousClock.now + timeout
         await withCheckedContinuation { continuation in
-            let id = state.withLock { state -> Int? in
+            let timer = state.withLock { state -> Int?? in
                 guard state.generation(of: topic) == seen else { return nil }
                 state.next += 1
-                state.list[state.next] = Waiter(topic: topic, continuation: continuation)
-                return state.next
+                state.list[state.next] = Waiter(topic: topic, deadline: deadline, continuation: continuation)
+                // A timer task runs already, to an earlier deadline: it wakes this waiter too, in time.
+                if let timer = state.timer, timer.deadline <= deadline { return .some(nil) }
+                state.timer = (deadline, state.next)
+                return .some(state.next)
             }
-            guard let id else {
-                continuation.resume()
-                return
-            }
-            // Started once the continuation is registered, so a timeout can never be missed.
-            timer = Task {
-                try? await Task.sleep(for: timeout)
-                let waiter = self.state.withLock { $0.list.removeValue(forKey: id) }
-                waiter?.continuation.resume()
+            switch timer {
+            case .none: continuation.resume()
+            case .some(.none): break
+            case .some(.some(let id)): Task { await self.runTimer(id: id, until: deadline) }
             }
         }
-        timer?.cancel()
+    }
+
+    /// Sleeps until `deadline`, wakes the waiters whose deadline has passed, and goes on to the next deadline;
+    /// ends when no waiter is left, or when a timer with an earlier deadline has replaced it.
+    private func runTimer(id: Int, until deadline: ContinuousClock.Instant) async {
+        var deadline = deadline
+        while true {
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            let (expired, next) = state.withLock {
+                state -> ([CheckedContinuation<Void, Never>], ContinuousClock.Instant?) in
+                guard state.timer?.id == id else { return ([], nil) }
+                let now = ContinuousClock.now
+                var expired: [CheckedContinuation<Void, Never>] = []
+                var next: ContinuousClock.Instant?
+                for (key, waiter) in state.list {
+                    if waiter.deadline <= now {
+                        expired.append(waiter.continuation)
+                        state.list[key] = nil
+                    } else if next == nil || waiter.deadline < next! {
+                        next = waiter.deadline
+                    }
+                }
+                state.timer = next.map { ($0, id) }
+                return (expired, next)
+            }
+            for waiter in expired { waiter.resume() }
+            guard let next else { return }
+            deadline = next
+        }
     }
 }
