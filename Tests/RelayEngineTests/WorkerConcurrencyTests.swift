@@ -86,7 +86,7 @@ import Testing
         // One job runs and the other waits for the worker's one slot; without a shared limit, the second starts
         // beside the first instead (and both end at once, the overlap recorded).
         let settled = await waitFor {
-            let waiting = await worker.slots.waiting
+            let waiting = worker.slots.waiting
             let started = Overlap.state.withLock { $0.started }
             return started == 2 || (started == 1 && waiting == 1)
         }

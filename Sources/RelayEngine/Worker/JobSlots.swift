@@ -1,30 +1,54 @@
-/// The worker's concurrency limit, shared by all its plugin subscriptions: a job starts only once it holds a slot,
-/// and gives it back when it has published its result. Waiters are served in arrival order.
-actor JobSlots {
-    private var free: Int
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+import Synchronization
 
-    init(_ count: Int) { free = max(1, count) }
+/// The worker's concurrency limit, shared by all its plugin subscriptions: a job starts only once it holds a slot,
+/// and gives it back when its plugin has answered. Waiters are served in arrival order. A lock, not an actor: taking
+/// a free slot or giving one back does not move the caller to another executor (a hop per job otherwise).
+final class JobSlots: Sendable {
+    private struct State {
+        var free: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(_ count: Int) { state = Mutex(State(free: max(1, count))) }
 
     /// Jobs waiting for a slot (for tests).
-    var waiting: Int { waiters.count }
+    var waiting: Int { state.withLock { $0.waiters.count } }
 
     /// Waits for a free slot. Not cancellable: a job already taken off the bus runs once a slot frees (jobs in
     /// flight always finish, so one does).
     func acquire() async {
-        if free > 0 {
-            free -= 1
+        if state.withLock({ state in
+            guard state.free > 0 else { return false }
+            state.free -= 1
+            return true
+        }) {
             return
         }
-        await withCheckedContinuation { waiters.append($0) }
+        await withCheckedContinuation { continuation in
+            // A slot freed between the two locks is taken here rather than waited for.
+            let taken = state.withLock { state -> Bool in
+                if state.free > 0 {
+                    state.free -= 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if taken { continuation.resume() }
+        }
     }
 
     /// Hands the slot to the longest waiter, or frees it.
     func release() {
-        if waiters.isEmpty {
-            free += 1
-        } else {
-            waiters.removeFirst().resume()
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.free += 1
+                return nil
+            }
+            return state.waiters.removeFirst()
         }
+        waiter?.resume()
     }
 }

@@ -83,10 +83,10 @@ public final class Worker: Sendable {
                     // Jobs in flight finish even when intake stops.
                     let outcome = await Task {
                         let result = await self.run(delivery)
-                        await self.slots.release()
+                        self.slots.release()
                         try await self.committer.commit(result, acknowledging: delivery)
                     }.result
-                    await self.uncommitted.release()
+                    self.uncommitted.release()
                     try outcome.get()
                 }
             }
