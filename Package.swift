@@ -183,7 +183,7 @@ let package = Package(
                 "RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore"]),
+        .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore", "RelayTestSupport"]),
         .testTarget(
             name: "RelayStoreTests",
             dependencies: ["RelayStore", "RelayPostgres", "RelayTransport", "RelayCore", "RelayTestSupport"]),

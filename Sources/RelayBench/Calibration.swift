@@ -53,12 +53,13 @@ enum ProcessCPU {
 }
 
 extension SQLiteCounts {
-    /// `sqlite_per_step: transactions=… reads=… statements=… checkpoints=N+M` (the bench's own polling of the run
-    /// store included; checkpoints in all, on the checkpoint thread + by the writer).
+    /// `sqlite_per_step: transactions=… reads=… statements=… queued=… checkpoints=N+M` (the bench's own polling of
+    /// the run store included; queued: transactions and reads that waited on the database queue instead of running
+    /// on the caller's thread; checkpoints in all, on the checkpoint thread + by the writer).
     func perStep(_ steps: Double) -> String {
         String(
-            format: "sqlite_per_step: transactions=%.2f reads=%.2f statements=%.1f checkpoints=%d+%d",
-            Double(transactions) / steps, Double(reads) / steps, Double(statements) / steps, checkpoints,
-            writerCheckpoints)
+            format: "sqlite_per_step: transactions=%.2f reads=%.2f statements=%.1f queued=%.2f checkpoints=%d+%d",
+            Double(transactions) / steps, Double(reads) / steps, Double(statements) / steps, Double(queued) / steps,
+            checkpoints, writerCheckpoints)
     }
 }

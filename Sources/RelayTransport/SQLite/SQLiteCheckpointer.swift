@@ -19,14 +19,16 @@ import Synchronization
 /// up and the writer copies the rest itself), and the writer copies a few frames per `restartPages` instead of
 /// every frame per `thresholdPages`.
 final class SQLiteCheckpointer: @unchecked Sendable {
-    // @unchecked Sendable: `handle` is only used on `queue` (a serial DispatchQueue); `scheduled` is atomic.
+    // @unchecked Sendable: `handle` is only used on `queue` (a serial DispatchQueue); `nextAt` and `generation` only
+    // in the WAL hook (the writer holds its connection's lock); `writerShouldCheckpoint` is set before any commit.
     private var handle: OpaquePointer?
     private let queue = DispatchQueue(label: "relay.sqlite.checkpoint", qos: .utility)
     private let scheduled = Atomic<Bool>(false)
     /// Passes of the checkpoint thread that copied frames back (a connection not in WAL mode reports -1 frames).
     let passes = Atomic<Int>(0)
     /// The WAL's size at which the next checkpoint starts: `thresholdPages` more than at the last one's start, so
-    /// that checkpoints do not run back to back while the WAL waits to start over. Only on the writer's queue.
+    /// that checkpoints do not run back to back while the WAL waits to start over. Only while holding the writer's
+    /// connection.
     private var nextAt: Int32
     /// WAL pages after which a checkpoint is started on `queue` (SQLite's automatic threshold).
     let thresholdPages: Int32
@@ -56,24 +58,30 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         handle = db
     }
 
-    /// Hooks `writer` (the database's connection, on its queue): SQLite's automatic checkpoint is replaced by this
-    /// one. The checkpointer must outlive the hook: `unhook` before either is closed.
-    func hook(_ writer: OpaquePointer) {
+    /// Hooks `writer` (the database's connection): SQLite's automatic checkpoint is replaced by this one. When the
+    /// writer should copy the last frames itself, `writerShouldCheckpoint` is called (with whether it must wait for
+    /// the checkpoint thread first): the database runs `writerCheckpoint` where waiting is allowed. The checkpointer
+    /// must outlive the hook: `unhook` before either is closed.
+    func hook(_ writer: OpaquePointer, writerShouldCheckpoint: @escaping @Sendable (Bool) -> Void) {
+        self.writerShouldCheckpoint = writerShouldCheckpoint
         sqlite3_wal_hook(
             writer,
-            { context, db, _, pages in
-                guard let context, let db else { return SQLITE_OK }
-                Unmanaged<SQLiteCheckpointer>.fromOpaque(context).takeUnretainedValue().walGrew(to: pages, writer: db)
+            { context, _, _, pages in
+                guard let context else { return SQLITE_OK }
+                Unmanaged<SQLiteCheckpointer>.fromOpaque(context).takeUnretainedValue().walGrew(to: pages)
                 return SQLITE_OK
             }, Unmanaged.passUnretained(self).toOpaque())
     }
+
+    /// Set once by `hook`, before any commit.
+    private var writerShouldCheckpoint: (@Sendable (Bool) -> Void)?
 
     func unhook(_ writer: OpaquePointer) {
         sqlite3_wal_hook(writer, nil, nil)
     }
 
-    /// After each commit of the writer, on its queue: `pages` is the WAL's size.
-    private func walGrew(to pages: Int32, writer: OpaquePointer) {
+    /// After each commit of the writer, holding its connection: `pages` is the WAL's size.
+    private func walGrew(to pages: Int32) {
         if pages < nextAt - thresholdPages {
             // The WAL started over since the last checkpoint began: count from its start again.
             nextAt = thresholdPages
@@ -86,13 +94,7 @@ final class SQLiteCheckpointer: @unchecked Sendable {
             let left = passGeneration == generation ? pages - copied : pages
             let farBehind = pages >= 4 * restartPages
             if (0...restartRemainder).contains(left) || farBehind {
-                // Far behind (the writer outruns the thread): wait for the thread's pass to end, then copy the
-                // rest here, as SQLite's own checkpoint would have, so that the WAL stays bounded. Else, SQLITE_BUSY
-                // while the thread runs a pass: then after a later commit.
-                if farBehind { queue.sync {} }
-                if sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK {
-                    SQLiteDatabase.counters.writerCheckpoints.add(1, ordering: .relaxed)
-                }
+                writerShouldCheckpoint?(farBehind)
                 return
             }
         } else if pages < nextAt {
@@ -117,10 +119,21 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         }
     }
 
+    /// The writer's own checkpoint, on its connection (between two transactions, where it may wait). Far behind
+    /// (the writer outruns the thread): it waits for the thread's pass to end, then copies the rest, as SQLite's
+    /// own checkpoint would have, so that the WAL stays bounded. Else SQLITE_BUSY while the thread runs a pass:
+    /// then again after a later commit.
+    func writerCheckpoint(_ writer: OpaquePointer, waitForThread: Bool) {
+        if waitForThread { queue.sync {} }
+        if sqlite3_wal_checkpoint_v2(writer, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil) == SQLITE_OK {
+            SQLiteDatabase.counters.writerCheckpoints.add(1, ordering: .relaxed)
+        }
+    }
+
     /// How many frames of the WAL the checkpoint thread's last pass had copied, and in which generation of the WAL
     /// (it counts from the start of the file each time the WAL starts over): one atomic value.
     private let backfilled = Atomic<UInt64>(0)
-    /// The generation of the WAL the writer is in (only on the writer's queue).
+    /// The generation of the WAL the writer is in (only while holding the writer's connection).
     private var generation: UInt32 = 0
 
     private static func pack(_ generation: UInt32, _ frames: Int32) -> UInt64 {

@@ -4,20 +4,39 @@ import Foundation
 import RelayCore
 import Synchronization
 
-/// One SQLite database file (WAL mode), used from a dedicated serial queue: blocking SQLite calls never run on
-/// Swift's cooperative pool. Several processes may open the same file; SQLite's locking keeps them consistent.
+/// One SQLite database file (WAL mode) and its one connection, used by one thread at a time under a lock.
+/// Several processes may open the same file; SQLite's locking keeps them consistent.
+///
+/// Where the work runs: a transaction or a read runs on the caller's thread when the connection is free and no other
+/// process holds the file's write lock (asked with no wait) — then it is CPU work and writes to the OS's page cache
+/// (with `synchronous=NORMAL` a commit does not sync; checkpoints run on their own thread), and the caller saves two
+/// thread hops (to a database thread and back: most of the latency of a step that runs alone). Anything that has to
+/// wait — for the connection, for another process's write lock (up to the busy timeout), for a checkpoint — waits
+/// on the database's own serial queue, never on Swift's cooperative pool.
 public final class SQLiteDatabase: @unchecked Sendable {
-    // @unchecked Sendable: `handle` is only used on `queue`, a serial DispatchQueue (the blocking `sync…` calls go
-    // through `queue.sync`); `init` sets it and `deinit` closes it while no other thread can reach the object.
-    // SQLITE_OPEN_FULLMUTEX alone would not be enough: it serialises single calls, but the connection and its
-    // transaction are shared, so statements from two threads would interleave inside each other's BEGIN … COMMIT.
+    // @unchecked Sendable: `handle` and `statements` are only used inside `lock` (`locked`); `init` sets the handle
+    // and `deinit` closes it while no other thread can reach the object. SQLITE_OPEN_FULLMUTEX alone would not be
+    // enough: it serialises single calls, but the connection and its transaction are shared, so statements from two
+    // threads would interleave inside each other's BEGIN … COMMIT.
     private var handle: OpaquePointer?
-    /// The prepared statements of `handle`, reused: only on `queue`, like the handle.
+    /// The prepared statements of `handle`, reused: only inside `lock`, like the handle.
     private let statements = SQLiteStatementCache()
     /// WAL checkpoints on a second connection and thread instead of inside a COMMIT (nil for a database in memory).
     private let checkpointer: SQLiteCheckpointer?
+    /// Held while the connection is used.
+    private let lock = NSLock()
+    /// The thread inside `lock` (0: none): a blocking call from inside a body would deadlock, and traps instead.
+    private let owner = Atomic<UInt>(0)
+    /// Where work that waits runs.
     private let queue: DispatchQueue
+    /// Blocks queued on `queue` and not finished: while there are any, new work queues behind them rather than
+    /// running on its caller's thread (first come, first served; a checkpoint the writer must run is not overtaken).
+    let queuedWork = Atomic<Int>(0)
+    /// The writer's own checkpoint (`SQLiteCheckpointer`) is queued, not yet run.
+    private let writerCheckpointQueued = Atomic<Bool>(false)
     public let path: String
+    /// How long a statement waits for another process's lock on the file.
+    static let busyTimeoutMilliseconds: Int32 = 10_000
 
     public init(path: String) throws {
         self.path = path
@@ -33,7 +52,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
             throw RelayError(.io, "\(path): cannot open the database: \(message)")
         }
         handle = db
-        sqlite3_busy_timeout(db, 10_000)
+        sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
         let inMemory = path == ":memory:" || path.isEmpty
         do {
             try SQLiteConnection(handle: db, statements: statements).execute(
@@ -43,7 +62,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
             sqlite3_close_v2(db)
             throw error
         }
-        checkpointer?.hook(db)
+        checkpointer?.hook(db) { [weak self] waitForThread in self?.queueWriterCheckpoint(waitForThread) }
     }
 
     deinit {
@@ -63,54 +82,118 @@ public final class SQLiteDatabase: @unchecked Sendable {
             reads: counters.reads.load(ordering: .relaxed),
             statements: counters.statements.load(ordering: .relaxed),
             checkpoints: counters.checkpoints.load(ordering: .relaxed),
-            writerCheckpoints: counters.writerCheckpoints.load(ordering: .relaxed))
+            writerCheckpoints: counters.writerCheckpoints.load(ordering: .relaxed),
+            queued: counters.queued.load(ordering: .relaxed))
     }
     static let counters = SQLiteCounters()
 
-    /// Runs `body` in one transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error) on the database queue.
-    /// `afterCommit` runs on the database queue once COMMIT has succeeded, before anything queued after the
-    /// transaction (a read queued next sees what it sees).
+    /// Runs `body` in one transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error): on the caller's thread when
+    /// that needs no wait, else on the database queue. `afterCommit` runs once COMMIT has succeeded, still holding
+    /// the connection: before any other transaction or read (a read after it sees what it sees).
     public func transaction<T: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection) throws -> T, afterCommit: (@Sendable (T) -> Void)? = nil
     ) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                let result = Result { try self.onQueueTransaction(body) }
-                if case .success(let value) = result { afterCommit?(value) }
+        let inline = ifFree { () -> Result<T, any Error>? in
+            do {
+                guard let value = try lockedTransaction(body, waitForWriters: false) else { return nil }
+                afterCommit?(value)
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+        if let inline, let result = inline { return try result.get() }
+        return try await withCheckedThrowingContinuation { continuation in
+            onQueue {
+                let result = self.locked {
+                    Result {
+                        // (Never nil when it may wait.)
+                        let value = try self.lockedTransaction(body, waitForWriters: true)!
+                        afterCommit?(value)
+                        return value
+                    }
+                }
                 continuation.resume(with: result)
             }
         }
     }
 
-    /// Reads without a write lock.
+    /// Reads without a write lock: on the caller's thread when the connection is free, else on the database queue.
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                SQLiteDatabase.counters.reads.add(1, ordering: .relaxed)
+        SQLiteDatabase.counters.reads.add(1, ordering: .relaxed)
+        let inline = ifFree { Result { try body(SQLiteConnection(handle: self.handle!, statements: self.statements)) } }
+        if let inline { return try inline.get() }
+        return try await withCheckedThrowingContinuation { continuation in
+            onQueue {
                 continuation.resume(
-                    with: Result { try body(SQLiteConnection(handle: self.handle!, statements: self.statements)) })
+                    with: self.locked {
+                        Result { try body(SQLiteConnection(handle: self.handle!, statements: self.statements)) }
+                    })
             }
         }
     }
 
-    /// The same as `transaction`, blocking the caller (for set-up and for tests). It waits for the work queued
-    /// before it; calling it from inside `transaction` or `read` would deadlock, and traps instead.
+    /// The same as `transaction`, blocking the caller (for set-up and for tests). Calling it from inside
+    /// `transaction` or `read` would deadlock, and traps instead.
     public func syncTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        dispatchPrecondition(condition: .notOnQueue(queue))
-        return try queue.sync { try onQueueTransaction(body) }
+        try locked { try lockedTransaction(body, waitForWriters: true)! }
     }
 
     /// Executes `sql` outside any transaction, blocking the caller; not from inside `transaction` or `read`.
     public func syncExecute(_ sql: String) throws {
-        dispatchPrecondition(condition: .notOnQueue(queue))
-        try queue.sync { try SQLiteConnection(handle: handle!, statements: statements).execute(sql) }
+        try locked { try SQLiteConnection(handle: handle!, statements: statements).execute(sql) }
     }
 
-    /// BEGIN IMMEDIATE, `body`, COMMIT (ROLLBACK on error). On `queue` only.
-    private func onQueueTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    /// Runs `body` holding the connection, waiting for it if need be (not on the cooperative pool: on the database
+    /// queue, or in a blocking call of the caller's).
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        precondition(
+            owner.load(ordering: .relaxed) != Self.currentThread,
+            "SQLiteDatabase: a blocking call from inside a transaction or read of the same database")
+        lock.lock()
+        defer { lock.unlock() }
+        return try owned(body)
+    }
+
+    /// Runs `body` holding the connection if it is free now and nothing is queued; nil if not.
+    private func ifFree<T>(_ body: () -> T) -> T? {
+        guard queuedWork.load(ordering: .acquiring) == 0, lock.try() else { return nil }
+        defer { lock.unlock() }
+        return owned(body)
+    }
+
+    /// `body`, with this thread recorded as the one holding the lock.
+    private func owned<T>(_ body: () throws -> T) rethrows -> T {
+        owner.store(Self.currentThread, ordering: .relaxed)
+        defer { owner.store(0, ordering: .relaxed) }
+        return try body()
+    }
+
+    /// Runs `work` on the database queue, counted in `queuedWork`.
+    private func onQueue(_ work: @escaping @Sendable () -> Void) {
+        SQLiteDatabase.counters.queued.add(1, ordering: .relaxed)
+        queuedWork.add(1, ordering: .acquiringAndReleasing)
+        queue.async {
+            work()
+            self.queuedWork.subtract(1, ordering: .acquiringAndReleasing)
+        }
+    }
+
+    private static var currentThread: UInt { UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
+
+    /// BEGIN IMMEDIATE, `body`, COMMIT (ROLLBACK on error), holding the lock. Nil, with nothing done, when
+    /// `waitForWriters` is false and another process holds the file's write lock.
+    private func lockedTransaction<T>(_ body: (SQLiteConnection) throws -> T, waitForWriters: Bool) throws -> T? {
         let connection = SQLiteConnection(handle: handle!, statements: statements)
+        if waitForWriters {
+            try connection.control("BEGIN IMMEDIATE")
+        } else {
+            // Asked without a wait: SQLITE_BUSY means another process writes, and the caller waits on the queue.
+            sqlite3_busy_timeout(handle, 0)
+            defer { sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds) }
+            guard try connection.control("BEGIN IMMEDIATE", busyIsAnAnswer: true) else { return nil }
+        }
         SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
-        try connection.control("BEGIN IMMEDIATE")
         do {
             let value = try body(connection)
             try connection.control("COMMIT")
@@ -118,6 +201,23 @@ public final class SQLiteDatabase: @unchecked Sendable {
         } catch {
             try? connection.execute("ROLLBACK")
             throw error
+        }
+    }
+
+    /// Queues the writer's own checkpoint (after a commit: `SQLiteCheckpointer`), once: on the database queue, so
+    /// that its sync (and, far behind, its wait for the checkpoint thread) never runs on the caller's thread.
+    private func queueWriterCheckpoint(_ waitForThread: Bool) {
+        guard
+            writerCheckpointQueued.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing)
+                .exchanged
+        else { return }
+        onQueue {
+            self.locked {
+                if let handle = self.handle {
+                    self.checkpointer?.writerCheckpoint(handle, waitForThread: waitForThread)
+                }
+            }
+            self.writerCheckpointQueued.store(false, ordering: .releasing)
         }
     }
 }
@@ -162,14 +262,18 @@ public struct SQLiteConnection {
     }
 
     /// BEGIN or COMMIT, prepared once (`execute` would parse it at every transaction); not counted as a statement.
-    func control(_ sql: String) throws {
+    /// With `busyIsAnAnswer`, SQLITE_BUSY returns false instead of throwing.
+    @discardableResult
+    func control(_ sql: String, busyIsAnAnswer: Bool = false) throws -> Bool {
         let statement = try statements.statement(for: sql, on: handle)
         let status = sqlite3_step(statement)
         sqlite3_reset(statement)
+        if busyIsAnAnswer && status == SQLITE_BUSY { return false }
         guard status == SQLITE_DONE else {
             throw RelayError(
                 .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql)", isRetriable: status == SQLITE_BUSY)
         }
+        return true
     }
 
     /// Runs a statement with bound values; returns the rows.
@@ -269,20 +373,27 @@ public struct SQLiteCounts: Sendable {
     public var statements: Int
     public var checkpoints: Int
     public var writerCheckpoints: Int
+    /// Work that ran on the database queue instead of the caller's thread: transactions and reads that had to wait
+    /// (the connection was busy, something was queued, another process wrote), and the writer's checkpoints.
+    public var queued: Int
 
-    public init(transactions: Int, reads: Int, statements: Int, checkpoints: Int = 0, writerCheckpoints: Int = 0) {
+    public init(
+        transactions: Int, reads: Int, statements: Int, checkpoints: Int = 0, writerCheckpoints: Int = 0,
+        queued: Int = 0
+    ) {
         self.transactions = transactions
         self.reads = reads
         self.statements = statements
         self.checkpoints = checkpoints
         self.writerCheckpoints = writerCheckpoints
+        self.queued = queued
     }
 
     public static func - (lhs: SQLiteCounts, rhs: SQLiteCounts) -> SQLiteCounts {
         SQLiteCounts(
             transactions: lhs.transactions - rhs.transactions, reads: lhs.reads - rhs.reads,
             statements: lhs.statements - rhs.statements, checkpoints: lhs.checkpoints - rhs.checkpoints,
-            writerCheckpoints: lhs.writerCheckpoints - rhs.writerCheckpoints)
+            writerCheckpoints: lhs.writerCheckpoints - rhs.writerCheckpoints, queued: lhs.queued - rhs.queued)
     }
 }
 
@@ -293,4 +404,5 @@ final class SQLiteCounters: Sendable {
     let statements = Atomic<Int>(0)
     let checkpoints = Atomic<Int>(0)
     let writerCheckpoints = Atomic<Int>(0)
+    let queued = Atomic<Int>(0)
 }

@@ -1,10 +1,11 @@
 import Foundation
 import RelayCore
+import RelayTestSupport
 import Testing
 
 @testable import RelayTransport
 
-@Suite struct SQLiteCheckpointerTests {
+@Suite struct SQLiteDatabaseTests {
     /// Checkpoints run on their own thread, and the WAL still starts over: after many more pages than the mark
     /// have been written, the WAL file is bounded, and the database file has the rows.
     @Test func theWALIsCheckpointedOffTheQueueAndStaysBounded() async throws {
@@ -31,5 +32,24 @@ import Testing
         let reader = try SQLiteDatabase(path: path)
         let rows = try await reader.read { db in try db.query("SELECT COUNT(*) FROM t").first?.first?.int }
         #expect(rows == 40_000)
+    }
+
+    /// A transaction that finds another process writing does not fail and does not wait on the caller's thread: it
+    /// waits on the database's queue, and commits once the other has.
+    @Test func aTransactionWaitsOnItsQueueWhileAnotherProcessWrites() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-busy-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let database = try SQLiteDatabase(path: path)
+        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)") }
+        let other = try SQLiteDatabase(path: path)
+        try other.syncExecute("BEGIN IMMEDIATE")
+        let insert = Task { try await database.transaction { db in try db.query("INSERT INTO t (id) VALUES (1)") } }
+        #expect(await waitFor { database.queuedWork.load(ordering: .relaxed) == 1 }, "queued behind the other writer")
+        try other.syncExecute("INSERT INTO t (id) VALUES (2)")
+        try other.syncExecute("COMMIT")
+        _ = try await insert.value
+        let rows = try await database.read { db in try db.query("SELECT id FROM t ORDER BY id").map { $0[0].int } }
+        #expect(rows == [1, 2])
     }
 }
