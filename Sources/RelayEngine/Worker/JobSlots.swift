@@ -52,3 +52,41 @@ final class JobSlots: Sendable {
         waiter?.resume()
     }
 }
+
+/// The jobs a subscription has started and not finished: waited for before the worker stops, with the first
+/// error a job's commit met.
+final class JobsInFlight: Sendable {
+    private struct State {
+        var running = 0
+        var failure: (any Error)?
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func started() { state.withLock { $0.running += 1 } }
+
+    func finished(_ failure: (any Error)?) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.running -= 1
+            if state.failure == nil { state.failure = failure }
+            guard state.running == 0 else { return nil }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns once every job started has finished: the first error one met, if any.
+    func allFinished() async -> (any Error)? {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                if state.running == 0 { return true }
+                state.waiter = continuation
+                return false
+            }
+            if done { continuation.resume() }
+        }
+        return state.withLock { $0.failure }
+    }
+}

@@ -75,23 +75,32 @@ public final class Worker: Sendable {
     }
 
     private func consume(_ subscription: any BusSubscription) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let inFlight = JobsInFlight()
+        do {
             while let delivery = try await subscription.next() {
                 await uncommitted.acquire()
                 await slots.acquire()
-                group.addTask {
-                    // Jobs in flight finish even when intake stops.
-                    let outcome = await Task {
-                        let result = await self.run(delivery)
-                        self.slots.release()
+                inFlight.started()
+                // Unstructured, so that cancelling intake does not reach it: jobs in flight finish, publish and
+                // acknowledge. (One task per job: a child task of a group that awaited it would be two.)
+                Task {
+                    let result = await self.run(delivery)
+                    self.slots.release()
+                    var failure: (any Error)?
+                    do {
                         try await self.committer.commit(result, acknowledging: delivery)
-                    }.result
+                    } catch {
+                        failure = error
+                    }
                     self.uncommitted.release()
-                    try outcome.get()
+                    inFlight.finished(failure)
                 }
             }
-            try await group.waitForAll()
+        } catch {
+            _ = await inFlight.allFinished()
+            throw error
         }
+        if let failure = await inFlight.allFinished() { throw failure }
     }
 
     /// Runs a job; returns what to publish with its acknowledgement: its result, or the job dead-lettered when it
