@@ -23,6 +23,19 @@ public protocol RunStore: Sendable {
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
     ) async throws -> T
 
+    /// The same as `transaction`, except that it may return once the decision is committed, before what it
+    /// publishes is published and its deliveries acknowledged: those follow in commit order, while the caller goes
+    /// on (the dispatcher's next batch is decided during the broker's round trip). A failure to publish is thrown by
+    /// a later call, or by `flush`. A store whose transaction publishes as it commits (the embedded bus's) returns
+    /// once all of it is done, as `transaction` does.
+    func pipelinedTransaction<T: Sendable>(
+        acknowledging deliveries: [Delivery],
+        _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
+    ) async throws -> T
+
+    /// Returns once everything `pipelinedTransaction` committed is published and acknowledged.
+    func flush() async throws
+
     /// Publishes what an earlier process decided but did not get to publish (an outbox left by a crash). The
     /// dispatcher calls it before it decides anything new.
     func publishPending() async throws

@@ -308,6 +308,45 @@ import Testing
         }
     }
 
+    /// Pipelined: the decisions commit at once; what they publish and the acknowledgements follow in commit order,
+    /// each batch's acknowledgements after its messages; a broker failure is thrown by a later call, and what was
+    /// decided stays in the outbox for the next start.
+    @Test func pipelinedTransactionsPublishInCommitOrderAndReportAFailureLater() async throws {
+        try await Self.withDatabase { database in
+            let transport = RecordingTransport()
+            let store = try SQLRunStore(database: database, publishingTo: transport)
+            for offset in 1...3 {
+                let delivery = Delivery(
+                    message: BusMessage(topic: "in", key: "k", value: []), offset: Int64(offset), group: "g")
+                _ = try await store.pipelinedTransaction(acknowledging: [delivery]) { _ in
+                    ((), [BusMessage(topic: "out\(offset)", key: "k", value: [UInt8(offset)])])
+                }
+            }
+            try await store.flush()
+            // Each acknowledgement after the message its decision published (several batches may share a drain).
+            let log = transport.log
+            for offset in 1...3 {
+                let published = try #require(log.firstIndex(of: "publish out\(offset)"))
+                let acknowledged = try #require(log.firstIndex(of: "acknowledge \(offset)"))
+                #expect(published < acknowledged)
+            }
+            #expect(log.filter { $0.hasPrefix("publish") } == ["publish out1", "publish out2", "publish out3"])
+            transport.failing = true
+            let delivery = Delivery(message: BusMessage(topic: "in", key: "k", value: []), offset: 4, group: "g")
+            _ = try await store.pipelinedTransaction(acknowledging: [delivery]) { _ in
+                ((), [BusMessage(topic: "out4", key: "k", value: [4])])
+            }
+            await #expect(throws: RelayError.self) { try await store.flush() }
+            await #expect(throws: RelayError.self) {
+                try await store.pipelinedTransaction(acknowledging: []) { _ in ((), []) }
+            }
+            #expect(!transport.log.contains("acknowledge 4"))
+            transport.failing = false
+            try await SQLRunStore(database: database, publishingTo: transport).publishPending()
+            #expect(transport.published.map(\.value) == [[1], [2], [3], [4]])
+        }
+    }
+
     @Test func triggerStateIsKeptPerInstance() async throws {
         try await Self.withDatabase { database in
             let states = try SQLTriggerStateStore(database: database)

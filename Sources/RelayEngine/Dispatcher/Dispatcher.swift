@@ -96,6 +96,8 @@ public final class Dispatcher: Sendable {
         await events.close()
         await results.close()
         await control.close()
+        // What was decided is published (and its inputs acknowledged) before the dispatcher stops.
+        try await store.flush()
     }
 
     /// What handling messages decided: messages to publish and metrics to move once committed.
@@ -161,7 +163,8 @@ public final class Dispatcher: Sendable {
     }
 
     /// Handles whatever is waiting (up to 256 messages) in one transaction: their decisions, what they publish and
-    /// their acknowledgements commit together.
+    /// their acknowledgements commit together. On Kafka the publishing and the acknowledgements follow the commit
+    /// while the next batch is decided (`RunStore.pipelinedTransaction`).
     private func consume(
         _ subscription: any BusSubscription,
         _ apply: @escaping @Sendable (any RunStoreTransaction, Delivery) throws -> Outcome
@@ -169,7 +172,7 @@ public final class Dispatcher: Sendable {
         while true {
             let batch = try await subscription.nextBatch(maximum: 256)
             if batch.isEmpty { return }
-            let total = try await store.transaction(acknowledging: batch) { tx -> (Outcome, [BusMessage]) in
+            let total = try await store.pipelinedTransaction(acknowledging: batch) { tx -> (Outcome, [BusMessage]) in
                 var total = Outcome()
                 for delivery in batch {
                     do {
@@ -187,7 +190,7 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Moves the metrics of a committed outcome (its jobs are published: durations end now).
+    /// Moves the metrics of a committed outcome (its jobs are published, or about to be: durations end now).
     private func count(_ outcome: Outcome) {
         let now = RunTime.now()
         for run in outcome.runsStarted {

@@ -19,6 +19,8 @@ import RelayTransport
 public final class SQLRunStore: RunStore, Sendable {
     public let database: any SQLDatabase
     private let commit: Commit
+    /// Where `pipelinedTransaction` leaves what its outbox publishes (nil on the embedded bus, and for a reader).
+    private let pipeline: PublishPipeline?
 
     private enum Commit: Sendable {
         case embedded(EmbeddedBus)
@@ -32,6 +34,7 @@ public final class SQLRunStore: RunStore, Sendable {
     public init(bus: EmbeddedBus) throws {
         database = bus.database
         commit = .embedded(bus)
+        pipeline = nil
         try Self.createTables(database)
     }
 
@@ -42,6 +45,7 @@ public final class SQLRunStore: RunStore, Sendable {
     /// (`SharedOutbox`).
     public init(database: any SQLDatabase, publishingTo transport: any Transport, outboxLease: Double = 10) throws {
         self.database = database
+        pipeline = PublishPipeline(transport: transport)
         switch database.dialect {
         case .sqlite:
             guard let file = database as? SQLiteDatabase else {
@@ -60,6 +64,7 @@ public final class SQLRunStore: RunStore, Sendable {
     public init(readingFrom database: any SQLDatabase) {
         self.database = database
         commit = .none
+        pipeline = nil
     }
 
     /// The schema: SQLite's created (and extended) in place, PostgreSQL's by its versioned migrations.
@@ -165,6 +170,41 @@ public final class SQLRunStore: RunStore, Sendable {
         case .none:
             throw RelayError(.configuration, "\(database.location): this run store was opened for reading only")
         }
+    }
+
+    public func pipelinedTransaction<T: Sendable>(
+        acknowledging deliveries: [Delivery],
+        _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
+    ) async throws -> T {
+        guard let pipeline else { return try await transaction(acknowledging: deliveries, body) }
+        switch commit {
+        case .outbox(let outbox, let transport):
+            let (value, wrote) = try await outbox.database.transaction { db -> (T, Bool) in
+                let (value, messages) = try body(SQLRunStoreTransaction(db: db))
+                try outbox.insert(messages, in: db)
+                return (value, !messages.isEmpty)
+            }
+            // (The outbox is published whole, oldest first: this batch's messages, and any committed since.)
+            let publish: (@Sendable () async throws -> Void)? =
+                wrote ? { @Sendable in try await outbox.publish(through: transport) } : nil
+            try await pipeline.submit(publish: publish, acknowledging: deliveries)
+            return value
+        case .shared(let outbox, let transport):
+            let (value, written) = try await database.writeTransaction { db -> (T, [SharedOutbox.Row]) in
+                let (value, messages) = try body(SQLRunStoreTransaction(db: db))
+                return (value, try outbox.insert(messages, in: db))
+            }
+            let publish: (@Sendable () async throws -> Void)? =
+                written.isEmpty ? nil : { @Sendable in try await outbox.publish(written, through: transport) }
+            try await pipeline.submit(publish: publish, acknowledging: deliveries)
+            return value
+        case .embedded, .none:
+            return try await transaction(acknowledging: deliveries, body)
+        }
+    }
+
+    public func flush() async throws {
+        try await pipeline?.flush()
     }
 
     public func publishPending() async throws {
