@@ -1,5 +1,6 @@
-/// The worker's concurrency limit, shared by all its plugin subscriptions: a job starts only once it holds a slot,
-/// and gives it back when it has published its result. Waiters are served in arrival order.
+/// A worker's concurrency limit, shared by all its plugin subscriptions: a job starts only once it holds a slot,
+/// and gives it back when its plugin has answered (`Worker.slots`); a result waiting for its commit holds one of
+/// `Worker.commits`. Waiters are served in arrival order.
 actor JobSlots {
     private var free: Int
     private var waiters: [CheckedContinuation<Void, Never>] = []

@@ -6,7 +6,9 @@ import RelayTransport
 
 /// Runs action jobs: consumes `relay.jobs.<plugin>` for each plugin it hosts (group `relay.workers.<plugin>`), runs
 /// each job with its connection and deadline, and publishes the result while acknowledging the job, in one
-/// transaction. Up to `concurrency` jobs run at once, across all its plugins (one limit for the worker).
+/// transaction. Up to `concurrency` jobs run at once, across all its plugins (one limit for the worker); a job's
+/// slot is given back once its plugin has answered, so the next job reaches the plugin while the result commits
+/// (at most `concurrency` results wait for their commit; beyond that a finished job keeps its slot).
 ///
 /// Shutdown: cancellation stops intake; jobs in flight finish (or reach their deadline), publish and acknowledge;
 /// then the warm plugin servers the worker used are stopped, with their process groups.
@@ -19,8 +21,10 @@ public final class Worker: Sendable {
     let metrics: PipelineMetrics
     let logger: Logger
     let committer: ResultCommitter
-    /// `concurrency` slots, shared by every plugin's subscription.
+    /// `concurrency` slots, shared by every plugin's subscription: held from a job's start to its plugin's answer.
     let slots: JobSlots
+    /// `concurrency` slots for results on their way to the bus: held from the plugin's answer to the commit.
+    let commits: JobSlots
 
     public init(
         bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
@@ -36,6 +40,7 @@ public final class Worker: Sendable {
         self.logger = logger
         self.committer = ResultCommitter(bus: bus)
         self.slots = JobSlots(self.concurrency)
+        self.commits = JobSlots(self.concurrency)
     }
 
     /// The consumer group of a plugin's job topic.
@@ -74,9 +79,13 @@ public final class Worker: Sendable {
             while let delivery = try await subscription.next() {
                 await slots.acquire()
                 group.addTask {
-                    // Jobs in flight finish even when intake stops.
-                    let outcome = await Task { try await self.handle(delivery) }.result
+                    // Jobs in flight finish even when intake stops (unstructured tasks: not cancelled with intake).
+                    let result = await Task { await self.runJob(delivery) }.value
+                    await self.commits.acquire()
                     await self.slots.release()
+                    let outcome = await Task { try await self.committer.commit(result, acknowledging: delivery) }
+                        .result
+                    await self.commits.release()
                     try outcome.get()
                 }
             }
@@ -84,15 +93,16 @@ public final class Worker: Sendable {
         }
     }
 
-    func handle(_ delivery: Delivery) async throws {
+    /// Runs a job and returns what to publish with its acknowledgement: the result, or a dead letter when the
+    /// message is not a job.
+    func runJob(_ delivery: Delivery) async -> BusMessage {
         let job: ReceivedJob
         switch Self.job(delivery.message.value) {
         case .success(let read): job = read
         case .failure(let error):
             metrics.deadLettered(sourceTopic: delivery.message.topic)
             let reason = "not a job: \(error); found \(MessageText.excerpt(delivery.message.value))"
-            try await bus.publish([DeadLetter(delivery, reason: reason).message], acknowledging: [delivery])
-            return
+            return DeadLetter(delivery, reason: reason).message
         }
         var start = job.start
         var route = job.route
@@ -131,9 +141,8 @@ public final class Worker: Sendable {
         logger.debug(
             "job \(action): \(event.status.rawValue)",
             metadata: ["job.id": "\(route.jobID)", "run.id": "\(route.runID)", "plugin": "\(plugin)"])
-        let result = BusMessage(
+        return BusMessage(
             topic: Topics.results, key: delivery.message.key, json: event.message(kind: .actionEvent).json)
-        try await committer.commit(result, acknowledging: delivery)
     }
 
     /// A job as the worker receives it: the start message, the action it names, Relay's routing data.
