@@ -22,7 +22,10 @@ public actor WarmPluginRunner: PluginRunner {
     /// The port of the running server, if any (for tests and diagnostics).
     public var port: Int? { server?.isRunning == true ? server?.port : nil }
 
-    public func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
+    /// Nonisolated: only finding (or starting) the server runs on the actor; the request, its JSON and the
+    /// response's run on the caller's executor, so a plugin's concurrent steps do not queue for the actor and the
+    /// response does not hop back onto it.
+    public nonisolated func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
         let server: ServerProcess
         do {
             server = try await ensureServer()
@@ -43,7 +46,7 @@ public actor WarmPluginRunner: PluginRunner {
             response = try await server.client.request(
                 .POST, path, body: JSONWriter.compact.bytes(start.message.json), timeout: timeout)
         } catch let failure as PluginHTTPClient.Failure where failure.kind == .timeout {
-            if self.server === server { self.server = nil }
+            await forget(server)
             server.stop()
             return ProcessPluginRunner.failure(
                 "the plugin did not finish within \(timeout); its server was killed and will be restarted",
@@ -80,6 +83,11 @@ public actor WarmPluginRunner: PluginRunner {
             return ProcessPluginRunner.failure(
                 "the plugin server's envelope is malformed: \(error.message)", kind: .server, meta: start.meta)
         }
+    }
+
+    /// Drops `server` if it is still the current one (the next step starts a fresh one).
+    private func forget(_ server: ServerProcess) {
+        if self.server === server { self.server = nil }
     }
 
     /// Stops the server and returns when it and everything it started are gone.

@@ -79,14 +79,19 @@ public final class Worker: Sendable {
             while let delivery = try await subscription.next() {
                 await slots.acquire()
                 group.addTask {
-                    // Jobs in flight finish even when intake stops (unstructured tasks: not cancelled with intake).
-                    let result = await Task { await self.runJob(delivery) }.value
-                    await self.commits.acquire()
-                    await self.slots.release()
-                    let outcome = await Task { try await self.committer.commit(result, acknowledging: delivery) }
-                        .result
-                    await self.commits.release()
-                    try outcome.get()
+                    // Jobs in flight finish even when intake stops (an unstructured task: not cancelled with intake).
+                    try await Task {
+                        let result = await self.runJob(delivery)
+                        await self.commits.acquire()
+                        await self.slots.release()
+                        do {
+                            try await self.committer.commit(result, acknowledging: delivery)
+                        } catch {
+                            await self.commits.release()
+                            throw error
+                        }
+                        await self.commits.release()
+                    }.value
                 }
             }
             try await group.waitForAll()
