@@ -126,6 +126,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                // The warm plugin runner's HTTP/1.1 client (PluginHTTPClient).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             // The OpenAPI document of the operator's API, served at /api/v1/openapi.json; the web UI's files
             // (index.html, app.js, app.css), served at / and /ui/.

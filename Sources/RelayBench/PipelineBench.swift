@@ -140,13 +140,26 @@ public struct PipelineBench: Sendable {
     private func embedded(
         _ messages: [BusMessage], workflow: Workflow, catalog: PluginCatalog, database: SQLiteDatabase
     ) async throws -> Measurement {
+        try await Self.embedded(
+            messages, workflow: workflow, catalog: catalog, database: database,
+            concurrency: configuration.concurrency)
+    }
+
+    /// Publishes `messages` into a dispatcher and a worker running `workflow` in this process, on the embedded bus
+    /// in `database`, and waits until every run has finished (`publishAndWait`); the services are stopped before
+    /// it returns (the worker's warm plugin servers with them).
+    static func embedded(
+        _ messages: [BusMessage], workflow: Workflow, catalog: PluginCatalog,
+        connections: ConnectionStore = ConnectionStore(), database: SQLiteDatabase, concurrency: Int
+    ) async throws -> Measurement {
         let bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(20))
         let store = try SQLRunStore(bus: bus)
-        let services = PipelineAssembly(workflows: [workflow], catalog: catalog, transport: bus)
-            .services(dispatcher: store, worker: .init(concurrency: configuration.concurrency))
+        let services = PipelineAssembly(
+            workflows: [workflow], catalog: catalog, connections: connections, transport: bus
+        ).services(dispatcher: store, worker: .init(concurrency: concurrency))
         let task = Task { try? await services.run() }
         defer { task.cancel() }
-        let measurement = try await Self.publishAndWait(messages, store: store, alreadyFinished: 0) {
+        let measurement = try await publishAndWait(messages, store: store, alreadyFinished: 0) {
             try await bus.publish($0)
         }
         task.cancel()

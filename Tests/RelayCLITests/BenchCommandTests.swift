@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// `relay bench` on the embedded bus: a chain of steps, and a fan-out (one for_each step per run).
+/// `relay bench` on the embedded bus: a chain of steps, and a fan-out (one for_each step per run); `relay plugin
+/// bench-runners --chain`: a chain of warm Python plugins.
 @Suite struct BenchCommandTests {
     @Test func theFanOutBenchRunsEveryItemOfEveryRun() async throws {
         let result = try await RelayProcess.run(["bench", "--events", "20", "--fan-out", "50"])
@@ -33,6 +34,38 @@ import Testing
             last.range(
                 of: #"^runs/s=\d+ steps/s=\d+ p50_ms=\d+\.\d\d p90_ms=\d+\.\d\d p99_ms=\d+\.\d\d max_ms=\d+\.\d\d$"#,
                 options: .regularExpression) != nil, "\(last)", sourceLocation: sourceLocation)
+    }
+
+    /// `relay plugin bench-runners --chain`: warm Python servers, driven alone and through the pipeline, in
+    /// alternating rounds; every run must succeed (the bench fails otherwise).
+    @Test(
+        .enabled(
+            if: ExternalTriggerTests.python != nil,
+            "no Python with insightconnect-plugin-runtime: run scripts/setup-python"))
+    func theChainBenchMeasuresThePluginServersAloneAndThroughRelay() async throws {
+        let result = try await RelayProcess.run([
+            "plugin", "bench-runners", "--chain", "6", "--chain-steps", "2", "--rounds", "2", "--python",
+            ExternalTriggerTests.python!,
+        ])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(result.status == 0, "\(result.stderr.suffix(3000))")
+        #expect(lines.first?.hasPrefix("calibration_ms=") == true, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("chain: runs=6 steps=2 concurrency=8 plugin=relay_test ") }, "\(lines)")
+        for round in 1...2 {
+            #expect(lines.contains { $0.hasPrefix("round \(round) servers alone: actions/s=") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("round \(round) through relay:  actions/s=") }, "\(lines)")
+        }
+        let last = lines.last ?? ""
+        #expect(
+            last.range(
+                of: #"^servers_actions_per_s=\d+ relay_actions_per_s=\d+ ratio=\d+\.\d{3}$"#,
+                options: .regularExpression) != nil, "\(last)")
+    }
+
+    @Test func theChainBenchRefusesAChainOfNoRuns() async throws {
+        let result = try await RelayProcess.run(["plugin", "bench-runners", "--chain", "0"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--chain: expected at least 1 run, found 0"), "\(result.stderr)")
     }
 
     @Test func aFanOutOutsideItsLimitsIsRefused() async throws {

@@ -1,34 +1,31 @@
 import Foundation
 import RelayCore
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// Keeps one `<command> http --port P` server of an external plugin running on loopback and POSTs each step to
 /// it (`/api/v1/actions/NAME`, `/api/v1/tasks/NAME`, `/api/v1/connection/test`). The server is started on first
 /// use and again after it dies. A step past its deadline gets an error result and the server is killed (a Python
 /// plugin cannot cancel a running step any other way); the next step starts a fresh one.
+///
+/// Steps go over `PluginHTTPClient`: keep-alive connections reused from step to step, the step's deadline a timer
+/// on the connection's event loop (no task and no thread per step besides the caller's).
 public actor WarmPluginRunner: PluginRunner {
     public let plugin: ExternalPlugin
     public let startupTimeout: Duration
     private var server: ServerProcess?
     private var starting: Task<ServerProcess, any Error>?
-    private let session: URLSession
 
     public init(plugin: ExternalPlugin, startupTimeout: Duration = .seconds(60)) {
         self.plugin = plugin
         self.startupTimeout = startupTimeout
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = 16
-        configuration.timeoutIntervalForRequest = 3600
-        self.session = URLSession(configuration: configuration)
     }
 
     /// The port of the running server, if any (for tests and diagnostics).
     public var port: Int? { server?.isRunning == true ? server?.port : nil }
 
-    public func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
+    /// Nonisolated: only finding (or starting) the server runs on the actor; the request, its JSON and the
+    /// response's run on the caller's executor, so a plugin's concurrent steps do not queue for the actor and the
+    /// response does not hop back onto it.
+    public nonisolated func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
         let server: ServerProcess
         do {
             server = try await ensureServer()
@@ -44,26 +41,16 @@ public actor WarmPluginRunner: PluginRunner {
         case .trigger(let name): path = "/api/v1/triggers/\(name)/test"
         case .connectionTest: path = "/api/v1/connection/test"
         }
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(server.port)\(path)")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(JSONWriter.compact.bytes(start.message.json))
-        let session = self.session
-        let prepared = request
-        let outcome: (Data, HTTPURLResponse)?
+        let response: PluginHTTPClient.Response
         do {
-            outcome = try await withThrowingTaskGroup(of: (Data, HTTPURLResponse)?.self) { group in
-                group.addTask {
-                    let (data, response) = try await session.data(for: prepared)
-                    return (data, response as! HTTPURLResponse)
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
-            }
+            response = try await server.client.request(
+                .POST, path, body: JSONWriter.compact.bytes(start.message.json), timeout: timeout)
+        } catch let failure as PluginHTTPClient.Failure where failure.kind == .timeout {
+            await forget(server)
+            server.stop()
+            return ProcessPluginRunner.failure(
+                "the plugin did not finish within \(timeout); its server was killed and will be restarted",
+                kind: .timeout, meta: start.meta)
         } catch {
             if !server.isRunning {
                 return ProcessPluginRunner.failure(
@@ -71,37 +58,36 @@ public actor WarmPluginRunner: PluginRunner {
                     meta: start.meta)
             }
             return ProcessPluginRunner.failure(
-                "the plugin server did not answer: \(error.localizedDescription)", kind: .server, meta: start.meta)
+                "the plugin server did not answer: \(error)", kind: .server, meta: start.meta)
         }
-        guard let (data, response) = outcome else {
-            server.stop()
-            self.server = nil
-            return ProcessPluginRunner.failure(
-                "the plugin did not finish within \(timeout); its server was killed and will be restarted",
-                kind: .timeout, meta: start.meta)
-        }
-        if response.statusCode == 204 { return .success(.null, meta: start.meta) }
+        if response.status == 204 { return .success(.null, meta: start.meta) }
         // Python's json.dumps writes Infinity and NaN: read them, so the worker fails the step saying why.
-        guard let json = try? JSONParser.parsePythonStyle(bytes: Array(data)), let message = try? V1Message(json: json)
+        guard let json = try? JSONParser.parsePythonStyle(bytes: response.body),
+            let message = try? V1Message(json: json)
         else {
             return ProcessPluginRunner.failure(
-                "the plugin server answered HTTP \(response.statusCode) without a v1 envelope: "
-                    + "\(EnvelopeReader.excerpt(Array(data)))",
+                "the plugin server answered HTTP \(response.status) without a v1 envelope: "
+                    + "\(EnvelopeReader.excerpt(response.body))",
                 kind: .server, meta: start.meta)
         }
         do {
             var event = try StepEvent(body: message.body)
             if event.status == .error {
                 event.errorKind =
-                    response.statusCode == 400
+                    response.status == 400
                     ? (event.exception != nil ? .plugin : .client)
-                    : response.statusCode == 501 ? .notImplemented : .server
+                    : response.status == 501 ? .notImplemented : .server
             }
             return event
         } catch {
             return ProcessPluginRunner.failure(
                 "the plugin server's envelope is malformed: \(error.message)", kind: .server, meta: start.meta)
         }
+    }
+
+    /// Drops `server` if it is still the current one (the next step starts a fresh one).
+    private func forget(_ server: ServerProcess) {
+        if self.server === server { self.server = nil }
     }
 
     /// Stops the server and returns when it and everything it started are gone.
@@ -120,8 +106,7 @@ public actor WarmPluginRunner: PluginRunner {
         if let starting { return try await starting.value }
         let plugin = self.plugin
         let timeout = startupTimeout
-        let session = self.session
-        let task = Task { try await ServerProcess.start(plugin: plugin, timeout: timeout, session: session) }
+        let task = Task { try await ServerProcess.start(plugin: plugin, timeout: timeout) }
         starting = task
         defer { starting = nil }
         let started = try await task.value
@@ -131,14 +116,16 @@ public actor WarmPluginRunner: PluginRunner {
 }
 
 /// One running `http` server process of a plugin, in its own process group: stopping it (or its exit) ends
-/// everything it started, such as gunicorn's workers.
+/// everything it started, such as gunicorn's workers. Its client keeps the connections to it.
 final class ServerProcess: Sendable {
     let port: Int
+    let client: PluginHTTPClient
     private let process: PluginProcess
     private let logURL: URL
 
     private init(port: Int, process: PluginProcess, logURL: URL) {
         self.port = port
+        self.client = PluginHTTPClient(port: port)
         self.process = process
         self.logURL = logURL
     }
@@ -150,12 +137,14 @@ final class ServerProcess: Sendable {
 
     /// Ends the server's group without waiting: SIGTERM now, SIGKILL after 3 s to what is left.
     func stop() {
+        client.close()
         guard process.isRunning else { return }
         process.terminate(grace: .seconds(3))
     }
 
     /// Ends the server's group and returns when its leader is gone.
     func stopAndWait() async {
+        client.close()
         await process.stop(grace: .seconds(3))
     }
 
@@ -171,7 +160,7 @@ final class ServerProcess: Sendable {
         try? FileManager.default.removeItem(at: logURL)
     }
 
-    static func start(plugin: ExternalPlugin, timeout: Duration, session: URLSession) async throws -> ServerProcess {
+    static func start(plugin: ExternalPlugin, timeout: Duration) async throws -> ServerProcess {
         let port = try LoopbackPort.free()
         let logURL = FileManager.default.temporaryDirectory.appendingPathComponent(
             "relay-plugin-\(UUID().uuidString).log")
@@ -187,16 +176,13 @@ final class ServerProcess: Sendable {
             workingDirectory: plugin.workingDirectory, stdin: null, stdout: log, stderr: log)
         let server = ServerProcess(port: port, process: process, logURL: logURL)
         let deadline = ContinuousClock.now + timeout
-        let status = URL(string: "http://127.0.0.1:\(port)/api/v1/status")!
         while ContinuousClock.now < deadline {
             if let termination = process.termination {
                 throw RelayError(
                     .plugin, "the server \(termination) while starting; its output: \(server.outputTail())")
             }
-            var request = URLRequest(url: status)
-            request.timeoutInterval = 2
-            if let (_, response) = try? await session.data(for: request),
-                (response as? HTTPURLResponse)?.statusCode == 200
+            if let response = try? await server.client.request(.GET, "/api/v1/status", timeout: .seconds(2)),
+                response.status == 200
             {
                 return server
             }
