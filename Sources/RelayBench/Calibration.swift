@@ -41,6 +41,16 @@ public enum Calibration {
     }
 }
 
+/// The most memory this process has held in RAM so far (`ru_maxrss`), in MiB.
+enum ProcessMemory {
+    static var peakMiB: Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        // Linux reports kilobytes.
+        return Double(usage.ru_maxrss) / 1024
+    }
+}
+
 /// CPU time this process has used (user and system), in seconds: on a machine shared with other work, the CPU a
 /// bench spends per step is steadier than its wall-clock figures.
 enum ProcessCPU {

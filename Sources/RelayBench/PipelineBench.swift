@@ -250,7 +250,7 @@ public struct PipelineBench: Sendable {
             "bus=kafka workers=\(kafka.workers) partitions=\(kafka.partitions) sequential=\(runs) steps=\(steps)"
                 + String(
                     format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, measurement.cpu * 1e6 / Double(runs * steps))
-                + " failed_runs=\(failed)")
+                + String(format: " peak_rss_mib=%.0f", ProcessMemory.peakMiB) + " failed_runs=\(failed)")
         print(BenchFigures.sequentialLine(latencies: measurement.latencies, runs: runs, steps: steps, seconds: seconds))
     }
 
@@ -278,7 +278,7 @@ public struct PipelineBench: Sendable {
                 + String(
                     format: " seconds=%.2f cpu_us_per_step=%.0f", seconds,
                     measurement.cpu * 1e6 / Double(events * steps))
-                + " failed_runs=\(failed)")
+                + String(format: " peak_rss_mib=%.0f", ProcessMemory.peakMiB) + " failed_runs=\(failed)")
         print(
             String(
                 format: "runs/s=%.0f steps/s=%.0f p50_ms=%.0f p99_ms=%.0f",

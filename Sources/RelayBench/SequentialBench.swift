@@ -86,7 +86,7 @@ struct SequentialBench {
         print(
             "bus=embedded sequential=\(runs) warm_up=\(warmUp) steps=\(steps)"
                 + String(format: " seconds=%.2f cpu_us_per_step=%.0f", seconds, cpu * 1e6 / Double(runs * steps))
-                + " failed_runs=\(failed)")
+                + String(format: " peak_rss_mib=%.0f", ProcessMemory.peakMiB) + " failed_runs=\(failed)")
         print(BenchFigures.sequentialLine(latencies: latencies, runs: runs, steps: steps, seconds: seconds))
     }
 }
