@@ -21,6 +21,8 @@ public final class SQLRunStore: RunStore, Sendable {
     private let commit: Commit
     /// Where `pipelinedTransaction` leaves what its outbox publishes (nil on the embedded bus, and for a reader).
     private let pipeline: PublishPipeline?
+    /// The trigger events of runs in flight, for the decisions' scopes.
+    private let triggers = TriggerEventCache()
 
     private enum Commit: Sendable {
         case embedded(EmbeddedBus)
@@ -145,25 +147,28 @@ public final class SQLRunStore: RunStore, Sendable {
         acknowledging deliveries: [Delivery],
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
     ) async throws -> T {
+        let (decide, staging) = decision(body)
         switch commit {
         case .embedded(let bus):
-            return try await bus.transaction(acknowledging: deliveries) { db in
-                try body(SQLRunStoreTransaction(db: db))
-            }
+            let value = try await bus.transaction(acknowledging: deliveries) { db in try decide(db) }
+            staging.commit()
+            return value
         case .outbox(let outbox, let transport):
             let (value, wrote) = try await outbox.database.transaction { db -> (T, Bool) in
-                let (value, messages) = try body(SQLRunStoreTransaction(db: db))
+                let (value, messages) = try decide(db)
                 try outbox.insert(messages, in: db)
                 return (value, !messages.isEmpty)
             }
+            staging.commit()
             if wrote { try await outbox.publish(through: transport) }
             if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
             return value
         case .shared(let outbox, let transport):
             let (value, written) = try await database.writeTransaction { db -> (T, [SharedOutbox.Row]) in
-                let (value, messages) = try body(SQLRunStoreTransaction(db: db))
+                let (value, messages) = try decide(db)
                 return (value, try outbox.insert(messages, in: db))
             }
+            staging.commit()
             if !written.isEmpty { try await outbox.publish(written, through: transport) }
             if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
             return value
@@ -177,13 +182,15 @@ public final class SQLRunStore: RunStore, Sendable {
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
     ) async throws -> T {
         guard let pipeline else { return try await transaction(acknowledging: deliveries, body) }
+        let (decide, staging) = decision(body)
         switch commit {
         case .outbox(let outbox, let transport):
             let (value, wrote) = try await outbox.database.transaction { db -> (T, Bool) in
-                let (value, messages) = try body(SQLRunStoreTransaction(db: db))
+                let (value, messages) = try decide(db)
                 try outbox.insert(messages, in: db)
                 return (value, !messages.isEmpty)
             }
+            staging.commit()
             // (The outbox is published whole, oldest first: this batch's messages, and any committed since.)
             let publish: (@Sendable () async throws -> Void)? =
                 wrote ? { @Sendable in try await outbox.publish(through: transport) } : nil
@@ -191,9 +198,10 @@ public final class SQLRunStore: RunStore, Sendable {
             return value
         case .shared(let outbox, let transport):
             let (value, written) = try await database.writeTransaction { db -> (T, [SharedOutbox.Row]) in
-                let (value, messages) = try body(SQLRunStoreTransaction(db: db))
+                let (value, messages) = try decide(db)
                 return (value, try outbox.insert(messages, in: db))
             }
+            staging.commit()
             let publish: (@Sendable () async throws -> Void)? =
                 written.isEmpty ? nil : { @Sendable in try await outbox.publish(written, through: transport) }
             try await pipeline.submit(publish: publish, acknowledging: deliveries)
@@ -201,6 +209,15 @@ public final class SQLRunStore: RunStore, Sendable {
         case .embedded, .none:
             return try await transaction(acknowledging: deliveries, body)
         }
+    }
+
+    /// The body over a transaction of this store, and the view of the trigger-event cache it decides with (to
+    /// commit once the transaction has).
+    private func decision<T>(
+        _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
+    ) -> (@Sendable (any SQLSession) throws -> (T, [BusMessage]), TriggerEventCache.Staging) {
+        let staging = TriggerEventCache.Staging(triggers)
+        return ({ db in try body(SQLRunStoreTransaction(db: db, triggers: staging)) }, staging)
     }
 
     public func flush() async throws {

@@ -4,6 +4,8 @@ import RelayTransport
 /// The dispatcher's reads and writes inside one transaction of a `SQLRunStore`.
 struct SQLRunStoreTransaction: RunStoreTransaction {
     let db: any SQLSession
+    /// The trigger events of runs in flight, parsed, as this transaction sees them (nil: read each time).
+    var triggers: TriggerEventCache.Staging? = nil
 
     func recordEvent(_ event: TriggerEvent) throws -> Bool {
         try db.query(
@@ -176,6 +178,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool {
+        triggers?.forget(id)
         try db.query(
             """
             UPDATE runs SET status = ?, finished_at = ?, error = ?, output = ?, deadline_at = NULL
@@ -224,7 +227,14 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func scope(runID: String) throws -> Template.Scope {
-        let event = try db.query("SELECT trigger_event FROM runs WHERE id = ?", [.text(runID)]).first?.first?.text
+        var trigger = triggers?[runID]
+        if trigger == nil {
+            let text = try db.query("SELECT trigger_event FROM runs WHERE id = ?", [.text(runID)]).first?.first?.text
+            if let text, let parsed = try? JSONParser.parse(text) {
+                trigger = parsed
+                triggers?.keep(parsed, of: runID, bytes: text.utf8.count)
+            }
+        }
         var steps = JSONObject()
         for row in try db.query(
             "SELECT step_id, status, output, error FROM steps WHERE run_id = ? ORDER BY attempt", [.text(runID)])
@@ -236,7 +246,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             entry["error"] = row[3].text.map(JSONValue.string) ?? .null
             steps[row[0].text ?? ""] = .object(entry)
         }
-        return Template.Scope(trigger: event.flatMap { try? JSONParser.parse($0) } ?? [:], steps: steps)
+        return Template.Scope(trigger: trigger ?? [:], steps: steps)
     }
 }
 

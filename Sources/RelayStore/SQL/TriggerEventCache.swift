@@ -1,0 +1,97 @@
+import RelayCore
+import Synchronization
+
+/// The trigger events of runs in flight, parsed, by run id: a run's trigger event never changes once the run is
+/// created, and the dispatcher renders over it at every step (it used to be read and parsed again each time).
+/// Bounded: at most `byteCapacity` bytes of events' text in all, and only events whose text is at most
+/// `maximumBytes` long (a larger one is read as before); a run's entry goes when the run ends, or, when the cache is
+/// full, the oldest goes. (A burst of 10,000 small events keeps them all: a few MiB.)
+/// Being immutable, an entry is right for every dispatcher that shares the store. A transaction reads through a
+/// `Staging`, whose additions and removals reach the cache only once the transaction has committed.
+final class TriggerEventCache: Sendable {
+    private struct State {
+        var events: [String: (event: JSONValue, bytes: Int)] = [:]
+        var bytes = 0
+        /// Run ids in the order they came in (some may have gone already).
+        var order: [String] = []
+        var start = 0
+    }
+
+    private let state = Mutex(State())
+    let byteCapacity: Int
+    let maximumBytes: Int
+
+    init(byteCapacity: Int = 16 << 20, maximumBytes: Int = 16 << 10) {
+        self.byteCapacity = byteCapacity
+        self.maximumBytes = maximumBytes
+    }
+
+    subscript(runID: String) -> JSONValue? { state.withLock { $0.events[runID]?.event } }
+
+    /// Run ids the order list holds (for tests: it does not grow with every run ever kept).
+    var tracked: Int { state.withLock { $0.order.count - $0.start } }
+
+    /// Keeps the event of `runID` (parsed from `bytes` bytes of text).
+    func keep(_ event: JSONValue, of runID: String, bytes: Int) {
+        guard bytes <= maximumBytes else { return }
+        state.withLock { state in
+            guard state.events.updateValue((event, bytes), forKey: runID) == nil else { return }
+            state.bytes += bytes
+            state.order.append(runID)
+            while state.bytes > byteCapacity, state.start < state.order.count {
+                if let gone = state.events.removeValue(forKey: state.order[state.start]) { state.bytes -= gone.bytes }
+                state.start += 1
+            }
+            // Ended runs leave their ids in the order list: it is compacted once it is twice what is kept.
+            if state.order.count - state.start > 2 * state.events.count + 1024 {
+                let events = state.events
+                state.order = state.order[state.start...].filter { events[$0] != nil }
+                state.start = 0
+            }
+        }
+    }
+
+    /// The run has ended: its event is not needed any more.
+    func forget(_ runID: String) {
+        state.withLock { state in
+            if let gone = state.events.removeValue(forKey: runID) { state.bytes -= gone.bytes }
+        }
+    }
+}
+
+extension TriggerEventCache {
+    /// One transaction's view of the cache: reads see the cache and what the transaction kept; what it keeps or
+    /// forgets reaches the cache at `commit` (after the transaction has committed), never from a rolled-back one.
+    final class Staging: Sendable {
+        private let cache: TriggerEventCache
+        private let changes = Mutex<(kept: [String: (JSONValue, Int)], forgotten: Set<String>)>(([:], []))
+
+        init(_ cache: TriggerEventCache) { self.cache = cache }
+
+        subscript(runID: String) -> JSONValue? {
+            let staged = changes.withLock { changes -> JSONValue?? in
+                if changes.forgotten.contains(runID) { return .some(nil) }
+                return changes.kept[runID].map { .some($0.0) }
+            }
+            if let staged { return staged }
+            return cache[runID]
+        }
+
+        func keep(_ event: JSONValue, of runID: String, bytes: Int) {
+            changes.withLock { $0.kept[runID] = (event, bytes) }
+        }
+
+        func forget(_ runID: String) {
+            changes.withLock { _ = $0.forgotten.insert(runID) }
+        }
+
+        /// The transaction committed: its changes go to the cache.
+        func commit() {
+            let (kept, forgotten) = changes.withLock { ($0.kept, $0.forgotten) }
+            for (runID, (event, bytes)) in kept where !forgotten.contains(runID) {
+                cache.keep(event, of: runID, bytes: bytes)
+            }
+            for runID in forgotten { cache.forget(runID) }
+        }
+    }
+}
