@@ -147,34 +147,16 @@ public final class SQLRunStore: RunStore, Sendable {
         acknowledging deliveries: [Delivery],
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
     ) async throws -> T {
-        let (decide, staging) = decision(body)
-        switch commit {
-        case .embedded(let bus):
+        if case .embedded(let bus) = commit {
+            let (decide, staging) = decision(body)
             let value = try await bus.transaction(acknowledging: deliveries) { db in try decide(db) }
             staging.commit()
             return value
-        case .outbox(let outbox, let transport):
-            let (value, wrote) = try await outbox.database.transaction { db -> (T, Bool) in
-                let (value, messages) = try decide(db)
-                try outbox.insert(messages, in: db)
-                return (value, !messages.isEmpty)
-            }
-            staging.commit()
-            if wrote { try await outbox.publish(through: transport) }
-            if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
-            return value
-        case .shared(let outbox, let transport):
-            let (value, written) = try await database.writeTransaction { db -> (T, [SharedOutbox.Row]) in
-                let (value, messages) = try decide(db)
-                return (value, try outbox.insert(messages, in: db))
-            }
-            staging.commit()
-            if !written.isEmpty { try await outbox.publish(written, through: transport) }
-            if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
-            return value
-        case .none:
-            throw RelayError(.configuration, "\(database.location): this run store was opened for reading only")
         }
+        let (value, publish, transport) = try await commitToOutbox(body)
+        try await publish?()
+        if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
+        return value
     }
 
     public func pipelinedTransaction<T: Sendable>(
@@ -182,6 +164,19 @@ public final class SQLRunStore: RunStore, Sendable {
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
     ) async throws -> T {
         guard let pipeline else { return try await transaction(acknowledging: deliveries, body) }
+        let (value, publish, _) = try await commitToOutbox(body)
+        try await pipeline.submit(publish: publish, acknowledging: deliveries)
+        return value
+    }
+
+    /// Publishes what a decision wrote to an outbox.
+    typealias Publish = @Sendable () async throws -> Void
+
+    /// Commits `body`'s decision with its messages in the outbox (SQLite's own, or PostgreSQL's shared one);
+    /// returns its value, what publishes those messages (nil: it wrote none) and the transport they go through.
+    private func commitToOutbox<T: Sendable>(
+        _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
+    ) async throws -> (T, Publish?, any Transport) {
         let (decide, staging) = decision(body)
         switch commit {
         case .outbox(let outbox, let transport):
@@ -191,23 +186,19 @@ public final class SQLRunStore: RunStore, Sendable {
                 return (value, !messages.isEmpty)
             }
             staging.commit()
-            // (The outbox is published whole, oldest first: this batch's messages, and any committed since.)
-            let publish: (@Sendable () async throws -> Void)? =
-                wrote ? { @Sendable in try await outbox.publish(through: transport) } : nil
-            try await pipeline.submit(publish: publish, acknowledging: deliveries)
-            return value
+            // (The outbox is published whole, oldest first: these messages, and any committed since.)
+            let publish: Publish = { try await outbox.publish(through: transport) }
+            return (value, wrote ? publish : nil, transport)
         case .shared(let outbox, let transport):
             let (value, written) = try await database.writeTransaction { db -> (T, [SharedOutbox.Row]) in
                 let (value, messages) = try decide(db)
                 return (value, try outbox.insert(messages, in: db))
             }
             staging.commit()
-            let publish: (@Sendable () async throws -> Void)? =
-                written.isEmpty ? nil : { @Sendable in try await outbox.publish(written, through: transport) }
-            try await pipeline.submit(publish: publish, acknowledging: deliveries)
-            return value
+            let publish: Publish = { try await outbox.publish(written, through: transport) }
+            return (value, written.isEmpty ? nil : publish, transport)
         case .embedded, .none:
-            return try await transaction(acknowledging: deliveries, body)
+            throw RelayError(.configuration, "\(database.location): this run store was opened for reading only")
         }
     }
 
