@@ -315,10 +315,9 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
     let group: String
     let tracker: AckTracker
     private let position: Mutex<(cursor: Int64, buffer: [Delivery], closed: Bool)>
-    /// The hand-off's epoch this subscription is synced at (`LocalHandOff`): it has every message of its topic
-    /// committed by then; nil when it must read the table (at first, after another connection's commit, and after
-    /// a wait that no local publish ended, so that a poll finds what other processes published).
-    private let synced = Mutex<UInt64?>(nil)
+    /// Its id in the hand-off (`LocalHandOff`), which knows the epoch it is synced at: it has every message of its
+    /// topic committed by then; it is not synced (it reads the table) at first, after another connection's commit,
+    /// and after a wait that no local publish ended, so that a poll finds what other processes published.
     private let handOffID: Int
     /// Offsets acknowledged beyond the committed position before this subscription: passed over.
     private let acknowledged: Set<Int64>
@@ -352,8 +351,7 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
             // Read before looking: a publish that commits after the look moves it, and the wait below returns at
             // once instead of sleeping a poll interval with a message waiting.
             let seen = bus.publishes(of: topic)
-            if let (handed, epoch) = bus.handOff.take(handOffID, topic: topic, syncedAt: synced.withLock { $0 }) {
-                synced.withLock { $0 = epoch }
+            if let handed = bus.handOff.take(handOffID, topic: topic) {
                 if !handed.isEmpty {
                     add(handed.filter { $0.offset > cursor })
                     continue
@@ -361,14 +359,13 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
                 // Nothing new here: wait for a local publish; after a wait no local publish ended, read the table
                 // (other processes publish too).
                 await bus.waitForPublish(topic: topic, after: seen, timeout: bus.pollInterval)
-                if bus.publishes(of: topic) == seen { synced.withLock { $0 = nil } }
+                if bus.publishes(of: topic) == seen { bus.handOff.synced(handOffID, topic: topic, at: nil) }
                 continue
             }
             let limit = 256
             let (batch, epoch) = try await bus.fetchWithEpoch(topic: topic, after: cursor, limit: limit)
             // A full batch may have more behind it: read again rather than take what was kept.
-            synced.withLock { $0 = batch.count < limit ? epoch : nil }
-            if batch.count < limit { bus.handOff.synced(handOffID, topic: topic, at: epoch) }
+            bus.handOff.synced(handOffID, topic: topic, at: batch.count < limit ? epoch : nil)
             add(batch)
         }
     }

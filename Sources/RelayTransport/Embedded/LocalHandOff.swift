@@ -27,6 +27,44 @@ final class LocalHandOff: Sendable {
         /// The epoch each subscription of the topic is synced at (nil: it will read the table).
         var subscribers: [Int: UInt64?] = [:]
 
+        /// Keeps a message, dropping the oldest past `capacity` messages or `byteCapacity` bytes.
+        mutating func keep(_ message: Kept, capacity: Int, byteCapacity: Int) {
+            kept.append(message)
+            bytes += message.delivery.message.value.count
+            var excess = 0
+            var left = bytes
+            while kept.count - excess > capacity || (left > byteCapacity && excess < kept.count) {
+                left -= kept[excess].delivery.message.value.count
+                excess += 1
+            }
+            drop(excess)
+        }
+
+        /// What subscription `id` gets next (see `LocalHandOff.take`); `epoch` is the current one.
+        mutating func take(_ id: Int, foreignEpoch: UInt64, epoch now: UInt64) -> [Delivery]? {
+            // (A subscription that has closed is not registered again.)
+            guard let synced = subscribers[id] else { return nil }
+            guard let epoch = synced, foreignEpoch <= epoch, droppedThrough <= epoch else {
+                subscribers[id] = .some(nil)
+                return nil
+            }
+            // Kept in epoch order: the first after `epoch` by binary search.
+            var low = 0
+            var high = kept.count
+            while low < high {
+                let middle = (low + high) / 2
+                if kept[middle].epoch <= epoch { low = middle + 1 } else { high = middle }
+            }
+            let taken = kept[low...].map(\.delivery)
+            subscribers[id] = now
+            // What every synced subscription of the topic has taken is dropped.
+            let oldest = subscribers.values.compactMap { $0 }.min() ?? now
+            var passed = 0
+            while passed < kept.count, kept[passed].epoch <= oldest { passed += 1 }
+            drop(passed)
+            return taken
+        }
+
         /// Drops the first `count` kept messages.
         mutating func drop(_ count: Int) {
             guard count > 0 else { return }
@@ -81,55 +119,29 @@ final class LocalHandOff: Sendable {
             state.epoch += 1
             if dataVersion == nil || dataVersion != state.dataVersion { state.foreignEpoch = state.epoch }
             state.dataVersion = dataVersion
-            for (offset, message) in inserted where state.topics[message.topic] != nil {
-                state.topics[message.topic]!.kept.append(
-                    Kept(epoch: state.epoch, delivery: Delivery(message: message, offset: offset, group: "")))
-                state.topics[message.topic]!.bytes += message.value.count
-            }
-            for (_, message) in inserted {
-                guard let topic = state.topics[message.topic] else { continue }
-                var excess = 0
-                var bytes = topic.bytes
-                while topic.kept.count - excess > capacity || (bytes > byteCapacity && excess < topic.kept.count) {
-                    bytes -= topic.kept[excess].delivery.message.value.count
-                    excess += 1
-                }
-                state.topics[message.topic]!.drop(excess)
+            for (offset, message) in inserted {
+                state.topics[message.topic]?.keep(
+                    Kept(epoch: state.epoch, delivery: Delivery(message: message, offset: offset, group: "")),
+                    capacity: capacity, byteCapacity: byteCapacity)
             }
         }
     }
 
-    /// What subscription `id`, synced at `epoch` (nil: not synced), gets next: `topic`'s messages kept since, and
-    /// the epoch it is synced at with them; nil when it must read the table.
-    func take(_ id: Int, topic: String, syncedAt epoch: UInt64?) -> (deliveries: [Delivery], epoch: UInt64)? {
+    /// What subscription `id` gets next, synced as `synced` last left it: `topic`'s messages kept since the epoch
+    /// it is synced at (it is synced at the current one with them); nil when it must read the table (and is no
+    /// longer synced).
+    func take(_ id: Int, topic: String) -> [Delivery]? {
         state.withLock { state in
-            guard let epoch, state.foreignEpoch <= epoch, let kept = state.topics[topic],
-                kept.droppedThrough <= epoch
-            else {
-                state.topics[topic]?.subscribers[id] = .some(nil)
-                return nil
-            }
-            // Kept in epoch order: the first after `epoch` by binary search.
-            var low = 0
-            var high = kept.kept.count
-            while low < high {
-                let middle = (low + high) / 2
-                if kept.kept[middle].epoch <= epoch { low = middle + 1 } else { high = middle }
-            }
-            let taken = kept.kept[low...].map(\.delivery)
-            let now = state.epoch
-            state.topics[topic]!.subscribers[id] = now
-            // What every synced subscription of the topic has taken is dropped.
-            let oldest = state.topics[topic]!.subscribers.values.compactMap { $0 }.min() ?? now
-            var passed = 0
-            while passed < kept.kept.count, kept.kept[passed].epoch <= oldest { passed += 1 }
-            state.topics[topic]!.drop(passed)
-            return (taken, now)
+            state.topics[topic]?.take(id, foreignEpoch: state.foreignEpoch, epoch: state.epoch)
         }
     }
 
-    /// Subscription `id` has read the table at `epoch`: it is synced there.
-    func synced(_ id: Int, topic: String, at epoch: UInt64) {
-        state.withLock { $0.topics[topic]?.subscribers[id] = epoch }
+    /// Subscription `id` has read the table at `epoch` and is synced there; nil: it must read the table again.
+    func synced(_ id: Int, topic: String, at epoch: UInt64?) {
+        state.withLock { state in
+            // (A subscription that has closed is not registered again.)
+            guard state.topics[topic]?.subscribers[id] != nil else { return }
+            state.topics[topic]?.subscribers[id] = .some(epoch)
+        }
     }
 }
