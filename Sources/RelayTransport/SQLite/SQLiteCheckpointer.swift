@@ -41,20 +41,11 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         self.thresholdPages = thresholdPages
         self.restartPages = restartPages
         self.nextAt = thresholdPages
-        var db: OpaquePointer?
-        let status = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
-        guard status == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            sqlite3_close(db)
-            throw RelayError(.io, "\(path): cannot open the database for checkpoints: \(message)")
-        }
         // A connection finds the WAL when it first reads the file; until then a checkpoint does nothing (and says
         // SQLITE_OK, with -1 frames).
-        guard sqlite3_exec(db, "PRAGMA journal_mode=WAL", nil, nil, nil) == SQLITE_OK else {
-            let message = String(cString: sqlite3_errmsg(db))
-            sqlite3_close(db)
-            throw RelayError(.io, "\(path): cannot open the database for checkpoints: \(message)")
-        }
+        let db = try SQLiteDatabase.open(
+            path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, purpose: " for checkpoints",
+            firstStatement: "PRAGMA journal_mode=WAL")
         handle = db
     }
 

@@ -43,14 +43,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
         queue = DispatchQueue(label: "relay.sqlite")
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        var db: OpaquePointer?
-        // sqlite3_open_v2 allocates the handle even on failure; it must be closed either way.
-        let status = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nil)
-        guard status == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            sqlite3_close(db)
-            throw RelayError(.io, "\(path): cannot open the database: \(message)")
-        }
+        let db = try Self.open(path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX)
         handle = db
         sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
         let inMemory = path == ":memory:" || path.isEmpty
@@ -63,6 +56,23 @@ public final class SQLiteDatabase: @unchecked Sendable {
             throw error
         }
         checkpointer?.hook(db) { [weak self] waitForThread in self?.queueWriterCheckpoint(waitForThread) }
+    }
+
+    /// A connection to `path` (`purpose`: what the error calls it), or the error SQLite gave. `firstStatement` runs
+    /// on it before it is returned (a failure closes it).
+    static func open(_ path: String, flags: Int32, purpose: String = "", firstStatement: String? = nil) throws
+        -> OpaquePointer
+    {
+        var db: OpaquePointer?
+        // sqlite3_open_v2 allocates the handle even on failure; it must be closed either way.
+        guard sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK, let db,
+            firstStatement.map({ sqlite3_exec(db, $0, nil, nil, nil) == SQLITE_OK }) ?? true
+        else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            throw RelayError(.io, "\(path): cannot open the database\(purpose): \(message)")
+        }
+        return db
     }
 
     deinit {
@@ -93,43 +103,26 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public func transaction<T: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection) throws -> T, afterCommit: (@Sendable (T) -> Void)? = nil
     ) async throws -> T {
-        let inline = ifFree { () -> Result<T, any Error>? in
-            do {
-                guard let value = try lockedTransaction(body, waitForWriters: false) else { return nil }
-                afterCommit?(value)
-                return .success(value)
-            } catch {
-                return .failure(error)
-            }
-        }
-        if let inline, let result = inline { return try result.get() }
-        return try await withCheckedThrowingContinuation { continuation in
-            onQueue {
-                let result = self.locked {
-                    Result {
-                        // (Never nil when it may wait.)
-                        let value = try self.lockedTransaction(body, waitForWriters: true)!
-                        afterCommit?(value)
-                        return value
-                    }
-                }
-                continuation.resume(with: result)
-            }
+        try await run { mayWait in
+            guard let value = try self.lockedTransaction(body, waitForWriters: mayWait) else { return nil }
+            afterCommit?(value)
+            return value
         }
     }
 
     /// Reads without a write lock: on the caller's thread when the connection is free, else on the database queue.
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         SQLiteDatabase.counters.reads.add(1, ordering: .relaxed)
-        let inline = ifFree { Result { try body(SQLiteConnection(handle: self.handle!, statements: self.statements)) } }
-        if let inline { return try inline.get() }
+        return try await run { _ in try body(self.connection) }
+    }
+
+    /// Runs `work` holding the connection: on the caller's thread if the connection is free and nothing is queued
+    /// (`work(false)`: it must not wait, and returns nil when it would have to), else on the database queue
+    /// (`work(true)`, never nil).
+    private func run<T: Sendable>(_ work: @escaping @Sendable (_ mayWait: Bool) throws -> T?) async throws -> T {
+        if let inline = ifFree({ Result { try work(false) } }), let value = try inline.get() { return value }
         return try await withCheckedThrowingContinuation { continuation in
-            onQueue {
-                continuation.resume(
-                    with: self.locked {
-                        Result { try body(SQLiteConnection(handle: self.handle!, statements: self.statements)) }
-                    })
-            }
+            onQueue { continuation.resume(with: self.locked { Result { try work(true)! } }) }
         }
     }
 
@@ -141,8 +134,11 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     /// Executes `sql` outside any transaction, blocking the caller; not from inside `transaction` or `read`.
     public func syncExecute(_ sql: String) throws {
-        try locked { try SQLiteConnection(handle: handle!, statements: statements).execute(sql) }
+        try locked { try connection.execute(sql) }
     }
+
+    /// The connection's statements: only while holding the lock.
+    private var connection: SQLiteConnection { SQLiteConnection(handle: handle!, statements: statements) }
 
     /// Runs `body` holding the connection, waiting for it if need be (not on the cooperative pool: on the database
     /// queue, or in a blocking call of the caller's).
@@ -179,12 +175,12 @@ public final class SQLiteDatabase: @unchecked Sendable {
         }
     }
 
-    private static var currentThread: UInt { UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
+    private static var currentThread: UInt { UInt(pthread_self()) }
 
     /// BEGIN IMMEDIATE, `body`, COMMIT (ROLLBACK on error), holding the lock. Nil, with nothing done, when
     /// `waitForWriters` is false and another process holds the file's write lock.
     private func lockedTransaction<T>(_ body: (SQLiteConnection) throws -> T, waitForWriters: Bool) throws -> T? {
-        let connection = SQLiteConnection(handle: handle!, statements: statements)
+        let connection = self.connection
         if waitForWriters {
             try connection.control("BEGIN IMMEDIATE")
         } else {
