@@ -98,7 +98,8 @@ public struct PipelineBench: Sendable {
             }
             return
         }
-        let measurement = try await embedded(messages, workflow: workflow, catalog: catalog, database: database)
+        let measurement = try await Self.embedded(
+            messages, workflow: workflow, catalog: catalog, database: database, concurrency: configuration.concurrency)
         try await report(measurement, store: SQLRunStore(readingFrom: database))
     }
 
@@ -134,15 +135,6 @@ public struct PipelineBench: Sendable {
         var cpu: Double = 0
         /// What the SQLite databases did meanwhile.
         var sqlite = SQLiteCounts(transactions: 0, reads: 0, statements: 0)
-    }
-
-    /// The dispatcher and a worker in this process, on the embedded bus.
-    private func embedded(
-        _ messages: [BusMessage], workflow: Workflow, catalog: PluginCatalog, database: SQLiteDatabase
-    ) async throws -> Measurement {
-        try await Self.embedded(
-            messages, workflow: workflow, catalog: catalog, database: database,
-            concurrency: configuration.concurrency)
     }
 
     /// Publishes `messages` into a dispatcher and a worker running `workflow` in this process, on the embedded bus

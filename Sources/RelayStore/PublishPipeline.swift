@@ -72,8 +72,5 @@ actor PublishPipeline {
         let idle = idleWaiters
         idleWaiters = []
         for waiter in idle { waiter.resume() }
-        let space = spaceWaiters
-        spaceWaiters = []
-        for waiter in space { waiter.resume() }
     }
 }
