@@ -100,6 +100,10 @@ public protocol RunStore: Sendable {
 
     /// How many kept events `events(instance:since:until:limit:)` would read, and their payloads' bytes.
     func eventVolume(instance: String, since: Double, until: Double) async throws -> (count: Int, bytes: Int)
+
+    /// Whether its transactions are `transport`'s own (the embedded bus's database): a decision and the
+    /// acknowledgement of any delivery of `transport` then commit in one transaction of one connection.
+    func sharesTransactions(with transport: any Transport) -> Bool
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.

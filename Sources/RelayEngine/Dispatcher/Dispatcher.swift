@@ -190,6 +190,33 @@ public final class Dispatcher: Sendable {
         }
     }
 
+    /// Decides the results of jobs a worker of this process ran (its `ResultSink`), when the run store shares the
+    /// bus's transactions (`RunStore.sharesTransactions(with:)`: the embedded bus): each result's decision commits
+    /// in the transaction that acknowledges its job, so a step costs one transaction and one hand-over fewer than
+    /// through `relay.results`. The outcome is the same as the results consumer's for the same messages (the same
+    /// bytes are read by the same code), and so is what survives a crash: before the commit, the job is delivered
+    /// again and run again, as when its result had not been committed. A result this cannot decide (a poison
+    /// message) is published to `relay.results` instead, where the consumer dead-letters it as for any other; any
+    /// other message (a job the worker could not read, dead-lettered) is published as it is.
+    public func decideLocalResults(_ messages: [BusMessage], acknowledging jobs: [Delivery]) async throws {
+        let total = try await store.transaction(acknowledging: jobs) { tx -> (Outcome, [BusMessage]) in
+            var total = Outcome()
+            for message in messages {
+                guard message.topic == Topics.results else {
+                    total.messages.append(message)
+                    continue
+                }
+                do {
+                    total.add(try self.applyResult(message.value, in: tx))
+                } catch is PoisonMessage {
+                    total.messages.append(message)
+                }
+            }
+            return (total, total.messages)
+        }
+        count(total)
+    }
+
     /// Moves the metrics of a committed outcome (its jobs are published, or about to be: durations end now).
     private func count(_ outcome: Outcome) {
         let now = RunTime.now()
@@ -298,12 +325,16 @@ public final class Dispatcher: Sendable {
     }
 
     func applyResult(_ delivery: Delivery, in tx: any RunStoreTransaction) throws -> Outcome {
-        let event = try Self.result(delivery.message.value)
+        try applyResult(delivery.message.value, in: tx)
+    }
+
+    func applyResult(_ bytes: [UInt8], in tx: any RunStoreTransaction) throws -> Outcome {
+        let event = try Self.result(bytes)
         let route: JobRoute
         do {
             route = try JobRoute(meta: event.meta)
         } catch {
-            throw PoisonMessage(reason: "not a result of Relay's: \(Self.describe(error, in: delivery.message.value))")
+            throw PoisonMessage(reason: "not a result of Relay's: \(Self.describe(error, in: bytes))")
         }
         guard let run = try tx.runRecord(id: route.runID) else {
             throw PoisonMessage(

@@ -57,16 +57,25 @@ public struct PipelineAssembly: Sendable {
         dispatcher store: (any RunStore)? = nil, worker: WorkerSettings? = nil,
         triggers states: (any TriggerStateStore)? = nil, ownership: (any TriggerOwnership)? = nil
     ) -> PipelineServices {
-        PipelineServices(
-            dispatcher: store.map {
-                Dispatcher(
-                    bus: transport, store: $0, workflows: registry, metrics: metrics,
-                    configuration: dispatcherConfiguration, logger: logger)
-            },
+        let dispatcher = store.map {
+            Dispatcher(
+                bus: transport, store: $0, workflows: registry, metrics: metrics,
+                configuration: dispatcherConfiguration, logger: logger)
+        }
+        // Beside a dispatcher whose store shares the bus's transactions, the worker's results are decided in the
+        // transaction that acknowledges their jobs (`Dispatcher.decideLocalResults`) instead of through relay.results.
+        var results: ResultSink?
+        if let dispatcher, let store, store.sharesTransactions(with: transport) {
+            results = ResultSink { messages, jobs in
+                try await dispatcher.decideLocalResults(messages, acknowledging: jobs)
+            }
+        }
+        return PipelineServices(
+            dispatcher: dispatcher,
             worker: worker.map {
                 Worker(
                     bus: transport, catalog: catalog, connections: connections, plugins: $0.plugins,
-                    concurrency: $0.concurrency, metrics: metrics, logger: logger)
+                    concurrency: $0.concurrency, metrics: metrics, results: results, logger: logger)
             },
             triggers: states.map {
                 TriggerHost(

@@ -1,17 +1,33 @@
 import RelayTransport
 
+/// Where a worker's results go, each batch with the acknowledgements of its jobs, in one transaction: published on
+/// `relay.results` (`ResultSink.bus`), or decided at once by a dispatcher of the same process that shares the bus's
+/// transactions (`Dispatcher.decideLocalResults`).
+public struct ResultSink: Sendable {
+    let commit: @Sendable ([BusMessage], [Delivery]) async throws -> Void
+
+    public init(_ commit: @escaping @Sendable ([BusMessage], [Delivery]) async throws -> Void) {
+        self.commit = commit
+    }
+
+    /// Published on the bus, with the acknowledgements of the jobs.
+    public static func bus(_ bus: any Transport) -> ResultSink {
+        ResultSink { results, jobs in try await bus.publish(results, acknowledging: jobs) }
+    }
+}
+
 /// Group commit for job results: results that finish while a commit is under way are committed together in the
 /// next one (each with the acknowledgement of its job), so a busy worker needs far fewer transactions than jobs.
 /// The caller that finds no commit under way commits itself (its result, and whatever has come meanwhile, until
 /// nothing is left): no task is started per commit.
 actor ResultCommitter {
-    private let bus: any Transport
+    private let sink: ResultSink
     private var pending: [(BusMessage, Delivery, CheckedContinuation<Void, any Error>)] = []
     private var committing = false
 
-    init(bus: any Transport) { self.bus = bus }
+    init(sink: ResultSink) { self.sink = sink }
 
-    /// Returns once the result is published and the job acknowledged.
+    /// Returns once the result is committed and the job acknowledged.
     func commit(_ result: BusMessage, acknowledging delivery: Delivery) async throws {
         if committing {
             try await withCheckedThrowingContinuation { pending.append((result, delivery, $0)) }
@@ -21,7 +37,7 @@ actor ResultCommitter {
         defer { committing = false }
         // This caller's own result goes first; then the batches that gathered while it committed.
         do {
-            try await bus.publish([result], acknowledging: [delivery])
+            try await sink.commit([result], [delivery])
         } catch {
             await drain()
             throw error
@@ -35,7 +51,7 @@ actor ResultCommitter {
             let batch = pending
             pending = []
             do {
-                try await bus.publish(batch.map(\.0), acknowledging: batch.map(\.1))
+                try await sink.commit(batch.map(\.0), batch.map(\.1))
                 for item in batch { item.2.resume() }
             } catch {
                 for item in batch { item.2.resume(throwing: error) }

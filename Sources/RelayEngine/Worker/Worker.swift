@@ -8,7 +8,9 @@ import RelayTransport
 /// each job with its connection and deadline, and publishes the result while acknowledging the job, in one
 /// transaction. Up to `concurrency` jobs run at once, across all its plugins (one limit for the worker). A job's slot
 /// is free again once its plugin has answered: its result waits for the next group commit without holding a slot,
-/// so trivial jobs are not paced by commits (up to `uncommitted` results wait at once).
+/// so trivial jobs are not paced by commits (up to `uncommitted` results wait at once). Its results go to
+/// `relay.results`, or, beside a dispatcher sharing the bus's transactions, straight into that dispatcher's decision
+/// (`results`: `Dispatcher.decideLocalResults`).
 ///
 /// Shutdown: cancellation stops intake; jobs in flight finish (or reach their deadline), publish and acknowledge;
 /// then the warm plugin servers the worker used are stopped, with their process groups.
@@ -28,7 +30,7 @@ public final class Worker: Sendable {
 
     public init(
         bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
-        concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(),
+        concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(), results: ResultSink? = nil,
         logger: Logger = Logger(label: "relay.worker")
     ) {
         self.bus = bus
@@ -38,7 +40,7 @@ public final class Worker: Sendable {
         self.concurrency = max(1, concurrency)
         self.metrics = metrics
         self.logger = logger
-        self.committer = ResultCommitter(bus: bus)
+        self.committer = ResultCommitter(sink: results ?? .bus(bus))
         self.slots = JobSlots(self.concurrency)
         self.uncommitted = JobSlots(max(256, 2 * self.concurrency))
     }

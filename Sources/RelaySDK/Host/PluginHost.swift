@@ -33,10 +33,21 @@ public final class PluginHost: Sendable {
     /// How many connections are cached (for tests).
     var cachedConnectionCount: Int { connections.withLock { $0.count } }
 
+    /// What cancels steps at their deadlines: one watch for the process (a host of its own in tests).
+    let deadlines: DeadlineWatch
+
     public init(plugin: Plugin, logger: Logger = Logger(label: "relay.plugin"), masksSecrets: Bool = true) {
         self.plugin = plugin
         self.masksSecrets = masksSecrets
         self.logger = logger
+        self.deadlines = .shared
+    }
+
+    init(plugin: Plugin, deadlines: DeadlineWatch) {
+        self.plugin = plugin
+        self.masksSecrets = true
+        self.logger = Logger(label: "relay.plugin")
+        self.deadlines = deadlines
     }
 
     // MARK: - Actions
@@ -197,16 +208,17 @@ public final class PluginHost: Sendable {
         _ deadline: ContinuousClock.Instant?, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         guard let deadline else { return try await body() }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(until: deadline, clock: .continuous)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw StepDeadlineExceeded() }
-            return value
+        // One task for the body, cancelled at the deadline by the shared watch (not a timer task of its own).
+        let task = Task { try await body() }
+        let watch = deadlines.watch(until: deadline) { task.cancel() }
+        let result = await withTaskCancellationHandler {
+            await task.result
+        } onCancel: {
+            task.cancel()
         }
+        deadlines.unwatch(watch)
+        if watch.hasFired { throw StepDeadlineExceeded() }
+        return try result.get()
     }
 
     func describe(_ error: any Error) -> String {

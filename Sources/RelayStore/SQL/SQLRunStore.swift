@@ -211,6 +211,11 @@ public final class SQLRunStore: RunStore, Sendable {
         return ({ db in try body(SQLRunStoreTransaction(db: db, triggers: staging)) }, staging)
     }
 
+    public func sharesTransactions(with transport: any Transport) -> Bool {
+        guard case .embedded(let bus) = commit, let other = transport as? EmbeddedBus else { return false }
+        return bus === other
+    }
+
     public func flush() async throws {
         try await pipeline?.flush()
     }

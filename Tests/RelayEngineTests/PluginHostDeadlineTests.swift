@@ -1,0 +1,98 @@
+import Foundation
+import RelayCore
+import RelayTestSupport
+import Synchronization
+import Testing
+
+@testable import RelaySDK
+
+/// A native plugin's step is stopped at its deadline by one shared watch (`DeadlineWatch`), not a timer task per
+/// step: what ends in time leaves nothing watched, what does not is cancelled and reported as a timeout, and a
+/// shorter deadline watched after a longer one still fires on time.
+@Suite struct PluginHostDeadlineTests {
+    struct Wait: PluginAction {
+        static let name = "wait"
+        struct Input: Decodable, Sendable { var milliseconds: Int }
+        struct Output: Encodable, Sendable { var waited: Bool }
+        func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
+            try await Task.sleep(for: .milliseconds(input.milliseconds))
+            return Output(waited: true)
+        }
+    }
+
+    static let spec = """
+        name: waiter
+        title: Waiter
+        description: Waits
+        version: 1.0.0
+        vendor: rapid7
+        actions:
+          wait:
+            input:
+              milliseconds: {type: integer, required: true}
+            output:
+              waited: {type: boolean, required: true}
+        """
+
+    static func host(_ deadlines: DeadlineWatch = DeadlineWatch()) throws -> PluginHost {
+        PluginHost(
+            plugin: try Plugin(specYAML: spec, connection: NoConnection.self, actions: [.init(Wait())]),
+            deadlines: deadlines)
+    }
+
+    static func wait(_ milliseconds: Int) -> StepStart {
+        StepStart(step: .action("wait"), input: ["milliseconds": .int(milliseconds)], connection: [:], meta: [:])
+    }
+
+    @Test func stepsThatEndInTimeLeaveNothingWatched() async throws {
+        let deadlines = DeadlineWatch()
+        let host = try Self.host(deadlines)
+        let events = await withTaskGroup(of: StepEvent.self) { group in
+            for _ in 0..<200 { group.addTask { await host.run(Self.wait(0), deadline: .now + .seconds(60)) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(events.allSatisfy { $0.status == .ok && $0.output == ["waited": true] })
+        #expect(deadlines.count == 0)
+    }
+
+    @Test func aStepPastItsDeadlineIsCancelledAndReportedAsATimeout() async throws {
+        let host = try Self.host()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let event = await host.run(Self.wait(600_000), deadline: .now + .milliseconds(200))
+        #expect(event.status == .error)
+        #expect(event.errorKind == .timeout)
+        #expect(clock.now - started < .seconds(30))
+    }
+
+    @Test func aShorterDeadlineWatchedAfterALongerOneFiresOnTime() async throws {
+        let watch = DeadlineWatch()
+        let now = ContinuousClock.now
+        // The timer sleeps until the long deadline first; the short one must bring it forward.
+        let long = watch.watch(until: now + .seconds(3_600)) {}
+        let short = watch.watch(until: now + .milliseconds(100)) {}
+        #expect(await waitFor(seconds: 60) { short.hasFired })
+        #expect(!long.hasFired)
+        // And after it fired, the timer sleeps until the long one again: a third, shorter one still fires.
+        let third = watch.watch(until: ContinuousClock.now + .milliseconds(100)) {}
+        #expect(await waitFor(seconds: 60) { third.hasFired })
+        watch.unwatch(long)
+        #expect(watch.count == 0)
+    }
+
+    @Test func theWatchCancelsOnlyWhatIsDue() async throws {
+        let watch = DeadlineWatch()
+        let cancelled = Mutex<[Int]>([])
+        let now = ContinuousClock.now
+        let early = watch.watch(until: now + .milliseconds(100)) { cancelled.withLock { $0.append(1) } }
+        let late = watch.watch(until: now + .seconds(3_600)) { cancelled.withLock { $0.append(2) } }
+        let ended = watch.watch(until: now + .milliseconds(50)) { cancelled.withLock { $0.append(3) } }
+        watch.unwatch(ended)
+        #expect(await waitFor { early.hasFired })
+        #expect(cancelled.withLock { $0 } == [1])
+        #expect(!late.hasFired)
+        #expect(watch.count == 1)
+        watch.unwatch(late)
+        #expect(watch.count == 0)
+    }
+}
