@@ -44,6 +44,29 @@ import Testing
         }
     }
 
+    /// The sequence is the rowid (no `sqlite_sequence` write per publish), so retention keeps the latest message even
+    /// when every group consumed it: positions never go back, and a group's committed position never covers a new
+    /// message.
+    @Test func retentionKeepsTheLatestMessageSoPositionsNeverGoBack() async throws {
+        try await withBus(retention: .seconds(3600)) { bus, _ in
+            try await bus.publish(messages(["1", "2"]))
+            let subscription = try await bus.subscribe(topic: "t", group: "g")
+            let batch = try await subscription.nextBatch(maximum: 2)
+            for delivery in batch { try await subscription.acknowledge(delivery) }
+            try await bus.database.transaction { db in
+                try db.execute("UPDATE bus_messages SET created_at = created_at - 7200")
+            }
+            try await bus.applyRetention()
+            let left = try await bus.fetch(topic: "t", after: 0, limit: 10)
+            #expect(left.map { String(decoding: $0.message.value, as: UTF8.self) } == ["2"])
+            try await bus.publish(messages(["3"]))
+            let next = try #require(try await subscription.next())
+            #expect(String(decoding: next.message.value, as: UTF8.self) == "3")
+            #expect(next.offset > batch[1].offset)
+            await subscription.close()
+        }
+    }
+
     /// Deliveries acknowledged beyond the committed prefix (an earlier one still in flight) are not delivered again
     /// after a crash: their outputs were committed with their acknowledgements. Only the one in flight is.
     @Test func whatWasAcknowledgedBeyondThePrefixIsNotDeliveredAgainAfterACrash() async throws {

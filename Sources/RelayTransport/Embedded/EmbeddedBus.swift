@@ -34,7 +34,7 @@ public final class EmbeddedBus: Transport, Sendable {
             try db.execute(
                 """
                 CREATE TABLE IF NOT EXISTS bus_messages (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    seq INTEGER PRIMARY KEY,
                     topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL,
                     created_at REAL NOT NULL);
                 CREATE INDEX IF NOT EXISTS bus_messages_topic ON bus_messages(topic, seq);
@@ -161,6 +161,7 @@ public final class EmbeddedBus: Transport, Sendable {
                 """
                 DELETE FROM bus_messages WHERE created_at < ? AND seq <= COALESCE(
                     (SELECT MIN(committed) FROM bus_offsets WHERE bus_offsets.topic = bus_messages.topic), 0)
+                    AND seq < (SELECT MAX(seq) FROM bus_messages)
                 """, [.double(cutoff)])
         }
     }
