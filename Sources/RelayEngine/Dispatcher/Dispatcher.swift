@@ -84,7 +84,9 @@ public final class Dispatcher: Sendable {
         let results = try await bus.subscribe(topic: Topics.results, group: Self.group)
         let control = try await bus.subscribe(topic: Topics.control, group: Self.group)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.consume(events) { tx, delivery in try self.applyEvent(delivery, in: tx) } }
+            group.addTask {
+                try await self.consume(events) { tx, delivery in try self.applyEvent(delivery.message, in: tx) }
+            }
             group.addTask { try await self.consume(results) { tx, delivery in try self.applyResult(delivery, in: tx) } }
             group.addTask {
                 try await self.consume(control) { tx, delivery in try self.applyControl(delivery, in: tx) }
@@ -190,24 +192,26 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Decides the results of jobs a worker of this process ran (its `ResultSink`), when the run store shares the
-    /// bus's transactions (`RunStore.sharesTransactions(with:)`: the embedded bus): each result's decision commits
-    /// in the transaction that acknowledges its job, so a step costs one transaction and one hand-over fewer than
-    /// through `relay.results`. The outcome is the same as the results consumer's for the same messages (the same
-    /// bytes are read by the same code), and so is what survives a crash: before the commit, the job is delivered
-    /// again and run again, as when its result had not been committed. A result this cannot decide (a poison
-    /// message) is published to `relay.results` instead, where the consumer dead-letters it as for any other; any
-    /// other message (a job the worker could not read, dead-lettered) is published as it is.
-    public func decideLocalResults(_ messages: [BusMessage], acknowledging jobs: [Delivery]) async throws {
-        let total = try await store.transaction(acknowledging: jobs) { tx -> (Outcome, [BusMessage]) in
+    /// Decides what a worker or a trigger host of this process would publish for this dispatcher (their
+    /// `MessageSink`), when the run store shares the bus's transactions (`RunStore.sharesTransactions(with:)`: the
+    /// embedded bus): a job's result is decided in the transaction that acknowledges the job, an event in the
+    /// transaction that would have published it, so a step (and a run's start) costs one transaction and one
+    /// hand-over fewer than through `relay.results` (`relay.events`). The outcome is the same as the consumers'
+    /// for the same messages (the same bytes are read by the same code), and so is what survives a crash: before the
+    /// commit, a job is delivered again and run again, as when its result had not been committed, and an event was
+    /// not accepted (the trigger, or the webhook's client, is told so). A message this cannot decide (a poison
+    /// message) is published to its topic instead, where the consumer dead-letters it as for any other; any other
+    /// message (a job the worker could not read, dead-lettered) is published as it is.
+    public func decideLocally(_ messages: [BusMessage], acknowledging inputs: [Delivery]) async throws {
+        let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
             for message in messages {
-                guard message.topic == Topics.results else {
-                    total.messages.append(message)
-                    continue
-                }
                 do {
-                    total.add(try self.applyResult(message.value, in: tx))
+                    switch message.topic {
+                    case Topics.results: total.add(try self.applyResult(message.value, in: tx))
+                    case Topics.events: total.add(try self.applyEvent(message, in: tx))
+                    default: total.messages.append(message)
+                    }
                 } catch is PoisonMessage {
                     total.messages.append(message)
                 }
@@ -261,22 +265,22 @@ public final class Dispatcher: Sendable {
             + (ManualRun.workflow(ofInstance: event.instance).flatMap(registry.named).map { [$0] } ?? [])
     }
 
-    func applyEvent(_ delivery: Delivery, in tx: any RunStoreTransaction) throws -> Outcome {
+    func applyEvent(_ message: BusMessage, in tx: any RunStoreTransaction) throws -> Outcome {
         let event: TriggerEvent
         do {
-            event = try TriggerEvent(bytes: delivery.message.value)
+            event = try TriggerEvent(bytes: message.value)
         } catch {
-            throw PoisonMessage(reason: "not an event: \(Self.describe(error, in: delivery.message.value))")
+            throw PoisonMessage(reason: "not an event: \(Self.describe(error, in: message.value))")
         }
         let bound = Self.workflows(for: event, in: workflows)
         guard !bound.isEmpty else {
             // On Kafka the trigger host may have loaded a new workflow before this dispatcher has: the event is
             // looked at again a few times, a reload interval or two apart, before it is dead-lettered.
-            let tries = Int(delivery.message.headers[Self.unboundTries] ?? "") ?? 0
+            let tries = Int(message.headers[Self.unboundTries] ?? "") ?? 0
             guard tries < configuration.unboundEventTries else {
                 throw PoisonMessage(reason: "no workflow is bound to trigger instance \(event.instance)")
             }
-            var again = delivery.message
+            var again = message
             again.headers[Self.unboundTries] = String(tries + 1)
             try tx.schedule(
                 again, jobID: "event:\(event.id):\(tries + 1)",

@@ -62,12 +62,13 @@ public struct PipelineAssembly: Sendable {
                 bus: transport, store: $0, workflows: registry, metrics: metrics,
                 configuration: dispatcherConfiguration, logger: logger)
         }
-        // Beside a dispatcher whose store shares the bus's transactions, the worker's results are decided in the
-        // transaction that acknowledges their jobs (`Dispatcher.decideLocalResults`) instead of through relay.results.
-        var results: ResultSink?
+        // Beside a dispatcher whose store shares the bus's transactions, the worker's results and the trigger host's
+        // events are decided in the transactions that would have published them (`Dispatcher.decideLocally`), not
+        // through relay.results and relay.events.
+        var local: MessageSink?
         if let dispatcher, let store, store.sharesTransactions(with: transport) {
-            results = ResultSink { messages, jobs in
-                try await dispatcher.decideLocalResults(messages, acknowledging: jobs)
+            local = MessageSink { messages, inputs in
+                try await dispatcher.decideLocally(messages, acknowledging: inputs)
             }
         }
         return PipelineServices(
@@ -75,12 +76,12 @@ public struct PipelineAssembly: Sendable {
             worker: worker.map {
                 Worker(
                     bus: transport, catalog: catalog, connections: connections, plugins: $0.plugins,
-                    concurrency: $0.concurrency, metrics: metrics, results: results, logger: logger)
+                    concurrency: $0.concurrency, metrics: metrics, results: local, logger: logger)
             },
             triggers: states.map {
                 TriggerHost(
                     bus: transport, states: $0, catalog: catalog, connections: connections, registry: registry,
-                    ownership: ownership, metrics: metrics, logger: logger)
+                    ownership: ownership, events: local, metrics: metrics, logger: logger)
             },
             upkeep: store.map {
                 RunStoreUpkeep(bus: transport, store: $0, configuration: dispatcherConfiguration, logger: logger)

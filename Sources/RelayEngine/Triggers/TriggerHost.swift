@@ -26,6 +26,9 @@ import Synchronization
 /// Shutdown: cancellation stops every instance; events already sent are durable.
 public final class TriggerHost: Sendable {
     let bus: any Transport
+    /// Where events go: `relay.events`, or, beside a dispatcher sharing the bus's transactions, straight into that
+    /// dispatcher's decision (`Dispatcher.decideLocally`: the event's run starts in the transaction that accepts it).
+    let events: MessageSink
     /// Where trigger state is kept.
     let states: any TriggerStateStore
     let catalog: PluginCatalog
@@ -47,12 +50,13 @@ public final class TriggerHost: Sendable {
 
     public init(
         bus: any Transport, states: any TriggerStateStore, catalog: PluginCatalog, connections: ConnectionStore,
-        registry: WorkflowRegistry, ownership: (any TriggerOwnership)? = nil,
+        registry: WorkflowRegistry, ownership: (any TriggerOwnership)? = nil, events: MessageSink? = nil,
         metrics: PipelineMetrics = PipelineMetrics(), logger: Logger = Logger(label: "relay.triggers"),
         maximumBackoff: Duration = .seconds(60)
     ) {
         self.ownership = ownership
         self.bus = bus
+        self.events = events ?? .bus(bus)
         self.states = states
         self.catalog = catalog
         self.connections = connections
@@ -202,7 +206,7 @@ public final class TriggerHost: Sendable {
                 id: try Self.eventID(instance: instance, position: TriggerEventPosition.current),
                 instance: instance, plugin: binding.plugin,
                 trigger: binding.trigger, output: masker.mask(output), time: Date().timeIntervalSince1970)
-            try await self.bus.publish([event.message])
+            try await self.events.commit([event.message], [])
             let workflows = self.registry.bound(to: instance).map(\.workflow.name).sorted()
             self.metrics.eventPublished(
                 plugin: binding.plugin, trigger: binding.trigger, workflow: workflows.joined(separator: ","))

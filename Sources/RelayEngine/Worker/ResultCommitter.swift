@@ -1,18 +1,18 @@
 import RelayTransport
 
-/// Where a worker's results go, each batch with the acknowledgements of its jobs, in one transaction: published on
-/// `relay.results` (`ResultSink.bus`), or decided at once by a dispatcher of the same process that shares the bus's
-/// transactions (`Dispatcher.decideLocalResults`).
-public struct ResultSink: Sendable {
+/// Where a component's messages go, each batch with the acknowledgements of its inputs, in one transaction:
+/// published on the bus (`MessageSink.bus`), or decided at once by a dispatcher of the same process that shares the
+/// bus's transactions (`Dispatcher.decideLocally`): a worker's results, a trigger host's events.
+public struct MessageSink: Sendable {
     let commit: @Sendable ([BusMessage], [Delivery]) async throws -> Void
 
     public init(_ commit: @escaping @Sendable ([BusMessage], [Delivery]) async throws -> Void) {
         self.commit = commit
     }
 
-    /// Published on the bus, with the acknowledgements of the jobs.
-    public static func bus(_ bus: any Transport) -> ResultSink {
-        ResultSink { results, jobs in try await bus.publish(results, acknowledging: jobs) }
+    /// Published on the bus, with the acknowledgements.
+    public static func bus(_ bus: any Transport) -> MessageSink {
+        MessageSink { messages, inputs in try await bus.publish(messages, acknowledging: inputs) }
     }
 }
 
@@ -21,11 +21,11 @@ public struct ResultSink: Sendable {
 /// The caller that finds no commit under way commits itself (its result, and whatever has come meanwhile, until
 /// nothing is left): no task is started per commit.
 actor ResultCommitter {
-    private let sink: ResultSink
+    private let sink: MessageSink
     private var pending: [(BusMessage, Delivery, CheckedContinuation<Void, any Error>)] = []
     private var committing = false
 
-    init(sink: ResultSink) { self.sink = sink }
+    init(sink: MessageSink) { self.sink = sink }
 
     /// Returns once the result is committed and the job acknowledged.
     func commit(_ result: BusMessage, acknowledging delivery: Delivery) async throws {

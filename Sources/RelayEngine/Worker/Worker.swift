@@ -10,7 +10,7 @@ import RelayTransport
 /// is free again once its plugin has answered: its result waits for the next group commit without holding a slot,
 /// so trivial jobs are not paced by commits (up to `uncommitted` results wait at once). Its results go to
 /// `relay.results`, or, beside a dispatcher sharing the bus's transactions, straight into that dispatcher's decision
-/// (`results`: `Dispatcher.decideLocalResults`).
+/// (`results`: `Dispatcher.decideLocally`).
 ///
 /// Shutdown: cancellation stops intake; jobs in flight finish (or reach their deadline), publish and acknowledge;
 /// then the warm plugin servers the worker used are stopped, with their process groups.
@@ -30,7 +30,7 @@ public final class Worker: Sendable {
 
     public init(
         bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
-        concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(), results: ResultSink? = nil,
+        concurrency: Int = 8, metrics: PipelineMetrics = PipelineMetrics(), results: MessageSink? = nil,
         logger: Logger = Logger(label: "relay.worker")
     ) {
         self.bus = bus
