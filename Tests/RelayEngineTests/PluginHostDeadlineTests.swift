@@ -10,48 +10,23 @@ import Testing
 /// step: what ends in time leaves nothing watched, what does not is cancelled and reported as a timeout, and a
 /// shorter deadline watched after a longer one still fires on time.
 @Suite struct PluginHostDeadlineTests {
-    struct Wait: PluginAction {
-        static let name = "wait"
-        struct Input: Decodable, Sendable { var milliseconds: Int }
-        struct Output: Encodable, Sendable { var waited: Bool }
-        func run(_ input: Input, context: StepContext<NoConnection>) async throws -> Output {
-            try await Task.sleep(for: .milliseconds(input.milliseconds))
-            return Output(waited: true)
-        }
-    }
-
-    static let spec = """
-        name: waiter
-        title: Waiter
-        description: Waits
-        version: 1.0.0
-        vendor: rapid7
-        actions:
-          wait:
-            input:
-              milliseconds: {type: integer, required: true}
-            output:
-              waited: {type: boolean, required: true}
-        """
-
+    /// The pipeline tests' plugin: its `hang` action sleeps for `seconds`.
     static func host(_ deadlines: DeadlineWatch = DeadlineWatch()) throws -> PluginHost {
-        PluginHost(
-            plugin: try Plugin(specYAML: spec, connection: NoConnection.self, actions: [.init(Wait())]),
-            deadlines: deadlines)
+        PluginHost(plugin: try PipelineTestPlugin.plugin(), deadlines: deadlines)
     }
 
-    static func wait(_ milliseconds: Int) -> StepStart {
-        StepStart(step: .action("wait"), input: ["milliseconds": .int(milliseconds)], connection: [:], meta: [:])
+    static func hang(_ seconds: Int) -> StepStart {
+        StepStart(step: .action("hang"), input: ["seconds": .int(seconds)], connection: [:], meta: [:])
     }
 
     @Test func stepsThatEndInTimeLeaveNothingWatched() async throws {
         let deadlines = DeadlineWatch()
         let host = try Self.host(deadlines)
         let events = await withTaskGroup(of: StepEvent.self) { group in
-            for _ in 0..<200 { group.addTask { await host.run(Self.wait(0), deadline: .now + .seconds(60)) } }
+            for _ in 0..<200 { group.addTask { await host.run(Self.hang(0), deadline: .now + .seconds(60)) } }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(events.allSatisfy { $0.status == .ok && $0.output == ["waited": true] })
+        #expect(events.allSatisfy { $0.status == .ok && $0.output == ["done": true] })
         #expect(deadlines.count == 0)
     }
 
@@ -59,7 +34,7 @@ import Testing
         let host = try Self.host()
         let clock = ContinuousClock()
         let started = clock.now
-        let event = await host.run(Self.wait(600_000), deadline: .now + .milliseconds(200))
+        let event = await host.run(Self.hang(600), deadline: .now + .milliseconds(200))
         #expect(event.status == .error)
         #expect(event.errorKind == .timeout)
         #expect(clock.now - started < .seconds(30))
