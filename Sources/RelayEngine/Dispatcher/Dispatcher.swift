@@ -87,7 +87,9 @@ public final class Dispatcher: Sendable {
             group.addTask {
                 try await self.consume(events) { tx, delivery in try self.applyEvent(delivery.message, in: tx) }
             }
-            group.addTask { try await self.consume(results) { tx, delivery in try self.applyResult(delivery, in: tx) } }
+            group.addTask {
+                try await self.consume(results) { tx, delivery in try self.applyResult(delivery.message.value, in: tx) }
+            }
             group.addTask {
                 try await self.consume(control) { tx, delivery in try self.applyControl(delivery, in: tx) }
             }
@@ -326,10 +328,6 @@ public final class Dispatcher: Sendable {
         } catch let error as V1ProtocolError {
             throw PoisonMessage(reason: "not a result: \(error) in \(MessageText.excerpt(bytes))")
         }
-    }
-
-    func applyResult(_ delivery: Delivery, in tx: any RunStoreTransaction) throws -> Outcome {
-        try applyResult(delivery.message.value, in: tx)
     }
 
     func applyResult(_ bytes: [UInt8], in tx: any RunStoreTransaction) throws -> Outcome {

@@ -36,17 +36,19 @@ public final class PluginHost: Sendable {
     /// What cancels steps at their deadlines: one watch for the process (a host of its own in tests).
     let deadlines: DeadlineWatch
 
-    public init(plugin: Plugin, logger: Logger = Logger(label: "relay.plugin"), masksSecrets: Bool = true) {
+    public convenience init(
+        plugin: Plugin, logger: Logger = Logger(label: "relay.plugin"), masksSecrets: Bool = true
+    ) {
+        self.init(plugin: plugin, logger: logger, masksSecrets: masksSecrets, deadlines: .shared)
+    }
+
+    init(
+        plugin: Plugin, logger: Logger = Logger(label: "relay.plugin"), masksSecrets: Bool = true,
+        deadlines: DeadlineWatch
+    ) {
         self.plugin = plugin
         self.masksSecrets = masksSecrets
         self.logger = logger
-        self.deadlines = .shared
-    }
-
-    init(plugin: Plugin, deadlines: DeadlineWatch) {
-        self.plugin = plugin
-        self.masksSecrets = true
-        self.logger = Logger(label: "relay.plugin")
         self.deadlines = deadlines
     }
 
