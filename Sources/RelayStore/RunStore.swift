@@ -140,6 +140,10 @@ public protocol RunStoreTransaction {
     /// The attempt with this job id, or nil.
     func step(jobID: String) throws -> StepAttemptRecord?
 
+    /// The attempt with this job id, of run `runID` (its job id names it): the same as `step(jobID:)`, read with the
+    /// run's other attempts, which a decision about the run reads next (`latestSteps`, `scope`).
+    func step(jobID: String, runID: String) throws -> StepAttemptRecord?
+
     /// The latest attempt (highest attempt number) of each step of the run that has one, by step id: what the
     /// dispatcher decides readiness from (a step with an attempt has been started or decided, and never is again).
     func latestSteps(runID: String) throws -> [String: StepAttemptRecord]

@@ -153,6 +153,57 @@ import Testing
         }
     }
 
+    /// A run's attempts are read once per transaction and kept (`RunStepRows`): what the transaction then reads
+    /// of them must follow its own writes exactly, as a fresh read would.
+    @Test(arguments: StoreKind.all) func aRunsAttemptsReadInATransactionFollowItsWrites(on kind: StoreKind)
+        async throws
+    {
+        try await kind.withStore { fixture in
+            let store = fixture.store
+            typealias Seen = [String]
+            /// Everything a decision reads of run-1's attempts, as text to compare.
+            @Sendable func seen(_ tx: any RunStoreTransaction) throws -> Seen {
+                let latest = try tx.latestSteps(runID: "run-1").sorted { $0.key < $1.key }.map {
+                    "\($0.key): \($0.value.jobID) \($0.value.attempt) \($0.value.status) \($0.value.error ?? "-")"
+                }
+                let scope = try tx.scope(runID: "run-1")
+                // (Key by key: the order of steps whose attempts tie is the database's.)
+                let steps = scope.steps.sorted { $0.key < $1.key }.map {
+                    "\($0.key)=\(JSONWriter.compact.string($0.value))"
+                }
+                let jobs = try ["run-1/a/1", "run-1/a/2", "run-1/c/1", "run-1/x/1"].map {
+                    try tx.step(jobID: $0, runID: "run-1").map { "\($0.jobID) \($0.status)" } ?? "none"
+                }
+                return latest + steps + [JSONWriter.compact.string(scope.trigger)] + jobs
+            }
+            let inside = try await store.transaction(acknowledging: []) { tx -> ([Seen], [BusMessage]) in
+                _ = try SQLRunStoreTests.decide(tx)
+                var views = [try seen(tx)]
+                // A retry of a, added after the rows were read; c's first attempt after it.
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/a/2", runID: "run-1", stepID: "a", attempt: 2, status: .running))
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/c/1", runID: "run-1", stepID: "c", attempt: 1, status: .running))
+                // Added again: nothing changes.
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/c/1", runID: "run-1", stepID: "c", attempt: 1, status: .failed))
+                views.append(try seen(tx))
+                try tx.finishStep(jobID: "run-1/c/1", result: .success(["y": [1, "two"]]), startedAt: nil)
+                try tx.finishStep(jobID: "run-1/a/2", result: .failure("boom"), startedAt: nil)
+                views.append(try seen(tx))
+                try tx.reopenStep(jobID: "run-1/c/1")
+                views.append(try seen(tx))
+                return (views, [])
+            }
+            let after = try await store.transaction(acknowledging: []) { tx in (try seen(tx), []) }
+            #expect(inside.last == after)
+            #expect(inside[0] != inside[1] && inside[1] != inside[2] && inside[2] != inside[3])
+            #expect(after.contains("run-1/c/1 running") && after.contains("a: run-1/a/2 2 failed boom"))
+            #expect(
+                inside[2].contains(#"c={"status":"succeeded","success":true,"output":{"y":[1,"two"]},"error":null}"#))
+        }
+    }
+
     @Test func aRunShownWithItsGraphGivesEachStepsNeeds() throws {
         var run = RunDetail(
             summary: RunSummary(id: "r", workflow: "w", status: .failed, startedAt: 0), triggerEvent: [:],

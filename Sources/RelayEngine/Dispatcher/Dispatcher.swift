@@ -88,7 +88,11 @@ public final class Dispatcher: Sendable {
                 try await self.consume(events) { tx, delivery in try self.applyEvent(delivery.message, in: tx) }
             }
             group.addTask {
-                try await self.consume(results) { tx, delivery in try self.applyResult(delivery.message.value, in: tx) }
+                try await self.consume(
+                    results, reading: { delivery in Result { try Self.result(delivery.message.value) } }
+                ) {
+                    tx, delivery, parsed in try self.applyResult(delivery.message.value, parsed: parsed, in: tx)
+                }
             }
             group.addTask {
                 try await self.consume(control) { tx, delivery in try self.applyControl(delivery, in: tx) }
@@ -173,14 +177,24 @@ public final class Dispatcher: Sendable {
         _ subscription: any BusSubscription,
         _ apply: @escaping @Sendable (any RunStoreTransaction, Delivery) throws -> Outcome
     ) async throws {
+        try await consume(subscription, reading: { _ in () }) { tx, delivery, _ in try apply(tx, delivery) }
+    }
+
+    /// `consume`, with what `read` makes of each message beforehand, outside the transaction (a result's JSON:
+    /// reading a batch's messages does not hold the database, on which every decision waits).
+    private func consume<Read: Sendable>(
+        _ subscription: any BusSubscription, reading read: @escaping @Sendable (Delivery) -> Read,
+        _ apply: @escaping @Sendable (any RunStoreTransaction, Delivery, Read) throws -> Outcome
+    ) async throws {
         while true {
             let batch = try await subscription.nextBatch(maximum: 256)
             if batch.isEmpty { return }
+            let reads = batch.map(read)
             let total = try await store.pipelinedTransaction(acknowledging: batch) { tx -> (Outcome, [BusMessage]) in
                 var total = Outcome()
-                for delivery in batch {
+                for (delivery, read) in zip(batch, reads) {
                     do {
-                        total.add(try apply(tx, delivery))
+                        total.add(try apply(tx, delivery, read))
                     } catch let poison as PoisonMessage {
                         total.add(
                             Outcome(
@@ -205,12 +219,15 @@ public final class Dispatcher: Sendable {
     /// message) is published to its topic instead, where the consumer dead-letters it as for any other; any other
     /// message (a job the worker could not read, dead-lettered) is published as it is.
     public func decideLocally(_ messages: [BusMessage], acknowledging inputs: [Delivery]) async throws {
+        let results = messages.map { message in
+            message.topic == Topics.results ? Result { try Self.result(message.value) } : nil
+        }
         let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
-            for message in messages {
+            for (message, parsed) in zip(messages, results) {
                 do {
                     switch message.topic {
-                    case Topics.results: total.add(try self.applyResult(message.value, in: tx))
+                    case Topics.results: total.add(try self.applyResult(message.value, parsed: parsed, in: tx))
                     case Topics.events: total.add(try self.applyEvent(message, in: tx))
                     default: total.messages.append(message)
                     }
@@ -330,8 +347,12 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    func applyResult(_ bytes: [UInt8], in tx: any RunStoreTransaction) throws -> Outcome {
-        let event = try Self.result(bytes)
+    /// Decides on a worker's result. `parsed`: the result read from `bytes` beforehand (`Self.result`), outside the
+    /// transaction, where reading a batch's results does not hold the database.
+    func applyResult(
+        _ bytes: [UInt8], parsed: Result<StepEvent, any Error>? = nil, in tx: any RunStoreTransaction
+    ) throws -> Outcome {
+        let event = try (parsed ?? Result { try Self.result(bytes) }).get()
         let route: JobRoute
         do {
             route = try JobRoute(meta: event.meta)
@@ -353,7 +374,7 @@ public final class Dispatcher: Sendable {
                 event, jobID: route.jobID, startedAt: startedAt, finishedAt: finishedAt, leftLoopAt: route.leftLoopAt,
                 workflow: workflow, in: tx)
         }
-        guard let step = try tx.step(jobID: route.jobID) else {
+        guard let step = try tx.step(jobID: route.jobID, runID: route.runID) else {
             throw PoisonMessage(
                 reason: "result of job \(route.jobID): no such job in the run store (the run is unknown here)")
         }
@@ -447,15 +468,21 @@ public final class Dispatcher: Sendable {
             }
         }
         guard try tx.finishRun(id: runID, status: status, error: error, output: output) else { return [] }
-        // Retries still waiting for their backoff never go out: their attempts are recorded as not run.
-        let dropped = try tx.dropScheduledJobs(runID: runID, error: Self.notRun)
-        // (An item's retry among them: its attempt is recorded the same way.)
-        for jobID in dropped {
-            try tx.finishItem(jobID: jobID, result: .failure(Self.notRun), startedAt: nil)
+        // Retries still waiting for their backoff never go out: their attempts are recorded as not run. (Only a
+        // step with more than one attempt has retries; a run whose workflow cannot be read is cleaned up blind.)
+        var dropped: [String] = []
+        if workflow?.steps.contains(where: { $0.retry.attempts > 1 }) ?? true {
+            dropped = try tx.dropScheduledJobs(runID: runID, error: Self.notRun)
+            // (An item's retry among them: its attempt is recorded the same way.)
+            for jobID in dropped {
+                try tx.finishItem(jobID: jobID, result: .failure(Self.notRun), startedAt: nil)
+            }
         }
         // A for_each step still running ends with its run: its items that never started are recorded as not run
         // (items in flight record their results when they come, and start nothing).
-        try tx.abandonPendingItems(runID: runID, error: Self.notRun)
+        if workflow?.steps.contains(where: { $0.forEach != nil }) ?? true {
+            try tx.abandonPendingItems(runID: runID, error: Self.notRun)
+        }
         let steps = workflow?.steps ?? []
         for step in steps where step.forEach != nil {
             let jobID = JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1)

@@ -71,6 +71,7 @@ extension SQLRunStoreTransaction {
                 .text(runID), .text(StepStatus.running.rawValue), .text(runID),
                 .text(ItemStatus.running.rawValue),
             ])
+        if !rows.isEmpty { stepRows.forgetAll() }
         for row in rows {
             try db.query("DELETE FROM scheduled_jobs WHERE job_id = ?", [row[0]])
             try db.query("DELETE FROM job_deadlines WHERE job_id = ?", [row[0]])

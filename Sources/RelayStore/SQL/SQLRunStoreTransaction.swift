@@ -6,6 +6,8 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     let db: any SQLSession
     /// The trigger events of runs in flight, parsed, as this transaction sees them (nil: read each time).
     var triggers: TriggerEventCache.Staging? = nil
+    /// The attempts of the runs this transaction has read, kept true by its writes.
+    let stepRows = RunStepRows()
 
     func recordEvent(_ event: TriggerEvent) throws -> Bool {
         try db.query(
@@ -37,6 +39,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
 
     func createRun(_ run: NewRun) throws -> Bool {
         let now = RunTime.now()
+        let trigger = JSONWriter.compact.string(run.event.output)
         try db.query(
             """
             INSERT INTO runs (id, workflow, status, event_id, trigger_event, started_at, workflow_hash,
@@ -45,12 +48,15 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             """,
             [
                 .text(run.id), .text(run.workflow), .text(RunStatus.running.rawValue), .text(run.event.id),
-                .text(JSONWriter.compact.string(run.event.output)), .double(now),
+                .text(trigger), .double(now),
                 run.version.map { .text($0) } ?? .null, run.parent.map { .text($0.runID) } ?? .null,
                 run.parent.map { .text($0.stepID) } ?? .null, run.parent.map { .text($0.jobID) } ?? .null,
                 run.timeout.map { .double(now + $0) } ?? .null, run.timeout.map { .double($0) } ?? .null,
             ])
-        return db.changes == 1
+        guard db.changes == 1 else { return false }
+        // The run's steps render over its event from now on: kept as it is, not read back and parsed again.
+        triggers?.keep(run.event.output, of: run.id, bytes: trigger.utf8.count)
+        return true
     }
 
     private static let runColumns =
@@ -117,6 +123,12 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 .text(step.status.rawValue), step.input.map { .text(JSONWriter.compact.string($0)) } ?? .null,
                 step.error.map { .text($0) } ?? .null, .double(now), step.status.isFinished ? .double(now) : .null,
             ])
+        if db.changes == 1 {
+            stepRows.added(
+                RunStepRows.Row(
+                    jobID: step.jobID, stepID: step.stepID, attempt: step.attempt, status: step.status, output: nil,
+                    error: step.error), to: step.runID)
+        }
     }
 
     func step(jobID: String) throws -> StepAttemptRecord? {
@@ -130,18 +142,42 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             attempt: Int(row[3].int ?? 1), status: SQLRunStore.stepStatus(row[4]))
     }
 
+    func step(jobID: String, runID: String) throws -> StepAttemptRecord? {
+        // (A job of another run than the one named is looked up by its id alone, as `step(jobID:)` does.)
+        guard let row = try runRows(runID).last(where: { $0.jobID == jobID }) else { return try step(jobID: jobID) }
+        return StepAttemptRecord(
+            jobID: row.jobID, runID: runID, stepID: row.stepID, attempt: row.attempt, status: row.status,
+            error: row.error)
+    }
+
     func latestSteps(runID: String) throws -> [String: StepAttemptRecord] {
         var latest: [String: StepAttemptRecord] = [:]
-        for row in try db.query(
-            "SELECT job_id, run_id, step_id, attempt, status, error FROM steps WHERE run_id = ? ORDER BY attempt",
-            [.text(runID)])
-        {
-            let record = StepAttemptRecord(
-                jobID: row[0].text ?? "", runID: row[1].text ?? "", stepID: row[2].text ?? "",
-                attempt: Int(row[3].int ?? 1), status: SQLRunStore.stepStatus(row[4]), error: row[5].text)
-            latest[record.stepID] = record
+        for row in try runRows(runID) {
+            latest[row.stepID] = StepAttemptRecord(
+                jobID: row.jobID, runID: runID, stepID: row.stepID, attempt: row.attempt, status: row.status,
+                error: row.error)
         }
         return latest
+    }
+
+    /// The run's attempts, lowest attempt first (in the order they were added among equal attempts): read once per
+    /// transaction (`RunStepRows`).
+    private func runRows(_ runID: String) throws -> [RunStepRows.Row] {
+        let rows = try stepRows.rows(of: runID) {
+            try db.query(
+                "SELECT job_id, step_id, attempt, status, output, error FROM steps WHERE run_id = ? ORDER BY attempt",
+                [.text(runID)]
+            ).map { row in
+                RunStepRows.Row(
+                    jobID: row[0].text ?? "", stepID: row[1].text ?? "", attempt: Int(row[2].int ?? 1),
+                    status: SQLRunStore.stepStatus(row[3]), output: row[4].text, error: row[5].text)
+            }
+        }
+        // Attempts this transaction added come last: in order already, but for a retry added before another
+        // step's first attempt was read back.
+        guard zip(rows, rows.dropFirst()).contains(where: { $0.attempt > $1.attempt }) else { return rows }
+        return rows.enumerated().sorted { ($0.element.attempt, $0.offset) < ($1.element.attempt, $1.offset) }.map(
+            \.element)
     }
 
     func runStatus(id: String) throws -> RunStatus? {
@@ -156,9 +192,11 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             WHERE job_id = ?
             """,
             [.text(StepStatus.running.rawValue), .text(jobID)])
+        stepRows.forgetAll()
     }
 
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
+        let output = result.output.map { JSONWriter.compact.string($0) }
         try db.query(
             """
             UPDATE steps SET status = ?, output = ?, error = ?, exception = ?, log = ?,
@@ -166,13 +204,15 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             WHERE job_id = ?
             """,
             [
-                .text(StepStatus(result.status).rawValue),
-                result.output.map { .text(JSONWriter.compact.string($0)) } ?? .null,
+                .text(StepStatus(result.status).rawValue), output.map { .text($0) } ?? .null,
                 result.error.map { .text($0) } ?? .null,
                 result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
                 StepLog.kept(result.log).map { .text($0) } ?? .null,
                 startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
             ])
+        if db.changes == 1 {
+            stepRows.finished(jobID: jobID, status: StepStatus(result.status), output: output, error: result.error)
+        }
         // A result in time clears the job's deadline; one the deadline handled stays, to record a late result.
         try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
     }
@@ -236,15 +276,13 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             }
         }
         var steps = JSONObject()
-        for row in try db.query(
-            "SELECT step_id, status, output, error FROM steps WHERE run_id = ? ORDER BY attempt", [.text(runID)])
-        {
-            var entry: JSONObject = ["status": .string(row[1].text ?? "")]
+        for row in try runRows(runID) {
+            var entry: JSONObject = ["status": .string(row.status.rawValue)]
             // InsightConnect's `$success`: whether the step's latest attempt succeeded.
-            entry["success"] = .bool(row[1].text == StepStatus.succeeded.rawValue)
-            entry["output"] = row[2].text.flatMap { try? JSONParser.parse($0) } ?? .null
-            entry["error"] = row[3].text.map(JSONValue.string) ?? .null
-            steps[row[0].text ?? ""] = .object(entry)
+            entry["success"] = .bool(row.status == .succeeded)
+            entry["output"] = row.output.flatMap { try? JSONParser.parse($0) } ?? .null
+            entry["error"] = row.error.map(JSONValue.string) ?? .null
+            steps[row.stepID] = .object(entry)
         }
         return Template.Scope(trigger: trigger ?? [:], steps: steps)
     }

@@ -1,0 +1,64 @@
+import RelayCore
+
+/// The step attempts of the runs one transaction has read, kept for the rest of that transaction and kept true by
+/// its own writes: a decision about a run reads its attempts once (the job's own attempt, the latest attempt of
+/// each step, the scope its templates render over all come from the same rows) instead of once for each.
+///
+/// Only within one transaction: a run's rows cannot change under it there (SQLite has one writer; on PostgreSQL a
+/// decision about a run first locks the run's row, see `runRecord`). The transaction's own writes to `steps` keep the
+/// rows true: an attempt added is appended, an attempt finished is updated, and any other write to `steps`
+/// (`reopenStep`, `dropScheduledJobs`) forgets every run, to be read again.
+final class RunStepRows: @unchecked Sendable {
+    // @unchecked Sendable: one transaction's, used only on the thread that runs it.
+    struct Row {
+        var jobID: String
+        var stepID: String
+        var attempt: Int
+        var status: StepStatus
+        /// The output as stored (JSON text), parsed when a scope needs it.
+        var output: String?
+        var error: String?
+    }
+
+    private var runs: [String: [Row]] = [:]
+    /// The run of each job id among the rows.
+    private var runOfJob: [String: String] = [:]
+
+    /// The run's attempts, oldest attempt first: kept, or read by `read` (and kept).
+    func rows(of runID: String, read: () throws -> [Row]) rethrows -> [Row] {
+        if let rows = runs[runID] { return rows }
+        let rows = try read()
+        runs[runID] = rows
+        for row in rows { runOfJob[row.jobID] = runID }
+        return rows
+    }
+
+    /// The attempt with this job id, when its run's rows are kept.
+    func row(jobID: String, of runID: String) -> Row? {
+        guard runOfJob[jobID] == runID else { return nil }
+        return runs[runID]?.last { $0.jobID == jobID }
+    }
+
+    /// An attempt was inserted into the run's rows (only for a run whose rows are kept: others are read when needed).
+    func added(_ row: Row, to runID: String) {
+        guard runs[runID] != nil else { return }
+        runs[runID]?.append(row)
+        runOfJob[row.jobID] = runID
+    }
+
+    /// The attempt with this job id has finished (when its run's rows are kept).
+    func finished(jobID: String, status: StepStatus, output: String?, error: String?) {
+        guard let runID = runOfJob[jobID], let index = runs[runID]?.lastIndex(where: { $0.jobID == jobID }) else {
+            return
+        }
+        runs[runID]?[index].status = status
+        runs[runID]?[index].output = output
+        runs[runID]?[index].error = error
+    }
+
+    /// Something else wrote to `steps`: every run is read again.
+    func forgetAll() {
+        runs = [:]
+        runOfJob = [:]
+    }
+}
