@@ -77,7 +77,12 @@ let package = Package(
             ]
         ),
         // The transport protocol the pipeline is written against, and its embedded implementation.
-        .target(name: "RelayTransport", dependencies: ["RelayCore", "RelaySpec", "CSQLite"]),
+        .target(
+            name: "RelayTransport",
+            dependencies: [
+                "RelayCore", "RelaySpec", "CSQLite", .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
         // The run store (what the dispatcher records and `relay runs` reads) and trigger state, behind protocols;
         // their SQLite implementations, and the outbox a dispatcher on another transport publishes through.
         .target(name: "RelayStore", dependencies: ["RelayCore", "RelayTransport"]),

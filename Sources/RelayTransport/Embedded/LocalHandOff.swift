@@ -1,3 +1,4 @@
+import DequeModule
 import RelayCore
 import Synchronization
 
@@ -20,7 +21,8 @@ final class LocalHandOff: Sendable {
     }
 
     struct Topic {
-        var kept: [Kept] = []
+        /// In epoch order; the oldest are dropped from the front (a deque: a full topic drops one per message kept).
+        var kept: Deque<Kept> = []
         var bytes = 0
         /// Messages of epochs up to this one were dropped: a subscription synced before must read.
         var droppedThrough: UInt64 = 0
