@@ -89,10 +89,8 @@ public final class Dispatcher: Sendable {
             }
             group.addTask {
                 try await self.consume(
-                    results, reading: { delivery in Result { try Self.result(delivery.message.value) } }
-                ) {
-                    tx, delivery, parsed in try self.applyResult(delivery.message.value, parsed: parsed, in: tx)
-                }
+                    results, reading: { delivery in Result { try Self.result(delivery.message.value) } },
+                    { tx, delivery, parsed in try self.applyResult(delivery.message.value, parsed: parsed, in: tx) })
             }
             group.addTask {
                 try await self.consume(control) { tx, delivery in try self.applyControl(delivery, in: tx) }
@@ -177,7 +175,7 @@ public final class Dispatcher: Sendable {
         _ subscription: any BusSubscription,
         _ apply: @escaping @Sendable (any RunStoreTransaction, Delivery) throws -> Outcome
     ) async throws {
-        try await consume(subscription, reading: { _ in () }) { tx, delivery, _ in try apply(tx, delivery) }
+        try await consume(subscription, reading: { _ in () }, { tx, delivery, _ in try apply(tx, delivery) })
     }
 
     /// `consume`, with what `read` makes of each message beforehand, outside the transaction (a result's JSON:
