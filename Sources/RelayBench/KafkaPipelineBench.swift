@@ -67,9 +67,12 @@ struct KafkaBench {
             processes = started
             let stores = try transports.map { try SQLRunStore(database: database, publishingTo: $0) }
             let store = stores[0]
+            // One set of metrics for the dispatchers: the runs they have finished (see `publishAndWait`).
+            let metrics = PipelineMetrics()
             let dispatchers = zip(transports, stores).map { transport, store in
-                PipelineAssembly(workflows: [workflow], catalog: catalog, transport: transport, logger: logger)
-                    .services(dispatcher: store)
+                PipelineAssembly(
+                    workflows: [workflow], catalog: catalog, transport: transport, metrics: metrics, logger: logger
+                ).services(dispatcher: store)
             }
             dispatching = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -105,6 +108,7 @@ struct KafkaBench {
                 : try await PipelineBench.publishAndWait(
                     messages, store: store, alreadyFinished: 1,
                     check: { try started.checkAlive() },
+                    finished: { Int(metrics.value(of: PipelineMetrics.Name.runsFinished)) },
                     publish: { try await transport.publish($0) })
             dispatching?.cancel()
             _ = await dispatching?.result

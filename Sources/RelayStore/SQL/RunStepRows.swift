@@ -25,6 +25,7 @@ final class RunStepRows: @unchecked Sendable {
     private var runOfJob: [String: String] = [:]
 
     /// The run's attempts, oldest attempt first: kept, or read by `read` (and kept).
+    @discardableResult
     func rows(of runID: String, read: () throws -> [Row]) rethrows -> [Row] {
         if let rows = runs[runID] { return rows }
         let rows = try read()

@@ -54,8 +54,10 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 run.timeout.map { .double(now + $0) } ?? .null, run.timeout.map { .double($0) } ?? .null,
             ])
         guard db.changes == 1 else { return false }
-        // The run's steps render over its event from now on: kept as it is, not read back and parsed again.
+        // The run's steps render over its event from now on: kept as it is, not read back and parsed again. A new
+        // run has no attempts yet.
         triggers?.keep(run.event.output, of: run.id, bytes: trigger.utf8.count)
+        stepRows.rows(of: run.id) { [] }
         return true
     }
 
