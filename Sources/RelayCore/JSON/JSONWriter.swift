@@ -174,6 +174,8 @@ public struct JSONWriter: Sendable {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
         if value == 0 { return value.sign == .minus ? "-0.0" : "0.0" }
+        // A whole number below 10^16 (the most common float a plugin returns): its digits and ".0".
+        if value.magnitude < 1e16, value.rounded(.towardZero) == value { return String(Int64(value)) + ".0" }
         // Swift's description is also shortest round-trip; take its digits and exponent apart.
         var text = value.magnitude.description
         var exponent = 0

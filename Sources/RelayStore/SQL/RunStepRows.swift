@@ -63,3 +63,27 @@ final class RunStepRows: @unchecked Sendable {
         runOfJob = [:]
     }
 }
+
+/// The runs one transaction has read (`runRecord`), kept for the rest of it and kept true by its own writes to
+/// their status (`finishRun`, `reopenRun`): a run read when its result came is not read again when it ends. (On
+/// PostgreSQL the first read locks the run's row until the transaction ends, so a kept record cannot go stale.)
+final class RunRecords: @unchecked Sendable {
+    // @unchecked Sendable: one transaction's, used only on the thread that runs it.
+    private var records: [String: RunRecord?] = [:]
+
+    /// The run: kept, or read by `read` (and kept, nil included).
+    func record(_ id: String, read: () throws -> RunRecord?) rethrows -> RunRecord? {
+        if let kept = records[id] { return kept }
+        let record = try read()
+        records[id] = .some(record)
+        return record
+    }
+
+    /// The run's status has changed (when it is kept).
+    func setStatus(_ status: RunStatus, of id: String) {
+        if case .some(.some(var record)) = records[id] {
+            record.status = status
+            records[id] = .some(record)
+        }
+    }
+}

@@ -52,19 +52,6 @@ extension SQLRunStore {
 }
 
 extension SQLRunStoreTransaction {
-    /// Keeps the payload of an event just recorded, unless the retention is 0.
-    func keepPayload(of event: TriggerEvent) throws {
-        try db.query(
-            """
-            UPDATE events SET payload = ? WHERE event_id = ? AND NOT EXISTS (
-                SELECT 1 FROM store_settings WHERE name = ? AND value <= 0)
-            """,
-            [
-                .text(JSONWriter.compact.string(event.json)), .text(event.id),
-                .text(SQLRunStore.eventRetentionSetting),
-            ])
-    }
-
     func applyEventRetention(seconds: Double, now: Double, limit: Int) throws -> Int {
         try db.query(
             """

@@ -8,14 +8,22 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     var triggers: TriggerEventCache.Staging? = nil
     /// The attempts of the runs this transaction has read, kept true by its writes.
     let stepRows = RunStepRows()
+    /// The runs this transaction has read, kept true by its writes.
+    let runRecords = RunRecords()
 
     func recordEvent(_ event: TriggerEvent) throws -> Bool {
+        // With its payload (to replay it), unless the event retention is 0 (`SQLRunStore+Events`).
         try db.query(
-            "INSERT INTO events (event_id, instance, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [.text(event.id), .text(event.instance), .double(RunTime.now())])
-        guard db.changes == 1 else { return false }
-        try keepPayload(of: event)
-        return true
+            """
+            INSERT INTO events (event_id, instance, received_at, payload) VALUES (?, ?, ?, CASE WHEN EXISTS (
+                SELECT 1 FROM store_settings WHERE name = ? AND value <= 0) THEN NULL ELSE ? END)
+            ON CONFLICT DO NOTHING
+            """,
+            [
+                .text(event.id), .text(event.instance), .double(RunTime.now()),
+                .text(SQLRunStore.eventRetentionSetting), .text(JSONWriter.compact.string(event.json)),
+            ])
+        return db.changes == 1
     }
 
     func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws {
@@ -79,8 +87,10 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     func runRecord(id: String) throws -> RunRecord? {
         // Locked until the transaction ends (PostgreSQL): a decision about a run begins by reading it, so two
         // dispatchers sharing the store never decide about one run at once.
-        try db.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?\(db.dialect.forUpdate)", [.text(id)]).first.map(
-            Self.runRecord)
+        try runRecords.record(id) {
+            try db.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?\(db.dialect.forUpdate)", [.text(id)])
+                .first.map(Self.runRecord)
+        }
     }
 
     func runningChildren(of runID: String) throws -> [RunRecord] {
@@ -109,7 +119,9 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             [
                 .text(RunStatus.running.rawValue), .double(RunTime.now()), .text(id), .text(RunStatus.running.rawValue),
             ])
-        return db.changes == 1
+        guard db.changes == 1 else { return false }
+        runRecords.setStatus(.running, of: id)
+        return true
     }
 
     func addStep(_ step: StepAttemptRecord) throws {
@@ -231,7 +243,9 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 output.map { .text(JSONWriter.compact.string($0)) } ?? .null, .text(id),
                 .text(RunStatus.running.rawValue),
             ])
-        return db.changes == 1
+        guard db.changes == 1 else { return false }
+        runRecords.setStatus(status, of: id)
+        return true
     }
 
     func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws {
