@@ -48,11 +48,11 @@ public final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
         let inMemory = path == ":memory:" || path.isEmpty
         do {
-            // A page cache of up to 32 MiB (SQLite's default is 2 MiB): the pipeline's working set (the indexes of
+            // A page cache of up to 16 MiB (SQLite's default is 2 MiB): the pipeline's working set (the indexes of
             // runs, attempts, messages and deadlines in flight) outgrew the default in a burst of 10,000 runs, and
             // every miss was a read of the file (measured: docs/benchmarks.md, issue #17's fourth round).
             try SQLiteConnection(handle: db, statements: statements).execute(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768")
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384")
             checkpointer = inMemory ? nil : try SQLiteCheckpointer(path: path)
         } catch {
             sqlite3_close_v2(db)
