@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import RelayCore
 import Synchronization
@@ -71,23 +72,34 @@ public final class EmbeddedBus: Transport, Sendable {
                 let dataVersion = try db.query("PRAGMA data_version").first?.first?.int
                 let (value, messages) = try body(db)
                 let inserted = try EmbeddedBus.insert(messages, into: db)
+                // Each subscription's prefix moves once per transaction, to where the last of its acknowledgements
+                // took it (a batch of a hundred in order is one offset written, not a hundred).
+                var prefixes: [Subscribed: (committed: Int64, releasesRecorded: Bool)] = [:]
                 for (delivery, tracker) in trackers {
                     guard let ack = tracker?.acknowledge(delivery.offset) else { continue }
-                    let (group, topic) = (delivery.group, delivery.message.topic)
+                    let subscribed = Subscribed(group: delivery.group, topic: delivery.message.topic)
                     if ack.beyondPrefix {
                         try db.query(
                             "INSERT OR IGNORE INTO bus_acks (grp, topic, offset) VALUES (?, ?, ?)",
-                            [.text(group), .text(topic), .int(delivery.offset)])
+                            [.text(subscribed.group), .text(subscribed.topic), .int(delivery.offset)])
                     }
                     if let committed = ack.committed {
-                        try EmbeddedBus.commit(group: group, topic: topic, offset: committed, in: db)
-                        // Only when some recorded acknowledgement is now inside the prefix: in-order consumption
-                        // writes nothing to bus_acks.
-                        if ack.releasesRecorded {
-                            try db.query(
-                                "DELETE FROM bus_acks WHERE grp = ? AND topic = ? AND offset <= ?",
-                                [.text(group), .text(topic), .int(committed)])
-                        }
+                        let before = prefixes[subscribed]
+                        prefixes[subscribed] = (
+                            max(before?.committed ?? committed, committed),
+                            (before?.releasesRecorded ?? false) || ack.releasesRecorded
+                        )
+                    }
+                }
+                for (subscribed, prefix) in prefixes {
+                    try EmbeddedBus.commit(
+                        group: subscribed.group, topic: subscribed.topic, offset: prefix.committed, in: db)
+                    // Only when some recorded acknowledgement is now inside the prefix: in-order consumption
+                    // writes nothing to bus_acks.
+                    if prefix.releasesRecorded {
+                        try db.query(
+                            "DELETE FROM bus_acks WHERE grp = ? AND topic = ? AND offset <= ?",
+                            [.text(subscribed.group), .text(subscribed.topic), .int(prefix.committed)])
                     }
                 }
                 return Committed(value: value, dataVersion: dataVersion, inserted: inserted)
@@ -98,6 +110,12 @@ public final class EmbeddedBus: Transport, Sendable {
                 if !committed.inserted.isEmpty { signal.notify(topics: Set(committed.inserted.map(\.message.topic))) }
             }
         ).value
+    }
+
+    /// A consumer group's subscription of a topic.
+    struct Subscribed: Hashable {
+        var group: String
+        var topic: String
     }
 
     /// What a transaction of the bus committed.
@@ -251,7 +269,8 @@ final class AckTracker: Sendable {
         var committed: Int64
         var inFlight: Set<Int64> = []
         var acknowledged: Set<Int64> = []
-        var delivered: [Int64] = []
+        /// In delivery order; acknowledged from the front (a deque: no move of the rest per acknowledgement).
+        var delivered: Deque<Int64> = []
         /// Offsets recorded in `bus_acks` (acknowledged beyond the prefix) that the prefix has not passed yet.
         var recorded: Set<Int64> = []
     }
