@@ -204,6 +204,24 @@ import Testing
         }
     }
 
+    /// A run read in a transaction is kept for it (`RunRecords`): what it then reads follows its own writes.
+    @Test(arguments: StoreKind.all) func aRunReadInATransactionFollowsItsWrites(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let statuses = try await fixture.store.transaction(acknowledging: []) { tx -> ([String], [BusMessage]) in
+                var seen = [try tx.runRecord(id: "run-1").map { $0.status.rawValue } ?? "none"]
+                _ = try tx.recordEvent(Self.event)
+                #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
+                seen.append(try tx.runRecord(id: "run-1").map { $0.status.rawValue } ?? "none")
+                try tx.finishRun(id: "run-1", status: .failed, error: "boom", output: nil)
+                seen.append(try tx.runRecord(id: "run-1").map { $0.status.rawValue } ?? "none")
+                #expect(try tx.reopenRun(id: "run-1"))
+                seen.append(try tx.runRecord(id: "run-1").map { $0.status.rawValue } ?? "none")
+                return (seen, [])
+            }
+            #expect(statuses == ["none", "running", "failed", "running"])
+        }
+    }
+
     @Test func aRunShownWithItsGraphGivesEachStepsNeeds() throws {
         var run = RunDetail(
             summary: RunSummary(id: "r", workflow: "w", status: .failed, startedAt: 0), triggerEvent: [:],

@@ -79,6 +79,9 @@ final class RunRecords: @unchecked Sendable {
         return record
     }
 
+    /// The run was created: a "no such run" kept before is not true any more.
+    func created(_ id: String) { records[id] = nil }
+
     /// The run's status has changed (when it is kept).
     func setStatus(_ status: RunStatus, of id: String) {
         if case .some(.some(var record)) = records[id] {

@@ -66,6 +66,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
         // run has no attempts yet.
         triggers?.keep(run.event.output, of: run.id, bytes: trigger.utf8.count)
         stepRows.rows(of: run.id) { [] }
+        runRecords.created(run.id)
         return true
     }
 
