@@ -286,6 +286,45 @@ import Testing
         }
     }
 
+    /// A deadline given just before its attempt is added (as the dispatcher does for every job) is kept in the
+    /// attempt's row: no `job_deadlines` row until it fails the attempt, when one is written, expired, so that a
+    /// late result is recorded beside it. A result in time clears it; a starting dispatcher restarts it.
+    @Test(arguments: StoreKind.all) func aStepsDeadlineIsKeptInItsAttemptsRow(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let store = fixture.store
+            @Sendable func rows(_ tx: any RunStoreTransaction, _ sql: String) throws -> Int {
+                Int(try (tx as! SQLRunStoreTransaction).db.query(sql).first?.first?.int ?? -1)
+            }
+            let seen = try await store.transaction(acknowledging: []) { tx -> ([Int], [BusMessage]) in
+                #expect(try Self.decide(tx))
+                for step in ["c", "d"] {
+                    try tx.addDeadline(Self.deadline("run-1/\(step)/1", seconds: 10), startingAt: 100)
+                    try tx.addStep(
+                        StepAttemptRecord(
+                            jobID: "run-1/\(step)/1", runID: "run-1", stepID: step, attempt: 1, status: .running))
+                }
+                var seen = [
+                    try rows(tx, "SELECT COUNT(*) FROM job_deadlines"),
+                    try rows(tx, "SELECT COUNT(*) FROM steps WHERE deadline_due IS NOT NULL"),
+                ]
+                try tx.finishStep(jobID: "run-1/c/1", result: .success([:]), startedAt: nil)
+                seen.append(try rows(tx, "SELECT COUNT(*) FROM steps WHERE deadline_due IS NOT NULL"))
+                try tx.restartDeadlines(now: 500)
+                #expect(try tx.takeOverdueJobs(now: 509, limit: 10).isEmpty, "restarted: due at 510")
+                #expect(try tx.takeOverdueJobs(now: 510, limit: 10) == [Self.deadline("run-1/d/1", seconds: 10)])
+                #expect(try tx.takeOverdueJobs(now: 600, limit: 10).isEmpty, "each deadline is handled once")
+                seen.append(try rows(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NOT NULL"))
+                try tx.finishStep(jobID: "run-1/d/1", result: .failure("no result for run-1/d/1"), startedAt: nil)
+                #expect(try tx.recordLateResult(jobID: "run-1/d/1", result: .success([:])))
+                #expect(try !tx.recordLateResult(jobID: "run-1/c/1", result: .success([:])), "it came in time")
+                return (seen, [])
+            }
+            // Two deadlines in rows and none in the table; one cleared by its result; the other expired into the
+            // table.
+            #expect(seen == [0, 2, 1, 1])
+        }
+    }
+
     @Test(arguments: StoreKind.all) func aScheduledJobsDeadlineStartsWhenItIsPublishedAndSurvivesARestart(
         on kind: StoreKind
     ) async throws {

@@ -303,8 +303,9 @@ extension Dispatcher {
                     let job = try job(
                         runID: run.id, workflow: workflow, step: step, attempt: next,
                         scope: self.scope(runID: run.id, workflow: workflow, in: tx))
-                    try tx.addStep(job.attemptRecord)
+                    // (The deadline first: the attempt's row takes it.)
                     try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
+                    try tx.addStep(job.attemptRecord)
                     progress.append(.job(job))
                 }
             } catch let error as TemplateError {

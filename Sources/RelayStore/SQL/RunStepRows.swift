@@ -18,6 +18,8 @@ final class RunStepRows: @unchecked Sendable {
         /// The output as stored (JSON text), parsed when a scope needs it.
         var output: String?
         var error: String?
+        /// The attempt's job deadline is in its row (`deadline_seconds`), not in `job_deadlines`.
+        var deadlineInRow = false
     }
 
     private var runs: [String: [Row]] = [:]
@@ -38,6 +40,12 @@ final class RunStepRows: @unchecked Sendable {
     func row(jobID: String, of runID: String) -> Row? {
         guard runOfJob[jobID] == runID else { return nil }
         return runs[runID]?.last { $0.jobID == jobID }
+    }
+
+    /// Whether the attempt's deadline is in its row: nil when the transaction has not read or written it.
+    func deadlineInRow(jobID: String) -> Bool? {
+        guard let runID = runOfJob[jobID] else { return nil }
+        return runs[runID]?.last { $0.jobID == jobID }?.deadlineInRow
     }
 
     /// An attempt was inserted into the run's rows (only for a run whose rows are kept: others are read when needed).
@@ -88,5 +96,37 @@ final class RunRecords: @unchecked Sendable {
             record.status = status
             records[id] = .some(record)
         }
+    }
+}
+
+/// Job deadlines a transaction has been given (`addDeadline`) and not yet written: a step's goes into its attempt's
+/// row when the attempt is added next (the dispatcher gives a job its deadline just before recording its attempt);
+/// what is left when the decision is over goes to `job_deadlines` (`SQLRunStoreTransaction.writeStagedDeadlines`).
+final class StagedDeadlines: @unchecked Sendable {
+    // @unchecked Sendable: one transaction's, used only on the thread that runs it.
+    private var staged: [String: (deadline: JobDeadline, due: Double)] = [:]
+    /// Job ids in the order their deadlines came (so that leftovers are written in that order).
+    private var order: [String] = []
+
+    /// Stages a deadline; one staged before for the job stands (as `addDeadline`'s does).
+    func stage(_ deadline: JobDeadline, due: Double) {
+        guard staged[deadline.jobID] == nil else { return }
+        staged[deadline.jobID] = (deadline, due)
+        order.append(deadline.jobID)
+    }
+
+    /// The deadline staged for this job, taken.
+    func take(_ jobID: String) -> (deadline: JobDeadline, due: Double)? {
+        staged.removeValue(forKey: jobID)
+    }
+
+    /// What is left, in order, taken.
+    func takeAll() -> [(deadline: JobDeadline, due: Double)] {
+        guard !order.isEmpty else { return [] }
+        defer {
+            staged = [:]
+            order = []
+        }
+        return order.compactMap { staged[$0] }
     }
 }

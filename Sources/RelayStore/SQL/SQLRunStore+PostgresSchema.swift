@@ -16,7 +16,8 @@ extension SQLRunStore {
             1,
             "the run store of Relay 0.x: runs, steps, items, deadlines, retries, artifacts, dead letters, events, "
                 + "the change log, the shared outbox, trigger state", postgresSchemaVersion1
-        )
+        ),
+        (2, "a step's job deadline in its attempt's row", postgresSchemaVersion2),
     ]
 
     /// The latest schema version this Relay knows.
@@ -149,5 +150,12 @@ extension SQLRunStore {
             leased_until DOUBLE PRECISION NOT NULL);
         CREATE INDEX relay_outbox_lease ON relay_outbox(leased_until);
         CREATE TABLE IF NOT EXISTS trigger_state (instance TEXT PRIMARY KEY, state TEXT NOT NULL);
+        """
+
+    /// Version 2: a step's job deadline in its attempt's row (`SQLRunStoreTransaction+Deadlines`).
+    static let postgresSchemaVersion2 = """
+        ALTER TABLE steps ADD COLUMN deadline_seconds DOUBLE PRECISION, ADD COLUMN deadline_error TEXT,
+            ADD COLUMN deadline_due DOUBLE PRECISION;
+        CREATE INDEX steps_deadline_due ON steps(deadline_due) WHERE deadline_due IS NOT NULL;
         """
 }

@@ -122,13 +122,17 @@ public final class SQLRunStore: RunStore, Sendable {
                     ("parent_job_id", "TEXT"), ("output", "TEXT"), ("deadline_at", "REAL"), ("timeout_seconds", "REAL"),
                 ])
             try addColumns(db, table: "scheduled_jobs", [("headers", "TEXT")])
-            try addColumns(db, table: "steps", [("log", "TEXT")])
+            // A step's job deadline is in its attempt's row (`SQLRunStoreTransaction+Deadlines`).
+            try addColumns(
+                db, table: "steps",
+                [("log", "TEXT"), ("deadline_seconds", "REAL"), ("deadline_error", "TEXT"), ("deadline_due", "REAL")])
             try addColumns(db, table: "step_items", [("log", "TEXT")])
             try db.execute(
                 """
                 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
                 CREATE INDEX IF NOT EXISTS runs_deadline ON runs(deadline_at) WHERE deadline_at IS NOT NULL;
                 CREATE INDEX IF NOT EXISTS job_deadlines_late ON job_deadlines(run_id) WHERE late_status IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS steps_deadline_due ON steps(deadline_due) WHERE deadline_due IS NOT NULL;
                 """)
             try createChangeLog(db)
             try createDeadLetterAndEventTables(db)
@@ -208,7 +212,14 @@ public final class SQLRunStore: RunStore, Sendable {
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
     ) -> (@Sendable (any SQLSession) throws -> (T, [BusMessage]), TriggerEventCache.Staging) {
         let staging = TriggerEventCache.Staging(triggers)
-        return ({ db in try body(SQLRunStoreTransaction(db: db, triggers: staging)) }, staging)
+        return (
+            { db in
+                let tx = SQLRunStoreTransaction(db: db, triggers: staging)
+                let decided = try body(tx)
+                try tx.writeStagedDeadlines()
+                return decided
+            }, staging
+        )
     }
 
     public func sharesTransactions(with transport: any Transport) -> Bool {

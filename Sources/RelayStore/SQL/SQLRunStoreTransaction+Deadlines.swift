@@ -1,42 +1,87 @@
 import RelayCore
+import RelayTransport
 
-/// Job deadlines (table `job_deadlines`): a row per job sent whose result has not been recorded, with `due_at`
-/// (null while the job waits for its backoff); a row whose deadline failed the attempt stays, `expired_at` set, to
-/// record a result that comes late.
+/// Job deadlines. A step's job has its deadline in its attempt's row (`steps.deadline_seconds`, `deadline_error`,
+/// `deadline_due`, cleared by the result in the same UPDATE that records it): no row of its own to insert and
+/// delete per step. The rest are rows of `job_deadlines`: an item's, a retry's waiting for its backoff (`due_at`
+/// null until it is published), one given after its attempt was recorded, an older file's. A deadline that fails
+/// its attempt always ends in `job_deadlines` with `expired_at` set, to record a result that comes late.
 extension SQLRunStoreTransaction {
     func addDeadline(_ deadline: JobDeadline, startingAt start: Double?) throws {
+        if let start {
+            // Into the attempt's row if the attempt is added next in this transaction, else `job_deadlines`.
+            stagedDeadlines.stage(deadline, due: start + deadline.seconds)
+            return
+        }
+        try insertDeadline(deadline, due: nil)
+    }
+
+    private func insertDeadline(_ deadline: JobDeadline, due: Double?, expiredAt: Double? = nil) throws {
         try db.query(
             """
-            INSERT INTO job_deadlines (job_id, run_id, workflow, seconds, error, due_at)
-            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+            INSERT INTO job_deadlines (job_id, run_id, workflow, seconds, error, due_at, expired_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(deadline.jobID), .text(deadline.runID), .text(deadline.workflow), .double(deadline.seconds),
-                .text(deadline.error), start.map { .double($0 + deadline.seconds) } ?? .null,
+                .text(deadline.error), due.map { .double($0) } ?? .null, expiredAt.map { .double($0) } ?? .null,
             ])
     }
 
-    func takeOverdueJobs(now: Double, limit: Int) throws -> [JobDeadline] {
-        let rows = try db.query(
-            """
-            SELECT job_id, run_id, workflow, seconds, error FROM job_deadlines
-            WHERE due_at <= ? AND expired_at IS NULL ORDER BY due_at LIMIT ?\(db.dialect.forUpdateSkipLocked)
-            """, [.double(now), .int(Int64(limit))])
-        for row in rows {
-            try db.query("UPDATE job_deadlines SET expired_at = ? WHERE job_id = ?", [.double(now), row[0]])
-        }
-        return rows.map {
-            JobDeadline(
-                jobID: $0[0].text ?? "", runID: $0[1].text ?? "", workflow: $0[2].text ?? "",
-                seconds: SQLRunStore.double($0[3]) ?? 0, error: $0[4].text ?? "")
+    /// Writes the deadlines given in this transaction that no attempt took (`addStep`) to `job_deadlines`: at the
+    /// end of every decision, before it commits, and before anything else reads or clears deadlines (so that the
+    /// transaction sees every deadline it gave).
+    func writeStagedDeadlines() throws {
+        // (A job whose attempt this transaction added with its deadline keeps that one.)
+        for (deadline, due) in stagedDeadlines.takeAll() where stepRows.deadlineInRow(jobID: deadline.jobID) != true {
+            try insertDeadline(deadline, due: due)
         }
     }
 
+    func takeOverdueJobs(now: Double, limit: Int) throws -> [JobDeadline] {
+        try writeStagedDeadlines()
+        let kept = try db.query(
+            """
+            SELECT job_id, run_id, workflow, seconds, error, due_at FROM job_deadlines
+            WHERE due_at <= ? AND expired_at IS NULL ORDER BY due_at LIMIT ?\(db.dialect.forUpdateSkipLocked)
+            """, [.double(now), .int(Int64(limit))])
+        let inRows = try db.query(
+            """
+            SELECT s.job_id, s.run_id, r.workflow, s.deadline_seconds, s.deadline_error, s.deadline_due
+            FROM steps s JOIN runs r ON r.id = s.run_id
+            WHERE s.deadline_due <= ? ORDER BY s.deadline_due LIMIT ?\(db.dialect.forUpdateSkipLocked)
+            """, [.double(now), .int(Int64(limit))])
+        func deadline(_ row: [SQLValue]) -> JobDeadline {
+            JobDeadline(
+                jobID: row[0].text ?? "", runID: row[1].text ?? "", workflow: row[2].text ?? "",
+                seconds: SQLRunStore.double(row[3]) ?? 0, error: row[4].text ?? "")
+        }
+        // The earliest of both, `limit` in all; only those are marked handled.
+        let taken = (kept.map { (row: $0, inRow: false) } + inRows.map { (row: $0, inRow: true) })
+            .sorted { (SQLRunStore.double($0.row[5]) ?? 0) < (SQLRunStore.double($1.row[5]) ?? 0) }
+            .prefix(max(0, limit))
+        for (row, inRow) in taken {
+            if inRow {
+                try db.query("UPDATE steps SET deadline_due = NULL WHERE job_id = ?", [row[0]])
+                try insertDeadline(deadline(row), due: SQLRunStore.double(row[5]), expiredAt: now)
+            } else {
+                try db.query("UPDATE job_deadlines SET expired_at = ? WHERE job_id = ?", [.double(now), row[0]])
+            }
+        }
+        return taken.map { deadline($0.row) }
+    }
+
     func restartDeadlines(now: Double) throws {
+        try writeStagedDeadlines()
         try db.query(
             """
             UPDATE job_deadlines SET due_at = \(db.dialect.greatest("due_at", "? + seconds"))
             WHERE due_at IS NOT NULL AND expired_at IS NULL
+            """, [.double(now)])
+        try db.query(
+            """
+            UPDATE steps SET deadline_due = \(db.dialect.greatest("deadline_due", "? + deadline_seconds"))
+            WHERE deadline_due IS NOT NULL
             """, [.double(now)])
         // A sub-workflow's run stands for its calling step's attempt: its deadline is that step's.
         try db.query(
@@ -47,6 +92,7 @@ extension SQLRunStoreTransaction {
     }
 
     func recordLateResult(jobID: String, result: StepEvent) throws -> Bool {
+        try writeStagedDeadlines()
         try db.query(
             """
             UPDATE job_deadlines SET late_status = ?, late_error = ?, late_at = ?
@@ -60,6 +106,7 @@ extension SQLRunStoreTransaction {
     }
 
     func dropScheduledJobs(runID: String, error: String) throws -> [String] {
+        try writeStagedDeadlines()
         let rows = try db.query(
             """
             SELECT job_id FROM scheduled_jobs

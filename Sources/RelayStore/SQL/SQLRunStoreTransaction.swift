@@ -10,6 +10,8 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     let stepRows = RunStepRows()
     /// The runs this transaction has read, kept true by its writes.
     let runRecords = RunRecords()
+    /// Job deadlines not yet written: a step's goes into its attempt's row.
+    let stagedDeadlines = StagedDeadlines()
 
     func recordEvent(_ event: TriggerEvent) throws -> Bool {
         // With its payload (to replay it), unless the event retention is 0 (`SQLRunStore+Events`).
@@ -127,22 +129,27 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
 
     func addStep(_ step: StepAttemptRecord) throws {
         let now = RunTime.now()
+        // The job's deadline, when the dispatcher has just given it one (`addDeadline`), goes into the row.
+        let deadline = stagedDeadlines.take(step.jobID)
         try db.query(
             """
             INSERT INTO steps (job_id, run_id, step_id, attempt, status, input, error, scheduled_at,
-                finished_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                finished_at, deadline_seconds, deadline_error, deadline_due)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(step.jobID), .text(step.runID), .text(step.stepID), .int(Int64(step.attempt)),
                 .text(step.status.rawValue), step.input.map { .text(JSONWriter.compact.string($0)) } ?? .null,
                 step.error.map { .text($0) } ?? .null, .double(now), step.status.isFinished ? .double(now) : .null,
+                deadline.map { .double($0.deadline.seconds) } ?? .null,
+                deadline.map { .text($0.deadline.error) } ?? .null,
+                deadline.map { .double($0.due) } ?? .null,
             ])
         if db.changes == 1 {
             stepRows.added(
                 RunStepRows.Row(
                     jobID: step.jobID, stepID: step.stepID, attempt: step.attempt, status: step.status, output: nil,
-                    error: step.error), to: step.runID)
+                    error: step.error, deadlineInRow: deadline != nil), to: step.runID)
         }
     }
 
@@ -180,12 +187,17 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     private func runRows(_ runID: String) throws -> [RunStepRows.Row] {
         let rows = try stepRows.rows(of: runID) {
             try db.query(
-                "SELECT job_id, step_id, attempt, status, output, error FROM steps WHERE run_id = ? ORDER BY attempt",
+                """
+                SELECT job_id, step_id, attempt, status, output, error,
+                    CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END
+                FROM steps WHERE run_id = ? ORDER BY attempt
+                """,
                 [.text(runID)]
             ).map { row in
                 RunStepRows.Row(
                     jobID: row[0].text ?? "", stepID: row[1].text ?? "", attempt: Int(row[2].int ?? 1),
-                    status: SQLRunStore.stepStatus(row[3]), output: row[4].text, error: row[5].text)
+                    status: SQLRunStore.stepStatus(row[3]), output: row[4].text, error: row[5].text,
+                    deadlineInRow: row[6].int == 1)
             }
         }
         // Attempts this transaction added come last: in order already, but for a retry added before another
@@ -211,11 +223,12 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
+        try writeStagedDeadlines()
         let output = result.output.map { JSONWriter.compact.string($0) }
         try db.query(
             """
             UPDATE steps SET status = ?, output = ?, error = ?, exception = ?, log = ?,
-                started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?
+                started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?, deadline_due = NULL
             WHERE job_id = ?
             """,
             [
@@ -228,8 +241,11 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
         if db.changes == 1 {
             stepRows.finished(jobID: jobID, status: StepStatus(result.status), output: output, error: result.error)
         }
-        // A result in time clears the job's deadline; one the deadline handled stays, to record a late result.
-        try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
+        // A result in time clears the job's deadline (in the row, above, or in `job_deadlines`: a retry's, an older
+        // file's); one the deadline handled stays, to record a late result.
+        if stepRows.deadlineInRow(jobID: jobID) != true {
+            try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
+        }
     }
 
     func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool {
@@ -263,6 +279,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func takeDueJobs(now: Double, limit: Int) throws -> [BusMessage] {
+        try writeStagedDeadlines()
         let rows = try db.query(
             "SELECT job_id, topic, key, value, headers FROM scheduled_jobs WHERE due_at <= ? ORDER BY due_at LIMIT ?"
                 + db.dialect.forUpdateSkipLocked,
@@ -387,6 +404,7 @@ extension SQLRunStoreTransaction {
     }
 
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
+        try writeStagedDeadlines()
         try db.query(
             """
             UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?, log = ?,
