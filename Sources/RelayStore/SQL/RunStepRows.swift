@@ -20,6 +20,12 @@ final class RunStepRows: @unchecked Sendable {
         var error: String?
         /// The attempt's job deadline is in its row (`deadline_seconds`), not in `job_deadlines`.
         var deadlineInRow = false
+
+        /// The attempt as the run store's readers see it.
+        func record(runID: String) -> StepAttemptRecord {
+            StepAttemptRecord(
+                jobID: jobID, runID: runID, stepID: stepID, attempt: attempt, status: status, error: error)
+        }
     }
 
     private var runs: [String: [Row]] = [:]
@@ -36,16 +42,17 @@ final class RunStepRows: @unchecked Sendable {
         return rows
     }
 
-    /// The attempt with this job id, when its run's rows are kept.
-    func row(jobID: String, of runID: String) -> Row? {
-        guard runOfJob[jobID] == runID else { return nil }
-        return runs[runID]?.last { $0.jobID == jobID }
+    /// Where the attempt with this job id is kept: its run and its index there.
+    private func position(of jobID: String) -> (runID: String, index: Int)? {
+        guard let runID = runOfJob[jobID], let index = runs[runID]?.lastIndex(where: { $0.jobID == jobID }) else {
+            return nil
+        }
+        return (runID, index)
     }
 
     /// Whether the attempt's deadline is in its row: nil when the transaction has not read or written it.
     func deadlineInRow(jobID: String) -> Bool? {
-        guard let runID = runOfJob[jobID] else { return nil }
-        return runs[runID]?.last { $0.jobID == jobID }?.deadlineInRow
+        position(of: jobID).flatMap { runs[$0.runID]?[$0.index].deadlineInRow }
     }
 
     /// An attempt was inserted into the run's rows (only for a run whose rows are kept: others are read when needed).
@@ -57,9 +64,7 @@ final class RunStepRows: @unchecked Sendable {
 
     /// The attempt with this job id has finished (when its run's rows are kept).
     func finished(jobID: String, status: StepStatus, output: String?, error: String?) {
-        guard let runID = runOfJob[jobID], let index = runs[runID]?.lastIndex(where: { $0.jobID == jobID }) else {
-            return
-        }
+        guard let (runID, index) = position(of: jobID) else { return }
         runs[runID]?[index].status = status
         runs[runID]?[index].output = output
         runs[runID]?[index].error = error

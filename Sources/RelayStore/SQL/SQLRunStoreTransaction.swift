@@ -167,18 +167,12 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     func step(jobID: String, runID: String) throws -> StepAttemptRecord? {
         // (A job of another run than the one named is looked up by its id alone, as `step(jobID:)` does.)
         guard let row = try runRows(runID).last(where: { $0.jobID == jobID }) else { return try step(jobID: jobID) }
-        return StepAttemptRecord(
-            jobID: row.jobID, runID: runID, stepID: row.stepID, attempt: row.attempt, status: row.status,
-            error: row.error)
+        return row.record(runID: runID)
     }
 
     func latestSteps(runID: String) throws -> [String: StepAttemptRecord] {
         var latest: [String: StepAttemptRecord] = [:]
-        for row in try runRows(runID) {
-            latest[row.stepID] = StepAttemptRecord(
-                jobID: row.jobID, runID: runID, stepID: row.stepID, attempt: row.attempt, status: row.status,
-                error: row.error)
-        }
+        for row in try runRows(runID) { latest[row.stepID] = row.record(runID: runID) }
         return latest
     }
 
