@@ -8,9 +8,12 @@ import RelayCore
 /// decision about a run first locks the run's row, see `runRecord`). The transaction's own writes to `steps` keep the
 /// rows true: an attempt added is appended, an attempt finished is updated, and any other write to `steps`
 /// (`reopenStep`, `dropScheduledJobs`) forgets every run, to be read again.
+///
+/// A run not read in the transaction yet comes from the connection's cache of runs in flight when it has it
+/// (`RunStateCache`, SQLite only), as the decision that last wrote it left it.
 final class RunStepRows: @unchecked Sendable {
     // @unchecked Sendable: one transaction's, used only on the thread that runs it.
-    struct Row {
+    struct Row: Sendable {
         var jobID: String
         var stepID: String
         var attempt: Int
@@ -20,6 +23,9 @@ final class RunStepRows: @unchecked Sendable {
         var error: String?
         /// The attempt's job deadline is in its row (`deadline_seconds`), not in `job_deadlines`.
         var deadlineInRow = false
+        /// The output parsed (`parseOutputs`): meaningful when `outputParsed`.
+        var outputValue: JSONValue? = nil
+        var outputParsed = false
 
         /// The attempt as the run store's readers see it.
         func record(runID: String) -> StepAttemptRecord {
@@ -31,16 +37,35 @@ final class RunStepRows: @unchecked Sendable {
     private var runs: [String: [Row]] = [:]
     /// The run of each job id among the rows.
     private var runOfJob: [String: String] = [:]
+    /// The connection's cache of runs in flight (nil: none). (Weak: the view holds these rows until it commits.)
+    private weak var shared: RunStateCache.View?
 
-    /// The run's attempts, oldest attempt first: kept, or read by `read` (and kept).
+    init(shared: RunStateCache.View? = nil) {
+        self.shared = shared
+    }
+
+    /// The run's attempts, oldest attempt first: kept, or from the connection's cache, or read by `read` (and kept).
     @discardableResult
     func rows(of runID: String, read: () throws -> [Row]) rethrows -> [Row] {
         if let rows = runs[runID] { return rows }
-        let rows = try read()
+        let rows = try shared?.entry(runID)?.rows ?? read()
         runs[runID] = rows
         for row in rows { runOfJob[row.jobID] = runID }
         return rows
     }
+
+    /// Parses the outputs of the run's kept attempts that are not parsed yet (each once, then kept parsed).
+    func parseOutputs(of runID: String) {
+        guard let rows = runs[runID], rows.contains(where: { !$0.outputParsed }) else { return }
+        for index in rows.indices where !rows[index].outputParsed {
+            runs[runID]?[index].outputValue = rows[index].output.flatMap { try? JSONParser.parse($0) }
+            runs[runID]?[index].outputParsed = true
+        }
+    }
+
+    /// The runs whose attempts are kept, and a run's kept attempts (for the connection's cache).
+    var keptRuns: [String] { Array(runs.keys) }
+    func kept(_ runID: String) -> [Row]? { runs[runID] }
 
     /// Where the attempt with this job id is kept: its run and its index there.
     private func position(of jobID: String) -> (runID: String, index: Int)? {
@@ -55,51 +80,80 @@ final class RunStepRows: @unchecked Sendable {
         position(of: jobID).flatMap { runs[$0.runID]?[$0.index].deadlineInRow }
     }
 
-    /// An attempt was inserted into the run's rows (only for a run whose rows are kept: others are read when needed).
+    /// An attempt was inserted into the run's rows (only for a run whose rows are kept: others are read when needed,
+    /// and the connection's cache forgets them).
     func added(_ row: Row, to runID: String) {
-        guard runs[runID] != nil else { return }
+        guard runs[runID] != nil else {
+            shared?.changed(runID)
+            return
+        }
         runs[runID]?.append(row)
         runOfJob[row.jobID] = runID
     }
 
-    /// The attempt with this job id has finished (when its run's rows are kept).
+    /// Whether the rows stand for a cache kept across transactions (`RunStateCache`).
+    var sharesAcrossTransactions: Bool { shared != nil }
+
+    /// Whether the rows hold the attempt with this job id.
+    func holds(jobID: String) -> Bool { position(of: jobID) != nil }
+
+    /// The attempt with this job id has finished (when its run's rows are kept; `holds` says).
     func finished(jobID: String, status: StepStatus, output: String?, error: String?) {
         guard let (runID, index) = position(of: jobID) else { return }
         runs[runID]?[index].status = status
         runs[runID]?[index].output = output
+        runs[runID]?[index].outputValue = nil
+        runs[runID]?[index].outputParsed = false
         runs[runID]?[index].error = error
     }
 
-    /// Something else wrote to `steps`: every run is read again.
+    /// A run whose rows are not kept was written to: the connection's cache forgets it.
+    func changed(_ runID: String) { if runs[runID] == nil { shared?.changed(runID) } }
+
+    /// Something else wrote to `steps`: every run is read again (not from the connection's cache either, which this
+    /// transaction's commit clears).
     func forgetAll() {
         runs = [:]
         runOfJob = [:]
+        shared?.invalidate()
     }
 }
 
 /// The runs one transaction has read (`runRecord`), kept for the rest of it and kept true by its own writes to
 /// their status (`finishRun`, `reopenRun`): a run read when its result came is not read again when it ends. (On
 /// PostgreSQL the first read locks the run's row until the transaction ends, so a kept record cannot go stale.)
+/// A run not read in the transaction yet comes from the connection's cache of runs in flight when it has it.
 final class RunRecords: @unchecked Sendable {
     // @unchecked Sendable: one transaction's, used only on the thread that runs it.
     private var records: [String: RunRecord?] = [:]
+    private weak var shared: RunStateCache.View?
 
-    /// The run: kept, or read by `read` (and kept, nil included).
+    init(shared: RunStateCache.View? = nil) {
+        self.shared = shared
+    }
+
+    /// The run: kept, or from the connection's cache, or read by `read` (and kept, nil included).
     func record(_ id: String, read: () throws -> RunRecord?) rethrows -> RunRecord? {
         if let kept = records[id] { return kept }
-        let record = try read()
+        let record = try shared?.entry(id)?.record ?? read()
         records[id] = .some(record)
         return record
     }
 
-    /// The run was created: a "no such run" kept before is not true any more.
-    func created(_ id: String) { records[id] = nil }
+    /// The run was created, as `record` says (a "no such run" kept before is not true any more).
+    func created(_ record: RunRecord) { records[record.id] = .some(record) }
 
-    /// The run's status has changed (when it is kept).
+    /// The runs kept (nil for "no such run" left out), and a run's record (for the connection's cache).
+    var keptRuns: [String] { records.compactMap { $0.value == nil ? nil : $0.key } }
+    func kept(_ id: String) -> RunRecord? { records[id] ?? nil }
+
+    /// The run's status has changed (when it is kept; else the connection's cache forgets it).
     func setStatus(_ status: RunStatus, of id: String) {
         if case .some(.some(var record)) = records[id] {
             record.status = status
             records[id] = .some(record)
+        } else {
+            shared?.changed(id)
         }
     }
 }

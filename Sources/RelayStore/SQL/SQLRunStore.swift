@@ -23,6 +23,8 @@ public final class SQLRunStore: RunStore, Sendable {
     private let pipeline: PublishPipeline?
     /// The trigger events of runs in flight, for the decisions' scopes.
     private let triggers = TriggerEventCache()
+    /// The runs in flight as the decisions on this SQLite connection left them (nil on PostgreSQL).
+    private let runStates: RunStateCache?
 
     private enum Commit: Sendable {
         case embedded(EmbeddedBus)
@@ -37,6 +39,7 @@ public final class SQLRunStore: RunStore, Sendable {
         database = bus.database
         commit = .embedded(bus)
         pipeline = nil
+        runStates = RunStateCache.cache(for: bus.database)
         try Self.createTables(database)
     }
 
@@ -54,10 +57,12 @@ public final class SQLRunStore: RunStore, Sendable {
                 throw RelayError(.configuration, "\(database.location): a SQLite store must be a SQLiteDatabase")
             }
             commit = .outbox(try SQLiteOutbox(database: file), transport)
+            runStates = RunStateCache.cache(for: file)
             try Self.createTables(database)
         case .postgres:
             try Self.migrate(database)
             commit = .shared(SharedOutbox(database: database, leaseSeconds: outboxLease), transport)
+            runStates = nil
         }
     }
 
@@ -67,6 +72,7 @@ public final class SQLRunStore: RunStore, Sendable {
         self.database = database
         commit = .none
         pipeline = nil
+        runStates = nil
     }
 
     /// The schema: SQLite's created (and extended) in place, PostgreSQL's by its versioned migrations.
@@ -152,8 +158,9 @@ public final class SQLRunStore: RunStore, Sendable {
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
     ) async throws -> T {
         if case .embedded(let bus) = commit {
-            let (decide, staging) = decision(body)
-            let value = try await bus.transaction(acknowledging: deliveries) { db in try decide(db) }
+            let (decide, staging, runStates) = decision(body)
+            let value = try await bus.transaction(
+                acknowledging: deliveries, { db in try decide(db) }, afterCommit: { runStates?.commit() })
             staging.commit()
             return value
         }
@@ -181,14 +188,15 @@ public final class SQLRunStore: RunStore, Sendable {
     private func commitToOutbox<T: Sendable>(
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
     ) async throws -> (T, Publish?, any Transport) {
-        let (decide, staging) = decision(body)
+        let (decide, staging, runStates) = decision(body)
         switch commit {
         case .outbox(let outbox, let transport):
-            let (value, wrote) = try await outbox.database.transaction { db -> (T, Bool) in
-                let (value, messages) = try decide(db)
-                try outbox.insert(messages, in: db)
-                return (value, !messages.isEmpty)
-            }
+            let (value, wrote) = try await outbox.database.transaction(
+                { db -> (T, Bool) in
+                    let (value, messages) = try decide(db)
+                    try outbox.insert(messages, in: db)
+                    return (value, !messages.isEmpty)
+                }, afterCommit: { _ in runStates?.commit() })
             staging.commit()
             // (The outbox is published whole, oldest first: these messages, and any committed since.)
             let publish: Publish = { try await outbox.publish(through: transport) }
@@ -206,19 +214,28 @@ public final class SQLRunStore: RunStore, Sendable {
         }
     }
 
-    /// The body over a transaction of this store, and the view of the trigger-event cache it decides with (to
-    /// commit once the transaction has).
+    /// The body over a transaction of this store, and the views of the trigger-event cache and of the connection's
+    /// runs in flight it decides with (to commit once the transaction has; the runs' while the connection is still
+    /// held, before any other transaction can read them).
     private func decision<T>(
         _ body: @escaping @Sendable (any RunStoreTransaction) throws -> (T, [BusMessage])
-    ) -> (@Sendable (any SQLSession) throws -> (T, [BusMessage]), TriggerEventCache.Staging) {
+    ) -> (
+        @Sendable (any SQLSession) throws -> (T, [BusMessage]), TriggerEventCache.Staging, RunStateCache.View?
+    ) {
         let staging = TriggerEventCache.Staging(triggers)
+        let view = runStates.map(RunStateCache.View.init)
         return (
             { db in
-                let tx = SQLRunStoreTransaction(db: db, triggers: staging)
+                let tx = SQLRunStoreTransaction(db: db, triggers: staging, runStates: view)
+                if let view {
+                    // Another connection's commit since this connection's last transaction changes it.
+                    let dataVersion = try db.query("PRAGMA data_version").first?.first?.int
+                    view.begin(dataVersion: dataVersion, rows: tx.stepRows, records: tx.runRecords)
+                }
                 let decided = try body(tx)
                 try tx.writeStagedDeadlines()
                 return decided
-            }, staging
+            }, staging, view
         )
     }
 

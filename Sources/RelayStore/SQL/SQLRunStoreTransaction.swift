@@ -5,13 +5,21 @@ import RelayTransport
 struct SQLRunStoreTransaction: RunStoreTransaction {
     let db: any SQLSession
     /// The trigger events of runs in flight, parsed, as this transaction sees them (nil: read each time).
-    var triggers: TriggerEventCache.Staging? = nil
+    let triggers: TriggerEventCache.Staging?
     /// The attempts of the runs this transaction has read, kept true by its writes.
-    let stepRows = RunStepRows()
+    let stepRows: RunStepRows
     /// The runs this transaction has read, kept true by its writes.
-    let runRecords = RunRecords()
+    let runRecords: RunRecords
     /// Job deadlines not yet written: a step's goes into its attempt's row.
     let stagedDeadlines = StagedDeadlines()
+
+    /// `runStates`: the connection's cache of runs in flight, for a decision on SQLite (`RunStateCache`).
+    init(db: any SQLSession, triggers: TriggerEventCache.Staging? = nil, runStates: RunStateCache.View? = nil) {
+        self.db = db
+        self.triggers = triggers
+        stepRows = RunStepRows(shared: runStates)
+        runRecords = RunRecords(shared: runStates)
+    }
 
     func recordEvent(_ event: TriggerEvent) throws -> Bool {
         // With its payload (to replay it), unless the event retention is 0 (`SQLRunStore+Events`).
@@ -68,7 +76,10 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
         // run has no attempts yet.
         triggers?.keep(run.event.output, of: run.id, bytes: trigger.utf8.count)
         stepRows.rows(of: run.id) { [] }
-        runRecords.created(run.id)
+        runRecords.created(
+            RunRecord(
+                id: run.id, workflow: run.workflow, version: run.version, status: .running, parent: run.parent,
+                timeout: run.timeout, startedAt: now))
         return true
     }
 
@@ -233,6 +244,11 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
             ])
         if db.changes == 1 {
+            if !stepRows.holds(jobID: jobID), stepRows.sharesAcrossTransactions {
+                // A run this transaction has not read: the connection's cache forgets it.
+                let runID = try db.query("SELECT run_id FROM steps WHERE job_id = ?", [.text(jobID)]).first?[0].text
+                if let runID { stepRows.changed(runID) }
+            }
             stepRows.finished(jobID: jobID, status: StepStatus(result.status), output: output, error: result.error)
         }
         // A result in time clears the job's deadline (in the row, above, or in `job_deadlines`: a retry's, an older
@@ -304,11 +320,14 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             }
         }
         var steps = JSONObject()
+        // (Each output parsed once, and kept parsed with the run's attempts.)
+        _ = try runRows(runID)
+        stepRows.parseOutputs(of: runID)
         for row in try runRows(runID) {
             var entry: JSONObject = ["status": .string(row.status.rawValue)]
             // InsightConnect's `$success`: whether the step's latest attempt succeeded.
             entry["success"] = .bool(row.status == .succeeded)
-            entry["output"] = row.output.flatMap { try? JSONParser.parse($0) } ?? .null
+            entry["output"] = row.outputValue ?? .null
             entry["error"] = row.error.map(JSONValue.string) ?? .null
             steps[row.stepID] = .object(entry)
         }

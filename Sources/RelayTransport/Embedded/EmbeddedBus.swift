@@ -58,9 +58,11 @@ public final class EmbeddedBus: Transport, Sendable {
 
     /// Runs `body` in one transaction that also publishes what it returns and acknowledges `deliveries`: a
     /// pipeline step's state changes, the messages they cause and the consumption of their input commit together.
+    /// `afterCommit` runs once it has committed, still holding the connection.
     public func transaction<T: Sendable>(
         acknowledging deliveries: [Delivery],
-        _ body: @escaping @Sendable (SQLiteConnection) throws -> (T, [BusMessage])
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> (T, [BusMessage]),
+        afterCommit: (@Sendable () -> Void)? = nil
     ) async throws -> T {
         let trackers = deliveries.map { ($0, trackerFor($0)) }
         let handOff = self.handOff
@@ -105,6 +107,7 @@ public final class EmbeddedBus: Transport, Sendable {
                 return Committed(value: value, dataVersion: dataVersion, inserted: inserted)
             },
             afterCommit: { committed in
+                afterCommit?()
                 // On the database queue, in commit order, before anything queued after the transaction.
                 handOff.committed(dataVersion: committed.dataVersion, inserted: committed.inserted)
                 if !committed.inserted.isEmpty { signal.notify(topics: Set(committed.inserted.map(\.message.topic))) }

@@ -35,6 +35,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// The writer's own checkpoint (`SQLiteCheckpointer`) is queued, not yet run.
     private let writerCheckpointQueued = Atomic<Bool>(false)
     public let path: String
+    /// Objects that belong with the connection, by name (`attachment`).
+    private let attached = Mutex<[String: any AnyObject & Sendable]>([:])
     /// How long a statement waits for another process's lock on the file.
     static let busyTimeoutMilliseconds: Int32 = 10_000
 
@@ -59,6 +61,17 @@ public final class SQLiteDatabase: @unchecked Sendable {
             throw error
         }
         checkpointer?.hook(db) { [weak self] waitForThread in self?.queueWriterCheckpoint(waitForThread) }
+    }
+
+    /// The object named `name` that belongs with this connection, made by `make` the first time: shared by everything
+    /// that uses the connection (a cache that only this connection's own writes keep true, for one).
+    public func attachment<T: AnyObject & Sendable>(_ name: String, make: () -> T) -> T {
+        attached.withLock { attached in
+            if let object = attached[name] as? T { return object }
+            let object = make()
+            attached[name] = object
+            return object
+        }
     }
 
     /// A connection to `path` (`purpose`: what the error calls it), or the error SQLite gave. `firstStatement` runs

@@ -1,0 +1,155 @@
+import RelayCore
+import RelayTransport
+import Synchronization
+
+/// The runs in flight as the decisions on one SQLite connection left them (each run's record and its attempts,
+/// outputs parsed once), kept across transactions: a decision about a run does not read them again at every step.
+///
+/// True only while every write to `runs` and `steps` goes through this connection's decisions: on SQLite it does
+/// (`SQLRunStoreTransaction` is the only code that writes them, and every store on a connection shares the
+/// connection's one cache, `cache(for:)`). Each decision brings the cache up to date once it has committed, before
+/// the connection is free again (`View.commit`); a rolled-back decision changes nothing in it. A commit by any other
+/// connection to the file (another process's `relay` command, a second dispatcher) changes the file's
+/// `PRAGMA data_version`, and the next decision then starts from an empty cache (`View.begin`). PostgreSQL, shared
+/// between dispatchers, keeps nothing across transactions.
+///
+/// Bounded: entries are accounted at about what they hold (`Entry.bytes`), `byteCapacity` in all, the oldest run
+/// going first; a run's entry goes when the run ends.
+final class RunStateCache: Sendable {
+    struct Entry: Sendable {
+        var record: RunRecord
+        var rows: [RunStepRows.Row]
+
+        /// About what the entry holds: its rows and their outputs (parsed, about four times their text).
+        var bytes: Int {
+            256 + rows.reduce(0) { $0 + 128 + 5 * ($1.output?.utf8.count ?? 0) + ($1.error?.utf8.count ?? 0) }
+        }
+    }
+
+    private struct State {
+        var entries: [String: (entry: Entry, bytes: Int)] = [:]
+        var bytes = 0
+        /// Run ids in the order they came in (some may have gone already).
+        var order: [String] = []
+        var start = 0
+        /// The connection's `PRAGMA data_version` the entries are true for.
+        var dataVersion: Int64?
+    }
+
+    private let state = Mutex(State())
+    let byteCapacity: Int
+
+    init(byteCapacity: Int = 32 << 20) {
+        self.byteCapacity = byteCapacity
+    }
+
+    /// The cache of `database`'s connection, shared by every store on it.
+    static func cache(for database: SQLiteDatabase) -> RunStateCache {
+        database.attachment("relay.run-state-cache") { RunStateCache() }
+    }
+
+    /// Runs kept (for tests).
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// The accounted bytes kept (for tests).
+    var bytes: Int { state.withLock { $0.bytes } }
+
+    fileprivate func entry(_ runID: String) -> Entry? { state.withLock { $0.entries[runID]?.entry } }
+
+    /// A decision starts with the connection's data version: when another connection has committed since the
+    /// entries were kept, they go.
+    fileprivate func begin(dataVersion: Int64?) {
+        state.withLock { state in
+            guard state.dataVersion != dataVersion || dataVersion == nil else { return }
+            state = State(dataVersion: dataVersion)
+        }
+    }
+
+    /// A committed decision's runs: `kept` as they now are, `gone` removed; everything else first when `clear`.
+    fileprivate func apply(kept: [String: Entry], gone: Set<String>, clear: Bool) {
+        state.withLock { state in
+            if clear { state = State(dataVersion: state.dataVersion) }
+            for runID in gone {
+                if let old = state.entries.removeValue(forKey: runID) { state.bytes -= old.bytes }
+            }
+            for (runID, entry) in kept {
+                let bytes = entry.bytes
+                if let old = state.entries.updateValue((entry, bytes), forKey: runID) {
+                    state.bytes -= old.bytes
+                } else {
+                    state.order.append(runID)
+                }
+                state.bytes += bytes
+            }
+            while state.bytes > byteCapacity, state.start < state.order.count {
+                if let old = state.entries.removeValue(forKey: state.order[state.start]) { state.bytes -= old.bytes }
+                state.start += 1
+            }
+            // Ended runs leave their ids in the order list: it is compacted once it is twice what is kept.
+            if state.order.count - state.start > 2 * state.entries.count + 1024 {
+                let entries = state.entries
+                state.order = state.order[state.start...].filter { entries[$0] != nil }
+                state.start = 0
+            }
+        }
+    }
+
+    /// One decision's use of the cache: what it reads falls back on the cache, and what it leaves goes into the cache
+    /// once it has committed (`commit`, called while the connection is still held).
+    final class View: @unchecked Sendable {
+        // @unchecked Sendable: one transaction's, used only on the thread that holds the connection.
+        private let cache: RunStateCache
+        /// False after the transaction has written to `steps` in a way its kept rows do not follow
+        /// (`RunStepRows.forgetAll`): from then on the cache may be stale for it, and is cleared at commit.
+        private(set) var usable = true
+        private var cleared = false
+        private var rows: RunStepRows?
+        private var records: RunRecords?
+
+        init(_ cache: RunStateCache) { self.cache = cache }
+
+        /// At the start of the decision, holding the write lock.
+        func begin(dataVersion: Int64?, rows: RunStepRows, records: RunRecords) {
+            cache.begin(dataVersion: dataVersion)
+            self.rows = rows
+            self.records = records
+        }
+
+        /// Runs the transaction wrote to without having them (a write the kept rows cannot follow): not taken from
+        /// the cache from then on, and left out of it at commit unless read again since.
+        private var changedRuns: Set<String> = []
+
+        func entry(_ runID: String) -> Entry? {
+            usable && !changedRuns.contains(runID) ? cache.entry(runID) : nil
+        }
+
+        /// The transaction wrote to a run it does not have (`RunStepRows`, `RunRecords`).
+        func changed(_ runID: String) { changedRuns.insert(runID) }
+
+        /// The transaction wrote to `steps` beyond what its kept rows follow.
+        func invalidate() {
+            usable = false
+            cleared = true
+        }
+
+        /// The transaction has committed: its runs, as it leaves them, go into the cache (running ones; ended ones
+        /// go).
+        func commit() {
+            guard let rows, let records else { return }
+            var kept: [String: Entry] = [:]
+            var gone: Set<String> = []
+            for runID in Set(rows.keptRuns).union(records.keptRuns).union(changedRuns) {
+                // (What the cache held is stale once the transaction has cleared it or written to the run blind.)
+                let before = cleared || changedRuns.contains(runID) ? nil : cache.entry(runID)
+                let record = records.kept(runID) ?? before?.record
+                let runRows = rows.kept(runID) ?? before?.rows
+                guard let record, record.status == .running else {
+                    gone.insert(runID)
+                    continue
+                }
+                if let runRows { kept[runID] = Entry(record: record, rows: runRows) } else { gone.insert(runID) }
+            }
+            cache.apply(kept: kept, gone: gone, clear: cleared)
+        }
+    }
+}
