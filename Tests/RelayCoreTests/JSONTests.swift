@@ -1,5 +1,7 @@
-import RelayCore
+import Foundation
 import Testing
+
+@testable import RelayCore
 
 @Suite struct JSONParserTests {
     @Test func keepsIntegersApartFromFloats() throws {
@@ -78,6 +80,20 @@ import Testing
     ])
     func formatsFloatsAsPythonRepr(value: Double, expected: String) {
         #expect(JSONWriter.pythonRepr(value) == expected)
+    }
+
+    /// The fast path for Swift's text without an exponent gives what taking its digits apart gives.
+    @Test func pythonReprsFastPathAgreesWithTheDigitsTakenApart() {
+        var generator = SystemRandomNumberGenerator()
+        var values: [Double] = [1e-4, 1e-4.nextDown, 1e-4.nextUp, 1e16.nextDown, 0.1, 2.5, 1796449806.6356902]
+        for _ in 0..<50_000 {
+            let magnitude = Double.random(in: -6...17, using: &generator)
+            let value = Double.random(in: 1..<10, using: &generator) * pow(10, magnitude.rounded(.down))
+            values.append(Bool.random(using: &generator) ? value : -value)
+        }
+        for value in values where value.rounded(.towardZero) != value {
+            #expect(JSONWriter.pythonRepr(value) == JSONWriter.pythonReprTakenApart(value), "\(value)")
+        }
     }
 
     @Test func roundTripsThroughTheParser() throws {

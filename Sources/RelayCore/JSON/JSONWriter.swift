@@ -176,7 +176,17 @@ public struct JSONWriter: Sendable {
         if value == 0 { return value.sign == .minus ? "-0.0" : "0.0" }
         // A whole number below 10^16 (the most common float a plugin returns): its digits and ".0".
         if value.magnitude < 1e16, value.rounded(.towardZero) == value { return String(Int64(value)) + ".0" }
-        // Swift's description is also shortest round-trip; take its digits and exponent apart.
+        // Swift's description is also shortest round-trip: in Python's fixed range, when Swift did not use an
+        // exponent, it is already Python's text (`pythonReprTakenApart` gives the same, tested on random values).
+        if value.magnitude >= 1e-4, value.magnitude < 1e16 {
+            let text = value.description
+            if !text.utf8.contains(UInt8(ascii: "e")) { return text }
+        }
+        return pythonReprTakenApart(value)
+    }
+
+    /// `pythonRepr` for a finite, non-zero value, from Swift's digits and exponent taken apart.
+    static func pythonReprTakenApart(_ value: Double) -> String {
         var text = value.magnitude.description
         var exponent = 0
         if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
