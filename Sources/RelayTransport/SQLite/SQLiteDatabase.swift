@@ -109,7 +109,10 @@ public final class SQLiteDatabase: @unchecked Sendable {
             statements: counters.statements.load(ordering: .relaxed),
             checkpoints: counters.checkpoints.load(ordering: .relaxed),
             writerCheckpoints: counters.writerCheckpoints.load(ordering: .relaxed),
-            queued: counters.queued.load(ordering: .relaxed))
+            queued: counters.queued.load(ordering: .relaxed),
+            heldNanoseconds: counters.heldNanoseconds.load(ordering: .relaxed),
+            commitNanoseconds: counters.commitNanoseconds.load(ordering: .relaxed),
+            heldCPUNanoseconds: counters.heldCPUNanoseconds.load(ordering: .relaxed))
     }
     static let counters = SQLiteCounters()
 
@@ -177,7 +180,13 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// `body`, with this thread recorded as the one holding the lock.
     private func owned<T>(_ body: () throws -> T) rethrows -> T {
         owner.store(Self.currentThread, ordering: .relaxed)
-        defer { owner.store(0, ordering: .relaxed) }
+        let start = SQLiteCounters.now()
+        let cpuStart = SQLiteCounters.threadCPU()
+        defer {
+            SQLiteDatabase.counters.heldNanoseconds.add(SQLiteCounters.now() - start, ordering: .relaxed)
+            SQLiteDatabase.counters.heldCPUNanoseconds.add(SQLiteCounters.threadCPU() - cpuStart, ordering: .relaxed)
+            owner.store(0, ordering: .relaxed)
+        }
         return try body()
     }
 
@@ -208,7 +217,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
         SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
         do {
             let value = try body(connection)
+            let start = SQLiteCounters.now()
             try connection.control("COMMIT")
+            SQLiteDatabase.counters.commitNanoseconds.add(SQLiteCounters.now() - start, ordering: .relaxed)
             return value
         } catch {
             try? connection.execute("ROLLBACK")
@@ -388,11 +399,21 @@ public struct SQLiteCounts: Sendable {
     /// Work that ran on the database queue instead of the caller's thread: transactions and reads that had to wait
     /// (the connection was busy, something was queued, another process wrote), and the writer's checkpoints.
     public var queued: Int
+    /// Wall-clock time the connection was held (transactions, reads, the writer's checkpoints), and of that in COMMIT:
+    /// the section every decision on the connection takes its turn in.
+    public var heldNanoseconds: Int
+    public var commitNanoseconds: Int
+    /// The CPU time of the thread holding the connection while it held it: less than the wall-clock time by however
+    /// long that thread waited for a core (or for the disk) with the connection held.
+    public var heldCPUNanoseconds: Int
 
     public init(
         transactions: Int, reads: Int, statements: Int, checkpoints: Int = 0, writerCheckpoints: Int = 0,
-        queued: Int = 0
+        queued: Int = 0, heldNanoseconds: Int = 0, commitNanoseconds: Int = 0, heldCPUNanoseconds: Int = 0
     ) {
+        self.heldNanoseconds = heldNanoseconds
+        self.heldCPUNanoseconds = heldCPUNanoseconds
+        self.commitNanoseconds = commitNanoseconds
         self.transactions = transactions
         self.reads = reads
         self.statements = statements
@@ -405,7 +426,10 @@ public struct SQLiteCounts: Sendable {
         SQLiteCounts(
             transactions: lhs.transactions - rhs.transactions, reads: lhs.reads - rhs.reads,
             statements: lhs.statements - rhs.statements, checkpoints: lhs.checkpoints - rhs.checkpoints,
-            writerCheckpoints: lhs.writerCheckpoints - rhs.writerCheckpoints, queued: lhs.queued - rhs.queued)
+            writerCheckpoints: lhs.writerCheckpoints - rhs.writerCheckpoints, queued: lhs.queued - rhs.queued,
+            heldNanoseconds: lhs.heldNanoseconds - rhs.heldNanoseconds,
+            commitNanoseconds: lhs.commitNanoseconds - rhs.commitNanoseconds,
+            heldCPUNanoseconds: lhs.heldCPUNanoseconds - rhs.heldCPUNanoseconds)
     }
 }
 
@@ -417,4 +441,21 @@ final class SQLiteCounters: Sendable {
     let checkpoints = Atomic<Int>(0)
     let writerCheckpoints = Atomic<Int>(0)
     let queued = Atomic<Int>(0)
+    let heldNanoseconds = Atomic<Int>(0)
+    let commitNanoseconds = Atomic<Int>(0)
+    let heldCPUNanoseconds = Atomic<Int>(0)
+
+    /// The calling thread's CPU time in nanoseconds.
+    static func threadCPU() -> Int {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return time.tv_sec * 1_000_000_000 + time.tv_nsec
+    }
+
+    /// A monotonic clock in nanoseconds (a vDSO call: tens of nanoseconds, once per transaction or read).
+    static func now() -> Int {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return time.tv_sec * 1_000_000_000 + time.tv_nsec
+    }
 }
