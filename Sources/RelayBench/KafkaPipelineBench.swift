@@ -87,7 +87,9 @@ struct KafkaBench {
             // One run end to end: the dispatcher's groups are formed too.
             let instance = (workflow.trigger?.instanceID ?? "")
             try await transport.publish([
-                TriggerEvent(id: "bench-warm-up", instance: instance, output: ["n": 0]).message
+                TriggerEvent(
+                    id: "bench-warm-up", instance: instance, output: ["n": 0], time: Date().timeIntervalSince1970
+                ).message
             ])
             let deadline = ContinuousClock.now + .seconds(180)
             while try await PipelineBench.finishedRuns(store) < 1 {

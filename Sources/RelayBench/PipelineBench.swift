@@ -73,7 +73,10 @@ public struct PipelineBench: Sendable {
         let instance = (workflow.trigger?.instanceID ?? "")
         let items = JSONValue.array((0..<(configuration.fanOut ?? 0)).map(JSONValue.int))
         let messages = (0..<(configuration.sequential ?? configuration.events)).map { n in
-            TriggerEvent(id: "bench-\(n)", instance: instance, output: ["n": .int(n), "items": items]).message
+            TriggerEvent(
+                id: "bench-\(n)", instance: instance, output: ["n": .int(n), "items": items],
+                time: Date().timeIntervalSince1970
+            ).message
         }
         let catalog = PluginCatalog(native: try NativePlugins.all())
 

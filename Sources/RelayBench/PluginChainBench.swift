@@ -176,8 +176,11 @@ public struct PluginChainBench: Sendable {
         let database = try SQLiteDatabase(path: directory + "/relay.sqlite")
         let instance = workflow.trigger?.instanceID ?? ""
         let messages = (0..<configuration.runs).map { n in
-            TriggerEvent(id: "chain-\(n)", instance: instance, output: [configuration.field: .string("hello \(n)")])
-                .message
+            TriggerEvent(
+                id: "chain-\(n)", instance: instance, output: [configuration.field: .string("hello \(n)")],
+                time: Date().timeIntervalSince1970
+            )
+            .message
         }
         let measurement = try await PipelineBench.embedded(
             messages, workflow: workflow, catalog: catalog, connections: connections, database: database,

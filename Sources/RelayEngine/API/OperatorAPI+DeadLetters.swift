@@ -13,7 +13,7 @@ extension OperatorAPI {
         guard letter.sourceTopic == Topics.events, let event = try? TriggerEvent(bytes: letter.value) else { return [] }
         return Dispatcher.workflows(for: event, in: registry).map { version in
             let name = version.workflow.name
-            return ["workflow": .string(name), "run_id": .string(Dispatcher.runID(eventID: event.id, workflow: name))]
+            return ["workflow": .string(name), "run_id": .string(Dispatcher.runID(of: event, workflow: name))]
         }
     }
 

@@ -271,9 +271,24 @@ public final class Dispatcher: Sendable {
 
     // MARK: - Events
 
-    /// The id of the run of `workflow` that the event `eventID` starts: the same for a redelivered event.
-    public static func runID(eventID: String, workflow: String) -> String {
-        "run-" + String(StableHash.fnv1a(eventID + "/" + workflow), radix: 16)
+    /// The id of the run of `workflow` that `event` starts: the same for a redelivered event (and known before the
+    /// event is published: `ManualRun`, the dead-letter desk).
+    ///
+    /// `run-` + the event's time in microseconds (16 hex digits) + a hash of its id and the workflow (16 hex
+    /// digits): ids in the order the events came, so that the run store's indexes keyed by run (runs, attempts by job
+    /// id and by run) take each new run at their end instead of on a random page (measured: a burst wrote 58 % fewer
+    /// bytes, docs/benchmarks.md). An event without a usable time (absent, negative, later than year 5000) gets
+    /// `run-` + the hash alone, as every run did before.
+    public static func runID(of event: TriggerEvent, workflow: String) -> String {
+        let hash = StableHash.fnv1a(event.id + "/" + workflow)
+        guard let time = event.time, time >= 0, time < 95_617_584_000 else { return "run-" + String(hash, radix: 16) }
+        return "run-" + hex16(UInt64(time * 1_000_000)) + hex16(hash)
+    }
+
+    /// `value` in 16 hexadecimal digits.
+    private static func hex16(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
     /// The workflows an event starts a run of: those bound to its trigger instance, and the one a manual run names.
@@ -312,7 +327,7 @@ public final class Dispatcher: Sendable {
         for version in bound {
             outcome.add(
                 try startRun(
-                    id: Self.runID(eventID: event.id, workflow: version.workflow.name), version: version, event: event,
+                    id: Self.runID(of: event, workflow: version.workflow.name), version: version, event: event,
                     parent: nil, in: tx))
         }
         return outcome

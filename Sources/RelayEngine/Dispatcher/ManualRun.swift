@@ -20,6 +20,6 @@ public enum ManualRun {
         let event = TriggerEvent(
             id: UUID().uuidString.lowercased(), instance: instance(of: workflow), plugin: nil, trigger: "manual",
             output: body, time: Date().timeIntervalSince1970)
-        return (event, Dispatcher.runID(eventID: event.id, workflow: workflow))
+        return (event, Dispatcher.runID(of: event, workflow: workflow))
     }
 }
