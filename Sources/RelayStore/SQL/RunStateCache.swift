@@ -66,7 +66,7 @@ final class RunStateCache: Sendable {
     }
 
     /// A committed decision's runs: `kept` as they now are, `gone` removed; everything else first when `clear`.
-    fileprivate func apply(kept: [String: Entry], gone: Set<String>, clear: Bool) {
+    fileprivate func apply(kept: [(String, Entry)], gone: [String], clear: Bool) {
         state.withLock { state in
             if clear { state = State(dataVersion: state.dataVersion) }
             for runID in gone {
@@ -119,35 +119,50 @@ final class RunStateCache: Sendable {
         /// the cache from then on, and left out of it at commit unless read again since.
         private var changedRuns: Set<String> = []
 
+        /// The run last looked up (a decision looks its run's record and attempts up one after the other).
+        private var last: (runID: String, entry: Entry?)?
+
         func entry(_ runID: String) -> Entry? {
-            usable && !changedRuns.contains(runID) ? cache.entry(runID) : nil
+            guard usable, changedRuns.isEmpty || !changedRuns.contains(runID) else { return nil }
+            if let last, last.runID == runID { return last.entry }
+            let entry = cache.entry(runID)
+            last = (runID, entry)
+            return entry
         }
 
         /// The transaction wrote to a run it does not have (`RunStepRows`, `RunRecords`).
-        func changed(_ runID: String) { changedRuns.insert(runID) }
+        func changed(_ runID: String) {
+            changedRuns.insert(runID)
+            if last?.runID == runID { last = nil }
+        }
 
         /// The transaction wrote to `steps` beyond what its kept rows follow.
         func invalidate() {
             usable = false
             cleared = true
+            last = nil
         }
 
         /// The transaction has committed: its runs, as it leaves them, go into the cache (running ones; ended ones
         /// go).
         func commit() {
             guard let rows, let records else { return }
-            var kept: [String: Entry] = [:]
-            var gone: Set<String> = []
+            var kept: [(String, Entry)] = []
+            var gone: [String] = []
             for runID in Set(rows.keptRuns).union(records.keptRuns).union(changedRuns) {
-                // (What the cache held is stale once the transaction has cleared it or written to the run blind.)
-                let before = cleared || changedRuns.contains(runID) ? nil : cache.entry(runID)
-                let record = records.kept(runID) ?? before?.record
-                let runRows = rows.kept(runID) ?? before?.rows
-                guard let record, record.status == .running else {
-                    gone.insert(runID)
-                    continue
+                var record = records.kept(runID)
+                var runRows = rows.kept(runID)
+                if record == nil || runRows == nil, !cleared, !changedRuns.contains(runID) {
+                    // (What the cache held is stale once the transaction has cleared it or written to the run blind.)
+                    let before = cache.entry(runID)
+                    record = record ?? before?.record
+                    runRows = runRows ?? before?.rows
                 }
-                if let runRows { kept[runID] = Entry(record: record, rows: runRows) } else { gone.insert(runID) }
+                if let record, record.status == .running, let runRows {
+                    kept.append((runID, Entry(record: record, rows: runRows)))
+                } else {
+                    gone.append(runID)
+                }
             }
             cache.apply(kept: kept, gone: gone, clear: cleared)
         }

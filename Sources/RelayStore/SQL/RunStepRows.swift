@@ -35,8 +35,6 @@ final class RunStepRows: @unchecked Sendable {
     }
 
     private var runs: [String: [Row]] = [:]
-    /// The run of each job id among the rows.
-    private var runOfJob: [String: String] = [:]
     /// The connection's cache of runs in flight (nil: none). (Weak: the view holds these rows until it commits.)
     private weak var shared: RunStateCache.View?
 
@@ -50,7 +48,6 @@ final class RunStepRows: @unchecked Sendable {
         if let rows = runs[runID] { return rows }
         let rows = try shared?.entry(runID)?.rows ?? read()
         runs[runID] = rows
-        for row in rows { runOfJob[row.jobID] = runID }
         return rows
     }
 
@@ -68,8 +65,11 @@ final class RunStepRows: @unchecked Sendable {
     func kept(_ runID: String) -> [Row]? { runs[runID] }
 
     /// Where the attempt with this job id is kept: its run and its index there.
+    /// (A job id begins with its run's id, `runId/stepId/attempt`: see `JobRoute.jobID`.)
     private func position(of jobID: String) -> (runID: String, index: Int)? {
-        guard let runID = runOfJob[jobID], let index = runs[runID]?.lastIndex(where: { $0.jobID == jobID }) else {
+        guard let slash = jobID.utf8.firstIndex(of: UInt8(ascii: "/")) else { return nil }
+        let runID = String(jobID[..<slash])
+        guard let index = runs[runID]?.lastIndex(where: { $0.jobID == jobID }) else {
             return nil
         }
         return (runID, index)
@@ -88,7 +88,6 @@ final class RunStepRows: @unchecked Sendable {
             return
         }
         runs[runID]?.append(row)
-        runOfJob[row.jobID] = runID
     }
 
     /// Whether the rows stand for a cache kept across transactions (`RunStateCache`).
@@ -114,7 +113,6 @@ final class RunStepRows: @unchecked Sendable {
     /// transaction's commit clears).
     func forgetAll() {
         runs = [:]
-        runOfJob = [:]
         shared?.invalidate()
     }
 }
