@@ -28,11 +28,38 @@ public struct WorkflowVersion: Sendable, Equatable {
 /// Readers get a snapshot; `changes()` tells the trigger host when the current set has been replaced.
 public final class WorkflowRegistry: Sendable {
     private struct State {
-        var current: [WorkflowVersion]
+        var current: [WorkflowVersion] {
+            didSet { index() }
+        }
+        /// The current versions by trigger instance and by name: an event looks up its workflows in these (an
+        /// instance id is a hash of the trigger's connection and input, too dear to work out for every workflow
+        /// at every event).
+        var byInstance: [String: [WorkflowVersion]] = [:]
+        var byName: [String: WorkflowVersion] = [:]
         var byHash: [String: Workflow]
         var generation: Int
         var observers: [Int: AsyncStream<Int>.Continuation]
         var nextObserver: Int
+
+        init(current: [WorkflowVersion], byHash: [String: Workflow]) {
+            self.current = current
+            self.byHash = byHash
+            generation = 0
+            observers = [:]
+            nextObserver = 0
+            index()
+        }
+
+        mutating func index() {
+            byInstance = [:]
+            byName = [:]
+            for version in current {
+                if let instance = version.workflow.trigger?.instanceID {
+                    byInstance[instance, default: []].append(version)
+                }
+                if byName[version.workflow.name] == nil { byName[version.workflow.name] = version }
+            }
+        }
     }
 
     private let state: Mutex<State>
@@ -41,8 +68,7 @@ public final class WorkflowRegistry: Sendable {
         let versions = workflows.map(WorkflowVersion.init)
         state = Mutex(
             State(
-                current: versions, byHash: Dictionary(versions.map { ($0.hash, $0.workflow) }) { first, _ in first },
-                generation: 0, observers: [:], nextObserver: 0))
+                current: versions, byHash: Dictionary(versions.map { ($0.hash, $0.workflow) }) { first, _ in first }))
     }
 
     /// The current version of every workflow.
@@ -56,12 +82,12 @@ public final class WorkflowRegistry: Sendable {
 
     /// The current version of the workflow named `name`.
     public func named(_ name: String) -> WorkflowVersion? {
-        state.withLock { $0.current.first { $0.workflow.name == name } }
+        state.withLock { $0.byName[name] }
     }
 
     /// The current versions of the workflows that trigger instance `instance` starts.
     public func bound(to instance: String) -> [WorkflowVersion] {
-        state.withLock { $0.current.filter { $0.workflow.trigger?.instanceID == instance } }
+        state.withLock { $0.byInstance[instance] ?? [] }
     }
 
     /// A version seen by this process, or nil.
