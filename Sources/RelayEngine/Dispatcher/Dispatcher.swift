@@ -89,7 +89,7 @@ public final class Dispatcher: Sendable {
             }
             group.addTask {
                 try await self.consume(
-                    results, reading: { delivery in Result { try Self.result(delivery.message.value) } },
+                    results, reading: { delivery in Result { try Self.routedResult(delivery.message.value) } },
                     { tx, delivery, parsed in try self.applyResult(delivery.message.value, parsed: parsed, in: tx) })
             }
             group.addTask {
@@ -218,7 +218,7 @@ public final class Dispatcher: Sendable {
     /// message (a job the worker could not read, dead-lettered) is published as it is.
     public func decideLocally(_ messages: [BusMessage], acknowledging inputs: [Delivery]) async throws {
         let results = messages.map { message in
-            message.topic == Topics.results ? Result { try Self.result(message.value) } : nil
+            message.topic == Topics.results ? Result { try Self.routedResult(message.value) } : nil
         }
         let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
@@ -360,18 +360,22 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Decides on a worker's result. `parsed`: the result read from `bytes` beforehand (`Self.result`), outside the
-    /// transaction, where reading a batch's results does not hold the database.
-    func applyResult(
-        _ bytes: [UInt8], parsed: Result<StepEvent, any Error>? = nil, in tx: any RunStoreTransaction
-    ) throws -> Outcome {
-        let event = try (parsed ?? Result { try Self.result(bytes) }).get()
-        let route: JobRoute
+    /// A worker's result and the job it is for, read from its message (`result`, then its `meta`).
+    static func routedResult(_ bytes: [UInt8]) throws -> (StepEvent, JobRoute) {
+        let event = try result(bytes)
         do {
-            route = try JobRoute(meta: event.meta)
+            return (event, try JobRoute(meta: event.meta))
         } catch {
             throw PoisonMessage(reason: "not a result of Relay's: \(Self.describe(error, in: bytes))")
         }
+    }
+
+    /// Decides on a worker's result. `parsed`: the result and its job read from `bytes` beforehand
+    /// (`Self.routedResult`), outside the transaction, where reading a batch's results does not hold the database.
+    func applyResult(
+        _ bytes: [UInt8], parsed: Result<(StepEvent, JobRoute), any Error>? = nil, in tx: any RunStoreTransaction
+    ) throws -> Outcome {
+        let (event, route) = try (parsed ?? Result { try Self.routedResult(bytes) }).get()
         guard let run = try tx.runRecord(id: route.runID) else {
             throw PoisonMessage(
                 reason: "result of job \(route.jobID): no run \(route.runID) in the run store (the run is unknown here)"

@@ -54,9 +54,10 @@ final class RunStepRows: @unchecked Sendable {
     /// Parses the outputs of the run's kept attempts that are not parsed yet (each once, then kept parsed).
     func parseOutputs(of runID: String) {
         guard let rows = runs[runID], rows.contains(where: { !$0.outputParsed }) else { return }
+        guard let position = runs.index(forKey: runID) else { return }
         for index in rows.indices where !rows[index].outputParsed {
-            runs[runID]?[index].outputValue = rows[index].output.flatMap { try? JSONParser.parse($0) }
-            runs[runID]?[index].outputParsed = true
+            runs.values[position][index].outputValue = rows[index].output.flatMap { try? JSONParser.parse($0) }
+            runs.values[position][index].outputParsed = true
         }
     }
 
@@ -99,11 +100,16 @@ final class RunStepRows: @unchecked Sendable {
     /// The attempt with this job id has finished (when its run's rows are kept; `holds` says).
     func finished(jobID: String, status: StepStatus, output: String?, error: String?) {
         guard let (runID, index) = position(of: jobID) else { return }
-        runs[runID]?[index].status = status
-        runs[runID]?[index].output = output
-        runs[runID]?[index].outputValue = nil
-        runs[runID]?[index].outputParsed = false
-        runs[runID]?[index].error = error
+        guard let position = runs.index(forKey: runID) else { return }
+        // (One lookup; the row changed in place.)
+        update(&runs.values[position][index])
+        func update(_ row: inout Row) {
+            row.status = status
+            row.output = output
+            row.outputValue = nil
+            row.outputParsed = false
+            row.error = error
+        }
     }
 
     /// A run whose rows are not kept was written to: the connection's cache forgets it.

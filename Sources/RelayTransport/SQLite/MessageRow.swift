@@ -8,6 +8,10 @@ public enum MessageRow {
     public static let columns = "topic, key, value, headers"
 
     public static func values(_ message: BusMessage) -> [SQLiteConnection.Value] {
+        // (Most messages, every job among them, have no headers.)
+        guard !message.headers.isEmpty else {
+            return [.text(message.topic), .text(message.key), .blob(message.value), .text("{}")]
+        }
         let headers = JSONObject(
             uniqueKeysWithValues: message.headers.sorted { $0.key < $1.key }.map {
                 ($0.key, JSONValue.string($0.value))
