@@ -159,10 +159,12 @@ extension Dispatcher {
             return try tx.recordLateResult(jobID: jobID, result: event) ? Outcome(lateResults: 1) : Outcome()
         }
         try tx.finishItem(jobID: jobID, result: event, startedAt: startedAt, finishedAt: finishedAt)
-        // A result for a run that has ended, or a step that has (another item failed it), starts nothing.
-        guard try tx.runStatus(id: item.runID) == .running,
+        // A result for a run that has ended, or a step that has (another item failed it), starts nothing. (The run
+        // and its attempts as this transaction keeps them: `applyResult` read the run.)
+        guard try tx.runRecord(id: item.runID)?.status == .running,
             let step = workflow.step(item.stepID), step.forEach != nil,
-            try tx.step(jobID: JobRoute.jobID(runID: item.runID, stepID: step.id, attempt: 1))?.status == .running
+            try tx.step(jobID: JobRoute.jobID(runID: item.runID, stepID: step.id, attempt: 1), runID: item.runID)?
+                .status == .running
         else { return Outcome() }
         let scope = try self.scope(runID: item.runID, workflow: workflow, in: tx)
         var outcome = Outcome()
