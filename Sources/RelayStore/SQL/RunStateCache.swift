@@ -27,20 +27,17 @@ final class RunStateCache: Sendable {
     }
 
     private struct State {
-        var entries: [String: (entry: Entry, bytes: Int)] = [:]
-        var bytes = 0
-        /// Run ids in the order they came in (some may have gone already).
-        var order: [String] = []
-        var start = 0
+        var entries: OldestFirstStore<Entry>
         /// The connection's `PRAGMA data_version` the entries are true for.
         var dataVersion: Int64?
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     let byteCapacity: Int
 
     init(byteCapacity: Int = 32 << 20) {
         self.byteCapacity = byteCapacity
+        state = Mutex(State(entries: OldestFirstStore(capacity: byteCapacity)))
     }
 
     /// The cache of `database`'s connection, shared by every store on it.
@@ -52,45 +49,25 @@ final class RunStateCache: Sendable {
     var count: Int { state.withLock { $0.entries.count } }
 
     /// The accounted bytes kept (for tests).
-    var bytes: Int { state.withLock { $0.bytes } }
+    var bytes: Int { state.withLock { $0.entries.bytes } }
 
-    fileprivate func entry(_ runID: String) -> Entry? { state.withLock { $0.entries[runID]?.entry } }
+    fileprivate func entry(_ runID: String) -> Entry? { state.withLock { $0.entries[runID] } }
 
     /// A decision starts with the connection's data version: when another connection has committed since the
     /// entries were kept, they go.
     fileprivate func begin(dataVersion: Int64?) {
         state.withLock { state in
             guard state.dataVersion != dataVersion || dataVersion == nil else { return }
-            state = State(dataVersion: dataVersion)
+            state = State(entries: OldestFirstStore(capacity: byteCapacity), dataVersion: dataVersion)
         }
     }
 
     /// A committed decision's runs: `kept` as they now are, `gone` removed; everything else first when `clear`.
     fileprivate func apply(kept: [(String, Entry)], gone: [String], clear: Bool) {
         state.withLock { state in
-            if clear { state = State(dataVersion: state.dataVersion) }
-            for runID in gone {
-                if let old = state.entries.removeValue(forKey: runID) { state.bytes -= old.bytes }
-            }
-            for (runID, entry) in kept {
-                let bytes = entry.bytes
-                if let old = state.entries.updateValue((entry, bytes), forKey: runID) {
-                    state.bytes -= old.bytes
-                } else {
-                    state.order.append(runID)
-                }
-                state.bytes += bytes
-            }
-            while state.bytes > byteCapacity, state.start < state.order.count {
-                if let old = state.entries.removeValue(forKey: state.order[state.start]) { state.bytes -= old.bytes }
-                state.start += 1
-            }
-            // Ended runs leave their ids in the order list: it is compacted once it is twice what is kept.
-            if state.order.count - state.start > 2 * state.entries.count + 1024 {
-                let entries = state.entries
-                state.order = state.order[state.start...].filter { entries[$0] != nil }
-                state.start = 0
-            }
+            if clear { state.entries = OldestFirstStore(capacity: byteCapacity) }
+            for runID in gone { state.entries.remove(runID) }
+            for (runID, entry) in kept { state.entries.keep(entry, bytes: entry.bytes, for: runID) }
         }
     }
 

@@ -9,53 +9,30 @@ import Synchronization
 /// Being immutable, an entry is right for every dispatcher that shares the store. A transaction reads through a
 /// `Staging`, whose additions and removals reach the cache only once the transaction has committed.
 final class TriggerEventCache: Sendable {
-    private struct State {
-        var events: [String: (event: JSONValue, bytes: Int)] = [:]
-        var bytes = 0
-        /// Run ids in the order they came in (some may have gone already).
-        var order: [String] = []
-        var start = 0
-    }
-
-    private let state = Mutex(State())
+    private let events: Mutex<OldestFirstStore<JSONValue>>
     let byteCapacity: Int
     let maximumBytes: Int
 
     init(byteCapacity: Int = 16 << 20, maximumBytes: Int = 16 << 10) {
         self.byteCapacity = byteCapacity
         self.maximumBytes = maximumBytes
+        events = Mutex(OldestFirstStore(capacity: byteCapacity))
     }
 
-    subscript(runID: String) -> JSONValue? { state.withLock { $0.events[runID]?.event } }
+    subscript(runID: String) -> JSONValue? { events.withLock { $0[runID] } }
 
     /// Run ids the order list holds (for tests: it does not grow with every run ever kept).
-    var tracked: Int { state.withLock { $0.order.count - $0.start } }
+    var tracked: Int { events.withLock { $0.tracked } }
 
     /// Keeps the event of `runID` (parsed from `bytes` bytes of text).
     func keep(_ event: JSONValue, of runID: String, bytes: Int) {
         guard bytes <= maximumBytes else { return }
-        state.withLock { state in
-            guard state.events.updateValue((event, bytes), forKey: runID) == nil else { return }
-            state.bytes += bytes
-            state.order.append(runID)
-            while state.bytes > byteCapacity, state.start < state.order.count {
-                if let gone = state.events.removeValue(forKey: state.order[state.start]) { state.bytes -= gone.bytes }
-                state.start += 1
-            }
-            // Ended runs leave their ids in the order list: it is compacted once it is twice what is kept.
-            if state.order.count - state.start > 2 * state.events.count + 1024 {
-                let events = state.events
-                state.order = state.order[state.start...].filter { events[$0] != nil }
-                state.start = 0
-            }
-        }
+        events.withLock { $0.keep(event, bytes: bytes, for: runID) }
     }
 
     /// The run has ended: its event is not needed any more.
     func forget(_ runID: String) {
-        state.withLock { state in
-            if let gone = state.events.removeValue(forKey: runID) { state.bytes -= gone.bytes }
-        }
+        events.withLock { $0.remove(runID) }
     }
 }
 
