@@ -76,9 +76,8 @@ final class RunStateCache: Sendable {
     final class View: @unchecked Sendable {
         // @unchecked Sendable: one transaction's, used only on the thread that holds the connection.
         private let cache: RunStateCache
-        /// False after the transaction has written to `steps` in a way its kept rows do not follow
-        /// (`RunStepRows.forgetAll`): from then on the cache may be stale for it, and is cleared at commit.
-        private(set) var usable = true
+        /// True once the transaction has written to `steps` in a way its kept rows do not follow
+        /// (`RunStepRows.forgetAll`): from then on the cache may be stale for it, and it is cleared at commit.
         private var cleared = false
         private var rows: RunStepRows?
         private var records: RunRecords?
@@ -100,7 +99,7 @@ final class RunStateCache: Sendable {
         private var last: (runID: String, entry: Entry?)?
 
         func entry(_ runID: String) -> Entry? {
-            guard usable, changedRuns.isEmpty || !changedRuns.contains(runID) else { return nil }
+            guard !cleared, changedRuns.isEmpty || !changedRuns.contains(runID) else { return nil }
             if let last, last.runID == runID { return last.entry }
             let entry = cache.entry(runID)
             last = (runID, entry)
@@ -115,7 +114,6 @@ final class RunStateCache: Sendable {
 
         /// The transaction wrote to `steps` beyond what its kept rows follow.
         func invalidate() {
-            usable = false
             cleared = true
             last = nil
         }

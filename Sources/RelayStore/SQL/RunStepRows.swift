@@ -53,11 +53,10 @@ final class RunStepRows: @unchecked Sendable {
 
     /// Parses the outputs of the run's kept attempts that are not parsed yet (each once, then kept parsed).
     func parseOutputs(of runID: String) {
-        guard let rows = runs[runID], rows.contains(where: { !$0.outputParsed }) else { return }
-        guard let position = runs.index(forKey: runID) else { return }
-        for index in rows.indices where !rows[index].outputParsed {
-            runs.values[position][index].outputValue = rows[index].output.flatMap { try? JSONParser.parse($0) }
-            runs.values[position][index].outputParsed = true
+        guard let run = runs.index(forKey: runID) else { return }
+        for index in runs.values[run].indices where !runs.values[run][index].outputParsed {
+            runs.values[run][index].outputValue = runs.values[run][index].output.flatMap { try? JSONParser.parse($0) }
+            runs.values[run][index].outputParsed = true
         }
     }
 
@@ -65,20 +64,19 @@ final class RunStepRows: @unchecked Sendable {
     var keptRuns: [String] { Array(runs.keys) }
     func kept(_ runID: String) -> [Row]? { runs[runID] }
 
-    /// Where the attempt with this job id is kept: its run and its index there.
-    /// (A job id begins with its run's id, `runId/stepId/attempt`: see `JobRoute.jobID`.)
-    private func position(of jobID: String) -> (runID: String, index: Int)? {
-        guard let slash = jobID.utf8.firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        let runID = String(jobID[..<slash])
-        guard let index = runs[runID]?.lastIndex(where: { $0.jobID == jobID }) else {
-            return nil
-        }
-        return (runID, index)
+    /// Where the attempt with this job id is kept: its run's place among the kept runs and its index there (valid
+    /// until the next run is kept). (A job id begins with its run's id, `runId/stepId/attempt`: see `JobRoute.jobID`.)
+    private func position(of jobID: String) -> (run: Dictionary<String, [Row]>.Index, index: Int)? {
+        guard let slash = jobID.utf8.firstIndex(of: UInt8(ascii: "/")),
+            let run = runs.index(forKey: String(jobID[..<slash])),
+            let index = runs.values[run].lastIndex(where: { $0.jobID == jobID })
+        else { return nil }
+        return (run, index)
     }
 
     /// Whether the attempt's deadline is in its row: nil when the transaction has not read or written it.
     func deadlineInRow(jobID: String) -> Bool? {
-        position(of: jobID).flatMap { runs[$0.runID]?[$0.index].deadlineInRow }
+        position(of: jobID).map { runs.values[$0.run][$0.index].deadlineInRow }
     }
 
     /// An attempt was inserted into the run's rows (only for a run whose rows are kept: others are read when needed,
@@ -99,17 +97,12 @@ final class RunStepRows: @unchecked Sendable {
 
     /// The attempt with this job id has finished (when its run's rows are kept; `holds` says).
     func finished(jobID: String, status: StepStatus, output: String?, error: String?) {
-        guard let (runID, index) = position(of: jobID) else { return }
-        guard let position = runs.index(forKey: runID) else { return }
-        // (One lookup; the row changed in place.)
-        update(&runs.values[position][index])
-        func update(_ row: inout Row) {
-            row.status = status
-            row.output = output
-            row.outputValue = nil
-            row.outputParsed = false
-            row.error = error
-        }
+        guard let (run, index) = position(of: jobID) else { return }
+        runs.values[run][index].status = status
+        runs.values[run][index].output = output
+        runs.values[run][index].outputValue = nil
+        runs.values[run][index].outputParsed = false
+        runs.values[run][index].error = error
     }
 
     /// A run whose rows are not kept was written to: the connection's cache forgets it.
