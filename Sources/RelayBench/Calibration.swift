@@ -64,11 +64,10 @@ enum ProcessCPU {
 
 extension SQLiteCounts {
     /// `sqlite_per_step: transactions=… reads=… statements=… queued=… checkpoints=N+M held_us=… held_cpu_us=…
-    /// commit_us=…` (the
-    /// bench's own polling of the run store included; queued: transactions and reads that waited on the database
-    /// queue instead of running on the caller's thread; checkpoints in all, on the checkpoint thread + by the writer;
-    /// held: wall-clock µs per step the connection was held, held_cpu: the CPU time of the thread holding it then,
-    /// commit: the wall-clock µs of that in COMMIT).
+    /// commit_us=…` (the bench's own polling of the run store included; queued: transactions and reads that waited on
+    /// the database queue instead of running on the caller's thread; checkpoints in all, on the checkpoint thread + by
+    /// the writer; held: wall-clock µs per step the connection was held, held_cpu: the CPU time of the thread holding
+    /// it then, commit: the wall-clock µs of that in COMMIT).
     func perStep(_ steps: Double) -> String {
         String(
             format: "sqlite_per_step: transactions=%.2f reads=%.2f statements=%.1f queued=%.2f checkpoints=%d+%d"

@@ -276,7 +276,7 @@ public final class Dispatcher: Sendable {
     ///
     /// `run-` + the event's time in microseconds (16 hex digits) + a hash of its id and the workflow (16 hex
     /// digits): ids in the order the events came, so that the run store's indexes keyed by run (runs, attempts by job
-    /// id and by run) take each new run at their end instead of on a random page (measured: a burst wrote 58 % fewer
+    /// id and by run) take each new run at their end instead of on a random page (measured: a burst wrote 57 % fewer
     /// bytes, docs/benchmarks.md). An event without a usable time (absent, negative, later than year 5000) gets
     /// `run-` + the hash alone, as every run did before.
     public static func runID(of event: TriggerEvent, workflow: String) -> String {

@@ -180,11 +180,12 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// `body`, with this thread recorded as the one holding the lock.
     private func owned<T>(_ body: () throws -> T) rethrows -> T {
         owner.store(Self.currentThread, ordering: .relaxed)
-        let start = SQLiteCounters.now()
-        let cpuStart = SQLiteCounters.threadCPU()
+        let start = SQLiteCounters.now(CLOCK_MONOTONIC)
+        let cpuStart = SQLiteCounters.now(CLOCK_THREAD_CPUTIME_ID)
         defer {
-            SQLiteDatabase.counters.heldNanoseconds.add(SQLiteCounters.now() - start, ordering: .relaxed)
-            SQLiteDatabase.counters.heldCPUNanoseconds.add(SQLiteCounters.threadCPU() - cpuStart, ordering: .relaxed)
+            SQLiteDatabase.counters.heldNanoseconds.add(SQLiteCounters.now(CLOCK_MONOTONIC) - start, ordering: .relaxed)
+            SQLiteDatabase.counters.heldCPUNanoseconds.add(
+                SQLiteCounters.now(CLOCK_THREAD_CPUTIME_ID) - cpuStart, ordering: .relaxed)
             owner.store(0, ordering: .relaxed)
         }
         return try body()
@@ -217,9 +218,10 @@ public final class SQLiteDatabase: @unchecked Sendable {
         SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
         do {
             let value = try body(connection)
-            let start = SQLiteCounters.now()
+            let start = SQLiteCounters.now(CLOCK_MONOTONIC)
             try connection.control("COMMIT")
-            SQLiteDatabase.counters.commitNanoseconds.add(SQLiteCounters.now() - start, ordering: .relaxed)
+            SQLiteDatabase.counters.commitNanoseconds.add(
+                SQLiteCounters.now(CLOCK_MONOTONIC) - start, ordering: .relaxed)
             return value
         } catch {
             try? connection.execute("ROLLBACK")
@@ -445,17 +447,11 @@ final class SQLiteCounters: Sendable {
     let commitNanoseconds = Atomic<Int>(0)
     let heldCPUNanoseconds = Atomic<Int>(0)
 
-    /// The calling thread's CPU time in nanoseconds.
-    static func threadCPU() -> Int {
+    /// `clock` in nanoseconds: `CLOCK_MONOTONIC` (a vDSO call, tens of nanoseconds) or the calling thread's CPU
+    /// time, `CLOCK_THREAD_CPUTIME_ID` (a system call); read once per transaction or read.
+    static func now(_ clock: clockid_t) -> Int {
         var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return time.tv_sec * 1_000_000_000 + time.tv_nsec
-    }
-
-    /// A monotonic clock in nanoseconds (a vDSO call: tens of nanoseconds, once per transaction or read).
-    static func now() -> Int {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
+        clock_gettime(clock, &time)
         return time.tv_sec * 1_000_000_000 + time.tv_nsec
     }
 }
