@@ -174,8 +174,8 @@ public protocol RunStoreTransaction {
 
     /// Holds a deadline for a job (nothing when the job has one): from `start`, or, when `start` is nil (a retry
     /// waiting for its backoff), from when `takeDueJobs` takes the job. Recording the job's result clears it. Given
-    /// just before the job's attempt is added (`addStep`), it is kept in the attempt's row (cheaper: no row of its
-    /// own to write and delete).
+    /// just before the job's attempt is added (`addStep`) or its item started (`startItem`), it is kept in the
+    /// attempt's row (cheaper: no row of its own to write and delete).
     func addDeadline(_ deadline: JobDeadline, startingAt start: Double?) throws
 
     /// Returns the deadlines passed at `now` whose job has no result, earliest first (at most `limit`), and marks

@@ -134,12 +134,18 @@ import Testing
             """)
         try await pipeline.publish(["items": [1, 2, 3]])
         let run = try #require(try await pipeline.finishedRuns(1).first)
-        let left = try await pipeline.bus.database.read { db in
-            try db.query("SELECT COUNT(*) FROM job_deadlines").first?.first?.int
+        let (left, inRows, cleared) = try await pipeline.bus.database.read { db in
+            (
+                try db.query("SELECT COUNT(*) FROM job_deadlines").first?.first?.int,
+                try db.query("SELECT COUNT(*) FROM step_items WHERE deadline_seconds > 3600").first?.first?.int,
+                try db.query("SELECT COUNT(*) FROM step_items WHERE deadline_due IS NULL").first?.first?.int
+            )
         }
         await pipeline.stop()
         #expect(run["status"] == "succeeded")
         #expect(left == 0)
+        #expect(inRows == 3, "each item had its deadline (in its row)")
+        #expect(cleared == 3)
     }
 
     @Test func withContinueOnFailureTheRunGoesOnAfterADeadline() async throws {

@@ -325,6 +325,58 @@ import Testing
         }
     }
 
+    /// A `for_each` item's deadline, given just before the item starts (as the dispatcher does), is kept in the
+    /// item's row the same way: cleared by its result, restarted by a starting dispatcher, expired into
+    /// `job_deadlines` so that a late result is recorded; a retry's (no start yet) is a row of `job_deadlines`.
+    @Test(arguments: StoreKind.all) func anItemsDeadlineIsKeptInItsAttemptsRow(on kind: StoreKind) async throws {
+        try await kind.withStore { fixture in
+            let store = fixture.store
+            @Sendable func rows(_ tx: any RunStoreTransaction, _ sql: String) throws -> Int {
+                Int(try (tx as! SQLRunStoreTransaction).db.query(sql).first?.first?.int ?? -1)
+            }
+            let seen = try await store.transaction(acknowledging: []) { tx -> ([Int], [BusMessage]) in
+                #expect(try Self.decide(tx))
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/c/1", runID: "run-1", stepID: "c", attempt: 1, status: .running))
+                try tx.addItems(runID: "run-1", stepID: "c", items: ["x", "y", "z"])
+                for item in try tx.pendingItems(runID: "run-1", stepID: "c", limit: 2) {
+                    try tx.addDeadline(Self.deadline(item.jobID, seconds: 10), startingAt: 100)
+                    try tx.startItem(jobID: item.jobID, input: ["n": .string("\(item.index)")])
+                }
+                let (first, second) = ("run-1/c[0]/1", "run-1/c[1]/1")
+                var seen = [
+                    try rows(tx, "SELECT COUNT(*) FROM job_deadlines"),
+                    try rows(tx, "SELECT COUNT(*) FROM step_items WHERE deadline_due IS NOT NULL"),
+                ]
+                #expect(try tx.takeOverdueJobs(now: 109, limit: 10).isEmpty)
+                try tx.finishItem(jobID: first, result: .success([:]), startedAt: nil)
+                seen.append(try rows(tx, "SELECT COUNT(*) FROM step_items WHERE deadline_due IS NOT NULL"))
+                try tx.restartDeadlines(now: 500)
+                #expect(try tx.takeOverdueJobs(now: 509, limit: 10).isEmpty, "restarted: due at 510")
+                #expect(try tx.takeOverdueJobs(now: 510, limit: 10) == [Self.deadline(second, seconds: 10)])
+                #expect(try tx.takeOverdueJobs(now: 600, limit: 10).isEmpty, "each deadline is handled once")
+                seen.append(try rows(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NOT NULL"))
+                try tx.finishItem(jobID: second, result: .failure("no result"), startedAt: nil)
+                #expect(try tx.recordLateResult(jobID: second, result: .success([:])))
+                #expect(try !tx.recordLateResult(jobID: first, result: .success([:])), "it came in time")
+                // The second item's retry waits for its backoff: its deadline is a row of its own until then.
+                let retry = "run-1/c[1]/2"
+                try tx.addItemAttempt(
+                    ItemAttemptRecord(
+                        jobID: retry, runID: "run-1", stepID: "c", index: 1, attempt: 2, status: .running,
+                        item: "y", input: [:]))
+                try tx.addDeadline(Self.deadline(retry, seconds: 10), startingAt: nil)
+                seen.append(try rows(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NULL"))
+                try tx.finishItem(jobID: retry, result: .success([:]), startedAt: nil)
+                seen.append(try rows(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NULL"))
+                return (seen, [])
+            }
+            // Two deadlines in rows and none in the table; one cleared by its result; the other expired into the
+            // table; the retry's in the table until its result.
+            #expect(seen == [0, 2, 1, 1, 1, 0])
+        }
+    }
+
     @Test(arguments: StoreKind.all) func aScheduledJobsDeadlineStartsWhenItIsPublishedAndSurvivesARestart(
         on kind: StoreKind
     ) async throws {

@@ -125,7 +125,7 @@ struct SharedStoreTests {
         try await TestPostgres.withDatabase { database, _ in
             #expect(try await SQLRunStore.schemaVersion(database) == 0)
             #expect(try SQLRunStore.migrate(database) == SQLRunStore.postgresMigrations.map(\.version))
-            #expect(SQLRunStore.postgresSchemaVersion == 2)
+            #expect(SQLRunStore.postgresSchemaVersion == 3)
             #expect(try SQLRunStore.migrate(database).isEmpty)
             #expect(try await SQLRunStore.schemaVersion(database) == SQLRunStore.postgresSchemaVersion)
             // A schema a later Relay wrote is refused, not altered.

@@ -92,8 +92,9 @@ extension Dispatcher {
                     let job = try self.job(
                         runID: runID, workflow: workflow, step: step, attempt: item.attempt, scope: itemScope,
                         item: item.index)
-                    try tx.startItem(jobID: item.jobID, input: job.input)
+                    // (The deadline first: the item's row takes it as the item starts.)
                     try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
+                    try tx.startItem(jobID: item.jobID, input: job.input)
                     progress.append(.job(job))
                     counts.running += 1
                 } catch let error as TemplateError {

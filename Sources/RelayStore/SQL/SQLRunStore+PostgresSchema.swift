@@ -18,6 +18,7 @@ extension SQLRunStore {
                 + "the change log, the shared outbox, trigger state", postgresSchemaVersion1
         ),
         (2, "a step's job deadline in its attempt's row", postgresSchemaVersion2),
+        (3, "a for_each item's job deadline in its attempt's row", postgresSchemaVersion3),
     ]
 
     /// The latest schema version this Relay knows.
@@ -157,5 +158,12 @@ extension SQLRunStore {
         ALTER TABLE steps ADD COLUMN deadline_seconds DOUBLE PRECISION, ADD COLUMN deadline_error TEXT,
             ADD COLUMN deadline_due DOUBLE PRECISION;
         CREATE INDEX steps_deadline_due ON steps(deadline_due) WHERE deadline_due IS NOT NULL;
+        """
+
+    /// Version 3: a `for_each` item's job deadline in its attempt's row, as a step's.
+    static let postgresSchemaVersion3 = """
+        ALTER TABLE step_items ADD COLUMN deadline_seconds DOUBLE PRECISION, ADD COLUMN deadline_error TEXT,
+            ADD COLUMN deadline_due DOUBLE PRECISION;
+        CREATE INDEX step_items_deadline_due ON step_items(deadline_due) WHERE deadline_due IS NOT NULL;
         """
 }

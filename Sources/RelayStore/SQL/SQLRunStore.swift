@@ -132,13 +132,18 @@ public final class SQLRunStore: RunStore, Sendable {
             try addColumns(
                 db, table: "steps",
                 [("log", "TEXT"), ("deadline_seconds", "REAL"), ("deadline_error", "TEXT"), ("deadline_due", "REAL")])
-            try addColumns(db, table: "step_items", [("log", "TEXT")])
+            // An item's job deadline is in its attempt's row too.
+            try addColumns(
+                db, table: "step_items",
+                [("log", "TEXT"), ("deadline_seconds", "REAL"), ("deadline_error", "TEXT"), ("deadline_due", "REAL")])
             try db.execute(
                 """
                 CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run_id) WHERE parent_run_id IS NOT NULL;
                 CREATE INDEX IF NOT EXISTS runs_deadline ON runs(deadline_at) WHERE deadline_at IS NOT NULL;
                 CREATE INDEX IF NOT EXISTS job_deadlines_late ON job_deadlines(run_id) WHERE late_status IS NOT NULL;
                 CREATE INDEX IF NOT EXISTS steps_deadline_due ON steps(deadline_due) WHERE deadline_due IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS step_items_deadline_due ON step_items(deadline_due)
+                    WHERE deadline_due IS NOT NULL;
                 """)
             try createChangeLog(db)
             try createDeadLetterAndEventTables(db)

@@ -3,8 +3,9 @@ import RelayTransport
 
 /// Job deadlines. A step's job has its deadline in its attempt's row (`steps.deadline_seconds`, `deadline_error`,
 /// `deadline_due`, cleared by the result in the same UPDATE that records it): no row of its own to insert and
-/// delete per step. The rest are rows of `job_deadlines`: an item's, a retry's waiting for its backoff (`due_at`
-/// null until it is published), one given after its attempt was recorded, an older file's. A deadline that fails
+/// delete per step. A `for_each` item's is in its attempt's row of `step_items` the same way (written when the item
+/// starts). The rest are rows of `job_deadlines`: a retry's waiting for its backoff (`due_at` null until it is
+/// published), one given after its attempt was recorded or started, an older file's. A deadline that fails
 /// its attempt always ends in `job_deadlines` with `expired_at` set, to record a result that comes late.
 extension SQLRunStoreTransaction {
     func addDeadline(_ deadline: JobDeadline, startingAt start: Double?) throws {
@@ -45,24 +46,31 @@ extension SQLRunStoreTransaction {
             SELECT job_id, run_id, workflow, seconds, error, due_at FROM job_deadlines
             WHERE due_at <= ? AND expired_at IS NULL ORDER BY due_at LIMIT ?\(db.dialect.forUpdateSkipLocked)
             """, [.double(now), .int(Int64(limit))])
-        let inRows = try db.query(
-            """
-            SELECT s.job_id, s.run_id, r.workflow, s.deadline_seconds, s.deadline_error, s.deadline_due
-            FROM steps s JOIN runs r ON r.id = s.run_id
-            WHERE s.deadline_due <= ? ORDER BY s.deadline_due LIMIT ?\(db.dialect.forUpdateSkipLocked)
-            """, [.double(now), .int(Int64(limit))])
+        // (A table's attempts with their run's workflow.)
+        func inRows(of table: String) throws -> [[SQLValue]] {
+            try db.query(
+                """
+                SELECT s.job_id, s.run_id, r.workflow, s.deadline_seconds, s.deadline_error, s.deadline_due
+                FROM \(table) s JOIN runs r ON r.id = s.run_id
+                WHERE s.deadline_due <= ? ORDER BY s.deadline_due LIMIT ?\(db.dialect.forUpdateSkipLocked)
+                """, [.double(now), .int(Int64(limit))])
+        }
+        let inSteps = try inRows(of: "steps")
+        let inItems = try inRows(of: "step_items")
         func deadline(_ row: [SQLValue]) -> JobDeadline {
             JobDeadline(
                 jobID: row[0].text ?? "", runID: row[1].text ?? "", workflow: row[2].text ?? "",
                 seconds: SQLRunStore.double(row[3]) ?? 0, error: row[4].text ?? "")
         }
-        // The earliest of both, `limit` in all; only those are marked handled.
-        let taken = (kept.map { (row: $0, inRow: false) } + inRows.map { (row: $0, inRow: true) })
+        // The earliest of the three, `limit` in all; only those are marked handled.
+        let taken =
+            (kept.map { (row: $0, table: nil as String?) } + inSteps.map { (row: $0, table: "steps") }
+            + inItems.map { (row: $0, table: "step_items") })
             .sorted { (SQLRunStore.double($0.row[5]) ?? 0) < (SQLRunStore.double($1.row[5]) ?? 0) }
             .prefix(max(0, limit))
-        for (row, inRow) in taken {
-            if inRow {
-                try db.query("UPDATE steps SET deadline_due = NULL WHERE job_id = ?", [row[0]])
+        for (row, table) in taken {
+            if let table {
+                try db.query("UPDATE \(table) SET deadline_due = NULL WHERE job_id = ?", [row[0]])
                 try insertDeadline(deadline(row), due: SQLRunStore.double(row[5]), expiredAt: now)
             } else {
                 try db.query("UPDATE job_deadlines SET expired_at = ? WHERE job_id = ?", [.double(now), row[0]])
@@ -78,11 +86,13 @@ extension SQLRunStoreTransaction {
             UPDATE job_deadlines SET due_at = \(db.dialect.greatest("due_at", "? + seconds"))
             WHERE due_at IS NOT NULL AND expired_at IS NULL
             """, [.double(now)])
-        try db.query(
-            """
-            UPDATE steps SET deadline_due = \(db.dialect.greatest("deadline_due", "? + deadline_seconds"))
-            WHERE deadline_due IS NOT NULL
-            """, [.double(now)])
+        for table in ["steps", "step_items"] {
+            try db.query(
+                """
+                UPDATE \(table) SET deadline_due = \(db.dialect.greatest("deadline_due", "? + deadline_seconds"))
+                WHERE deadline_due IS NOT NULL
+                """, [.double(now)])
+        }
         // A sub-workflow's run stands for its calling step's attempt: its deadline is that step's.
         try db.query(
             """

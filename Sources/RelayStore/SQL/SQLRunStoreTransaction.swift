@@ -399,12 +399,25 @@ extension SQLRunStoreTransaction {
     }
 
     func startItem(jobID: String, input: JSONValue) throws {
+        // The job's deadline, when the dispatcher has just given it one (`addDeadline`), goes into the row, as a
+        // step's does.
+        let deadline = stagedDeadlines.take(jobID)
         try db.query(
-            "UPDATE step_items SET status = ?, input = ?, scheduled_at = ? WHERE job_id = ? AND status = ?",
+            """
+            UPDATE step_items SET status = ?, input = ?, scheduled_at = ?, deadline_seconds = ?, deadline_error = ?,
+                deadline_due = ?
+            WHERE job_id = ? AND status = ?
+            """,
             [
                 .text(ItemStatus.running.rawValue), .text(JSONWriter.compact.string(input)), .double(RunTime.now()),
+                deadline.map { .double($0.deadline.seconds) } ?? .null,
+                deadline.map { .text($0.deadline.error) } ?? .null, deadline.map { .double($0.due) } ?? .null,
                 .text(jobID), .text(ItemStatus.pending.rawValue),
             ])
+        if db.changes == 0, let deadline {
+            // (No pending item to start: the deadline is held as `addDeadline` would have held it.)
+            stagedDeadlines.stage(deadline.deadline, due: deadline.due)
+        }
     }
 
     func addItemAttempt(_ item: ItemAttemptRecord) throws {
@@ -418,11 +431,12 @@ extension SQLRunStoreTransaction {
 
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
         try writeStagedDeadlines()
-        try db.query(
+        let updated = try db.query(
             """
             UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?, log = ?,
-                started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?
+                started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?, deadline_due = NULL
             WHERE job_id = ? AND status IN (?, ?)
+            RETURNING CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END
             """,
             [
                 .text(result.status == .ok ? ItemStatus.succeeded.rawValue : ItemStatus.failed.rawValue),
@@ -433,8 +447,11 @@ extension SQLRunStoreTransaction {
                 startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
                 .text(ItemStatus.pending.rawValue), .text(ItemStatus.running.rawValue),
             ])
-        // As for a step: a result in time clears the item's deadline.
-        try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
+        // As for a step: a result in time clears the item's deadline (in the row, above, or in `job_deadlines`: a
+        // retry's, an older file's).
+        if updated.first?.first?.int != 1 {
+            try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
+        }
     }
 
     func abandonPendingItems(runID: String, error: String) throws {
