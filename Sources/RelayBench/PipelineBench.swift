@@ -21,8 +21,11 @@ public struct PipelineBench: Sendable {
         public var concurrency = 8
         /// Steps that wait this many seconds each (the native sleep plugin) instead of trivial ones; 0: trivial.
         public var sleep = 0
-        /// Instead of a chain: one `for_each` step over this many trivial items per run (at most `concurrency: N`).
+        /// Instead of a chain: one `for_each` step over this many trivial items per run (every item at once, unless
+        /// `itemConcurrency`).
         public var fanOut: Int?
+        /// The `for_each` step's concurrency; nil: `fanOut` (every item at once).
+        public var itemConcurrency: Int?
         /// Where to put the database; nil: a temporary directory, removed afterwards.
         public var directory: String?
         /// Run on Kafka; nil: on the embedded bus.
@@ -113,7 +116,7 @@ public struct PipelineBench: Sendable {
         if let fanOut = configuration.fanOut {
             yaml +=
                 "  - {id: s0, plugin: type_converter, action: integer_to_number, for_each: \"{{ trigger.items }}\", "
-                + "concurrency: \(fanOut), input: {input: \"{{ item }}\"}}\n"
+                + "concurrency: \(configuration.itemConcurrency ?? fanOut), input: {input: \"{{ item }}\"}}\n"
             return yaml
         }
         for index in 0..<configuration.steps {
@@ -261,7 +264,9 @@ public struct PipelineBench: Sendable {
         let (events, sleep) = (configuration.events, configuration.sleep)
         // Steps per run: the chain's length, or the items of the fan-out.
         let steps = configuration.fanOut ?? configuration.steps
-        let shape = configuration.fanOut.map { "fan_out=\($0)" } ?? "steps=\(steps)"
+        let shape =
+            configuration.fanOut.map { "fan_out=\($0) item_concurrency=\(configuration.itemConcurrency ?? $0)" }
+            ?? "steps=\(steps)"
         // Runs of the measured events only (a warm-up run finished before they were published).
         let latencies = try await store.runs(limit: Int.max).compactMap { run -> Double? in
             guard let finished = run.finishedAt, finished >= measurement.published else { return nil }

@@ -4,12 +4,17 @@ import Testing
 /// `relay bench` on the embedded bus: a chain of steps, and a fan-out (one for_each step per run); `relay plugin
 /// bench-runners --chain`: a chain of warm Python plugins.
 @Suite struct BenchCommandTests {
-    @Test func theFanOutBenchRunsEveryItemOfEveryRun() async throws {
-        let result = try await RelayProcess.run(["bench", "--events", "20", "--fan-out", "50"])
+    @Test(arguments: [[], ["--item-concurrency", "7"]]) func theFanOutBenchRunsEveryItemOfEveryRun(options: [String])
+        async throws
+    {
+        let result = try await RelayProcess.run(["bench", "--events", "20", "--fan-out", "50"] + options)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(result.status == 0, "\(result.stderr.suffix(3000))")
         let summary = lines.dropLast().last ?? ""
-        #expect(summary.hasPrefix("bus=embedded events=20 fan_out=50 concurrency=8 "), "\(lines)")
+        let concurrency = options.last ?? "50"
+        #expect(
+            summary.hasPrefix("bus=embedded events=20 fan_out=50 item_concurrency=\(concurrency) concurrency=8 "),
+            "\(lines)")
         #expect(summary.hasSuffix(" failed_runs=0"), "\(lines)")
         let last = lines.last ?? ""
         #expect(
@@ -68,9 +73,15 @@ import Testing
         #expect(result.stderr.contains("--chain: expected at least 1 run, found 0"), "\(result.stderr)")
     }
 
-    @Test func aFanOutOutsideItsLimitsIsRefused() async throws {
-        let result = try await RelayProcess.run(["bench", "--fan-out", "0"])
+    @Test(arguments: [
+        (["--fan-out", "0"], "--fan-out must be from 1 to 10000"),
+        (["--fan-out", "1001"], "--fan-out above 1000 needs --item-concurrency"),
+        (["--fan-out", "10", "--item-concurrency", "0"], "--item-concurrency must be from 1 to 1000"),
+        (["--item-concurrency", "5"], "--item-concurrency needs --fan-out"),
+    ])
+    func aFanOutOutsideItsLimitsIsRefused(options: [String], error: String) async throws {
+        let result = try await RelayProcess.run(["bench"] + options)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("--fan-out must be from 1 to 1000"), "\(result.stderr)")
+        #expect(result.stderr.contains(error), "\(result.stderr)")
     }
 }

@@ -33,9 +33,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(
         help: """
             Instead of a chain of --steps: one for_each step over this many trivial items per run (all of them at \
-            once: concurrency N); steps/s counts items.
+            once: concurrency N, unless --item-concurrency); steps/s counts items.
             """)
     var fanOut: Int?
+    @Option(help: "With --fan-out: the for_each step's concurrency (default: the items, all at once).")
+    var itemConcurrency: Int?
     @Option(
         help: """
             One run at a time, N of them, p50/p90/p99 in ms. Embedded: after 50 warm-up runs, through the webhook \
@@ -72,10 +74,20 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard sleep >= 0 else { throw ValidationError("--sleep must not be negative") }
         if let fanOut {
-            guard (1...WorkflowLimits.mostConcurrency).contains(fanOut) else {
-                throw ValidationError("--fan-out must be from 1 to \(WorkflowLimits.mostConcurrency)")
+            guard (1...WorkflowLimits.mostItems).contains(fanOut) else {
+                throw ValidationError("--fan-out must be from 1 to \(WorkflowLimits.mostItems)")
+            }
+            if let itemConcurrency, !(1...WorkflowLimits.mostConcurrency).contains(itemConcurrency) {
+                throw ValidationError("--item-concurrency must be from 1 to \(WorkflowLimits.mostConcurrency)")
+            }
+            guard fanOut <= WorkflowLimits.mostConcurrency || itemConcurrency != nil else {
+                throw ValidationError(
+                    "--fan-out above \(WorkflowLimits.mostConcurrency) needs --item-concurrency (a step runs at most "
+                        + "\(WorkflowLimits.mostConcurrency) items at once)")
             }
             guard sleep == 0 else { throw ValidationError("--fan-out and --sleep: one at a time") }
+        } else if itemConcurrency != nil {
+            throw ValidationError("--item-concurrency needs --fan-out")
         }
         if let sequential {
             guard sequential > 0 else { throw ValidationError("--sequential must be positive") }
@@ -103,6 +115,7 @@ struct BenchCommand: AsyncParsableCommand {
         configuration.concurrency = concurrency
         configuration.sleep = sleep
         configuration.fanOut = fanOut
+        configuration.itemConcurrency = itemConcurrency
         configuration.directory = dir
         configuration.sequential = sequential
         if let brokers {
