@@ -211,8 +211,9 @@ public protocol RunStoreTransaction {
     /// Up to `limit` pending items of the step, lowest index first.
     func pendingItems(runID: String, stepID: String, limit: Int) throws -> [ItemAttemptRecord]
 
-    /// How many of the step's items are pending and how many running (started, or waiting for a retry's backoff).
-    func itemCounts(runID: String, stepID: String) throws -> ItemCounts
+    /// How many of the step's items run (started, or waiting for a retry's backoff), and its pending items, lowest
+    /// index first, as many as fit beside them under `concurrency` (fewer only when fewer are pending).
+    func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots
 
     /// Starts a pending item attempt with its rendered input.
     func startItem(jobID: String, input: JSONValue) throws
@@ -288,14 +289,16 @@ extension RunStoreTransaction {
     }
 }
 
-/// How many items of a `for_each` step have not ended.
-public struct ItemCounts: Sendable, Equatable {
-    public var pending: Int
+/// A `for_each` step's items that run, and those to start next (`RunStoreTransaction.itemsToStart`).
+public struct ItemSlots: Sendable, Equatable {
+    /// How many items run (started, or waiting for a retry's backoff).
     public var running: Int
+    /// Pending items to start, lowest index first.
+    public var next: [ItemAttemptRecord]
 
-    public init(pending: Int, running: Int) {
-        self.pending = pending
+    public init(running: Int, next: [ItemAttemptRecord]) {
         self.running = running
+        self.next = next
     }
 }
 

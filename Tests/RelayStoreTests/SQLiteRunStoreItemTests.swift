@@ -14,6 +14,12 @@ import Testing
         JobRoute.jobID(runID: "run-1", stepID: "each", item: index, attempt: attempt)
     }
 
+    /// `itemsToStart` of step `each` under `concurrency`, as text.
+    static func slots(_ tx: any RunStoreTransaction, _ concurrency: Int) throws -> String {
+        let slots = try tx.itemsToStart(runID: "run-1", stepID: "each", concurrency: concurrency)
+        return "\(slots.running) running, next \(slots.next.map(\.index))"
+    }
+
     @Test(arguments: StoreKind.all) func itemsArePendingUntilStartedAndTheLatestAttemptOfEachIsRead(on kind: StoreKind)
         async throws
     {
@@ -28,13 +34,16 @@ import Testing
                 try tx.addItems(runID: "run-1", stepID: "each", items: ["a", "b", "c"])
                 // Recording them again (a decision repeated) changes nothing.
                 try tx.addItems(runID: "run-1", stepID: "each", items: ["x"])
-                #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 3, running: 0))
+                #expect(try Self.slots(tx, 9) == "0 running, next [0, 1, 2]")
+                #expect(try Self.slots(tx, 2) == "0 running, next [0, 1]")
                 let first = try tx.pendingItems(runID: "run-1", stepID: "each", limit: 2)
                 #expect(first.map(\.index) == [0, 1])
                 #expect(first.map(\.item) == ["a", "b"])
                 #expect(first.map(\.jobID) == [Self.jobID(0, 1), Self.jobID(1, 1)])
                 for item in first { try tx.startItem(jobID: item.jobID, input: ["v": item.item]) }
-                #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 1, running: 2))
+                #expect(try Self.slots(tx, 9) == "2 running, next [2]")
+                #expect(try Self.slots(tx, 2) == "2 running, next []", "no slot free")
+                #expect(try Self.slots(tx, 1) == "2 running, next []", "fewer slots than run (a lowered concurrency)")
                 #expect(try tx.pendingItems(runID: "run-1", stepID: "each", limit: 5).map(\.index) == [2])
                 // Item 0 succeeds; item 1 fails and is tried again.
                 try tx.finishItem(jobID: Self.jobID(0, 1), result: .success(["n": 0]), startedAt: 1_000)
@@ -47,25 +56,29 @@ import Testing
                     ItemAttemptRecord(
                         jobID: Self.jobID(1, 2), runID: "run-1", stepID: "each", index: 1, attempt: 2,
                         status: .running, item: "b", input: ["v": "b"]))
-                #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 1, running: 1))
+                #expect(try Self.slots(tx, 2) == "1 running, next [2]", "the retry holds its item's slot")
                 try tx.finishItem(jobID: Self.jobID(1, 2), result: .success(["n": 1]), startedAt: nil)
+                #expect(try Self.slots(tx, 2) == "0 running, next [2]")
+                try tx.startItem(jobID: Self.jobID(2, 1), input: ["v": "c"])
+                try tx.finishItem(jobID: Self.jobID(2, 1), result: .success(["n": 2]), startedAt: nil)
+                #expect(try Self.slots(tx, 2) == "0 running, next []", "every item has ended")
                 let latest = try tx.latestItems(runID: "run-1", stepID: "each")
                 #expect(latest.map(\.index) == [0, 1, 2])
                 #expect(latest.map(\.attempt) == [1, 2, 1])
-                #expect(latest.map(\.status) == [.succeeded, .succeeded, .pending])
-                #expect(latest.map(\.output) == [["n": 0], ["n": 1], nil])
+                #expect(latest.map(\.status) == [.succeeded, .succeeded, .succeeded])
+                #expect(latest.map(\.output) == [["n": 0], ["n": 1], ["n": 2]])
                 #expect(try tx.item(jobID: "run-1/each[9]/1") == nil)
                 return ((), [])
             }
             let run = try #require(try await SQLRunStore(readingFrom: database).run(id: "run-1"))
             #expect(run.items.map(\.index) == [0, 1, 1, 2], "every attempt")
             let items = try #require(run.items(of: "each"))
-            #expect(items.done == 2)
+            #expect(items.done == 3)
             #expect(items.total == 3)
             let step = try #require(run.json["steps"]?.arrayValue?.first)
-            #expect(step["items_done"] == 2)
+            #expect(step["items_done"] == 3)
             #expect(step["items_total"] == 3)
-            #expect(step["items"]?.arrayValue?.map { $0["status"] } == ["succeeded", "succeeded", "pending"])
+            #expect(step["items"]?.arrayValue?.map { $0["status"] } == ["succeeded", "succeeded", "succeeded"])
             #expect(step["items"]?.arrayValue?[1]["attempt"] == 2)
             #expect(step["items"]?.arrayValue?[0]["output"] == ["n": 0])
         }
@@ -89,7 +102,7 @@ import Testing
             let store = try SQLRunStore(bus: try EmbeddedBus(database: database))
             _ = try await store.transaction(acknowledging: []) { tx throws -> (Void, [BusMessage]) in
                 try tx.addItems(runID: "run-1", stepID: "each", items: [1])
-                #expect(try tx.itemCounts(runID: "run-1", stepID: "each") == ItemCounts(pending: 1, running: 0))
+                #expect(try Self.slots(tx, 1) == "0 running, next [0]")
                 return ((), [])
             }
             #expect(try await store.run(id: "run-1")?.items.count == 1)

@@ -69,12 +69,14 @@ extension Dispatcher {
         runID: String, workflow: Workflow, step: WorkflowStep, scope: Template.Scope, in tx: any RunStoreTransaction
     ) throws -> ForEachProgress {
         var progress: [Progress] = []
-        var counts = try tx.itemCounts(runID: runID, stepID: step.id)
-        while counts.running < step.concurrency, counts.pending > 0 {
-            let next = try tx.pendingItems(runID: runID, stepID: step.id, limit: step.concurrency - counts.running)
-            if next.isEmpty { break }
-            for item in next {
-                counts.pending -= 1
+        var running = 0
+        // Whether no item is left pending: known once fewer came than there were slots.
+        var nonePending = false
+        repeat {
+            let slots = try tx.itemsToStart(runID: runID, stepID: step.id, concurrency: step.concurrency)
+            running = slots.running
+            nonePending = slots.next.count < step.concurrency - slots.running
+            for item in slots.next {
                 var itemScope = scope
                 itemScope.item = item.item
                 itemScope.index = item.index
@@ -83,7 +85,7 @@ extension Dispatcher {
                         // A sub-workflow per item: the item's child run starts now.
                         let input = try Self.input(of: step, scope: itemScope)
                         try tx.startItem(jobID: item.jobID, input: input)
-                        counts.running += 1
+                        running += 1
                         progress += try startChild(
                             parent: RunParent(runID: runID, stepID: step.id, jobID: item.jobID), step: step,
                             input: input, in: tx)
@@ -96,7 +98,7 @@ extension Dispatcher {
                     try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
                     try tx.startItem(jobID: item.jobID, input: job.input)
                     progress.append(.job(job))
-                    counts.running += 1
+                    running += 1
                 } catch let error as TemplateError {
                     let message = "input could not be rendered: \(error.message)"
                     try tx.finishItem(jobID: item.jobID, result: .failure(message), startedAt: nil)
@@ -110,10 +112,9 @@ extension Dispatcher {
                     }
                 }
             }
-        }
-        guard counts.pending == 0, counts.running == 0 else {
-            return ForEachProgress(progress: progress, state: .running)
-        }
+            // (Slots an item that could not be rendered left free are filled by the next round.)
+        } while !nonePending && running < step.concurrency
+        guard nonePending, running == 0 else { return ForEachProgress(progress: progress, state: .running) }
         let outputs = try tx.latestItems(runID: runID, stepID: step.id).map { item in
             item.status == .succeeded ? item.output ?? .null : .null
         }

@@ -383,19 +383,25 @@ extension SQLRunStoreTransaction {
         ).map(Self.itemRecord)
     }
 
-    func itemCounts(runID: String, stepID: String) throws -> ItemCounts {
-        var counts = ItemCounts(pending: 0, running: 0)
-        for row in try db.query(
+    func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots {
+        // One statement: the running ones counted (their index entries; the pending ones are not counted, only the
+        // next read), beside the pending ones that fit (none: one row, with the count only).
+        let rows = try db.query(
             """
-            SELECT status, COUNT(*) FROM step_items WHERE run_id = ? AND step_id = ? AND status IN (?, ?)
-            GROUP BY status
+            WITH running (n) AS (SELECT COUNT(*) FROM step_items WHERE run_id = ? AND step_id = ? AND status = ?)
+            SELECT running.n, next.* FROM running LEFT JOIN (
+                SELECT \(Self.itemColumns) FROM step_items WHERE run_id = ? AND step_id = ? AND status = ?
+                ORDER BY item_index LIMIT (SELECT \(db.dialect.greatest("0", "? - n")) FROM running)
+            ) next ON 1 = 1
+            ORDER BY next.item_index
             """,
-            [.text(runID), .text(stepID), .text(ItemStatus.pending.rawValue), .text(ItemStatus.running.rawValue)])
-        {
-            let count = Int(row[1].int ?? 0)
-            if row[0].text == ItemStatus.pending.rawValue { counts.pending = count } else { counts.running = count }
-        }
-        return counts
+            [
+                .text(runID), .text(stepID), .text(ItemStatus.running.rawValue), .text(runID), .text(stepID),
+                .text(ItemStatus.pending.rawValue), .int(Int64(concurrency)),
+            ])
+        return ItemSlots(
+            running: Int(rows.first?[0].int ?? 0),
+            next: rows.filter { $0[1] != .null }.map { Self.itemRecord(Array($0.dropFirst())) })
     }
 
     func startItem(jobID: String, input: JSONValue) throws {
