@@ -5,7 +5,9 @@ import Synchronization
 /// created, and the dispatcher renders over it at every step (it used to be read and parsed again each time).
 /// Bounded: at most `byteCapacity` bytes of events' text in all, and only events whose text is at most
 /// `maximumBytes` long (a larger one is read as before); a run's entry goes when the run ends, or, when the cache is
-/// full, the oldest goes. (A burst of 10,000 small events keeps them all: a few MiB.)
+/// full, the oldest goes. (A burst of 10,000 small events keeps them all: a few MiB. A `for_each` over an event's
+/// 10,000 items renders over it at every item: the 49 KB event was parsed 10,000 times when events above 16 KiB were
+/// not kept.)
 /// Being immutable, an entry is right for every dispatcher that shares the store. A transaction reads through a
 /// `Staging`, whose additions and removals reach the cache only once the transaction has committed.
 final class TriggerEventCache: Sendable {
@@ -13,7 +15,7 @@ final class TriggerEventCache: Sendable {
     let byteCapacity: Int
     let maximumBytes: Int
 
-    init(byteCapacity: Int = 16 << 20, maximumBytes: Int = 16 << 10) {
+    init(byteCapacity: Int = 16 << 20, maximumBytes: Int = 1 << 20) {
         self.byteCapacity = byteCapacity
         self.maximumBytes = maximumBytes
         events = Mutex(OldestFirstStore(capacity: byteCapacity))
