@@ -208,9 +208,6 @@ public protocol RunStoreTransaction {
     /// as they are).
     func addItems(runID: String, stepID: String, items: [JSONValue]) throws
 
-    /// Up to `limit` pending items of the step, lowest index first.
-    func pendingItems(runID: String, stepID: String, limit: Int) throws -> [ItemAttemptRecord]
-
     /// How many of the step's items run (started, or waiting for a retry's backoff), and its pending items, lowest
     /// index first, as many as fit beside them under `concurrency` (fewer only when fewer are pending).
     func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots

@@ -36,7 +36,7 @@ import Testing
                 try tx.addItems(runID: "run-1", stepID: "each", items: ["x"])
                 #expect(try Self.slots(tx, 9) == "0 running, next [0, 1, 2]")
                 #expect(try Self.slots(tx, 2) == "0 running, next [0, 1]")
-                let first = try tx.pendingItems(runID: "run-1", stepID: "each", limit: 2)
+                let first = try tx.itemsToStart(runID: "run-1", stepID: "each", concurrency: 2).next
                 #expect(first.map(\.index) == [0, 1])
                 #expect(first.map(\.item) == ["a", "b"])
                 #expect(first.map(\.jobID) == [Self.jobID(0, 1), Self.jobID(1, 1)])
@@ -44,7 +44,6 @@ import Testing
                 #expect(try Self.slots(tx, 9) == "2 running, next [2]")
                 #expect(try Self.slots(tx, 2) == "2 running, next []", "no slot free")
                 #expect(try Self.slots(tx, 1) == "2 running, next []", "fewer slots than run (a lowered concurrency)")
-                #expect(try tx.pendingItems(runID: "run-1", stepID: "each", limit: 5).map(\.index) == [2])
                 // Item 0 succeeds; item 1 fails and is tried again.
                 try tx.finishItem(jobID: Self.jobID(0, 1), result: .success(["n": 0]), startedAt: 1_000)
                 try tx.finishItem(jobID: Self.jobID(1, 1), result: .failure("boom"), startedAt: nil)

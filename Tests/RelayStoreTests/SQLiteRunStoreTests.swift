@@ -339,7 +339,7 @@ import Testing
                 try tx.addStep(
                     StepAttemptRecord(jobID: "run-1/c/1", runID: "run-1", stepID: "c", attempt: 1, status: .running))
                 try tx.addItems(runID: "run-1", stepID: "c", items: ["x", "y", "z"])
-                for item in try tx.pendingItems(runID: "run-1", stepID: "c", limit: 2) {
+                for item in try tx.itemsToStart(runID: "run-1", stepID: "c", concurrency: 2).next {
                     try tx.addDeadline(Self.deadline(item.jobID, seconds: 10), startingAt: 100)
                     try tx.startItem(jobID: item.jobID, input: ["n": .string("\(item.index)")])
                 }

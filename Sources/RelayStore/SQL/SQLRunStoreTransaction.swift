@@ -374,15 +374,6 @@ extension SQLRunStoreTransaction {
         }
     }
 
-    func pendingItems(runID: String, stepID: String, limit: Int) throws -> [ItemAttemptRecord] {
-        try db.query(
-            """
-            SELECT \(Self.itemColumns) FROM step_items WHERE run_id = ? AND step_id = ? AND status = ?
-            ORDER BY item_index LIMIT ?
-            """, [.text(runID), .text(stepID), .text(ItemStatus.pending.rawValue), .int(Int64(limit))]
-        ).map(Self.itemRecord)
-    }
-
     func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots {
         // One statement: the running ones counted (their index entries; the pending ones are not counted, only the
         // next read), beside the pending ones that fit (none: one row, with the count only).
