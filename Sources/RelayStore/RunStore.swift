@@ -225,6 +225,11 @@ public protocol RunStoreTransaction {
     /// that has ended is left as it is.
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
 
+    /// Records the result of an item attempt that is running, and returns the attempt as recorded; nil (nothing
+    /// recorded) when no attempt with this job id is running.
+    func finishRunningItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
+        -> ItemAttemptRecord?
+
     /// Records the step's items that have not started as skipped with `reason` (a `break` left the loop); returns
     /// how many.
     func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int

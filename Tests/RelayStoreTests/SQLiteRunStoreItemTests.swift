@@ -45,7 +45,20 @@ import Testing
                 #expect(try Self.slots(tx, 2) == "2 running, next []", "no slot free")
                 #expect(try Self.slots(tx, 1) == "2 running, next []", "fewer slots than run (a lowered concurrency)")
                 // Item 0 succeeds; item 1 fails and is tried again.
-                try tx.finishItem(jobID: Self.jobID(0, 1), result: .success(["n": 0]), startedAt: 1_000)
+                // A worker's result: recorded only for a running attempt, which it returns as recorded.
+                #expect(
+                    try tx.finishRunningItem(
+                        jobID: Self.jobID(2, 1), result: .success([:]), startedAt: nil, finishedAt: nil) == nil,
+                    "item 2 is pending")
+                let recorded = try tx.finishRunningItem(
+                    jobID: Self.jobID(0, 1), result: .success(["n": 0]), startedAt: 1_000, finishedAt: nil)
+                #expect(recorded?.status == .succeeded)
+                #expect(recorded?.item == "a")
+                #expect(recorded?.output == ["n": 0])
+                #expect(
+                    try tx.finishRunningItem(
+                        jobID: Self.jobID(0, 1), result: .failure("again"), startedAt: nil, finishedAt: nil) == nil,
+                    "recorded already")
                 try tx.finishItem(jobID: Self.jobID(1, 1), result: .failure("boom"), startedAt: nil)
                 // A result already recorded is not recorded again.
                 try tx.finishItem(jobID: Self.jobID(0, 1), result: .failure("late"), startedAt: nil)

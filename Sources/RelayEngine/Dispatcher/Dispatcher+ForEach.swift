@@ -151,16 +151,18 @@ extension Dispatcher {
         _ event: StepEvent, jobID: String, startedAt: Double?, finishedAt: Double? = nil, leftLoopAt: String? = nil,
         workflow: Workflow, in tx: any RunStoreTransaction
     ) throws -> Outcome {
-        guard let item = try tx.item(jobID: jobID) else {
-            throw PoisonMessage(
-                reason: "result of job \(jobID): no such item in the run store (the run is unknown here)")
-        }
-        // A result already recorded (redelivered) changes nothing; one after the item's deadline failed it is
-        // recorded beside the item and changes nothing either.
-        guard item.status == .running else {
+        guard
+            let item = try tx.finishRunningItem(
+                jobID: jobID, result: event, startedAt: startedAt, finishedAt: finishedAt)
+        else {
+            guard try tx.item(jobID: jobID) != nil else {
+                throw PoisonMessage(
+                    reason: "result of job \(jobID): no such item in the run store (the run is unknown here)")
+            }
+            // A result already recorded (redelivered) changes nothing; one after the item's deadline failed it is
+            // recorded beside the item and changes nothing either.
             return try tx.recordLateResult(jobID: jobID, result: event) ? Outcome(lateResults: 1) : Outcome()
         }
-        try tx.finishItem(jobID: jobID, result: event, startedAt: startedAt, finishedAt: finishedAt)
         // A result for a run that has ended, or a step that has (another item failed it), starts nothing. (The run
         // and its attempts as this transaction keeps them: `applyResult` read the run.)
         guard try tx.runRecord(id: item.runID)?.status == .running,

@@ -427,13 +427,28 @@ extension SQLRunStoreTransaction {
     }
 
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
+        _ = try finishItem(
+            jobID: jobID, result: result, startedAt: startedAt, finishedAt: finishedAt,
+            from: [.pending, .running])
+    }
+
+    func finishRunningItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
+        -> ItemAttemptRecord?
+    {
+        try finishItem(jobID: jobID, result: result, startedAt: startedAt, finishedAt: finishedAt, from: [.running])
+    }
+
+    /// Records the result of the item attempt if its status is one of `statuses`; returns it as recorded.
+    private func finishItem(
+        jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?, from statuses: [ItemStatus]
+    ) throws -> ItemAttemptRecord? {
         try writeStagedDeadlines()
         let updated = try db.query(
             """
             UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?, log = ?,
                 started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?, deadline_due = NULL
-            WHERE job_id = ? AND status IN (?, ?)
-            RETURNING CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END
+            WHERE job_id = ? AND status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))
+            RETURNING \(Self.itemColumns), CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END
             """,
             [
                 .text(result.status == .ok ? ItemStatus.succeeded.rawValue : ItemStatus.failed.rawValue),
@@ -442,13 +457,13 @@ extension SQLRunStoreTransaction {
                 result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
                 StepLog.kept(result.log).map { .text($0) } ?? .null,
                 startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
-                .text(ItemStatus.pending.rawValue), .text(ItemStatus.running.rawValue),
-            ])
+            ] + statuses.map { .text($0.rawValue) })
         // As for a step: a result in time clears the item's deadline (in the row, above, or in `job_deadlines`: a
         // retry's, an older file's).
-        if updated.first?.first?.int != 1 {
+        if updated.first?[10].int != 1 {
             try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
         }
+        return updated.first.map(Self.itemRecord)
     }
 
     func abandonPendingItems(runID: String, error: String) throws {
