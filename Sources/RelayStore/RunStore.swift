@@ -208,8 +208,8 @@ public protocol RunStoreTransaction {
     /// as they are).
     func addItems(runID: String, stepID: String, items: [JSONValue]) throws
 
-    /// How many of the step's items run (started, or waiting for a retry's backoff), and its pending items, lowest
-    /// index first, as many as fit beside them under `concurrency` (fewer only when fewer are pending).
+    /// The step's pending items to start, lowest index first, as many as fit beside those that run (started, or
+    /// waiting for a retry's backoff) under `concurrency`; whether more are pending, and whether any runs.
     func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots
 
     /// Starts a pending item attempt with its rendered input.
@@ -291,16 +291,20 @@ extension RunStoreTransaction {
     }
 }
 
-/// A `for_each` step's items that run, and those to start next (`RunStoreTransaction.itemsToStart`).
+/// A `for_each` step's items to start next, and whether others are pending or run
+/// (`RunStoreTransaction.itemsToStart`).
 public struct ItemSlots: Sendable, Equatable {
-    /// How many items run (started, or waiting for a retry's backoff).
-    public var running: Int
     /// Pending items to start, lowest index first.
     public var next: [ItemAttemptRecord]
+    /// Whether items are pending besides `next`.
+    public var morePending: Bool
+    /// Whether any item runs (started, or waiting for a retry's backoff), `next` aside.
+    public var anyRunning: Bool
 
-    public init(running: Int, next: [ItemAttemptRecord]) {
-        self.running = running
+    public init(next: [ItemAttemptRecord], morePending: Bool, anyRunning: Bool) {
         self.next = next
+        self.morePending = morePending
+        self.anyRunning = anyRunning
     }
 }
 

@@ -69,13 +69,12 @@ extension Dispatcher {
         runID: String, workflow: Workflow, step: WorkflowStep, scope: Template.Scope, in tx: any RunStoreTransaction
     ) throws -> ForEachProgress {
         var progress: [Progress] = []
-        var running = 0
-        // Whether no item is left pending: known once fewer came than there were slots.
-        var nonePending = false
+        var slots: ItemSlots
+        var started = false
+        var failed = false
         repeat {
-            let slots = try tx.itemsToStart(runID: runID, stepID: step.id, concurrency: step.concurrency)
-            running = slots.running
-            nonePending = slots.next.count < step.concurrency - slots.running
+            slots = try tx.itemsToStart(runID: runID, stepID: step.id, concurrency: step.concurrency)
+            failed = false
             for item in slots.next {
                 var itemScope = scope
                 itemScope.item = item.item
@@ -85,7 +84,7 @@ extension Dispatcher {
                         // A sub-workflow per item: the item's child run starts now.
                         let input = try Self.input(of: step, scope: itemScope)
                         try tx.startItem(jobID: item.jobID, input: input)
-                        running += 1
+                        started = true
                         progress += try startChild(
                             parent: RunParent(runID: runID, stepID: step.id, jobID: item.jobID), step: step,
                             input: input, in: tx)
@@ -98,10 +97,11 @@ extension Dispatcher {
                     try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
                     try tx.startItem(jobID: item.jobID, input: job.input)
                     progress.append(.job(job))
-                    running += 1
+                    started = true
                 } catch let error as TemplateError {
                     let message = "input could not be rendered: \(error.message)"
                     try tx.finishItem(jobID: item.jobID, result: .failure(message), startedAt: nil)
+                    failed = true
                     if !step.continueOnFailure {
                         // Items started before this in the same decision still go out; their results start nothing.
                         var failed = try failStep(
@@ -113,8 +113,10 @@ extension Dispatcher {
                 }
             }
             // (Slots an item that could not be rendered left free are filled by the next round.)
-        } while !nonePending && running < step.concurrency
-        guard nonePending, running == 0 else { return ForEachProgress(progress: progress, state: .running) }
+        } while failed && slots.morePending
+        guard !slots.morePending, !slots.anyRunning, !started else {
+            return ForEachProgress(progress: progress, state: .running)
+        }
         let outputs = try tx.latestItems(runID: runID, stepID: step.id).map { item in
             item.status == .succeeded ? item.output ?? .null : .null
         }
