@@ -204,9 +204,10 @@ public protocol RunStoreTransaction {
     // the array of the items' outputs); each attempt of each item is recorded apart, by its own job id
     // (`runId/stepId[index]/attempt`).
 
-    /// Records the items of a `for_each` step as pending first attempts, in order (items recorded before are left
-    /// as they are).
-    func addItems(runID: String, stepID: String, items: [JSONValue]) throws
+    /// Records the items of a `for_each` step as first attempts, in order (items recorded before are left as they
+    /// are): pending, but for the first `started.count`, recorded started with those inputs (as `startItem` would,
+    /// each with the deadline given for it just before).
+    func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws
 
     /// The step's pending items to start, lowest index first, as many as fit beside those that run (started, or
     /// waiting for a retry's backoff) under `concurrency`; whether more are pending, and whether any runs.
@@ -276,6 +277,11 @@ extension RunStoreTransaction {
     /// Records the result of an item attempt that no worker timed.
     public func finishItem(jobID: String, result: StepEvent, startedAt: Double?) throws {
         try finishItem(jobID: jobID, result: result, startedAt: startedAt, finishedAt: nil)
+    }
+
+    /// Records the items of a `for_each` step as pending first attempts.
+    public func addItems(runID: String, stepID: String, items: [JSONValue]) throws {
+        try addItems(runID: runID, stepID: stepID, items: items, started: [])
     }
 
     /// Creates a running run of the workflow `workflow` (no version recorded) for `event`; false when a run with

@@ -100,6 +100,38 @@ import Testing
         }
     }
 
+    /// The dispatcher starts a step's first items as it adds them: their rows are written running, with their
+    /// inputs and the deadlines given for them, the rest pending.
+    @Test(arguments: StoreKind.all) func itemsAddedStartedRunWithTheirInputsAndDeadlines(on kind: StoreKind)
+        async throws
+    {
+        try await kind.withStore { fixture in
+            let store = fixture.store
+            let seen = try await store.transaction(acknowledging: []) { tx throws -> ([String], [BusMessage]) in
+                #expect(try tx.createRun(id: "run-1", workflow: "w", event: Self.event))
+                for index in 0..<2 {
+                    try tx.addDeadline(
+                        JobDeadline(
+                            jobID: Self.jobID(index, 1), runID: "run-1", workflow: "w", seconds: 10, error: "late"),
+                        startingAt: 100)
+                }
+                try tx.addItems(
+                    runID: "run-1", stepID: "each", items: ["a", "b", "c"], started: [["v": "a"], ["v": "b"]])
+                let rows = try (tx as! SQLRunStoreTransaction).db.query(
+                    "SELECT item_index, status, input, deadline_due FROM step_items ORDER BY item_index")
+                #expect(try Self.slots(tx, 3) == "next [2], some running")
+                #expect(
+                    try tx.takeOverdueJobs(now: 110, limit: 10).map(\.jobID) == [Self.jobID(0, 1), Self.jobID(1, 1)])
+                let described = rows.map { row in
+                    let due = SQLRunStore.double(row[3]).map { "\($0)" } ?? "-"
+                    return "\(row[0].int ?? -1) \(row[1].text ?? "") \(row[2].text ?? "-") \(due)"
+                }
+                return (described, [])
+            }
+            #expect(seen == [#"0 running {"v":"a"} 110.0"#, #"1 running {"v":"b"} 110.0"#, "2 pending - -"])
+        }
+    }
+
     @Test func aDatabaseWrittenBeforeItemsExistedIsReadAndGainsTheirTable() async throws {
         try await SQLRunStoreTests.withDatabase { database in
             _ = try SQLRunStore(bus: try EmbeddedBus(database: database))

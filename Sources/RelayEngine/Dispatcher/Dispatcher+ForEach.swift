@@ -42,8 +42,30 @@ extension Dispatcher {
             StepAttemptRecord(
                 jobID: JobRoute.jobID(runID: runID, stepID: step.id, attempt: 1), runID: runID, stepID: step.id,
                 attempt: 1, status: .running))
-        try tx.addItems(runID: runID, stepID: step.id, items: items)
-        return try fillItems(runID: runID, workflow: workflow, step: step, scope: scope, in: tx)
+        // The first `concurrency` items' jobs go out now: their rows are written started (not pending, then
+        // started). An item whose input cannot be rendered, and a sub-workflow's items, are left to `fillItems`.
+        var jobs: [ActionJob] = []
+        if step.workflow == nil {
+            for (index, item) in items.prefix(step.concurrency).enumerated() {
+                var itemScope = scope
+                itemScope.item = item
+                itemScope.index = index
+                guard
+                    let job = try? self.job(
+                        runID: runID, workflow: workflow, step: step, attempt: 1, scope: itemScope, item: index)
+                else { break }
+                try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
+                jobs.append(job)
+            }
+        }
+        try tx.addItems(runID: runID, stepID: step.id, items: items, started: jobs.map(\.input))
+        let started = ForEachProgress(progress: jobs.map(Progress.job), state: .running)
+        guard !jobs.isEmpty, jobs.count == min(items.count, step.concurrency) else {
+            var filled = try fillItems(runID: runID, workflow: workflow, step: step, scope: scope, in: tx)
+            filled.progress = started.progress + filled.progress
+            return filled
+        }
+        return started
     }
 
     /// The array a step's `for_each` renders to, or why it is not one.

@@ -350,26 +350,37 @@ extension SQLRunStoreTransaction {
     }
 
     private func insertItem(_ item: ItemAttemptRecord, now: Double) throws {
+        // A running one takes the deadline just given for it (`addDeadline`), as `startItem` does.
+        let deadline = item.status == .running ? stagedDeadlines.take(item.jobID) : nil
         try db.query(
             """
             INSERT INTO step_items (job_id, run_id, step_id, item_index, attempt, status, item, input,
-                scheduled_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                scheduled_at, deadline_seconds, deadline_error, deadline_due)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
             """,
             [
                 .text(item.jobID), .text(item.runID), .text(item.stepID), .int(Int64(item.index)),
                 .int(Int64(item.attempt)), .text(item.status.rawValue), .text(JSONWriter.compact.string(item.item)),
                 item.input.map { .text(JSONWriter.compact.string($0)) } ?? .null, .double(now),
+                deadline.map { .double($0.deadline.seconds) } ?? .null,
+                deadline.map { .text($0.deadline.error) } ?? .null, deadline.map { .double($0.due) } ?? .null,
             ])
+        if db.changes == 0, let deadline {
+            // (The attempt existed: the deadline is held as `addDeadline` would have held it.)
+            stagedDeadlines.stage(deadline.deadline, due: deadline.due)
+        }
     }
 
-    func addItems(runID: String, stepID: String, items: [JSONValue]) throws {
+    func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws {
         let now = RunTime.now()
         for (index, item) in items.enumerated() {
+            // (Optional.none: a `nil` literal would be JSON's null.)
+            let input: JSONValue? = index < started.count ? started[index] : Optional.none
             try insertItem(
                 ItemAttemptRecord(
                     jobID: JobRoute.jobID(runID: runID, stepID: stepID, item: index, attempt: 1), runID: runID,
-                    stepID: stepID, index: index, attempt: 1, status: .pending, item: item),
+                    stepID: stepID, index: index, attempt: 1, status: index < started.count ? .running : .pending,
+                    item: item, input: input),
                 now: now)
         }
     }
