@@ -111,7 +111,7 @@ struct KafkaBench {
                     messages, store: store, alreadyFinished: 1,
                     check: { try started.checkAlive() },
                     finished: { Int(metrics.value(of: PipelineMetrics.Name.runsFinished)) },
-                    publish: { try await transport.publish($0) })
+                    workersCPU: { started.cpuSeconds() }, publish: { try await transport.publish($0) })
             dispatching?.cancel()
             _ = await dispatching?.result
             await started.terminate()
@@ -185,6 +185,22 @@ final class WorkerProcesses: Sendable {
         }
         self.processes = processes
         self.logs = logs
+    }
+
+    /// CPU time (user and system) the running workers have used, in seconds (`/proc/PID/stat`).
+    func cpuSeconds() -> Double {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return processes.reduce(0) { total, process in
+            guard let stat = try? String(contentsOfFile: "/proc/\(process.pid)/stat", encoding: .utf8),
+                let end = stat.lastIndex(of: ")")
+            else { return total }
+            // After the command's closing parenthesis: state is field 3, utime and stime fields 14 and 15.
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+                return total
+            }
+            return total + (user + system) / ticks
+        }
     }
 
     /// Throws if a worker has exited (with the end of its log).

@@ -139,6 +139,9 @@ public struct PipelineBench: Sendable {
         var latencies: [Double] = []
         /// CPU seconds this process used meanwhile.
         var cpu: Double = 0
+        /// CPU seconds the worker processes used meanwhile (on Kafka; nil on the embedded bus, where the worker is in
+        /// this process).
+        var workersCPU: Double? = nil
         /// What the SQLite databases did meanwhile.
         var sqlite = SQLiteCounts(transactions: 0, reads: 0, statements: 0)
     }
@@ -177,12 +180,13 @@ public struct PipelineBench: Sendable {
     static func publishAndWait(
         _ messages: [BusMessage], store: any RunStore, alreadyFinished: Int,
         check: @Sendable () throws -> Void = {}, finished finishedNow: (@Sendable () async throws -> Int)? = nil,
-        publish: ([BusMessage]) async throws -> Void
+        workersCPU: (@Sendable () -> Double)? = nil, publish: ([BusMessage]) async throws -> Void
     ) async throws -> Measurement {
         let finishedNow = finishedNow ?? { try await finishedRuns(store) }
         let clock = ContinuousClock()
         let start = clock.now
         let cpuStart = ProcessCPU.seconds()
+        let workersStart = workersCPU?()
         let sqliteStart = SQLiteDatabase.counts
         let published = Date().timeIntervalSince1970
         var index = 0
@@ -210,6 +214,7 @@ public struct PipelineBench: Sendable {
         }
         return Measurement(
             published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart,
+            workersCPU: workersStart.flatMap { start in workersCPU.map { $0() - start } },
             sqlite: SQLiteDatabase.counts - sqliteStart)
     }
 
@@ -285,6 +290,9 @@ public struct PipelineBench: Sendable {
                 + String(
                     format: " seconds=%.2f cpu_us_per_step=%.0f", seconds,
                     measurement.cpu * 1e6 / Double(events * steps))
+                + (measurement.workersCPU.map {
+                    String(format: " workers_cpu_us_per_step=%.0f", $0 * 1e6 / Double(events * steps))
+                } ?? "")
                 + String(format: " peak_rss_mib=%.0f", ProcessMemory.peakMiB) + " failed_runs=\(failed)")
         print(
             String(
