@@ -286,15 +286,17 @@ import Testing
         }
     }
 
+    /// The first column of the first row `sql` reads in `tx` (a count), -1 for none.
+    static func count(_ tx: any RunStoreTransaction, _ sql: String) throws -> Int {
+        Int(try (tx as! SQLRunStoreTransaction).db.query(sql).first?.first?.int ?? -1)
+    }
+
     /// A deadline given just before its attempt is added (as the dispatcher does for every job) is kept in the
     /// attempt's row: no `job_deadlines` row until it fails the attempt, when one is written, expired, so that a
     /// late result is recorded beside it. A result in time clears it; a starting dispatcher restarts it.
     @Test(arguments: StoreKind.all) func aStepsDeadlineIsKeptInItsAttemptsRow(on kind: StoreKind) async throws {
         try await kind.withStore { fixture in
             let store = fixture.store
-            @Sendable func rows(_ tx: any RunStoreTransaction, _ sql: String) throws -> Int {
-                Int(try (tx as! SQLRunStoreTransaction).db.query(sql).first?.first?.int ?? -1)
-            }
             let seen = try await store.transaction(acknowledging: []) { tx -> ([Int], [BusMessage]) in
                 #expect(try Self.decide(tx))
                 for step in ["c", "d"] {
@@ -304,16 +306,16 @@ import Testing
                             jobID: "run-1/\(step)/1", runID: "run-1", stepID: step, attempt: 1, status: .running))
                 }
                 var seen = [
-                    try rows(tx, "SELECT COUNT(*) FROM job_deadlines"),
-                    try rows(tx, "SELECT COUNT(*) FROM steps WHERE deadline_due IS NOT NULL"),
+                    try Self.count(tx, "SELECT COUNT(*) FROM job_deadlines"),
+                    try Self.count(tx, "SELECT COUNT(*) FROM steps WHERE deadline_due IS NOT NULL"),
                 ]
                 try tx.finishStep(jobID: "run-1/c/1", result: .success([:]), startedAt: nil)
-                seen.append(try rows(tx, "SELECT COUNT(*) FROM steps WHERE deadline_due IS NOT NULL"))
+                seen.append(try Self.count(tx, "SELECT COUNT(*) FROM steps WHERE deadline_due IS NOT NULL"))
                 try tx.restartDeadlines(now: 500)
                 #expect(try tx.takeOverdueJobs(now: 509, limit: 10).isEmpty, "restarted: due at 510")
                 #expect(try tx.takeOverdueJobs(now: 510, limit: 10) == [Self.deadline("run-1/d/1", seconds: 10)])
                 #expect(try tx.takeOverdueJobs(now: 600, limit: 10).isEmpty, "each deadline is handled once")
-                seen.append(try rows(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NOT NULL"))
+                seen.append(try Self.count(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NOT NULL"))
                 try tx.finishStep(jobID: "run-1/d/1", result: .failure("no result for run-1/d/1"), startedAt: nil)
                 #expect(try tx.recordLateResult(jobID: "run-1/d/1", result: .success([:])))
                 #expect(try !tx.recordLateResult(jobID: "run-1/c/1", result: .success([:])), "it came in time")
@@ -331,9 +333,6 @@ import Testing
     @Test(arguments: StoreKind.all) func anItemsDeadlineIsKeptInItsAttemptsRow(on kind: StoreKind) async throws {
         try await kind.withStore { fixture in
             let store = fixture.store
-            @Sendable func rows(_ tx: any RunStoreTransaction, _ sql: String) throws -> Int {
-                Int(try (tx as! SQLRunStoreTransaction).db.query(sql).first?.first?.int ?? -1)
-            }
             let seen = try await store.transaction(acknowledging: []) { tx -> ([Int], [BusMessage]) in
                 #expect(try Self.decide(tx))
                 try tx.addStep(
@@ -345,17 +344,17 @@ import Testing
                 }
                 let (first, second) = ("run-1/c[0]/1", "run-1/c[1]/1")
                 var seen = [
-                    try rows(tx, "SELECT COUNT(*) FROM job_deadlines"),
-                    try rows(tx, "SELECT COUNT(*) FROM step_items WHERE deadline_due IS NOT NULL"),
+                    try Self.count(tx, "SELECT COUNT(*) FROM job_deadlines"),
+                    try Self.count(tx, "SELECT COUNT(*) FROM step_items WHERE deadline_due IS NOT NULL"),
                 ]
                 #expect(try tx.takeOverdueJobs(now: 109, limit: 10).isEmpty)
                 try tx.finishItem(jobID: first, result: .success([:]), startedAt: nil)
-                seen.append(try rows(tx, "SELECT COUNT(*) FROM step_items WHERE deadline_due IS NOT NULL"))
+                seen.append(try Self.count(tx, "SELECT COUNT(*) FROM step_items WHERE deadline_due IS NOT NULL"))
                 try tx.restartDeadlines(now: 500)
                 #expect(try tx.takeOverdueJobs(now: 509, limit: 10).isEmpty, "restarted: due at 510")
                 #expect(try tx.takeOverdueJobs(now: 510, limit: 10) == [Self.deadline(second, seconds: 10)])
                 #expect(try tx.takeOverdueJobs(now: 600, limit: 10).isEmpty, "each deadline is handled once")
-                seen.append(try rows(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NOT NULL"))
+                seen.append(try Self.count(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NOT NULL"))
                 try tx.finishItem(jobID: second, result: .failure("no result"), startedAt: nil)
                 #expect(try tx.recordLateResult(jobID: second, result: .success([:])))
                 #expect(try !tx.recordLateResult(jobID: first, result: .success([:])), "it came in time")
@@ -366,9 +365,9 @@ import Testing
                         jobID: retry, runID: "run-1", stepID: "c", index: 1, attempt: 2, status: .running,
                         item: "y", input: [:]))
                 try tx.addDeadline(Self.deadline(retry, seconds: 10), startingAt: nil)
-                seen.append(try rows(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NULL"))
+                seen.append(try Self.count(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NULL"))
                 try tx.finishItem(jobID: retry, result: .success([:]), startedAt: nil)
-                seen.append(try rows(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NULL"))
+                seen.append(try Self.count(tx, "SELECT COUNT(*) FROM job_deadlines WHERE expired_at IS NULL"))
                 return (seen, [])
             }
             // Two deadlines in rows and none in the table; one cleared by its result; the other expired into the
