@@ -206,8 +206,10 @@ public protocol RunStoreTransaction {
 
     /// Records the items of a `for_each` step as first attempts, in order (items recorded before are left as they
     /// are): pending, but for the first `started.count`, recorded started with those inputs (as `startItem` would,
-    /// each with the deadline given for it just before).
-    func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws
+    /// each with the deadline given for it just before). Returns the indexes of those it wrote started: only their
+    /// jobs may go out (an item recorded before keeps its state, and its deadline, and the job it had).
+    @discardableResult
+    func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws -> Set<Int>
 
     /// The step's pending items to start, lowest index first, as many as fit beside those that run (started, or
     /// waiting for a retry's backoff) under `concurrency`; whether more are pending, and whether any runs.

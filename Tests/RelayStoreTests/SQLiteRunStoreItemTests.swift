@@ -115,8 +115,15 @@ import Testing
                             jobID: Self.jobID(index, 1), runID: "run-1", workflow: "w", seconds: 10, error: "late"),
                         startingAt: 100)
                 }
-                try tx.addItems(
+                let written = try tx.addItems(
                     runID: "run-1", stepID: "each", items: ["a", "b", "c"], started: [["v": "a"], ["v": "b"]])
+                #expect(written == [0, 1])
+                // Added again (no caller does): nothing is written, no job may go out, no deadline is left behind.
+                try tx.addDeadline(
+                    JobDeadline(jobID: Self.jobID(0, 1), runID: "run-1", workflow: "w", seconds: 10, error: "again"),
+                    startingAt: 500)
+                #expect(try tx.addItems(runID: "run-1", stepID: "each", items: ["x"], started: [["v": "x"]]).isEmpty)
+                #expect(try SQLRunStoreTests.count(tx, "SELECT COUNT(*) FROM job_deadlines") == 0)
                 let rows = try (tx as! SQLRunStoreTransaction).db.query(
                     "SELECT item_index, status, input, deadline_due FROM step_items ORDER BY item_index")
                 #expect(try Self.slots(tx, 3) == "next [2], some running")

@@ -58,7 +58,9 @@ extension Dispatcher {
                 jobs.append(job)
             }
         }
-        try tx.addItems(runID: runID, stepID: step.id, items: items, started: jobs.map(\.input))
+        let written = try tx.addItems(runID: runID, stepID: step.id, items: items, started: jobs.map(\.input))
+        // (Fewer only if the step had items already, which its first start never has: those keep their own state.)
+        jobs.removeAll { job in job.route.item.map { !written.contains($0) } ?? true }
         let started = ForEachProgress(progress: jobs.map(Progress.job), state: .running)
         guard !jobs.isEmpty, jobs.count == min(items.count, step.concurrency) else {
             var filled = try fillItems(runID: runID, workflow: workflow, step: step, scope: scope, in: tx)

@@ -349,7 +349,9 @@ extension SQLRunStoreTransaction {
             output: SQLRunStore.json(row[8]), error: row[9].text)
     }
 
-    private func insertItem(_ item: ItemAttemptRecord, now: Double) throws {
+    /// Inserts the attempt unless one with its job id exists; returns whether it did.
+    @discardableResult
+    private func insertItem(_ item: ItemAttemptRecord, now: Double) throws -> Bool {
         // A running one takes the deadline just given for it (`addDeadline`), as `startItem` does.
         let deadline = item.status == .running ? stagedDeadlines.take(item.jobID) : nil
         try db.query(
@@ -365,24 +367,25 @@ extension SQLRunStoreTransaction {
                 deadline.map { .double($0.deadline.seconds) } ?? .null,
                 deadline.map { .text($0.deadline.error) } ?? .null, deadline.map { .double($0.due) } ?? .null,
             ])
-        if db.changes == 0, let deadline {
-            // (The attempt existed: the deadline is held as `addDeadline` would have held it.)
-            stagedDeadlines.stage(deadline.deadline, due: deadline.due)
-        }
+        // (When the attempt existed, its deadline was taken and is dropped with it: its job does not go out.)
+        return db.changes == 1
     }
 
-    func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws {
+    func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws -> Set<Int> {
         let now = RunTime.now()
+        var written: Set<Int> = []
         for (index, item) in items.enumerated() {
             // (Optional.none: a `nil` literal would be JSON's null.)
             let input: JSONValue? = index < started.count ? started[index] : Optional.none
-            try insertItem(
+            let inserted = try insertItem(
                 ItemAttemptRecord(
                     jobID: JobRoute.jobID(runID: runID, stepID: stepID, item: index, attempt: 1), runID: runID,
                     stepID: stepID, index: index, attempt: 1, status: index < started.count ? .running : .pending,
                     item: item, input: input),
                 now: now)
+            if inserted, index < started.count { written.insert(index) }
         }
+        return written
     }
 
     func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots {
