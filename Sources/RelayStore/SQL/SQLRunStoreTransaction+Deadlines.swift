@@ -17,6 +17,13 @@ extension SQLRunStoreTransaction {
         try insertDeadline(deadline, due: nil)
     }
 
+    /// A deadline taken for an attempt's row (`StagedDeadlines.take`) as the row's `deadline_seconds`,
+    /// `deadline_error` and `deadline_due` (NULLs for none): in `steps` and in `step_items` alike.
+    static func deadlineColumns(_ deadline: (deadline: JobDeadline, due: Double)?) -> [SQLValue] {
+        guard let deadline else { return [.null, .null, .null] }
+        return [.double(deadline.deadline.seconds), .text(deadline.deadline.error), .double(deadline.due)]
+    }
+
     private func insertDeadline(_ deadline: JobDeadline, due: Double?, expiredAt: Double? = nil) throws {
         try db.query(
             """

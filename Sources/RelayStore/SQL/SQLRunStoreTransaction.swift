@@ -152,10 +152,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 .text(step.jobID), .text(step.runID), .text(step.stepID), .int(Int64(step.attempt)),
                 .text(step.status.rawValue), step.input.map { .text(JSONWriter.compact.string($0)) } ?? .null,
                 step.error.map { .text($0) } ?? .null, .double(now), step.status.isFinished ? .double(now) : .null,
-                deadline.map { .double($0.deadline.seconds) } ?? .null,
-                deadline.map { .text($0.deadline.error) } ?? .null,
-                deadline.map { .double($0.due) } ?? .null,
-            ])
+            ] + Self.deadlineColumns(deadline))
         if db.changes == 1 {
             stepRows.added(
                 RunStepRows.Row(
@@ -364,9 +361,7 @@ extension SQLRunStoreTransaction {
                 .text(item.jobID), .text(item.runID), .text(item.stepID), .int(Int64(item.index)),
                 .int(Int64(item.attempt)), .text(item.status.rawValue), .text(JSONWriter.compact.string(item.item)),
                 item.input.map { .text(JSONWriter.compact.string($0)) } ?? .null, .double(now),
-                deadline.map { .double($0.deadline.seconds) } ?? .null,
-                deadline.map { .text($0.deadline.error) } ?? .null, deadline.map { .double($0.due) } ?? .null,
-            ])
+            ] + Self.deadlineColumns(deadline))
         // (When the attempt existed, its deadline was taken and is dropped with it: its job does not go out.)
         return db.changes == 1
     }
@@ -426,12 +421,8 @@ extension SQLRunStoreTransaction {
                 deadline_due = ?
             WHERE job_id = ? AND status = ?
             """,
-            [
-                .text(ItemStatus.running.rawValue), .text(JSONWriter.compact.string(input)), .double(RunTime.now()),
-                deadline.map { .double($0.deadline.seconds) } ?? .null,
-                deadline.map { .text($0.deadline.error) } ?? .null, deadline.map { .double($0.due) } ?? .null,
-                .text(jobID), .text(ItemStatus.pending.rawValue),
-            ])
+            [.text(ItemStatus.running.rawValue), .text(JSONWriter.compact.string(input)), .double(RunTime.now())]
+                + Self.deadlineColumns(deadline) + [.text(jobID), .text(ItemStatus.pending.rawValue)])
         if db.changes == 0, let deadline {
             // (No pending item to start: the deadline is held as `addDeadline` would have held it.)
             stagedDeadlines.stage(deadline.deadline, due: deadline.due)
