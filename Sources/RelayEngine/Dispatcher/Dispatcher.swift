@@ -786,21 +786,19 @@ public final class Dispatcher: Sendable {
         let timeout = Duration.milliseconds(job.route.timeoutMilliseconds)
         let seconds = (timeout + configuration.deadlineGrace) / .seconds(1)
         let key = DeadlineKey(timeoutMilliseconds: job.route.timeoutMilliseconds, topic: job.message.topic)
-        var error = deadlineErrors.withLock { $0[key] }
-        if error == nil {
+        let error = deadlineErrors.withLock { errors in
+            if let text = errors[key] { return text }
             let text =
                 "no result within \(Self.text(timeout)) + \(Self.text(configuration.deadlineGrace)) grace: "
                 + "no worker took the job, or it was lost (\(job.message.topic))"
             // (Bounded: timeouts and topics come from the workflows loaded, which reloads may change.)
-            deadlineErrors.withLock { errors in
-                if errors.count >= 1024 { errors.removeAll() }
-                errors[key] = text
-            }
-            error = text
+            if errors.count >= 1024 { errors.removeAll() }
+            errors[key] = text
+            return text
         }
         return JobDeadline(
             jobID: job.route.jobID, runID: job.route.runID, workflow: job.route.workflow, seconds: seconds,
-            error: error ?? "")
+            error: error)
     }
 
     /// Fails the attempt whose deadline has passed, as a worker's failure would; nothing when it is no longer
