@@ -47,9 +47,7 @@ extension Dispatcher {
         var jobs: [ActionJob] = []
         if step.workflow == nil {
             for (index, item) in items.prefix(step.concurrency).enumerated() {
-                var itemScope = scope
-                itemScope.item = item
-                itemScope.index = index
+                let itemScope = Self.scope(scope, item: item, index: index)
                 guard
                     let job = try? self.job(
                         runID: runID, workflow: workflow, step: step, attempt: 1, scope: itemScope, item: index)
@@ -68,6 +66,14 @@ extension Dispatcher {
             return filled
         }
         return started
+    }
+
+    /// The scope one item renders in: its step's, with the item and its index.
+    static func scope(_ scope: Template.Scope, item: JSONValue, index: Int) -> Template.Scope {
+        var itemScope = scope
+        itemScope.item = item
+        itemScope.index = index
+        return itemScope
     }
 
     /// The array a step's `for_each` renders to, or why it is not one.
@@ -95,14 +101,12 @@ extension Dispatcher {
         var progress: [Progress] = []
         var slots: ItemSlots
         var started = false
-        var failed = false
+        var slotLeftFree = false
         repeat {
             slots = try tx.itemsToStart(runID: runID, stepID: step.id, concurrency: step.concurrency)
-            failed = false
+            slotLeftFree = false
             for item in slots.next {
-                var itemScope = scope
-                itemScope.item = item.item
-                itemScope.index = item.index
+                let itemScope = Self.scope(scope, item: item.item, index: item.index)
                 do {
                     if step.workflow != nil {
                         // A sub-workflow per item: the item's child run starts now.
@@ -125,7 +129,7 @@ extension Dispatcher {
                 } catch let error as TemplateError {
                     let message = "input could not be rendered: \(error.message)"
                     try tx.finishItem(jobID: item.jobID, result: .failure(message), startedAt: nil)
-                    failed = true
+                    slotLeftFree = true
                     if !step.continueOnFailure {
                         // Items started before this in the same decision still go out; their results start nothing.
                         var failed = try failStep(
@@ -137,7 +141,7 @@ extension Dispatcher {
                 }
             }
             // (Slots an item that could not be rendered left free are filled by the next round.)
-        } while failed && slots.morePending
+        } while slotLeftFree && slots.morePending
         guard !slots.morePending, !slots.anyRunning, !started else {
             return ForEachProgress(progress: progress, state: .running)
         }
@@ -199,9 +203,7 @@ extension Dispatcher {
         let scope = try self.scope(runID: item.runID, workflow: workflow, in: tx)
         var outcome = Outcome()
         if event.status != .ok {
-            var itemScope = scope
-            itemScope.item = item.item
-            itemScope.index = item.index
+            let itemScope = Self.scope(scope, item: item.item, index: item.index)
             if item.attempt < step.retry.attempts, step.workflow != nil,
                 let input = try? Self.input(of: step, scope: itemScope)
             {
