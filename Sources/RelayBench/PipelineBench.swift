@@ -144,6 +144,8 @@ public struct PipelineBench: Sendable {
         var workersCPU: Double? = nil
         /// What the SQLite databases did meanwhile.
         var sqlite = SQLiteCounts(transactions: 0, reads: 0, statements: 0)
+        /// Results decided outside the transaction and applied, and found stale (`RunSpeculation`), meanwhile.
+        var decidedAhead = (applied: 0, stale: 0)
     }
 
     /// Publishes `messages` into a dispatcher and a worker running `workflow` in this process, on the embedded bus
@@ -188,6 +190,7 @@ public struct PipelineBench: Sendable {
         let cpuStart = ProcessCPU.seconds()
         let workersStart = workersCPU?()
         let sqliteStart = SQLiteDatabase.counts
+        let aheadStart = RunSpeculation.counts
         let published = Date().timeIntervalSince1970
         var index = 0
         while index < messages.count {
@@ -215,7 +218,10 @@ public struct PipelineBench: Sendable {
         return Measurement(
             published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart,
             workersCPU: workersStart.flatMap { start in workersCPU.map { $0() - start } },
-            sqlite: SQLiteDatabase.counts - sqliteStart)
+            sqlite: SQLiteDatabase.counts - sqliteStart,
+            decidedAhead: (
+                RunSpeculation.counts.applied - aheadStart.applied, RunSpeculation.counts.stale - aheadStart.stale
+            ))
     }
 
     static func finishedRuns(_ store: any RunStore) async throws -> Int {
@@ -285,6 +291,11 @@ public struct PipelineBench: Sendable {
         let sleeping = sleep > 0 ? " sleep=\(sleep)s" : ""
         // (On Kafka: the dispatcher's, in this process, with its outbox.)
         print(measurement.sqlite.perStep(Double(events * steps)))
+        print(
+            String(
+                format: "decided_ahead_per_step: applied=%.2f stale=%.2f",
+                Double(measurement.decidedAhead.applied) / Double(events * steps),
+                Double(measurement.decidedAhead.stale) / Double(events * steps)))
         print(
             "\(mode) events=\(events) \(shape)\(sleeping) concurrency=\(configuration.concurrency)"
                 + String(

@@ -104,6 +104,16 @@ public protocol RunStore: Sendable {
     /// Whether its transactions are `transport`'s own (the embedded bus's database): a decision and the
     /// acknowledgement of any delivery of `transport` then commit in one transaction of one connection.
     func sharesTransactions(with transport: any Transport) -> Bool
+
+    /// A transaction over one run outside the database, from what the store keeps of the runs in flight, whose
+    /// writes a later transaction applies if the run has not changed meanwhile (`RunStoreTransaction.apply(_:)`):
+    /// nil when the store keeps nothing of the run (PostgreSQL keeps nothing; SQLite, the runs its connection's
+    /// decisions left running).
+    func speculation(runID: String) -> RunSpeculation?
+}
+
+extension RunStore {
+    public func speculation(runID: String) -> RunSpeculation? { nil }
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.
@@ -268,9 +278,16 @@ public protocol RunStoreTransaction {
     /// `limit` events received before `now - seconds` (their ids stay, to deduplicate redeliveries); returns how
     /// many it dropped.
     func applyEventRetention(seconds: Double, now: Double, limit: Int) throws -> Int
+
+    /// Writes what a speculation decided (`RunStore.speculation(runID:)`), in its order and with its arguments, when
+    /// its run is as the speculation read it and this transaction has not read or written the run yet; else
+    /// writes nothing and returns false (the caller then decides in the transaction).
+    func apply(_ speculation: RunSpeculation) throws -> Bool
 }
 
 extension RunStoreTransaction {
+    public func apply(_ speculation: RunSpeculation) throws -> Bool { false }
+
     /// Records the result of an attempt that no worker timed (the dispatcher's own: a deadline, the run's end).
     public func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws {
         try finishStep(jobID: jobID, result: result, startedAt: startedAt, finishedAt: nil)

@@ -228,9 +228,18 @@ public final class Dispatcher: Sendable {
         let results = messages.map { message in
             message.topic == Topics.results ? Result { try Self.routedResult(message.value) } : nil
         }
+        // Each result decided first from the run as the store keeps it, outside the transaction, while another
+        // decision may hold the database; the transaction then writes it if the run has not changed since.
+        let speculated = zip(messages, results).map { message, parsed in
+            parsed.flatMap { speculate(message.value, parsed: $0) }
+        }
         let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
-            for (message, parsed) in zip(messages, results) {
+            for ((message, parsed), speculation) in zip(zip(messages, results), speculated) {
+                if let (outcome, speculation) = speculation, try tx.apply(speculation) {
+                    total.add(outcome)
+                    continue
+                }
                 do {
                     switch message.topic {
                     case Topics.results: total.add(try self.applyResult(message.value, parsed: parsed, in: tx))
@@ -244,6 +253,19 @@ public final class Dispatcher: Sendable {
             return (total, total.messages)
         }
         count(total)
+    }
+
+    /// A result decided over a speculation of its run (`RunStore.speculation(runID:)`), outside any transaction: the
+    /// outcome and the speculation to apply, or nil when the store keeps nothing of the run, the result is an item's,
+    /// or the decision needed what a speculation cannot answer (it is then made in the transaction).
+    private func speculate(_ bytes: [UInt8], parsed: Result<(StepEvent, JobRoute), any Error>) -> (
+        Outcome, RunSpeculation
+    )? {
+        guard case .success(let (_, route)) = parsed, route.item == nil,
+            let speculation = store.speculation(runID: route.runID),
+            let outcome = try? applyResult(bytes, parsed: parsed, in: speculation), speculation.isUsable
+        else { return nil }
+        return (outcome, speculation)
     }
 
     /// Moves the metrics of a committed outcome (its jobs are published, or about to be: durations end now).

@@ -19,6 +19,10 @@ final class RunStateCache: Sendable {
     struct Entry: Sendable {
         var record: RunRecord
         var rows: [RunStepRows.Row]
+        /// Which commit left the entry as it is: a new number at each (never reused, not even after the cache is
+        /// emptied), so that a decision made from an entry outside the connection (`RunSpeculation`) can tell
+        /// whether the run has changed since.
+        var version: UInt64 = 0
 
         /// About what the entry holds: its rows and their outputs (parsed, about four times their text).
         var bytes: Int {
@@ -30,6 +34,8 @@ final class RunStateCache: Sendable {
         var entries: OldestFirstStore<Entry>
         /// The connection's `PRAGMA data_version` the entries are true for.
         var dataVersion: Int64?
+        /// The last entry version given out.
+        var lastVersion: UInt64 = 0
     }
 
     private let state: Mutex<State>
@@ -51,14 +57,17 @@ final class RunStateCache: Sendable {
     /// The accounted bytes kept (for tests).
     var bytes: Int { state.withLock { $0.entries.bytes } }
 
-    fileprivate func entry(_ runID: String) -> Entry? { state.withLock { $0.entries[runID] } }
+    /// The run as the last decision about it left it (nil: not kept). Safe from any thread: what a decision made
+    /// outside the connection starts from (`RunSpeculation`).
+    func entry(_ runID: String) -> Entry? { state.withLock { $0.entries[runID] } }
 
     /// A decision starts with the connection's data version: when another connection has committed since the
     /// entries were kept, they go.
     fileprivate func begin(dataVersion: Int64?) {
         state.withLock { state in
             guard state.dataVersion != dataVersion || dataVersion == nil else { return }
-            state = State(entries: OldestFirstStore(capacity: byteCapacity), dataVersion: dataVersion)
+            state.entries = OldestFirstStore(capacity: byteCapacity)
+            state.dataVersion = dataVersion
         }
     }
 
@@ -67,7 +76,12 @@ final class RunStateCache: Sendable {
         state.withLock { state in
             if clear { state.entries = OldestFirstStore(capacity: byteCapacity) }
             for runID in gone { state.entries.remove(runID) }
-            for (runID, entry) in kept { state.entries.keep(entry, bytes: entry.bytes, for: runID) }
+            for (runID, entry) in kept {
+                var entry = entry
+                state.lastVersion += 1
+                entry.version = state.lastVersion
+                state.entries.keep(entry, bytes: entry.bytes, for: runID)
+            }
         }
     }
 
@@ -104,6 +118,13 @@ final class RunStateCache: Sendable {
             let entry = cache.entry(runID)
             last = (runID, entry)
             return entry
+        }
+
+        /// Whether the run is in the cache as it was at `version`, and this transaction has not written to it blind
+        /// (the transaction's own reads and writes of it, `RunStepRows` and `RunRecords`, are the caller's to check).
+        func holds(_ runID: String, atVersion version: UInt64) -> Bool {
+            guard !cleared, !changedRuns.contains(runID) else { return false }
+            return cache.entry(runID)?.version == version
         }
 
         /// The transaction wrote to a run it does not have (`RunStepRows`, `RunRecords`).

@@ -54,11 +54,48 @@ final class RunStepRows: @unchecked Sendable {
     /// Parses the outputs of the run's kept attempts that are not parsed yet (each once, then kept parsed).
     func parseOutputs(of runID: String) {
         guard let run = runs.index(forKey: runID) else { return }
-        for index in runs.values[run].indices where !runs.values[run][index].outputParsed {
-            runs.values[run][index].outputValue = runs.values[run][index].output.flatMap { try? JSONParser.parse($0) }
-            runs.values[run][index].outputParsed = true
+        Self.parseOutputs(&runs.values[run])
+    }
+
+    /// Parses the outputs of the attempts that are not parsed yet.
+    static func parseOutputs(_ rows: inout [Row]) {
+        for index in rows.indices where !rows[index].outputParsed {
+            rows[index].outputValue = rows[index].output.flatMap { try? JSONParser.parse($0) }
+            rows[index].outputParsed = true
         }
     }
+
+    /// A run's attempts lowest attempt first, in the order they were added among equal attempts (a retry may have
+    /// been added before another step's first attempt).
+    static func ordered(_ rows: [Row]) -> [Row] {
+        guard zip(rows, rows.dropFirst()).contains(where: { $0.attempt > $1.attempt }) else { return rows }
+        return rows.enumerated().sorted { ($0.element.attempt, $0.offset) < ($1.element.attempt, $1.offset) }.map(
+            \.element)
+    }
+
+    /// The latest attempt of each step among a run's attempts (`ordered`).
+    static func latest(_ rows: [Row], runID: String) -> [String: StepAttemptRecord] {
+        var latest: [String: StepAttemptRecord] = [:]
+        for row in rows { latest[row.stepID] = row.record(runID: runID) }
+        return latest
+    }
+
+    /// The steps of a run's scope (`Template.Scope.steps`) from its attempts (`ordered`, their outputs parsed).
+    static func scopeSteps(_ rows: [Row]) -> JSONObject {
+        var steps = JSONObject()
+        for row in rows {
+            var entry: JSONObject = ["status": .string(row.status.rawValue)]
+            // InsightConnect's `$success`: whether the step's latest attempt succeeded.
+            entry["success"] = .bool(row.status == .succeeded)
+            entry["output"] = row.outputValue ?? .null
+            entry["error"] = row.error.map(JSONValue.string) ?? .null
+            steps[row.stepID] = .object(entry)
+        }
+        return steps
+    }
+
+    /// Whether the transaction has read or written the run's attempts.
+    func has(_ runID: String) -> Bool { runs[runID] != nil }
 
     /// The runs whose attempts are kept, and a run's kept attempts (for the connection's cache).
     var keptRuns: [String] { Array(runs.keys) }
@@ -136,6 +173,9 @@ final class RunRecords: @unchecked Sendable {
         records[id] = .some(record)
         return record
     }
+
+    /// Whether the transaction has read the run (found or not) or written its status.
+    func has(_ id: String) -> Bool { records[id] != nil }
 
     /// The run was created, as `record` says (a "no such run" kept before is not true any more).
     func created(_ record: RunRecord) { records[record.id] = .some(record) }

@@ -244,6 +244,13 @@ public final class SQLRunStore: RunStore, Sendable {
         )
     }
 
+    public func speculation(runID: String) -> RunSpeculation? {
+        guard let entry = runStates?.entry(runID), entry.record.status == .running, let trigger = triggers[runID] else {
+            return nil
+        }
+        return RunSpeculation(entry: entry, trigger: trigger)
+    }
+
     public func sharesTransactions(with transport: any Transport) -> Bool {
         guard case .embedded(let bus) = commit, let other = transport as? EmbeddedBus else { return false }
         return bus === other

@@ -12,11 +12,14 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     let runRecords: RunRecords
     /// Job deadlines not yet written: a step's goes into its attempt's row.
     let stagedDeadlines = StagedDeadlines()
+    /// The connection's cache of runs in flight, as this transaction uses it (nil: none).
+    let runStates: RunStateCache.View?
 
     /// `runStates`: the connection's cache of runs in flight, for a decision on SQLite (`RunStateCache`).
     init(db: any SQLSession, triggers: TriggerEventCache.Staging? = nil, runStates: RunStateCache.View? = nil) {
         self.db = db
         self.triggers = triggers
+        self.runStates = runStates
         stepRows = RunStepRows(shared: runStates)
         runRecords = RunRecords(shared: runStates)
     }
@@ -179,14 +182,12 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func latestSteps(runID: String) throws -> [String: StepAttemptRecord] {
-        var latest: [String: StepAttemptRecord] = [:]
-        for row in try runRows(runID) { latest[row.stepID] = row.record(runID: runID) }
-        return latest
+        RunStepRows.latest(try runRows(runID), runID: runID)
     }
 
     /// The run's attempts, lowest attempt first (in the order they were added among equal attempts): read once per
     /// transaction (`RunStepRows`).
-    private func runRows(_ runID: String) throws -> [RunStepRows.Row] {
+    func runRows(_ runID: String) throws -> [RunStepRows.Row] {
         let rows = try stepRows.rows(of: runID) {
             try db.query(
                 """
@@ -204,9 +205,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
         }
         // Attempts this transaction added come last: in order already, but for a retry added before another
         // step's first attempt was read back.
-        guard zip(rows, rows.dropFirst()).contains(where: { $0.attempt > $1.attempt }) else { return rows }
-        return rows.enumerated().sorted { ($0.element.attempt, $0.offset) < ($1.element.attempt, $1.offset) }.map(
-            \.element)
+        return RunStepRows.ordered(rows)
     }
 
     func runStatus(id: String) throws -> RunStatus? {
@@ -225,8 +224,14 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func finishStep(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
+        try finishStep(
+            jobID: jobID, result: result, output: result.output.map { JSONWriter.compact.string($0) },
+            startedAt: startedAt, finishedAt: finishedAt)
+    }
+
+    /// `finishStep`, with the result's output already written as JSON text (`output`).
+    func finishStep(jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?) throws {
         try writeStagedDeadlines()
-        let output = result.output.map { JSONWriter.compact.string($0) }
         try db.query(
             """
             UPDATE steps SET status = ?, output = ?, error = ?, exception = ?, log = ?,
@@ -316,19 +321,10 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 triggers?.keep(parsed, of: runID, bytes: text.utf8.count)
             }
         }
-        var steps = JSONObject()
         // (Each output parsed once, and kept parsed with the run's attempts.)
         _ = try runRows(runID)
         stepRows.parseOutputs(of: runID)
-        for row in try runRows(runID) {
-            var entry: JSONObject = ["status": .string(row.status.rawValue)]
-            // InsightConnect's `$success`: whether the step's latest attempt succeeded.
-            entry["success"] = .bool(row.status == .succeeded)
-            entry["output"] = row.outputValue ?? .null
-            entry["error"] = row.error.map(JSONValue.string) ?? .null
-            steps[row.stepID] = .object(entry)
-        }
-        return Template.Scope(trigger: trigger ?? [:], steps: steps)
+        return Template.Scope(trigger: trigger ?? [:], steps: RunStepRows.scopeSteps(try runRows(runID)))
     }
 }
 

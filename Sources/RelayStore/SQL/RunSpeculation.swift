@@ -1,0 +1,253 @@
+import RelayCore
+import RelayTransport
+import Synchronization
+
+/// A decision about one run made outside the database, from the run as the connection's cache of runs in flight has
+/// it (`RunStateCache`), and applied later in a real transaction only if the run has not changed meanwhile
+/// (`RunStoreTransaction.apply(_:)`): the decision's own work (reading the run's scope, rendering the next step's
+/// input, writing its job) is then done by the thread that hands the result in, while another decision holds the
+/// connection, and the transaction only checks the run's version and writes what was decided.
+///
+/// A transaction over that one run: its reads come from the cached run, as the decisions before left it, and its
+/// writes change that copy and are kept, in order, to be written by `SQLRunStoreTransaction.apply(_:)` with the same
+/// arguments (so what is written is what a decision in the transaction would have written from the same run). Only
+/// what a step's result usually needs is answered: the run's record, attempts and scope, a step's result, a job's
+/// attempt and deadline, the run's end. Anything else (another run, items, retries waiting, children, artifacts…)
+/// marks the speculation unusable (`isUsable`) and throws, and the decision is then made in the transaction as
+/// before; so does a run the cache does not have (a read from the database would hold it).
+public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
+    // @unchecked Sendable: built and used by one task, then handed, no longer used, to the transaction that applies it.
+
+    /// A write the speculation decided, with its arguments.
+    enum Write {
+        case finishStep(jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?)
+        case addDeadline(JobDeadline, startingAt: Double?)
+        case addStep(StepAttemptRecord)
+        /// `ended`: what `finishRun` answered (whether the run was running).
+        case finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?, ended: Bool)
+    }
+
+    let runID: String
+    /// The cache entry's version the speculation started from.
+    let version: UInt64
+    private var record: RunRecord
+    private var rows: [RunStepRows.Row]
+    private let trigger: JSONValue
+    private(set) var writes: [Write] = []
+    /// Why the speculation cannot be used (the first call it could not answer); nil while it can.
+    public private(set) var unusable: String?
+
+    /// Whether every call was answered from the cached run: only then may it be applied.
+    public var isUsable: Bool { unusable == nil }
+
+    init(entry: RunStateCache.Entry, trigger: JSONValue) {
+        runID = entry.record.id
+        version = entry.version
+        record = entry.record
+        rows = entry.rows
+        self.trigger = trigger
+    }
+
+    /// A call the cached run cannot answer: the speculation is not used (even when the caller catches the error).
+    struct Unanswerable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private func unanswerable(_ what: String) -> Unanswerable {
+        if unusable == nil { unusable = what }
+        return Unanswerable(description: "a speculative decision cannot \(what)")
+    }
+
+    private func ownRun(_ id: String, _ what: String) throws {
+        guard id == runID else { throw unanswerable("\(what) of another run") }
+    }
+
+    // MARK: - What it answers
+
+    public func runRecord(id: String) throws -> RunRecord? {
+        try ownRun(id, "read the record")
+        return record
+    }
+
+    public func runStatus(id: String) throws -> RunStatus? {
+        try ownRun(id, "read the status")
+        return record.status
+    }
+
+    public func step(jobID: String, runID: String) throws -> StepAttemptRecord? {
+        try ownRun(runID, "read an attempt")
+        if let row = RunStepRows.ordered(rows).last(where: { $0.jobID == jobID }) { return row.record(runID: runID) }
+        // A job id begins with its run's id (`JobRoute.jobID`): one of this run's is not among its attempts (which are
+        // all here) when it has none. Another run's job is looked up by its id alone in a transaction: not here.
+        guard jobID.hasPrefix(runID + "/") else { throw unanswerable("read an attempt of another run") }
+        return nil
+    }
+
+    public func latestSteps(runID: String) throws -> [String: StepAttemptRecord] {
+        try ownRun(runID, "read the attempts")
+        return RunStepRows.latest(RunStepRows.ordered(rows), runID: runID)
+    }
+
+    public func scope(runID: String) throws -> Template.Scope {
+        try ownRun(runID, "read the scope")
+        RunStepRows.parseOutputs(&rows)
+        return Template.Scope(trigger: trigger, steps: RunStepRows.scopeSteps(RunStepRows.ordered(rows)))
+    }
+
+    public func finishStep(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
+        guard let index = rows.lastIndex(where: { $0.jobID == jobID }) else {
+            throw unanswerable("record the result of an attempt that is not the run's")
+        }
+        let output = result.output.map { JSONWriter.compact.string($0) }
+        rows[index].status = StepStatus(result.status)
+        rows[index].output = output
+        rows[index].outputValue = nil
+        rows[index].outputParsed = false
+        rows[index].error = result.error
+        writes.append(
+            .finishStep(jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt))
+    }
+
+    public func addDeadline(_ deadline: JobDeadline, startingAt start: Double?) throws {
+        try ownRun(deadline.runID, "give a deadline to a job")
+        writes.append(.addDeadline(deadline, startingAt: start))
+    }
+
+    public func addStep(_ step: StepAttemptRecord) throws {
+        try ownRun(step.runID, "add an attempt")
+        // (As the insert's ON CONFLICT DO NOTHING: an attempt recorded already stays as it is.)
+        if !rows.contains(where: { $0.jobID == step.jobID }) {
+            rows.append(
+                RunStepRows.Row(
+                    jobID: step.jobID, stepID: step.stepID, attempt: step.attempt, status: step.status, output: nil,
+                    error: step.error))
+        }
+        writes.append(.addStep(step))
+    }
+
+    public func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool {
+        try ownRun(id, "end the run")
+        let ended = record.status == .running
+        if ended { record.status = status }
+        writes.append(.finishRun(id: id, status: status, error: error, output: output, ended: ended))
+        return ended
+    }
+
+    // MARK: - What it does not
+
+    public func recordEvent(_ event: TriggerEvent) throws -> Bool { throw unanswerable("record an event") }
+    public func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws {
+        throw unanswerable("record a workflow version")
+    }
+    public func workflowVersion(hash: String) throws -> StoredWorkflowVersion? {
+        throw unanswerable("read a workflow version")
+    }
+    public func createRun(_ run: NewRun) throws -> Bool { throw unanswerable("create a run") }
+    public func runningChildren(of runID: String) throws -> [RunRecord] { throw unanswerable("read children") }
+    public func overdueRuns(now: Double, limit: Int) throws -> [RunRecord] { throw unanswerable("read overdue runs") }
+    public func reopenRun(id: String) throws -> Bool { throw unanswerable("reopen a run") }
+    public func step(jobID: String) throws -> StepAttemptRecord? { throw unanswerable("read an attempt by its id") }
+    public func reopenStep(jobID: String) throws { throw unanswerable("reopen an attempt") }
+    public func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws {
+        throw unanswerable("schedule a retry")
+    }
+    public func takeDueJobs(now: Double, limit: Int) throws -> [BusMessage] { throw unanswerable("take due jobs") }
+    public func takeOverdueJobs(now: Double, limit: Int) throws -> [JobDeadline] {
+        throw unanswerable("take overdue jobs")
+    }
+    public func restartDeadlines(now: Double) throws { throw unanswerable("restart deadlines") }
+    public func recordLateResult(jobID: String, result: StepEvent) throws -> Bool {
+        throw unanswerable("record a late result")
+    }
+    public func dropScheduledJobs(runID: String, error: String) throws -> [String] {
+        throw unanswerable("drop retries waiting")
+    }
+    public func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws -> Set<Int> {
+        throw unanswerable("add items")
+    }
+    public func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots {
+        throw unanswerable("read items")
+    }
+    public func startItem(jobID: String, input: JSONValue) throws { throw unanswerable("start an item") }
+    public func addItemAttempt(_ item: ItemAttemptRecord) throws { throw unanswerable("add an item's attempt") }
+    public func item(jobID: String) throws -> ItemAttemptRecord? { throw unanswerable("read an item") }
+    public func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
+        throw unanswerable("record an item's result")
+    }
+    public func finishRunningItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
+        -> ItemAttemptRecord?
+    {
+        throw unanswerable("record an item's result")
+    }
+    public func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int {
+        throw unanswerable("skip items")
+    }
+    public func abandonPendingItems(runID: String, error: String) throws { throw unanswerable("abandon items") }
+    public func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord] {
+        throw unanswerable("read items")
+    }
+    public func addArtifact(_ artifact: RunArtifact) throws { throw unanswerable("add an artifact") }
+    public func appendGlobalArtifact(name: String, entry: JSONValue, runID: String, stepID: String) throws -> Int {
+        throw unanswerable("append to a global artifact")
+    }
+    public func globalArtifactEntries(name: String) throws -> [JSONValue] {
+        throw unanswerable("read a global artifact")
+    }
+    public func recordDeadLetter(_ letter: DeadLetter, partition: Int, offset: Int64) throws -> Bool {
+        throw unanswerable("record a dead letter")
+    }
+    public func removeDeadLetter(id: Int64) throws -> DeadLetterRecord? { throw unanswerable("remove a dead letter") }
+    public func applyEventRetention(seconds: Double, now: Double, limit: Int) throws -> Int {
+        throw unanswerable("apply the event retention")
+    }
+    public func apply(_ speculation: RunSpeculation) throws -> Bool { false }
+
+    /// Speculations applied and found stale (their run had changed), in this process (for `relay bench`).
+    public static var counts: (applied: Int, stale: Int) {
+        (counters.applied.load(ordering: .relaxed), counters.stale.load(ordering: .relaxed))
+    }
+
+    static let counters = Counters()
+
+    final class Counters: Sendable {
+        let applied = Atomic<Int>(0)
+        let stale = Atomic<Int>(0)
+    }
+}
+
+extension SQLRunStoreTransaction {
+    func apply(_ speculation: RunSpeculation) throws -> Bool {
+        let runID = speculation.runID
+        guard speculation.isUsable, let runStates, runStates.holds(runID, atVersion: speculation.version),
+            !stepRows.has(runID), !runRecords.has(runID)
+        else {
+            RunSpeculation.counters.stale.add(1, ordering: .relaxed)
+            return false
+        }
+        RunSpeculation.counters.applied.add(1, ordering: .relaxed)
+        // The run's record and attempts as the speculation started from them (from the cache), kept true by the
+        // writes below as a decision's own writes keep them.
+        _ = try runRecord(id: runID)
+        _ = try runRows(runID)
+        for write in speculation.writes {
+            switch write {
+            case .finishStep(let jobID, let result, let output, let startedAt, let finishedAt):
+                try finishStep(
+                    jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt)
+            case .addDeadline(let deadline, let start):
+                try addDeadline(deadline, startingAt: start)
+            case .addStep(let step):
+                try addStep(step)
+            case .finishRun(let id, let status, let error, let output, let ended):
+                guard try finishRun(id: id, status: status, error: error, output: output) == ended else {
+                    // (Cannot be: the run is as the speculation read it. Said plainly should it ever be.)
+                    throw RelayError(
+                        RelayError.Code(rawValue: "internal"),
+                        "run \(id): a decision made outside the transaction expected the run to be "
+                            + (ended ? "running" : "ended") + ", and it was not; nothing of the batch was committed")
+                }
+            }
+        }
+        return true
+    }
+}

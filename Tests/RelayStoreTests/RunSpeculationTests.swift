@@ -1,0 +1,171 @@
+import Foundation
+import RelayCore
+import RelayTransport
+import Testing
+
+@testable import RelayStore
+
+/// A decision made outside the database over a run kept in flight (`RunSpeculation`): what it reads is what a
+/// transaction reads, what it writes is what the same calls write in a transaction, and it is applied only while
+/// its run is as it read it.
+@Suite struct RunSpeculationTests {
+    /// The decision a step's result leads to, the same whatever it runs over: c's result recorded, then d's attempt
+    /// with its deadline, and when `end`, the run's end.
+    @Sendable static func decide(_ tx: any RunStoreTransaction, end: Bool = false) throws -> [String] {
+        // (The run's start time aside: the two stores' runs started at different times.)
+        try decision(tx, end: end).map { line in
+            line.hasPrefix("run-1 w ") ? String(line.split(separator: " ").prefix(3).joined(separator: " ")) : line
+        }
+    }
+
+    private static func decision(_ tx: any RunStoreTransaction, end: Bool) throws -> [String] {
+        var seen = try RunStateCacheTests.seen(tx)
+        try tx.finishStep(jobID: "run-1/c/1", result: .success(["y": [1, "two"]]), startedAt: 1_000, finishedAt: 1_001)
+        seen += try RunStateCacheTests.seen(tx)
+        try tx.addDeadline(
+            JobDeadline(jobID: "run-1/d/1", runID: "run-1", workflow: "w", seconds: 60, error: "late"),
+            startingAt: 2_000)
+        try tx.addStep(StepAttemptRecord(jobID: "run-1/d/1", runID: "run-1", stepID: "d", attempt: 1, status: .running))
+        seen += try RunStateCacheTests.seen(tx)
+        if end {
+            seen.append("ended: \(try tx.finishRun(id: "run-1", status: .failed, error: "stop", output: nil))")
+            seen.append("again: \(try tx.finishRun(id: "run-1", status: .failed, error: "stop", output: nil))")
+            seen += try RunStateCacheTests.seen(tx)
+        }
+        return seen
+    }
+
+    /// What a decision reads of run-1, its start time aside.
+    @Sendable static func seen(_ tx: any RunStoreTransaction) throws -> [String] {
+        try RunStateCacheTests.seen(tx).map { line in
+            line.hasPrefix("run-1 w ") ? String(line.split(separator: " ").prefix(3).joined(separator: " ")) : line
+        }
+    }
+
+    /// Two stores, each with run-1 (a, b decided) and c's attempt running, kept in its connection's cache.
+    static func withTwoStores(_ body: (SQLRunStore, SQLRunStore) async throws -> Void) async throws {
+        try await SQLRunStoreTests.withDatabase { first in
+            try await SQLRunStoreTests.withDatabase { second in
+                let stores = [
+                    try SQLRunStore(bus: EmbeddedBus(database: first)),
+                    try SQLRunStore(bus: EmbeddedBus(database: second)),
+                ]
+                for store in stores {
+                    try await store.transaction(acknowledging: []) { tx in
+                        _ = try SQLRunStoreTests.decide(tx)
+                        try tx.addStep(
+                            StepAttemptRecord(
+                                jobID: "run-1/c/1", runID: "run-1", stepID: "c", attempt: 1, status: .running))
+                        return ((), [])
+                    }
+                }
+                try await body(stores[0], stores[1])
+            }
+        }
+    }
+
+    /// The rows the decision writes, as text: c's and d's attempts (with their deadlines), the run, and leftover
+    /// deadlines. (The rest was written at different times in the two stores.)
+    static func rows(_ store: SQLRunStore) async throws -> [String] {
+        try await #require(store.database as? SQLiteDatabase).read { db in
+            try db.query(
+                """
+                SELECT job_id, status, output, error, started_at, finished_at, deadline_seconds, deadline_error,
+                    deadline_due FROM steps WHERE job_id IN ('run-1/c/1', 'run-1/d/1') ORDER BY job_id
+                """
+            ).map { "\($0)" }
+                + db.query("SELECT id, status, error, output FROM runs").map { "\($0)" }
+                + db.query("SELECT job_id, seconds, error, due_at FROM job_deadlines").map { "\($0)" }
+        }
+    }
+
+    @Test(arguments: [false, true]) func aSpeculationReadsAndWritesWhatATransactionDoes(end: Bool) async throws {
+        try await Self.withTwoStores { speculating, deciding in
+            let speculation = try #require(speculating.speculation(runID: "run-1"))
+            let speculated = try Self.decide(speculation, end: end)
+            #expect(speculation.isUsable)
+            let decided = try await deciding.transaction(acknowledging: []) { tx in (try Self.decide(tx, end: end), [])
+            }
+            #expect(speculated == decided)
+            if end { #expect(decided.contains("ended: true") && decided.contains("again: false")) }
+
+            let applied = try await speculating.transaction(acknowledging: []) { tx in (try tx.apply(speculation), []) }
+            #expect(applied)
+            // The rows written by applying it are the rows the transaction wrote (times aside: none is taken here).
+            let written = try await Self.rows(speculating)
+            #expect(written == (try await Self.rows(deciding)))
+            #expect(written.contains { $0.contains("run-1/d/1") && $0.contains("late") })
+            // And what the next decision reads of the run (through the cache) is the same.
+            let next = try await speculating.transaction(acknowledging: []) { tx in (try Self.seen(tx), []) }
+            let fresh = try await deciding.transaction(acknowledging: []) { tx in (try Self.seen(tx), []) }
+            #expect(next == fresh)
+            // A run that has ended is not speculated over.
+            #expect((speculating.speculation(runID: "run-1") == nil) == end)
+        }
+    }
+
+    @Test func aSpeculationOverARunThatChangedSinceIsNotApplied() async throws {
+        try await Self.withTwoStores { store, _ in
+            let before = RunSpeculation.counts
+            // Another decision about the run commits after the speculation read it.
+            let stale = try #require(store.speculation(runID: "run-1"))
+            _ = try Self.decide(stale)
+            try await store.transaction(acknowledging: []) { tx in
+                _ = try RunStateCacheTests.seen(tx)
+                try tx.finishStep(jobID: "run-1/c/1", result: .failure("first"), startedAt: nil)
+                return ((), [])
+            }
+            #expect(try await store.transaction(acknowledging: []) { tx in (try tx.apply(stale), []) } == false)
+
+            // The same transaction read the run before applying: not applied either.
+            let early = try #require(store.speculation(runID: "run-1"))
+            _ = try early.runRecord(id: "run-1")
+            let applied = try await store.transaction(acknowledging: []) { tx in
+                _ = try tx.latestSteps(runID: "run-1")
+                return (try tx.apply(early), [])
+            }
+            #expect(applied == false)
+
+            // Another connection to the file commits: the cache starts over, and the speculation is not applied.
+            let outside = try #require(store.speculation(runID: "run-1"))
+            _ = try outside.runRecord(id: "run-1")
+            let file = try #require(store.database as? SQLiteDatabase)
+            let other = try SQLRunStore(bus: EmbeddedBus(database: SQLiteDatabase(path: file.path)))
+            try await other.transaction(acknowledging: []) { tx in
+                try tx.addStep(
+                    StepAttemptRecord(jobID: "run-1/e/1", runID: "run-1", stepID: "e", attempt: 1, status: .running))
+                return ((), [])
+            }
+            #expect(try await store.transaction(acknowledging: []) { tx in (try tx.apply(outside), []) } == false)
+            // Nothing of the three was written.
+            #expect(try await Self.rows(store).contains { $0.contains("run-1/d/1") } == false)
+            #expect(RunSpeculation.counts.stale >= before.stale + 3)
+
+            // Read again, the run is speculated over anew, and that one applies.
+            _ = try await store.transaction(acknowledging: []) { tx in (try RunStateCacheTests.seen(tx), []) }
+            let fresh = try #require(store.speculation(runID: "run-1"))
+            try fresh.addStep(
+                StepAttemptRecord(jobID: "run-1/d/1", runID: "run-1", stepID: "d", attempt: 1, status: .running))
+            #expect(try await store.transaction(acknowledging: []) { tx in (try tx.apply(fresh), []) })
+            #expect(try await Self.rows(store).contains { $0.contains("run-1/d/1") })
+        }
+    }
+
+    @Test func whatASpeculationCannotAnswerMakesItUnusableEvenWhenTheErrorIsSwallowed() async throws {
+        try await Self.withTwoStores { store, _ in
+            let speculation = try #require(store.speculation(runID: "run-1"))
+            _ = try speculation.latestSteps(runID: "run-1")
+            #expect(speculation.isUsable)
+            // (A decision may `try?` a read and go another way when it fails: the speculation is then not used.)
+            _ = try? speculation.item(jobID: "run-1/f/1/item/0/1")
+            #expect(speculation.unusable == "read an item")
+            #expect(try await store.transaction(acknowledging: []) { tx in (try tx.apply(speculation), []) } == false)
+            // Another run's record, an attempt by its id alone: not answered either.
+            let other = try #require(store.speculation(runID: "run-1"))
+            #expect(throws: RunSpeculation.Unanswerable.self) { try other.runRecord(id: "run-2") }
+            #expect(other.unusable == "read the record of another run")
+            // A store that keeps nothing of the run (never read on this connection) gives no speculation.
+            #expect(store.speculation(runID: "run-2") == nil)
+        }
+    }
+}
