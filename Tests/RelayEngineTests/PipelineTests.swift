@@ -114,7 +114,7 @@ final class TestPipeline: Sendable {
     init(
         workflows yaml: [String], catalog extra: [String: PluginCatalog.Entry] = [:],
         connections: ConnectionStore = ConnectionStore(), workerConcurrency: Int = 4,
-        deadlineGrace: Duration = .seconds(30), workerPlugins: [String]? = nil
+        deadlineGrace: Duration = .seconds(30), workerPlugins: [String]? = nil, decideAhead: Bool = true
     ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-pipeline-\(UUID().uuidString)")
         let database = try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path)
@@ -134,6 +134,7 @@ final class TestPipeline: Sendable {
         var assembly = PipelineAssembly(
             workflows: workflows, catalog: catalog, connections: connections, transport: bus, metrics: metrics)
         assembly.dispatcherConfiguration.deadlineGrace = deadlineGrace
+        assembly.dispatcherConfiguration.decideAhead = decideAhead
         assembly.dispatcherConfiguration.unboundEventDelay = .milliseconds(200)
         registry = assembly.registry
         let services = assembly.services(

@@ -54,6 +54,11 @@ public final class Dispatcher: Sendable {
         /// How often the dispatcher publishes what another dispatcher sharing its store (PostgreSQL) decided and
         /// died before it could publish: messages whose lease in the shared outbox has run out.
         public var outboxSweepInterval: Duration = .seconds(2)
+        /// Whether a worker's result on the embedded bus is first decided outside the transaction, from the run as the
+        /// store keeps it (`RunStore.speculation(runID:)`), the transaction only writing it if the run has not changed
+        /// since: the same decisions, with less work done while holding the database (off: every result is decided
+        /// inside the transaction, as before; tests compare the two).
+        public var decideAhead = true
 
         public init(
             deadlineGrace: Duration = .seconds(30), sweepInterval: Duration = .milliseconds(100),
@@ -231,7 +236,7 @@ public final class Dispatcher: Sendable {
         // Each result decided first from the run as the store keeps it, outside the transaction, while another
         // decision may hold the database; the transaction then writes it if the run has not changed since.
         let speculated = zip(messages, results).map { message, parsed in
-            parsed.flatMap { speculate(message.value, parsed: $0) }
+            configuration.decideAhead ? parsed.flatMap { speculate(message.value, parsed: $0) } : nil
         }
         let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
