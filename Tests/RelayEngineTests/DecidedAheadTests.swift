@@ -58,7 +58,9 @@ import Testing
         #expect(ahead.contains { $0.contains(#""right" 1 "succeeded""#) && $0.contains(#""left" 0 "skipped""#) })
         #expect(ahead.filter { $0.hasPrefix(#""failed""#) }.count == 1)
         #expect(ahead.filter { $0.hasPrefix(#""succeeded""#) }.count == 7)
-        // Most of the results were decided ahead (a run's first result may come before its run is kept).
-        #expect(applied >= 8 * 3)
+        // Every result was decided ahead but the one that failed its run (which cancels the run's children, a read a
+        // speculation leaves to the transaction): first, left or right, shaky, joined in each run, and last in one.
+        // (Other suites' pipelines may decide ahead meanwhile: at least these.)
+        #expect(applied >= 8 * 4)
     }
 }

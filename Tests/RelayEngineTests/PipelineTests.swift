@@ -135,6 +135,8 @@ final class TestPipeline: Sendable {
             workflows: workflows, catalog: catalog, connections: connections, transport: bus, metrics: metrics)
         assembly.dispatcherConfiguration.deadlineGrace = deadlineGrace
         assembly.dispatcherConfiguration.decideAhead = decideAhead
+        // (Every result, batched or alone, so that tests see results decided ahead whatever their timing.)
+        assembly.dispatcherConfiguration.decideAheadMinimum = 1
         assembly.dispatcherConfiguration.unboundEventDelay = .milliseconds(200)
         registry = assembly.registry
         let services = assembly.services(

@@ -59,6 +59,9 @@ public final class Dispatcher: Sendable {
         /// since: the same decisions, with less work done while holding the database (off: every result is decided
         /// inside the transaction, as before; tests compare the two).
         public var decideAhead = true
+        /// The fewest results in one batch that are decided ahead: a lone result's decision has nothing to overlap,
+        /// and the checks would only add to its latency.
+        public var decideAheadMinimum = 2
 
         public init(
             deadlineGrace: Duration = .seconds(30), sweepInterval: Duration = .milliseconds(100),
@@ -234,9 +237,11 @@ public final class Dispatcher: Sendable {
             message.topic == Topics.results ? Result { try Self.routedResult(message.value) } : nil
         }
         // Each result decided first from the run as the store keeps it, outside the transaction, while another
-        // decision may hold the database; the transaction then writes it if the run has not changed since.
+        // decision may hold the database; the transaction then writes it if the run has not changed since. (Not a
+        // lone result: `Configuration.decideAheadMinimum`.)
+        let ahead = configuration.decideAhead && messages.count >= configuration.decideAheadMinimum
         let speculated = zip(messages, results).map { message, parsed in
-            configuration.decideAhead ? parsed.flatMap { speculate(message.value, parsed: $0) } : nil
+            ahead ? parsed.flatMap { speculate(message.value, parsed: $0) } : nil
         }
         let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()

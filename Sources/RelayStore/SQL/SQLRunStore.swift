@@ -164,10 +164,13 @@ public final class SQLRunStore: RunStore, Sendable {
     ) async throws -> T {
         if case .embedded(let bus) = commit {
             let (decide, staging, runStates) = decision(body)
-            let value = try await bus.transaction(
-                acknowledging: deliveries, { db in try decide(db) }, afterCommit: { runStates?.commit() })
-            staging.commit()
-            return value
+            // (The caches before the connection is free: a job just published finds its run and its event there.)
+            return try await bus.transaction(
+                acknowledging: deliveries, { db in try decide(db) },
+                afterCommit: {
+                    runStates?.commit()
+                    staging.commit()
+                })
         }
         let (value, publish, transport) = try await commitToOutbox(body)
         try await publish?()
@@ -201,8 +204,11 @@ public final class SQLRunStore: RunStore, Sendable {
                     let (value, messages) = try decide(db)
                     try outbox.insert(messages, in: db)
                     return (value, !messages.isEmpty)
-                }, afterCommit: { _ in runStates?.commit() })
-            staging.commit()
+                },
+                afterCommit: { _ in
+                    runStates?.commit()
+                    staging.commit()
+                })
             // (The outbox is published whole, oldest first: these messages, and any committed since.)
             let publish: Publish = { try await outbox.publish(through: transport) }
             return (value, wrote ? publish : nil, transport)
