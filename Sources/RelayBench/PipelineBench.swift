@@ -215,13 +215,12 @@ public struct PipelineBench: Sendable {
                 lastReport = clock.now
             }
         }
+        let ahead = RunSpeculation.counts
         return Measurement(
             published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart,
             workersCPU: workersStart.flatMap { start in workersCPU.map { $0() - start } },
             sqlite: SQLiteDatabase.counts - sqliteStart,
-            decidedAhead: (
-                RunSpeculation.counts.applied - aheadStart.applied, RunSpeculation.counts.stale - aheadStart.stale
-            ))
+            decidedAhead: (ahead.applied - aheadStart.applied, ahead.stale - aheadStart.stale))
     }
 
     static func finishedRuns(_ store: any RunStore) async throws -> Int {

@@ -76,7 +76,8 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
 
     public func step(jobID: String, runID: String) throws -> StepAttemptRecord? {
         try ownRun(runID, "read an attempt")
-        if let row = RunStepRows.ordered(rows).last(where: { $0.jobID == jobID }) { return row.record(runID: runID) }
+        // (Job ids are unique among a run's attempts: found in any order.)
+        if let row = rows.last(where: { $0.jobID == jobID }) { return row.record(runID: runID) }
         // A job id begins with its run's id (`JobRoute.jobID`): one of this run's is not among its attempts (which are
         // all here) when it has none. Another run's job is looked up by its id alone in a transaction: not here.
         guard jobID.hasPrefix(runID + "/") else { throw unanswerable("read an attempt of another run") }
@@ -99,11 +100,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
             throw unanswerable("record the result of an attempt that is not the run's")
         }
         let output = result.output.map { JSONWriter.compact.string($0) }
-        rows[index].status = StepStatus(result.status)
-        rows[index].output = output
-        rows[index].outputValue = nil
-        rows[index].outputParsed = false
-        rows[index].error = result.error
+        rows[index].finish(status: StepStatus(result.status), output: output, error: result.error)
         writes.append(
             .finishStep(jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt))
     }
@@ -116,12 +113,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func addStep(_ step: StepAttemptRecord) throws {
         try ownRun(step.runID, "add an attempt")
         // (As the insert's ON CONFLICT DO NOTHING: an attempt recorded already stays as it is.)
-        if !rows.contains(where: { $0.jobID == step.jobID }) {
-            rows.append(
-                RunStepRows.Row(
-                    jobID: step.jobID, stepID: step.stepID, attempt: step.attempt, status: step.status, output: nil,
-                    error: step.error))
-        }
+        if !rows.contains(where: { $0.jobID == step.jobID }) { rows.append(RunStepRows.Row(step)) }
         writes.append(.addStep(step))
     }
 
@@ -218,8 +210,9 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
 extension SQLRunStoreTransaction {
     func apply(_ speculation: RunSpeculation) throws -> Bool {
         let runID = speculation.runID
-        guard speculation.isUsable, let runStates, runStates.holds(runID, atVersion: speculation.version),
-            !stepRows.has(runID), !runRecords.has(runID)
+        guard speculation.isUsable else { return false }
+        guard let runStates, runStates.holds(runID, atVersion: speculation.version), !stepRows.has(runID),
+            !runRecords.has(runID)
         else {
             RunSpeculation.counters.stale.add(1, ordering: .relaxed)
             return false

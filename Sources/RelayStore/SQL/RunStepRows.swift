@@ -32,6 +32,35 @@ final class RunStepRows: @unchecked Sendable {
             StepAttemptRecord(
                 jobID: jobID, runID: runID, stepID: stepID, attempt: attempt, status: status, error: error)
         }
+
+        /// The row of an attempt just added (no output yet).
+        init(_ step: StepAttemptRecord, deadlineInRow: Bool = false) {
+            self.init(
+                jobID: step.jobID, stepID: step.stepID, attempt: step.attempt, status: step.status, output: nil,
+                error: step.error, deadlineInRow: deadlineInRow)
+        }
+
+        init(
+            jobID: String, stepID: String, attempt: Int, status: StepStatus, output: String?, error: String?,
+            deadlineInRow: Bool = false
+        ) {
+            self.jobID = jobID
+            self.stepID = stepID
+            self.attempt = attempt
+            self.status = status
+            self.output = output
+            self.error = error
+            self.deadlineInRow = deadlineInRow
+        }
+
+        /// The attempt has finished: its status, output (as stored, to parse again) and error.
+        mutating func finish(status: StepStatus, output: String?, error: String?) {
+            self.status = status
+            self.output = output
+            outputValue = nil
+            outputParsed = false
+            self.error = error
+        }
     }
 
     private var runs: [String: [Row]] = [:]
@@ -135,11 +164,7 @@ final class RunStepRows: @unchecked Sendable {
     /// The attempt with this job id has finished (when its run's rows are kept; `holds` says).
     func finished(jobID: String, status: StepStatus, output: String?, error: String?) {
         guard let (run, index) = position(of: jobID) else { return }
-        runs.values[run][index].status = status
-        runs.values[run][index].output = output
-        runs.values[run][index].outputValue = nil
-        runs.values[run][index].outputParsed = false
-        runs.values[run][index].error = error
+        runs.values[run][index].finish(status: status, output: output, error: error)
     }
 
     /// A run whose rows are not kept was written to: the connection's cache forgets it.

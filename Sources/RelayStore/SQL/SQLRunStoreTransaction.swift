@@ -157,10 +157,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 step.error.map { .text($0) } ?? .null, .double(now), step.status.isFinished ? .double(now) : .null,
             ] + Self.deadlineColumns(deadline))
         if db.changes == 1 {
-            stepRows.added(
-                RunStepRows.Row(
-                    jobID: step.jobID, stepID: step.stepID, attempt: step.attempt, status: step.status, output: nil,
-                    error: step.error, deadlineInRow: deadline != nil), to: step.runID)
+            stepRows.added(RunStepRows.Row(step, deadlineInRow: deadline != nil), to: step.runID)
         }
     }
 
