@@ -12,30 +12,23 @@ import Testing
     /// The decision a step's result leads to, the same whatever it runs over: c's result recorded, then d's attempt
     /// with its deadline, and when `end`, the run's end.
     @Sendable static func decide(_ tx: any RunStoreTransaction, end: Bool = false) throws -> [String] {
-        // (The run's start time aside: the two stores' runs started at different times.)
-        try decision(tx, end: end).map { line in
-            line.hasPrefix("run-1 w ") ? String(line.split(separator: " ").prefix(3).joined(separator: " ")) : line
-        }
-    }
-
-    private static func decision(_ tx: any RunStoreTransaction, end: Bool) throws -> [String] {
-        var seen = try RunStateCacheTests.seen(tx)
+        var seen = try Self.seen(tx)
         try tx.finishStep(jobID: "run-1/c/1", result: .success(["y": [1, "two"]]), startedAt: 1_000, finishedAt: 1_001)
-        seen += try RunStateCacheTests.seen(tx)
+        seen += try Self.seen(tx)
         try tx.addDeadline(
             JobDeadline(jobID: "run-1/d/1", runID: "run-1", workflow: "w", seconds: 60, error: "late"),
             startingAt: 2_000)
         try tx.addStep(StepAttemptRecord(jobID: "run-1/d/1", runID: "run-1", stepID: "d", attempt: 1, status: .running))
-        seen += try RunStateCacheTests.seen(tx)
+        seen += try Self.seen(tx)
         if end {
             seen.append("ended: \(try tx.finishRun(id: "run-1", status: .failed, error: "stop", output: nil))")
             seen.append("again: \(try tx.finishRun(id: "run-1", status: .failed, error: "stop", output: nil))")
-            seen += try RunStateCacheTests.seen(tx)
+            seen += try Self.seen(tx)
         }
         return seen
     }
 
-    /// What a decision reads of run-1, its start time aside.
+    /// What a decision reads of run-1, its start time aside (the two stores' runs started at different times).
     @Sendable static func seen(_ tx: any RunStoreTransaction) throws -> [String] {
         try RunStateCacheTests.seen(tx).map { line in
             line.hasPrefix("run-1 w ") ? String(line.split(separator: " ").prefix(3).joined(separator: " ")) : line
