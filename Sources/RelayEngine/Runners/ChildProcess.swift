@@ -47,24 +47,29 @@ final class ChildProcess: Sendable {
             stdout.closeBoth()
             throw error
         }
+        // The collector owns the read ends of stdout and stderr from here on, also if this throws; the rest are ours
+        // to close if starting fails.
+        let others = [stdin.readEnd, stdin.writeEnd, stdout.writeEnd, stderr.writeEnd]
+        let collector: PipeCollector
+        do {
+            collector = try PipeCollector(descriptors: [stdout.readEnd, stderr.readEnd])
+        } catch {
+            for descriptor in others { close(descriptor) }
+            throw error
+        }
         let process: PluginProcess
         do {
             process = try PluginProcess.spawn(
                 command: command, environment: environment, workingDirectory: workingDirectory,
                 stdin: stdin.readEnd, stdout: stdout.writeEnd, stderr: stderr.writeEnd)
         } catch {
-            for pipe in [stdin, stdout, stderr] {
-                close(pipe.readEnd)
-                close(pipe.writeEnd)
-            }
+            for descriptor in others { close(descriptor) }
             throw error
         }
         // The child has its copies; ours would keep the pipes open after it exits.
         close(stdin.readEnd)
         close(stdout.writeEnd)
         close(stderr.writeEnd)
-        let out = PipeCollector(descriptor: stdout.readEnd)
-        let err = PipeCollector(descriptor: stderr.readEnd)
         PipeDescriptors.writeAllAndClose(input, to: stdin.writeEnd)
 
         let finished = await withTaskGroup(of: Bool.self) { group in
@@ -82,8 +87,7 @@ final class ChildProcess: Sendable {
         }
         if !finished { await process.stop(grace: killGrace) }
         let drainUntil = finished ? min(deadline, ContinuousClock.now + killGrace) : ContinuousClock.now
-        let stdoutBytes = await out.collected(waitingUntil: drainUntil)
-        let stderrBytes = await err.collected(waitingUntil: drainUntil)
+        let outputs = await collector.collected(waitingUntil: drainUntil)
         let ending: Outcome.Ending
         switch process.termination {
         case _ where !finished: ending = .timedOut
@@ -91,6 +95,7 @@ final class ChildProcess: Sendable {
         case .exited(let status): ending = .exited(status)
         case nil: ending = .timedOut
         }
-        return Outcome(ending: ending, stdout: stdoutBytes, stderr: stderrBytes, stdoutOverflowed: out.overflowed)
+        return Outcome(
+            ending: ending, stdout: outputs[0].bytes, stderr: outputs[1].bytes, stdoutOverflowed: outputs[0].overflowed)
     }
 }
