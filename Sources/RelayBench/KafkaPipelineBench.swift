@@ -128,26 +128,16 @@ struct KafkaBench {
 }
 
 /// `relay worker` child processes of the bench, started by Relay's launcher (`PluginProcess`: each in its own process
-/// group); the end of each one's stderr is kept for when it exits.
+/// group); each one's stderr goes to a log file in the bench's directory, whose end is shown when it exits. (A file,
+/// not a pipe read through `FileHandle.readabilityHandler`: Relay reads no pipe on a Dispatch read source, see
+/// `PipeCollector`.)
 final class WorkerProcesses: Sendable {
     private let processes: [PluginProcess]
-    /// The read ends of the workers' stderr pipes, kept open while the workers run.
-    private let logs: [FileHandle]
-    private let state: State
-
-    final class State: Sendable {
-        /// Per worker: the end of its log.
-        let logs: Mutex<[String]>
-        init(count: Int) {
-            logs = Mutex(Array(repeating: "", count: count))
-        }
-    }
+    private let logs: [URL]
 
     /// Worker `index` gets `arguments` and `--port ports[index]` (its `/metrics`).
     init(count: Int, directory: String, arguments: [String], ports: [Int]) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let state = State(count: count)
-        self.state = state
         // The caller's RELAY_* settings would override nothing given as arguments, but could add what the bench
         // does not want (RELAY_WORKER_PLUGINS, RELAY_KAFKA_PROPERTIES …): the workers get none of them.
         let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RELAY_") }
@@ -155,29 +145,18 @@ final class WorkerProcesses: Sendable {
         guard null >= 0 else { throw BenchError("bench: cannot open /dev/null") }
         defer { close(null) }
         var processes: [PluginProcess] = []
-        var logs: [FileHandle] = []
+        let logs = (0..<count).map { URL(fileURLWithPath: directory).appendingPathComponent("worker-\($0 + 1).log") }
         for index in 0..<count {
-            let pipe = Pipe()
-            pipe.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                guard !data.isEmpty else {
-                    handle.readabilityHandler = nil
-                    return
-                }
-                let text = String(decoding: data, as: UTF8.self)
-                state.logs.withLock { $0[index] = String(($0[index] + text).suffix(4000)) }
-            }
+            let log = open(logs[index].path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
             do {
-                // The child gets its copy of the pipe's write end as stderr (and no other descriptor of ours).
+                guard log >= 0 else { throw BenchError("cannot create \(logs[index].path)") }
+                defer { close(log) }
                 processes.append(
                     try PluginProcess.spawn(
                         command: [executable.path, "worker", "--dir", directory] + arguments + [
                             "--port", String(ports[index]),
                         ], environment: environment,
-                        workingDirectory: nil, stdin: null, stdout: null,
-                        stderr: pipe.fileHandleForWriting.fileDescriptor))
-                try pipe.fileHandleForWriting.close()
-                logs.append(pipe.fileHandleForReading)
+                        workingDirectory: nil, stdin: null, stdout: null, stderr: log))
             } catch {
                 for started in processes { started.signalGroup(SIGKILL) }
                 throw BenchError("bench: cannot start worker \(index + 1) (\(executable.path)): \(error)")
@@ -207,7 +186,8 @@ final class WorkerProcesses: Sendable {
     func checkAlive() throws {
         if let exited = processes.firstIndex(where: { !$0.isRunning }) {
             let ending = processes[exited].termination.map(\.description) ?? "ended"
-            throw BenchError("bench: worker \(exited + 1) \(ending):\n\(state.logs.withLock { $0[exited] })")
+            let log = (try? Data(contentsOf: logs[exited])).map { String(decoding: $0.suffix(4000), as: UTF8.self) }
+            throw BenchError("bench: worker \(exited + 1) \(ending):\n\(log ?? "(no log)")")
         }
     }
 
@@ -217,11 +197,9 @@ final class WorkerProcesses: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for process in processes { group.addTask { await process.stop(grace: .seconds(30)) } }
         }
-        for log in logs { log.readabilityHandler = nil }
     }
 
     func kill() {
         for process in processes { process.signalGroup(SIGKILL) }
-        for log in logs { log.readabilityHandler = nil }
     }
 }
