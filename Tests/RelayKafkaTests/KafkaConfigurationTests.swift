@@ -17,4 +17,20 @@ import Testing
         configuration.fetchWaitMaxMilliseconds = 200
         #expect(configuration.librdkafkaProperties().last { $0.0 == "fetch.wait.max.ms" }?.1 == "200")
     }
+
+    /// The pipeline's producer sends one request at a time per broker connection (what is published meanwhile goes
+    /// in the next one) with no linger; a producer of its own keeps librdkafka's default; a property wins.
+    @Test func thePipelinesProducerHasOneRequestInFlightUnlessAPropertySaysOtherwise() {
+        func value(_ name: String, _ properties: [(String, String)]) -> String? { properties.last { $0.0 == name }?.1 }
+        var transport = KafkaTransportConfiguration()
+        let pipeline = KafkaTransport.producerConfiguration(transport).librdkafkaProperties()
+        #expect(value("max.in.flight.requests.per.connection", pipeline) == "1")
+        #expect(value("linger.ms", pipeline) == "0")
+        #expect(value("enable.idempotence", pipeline) == "true")
+        #expect(
+            value("max.in.flight.requests.per.connection", KafkaProducerConfiguration().librdkafkaProperties()) == nil)
+        transport.client.properties = ["max.in.flight.requests.per.connection": "5"]
+        let overridden = KafkaTransport.producerConfiguration(transport).librdkafkaProperties()
+        #expect(value("max.in.flight.requests.per.connection", overridden) == "5")
+    }
 }

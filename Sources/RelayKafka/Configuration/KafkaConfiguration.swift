@@ -32,6 +32,9 @@ public struct KafkaProducerConfiguration: Sendable, Equatable {
     public var idempotent = true
     /// `linger.ms`: how long to wait for more messages before sending a batch.
     public var lingerMilliseconds = 5
+    /// `max.in.flight.requests.per.connection`: produce requests a broker connection may have unanswered; nil
+    /// leaves librdkafka's default (5 with idempotence).
+    public var maxInFlightRequests: Int?
     /// `queue.buffering.max.messages`: messages waiting in librdkafka before `send` waits for room.
     public var queueLimit = 100_000
     /// `message.timeout.ms`: how long librdkafka keeps retrying one message before its delivery fails.
@@ -50,7 +53,8 @@ public struct KafkaProducerConfiguration: Sendable, Equatable {
             ("queue.buffering.max.messages", String(queueLimit)),
             ("message.timeout.ms", String(messageTimeoutMilliseconds)),
             ("compression.type", compression),
-        ] + client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        ] + (maxInFlightRequests.map { [("max.in.flight.requests.per.connection", String($0))] } ?? [])
+            + client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }
 

@@ -24,6 +24,12 @@ public struct KafkaTransportConfiguration: Sendable, Equatable {
     /// more messages only adds latency to each hop; batches still form from what is published together (and what
     /// queues while a request is in flight). A `linger.ms` in the client's properties wins.
     public var lingerMilliseconds = 0
+    /// The producer's `max.in.flight.requests.per.connection`. 1: while a produce request is unanswered, what is
+    /// published meanwhile queues and goes in the next request, so a burst sends fewer, larger requests (a
+    /// `relay bench --brokers` burst: +12 % steps/s, the broker's CPU per step down, docs/benchmarks.md), and an idle
+    /// pipeline sends each publish at once as before (no added latency: linger stays 0). A
+    /// `max.in.flight.requests.per.connection` in the client's properties wins.
+    public var maxInFlightRequests = 1
 
     public init() {}
 
@@ -50,10 +56,16 @@ public final class KafkaTransport: Transport, Sendable {
     public init(configuration: KafkaTransportConfiguration, logger: Logger = Logger(label: "relay.kafka")) throws {
         self.configuration = configuration
         self.logger = logger
-        var producerConfiguration = KafkaProducerConfiguration(client: configuration.client)
-        producerConfiguration.lingerMilliseconds = configuration.lingerMilliseconds
-        producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        producer = try KafkaProducer(configuration: Self.producerConfiguration(configuration), logger: logger)
         admin = try KafkaAdmin(configuration: configuration.client, logger: logger)
+    }
+
+    /// The pipeline's producer: the bus's client settings, its linger and requests in flight.
+    static func producerConfiguration(_ configuration: KafkaTransportConfiguration) -> KafkaProducerConfiguration {
+        var producer = KafkaProducerConfiguration(client: configuration.client)
+        producer.lingerMilliseconds = configuration.lingerMilliseconds
+        producer.maxInFlightRequests = configuration.maxInFlightRequests
+        return producer
     }
 
     public func publish(_ messages: [BusMessage]) async throws {
