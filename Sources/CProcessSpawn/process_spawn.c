@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <string.h>
 #include <unistd.h>
 
 int relay_spawn_process_group(pid_t *pid, const char *path, char *const argv[], char *const envp[],
@@ -58,5 +60,16 @@ int relay_pipe_cloexec(int descriptors[2]) {
     fcntl(descriptors[0], F_SETFD, FD_CLOEXEC);
     fcntl(descriptors[1], F_SETFD, FD_CLOEXEC);
     return 0;
+#endif
+}
+
+void relay_name_current_thread(const char *name) {
+    char kept[16];
+    strncpy(kept, name, sizeof kept - 1);
+    kept[sizeof kept - 1] = 0;
+#ifdef __APPLE__
+    pthread_setname_np(kept);
+#else
+    pthread_setname_np(pthread_self(), kept);
 #endif
 }

@@ -24,6 +24,13 @@ import Testing
         return write(descriptor, &byte, 1) == -1 && errno == EPIPE
     }
 
+    /// What the collector gives, or a failure (not a hang) if it has not ended within a minute.
+    func collect(_ collector: PipeCollector, until deadline: ContinuousClock.Instant) async throws
+        -> [PipeCollector.Output]
+    {
+        try #require(await withTimeout(seconds: 60) { await collector.collected(waitingUntil: deadline) })
+    }
+
     func bytes(_ count: Int, seed: UInt8) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31) ^ seed } }
 
     @Test func eachPipeGivesItsBytesInOrderUntilEndOfFile() async throws {
@@ -36,7 +43,7 @@ import Testing
         send(stdout, to: out.writeEnd)
         send(stderr, to: err.writeEnd)
         // Far in the future: only end of file on both pipes ends collection here.
-        let outputs = await collector.collected(waitingUntil: .now + .seconds(3600))
+        let outputs = try await collect(collector, until: .now + .seconds(3600))
         #expect(outputs.count == 2)
         #expect(outputs[0].bytes == stdout)
         #expect(outputs[1].bytes == stderr)
@@ -50,7 +57,7 @@ import Testing
         PipeDescriptors.writeAll(Array("partial".utf8), to: out.writeEnd)
         close(err.writeEnd)
         let collector = try PipeCollector(descriptors: [out.readEnd, err.readEnd])
-        let outputs = await collector.collected(waitingUntil: .now + .milliseconds(200))
+        let outputs = try await collect(collector, until: .now + .milliseconds(200))
         #expect(String(decoding: outputs[0].bytes, as: UTF8.self) == "partial")
         #expect(outputs[1].bytes.isEmpty)
         // The collector closed its read end when it stopped: the writer that held the pipe gets EPIPE. Waited for:
@@ -59,12 +66,28 @@ import Testing
         close(out.writeEnd)
     }
 
+    /// The wake-up and data come together (both already there at the thread's first poll): the data is still read.
+    @Test func whatAPipeHoldsWhenTheWakeUpComesIsStillRead() throws {
+        let out = try PipeDescriptors()
+        let wake = try PipeDescriptors()
+        PipeDescriptors.writeAll(Array("held".utf8), to: out.writeEnd)
+        PipeDescriptors.writeAll([1], to: wake.writeEnd)
+        var read: [UInt8] = []
+        // The pipe's writer stays open: only the wake-up ends the loop (run here, on the test's own thread).
+        PipeCollector.Reader(descriptors: [out.readEnd], wake: wake.readEnd, limit: 100).run { _, bytes, _ in
+            read += bytes
+        }
+        #expect(String(decoding: read, as: UTF8.self) == "held")
+        close(out.writeEnd)
+        close(wake.writeEnd)
+    }
+
     @Test func pastTheLimitTheRestIsReadAndDropped() async throws {
         let out = try PipeDescriptors()
         let collector = try PipeCollector(descriptors: [out.readEnd], limit: 100_000)
         let written = bytes(300_000, seed: 3)
         send(written, to: out.writeEnd)
-        let outputs = await collector.collected(waitingUntil: .now + .seconds(3600))
+        let outputs = try await collect(collector, until: .now + .seconds(3600))
         #expect(outputs[0].bytes == Array(written.prefix(100_000)))
         #expect(outputs[0].overflowed)
     }
@@ -92,7 +115,7 @@ import Testing
                         let stderr = bytes(500 + task, seed: UInt8(round))
                         send(stdout, to: out.writeEnd)
                         send(stderr, to: err.writeEnd)
-                        let outputs = await collector.collected(waitingUntil: .now + .seconds(3600))
+                        let outputs = try await collect(collector, until: .now + .seconds(3600))
                         #expect(outputs[0].bytes == stdout, "task \(task), round \(round): stdout")
                         #expect(outputs[1].bytes == stderr, "task \(task), round \(round): stderr")
                     }

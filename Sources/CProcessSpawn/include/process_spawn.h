@@ -19,4 +19,8 @@ int relay_spawn_process_group(pid_t *pid, const char *path, char *const argv[], 
 /// process spawned meanwhile by another thread inherits them). Returns 0, or -1 with errno set.
 int relay_pipe_cloexec(int descriptors[2]);
 
+/// Names the calling thread (Linux keeps 15 bytes; longer names are cut), as debuggers and backtraces show it.
+/// pthread_setname_np too is declared only under _GNU_SOURCE.
+void relay_name_current_thread(const char *name);
+
 #endif

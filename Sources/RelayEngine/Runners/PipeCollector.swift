@@ -48,24 +48,25 @@ final class PipeCollector: Sendable {
             for descriptor in descriptors { close(descriptor) }
             throw error
         }
-        for descriptor in descriptors + [wake.readEnd, wake.writeEnd] {
-            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-        }
-        wakeWriteEnd = wake.writeEnd
+        _ = fcntl(wake.writeEnd, F_SETFL, fcntl(wake.writeEnd, F_GETFL) | O_NONBLOCK)
         let shared = Shared(count: descriptors.count)
-        self.shared = shared
         let reader = Reader(descriptors: descriptors, wake: wake.readEnd, limit: limit)
-        let thread = Thread {
-            reader.run { index, bytes, dropped in
-                shared.outputs.withLock { outputs in
-                    if !bytes.isEmpty { outputs[index].bytes.append(contentsOf: bytes) }
-                    if dropped { outputs[index].overflowed = true }
+        do {
+            try DetachedThread.start(name: "relay-pipes") {
+                reader.run { index, bytes, dropped in
+                    shared.outputs.withLock { outputs in
+                        if !bytes.isEmpty { outputs[index].bytes.append(contentsOf: bytes) }
+                        if dropped { outputs[index].overflowed = true }
+                    }
                 }
+                shared.ended.signal()
             }
-            shared.ended.signal()
+        } catch {
+            for descriptor in descriptors + [wake.readEnd, wake.writeEnd] { close(descriptor) }
+            throw error
         }
-        thread.name = "relay-pipes"
-        thread.start()
+        self.shared = shared
+        wakeWriteEnd = wake.writeEnd
     }
 
     deinit {
@@ -96,12 +97,21 @@ final class PipeCollector: Sendable {
     }
 
     /// The reading loop, run on the collector's thread; owns the descriptors it reads and its wake-up pipe's read
-    /// end.
-    private struct Reader: @unchecked Sendable {
+    /// end (made non-blocking here: reads never block).
+    struct Reader: @unchecked Sendable {
         // @unchecked Sendable: descriptors (integers), handed to the one thread that uses and closes them.
         let descriptors: [Int32]
         let wake: Int32
         let limit: Int
+
+        init(descriptors: [Int32], wake: Int32, limit: Int) {
+            for descriptor in descriptors + [wake] {
+                _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+            }
+            self.descriptors = descriptors
+            self.wake = wake
+            self.limit = limit
+        }
 
         /// Reads until every pipe is at end of file (or failed) or the wake-up pipe is readable, handing each read
         /// (pipe index, bytes kept, whether some were dropped) to `deliver`; then closes every descriptor. What the

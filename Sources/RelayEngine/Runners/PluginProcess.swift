@@ -70,9 +70,16 @@ public final class PluginProcess: Sendable {
             throw RelayError(.plugin, "cannot start \(path): \(String(cString: strerror(status)))")
         }
         let process = PluginProcess(pid: pid)
-        let reaper = Thread { process.waitAndReap() }
-        reaper.name = "relay-reaper-\(pid)"
-        reaper.start()
+        do {
+            try DetachedThread.start(name: "relay-reaper") { process.waitAndReap() }
+        } catch {
+            // Nothing would reap it: its group is ended and it is reaped here (at once: SIGKILL is not caught).
+            _ = kill(-pid, SIGKILL)
+            _ = kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            throw error
+        }
         return process
     }
 
