@@ -54,12 +54,13 @@ import Testing
         let clock = ContinuousClock()
         var event: StepEvent?
         let elapsed = await clock.measure {
-            event = await runner.run(start("sleep", ["seconds": 120]), timeout: .seconds(5))
+            event = await runner.run(start("sleep", ["seconds": 900]), timeout: .seconds(5))
         }
         #expect(event?.status == .error)
         #expect(event?.errorKind == .timeout)
         #expect(event?.error?.contains("did not finish within 5") == true)
-        #expect(elapsed < .seconds(60), "the runner must not wait for the sleeping plugin")
+        // Far below the plugin's 900 s, far above what a loaded machine takes: it tells killed from waited for.
+        #expect(elapsed < .seconds(300), "the runner must not wait for the sleeping plugin")
     }
 
     @Test func garbageOnStdoutIsAClearError() async {
