@@ -74,10 +74,8 @@ public final class PluginProcess: Sendable {
             try DetachedThread.start(name: "relay-reaper") { process.waitAndReap() }
         } catch {
             // Nothing would reap it: its group is ended and it is reaped here (at once: SIGKILL is not caught).
-            _ = kill(-pid, SIGKILL)
-            _ = kill(pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            process.signalGroup(SIGKILL)
+            process.waitAndReap()
             throw error
         }
         return process
