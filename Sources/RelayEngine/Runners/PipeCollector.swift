@@ -48,7 +48,7 @@ final class PipeCollector: Sendable {
             for descriptor in descriptors { close(descriptor) }
             throw error
         }
-        _ = fcntl(wake.writeEnd, F_SETFL, fcntl(wake.writeEnd, F_GETFL) | O_NONBLOCK)
+        PipeDescriptors.makeNonBlocking([wake.writeEnd])
         let shared = Shared(count: descriptors.count)
         let reader = Reader(descriptors: descriptors, wake: wake.readEnd, limit: limit)
         do {
@@ -105,9 +105,7 @@ final class PipeCollector: Sendable {
         let limit: Int
 
         init(descriptors: [Int32], wake: Int32, limit: Int) {
-            for descriptor in descriptors + [wake] {
-                _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-            }
+            PipeDescriptors.makeNonBlocking(descriptors + [wake])
             self.descriptors = descriptors
             self.wake = wake
             self.limit = limit

@@ -16,6 +16,11 @@ struct PipeDescriptors {
         writeEnd = descriptors[1]
     }
 
+    /// Makes each descriptor non-blocking (a read or write that would wait fails with EAGAIN instead).
+    static func makeNonBlocking(_ descriptors: [Int32]) {
+        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) }
+    }
+
     func closeBoth() {
         close(readEnd)
         close(writeEnd)
