@@ -148,4 +148,29 @@ import Testing
         #expect(reasons.contains { $0.contains("no run run-nowhere") })
         #expect(reasons.contains { $0.hasPrefix("not an event") })
     }
+
+    @Test func aResultHandedOverAsValuesThatCannotBeDecidedGoesOutAsItsMessage() async throws {
+        let pipeline = try TestPipeline(workflows: [Self.chain])
+        let dispatcher = Dispatcher(bus: pipeline.bus, store: pipeline.store, workflows: pipeline.registry)
+        var route = JobRoute(
+            jobID: "nowhere/a/1", runID: "run-nowhere", stepID: "a", attempt: 1, workflow: "local",
+            timeoutMilliseconds: 1000)
+        route.startedAt = 1_700_000_000
+        route.finishedAt = 1_700_000_001
+        let event = StepEvent.success(["x": 1], log: "", meta: route.meta)
+        // Two, so that the first is decided ahead as well (`decideAheadMinimum`).
+        let handed: [SinkMessage] = [.result(event, route, key: "run-nowhere"), .result(event, route, key: "again")]
+        try await dispatcher.decideLocally(handed, acknowledging: [])
+        let published = try await pipeline.bus.fetch(topic: Topics.results, after: 0, limit: 10)
+        var dead: [Delivery] = []
+        let deadLettered = await waitFor {
+            dead = (try? await pipeline.bus.fetch(topic: Topics.dlq, after: 0, limit: 10)) ?? []
+            return dead.count >= 2
+        }
+        await pipeline.stop()
+        #expect(published.map(\.message.value) == handed.map(\.busMessage.value))
+        #expect(published.map(\.message.key) == ["run-nowhere", "again"])
+        #expect(deadLettered)
+        #expect(dead.allSatisfy { $0.message.headers["relay.dlq.reason"]?.contains("no run run-nowhere") == true })
+    }
 }

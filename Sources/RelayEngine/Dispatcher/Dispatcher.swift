@@ -106,7 +106,7 @@ public final class Dispatcher: Sendable {
             group.addTask {
                 try await self.consume(
                     results, reading: { delivery in Result { try Self.routedResult(delivery.message.value) } },
-                    { tx, delivery, parsed in try self.applyResult(delivery.message.value, parsed: parsed, in: tx) })
+                    { tx, _, parsed in try self.applyResult(parsed, in: tx) })
             }
             group.addTask {
                 try await self.consume(control) { tx, delivery in try self.applyControl(delivery, in: tx) }
@@ -227,22 +227,25 @@ public final class Dispatcher: Sendable {
     /// embedded bus): a job's result is decided in the transaction that acknowledges the job, an event in the
     /// transaction that would have published it, so a step (and a run's start) costs one transaction and one
     /// hand-over fewer than through `relay.results` (`relay.events`). The outcome is the same as the consumers'
-    /// for the same messages (the same bytes are read by the same code), and so is what survives a crash: before the
-    /// commit, a job is delivered again and run again, as when its result had not been committed, and an event was
-    /// not accepted (the trigger, or the webhook's client, is told so). A message this cannot decide (a poison
-    /// message) is published to its topic instead, where the consumer dead-letters it as for any other; any other
-    /// message (a job the worker could not read, dead-lettered) is published as it is.
-    public func decideLocally(_ messages: [BusMessage], acknowledging inputs: [Delivery]) async throws {
-        let results = messages.map { message in
-            message.topic == Topics.results ? Result { try Self.routedResult(message.value) } : nil
+    /// for the same messages (a result handed over with its values, `SinkMessage.result`, is decided from the values
+    /// its message would be read into), and so is what survives a crash: before the commit, a job is delivered again
+    /// and run again, as when its result had not been committed, and an event was not accepted (the trigger, or the
+    /// webhook's client, is told so). A message this cannot decide (a poison message) is published to its topic
+    /// instead, where the consumer dead-letters it as for any other; any other message (a job the worker could not
+    /// read, dead-lettered) is published as it is.
+    public func decideLocally(_ messages: [SinkMessage], acknowledging inputs: [Delivery]) async throws {
+        let results = messages.map { message -> Result<(StepEvent, JobRoute), any Error>? in
+            switch message {
+            case .result(let event, let route, _): .success((event, route))
+            case .message(let message):
+                message.topic == Topics.results ? Result { try Self.routedResult(message.value) } : nil
+            }
         }
         // Each result decided first from the run as the store keeps it, outside the transaction, while another
         // decision may hold the database; the transaction then writes it if the run has not changed since. (Not a
         // lone result: `Configuration.decideAheadMinimum`.)
         let ahead = configuration.decideAhead && messages.count >= configuration.decideAheadMinimum
-        let speculated = zip(messages, results).map { message, parsed in
-            ahead ? parsed.flatMap { speculate(message.value, parsed: $0) } : nil
-        }
+        let speculated = results.map { parsed in ahead ? parsed.flatMap { speculate($0) } : nil }
         let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
             for ((message, parsed), speculation) in zip(zip(messages, results), speculated) {
@@ -251,13 +254,14 @@ public final class Dispatcher: Sendable {
                     continue
                 }
                 do {
-                    switch message.topic {
-                    case Topics.results: total.add(try self.applyResult(message.value, parsed: parsed, in: tx))
-                    case Topics.events: total.add(try self.applyEvent(message, in: tx))
-                    default: total.messages.append(message)
+                    switch (message, parsed) {
+                    case (_, let parsed?): total.add(try self.applyResult(parsed, in: tx))
+                    case (.message(let message), nil) where message.topic == Topics.events:
+                        total.add(try self.applyEvent(message, in: tx))
+                    default: total.messages.append(message.busMessage)
                     }
                 } catch is PoisonMessage {
-                    total.messages.append(message)
+                    total.messages.append(message.busMessage)
                 }
             }
             return (total, total.messages)
@@ -265,15 +269,18 @@ public final class Dispatcher: Sendable {
         count(total)
     }
 
+    /// `decideLocally` for messages as they would be published.
+    public func decideLocally(_ messages: [BusMessage], acknowledging inputs: [Delivery]) async throws {
+        try await decideLocally(messages.map(SinkMessage.message), acknowledging: inputs)
+    }
+
     /// A result decided over a speculation of its run (`RunStore.speculation(runID:)`), outside any transaction: the
     /// outcome and the speculation to apply, or nil when the store keeps nothing of the run, the result is an item's,
     /// or the decision needed what a speculation cannot answer (it is then made in the transaction).
-    private func speculate(_ bytes: [UInt8], parsed: Result<(StepEvent, JobRoute), any Error>) -> (
-        Outcome, RunSpeculation
-    )? {
+    private func speculate(_ parsed: Result<(StepEvent, JobRoute), any Error>) -> (Outcome, RunSpeculation)? {
         guard case .success(let (_, route)) = parsed, route.item == nil,
             let speculation = store.speculation(runID: route.runID),
-            let outcome = try? applyResult(bytes, parsed: parsed, in: speculation), speculation.isUsable
+            let outcome = try? applyResult(parsed, in: speculation), speculation.isUsable
         else { return nil }
         return (outcome, speculation)
     }
@@ -410,12 +417,12 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// Decides on a worker's result. `parsed`: the result and its job read from `bytes` beforehand
-    /// (`Self.routedResult`), outside the transaction, where reading a batch's results does not hold the database.
-    func applyResult(
-        _ bytes: [UInt8], parsed: Result<(StepEvent, JobRoute), any Error>? = nil, in tx: any RunStoreTransaction
-    ) throws -> Outcome {
-        let (event, route) = try (parsed ?? Result { try Self.routedResult(bytes) }).get()
+    /// Decides on a worker's result, read from its message (`Self.routedResult`) beforehand, outside the
+    /// transaction, where reading a batch's results does not hold the database.
+    func applyResult(_ parsed: Result<(StepEvent, JobRoute), any Error>, in tx: any RunStoreTransaction) throws
+        -> Outcome
+    {
+        let (event, route) = try parsed.get()
         guard let run = try tx.runRecord(id: route.runID) else {
             throw PoisonMessage(
                 reason: "result of job \(route.jobID): no run \(route.runID) in the run store (the run is unknown here)"

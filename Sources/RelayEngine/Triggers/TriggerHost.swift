@@ -206,7 +206,7 @@ public final class TriggerHost: Sendable {
                 id: try Self.eventID(instance: instance, position: TriggerEventPosition.current),
                 instance: instance, plugin: binding.plugin,
                 trigger: binding.trigger, output: masker.mask(output), time: Date().timeIntervalSince1970)
-            try await self.events.commit([event.message], [])
+            try await self.events.commit([.message(event.message)], [])
             let workflows = self.registry.bound(to: instance).map(\.workflow.name).sorted()
             self.metrics.eventPublished(
                 plugin: binding.plugin, trigger: binding.trigger, workflow: workflows.joined(separator: ","))

@@ -6,13 +6,13 @@ import RelayTransport
 /// nothing is left): no task is started per commit.
 actor ResultCommitter {
     private let sink: MessageSink
-    private var pending: [(BusMessage, Delivery, CheckedContinuation<Void, any Error>)] = []
+    private var pending: [(SinkMessage, Delivery, CheckedContinuation<Void, any Error>)] = []
     private var committing = false
 
     init(sink: MessageSink) { self.sink = sink }
 
     /// Returns once the result is committed and the job acknowledged.
-    func commit(_ result: BusMessage, acknowledging delivery: Delivery) async throws {
+    func commit(_ result: SinkMessage, acknowledging delivery: Delivery) async throws {
         if committing {
             try await withCheckedThrowingContinuation { pending.append((result, delivery, $0)) }
             return

@@ -107,14 +107,14 @@ public final class Worker: Sendable {
 
     /// Runs a job; returns what to publish with its acknowledgement: its result, or the job dead-lettered when it
     /// is not one.
-    func run(_ delivery: Delivery) async -> BusMessage {
+    func run(_ delivery: Delivery) async -> SinkMessage {
         let job: ReceivedJob
         switch Self.job(delivery.message.value) {
         case .success(let read): job = read
         case .failure(let error):
             metrics.deadLettered(sourceTopic: delivery.message.topic)
             let reason = "not a job: \(error); found \(MessageText.excerpt(delivery.message.value))"
-            return DeadLetter(delivery, reason: reason).message
+            return .message(DeadLetter(delivery, reason: reason).message)
         }
         var start = job.start
         var route = job.route
@@ -153,8 +153,7 @@ public final class Worker: Sendable {
         logger.debug(
             "job \(action): \(event.status.rawValue)",
             metadata: ["job.id": "\(route.jobID)", "run.id": "\(route.runID)", "plugin": "\(plugin)"])
-        return BusMessage(
-            topic: Topics.results, key: delivery.message.key, json: event.message(kind: .actionEvent).json)
+        return .result(event, route, key: delivery.message.key)
     }
 
     /// A job as the worker receives it: the start message, the action it names, Relay's routing data.

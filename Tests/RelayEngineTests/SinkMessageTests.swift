@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import RelayCore
+import RelaySDK
+import RelayTestSupport
+import RelayTransport
+import Synchronization
+import Testing
+
+@testable import RelayEngine
+
+/// A worker hands its results to its sink as values (`SinkMessage.result`): a dispatcher of the same process decides
+/// them without writing and reading their JSON, and on the bus they are the messages those values write.
+@Suite struct SinkMessageTests {
+    @Test func theWorkerHandsOverItsResultAsValues() async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("relay-sink-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bus = try EmbeddedBus(
+            database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path),
+            pollInterval: .milliseconds(20))
+        let handed = Mutex<[SinkMessage]>([])
+        let worker = Worker(
+            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+            connections: ConnectionStore(), plugins: ["ptest"], concurrency: 1,
+            results: MessageSink { messages, inputs in
+                handed.withLock { $0 += messages }
+                try await bus.publish([], acknowledging: inputs)
+            })
+        let route = JobRoute(
+            jobID: "run/a/1", runID: "run", stepID: "a", attempt: 1, workflow: "sink", timeoutMilliseconds: 60_000)
+        let job = StepStart(step: .action("echo"), input: ["text": "hi"], meta: route.meta)
+        let running = Task { try await worker.run() }
+        try await bus.publish([
+            BusMessage(topic: Topics.jobs("ptest"), key: "run", json: job.message.json),
+            BusMessage(topic: Topics.jobs("ptest"), key: "run", value: Array("not json".utf8)),
+        ])
+        #expect(await waitFor { handed.withLock { $0.count } == 2 })
+        running.cancel()
+        _ = await running.result
+        let messages = handed.withLock { $0 }
+        guard case .result(let event, let handedRoute, let key) = messages.first else {
+            Issue.record("expected a result first, found \(messages)")
+            return
+        }
+        #expect(event.output == ["text": "hi"] && key == "run")
+        #expect(handedRoute.jobID == route.jobID && handedRoute.startedAt != nil && handedRoute.finishedAt != nil)
+        #expect(event.meta == handedRoute.meta)
+        // A job that is not one is dead-lettered as a message.
+        guard case .message(let deadLetter) = messages.last else {
+            Issue.record("expected a dead letter, found \(messages)")
+            return
+        }
+        #expect(deadLetter.topic == Topics.dlq)
+    }
+
+    @Test func aResultOnTheBusIsTheMessageItsValuesWrite() throws {
+        var route = JobRoute(
+            jobID: "r/a/1", runID: "r", stepID: "a", attempt: 1, workflow: "sink", timeoutMilliseconds: 1000,
+            startedAt: 1_700_000_000.25)
+        route.finishedAt = 1_700_000_000.5
+        let event = StepEvent.success(["text": "ok", "n": 1.5], log: "a log", meta: route.meta)
+        let message = SinkMessage.result(event, route, key: "r").busMessage
+        #expect(message.topic == Topics.results && message.key == "r")
+        let (read, readRoute) = try Dispatcher.routedResult(message.value)
+        #expect(read == event && readRoute == route)
+    }
+}
