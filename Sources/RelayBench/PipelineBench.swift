@@ -145,7 +145,7 @@ public struct PipelineBench: Sendable {
         /// What the SQLite databases did meanwhile.
         var sqlite = SQLiteCounts(transactions: 0, reads: 0, statements: 0)
         /// Results decided outside the transaction and applied, and found stale (`RunSpeculation`), meanwhile.
-        var decidedAhead = (applied: 0, stale: 0)
+        var decidedAhead = (applied: 0, stale: 0, newRuns: 0)
     }
 
     /// Publishes `messages` into a dispatcher and a worker running `workflow` in this process, on the embedded bus
@@ -220,7 +220,9 @@ public struct PipelineBench: Sendable {
             published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart,
             workersCPU: workersStart.flatMap { start in workersCPU.map { $0() - start } },
             sqlite: SQLiteDatabase.counts - sqliteStart,
-            decidedAhead: (ahead.applied - aheadStart.applied, ahead.stale - aheadStart.stale))
+            decidedAhead: (
+                ahead.applied - aheadStart.applied, ahead.stale - aheadStart.stale, ahead.newRuns - aheadStart.newRuns
+            ))
     }
 
     static func finishedRuns(_ store: any RunStore) async throws -> Int {
@@ -292,9 +294,10 @@ public struct PipelineBench: Sendable {
         print(measurement.sqlite.perStep(Double(events * steps)))
         print(
             String(
-                format: "decided_ahead_per_step: applied=%.2f stale=%.2f",
+                format: "decided_ahead_per_step: applied=%.2f stale=%.2f new_runs_per_event=%.2f",
                 Double(measurement.decidedAhead.applied) / Double(events * steps),
-                Double(measurement.decidedAhead.stale) / Double(events * steps)))
+                Double(measurement.decidedAhead.stale) / Double(events * steps),
+                Double(measurement.decidedAhead.newRuns) / Double(events)))
         print(
             "\(mode) events=\(events) \(shape)\(sleeping) concurrency=\(configuration.concurrency)"
                 + String(

@@ -55,6 +55,9 @@ public struct NewRun: Sendable {
     public var parent: RunParent?
     /// How long it may run, in seconds; nil: no limit.
     public var timeout: Double?
+    /// When it started, in seconds since 1970; nil: when the transaction that creates it does (a run decided outside
+    /// the transaction, `RunStore.newRunSpeculation`, has its time set then).
+    public var startedAt: Double?
 
     public init(
         id: String, workflow: String, version: String?, event: TriggerEvent, parent: RunParent? = nil,

@@ -110,10 +110,17 @@ public protocol RunStore: Sendable {
     /// nil when the store keeps nothing of the run (PostgreSQL keeps nothing; SQLite, the runs its connection's
     /// decisions left running).
     func speculation(runID: String) -> RunSpeculation?
+
+    /// A transaction outside the database over run `runID` as it would be if it did not exist yet: it answers
+    /// `createRun` of that run (and `recordWorkflowVersion`) and then what `speculation(runID:)`'s answer would, and
+    /// a later transaction writes what it decided if the run is new there (`RunStoreTransaction.applyNewRun(_:)`):
+    /// nil when the store decides nothing outside its transactions.
+    func newRunSpeculation(runID: String) -> RunSpeculation?
 }
 
 extension RunStore {
     public func speculation(runID: String) -> RunSpeculation? { nil }
+    public func newRunSpeculation(runID: String) -> RunSpeculation? { nil }
 }
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.
@@ -283,10 +290,17 @@ public protocol RunStoreTransaction {
     /// its run is as the speculation read it and this transaction has not read or written the run yet; else
     /// writes nothing and returns false (the caller then decides in the transaction).
     func apply(_ speculation: RunSpeculation) throws -> Bool
+
+    /// Writes what a speculation of a new run decided (`RunStore.newRunSpeculation(runID:)`), in its order and with
+    /// its arguments: true once written; false when `createRun` found the run existing (nothing after it is written,
+    /// as a decision in the transaction would stop there); nil when it cannot be applied (nothing is written: the
+    /// caller decides in the transaction).
+    func applyNewRun(_ speculation: RunSpeculation) throws -> Bool?
 }
 
 extension RunStoreTransaction {
     public func apply(_ speculation: RunSpeculation) throws -> Bool { false }
+    public func applyNewRun(_ speculation: RunSpeculation) throws -> Bool? { nil }
 
     /// Records the result of an attempt that no worker timed (the dispatcher's own: a deadline, the run's end).
     public func finishStep(jobID: String, result: StepEvent, startedAt: Double?) throws {

@@ -1,13 +1,15 @@
 import Foundation
 import RelayCore
 import RelayStore
+import RelayTestSupport
+import RelayTransport
 import Testing
 
 @testable import RelayEngine
 
-/// Results decided outside the transaction (`RunSpeculation`, `Dispatcher.Configuration.decideAhead`) make the same
-/// runs as results decided inside it: the same workflows over the same events, once each way, record the same steps,
-/// outputs, errors and ends.
+/// Results and events decided outside the transaction (`RunSpeculation`, `Dispatcher.Configuration.decideAhead`) make
+/// the same runs as when decided inside it: the same workflows over the same events, once each way, record the same
+/// steps, outputs, errors and ends.
 @Suite struct DecidedAheadTests {
     /// Branches, conditions that skip, a failure that may continue, a failure that ends the run, a run output.
     static let workflow = """
@@ -46,10 +48,11 @@ import Testing
     }
 
     @Test func resultsDecidedAheadMakeTheSameRunsAsResultsDecidedInTheTransaction() async throws {
-        let before = RunSpeculation.counts.applied
+        let before = RunSpeculation.counts
         let ahead = try await Self.runs(decideAhead: true)
         // (Other suites' pipelines may decide ahead meanwhile: this one's count is at least its own.)
-        let applied = RunSpeculation.counts.applied - before
+        let applied = RunSpeculation.counts.applied - before.applied
+        let newRuns = RunSpeculation.counts.newRuns - before.newRuns
         let inside = try await Self.runs(decideAhead: false)
         #expect(ahead == inside)
         #expect(ahead.count == 8)
@@ -62,5 +65,58 @@ import Testing
         // speculation leaves to the transaction): first, left or right, shaky, joined in each run, and last in one.
         // (Other suites' pipelines may decide ahead meanwhile: at least these.)
         #expect(applied >= 8 * 4)
+        // And every run's start.
+        #expect(newRuns >= 8)
+    }
+
+    /// One event starts two workflows: a chain whose start is decided ahead, and one whose first step is a
+    /// `for_each` (its items are the transaction's to write); delivered three times, twice at once and once after
+    /// its runs ended.
+    static let chain = """
+        name: chain
+        \(PipelineTests.manual)steps:
+          - {id: a, plugin: ptest, action: echo, input: {text: "{{ trigger.name }}"}}
+          - {id: b, plugin: ptest, action: echo, input: {text: "{{ steps.a.output.text }}!"}}
+        """
+    static let each = """
+        name: each
+        \(PipelineTests.manual)steps:
+          - {id: each, plugin: ptest, action: echo, for_each: "{{ trigger.items }}", input: {number: "{{ item }}"}}
+        """
+
+    static func redelivered(decideAhead: Bool) async throws -> [String] {
+        let pipeline = try TestPipeline(workflows: [chain, each], decideAhead: decideAhead)
+        let instance = try #require(pipeline.workflows[0].trigger?.instanceID)
+        #expect(pipeline.workflows[1].trigger?.instanceID == instance)
+        let event = TriggerEvent(id: "twice", instance: instance, output: ["name": "x", "items": [1, 2]], time: 1e9)
+        try await pipeline.bus.publish([event.message, event.message])
+        let first = try await pipeline.finishedRuns(2)
+        try await pipeline.bus.publish([event.message])
+        // The third delivery is acknowledged with nothing started: once the dispatcher has taken it, two runs still.
+        let last = try await pipeline.bus.fetch(topic: Topics.events, after: 0, limit: 10).last?.offset
+        #expect(last != nil)
+        let taken = await waitFor {
+            let committed = try? await pipeline.committed(group: Dispatcher.group, topic: Topics.events)
+            return committed == last
+        }
+        #expect(taken)
+        let runs = try await pipeline.store.runs(limit: 10)
+        await pipeline.stop()
+        #expect(runs.count == 2)
+        return first.map { run in
+            ([run["workflow"], run["status"], run["output"]]
+                + (run["steps"]?.arrayValue ?? []).flatMap {
+                    [$0["step"], $0["status"], $0["output"]]
+                }).map { JSONWriter.compact.string($0 ?? .null) }.joined(separator: " ")
+        }.sorted()
+    }
+
+    @Test func anEventDeliveredAgainStartsNoRunTwiceDecidedAheadOrNot() async throws {
+        let ahead = try await Self.redelivered(decideAhead: true)
+        let inside = try await Self.redelivered(decideAhead: false)
+        #expect(ahead == inside)
+        #expect(ahead.count == 2)
+        #expect(ahead.allSatisfy { $0.contains(#""succeeded""#) })
+        #expect(ahead.contains { $0.contains(#""x!""#) })
     }
 }

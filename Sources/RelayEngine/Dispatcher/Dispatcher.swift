@@ -101,7 +101,12 @@ public final class Dispatcher: Sendable {
         let control = try await bus.subscribe(topic: Topics.control, group: Self.group)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await self.consume(events) { tx, delivery in try self.applyEvent(delivery.message, in: tx) }
+                try await self.consume(
+                    events,
+                    reading: { delivery in
+                        self.readEvent(delivery.message, decideAhead: self.configuration.decideAhead)
+                    },
+                    { tx, delivery, read in try self.applyEvent(delivery.message, read: read, in: tx) })
             }
             group.addTask {
                 try await self.consume(
@@ -246,9 +251,13 @@ public final class Dispatcher: Sendable {
         // lone result: `Configuration.decideAheadMinimum`.)
         let ahead = configuration.decideAhead && messages.count >= configuration.decideAheadMinimum
         let speculated = results.map { parsed in ahead ? parsed.flatMap { speculate($0) } : nil }
+        let events = messages.map { message -> ReadEvent? in
+            guard case .message(let message) = message, message.topic == Topics.events else { return nil }
+            return readEvent(message, decideAhead: ahead)
+        }
         let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
-            for ((message, parsed), speculation) in zip(zip(messages, results), speculated) {
+            for (((message, parsed), speculation), event) in zip(zip(zip(messages, results), speculated), events) {
                 if let (outcome, speculation) = speculation, try tx.apply(speculation) {
                     total.add(outcome)
                     continue
@@ -257,7 +266,7 @@ public final class Dispatcher: Sendable {
                     switch (message, parsed) {
                     case (_, let parsed?): total.add(try self.applyResult(parsed, in: tx))
                     case (.message(let message), nil) where message.topic == Topics.events:
-                        total.add(try self.applyEvent(message, in: tx))
+                        total.add(try self.applyEvent(message, read: event, in: tx))
                     default: total.messages.append(message.busMessage)
                     }
                 } catch is PoisonMessage {
@@ -344,13 +353,40 @@ public final class Dispatcher: Sendable {
             + (ManualRun.workflow(ofInstance: event.instance).flatMap(registry.named).map { [$0] } ?? [])
     }
 
-    func applyEvent(_ message: BusMessage, in tx: any RunStoreTransaction) throws -> Outcome {
+    /// An event read from its message outside the transaction, with the run each workflow bound to it starts
+    /// decided ahead (`RunStore.newRunSpeculation(runID:)`) where that could be.
+    struct ReadEvent: Sendable {
+        var event: Result<TriggerEvent, PoisonMessage>
+        /// By workflow version hash: the run's id, what starting it decided, and the speculation to apply.
+        var ahead: [String: (runID: String, progress: [Progress], speculation: RunSpeculation)] = [:]
+    }
+
+    /// Reads an event and, when `decideAhead`, decides ahead the start of each run it starts, from the run as it
+    /// would be if it did not exist yet: the transaction then only records the event and writes what was decided,
+    /// when the run is new there (`applyEvent`).
+    func readEvent(_ message: BusMessage, decideAhead: Bool) -> ReadEvent {
         let event: TriggerEvent
         do {
             event = try TriggerEvent(bytes: message.value)
         } catch {
-            throw PoisonMessage(reason: "not an event: \(Self.describe(error, in: message.value))")
+            return ReadEvent(
+                event: .failure(PoisonMessage(reason: "not an event: \(Self.describe(error, in: message.value))")))
         }
+        var read = ReadEvent(event: .success(event))
+        guard decideAhead else { return read }
+        for version in Self.workflows(for: event, in: workflows) {
+            let id = Self.runID(of: event, workflow: version.workflow.name)
+            guard let speculation = store.newRunSpeculation(runID: id),
+                let progress = try? startRun(id: id, version: version, event: event, parent: nil, in: speculation),
+                speculation.isUsable
+            else { continue }
+            read.ahead[version.hash] = (id, progress, speculation)
+        }
+        return read
+    }
+
+    func applyEvent(_ message: BusMessage, read: ReadEvent? = nil, in tx: any RunStoreTransaction) throws -> Outcome {
+        let event = try (read ?? readEvent(message, decideAhead: false)).event.get()
         let bound = Self.workflows(for: event, in: workflows)
         guard !bound.isEmpty else {
             // On Kafka the trigger host may have loaded a new workflow before this dispatcher has: the event is
@@ -372,10 +408,15 @@ public final class Dispatcher: Sendable {
         var outcome = Outcome()
         guard try tx.recordEvent(event) else { return outcome }
         for version in bound {
-            outcome.add(
-                try startRun(
-                    id: Self.runID(of: event, workflow: version.workflow.name), version: version, event: event,
-                    parent: nil, in: tx))
+            let id = Self.runID(of: event, workflow: version.workflow.name)
+            // Decided ahead over the same version: written if the run is new here (else nothing, as below).
+            if let ahead = read?.ahead[version.hash], ahead.runID == id,
+                let created = try tx.applyNewRun(ahead.speculation)
+            {
+                if created { outcome.add(ahead.progress) }
+                continue
+            }
+            outcome.add(try startRun(id: id, version: version, event: event, parent: nil, in: tx))
         }
         return outcome
     }

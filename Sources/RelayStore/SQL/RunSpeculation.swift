@@ -25,6 +25,10 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         case addStep(StepAttemptRecord)
         /// `ended`: what `finishRun` answered (whether the run was running).
         case finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?, ended: Bool)
+        /// A new run's only (`init(newRunID:startedAt:)`).
+        case recordWorkflowVersion(StoredWorkflowVersion)
+        /// A new run's only; with the speculation's start time.
+        case createRun(NewRun)
     }
 
     let runID: String
@@ -32,7 +36,11 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     let version: UInt64
     private var record: RunRecord
     private var rows: [RunStepRows.Row]
-    private let trigger: JSONValue
+    private var trigger: JSONValue
+    /// For a run that does not exist yet: when it starts; nil for a run in flight.
+    let newRunStartedAt: Double?
+    /// Whether the new run has been created (its own reads and writes are answered only then).
+    private var created = false
     private(set) var writes: [Write] = []
     /// Why the speculation cannot be used (the first call it could not answer); nil while it can.
     public private(set) var unusable: String?
@@ -46,7 +54,22 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         record = entry.record
         rows = entry.rows
         self.trigger = trigger
+        newRunStartedAt = nil
     }
+
+    /// A speculation of run `newRunID` before it exists: `createRun` of that run, once, makes it; a new run has no
+    /// attempts, and its scope is its event.
+    init(newRunID: String, startedAt: Double) {
+        runID = newRunID
+        version = 0
+        record = RunRecord(id: newRunID, workflow: "", version: nil, status: .running, startedAt: startedAt)
+        rows = []
+        trigger = .null
+        newRunStartedAt = startedAt
+    }
+
+    /// Whether it speculates a run that did not exist (applied by `RunStoreTransaction.applyNewRun(_:)`).
+    public var isNewRun: Bool { newRunStartedAt != nil }
 
     /// A call the cached run cannot answer: the speculation is not used (even when the caller catches the error).
     struct Unanswerable: Error, CustomStringConvertible {
@@ -60,6 +83,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
 
     private func ownRun(_ id: String, _ what: String) throws {
         guard id == runID else { throw unanswerable("\(what) of another run") }
+        guard created || !isNewRun else { throw unanswerable("\(what) of a run not created yet") }
     }
 
     // MARK: - What it answers
@@ -125,16 +149,36 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         return ended
     }
 
+    // MARK: - A new run
+
+    /// A new run's (kept, as the run's creation is, to be written before it).
+    public func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws {
+        guard isNewRun, !created else { throw unanswerable("record a workflow version") }
+        writes.append(.recordWorkflowVersion(version))
+    }
+
+    /// Creates the new run this speculation is of (once): it is new here; the transaction that applies the
+    /// speculation finds out whether it is there.
+    public func createRun(_ run: NewRun) throws -> Bool {
+        guard let startedAt = newRunStartedAt, run.id == runID, !created else { throw unanswerable("create a run") }
+        var run = run
+        run.startedAt = run.startedAt ?? startedAt
+        // As the transaction's `createRun` leaves it: running, no attempts, its event the scope's trigger.
+        record = RunRecord(
+            id: run.id, workflow: run.workflow, version: run.version, status: .running, parent: run.parent,
+            timeout: run.timeout, startedAt: run.startedAt)
+        trigger = run.event.output
+        created = true
+        writes.append(.createRun(run))
+        return true
+    }
+
     // MARK: - What it does not
 
     public func recordEvent(_ event: TriggerEvent) throws -> Bool { throw unanswerable("record an event") }
-    public func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws {
-        throw unanswerable("record a workflow version")
-    }
     public func workflowVersion(hash: String) throws -> StoredWorkflowVersion? {
         throw unanswerable("read a workflow version")
     }
-    public func createRun(_ run: NewRun) throws -> Bool { throw unanswerable("create a run") }
     public func runningChildren(of runID: String) throws -> [RunRecord] { throw unanswerable("read children") }
     public func overdueRuns(now: Double, limit: Int) throws -> [RunRecord] { throw unanswerable("read overdue runs") }
     public func reopenRun(id: String) throws -> Bool { throw unanswerable("reopen a run") }
@@ -193,10 +237,15 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         throw unanswerable("apply the event retention")
     }
     public func apply(_ speculation: RunSpeculation) throws -> Bool { false }
+    public func applyNewRun(_ speculation: RunSpeculation) throws -> Bool? { nil }
 
-    /// Speculations applied and found stale (their run had changed), in this process (for `relay bench`).
-    public static var counts: (applied: Int, stale: Int) {
-        (counters.applied.load(ordering: .relaxed), counters.stale.load(ordering: .relaxed))
+    /// Speculations applied and found stale (their run had changed), and new runs' applied, in this process (for
+    /// `relay bench`).
+    public static var counts: (applied: Int, stale: Int, newRuns: Int) {
+        (
+            counters.applied.load(ordering: .relaxed), counters.stale.load(ordering: .relaxed),
+            counters.newRuns.load(ordering: .relaxed)
+        )
     }
 
     static let counters = Counters()
@@ -204,13 +253,14 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     final class Counters: Sendable {
         let applied = Atomic<Int>(0)
         let stale = Atomic<Int>(0)
+        let newRuns = Atomic<Int>(0)
     }
 }
 
 extension SQLRunStoreTransaction {
     func apply(_ speculation: RunSpeculation) throws -> Bool {
         let runID = speculation.runID
-        guard speculation.isUsable else { return false }
+        guard speculation.isUsable, !speculation.isNewRun else { return false }
         guard let runStates, runStates.holds(runID, atVersion: speculation.version), !stepRows.has(runID),
             !runRecords.has(runID)
         else {
@@ -222,24 +272,44 @@ extension SQLRunStoreTransaction {
         // writes below as a decision's own writes keep them.
         _ = try runRecord(id: runID)
         _ = try runRows(runID)
+        for write in speculation.writes { _ = try replay(write) }
+        return true
+    }
+
+    func applyNewRun(_ speculation: RunSpeculation) throws -> Bool? {
+        // (A run this transaction has read or written already is not new to it: decided here.)
+        guard speculation.isUsable, speculation.isNewRun, !stepRows.has(speculation.runID),
+            !runRecords.has(speculation.runID)
+        else { return nil }
         for write in speculation.writes {
-            switch write {
-            case .finishStep(let jobID, let result, let output, let startedAt, let finishedAt):
-                try finishStep(
-                    jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt)
-            case .addDeadline(let deadline, let start):
-                try addDeadline(deadline, startingAt: start)
-            case .addStep(let step):
-                try addStep(step)
-            case .finishRun(let id, let status, let error, let output, let ended):
-                guard try finishRun(id: id, status: status, error: error, output: output) == ended else {
-                    // (Cannot be: the run is as the speculation read it. Said plainly should it ever be.)
-                    throw RelayError(
-                        RelayError.Code(rawValue: "internal"),
-                        "run \(id): a decision made outside the transaction expected the run to be "
-                            + (ended ? "running" : "ended") + ", and it was not; nothing of the batch was committed")
-                }
+            // The run exists: nothing else is written, as a decision's `guard createRun` would stop there.
+            guard try replay(write) else { return false }
+        }
+        RunSpeculation.counters.newRuns.add(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Makes a write a speculation kept, with its arguments; false when it was a run's creation and the run exists.
+    private func replay(_ write: RunSpeculation.Write) throws -> Bool {
+        switch write {
+        case .finishStep(let jobID, let result, let output, let startedAt, let finishedAt):
+            try finishStep(jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt)
+        case .addDeadline(let deadline, let start):
+            try addDeadline(deadline, startingAt: start)
+        case .addStep(let step):
+            try addStep(step)
+        case .finishRun(let id, let status, let error, let output, let ended):
+            guard try finishRun(id: id, status: status, error: error, output: output) == ended else {
+                // (Cannot be: the run is as the speculation read it. Said plainly should it ever be.)
+                throw RelayError(
+                    RelayError.Code(rawValue: "internal"),
+                    "run \(id): a decision made outside the transaction expected the run to be "
+                        + (ended ? "running" : "ended") + ", and it was not; nothing of the batch was committed")
             }
+        case .recordWorkflowVersion(let version):
+            try recordWorkflowVersion(version)
+        case .createRun(let run):
+            return try createRun(run)
         }
         return true
     }

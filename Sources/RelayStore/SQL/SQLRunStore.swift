@@ -257,6 +257,12 @@ public final class SQLRunStore: RunStore, Sendable {
         return RunSpeculation(entry: entry, trigger: trigger)
     }
 
+    public func newRunSpeculation(runID: String) -> RunSpeculation? {
+        // (Where runs in flight are kept: the store whose transactions apply speculations.)
+        guard runStates != nil else { return nil }
+        return RunSpeculation(newRunID: runID, startedAt: RunTime.now())
+    }
+
     public func sharesTransactions(with transport: any Transport) -> Bool {
         guard case .embedded(let bus) = commit, let other = transport as? EmbeddedBus else { return false }
         return bus === other

@@ -59,7 +59,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func createRun(_ run: NewRun) throws -> Bool {
-        let now = RunTime.now()
+        let now = run.startedAt ?? RunTime.now()
         let trigger = JSONWriter.compact.string(run.event.output)
         try db.query(
             """
