@@ -23,6 +23,26 @@ import Testing
         #expect(try TriggerEvent(json: minimal.json) == minimal)
     }
 
+    /// What the worker hands a dispatcher of its process as values is what the dispatcher reads from the message
+    /// those values write: whatever a plugin put in its event beyond what the envelope carries for its status.
+    @Test(arguments: [
+        StepEvent(status: .error, output: ["kept": 1], log: "l"),
+        StepEvent(status: .ok, output: ["n": 1], error: "not for an ok event"),
+        StepEvent(status: .ok),
+        StepEvent(status: .error),
+        StepEvent(
+            status: .error, error: "boom", exception: StepException(cause: "c", assistance: "a", data: ["d": [1]]),
+            meta: ["jobId": "j"], state: ["page": 2], hasMorePages: true, statusCode: 500),
+    ])
+    func anEventAsSentIsWhatItsBodyReadsBack(_ event: StepEvent) throws {
+        var event = event
+        event.errorKind = .plugin
+        let read = try StepEvent(
+            body: try #require(JSONParser.parse(bytes: JSONWriter.compact.bytes(.object(event.body))).objectValue))
+        #expect(event.asSent == read)
+        #expect(event.asSent.errorKind == nil)
+    }
+
     @Test(arguments: ["eventId", "instance"])
     func triggerEventNamesAMissingField(_ field: String) throws {
         var json = try #require(Self.event.json.objectValue)

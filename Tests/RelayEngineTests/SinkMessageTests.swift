@@ -66,4 +66,38 @@ import Testing
         let (read, readRoute) = try Dispatcher.routedResult(message.value)
         #expect(read == event && readRoute == route)
     }
+
+    @Test func aFailedJobsResultIsHandedOverAsItsMessageWouldReadBack() async throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("relay-sink-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bus = try EmbeddedBus(
+            database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path),
+            pollInterval: .milliseconds(20))
+        let handed = Mutex<[SinkMessage]>([])
+        let worker = Worker(
+            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+            connections: ConnectionStore(), plugins: ["ptest"], concurrency: 1,
+            results: MessageSink { messages, inputs in
+                handed.withLock { $0 += messages }
+                try await bus.publish([], acknowledging: inputs)
+            })
+        let route = JobRoute(
+            jobID: "run/a/1", runID: "run", stepID: "a", attempt: 1, workflow: "sink", timeoutMilliseconds: 60_000)
+        let job = StepStart(step: .action("fail"), input: ["why": "no"], meta: route.meta)
+        let running = Task { try await worker.run() }
+        try await bus.publish([BusMessage(topic: Topics.jobs("ptest"), key: "run", json: job.message.json)])
+        #expect(await waitFor { handed.withLock { $0.count } == 1 })
+        running.cancel()
+        _ = await running.result
+        guard case .result(let event, _, _) = handed.withLock({ $0 }).first else {
+            Issue.record("expected a result")
+            return
+        }
+        // The plugin host's failure carries how it failed (`errorKind`), which its message does not.
+        #expect(event.status == .error && event.errorKind == nil && event.output == nil)
+        let read = try Dispatcher.routedResult(SinkMessage.result(event, route, key: "run").busMessage.value).0
+        #expect(event == read)
+    }
 }

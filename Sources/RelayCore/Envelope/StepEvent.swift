@@ -75,6 +75,17 @@ public struct StepEvent: Sendable, Equatable {
 
     public func message(kind: V1Message.Kind) -> V1Message { V1Message(kind: kind, body: body) }
 
+    /// The event as its body reads back (`init(body:)` of `body`), without writing it: only what the envelope
+    /// carries for its status (an `ok` event's output, `null` when absent; an `error` event's error, "" when absent),
+    /// and no `errorKind`. What a process hands over as values must be what another would read from its message.
+    public var asSent: StepEvent {
+        StepEvent(
+            // (`Optional.none`, not `nil`: JSONValue is ExpressibleByNilLiteral, and `nil` here would be JSON null.)
+            status: status, output: status == .ok ? (output ?? .null) : Optional.none,
+            error: status == .error ? (error ?? "") : nil, exception: exception, log: log, meta: meta, state: state,
+            hasMorePages: hasMorePages, statusCode: statusCode)
+    }
+
     /// Reads an event body, tolerating what real plugins omit (`log`, `meta`).
     public init(body: JSONObject) throws(V1ProtocolError) {
         guard let statusText = body["status"]?.stringValue, let status = Status(rawValue: statusText) else {

@@ -103,14 +103,15 @@ public final class Dispatcher: Sendable {
             group.addTask {
                 try await self.consume(
                     events,
-                    reading: { delivery in
-                        self.readEvent(delivery.message, decideAhead: self.configuration.decideAhead)
+                    reading: { delivery, batch in
+                        // (Not a lone event: `Configuration.decideAheadMinimum`, as in `decideLocally`.)
+                        self.readEvent(delivery.message, decideAhead: self.decidesAhead(batch))
                     },
                     { tx, delivery, read in try self.applyEvent(delivery.message, read: read, in: tx) })
             }
             group.addTask {
                 try await self.consume(
-                    results, reading: { delivery in Result { try Self.routedResult(delivery.message.value) } },
+                    results, reading: { delivery, _ in Result { try Self.routedResult(delivery.message.value) } },
                     { tx, _, parsed in try self.applyResult(parsed, in: tx) })
             }
             group.addTask {
@@ -196,19 +197,20 @@ public final class Dispatcher: Sendable {
         _ subscription: any BusSubscription,
         _ apply: @escaping @Sendable (any RunStoreTransaction, Delivery) throws -> Outcome
     ) async throws {
-        try await consume(subscription, reading: { _ in () }, { tx, delivery, _ in try apply(tx, delivery) })
+        try await consume(subscription, reading: { _, _ in () }, { tx, delivery, _ in try apply(tx, delivery) })
     }
 
     /// `consume`, with what `read` makes of each message beforehand, outside the transaction (a result's JSON:
-    /// reading a batch's messages does not hold the database, on which every decision waits).
+    /// reading a batch's messages does not hold the database, on which every decision waits); `read` is told how
+    /// many messages the batch has.
     private func consume<Read: Sendable>(
-        _ subscription: any BusSubscription, reading read: @escaping @Sendable (Delivery) -> Read,
+        _ subscription: any BusSubscription, reading read: @escaping @Sendable (Delivery, Int) -> Read,
         _ apply: @escaping @Sendable (any RunStoreTransaction, Delivery, Read) throws -> Outcome
     ) async throws {
         while true {
             let batch = try await subscription.nextBatch(maximum: 256)
             if batch.isEmpty { return }
-            let reads = batch.map(read)
+            let reads = batch.map { read($0, batch.count) }
             let total = try await store.pipelinedTransaction(acknowledging: batch) { tx -> (Outcome, [BusMessage]) in
                 var total = Outcome()
                 for (delivery, read) in zip(batch, reads) {
@@ -249,7 +251,7 @@ public final class Dispatcher: Sendable {
         // Each result decided first from the run as the store keeps it, outside the transaction, while another
         // decision may hold the database; the transaction then writes it if the run has not changed since. (Not a
         // lone result: `Configuration.decideAheadMinimum`.)
-        let ahead = configuration.decideAhead && messages.count >= configuration.decideAheadMinimum
+        let ahead = decidesAhead(messages.count)
         let speculated = results.map { parsed in ahead ? parsed.flatMap { speculate($0) } : nil }
         let events = messages.map { message -> ReadEvent? in
             guard case .message(let message) = message, message.topic == Topics.events else { return nil }
@@ -281,6 +283,11 @@ public final class Dispatcher: Sendable {
     /// `decideLocally` for messages as they would be published.
     public func decideLocally(_ messages: [BusMessage], acknowledging inputs: [Delivery]) async throws {
         try await decideLocally(messages.map(SinkMessage.message), acknowledging: inputs)
+    }
+
+    /// Whether a batch of `count` messages is decided ahead (`Configuration.decideAhead`, `decideAheadMinimum`).
+    func decidesAhead(_ count: Int) -> Bool {
+        configuration.decideAhead && count >= configuration.decideAheadMinimum
     }
 
     /// A result decided over a speculation of its run (`RunStore.speculation(runID:)`), outside any transaction: the

@@ -142,6 +142,7 @@ public final class Worker: Sendable {
         // with the reason instead.
         if let problem = event.output?.payloadProblem(at: "output")
             ?? event.exception?.data.payloadProblem(at: "exception.data")
+            ?? event.state?.payloadProblem(at: "state")
         {
             event = .failure("the plugin's result cannot be passed on: \(problem)", log: event.log)
         }
@@ -153,7 +154,8 @@ public final class Worker: Sendable {
         logger.debug(
             "job \(action): \(event.status.rawValue)",
             metadata: ["job.id": "\(route.jobID)", "run.id": "\(route.runID)", "plugin": "\(plugin)"])
-        return .result(event, route, key: delivery.message.key)
+        // As its message would read back (a dispatcher of this process decides from these values).
+        return .result(event.asSent, route, key: delivery.message.key)
     }
 
     /// A job as the worker receives it: the start message, the action it names, Relay's routing data.
