@@ -12,7 +12,11 @@ import Testing
 /// A worker hands its results to its sink as values (`SinkMessage.result`): a dispatcher of the same process decides
 /// them without writing and reading their JSON, and on the bus they are the messages those values write.
 @Suite struct SinkMessageTests {
-    @Test func theWorkerHandsOverItsResultAsValues() async throws {
+    static let route = JobRoute(
+        jobID: "run/a/1", runID: "run", stepID: "a", attempt: 1, workflow: "sink", timeoutMilliseconds: 60_000)
+
+    /// What a worker of `ptest` hands its sink for `jobs`, published on an embedded bus, once it has handed `count`.
+    static func handed(_ jobs: [BusMessage], count: Int) async throws -> [SinkMessage] {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("relay-sink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -28,18 +32,26 @@ import Testing
                 handed.withLock { $0 += messages }
                 try await bus.publish([], acknowledging: inputs)
             })
-        let route = JobRoute(
-            jobID: "run/a/1", runID: "run", stepID: "a", attempt: 1, workflow: "sink", timeoutMilliseconds: 60_000)
-        let job = StepStart(step: .action("echo"), input: ["text": "hi"], meta: route.meta)
         let running = Task { try await worker.run() }
-        try await bus.publish([
-            BusMessage(topic: Topics.jobs("ptest"), key: "run", json: job.message.json),
-            BusMessage(topic: Topics.jobs("ptest"), key: "run", value: Array("not json".utf8)),
-        ])
-        #expect(await waitFor { handed.withLock { $0.count } == 2 })
+        try await bus.publish(jobs)
+        #expect(await waitFor { handed.withLock { $0.count } == count })
         running.cancel()
         _ = await running.result
-        let messages = handed.withLock { $0 }
+        return handed.withLock { $0 }
+    }
+
+    static func job(_ action: String, input: JSONValue) -> BusMessage {
+        let start = StepStart(step: .action(action), input: input, meta: route.meta)
+        return BusMessage(topic: Topics.jobs("ptest"), key: "run", json: start.message.json)
+    }
+
+    @Test func theWorkerHandsOverItsResultAsValues() async throws {
+        let route = Self.route
+        let messages = try await Self.handed(
+            [
+                Self.job("echo", input: ["text": "hi"]),
+                BusMessage(topic: Topics.jobs("ptest"), key: "run", value: Array("not json".utf8)),
+            ], count: 2)
         guard case .result(let event, let handedRoute, let key) = messages.first else {
             Issue.record("expected a result first, found \(messages)")
             return
@@ -68,30 +80,9 @@ import Testing
     }
 
     @Test func aFailedJobsResultIsHandedOverAsItsMessageWouldReadBack() async throws {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("relay-sink-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let bus = try EmbeddedBus(
-            database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path),
-            pollInterval: .milliseconds(20))
-        let handed = Mutex<[SinkMessage]>([])
-        let worker = Worker(
-            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
-            connections: ConnectionStore(), plugins: ["ptest"], concurrency: 1,
-            results: MessageSink { messages, inputs in
-                handed.withLock { $0 += messages }
-                try await bus.publish([], acknowledging: inputs)
-            })
-        let route = JobRoute(
-            jobID: "run/a/1", runID: "run", stepID: "a", attempt: 1, workflow: "sink", timeoutMilliseconds: 60_000)
-        let job = StepStart(step: .action("fail"), input: ["why": "no"], meta: route.meta)
-        let running = Task { try await worker.run() }
-        try await bus.publish([BusMessage(topic: Topics.jobs("ptest"), key: "run", json: job.message.json)])
-        #expect(await waitFor { handed.withLock { $0.count } == 1 })
-        running.cancel()
-        _ = await running.result
-        guard case .result(let event, _, _) = handed.withLock({ $0 }).first else {
+        let route = Self.route
+        let handed = try await Self.handed([Self.job("fail", input: ["why": "no"])], count: 1)
+        guard case .result(let event, _, _) = handed.first else {
             Issue.record("expected a result")
             return
         }
