@@ -364,8 +364,9 @@ public final class Dispatcher: Sendable {
     /// decided ahead (`RunStore.newRunSpeculation(runID:)`) where that could be.
     struct ReadEvent: Sendable {
         var event: Result<TriggerEvent, PoisonMessage>
-        /// By workflow version hash: the run's id, what starting it decided, and the speculation to apply.
-        var ahead: [String: (runID: String, progress: [Progress], speculation: RunSpeculation)] = [:]
+        /// By workflow version hash (which names the workflow, and so, with the event, the run): what starting the
+        /// run decided, and the speculation to apply.
+        var ahead: [String: (progress: [Progress], speculation: RunSpeculation)] = [:]
     }
 
     /// Reads an event and, when `decideAhead`, decides ahead the start of each run it starts, from the run as it
@@ -387,7 +388,7 @@ public final class Dispatcher: Sendable {
                 let progress = try? startRun(id: id, version: version, event: event, parent: nil, in: speculation),
                 speculation.isUsable
             else { continue }
-            read.ahead[version.hash] = (id, progress, speculation)
+            read.ahead[version.hash] = (progress, speculation)
         }
         return read
     }
@@ -417,9 +418,7 @@ public final class Dispatcher: Sendable {
         for version in bound {
             let id = Self.runID(of: event, workflow: version.workflow.name)
             // Decided ahead over the same version: written if the run is new here (else nothing, as below).
-            if let ahead = read?.ahead[version.hash], ahead.runID == id,
-                let created = try tx.applyNewRun(ahead.speculation)
-            {
+            if let ahead = read?.ahead[version.hash], let created = try tx.applyNewRun(ahead.speculation) {
                 if created { outcome.add(ahead.progress) }
                 continue
             }

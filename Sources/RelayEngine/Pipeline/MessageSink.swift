@@ -33,11 +33,4 @@ public enum SinkMessage: Sendable {
             BusMessage(topic: Topics.results, key: key, json: event.message(kind: .actionEvent).json)
         }
     }
-
-    var topic: String {
-        switch self {
-        case .message(let message): message.topic
-        case .result: Topics.results
-        }
-    }
 }
