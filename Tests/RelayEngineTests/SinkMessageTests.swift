@@ -16,7 +16,7 @@ import Testing
         jobID: "run/a/1", runID: "run", stepID: "a", attempt: 1, workflow: "sink", timeoutMilliseconds: 60_000)
 
     /// What a worker of `ptest` hands its sink for `jobs`, published on an embedded bus, once it has handed `count`.
-    static func handed(_ jobs: [BusMessage], count: Int) async throws -> [SinkMessage] {
+    static func handed(_ jobs: [BusMessage], count: Int, catalog: PluginCatalog? = nil) async throws -> [SinkMessage] {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("relay-sink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -26,7 +26,7 @@ import Testing
             pollInterval: .milliseconds(20))
         let handed = Mutex<[SinkMessage]>([])
         let worker = Worker(
-            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+            bus: bus, catalog: try catalog ?? PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
             connections: ConnectionStore(), plugins: ["ptest"], concurrency: 1,
             results: MessageSink { messages, inputs in
                 handed.withLock { $0 += messages }
@@ -65,6 +65,27 @@ import Testing
             return
         }
         #expect(deadLetter.topic == Topics.dlq)
+    }
+
+    /// A plugin's reply whose `state` no JSON message can carry fails its step, as one whose output cannot: on the bus
+    /// the result could not be read, and its step would wait for its deadline.
+    @Test func aStateThatCannotBePassedOnFailsTheStep() async throws {
+        let plugin = try PipelineTestPlugin.plugin()
+        let envelope =
+            #"{"version": "v1", "type": "action_event", "body": {"status": "ok", "output": {"text": "x"}, "#
+            + #""state": {"cursor": NaN}, "log": ""}}"#
+        let catalog = PluginCatalog(entries: [
+            "ptest": PluginCatalog.Entry(
+                spec: plugin.spec, schemas: plugin.schemas,
+                executor: ProcessPluginRunner(plugin: TestPlugins.shell("cat >/dev/null; echo '\(envelope)'")))
+        ])
+        let handed = try await Self.handed([Self.job("echo", input: ["text": "x"])], count: 1, catalog: catalog)
+        guard case .result(let event, _, _) = handed.first else {
+            Issue.record("expected a result, found \(handed)")
+            return
+        }
+        #expect(event.status == .error)
+        #expect(event.error?.contains("cannot be passed on: state.cursor is NaN") == true, "\(event.error ?? "")")
     }
 
     @Test func aResultOnTheBusIsTheMessageItsValuesWrite() throws {
