@@ -150,8 +150,8 @@ import Testing
             _ = try speculation.latestSteps(runID: "run-1")
             #expect(speculation.isUsable)
             // (A decision may `try?` a read and go another way when it fails: the speculation is then not used.)
-            _ = try? speculation.item(jobID: "run-1/f/1/item/0/1")
-            #expect(speculation.unusable == "read an item")
+            _ = try? speculation.runningChildren(of: "run-1")
+            #expect(speculation.unusable == "read children")
             #expect(try await store.transaction(acknowledging: []) { tx in (try tx.apply(speculation), []) } == false)
             // Another run's record, an attempt by its id alone: not answered either.
             let other = try #require(store.speculation(runID: "run-1"))

@@ -102,7 +102,7 @@ import Testing
             let view = RunStateCache.View(cache)
             let rows = RunStepRows(shared: view)
             let records = RunRecords(shared: view)
-            view.begin(dataVersion: 1, rows: rows, records: records)
+            view.begin(dataVersion: 1, rows: rows, records: records, items: nil)
             for index in 0..<10 {
                 let id = "run-\(round)-\(index)"
                 records.created(RunRecord(id: id, workflow: "w", version: nil, status: .running))
@@ -119,11 +119,11 @@ import Testing
         }
         // What is kept is the latest round's runs.
         let view = RunStateCache.View(cache)
-        view.begin(dataVersion: 1, rows: RunStepRows(shared: view), records: RunRecords(shared: view))
+        view.begin(dataVersion: 1, rows: RunStepRows(shared: view), records: RunRecords(shared: view), items: nil)
         let kept = (0..<3).map { round in (0..<10).filter { view.entry("run-\(round)-\($0)") != nil }.count }
         #expect(kept[0] == 0 && kept[1] == 0 && kept[2] == cache.count)
         // Another data version: nothing is kept.
-        view.begin(dataVersion: 2, rows: RunStepRows(shared: view), records: RunRecords(shared: view))
+        view.begin(dataVersion: 2, rows: RunStepRows(shared: view), records: RunRecords(shared: view), items: nil)
         #expect(cache.count == 0)
     }
 }

@@ -252,17 +252,24 @@ public final class Dispatcher: Sendable {
         // decision may hold the database; the transaction then writes it if the run has not changed since. (Not a
         // lone result: `Configuration.decideAheadMinimum`.)
         let ahead = decidesAhead(messages.count)
-        let speculated = results.map { parsed in ahead ? parsed.flatMap { speculate($0) } : nil }
+        var runs: [String: RunSpeculation?] = [:]
+        let speculated = results.map { parsed in ahead ? parsed.flatMap { speculate($0, runs: &runs) } : nil }
         let events = messages.map { message -> ReadEvent? in
             guard case .message(let message) = message, message.topic == Topics.events else { return nil }
             return readEvent(message, decideAhead: ahead)
         }
         let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
+            // (A run's speculation serves all its results in the batch: applied once, at the first.)
+            var applied: [ObjectIdentifier: Bool] = [:]
             for (((message, parsed), speculation), event) in zip(zip(zip(messages, results), speculated), events) {
-                if let (outcome, speculation) = speculation, try tx.apply(speculation) {
-                    total.add(outcome)
-                    continue
+                if let (outcome, speculation) = speculation {
+                    let id = ObjectIdentifier(speculation)
+                    if applied[id] == nil { applied[id] = try tx.apply(speculation) }
+                    if applied[id] == true {
+                        total.add(outcome)
+                        continue
+                    }
                 }
                 do {
                     switch (message, parsed) {
@@ -291,14 +298,32 @@ public final class Dispatcher: Sendable {
     }
 
     /// A result decided over a speculation of its run (`RunStore.speculation(runID:)`), outside any transaction: the
-    /// outcome and the speculation to apply, or nil when the store keeps nothing of the run, the result is an item's,
-    /// or the decision needed what a speculation cannot answer (it is then made in the transaction).
-    private func speculate(_ parsed: Result<(StepEvent, JobRoute), any Error>) -> (Outcome, RunSpeculation)? {
-        guard case .success(let (_, route)) = parsed, route.item == nil,
-            let speculation = store.speculation(runID: route.runID),
-            let outcome = try? applyResult(parsed, in: speculation), speculation.isUsable
-        else { return nil }
-        return (outcome, speculation)
+    /// outcome and the speculation to apply, or nil when the store keeps nothing of the run or the decision needed
+    /// what a speculation cannot answer (it is then made in the transaction). The results of one run in a batch (a
+    /// `for_each` step's items) are decided one after the other over the same speculation, `runs` (nil: none), each
+    /// from what the ones before decided; it is applied once, with all of them, or none is.
+    private func speculate(_ parsed: Result<(StepEvent, JobRoute), any Error>, runs: inout [String: RunSpeculation?])
+        -> (Outcome, RunSpeculation)?
+    {
+        guard case .success(let (_, route)) = parsed else { return nil }
+        let speculation: RunSpeculation
+        if let known = runs[route.runID] {
+            guard let known, known.isUsable else { return nil }
+            speculation = known
+        } else {
+            runs[route.runID] = .some(store.speculation(runID: route.runID))
+            guard let fresh = runs[route.runID] ?? nil else { return nil }
+            speculation = fresh
+        }
+        do {
+            let outcome = try applyResult(parsed, in: speculation)
+            speculation.results += 1
+            return speculation.isUsable ? (outcome, speculation) : nil
+        } catch {
+            // (A decision that failed may have decided some of its writes: none of the run's is applied.)
+            speculation.giveUp("decide a result: \(error)")
+            return nil
+        }
     }
 
     /// Moves the metrics of a committed outcome (its jobs are published, or about to be: durations end now).

@@ -11,10 +11,12 @@ import Synchronization
 /// A transaction over that one run: its reads come from the cached run, as the decisions before left it, and its
 /// writes change that copy and are kept, in order, to be written by `SQLRunStoreTransaction.apply(_:)` with the same
 /// arguments (so what is written is what a decision in the transaction would have written from the same run). Only
-/// what a step's result usually needs is answered: the run's record, attempts and scope, a step's result, a job's
-/// attempt and deadline, the run's end. Anything else (another run, items, retries waiting, children, artifacts…)
-/// marks the speculation unusable (`isUsable`) and throws, and the decision is then made in the transaction as
-/// before; so does a run the cache does not have (a read from the database would hold it).
+/// what a result usually needs is answered: the run's record, attempts and scope, a step's result, a job's
+/// attempt and deadline, the run's end, and its `for_each` items when the cache has them (`RunItems`: an item's
+/// result, the next items started, the step's outputs gathered). Anything else (another run, retries waiting,
+/// children, artifacts…) marks the speculation unusable (`isUsable`) and throws, and the decision is then made in the
+/// transaction as before; so does a run the cache does not have (a read from the database would hold it). Several
+/// results of one run may be decided over one speculation, one after the other; it is applied once, with all.
 public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     // @unchecked Sendable: built and used by one task, then handed, no longer used, to the transaction that applies it.
 
@@ -29,6 +31,19 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         case recordWorkflowVersion(StoredWorkflowVersion)
         /// A new run's only; with the speculation's start time.
         case createRun(NewRun)
+        /// `written`: what `addItems` answered.
+        case addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue], written: Set<Int>)
+        /// `started`: whether the item was pending.
+        case startItem(jobID: String, input: JSONValue, started: Bool)
+        /// `inserted`: whether it was not there.
+        case addItemAttempt(ItemAttemptRecord, inserted: Bool)
+        /// `from`: the statuses it may end from (`finishItem`, `finishRunningItem`); `recorded`: whether it did.
+        case finishItem(
+            jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?,
+            from: [ItemStatus], recorded: Bool)
+        /// `count`: how many were pending.
+        case skipPendingItems(runID: String, stepID: String, reason: String, count: Int)
+        case abandonPendingItems(runID: String, error: String)
     }
 
     let runID: String
@@ -36,6 +51,8 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     let version: UInt64
     private var record: RunRecord
     private var rows: [RunStepRows.Row]
+    /// The run's `for_each` items, when the cache knows them (nil: a call about items is not answered).
+    private var items: RunItems?
     private var trigger: JSONValue
     /// For a run that does not exist yet: when it starts; nil for a run in flight.
     let newRunStartedAt: Double?
@@ -45,6 +62,9 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     /// Why the speculation cannot be used (the first call it could not answer); nil while it can.
     public private(set) var unusable: String?
 
+    /// How many results were decided over it (the dispatcher's count, for `relay bench`'s figures).
+    public var results = 0
+
     /// Whether every call was answered from the cached run: only then may it be applied.
     public var isUsable: Bool { unusable == nil }
 
@@ -53,6 +73,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         version = entry.version
         record = entry.record
         rows = entry.rows
+        items = entry.items
         self.trigger = trigger
         newRunStartedAt = nil
     }
@@ -64,6 +85,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         version = 0
         record = RunRecord(id: newRunID, workflow: "", version: nil, status: .running, startedAt: startedAt)
         rows = []
+        items = RunItems(runID: newRunID)
         trigger = .null
         newRunStartedAt = startedAt
     }
@@ -79,6 +101,11 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     private func unanswerable(_ what: String) -> Unanswerable {
         if unusable == nil { unusable = what }
         return Unanswerable(description: "a speculative decision cannot \(what)")
+    }
+
+    /// The caller could not decide over it (a decision threw after deciding some of its writes): not used.
+    public func giveUp(_ what: String) {
+        if unusable == nil { unusable = what }
     }
 
     private func ownRun(_ id: String, _ what: String) throws {
@@ -149,6 +176,98 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         return ended
     }
 
+    // MARK: - Items of `for_each` steps
+
+    /// The run's items, when the cache knows them.
+    private func ownItems(_ runID: String, _ what: String) throws -> RunItems {
+        try ownRun(runID, what)
+        guard let items else { throw unanswerable("\(what) the cache does not have") }
+        return items
+    }
+
+    /// Changes the run's items (known: `ownItems` first).
+    private func changeItems<T>(_ change: (inout RunItems) -> T) -> T { change(&items!) }
+
+    public func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws -> Set<Int> {
+        _ = try ownItems(runID, "add items")
+        var written: Set<Int> = []
+        for (index, item) in items.enumerated() {
+            let jobID = JobRoute.jobID(runID: runID, stepID: stepID, item: index, attempt: 1)
+            // (Optional.none: a `nil` literal would be JSON's null.)
+            let input: JSONValue? = index < started.count ? started[index] : Optional.none
+            let row = RunItems.Row(
+                jobID: jobID, stepID: stepID, index: index, attempt: 1,
+                status: index < started.count ? .running : .pending, item: item, input: input)
+            if changeItems({ $0.insert(row) }), index < started.count { written.insert(index) }
+        }
+        writes.append(.addItems(runID: runID, stepID: stepID, items: items, started: started, written: written))
+        return written
+    }
+
+    public func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots {
+        try ownItems(runID, "read items").slots(stepID: stepID, concurrency: concurrency)
+    }
+
+    public func startItem(jobID: String, input: JSONValue) throws {
+        _ = try ownItems(RunItems.runID(ofJob: jobID), "start an item")
+        let started = changeItems { $0.start(jobID: jobID, input: input, deadlineInRow: false, bytes: 0) }
+        writes.append(.startItem(jobID: jobID, input: input, started: started))
+    }
+
+    public func addItemAttempt(_ item: ItemAttemptRecord) throws {
+        _ = try ownItems(item.runID, "add an item's attempt")
+        let row = RunItems.Row(
+            jobID: item.jobID, stepID: item.stepID, index: item.index, attempt: item.attempt, status: item.status,
+            item: item.item, input: item.input)
+        let inserted = changeItems { $0.insert(row) }
+        writes.append(.addItemAttempt(item, inserted: inserted))
+    }
+
+    public func item(jobID: String) throws -> ItemAttemptRecord? {
+        try ownItems(RunItems.runID(ofJob: jobID), "read an item").row(jobID: jobID)?.record(runID: runID)
+    }
+
+    public func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
+        _ = try finishItem(
+            jobID: jobID, result: result, startedAt: startedAt, finishedAt: finishedAt, from: [.pending, .running])
+    }
+
+    public func finishRunningItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
+        -> ItemAttemptRecord?
+    {
+        try finishItem(jobID: jobID, result: result, startedAt: startedAt, finishedAt: finishedAt, from: [.running])
+    }
+
+    private func finishItem(
+        jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?, from statuses: [ItemStatus]
+    ) throws -> ItemAttemptRecord? {
+        _ = try ownItems(RunItems.runID(ofJob: jobID), "record an item's result")
+        let output = result.output.map { JSONWriter.compact.string($0) }
+        let recorded = changeItems { $0.finish(jobID: jobID, from: statuses, result: result, output: output) }
+        writes.append(
+            .finishItem(
+                jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt,
+                from: statuses, recorded: recorded != nil))
+        return recorded?.record(runID: runID)
+    }
+
+    public func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int {
+        _ = try ownItems(runID, "skip items")
+        let count = changeItems { $0.endPending(stepID: stepID, status: .skipped, error: reason) }
+        writes.append(.skipPendingItems(runID: runID, stepID: stepID, reason: reason, count: count))
+        return count
+    }
+
+    public func abandonPendingItems(runID: String, error: String) throws {
+        _ = try ownItems(runID, "abandon items")
+        _ = changeItems { $0.endPending(stepID: nil, status: .failed, error: error) }
+        writes.append(.abandonPendingItems(runID: runID, error: error))
+    }
+
+    public func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord] {
+        try ownItems(runID, "read items").latest(stepID: stepID)
+    }
+
     // MARK: - A new run
 
     /// A new run's (kept, as the run's creation is, to be written before it).
@@ -198,30 +317,6 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func dropScheduledJobs(runID: String, error: String) throws -> [String] {
         throw unanswerable("drop retries waiting")
     }
-    public func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws -> Set<Int> {
-        throw unanswerable("add items")
-    }
-    public func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots {
-        throw unanswerable("read items")
-    }
-    public func startItem(jobID: String, input: JSONValue) throws { throw unanswerable("start an item") }
-    public func addItemAttempt(_ item: ItemAttemptRecord) throws { throw unanswerable("add an item's attempt") }
-    public func item(jobID: String) throws -> ItemAttemptRecord? { throw unanswerable("read an item") }
-    public func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
-        throw unanswerable("record an item's result")
-    }
-    public func finishRunningItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
-        -> ItemAttemptRecord?
-    {
-        throw unanswerable("record an item's result")
-    }
-    public func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int {
-        throw unanswerable("skip items")
-    }
-    public func abandonPendingItems(runID: String, error: String) throws { throw unanswerable("abandon items") }
-    public func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord] {
-        throw unanswerable("read items")
-    }
     public func addArtifact(_ artifact: RunArtifact) throws { throw unanswerable("add an artifact") }
     public func appendGlobalArtifact(name: String, entry: JSONValue, runID: String, stepID: String) throws -> Int {
         throw unanswerable("append to a global artifact")
@@ -239,8 +334,8 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func apply(_ speculation: RunSpeculation) throws -> Bool { false }
     public func applyNewRun(_ speculation: RunSpeculation) throws -> Bool? { nil }
 
-    /// Speculations applied and found stale (their run had changed), and new runs' applied, in this process (for
-    /// `relay bench`).
+    /// Results decided ahead and applied, speculations found stale (their run had changed), and new runs' applied,
+    /// in this process (for `relay bench`).
     public static var counts: (applied: Int, stale: Int, newRuns: Int) {
         (
             counters.applied.load(ordering: .relaxed), counters.stale.load(ordering: .relaxed),
@@ -262,16 +357,17 @@ extension SQLRunStoreTransaction {
         let runID = speculation.runID
         guard speculation.isUsable, !speculation.isNewRun else { return false }
         guard let runStates, runStates.holds(runID, atVersion: speculation.version), !stepRows.has(runID),
-            !runRecords.has(runID)
+            !runRecords.has(runID), itemRows?.has(runID) != true
         else {
             RunSpeculation.counters.stale.add(1, ordering: .relaxed)
             return false
         }
-        RunSpeculation.counters.applied.add(1, ordering: .relaxed)
+        RunSpeculation.counters.applied.add(max(1, speculation.results), ordering: .relaxed)
         // The run's record and attempts as the speculation started from them (from the cache), kept true by the
         // writes below as a decision's own writes keep them.
         _ = try runRecord(id: runID)
         _ = try runRows(runID)
+        try keptItems(of: runID)
         for write in speculation.writes { _ = try replay(write) }
         return true
     }
@@ -279,7 +375,7 @@ extension SQLRunStoreTransaction {
     func applyNewRun(_ speculation: RunSpeculation) throws -> Bool? {
         // (A run this transaction has read or written already is not new to it: decided here.)
         guard speculation.isUsable, speculation.isNewRun, !stepRows.has(speculation.runID),
-            !runRecords.has(speculation.runID)
+            !runRecords.has(speculation.runID), itemRows?.has(speculation.runID) != true
         else { return nil }
         for write in speculation.writes {
             // The run exists: nothing else is written, as a decision's `guard createRun` would stop there.
@@ -310,7 +406,37 @@ extension SQLRunStoreTransaction {
             try recordWorkflowVersion(version)
         case .createRun(let run):
             return try createRun(run)
+        case .addItems(let runID, let stepID, let items, let started, let written):
+            try expect(
+                addItems(runID: runID, stepID: stepID, items: items, started: started) == written, "items added",
+                of: runID)
+        case .startItem(let jobID, let input, let started):
+            try expect(
+                startingItem(jobID: jobID, input: input) == started, "an item started", of: RunItems.runID(ofJob: jobID)
+            )
+        case .addItemAttempt(let item, let inserted):
+            try expect(insertItem(item, now: RunTime.now()) == inserted, "an item's attempt added", of: item.runID)
+        case .finishItem(let jobID, let result, let output, let startedAt, let finishedAt, let statuses, let recorded):
+            let done = try finishItem(
+                jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt,
+                from: statuses)
+            try expect((done != nil) == recorded, "an item's result recorded", of: RunItems.runID(ofJob: jobID))
+        case .skipPendingItems(let runID, let stepID, let reason, let count):
+            try expect(
+                skipPendingItems(runID: runID, stepID: stepID, reason: reason) == count, "items skipped", of: runID)
+        case .abandonPendingItems(let runID, let error):
+            try abandonPendingItems(runID: runID, error: error)
         }
         return true
+    }
+
+    /// A replayed write did what the speculation decided (it cannot do otherwise: the run is as the speculation read
+    /// it; said plainly should it ever).
+    private func expect(_ same: Bool, _ what: String, of runID: String) throws {
+        guard !same else { return }
+        throw RelayError(
+            RelayError.Code(rawValue: "internal"),
+            "run \(runID): \(what) differed from what a decision made outside the transaction expected; nothing of the "
+                + "batch was committed")
     }
 }

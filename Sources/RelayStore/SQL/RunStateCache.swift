@@ -3,7 +3,8 @@ import RelayTransport
 import Synchronization
 
 /// The runs in flight as the decisions on one SQLite connection left them (each run's record and its attempts,
-/// outputs parsed once), kept across transactions: a decision about a run does not read them again at every step.
+/// outputs parsed once, and its `for_each` items), kept across transactions: a decision about a run does not read
+/// them again at every step.
 ///
 /// True only while every write to `runs` and `steps` goes through this connection's decisions: on SQLite it does
 /// (`SQLRunStoreTransaction` is the only code that writes them, and every store on a connection shares the
@@ -19,6 +20,8 @@ final class RunStateCache: Sendable {
     struct Entry: Sendable {
         var record: RunRecord
         var rows: [RunStepRows.Row]
+        /// Its `for_each` items, when known (nil: read them).
+        var items: RunItems? = nil
         /// Which commit left the entry as it is: a new number at each (never reused, not even after the cache is
         /// emptied), so that a decision made from an entry outside the connection (`RunSpeculation`) can tell
         /// whether the run has changed since.
@@ -27,6 +30,7 @@ final class RunStateCache: Sendable {
         /// About what the entry holds: its rows and their outputs (parsed, about four times their text).
         var bytes: Int {
             256 + rows.reduce(0) { $0 + 128 + 5 * ($1.output?.utf8.count ?? 0) + ($1.error?.utf8.count ?? 0) }
+                + (items.map { 4 * $0.bytes + 192 * $0.rows.count } ?? 0)
         }
     }
 
@@ -95,14 +99,16 @@ final class RunStateCache: Sendable {
         private var cleared = false
         private var rows: RunStepRows?
         private var records: RunRecords?
+        private var items: RunItemRows?
 
         init(_ cache: RunStateCache) { self.cache = cache }
 
         /// At the start of the decision, holding the write lock.
-        func begin(dataVersion: Int64?, rows: RunStepRows, records: RunRecords) {
+        func begin(dataVersion: Int64?, rows: RunStepRows, records: RunRecords, items: RunItemRows?) {
             cache.begin(dataVersion: dataVersion)
             self.rows = rows
             self.records = records
+            self.items = items
         }
 
         /// Runs the transaction wrote to without having them (a write the kept rows cannot follow): not taken from
@@ -145,17 +151,20 @@ final class RunStateCache: Sendable {
             guard let rows, let records else { return }
             var kept: [(String, Entry)] = []
             var gone: [String] = []
-            for runID in Set(rows.keptRuns).union(records.keptRuns).union(changedRuns) {
+            let keptItems = items?.keptRuns ?? []
+            for runID in Set(rows.keptRuns).union(records.keptRuns).union(changedRuns).union(keptItems) {
                 var record = records.kept(runID)
                 var runRows = rows.kept(runID)
-                if record == nil || runRows == nil, !cleared, !changedRuns.contains(runID) {
+                var runItems = items?.kept(runID)
+                if record == nil || runRows == nil || runItems == nil, !cleared, !changedRuns.contains(runID) {
                     // (What the cache held is stale once the transaction has cleared it or written to the run blind.)
                     let before = cache.entry(runID)
                     record = record ?? before?.record
                     runRows = runRows ?? before?.rows
+                    runItems = runItems ?? before?.items
                 }
                 if let record, record.status == .running, let runRows {
-                    kept.append((runID, Entry(record: record, rows: runRows)))
+                    kept.append((runID, Entry(record: record, rows: runRows, items: runItems)))
                 } else {
                     gone.append(runID)
                 }

@@ -241,7 +241,7 @@ public final class SQLRunStore: RunStore, Sendable {
                 if let view {
                     // Another connection's commit since this connection's last transaction changes it.
                     let dataVersion = try db.query("PRAGMA data_version").first?.first?.int
-                    view.begin(dataVersion: dataVersion, rows: tx.stepRows, records: tx.runRecords)
+                    view.begin(dataVersion: dataVersion, rows: tx.stepRows, records: tx.runRecords, items: tx.itemRows)
                 }
                 let decided = try body(tx)
                 try tx.writeStagedDeadlines()

@@ -10,6 +10,9 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     let stepRows: RunStepRows
     /// The runs this transaction has read, kept true by its writes.
     let runRecords: RunRecords
+    /// The `for_each` items of the runs this transaction has read, kept true by its writes (nil: none kept, the
+    /// statements answer; only where runs in flight are kept across transactions).
+    let itemRows: RunItemRows?
     /// Job deadlines not yet written: a step's goes into its attempt's row.
     let stagedDeadlines = StagedDeadlines()
     /// The connection's cache of runs in flight, as this transaction uses it (nil: none).
@@ -22,6 +25,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
         self.runStates = runStates
         stepRows = RunStepRows(shared: runStates)
         runRecords = RunRecords(shared: runStates)
+        itemRows = runStates.map { RunItemRows(shared: $0) }
     }
 
     func recordEvent(_ event: TriggerEvent) throws -> Bool {
@@ -79,6 +83,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
         // run has no attempts yet.
         triggers?.keep(run.event.output, of: run.id, bytes: trigger.utf8.count)
         stepRows.rows(of: run.id) { [] }
+        itemRows?.created(run.id)
         runRecords.created(
             RunRecord(
                 id: run.id, workflow: run.workflow, version: run.version, status: .running, parent: run.parent,
@@ -339,11 +344,34 @@ extension SQLRunStoreTransaction {
             output: SQLRunStore.json(row[8]), error: row[9].text)
     }
 
+    /// The run's items as this transaction keeps them, read whole the first time (nil: none kept, where runs in flight
+    /// are not kept across transactions: the statements answer).
+    @discardableResult
+    func keptItems(of runID: String) throws -> RunItems? {
+        try itemRows?.items(of: runID) {
+            try db.query(
+                """
+                SELECT \(Self.itemColumns), CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END FROM step_items
+                WHERE run_id = ? ORDER BY step_id, item_index, attempt
+                """, [.text(runID)]
+            ).map { row in
+                let texts = [6, 7, 8, 9].reduce(0) { $0 + (row[$1].text?.utf8.count ?? 0) }
+                return RunItems.Row(
+                    jobID: row[0].text ?? "", stepID: row[2].text ?? "", index: Int(row[3].int ?? 0),
+                    attempt: Int(row[4].int ?? 1), status: row[5].text.flatMap(ItemStatus.init(rawValue:)) ?? .failed,
+                    item: SQLRunStore.json(row[6]) ?? .null, input: SQLRunStore.json(row[7]), output: row[8].text,
+                    error: row[9].text, deadlineInRow: row[10].int == 1, bytes: texts + (row[0].text?.utf8.count ?? 0))
+            }
+        }
+    }
+
     /// Inserts the attempt unless one with its job id exists; returns whether it did.
     @discardableResult
-    private func insertItem(_ item: ItemAttemptRecord, now: Double) throws -> Bool {
+    func insertItem(_ item: ItemAttemptRecord, now: Double) throws -> Bool {
+        try keptItems(of: item.runID)
         // A running one takes the deadline just given for it (`addDeadline`), as `startItem` does.
         let deadline = item.status == .running ? stagedDeadlines.take(item.jobID) : nil
+        let (itemText, inputText) = (JSONWriter.compact.string(item.item), item.input.map(JSONWriter.compact.string))
         try db.query(
             """
             INSERT INTO step_items (job_id, run_id, step_id, item_index, attempt, status, item, input,
@@ -352,11 +380,19 @@ extension SQLRunStoreTransaction {
             """,
             [
                 .text(item.jobID), .text(item.runID), .text(item.stepID), .int(Int64(item.index)),
-                .int(Int64(item.attempt)), .text(item.status.rawValue), .text(JSONWriter.compact.string(item.item)),
-                item.input.map { .text(JSONWriter.compact.string($0)) } ?? .null, .double(now),
+                .int(Int64(item.attempt)), .text(item.status.rawValue), .text(itemText),
+                inputText.map { .text($0) } ?? .null, .double(now),
             ] + Self.deadlineColumns(deadline))
         // (When the attempt existed, its deadline was taken and is dropped with it: its job does not go out.)
-        return db.changes == 1
+        let inserted = db.changes == 1
+        let row = RunItems.Row(
+            jobID: item.jobID, stepID: item.stepID, index: item.index, attempt: item.attempt, status: item.status,
+            item: item.item, input: item.input, output: nil, error: nil, deadlineInRow: deadline != nil,
+            bytes: item.jobID.utf8.count + itemText.utf8.count + (inputText?.utf8.count ?? 0))
+        if let kept = itemRows?.update(item.runID, { $0.insert(row) }), kept != inserted {
+            itemRows?.forget(item.runID)
+        }
+        return inserted
     }
 
     func addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue]) throws -> Set<Int> {
@@ -377,6 +413,7 @@ extension SQLRunStoreTransaction {
     }
 
     func itemsToStart(runID: String, stepID: String, concurrency: Int) throws -> ItemSlots {
+        if let items = try keptItems(of: runID) { return items.slots(stepID: stepID, concurrency: concurrency) }
         // While items are pending: the free slots' worth of them and one more (which says whether more are
         // pending), each row with the count of those running (at most `concurrency` index entries; the pending ones
         // are never counted). None pending: whether one runs is enough, so that a step running every item at once
@@ -405,21 +442,39 @@ extension SQLRunStoreTransaction {
     }
 
     func startItem(jobID: String, input: JSONValue) throws {
+        try startingItem(jobID: jobID, input: input)
+    }
+
+    /// Starts the item attempt if it is pending; whether it was.
+    @discardableResult
+    func startingItem(jobID: String, input: JSONValue) throws -> Bool {
+        let runID = RunItems.runID(ofJob: jobID)
+        try keptItems(of: runID)
         // The job's deadline, when the dispatcher has just given it one (`addDeadline`), goes into the row, as a
         // step's does.
         let deadline = stagedDeadlines.take(jobID)
+        let inputText = JSONWriter.compact.string(input)
         try db.query(
             """
             UPDATE step_items SET status = ?, input = ?, scheduled_at = ?, deadline_seconds = ?, deadline_error = ?,
                 deadline_due = ?
             WHERE job_id = ? AND status = ?
             """,
-            [.text(ItemStatus.running.rawValue), .text(JSONWriter.compact.string(input)), .double(RunTime.now())]
+            [.text(ItemStatus.running.rawValue), .text(inputText), .double(RunTime.now())]
                 + Self.deadlineColumns(deadline) + [.text(jobID), .text(ItemStatus.pending.rawValue)])
-        if db.changes == 0, let deadline {
+        let started = db.changes == 1
+        if let kept = itemRows?.update(
+            runID,
+            { $0.start(jobID: jobID, input: input, deadlineInRow: deadline != nil, bytes: inputText.utf8.count) }),
+            kept != started
+        {
+            itemRows?.forget(runID)
+        }
+        if !started, let deadline {
             // (No pending item to start: the deadline is held as `addDeadline` would have held it.)
             stagedDeadlines.stage(deadline.deadline, due: deadline.due)
         }
+        return started
     }
 
     func addItemAttempt(_ item: ItemAttemptRecord) throws {
@@ -427,60 +482,95 @@ extension SQLRunStoreTransaction {
     }
 
     func item(jobID: String) throws -> ItemAttemptRecord? {
-        try db.query("SELECT \(Self.itemColumns) FROM step_items WHERE job_id = ?", [.text(jobID)]).first.map(
+        if let items = try keptItems(of: RunItems.runID(ofJob: jobID)) {
+            return items.row(jobID: jobID)?.record(runID: items.runID)
+        }
+        return try db.query("SELECT \(Self.itemColumns) FROM step_items WHERE job_id = ?", [.text(jobID)]).first.map(
             Self.itemRecord)
     }
 
     func finishItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
         _ = try finishItem(
-            jobID: jobID, result: result, startedAt: startedAt, finishedAt: finishedAt,
-            from: [.pending, .running])
+            jobID: jobID, result: result, output: result.output.map { JSONWriter.compact.string($0) },
+            startedAt: startedAt, finishedAt: finishedAt, from: [.pending, .running])
     }
 
     func finishRunningItem(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws
         -> ItemAttemptRecord?
     {
-        try finishItem(jobID: jobID, result: result, startedAt: startedAt, finishedAt: finishedAt, from: [.running])
+        try finishItem(
+            jobID: jobID, result: result, output: result.output.map { JSONWriter.compact.string($0) },
+            startedAt: startedAt, finishedAt: finishedAt, from: [.running])
     }
 
-    /// Records the result of the item attempt if its status is one of `statuses`; returns it as recorded.
-    private func finishItem(
-        jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?, from statuses: [ItemStatus]
+    /// Records the result of the item attempt if its status is one of `statuses` (`output`: the result's, as
+    /// stored); returns it as recorded.
+    func finishItem(
+        jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?,
+        from statuses: [ItemStatus]
     ) throws -> ItemAttemptRecord? {
         try writeStagedDeadlines()
-        let updated = try db.query(
-            """
-            UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?, log = ?,
-                started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?, deadline_due = NULL
-            WHERE job_id = ? AND status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))
-            RETURNING \(Self.itemColumns), CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END
-            """,
+        let runID = RunItems.runID(ofJob: jobID)
+        let kept = try keptItems(of: runID) != nil
+        let values: [SQLValue] =
             [
                 .text(result.status == .ok ? ItemStatus.succeeded.rawValue : ItemStatus.failed.rawValue),
-                result.output.map { .text(JSONWriter.compact.string($0)) } ?? .null,
-                result.error.map { .text($0) } ?? .null,
+                output.map { .text($0) } ?? .null, result.error.map { .text($0) } ?? .null,
                 result.exception.map { .text(JSONWriter.compact.string($0.json)) } ?? .null,
                 StepLog.kept(result.log).map { .text($0) } ?? .null,
                 startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
-            ] + statuses.map { .text($0.rawValue) })
+            ] + statuses.map { .text($0.rawValue) }
+        let update = """
+            UPDATE step_items SET status = ?, output = ?, error = ?, exception = ?, log = ?,
+                started_at = COALESCE(?, started_at, scheduled_at), finished_at = ?, deadline_due = NULL
+            WHERE job_id = ? AND status IN (\(statuses.map { _ in "?" }.joined(separator: ", ")))
+            """
+        var recorded: ItemAttemptRecord?
+        var deadlineInRow = false
+        if kept,
+            let expected = itemRows?.update(
+                runID, { $0.finish(jobID: jobID, from: statuses, result: result, output: output) })
+        {
+            // The attempt as kept, and as recorded: the update's effect is known.
+            try db.query(update, values)
+            if (expected != nil) == (db.changes == 1) {
+                recorded = expected?.record(runID: runID)
+                deadlineInRow = expected?.deadlineInRow ?? false
+            } else {
+                itemRows?.forget(runID)
+                recorded = db.changes == 1 ? try item(jobID: jobID) : nil
+            }
+        } else {
+            let updated = try db.query(
+                update + " RETURNING \(Self.itemColumns), CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END", values)
+            recorded = updated.first.map(Self.itemRecord)
+            deadlineInRow = updated.first?[10].int == 1
+        }
         // As for a step: a result in time clears the item's deadline (in the row, above, or in `job_deadlines`: a
         // retry's, an older file's).
-        if updated.first?[10].int != 1 {
+        if !deadlineInRow {
             try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
         }
-        return updated.first.map(Self.itemRecord)
+        return recorded
     }
 
     func abandonPendingItems(runID: String, error: String) throws {
+        try keptItems(of: runID)
         try db.query(
             "UPDATE step_items SET status = ?, error = ?, finished_at = ? WHERE run_id = ? AND status = ?",
             [
                 .text(ItemStatus.failed.rawValue), .text(error), .double(RunTime.now()), .text(runID),
                 .text(ItemStatus.pending.rawValue),
             ])
+        if let ended = itemRows?.update(runID, { $0.endPending(stepID: nil, status: .failed, error: error) }),
+            ended != db.changes
+        {
+            itemRows?.forget(runID)
+        }
     }
 
     func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord] {
+        if let items = try keptItems(of: runID) { return items.latest(stepID: stepID) }
         var latest: [ItemAttemptRecord] = []
         for row in try db.query(
             "SELECT \(Self.itemColumns) FROM step_items WHERE run_id = ? AND step_id = ? ORDER BY item_index, attempt",
