@@ -367,7 +367,7 @@ extension SQLRunStoreTransaction {
         // writes below as a decision's own writes keep them.
         _ = try runRecord(id: runID)
         _ = try runRows(runID)
-        try keptItems(of: runID)
+        // (Its items, when it decided about them, are taken from the cache by the first write to them.)
         for write in speculation.writes { _ = try replay(write) }
         return true
     }

@@ -75,13 +75,15 @@ final class RunStateCache: Sendable {
         }
     }
 
-    /// A committed decision's runs: `kept` as they now are, `gone` removed; everything else first when `clear`.
-    fileprivate func apply(kept: [(String, Entry)], gone: [String], clear: Bool) {
+    /// A committed decision's runs: `kept` as they now are (with the items kept before when `itemsKept`: the
+    /// decision did not change them), `gone` removed; everything else first when `clear`.
+    fileprivate func apply(kept: [(String, Entry, itemsKept: Bool)], gone: [String], clear: Bool) {
         state.withLock { state in
             if clear { state.entries = OldestFirstStore(capacity: byteCapacity) }
             for runID in gone { state.entries.remove(runID) }
-            for (runID, entry) in kept {
+            for (runID, entry, itemsKept) in kept {
                 var entry = entry
+                if itemsKept { entry.items = state.entries[runID]?.items }
                 state.lastVersion += 1
                 entry.version = state.lastVersion
                 state.entries.keep(entry, bytes: entry.bytes, for: runID)
@@ -149,22 +151,24 @@ final class RunStateCache: Sendable {
         /// go).
         func commit() {
             guard let rows, let records else { return }
-            var kept: [(String, Entry)] = []
+            var kept: [(String, Entry, itemsKept: Bool)] = []
             var gone: [String] = []
             let keptItems = items?.keptRuns ?? []
             for runID in Set(rows.keptRuns).union(records.keptRuns).union(changedRuns).union(keptItems) {
                 var record = records.kept(runID)
                 var runRows = rows.kept(runID)
-                var runItems = items?.kept(runID)
-                if record == nil || runRows == nil || runItems == nil, !cleared, !changedRuns.contains(runID) {
-                    // (What the cache held is stale once the transaction has cleared it or written to the run blind.)
+                let runItems = items?.kept(runID)
+                // (What the cache held is stale once the transaction has cleared it or written to the run blind.)
+                let stale = cleared || changedRuns.contains(runID)
+                if record == nil || runRows == nil, !stale {
                     let before = cache.entry(runID)
                     record = record ?? before?.record
                     runRows = runRows ?? before?.rows
-                    runItems = runItems ?? before?.items
                 }
                 if let record, record.status == .running, let runRows {
-                    kept.append((runID, Entry(record: record, rows: runRows, items: runItems)))
+                    // (Items the transaction did not read stay as the cache has them, taken as it is updated.)
+                    let itemsKept = runItems == nil && !stale
+                    kept.append((runID, Entry(record: record, rows: runRows, items: runItems), itemsKept))
                 } else {
                     gone.append(runID)
                 }
