@@ -27,10 +27,11 @@ final class RunStateCache: Sendable {
         /// whether the run has changed since.
         var version: UInt64 = 0
 
-        /// About what the entry holds: its rows and their outputs (parsed, about four times their text).
+        /// About what the entry holds: its rows and their outputs (parsed, about four times their text); its items
+        /// (values parsed, and the look-ups kept beside them: a fixed share per row besides their texts).
         var bytes: Int {
             256 + rows.reduce(0) { $0 + 128 + 5 * ($1.output?.utf8.count ?? 0) + ($1.error?.utf8.count ?? 0) }
-                + (items.map { 4 * $0.bytes + 192 * $0.rows.count } ?? 0)
+                + (items.map { 4 * $0.bytes + 512 * $0.rows.count } ?? 0)
         }
     }
 
