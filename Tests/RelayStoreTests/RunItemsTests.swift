@@ -173,7 +173,16 @@ import Testing
                     }
                     #expect(created)
                     var seen: Set<String> = []
+                    // Another connection to the kept store's file, which writes now and then: the next transaction
+                    // reads the items again from the file (and a speculation is then not made over them).
+                    let poker = try SQLiteDatabase(path: keptFile.path)
                     for (number, calls) in plan.enumerated() {
+                        if number % 7 == 3 {
+                            try await poker.writeTransaction { db in
+                                try db.query("CREATE TABLE IF NOT EXISTS poke (n INTEGER)")
+                                try db.query("INSERT INTO poke (n) VALUES (?)", [.int(Int64(number))])
+                            }
+                        }
                         let read = try await readFile.writeTransaction { db in
                             let tx = SQLRunStoreTransaction(db: db)
                             defer { try? tx.writeStagedDeadlines() }
@@ -236,6 +245,78 @@ import Testing
                 (try tx.finishRun(id: "run-1", status: .failed, error: "stop", output: nil), [])
             }
             #expect(RunStateCache.cache(for: file).entry("run-1") == nil)
+        }
+    }
+
+    @Test func aSpeculationFoundUntrueAtItsReplayFailsItsBatchAndEmptiesTheCache() async throws {
+        try await StoreKind.sqlite.withStore { fixture in
+            let file = try #require(fixture.database as? SQLiteDatabase)
+            let store = fixture.store
+            let event = TriggerEvent(id: "e-1", instance: "i", output: [:])
+            _ = try await store.transaction(acknowledging: []) { tx in
+                _ = try tx.createRun(id: "run-1", workflow: "w", event: event)
+                return (try tx.addItems(runID: "run-1", stepID: "f", items: ["a", "b"], started: ["a", "b"]), [])
+            }
+            let speculation = try #require(store.speculation(runID: "run-1"))
+            #expect(
+                try speculation.finishRunningItem(
+                    jobID: Self.jobID("f", 0, 1), result: .success(["x": 1]), startedAt: nil, finishedAt: nil) != nil)
+            // A write on the same connection that no decision made (nothing does so; here to make the cache untrue).
+            try await file.writeTransaction { db in
+                try db.query("UPDATE step_items SET status = 'failed' WHERE job_id = ?", [.text(Self.jobID("f", 0, 1))])
+            }
+            await #expect(throws: RelayError.self) {
+                try await store.transaction(acknowledging: []) { tx in (try tx.apply(speculation), []) }
+            }
+            // Nothing of it was written, and the next decision reads the file.
+            #expect(RunStateCache.cache(for: file).count == 0)
+            #expect(store.speculation(runID: "run-1") == nil)
+            let item = try await store.transaction(acknowledging: []) { tx in
+                (try tx.item(jobID: Self.jobID("f", 0, 1)), [])
+            }
+            #expect(item?.status == .failed && item?.output == nil)
+        }
+    }
+
+    @Test func theStatementsAnswerForARunWithTooManyItemsToKeepAndForOneThatHasEnded() async throws {
+        try await StoreKind.sqlite.withStore { fixture in
+            let file = try #require(fixture.database as? SQLiteDatabase)
+            let store = fixture.store
+            let cache = RunStateCache.cache(for: file)
+            let event = TriggerEvent(id: "e-1", instance: "i", output: [:])
+            // 10,000 items of 300 characters: more than a quarter of the cache's bound, as it accounts them.
+            let big = (0..<10_000).map { JSONValue.string(String(repeating: "x", count: 300) + "\($0)") }
+            _ = try await store.transaction(acknowledging: []) { tx in
+                _ = try tx.createRun(id: "run-1", workflow: "w", event: event)
+                _ = try tx.createRun(id: "run-2", workflow: "w", event: event)
+                _ = try tx.addItems(runID: "run-2", stepID: "f", items: ["a", "b", "c"], started: ["a"])
+                return (try tx.addItems(runID: "run-1", stepID: "f", items: big, started: []), [])
+            }
+            #expect(cache.entry("run-1")?.itemsUnkept == true && cache.entry("run-1")?.items == nil)
+            #expect(cache.entry("run-2")?.items?.rows.count == 3)
+            // Read by the statements, with the answers the kept items would give; a speculation does not answer.
+            let slots = try await store.transaction(acknowledging: []) { tx in
+                try tx.startItem(jobID: JobRoute.jobID(runID: "run-1", stepID: "f", item: 0, attempt: 1), input: 0)
+                return (try tx.itemsToStart(runID: "run-1", stepID: "f", concurrency: 2), [])
+            }
+            #expect(slots.next.map(\.index) == [1] && slots.morePending && slots.anyRunning)
+            #expect(cache.entry("run-1")?.itemsUnkept == true)
+            let speculation = try #require(store.speculation(runID: "run-1"))
+            #expect(throws: RunSpeculation.Unanswerable.self) {
+                try speculation.itemsToStart(runID: "run-1", stepID: "f", concurrency: 2)
+            }
+            // A run that has ended leaves the cache; a late item result of it is recorded by the statements.
+            _ = try await store.transaction(acknowledging: []) { tx in
+                (try tx.finishRun(id: "run-2", status: .failed, error: "stop", output: nil), [])
+            }
+            let late = try await store.transaction(acknowledging: []) { tx in
+                let item = try tx.finishRunningItem(
+                    jobID: JobRoute.jobID(runID: "run-2", stepID: "f", item: 0, attempt: 1), result: .success([:]),
+                    startedAt: nil, finishedAt: nil)
+                return ((item?.status, try tx.latestItems(runID: "run-2", stepID: "f").map(\.status)), [])
+            }
+            #expect(late.0 == .succeeded && late.1 == [.succeeded, .pending, .pending])
+            #expect(cache.entry("run-2") == nil)
         }
     }
 }

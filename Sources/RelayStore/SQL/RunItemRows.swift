@@ -38,6 +38,40 @@ struct RunItems: Sendable {
         var pendingStart = 0
         /// The positions of all its attempts, in the order they were written.
         var all: [Int] = []
+
+        /// An attempt written at `position`; `index` gives a position's item index.
+        mutating func add(_ position: Int, status: ItemStatus, index: (Int) -> Int) {
+            all.append(position)
+            switch status {
+            case .running: running += 1
+            case .pending:
+                // Pending attempts come in index order (a step's items as `addItems` writes them, those a resume
+                // starts again): kept sorted should one ever come out of order.
+                if let last = pending.last, pendingStart < pending.count, index(last) > index(position) {
+                    let at = pending[pendingStart...].firstIndex { index($0) > index(position) } ?? pending.count
+                    pending.insert(position, at: at)
+                } else {
+                    pending.append(position)
+                }
+            default: break
+            }
+        }
+
+        /// The attempt at `position` went from `old` to `new`.
+        mutating func change(_ position: Int, from old: ItemStatus, to new: ItemStatus) {
+            if old == .running { running -= 1 }
+            if new == .running { running += 1 }
+            guard old == .pending, let at = pending[pendingStart...].firstIndex(of: position) else { return }
+            if at == pendingStart {
+                pendingStart += 1
+            } else {
+                pending.remove(at: at)
+            }
+            if pendingStart == pending.count {
+                pending = []
+                pendingStart = 0
+            }
+        }
     }
 
     let runID: String
@@ -63,17 +97,9 @@ struct RunItems: Sendable {
         rows.append(row)
         positions[row.jobID] = position
         bytes += row.bytes
-        var step = steps[row.stepID, default: Step()]
-        step.all.append(position)
-        switch row.status {
-        case .running: step.running += 1
-        case .pending:
-            // (Pending attempts are first attempts, written in index order: kept sorted should one ever come late.)
-            let at = step.pending[step.pendingStart...].firstIndex { rows[$0].index > row.index } ?? step.pending.count
-            step.pending.insert(position, at: at)
-        default: break
-        }
-        steps[row.stepID] = step
+        let rows = self.rows
+        // (Changed in place: a copy of the step's arrays at each row would make a step's items quadratic.)
+        steps[row.stepID, default: Step()].add(position, status: row.status) { rows[$0].index }
         return true
     }
 
@@ -81,23 +107,8 @@ struct RunItems: Sendable {
     private mutating func setStatus(_ status: ItemStatus, at position: Int) {
         let old = rows[position].status
         guard old != status else { return }
-        let stepID = rows[position].stepID
         rows[position].status = status
-        var step = steps[stepID, default: Step()]
-        if old == .running { step.running -= 1 }
-        if status == .running { step.running += 1 }
-        if old == .pending, let at = step.pending[step.pendingStart...].firstIndex(of: position) {
-            if at == step.pendingStart {
-                step.pendingStart += 1
-            } else {
-                step.pending.remove(at: at)
-            }
-            if step.pendingStart == step.pending.count {
-                step.pending = []
-                step.pendingStart = 0
-            }
-        }
-        steps[stepID] = step
+        steps[rows[position].stepID, default: Step()].change(position, from: old, to: status)
     }
 
     /// Starts a pending attempt (as `startItem`'s update); whether it was pending.
@@ -133,6 +144,8 @@ struct RunItems: Sendable {
             for position in step.pending[step.pendingStart...] {
                 setStatus(status, at: position)
                 rows[position].error = error
+                rows[position].bytes += error.utf8.count
+                bytes += error.utf8.count
                 ended += 1
             }
         }
@@ -177,17 +190,33 @@ struct RunItems: Sendable {
 final class RunItemRows: @unchecked Sendable {
     // @unchecked Sendable: one transaction's, used only on the thread that runs it.
     private var runs: [String: RunItems] = [:]
+    /// Runs whose items the statements answer in this transaction (not in flight, or too many to keep).
+    private(set) var unkept: Set<String> = []
     private weak var shared: RunStateCache.View?
 
     init(shared: RunStateCache.View?) {
         self.shared = shared
     }
 
-    /// The run's items: kept, or from the connection's cache, or read by `read` (and kept).
-    @discardableResult
-    func items(of runID: String, read: () throws -> [RunItems.Row]) rethrows -> RunItems {
+    /// The run's items: kept, or from the connection's cache, or read by `read` (and kept) when `inFlight` says the
+    /// run is running and the cache does not leave its items to the statements (`RunStateCache.Entry.itemsUnkept`);
+    /// nil: the statements answer for this run in this transaction (a late result of a run that has ended would
+    /// otherwise read all its items for nothing kept).
+    func items(of runID: String, inFlight: () throws -> Bool, read: () throws -> [RunItems.Row]) rethrows
+        -> RunItems?
+    {
         if let items = runs[runID] { return items }
-        let items = try shared?.entry(runID)?.items ?? RunItems(runID: runID, rows: read())
+        guard !unkept.contains(runID) else { return nil }
+        let entry = shared?.entry(runID)
+        if let items = entry?.items {
+            runs[runID] = items
+            return items
+        }
+        guard entry?.itemsUnkept != true, try inFlight() else {
+            unkept.insert(runID)
+            return nil
+        }
+        let items = RunItems(runID: runID, rows: try read())
         runs[runID] = items
         return items
     }

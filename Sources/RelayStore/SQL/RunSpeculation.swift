@@ -396,7 +396,9 @@ extension SQLRunStoreTransaction {
             try addStep(step)
         case .finishRun(let id, let status, let error, let output, let ended):
             guard try finishRun(id: id, status: status, error: error, output: output) == ended else {
-                // (Cannot be: the run is as the speculation read it. Said plainly should it ever be.)
+                // (Cannot be: the run is as the speculation read it. Said plainly should it ever be, and the cache
+                // emptied, as `expect` does.)
+                runStates?.discardAll()
                 throw RelayError(
                     RelayError.Code(rawValue: "internal"),
                     "run \(id): a decision made outside the transaction expected the run to be "
@@ -431,9 +433,11 @@ extension SQLRunStoreTransaction {
     }
 
     /// A replayed write did what the speculation decided (it cannot do otherwise: the run is as the speculation read
-    /// it; said plainly should it ever).
+    /// it; said plainly should it ever, and the connection's cache emptied: the batch fails as a failed commit does,
+    /// and what is decided next, the batch too when it comes again, is decided from the file).
     private func expect(_ same: Bool, _ what: String, of runID: String) throws {
         guard !same else { return }
+        runStates?.discardAll()
         throw RelayError(
             RelayError.Code(rawValue: "internal"),
             "run \(runID): \(what) differed from what a decision made outside the transaction expected; nothing of the "

@@ -6,9 +6,9 @@ import Synchronization
 /// outputs parsed once, and its `for_each` items), kept across transactions: a decision about a run does not read
 /// them again at every step.
 ///
-/// True only while every write to `runs` and `steps` goes through this connection's decisions: on SQLite it does
-/// (`SQLRunStoreTransaction` is the only code that writes them, and every store on a connection shares the
-/// connection's one cache, `cache(for:)`). Each decision brings the cache up to date once it has committed, before
+/// True only while every write to `runs`, `steps` and `step_items` goes through this connection's decisions: on
+/// SQLite it does (`SQLRunStoreTransaction` is the only code that writes them, and every store on a connection shares
+/// the connection's one cache, `cache(for:)`). Each decision brings the cache up to date once it has committed, before
 /// the connection is free again (`View.commit`); a rolled-back decision changes nothing in it. A commit by any other
 /// connection to the file (another process's `relay` command, a second dispatcher) changes the file's
 /// `PRAGMA data_version`, and the next decision then starts from an empty cache (`View.begin`). PostgreSQL, shared
@@ -22,6 +22,8 @@ final class RunStateCache: Sendable {
         var rows: [RunStepRows.Row]
         /// Its `for_each` items, when known (nil: read them).
         var items: RunItems? = nil
+        /// Its items are too many to keep (more than a quarter of the cache's bound): the statements answer.
+        var itemsUnkept = false
         /// Which commit left the entry as it is: a new number at each (never reused, not even after the cache is
         /// emptied), so that a decision made from an entry outside the connection (`RunSpeculation`) can tell
         /// whether the run has changed since.
@@ -31,9 +33,12 @@ final class RunStateCache: Sendable {
         /// (values parsed, and the look-ups kept beside them: a fixed share per row besides their texts).
         var bytes: Int {
             256 + rows.reduce(0) { $0 + 128 + 5 * ($1.output?.utf8.count ?? 0) + ($1.error?.utf8.count ?? 0) }
-                + (items.map { 4 * $0.bytes + 512 * $0.rows.count } ?? 0)
+                + (items.map(RunStateCache.accounted) ?? 0)
         }
     }
+
+    /// About what a run's items hold, kept (their texts, values parsed, and a fixed share per row for the look-ups).
+    static func accounted(_ items: RunItems) -> Int { 4 * items.bytes + 512 * items.rows.count }
 
     private struct State {
         var entries: OldestFirstStore<Entry>
@@ -84,7 +89,10 @@ final class RunStateCache: Sendable {
             for runID in gone { state.entries.remove(runID) }
             for (runID, entry, itemsKept) in kept {
                 var entry = entry
-                if itemsKept { entry.items = state.entries[runID]?.items }
+                if itemsKept, let before = state.entries[runID] {
+                    entry.items = before.items
+                    entry.itemsUnkept = before.itemsUnkept
+                }
                 state.lastVersion += 1
                 entry.version = state.lastVersion
                 state.entries.keep(entry, bytes: entry.bytes, for: runID)
@@ -142,6 +150,14 @@ final class RunStateCache: Sendable {
             if last?.runID == runID { last = nil }
         }
 
+        /// Empties the connection's cache at once (a decision found the cache untrue: not expected; the next ones
+        /// then read the file).
+        func discardAll() {
+            cache.state.withLock { $0.entries = OldestFirstStore(capacity: cache.byteCapacity) }
+            cleared = true
+            last = nil
+        }
+
         /// The transaction wrote to `steps` beyond what its kept rows follow.
         func invalidate() {
             cleared = true
@@ -158,7 +174,12 @@ final class RunStateCache: Sendable {
             for runID in Set(rows.keptRuns).union(records.keptRuns).union(changedRuns).union(keptItems) {
                 var record = records.kept(runID)
                 var runRows = rows.kept(runID)
-                let runItems = items?.kept(runID)
+                var runItems = items?.kept(runID)
+                var itemsUnkept = items?.unkept.contains(runID) == true
+                if let kept = runItems, RunStateCache.accounted(kept) > cache.byteCapacity / 4 {
+                    runItems = nil
+                    itemsUnkept = true
+                }
                 // (What the cache held is stale once the transaction has cleared it or written to the run blind.)
                 let stale = cleared || changedRuns.contains(runID)
                 if record == nil || runRows == nil, !stale {
@@ -168,8 +189,12 @@ final class RunStateCache: Sendable {
                 }
                 if let record, record.status == .running, let runRows {
                     // (Items the transaction did not read stay as the cache has them, taken as it is updated.)
-                    let itemsKept = runItems == nil && !stale
-                    kept.append((runID, Entry(record: record, rows: runRows, items: runItems), itemsKept))
+                    let itemsKept = runItems == nil && !itemsUnkept && !stale
+                    kept.append(
+                        (
+                            runID, Entry(record: record, rows: runRows, items: runItems, itemsUnkept: itemsUnkept),
+                            itemsKept
+                        ))
                 } else {
                     gone.append(runID)
                 }

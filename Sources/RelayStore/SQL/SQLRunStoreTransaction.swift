@@ -345,24 +345,28 @@ extension SQLRunStoreTransaction {
     }
 
     /// The run's items as this transaction keeps them, read whole the first time (nil: none kept, where runs in flight
-    /// are not kept across transactions: the statements answer).
+    /// are not kept across transactions, or for a run not in flight or with too many items: the statements answer).
     @discardableResult
     func keptItems(of runID: String) throws -> RunItems? {
-        try itemRows?.items(of: runID) {
-            try db.query(
-                """
-                SELECT \(Self.itemColumns), CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END FROM step_items
-                WHERE run_id = ? ORDER BY step_id, item_index, attempt
-                """, [.text(runID)]
-            ).map { row in
-                let texts = [6, 7, 8, 9].reduce(0) { $0 + (row[$1].text?.utf8.count ?? 0) }
-                return RunItems.Row(
-                    jobID: row[0].text ?? "", stepID: row[2].text ?? "", index: Int(row[3].int ?? 0),
-                    attempt: Int(row[4].int ?? 1), status: row[5].text.flatMap(ItemStatus.init(rawValue:)) ?? .failed,
-                    item: SQLRunStore.json(row[6]) ?? .null, input: SQLRunStore.json(row[7]), output: row[8].text,
-                    error: row[9].text, deadlineInRow: row[10].int == 1, bytes: texts + (row[0].text?.utf8.count ?? 0))
-            }
-        }
+        try itemRows?.items(
+            of: runID, inFlight: { try runRecord(id: runID)?.status == .running },
+            read: {
+                try db.query(
+                    """
+                    SELECT \(Self.itemColumns), CASE WHEN deadline_seconds IS NULL THEN 0 ELSE 1 END FROM step_items
+                    WHERE run_id = ? ORDER BY step_id, item_index, attempt
+                    """, [.text(runID)]
+                ).map { row in
+                    let texts = [6, 7, 8, 9].reduce(0) { $0 + (row[$1].text?.utf8.count ?? 0) }
+                    return RunItems.Row(
+                        jobID: row[0].text ?? "", stepID: row[2].text ?? "", index: Int(row[3].int ?? 0),
+                        attempt: Int(row[4].int ?? 1),
+                        status: row[5].text.flatMap(ItemStatus.init(rawValue:)) ?? .failed,
+                        item: SQLRunStore.json(row[6]) ?? .null, input: SQLRunStore.json(row[7]), output: row[8].text,
+                        error: row[9].text, deadlineInRow: row[10].int == 1,
+                        bytes: texts + (row[0].text?.utf8.count ?? 0))
+                }
+            })
     }
 
     /// Inserts the attempt unless one with its job id exists; returns whether it did.
