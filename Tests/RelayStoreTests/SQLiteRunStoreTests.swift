@@ -506,6 +506,61 @@ import Testing
         }
     }
 
+    /// The outbox's rows, as their values.
+    static func outbox(_ database: SQLiteDatabase) async throws -> [[UInt8]] {
+        try await database.read { db in
+            try db.query("SELECT value FROM relay_outbox ORDER BY seq").map { $0[0].blob ?? [] }
+        }
+    }
+
+    /// What a decision wrote to the outbox is published from memory once committed, in commit order, and deleted
+    /// by the next decision's transaction (none of its own); a dispatcher that stops deletes what it published, so
+    /// that the next start publishes nothing twice; many decisions at once publish each message once, in order.
+    @Test func anOutboxPublishesWhatWasCommittedInOrderAndTheNextDecisionDeletesIt() async throws {
+        try await Self.withDatabase { database in
+            let transport = RecordingTransport()
+            let store = try SQLRunStore(database: database, publishingTo: transport)
+            func decide(_ value: UInt8) async throws {
+                _ = try await store.pipelinedTransaction(acknowledging: []) { _ in
+                    ((), [BusMessage(topic: "out", key: "k", value: [value])])
+                }
+            }
+            try await decide(1)
+            try await store.flush()
+            #expect(try await Self.outbox(database) == [])
+            try await decide(2)
+            try await store.publishPending()
+            // Published, and there until a decision deletes it.
+            #expect(transport.published.map(\.value) == [[1], [2]])
+            #expect(try await Self.outbox(database) == [[2]])
+            try await store.pipelinedTransaction(acknowledging: []) { _ in ((), []) }
+            #expect(try await Self.outbox(database) == [])
+            try await decide(3)
+            try await store.flush()
+            #expect(try await Self.outbox(database) == [])
+            // Many at once: each once, in the order committed (each decision's value is taken as it is decided, one
+            // after the other on the connection).
+            let next = Counter(4)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 4...60 {
+                    group.addTask {
+                        _ = try await store.pipelinedTransaction(acknowledging: []) { _ in
+                            let value = next.take()
+                            return ((), [BusMessage(topic: "out", key: "k", value: [value])])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await store.flush()
+            #expect(transport.published.map(\.value) == (1...60).map { [UInt8($0)] })
+            #expect(try await Self.outbox(database) == [])
+            // A start after a clean stop publishes nothing.
+            try await SQLRunStore(database: database, publishingTo: transport).publishPending()
+            #expect(transport.published.count == 60)
+        }
+    }
+
     @Test func triggerStateIsKeptPerInstance() async throws {
         try await Self.withDatabase { database in
             let states = try SQLTriggerStateStore(database: database)
@@ -524,6 +579,19 @@ import Testing
 }
 
 /// A transport that records what is published and acknowledged, and can be made to fail.
+/// Numbers handed out one after the other, from any task.
+final class Counter: Sendable {
+    private let next: Mutex<UInt8>
+    init(_ first: UInt8) { next = Mutex(first) }
+
+    func take() -> UInt8 {
+        next.withLock { value in
+            defer { value += 1 }
+            return value
+        }
+    }
+}
+
 final class RecordingTransport: Transport {
     private let state = Mutex<(log: [String], published: [BusMessage], failing: Bool)>(([], [], false))
 

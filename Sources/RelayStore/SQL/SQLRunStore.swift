@@ -199,19 +199,19 @@ public final class SQLRunStore: RunStore, Sendable {
         let (decide, staging, runStates) = decision(body)
         switch commit {
         case .outbox(let outbox, let transport):
-            let (value, wrote) = try await outbox.database.transaction(
-                { db -> (T, Bool) in
+            let (value, _, written) = try await outbox.database.transaction(
+                { db -> (T, [BusMessage], SQLiteOutbox.Written) in
                     let (value, messages) = try decide(db)
-                    try outbox.insert(messages, in: db)
-                    return (value, !messages.isEmpty)
+                    return (value, messages, try outbox.insert(messages, in: db))
                 },
-                afterCommit: { _ in
+                afterCommit: { _, messages, written in
+                    outbox.committed(written, messages: messages)
                     runStates?.commit()
                     staging.commit()
                 })
             // (The outbox is published whole, oldest first: these messages, and any committed since.)
             let publish: Publish = { try await outbox.publish(through: transport) }
-            return (value, wrote ? publish : nil, transport)
+            return (value, written.last != nil ? publish : nil, transport)
         case .shared(let outbox, let transport):
             let (value, written) = try await database.writeTransaction { db -> (T, [SharedOutbox.Row]) in
                 let (value, messages) = try decide(db)
@@ -270,6 +270,7 @@ public final class SQLRunStore: RunStore, Sendable {
 
     public func flush() async throws {
         try await pipeline?.flush()
+        if case .outbox(let outbox, _) = commit { try await outbox.deletePublished() }
     }
 
     public func publishPending() async throws {
