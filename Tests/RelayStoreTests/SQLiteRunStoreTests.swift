@@ -1,5 +1,6 @@
 import Foundation
 import RelayCore
+import RelayTestSupport
 import RelayTransport
 import Synchronization
 import Testing
@@ -529,8 +530,8 @@ import Testing
             try await store.flush()
             #expect(try await Self.outbox(database) == [])
             try await decide(2)
-            try await store.publishPending()
             // Published, and there until a decision deletes it.
+            #expect(await waitFor { transport.published.count == 2 })
             #expect(transport.published.map(\.value) == [[1], [2]])
             #expect(try await Self.outbox(database) == [[2]])
             try await store.pipelinedTransaction(acknowledging: []) { _ in ((), []) }
@@ -558,6 +559,59 @@ import Testing
             // A start after a clean stop publishes nothing.
             try await SQLRunStore(database: database, publishingTo: transport).publishPending()
             #expect(transport.published.count == 60)
+        }
+    }
+
+    /// Another process writing the same outbox (`relay dlq redrive` beside a running dispatcher): the dispatcher's
+    /// decisions delete only the rows it published, a row the other process could not publish is published by the
+    /// dispatcher's sweep, neither republishes the other's published rows, and a failed publish is made good by the
+    /// next one.
+    @Test func anOutboxSharedWithAnotherProcessLosesNothingAndRepeatsNothing() async throws {
+        try await Self.withDatabase { database in
+            let transport = RecordingTransport()
+            let dispatcher = try SQLRunStore(database: database, publishingTo: transport)
+            func decide(_ store: SQLRunStore, _ value: UInt8) async throws {
+                _ = try await store.transaction(acknowledging: []) { _ in
+                    ((), [BusMessage(topic: "out", key: "k", value: [value])])
+                }
+            }
+            try await dispatcher.publishPending()
+            try await decide(dispatcher, 1)
+            // The command's broker is down: its decision stays in the outbox.
+            let down = RecordingTransport()
+            down.failing = true
+            let command = try SQLRunStore(database: SQLiteDatabase(path: database.path), publishingTo: down)
+            await #expect(throws: RelayError.self) { try await decide(command, 100) }
+            try await dispatcher.pipelinedTransaction(acknowledging: []) { _ in
+                ((), [BusMessage(topic: "out", key: "k", value: [2])])
+            }
+            try await dispatcher.pipelinedTransaction(acknowledging: []) { _ in ((), []) }
+            #expect(try await Self.outbox(database).contains([100]))
+            // The sweep publishes it.
+            try await dispatcher.publishPending()
+            #expect(transport.published.map(\.value) == [[1], [2], [100]])
+            #expect(try await Self.outbox(database) == [])
+            // A command that can publish publishes its own message only, and leaves no row behind.
+            let up = RecordingTransport()
+            try await dispatcher.pipelinedTransaction(acknowledging: []) { _ in
+                ((), [BusMessage(topic: "out", key: "k", value: [3])])
+            }
+            try await dispatcher.publishPending()
+            try await decide(try SQLRunStore(database: SQLiteDatabase(path: database.path), publishingTo: up), 101)
+            #expect(up.published.map(\.value) == [[101]])
+            // The dispatcher's broker fails once; its next publish makes it good, each message once.
+            transport.failing = true
+            try await dispatcher.pipelinedTransaction(acknowledging: []) { _ in
+                ((), [BusMessage(topic: "out", key: "k", value: [4])])
+            }
+            await #expect(throws: RelayError.self) { try await dispatcher.flush() }
+            transport.failing = false
+            let next = try SQLRunStore(database: database, publishingTo: transport)
+            try await next.publishPending()
+            try await decide(next, 5)
+            try await next.flush()
+            #expect(transport.published.map(\.value) == [[1], [2], [100], [3], [4], [5]])
+            #expect(try await Self.outbox(database) == [])
         }
     }
 

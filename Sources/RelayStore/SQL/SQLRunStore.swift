@@ -11,8 +11,8 @@ import RelayTransport
 /// - **With the embedded bus** (`relay up`): the run store's tables live in the bus's database file, so the
 ///   decision, the published messages and the acknowledgement are one SQLite transaction.
 /// - **With an outbox in SQLite** (`relay dispatcher` on Kafka with its own file): the messages are written to the
-///   outbox table in the decision's transaction, then published through the transport and deleted, and only then
-///   is the input acknowledged (`SQLiteOutbox` says why that is enough).
+///   outbox table in the decision's transaction, then published through the transport (deleted by the next
+///   decision), and only then is the input acknowledged (`SQLiteOutbox` says why that is enough).
 /// - **With a shared outbox in PostgreSQL** (`relay dispatcher --store postgres://…`, one or several): the same,
 ///   with each outbox row leased to the dispatcher that wrote it, so that another one publishes it only when its
 ///   writer died before it could (`SharedOutbox`).
@@ -174,6 +174,9 @@ public final class SQLRunStore: RunStore, Sendable {
         }
         let (value, publish, transport) = try await commitToOutbox(body)
         try await publish?()
+        // (Not pipelined: a command's one decision, `relay dlq redrive`, or now and then a dispatcher's. Its rows are
+        // deleted now, not left to a next decision that may never come.)
+        if publish != nil, case .outbox(let outbox, _) = commit { try await outbox.deletePublished() }
         if !deliveries.isEmpty { try await transport.publish([], acknowledging: deliveries) }
         return value
     }
@@ -211,7 +214,7 @@ public final class SQLRunStore: RunStore, Sendable {
                 })
             // (The outbox is published whole, oldest first: these messages, and any committed since.)
             let publish: Publish = { try await outbox.publish(through: transport) }
-            return (value, written.last != nil ? publish : nil, transport)
+            return (value, written.rows != nil ? publish : nil, transport)
         case .shared(let outbox, let transport):
             let (value, written) = try await database.writeTransaction { db -> (T, [SharedOutbox.Row]) in
                 let (value, messages) = try decide(db)
@@ -275,7 +278,7 @@ public final class SQLRunStore: RunStore, Sendable {
 
     public func publishPending() async throws {
         switch commit {
-        case .outbox(let outbox, let transport): try await outbox.publish(through: transport)
+        case .outbox(let outbox, let transport): try await outbox.publishAll(through: transport)
         case .shared(let outbox, let transport): try await outbox.publishAbandoned(through: transport)
         case .embedded, .none: break
         }

@@ -5,32 +5,41 @@ import Synchronization
 /// Messages a decision causes, written in the decision's SQLite transaction and published afterwards through any
 /// transport (Kafka): the way a dispatcher whose run store is not the bus commits a decision with its messages.
 ///
-/// A crash after the commit leaves the messages in the outbox: `publish(through:)` at the next start sends them
+/// A crash after the commit leaves the messages in the outbox: `publishAll(through:)` at the next start sends them
 /// before anything else is decided, and the inputs, not yet acknowledged, come again to a dispatcher that already
 /// recorded them (it emits nothing twice). A crash after publishing but before the outbox is emptied publishes
 /// those messages again; their ids (event ids, `runId/stepId/attempt`) make the repeat harmless downstream.
+///
+/// While the process runs, a committed decision's messages are published from memory, in commit order (kept as
+/// the decision commits, the connection still held), not read back from the table; the rows this process
+/// published are deleted by its next decision, in that decision's transaction (and when it stops). Another process
+/// may write the same table (`relay dlq redrive` beside a running dispatcher): its rows are never deleted unless
+/// published, by it or by the dispatcher's `publishAll` (at the start and every few seconds: `Dispatcher`'s
+/// outbox sweep), which reads the whole table.
 ///
 /// Rows are bus messages in `MessageRow`'s form, like the embedded bus's own table.
 final class SQLiteOutbox: Sendable {
     let database: SQLiteDatabase
     private let gate = SerialGate()
 
-    /// What a committed decision put in the outbox: the rowid of its last message (nil: none), and the published
-    /// rows it deleted (through which rowid; nil: none).
+    /// What a committed decision put in the outbox: the rowids of its messages (nil: none; a transaction's rows are
+    /// consecutive), and how many of the published ranges (`State.published`) it deleted.
     struct Written: Sendable {
-        var last: Int64?
-        var deleted: Int64?
+        var rows: ClosedRange<Int64>?
+        var deleted: [ClosedRange<Int64>] = []
     }
 
     private struct State {
-        /// The messages of the decisions committed since the last publish, in commit order, with the rowid of each
-        /// batch's last row: published from here, not read back from the table.
-        var committed: [(last: Int64, messages: [BusMessage])] = []
-        /// Rows up to this rowid are published: the next decision deletes them, in its own transaction.
-        var published: Int64 = 0
-        var deleted: Int64 = 0
-        /// The table holds what `committed` does not (at the start, or after a publish failed): read it first.
-        var readBack = true
+        /// The messages of the decisions committed since the last publish, in commit order, with their rows: published
+        /// from here, not read back from the table.
+        var committed: [(rows: ClosedRange<Int64>, messages: [BusMessage])] = []
+        /// The rows of this process's decisions published and not deleted yet: the next decision deletes them, in its
+        /// own transaction. (Only these: another process may write the table too, `relay dlq redrive`.)
+        var published: [ClosedRange<Int64>] = []
+        /// The highest row published by this process, from memory or from the table.
+        var highest: Int64 = 0
+        /// A publish failed: the next one reads the table first.
+        var readBack = false
     }
 
     private let state = Mutex(State())
@@ -47,100 +56,116 @@ final class SQLiteOutbox: Sendable {
         }
     }
 
-    /// Adds messages inside the caller's transaction, first deleting the rows published since the last decision
-    /// (no transaction of their own); `committed` is to be called with what it returns once the transaction has
-    /// committed, still holding the connection (so that batches are published in commit order).
+    /// Adds messages inside the caller's transaction, first deleting the rows this process published since the
+    /// last decision (no transaction of their own); `committed` is to be called with what it returns once the
+    /// transaction has committed, still holding the connection (so that batches are published in commit order).
     func insert(_ messages: [BusMessage], in db: SQLiteConnection) throws -> Written {
         var written = Written()
-        let published = state.withLock { $0.published > $0.deleted ? $0.published : nil }
-        if let published {
-            try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(published)])
-            written.deleted = published
-        }
+        written.deleted = state.withLock { $0.published }
+        try Self.delete(written.deleted, in: db)
         for message in messages {
             try db.query(
                 "INSERT INTO relay_outbox (\(MessageRow.columns)) VALUES (?, ?, ?, ?)", MessageRow.values(message))
         }
-        if !messages.isEmpty { written.last = db.lastInsertRowID }
+        if !messages.isEmpty {
+            let last = db.lastInsertRowID
+            written.rows = (last - Int64(messages.count) + 1)...last
+        }
         return written
+    }
+
+    /// Deletes rows, ranges next to each other in one statement.
+    private static func delete(_ ranges: [ClosedRange<Int64>], in db: SQLiteConnection) throws {
+        var merged: [ClosedRange<Int64>] = []
+        for range in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, last.upperBound + 1 >= range.lowerBound {
+                merged[merged.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+            } else {
+                merged.append(range)
+            }
+        }
+        for range in merged {
+            try db.query(
+                "DELETE FROM relay_outbox WHERE seq BETWEEN ? AND ?", [.int(range.lowerBound), .int(range.upperBound)])
+        }
     }
 
     /// A decision that `insert` wrote to has committed.
     func committed(_ written: Written, messages: [BusMessage]) {
         state.withLock { state in
-            if let deleted = written.deleted { state.deleted = max(state.deleted, deleted) }
-            if let last = written.last { state.committed.append((last, messages)) }
+            state.published.removeAll { written.deleted.contains($0) }
+            if let rows = written.rows { state.committed.append((rows, messages)) }
         }
     }
 
-    /// Publishes what the outbox holds, oldest first: the decisions committed since the last publish, as they were
-    /// committed (and, at the start or after a failure, what the table holds first). One drain at a time, in the
-    /// order callers arrive.
+    /// Publishes the decisions committed since the last publish, oldest first, as they were committed (reading the
+    /// table first after a publish failed). One drain at a time, in the order callers arrive.
     func publish(through transport: any Transport) async throws {
+        try await publish(through: transport, readingTable: false)
+    }
+
+    /// `publish`, reading the table first: what is there and not published (a crashed process's decisions,
+    /// another process's), oldest first, is published and deleted. At the start, and now and then.
+    func publishAll(through transport: any Transport) async throws {
+        try await publish(through: transport, readingTable: true)
+    }
+
+    private func publish(through transport: any Transport, readingTable: Bool) async throws {
         await gate.enter()
         do {
+            if readingTable || state.withLock({ $0.readBack }) { try await drainTable(through: transport) }
             try await drain(through: transport)
             await gate.leave()
         } catch {
-            // (What was not published is in the table: the next drain reads it.)
-            state.withLock { state in
-                state.readBack = true
-                state.committed = []
-            }
+            // (What was not published is in the table: the next publish reads it.)
+            state.withLock { $0.readBack = true }
             await gate.leave()
             throw error
         }
     }
 
     private func drain(through transport: any Transport) async throws {
-        if state.withLock({ $0.readBack }) {
-            try await drainTable(through: transport)
-        }
         while true {
             let batches = state.withLock { state in
                 defer { state.committed = [] }
-                // (Batches the table's drain published already are passed over.)
-                return state.committed.filter { $0.last > state.published }
+                // (Batches a drain of the table published already are passed over.)
+                return state.committed.filter { $0.rows.upperBound > state.highest }
             }
-            guard let last = batches.last?.last else { return }
+            guard let last = batches.last?.rows.upperBound else { return }
+            // (Should it fail, they are in the table, which the next publish reads.)
             try await transport.publish(batches.flatMap(\.messages))
-            state.withLock { $0.published = max($0.published, last) }
+            state.withLock { state in
+                state.published += batches.map(\.rows)
+                state.highest = max(state.highest, last)
+            }
         }
     }
 
-    /// Publishes the table's rows not published yet, oldest first, deleting them once the transport has them.
+    /// Publishes the table's rows, oldest first, deleting them once the transport has them (this process's
+    /// published rows deleted first).
     private func drainTable(through transport: any Transport) async throws {
+        try await deletePublished()
         while true {
-            let published = state.withLock { $0.published }
             let rows = try await database.read { db in
-                try db.query(
-                    "SELECT seq, \(MessageRow.columns) FROM relay_outbox WHERE seq > ? ORDER BY seq LIMIT 1000",
-                    [.int(published)])
+                try db.query("SELECT seq, \(MessageRow.columns) FROM relay_outbox ORDER BY seq LIMIT 1000")
             }
-            guard let last = rows.last?[0].int else {
-                state.withLock { $0.readBack = false }
-                return
-            }
+            guard let last = rows.last?[0].int else { break }
             try await transport.publish(rows.map { MessageRow.message($0, at: 1) })
             _ = try await database.transaction { db in
                 try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(last)])
             }
-            state.withLock { state in
-                state.published = max(state.published, last)
-                state.deleted = max(state.deleted, last)
-            }
+            state.withLock { $0.highest = max($0.highest, last) }
         }
+        state.withLock { $0.readBack = false }
     }
 
-    /// Deletes the rows published since the last decision (when the dispatcher stops: else the next start would
-    /// publish them again).
+    /// Deletes the rows this process published and no decision has deleted since (when the dispatcher stops: else
+    /// the next start would publish them again).
     func deletePublished() async throws {
-        let published = state.withLock { $0.published > $0.deleted ? $0.published : nil }
-        guard let published else { return }
-        _ = try await database.transaction { db in
-            try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(published)])
-        }
-        state.withLock { $0.deleted = max($0.deleted, published) }
+        let published = state.withLock { $0.published }
+        guard !published.isEmpty else { return }
+        _ = try await database.transaction { db in try Self.delete(published, in: db) }
+        state.withLock { state in state.published.removeAll { published.contains($0) } }
     }
 }
 
