@@ -51,8 +51,9 @@ public final class Dispatcher: Sendable {
         /// How long the run store keeps each event's payload for `relay events replay` (0: not kept); past it the
         /// payload is dropped, the id kept. Applied by `EventRetention`, hourly, beside the dispatcher.
         public var eventRetention: Duration = .seconds(30 * 86_400)
-        /// How often the dispatcher publishes what another dispatcher sharing its store (PostgreSQL) decided and
-        /// died before it could publish: messages whose lease in the shared outbox has run out.
+        /// How often the dispatcher publishes what is left in its store's outbox: on PostgreSQL what another
+        /// dispatcher sharing the store decided and died before it could publish (messages whose lease has run out),
+        /// on SQLite what a command writing the same file (`relay dlq redrive`) could not publish.
         public var outboxSweepInterval: Duration = .seconds(2)
         /// Whether a worker's result on the embedded bus is first decided outside the transaction, from the run as the
         /// store keeps it (`RunStore.speculation(runID:)`), the transaction only writing it if the run has not changed
@@ -857,8 +858,8 @@ public final class Dispatcher: Sendable {
 
     /// Publishes retries whose backoff has passed, and fails the attempts whose deadline has passed without a
     /// result (deciding what follows as for any failure), each batch in one transaction.
-    /// Also publishes, every `outboxSweepInterval`, what a dispatcher that shares the store decided and died before
-    /// it could publish (`RunStore.publishPending`).
+    /// Also publishes, every `outboxSweepInterval`, what is left in the store's outbox (`RunStore.publishPending`:
+    /// a dispatcher sharing the store that died, a command that could not publish).
     private func releaseScheduledJobs() async throws {
         var lastSweep = ContinuousClock.now
         while !Task.isCancelled {

@@ -23,7 +23,7 @@ final class SQLiteOutbox: Sendable {
     private let gate = SerialGate()
 
     /// What a committed decision put in the outbox: the rowids of its messages (nil: none; a transaction's rows are
-    /// consecutive), and how many of the published ranges (`State.published`) it deleted.
+    /// consecutive), and the published ranges (`State.published`) it deleted.
     struct Written: Sendable {
         var rows: ClosedRange<Int64>?
         var deleted: [ClosedRange<Int64>] = []
@@ -40,6 +40,9 @@ final class SQLiteOutbox: Sendable {
         var highest: Int64 = 0
         /// A publish failed: the next one reads the table first.
         var readBack = false
+        /// The highest row in the table when `publishAll` last read it (nil: never read). Another process's rows are
+        /// published by `publishAll` only once they are older than that (`publishAll`).
+        var swept: Int64?
     }
 
     private let state = Mutex(State())
@@ -105,7 +108,9 @@ final class SQLiteOutbox: Sendable {
     }
 
     /// `publish`, reading the table first: what is there and not published (a crashed process's decisions,
-    /// another process's), oldest first, is published and deleted. At the start, and now and then.
+    /// another process's), oldest first, is published and deleted. At the start (all of it), and now and then: then
+    /// only the rows that were there already when it last read the table, so that a command writing the same file
+    /// (`relay dlq redrive`) has that long to publish its own rows before the dispatcher takes them as left over.
     func publishAll(through transport: any Transport) async throws {
         try await publish(through: transport, readingTable: true)
     }
@@ -113,7 +118,16 @@ final class SQLiteOutbox: Sendable {
     private func publish(through transport: any Transport, readingTable: Bool) async throws {
         await gate.enter()
         do {
-            if readingTable || state.withLock({ $0.readBack }) { try await drainTable(through: transport) }
+            let (readBack, swept) = state.withLock { ($0.readBack, $0.swept) }
+            if readBack {
+                try await drainTable(through: transport, upTo: .max)
+            } else if readingTable {
+                let highest = try await database.read { db in
+                    try db.query("SELECT MAX(seq) FROM relay_outbox").first?[0].int ?? 0
+                }
+                try await drainTable(through: transport, upTo: swept ?? .max)
+                state.withLock { $0.swept = highest }
+            }
             try await drain(through: transport)
             await gate.leave()
         } catch {
@@ -141,20 +155,22 @@ final class SQLiteOutbox: Sendable {
         }
     }
 
-    /// Publishes the table's rows, oldest first, deleting them once the transport has them (this process's
-    /// published rows deleted first).
-    private func drainTable(through transport: any Transport) async throws {
+    /// Publishes the table's rows up to `limit`, oldest first, deleting them once the transport has them (this
+    /// process's published rows deleted first).
+    private func drainTable(through transport: any Transport, upTo limit: Int64) async throws {
         try await deletePublished()
         while true {
             let rows = try await database.read { db in
-                try db.query("SELECT seq, \(MessageRow.columns) FROM relay_outbox ORDER BY seq LIMIT 1000")
+                try db.query(
+                    "SELECT seq, \(MessageRow.columns) FROM relay_outbox WHERE seq <= ? ORDER BY seq LIMIT 1000",
+                    [.int(limit)])
             }
             guard let last = rows.last?[0].int else { break }
             try await transport.publish(rows.map { MessageRow.message($0, at: 1) })
+            state.withLock { $0.highest = max($0.highest, last) }
             _ = try await database.transaction { db in
                 try db.query("DELETE FROM relay_outbox WHERE seq <= ?", [.int(last)])
             }
-            state.withLock { $0.highest = max($0.highest, last) }
         }
         state.withLock { $0.readBack = false }
     }
