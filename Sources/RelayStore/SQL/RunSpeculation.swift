@@ -31,19 +31,22 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         case recordWorkflowVersion(StoredWorkflowVersion)
         /// A new run's only; with the speculation's start time.
         case createRun(NewRun)
+        // (The items' cases are boxed: as inline payloads they made every write larger, a plain step's too, and
+        // its replay measurably slower: docs/benchmarks.md, tenth round.)
         /// `written`: what `addItems` answered.
-        case addItems(runID: String, stepID: String, items: [JSONValue], started: [JSONValue], written: Set<Int>)
+        indirect case addItems(
+            runID: String, stepID: String, items: [JSONValue], started: [JSONValue], written: Set<Int>)
         /// `started`: whether the item was pending.
-        case startItem(jobID: String, input: JSONValue, started: Bool)
+        indirect case startItem(jobID: String, input: JSONValue, started: Bool)
         /// `inserted`: whether it was not there.
-        case addItemAttempt(ItemAttemptRecord, inserted: Bool)
+        indirect case addItemAttempt(ItemAttemptRecord, inserted: Bool)
         /// `from`: the statuses it may end from (`finishItem`, `finishRunningItem`); `recorded`: whether it did.
-        case finishItem(
+        indirect case finishItem(
             jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?,
             from: [ItemStatus], recorded: Bool)
         /// `count`: how many were pending.
-        case skipPendingItems(runID: String, stepID: String, reason: String, count: Int)
-        case abandonPendingItems(runID: String, error: String)
+        indirect case skipPendingItems(runID: String, stepID: String, reason: String, count: Int)
+        indirect case abandonPendingItems(runID: String, error: String)
     }
 
     let runID: String
