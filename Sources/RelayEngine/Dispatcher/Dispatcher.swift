@@ -100,6 +100,30 @@ public final class Dispatcher: Sendable {
         let events = try await bus.subscribe(topic: Topics.events, group: Self.group)
         let results = try await bus.subscribe(topic: Topics.results, group: Self.group)
         let control = try await bus.subscribe(topic: Topics.control, group: Self.group)
+        let stopped: (any Error)?
+        do {
+            try await consumeAll(events: events, results: results, control: control)
+            stopped = nil
+        } catch {
+            // (Cancellation, how a shutdown reaches the dispatcher, ends here too: what was decided is published all
+            // the same, below.)
+            stopped = error
+        }
+        await events.close()
+        await results.close()
+        await control.close()
+        // What was decided is published (and its inputs acknowledged) before the dispatcher stops, and an outbox's
+        // published rows deleted (else the next start would publish them again). After an error, as well as it can:
+        // what it cannot publish stays in the outbox for the next start, and the error that stopped it is thrown.
+        guard let stopped else { return try await store.flush() }
+        try? await store.flush()
+        throw stopped
+    }
+
+    /// Consumes the dispatcher's subscriptions and releases retries and deadlines, until one of them ends.
+    private func consumeAll(
+        events: any BusSubscription, results: any BusSubscription, control: any BusSubscription
+    ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await self.consume(
@@ -122,11 +146,6 @@ public final class Dispatcher: Sendable {
             defer { group.cancelAll() }
             try await group.next()
         }
-        await events.close()
-        await results.close()
-        await control.close()
-        // What was decided is published (and its inputs acknowledged) before the dispatcher stops.
-        try await store.flush()
     }
 
     /// What handling messages decided: messages to publish and metrics to move once committed.
