@@ -331,8 +331,9 @@ public final class Dispatcher: Sendable {
             guard let known, known.isUsable else { return nil }
             speculation = known
         } else {
-            runs[route.runID] = .some(store.speculation(runID: route.runID))
-            guard let fresh = runs[route.runID] ?? nil else { return nil }
+            let fresh = store.speculation(runID: route.runID)
+            runs[route.runID] = .some(fresh)
+            guard let fresh else { return nil }
             speculation = fresh
         }
         do {

@@ -180,6 +180,15 @@ struct RunItems: Sendable {
     }
 }
 
+extension RunItems.Row {
+    /// The row of an attempt just added (no output yet), as `RunStepRows.Row.init(_:deadlineInRow:)` is a step's.
+    init(_ item: ItemAttemptRecord, deadlineInRow: Bool = false, bytes: Int = 0) {
+        self.init(
+            jobID: item.jobID, stepID: item.stepID, index: item.index, attempt: item.attempt, status: item.status,
+            item: item.item, input: item.input, output: nil, error: nil, deadlineInRow: deadlineInRow, bytes: bytes)
+    }
+}
+
 /// The items of the runs one transaction has read (`RunItems`), kept for the rest of it and kept true by its own
 /// writes to `step_items`: an item's result does not read the step's items again to know which to start next, or,
 /// once every item has ended, to gather their outputs. A run's items are read whole the first time the transaction
@@ -225,6 +234,14 @@ final class RunItemRows: @unchecked Sendable {
     func update<T>(_ runID: String, _ change: (inout RunItems) -> T) -> T? {
         guard runs[runID] != nil else { return nil }
         return change(&runs[runID]!)
+    }
+
+    /// A statement changed `changed` rows of a run's items: the same change (`change`, which says how many rows it
+    /// changed) is made to the kept items, and when the two differ (not expected: said and recovered from) the run is
+    /// forgotten (`forget`). Nothing when the run's items are not kept.
+    func follow(_ runID: String, changed: Int, _ change: (inout RunItems) -> Int) {
+        guard let kept = update(runID, change), kept != changed else { return }
+        forget(runID)
     }
 
     /// A run just created has no items.

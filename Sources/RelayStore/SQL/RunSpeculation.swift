@@ -219,10 +219,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
 
     public func addItemAttempt(_ item: ItemAttemptRecord) throws {
         _ = try ownItems(item.runID, "add an item's attempt")
-        let row = RunItems.Row(
-            jobID: item.jobID, stepID: item.stepID, index: item.index, attempt: item.attempt, status: item.status,
-            item: item.item, input: item.input)
-        let inserted = changeItems { $0.insert(row) }
+        let inserted = changeItems { $0.insert(RunItems.Row(item)) }
         writes.append(.addItemAttempt(item, inserted: inserted))
     }
 
@@ -398,15 +395,9 @@ extension SQLRunStoreTransaction {
         case .addStep(let step):
             try addStep(step)
         case .finishRun(let id, let status, let error, let output, let ended):
-            guard try finishRun(id: id, status: status, error: error, output: output) == ended else {
-                // (Cannot be: the run is as the speculation read it. Said plainly should it ever be, and the cache
-                // emptied, as `expect` does.)
-                runStates?.discardAll()
-                throw RelayError(
-                    RelayError.Code(rawValue: "internal"),
-                    "run \(id): a decision made outside the transaction expected the run to be "
-                        + (ended ? "running" : "ended") + ", and it was not; nothing of the batch was committed")
-            }
+            try expect(
+                finishRun(id: id, status: status, error: error, output: output) == ended,
+                "whether the run was running", of: id)
         case .recordWorkflowVersion(let version):
             try recordWorkflowVersion(version)
         case .createRun(let run):

@@ -154,8 +154,7 @@ final class RunStateCache: Sendable {
         /// then read the file).
         func discardAll() {
             cache.state.withLock { $0.entries = OldestFirstStore(capacity: cache.byteCapacity) }
-            cleared = true
-            last = nil
+            invalidate()
         }
 
         /// The transaction wrote to `steps` beyond what its kept rows follow.

@@ -2,23 +2,15 @@ import RelayCore
 
 extension SQLRunStoreTransaction {
     func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int {
-        if try keptItems(of: runID) != nil {
-            let skipped = itemRows?.update(runID) { $0.endPending(stepID: stepID, status: .skipped, error: reason) }
-            try db.query(
-                "UPDATE step_items SET status = ?, error = ?, finished_at = ? "
-                    + "WHERE run_id = ? AND step_id = ? AND status = ?",
-                [
-                    .text(ItemStatus.skipped.rawValue), .text(reason), .double(RunTime.now()), .text(runID),
-                    .text(stepID), .text(ItemStatus.pending.rawValue),
-                ])
-            if skipped != db.changes { itemRows?.forget(runID) }
-            return db.changes
-        }
-        let pending =
-            try db.query(
-                "SELECT COUNT(*) FROM step_items WHERE run_id = ? AND step_id = ? AND status = ?",
-                [.text(runID), .text(stepID), .text(ItemStatus.pending.rawValue)]
-            ).first?[0].int ?? 0
+        // (Without kept items, counted first; with them, the update's own count, which the kept items must match.)
+        let counted: Int? =
+            try keptItems(of: runID) != nil
+            ? nil
+            : Int(
+                try db.query(
+                    "SELECT COUNT(*) FROM step_items WHERE run_id = ? AND step_id = ? AND status = ?",
+                    [.text(runID), .text(stepID), .text(ItemStatus.pending.rawValue)]
+                ).first?[0].int ?? 0)
         try db.query(
             "UPDATE step_items SET status = ?, error = ?, finished_at = ? "
                 + "WHERE run_id = ? AND step_id = ? AND status = ?",
@@ -26,6 +18,8 @@ extension SQLRunStoreTransaction {
                 .text(ItemStatus.skipped.rawValue), .text(reason), .double(RunTime.now()), .text(runID), .text(stepID),
                 .text(ItemStatus.pending.rawValue),
             ])
-        return Int(pending)
+        let changed = db.changes
+        itemRows?.follow(runID, changed: changed) { $0.endPending(stepID: stepID, status: .skipped, error: reason) }
+        return counted ?? changed
     }
 }

@@ -390,12 +390,9 @@ extension SQLRunStoreTransaction {
         // (When the attempt existed, its deadline was taken and is dropped with it: its job does not go out.)
         let inserted = db.changes == 1
         let row = RunItems.Row(
-            jobID: item.jobID, stepID: item.stepID, index: item.index, attempt: item.attempt, status: item.status,
-            item: item.item, input: item.input, output: nil, error: nil, deadlineInRow: deadline != nil,
+            item, deadlineInRow: deadline != nil,
             bytes: item.jobID.utf8.count + itemText.utf8.count + (inputText?.utf8.count ?? 0))
-        if let kept = itemRows?.update(item.runID, { $0.insert(row) }), kept != inserted {
-            itemRows?.forget(item.runID)
-        }
+        itemRows?.follow(item.runID, changed: db.changes) { $0.insert(row) ? 1 : 0 }
         return inserted
     }
 
@@ -467,12 +464,8 @@ extension SQLRunStoreTransaction {
             [.text(ItemStatus.running.rawValue), .text(inputText), .double(RunTime.now())]
                 + Self.deadlineColumns(deadline) + [.text(jobID), .text(ItemStatus.pending.rawValue)])
         let started = db.changes == 1
-        if let kept = itemRows?.update(
-            runID,
-            { $0.start(jobID: jobID, input: input, deadlineInRow: deadline != nil, bytes: inputText.utf8.count) }),
-            kept != started
-        {
-            itemRows?.forget(runID)
+        itemRows?.follow(runID, changed: db.changes) {
+            $0.start(jobID: jobID, input: input, deadlineInRow: deadline != nil, bytes: inputText.utf8.count) ? 1 : 0
         }
         if !started, let deadline {
             // (No pending item to start: the deadline is held as `addDeadline` would have held it.)
@@ -515,7 +508,7 @@ extension SQLRunStoreTransaction {
     ) throws -> ItemAttemptRecord? {
         try writeStagedDeadlines()
         let runID = RunItems.runID(ofJob: jobID)
-        let kept = try keptItems(of: runID) != nil
+        try keptItems(of: runID)
         let values: [SQLValue] =
             [
                 .text(result.status == .ok ? ItemStatus.succeeded.rawValue : ItemStatus.failed.rawValue),
@@ -531,9 +524,8 @@ extension SQLRunStoreTransaction {
             """
         var recorded: ItemAttemptRecord?
         var deadlineInRow = false
-        if kept,
-            let expected = itemRows?.update(
-                runID, { $0.finish(jobID: jobID, from: statuses, result: result, output: output) })
+        if let expected = itemRows?.update(
+            runID, { $0.finish(jobID: jobID, from: statuses, result: result, output: output) })
         {
             // The attempt as kept, and as recorded: the update's effect is known.
             try db.query(update, values)
@@ -566,11 +558,7 @@ extension SQLRunStoreTransaction {
                 .text(ItemStatus.failed.rawValue), .text(error), .double(RunTime.now()), .text(runID),
                 .text(ItemStatus.pending.rawValue),
             ])
-        if let ended = itemRows?.update(runID, { $0.endPending(stepID: nil, status: .failed, error: error) }),
-            ended != db.changes
-        {
-            itemRows?.forget(runID)
-        }
+        itemRows?.follow(runID, changed: db.changes) { $0.endPending(stepID: nil, status: .failed, error: error) }
     }
 
     func latestItems(runID: String, stepID: String) throws -> [ItemAttemptRecord] {
