@@ -43,6 +43,53 @@ import Testing
         #expect(clock.now - started < .seconds(300))
     }
 
+    /// A step run in its caller's task (`StepTaskHandle`, how the worker runs in-process plugins): the deadline
+    /// cancels that task and the step is reported as a timeout; a step that ends in time leaves its task as it was,
+    /// and nothing watched.
+    @Test func aStepInItsCallersTaskIsStoppedByCancellingThatTask() async throws {
+        let deadlines = DeadlineWatch()
+        let host = try Self.host(deadlines)
+        for (seconds, late) in [(900, true), (0, false)] {
+            let handle = StepTaskHandle()
+            let outcome = Mutex<(StepEvent, cancelled: Bool)?>(nil)
+            let task = Task {
+                let event = await host.run(Self.hang(seconds), deadline: .now + .milliseconds(200), runningIn: handle)
+                outcome.withLock { $0 = (event, Task.isCancelled) }
+            }
+            handle.attach(task)
+            await task.value
+            let (event, cancelled) = try #require(outcome.withLock { $0 })
+            #expect(cancelled == late)
+            if late {
+                #expect(event.status == .error)
+                #expect(event.errorKind == .timeout)
+            } else {
+                #expect(event.status == .ok && event.output == ["done": true])
+            }
+        }
+        #expect(deadlines.count == 0)
+    }
+
+    /// A cancel that comes before the task is attached is done when it is; one after `finish` is not done at all.
+    @Test func aStepTaskHandleCancelsOnlyBetweenItsStepsStartAndEnd() async throws {
+        let early = StepTaskHandle()
+        early.cancel()
+        let gate = AsyncGate()
+        let first = Task { await gate.wait() }
+        early.attach(first)
+        #expect(first.isCancelled)
+        gate.open()
+        await first.value
+
+        let finished = StepTaskHandle()
+        let second = Task { await gate.wait() }
+        finished.attach(second)
+        finished.finish()
+        finished.cancel()
+        #expect(!second.isCancelled)
+        await second.value
+    }
+
     @Test func aShorterDeadlineWatchedAfterALongerOneFiresOnTime() async throws {
         let watch = DeadlineWatch()
         let now = ContinuousClock.now
@@ -72,5 +119,30 @@ import Testing
         #expect(watch.count == 1)
         watch.unwatch(late)
         #expect(watch.count == 0)
+    }
+}
+
+/// Opens once; tasks wait for it (not for a time).
+private final class AsyncGate: Sendable {
+    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let resume = state.withLock { state -> Bool in
+                if state.open { return true }
+                state.waiting.append(continuation)
+                return false
+            }
+            if resume { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiting = state.withLock { state in
+            state.open = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
     }
 }

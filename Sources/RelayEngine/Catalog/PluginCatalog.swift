@@ -25,6 +25,12 @@ public struct PluginCatalog: Sendable {
             await executor.run(start, timeout: timeout).masked(by: secretMasker(for: start.connection))
         }
 
+        /// `run`, in the caller's task, which it gives to the step (`StepTaskHandle`: the timeout cancels it).
+        public func run(_ start: StepStart, timeout: Duration, runningIn handle: StepTaskHandle) async -> StepEvent {
+            await executor.run(start, timeout: timeout, runningIn: handle).masked(
+                by: secretMasker(for: start.connection))
+        }
+
         /// What masks the secrets of `connection` (this plugin's connection schema says which fields are secret).
         /// Trigger and task events are masked with it by the trigger host, as each is published.
         public func secretMasker(for connection: JSONValue) -> SecretMasker {

@@ -19,15 +19,28 @@ import RelaySDK
 public protocol PluginExecutor: Sendable {
     /// Runs an action (`.action`) or the connection test (`.connectionTest`), stopped at `timeout`.
     func run(_ start: StepStart, timeout: Duration) async -> StepEvent
+    /// `run`, in the task of `handle` when the executor runs the plugin's code in-process (the caller gives that
+    /// task to the step: the timeout cancels it, `StepTaskHandle`); others ignore the handle.
+    func run(_ start: StepStart, timeout: Duration, runningIn handle: StepTaskHandle) async -> StepEvent
     /// Runs one pass of a task (`.task`): its events as `output`, its new state, `has_more_pages`.
     func runTask(_ start: StepStart, timeout: Duration) async -> StepEvent
     /// Stops whatever the executor keeps running (a warm plugin server and its process group).
     func shutdown() async
 }
 
+extension PluginExecutor {
+    public func run(_ start: StepStart, timeout: Duration, runningIn handle: StepTaskHandle) async -> StepEvent {
+        await run(start, timeout: timeout)
+    }
+}
+
 extension PluginHost: PluginExecutor {
     public func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
         await run(start, deadline: .now + timeout)
+    }
+
+    public func run(_ start: StepStart, timeout: Duration, runningIn handle: StepTaskHandle) async -> StepEvent {
+        await run(start, deadline: .now + timeout, runningIn: handle)
     }
 
     public func runTask(_ start: StepStart, timeout: Duration) async -> StepEvent {

@@ -84,19 +84,29 @@ public final class Worker: Sendable {
                 await slots.acquire()
                 inFlight.started()
                 // Unstructured, so that cancelling intake does not reach it: jobs in flight finish, publish and
-                // acknowledge. (One task per job: a child task of a group that awaited it would be two.)
-                Task {
-                    let result = await self.run(delivery)
-                    self.slots.release()
-                    var failure: (any Error)?
-                    do {
-                        try await self.committer.commit(result, acknowledging: delivery)
-                    } catch {
-                        failure = error
-                    }
-                    self.uncommitted.release()
-                    inFlight.finished(failure)
-                }
+                // acknowledge. (One task per job: a child task of a group that awaited it would be two. An
+                // in-process plugin runs in it too, and its deadline cancels it: `StepTaskHandle`.)
+                let handle = StepTaskHandle()
+                handle.attach(
+                    Task {
+                        let result = await self.run(delivery, in: handle)
+                        self.slots.release()
+                        var failure: (any Error)?
+                        do {
+                            if Task.isCancelled {
+                                // The job's deadline cancelled this task: its result is committed where that
+                                // cancellation does not reach.
+                                try await Task { try await self.committer.commit(result, acknowledging: delivery) }
+                                    .value
+                            } else {
+                                try await self.committer.commit(result, acknowledging: delivery)
+                            }
+                        } catch {
+                            failure = error
+                        }
+                        self.uncommitted.release()
+                        inFlight.finished(failure)
+                    })
             }
         } catch {
             _ = await inFlight.allFinished()
@@ -107,7 +117,7 @@ public final class Worker: Sendable {
 
     /// Runs a job; returns what to publish with its acknowledgement: its result, or the job dead-lettered when it
     /// is not one.
-    func run(_ delivery: Delivery) async -> SinkMessage {
+    func run(_ delivery: Delivery, in handle: StepTaskHandle? = nil) async -> SinkMessage {
         let job: ReceivedJob
         switch Self.job(delivery.message.value) {
         case .success(let read): job = read
@@ -133,7 +143,11 @@ public final class Worker: Sendable {
                 throw RelayError(.notFound, "no plugin named \(plugin) is installed")
             }
             // Masked there: whatever the plugin wrote (output, log, error), no connection secret leaves in clear.
-            event = await entry.run(start, timeout: timeout)
+            if let handle {
+                event = await entry.run(start, timeout: timeout, runningIn: handle)
+            } else {
+                event = await entry.run(start, timeout: timeout)
+            }
         } catch {
             event = .failure("\(error)")
         }

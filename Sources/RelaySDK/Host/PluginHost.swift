@@ -54,8 +54,12 @@ public final class PluginHost: Sendable {
 
     // MARK: - Actions
 
-    /// Runs an action (or the connection test for `.connectionTest`). `deadline` cancels the action when passed.
-    public func run(_ start: StepStart, deadline: ContinuousClock.Instant? = nil) async -> StepEvent {
+    /// Runs an action (or the connection test for `.connectionTest`). `deadline` cancels the action when passed:
+    /// the task of `handle` when the caller gives its task to the step (the plugin's code then runs in it), a task of
+    /// the step's own otherwise.
+    public func run(
+        _ start: StepStart, deadline: ContinuousClock.Instant? = nil, runningIn handle: StepTaskHandle? = nil
+    ) async -> StepEvent {
         let capture = LogCapture()
         let stepLogger = capture.logger(label: "relay.plugin.\(plugin.name)", forwardingTo: nil)
         do {
@@ -67,7 +71,9 @@ public final class PluginHost: Sendable {
                     what: "action input")
                 let connection = try await connect(start, logger: stepLogger)
                 let values = StepContextValues(logger: stepLogger, deadline: deadline, meta: start.meta)
-                var output = try await withDeadline(deadline) { try await handler(start.input, connection, values) }
+                var output = try await withDeadline(deadline, runningIn: handle) {
+                    try await handler(start.input, connection, values)
+                }
                 try validate(
                     output, against: plugin.schema("actions", name, "output"), options: .standard, root: "output",
                     what: "action output")
@@ -76,7 +82,7 @@ public final class PluginHost: Sendable {
             case .connectionTest:
                 let connection = try await connect(start, logger: stepLogger)
                 guard let test = plugin.connector.test else { throw ConnectionTestUnavailable() }
-                let output = try await withDeadline(deadline) {
+                let output = try await withDeadline(deadline, runningIn: handle) {
                     try await test(connection, ConnectionContext(logger: stepLogger))
                 }
                 return .success(output, log: capture.text, meta: start.meta)
@@ -207,9 +213,20 @@ public final class PluginHost: Sendable {
     }
 
     private func withDeadline<T: Sendable>(
-        _ deadline: ContinuousClock.Instant?, _ body: @escaping @Sendable () async throws -> T
+        _ deadline: ContinuousClock.Instant?, runningIn handle: StepTaskHandle? = nil,
+        _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         guard let deadline else { return try await body() }
+        if let handle {
+            // In the caller's task, which the deadline cancels (`StepTaskHandle`).
+            let watch = deadlines.watch(until: deadline) { handle.cancel() }
+            let result: Result<T, any Error>
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            deadlines.unwatch(watch)
+            handle.finish()
+            if watch.hasFired { throw StepDeadlineExceeded() }
+            return try result.get()
+        }
         // One task for the body, cancelled at the deadline by the shared watch (not a timer task of its own).
         let task = Task { try await body() }
         let watch = deadlines.watch(until: deadline) { task.cancel() }
