@@ -110,7 +110,7 @@ struct KafkaBench {
                 : try await PipelineBench.publishAndWait(
                     messages, store: store, alreadyFinished: 1,
                     check: { try started.checkAlive() },
-                    finished: { Int(metrics.value(of: PipelineMetrics.Name.runsFinished)) },
+                    finished: { metrics.runsFinished },
                     workersCPU: { started.cpuSeconds() }, publish: { try await transport.publish($0) })
             dispatching?.cancel()
             _ = await dispatching?.result

@@ -51,6 +51,7 @@ import Testing
             #expect(value(Name.runsFinished, ["workflow": "echo", "status": "succeeded"]) == 2)
             #expect(value(Name.runsFinished, ["workflow": "broken", "status": "failed"]) == 1)
             #expect(value(Name.runsFinished, ["workflow": "echo", "status": "failed"]) == 0)
+            #expect(pipeline.metrics.runsFinished == Int(value(Name.runsFinished)))
             #expect(value(Name.jobs, ["workflow": "echo", "plugin": "base64", "status": "succeeded"]) == 2)
             #expect(value(Name.jobs, ["workflow": "broken", "plugin": "base64", "status": "failed"]) == 1)
             #expect(value(Name.eventsPublished, ["plugin": "webhook", "trigger": "webhook", "workflow": "echo"]) == 2)

@@ -22,6 +22,8 @@ public final class PipelineMetrics: Sendable {
     /// (`relay_http_…`). For `MetricsSystem.bootstrap` at an executable's edge.
     public let factory: PrometheusMetricsFactory
     private let jobsInFlight: CoreMetrics.Meter
+    /// Runs finished, all workflows and statuses together (`runsFinished`).
+    private let runsFinishedTotal = Atomic<Int>(0)
     private let collectors = Mutex<[@Sendable () async -> [GaugeReading]]>([])
     /// The distinct webhook paths and reasons seen, bounded (a path is whatever a client sent).
     private let webhookLabels = Mutex<Set<String>>([])
@@ -79,6 +81,10 @@ public final class PipelineMetrics: Sendable {
         }
     }
 
+    /// How many runs have finished (`relay_runs_finished_total` summed), read without rendering the registry: what
+    /// `relay bench` polls while it waits.
+    public var runsFinished: Int { runsFinishedTotal.load(ordering: .relaxed) }
+
     // MARK: - Recording
 
     /// A run started (a trigger's, a sub-workflow's, a resumed one is not counted again).
@@ -87,6 +93,7 @@ public final class PipelineMetrics: Sendable {
     /// A run ended with `status`, `seconds` after it started (nil: unknown, no duration is recorded).
     public func runFinished(workflow: String, status: RunStatus, seconds: Double?) {
         counter(Name.runsFinished, [("workflow", workflow), ("status", status.rawValue)]).increment()
+        runsFinishedTotal.add(1, ordering: .relaxed)
         if let seconds { timer(Name.runDuration, [("workflow", workflow)]).recordSeconds(max(0, seconds)) }
     }
 
