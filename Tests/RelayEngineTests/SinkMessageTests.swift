@@ -16,7 +16,10 @@ import Testing
         jobID: "run/a/1", runID: "run", stepID: "a", attempt: 1, workflow: "sink", timeoutMilliseconds: 60_000)
 
     /// What a worker of `ptest` hands its sink for `jobs`, published on an embedded bus, once it has handed `count`.
-    static func handed(_ jobs: [BusMessage], count: Int, catalog: PluginCatalog? = nil) async throws -> [SinkMessage] {
+    /// (`cancellable`: the sink fails when the task that commits is cancelled, as a commit that sleeps would.)
+    static func handed(
+        _ jobs: [BusMessage], count: Int, catalog: PluginCatalog? = nil, cancellable: Bool = false
+    ) async throws -> [SinkMessage] {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("relay-sink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -29,6 +32,7 @@ import Testing
             bus: bus, catalog: try catalog ?? PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
             connections: ConnectionStore(), plugins: ["ptest"], concurrency: 1,
             results: MessageSink { messages, inputs in
+                if cancellable { try Task.checkCancellation() }
                 handed.withLock { $0 += messages }
                 try await bus.publish([], acknowledging: inputs)
             })
@@ -40,7 +44,7 @@ import Testing
         return handed.withLock { $0 }
     }
 
-    static func job(_ action: String, input: JSONValue) -> BusMessage {
+    static func job(_ action: String, input: JSONValue, route: JobRoute = route) -> BusMessage {
         let start = StepStart(step: .action(action), input: input, meta: route.meta)
         return BusMessage(topic: Topics.jobs("ptest"), key: "run", json: start.message.json)
     }
@@ -65,6 +69,23 @@ import Testing
             return
         }
         #expect(deadLetter.topic == Topics.dlq)
+    }
+
+    /// An in-process plugin runs in the worker's task for its job, and its deadline cancels that task
+    /// (`StepTaskHandle`): the timed-out step's result is still committed, from a task the cancellation does not reach.
+    @Test func aStepStoppedByItsDeadlineIsCommittedOutsideItsCancelledTask() async throws {
+        var route = Self.route
+        route.timeoutMilliseconds = 200
+        let messages = try await Self.handed(
+            [Self.job("hang", input: ["seconds": 900], route: route)], count: 1, cancellable: true)
+        guard case .result(let event, let handedRoute, _) = messages.first else {
+            Issue.record("expected the step's result, found \(messages)")
+            return
+        }
+        // (As its message reads back: the error says it, the kind is not carried.)
+        #expect(event.status == .error, "\(event)")
+        #expect(event.error?.contains("did not finish within its timeout") == true, "\(event)")
+        #expect(handedRoute.jobID == route.jobID)
     }
 
     /// A plugin's reply whose `state` no JSON message can carry fails its step, as one whose output cannot: on the bus

@@ -23,17 +23,20 @@ public final class StepTaskHandle: Sendable {
 
     /// The task the step runs in (cancelled at once when the deadline has come already).
     public func attach(_ task: Task<Void, Never>) {
-        let cancel = state.withLock { state -> Bool in
-            guard case .waiting(let cancelled) = state else { return false }
+        // Under the lock, as `cancel`: a step that finishes meanwhile is not cancelled after its `finish`.
+        state.withLock { state in
+            guard case .waiting(let cancelled) = state else { return }
             state = .attached(task)
-            return cancelled
+            if cancelled { task.cancel() }
         }
-        if cancel { task.cancel() }
     }
 
     /// Cancels the task (the step's deadline has come), unless the step has finished.
+    ///
+    /// Under the lock, so that `finish` returns only once a cancel under way is done. So the cancellation handlers
+    /// the step's code has installed run holding it, on the deadline watch's timer: one that waited for the step's
+    /// task to go on would wait for ever (a cancellation handler must not wait, in any task).
     func cancel() {
-        // Under the lock, so that `finish` returns only once a cancel under way is done.
         state.withLock { state in
             switch state {
             case .waiting: state = .waiting(cancelled: true)
