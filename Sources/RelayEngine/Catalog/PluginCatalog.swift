@@ -20,15 +20,18 @@ public struct PluginCatalog: Sendable {
 
         /// Runs an action or the connection test and masks the connection's secrets in everything the plugin
         /// returned (output, state, log, error, exception): the one place where a step's result is masked, for the
-        /// worker and `relay connections test` alike.
-        public func run(_ start: StepStart, timeout: Duration) async -> StepEvent {
-            await executor.run(start, timeout: timeout).masked(by: secretMasker(for: start.connection))
-        }
-
-        /// `run`, in the caller's task, which it gives to the step (`StepTaskHandle`: the timeout cancels it).
-        public func run(_ start: StepStart, timeout: Duration, runningIn handle: StepTaskHandle) async -> StepEvent {
-            await executor.run(start, timeout: timeout, runningIn: handle).masked(
-                by: secretMasker(for: start.connection))
+        /// worker and `relay connections test` alike. With `handle`, in the caller's task, which it gives to the
+        /// step (`StepTaskHandle`: the timeout cancels it).
+        public func run(_ start: StepStart, timeout: Duration, runningIn handle: StepTaskHandle? = nil) async
+            -> StepEvent
+        {
+            let event =
+                if let handle {
+                    await executor.run(start, timeout: timeout, runningIn: handle)
+                } else {
+                    await executor.run(start, timeout: timeout)
+                }
+            return event.masked(by: secretMasker(for: start.connection))
         }
 
         /// What masks the secrets of `connection` (this plugin's connection schema says which fields are secret).

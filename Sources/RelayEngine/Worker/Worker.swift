@@ -117,7 +117,7 @@ public final class Worker: Sendable {
 
     /// Runs a job; returns what to publish with its acknowledgement: its result, or the job dead-lettered when it
     /// is not one.
-    func run(_ delivery: Delivery, in handle: StepTaskHandle? = nil) async -> SinkMessage {
+    func run(_ delivery: Delivery, in handle: StepTaskHandle) async -> SinkMessage {
         let job: ReceivedJob
         switch Self.job(delivery.message.value) {
         case .success(let read): job = read
@@ -143,11 +143,7 @@ public final class Worker: Sendable {
                 throw RelayError(.notFound, "no plugin named \(plugin) is installed")
             }
             // Masked there: whatever the plugin wrote (output, log, error), no connection secret leaves in clear.
-            if let handle {
-                event = await entry.run(start, timeout: timeout, runningIn: handle)
-            } else {
-                event = await entry.run(start, timeout: timeout)
-            }
+            event = await entry.run(start, timeout: timeout, runningIn: handle)
         } catch {
             event = .failure("\(error)")
         }

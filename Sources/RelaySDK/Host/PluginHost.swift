@@ -217,23 +217,22 @@ public final class PluginHost: Sendable {
         _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         guard let deadline else { return try await body() }
+        let watch: DeadlineWatch.Watch
+        let result: Result<T, any Error>
         if let handle {
             // In the caller's task, which the deadline cancels (`StepTaskHandle`).
-            let watch = deadlines.watch(until: deadline) { handle.cancel() }
-            let result: Result<T, any Error>
+            watch = deadlines.watch(until: deadline) { handle.cancel() }
             do { result = .success(try await body()) } catch { result = .failure(error) }
-            deadlines.unwatch(watch)
             handle.finish()
-            if watch.hasFired { throw StepDeadlineExceeded() }
-            return try result.get()
-        }
-        // One task for the body, cancelled at the deadline by the shared watch (not a timer task of its own).
-        let task = Task { try await body() }
-        let watch = deadlines.watch(until: deadline) { task.cancel() }
-        let result = await withTaskCancellationHandler {
-            await task.result
-        } onCancel: {
-            task.cancel()
+        } else {
+            // One task for the body, cancelled at the deadline by the shared watch (not a timer task of its own).
+            let task = Task { try await body() }
+            watch = deadlines.watch(until: deadline) { task.cancel() }
+            result = await withTaskCancellationHandler {
+                await task.result
+            } onCancel: {
+                task.cancel()
+            }
         }
         deadlines.unwatch(watch)
         if watch.hasFired { throw StepDeadlineExceeded() }
