@@ -32,6 +32,9 @@ public struct PipelineBench: Sendable {
         public var kafka: Kafka?
         /// One run at a time, this many, through the webhook's path (`SequentialBench`) instead of a burst.
         public var sequential: Int?
+        /// On the embedded bus: record every statement of the burst and replay them afterwards on a new file, by
+        /// SQLite alone (`SQLiteStatementLog`): what the burst's writes cost without Relay around them.
+        public var sqliteAlone = false
         public init() {}
     }
 
@@ -104,9 +107,25 @@ public struct PipelineBench: Sendable {
             }
             return
         }
+        let log = configuration.sqliteAlone ? SQLiteStatementLog() : nil
+        database.record(into: log)
         let measurement = try await Self.embedded(
-            messages, workflow: workflow, catalog: catalog, database: database, concurrency: configuration.concurrency)
+            messages, workflow: workflow, catalog: catalog, database: database, concurrency: configuration.concurrency,
+            log: log)
+        database.record(into: nil)
         try await report(measurement, store: SQLRunStore(readingFrom: database))
+        if let log {
+            let steps = Double(configuration.events * (configuration.fanOut ?? configuration.steps))
+            let replayed = try log.replay(into: (directory as NSString).appendingPathComponent("replay.sqlite"))
+            print(
+                String(
+                    format: "sqlite_alone_per_step: us=%.1f cpu_us=%.1f statements=%.1f transactions=%.2f"
+                        + " steps/s=%.0f (the burst's statements, replayed on a new file by SQLite alone;"
+                        + " this run's own figures include recording them)",
+                    replayed.seconds * 1e6 / steps, replayed.cpuSeconds * 1e6 / steps,
+                    Double(replayed.statements) / steps, Double(replayed.transactions) / steps,
+                    steps / replayed.seconds))
+        }
     }
 
     /// The benchmark's workflow: `steps` trivial type conversions chained, or `steps` sleeps; with `fanOut`, one
@@ -153,7 +172,8 @@ public struct PipelineBench: Sendable {
     /// it returns (the worker's warm plugin servers with them).
     static func embedded(
         _ messages: [BusMessage], workflow: Workflow, catalog: PluginCatalog,
-        connections: ConnectionStore = ConnectionStore(), database: SQLiteDatabase, concurrency: Int
+        connections: ConnectionStore = ConnectionStore(), database: SQLiteDatabase, concurrency: Int,
+        log: SQLiteStatementLog? = nil
     ) async throws -> Measurement {
         let bus = try EmbeddedBus(database: database, pollInterval: .milliseconds(20))
         let store = try SQLRunStore(bus: bus)
@@ -167,6 +187,7 @@ public struct PipelineBench: Sendable {
         // (counting the runs table twenty times a second would hold the database from the pipeline it measures), and
         // from a count, not the registry rendered and parsed (1 % of a burst's CPU).
         let finished: @Sendable () async throws -> Int = { metrics.runsFinished }
+        log?.mark()
         let measurement = try await publishAndWait(messages, store: store, alreadyFinished: 0, finished: finished) {
             try await bus.publish($0)
         }

@@ -33,6 +33,33 @@ import Testing
         Self.expectSequentialLine(lines.last ?? "")
     }
 
+    /// `--sqlite-alone`: the burst's statements replayed by SQLite alone, after the burst's own figures; every
+    /// statement of the burst replays (the bench fails otherwise).
+    @Test func theBurstsStatementsAreReplayedBySQLiteAlone() async throws {
+        let result = try await RelayProcess.run(["bench", "--events", "30", "--steps", "2", "--sqlite-alone"])
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(result.status == 0, "\(result.stderr.suffix(3000))")
+        let held = lines.first { $0.hasPrefix("sqlite_per_step: ") } ?? ""
+        let alone = lines.last ?? ""
+        #expect(
+            alone.range(
+                of:
+                    #"^sqlite_alone_per_step: us=\d+\.\d cpu_us=\d+\.\d statements=\d+\.\d "#
+                    + #"transactions=\d+\.\d\d steps/s=\d+ "#,
+                options: .regularExpression) != nil, "\(lines)")
+        // The same statements per step as the burst counted (not the set-up's, before the burst).
+        let statements = { (line: String) in
+            line.split(separator: " ").first { $0.hasPrefix("statements=") }.map { String($0.dropFirst(11)) }
+        }
+        #expect(statements(held) != nil && statements(held) == statements(alone), "\(held) / \(alone)")
+    }
+
+    @Test func theSQLiteReplayIsRefusedWhereThereIsNoBurstOnTheEmbeddedBus() async throws {
+        let result = try await RelayProcess.run(["bench", "--sequential", "5", "--sqlite-alone"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("--sqlite-alone replays a burst on the embedded bus"), "\(result.stderr)")
+    }
+
     /// The last line of a one-run-at-a-time bench: rates, then percentiles in milliseconds to 0.01.
     static func expectSequentialLine(_ last: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(

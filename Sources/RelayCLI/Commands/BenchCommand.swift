@@ -48,6 +48,14 @@ struct BenchCommand: AsyncParsableCommand {
     )
     var sequential: Int?
     @Option(help: "Where to put the database (default: a temporary directory, removed afterwards).") var dir: String?
+    @Flag(
+        help: """
+            Record the burst's SQLite statements and replay them afterwards on a new file by SQLite alone (prepared, \
+            in the same transactions, on one thread): what the pipeline's writes cost without Relay around them \
+            (sqlite_alone_per_step, against this run's sqlite_per_step held_us).
+            """
+    )
+    var sqliteAlone = false
     @Option(
         help: "Run on Kafka: bootstrap servers HOST:PORT[,…] (not read from RELAY_BROKERS: the default is embedded).")
     var brokers: String?
@@ -103,6 +111,10 @@ struct BenchCommand: AsyncParsableCommand {
         if dispatchers > 1 && store == nil {
             throw ValidationError("--dispatchers above 1 needs --store: several dispatchers share a PostgreSQL store")
         }
+        if sqliteAlone && (brokers != nil || sequential != nil) {
+            throw ValidationError(
+                "--sqlite-alone replays a burst on the embedded bus: not with --brokers or --sequential")
+        }
         if brokers == nil && workers != 1 {
             throw ValidationError("--workers needs --brokers (the embedded bench runs one worker in-process)")
         }
@@ -118,6 +130,7 @@ struct BenchCommand: AsyncParsableCommand {
         configuration.itemConcurrency = itemConcurrency
         configuration.directory = dir
         configuration.sequential = sequential
+        configuration.sqliteAlone = sqliteAlone
         if let brokers {
             var kafka = PipelineBench.Kafka(bootstrapServers: KafkaOptions.servers(brokers))
             kafka.properties = try KafkaOptions.parse(properties)

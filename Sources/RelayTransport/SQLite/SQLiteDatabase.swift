@@ -37,6 +37,13 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public let path: String
     /// Objects that belong with the connection, by name (`attachment`).
     private let attached = Mutex<[String: any AnyObject & Sendable]>([:])
+    /// How the connection is set up: WAL, and a page cache of up to 16 MiB (SQLite's default is 2 MiB): the
+    /// pipeline's working set (the indexes of runs, attempts, messages and deadlines in flight) outgrew the default in
+    /// a burst of 10,000 runs, and every miss was a read of the file (measured: docs/benchmarks.md, issue #17's fourth
+    /// round). With `synchronous=NORMAL` a commit does not sync (checkpoints do).
+    static let pragmas =
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384"
+
     /// How long a statement waits for another process's lock on the file.
     static let busyTimeoutMilliseconds: Int32 = 10_000
 
@@ -50,11 +57,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
         let inMemory = path == ":memory:" || path.isEmpty
         do {
-            // A page cache of up to 16 MiB (SQLite's default is 2 MiB): the pipeline's working set (the indexes of
-            // runs, attempts, messages and deadlines in flight) outgrew the default in a burst of 10,000 runs, and
-            // every miss was a read of the file (measured: docs/benchmarks.md, issue #17's fourth round).
-            try SQLiteConnection(handle: db, statements: statements).execute(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384")
+            try SQLiteConnection(handle: db, statements: statements).execute(Self.pragmas)
             checkpointer = inMemory ? nil : try SQLiteCheckpointer(path: path)
         } catch {
             sqlite3_close_v2(db)
@@ -149,6 +152,12 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// `transaction` or `read` would deadlock, and traps instead.
     public func syncTransaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try locked { try lockedTransaction(body, waitForWriters: true)! }
+    }
+
+    /// Records every statement the connection runs from now on into `log` (nil: stops recording): see
+    /// `SQLiteStatementLog`. Blocks the caller until the connection is free.
+    public func record(into log: SQLiteStatementLog?) {
+        locked { statements.log = log }
     }
 
     /// Executes `sql` outside any transaction, blocking the caller; not from inside `transaction` or `read`.
@@ -277,6 +286,7 @@ public struct SQLiteConnection {
     }
 
     public func execute(_ sql: String) throws {
+        statements.log?.append(.script, sql, [])
         var error: UnsafeMutablePointer<CChar>?
         // sqlite3_exec allocates the error message with sqlite3_malloc: free it with sqlite3_free.
         guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
@@ -291,6 +301,7 @@ public struct SQLiteConnection {
     @discardableResult
     func control(_ sql: String, busyIsAnAnswer: Bool = false) throws -> Bool {
         let statement = try statements.statement(for: sql, on: handle)
+        statements.log?.append(.control, sql, [])
         let status = sqlite3_step(statement)
         sqlite3_reset(statement)
         if busyIsAnAnswer && status == SQLITE_BUSY { return false }
@@ -306,22 +317,13 @@ public struct SQLiteConnection {
     public func query(_ sql: String, _ values: [Value] = []) throws -> [[Value]] {
         let statement = try statements.statement(for: sql, on: handle)
         SQLiteDatabase.counters.statements.add(1, ordering: .relaxed)
+        statements.log?.append(.statement, sql, values)
         // Reset after use, whatever happens: a statement left stepping would hold its read snapshot open.
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
         }
-        for (index, value) in values.enumerated() {
-            let position = Int32(index + 1)
-            switch value {
-            case .null: sqlite3_bind_null(statement, position)
-            case .int(let v): sqlite3_bind_int64(statement, position, v)
-            case .double(let v): sqlite3_bind_double(statement, position, v)
-            case .text(let v): relay_sqlite3_bind_text(statement, position, v, -1)
-            case .blob(let v):
-                v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
-            }
-        }
+        Self.bind(values, to: statement)
         var rows: [[Value]] = []
         while true {
             let step = sqlite3_step(statement)
@@ -352,6 +354,21 @@ public struct SQLiteConnection {
         return rows
     }
 
+    /// Binds `values` to a statement's parameters, in order (texts and blobs copied by SQLite).
+    static func bind(_ values: [Value], to statement: OpaquePointer) {
+        for (index, value) in values.enumerated() {
+            let position = Int32(index + 1)
+            switch value {
+            case .null: sqlite3_bind_null(statement, position)
+            case .int(let v): sqlite3_bind_int64(statement, position, v)
+            case .double(let v): sqlite3_bind_double(statement, position, v)
+            case .text(let v): relay_sqlite3_bind_text(statement, position, v, -1)
+            case .blob(let v):
+                v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
+            }
+        }
+    }
+
     public var changes: Int { Int(sqlite3_changes(handle)) }
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 }
@@ -365,6 +382,8 @@ final class SQLiteStatementCache: @unchecked Sendable {
     // @unchecked Sendable: used only on the database's serial queue, like the connection handle it belongs to.
     private var statements: [String: OpaquePointer] = [:]
     let capacity = 256
+    /// Where the connection's statements are recorded, if anywhere (`SQLiteDatabase.record(into:)`).
+    var log: SQLiteStatementLog?
 
     func statement(for sql: String, on handle: OpaquePointer) throws -> OpaquePointer {
         if let cached = statements[sql] { return cached }
