@@ -15,9 +15,11 @@ import Synchronization
 /// on the database's own serial queue, never on Swift's cooperative pool.
 public final class SQLiteDatabase: @unchecked Sendable {
     // @unchecked Sendable: `handle` and `statements` are only used inside `lock` (`locked`); `init` sets the handle
-    // and `deinit` closes it while no other thread can reach the object. SQLITE_OPEN_FULLMUTEX alone would not be
-    // enough: it serialises single calls, but the connection and its transaction are shared, so statements from two
-    // threads would interleave inside each other's BEGIN … COMMIT.
+    // and `deinit` closes it while no other thread can reach the object. SQLite's own mutex per connection
+    // (SQLITE_OPEN_FULLMUTEX) would not be enough: it serialises single calls, but the connection and its transaction
+    // are shared, so statements from two threads would interleave inside each other's BEGIN … COMMIT. With `lock`
+    // doing it, the connection is opened without that mutex (SQLITE_OPEN_NOMUTEX): SQLite took and released it in
+    // every call (each bind, step, column read and reset), 5-7 % of the time the connection is held in a burst.
     private var handle: OpaquePointer?
     /// The prepared statements of `handle`, reused: only inside `lock`, like the handle.
     private let statements = SQLiteStatementCache()
@@ -52,7 +54,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
         queue = DispatchQueue(label: "relay.sqlite")
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let db = try Self.open(path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX)
+        let db = try Self.open(path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
         handle = db
         sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
         let inMemory = path == ":memory:" || path.isEmpty
@@ -77,11 +79,16 @@ public final class SQLiteDatabase: @unchecked Sendable {
         }
     }
 
+    /// SQLite set up for the process, once, before its first connection: without its memory statistics (which
+    /// no one reads here, and which take a global mutex at every allocation SQLite makes).
+    private static let configured: Void = { _ = relay_sqlite3_disable_memory_statistics() }()
+
     /// A connection to `path` (`purpose`: what the error calls it), or the error SQLite gave. `firstStatement` runs
     /// on it before it is returned (a failure closes it).
     static func open(_ path: String, flags: Int32, purpose: String = "", firstStatement: String? = nil) throws
         -> OpaquePointer
     {
+        _ = configured
         var db: OpaquePointer?
         // sqlite3_open_v2 allocates the handle even on failure; it must be closed either way.
         guard sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK, let db,
