@@ -126,4 +126,51 @@ import Testing
         view.begin(dataVersion: 2, rows: RunStepRows(shared: view), records: RunRecords(shared: view), items: nil)
         #expect(cache.count == 0)
     }
+
+    /// A workflow version the file has (committed by an earlier decision on the connection) is not inserted again by
+    /// each run of it; one whose transaction rolled back is, and one of another connection's file is read from the
+    /// file again.
+    @Test func aWorkflowVersionIsInsertedUntilACommitHasIt() async throws {
+        try await StoreKind.sqlite.withStore { fixture in
+            let file = try #require(fixture.database as? SQLiteDatabase)
+            let store = fixture.store
+            let version = StoredWorkflowVersion(hash: "h-1", name: "w", file: "w.yaml", source: "steps: []")
+            let log = SQLiteStatementLog()
+            file.record(into: log)
+            func inserts() -> Int {
+                log.statementTextsSinceMark.count { $0.hasPrefix("INSERT INTO workflow_versions") }
+            }
+            func record() async throws {
+                log.mark()
+                try await store.transaction(acknowledging: []) { tx in
+                    try tx.recordWorkflowVersion(version)
+                    return ((), [])
+                }
+            }
+            // Recorded in a transaction that rolls back: not known to the file.
+            log.mark()
+            await #expect(throws: Failed.self) {
+                try await store.transaction(acknowledging: []) { tx -> ((), [BusMessage]) in
+                    try tx.recordWorkflowVersion(version)
+                    throw Failed()
+                }
+            }
+            #expect(inserts() == 1)
+            try await record()
+            #expect(inserts() == 1, "inserted again after the rollback")
+            try await record()
+            #expect(inserts() == 0, "known once committed")
+            let hashes = try await file.read { db in try db.query("SELECT hash FROM workflow_versions") }
+            #expect(hashes == [[.text("h-1")]])
+
+            // Another connection commits: what this one knew is read from the file again.
+            let other = try SQLiteDatabase(path: file.path)
+            try await other.transaction { db in try db.query("DELETE FROM workflow_versions") }
+            try await record()
+            #expect(inserts() == 1)
+            let again = try await file.read { db in try db.query("SELECT hash FROM workflow_versions") }
+            #expect(again == [[.text("h-1")]])
+            file.record(into: nil)
+        }
+    }
 }

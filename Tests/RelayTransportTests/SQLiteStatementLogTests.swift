@@ -33,7 +33,8 @@ import Testing
         // Not recorded: after recording stopped.
         try await database.transaction { db in try db.query("DELETE FROM t WHERE id = 0") }
 
-        #expect(log.statementsSinceMark == 3 * 5 + 1)
+        #expect(log.statementTextsSinceMark.count == 3 * 5 + 1)
+        #expect(log.statementTextsSinceMark.last == "SELECT COUNT(*) FROM t")
         let replayPath = directory.appendingPathComponent("replay.sqlite").path
         let replayed = try log.replay(into: replayPath)
         #expect(replayed.statements == 16)

@@ -46,6 +46,10 @@ final class RunStateCache: Sendable {
         var dataVersion: Int64?
         /// The last entry version given out.
         var lastVersion: UInt64 = 0
+        /// Workflow versions (their hashes) the file has, committed: a run of one of them need not insert its row
+        /// again (`View.hasWorkflowVersion`). Rows of `workflow_versions` are never deleted; still forgotten with the
+        /// entries when another connection has committed.
+        var workflowVersions: Set<String> = []
     }
 
     private let state: Mutex<State>
@@ -77,14 +81,18 @@ final class RunStateCache: Sendable {
         state.withLock { state in
             guard state.dataVersion != dataVersion || dataVersion == nil else { return }
             state.entries = OldestFirstStore(capacity: byteCapacity)
+            state.workflowVersions = []
             state.dataVersion = dataVersion
         }
     }
 
     /// A committed decision's runs: `kept` as they now are (with the items kept before when `itemsKept`: the
     /// decision did not change them), `gone` removed; everything else first when `clear`.
-    fileprivate func apply(kept: [(String, Entry, itemsKept: Bool)], gone: [String], clear: Bool) {
+    fileprivate func apply(
+        kept: [(String, Entry, itemsKept: Bool)], gone: [String], clear: Bool, workflowVersions: Set<String>
+    ) {
         state.withLock { state in
+            state.workflowVersions.formUnion(workflowVersions)
             if clear { state.entries = OldestFirstStore(capacity: byteCapacity) }
             for runID in gone { state.entries.remove(runID) }
             for (runID, entry, itemsKept) in kept {
@@ -198,7 +206,18 @@ final class RunStateCache: Sendable {
                     gone.append(runID)
                 }
             }
-            cache.apply(kept: kept, gone: gone, clear: cleared)
+            cache.apply(kept: kept, gone: gone, clear: cleared, workflowVersions: workflowVersions)
         }
+
+        /// Workflow versions this transaction has recorded or found in the file: the cache's once it commits.
+        private var workflowVersions: Set<String> = []
+
+        /// Whether the file has the workflow version `hash`, committed before this transaction (nil: not known).
+        func hasWorkflowVersion(_ hash: String) -> Bool {
+            cache.state.withLock { $0.workflowVersions.contains(hash) }
+        }
+
+        /// The transaction has written the workflow version `hash`, or found it written.
+        func recordedWorkflowVersion(_ hash: String) { workflowVersions.insert(hash) }
     }
 }

@@ -44,6 +44,8 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws {
+        // Known to be in the file (committed by an earlier decision on this connection): one statement per run less.
+        if runStates?.hasWorkflowVersion(version.hash) == true { return }
         try db.query(
             """
             INSERT INTO workflow_versions (hash, name, file, source, created_at) VALUES (?, ?, ?, ?, ?)
@@ -53,6 +55,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 .text(version.hash), .text(version.name), .text(version.file), .text(version.source),
                 .double(RunTime.now()),
             ])
+        runStates?.recordedWorkflowVersion(version.hash)
     }
 
     func workflowVersion(hash: String) throws -> StoredWorkflowVersion? {

@@ -56,9 +56,12 @@ public final class SQLiteStatementLog: Sendable {
     /// From here on, what `replay` times (what comes before sets the file up: its schema, its first rows).
     public func mark() { log.withLock { $0.mark = $0.entries.count } }
 
-    /// Statements recorded since the mark (BEGIN and COMMIT not counted, as in `SQLiteCounts.statements`).
-    public var statementsSinceMark: Int {
-        log.withLock { log in log.entries[(log.mark ?? 0)...].count { $0.kind == .statement } }
+    /// The texts of the statements recorded since the mark, in order (BEGIN and COMMIT not included, as in
+    /// `SQLiteCounts.statements`).
+    public var statementTextsSinceMark: [String] {
+        log.withLock { log in
+            log.entries[(log.mark ?? 0)...].filter { $0.kind == .statement }.map { log.texts[$0.text] }
+        }
     }
 
     /// What a replay took.
