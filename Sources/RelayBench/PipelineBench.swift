@@ -187,10 +187,9 @@ public struct PipelineBench: Sendable {
         // (counting the runs table twenty times a second would hold the database from the pipeline it measures), and
         // from a count, not the registry rendered and parsed (1 % of a burst's CPU).
         let finished: @Sendable () async throws -> Int = { metrics.runsFinished }
-        log?.mark()
-        let measurement = try await publishAndWait(messages, store: store, alreadyFinished: 0, finished: finished) {
-            try await bus.publish($0)
-        }
+        let measurement = try await publishAndWait(
+            messages, store: store, alreadyFinished: 0, finished: finished, log: log
+        ) { try await bus.publish($0) }
         task.cancel()
         await task.value
         return measurement
@@ -202,13 +201,16 @@ public struct PipelineBench: Sendable {
     static func publishAndWait(
         _ messages: [BusMessage], store: any RunStore, alreadyFinished: Int,
         check: @Sendable () throws -> Void = {}, finished finishedNow: (@Sendable () async throws -> Int)? = nil,
-        workersCPU: (@Sendable () -> Double)? = nil, publish: ([BusMessage]) async throws -> Void
+        workersCPU: (@Sendable () -> Double)? = nil, log: SQLiteStatementLog? = nil,
+        publish: ([BusMessage]) async throws -> Void
     ) async throws -> Measurement {
         let finishedNow = finishedNow ?? { try await finishedRuns(store) }
         let clock = ContinuousClock()
         let start = clock.now
         let cpuStart = ProcessCPU.seconds()
         let workersStart = workersCPU?()
+        // (What the log replays is timed over the same statements as the counts: from here to their end below.)
+        log?.mark()
         let sqliteStart = SQLiteDatabase.counts
         let aheadStart = RunSpeculation.counts
         let published = Date().timeIntervalSince1970
@@ -236,10 +238,12 @@ public struct PipelineBench: Sendable {
             }
         }
         let ahead = RunSpeculation.counts
+        let sqlite = SQLiteDatabase.counts - sqliteStart
+        log?.stop()
         return Measurement(
             published: published, elapsed: clock.now - start, cpu: ProcessCPU.seconds() - cpuStart,
             workersCPU: workersStart.flatMap { start in workersCPU.map { $0() - start } },
-            sqlite: SQLiteDatabase.counts - sqliteStart,
+            sqlite: sqlite,
             decidedAhead: (
                 ahead.applied - aheadStart.applied, ahead.stale - aheadStart.stale, ahead.newRuns - aheadStart.newRuns
             ))

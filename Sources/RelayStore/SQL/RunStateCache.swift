@@ -47,8 +47,9 @@ final class RunStateCache: Sendable {
         /// The last entry version given out.
         var lastVersion: UInt64 = 0
         /// Workflow versions (their hashes) the file has, committed: a run of one of them need not insert its row
-        /// again (`View.hasWorkflowVersion`). Rows of `workflow_versions` are never deleted; still forgotten with the
-        /// entries when another connection has committed.
+        /// again (`View.hasWorkflowVersion`). True because no code deletes rows of `workflow_versions` (a delete on
+        /// this connection would not change its data version: whatever prunes them one day must empty this set);
+        /// forgotten with the entries when another connection has committed.
         var workflowVersions: Set<String> = []
     }
 
@@ -161,7 +162,10 @@ final class RunStateCache: Sendable {
         /// Empties the connection's cache at once (a decision found the cache untrue: not expected; the next ones
         /// then read the file).
         func discardAll() {
-            cache.state.withLock { $0.entries = OldestFirstStore(capacity: cache.byteCapacity) }
+            cache.state.withLock { state in
+                state.entries = OldestFirstStore(capacity: cache.byteCapacity)
+                state.workflowVersions = []
+            }
             invalidate()
         }
 
@@ -212,9 +216,9 @@ final class RunStateCache: Sendable {
         /// Workflow versions this transaction has recorded or found in the file: the cache's once it commits.
         private var workflowVersions: Set<String> = []
 
-        /// Whether the file has the workflow version `hash`, committed before this transaction (nil: not known).
+        /// Whether the file has the workflow version `hash`: committed before this transaction, or written by it.
         func hasWorkflowVersion(_ hash: String) -> Bool {
-            cache.state.withLock { $0.workflowVersions.contains(hash) }
+            workflowVersions.contains(hash) || cache.state.withLock { $0.workflowVersions.contains(hash) }
         }
 
         /// The transaction has written the workflow version `hash`, or found it written.

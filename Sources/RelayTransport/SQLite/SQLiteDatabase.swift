@@ -386,7 +386,7 @@ public struct SQLiteConnection {
 /// Statements are reset after each use (`SQLiteConnection.query`); SQLite re-prepares one by itself when the
 /// schema changes.
 final class SQLiteStatementCache: @unchecked Sendable {
-    // @unchecked Sendable: used only on the database's serial queue, like the connection handle it belongs to.
+    // @unchecked Sendable: used only while holding its database's lock, like the connection handle it belongs to.
     private var statements: [String: OpaquePointer] = [:]
     let capacity = 256
     /// Where the connection's statements are recorded, if anywhere (`SQLiteDatabase.record(into:)`).

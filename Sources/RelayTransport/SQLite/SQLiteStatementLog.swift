@@ -33,6 +33,8 @@ public final class SQLiteStatementLog: Sendable {
         var entries: [Entry] = []
         /// Where `mark` was called last (nil: never): `replay` times what follows.
         var mark: Int?
+        /// Nothing more is recorded (`stop`).
+        var stopped = false
     }
 
     private let log = Mutex(Log())
@@ -41,6 +43,7 @@ public final class SQLiteStatementLog: Sendable {
 
     func append(_ kind: Kind, _ sql: String, _ values: [SQLiteConnection.Value]) {
         log.withLock { log in
+            guard !log.stopped else { return }
             let text: Int
             if let known = log.indexOfText[sql] {
                 text = known
@@ -55,6 +58,9 @@ public final class SQLiteStatementLog: Sendable {
 
     /// From here on, what `replay` times (what comes before sets the file up: its schema, its first rows).
     public func mark() { log.withLock { $0.mark = $0.entries.count } }
+
+    /// Records nothing more (a transaction under way is replayed as far as it was recorded).
+    public func stop() { log.withLock { $0.stopped = true } }
 
     /// The texts of the statements recorded since the mark, in order (BEGIN and COMMIT not included, as in
     /// `SQLiteCounts.statements`).
@@ -82,7 +88,8 @@ public final class SQLiteStatementLog: Sendable {
     public func replay(into path: String) throws -> Replayed {
         let (texts, entries, mark) = log.withLock { ($0.texts, $0.entries, $0.mark ?? 0) }
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        let handle = try SQLiteDatabase.open(path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        let handle = try SQLiteDatabase.open(
+            path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
         defer { sqlite3_close_v2(handle) }
         let statements = SQLiteStatementCache()
         defer { statements.finalizeAll() }
