@@ -109,13 +109,13 @@ public final class SQLiteStatementLog: Sendable {
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes), alignment: 8)
         defer { block.deallocate() }
         var used = 0
-        func copied<C: Collection<UInt8>>(_ source: C) -> Bound {
+        func copied<C: Collection<UInt8>>(_ source: C, text: Bool) -> Bound {
             let start = used
             for byte in source {
                 block[used] = byte
                 used += 1
             }
-            return .bytes(UnsafeRawBufferPointer(rebasing: block[start..<used]), text: true)
+            return .bytes(UnsafeRawBufferPointer(rebasing: block[start..<used]), text: text)
         }
         let bound: [[Bound]] = entries.map { entry in
             entry.values.map { value in
@@ -123,9 +123,8 @@ public final class SQLiteStatementLog: Sendable {
                 case .null: .null
                 case .int(let int): .int(int)
                 case .double(let double): .double(double)
-                case .text(let text): copied(text.utf8)
-                case .blob(let blob):
-                    if case .bytes(let pointer, _) = copied(blob) { .bytes(pointer, text: false) } else { .null }
+                case .text(let text): copied(text.utf8, text: true)
+                case .blob(let blob): copied(blob, text: false)
                 }
             }
         }
