@@ -330,7 +330,17 @@ public struct SQLiteConnection {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
         }
-        Self.bind(values, to: statement)
+        for (index, value) in values.enumerated() {
+            let position = Int32(index + 1)
+            switch value {
+            case .null: sqlite3_bind_null(statement, position)
+            case .int(let v): sqlite3_bind_int64(statement, position, v)
+            case .double(let v): sqlite3_bind_double(statement, position, v)
+            case .text(let v): relay_sqlite3_bind_text(statement, position, v, -1)
+            case .blob(let v):
+                v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
+            }
+        }
         var rows: [[Value]] = []
         while true {
             let step = sqlite3_step(statement)
@@ -359,21 +369,6 @@ public struct SQLiteConnection {
             rows.append(row)
         }
         return rows
-    }
-
-    /// Binds `values` to a statement's parameters, in order (texts and blobs copied by SQLite).
-    static func bind(_ values: [Value], to statement: OpaquePointer) {
-        for (index, value) in values.enumerated() {
-            let position = Int32(index + 1)
-            switch value {
-            case .null: sqlite3_bind_null(statement, position)
-            case .int(let v): sqlite3_bind_int64(statement, position, v)
-            case .double(let v): sqlite3_bind_double(statement, position, v)
-            case .text(let v): relay_sqlite3_bind_text(statement, position, v, -1)
-            case .blob(let v):
-                v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
-            }
-        }
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
