@@ -12,7 +12,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${SWIFT_IMAGE} AS build
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends librdkafka-dev libsqlite3-dev pkg-config \
+    && apt-get -q install -y --no-install-recommends librdkafka-dev libsqlite3-dev pkg-config libtcmalloc-minimal4 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 # Dependencies first, so that a source change does not fetch them again. Package.resolved is not in git; when the
@@ -35,11 +35,13 @@ RUN bin="$(swift build -c release --show-bin-path)" \
 
 # ---- runtime -------------------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE}
-# librdkafka1 and libsqlite3-0: the C libraries Relay wraps; libcurl4: FoundationNetworking (external plugins'
+# librdkafka1 and libsqlite3-0: the C libraries Relay wraps; libtcmalloc-minimal4: relay's malloc (Package.swift);
+# libcurl4: FoundationNetworking (external plugins'
 # HTTP runner); ca-certificates for TLS to brokers (security.protocol=ssl) and plugins; tzdata for TimeZone.
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends librdkafka1 libsqlite3-0 libcurl4 ca-certificates tzdata \
+    && apt-get -q install -y --no-install-recommends librdkafka1 libsqlite3-0 libtcmalloc-minimal4 libcurl4 ca-certificates \
+        tzdata \
     && rm -rf /var/lib/apt/lists/*
 # A non-root user. Its ids are those of the usual first user of a Linux machine, so that a bind-mounted project
 # directory is writable; docker-compose.yml runs the services as RELAY_UID:RELAY_GID (`user:`), which may differ.

@@ -160,7 +160,18 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
-        .executableTarget(name: "relay", dependencies: ["RelayCLI"]),
+        // The relay executable's malloc is tcmalloc's (gperftools' minimal build, Debian's libtcmalloc-minimal4): a
+        // burst of runs allocates and frees on many threads, and glibc's allocator cost 7-10 % more CPU per step
+        // (docs/benchmarks.md, issue #17's thirteenth round). Linked by its file name (the package has no
+        // unversioned .so), kept though relay calls none of its symbols (malloc binds to the first library that
+        // defines it: tcmalloc comes before libc). `relay version` says which allocator a binary has.
+        .executableTarget(
+            name: "relay", dependencies: ["RelayCLI"],
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-Xlinker", "--no-as-needed", "-Xlinker", "-l:libtcmalloc_minimal.so.4"],
+                    .when(platforms: [.linux]))
+            ]),
         .executableTarget(
             name: "RelayPluginBase64", dependencies: ["RelayPlugins", "RelaySDK"],
             path: "Sources/NativePluginMains/base64"),

@@ -34,9 +34,11 @@ public enum Calibration {
     public static func line() -> String {
         #if DEBUG
             // Unoptimised, the loop takes minutes and says nothing about a release build's figures.
-            return "calibration_ms=none (a debug build: figures not comparable)"
+            return
+                "calibration_ms=none (a debug build: figures not comparable) allocator=\(ProcessAllocator.description)"
         #else
             return String(format: "calibration_ms=%.1f (a fixed CPU-bound loop)", milliseconds())
+                + " allocator=\(ProcessAllocator.description)"
         #endif
     }
 }

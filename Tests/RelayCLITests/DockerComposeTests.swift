@@ -255,6 +255,18 @@ struct DockerComposeTests {
             #expect(installed.contains(package), "the build stage does not install \(package)")
         }
     }
+
+    /// relay links tcmalloc by its file name (Package.swift): the image must have it where relay is linked and
+    /// where it runs, or the build fails (and the runtime image's relay would not start).
+    @Test func bothStagesInstallTheAllocatorRelayLinks() throws {
+        #expect(try Self.manifest().contains("-l:libtcmalloc_minimal.so.4"))
+        let stages = try Self.dockerfile().components(separatedBy: "\nFROM ")
+        try #require(stages.count == 3, "an ARG prelude, a build stage and a runtime stage")
+        for stage in stages.dropFirst() {
+            let installed = Set(stage.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+            #expect(installed.contains("libtcmalloc-minimal4"), "\(stage.prefix(40))")
+        }
+    }
 }
 
 /// A docker-compose executable.
