@@ -22,6 +22,17 @@ import Testing
             """)
         #expect(workflow.steps.map(\.needs) == [nil, ["a"], ["a"], ["b", "c"], nil, []])
         #expect(workflow.steps.indices.map { workflow.needs(at: $0) } == [[], ["a"], ["a"], ["b", "c"], ["d"], []])
+        // needsHaveEnded (the dispatcher's readiness check, without the list) agrees with needs(at:) for every
+        // step and every set of ended steps.
+        let ids = workflow.steps.map(\.id)
+        for mask in 0..<(1 << ids.count) {
+            let ended = Set(ids.indices.filter { mask & (1 << $0) != 0 }.map { ids[$0] })
+            for index in ids.indices {
+                #expect(
+                    workflow.needsHaveEnded(at: index, ended.contains)
+                        == workflow.needs(at: index).allSatisfy(ended.contains), "\(ids[index]) after \(ended)")
+            }
+        }
         #expect(workflow.cycle() == nil)
         #expect(workflow.ancestors()["d"] == ["a", "b", "c"])
         #expect(workflow.ancestors()["e"] == ["a", "b", "c", "d"])

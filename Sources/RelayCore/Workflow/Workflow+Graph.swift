@@ -9,6 +9,13 @@ extension Workflow {
         return index > 0 ? [steps[index - 1].id] : []
     }
 
+    /// Whether every step the step at `index` needs has `ended` (as `needs(at:)` lists them), without making that
+    /// list.
+    public func needsHaveEnded(at index: Int, _ ended: (String) -> Bool) -> Bool {
+        if let needs = steps[index].needs { return needs.allSatisfy(ended) }
+        return index == 0 || ended(steps[index - 1].id)
+    }
+
     /// Each step's needs, by step id.
     public var graph: [String: [String]] {
         var graph: [String: [String]] = [:]

@@ -37,7 +37,9 @@ public struct PluginCatalog: Sendable {
         /// What masks the secrets of `connection` (this plugin's connection schema says which fields are secret).
         /// Trigger and task events are masked with it by the trigger host, as each is published.
         public func secretMasker(for connection: JSONValue) -> SecretMasker {
-            SecretMasker(schema: schemas["connection"] ?? [:], connection: connection)
+            // (A step without a connection, or with an empty one, has no secret: its schema is not walked.)
+            if connection.isNull || connection.objectValue?.isEmpty == true { return SecretMasker(secrets: []) }
+            return SecretMasker(schema: schemas["connection"] ?? [:], connection: connection)
         }
     }
 

@@ -702,9 +702,12 @@ public final class Dispatcher: Sendable {
         var decided = true
         while decided {
             decided = false
-            for (index, step) in workflow.steps.enumerated() where latest[step.id] == nil {
+            // (Steps read in place until one is ready: a copy of a step is a retain of each of its fields, and most
+            // steps of a pass have an attempt already or wait for one.)
+            for index in workflow.steps.indices where latest[workflow.steps[index].id] == nil {
+                guard workflow.needsHaveEnded(at: index, { latest[$0]?.status.isFinished == true }) else { continue }
+                let step = workflow.steps[index]
                 let needs = workflow.needs(at: index)
-                guard needs.allSatisfy({ latest[$0]?.status.isFinished == true }) else { continue }
                 let record: StepAttemptRecord
                 if !needs.isEmpty, needs.allSatisfy({ latest[$0]?.status == .skipped }),
                     let filter = needs.lazy.compactMap({ Self.stoppingFilter(latest[$0], workflow: workflow) }).first

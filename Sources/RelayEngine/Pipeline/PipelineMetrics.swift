@@ -32,6 +32,15 @@ public final class PipelineMetrics: Sendable {
     /// worker's CPU. As many as the registry has series.
     private let handles = Mutex<(counters: [String: CoreMetrics.Counter], timers: [String: CoreMetrics.Timer])>(
         ([:], [:]))
+    /// A job's two series by what names them, found with one look-up (no key string made per job). As many as
+    /// `handles` has jobs' series, or fewer.
+    private let jobSeries = Mutex<[JobSeriesKey: (jobs: CoreMetrics.Counter, duration: CoreMetrics.Timer)]>([:])
+    private struct JobSeriesKey: Hashable {
+        var workflow: String
+        var plugin: String
+        var action: String
+        var succeeded: Bool
+    }
 
     /// Prometheus names of Relay's metrics.
     public enum Name {
@@ -108,11 +117,20 @@ public final class PipelineMetrics: Sendable {
     /// A worker finished a job: its result's status and, from the worker's clock, how long it ran.
     public func jobFinished(workflow: String, plugin: String, action: String, succeeded: Bool, seconds: Double?) {
         jobsInFlight.decrement()
-        let status = succeeded ? "succeeded" : "failed"
-        counter(Name.jobs, [("workflow", workflow), ("plugin", plugin), ("status", status)]).increment()
-        if let seconds {
-            timer(Name.stepDuration, [("plugin", plugin), ("action", action)]).recordSeconds(max(0, seconds))
-        }
+        let key = JobSeriesKey(workflow: workflow, plugin: plugin, action: action, succeeded: succeeded)
+        let series =
+            jobSeries.withLock { $0[key] }
+            ?? {
+                let status = succeeded ? "succeeded" : "failed"
+                let series = (
+                    jobs: counter(Name.jobs, [("workflow", workflow), ("plugin", plugin), ("status", status)]),
+                    duration: timer(Name.stepDuration, [("plugin", plugin), ("action", action)])
+                )
+                jobSeries.withLock { $0[key] = series }
+                return series
+            }()
+        series.jobs.increment()
+        if let seconds { series.duration.recordSeconds(max(0, seconds)) }
     }
 
     /// A trigger event published; `workflow`: the workflows bound to its instance (comma-separated), or "".
