@@ -108,6 +108,38 @@ import Testing
         }
     }
 
+    /// One transaction acknowledging deliveries of two subscriptions, interleaved and out of order: each
+    /// subscription's prefix and the acknowledgements beyond it are its own.
+    @Test func oneTransactionAcknowledgesTwoSubscriptionsEachByItsOwnPrefix() async throws {
+        try await withBus { bus, path in
+            try await bus.publish(messages(["1", "2", "3"]) + messages(["a", "b", "c"], topic: "u"))
+            let t = try await bus.subscribe(topic: "t", group: "g")
+            let u = try await bus.subscribe(topic: "u", group: "h")
+            let fromT = try await t.nextBatch(maximum: 3)
+            let fromU = try await u.nextBatch(maximum: 3)
+            #expect(fromT.count == 3 && fromU.count == 3)
+            // t: 2 then 1 (the prefix passes both); u: a, and c beyond the prefix (b still running).
+            try await bus.publish([], acknowledging: [fromT[1], fromU[0], fromT[0], fromU[2]])
+
+            let again = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .milliseconds(20))
+            let t2 = try await again.subscribe(topic: "t", group: "g")
+            let u2 = try await again.subscribe(topic: "u", group: "h")
+            #expect(text(try await t2.next()) == "3")
+            let b = try #require(try await u2.next())
+            #expect(text(b) == "b", "a and c were acknowledged")
+            try await u2.acknowledge(b)
+            try await again.publish(messages(["d"], topic: "u"))
+            let d = try #require(try await u2.next())
+            #expect(text(d) == "d", "c was acknowledged before")
+            try await u2.acknowledge(d)
+            let left = try await again.database.read { db in
+                try db.query("SELECT COUNT(*) FROM bus_acks").first?.first?.int ?? -1
+            }
+            #expect(left == 0, "the prefix passed c: its record is gone")
+            for subscription in [t, u, t2, u2] { await subscription.close() }
+        }
+    }
+
     func text(_ delivery: Delivery?) -> String? { delivery.map { String(decoding: $0.message.value, as: UTF8.self) } }
 
     /// What this process publishes reaches its own subscriptions without a read of the table, once they have read

@@ -6,7 +6,11 @@ import RelayTransport
 /// nothing is left): no task is started per commit.
 actor ResultCommitter {
     private let sink: MessageSink
-    private var pending: [(SinkMessage, Delivery, CheckedContinuation<Void, any Error>)] = []
+    /// The results waiting for the next commit, their jobs' deliveries and their callers, in the same order (three
+    /// arrays handed to the commit as they are, not one of tuples taken apart element by element).
+    private var pending: [SinkMessage] = []
+    private var pendingDeliveries: [Delivery] = []
+    private var waiting: [CheckedContinuation<Void, any Error>] = []
     private var committing = false
 
     init(sink: MessageSink) { self.sink = sink }
@@ -14,7 +18,11 @@ actor ResultCommitter {
     /// Returns once the result is committed and the job acknowledged.
     func commit(_ result: SinkMessage, acknowledging delivery: Delivery) async throws {
         if committing {
-            try await withCheckedThrowingContinuation { pending.append((result, delivery, $0)) }
+            try await withCheckedThrowingContinuation {
+                pending.append(result)
+                pendingDeliveries.append(delivery)
+                waiting.append($0)
+            }
             return
         }
         committing = true
@@ -32,13 +40,13 @@ actor ResultCommitter {
     /// Commits what is pending, batch after batch, until nothing is.
     private func drain() async {
         while !pending.isEmpty {
-            let batch = pending
-            pending = []
+            let (results, deliveries, callers) = (pending, pendingDeliveries, waiting)
+            (pending, pendingDeliveries, waiting) = ([], [], [])
             do {
-                try await sink.commit(batch.map(\.0), batch.map(\.1))
-                for item in batch { item.2.resume() }
+                try await sink.commit(results, deliveries)
+                for caller in callers { caller.resume() }
             } catch {
-                for item in batch { item.2.resume(throwing: error) }
+                for caller in callers { caller.resume(throwing: error) }
             }
         }
     }

@@ -64,7 +64,7 @@ public final class EmbeddedBus: Transport, Sendable {
         _ body: @escaping @Sendable (SQLiteConnection) throws -> (T, [BusMessage]),
         afterCommit: (@Sendable () -> Void)? = nil
     ) async throws -> T {
-        let trackers = deliveries.map { ($0, trackerFor($0)) }
+        let acknowledged = acknowledgements(of: deliveries)
         let handOff = self.handOff
         let signal = self.signal
         return try await database.transaction(
@@ -76,32 +76,30 @@ public final class EmbeddedBus: Transport, Sendable {
                 let inserted = try EmbeddedBus.insert(messages, into: db)
                 // Each subscription's prefix moves once per transaction, to where the last of its acknowledgements
                 // took it (a batch of a hundred in order is one offset written, not a hundred).
-                var prefixes: [Subscribed: (committed: Int64, releasesRecorded: Bool)] = [:]
-                for (delivery, tracker) in trackers {
-                    guard let ack = tracker?.acknowledge(delivery.offset) else { continue }
-                    let subscribed = Subscribed(group: delivery.group, topic: delivery.message.topic)
-                    if ack.beyondPrefix {
-                        try db.query(
-                            "INSERT OR IGNORE INTO bus_acks (grp, topic, offset) VALUES (?, ?, ?)",
-                            [.text(subscribed.group), .text(subscribed.topic), .int(delivery.offset)])
+                for subscription in acknowledged {
+                    var committed: Int64?
+                    var releasesRecorded = false
+                    for offset in subscription.offsets {
+                        guard let ack = subscription.tracker.acknowledge(offset) else { continue }
+                        if ack.beyondPrefix {
+                            try db.query(
+                                "INSERT OR IGNORE INTO bus_acks (grp, topic, offset) VALUES (?, ?, ?)",
+                                [.text(subscription.group), .text(subscription.topic), .int(offset)])
+                        }
+                        if let moved = ack.committed {
+                            committed = max(committed ?? moved, moved)
+                            releasesRecorded = releasesRecorded || ack.releasesRecorded
+                        }
                     }
-                    if let committed = ack.committed {
-                        let before = prefixes[subscribed]
-                        prefixes[subscribed] = (
-                            max(before?.committed ?? committed, committed),
-                            (before?.releasesRecorded ?? false) || ack.releasesRecorded
-                        )
-                    }
-                }
-                for (subscribed, prefix) in prefixes {
+                    guard let committed else { continue }
                     try EmbeddedBus.commit(
-                        group: subscribed.group, topic: subscribed.topic, offset: prefix.committed, in: db)
+                        group: subscription.group, topic: subscription.topic, offset: committed, in: db)
                     // Only when some recorded acknowledgement is now inside the prefix: in-order consumption
                     // writes nothing to bus_acks.
-                    if prefix.releasesRecorded {
+                    if releasesRecorded {
                         try db.query(
                             "DELETE FROM bus_acks WHERE grp = ? AND topic = ? AND offset <= ?",
-                            [.text(subscribed.group), .text(subscribed.topic), .int(prefix.committed)])
+                            [.text(subscription.group), .text(subscription.topic), .int(committed)])
                     }
                 }
                 return Committed(value: value, dataVersion: dataVersion, inserted: inserted)
@@ -115,10 +113,35 @@ public final class EmbeddedBus: Transport, Sendable {
         ).value
     }
 
-    /// A consumer group's subscription of a topic.
-    struct Subscribed: Hashable {
+    /// The acknowledgements of one subscription (a group's of a topic) in a transaction: its tracker, and the
+    /// offsets in the order they were given.
+    struct Acknowledged {
+        var tracker: AckTracker
         var group: String
         var topic: String
+        var offsets: [Int64]
+    }
+
+    /// `deliveries`' offsets by subscription, each subscription's tracker looked up once (a batch's deliveries are
+    /// mostly of one or two subscriptions); those of a subscription no longer tracked are left out (a closed one's).
+    private func acknowledgements(of deliveries: [Delivery]) -> [Acknowledged] {
+        var acknowledged: [Acknowledged] = []
+        var untracked: [(group: String, topic: String)] = []
+        for delivery in deliveries {
+            let group = delivery.group
+            let topic = delivery.message.topic
+            if let index = acknowledged.lastIndex(where: { $0.group == group && $0.topic == topic }) {
+                acknowledged[index].offsets.append(delivery.offset)
+            } else if !untracked.contains(where: { $0.group == group && $0.topic == topic }) {
+                if let tracker = trackerFor(delivery) {
+                    acknowledged.append(
+                        Acknowledged(tracker: tracker, group: group, topic: topic, offsets: [delivery.offset]))
+                } else {
+                    untracked.append((group, topic))
+                }
+            }
+        }
+        return acknowledged
     }
 
     /// What a transaction of the bus committed.
@@ -318,7 +341,7 @@ final class AckTracker: Sendable {
             let beyond = state.acknowledged.contains(offset)
             if beyond { state.recorded.insert(offset) }
             var releases = false
-            if moved {
+            if moved, !state.recorded.isEmpty {
                 let passed = state.recorded.filter { $0 <= state.committed }
                 releases = !passed.isEmpty
                 state.recorded.subtract(passed)
