@@ -215,6 +215,10 @@ public protocol RunStoreTransaction {
     /// The run's trigger event and the latest attempt of each step, as templates see them.
     func scope(runID: String) throws -> Template.Scope
 
+    /// The output of the latest attempt of `stepID`, as `scope(runID:)` has it in `steps[stepID].output` (null: the
+    /// attempt has none), without the rest of the scope; nil when the step has no attempt.
+    func latestOutput(runID: String, stepID: String) throws -> JSONValue?
+
     // MARK: Items of `for_each` steps
     //
     // A `for_each` step has one attempt among the steps (running until every item has ended, then finished with

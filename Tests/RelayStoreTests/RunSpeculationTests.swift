@@ -1,3 +1,4 @@
+import BigInt
 import Foundation
 import RelayCore
 import RelayTransport
@@ -69,6 +70,51 @@ import Testing
             ).map { "\($0)" }
                 + db.query("SELECT id, status, error, output FROM runs").map { "\($0)" }
                 + db.query("SELECT job_id, seconds, error, due_at FROM job_deadlines").map { "\($0)" }
+        }
+    }
+
+    /// A finished attempt keeps its output as the value it was written from (a speculation's and a transaction's
+    /// rows alike), not parsed back from its JSON text: that value must be what a later read of the text gives, to
+    /// the digit and the key order, for any output (integers and floats kept apart, big integers, escapes).
+    @Sendable static func text(_ value: JSONValue?) -> String {
+        value.map { JSONWriter.compact.string($0) } ?? "nil"
+    }
+
+    @Test func anOutputKeptAsAValueIsWhatReadingItsTextGives() async throws {
+        let outputs: [JSONValue] = [
+            ["i": 1, "f": 1.0, "tenth": 0.1, "big": 1e300, "small": -2.5e-308, "z": 0, "neg": -7],
+            ["huge": JSONValue.integer(BigInt(3) << 100), "max": .int(Int.max)],
+            ["b": ["z": true, "a": nil, "m": [1, "two", ["x": "é\u{0}\n\"\\ 😀"]]], "a": ""],
+            "just text", 42, [],
+        ]
+        for (index, output) in outputs.enumerated() {
+            try await Self.withTwoStores { store, _ in
+                // Decided ahead (the run is in the connection's cache), then applied.
+                let speculation = try #require(store.speculation(runID: "run-1"))
+                try speculation.finishStep(jobID: "run-1/c/1", result: .success(output), startedAt: 1, finishedAt: 2)
+                #expect(
+                    Self.text(try speculation.scope(runID: "run-1").steps["c"]?["output"]) == Self.text(output),
+                    "\(index)")
+                #expect(Self.text(try speculation.latestOutput(runID: "run-1", stepID: "c")) == Self.text(output))
+                let applied = try await store.transaction(acknowledging: []) { tx in
+                    ((try tx.apply(speculation), Self.text(try tx.latestOutput(runID: "run-1", stepID: "c"))), [])
+                }
+                #expect(applied.0)
+                #expect(applied.1 == Self.text(output))
+                // Read back from the file by another connection's store, which keeps nothing of the run.
+                let path = try #require(store.database as? SQLiteDatabase).path
+                let fresh = try SQLRunStore(bus: EmbeddedBus(database: SQLiteDatabase(path: path)))
+                let read = try await fresh.transaction(acknowledging: []) { tx in
+                    (
+                        [
+                            Self.text(try tx.scope(runID: "run-1").steps["c"]?["output"]),
+                            Self.text(try tx.latestOutput(runID: "run-1", stepID: "c")),
+                            Self.text(try tx.latestOutput(runID: "run-1", stepID: "nope")),
+                        ], []
+                    )
+                }
+                #expect(read == [Self.text(output), Self.text(output), "nil"], "\(index)")
+            }
         }
     }
 

@@ -112,15 +112,17 @@ extension Dispatcher {
     /// output, as a step skipped by its `when` does: an `output` that lists every step, as the body of an imported
     /// InsightConnect loop does, renders for the item that left the loop too.
     func runOutput(runID: String, workflow: Workflow, in tx: any RunStoreTransaction) throws -> JSONValue {
+        guard let template = workflow.output else {
+            // The last step's output (null when it has none, or was not reached), read alone.
+            guard let last = workflow.steps.last else { return .null }
+            return try tx.latestOutput(runID: runID, stepID: last.id) ?? .null
+        }
         var scope = try self.scope(runID: runID, workflow: workflow, in: tx)
         for step in workflow.steps where scope.steps[step.id] == nil {
             scope.steps[step.id] = [
                 "status": .string(StepStatus.skipped.rawValue), "success": false, "output": nil,
                 "error": "not reached: the run ended before it",
             ]
-        }
-        guard let template = workflow.output else {
-            return workflow.steps.last.flatMap { scope.steps[$0.id]?["output"] } ?? .null
         }
         let output = try Template.render(template, scope: scope)
         if let problem = output.payloadProblem(at: "output") { throw TemplateError(message: problem) }

@@ -149,12 +149,17 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         return Template.Scope(trigger: trigger, steps: RunStepRows.scopeSteps(RunStepRows.ordered(rows)))
     }
 
+    public func latestOutput(runID: String, stepID: String) throws -> JSONValue? {
+        try ownRun(runID, "read the scope")
+        return RunStepRows.latestOutput(RunStepRows.ordered(rows), stepID: stepID)
+    }
+
     public func finishStep(jobID: String, result: StepEvent, startedAt: Double?, finishedAt: Double?) throws {
         guard let index = rows.lastIndex(where: { $0.jobID == jobID }) else {
             throw unanswerable("record the result of an attempt that is not the run's")
         }
         let output = result.output.map { JSONWriter.compact.string($0) }
-        rows[index].finish(status: StepStatus(result.status), output: output, error: result.error)
+        rows[index].finish(status: StepStatus(result.status), output: output, value: result.output, error: result.error)
         writes.append(
             .finishStep(jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt))
     }

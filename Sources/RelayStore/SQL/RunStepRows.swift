@@ -53,12 +53,13 @@ final class RunStepRows: @unchecked Sendable {
             self.deadlineInRow = deadlineInRow
         }
 
-        /// The attempt has finished: its status, output (as stored, to parse again) and error.
-        mutating func finish(status: StepStatus, output: String?, error: String?) {
+        /// The attempt has finished: its status, output as stored and as the value it was written from (which
+        /// reading it back would give: JSON text round-trips exactly, `JSONValue`), and error.
+        mutating func finish(status: StepStatus, output: String?, value: JSONValue?, error: String?) {
             self.status = status
             self.output = output
-            outputValue = nil
-            outputParsed = false
+            outputValue = output == nil ? nil : value
+            outputParsed = true
             self.error = error
         }
     }
@@ -107,6 +108,14 @@ final class RunStepRows: @unchecked Sendable {
         var latest: [String: StepAttemptRecord] = [:]
         for row in rows { latest[row.stepID] = row.record(runID: runID) }
         return latest
+    }
+
+    /// The output of the latest attempt of `stepID` among a run's attempts (`ordered`), as `scopeSteps` has it
+    /// (nil: no attempt; null: none), parsed here when it is not yet.
+    static func latestOutput(_ rows: [Row], stepID: String) -> JSONValue? {
+        guard let row = rows.last(where: { $0.stepID == stepID }) else { return nil }
+        let output = row.outputParsed ? row.outputValue : row.output.flatMap { try? JSONParser.parse($0) }
+        return output ?? .null
     }
 
     /// The steps of a run's scope (`Template.Scope.steps`) from its attempts (`ordered`, their outputs parsed).
@@ -162,9 +171,9 @@ final class RunStepRows: @unchecked Sendable {
     func holds(jobID: String) -> Bool { position(of: jobID) != nil }
 
     /// The attempt with this job id has finished (when its run's rows are kept; `holds` says).
-    func finished(jobID: String, status: StepStatus, output: String?, error: String?) {
+    func finished(jobID: String, status: StepStatus, output: String?, value: JSONValue?, error: String?) {
         guard let (run, index) = position(of: jobID) else { return }
-        runs.values[run][index].finish(status: status, output: output, error: error)
+        runs.values[run][index].finish(status: status, output: output, value: value, error: error)
     }
 
     /// A run whose rows are not kept was written to: the connection's cache forgets it.

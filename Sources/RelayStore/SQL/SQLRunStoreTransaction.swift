@@ -256,7 +256,9 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 let runID = try db.query("SELECT run_id FROM steps WHERE job_id = ?", [.text(jobID)]).first?[0].text
                 if let runID { stepRows.changed(runID) }
             }
-            stepRows.finished(jobID: jobID, status: StepStatus(result.status), output: output, error: result.error)
+            stepRows.finished(
+                jobID: jobID, status: StepStatus(result.status), output: output, value: result.output,
+                error: result.error)
         }
         // A result in time clears the job's deadline (in the row, above, or in `job_deadlines`: a retry's, an older
         // file's); one the deadline handled stays, to record a late result.
@@ -330,6 +332,10 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
         _ = try runRows(runID)
         stepRows.parseOutputs(of: runID)
         return Template.Scope(trigger: trigger ?? [:], steps: RunStepRows.scopeSteps(try runRows(runID)))
+    }
+
+    func latestOutput(runID: String, stepID: String) throws -> JSONValue? {
+        RunStepRows.latestOutput(try runRows(runID), stepID: stepID)
     }
 }
 
