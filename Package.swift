@@ -62,7 +62,10 @@ let package = Package(
         // plugin.spec.yaml: model, decoding, JSON schema generation, value validation, spec linting.
         .target(
             name: "RelaySpec",
-            dependencies: ["RelayCore", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "RelayCore", .product(name: "Yams", package: "Yams"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
         ),
         // What plugin authors program against.
         .target(

@@ -50,6 +50,28 @@ import Testing
         #expect(try problems(["note": "n"]) == ["input.urls: required property is missing"])
     }
 
+    /// Problems come in the code point order of the keys whatever order the object has them in, each with its own
+    /// path (a sibling's path is never left on the next one's).
+    @Test func problemsComeInKeyOrderWithTheirOwnPaths() throws {
+        let expected = [
+            "input.hosts[0].name: required property is missing",
+            "input.hosts[0].port: expected integer, found string",
+            "input.hosts[1].name: expected string, found boolean",
+            "input.mode: expected string, found integer",
+            "input.note: expected string, found integer",
+            "input.urls[0]: expected string, found integer",
+        ]
+        let unsorted: JSONValue = [
+            "urls": [1], "mode": 2, "hosts": [["port": "x"], ["name": true]], "note": 3,
+        ]
+        let sorted: JSONValue = [
+            "hosts": [["port": "x"], ["name": true]], "mode": 2, "note": 3, "urls": [1],
+        ]
+        let found = try problems(unsorted)
+        #expect(found == expected, "\(found)")
+        #expect(try problems(sorted) == expected)
+    }
+
     @Test func aRequiredInputMayNotBeNullOrEmpty() throws {
         #expect(try problems(["urls": [], "note": ""]) == ["input.note: required input is an empty string"])
         #expect(

@@ -1,3 +1,4 @@
+import OrderedCollections
 import RelayCore
 
 /// Validates JSON values against the JSON schemas generated from plugin specs, the way the InsightConnect runtime
@@ -39,7 +40,8 @@ public struct SchemaValidator: Sendable {
     /// Every problem found, in document order; empty when the value is valid.
     public func validate(_ value: JSONValue, at root: JSONPath = JSONPath(root: "input")) -> [ValidationProblem] {
         var problems: [ValidationProblem] = []
-        check(value, against: schema, path: root, depth: 0, into: &problems)
+        var path = root
+        check(value, against: schema, path: &path, depth: 0, into: &problems)
         if options.rejectEmptyRequired, case .object(let object) = value,
             let required = schema["required"]?.arrayValue
         {
@@ -59,7 +61,7 @@ public struct SchemaValidator: Sendable {
     // MARK: - Keywords
 
     private func check(
-        _ value: JSONValue, against schema: JSONValue, path: JSONPath, depth: Int,
+        _ value: JSONValue, against schema: JSONValue, path: inout JSONPath, depth: Int,
         into problems: inout [ValidationProblem]
     ) {
         guard problems.count < options.maximumProblems else { return }
@@ -81,7 +83,7 @@ public struct SchemaValidator: Sendable {
                         path: path, message: "the schema refers to \(reference), which it does not define"))
                 return
             }
-            check(value, against: target, path: path, depth: depth + 1, into: &problems)
+            check(value, against: target, path: &path, depth: depth + 1, into: &problems)
         }
         if let type = keywords["type"], !matches(value, type: type) {
             problems.append(
@@ -109,34 +111,40 @@ public struct SchemaValidator: Sendable {
                 }
             }
             if let properties = keywords["properties"]?.objectValue {
-                for key in object.keys.sorted(by: JSONWriter.codePointOrder) {
+                for key in Self.inCodePointOrder(object.keys) {
                     if let propertySchema = properties[key] {
-                        check(
-                            object[key]!, against: propertySchema, path: path.appending(key), depth: depth,
-                            into: &problems)
+                        path.components.append(.key(key))
+                        check(object[key]!, against: propertySchema, path: &path, depth: depth, into: &problems)
+                        path.components.removeLast()
                     }
                 }
             }
             if let additional = keywords["additionalProperties"], additional != .bool(true) {
                 let known = Set(keywords["properties"]?.objectValue?.keys.map { $0 } ?? [])
-                for key in object.keys.sorted(by: JSONWriter.codePointOrder) where !known.contains(key) {
-                    check(object[key]!, against: additional, path: path.appending(key), depth: depth, into: &problems)
+                for key in Self.inCodePointOrder(object.keys) where !known.contains(key) {
+                    path.components.append(.key(key))
+                    check(object[key]!, against: additional, path: &path, depth: depth, into: &problems)
+                    path.components.removeLast()
                 }
             }
         }
         if case .array(let items) = value, let itemSchema = keywords["items"] {
             if case .array(let tuple) = itemSchema {
                 for (index, item) in items.enumerated() where index < tuple.count {
-                    check(item, against: tuple[index], path: path.appending(index), depth: depth, into: &problems)
+                    path.components.append(.index(index))
+                    check(item, against: tuple[index], path: &path, depth: depth, into: &problems)
+                    path.components.removeLast()
                 }
             } else {
                 for (index, item) in items.enumerated() {
-                    check(item, against: itemSchema, path: path.appending(index), depth: depth, into: &problems)
+                    path.components.append(.index(index))
+                    check(item, against: itemSchema, path: &path, depth: depth, into: &problems)
+                    path.components.removeLast()
                 }
             }
         }
         if let all = keywords["allOf"]?.arrayValue {
-            for sub in all { check(value, against: sub, path: path, depth: depth + 1, into: &problems) }
+            for sub in all { check(value, against: sub, path: &path, depth: depth + 1, into: &problems) }
         }
         if let any = keywords["anyOf"]?.arrayValue, !any.isEmpty {
             let passing = any.filter { errors(value, $0, path, depth).isEmpty }
@@ -161,8 +169,18 @@ public struct SchemaValidator: Sendable {
     private func errors(_ value: JSONValue, _ schema: JSONValue, _ path: JSONPath, _ depth: Int) -> [ValidationProblem]
     {
         var problems: [ValidationProblem] = []
-        check(value, against: schema, path: path, depth: depth + 1, into: &problems)
+        var path = path
+        check(value, against: schema, path: &path, depth: depth + 1, into: &problems)
         return problems
+    }
+
+    /// An object's keys in Unicode code point order (the order problems are reported in): as they are when they are
+    /// in that order already (one key, or keys written sorted), without sorting them into a new array.
+    private static func inCodePointOrder(_ keys: OrderedSet<String>) -> [String] {
+        if keys.count < 2 || zip(keys, keys.dropFirst()).allSatisfy({ JSONWriter.codePointOrder($0, $1) }) {
+            return keys.elements
+        }
+        return keys.sorted(by: JSONWriter.codePointOrder)
     }
 
     /// Resolves a local reference (`#/definitions/name`, any `#/…` JSON pointer) in the root schema.
