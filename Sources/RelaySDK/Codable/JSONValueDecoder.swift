@@ -56,7 +56,34 @@ struct JSONValueDecoder: Decoder {
 
         func decodeNil(forKey key: Key) throws -> Bool { object[key.stringValue].map(\.isNull) ?? true }
 
-        func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T { try decodeValue(type, forKey: key) }
+
+        // The scalars most fields are, read directly when the value has their type (anything else, an error among
+        // them, goes the generic way: `decodeValue`'s conversions and messages).
+        func decode(_ type: String.Type, forKey key: Key) throws -> String {
+            if case .string(let text) = try value(key) { return text }
+            return try decodeValue(type, forKey: key)
+        }
+
+        func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+            if case .bool(let flag) = try value(key) { return flag }
+            return try decodeValue(type, forKey: key)
+        }
+
+        func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
+            if case .int(let number) = try value(key) { return number }
+            return try decodeValue(type, forKey: key)
+        }
+
+        func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+            switch try value(key) {
+            case .double(let number): return number
+            case .int(let number): return Double(number)
+            default: return try decodeValue(type, forKey: key)
+            }
+        }
+
+        private func decodeValue<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
             try JSONValueDecoder(value: try value(key), codingPath: codingPath + [key]).decodeValue(type)
         }
 

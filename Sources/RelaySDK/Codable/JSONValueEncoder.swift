@@ -68,17 +68,27 @@ final class JSONValueEncoder: Encoder {
         let encoder: JSONValueEncoder
         var codingPath: [any CodingKey] { encoder.codingPath }
 
-        func child(_ key: Key) -> JSONValueEncoder {
+        /// The slot of `key` (a key encoded again replaces its value, in its first place).
+        func slot(_ key: Key) -> Slot {
             let slot = Slot()
             if let index = encoder.slot.objectSlots?.firstIndex(where: { $0.0 == key.stringValue }) {
                 encoder.slot.objectSlots![index].1 = slot
             } else {
                 encoder.slot.objectSlots!.append((key.stringValue, slot))
             }
-            return JSONValueEncoder(codingPath: codingPath + [key], slot: slot)
+            return slot
         }
 
-        mutating func encodeNil(forKey key: Key) throws { child(key).slot.value = .null }
+        func child(_ key: Key) -> JSONValueEncoder { JSONValueEncoder(codingPath: codingPath + [key], slot: slot(key)) }
+
+        // The scalars most fields are go straight into their slot: the generic `encode` below would make an encoder
+        // and a coding path for each, and cast the value to find its type.
+        mutating func encode(_ value: String, forKey key: Key) throws { slot(key).value = .string(value) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { slot(key).value = .bool(value) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { slot(key).value = .int(value) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { slot(key).value = .double(value) }
+
+        mutating func encodeNil(forKey key: Key) throws { slot(key).value = .null }
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { try child(key).encodeValue(value) }
         mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
             // Absent optionals are left out, as JSONEncoder does.
