@@ -65,14 +65,21 @@ public struct JSONWriter: Sendable {
                 return
             }
             out.append(UInt8(ascii: "{"))
-            let keys = sortKeys ? object.keys.sorted(by: JSONWriter.codePointOrder) : Array(object.keys)
-            // (OrderedDictionary keeps insertion order.)
-            for (offset, key) in keys.enumerated() {
+            func member(_ offset: Int, _ key: String, _ value: JSONValue) {
                 if offset > 0 { out += itemSeparator.utf8 }
                 newline(level + 1, into: &out)
                 writeString(key, into: &out)
                 out += keySeparator.utf8
-                write(object[key]!, level: level + 1, into: &out)
+                write(value, level: level + 1, into: &out)
+            }
+            if sortKeys {
+                for (offset, key) in object.keys.sorted(by: JSONWriter.codePointOrder).enumerated() {
+                    member(offset, key, object[key]!)
+                }
+            } else {
+                // In the object's own order (OrderedDictionary keeps insertion order), each member as it is kept:
+                // no array of its keys made, no key looked up again.
+                for (offset, (key, value)) in object.enumerated() { member(offset, key, value) }
             }
             newline(level, into: &out)
             out.append(UInt8(ascii: "}"))
