@@ -125,8 +125,10 @@ extension RunStore {
 
 /// What the dispatcher reads and writes inside one `RunStore.transaction`.
 public protocol RunStoreTransaction {
-    /// Records a trigger event's id; false when it was recorded before (a redelivery: nothing to do).
-    func recordEvent(_ event: TriggerEvent) throws -> Bool
+    /// Records a trigger event's id; false when it was recorded before (a redelivery: nothing to do). `payload`:
+    /// the event as stored (`JSONWriter.compact` of `event.json`) when the caller has written it already, outside
+    /// the transaction (nil: written here).
+    func recordEvent(_ event: TriggerEvent, payload: String?) throws -> Bool
 
     /// Keeps a workflow version (nothing when it is kept already): what a run that started with it goes on with.
     func recordWorkflowVersion(_ version: StoredWorkflowVersion) throws
@@ -303,6 +305,9 @@ public protocol RunStoreTransaction {
 }
 
 extension RunStoreTransaction {
+    /// `recordEvent`, its payload written here.
+    public func recordEvent(_ event: TriggerEvent) throws -> Bool { try recordEvent(event, payload: nil) }
+
     public func apply(_ speculation: RunSpeculation) throws -> Bool { false }
     public func applyNewRun(_ speculation: RunSpeculation) throws -> Bool? { nil }
 

@@ -410,6 +410,8 @@ public final class Dispatcher: Sendable {
     /// decided ahead (`RunStore.newRunSpeculation(runID:)`) where that could be.
     struct ReadEvent: Sendable {
         var event: Result<TriggerEvent, PoisonMessage>
+        /// The event as the run store keeps it (`RunStoreTransaction.recordEvent`'s payload), written here.
+        var payload: String?
         /// By workflow version hash (which names the workflow, and so, with the event, the run): what starting the
         /// run decided, and the speculation to apply.
         var ahead: [String: (progress: [Progress], speculation: RunSpeculation)] = [:]
@@ -426,7 +428,7 @@ public final class Dispatcher: Sendable {
             return ReadEvent(
                 event: .failure(PoisonMessage(reason: "not an event: \(Self.describe(error, in: message.value))")))
         }
-        var read = ReadEvent(event: .success(event))
+        var read = ReadEvent(event: .success(event), payload: JSONWriter.compact.string(event.json))
         guard decideAhead else { return read }
         for version in Self.workflows(for: event, in: workflows) {
             let id = Self.runID(of: event, workflow: version.workflow.name)
@@ -440,7 +442,8 @@ public final class Dispatcher: Sendable {
     }
 
     func applyEvent(_ message: BusMessage, read: ReadEvent? = nil, in tx: any RunStoreTransaction) throws -> Outcome {
-        let event = try (read ?? readEvent(message, decideAhead: false)).event.get()
+        let read = read ?? readEvent(message, decideAhead: false)
+        let event = try read.event.get()
         let bound = Self.workflows(for: event, in: workflows)
         guard !bound.isEmpty else {
             // On Kafka the trigger host may have loaded a new workflow before this dispatcher has: the event is
@@ -460,11 +463,11 @@ public final class Dispatcher: Sendable {
             return Outcome()
         }
         var outcome = Outcome()
-        guard try tx.recordEvent(event) else { return outcome }
+        guard try tx.recordEvent(event, payload: read.payload) else { return outcome }
         for version in bound {
             let id = Self.runID(of: event, workflow: version.workflow.name)
             // Decided ahead over the same version: written if the run is new here (else nothing, as below).
-            if let ahead = read?.ahead[version.hash], let created = try tx.applyNewRun(ahead.speculation) {
+            if let ahead = read.ahead[version.hash], let created = try tx.applyNewRun(ahead.speculation) {
                 if created { outcome.add(ahead.progress) }
                 continue
             }

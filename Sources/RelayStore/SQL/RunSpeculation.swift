@@ -24,13 +24,14 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     enum Write {
         case finishStep(jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?)
         case addDeadline(JobDeadline, startingAt: Double?)
-        case addStep(StepAttemptRecord)
-        /// `ended`: what `finishRun` answered (whether the run was running).
-        case finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?, ended: Bool)
+        /// `input`: the attempt's input as stored (JSON text), written here, outside the transaction.
+        case addStep(StepAttemptRecord, input: String?)
+        /// `ended`: what `finishRun` answered (whether the run was running); `output` as stored (JSON text).
+        case finishRun(id: String, status: RunStatus, error: String?, output: String?, ended: Bool)
         /// A new run's only (`init(newRunID:startedAt:)`).
         case recordWorkflowVersion(StoredWorkflowVersion)
-        /// A new run's only; with the speculation's start time.
-        case createRun(NewRun)
+        /// A new run's only; with the speculation's start time, and its trigger event's output as stored.
+        case createRun(NewRun, trigger: String)
         // (The items' cases are boxed: as inline payloads they made every write larger, a plain step's too, and
         // its replay measurably slower: docs/benchmarks.md, tenth round.)
         /// `written`: what `addItems` answered.
@@ -173,14 +174,17 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         try ownRun(step.runID, "add an attempt")
         // (As the insert's ON CONFLICT DO NOTHING: an attempt recorded already stays as it is.)
         if !rows.contains(where: { $0.jobID == step.jobID }) { rows.append(RunStepRows.Row(step)) }
-        writes.append(.addStep(step))
+        writes.append(.addStep(step, input: step.input.map { JSONWriter.compact.string($0) }))
     }
 
     public func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool {
         try ownRun(id, "end the run")
         let ended = record.status == .running
         if ended { record.status = status }
-        writes.append(.finishRun(id: id, status: status, error: error, output: output, ended: ended))
+        writes.append(
+            .finishRun(
+                id: id, status: status, error: error, output: output.map { JSONWriter.compact.string($0) },
+                ended: ended))
         return ended
     }
 
@@ -293,13 +297,15 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
             timeout: run.timeout, startedAt: run.startedAt)
         trigger = run.event.output
         created = true
-        writes.append(.createRun(run))
+        writes.append(.createRun(run, trigger: JSONWriter.compact.string(run.event.output)))
         return true
     }
 
     // MARK: - What it does not
 
-    public func recordEvent(_ event: TriggerEvent) throws -> Bool { throw unanswerable("record an event") }
+    public func recordEvent(_ event: TriggerEvent, payload: String?) throws -> Bool {
+        throw unanswerable("record an event")
+    }
     public func workflowVersion(hash: String) throws -> StoredWorkflowVersion? {
         throw unanswerable("read a workflow version")
     }
@@ -397,16 +403,16 @@ extension SQLRunStoreTransaction {
             try finishStep(jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt)
         case .addDeadline(let deadline, let start):
             try addDeadline(deadline, startingAt: start)
-        case .addStep(let step):
-            try addStep(step)
+        case .addStep(let step, let input):
+            try addStep(step, input: input)
         case .finishRun(let id, let status, let error, let output, let ended):
             try expect(
-                finishRun(id: id, status: status, error: error, output: output) == ended,
+                finishRun(id: id, status: status, error: error, storedOutput: output) == ended,
                 "whether the run was running", of: id)
         case .recordWorkflowVersion(let version):
             try recordWorkflowVersion(version)
-        case .createRun(let run):
-            return try createRun(run)
+        case .createRun(let run, let trigger):
+            return try createRun(run, trigger: trigger)
         case .addItems(let runID, let stepID, let items, let started, let written):
             try expect(
                 addItems(runID: runID, stepID: stepID, items: items, started: started) == written, "items added",

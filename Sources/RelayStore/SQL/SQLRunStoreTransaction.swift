@@ -28,7 +28,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
         itemRows = runStates.map { RunItemRows(shared: $0) }
     }
 
-    func recordEvent(_ event: TriggerEvent) throws -> Bool {
+    func recordEvent(_ event: TriggerEvent, payload: String?) throws -> Bool {
         // With its payload (to replay it), unless the event retention is 0 (`SQLRunStore+Events`).
         try db.query(
             """
@@ -38,7 +38,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             """,
             [
                 .text(event.id), .text(event.instance), .double(RunTime.now()),
-                .text(SQLRunStore.eventRetentionSetting), .text(JSONWriter.compact.string(event.json)),
+                .text(SQLRunStore.eventRetentionSetting), .text(payload ?? JSONWriter.compact.string(event.json)),
             ])
         return db.changes == 1
     }
@@ -66,8 +66,12 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func createRun(_ run: NewRun) throws -> Bool {
+        try createRun(run, trigger: JSONWriter.compact.string(run.event.output))
+    }
+
+    /// `createRun`, with the trigger event's output already written as JSON text (`trigger`).
+    func createRun(_ run: NewRun, trigger: String) throws -> Bool {
         let now = run.startedAt ?? RunTime.now()
-        let trigger = JSONWriter.compact.string(run.event.output)
         try db.query(
             """
             INSERT INTO runs (id, workflow, status, event_id, trigger_event, started_at, workflow_hash,
@@ -150,6 +154,11 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func addStep(_ step: StepAttemptRecord) throws {
+        try addStep(step, input: step.input.map { JSONWriter.compact.string($0) })
+    }
+
+    /// `addStep`, with the attempt's input already written as JSON text (`input`).
+    func addStep(_ step: StepAttemptRecord, input: String?) throws {
         let now = RunTime.now()
         // The job's deadline, when the dispatcher has just given it one (`addDeadline`), goes into the row.
         let deadline = stagedDeadlines.take(step.jobID)
@@ -161,7 +170,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             """,
             [
                 .text(step.jobID), .text(step.runID), .text(step.stepID), .int(Int64(step.attempt)),
-                .text(step.status.rawValue), step.input.map { .text(JSONWriter.compact.string($0)) } ?? .null,
+                .text(step.status.rawValue), input.map { .text($0) } ?? .null,
                 step.error.map { .text($0) } ?? .null, .double(now), step.status.isFinished ? .double(now) : .null,
             ] + Self.deadlineColumns(deadline))
         if db.changes == 1 {
@@ -268,6 +277,11 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     }
 
     func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool {
+        try finishRun(id: id, status: status, error: error, storedOutput: output.map { JSONWriter.compact.string($0) })
+    }
+
+    /// `finishRun`, with the run's output already written as JSON text (`storedOutput`).
+    func finishRun(id: String, status: RunStatus, error: String?, storedOutput: String?) throws -> Bool {
         triggers?.forget(id)
         try db.query(
             """
@@ -276,7 +290,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
             """,
             [
                 .text(status.rawValue), .double(RunTime.now()), error.map { .text($0) } ?? .null,
-                output.map { .text(JSONWriter.compact.string($0)) } ?? .null, .text(id),
+                storedOutput.map { .text($0) } ?? .null, .text(id),
                 .text(RunStatus.running.rawValue),
             ])
         guard db.changes == 1 else { return false }
