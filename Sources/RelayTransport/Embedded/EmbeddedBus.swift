@@ -159,13 +159,14 @@ public final class EmbeddedBus: Transport, Sendable {
         var inserted: [(offset: Int64, message: BusMessage)] = []
         inserted.reserveCapacity(messages.count)
         for message in messages {
-            try db.query(
-                "INSERT INTO bus_messages (\(MessageRow.columns), created_at) VALUES (?, ?, ?, ?, ?)",
-                MessageRow.values(message) + [.double(now)])
+            try db.query(insertSQL, MessageRow.values(message, createdAt: now))
             inserted.append((db.lastInsertRowID, message))
         }
         return inserted
     }
+
+    /// (Made once: the statement cache finds a statement by its text.)
+    private static let insertSQL = "INSERT INTO bus_messages (\(MessageRow.columns), created_at) VALUES (?, ?, ?, ?, ?)"
 
     static func commit(group: String, topic: String, offset: Int64, in db: SQLiteConnection) throws {
         try db.query(

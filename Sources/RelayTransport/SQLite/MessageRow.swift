@@ -8,18 +8,23 @@ public enum MessageRow {
     public static let columns = "topic, key, value, headers"
 
     public static func values(_ message: BusMessage) -> [SQLiteConnection.Value] {
+        [.text(message.topic), .text(message.key), .blob(message.value), headers(message)]
+    }
+
+    /// `values(message)` and then `createdAt`: the embedded bus's row, in one array.
+    static func values(_ message: BusMessage, createdAt: Double) -> [SQLiteConnection.Value] {
+        [.text(message.topic), .text(message.key), .blob(message.value), headers(message), .double(createdAt)]
+    }
+
+    /// The headers column: a JSON object, keys sorted.
+    private static func headers(_ message: BusMessage) -> SQLiteConnection.Value {
         // (Most messages, every job among them, have no headers.)
-        guard !message.headers.isEmpty else {
-            return [.text(message.topic), .text(message.key), .blob(message.value), .text("{}")]
-        }
+        guard !message.headers.isEmpty else { return .text("{}") }
         let headers = JSONObject(
             uniqueKeysWithValues: message.headers.sorted { $0.key < $1.key }.map {
                 ($0.key, JSONValue.string($0.value))
             })
-        return [
-            .text(message.topic), .text(message.key), .blob(message.value),
-            .text(JSONWriter.compact.string(.object(headers))),
-        ]
+        return .text(JSONWriter.compact.string(.object(headers)))
     }
 
     /// The message in `row`, whose `columns` start at `index`.
