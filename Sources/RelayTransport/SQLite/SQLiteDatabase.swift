@@ -387,7 +387,20 @@ final class SQLiteStatementCache: @unchecked Sendable {
     /// Where the connection's statements are recorded, if anywhere (`SQLiteDatabase.record(into:)`).
     var log: SQLiteStatementLog?
 
+    /// The statements last used, by where their text's bytes are (a literal's never move): found without hashing
+    /// the whole text, as `statements` needs, and checked against the text (the same string compares at once;
+    /// another in the slot, made elsewhere, is told apart by its content). Emptied with `statements`.
+    private var recent: [(sql: String, statement: OpaquePointer)?] = Array(repeating: nil, count: 64)
+
     func statement(for sql: String, on handle: OpaquePointer) throws -> OpaquePointer {
+        let slot = sql.utf8.withContiguousStorageIfAvailable { Int(bitPattern: $0.baseAddress) &>> 4 & 63 }
+        if let slot, let entry = recent[slot], entry.sql == sql { return entry.statement }
+        let statement = try prepared(sql, on: handle)
+        if let slot { recent[slot] = (sql, statement) }
+        return statement
+    }
+
+    private func prepared(_ sql: String, on handle: OpaquePointer) throws -> OpaquePointer {
         if let cached = statements[sql] { return cached }
         var statement: OpaquePointer?
         // SQLITE_PREPARE_PERSISTENT: the statement is kept and reused, so SQLite allocates it for a long life.
@@ -407,6 +420,7 @@ final class SQLiteStatementCache: @unchecked Sendable {
     func finalizeAll() {
         for statement in statements.values { sqlite3_finalize(statement) }
         statements = [:]
+        recent = Array(repeating: nil, count: recent.count)
     }
 }
 
