@@ -49,6 +49,31 @@ import Testing
         return BusMessage(topic: Topics.jobs("ptest"), key: "run", json: start.message.json)
     }
 
+    /// A job is run by the plugin its topic names (found by topic); a topic the worker subscribes to whose plugin is
+    /// not installed gives the step a failure that says so.
+    @Test func aJobRunsThePluginItsTopicNamesAndAMissingOneIsAFailure() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-sink-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bus = try EmbeddedBus(
+            database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path))
+        let worker = Worker(
+            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+            connections: ConnectionStore(), plugins: ["ptest", "absent"])
+        func result(on topic: String) async -> StepEvent? {
+            var job = Self.job("echo", input: ["text": "hi"])
+            job.topic = topic
+            let delivery = Delivery(message: job, offset: 1, group: Worker.group(of: "x"))
+            guard case .result(let event, _, _) = await worker.run(delivery, in: StepTaskHandle()) else { return nil }
+            return event
+        }
+        #expect(await result(on: Topics.jobs("ptest"))?.output == ["text": "hi"])
+        let missing = await result(on: Topics.jobs("absent"))
+        #expect(missing?.status == .error)
+        #expect(
+            missing?.error?.contains("no plugin named absent is installed") == true, "\(String(describing: missing))")
+    }
+
     @Test func theWorkerHandsOverItsResultAsValues() async throws {
         let route = Self.route
         let messages = try await Self.handed(

@@ -27,6 +27,19 @@ public final class Worker: Sendable {
     let slots: JobSlots
     /// Jobs taken and not yet committed (running, or their result waiting for its commit).
     let uncommitted: JobSlots
+    /// The hosted plugins by job topic: a job's plugin found from its topic with one look-up, and held by reference
+    /// (a catalog entry's spec is large: a copy per job was a retain and a release of each of its fields).
+    let hosted: [String: HostedPlugin]
+
+    final class HostedPlugin: Sendable {
+        let name: String
+        let entry: PluginCatalog.Entry
+
+        init(name: String, entry: PluginCatalog.Entry) {
+            self.name = name
+            self.entry = entry
+        }
+    }
 
     public init(
         bus: any Transport, catalog: PluginCatalog, connections: ConnectionStore, plugins: [String]? = nil,
@@ -43,6 +56,11 @@ public final class Worker: Sendable {
         self.committer = ResultCommitter(sink: results ?? .bus(bus))
         self.slots = JobSlots(self.concurrency)
         self.uncommitted = JobSlots(max(256, 2 * self.concurrency))
+        var hosted: [String: HostedPlugin] = [:]
+        for name in self.plugins {
+            if let entry = catalog[name] { hosted[Topics.jobs(name)] = HostedPlugin(name: name, entry: entry) }
+        }
+        self.hosted = hosted
     }
 
     /// The consumer group of a plugin's job topic.
@@ -129,7 +147,8 @@ public final class Worker: Sendable {
         var start = job.start
         var route = job.route
         let action = job.action
-        let plugin = String(delivery.message.topic.dropFirst(Topics.jobs("").count))
+        let hostedPlugin = hosted[delivery.message.topic]
+        let plugin = hostedPlugin?.name ?? String(delivery.message.topic.dropFirst(Topics.jobs("").count))
         route.startedAt = Date().timeIntervalSince1970
         let started = ContinuousClock.now
         metrics.jobStarted()
@@ -139,11 +158,11 @@ public final class Worker: Sendable {
         let connectionName = route.connection
         do {
             start.connection = try connections.parameters(connectionName)
-            guard let entry = catalog[plugin] else {
+            guard let hostedPlugin else {
                 throw RelayError(.notFound, "no plugin named \(plugin) is installed")
             }
             // Masked there: whatever the plugin wrote (output, log, error), no connection secret leaves in clear.
-            event = await entry.run(start, timeout: timeout, runningIn: handle)
+            event = await hostedPlugin.entry.run(start, timeout: timeout, runningIn: handle)
         } catch {
             event = .failure("\(error)")
         }
