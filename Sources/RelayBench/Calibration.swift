@@ -34,12 +34,11 @@ public enum Calibration {
     public static func line() -> String {
         #if DEBUG
             // Unoptimised, the loop takes minutes and says nothing about a release build's figures.
-            return
-                "calibration_ms=none (a debug build: figures not comparable) allocator=\(ProcessAllocator.description)"
+            let calibration = "calibration_ms=none (a debug build: figures not comparable)"
         #else
-            return String(format: "calibration_ms=%.1f (a fixed CPU-bound loop)", milliseconds())
-                + " allocator=\(ProcessAllocator.description)"
+            let calibration = String(format: "calibration_ms=%.1f (a fixed CPU-bound loop)", milliseconds())
         #endif
+        return calibration + " allocator=\(ProcessAllocator.description)"
     }
 }
 
