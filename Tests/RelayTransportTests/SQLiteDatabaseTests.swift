@@ -52,4 +52,30 @@ import Testing
         let rows = try await database.read { db in try db.query("SELECT id FROM t ORDER BY id").map { $0[0].int } }
         #expect(rows == [1, 2])
     }
+
+    /// A text is bound and read back by its length, exactly: empty, small, long, non-ASCII, and with a NUL inside
+    /// (a C string would have stopped there), as values and as the key a row is found by.
+    @Test func textsGoInAndComeBackExactly() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-text-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try SQLiteDatabase(path: directory.appendingPathComponent("db.sqlite").path)
+        let texts = [
+            "", "a", "run-0123456789abcdef/step/1", String(repeating: "long text ", count: 500), "naïve — 日本語 🎉",
+            "before\u{0}after", "\u{0}",
+        ]
+        try database.syncTransaction { db in
+            try db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+            for (index, text) in texts.enumerated() {
+                try db.query("INSERT INTO t (k, v) VALUES (?, ?)", [.text("k\(index)" + text), .text(text)])
+            }
+            for (index, text) in texts.enumerated() {
+                let found = try db.query(
+                    "SELECT v, length(CAST(v AS BLOB)) FROM t WHERE k = ?", [.text("k\(index)" + text)])
+                #expect(found.first?[0] == .text(text), "text \(index)")
+                #expect(found.first?[1] == .int(Int64(text.utf8.count)), "text \(index): its bytes, all stored")
+            }
+            // An empty text is a text, not NULL.
+            #expect(try db.query("SELECT COUNT(*) FROM t WHERE v = ''").first?[0] == .int(1))
+        }
+    }
 }

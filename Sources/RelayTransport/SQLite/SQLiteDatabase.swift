@@ -336,7 +336,19 @@ public struct SQLiteConnection {
             case .null: sqlite3_bind_null(statement, position)
             case .int(let v): sqlite3_bind_int64(statement, position, v)
             case .double(let v): sqlite3_bind_double(statement, position, v)
-            case .text(let v): relay_sqlite3_bind_text(statement, position, v, -1)
+            case .text(var v):
+                // Its UTF-8 bytes as they are, with their length (a `String` passed as a C string was copied into a
+                // new null-terminated array first, then measured by SQLite).
+                v.withUTF8 { bytes in
+                    bytes.withMemoryRebound(to: CChar.self) {
+                        // (An empty string's buffer may have no address: SQLite would bind NULL for it.)
+                        if let start = $0.baseAddress, $0.count > 0 {
+                            relay_sqlite3_bind_text(statement, position, start, Int32($0.count))
+                        } else {
+                            relay_sqlite3_bind_text(statement, position, "", 0)
+                        }
+                    }
+                }
             case .blob(let v):
                 v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
             }
@@ -355,7 +367,11 @@ public struct SQLiteConnection {
                 switch sqlite3_column_type(statement, column) {
                 case SQLITE_INTEGER: row.append(.int(sqlite3_column_int64(statement, column)))
                 case SQLITE_FLOAT: row.append(.double(sqlite3_column_double(statement, column)))
-                case SQLITE_TEXT: row.append(.text(String(cString: sqlite3_column_text(statement, column))))
+                case SQLITE_TEXT:
+                    // By its length (as it was bound: a text with a NUL in it reads back whole).
+                    let start = sqlite3_column_text(statement, column)
+                    let count = Int(sqlite3_column_bytes(statement, column))
+                    row.append(.text(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self)))
                 case SQLITE_BLOB:
                     let count = Int(sqlite3_column_bytes(statement, column))
                     if let pointer = sqlite3_column_blob(statement, column) {
