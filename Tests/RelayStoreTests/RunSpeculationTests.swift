@@ -207,4 +207,62 @@ import Testing
             #expect(store.speculation(runID: "run-2") == nil)
         }
     }
+
+    /// The run as the connection's cache keeps it: each attempt with its output, error and whether its deadline is in
+    /// its row (what the next result's decision goes by), and the run's status.
+    static func kept(_ store: SQLRunStore) throws -> [String] {
+        let entry = RunStateCache.cache(for: try #require(store.database as? SQLiteDatabase)).entry("run-1")
+        return (entry?.rows ?? []).map {
+            "\($0.jobID) \($0.attempt) \($0.status) \($0.output ?? "-") \($0.error ?? "-") deadlineInRow=\($0.deadlineInRow)"
+        } + [entry.map { "\($0.record.id) \($0.record.status)" } ?? "not kept"]
+    }
+
+    /// A speculation applied leaves the run kept as the same decision made in a transaction leaves it (its attempts,
+    /// their deadlines in their rows or not, the run's status), and the next result, decided in a transaction over
+    /// what was kept, writes the same rows: with the deadline given just before its attempt is added (in the row),
+    /// and given before another attempt's result is recorded (written to `job_deadlines` by then).
+    @Test(arguments: [false, true]) func anAppliedSpeculationKeepsTheRunAsTheTransactionWould(deadlineFirst: Bool)
+        async throws
+    {
+        @Sendable func decide(_ tx: any RunStoreTransaction) throws {
+            // (As a decision does: the run and its attempts read first.)
+            _ = try tx.runRecord(id: "run-1")
+            _ = try tx.latestSteps(runID: "run-1")
+            let deadline = JobDeadline(jobID: "run-1/d/1", runID: "run-1", workflow: "w", seconds: 60, error: "late")
+            if deadlineFirst { try tx.addDeadline(deadline, startingAt: 2_000) }
+            try tx.finishStep(jobID: "run-1/c/1", result: .success(["y": 1]), startedAt: 1_000, finishedAt: 1_001)
+            if !deadlineFirst { try tx.addDeadline(deadline, startingAt: 2_000) }
+            try tx.addStep(
+                StepAttemptRecord(jobID: "run-1/d/1", runID: "run-1", stepID: "d", attempt: 1, status: .running))
+        }
+        try await Self.withTwoStores { speculating, deciding in
+            let speculation = try #require(speculating.speculation(runID: "run-1"))
+            try decide(speculation)
+            #expect(try await speculating.transaction(acknowledging: []) { tx in (try tx.apply(speculation), []) })
+            try await deciding.transaction(acknowledging: []) { tx in (try decide(tx), []) }
+            let kept = try Self.kept(speculating)
+            let keptDeciding = try Self.kept(deciding)
+            #expect(kept == keptDeciding)
+            #expect(
+                kept.contains { $0.hasPrefix("run-1/d/1 1 running") && $0.hasSuffix("deadlineInRow=\(!deadlineFirst)") }
+            )
+            #expect(try await Self.rows(speculating) == (try await Self.rows(deciding)))
+            // d's result, then the run's end, decided in a transaction from what each store kept.
+            for store in [speculating, deciding] {
+                try await store.transaction(acknowledging: []) { tx in
+                    try tx.finishStep(jobID: "run-1/d/1", result: .success([:]), startedAt: 3_000, finishedAt: 3_001)
+                    _ = try tx.finishRun(id: "run-1", status: .succeeded, error: nil, output: nil)
+                    return ((), [])
+                }
+            }
+            #expect(try await Self.rows(speculating) == (try await Self.rows(deciding)))
+            // d's deadline is cleared wherever it was (its row's due time, or its row of `job_deadlines`): nothing is
+            // left to fail the attempt later.
+            let left = try await #require(speculating.database as? SQLiteDatabase).read { db in
+                try db.query("SELECT deadline_due FROM steps WHERE job_id = 'run-1/d/1'")
+                    + db.query("SELECT job_id FROM job_deadlines")
+            }
+            #expect(left == [[.null]])
+        }
+    }
 }

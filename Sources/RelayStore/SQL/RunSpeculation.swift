@@ -22,10 +22,15 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
 
     /// A write the speculation decided, with its arguments.
     enum Write {
-        case finishStep(jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?)
+        /// `deadlineInRow`: whether the attempt's deadline is in its row (as the speculation's row says).
+        case finishStep(
+            jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?,
+            deadlineInRow: Bool)
         case addDeadline(JobDeadline, startingAt: Double?)
-        /// `input`: the attempt's input as stored (JSON text), written here, outside the transaction.
-        case addStep(StepAttemptRecord, input: String?)
+        /// `input`: the attempt's input as stored (JSON text), written here, outside the transaction; `added`:
+        /// whether the attempt was not there (the insert adds a row); `deadlineInRow`: whether a deadline just given
+        /// to its job goes into its row.
+        case addStep(StepAttemptRecord, input: String?, added: Bool, deadlineInRow: Bool)
         /// `ended`: what `finishRun` answered (whether the run was running); `output` as stored (JSON text).
         case finishRun(id: String, status: RunStatus, error: String?, output: String?, ended: Bool)
         /// A new run's only (`init(newRunID:startedAt:)`).
@@ -53,8 +58,15 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     let runID: String
     /// The cache entry's version the speculation started from.
     let version: UInt64
-    private var record: RunRecord
-    private var rows: [RunStepRows.Row]
+    /// The run's record and attempts as its decisions leave them (what the transaction that applies it keeps of the
+    /// run, `SQLRunStoreTransaction.apply`).
+    private(set) var record: RunRecord
+    private(set) var rows: [RunStepRows.Row]
+    /// Jobs given a deadline that goes into the row of the attempt added next (`addDeadline` with a start), as the
+    /// transaction stages them (`StagedDeadlines`).
+    private var stagedDeadlines: Set<String> = []
+    /// Whether a write was about `for_each` items (their own rows, `RunItemRows`, follow the replay).
+    private(set) var writesItems = false
     /// The run's `for_each` items, when the cache knows them (nil: a call about items is not answered).
     private var items: RunItems?
     private var trigger: JSONValue
@@ -161,20 +173,32 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         }
         let output = result.output.map { JSONWriter.compact.string($0) }
         rows[index].finish(status: StepStatus(result.status), output: output, value: result.output, error: result.error)
+        // (The transaction writes the deadlines staged and not yet taken to `job_deadlines` first: none is staged
+        // any more.)
+        stagedDeadlines.removeAll()
         writes.append(
-            .finishStep(jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt))
+            .finishStep(
+                jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt,
+                deadlineInRow: rows[index].deadlineInRow))
     }
 
     public func addDeadline(_ deadline: JobDeadline, startingAt start: Double?) throws {
         try ownRun(deadline.runID, "give a deadline to a job")
+        if start != nil { stagedDeadlines.insert(deadline.jobID) }
         writes.append(.addDeadline(deadline, startingAt: start))
     }
 
     public func addStep(_ step: StepAttemptRecord) throws {
         try ownRun(step.runID, "add an attempt")
-        // (As the insert's ON CONFLICT DO NOTHING: an attempt recorded already stays as it is.)
-        if !rows.contains(where: { $0.jobID == step.jobID }) { rows.append(RunStepRows.Row(step)) }
-        writes.append(.addStep(step, input: step.input.map { JSONWriter.compact.string($0) }))
+        // (As the insert's ON CONFLICT DO NOTHING: an attempt recorded already stays as it is. Its deadline, when one
+        // was just given, goes into its row, and is taken whether the row is added or not, as the transaction's.)
+        let deadlineInRow = stagedDeadlines.remove(step.jobID) != nil
+        let added = !rows.contains(where: { $0.jobID == step.jobID })
+        if added { rows.append(RunStepRows.Row(step, deadlineInRow: deadlineInRow)) }
+        writes.append(
+            .addStep(
+                step, input: step.input.map { JSONWriter.compact.string($0) }, added: added,
+                deadlineInRow: deadlineInRow))
     }
 
     public func finishRun(id: String, status: RunStatus, error: String?, output: JSONValue?) throws -> Bool {
@@ -212,6 +236,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
                 status: index < started.count ? .running : .pending, item: item, input: input)
             if changeItems({ $0.insert(row) }), index < started.count { written.insert(index) }
         }
+        writesItems = true
         writes.append(.addItems(runID: runID, stepID: stepID, items: items, started: started, written: written))
         return written
     }
@@ -223,12 +248,14 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func startItem(jobID: String, input: JSONValue) throws {
         _ = try ownItems(RunItems.runID(ofJob: jobID), "start an item")
         let started = changeItems { $0.start(jobID: jobID, input: input, deadlineInRow: false, bytes: 0) }
+        writesItems = true
         writes.append(.startItem(jobID: jobID, input: input, started: started))
     }
 
     public func addItemAttempt(_ item: ItemAttemptRecord) throws {
         _ = try ownItems(item.runID, "add an item's attempt")
         let inserted = changeItems { $0.insert(RunItems.Row(item)) }
+        writesItems = true
         writes.append(.addItemAttempt(item, inserted: inserted))
     }
 
@@ -253,6 +280,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         _ = try ownItems(RunItems.runID(ofJob: jobID), "record an item's result")
         let output = result.output.map { JSONWriter.compact.string($0) }
         let recorded = changeItems { $0.finish(jobID: jobID, from: statuses, result: result, output: output) }
+        writesItems = true
         writes.append(
             .finishItem(
                 jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt,
@@ -263,6 +291,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int {
         _ = try ownItems(runID, "skip items")
         let count = changeItems { $0.endPending(stepID: stepID, status: .skipped, error: reason) }
+        writesItems = true
         writes.append(.skipPendingItems(runID: runID, stepID: stepID, reason: reason, count: count))
         return count
     }
@@ -270,6 +299,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func abandonPendingItems(runID: String, error: String) throws {
         _ = try ownItems(runID, "abandon items")
         _ = changeItems { $0.endPending(stepID: nil, status: .failed, error: error) }
+        writesItems = true
         writes.append(.abandonPendingItems(runID: runID, error: error))
     }
 
@@ -374,13 +404,49 @@ extension SQLRunStoreTransaction {
             return false
         }
         RunSpeculation.counters.applied.add(max(1, speculation.results), ordering: .relaxed)
-        // The run's record and attempts as the speculation started from them (from the cache), kept true by the
-        // writes below as a decision's own writes keep them.
-        _ = try runRecord(id: runID)
-        _ = try runRows(runID)
-        // (Its items, when it decided about them, are taken from the cache by the first write to them.)
-        for write in speculation.writes { _ = try replay(write) }
+        guard !speculation.writesItems else {
+            // The run's record and attempts as the speculation started from them (from the cache), kept true by the
+            // writes below as a decision's own writes keep them. (Its items are taken from the cache by the first
+            // write to them.)
+            _ = try runRecord(id: runID)
+            _ = try runRows(runID)
+            for write in speculation.writes { _ = try replay(write) }
+            return true
+        }
+        // The run's record and attempts as the speculation leaves them: it started from the cache's, at the version
+        // checked above, and changed its copy as the writes below change the rows (kept first: the deadlines the
+        // writes stage look up the attempts they are for). Its writes' statements alone follow, each checked to have
+        // done what the speculation decided.
+        stepRows.adopt(speculation.rows, of: runID)
+        runRecords.adopt(speculation.record)
+        for write in speculation.writes { try replayStatement(write, of: runID) }
         return true
+    }
+
+    /// A step's or a run's write a speculation kept, its statement alone (`apply`: the rows kept are the
+    /// speculation's).
+    private func replayStatement(_ write: RunSpeculation.Write, of runID: String) throws {
+        switch write {
+        case .finishStep(let jobID, let result, let output, let startedAt, let finishedAt, let deadlineInRow):
+            try writeStagedDeadlines()
+            try expect(
+                updateStep(jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt),
+                "an attempt's result recorded", of: runID)
+            try clearDeadline(jobID: jobID, inRow: deadlineInRow)
+        case .addDeadline(let deadline, let start):
+            try addDeadline(deadline, startingAt: start)
+        case .addStep(let step, let input, let added, let deadlineInRow):
+            let inserted = try insertStep(step, input: input)
+            try expect(
+                inserted.added == added && inserted.deadlineInRow == deadlineInRow, "an attempt added", of: runID)
+        case .finishRun(let id, let status, let error, let output, let ended):
+            try expect(
+                updateRun(id: id, status: status, error: error, storedOutput: output) == ended,
+                "whether the run was running", of: id)
+        default:
+            // (Not a write of a run in flight's steps: `apply` replays those through `replay`.)
+            _ = try replay(write)
+        }
     }
 
     func applyNewRun(_ speculation: RunSpeculation) throws -> Bool? {
@@ -399,11 +465,11 @@ extension SQLRunStoreTransaction {
     /// Makes a write a speculation kept, with its arguments; false when it was a run's creation and the run exists.
     private func replay(_ write: RunSpeculation.Write) throws -> Bool {
         switch write {
-        case .finishStep(let jobID, let result, let output, let startedAt, let finishedAt):
+        case .finishStep(let jobID, let result, let output, let startedAt, let finishedAt, _):
             try finishStep(jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt)
         case .addDeadline(let deadline, let start):
             try addDeadline(deadline, startingAt: start)
-        case .addStep(let step, let input):
+        case .addStep(let step, let input, _, _):
             try addStep(step, input: input)
         case .finishRun(let id, let status, let error, let output, let ended):
             try expect(

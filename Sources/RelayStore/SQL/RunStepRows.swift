@@ -135,6 +135,10 @@ final class RunStepRows: @unchecked Sendable {
     /// Whether the transaction has read or written the run's attempts.
     func has(_ runID: String) -> Bool { runs[runID] != nil }
 
+    /// The run's attempts as a decision made outside the transaction left them (`RunSpeculation`, applied: they are
+    /// what the transaction's own reads and writes would have kept).
+    func adopt(_ rows: [Row], of runID: String) { runs[runID] = rows }
+
     /// The runs whose attempts are kept, and a run's kept attempts (for the connection's cache).
     var keptRuns: [String] { Array(runs.keys) }
     func kept(_ runID: String) -> [Row]? { runs[runID] }
@@ -213,6 +217,9 @@ final class RunRecords: @unchecked Sendable {
 
     /// The run was created, as `record` says (a "no such run" kept before is not true any more).
     func created(_ record: RunRecord) { records[record.id] = .some(record) }
+
+    /// The run as a decision made outside the transaction left it (`RunSpeculation`, applied).
+    func adopt(_ record: RunRecord) { records[record.id] = .some(record) }
 
     /// The runs kept (nil for "no such run" left out), and a run's record (for the connection's cache).
     var keptRuns: [String] { records.compactMap { $0.value == nil ? nil : $0.key } }

@@ -159,6 +159,13 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
 
     /// `addStep`, with the attempt's input already written as JSON text (`input`).
     func addStep(_ step: StepAttemptRecord, input: String?) throws {
+        let (added, deadlineInRow) = try insertStep(step, input: input)
+        if added { stepRows.added(RunStepRows.Row(step, deadlineInRow: deadlineInRow), to: step.runID) }
+    }
+
+    /// `addStep`'s statement alone (the rows kept are the caller's to change): whether the attempt was added (not
+    /// there before), and whether the deadline just given to its job went into its row.
+    func insertStep(_ step: StepAttemptRecord, input: String?) throws -> (added: Bool, deadlineInRow: Bool) {
         let now = RunTime.now()
         // The job's deadline, when the dispatcher has just given it one (`addDeadline`), goes into the row.
         let deadline = stagedDeadlines.take(step.jobID)
@@ -173,9 +180,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 .text(step.status.rawValue), input.map { .text($0) } ?? .null,
                 step.error.map { .text($0) } ?? .null, .double(now), step.status.isFinished ? .double(now) : .null,
             ] + Self.deadlineColumns(deadline))
-        if db.changes == 1 {
-            stepRows.added(RunStepRows.Row(step, deadlineInRow: deadline != nil), to: step.runID)
-        }
+        return (db.changes == 1, deadline != nil)
     }
 
     func step(jobID: String) throws -> StepAttemptRecord? {
@@ -246,6 +251,25 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
     /// `finishStep`, with the result's output already written as JSON text (`output`).
     func finishStep(jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?) throws {
         try writeStagedDeadlines()
+        let updated = try updateStep(
+            jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt)
+        if updated {
+            if !stepRows.holds(jobID: jobID), stepRows.sharesAcrossTransactions {
+                // A run this transaction has not read: the connection's cache forgets it.
+                let runID = try db.query("SELECT run_id FROM steps WHERE job_id = ?", [.text(jobID)]).first?[0].text
+                if let runID { stepRows.changed(runID) }
+            }
+            stepRows.finished(
+                jobID: jobID, status: StepStatus(result.status), output: output, value: result.output,
+                error: result.error)
+        }
+        try clearDeadline(jobID: jobID, inRow: stepRows.deadlineInRow(jobID: jobID) == true)
+    }
+
+    /// `finishStep`'s update alone (the rows kept are the caller's to change): whether the attempt was there.
+    func updateStep(jobID: String, result: StepEvent, output: String?, startedAt: Double?, finishedAt: Double?) throws
+        -> Bool
+    {
         try db.query(
             """
             UPDATE steps SET status = ?, output = ?, error = ?, exception = ?, log = ?,
@@ -259,19 +283,13 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 StepLog.kept(result.log).map { .text($0) } ?? .null,
                 startedAt.map { .double($0) } ?? .null, .double(finishedAt ?? RunTime.now()), .text(jobID),
             ])
-        if db.changes == 1 {
-            if !stepRows.holds(jobID: jobID), stepRows.sharesAcrossTransactions {
-                // A run this transaction has not read: the connection's cache forgets it.
-                let runID = try db.query("SELECT run_id FROM steps WHERE job_id = ?", [.text(jobID)]).first?[0].text
-                if let runID { stepRows.changed(runID) }
-            }
-            stepRows.finished(
-                jobID: jobID, status: StepStatus(result.status), output: output, value: result.output,
-                error: result.error)
-        }
-        // A result in time clears the job's deadline (in the row, above, or in `job_deadlines`: a retry's, an older
-        // file's); one the deadline handled stays, to record a late result.
-        if stepRows.deadlineInRow(jobID: jobID) != true {
+        return db.changes == 1
+    }
+
+    /// A result in time clears the job's deadline (in its row, by `updateStep`, when `inRow`; else in
+    /// `job_deadlines`: a retry's, an older file's); one the deadline handled stays, to record a late result.
+    func clearDeadline(jobID: String, inRow: Bool) throws {
+        if !inRow {
             try db.query("DELETE FROM job_deadlines WHERE job_id = ? AND expired_at IS NULL", [.text(jobID)])
         }
     }
@@ -282,6 +300,13 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
 
     /// `finishRun`, with the run's output already written as JSON text (`storedOutput`).
     func finishRun(id: String, status: RunStatus, error: String?, storedOutput: String?) throws -> Bool {
+        guard try updateRun(id: id, status: status, error: error, storedOutput: storedOutput) else { return false }
+        runRecords.setStatus(status, of: id)
+        return true
+    }
+
+    /// `finishRun`'s update alone (the record kept is the caller's to change): whether the run was running.
+    func updateRun(id: String, status: RunStatus, error: String?, storedOutput: String?) throws -> Bool {
         triggers?.forget(id)
         try db.query(
             """
@@ -293,9 +318,7 @@ struct SQLRunStoreTransaction: RunStoreTransaction {
                 storedOutput.map { .text($0) } ?? .null, .text(id),
                 .text(RunStatus.running.rawValue),
             ])
-        guard db.changes == 1 else { return false }
-        runRecords.setStatus(status, of: id)
-        return true
+        return db.changes == 1
     }
 
     func schedule(_ message: BusMessage, jobID: String, dueAt: Double) throws {
