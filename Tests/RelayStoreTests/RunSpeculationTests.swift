@@ -213,7 +213,8 @@ import Testing
     static func kept(_ store: SQLRunStore) throws -> [String] {
         let entry = RunStateCache.cache(for: try #require(store.database as? SQLiteDatabase)).entry("run-1")
         return (entry?.rows ?? []).map {
-            "\($0.jobID) \($0.attempt) \($0.status) \($0.output ?? "-") \($0.error ?? "-") deadlineInRow=\($0.deadlineInRow)"
+            "\($0.jobID) \($0.attempt) \($0.status) \($0.output ?? "-") \($0.error ?? "-") "
+                + "deadlineInRow=\($0.deadlineInRow)"
         } + [entry.map { "\($0.record.id) \($0.record.status)" } ?? "not kept"]
     }
 
