@@ -221,18 +221,18 @@ import Testing
     /// A speculation applied leaves the run kept as the same decision made in a transaction leaves it (its attempts,
     /// their deadlines in their rows or not, the run's status), and the next result, decided in a transaction over
     /// what was kept, writes the same rows: with the deadline given just before its attempt is added (in the row),
-    /// and given before another attempt's result is recorded (written to `job_deadlines` by then).
-    @Test(arguments: [false, true]) func anAppliedSpeculationKeepsTheRunAsTheTransactionWould(deadlineFirst: Bool)
-        async throws
-    {
+    /// given before another attempt's result is recorded (written to `job_deadlines` by then), and both (the second
+    /// in the row, the first in `job_deadlines`: the speculation's writes are then made one by one).
+    @Test(arguments: [DeadlineOrder.beforeAttempt, .beforeResult, .both])
+    func anAppliedSpeculationKeepsTheRunAsTheTransactionWould(order: DeadlineOrder) async throws {
         @Sendable func decide(_ tx: any RunStoreTransaction) throws {
             // (As a decision does: the run and its attempts read first.)
             _ = try tx.runRecord(id: "run-1")
             _ = try tx.latestSteps(runID: "run-1")
             let deadline = JobDeadline(jobID: "run-1/d/1", runID: "run-1", workflow: "w", seconds: 60, error: "late")
-            if deadlineFirst { try tx.addDeadline(deadline, startingAt: 2_000) }
+            if order != .beforeAttempt { try tx.addDeadline(deadline, startingAt: 2_000) }
             try tx.finishStep(jobID: "run-1/c/1", result: .success(["y": 1]), startedAt: 1_000, finishedAt: 1_001)
-            if !deadlineFirst { try tx.addDeadline(deadline, startingAt: 2_000) }
+            if order != .beforeResult { try tx.addDeadline(deadline, startingAt: 2_000) }
             try tx.addStep(
                 StepAttemptRecord(jobID: "run-1/d/1", runID: "run-1", stepID: "d", attempt: 1, status: .running))
         }
@@ -245,7 +245,9 @@ import Testing
             let keptDeciding = try Self.kept(deciding)
             #expect(kept == keptDeciding)
             #expect(
-                kept.contains { $0.hasPrefix("run-1/d/1 1 running") && $0.hasSuffix("deadlineInRow=\(!deadlineFirst)") }
+                kept.contains {
+                    $0.hasPrefix("run-1/d/1 1 running") && $0.hasSuffix("deadlineInRow=\(order != .beforeResult)")
+                }
             )
             #expect(try await Self.rows(speculating) == (try await Self.rows(deciding)))
             // d's result, then the run's end, decided in a transaction from what each store kept.
@@ -265,5 +267,10 @@ import Testing
             }
             #expect(left == [[.null]])
         }
+    }
+
+    /// Where a deadline is given in `anAppliedSpeculationKeepsTheRunAsTheTransactionWould`.
+    enum DeadlineOrder: Sendable {
+        case beforeAttempt, beforeResult, both
     }
 }

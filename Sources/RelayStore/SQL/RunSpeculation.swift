@@ -67,6 +67,14 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     private var stagedDeadlines: Set<String> = []
     /// Whether a write was about `for_each` items (their own rows, `RunItemRows`, follow the replay).
     private(set) var writesItems = false
+    /// Whether a result was recorded while a deadline was staged (the transaction then writes it to `job_deadlines`,
+    /// or not, by the rows as they are at that moment).
+    private(set) var flushesDeadlines = false
+
+    /// Whether the transaction that applies it must make its writes one by one, with its own rows kept true by
+    /// them (`SQLRunStoreTransaction.apply`): writes about items, a staged deadline written out by a result; else the
+    /// speculation's record and attempts are what those writes would leave, and only their statements are made.
+    var replaysWrites: Bool { writesItems || flushesDeadlines }
     /// The run's `for_each` items, when the cache knows them (nil: a call about items is not answered).
     private var items: RunItems?
     private var trigger: JSONValue
@@ -174,8 +182,11 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         let output = result.output.map { JSONWriter.compact.string($0) }
         rows[index].finish(status: StepStatus(result.status), output: output, value: result.output, error: result.error)
         // (The transaction writes the deadlines staged and not yet taken to `job_deadlines` first: none is staged
-        // any more.)
-        stagedDeadlines.removeAll()
+        // any more. Never so from a dispatcher's decision, which adds a step's attempt right after its deadline.)
+        if !stagedDeadlines.isEmpty {
+            flushesDeadlines = true
+            stagedDeadlines.removeAll()
+        }
         writes.append(
             .finishStep(
                 jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt,
@@ -404,7 +415,7 @@ extension SQLRunStoreTransaction {
             return false
         }
         RunSpeculation.counters.applied.add(max(1, speculation.results), ordering: .relaxed)
-        guard !speculation.writesItems else {
+        guard !speculation.replaysWrites else {
             // The run's record and attempts as the speculation started from them (from the cache), kept true by the
             // writes below as a decision's own writes keep them. (Its items are taken from the cache by the first
             // write to them.)
