@@ -25,7 +25,9 @@ public final class Worker: Sendable {
     let committer: ResultCommitter
     /// `concurrency` slots, shared by every plugin's subscription: held while a job's plugin runs.
     let slots: JobSlots
-    /// Jobs taken and not yet committed (running, or their result waiting for its commit).
+    /// Jobs taken and not yet committed (running, or their result waiting for its commit): 1,024 (or twice
+    /// `concurrency`), so that the worker goes on taking jobs while a large group commit is under way (with 256 it
+    /// stopped, waiting for that commit, and left a core idle: docs/benchmarks.md, fourteenth round).
     let uncommitted: JobSlots
     /// The hosted plugins by job topic: a job's plugin found from its topic with one look-up, and held by reference
     /// (a catalog entry's spec is large: a copy per job was a retain and a release of each of its fields).
@@ -55,7 +57,7 @@ public final class Worker: Sendable {
         self.logger = logger
         self.committer = ResultCommitter(sink: results ?? .bus(bus))
         self.slots = JobSlots(self.concurrency)
-        self.uncommitted = JobSlots(max(256, 2 * self.concurrency))
+        self.uncommitted = JobSlots(max(1024, 2 * self.concurrency))
         var hosted: [String: HostedPlugin] = [:]
         for name in self.plugins {
             if let entry = catalog[name] { hosted[Topics.jobs(name)] = HostedPlugin(name: name, entry: entry) }
