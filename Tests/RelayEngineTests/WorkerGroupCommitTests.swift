@@ -1,0 +1,74 @@
+import Foundation
+import RelayCore
+import RelayTestSupport
+import RelayTransport
+import Synchronization
+import Testing
+
+@testable import RelayEngine
+
+/// The worker's group commit does not pace its plugins: while a commit is under way, the worker goes on taking and
+/// running jobs, up to 1,024 taken and not yet committed (with 256 it stopped there until the commit ended, and a core
+/// sat idle: docs/benchmarks.md, issue #17's fourteenth round); once the commit ends, every result is committed.
+@Suite struct WorkerGroupCommitTests {
+    /// Holds the first commit until opened.
+    actor Gate {
+        private var isOpen = false
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        func pass() async {
+            if isOpen { return }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        func open() {
+            isOpen = true
+            for caller in waiting { caller.resume() }
+            waiting = []
+        }
+    }
+
+    @Test func theWorkerRunsUpTo1024JobsWhileACommitIsUnderWay() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-gc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bus = try EmbeddedBus(
+            database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path),
+            pollInterval: .milliseconds(20))
+        let metrics = PipelineMetrics()
+        let gate = Gate()
+        let first = Mutex(true)
+        let committed = Mutex(0)
+        let worker = Worker(
+            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+            connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics,
+            results: MessageSink { messages, inputs in
+                if first.withLock({ isFirst in
+                    defer { isFirst = false }
+                    return isFirst
+                }) {
+                    await gate.pass()
+                }
+                try await bus.publish([], acknowledging: inputs)
+                committed.withLock { $0 += messages.count }
+            })
+        let running = Task { try await worker.run() }
+        let jobs = (0..<1_100).map { index in
+            SinkMessageTests.job(
+                "echo", input: ["text": .string("job \(index)")],
+                route: JobRoute(
+                    jobID: "run/a/\(index + 1)", runID: "run", stepID: "a", attempt: index + 1, workflow: "gc",
+                    timeoutMilliseconds: 60_000))
+        }
+        try await bus.publish(jobs)
+        func finished() -> Int { Int(metrics.value(of: PipelineMetrics.Name.jobs)) }
+        // The first result's commit waits at the gate: the worker runs jobs until 1,024 are taken and uncommitted.
+        #expect(await waitFor { finished() == 1_024 }, "jobs run while the first commit waits: \(finished())")
+        #expect(committed.withLock { $0 } == 0)
+        await gate.open()
+        #expect(await waitFor { committed.withLock { $0 } == 1_100 }, "committed: \(committed.withLock { $0 })")
+        #expect(finished() == 1_100)
+        running.cancel()
+        _ = await running.result
+    }
+}
