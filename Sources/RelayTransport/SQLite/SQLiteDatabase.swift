@@ -339,16 +339,7 @@ public struct SQLiteConnection {
             case .text(var v):
                 // Its UTF-8 bytes as they are, with their length (a `String` passed as a C string was copied into a
                 // new null-terminated array first, then measured by SQLite).
-                v.withUTF8 { bytes in
-                    bytes.withMemoryRebound(to: CChar.self) {
-                        // (An empty string's buffer may have no address: SQLite would bind NULL for it.)
-                        if let start = $0.baseAddress, $0.count > 0 {
-                            relay_sqlite3_bind_text(statement, position, start, Int32($0.count))
-                        } else {
-                            relay_sqlite3_bind_text(statement, position, "", 0)
-                        }
-                    }
-                }
+                v.withUTF8 { Self.bindText(UnsafeRawBufferPointer($0), at: position, of: statement, copied: true) }
             case .blob(let v):
                 v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
             }
@@ -385,6 +376,24 @@ public struct SQLiteConnection {
             rows.append(row)
         }
         return rows
+    }
+
+    /// Binds UTF-8 bytes as a text, by their length; an empty text from a static empty string (an empty buffer's
+    /// address may be nil, which would bind NULL). `copied`: SQLite copies them; else they must stay where they are
+    /// until the statement is reset.
+    static func bindText(
+        _ bytes: UnsafeRawBufferPointer, at position: Int32, of statement: OpaquePointer, copied: Bool
+    ) {
+        guard let start = bytes.baseAddress, !bytes.isEmpty else {
+            sqlite3_bind_text(statement, position, "", 0, nil)
+            return
+        }
+        let text = start.assumingMemoryBound(to: CChar.self)
+        if copied {
+            relay_sqlite3_bind_text(statement, position, text, Int32(bytes.count))
+        } else {
+            sqlite3_bind_text(statement, position, text, Int32(bytes.count), nil)
+        }
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }

@@ -172,14 +172,7 @@ public final class SQLiteStatementLog: Sendable {
             case .int(let int): sqlite3_bind_int64(statement, position, int)
             case .double(let double): sqlite3_bind_double(statement, position, double)
             case .bytes(let bytes, text: true):
-                // (An empty text's pointer may be nil, which binds NULL: bound from a static empty string instead.)
-                if bytes.isEmpty {
-                    sqlite3_bind_text(statement, position, "", 0, nil)
-                } else {
-                    sqlite3_bind_text(
-                        statement, position, bytes.baseAddress!.assumingMemoryBound(to: CChar.self),
-                        Int32(bytes.count), nil)
-                }
+                SQLiteConnection.bindText(bytes, at: position, of: statement, copied: false)
             case .bytes(let bytes, text: false):
                 sqlite3_bind_blob(
                     statement, position, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), nil)
