@@ -53,6 +53,14 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         /// `count`: how many were pending.
         indirect case skipPendingItems(runID: String, stepID: String, reason: String, count: Int)
         indirect case abandonPendingItems(runID: String, error: String)
+
+        /// Whether it is about `for_each` items (their own rows, `RunItemRows`, follow the writes one by one).
+        var isAboutItems: Bool {
+            switch self {
+            case .addItems, .startItem, .addItemAttempt, .finishItem, .skipPendingItems, .abandonPendingItems: true
+            case .finishStep, .addDeadline, .addStep, .finishRun, .recordWorkflowVersion, .createRun: false
+            }
+        }
     }
 
     let runID: String
@@ -65,8 +73,6 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     /// Jobs given a deadline that goes into the row of the attempt added next (`addDeadline` with a start), as the
     /// transaction stages them (`StagedDeadlines`).
     private var stagedDeadlines: Set<String> = []
-    /// Whether a write was about `for_each` items (their own rows, `RunItemRows`, follow the replay).
-    private(set) var writesItems = false
     /// Whether a result was recorded while a deadline was staged (the transaction then writes it to `job_deadlines`,
     /// or not, by the rows as they are at that moment).
     private(set) var flushesDeadlines = false
@@ -74,7 +80,7 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     /// Whether the transaction that applies it must make its writes one by one, with its own rows kept true by
     /// them (`SQLRunStoreTransaction.apply`): writes about items, a staged deadline written out by a result; else the
     /// speculation's record and attempts are what those writes would leave, and only their statements are made.
-    var replaysWrites: Bool { writesItems || flushesDeadlines }
+    var replaysWrites: Bool { flushesDeadlines || writes.contains(where: \.isAboutItems) }
     /// The run's `for_each` items, when the cache knows them (nil: a call about items is not answered).
     private var items: RunItems?
     private var trigger: JSONValue
@@ -247,7 +253,6 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
                 status: index < started.count ? .running : .pending, item: item, input: input)
             if changeItems({ $0.insert(row) }), index < started.count { written.insert(index) }
         }
-        writesItems = true
         writes.append(.addItems(runID: runID, stepID: stepID, items: items, started: started, written: written))
         return written
     }
@@ -259,14 +264,12 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func startItem(jobID: String, input: JSONValue) throws {
         _ = try ownItems(RunItems.runID(ofJob: jobID), "start an item")
         let started = changeItems { $0.start(jobID: jobID, input: input, deadlineInRow: false, bytes: 0) }
-        writesItems = true
         writes.append(.startItem(jobID: jobID, input: input, started: started))
     }
 
     public func addItemAttempt(_ item: ItemAttemptRecord) throws {
         _ = try ownItems(item.runID, "add an item's attempt")
         let inserted = changeItems { $0.insert(RunItems.Row(item)) }
-        writesItems = true
         writes.append(.addItemAttempt(item, inserted: inserted))
     }
 
@@ -291,7 +294,6 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
         _ = try ownItems(RunItems.runID(ofJob: jobID), "record an item's result")
         let output = result.output.map { JSONWriter.compact.string($0) }
         let recorded = changeItems { $0.finish(jobID: jobID, from: statuses, result: result, output: output) }
-        writesItems = true
         writes.append(
             .finishItem(
                 jobID: jobID, result: result, output: output, startedAt: startedAt, finishedAt: finishedAt,
@@ -302,7 +304,6 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func skipPendingItems(runID: String, stepID: String, reason: String) throws -> Int {
         _ = try ownItems(runID, "skip items")
         let count = changeItems { $0.endPending(stepID: stepID, status: .skipped, error: reason) }
-        writesItems = true
         writes.append(.skipPendingItems(runID: runID, stepID: stepID, reason: reason, count: count))
         return count
     }
@@ -310,7 +311,6 @@ public final class RunSpeculation: RunStoreTransaction, @unchecked Sendable {
     public func abandonPendingItems(runID: String, error: String) throws {
         _ = try ownItems(runID, "abandon items")
         _ = changeItems { $0.endPending(stepID: nil, status: .failed, error: error) }
-        writesItems = true
         writes.append(.abandonPendingItems(runID: runID, error: error))
     }
 
