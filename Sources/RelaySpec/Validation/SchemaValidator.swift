@@ -113,33 +113,27 @@ public struct SchemaValidator: Sendable {
             if let properties = keywords["properties"]?.objectValue {
                 for key in Self.inCodePointOrder(object.keys) {
                     if let propertySchema = properties[key] {
-                        path.components.append(.key(key))
-                        check(object[key]!, against: propertySchema, path: &path, depth: depth, into: &problems)
-                        path.components.removeLast()
+                        check(
+                            object[key]!, against: propertySchema, at: .key(key), path: &path, depth: depth,
+                            into: &problems)
                     }
                 }
             }
             if let additional = keywords["additionalProperties"], additional != .bool(true) {
                 let known = Set(keywords["properties"]?.objectValue?.keys.map { $0 } ?? [])
                 for key in Self.inCodePointOrder(object.keys) where !known.contains(key) {
-                    path.components.append(.key(key))
-                    check(object[key]!, against: additional, path: &path, depth: depth, into: &problems)
-                    path.components.removeLast()
+                    check(object[key]!, against: additional, at: .key(key), path: &path, depth: depth, into: &problems)
                 }
             }
         }
         if case .array(let items) = value, let itemSchema = keywords["items"] {
             if case .array(let tuple) = itemSchema {
                 for (index, item) in items.enumerated() where index < tuple.count {
-                    path.components.append(.index(index))
-                    check(item, against: tuple[index], path: &path, depth: depth, into: &problems)
-                    path.components.removeLast()
+                    check(item, against: tuple[index], at: .index(index), path: &path, depth: depth, into: &problems)
                 }
             } else {
                 for (index, item) in items.enumerated() {
-                    path.components.append(.index(index))
-                    check(item, against: itemSchema, path: &path, depth: depth, into: &problems)
-                    path.components.removeLast()
+                    check(item, against: itemSchema, at: .index(index), path: &path, depth: depth, into: &problems)
                 }
             }
         }
@@ -164,6 +158,17 @@ public struct SchemaValidator: Sendable {
                             : "matches \(passing) of the allowed shapes, expected exactly one"))
             }
         }
+    }
+
+    /// `check` of a member or an item of the value at `path`: `path` extended by `component` (in place) while it is
+    /// checked.
+    private func check(
+        _ value: JSONValue, against schema: JSONValue, at component: JSONPath.Component, path: inout JSONPath,
+        depth: Int, into problems: inout [ValidationProblem]
+    ) {
+        path.components.append(component)
+        check(value, against: schema, path: &path, depth: depth, into: &problems)
+        path.components.removeLast()
     }
 
     private func errors(_ value: JSONValue, _ schema: JSONValue, _ path: JSONPath, _ depth: Int) -> [ValidationProblem]
