@@ -879,7 +879,7 @@ public final class Dispatcher: Sendable {
         let start = StepStart(step: .action(step.action), input: input, connection: [:], meta: route.meta)
         return ActionJob(
             route: route, input: input,
-            message: BusMessage(topic: Topics.jobs(step.plugin), key: runID, json: start.message.json))
+            message: BusMessage(topic: Topics.jobs(step.plugin), key: runID, json: start.message.json, keeping: true))
     }
 
     /// Publishes retries whose backoff has passed, and fails the attempts whose deadline has passed without a

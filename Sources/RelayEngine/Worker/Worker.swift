@@ -139,7 +139,7 @@ public final class Worker: Sendable {
     /// is not one.
     func run(_ delivery: Delivery, in handle: StepTaskHandle) async -> SinkMessage {
         let job: ReceivedJob
-        switch Self.job(delivery.message.value) {
+        switch Self.job(delivery.message) {
         case .success(let read): job = read
         case .failure(let error):
             metrics.deadLettered(sourceTopic: delivery.message.topic)
@@ -196,11 +196,12 @@ public final class Worker: Sendable {
         var route: JobRoute
     }
 
-    /// A job message read as a step start (an action's) with its routing data, or why it is not one.
-    static func job(_ bytes: [UInt8]) -> Result<ReceivedJob, RelayError> {
+    /// A job message read as a step start (an action's) with its routing data, or why it is not one. Its JSON is
+    /// parsed, unless the message kept the JSON it was written from (a dispatcher of this process wrote it).
+    static func job(_ message: BusMessage) -> Result<ReceivedJob, RelayError> {
         let start: StepStart
         do {
-            start = try StepStart(message: V1Message(json: JSONParser.parse(bytes: bytes)))
+            start = try StepStart(message: V1Message(json: message.json ?? JSONParser.parse(bytes: message.value)))
         } catch let error as JSONParseError {
             return .failure(RelayError(.invalidJSON, "\(error)"))
         } catch {
