@@ -111,4 +111,50 @@ import Testing
                 "input.a: the schema refers to #/definitions/missing, which it does not define"
             ])
     }
+
+    @Test func aRecursiveSchemaChecksEveryLevelItReaches() throws {
+        // A tree whose nodes refer to their own definition: checked at every depth of the value.
+        let node: JSONValue = [
+            "type": "object", "required": ["name"],
+            "properties": [
+                "name": ["type": "string"],
+                "children": ["type": "array", "items": ["$ref": "#/definitions/node"]],
+            ],
+        ]
+        let tree = SchemaValidator(schema: ["$ref": "#/definitions/node", "definitions": ["node": node]])
+        let value: JSONValue = ["name": "a", "children": [["name": "b", "children": [["name": 3], [:]]]]]
+        #expect(
+            tree.validate(value).map(\.description) == [
+                "input.children[0].children[0].name: expected string, found integer",
+                "input.children[0].children[1].name: required property is missing",
+            ])
+        // A schema that is only a reference to itself ends at the nesting limit instead of recursing forever.
+        let loop = SchemaValidator(schema: ["$ref": "#"])
+        #expect(loop.validate(1).map(\.description) == ["input: schema reference # nests too deeply"])
+    }
+
+    @Test func declaredPropertiesAreCheckedBeforeAdditionalOnesAndTuplesItemByItem() {
+        let validator = SchemaValidator(
+            schema: [
+                "properties": ["b": ["type": "string"], "z": false],
+                "additionalProperties": ["type": "integer"],
+                "required": ["b"],
+            ])
+        #expect(
+            validator.validate(["a": "x", "z": 1, "b": 2, "c": 3]).map(\.description) == [
+                "input.b: expected string, found integer",
+                "input.z: no value is allowed here",
+                "input.a: expected integer, found string",
+            ])
+        let tuple = SchemaValidator(schema: ["items": [["type": "string"], ["const": 1], ["enum": ["x", nil]]]])
+        #expect(
+            tuple.validate([1, 1.0, "y", "extra"]).map(\.description) == [
+                "input[0]: expected string, found integer",
+                #"input[2]: expected one of ["x", null], found "y""#,
+            ])
+        let shapes = SchemaValidator(
+            schema: ["oneOf": [["type": "number"], ["type": "integer"]], "anyOf": [["type": ["null", "weird"]]]])
+        #expect(
+            shapes.validate(2).map(\.description) == ["input: matches 2 of the allowed shapes, expected exactly one"])
+    }
 }

@@ -67,7 +67,7 @@ public final class PluginHost: Sendable {
             case .action(let name):
                 guard let handler = plugin.actions[name] else { throw StepFailure.client("Unknown action \"\(name)\"") }
                 try validate(
-                    start.input, against: plugin.schema("actions", name, "input"), options: .input, root: "input",
+                    start.input, with: plugin.validator("actions", name, "input"), root: "input",
                     what: "action input")
                 let connection = try await connect(start, logger: stepLogger)
                 let values = StepContextValues(logger: stepLogger, deadline: deadline, meta: start.meta)
@@ -75,7 +75,7 @@ public final class PluginHost: Sendable {
                     try await handler(start.input, connection, values)
                 }
                 try validate(
-                    output, against: plugin.schema("actions", name, "output"), options: .standard, root: "output",
+                    output, with: plugin.validator("actions", name, "output"), root: "output",
                     what: "action output")
                 output = secretMasker(for: start).mask(output)
                 return .success(output, log: capture.text, meta: start.meta)
@@ -106,11 +106,11 @@ public final class PluginHost: Sendable {
                 throw StepFailure.client("Unknown task \"\(start.step.name)\"")
             }
             try validate(
-                start.input, against: plugin.schema("tasks", name, "input"), options: .input, root: "input",
+                start.input, with: plugin.validator("tasks", name, "input"), root: "input",
                 what: "task input")
             if let state = start.state {
                 try validate(
-                    state, against: plugin.schema("tasks", name, "state"), options: .standard, root: "state",
+                    state, with: plugin.validator("tasks", name, "state"), root: "state",
                     what: "task state")
             }
             let connection = try await connect(start, logger: stepLogger)
@@ -144,15 +144,15 @@ public final class PluginHost: Sendable {
                 throw StepFailure.client("Unknown trigger \"\(start.step.name)\"")
             }
             try validate(
-                start.input, against: plugin.schema("triggers", name, "input"), options: .input, root: "input",
+                start.input, with: plugin.validator("triggers", name, "input"), root: "input",
                 what: "trigger input")
             let connection = try await connect(start, logger: stepLogger)
-            let schema = plugin.schema("triggers", name, "output")
+            let validator = plugin.validator("triggers", name, "output")
             let masker = secretMasker(for: start)
             let values = StepContextValues(logger: stepLogger, deadline: nil, meta: start.meta)
             try await handler(start.input, connection, values, state, webhook) { [self] event in
                 do {
-                    try self.validate(event, against: schema, options: .standard, root: "output", what: "trigger event")
+                    try self.validate(event, with: validator, root: "output", what: "trigger event")
                 } catch {
                     stepLogger.error("event not sent: \(self.describe(error))")
                     return
@@ -180,10 +180,14 @@ public final class PluginHost: Sendable {
 
     /// Validates and connects, reusing the connection made earlier with the same name and parameters.
     func connect(_ parameters: JSONValue, name: String?, logger: Logger) async throws -> any Sendable {
-        try validate(
-            parameters, against: plugin.connectionSchema, options: .standard, root: "connection", what: "connection")
         let plugin = self.plugin
         let key = name.map(ConnectionKey.named) ?? .parameters(parameters)
+        // The parameters of a connection made before were valid then: only new ones are validated.
+        let reused = connections.withLock { connections in
+            connections[key].flatMap { $0.parameters == parameters ? $0.task : nil }
+        }
+        if let reused { return try await reused.value }
+        try validate(parameters, with: plugin.connectionValidator, root: "connection", what: "connection")
         let task = connections.withLock { connections in
             if let existing = connections[key], existing.parameters == parameters { return existing.task }
             // New, or replaced (other parameters under the same name): the old entry and its client go.
@@ -202,11 +206,10 @@ public final class PluginHost: Sendable {
         }
     }
 
-    func validate(
-        _ value: JSONValue, against schema: JSONValue, options: SchemaValidator.Options, root: String, what: String
-    ) throws {
-        guard schema != [:] else { return }
-        let problems = SchemaValidator(schema: schema, options: options).validate(value, at: JSONPath(root: root))
+    /// Throws the problems `validator` finds in `value` (none when there is no validator: an empty schema).
+    func validate(_ value: JSONValue, with validator: SchemaValidator?, root: String, what: String) throws {
+        guard let validator else { return }
+        let problems = validator.validate(value, at: JSONPath(root: root))
         guard problems.isEmpty else {
             throw StepFailure.client("\(what) is invalid: " + problems.map(\.description).joined(separator: "; "))
         }

@@ -18,6 +18,8 @@ public struct Plugin: Sendable {
     let triggers: [String: TriggerHandler]
     let triggerChecks: [String: TriggerInputCheck]
     let tasks: [String: TaskHandler]
+    /// A validator for each of `schemas`' non-empty schemas, compiled once (`validator(_:_:_:)`).
+    let validators: [SchemaPart: SchemaValidator]
 
     public var name: String { spec.name }
     public var version: String { spec.version ?? "0.0.0" }
@@ -35,6 +37,7 @@ public struct Plugin: Sendable {
         let spec = try PluginSpec.decode(yaml: specYAML, file: file)
         self.spec = spec
         self.schemas = try SchemaGenerator(spec: spec).document()
+        self.validators = SchemaPart.validators(of: schemas)
         self.connector = Connector(C.self)
         var actionTable: [String: ActionHandler] = [:]
         for action in actions {
@@ -84,6 +87,41 @@ public struct Plugin: Sendable {
     }
 
     var connectionSchema: JSONValue { schemas["connection"] ?? [:] }
+
+    /// The validator of `part` of the action, trigger or task `name` (`kind`: "actions", "triggers", "tasks"), with
+    /// the runtime's rules for it (`.input` for an input); nil when its schema is empty or absent.
+    func validator(_ kind: String, _ name: String, _ part: String) -> SchemaValidator? {
+        validators[SchemaPart(kind: kind, name: name, part: part)]
+    }
+
+    var connectionValidator: SchemaValidator? { validators[SchemaPart(kind: "connection", name: "", part: "")] }
+}
+
+/// Where a schema is in the generated document: `connection`, or `kind.name.part`.
+struct SchemaPart: Hashable, Sendable {
+    var kind: String
+    var name: String
+    var part: String
+
+    /// The validators of every non-empty schema of `document`.
+    static func validators(of document: JSONValue) -> [SchemaPart: SchemaValidator] {
+        var validators: [SchemaPart: SchemaValidator] = [:]
+        func add(_ schema: JSONValue, at place: SchemaPart) {
+            guard schema != [:] else { return }
+            validators[place] = SchemaValidator(schema: schema, options: place.part == "input" ? .input : .standard)
+        }
+        if let connection = document["connection"] {
+            add(connection, at: SchemaPart(kind: "connection", name: "", part: ""))
+        }
+        for kind in ["actions", "triggers", "tasks"] {
+            for (name, parts) in document[kind]?.objectValue ?? [:] {
+                for (part, schema) in parts.objectValue ?? [:] {
+                    add(schema, at: SchemaPart(kind: kind, name: name, part: part))
+                }
+            }
+        }
+        return validators
+    }
 }
 
 /// The connection type, erased.

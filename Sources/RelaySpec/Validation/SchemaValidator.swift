@@ -31,21 +31,22 @@ public struct SchemaValidator: Sendable {
 
     public let schema: JSONValue
     public let options: Options
+    /// `schema`'s keywords, read once: checking a value looks up no keyword by name.
+    private let compiled: CompiledSchema
 
     public init(schema: JSONValue, options: Options = .standard) {
         self.schema = schema
         self.options = options
+        self.compiled = CompiledSchema(schema)
     }
 
     /// Every problem found, in document order; empty when the value is valid.
     public func validate(_ value: JSONValue, at root: JSONPath = JSONPath(root: "input")) -> [ValidationProblem] {
         var problems: [ValidationProblem] = []
         var path = root
-        check(value, against: schema, path: &path, depth: 0, into: &problems)
-        if options.rejectEmptyRequired, case .object(let object) = value,
-            let required = schema["required"]?.arrayValue
-        {
-            for case .string(let key) in required {
+        check(value, against: 0, path: &path, depth: 0, into: &problems)
+        if options.rejectEmptyRequired, case .object(let object) = value, let required = compiled.rootRequired {
+            for key in required {
                 guard let item = object[key] else { continue }
                 if item.isNull || item == .string("") {
                     problems.append(
@@ -61,42 +62,44 @@ public struct SchemaValidator: Sendable {
     // MARK: - Keywords
 
     private func check(
-        _ value: JSONValue, against schema: JSONValue, path: inout JSONPath, depth: Int,
+        _ value: JSONValue, against index: Int, path: inout JSONPath, depth: Int,
         into problems: inout [ValidationProblem]
     ) {
         guard problems.count < options.maximumProblems else { return }
-        guard case .object(let keywords) = schema else {
-            if schema == .bool(false) {
-                problems.append(ValidationProblem(path: path, message: "no value is allowed here"))
-            }
+        let node = compiled.nodes[index]
+        switch node.rules.kind {
+        case .anything: return
+        case .nothing:
+            problems.append(ValidationProblem(path: path, message: "no value is allowed here"))
             return
+        case .keywords: break
         }
-        if let reference = keywords["$ref"]?.stringValue {
+        if let reference = node.rules.reference {
             guard depth < 64 else {
                 problems.append(
-                    ValidationProblem(path: path, message: "schema reference \(reference) nests too deeply"))
+                    ValidationProblem(path: path, message: "schema reference \(reference.text) nests too deeply"))
                 return
             }
-            guard let target = resolve(reference) else {
+            guard let target = reference.target else {
                 problems.append(
                     ValidationProblem(
-                        path: path, message: "the schema refers to \(reference), which it does not define"))
+                        path: path, message: "the schema refers to \(reference.text), which it does not define"))
                 return
             }
             check(value, against: target, path: &path, depth: depth + 1, into: &problems)
         }
-        if let type = keywords["type"], !matches(value, type: type) {
+        if let type = node.rules.type, !type.matches(value) {
             problems.append(
-                ValidationProblem(path: path, message: "expected \(describe(type)), found \(value.typeName)"))
+                ValidationProblem(path: path, message: "expected \(type.description), found \(value.typeName)"))
             return
         }
-        if let allowed = keywords["enum"]?.arrayValue, !allowed.contains(where: { equal($0, value) }) {
+        if let allowed = node.rules.allowed, !allowed.contains(where: { equal($0, value) }) {
             let list = allowed.map { JSONWriter.compact.string($0) }.joined(separator: ", ")
             problems.append(
                 ValidationProblem(
                     path: path, message: "expected one of [\(list)], found \(JSONWriter.compact.string(value))"))
         }
-        if let constant = keywords["const"], !equal(constant, value) {
+        if let constant = node.rules.constant, !equal(constant, value) {
             problems.append(
                 ValidationProblem(
                     path: path,
@@ -104,57 +107,56 @@ public struct SchemaValidator: Sendable {
                         "expected \(JSONWriter.compact.string(constant)), found \(JSONWriter.compact.string(value))"))
         }
         if case .object(let object) = value {
-            if let required = keywords["required"]?.arrayValue {
-                for case .string(let key) in required where object[key] == nil {
-                    problems.append(
-                        ValidationProblem(path: path.appending(key), message: "required property is missing"))
-                }
+            for key in node.rules.required where object[key] == nil {
+                problems.append(ValidationProblem(path: path.appending(key), message: "required property is missing"))
             }
-            if let properties = keywords["properties"]?.objectValue {
-                for key in Self.inCodePointOrder(object.keys) {
-                    if let propertySchema = properties[key] {
+            if !node.rules.properties.isEmpty || node.rules.additional != nil {
+                let keys = Self.inCodePointOrder(object.keys)
+                for key in keys {
+                    if let property = node.rules.properties[key] {
                         check(
-                            object[key]!, against: propertySchema, at: .key(key), path: &path, depth: depth,
-                            into: &problems)
+                            object[key]!, against: property, at: .key(key), path: &path, depth: depth, into: &problems)
+                    }
+                }
+                if let additional = node.rules.additional {
+                    for key in keys where node.rules.properties[key] == nil {
+                        check(
+                            object[key]!, against: additional, at: .key(key), path: &path, depth: depth, into: &problems
+                        )
                     }
                 }
             }
-            if let additional = keywords["additionalProperties"], additional != .bool(true) {
-                let known = Set(keywords["properties"]?.objectValue?.keys.map { $0 } ?? [])
-                for key in Self.inCodePointOrder(object.keys) where !known.contains(key) {
-                    check(object[key]!, against: additional, at: .key(key), path: &path, depth: depth, into: &problems)
-                }
-            }
         }
-        if case .array(let items) = value, let itemSchema = keywords["items"] {
-            if case .array(let tuple) = itemSchema {
+        if case .array(let items) = value {
+            switch node.rules.items {
+            case nil: break
+            case .tuple(let tuple):
                 for (index, item) in items.enumerated() where index < tuple.count {
                     check(item, against: tuple[index], at: .index(index), path: &path, depth: depth, into: &problems)
                 }
-            } else {
+            case .each(let schema):
                 for (index, item) in items.enumerated() {
-                    check(item, against: itemSchema, at: .index(index), path: &path, depth: depth, into: &problems)
+                    check(item, against: schema, at: .index(index), path: &path, depth: depth, into: &problems)
                 }
             }
         }
-        if let all = keywords["allOf"]?.arrayValue {
-            for sub in all { check(value, against: sub, path: &path, depth: depth + 1, into: &problems) }
-        }
-        if let any = keywords["anyOf"]?.arrayValue, !any.isEmpty {
-            let passing = any.filter { errors(value, $0, path, depth).isEmpty }
+        for sub in node.rules.allOf { check(value, against: sub, path: &path, depth: depth + 1, into: &problems) }
+        if !node.rules.anyOf.isEmpty {
+            let passing = node.rules.anyOf.filter { errors(value, $0, path, depth).isEmpty }
             if passing.isEmpty {
                 problems.append(
-                    ValidationProblem(path: path, message: "matches none of the \(any.count) allowed shapes"))
+                    ValidationProblem(
+                        path: path, message: "matches none of the \(node.rules.anyOf.count) allowed shapes"))
             }
         }
-        if let one = keywords["oneOf"]?.arrayValue, !one.isEmpty {
-            let passing = one.filter { errors(value, $0, path, depth).isEmpty }.count
+        if !node.rules.oneOf.isEmpty {
+            let passing = node.rules.oneOf.filter { errors(value, $0, path, depth).isEmpty }.count
             if passing != 1 {
                 problems.append(
                     ValidationProblem(
                         path: path,
                         message: passing == 0
-                            ? "matches none of the \(one.count) allowed shapes"
+                            ? "matches none of the \(node.rules.oneOf.count) allowed shapes"
                             : "matches \(passing) of the allowed shapes, expected exactly one"))
             }
         }
@@ -163,7 +165,7 @@ public struct SchemaValidator: Sendable {
     /// `check` of a member or an item of the value at `path`: `path` extended by `component` (in place) while it is
     /// checked.
     private func check(
-        _ value: JSONValue, against schema: JSONValue, at component: JSONPath.Component, path: inout JSONPath,
+        _ value: JSONValue, against schema: Int, at component: JSONPath.Component, path: inout JSONPath,
         depth: Int, into problems: inout [ValidationProblem]
     ) {
         path.components.append(component)
@@ -171,8 +173,7 @@ public struct SchemaValidator: Sendable {
         path.components.removeLast()
     }
 
-    private func errors(_ value: JSONValue, _ schema: JSONValue, _ path: JSONPath, _ depth: Int) -> [ValidationProblem]
-    {
+    private func errors(_ value: JSONValue, _ schema: Int, _ path: JSONPath, _ depth: Int) -> [ValidationProblem] {
         var problems: [ValidationProblem] = []
         var path = path
         check(value, against: schema, path: &path, depth: depth + 1, into: &problems)
@@ -188,10 +189,186 @@ public struct SchemaValidator: Sendable {
         return keys.sorted(by: JSONWriter.codePointOrder)
     }
 
-    /// Resolves a local reference (`#/definitions/name`, any `#/…` JSON pointer) in the root schema.
-    private func resolve(_ reference: String) -> JSONValue? {
+    /// JSON equality as `jsonschema` sees it: `1 == 1.0`, but `true != 1`.
+    private func equal(_ a: JSONValue, _ b: JSONValue) -> Bool { a.numericallyEquals(b) }
+}
+
+/// A schema with its keywords read into nodes (`SchemaValidator`'s), each subschema once; `$ref`s are resolved
+/// to the node of their target, so a recursive schema is a cycle of nodes. Node 0 is the root.
+private final class CompiledSchema: Sendable {
+    /// A subschema's rules (a class: checking a value reads them without copying them).
+    final class Node: Sendable {
+        let rules: Rules
+
+        init(_ rules: Rules) { self.rules = rules }
+    }
+
+    struct Rules: Sendable {
+        enum Kind: Sendable {
+            /// Not an object and not `false` (`true`, or anything else): constrains nothing.
+            case anything
+            /// `false`: no value is allowed.
+            case nothing
+            case keywords
+        }
+
+        var kind: Kind = .anything
+        var reference: Reference?
+        var type: TypeRule?
+        var allowed: [JSONValue]?
+        var constant: JSONValue?
+        var required: [String] = []
+        var properties: [String: Int] = [:]
+        /// `additionalProperties` when it is not `true`.
+        var additional: Int?
+        var items: Items?
+        var allOf: [Int] = []
+        var anyOf: [Int] = []
+        var oneOf: [Int] = []
+    }
+
+    struct Reference: Sendable {
+        var text: String
+        /// Its target's node; nil when the schema does not define it.
+        var target: Int?
+    }
+
+    enum Items: Sendable {
+        case each(Int)
+        case tuple([Int])
+    }
+
+    /// The `type` keyword: a name, or a list of names any of which may match; anything else constrains nothing.
+    struct TypeRule: Sendable {
+        enum Name: Sendable {
+            case string, boolean, null, array, object, integer, number
+            /// A name JSON Schema does not know: constrains nothing.
+            case unknown
+            /// An entry of a list that is not a name: matches nothing.
+            case notAName
+        }
+
+        var names: [Name]
+        var description: String
+
+        init?(_ type: JSONValue) {
+            switch type {
+            case .string(let name):
+                names = [Self.name(name)]
+                description = name
+            case .array(let list):
+                names = list.map { $0.stringValue.map(Self.name) ?? .notAName }
+                description = list.compactMap(\.stringValue).joined(separator: " or ")
+            default:
+                return nil
+            }
+        }
+
+        static func name(_ text: String) -> Name {
+            switch text {
+            case "string": .string
+            case "boolean": .boolean
+            case "null": .null
+            case "array": .array
+            case "object": .object
+            case "integer": .integer
+            case "number": .number
+            default: .unknown
+            }
+        }
+
+        func matches(_ value: JSONValue) -> Bool {
+            names.contains { name in
+                switch (name, value) {
+                case (.unknown, _): true
+                case (.notAName, _): false
+                case (.string, .string), (.boolean, .bool), (.null, .null), (.array, .array), (.object, .object): true
+                case (.integer, .int), (.integer, .bigInt): true
+                case (.integer, .double(let d)): d.isFinite && d.rounded() == d
+                case (.number, .int), (.number, .bigInt), (.number, .double): true
+                default: false
+                }
+            }
+        }
+    }
+
+    let nodes: [Node]
+    /// The root's `required` names (strings only), when it has the keyword.
+    let rootRequired: [String]?
+
+    init(_ schema: JSONValue) {
+        var builder = Builder(root: schema)
+        _ = builder.compile(schema)
+        nodes = builder.rules.map(Node.init)
+        if case .object(let keywords) = schema, let required = keywords["required"]?.arrayValue {
+            rootRequired = required.compactMap(\.stringValue)
+        } else {
+            rootRequired = nil
+        }
+    }
+}
+
+/// Reads a schema into `CompiledSchema`'s nodes.
+private struct Builder {
+    typealias Rules = CompiledSchema.Rules
+    var rules: [Rules] = []
+    let root: JSONValue
+    /// The node of each reference resolved so far (a recursive reference finds its own node here).
+    var referenced: [String: Int?] = [:]
+
+    init(root: JSONValue) { self.root = root }
+
+    /// Adds the node of `schema` (and of what it contains); its index.
+    mutating func compile(_ schema: JSONValue) -> Int {
+        let index = rules.count
+        rules.append(Rules())
+        guard case .object(let keywords) = schema else {
+            rules[index].kind = schema == .bool(false) ? .nothing : .anything
+            return index
+        }
+        var node = Rules()
+        node.kind = .keywords
+        if let text = keywords["$ref"]?.stringValue {
+            node.reference = CompiledSchema.Reference(text: text, target: target(of: text))
+        }
+        node.type = keywords["type"].flatMap(CompiledSchema.TypeRule.init)
+        node.allowed = keywords["enum"]?.arrayValue
+        node.constant = keywords["const"]
+        node.required = keywords["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if let properties = keywords["properties"]?.objectValue {
+            for (key, value) in properties { node.properties[key] = compile(value) }
+        }
+        if let additional = keywords["additionalProperties"], additional != .bool(true) {
+            node.additional = compile(additional)
+        }
+        switch keywords["items"] {
+        case nil: break
+        case .array(let tuple)?: node.items = .tuple(tuple.map { compile($0) })
+        case let single?: node.items = .each(compile(single))
+        }
+        node.allOf = keywords["allOf"]?.arrayValue?.map { compile($0) } ?? []
+        node.anyOf = keywords["anyOf"]?.arrayValue?.map { compile($0) } ?? []
+        node.oneOf = keywords["oneOf"]?.arrayValue?.map { compile($0) } ?? []
+        rules[index] = node
+        return index
+    }
+
+    /// The node of a local reference's target (`#/definitions/name`, any `#/…` JSON pointer into the root schema),
+    /// compiled the first time it is referred to; nil when the root schema has no such place.
+    private mutating func target(of reference: String) -> Int? {
+        if let known = referenced[reference] { return known }
+        guard let schema = Self.resolve(reference, in: root) else {
+            referenced[reference] = .some(nil)
+            return nil
+        }
+        // Its node is the next one: known before its content is compiled, so a reference inside finds it.
+        referenced[reference] = rules.count
+        return compile(schema)
+    }
+
+    private static func resolve(_ reference: String, in root: JSONValue) -> JSONValue? {
         guard reference.hasPrefix("#") else { return nil }
-        var node = schema
+        var node = root
         for raw in reference.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
             let token = raw.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
             switch node {
@@ -207,37 +384,6 @@ public struct SchemaValidator: Sendable {
         }
         return node
     }
-
-    private func matches(_ value: JSONValue, type: JSONValue) -> Bool {
-        switch type {
-        case .string(let name): return matches(value, typeName: name)
-        case .array(let names): return names.contains { $0.stringValue.map { matches(value, typeName: $0) } ?? false }
-        default: return true
-        }
-    }
-
-    private func matches(_ value: JSONValue, typeName: String) -> Bool {
-        switch (typeName, value) {
-        case ("string", .string), ("boolean", .bool), ("null", .null), ("array", .array), ("object", .object): true
-        case ("integer", .int), ("integer", .bigInt): true
-        case ("integer", .double(let d)): d.isFinite && d.rounded() == d
-        case ("number", .int), ("number", .bigInt), ("number", .double): true
-        case ("string", _), ("boolean", _), ("null", _), ("array", _), ("object", _), ("integer", _), ("number", _):
-            false
-        default: true // an unknown type name constrains nothing
-        }
-    }
-
-    private func describe(_ type: JSONValue) -> String {
-        switch type {
-        case .string(let name): return name
-        case .array(let names): return names.compactMap(\.stringValue).joined(separator: " or ")
-        default: return JSONWriter.compact.string(type)
-        }
-    }
-
-    /// JSON equality as `jsonschema` sees it: `1 == 1.0`, but `true != 1`.
-    private func equal(_ a: JSONValue, _ b: JSONValue) -> Bool { a.numericallyEquals(b) }
 }
 
 /// One reason a value does not match its schema.
