@@ -161,26 +161,27 @@ import Testing
         }
     }
 
-    /// A message that kept the JSON it was written from (`BusMessage(…, keeping: true)`) is handed over with it,
-    /// so that its consumer need not parse it; read back from the table it has none, and is equal all the same.
-    @Test func aHandedOverMessageKeepsItsJSONAndOneReadFromTheTableHasNone() async throws {
+    /// A message that kept what it was written from (`BusMessage(…, keeping:)`, `local`) is handed over with it,
+    /// so that its consumer need not read its bytes; read back from the table it has nothing kept, and is equal all
+    /// the same.
+    @Test func aHandedOverMessageKeepsItsValuesAndOneReadFromTheTableHasNone() async throws {
         try await withBus { bus, _ in
             let json: JSONValue = ["step": 1, "text": "ä\u{0}"]
-            let kept = BusMessage(topic: "t", key: "k", json: json, keeping: true)
-            #expect(kept.json == json)
-            #expect(kept == BusMessage(topic: "t", key: "k", json: json), "the kept JSON is not compared")
+            let kept = BusMessage(topic: "t", key: "k", json: json, keeping: json)
+            #expect(kept.local as? JSONValue == json)
+            #expect(kept == BusMessage(topic: "t", key: "k", json: json), "what is kept is not compared")
             let large = BusMessage(
-                topic: "t", key: "k", json: .string(String(repeating: "x", count: 20_000)), keeping: true)
-            #expect(large.json == nil, "past keptJSONLimit, a message keeps only its bytes")
+                topic: "t", key: "k", json: .string(String(repeating: "x", count: 20_000)), keeping: json)
+            #expect(large.local == nil, "past keptLocalLimit, a message keeps only its bytes")
 
             let subscription = try await bus.subscribe(topic: "t", group: "g")
             try await bus.publish([kept])
             let read = try #require(try await subscription.next())
-            #expect(read.message.json == nil, "the first delivery is read from the table")
+            #expect(read.message.local == nil, "the first delivery is read from the table")
             try await subscription.acknowledge(read)
             try await bus.publish([kept])
             let handed = try #require(try await subscription.next())
-            #expect(handed.message.json == json)
+            #expect(handed.message.local as? JSONValue == json)
             #expect(try JSONParser.parse(bytes: handed.message.value) == json)
             try await subscription.acknowledge(handed)
             await subscription.close()

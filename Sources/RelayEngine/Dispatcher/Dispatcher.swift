@@ -877,9 +877,12 @@ public final class Dispatcher: Sendable {
             timeoutMilliseconds: Int(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000),
             connection: step.connection, item: item)
         let start = StepStart(step: .action(step.action), input: input, connection: [:], meta: route.meta)
+        // Kept with the message: a worker of this process takes the job as it is here (`Worker.job(_:)`).
         return ActionJob(
             route: route, input: input,
-            message: BusMessage(topic: Topics.jobs(step.plugin), key: runID, json: start.message.json, keeping: true))
+            message: BusMessage(
+                topic: Topics.jobs(step.plugin), key: runID, json: start.message.json,
+                keeping: Worker.ReceivedJob(start: start, action: step.action, route: route)))
     }
 
     /// Publishes retries whose backoff has passed, and fails the attempts whose deadline has passed without a

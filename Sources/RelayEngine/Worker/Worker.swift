@@ -190,18 +190,24 @@ public final class Worker: Sendable {
     }
 
     /// A job as the worker receives it: the start message, the action it names, Relay's routing data.
-    struct ReceivedJob {
+    struct ReceivedJob: Sendable, Equatable {
         var start: StepStart
         var action: String
         var route: JobRoute
     }
 
-    /// A job message read as a step start (an action's) with its routing data, or why it is not one. Its JSON is
-    /// parsed, unless the message kept the JSON it was written from (a dispatcher of this process wrote it).
+    /// A job message read as a step start (an action's) with its routing data, or why it is not one: as the
+    /// message kept it when a dispatcher of this process wrote it (`BusMessage.local`), else read from its bytes.
     static func job(_ message: BusMessage) -> Result<ReceivedJob, RelayError> {
+        if let kept = message.local as? ReceivedJob { return .success(kept) }
+        return job(message.value)
+    }
+
+    /// A job message's bytes read as a step start (an action's) with its routing data, or why they are not one.
+    static func job(_ bytes: [UInt8]) -> Result<ReceivedJob, RelayError> {
         let start: StepStart
         do {
-            start = try StepStart(message: V1Message(json: message.json ?? JSONParser.parse(bytes: message.value)))
+            start = try StepStart(message: V1Message(json: JSONParser.parse(bytes: bytes)))
         } catch let error as JSONParseError {
             return .failure(RelayError(.invalidJSON, "\(error)"))
         } catch {

@@ -7,10 +7,11 @@ public struct BusMessage: Sendable, Equatable {
     public var key: String
     public var value: [UInt8]
     public var headers: [String: String]
-    /// The JSON `value` was written from, when the process that wrote it kept it (`init(topic:key:json:keeping:)`):
-    /// a consumer in the same process reads it instead of parsing `value` (the embedded bus's hand-off passes it
-    /// on). Never stored nor sent, and not compared: a message read from the table or the broker has none.
-    public var json: JSONValue?
+    /// What `value` was written from, as the process that wrote it kept it (`init(topic:key:json:keeping:)`): a
+    /// consumer in the same process that knows its type uses it instead of reading `value` (the embedded bus's
+    /// hand-off passes it on). Never stored nor sent, and not compared: a message read from the table or the broker
+    /// has none.
+    public var local: (any Sendable)?
 
     public init(topic: String, key: String, value: [UInt8], headers: [String: String] = [:]) {
         self.topic = topic
@@ -19,16 +20,18 @@ public struct BusMessage: Sendable, Equatable {
         self.headers = headers
     }
 
-    /// `json` encoded; `keeping`: keeps `json` with the message when its encoding is at most
-    /// `keptJSONLimit` bytes (a larger one is parsed again where it is read: its tree would take several times its
-    /// bytes in memory wherever the message waits).
-    public init(topic: String, key: String, json: JSONValue, headers: [String: String] = [:], keeping: Bool = false) {
+    /// `json` encoded; `keeping`: what it was made from, kept with the message (`local`) when the encoding is at
+    /// most `keptLocalLimit` bytes (a larger one is read again where it is consumed: its values would take several
+    /// times its bytes in memory wherever the message waits).
+    public init(
+        topic: String, key: String, json: JSONValue, headers: [String: String] = [:], keeping: (any Sendable)? = nil
+    ) {
         self.init(topic: topic, key: key, value: JSONWriter.compact.bytes(json), headers: headers)
-        if keeping, value.count <= Self.keptJSONLimit { self.json = json }
+        if let keeping, value.count <= Self.keptLocalLimit { self.local = keeping }
     }
 
-    /// The largest encoding whose JSON a message keeps (`init(topic:key:json:keeping:)`).
-    public static let keptJSONLimit = 16 << 10
+    /// The largest encoding whose values a message keeps (`init(topic:key:json:keeping:)`).
+    public static let keptLocalLimit = 16 << 10
 
     public static func == (lhs: BusMessage, rhs: BusMessage) -> Bool {
         lhs.topic == rhs.topic && lhs.key == rhs.key && lhs.value == rhs.value && lhs.headers == rhs.headers
