@@ -24,7 +24,12 @@ import Testing
             yaml: """
                 name: kept
                 \(PipelineTests.manual)steps:
-                  - {id: a, plugin: ptest, action: echo, input: {value: "{{ trigger }}", word: "w{{ trigger }}"}, timeout: 7s, connection: main}
+                  - id: a
+                    plugin: ptest
+                    action: echo
+                    input: {value: "{{ trigger }}", word: "w{{ trigger }}"}
+                    timeout: 7s
+                    connection: main
                 """, file: "kept.yaml")
         let dispatcher = Dispatcher(
             bus: bus, store: try SQLRunStore(bus: bus), workflows: WorkflowRegistry([workflow]))
