@@ -232,4 +232,22 @@ import Testing
             handOff.take(subscriber, topic: "t") == nil,
             "another connection committed: read the table")
     }
+
+    /// A message that keeps its values counts four times its bytes against the hand-off's byte bound: the values
+    /// take more memory than the encoding.
+    @Test func keptValuesCountAgainstTheByteBound() throws {
+        let handOff = LocalHandOff(capacity: 100, byteCapacity: 100)
+        handOff.committed(dataVersion: 1, inserted: [])
+        let subscriber = handOff.register("t")
+        handOff.synced(subscriber, topic: "t", at: handOff.epoch)
+        func message(keeping: Bool) -> BusMessage {
+            // 12 bytes: `{"n":"abcd"}`.
+            BusMessage(
+                topic: "t", key: "k", json: ["n": "abcd"], keeping: keeping ? JSONValue.null as (any Sendable)? : nil)
+        }
+        for offset in 1...8 { handOff.committed(dataVersion: 1, inserted: [(Int64(offset), message(keeping: false))]) }
+        #expect(handOff.take(subscriber, topic: "t")?.count == 8, "96 bytes: all kept")
+        for offset in 9...11 { handOff.committed(dataVersion: 1, inserted: [(Int64(offset), message(keeping: true))]) }
+        #expect(handOff.take(subscriber, topic: "t") == nil, "three kept values count 144 bytes: one was dropped")
+    }
 }

@@ -18,6 +18,10 @@ final class LocalHandOff: Sendable {
     struct Kept {
         var epoch: UInt64
         var delivery: Delivery
+
+        /// What it is counted as against `byteCapacity`: its bytes, and an estimate of the values it keeps
+        /// (`BusMessage.local`: a decoded tree takes several times its encoding) as three times as many.
+        var bytes: Int { delivery.message.value.count * (delivery.message.local == nil ? 1 : 4) }
     }
 
     struct Topic {
@@ -32,11 +36,11 @@ final class LocalHandOff: Sendable {
         /// Keeps a message, dropping the oldest past `capacity` messages or `byteCapacity` bytes.
         mutating func keep(_ message: Kept, capacity: Int, byteCapacity: Int) {
             kept.append(message)
-            bytes += message.delivery.message.value.count
+            bytes += message.bytes
             var excess = 0
             var left = bytes
             while kept.count - excess > capacity || (left > byteCapacity && excess < kept.count) {
-                left -= kept[excess].delivery.message.value.count
+                left -= kept[excess].bytes
                 excess += 1
             }
             drop(excess)
@@ -70,7 +74,7 @@ final class LocalHandOff: Sendable {
         /// Drops the first `count` kept messages.
         mutating func drop(_ count: Int) {
             guard count > 0 else { return }
-            for kept in self.kept[..<count] { bytes -= kept.delivery.message.value.count }
+            for kept in self.kept[..<count] { bytes -= kept.bytes }
             droppedThrough = max(droppedThrough, self.kept[count - 1].epoch)
             self.kept.removeFirst(count)
         }
