@@ -157,4 +157,15 @@ import Testing
         #expect(
             shapes.validate(2).map(\.description) == ["input: matches 2 of the allowed shapes, expected exactly one"])
     }
+
+    @Test func aLongChainOfReferencesCompilesWithoutRecursion() {
+        // 100,000 definitions, each a reference to the next (a hostile spec's types can chain so): compiled one
+        // after the other, and checked only as deep as the nesting limit.
+        var definitions = JSONObject()
+        for index in 0..<100_000 { definitions["d\(index)"] = ["$ref": .string("#/definitions/d\(index + 1)")] }
+        definitions["d100000"] = ["type": "string"]
+        let chain = SchemaValidator(schema: ["$ref": "#/definitions/d0", "definitions": .object(definitions)])
+        #expect(
+            chain.validate("x").map(\.description) == ["input: schema reference #/definitions/d64 nests too deeply"])
+    }
 }

@@ -298,7 +298,7 @@ private final class CompiledSchema: Sendable {
 
     init(_ schema: JSONValue) {
         var builder = Builder(root: schema)
-        _ = builder.compile(schema)
+        builder.compile(schema)
         nodes = builder.rules.map(Node.init)
         if case .object(let keywords) = schema, let required = keywords["required"]?.arrayValue {
             rootRequired = required.compactMap(\.stringValue)
@@ -313,20 +313,35 @@ private struct Builder {
     typealias Rules = CompiledSchema.Rules
     var rules: [Rules] = []
     let root: JSONValue
-    /// The node of each reference resolved so far (a recursive reference finds its own node here).
-    var referenced: [String: Int?] = [:]
+    /// The node of each place a reference resolved to so far, by its path (a recursive reference finds its own
+    /// node here; references spelled differently to one place share it).
+    var referenced: [[String]: Int] = [:]
+    /// Nodes added and not compiled yet: compiled one after the other, not by recursion (a long chain of
+    /// references in a hostile schema takes no stack).
+    var pending: [(index: Int, schema: JSONValue)] = []
 
     init(root: JSONValue) { self.root = root }
 
-    /// Adds the node of `schema` (and of what it contains); its index.
-    mutating func compile(_ schema: JSONValue) -> Int {
-        let index = rules.count
+    /// Compiles `schema` and everything it contains or refers to; its node is the first.
+    mutating func compile(_ schema: JSONValue) {
+        referenced[[]] = add(schema)
+        while let (index, schema) = pending.popLast() { rules[index] = keywords(of: schema) }
+    }
+
+    /// A node for `schema`, compiled later (`compile`); its index.
+    private mutating func add(_ schema: JSONValue) -> Int {
         rules.append(Rules())
-        guard case .object(let keywords) = schema else {
-            rules[index].kind = schema == .bool(false) ? .nothing : .anything
-            return index
-        }
+        pending.append((rules.count - 1, schema))
+        return rules.count - 1
+    }
+
+    /// `schema`'s rules; the nodes it contains or refers to are added.
+    private mutating func keywords(of schema: JSONValue) -> Rules {
         var node = Rules()
+        guard case .object(let keywords) = schema else {
+            node.kind = schema == .bool(false) ? .nothing : .anything
+            return node
+        }
         node.kind = .keywords
         if let text = keywords["$ref"]?.stringValue {
             node.reference = CompiledSchema.Reference(text: text, target: target(of: text))
@@ -336,53 +351,53 @@ private struct Builder {
         node.constant = keywords["const"]
         node.required = keywords["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if let properties = keywords["properties"]?.objectValue {
-            for (key, value) in properties { node.properties[key] = compile(value) }
+            for (key, value) in properties { node.properties[key] = add(value) }
         }
         if let additional = keywords["additionalProperties"], additional != .bool(true) {
-            node.additional = compile(additional)
+            node.additional = add(additional)
         }
         switch keywords["items"] {
         case nil: break
-        case .array(let tuple)?: node.items = .tuple(tuple.map { compile($0) })
-        case let single?: node.items = .each(compile(single))
+        case .array(let tuple)?: node.items = .tuple(tuple.map { add($0) })
+        case let single?: node.items = .each(add(single))
         }
-        node.allOf = keywords["allOf"]?.arrayValue?.map { compile($0) } ?? []
-        node.anyOf = keywords["anyOf"]?.arrayValue?.map { compile($0) } ?? []
-        node.oneOf = keywords["oneOf"]?.arrayValue?.map { compile($0) } ?? []
-        rules[index] = node
-        return index
+        node.allOf = keywords["allOf"]?.arrayValue?.map { add($0) } ?? []
+        node.anyOf = keywords["anyOf"]?.arrayValue?.map { add($0) } ?? []
+        node.oneOf = keywords["oneOf"]?.arrayValue?.map { add($0) } ?? []
+        return node
     }
 
     /// The node of a local reference's target (`#/definitions/name`, any `#/…` JSON pointer into the root schema),
-    /// compiled the first time it is referred to; nil when the root schema has no such place.
+    /// added the first time its place is referred to; nil when the root schema has no such place.
     private mutating func target(of reference: String) -> Int? {
-        if let known = referenced[reference] { return known }
-        guard let schema = Self.resolve(reference, in: root) else {
-            referenced[reference] = .some(nil)
-            return nil
-        }
-        // Its node is the next one: known before its content is compiled, so a reference inside finds it.
-        referenced[reference] = rules.count
-        return compile(schema)
+        guard let (schema, path) = Self.resolve(reference, in: root) else { return nil }
+        if let known = referenced[path] { return known }
+        let index = add(schema)
+        referenced[path] = index
+        return index
     }
 
-    private static func resolve(_ reference: String, in root: JSONValue) -> JSONValue? {
+    /// The value a reference points at, and the path it took (object keys, array indices written in digits).
+    private static func resolve(_ reference: String, in root: JSONValue) -> (JSONValue, [String])? {
         guard reference.hasPrefix("#") else { return nil }
         var node = root
+        var path: [String] = []
         for raw in reference.dropFirst().split(separator: "/", omittingEmptySubsequences: true) {
             let token = raw.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
             switch node {
             case .object(let object):
                 guard let next = object[token] else { return nil }
                 node = next
+                path.append(token)
             case .array(let array):
                 guard let index = Int(token), array.indices.contains(index) else { return nil }
                 node = array[index]
+                path.append(String(index))
             default:
                 return nil
             }
         }
-        return node
+        return (node, path)
     }
 }
 
