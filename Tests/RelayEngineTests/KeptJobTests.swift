@@ -30,18 +30,22 @@ import Testing
                     input: {value: "{{ trigger }}", word: "w{{ trigger }}"}
                     timeout: 7s
                     connection: main
+                  - {id: b, plugin: ptest, action: echo, input: "{{ trigger.nothing }}"}
                 """, file: "kept.yaml")
         let dispatcher = Dispatcher(
             bus: bus, store: try SQLRunStore(bus: bus), workflows: WorkflowRegistry([workflow]))
-        for item in [nil, 3] {
+        // (Step b's input renders to null, and its bytes read back as null.)
+        for (step, item) in [(0, nil), (0, 3), (1, nil)] as [(Int, Int?)] {
             let job = try dispatcher.job(
-                runID: "run-1", workflow: workflow, step: workflow.steps[0], attempt: 2,
-                scope: Template.Scope(trigger: trigger), item: item)
+                runID: "run-1", workflow: workflow, step: workflow.steps[step], attempt: 2,
+                scope: Template.Scope(trigger: step == 0 ? trigger : ["nothing": nil]), item: item)
             let kept = try #require(job.message.local as? Worker.ReceivedJob)
             let read = try Worker.job(job.message.value).get()
             #expect(kept == read)
             #expect(try Worker.job(job.message).get() == read)
-            #expect(read.route.item == item && read.route.timeoutMilliseconds == 7000 && read.action == "echo")
+            #expect(read.route.item == item && read.action == "echo")
+            #expect(read.route.timeoutMilliseconds == (step == 0 ? 7000 : 60000))
+            if step == 1 { #expect(job.input == .null && read.start.input == .null) }
         }
     }
 }

@@ -877,7 +877,8 @@ public final class Dispatcher: Sendable {
             timeoutMilliseconds: Int(timeout.seconds * 1000 + timeout.attoseconds / 1_000_000_000_000_000),
             connection: step.connection, item: item)
         let start = StepStart(step: .action(step.action), input: input, connection: [:], meta: route.meta)
-        // Kept with the message: a worker of this process takes the job as it is here (`Worker.job(_:)`).
+        // Kept with the message: a worker of this process takes the job as it is here (`Worker.job(_:)`), as its
+        // bytes read (`KeptJobTests`).
         return ActionJob(
             route: route, input: input,
             message: BusMessage(

@@ -20,8 +20,9 @@ final class LocalHandOff: Sendable {
         var delivery: Delivery
 
         /// What it is counted as against `byteCapacity`: its bytes, and an estimate of the values it keeps
-        /// (`BusMessage.local`: a decoded tree takes several times its encoding) as three times as many.
-        var bytes: Int { delivery.message.value.count * (delivery.message.local == nil ? 1 : 4) }
+        /// (`BusMessage.local`: a decoded tree of small objects takes about eight times its encoding) as seven times
+        /// as many.
+        var bytes: Int { delivery.message.value.count * (delivery.message.local == nil ? 1 : 8) }
     }
 
     struct Topic {

@@ -5,7 +5,8 @@ public struct BusMessage: Sendable, Equatable {
     public var topic: String
     /// Messages with the same key keep their order (Kafka: the same partition).
     public var key: String
-    public var value: [UInt8]
+    /// (A message whose bytes change no longer keeps what they were written from.)
+    public var value: [UInt8] { didSet { local = nil } }
     public var headers: [String: String]
     /// What `value` was written from, as the process that wrote it kept it (`init(topic:key:json:keeping:)`): a
     /// consumer in the same process that knows its type uses it instead of reading `value` (the embedded bus's
