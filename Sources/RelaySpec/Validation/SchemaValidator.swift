@@ -45,8 +45,8 @@ public struct SchemaValidator: Sendable {
         var problems: [ValidationProblem] = []
         var path = root
         check(value, against: 0, path: &path, depth: 0, into: &problems)
-        if options.rejectEmptyRequired, case .object(let object) = value, let required = compiled.rootRequired {
-            for key in required {
+        if options.rejectEmptyRequired, case .object(let object) = value {
+            for key in compiled.nodes[0].rules.required {
                 guard let item = object[key] else { continue }
                 if item.isNull || item == .string("") {
                     problems.append(
@@ -292,19 +292,13 @@ private final class CompiledSchema: Sendable {
         }
     }
 
+    /// Node 0 is the root's.
     let nodes: [Node]
-    /// The root's `required` names (strings only), when it has the keyword.
-    let rootRequired: [String]?
 
     init(_ schema: JSONValue) {
         var builder = Builder(root: schema)
         builder.compile(schema)
         nodes = builder.rules.map(Node.init)
-        if case .object(let keywords) = schema, let required = keywords["required"]?.arrayValue {
-            rootRequired = required.compactMap(\.stringValue)
-        } else {
-            rootRequired = nil
-        }
     }
 }
 

@@ -19,9 +19,8 @@ final class LocalHandOff: Sendable {
         var epoch: UInt64
         var delivery: Delivery
 
-        /// What it is counted as against `byteCapacity`: its bytes, and an estimate of the values it keeps
-        /// (`BusMessage.local`: a decoded tree of small objects takes about eight times its encoding) as seven times
-        /// as many.
+        /// What it is counted as against `byteCapacity`: its bytes, eight times over when it also keeps the values
+        /// they were written from (`BusMessage.local`: a tree of small objects takes about that).
         var bytes: Int { delivery.message.value.count * (delivery.message.local == nil ? 1 : 8) }
     }
 
