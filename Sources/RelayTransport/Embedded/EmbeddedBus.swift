@@ -361,7 +361,9 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
     let topic: String
     let group: String
     let tracker: AckTracker
-    private let position: Mutex<(cursor: Int64, buffer: [Delivery], closed: Bool)>
+    /// `buffer`: what was read or handed over and not yet taken, first out first (a `Deque`: an array's
+    /// `removeFirst` moved every message behind it, a burst's worker taking thousands one by one).
+    private let position: Mutex<(cursor: Int64, buffer: Deque<Delivery>, closed: Bool)>
     /// Its id in the hand-off (`LocalHandOff`), which knows the epoch it is synced at: it has every message of its
     /// topic committed by then; it is not synced (it reads the table) at first, after another connection's commit,
     /// and after a wait that no local publish ended, so that a poll finds what other processes published.
