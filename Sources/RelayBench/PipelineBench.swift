@@ -125,6 +125,15 @@ public struct PipelineBench: Sendable {
                     replayed.seconds * 1e6 / steps, replayed.cpuSeconds * 1e6 / steps,
                     Double(replayed.statements) / steps, Double(replayed.transactions) / steps,
                     steps / replayed.seconds))
+            // Where SQLite's time goes: the statements that took most of it, per step of the burst.
+            for statement in replayed.byStatement.prefix(8) {
+                let sql = statement.sql.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+                print(
+                    String(
+                        format: "sqlite_alone_statement: us_per_step=%.2f share=%.0f%% per_step=%.3f sql=%@",
+                        statement.seconds * 1e6 / steps, 100 * statement.seconds / replayed.seconds,
+                        Double(statement.count) / steps, String(sql.prefix(90))))
+            }
         }
     }
 

@@ -40,6 +40,18 @@ import Testing
         #expect(replayed.statements == 16)
         #expect(replayed.transactions == 3)
         #expect(replayed.seconds > 0 && replayed.cpuSeconds > 0)
+        // By statement: each text once, with how many times it ran after the mark (BEGIN and COMMIT included), the
+        // time taken most first, and within the replay's.
+        let counts = Dictionary(uniqueKeysWithValues: replayed.byStatement.map { ($0.sql, $0.count) })
+        #expect(counts.count == 5)
+        #expect(counts["INSERT INTO t (id, name, score, data, note) VALUES (?, ?, ?, ?, ?)"] == 12)
+        #expect(counts["UPDATE t SET note = ? WHERE id = ?"] == 3)
+        #expect(counts["SELECT COUNT(*) FROM t"] == 1)
+        #expect(counts["COMMIT"] == 3)
+        #expect(counts["BEGIN IMMEDIATE"] == 3)
+        #expect(replayed.byStatement.map(\.seconds) == replayed.byStatement.map(\.seconds).sorted(by: >))
+        #expect(replayed.byStatement.allSatisfy { $0.seconds > 0 })
+        #expect(replayed.byStatement.reduce(0) { $0 + $1.seconds } <= replayed.seconds)
 
         let query = "SELECT id, name, score, hex(data), note, typeof(note) FROM t ORDER BY id"
         let replica = try SQLiteDatabase(path: replayPath)

@@ -78,6 +78,10 @@ public final class SQLiteStatementLog: Sendable {
         /// Wall-clock and CPU seconds of the replay after the mark.
         public var seconds: Double
         public var cpuSeconds: Double
+        /// Each statement text replayed after the mark, BEGIN and COMMIT included: how many times, and the
+        /// wall-clock seconds SQLite took for them (bind, step through the rows, reset; a COMMIT's write of the
+        /// WAL), read on the monotonic clock around each, most first.
+        public var byStatement: [(sql: String, count: Int, seconds: Double)]
     }
 
     /// Runs what was recorded again, on a new file at `path` (replaced if it exists) opened as `SQLiteDatabase`
@@ -128,7 +132,8 @@ public final class SQLiteStatementLog: Sendable {
                 }
             }
         }
-        var replayed = Replayed(statements: 0, transactions: 0, seconds: 0, cpuSeconds: 0)
+        var replayed = Replayed(statements: 0, transactions: 0, seconds: 0, cpuSeconds: 0, byStatement: [])
+        var byText = [(count: Int, nanoseconds: Int)](repeating: (0, 0), count: texts.count)
         var start = (wall: SQLiteCounters.now(CLOCK_MONOTONIC), cpu: SQLiteCounters.now(CLOCK_THREAD_CPUTIME_ID))
         for (index, entry) in entries.enumerated() {
             if index == mark {
@@ -137,8 +142,17 @@ public final class SQLiteStatementLog: Sendable {
             let sql = texts[entry.text]
             switch entry.kind {
             case .script: try connection.execute(sql)
-            case .control: try connection.control(sql)
-            case .statement: try Self.run(try statements.statement(for: sql, on: handle), bound[index], sql, handle)
+            case .control, .statement:
+                let started = SQLiteCounters.now(CLOCK_MONOTONIC)
+                if entry.kind == .control {
+                    try connection.control(sql)
+                } else {
+                    try Self.run(try statements.statement(for: sql, on: handle), bound[index], sql, handle)
+                }
+                if index >= mark {
+                    byText[entry.text].count += 1
+                    byText[entry.text].nanoseconds += SQLiteCounters.now(CLOCK_MONOTONIC) - started
+                }
             }
             guard index >= mark else { continue }
             if entry.kind == .statement { replayed.statements += 1 }
@@ -146,6 +160,9 @@ public final class SQLiteStatementLog: Sendable {
         }
         replayed.seconds = Double(SQLiteCounters.now(CLOCK_MONOTONIC) - start.wall) / 1e9
         replayed.cpuSeconds = Double(SQLiteCounters.now(CLOCK_THREAD_CPUTIME_ID) - start.cpu) / 1e9
+        replayed.byStatement = zip(texts, byText).filter { $0.1.count > 0 }
+            .map { (sql: $0.0, count: $0.1.count, seconds: Double($0.1.nanoseconds) / 1e9) }
+            .sorted { $0.seconds > $1.seconds }
         return replayed
     }
 
