@@ -41,7 +41,7 @@ import Testing
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(result.status == 0, "\(result.stderr.suffix(3000))")
         let held = lines.first { $0.hasPrefix("sqlite_per_step: ") } ?? ""
-        let alone = lines.last ?? ""
+        let alone = lines.first { $0.hasPrefix("sqlite_alone_per_step: ") } ?? ""
         #expect(
             alone.range(
                 of: #"^sqlite_alone_per_step: us=\d+\.\d cpu_us=\d+\.\d statements=\d+\.\d "#
@@ -53,6 +53,21 @@ import Testing
         let counted = try #require(statements(held), "\(lines)")
         let replayed = try #require(statements(alone), "\(lines)")
         #expect(counted > 1 && abs(replayed - counted) <= 0.1 + 1e-9, "\(held) / \(alone)")
+        // Then the statements that took most of SQLite's time, last, most first: the steps' inserts among them.
+        let byStatement = Array(lines.drop { !$0.hasPrefix("sqlite_alone_per_step: ") }.dropFirst())
+        #expect((1...8).contains(byStatement.count), "\(lines)")
+        let figures = byStatement.compactMap { line -> (us: Double, share: Int)? in
+            let pattern = /^sqlite_alone_statement: us_per_step=(\d+\.\d\d) share=(\d+)% per_step=\d+\.\d\d\d sql=\S/
+            guard let match = line.firstMatch(of: pattern), let us = Double(match.1), let share = Int(match.2) else {
+                return nil
+            }
+            return (us, share)
+        }
+        #expect(figures.count == byStatement.count, "\(byStatement)")
+        #expect(figures.map(\.us) == figures.map(\.us).sorted(by: >), "\(byStatement)")
+        // (Each share rounded to a whole per cent.)
+        #expect(figures.reduce(0) { $0 + $1.share } <= 100 + byStatement.count, "\(byStatement)")
+        #expect(byStatement.contains { $0.contains(" sql=INSERT INTO steps (job_id, ") }, "\(byStatement)")
     }
 
     @Test func theSQLiteReplayIsRefusedWhereThereIsNoBurstOnTheEmbeddedBus() async throws {
