@@ -71,4 +71,43 @@ import Testing
         running.cancel()
         _ = await running.result
     }
+
+    /// A job hands its result to the group commit and ends without waiting for it; the commit tells each job of the
+    /// batch how it went. A commit that fails still frees its jobs' places among the uncommitted (every job of a
+    /// burst larger than that bound runs, though every commit fails), and the worker stops with the commit's error.
+    @Test func failedCommitsFreeTheirJobsAndTheWorkerStopsWithTheError() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-gc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bus = try EmbeddedBus(
+            database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path),
+            pollInterval: .milliseconds(20))
+        let metrics = PipelineMetrics()
+        let attempted = Mutex(0)
+        let worker = Worker(
+            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+            connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics,
+            results: MessageSink { messages, _ in
+                attempted.withLock { $0 += messages.count }
+                throw RelayError(.io, "the results' store is gone")
+            })
+        let running = Task { try await worker.run() }
+        let jobs = (0..<1_100).map { index in
+            SinkMessageTests.job(
+                "echo", input: ["text": .string("job \(index)")],
+                route: JobRoute(
+                    jobID: "run/a/\(index + 1)", runID: "run", stepID: "a", attempt: index + 1, workflow: "gc",
+                    timeoutMilliseconds: 60_000))
+        }
+        try await bus.publish(jobs)
+        #expect(
+            await waitFor { attempted.withLock { $0 } == 1_100 },
+            "results offered to a commit: \(attempted.withLock { $0 })")
+        #expect(Int(metrics.value(of: PipelineMetrics.Name.jobs)) == 1_100)
+        running.cancel()
+        switch await running.result {
+        case .success: Issue.record("the worker stopped without the commits' error")
+        case .failure(let error): #expect("\(error)".contains("the results' store is gone"), "\(error)")
+        }
+    }
 }

@@ -107,25 +107,20 @@ public final class Worker: Sendable {
                 // acknowledge. (One task per job: a child task of a group that awaited it would be two. An
                 // in-process plugin runs in it too, and its deadline cancels it: `StepTaskHandle`.)
                 let handle = StepTaskHandle()
+                let finished = FinishedJob(uncommitted: uncommitted, inFlight: inFlight)
                 handle.attach(
                     Task {
                         let result = await self.run(delivery, in: handle)
                         self.slots.release()
-                        var failure: (any Error)?
-                        do {
-                            if Task.isCancelled {
-                                // The job's deadline cancelled this task: its result is committed where that
-                                // cancellation does not reach.
-                                try await Task { try await self.committer.commit(result, acknowledging: delivery) }
-                                    .value
-                            } else {
-                                try await self.committer.commit(result, acknowledging: delivery)
-                            }
-                        } catch {
-                            failure = error
+                        // Handed over, not waited for: the job is done once its result is committed (`finished`).
+                        guard self.committer.submit(result, acknowledging: delivery, finished: finished) else { return }
+                        if Task.isCancelled {
+                            // The job's deadline cancelled this task: the commit runs where that cancellation does
+                            // not reach.
+                            await Task { await self.committer.drain() }.value
+                        } else {
+                            await self.committer.drain()
                         }
-                        self.uncommitted.release()
-                        inFlight.finished(failure)
                     })
             }
         } catch {
@@ -187,6 +182,18 @@ public final class Worker: Sendable {
             metadata: ["job.id": "\(route.jobID)", "run.id": "\(route.runID)", "plugin": "\(plugin)"])
         // As its message would read back (a dispatcher of this process decides from these values).
         return .result(event.asSent, route, key: delivery.message.key)
+    }
+
+    /// What a job's commit ends: its place among the uncommitted, and its count among the subscription's jobs in
+    /// flight (with the commit's error, if any).
+    struct FinishedJob: ResultCommitter.Finished {
+        let uncommitted: JobSlots
+        let inFlight: JobsInFlight
+
+        func committed(_ failure: (any Error)?) {
+            uncommitted.release()
+            inFlight.finished(failure)
+        }
     }
 
     /// A job as the worker receives it: the start message, the action it names, Relay's routing data.
