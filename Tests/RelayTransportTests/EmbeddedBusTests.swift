@@ -233,6 +233,60 @@ import Testing
             "another connection committed: read the table")
     }
 
+    /// A subscription that fell behind what is kept and reads the table takes from the hand-off again once what it
+    /// read reaches what is kept (not only after a read that was not a full batch): 5,000 messages in 50
+    /// transactions, 904 of them dropped from the hand-off (4,096 kept), are four reads of 256 and the rest handed
+    /// over, in order, none twice. (It read the whole 5,000 from the table before: twenty reads.)
+    @Test func aSubscriptionThatReadsUpToWhatIsKeptIsHandedTheRest() async throws {
+        try await withBus { bus, _ in
+            let subscription = try await bus.subscribe(topic: "t", group: "g")
+            for batch in 0..<50 { try await bus.publish(messages((0..<100).map { "\(batch * 100 + $0)" })) }
+            let reads = bus.tableReads.load(ordering: .relaxed)
+            var received: [String] = []
+            while received.count < 5_000, let delivery = try await subscription.next() {
+                received.append(text(delivery) ?? "")
+                try await subscription.acknowledge(delivery)
+            }
+            #expect(received == (0..<5_000).map { "\($0)" })
+            #expect(bus.tableReads.load(ordering: .relaxed) - reads == 4)
+            await subscription.close()
+        }
+    }
+
+    /// Synced again after a full batch read from the table only where the hand-off keeps every message after it:
+    /// not before what is kept, nor when what it keeps at the read's end came from a transaction partly dropped,
+    /// nor when another connection committed from there on (or right before its transaction: taking would not follow).
+    @Test func aFullBatchSyncsAgainOnlyWhereEverythingAfterItIsKept() throws {
+        let handOff = LocalHandOff(capacity: 4)
+        handOff.committed(dataVersion: 1, inserted: [])
+        let subscriber = handOff.register("t")
+        handOff.synced(subscriber, topic: "t", at: handOff.epoch)
+        func commit(_ offsets: ClosedRange<Int64>, dataVersion: Int64 = 1) {
+            handOff.committed(
+                dataVersion: dataVersion,
+                inserted: offsets.map { ($0, BusMessage(topic: "t", key: "k", value: [UInt8($0)])) })
+        }
+        // Offsets 1-2, 3-4 (partly dropped), 5-6, 7.
+        commit(1...2)
+        commit(3...4)
+        commit(5...6)
+        commit(7...7)
+        #expect(handOff.take(subscriber, topic: "t") == nil, "three of seven dropped: read")
+        #expect(!handOff.resync(subscriber, topic: "t", after: 2), "before what is kept")
+        #expect(!handOff.resync(subscriber, topic: "t", after: 4), "its transaction was partly dropped")
+        #expect(handOff.resync(subscriber, topic: "t", after: 5))
+        #expect(handOff.take(subscriber, topic: "t")?.map(\.offset) == [5, 6, 7], "from its transaction on")
+        commit(8...8)
+        commit(9...9, dataVersion: 2)
+        commit(10...11, dataVersion: 2)
+        // (Read from the table again after the other connection's commit; 8 to 11 kept.)
+        #expect(handOff.take(subscriber, topic: "t") == nil)
+        #expect(!handOff.resync(subscriber, topic: "t", after: 8), "another connection committed after it")
+        #expect(!handOff.resync(subscriber, topic: "t", after: 9), "right before its transaction")
+        #expect(handOff.resync(subscriber, topic: "t", after: 10))
+        #expect(handOff.take(subscriber, topic: "t")?.map(\.offset) == [10, 11])
+    }
+
     /// A message that keeps its values counts eight times its bytes against the hand-off's byte bound: the values
     /// take more memory than the encoding.
     @Test func keptValuesCountAgainstTheByteBound() throws {

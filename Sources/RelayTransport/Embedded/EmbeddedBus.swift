@@ -413,8 +413,14 @@ final class EmbeddedSubscription: BusSubscription, Sendable {
             }
             let limit = 256
             let (batch, epoch) = try await bus.fetchWithEpoch(topic: topic, after: cursor, limit: limit)
-            // A full batch may have more behind it: read again rather than take what was kept.
-            bus.handOff.synced(handOffID, topic: topic, at: batch.count < limit ? epoch : nil)
+            if batch.count < limit {
+                bus.handOff.synced(handOffID, topic: topic, at: epoch)
+            } else if let last = batch.last, bus.handOff.resync(handOffID, topic: topic, after: last.offset) {
+                // A full batch, and what follows it is kept: taken from there next.
+            } else {
+                // A full batch may have more behind it: read again rather than take what was kept.
+                bus.handOff.synced(handOffID, topic: topic, at: nil)
+            }
             add(batch)
         }
     }
