@@ -110,4 +110,58 @@ import Testing
         case .failure(let error): #expect("\(error)".contains("the results' store is gone"), "\(error)")
         }
     }
+
+    /// Records how each job's commit went, in order.
+    final class Log: Sendable {
+        let entries = Mutex<[String]>([])
+    }
+
+    struct Outcome: ResultCommitter.Finished {
+        let name: String
+        let log: Log
+
+        func committed(_ failure: (any Error)?) {
+            log.entries.withLock { $0.append(failure == nil ? name : "\(name) failed") }
+        }
+    }
+
+    /// The group commit itself: the first result's caller commits (`submit` true) and the results submitted while
+    /// its commit is under way wait for the next batch, together (`submit` false: their callers are done); each
+    /// job is told once its batch committed; once nothing is pending, the next result's caller commits again.
+    @Test func resultsSubmittedDuringACommitAreCommittedTogetherInTheNext() async throws {
+        let gate = Gate()
+        let batches = Mutex<[[String]]>([])
+        let log = Log()
+        let holding = Mutex(false)
+        let committer = ResultCommitter(
+            sink: MessageSink { messages, _ in
+                let keys = messages.map(\.busMessage.key)
+                if keys == ["a"] {
+                    holding.withLock { $0 = true }
+                    await gate.pass()
+                }
+                batches.withLock { $0.append(keys) }
+            })
+        func submit(_ key: String) -> Bool {
+            let message = BusMessage(topic: "t", key: key, value: [])
+            return committer.submit(
+                .message(message), acknowledging: Delivery(message: message, offset: 0, group: "g"),
+                finished: Outcome(name: key, log: log))
+        }
+        #expect(submit("a"))
+        let first = Task { await committer.drain() }
+        // (The first batch, `a` alone, is under way and held.)
+        #expect(await waitFor { holding.withLock { $0 } })
+        #expect(!submit("b"))
+        #expect(!submit("c"))
+        #expect(log.entries.withLock { $0 }.isEmpty)
+        await gate.open()
+        await first.value
+        #expect(batches.withLock { $0 } == [["a"], ["b", "c"]])
+        #expect(log.entries.withLock { $0 } == ["a", "b", "c"])
+        #expect(submit("d"), "nothing pending and no commit under way: its caller commits")
+        await committer.drain()
+        #expect(batches.withLock { $0.last } == ["d"])
+        #expect(log.entries.withLock { $0.last } == "d")
+    }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import RelayCore
+import RelayTestSupport
+import Synchronization
 import Testing
 
 @testable import RelayTransport
@@ -253,6 +255,40 @@ import Testing
         }
     }
 
+    /// Another process's burst, after messages of this process that the hand-off still keeps (another group's
+    /// subscription has not taken them), is read from the table batch after batch, without waiting for a poll: the
+    /// hand-off learns of the other connection's commit only at this process's next transaction, so a full batch is
+    /// not synced again where nothing is kept after it (it was, and each batch then waited a poll interval: an hour
+    /// here).
+    @Test func anotherProcessesBurstIsReadWithoutWaitingForAPoll() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-bus-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("bus.sqlite").path
+        let bus = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .seconds(3600))
+        let other = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .seconds(3600))
+        let idle = try await bus.subscribe(topic: "t", group: "idle")
+        let reader = try await bus.subscribe(topic: "t", group: "reader")
+        try await bus.publish(messages(["0"]))
+        #expect(text(try await idle.next()) == "0")
+        // Kept: the idle subscription is synced before them and does not take them.
+        try await bus.publish(messages((1...10).map { "\($0)" }))
+        try await other.publish(messages((11...2_010).map { "\($0)" }))
+        let received = Mutex<[String]>([])
+        let reading = Task {
+            while received.withLock({ $0.count }) < 2_011, let delivery = try await reader.next() {
+                received.withLock { $0.append(text(delivery) ?? "") }
+            }
+        }
+        #expect(await waitFor(seconds: 30) { received.withLock { $0.count } == 2_011 })
+        // (Had it waited for a poll, a local publish wakes it, cancelled: it stops.)
+        reading.cancel()
+        try await bus.publish(messages(["wake"]))
+        _ = await reading.result
+        #expect(received.withLock { $0 } == (0...2_010).map { "\($0)" })
+        await idle.close()
+        await reader.close()
+    }
+
     /// Synced again after a full batch read from the table only where the hand-off keeps every message after it:
     /// not before what is kept, nor when what it keeps at the read's end came from a transaction partly dropped,
     /// nor when another connection committed from there on (or right before its transaction: taking would not follow).
@@ -274,6 +310,7 @@ import Testing
         #expect(handOff.take(subscriber, topic: "t") == nil, "three of seven dropped: read")
         #expect(!handOff.resync(subscriber, topic: "t", after: 2), "before what is kept")
         #expect(!handOff.resync(subscriber, topic: "t", after: 4), "its transaction was partly dropped")
+        #expect(!handOff.resync(subscriber, topic: "t", after: 7), "nothing kept after it")
         #expect(handOff.resync(subscriber, topic: "t", after: 5))
         #expect(handOff.take(subscriber, topic: "t")?.map(\.offset) == [5, 6, 7], "from its transaction on")
         commit(8...8)

@@ -82,7 +82,8 @@ final class LocalHandOff: Sendable {
                 let middle = (low + high) / 2
                 if kept[middle].delivery.offset <= cursor { low = middle + 1 } else { high = middle }
             }
-            guard low > 0 else { return false }
+            // (Nothing kept after `cursor`: nothing to take; the table may have more, from another connection.)
+            guard low > 0, low < kept.count else { return false }
             let epoch = kept[low - 1].epoch - 1
             guard foreignEpoch <= epoch, droppedThrough <= epoch else { return false }
             subscribers[id] = epoch
@@ -161,13 +162,16 @@ final class LocalHandOff: Sendable {
     }
 
     /// Subscription `id` has read the table through offset `cursor`, and what it read was a full batch (more may
-    /// follow): it is synced again, and true, when the hand-off keeps every message of `topic` after `cursor`. That
-    /// is when it keeps a message at or before `cursor` (offsets grow with commits: what this process published
-    /// after it is kept too, for nothing is dropped after what is kept) and no other connection committed from that
-    /// message's transaction on (the messages of another connection's commit before it are before it); the
-    /// subscription is then synced at the epoch before that transaction, and passes over what it has already read.
-    /// False: it reads the table again. Without it, a subscription that once fell behind what is kept read the
-    /// table for as long as each read was a full batch: a whole burst (docs/benchmarks.md, sixteenth round).
+    /// follow): it is synced again, and true, when the hand-off keeps every message of `topic` after `cursor`, and
+    /// some. That is when it keeps a message at or before `cursor` and one after it (offsets grow with commits: what
+    /// this process published after the first is kept too, for nothing is dropped after what is kept) and no other
+    /// connection committed from that message's transaction on (the messages of another connection's commit before
+    /// it are before it); the subscription is then synced at the epoch before that transaction, and passes over what
+    /// it has already read. False: it reads the table again; so when nothing is kept after `cursor` (another
+    /// connection's commit is seen by the hand-off only at this process's next transaction: a subscription synced
+    /// then would wait for a poll at every full batch of another process's burst). Without it, a subscription that
+    /// once fell behind what is kept read the table for as long as each read was a full batch: a whole burst
+    /// (docs/benchmarks.md, sixteenth round).
     func resync(_ id: Int, topic: String, after cursor: Int64) -> Bool {
         state.withLock { state in
             state.topics[topic]?.resync(id, after: cursor, foreignEpoch: state.foreignEpoch) ?? false
