@@ -28,86 +28,84 @@ import Testing
         }
     }
 
-    @Test func theWorkerRunsUpTo1024JobsWhileACommitIsUnderWay() async throws {
+    /// A fresh embedded bus in a temporary directory (removed afterwards).
+    func withBus(_ body: (EmbeddedBus) async throws -> Void) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-gc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let bus = try EmbeddedBus(
-            database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path),
-            pollInterval: .milliseconds(20))
-        let metrics = PipelineMetrics()
-        let gate = Gate()
-        let first = Mutex(true)
-        let committed = Mutex(0)
-        let worker = Worker(
-            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
-            connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics,
-            results: MessageSink { messages, inputs in
-                if first.withLock({ isFirst in
-                    defer { isFirst = false }
-                    return isFirst
-                }) {
-                    await gate.pass()
-                }
-                try await bus.publish([], acknowledging: inputs)
-                committed.withLock { $0 += messages.count }
-            })
-        let running = Task { try await worker.run() }
-        let jobs = (0..<1_100).map { index in
-            SinkMessageTests.job(
-                "echo", input: ["text": .string("job \(index)")],
-                route: JobRoute(
-                    jobID: "run/a/\(index + 1)", runID: "run", stepID: "a", attempt: index + 1, workflow: "gc",
-                    timeoutMilliseconds: 60_000))
+        try await body(
+            try EmbeddedBus(
+                database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path),
+                pollInterval: .milliseconds(20)))
+    }
+
+    /// 1,100 jobs of the test plugin's `echo`: more than the 1,024 a worker keeps uncommitted.
+    static let jobs = (0..<1_100).map { index in
+        SinkMessageTests.job(
+            "echo", input: ["text": .string("job \(index)")],
+            route: JobRoute(
+                jobID: "run/a/\(index + 1)", runID: "run", stepID: "a", attempt: index + 1, workflow: "gc",
+                timeoutMilliseconds: 60_000))
+    }
+
+    @Test func theWorkerRunsUpTo1024JobsWhileACommitIsUnderWay() async throws {
+        try await withBus { bus in
+            let metrics = PipelineMetrics()
+            let gate = Gate()
+            let first = Mutex(true)
+            let committed = Mutex(0)
+            let worker = Worker(
+                bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+                connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics,
+                results: MessageSink { messages, inputs in
+                    if first.withLock({ isFirst in
+                        defer { isFirst = false }
+                        return isFirst
+                    }) {
+                        await gate.pass()
+                    }
+                    try await bus.publish([], acknowledging: inputs)
+                    committed.withLock { $0 += messages.count }
+                })
+            let running = Task { try await worker.run() }
+            try await bus.publish(Self.jobs)
+            func finished() -> Int { Int(metrics.value(of: PipelineMetrics.Name.jobs)) }
+            // The first result's commit waits at the gate: the worker runs jobs until 1,024 are taken and uncommitted.
+            #expect(await waitFor { finished() == 1_024 }, "jobs run while the first commit waits: \(finished())")
+            #expect(committed.withLock { $0 } == 0)
+            await gate.open()
+            #expect(await waitFor { committed.withLock { $0 } == 1_100 }, "committed: \(committed.withLock { $0 })")
+            #expect(finished() == 1_100)
+            running.cancel()
+            _ = await running.result
         }
-        try await bus.publish(jobs)
-        func finished() -> Int { Int(metrics.value(of: PipelineMetrics.Name.jobs)) }
-        // The first result's commit waits at the gate: the worker runs jobs until 1,024 are taken and uncommitted.
-        #expect(await waitFor { finished() == 1_024 }, "jobs run while the first commit waits: \(finished())")
-        #expect(committed.withLock { $0 } == 0)
-        await gate.open()
-        #expect(await waitFor { committed.withLock { $0 } == 1_100 }, "committed: \(committed.withLock { $0 })")
-        #expect(finished() == 1_100)
-        running.cancel()
-        _ = await running.result
     }
 
     /// A job hands its result to the group commit and ends without waiting for it; the commit tells each job of the
     /// batch how it went. A commit that fails still frees its jobs' places among the uncommitted (every job of a
     /// burst larger than that bound runs, though every commit fails), and the worker stops with the commit's error.
     @Test func failedCommitsFreeTheirJobsAndTheWorkerStopsWithTheError() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-gc-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let bus = try EmbeddedBus(
-            database: try SQLiteDatabase(path: directory.appendingPathComponent("relay.sqlite").path),
-            pollInterval: .milliseconds(20))
-        let metrics = PipelineMetrics()
-        let attempted = Mutex(0)
-        let worker = Worker(
-            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
-            connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics,
-            results: MessageSink { messages, _ in
-                attempted.withLock { $0 += messages.count }
-                throw RelayError(.io, "the results' store is gone")
-            })
-        let running = Task { try await worker.run() }
-        let jobs = (0..<1_100).map { index in
-            SinkMessageTests.job(
-                "echo", input: ["text": .string("job \(index)")],
-                route: JobRoute(
-                    jobID: "run/a/\(index + 1)", runID: "run", stepID: "a", attempt: index + 1, workflow: "gc",
-                    timeoutMilliseconds: 60_000))
-        }
-        try await bus.publish(jobs)
-        #expect(
-            await waitFor { attempted.withLock { $0 } == 1_100 },
-            "results offered to a commit: \(attempted.withLock { $0 })")
-        #expect(Int(metrics.value(of: PipelineMetrics.Name.jobs)) == 1_100)
-        running.cancel()
-        switch await running.result {
-        case .success: Issue.record("the worker stopped without the commits' error")
-        case .failure(let error): #expect("\(error)".contains("the results' store is gone"), "\(error)")
+        try await withBus { bus in
+            let metrics = PipelineMetrics()
+            let attempted = Mutex(0)
+            let worker = Worker(
+                bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+                connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics,
+                results: MessageSink { messages, _ in
+                    attempted.withLock { $0 += messages.count }
+                    throw RelayError(.io, "the results' store is gone")
+                })
+            let running = Task { try await worker.run() }
+            try await bus.publish(Self.jobs)
+            #expect(
+                await waitFor { attempted.withLock { $0 } == 1_100 },
+                "results offered to a commit: \(attempted.withLock { $0 })")
+            #expect(Int(metrics.value(of: PipelineMetrics.Name.jobs)) == 1_100)
+            running.cancel()
+            switch await running.result {
+            case .success: Issue.record("the worker stopped without the commits' error")
+            case .failure(let error): #expect("\(error)".contains("the results' store is gone"), "\(error)")
+            }
         }
     }
 
