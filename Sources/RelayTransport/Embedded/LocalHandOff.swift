@@ -54,14 +54,7 @@ final class LocalHandOff: Sendable {
                 subscribers[id] = .some(nil)
                 return nil
             }
-            // Kept in epoch order: the first after `epoch` by binary search.
-            var low = 0
-            var high = kept.count
-            while low < high {
-                let middle = (low + high) / 2
-                if kept[middle].epoch <= epoch { low = middle + 1 } else { high = middle }
-            }
-            let taken = kept[low...].map(\.delivery)
+            let taken = kept[firstIndex { $0.epoch > epoch }...].map(\.delivery)
             subscribers[id] = now
             // What every synced subscription of the topic has taken is dropped.
             let oldest = subscribers.values.compactMap { $0 }.min() ?? now
@@ -75,19 +68,25 @@ final class LocalHandOff: Sendable {
         /// hand-off has every message after `cursor`, if it has (see `LocalHandOff.resync`).
         mutating func resync(_ id: Int, after cursor: Int64, foreignEpoch: UInt64) -> Bool {
             guard subscribers[id] != nil else { return false }
-            // Kept in offset order too: the last at or before `cursor` by binary search.
+            let after = firstIndex { $0.delivery.offset > cursor }
+            // (Nothing kept after `cursor`: nothing to take; the table may have more, from another connection.)
+            guard after > 0, after < kept.count else { return false }
+            let epoch = kept[after - 1].epoch - 1
+            guard foreignEpoch <= epoch, droppedThrough <= epoch else { return false }
+            subscribers[id] = epoch
+            return true
+        }
+
+        /// The first kept message that `isAfter` holds for, by binary search (kept in epoch order, and so in
+        /// offset order: offsets grow with commits); `kept.count` if none.
+        func firstIndex(where isAfter: (Kept) -> Bool) -> Int {
             var low = 0
             var high = kept.count
             while low < high {
                 let middle = (low + high) / 2
-                if kept[middle].delivery.offset <= cursor { low = middle + 1 } else { high = middle }
+                if isAfter(kept[middle]) { high = middle } else { low = middle + 1 }
             }
-            // (Nothing kept after `cursor`: nothing to take; the table may have more, from another connection.)
-            guard low > 0, low < kept.count else { return false }
-            let epoch = kept[low - 1].epoch - 1
-            guard foreignEpoch <= epoch, droppedThrough <= epoch else { return false }
-            subscribers[id] = epoch
-            return true
+            return low
         }
 
         /// Drops the first `count` kept messages.
