@@ -7,13 +7,15 @@ import Testing
 @testable import RelayTransport
 
 @Suite struct EmbeddedBusTests {
-    func withBus(retention: Duration = .seconds(3600), _ body: (EmbeddedBus, String) async throws -> Void) async throws
-    {
+    func withBus(
+        retention: Duration = .seconds(3600), pollInterval: Duration = .milliseconds(20),
+        _ body: (EmbeddedBus, String) async throws -> Void
+    ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-bus-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("bus.sqlite").path
         let bus = try EmbeddedBus(
-            database: try SQLiteDatabase(path: path), pollInterval: .milliseconds(20), retention: retention)
+            database: try SQLiteDatabase(path: path), pollInterval: pollInterval, retention: retention)
         try await body(bus, path)
     }
 
@@ -261,32 +263,30 @@ import Testing
     /// not synced again where nothing is kept after it (it was, and each batch then waited a poll interval: an hour
     /// here).
     @Test func anotherProcessesBurstIsReadWithoutWaitingForAPoll() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-bus-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("bus.sqlite").path
-        let bus = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .seconds(3600))
-        let other = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .seconds(3600))
-        let idle = try await bus.subscribe(topic: "t", group: "idle")
-        let reader = try await bus.subscribe(topic: "t", group: "reader")
-        try await bus.publish(messages(["0"]))
-        #expect(text(try await idle.next()) == "0")
-        // Kept: the idle subscription is synced before them and does not take them.
-        try await bus.publish(messages((1...10).map { "\($0)" }))
-        try await other.publish(messages((11...2_010).map { "\($0)" }))
-        let received = Mutex<[String]>([])
-        let reading = Task {
-            while received.withLock({ $0.count }) < 2_011, let delivery = try await reader.next() {
-                received.withLock { $0.append(text(delivery) ?? "") }
+        try await withBus(pollInterval: .seconds(3600)) { bus, path in
+            let other = try EmbeddedBus(database: try SQLiteDatabase(path: path), pollInterval: .seconds(3600))
+            let idle = try await bus.subscribe(topic: "t", group: "idle")
+            let reader = try await bus.subscribe(topic: "t", group: "reader")
+            try await bus.publish(messages(["0"]))
+            #expect(text(try await idle.next()) == "0")
+            // Kept: the idle subscription is synced before them and does not take them.
+            try await bus.publish(messages((1...10).map { "\($0)" }))
+            try await other.publish(messages((11...2_010).map { "\($0)" }))
+            let received = Mutex<[String]>([])
+            let reading = Task {
+                while received.withLock({ $0.count }) < 2_011, let delivery = try await reader.next() {
+                    received.withLock { $0.append(text(delivery) ?? "") }
+                }
             }
+            #expect(await waitFor(seconds: 30) { received.withLock { $0.count } == 2_011 })
+            // (Had it waited for a poll, a local publish wakes it, cancelled: it stops.)
+            reading.cancel()
+            try await bus.publish(messages(["wake"]))
+            _ = await reading.result
+            #expect(received.withLock { $0 } == (0...2_010).map { "\($0)" })
+            await idle.close()
+            await reader.close()
         }
-        #expect(await waitFor(seconds: 30) { received.withLock { $0.count } == 2_011 })
-        // (Had it waited for a poll, a local publish wakes it, cancelled: it stops.)
-        reading.cancel()
-        try await bus.publish(messages(["wake"]))
-        _ = await reading.result
-        #expect(received.withLock { $0 } == (0...2_010).map { "\($0)" })
-        await idle.close()
-        await reader.close()
     }
 
     /// Synced again after a full batch read from the table only where the hand-off keeps every message after it:
