@@ -148,6 +148,10 @@ public final class SQLRunStore: RunStore, Sendable {
             try createChangeLog(db)
             try createDeadLetterAndEventTables(db)
         }
+        // The change log is written by the connection's pre-update hook (`RunChangeRecorder`).
+        if let file = database as? SQLiteDatabase {
+            file.observeRowChanges(try file.syncTransaction { try RunChangeRecorder($0) })
+        }
     }
 
     /// Adds the columns `table` lacks.

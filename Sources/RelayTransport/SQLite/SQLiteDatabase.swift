@@ -25,6 +25,9 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private let statements = SQLiteStatementCache()
     /// WAL checkpoints on a second connection and thread instead of inside a COMMIT (nil for a database in memory).
     private let checkpointer: SQLiteCheckpointer?
+    /// What sees the connection's row changes and writes its log before each COMMIT (`observeRowChanges`): only
+    /// inside `lock`, like the handle.
+    private var rowObserver: SQLiteRowObserverBox?
     /// Held while the connection is used.
     private let lock = NSLock()
     /// The thread inside `lock` (0: none): a blocking call from inside a body would deadlock, and traps instead.
@@ -102,7 +105,10 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     deinit {
-        if let handle { checkpointer?.unhook(handle) }
+        if let handle {
+            checkpointer?.unhook(handle)
+            relay_sqlite3_set_row_hook(handle, nil)
+        }
         checkpointer?.close()
         statements.finalizeAll()
         sqlite3_close_v2(handle)
@@ -165,6 +171,21 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// `SQLiteStatementLog`. Blocks the caller until the connection is free.
     public func record(into log: SQLiteStatementLog?) {
         locked { statements.log = log }
+    }
+
+    /// Shows `observer` every row this connection is about to change, and lets it write inside each transaction
+    /// before its COMMIT (`SQLiteRowObserver`); nil: none. One at a time: it replaces the one before. Blocks the
+    /// caller until the connection is free.
+    ///
+    /// A change made outside a transaction (`syncExecute`, or a write in `read`) reaches the observer, which writes it
+    /// at the next COMMIT: the run store makes its changes in transactions.
+    public func observeRowChanges(_ observer: (any SQLiteRowObserver)?) {
+        locked {
+            guard let handle else { return }
+            let box = observer.map(SQLiteRowObserverBox.init)
+            relay_sqlite3_set_row_hook(handle, box?.hook)
+            rowObserver = box
+        }
     }
 
     /// Executes `sql` outside any transaction, blocking the caller; not from inside `transaction` or `read`.
@@ -234,6 +255,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
         SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
         do {
             let value = try body(connection)
+            try rowObserver?.observer.willCommit(connection)
             let start = SQLiteCounters.now(CLOCK_MONOTONIC)
             try connection.control("COMMIT")
             SQLiteDatabase.counters.commitNanoseconds.add(
@@ -241,6 +263,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
             return value
         } catch {
             try? connection.execute("ROLLBACK")
+            rowObserver?.observer.rolledBack()
             throw error
         }
     }
