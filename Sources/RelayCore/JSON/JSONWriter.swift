@@ -52,10 +52,11 @@ public struct JSONWriter: Sendable {
                 return
             }
             out.append(UInt8(ascii: "["))
-            for (offset, item) in items.enumerated() {
-                if offset > 0 { out += itemSeparator.utf8 }
+            // (By index: each item written where the array keeps it, not copied out by an iterator.)
+            for index in items.indices {
+                if index > 0 { out += itemSeparator.utf8 }
                 newline(level + 1, into: &out)
-                write(item, level: level + 1, into: &out)
+                write(items[index], level: level + 1, into: &out)
             }
             newline(level, into: &out)
             out.append(UInt8(ascii: "]"))
@@ -77,9 +78,11 @@ public struct JSONWriter: Sendable {
                     member(offset, key, object[key]!)
                 }
             } else {
-                // In the object's own order (OrderedDictionary keeps insertion order), each member as it is kept:
-                // no array of its keys made, no key looked up again.
-                for (offset, (key, value)) in object.enumerated() { member(offset, key, value) }
+                // In the object's own order (OrderedDictionary keeps insertion order), each member where it is kept
+                // (by index: no array of its keys made, no key looked up again, no member copied out).
+                let keys = object.keys.elements
+                let values = object.values.elements
+                for index in keys.indices { member(index, keys[index], values[index]) }
             }
             newline(level, into: &out)
             out.append(UInt8(ascii: "}"))
@@ -109,45 +112,51 @@ public struct JSONWriter: Sendable {
 
     private func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var s = s
-        s.withUTF8 { utf8 in
-            // Fast path: runs of bytes that need no escaping are copied as they are.
-            var runStart = 0
-            var index = 0
-            while index < utf8.count {
-                let byte = utf8[index]
-                let needsEscape =
-                    byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
-                    || (ensureASCII && byte >= 0x7F)
-                if !needsEscape {
-                    index += 1
-                    continue
-                }
-                out.append(contentsOf: utf8[runStart..<index])
-                if byte >= 0x80 {
-                    // A multi-byte scalar (only reached with ensureASCII): decode it and write \uXXXX.
-                    var length = 1
-                    if byte >= 0xF0 {
-                        length = 4
-                    } else if byte >= 0xE0 {
-                        length = 3
-                    } else if byte >= 0xC0 {
-                        length = 2
-                    }
-                    length = min(length, utf8.count - index)
-                    let scalarText = String(
-                        decoding: UnsafeBufferPointer(rebasing: utf8[index..<index + length]), as: UTF8.self)
-                    for scalar in scalarText.unicodeScalars { escapeScalar(scalar, into: &out) }
-                    index += length
-                } else {
-                    escapeScalar(Unicode.Scalar(byte), into: &out)
-                    index += 1
-                }
-                runStart = index
-            }
-            out.append(contentsOf: utf8[runStart..<utf8.count])
+        // A native string's bytes where they are (no copy of the string to make it mutable); any other made native.
+        if s.utf8.withContiguousStorageIfAvailable({ utf8 in writeEscaped(utf8, into: &out) }) == nil {
+            var s = s
+            s.withUTF8 { utf8 in writeEscaped(utf8, into: &out) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// A string's UTF-8 bytes, escaped, without its quotes.
+    private func writeEscaped(_ utf8: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        // Fast path: runs of bytes that need no escaping are copied as they are.
+        var runStart = 0
+        var index = 0
+        while index < utf8.count {
+            let byte = utf8[index]
+            let needsEscape =
+                byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+                || (ensureASCII && byte >= 0x7F)
+            if !needsEscape {
+                index += 1
+                continue
+            }
+            out.append(contentsOf: utf8[runStart..<index])
+            if byte >= 0x80 {
+                // A multi-byte scalar (only reached with ensureASCII): decode it and write \uXXXX.
+                var length = 1
+                if byte >= 0xF0 {
+                    length = 4
+                } else if byte >= 0xE0 {
+                    length = 3
+                } else if byte >= 0xC0 {
+                    length = 2
+                }
+                length = min(length, utf8.count - index)
+                let scalarText = String(
+                    decoding: UnsafeBufferPointer(rebasing: utf8[index..<index + length]), as: UTF8.self)
+                for scalar in scalarText.unicodeScalars { escapeScalar(scalar, into: &out) }
+                index += length
+            } else {
+                escapeScalar(Unicode.Scalar(byte), into: &out)
+                index += 1
+            }
+            runStart = index
+        }
+        out.append(contentsOf: utf8[runStart..<utf8.count])
     }
 
     private func escapeScalar(_ scalar: Unicode.Scalar, into out: inout [UInt8]) {
