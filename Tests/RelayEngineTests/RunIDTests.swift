@@ -38,4 +38,22 @@ import Testing
         let id = Dispatcher.runID(of: Self.event("e-1", time: time), workflow: "w")
         #expect(id == "run-" + String(StableHash.fnv1a("e-1/w"), radix: 16))
     }
+
+    /// The digits written in place are those of `String(_:radix:)`, padded with zeros to sixteen: over times and ids
+    /// whose hashes and microseconds have leading zeros, and the largest time taken.
+    @Test func theDigitsAreTheTimesAndTheHashsInHexadecimal() {
+        func padded(_ value: UInt64) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        var generator = SystemRandomNumberGenerator()
+        let times =
+            [0, 0.000_001, 1, 1_796_449_806.635_690_2, 95_617_583_999.999]
+            + (0..<200).map { _ in Double.random(in: 0..<95_617_584_000, using: &generator) }
+        for (n, time) in times.enumerated() {
+            let event = Self.event("e-\(n)", time: time)
+            let expected = "run-" + padded(UInt64(time * 1_000_000)) + padded(StableHash.fnv1a("e-\(n)/w"))
+            #expect(Dispatcher.runID(of: event, workflow: "w") == expected, "time \(time)")
+        }
+    }
 }

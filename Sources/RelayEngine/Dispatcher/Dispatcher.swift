@@ -391,13 +391,21 @@ public final class Dispatcher: Sendable {
     public static func runID(of event: TriggerEvent, workflow: String) -> String {
         let hash = StableHash.fnv1a(event.id + "/" + workflow)
         guard let time = event.time, time >= 0, time < 95_617_584_000 else { return "run-" + String(hash, radix: 16) }
-        return "run-" + hex16(UInt64(time * 1_000_000)) + hex16(hash)
+        // (Written in place: one string made, not five.)
+        return String(unsafeUninitializedCapacity: 36) { text in
+            for (index, byte) in "run-".utf8.enumerated() { text[index] = byte }
+            hex16(UInt64(time * 1_000_000), into: text, at: 4)
+            hex16(hash, into: text, at: 20)
+            return 36
+        }
     }
 
-    /// `value` in 16 hexadecimal digits.
-    private static func hex16(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+    /// `value` in 16 lower-case hexadecimal digits, written into `text` from `start`.
+    private static func hex16(_ value: UInt64, into text: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+        for index in 0..<16 {
+            let digit = UInt8(truncatingIfNeeded: value >> (4 * (15 - index))) & 0xF
+            text[start + index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+        }
     }
 
     /// The workflows an event starts a run of: those bound to its trigger instance, and the one a manual run names.
@@ -465,12 +473,12 @@ public final class Dispatcher: Sendable {
         var outcome = Outcome()
         guard try tx.recordEvent(event, payload: read.payload) else { return outcome }
         for version in bound {
-            let id = Self.runID(of: event, workflow: version.workflow.name)
             // Decided ahead over the same version: written if the run is new here (else nothing, as below).
             if let ahead = read.ahead[version.hash], let created = try tx.applyNewRun(ahead.speculation) {
                 if created { outcome.add(ahead.progress) }
                 continue
             }
+            let id = Self.runID(of: event, workflow: version.workflow.name)
             outcome.add(try startRun(id: id, version: version, event: event, parent: nil, in: tx))
         }
         return outcome
