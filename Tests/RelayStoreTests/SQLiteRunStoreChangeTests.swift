@@ -160,4 +160,101 @@ import Testing
             #expect(try await Self.logged(file, after: Int64(logged.count)) == ["run - - - cancelled"])
         }
     }
+
+    /// A run's row for a statement of `INSERT INTO runs`.
+    static func runRow(_ id: String) -> String { "('\(id)', 'w', 'running', 'e', '{}', 0)" }
+
+    /// A statement that fails after one of its rows was seen (SQLite undoes the statement, the transaction goes on):
+    /// the row that never was is not logged, as a trigger's row was undone with it.
+    @Test func aStatementSQLiteUndoesLogsNothing() async throws {
+        try await SQLRunStoreTests.withDatabase { file in
+            _ = try SQLRunStore(bus: try EmbeddedBus(database: file))
+            try await file.transaction { db in
+                _ = try? db.query(
+                    "INSERT INTO runs (id, workflow, status, event_id, trigger_event, started_at) VALUES "
+                        + Self.runRow("run-x") + ", " + Self.runRow("run-x"))
+                try db.query(
+                    "INSERT INTO runs (id, workflow, status, event_id, trigger_event, started_at) VALUES "
+                        + Self.runRow("run-y"))
+            }
+            #expect(try await Self.logged(file) == ["run - - - running"])
+            let runs = try await file.read { db in try db.query("SELECT id FROM runs") }
+            #expect(runs == [[.text("run-y")]])
+        }
+    }
+
+    /// A change made outside a transaction is logged at once, in a transaction of its own: a next transaction that
+    /// rolls back does not take it along.
+    @Test func aChangeMadeOutsideATransactionIsLoggedAtOnce() async throws {
+        try await SQLRunStoreTests.withDatabase { file in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: file))
+            _ = try await store.transaction(acknowledging: []) { tx in (try SQLRunStoreTests.decide(tx), []) }
+            let before = try await Self.logged(file).count
+            try file.syncExecute("UPDATE runs SET status = 'failed' WHERE id = 'run-1'")
+            struct Refused: Error {}
+            await #expect(throws: Refused.self) { try await file.transaction { _ in throw Refused() } }
+            #expect(try await Self.logged(file, after: Int64(before)) == ["run - - - failed"])
+        }
+    }
+
+    /// A process of an earlier version on the same file re-creates its triggers: while they are there they write
+    /// the log, and this version's recorder writes nothing (each change logged once); once they are gone, it logs
+    /// again.
+    @Test func whileAnEarlierVersionsTriggersAreThereEachChangeIsLoggedOnce() async throws {
+        try await SQLRunStoreTests.withDatabase { file in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: file))
+            let earlier = try SQLiteDatabase(path: file.path)
+            try earlier.syncExecute(
+                """
+                CREATE TRIGGER IF NOT EXISTS run_changes_run_added AFTER INSERT ON runs BEGIN
+                    INSERT INTO run_changes (at, run_id, kind, status) VALUES (0, NEW.id, 'run', NEW.status);
+                END;
+                """)
+            let created = try await store.transaction(acknowledging: []) { tx in
+                (try tx.createRun(id: "run-2", workflow: "w", event: SQLRunStoreTests.event), [])
+            }
+            #expect(created)
+            #expect(try await Self.logged(file) == ["run - - - running"])
+            try earlier.syncExecute("DROP TRIGGER run_changes_run_added")
+            _ = try await store.transaction(acknowledging: []) { tx in
+                (try tx.finishRun(id: "run-2", status: .succeeded, error: nil), [])
+            }
+            #expect(try await Self.logged(file) == ["run - - - running", "run - - - succeeded"])
+        }
+    }
+
+    /// An item's index and attempt, and each change's time: its transaction's commit.
+    @Test func anItemsIndexAndAttemptAndEachChangesTimeAreLogged() async throws {
+        try await SQLRunStoreTests.withDatabase { file in
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: file))
+            let start = RunTime.now()
+            _ = try await store.transaction(acknowledging: []) { tx in (try SQLRunStoreTests.decide(tx), []) }
+            _ = try await store.transaction(acknowledging: []) { tx in
+                try tx.addItems(runID: "run-1", stepID: "c", items: [1, 2])
+                try tx.startItem(jobID: "run-1/c[1]/1", input: [:])
+                return ((), [])
+            }
+            let end = RunTime.now()
+            #expect(try await Self.logged(file).last == "item c 1 1 running")
+            let changes = try await store.changes(after: 0, runID: nil, limit: 100)
+            #expect(!changes.isEmpty && changes.allSatisfy { (start...end).contains($0.at) })
+        }
+    }
+
+    /// `relay bench --sqlite-alone` replays what the connection ran: the log's INSERTs are in it (a replay has no
+    /// hook), so the replay writes the same log.
+    @Test func theChangeLogIsRecordedAndReplayed() async throws {
+        try await SQLRunStoreTests.withDatabase { file in
+            let log = SQLiteStatementLog()
+            file.record(into: log)
+            let store = try SQLRunStore(bus: try EmbeddedBus(database: file))
+            _ = try await store.transaction(acknowledging: []) { tx in (try SQLRunStoreTests.decide(tx), []) }
+            file.record(into: nil)
+            let path = file.path + ".replay"
+            _ = try log.replay(into: path)
+            let expected = try await Self.logged(file)
+            #expect(expected.count == 4)
+            #expect(try await Self.logged(try SQLiteDatabase(path: path)) == expected)
+        }
+    }
 }

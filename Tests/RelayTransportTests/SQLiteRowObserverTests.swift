@@ -34,6 +34,10 @@ import Testing
             rows = []
             rollbacks.add(1, ordering: .relaxed)
         }
+
+        var savepoint: Int { rows.count }
+
+        func rollBack(to savepoint: Int) { rows.removeSubrange(savepoint...) }
     }
 
     @Test func theObserverSeesItsTablesRowsAndWritesInTheTransaction() async throws {
@@ -62,6 +66,12 @@ import Testing
             try db.query("UPDATE other SET v = 2")
             try db.query("INSERT INTO u (id, v) VALUES (1, 2.5)")
             try db.query("DELETE FROM t WHERE id = 1")
+            // A statement that fails on its second row: SQLite undoes it, and the observer forgets its first.
+            #expect(throws: RelayError.self) { try db.query("INSERT INTO u (id, v) VALUES (7, 7), (1, 1)") }
+            // A temporary table of the same name is not the main database's.
+            try db.execute("CREATE TEMP TABLE t (id INTEGER PRIMARY KEY, v)")
+            try db.query("INSERT INTO temp.t (id, v) VALUES (1, 'temp')")
+            try db.execute("DROP TABLE temp.t")
         }
         #expect(
             observer.committed.withLock { $0 } == [
@@ -80,15 +90,21 @@ import Testing
                 throw Refused()
             }
         }
-        #expect(observer.rollbacks.load(ordering: .relaxed) == 1)
+        #expect(observer.rollbacks.load(ordering: .relaxed) >= 1)
         try await database.transaction { db in try db.query("INSERT INTO u (id, v) VALUES (2, 'x')") }
         #expect(observer.committed.withLock { $0.last } == ["u insert x true"])
         let seen = try await database.read { db in try db.query("SELECT n FROM seen") }
         #expect(seen == [[.int(11)], [.int(1)]])
 
+        // Outside a transaction: written at once, in a transaction of its own.
+        try database.syncExecute("INSERT INTO t (id, v) VALUES (11, 'alone')")
+        #expect(observer.committed.withLock { $0.last } == ["t insert alone true"])
+        let written = try await database.read { db in try db.query("SELECT COUNT(*) FROM seen") }
+        #expect(written == [[.int(3)]])
+
         // Removed: nothing more is seen.
         database.observeRowChanges(nil)
         try await database.transaction { db in try db.query("INSERT INTO t (id, v) VALUES (10, 10)") }
-        #expect(observer.committed.withLock { $0.count } == 2)
+        #expect(observer.committed.withLock { $0.count } == 3)
     }
 }

@@ -112,6 +112,8 @@ final class RunChangeRecorder: SQLiteRowObserver, @unchecked Sendable {
     }
 
     struct Change {
+        /// Where `Pending.bytes` ended before its texts were kept.
+        var bytesBefore: Int
         var kind: StaticString
         var runID: Text
         var stepID: Text
@@ -127,9 +129,11 @@ final class RunChangeRecorder: SQLiteRowObserver, @unchecked Sendable {
         var bytes: [UInt8] = []
 
         mutating func record(_ change: SQLiteRowChange, _ columns: Columns) {
+            let bytesBefore = bytes.count
             changes.append(
                 Change(
-                    kind: columns.kind, runID: keep(change, columns.runID), stepID: keep(change, columns.stepID),
+                    bytesBefore: bytesBefore, kind: columns.kind, runID: keep(change, columns.runID),
+                    stepID: keep(change, columns.stepID),
                     attempt: columns.attempt.flatMap(change.newInt),
                     itemIndex: columns.itemIndex.flatMap(change.newInt),
                     status: keep(change, columns.status)))
@@ -150,11 +154,24 @@ final class RunChangeRecorder: SQLiteRowObserver, @unchecked Sendable {
             changes.removeAll(keepingCapacity: true)
             bytes.removeAll(keepingCapacity: true)
         }
+
+        /// Forgets the changes after the first `count`.
+        mutating func keepFirst(_ count: Int) {
+            guard count < changes.count else { return }
+            bytes.removeSubrange(changes[count].bytesBefore...)
+            changes.removeSubrange(count...)
+        }
     }
 
     /// By table, as in `tables`.
     let columns: [Columns]
     private var pending = Pending()
+    /// The buffers of the last changes written, kept for the next commit's (swapped with `pending`'s).
+    private var spare = Pending()
+    /// `PRAGMA schema_version` when it was last seen, and whether the file had any of the old triggers then: a
+    /// process of an earlier version on the same file re-creates them, and while they are there they write the log
+    /// (this recorder then writes nothing, so that no change is logged twice).
+    private var schema: (version: Int64, triggers: Bool)?
 
     /// The recorder for `db`'s tables (their columns read from the schema).
     init(_ db: any SQLSession) throws {
@@ -200,14 +217,15 @@ final class RunChangeRecorder: SQLiteRowObserver, @unchecked Sendable {
     /// Writes the transaction's changes, each at the time of the commit (when they become visible).
     func willCommit(_ connection: SQLiteConnection) throws {
         guard !pending.changes.isEmpty else { return }
-        let written = pending
-        pending.removeAll()
+        swap(&pending, &spare)
+        defer { spare.removeAll() }
+        guard try !triggersWrite(connection) else { return }
         let at = RunTime.now()
-        try written.bytes.withUnsafeBytes { kept in
+        let changes = spare.changes
+        try spare.bytes.withUnsafeBytes { kept in
             func text(_ text: Text) -> UnsafeRawBufferPointer? {
                 text.count < 0 ? nil : UnsafeRawBufferPointer(rebasing: kept[text.start..<text.start + text.count])
             }
-            let changes = written.changes
             var start = 0
             while start < changes.count {
                 // 64, 32, … 1 to a statement: seven texts at most in the connection's statement cache.
@@ -231,7 +249,24 @@ final class RunChangeRecorder: SQLiteRowObserver, @unchecked Sendable {
         }
     }
 
+    /// Whether the file has any of the old triggers (read again only when its schema changed).
+    private func triggersWrite(_ connection: SQLiteConnection) throws -> Bool {
+        let version = try connection.query("PRAGMA schema_version").first?.first?.int ?? 0
+        if let schema, schema.version == version { return schema.triggers }
+        let names = SQLRunStore.changeLogTriggers.map { "'\($0)'" }.joined(separator: ", ")
+        let found =
+            try connection.query(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (\(names))"
+            ).first?.first?.int ?? 0
+        schema = (version, found > 0)
+        return found > 0
+    }
+
     func rolledBack() { pending.removeAll() }
+
+    var savepoint: Int { pending.changes.count }
+
+    func rollBack(to savepoint: Int) { pending.keepFirst(savepoint) }
 
     /// The statements that write 2ⁿ changes, by n (0 … 6).
     static let inserts: [String] = (0...6).map { power in

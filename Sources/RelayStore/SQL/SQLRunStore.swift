@@ -4,7 +4,8 @@ import RelayTransport
 
 /// The run store on a SQL database: one implementation of its SQL for SQLite (the embedded default, and a single
 /// dispatcher on Kafka) and PostgreSQL (any number of dispatchers on Kafka sharing one store; docs/postgres.md).
-/// Where the two differ (the schema, the change log's triggers, row locks) the code asks the session's dialect.
+/// Where the two differ (the schema, how the change log is written: SQLite's pre-update hook or PostgreSQL's
+/// triggers, row locks) the code asks the session's dialect.
 ///
 /// Three ways to commit a decision with what it publishes and acknowledges:
 ///

@@ -25,8 +25,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private let statements = SQLiteStatementCache()
     /// WAL checkpoints on a second connection and thread instead of inside a COMMIT (nil for a database in memory).
     private let checkpointer: SQLiteCheckpointer?
-    /// What sees the connection's row changes and writes its log before each COMMIT (`observeRowChanges`): only
-    /// inside `lock`, like the handle.
+    /// What sees the connection's row changes and writes its log before each COMMIT (`observeRowChanges`; the
+    /// statements see its observer: `SQLiteStatementCache.rowObserver`): only inside `lock`, like the handle.
     private var rowObserver: SQLiteRowObserverBox?
     /// Held while the connection is used.
     private let lock = NSLock()
@@ -177,14 +177,15 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// before its COMMIT (`SQLiteRowObserver`); nil: none. One at a time: it replaces the one before. Blocks the
     /// caller until the connection is free.
     ///
-    /// A change made outside a transaction (`syncExecute`, or a write in `read`) reaches the observer, which writes it
-    /// at the next COMMIT: the run store makes its changes in transactions.
+    /// A change made outside a transaction (`syncExecute`, or a write in `read`) has its log written right after it, in
+    /// a transaction of its own (`SQLiteConnection.observed`).
     public func observeRowChanges(_ observer: (any SQLiteRowObserver)?) {
         locked {
             guard let handle else { return }
             let box = observer.map(SQLiteRowObserverBox.init)
             relay_sqlite3_set_row_hook(handle, box?.hook)
             rowObserver = box
+            statements.rowObserver = observer
         }
     }
 
@@ -262,8 +263,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
                 SQLiteCounters.now(CLOCK_MONOTONIC) - start, ordering: .relaxed)
             return value
         } catch {
-            try? connection.execute("ROLLBACK")
             rowObserver?.observer.rolledBack()
+            try? connection.execute("ROLLBACK")
             throw error
         }
     }
@@ -317,12 +318,15 @@ public struct SQLiteConnection {
 
     public func execute(_ sql: String) throws {
         statements.log?.append(.script, sql, [])
-        var error: UnsafeMutablePointer<CChar>?
-        // sqlite3_exec allocates the error message with sqlite3_malloc: free it with sqlite3_free.
-        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
-            let message = error.map { String(cString: $0) } ?? "unknown error"
-            sqlite3_free(error)
-            throw RelayError(.io, "SQLite: \(message) in \(sql.prefix(80))")
+        // (A script's statements are one for the row observer: a failure forgets what it kept of all of them.)
+        try observed {
+            var error: UnsafeMutablePointer<CChar>?
+            // sqlite3_exec allocates the error message with sqlite3_malloc: free it with sqlite3_free.
+            guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+                let message = error.map { String(cString: $0) } ?? "unknown error"
+                sqlite3_free(error)
+                throw RelayError(.io, "SQLite: \(message) in \(sql.prefix(80))")
+            }
         }
     }
 
@@ -367,38 +371,43 @@ public struct SQLiteConnection {
                 v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
             }
         }
-        var rows: [[Value]] = []
-        while true {
-            let step = sqlite3_step(statement)
-            if step == SQLITE_DONE { break }
-            guard step == SQLITE_ROW else {
-                throw RelayError(
-                    .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))",
-                    isRetriable: step == SQLITE_BUSY)
-            }
-            var row: [Value] = []
-            for column in 0..<sqlite3_column_count(statement) {
-                switch sqlite3_column_type(statement, column) {
-                case SQLITE_INTEGER: row.append(.int(sqlite3_column_int64(statement, column)))
-                case SQLITE_FLOAT: row.append(.double(sqlite3_column_double(statement, column)))
-                case SQLITE_TEXT:
-                    // By its length (as it was bound: a text with a NUL in it reads back whole).
-                    let start = sqlite3_column_text(statement, column)
-                    let count = Int(sqlite3_column_bytes(statement, column))
-                    row.append(.text(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self)))
-                case SQLITE_BLOB:
-                    let count = Int(sqlite3_column_bytes(statement, column))
-                    if let pointer = sqlite3_column_blob(statement, column) {
-                        row.append(.blob(Array(UnsafeRawBufferPointer(start: pointer, count: count))))
-                    } else {
-                        row.append(.blob([]))
-                    }
-                default: row.append(.null)
+        return try observed {
+            var rows: [[Value]] = []
+            while true {
+                let step = sqlite3_step(statement)
+                if step == SQLITE_DONE { break }
+                guard step == SQLITE_ROW else {
+                    throw RelayError(
+                        .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))",
+                        isRetriable: step == SQLITE_BUSY)
                 }
+                var row: [Value] = []
+                for column in 0..<sqlite3_column_count(statement) {
+                    switch sqlite3_column_type(statement, column) {
+                    case SQLITE_INTEGER: row.append(.int(sqlite3_column_int64(statement, column)))
+                    case SQLITE_FLOAT: row.append(.double(sqlite3_column_double(statement, column)))
+                    case SQLITE_TEXT:
+                        // By its length (as it was bound: a text with a NUL in it reads back whole).
+                        let start = sqlite3_column_text(statement, column)
+                        let count = Int(sqlite3_column_bytes(statement, column))
+                        row.append(
+                            .text(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self)))
+                    case SQLITE_BLOB:
+                        let count = Int(sqlite3_column_bytes(statement, column))
+                        if let pointer = sqlite3_column_blob(statement, column) {
+                            row.append(.blob(Array(UnsafeRawBufferPointer(start: pointer, count: count))))
+                        } else {
+                            row.append(.blob([]))
+                        }
+                    default: row.append(.null)
+                    }
+                }
+                rows.append(row)
             }
-            rows.append(row)
+            // (Done with before the row observer may write outside a transaction.)
+            sqlite3_reset(statement)
+            return rows
         }
-        return rows
     }
 
     /// Binds UTF-8 bytes as a text, by their length; an empty text from a static empty string (an empty buffer's
@@ -434,6 +443,8 @@ final class SQLiteStatementCache: @unchecked Sendable {
     let capacity = 256
     /// Where the connection's statements are recorded, if anywhere (`SQLiteDatabase.record(into:)`).
     var log: SQLiteStatementLog?
+    /// What sees the connection's row changes, if anything (`SQLiteDatabase.observeRowChanges`).
+    var rowObserver: (any SQLiteRowObserver)?
 
     /// The statements last used, by where their text's bytes are (a literal's never move): found without hashing
     /// the whole text, as `statements` needs, and checked against the text (the same string compares at once;

@@ -7,8 +7,12 @@ import RelayCore
 /// transaction as the changes, whatever statement made them, without a trigger's program run for every row
 /// (`SQLiteDatabase.observeRowChanges`; the run store's change log is one: `RunChangeRecorder`).
 ///
-/// Called only while the connection is held (its statements run one at a time), so an observer keeps its state
-/// without a lock of its own.
+/// Called only while the connection is held (its statements run one at a time), so an observer set on one database
+/// keeps its state without a lock of its own. The connection tells it where each statement starts (`savepoint`), so
+/// that what it kept of a statement that fails is forgotten (SQLite undid the statement: `rollBack(to:)`; all of it
+/// when SQLite rolled the transaction back: `rolledBack`); a statement run outside a transaction (autocommit) has
+/// what was kept of it written at once, in a transaction of its own (the change itself is already committed then: a
+/// crash between the two loses its log; the run store makes its changes in transactions).
 public protocol SQLiteRowObserver: AnyObject, Sendable {
     /// The tables (of the main database; at most four) whose rows it sees; `SQLiteRowChange.table` is an index here.
     var tables: [String] { get }
@@ -20,6 +24,10 @@ public protocol SQLiteRowObserver: AnyObject, Sendable {
     func willCommit(_ connection: SQLiteConnection) throws
     /// The transaction rolled back: forget what was kept.
     func rolledBack()
+    /// Where what it has kept ends (a statement starts there).
+    var savepoint: Int { get }
+    /// A statement failed and SQLite undid it: forget what was kept after `savepoint`.
+    func rollBack(to savepoint: Int)
 }
 
 /// A row about to change, as SQLite's pre-update hook shows it: valid only inside `rowWillChange`.
@@ -155,6 +163,45 @@ public struct SQLiteBindings {
 }
 
 extension SQLiteConnection {
+    /// Runs a statement (`body` steps it) so that the row observer sees it whole (`SQLiteRowObserver`): what it kept of
+    /// a statement that fails is forgotten, a statement run outside a transaction has what was kept of it written at
+    /// once, and one that ends the transaction (a ROLLBACK in a script) leaves nothing kept.
+    func observed<T>(_ body: () throws -> T) throws -> T {
+        guard let observer = statements.rowObserver else { return try body() }
+        let savepoint = observer.savepoint
+        let inTransaction = sqlite3_get_autocommit(handle) == 0
+        let value: T
+        do {
+            value = try body()
+        } catch {
+            // (SQLite undid the statement; on some errors, the whole transaction.)
+            if sqlite3_get_autocommit(handle) != 0 { observer.rolledBack() } else { observer.rollBack(to: savepoint) }
+            throw error
+        }
+        if sqlite3_get_autocommit(handle) != 0 {
+            if inTransaction {
+                observer.rolledBack()
+            } else if observer.savepoint > 0 {
+                try writeOutsideTransaction(observer)
+            }
+        }
+        return value
+    }
+
+    /// What `observer` kept of a statement run outside a transaction (committed already), written in a transaction
+    /// of its own.
+    private func writeOutsideTransaction(_ observer: any SQLiteRowObserver) throws {
+        try control("BEGIN IMMEDIATE")
+        do {
+            try observer.willCommit(self)
+            try control("COMMIT")
+        } catch {
+            sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+            observer.rolledBack()
+            throw error
+        }
+    }
+
     /// Runs `sql`, a statement that returns no rows, with the values `bind` binds in order: for a hot statement with
     /// many values, without building them as `Value`s (texts are bound where they are, not copied).
     public func run(_ sql: String, _ bind: (inout SQLiteBindings) -> Void) throws {
@@ -167,11 +214,15 @@ extension SQLiteConnection {
         var bindings = SQLiteBindings(statement: statement, logged: statements.log == nil ? nil : [])
         bind(&bindings)
         if let logged = bindings.logged { statements.log?.append(.statement, sql, logged) }
-        let step = sqlite3_step(statement)
-        guard step == SQLITE_DONE else {
-            throw RelayError(
-                .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))",
-                isRetriable: step == SQLITE_BUSY)
+        try observed {
+            let step = sqlite3_step(statement)
+            guard step == SQLITE_DONE else {
+                throw RelayError(
+                    .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))",
+                    isRetriable: step == SQLITE_BUSY)
+            }
+            // (Done with before the row observer may write outside a transaction.)
+            sqlite3_reset(statement)
         }
     }
 }
