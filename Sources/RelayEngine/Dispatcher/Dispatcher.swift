@@ -261,11 +261,15 @@ public final class Dispatcher: Sendable {
     /// instead, where the consumer dead-letters it as for any other; any other message (a job the worker could not
     /// read, dead-lettered) is published as it is.
     public func decideLocally(_ messages: [SinkMessage], acknowledging inputs: [Delivery]) async throws {
-        let results = messages.map { message -> Result<(StepEvent, JobRoute), any Error>? in
-            switch message {
-            case .result(let event, let route, _): .success((event, route))
+        // (By index throughout: a message copied out of the array, by a map's closure or a zip, is a retain and a
+        // release of each of its fields, and a result has some twenty.)
+        var results: [Result<(StepEvent, JobRoute), any Error>?] = []
+        results.reserveCapacity(messages.count)
+        for index in messages.indices {
+            switch messages[index] {
+            case .result(let event, let route, _): results.append(.success((event, route)))
             case .message(let message):
-                message.topic == Topics.results ? Result { try Self.routedResult(message.value) } : nil
+                results.append(message.topic == Topics.results ? Result { try Self.routedResult(message.value) } : nil)
             }
         }
         // Each result decided first from the run as the store keeps it, outside the transaction, while another
@@ -273,33 +277,42 @@ public final class Dispatcher: Sendable {
         // lone result: `Configuration.decideAheadMinimum`.)
         let ahead = decidesAhead(messages.count)
         var runs: [String: RunSpeculation?] = [:]
-        let speculated = results.map { parsed in ahead ? parsed.flatMap { speculate($0, runs: &runs) } : nil }
-        let events = messages.map { message -> ReadEvent? in
-            guard case .message(let message) = message, message.topic == Topics.events else { return nil }
-            return readEvent(message, decideAhead: ahead)
+        var speculated: [(Outcome, RunSpeculation)?] = []
+        speculated.reserveCapacity(messages.count)
+        var events: [ReadEvent?] = []
+        events.reserveCapacity(messages.count)
+        for index in messages.indices {
+            speculated.append(ahead ? results[index].flatMap { speculate($0, runs: &runs) } : nil)
+            if case .message(let message) = messages[index], message.topic == Topics.events {
+                events.append(readEvent(message, decideAhead: ahead))
+            } else {
+                events.append(nil)
+            }
         }
-        let total = try await store.transaction(acknowledging: inputs) { tx -> (Outcome, [BusMessage]) in
+        let total = try await store.transaction(acknowledging: inputs) {
+            [results, speculated, events] tx -> (Outcome, [BusMessage]) in
             var total = Outcome()
             // (A run's speculation serves all its results in the batch: applied once, at the first.)
             var applied: [ObjectIdentifier: Bool] = [:]
-            for (((message, parsed), speculation), event) in zip(zip(zip(messages, results), speculated), events) {
-                if let (outcome, speculation) = speculation {
+            for index in messages.indices {
+                if let speculation = speculated[index]?.1 {
                     let id = ObjectIdentifier(speculation)
                     if applied[id] == nil { applied[id] = try tx.apply(speculation) }
                     if applied[id] == true {
-                        total.add(outcome)
+                        total.add(speculated[index]!.0)
                         continue
                     }
                 }
                 do {
-                    switch (message, parsed) {
-                    case (_, let parsed?): total.add(try self.applyResult(parsed, in: tx))
-                    case (.message(let message), nil) where message.topic == Topics.events:
-                        total.add(try self.applyEvent(message, read: event, in: tx))
-                    default: total.messages.append(message.busMessage)
+                    if let parsed = results[index] {
+                        total.add(try self.applyResult(parsed, in: tx))
+                    } else if case .message(let message) = messages[index], message.topic == Topics.events {
+                        total.add(try self.applyEvent(message, read: events[index], in: tx))
+                    } else {
+                        total.messages.append(messages[index].busMessage)
                     }
                 } catch is PoisonMessage {
-                    total.messages.append(message.busMessage)
+                    total.messages.append(messages[index].busMessage)
                 }
             }
             return (total, total.messages)
@@ -714,8 +727,9 @@ public final class Dispatcher: Sendable {
         while decided {
             decided = false
             // (Steps read in place until one is ready: a copy of a step is a retain of each of its fields, and most
-            // steps of a pass have an attempt already or wait for one.)
-            for index in workflow.steps.indices where latest[workflow.steps[index].id] == nil {
+            // steps of a pass have an attempt already or wait for one; an attempt is looked for by its index, not
+            // copied out to be compared with nil.)
+            for index in workflow.steps.indices where latest.index(forKey: workflow.steps[index].id) == nil {
                 guard workflow.needsHaveEnded(at: index, { latest[$0]?.status.isFinished == true }) else { continue }
                 let step = workflow.steps[index]
                 let needs = workflow.needs(at: index)
