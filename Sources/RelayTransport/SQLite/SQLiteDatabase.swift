@@ -25,9 +25,6 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private let statements = SQLiteStatementCache()
     /// WAL checkpoints on a second connection and thread instead of inside a COMMIT (nil for a database in memory).
     private let checkpointer: SQLiteCheckpointer?
-    /// What sees the connection's row changes and writes its log before each COMMIT (`observeRowChanges`; the
-    /// statements see its observer: `SQLiteStatementCache.rowObserver`): only inside `lock`, like the handle.
-    private var rowObserver: SQLiteRowObserverBox?
     /// Held while the connection is used.
     private let lock = NSLock()
     /// The thread inside `lock` (0: none): a blocking call from inside a body would deadlock, and traps instead.
@@ -184,8 +181,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
             guard let handle else { return }
             let box = observer.map(SQLiteRowObserverBox.init)
             relay_sqlite3_set_row_hook(handle, box?.hook)
-            rowObserver = box
-            statements.rowObserver = observer
+            statements.rowObserver = box
         }
     }
 
@@ -256,14 +252,14 @@ public final class SQLiteDatabase: @unchecked Sendable {
         SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
         do {
             let value = try body(connection)
-            try rowObserver?.observer.willCommit(connection)
+            try statements.rowObserver?.observer.willCommit(connection)
             let start = SQLiteCounters.now(CLOCK_MONOTONIC)
             try connection.control("COMMIT")
             SQLiteDatabase.counters.commitNanoseconds.add(
                 SQLiteCounters.now(CLOCK_MONOTONIC) - start, ordering: .relaxed)
             return value
         } catch {
-            rowObserver?.observer.rolledBack()
+            statements.rowObserver?.observer.rolledBack()
             try? connection.execute("ROLLBACK")
             throw error
         }
@@ -443,8 +439,9 @@ final class SQLiteStatementCache: @unchecked Sendable {
     let capacity = 256
     /// Where the connection's statements are recorded, if anywhere (`SQLiteDatabase.record(into:)`).
     var log: SQLiteStatementLog?
-    /// What sees the connection's row changes, if anything (`SQLiteDatabase.observeRowChanges`).
-    var rowObserver: (any SQLiteRowObserver)?
+    /// What sees the connection's row changes, if anything (`SQLiteDatabase.observeRowChanges`): it holds the
+    /// observer and the pre-update hook's context for as long as the hook is set.
+    var rowObserver: SQLiteRowObserverBox?
 
     /// The statements last used, by where their text's bytes are (a literal's never move): found without hashing
     /// the whole text, as `statements` needs, and checked against the text (the same string compares at once;

@@ -93,8 +93,9 @@ public struct SQLiteRowChange {
     }
 }
 
-/// An observer as the connection's pre-update hook calls it (held by `SQLiteDatabase`, which sets the hook): the
-/// table names it watches, as C strings, for the hook's own comparison (`relay_row_hook` in CSQLite's shim).
+/// An observer as the connection's pre-update hook calls it (held by the connection's `SQLiteStatementCache`; set by
+/// `SQLiteDatabase.observeRowChanges`): the table names it watches, as C strings, for the hook's own comparison
+/// (`relay_row_hook` in CSQLite's shim).
 final class SQLiteRowObserverBox {
     let observer: any SQLiteRowObserver
     let hook: UnsafeMutablePointer<relay_row_hook>
@@ -167,7 +168,7 @@ extension SQLiteConnection {
     /// a statement that fails is forgotten, a statement run outside a transaction has what was kept of it written at
     /// once, and one that ends the transaction (a ROLLBACK in a script) leaves nothing kept.
     func observed<T>(_ body: () throws -> T) throws -> T {
-        guard let observer = statements.rowObserver else { return try body() }
+        guard let observer = statements.rowObserver?.observer else { return try body() }
         let savepoint = observer.savepoint
         let inTransaction = sqlite3_get_autocommit(handle) == 0
         let value: T
