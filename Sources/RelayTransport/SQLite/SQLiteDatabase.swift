@@ -335,11 +335,16 @@ public struct SQLiteConnection {
         let status = sqlite3_step(statement)
         sqlite3_reset(statement)
         if busyIsAnAnswer && status == SQLITE_BUSY { return false }
-        guard status == SQLITE_DONE else {
-            throw RelayError(
-                .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql)", isRetriable: status == SQLITE_BUSY)
-        }
+        guard status == SQLITE_DONE else { throw stepFailure(status, in: sql) }
         return true
+    }
+
+    /// Why a statement's step did not end as it should (`status`): SQLite's message and the statement's start; a busy
+    /// database's is retriable.
+    func stepFailure(_ status: Int32, in sql: String) -> RelayError {
+        RelayError(
+            .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))",
+            isRetriable: status == SQLITE_BUSY)
     }
 
     /// Runs a statement with bound values; returns the rows.
@@ -372,11 +377,7 @@ public struct SQLiteConnection {
             while true {
                 let step = sqlite3_step(statement)
                 if step == SQLITE_DONE { break }
-                guard step == SQLITE_ROW else {
-                    throw RelayError(
-                        .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))",
-                        isRetriable: step == SQLITE_BUSY)
-                }
+                guard step == SQLITE_ROW else { throw stepFailure(step, in: sql) }
                 var row: [Value] = []
                 for column in 0..<sqlite3_column_count(statement) {
                     switch sqlite3_column_type(statement, column) {

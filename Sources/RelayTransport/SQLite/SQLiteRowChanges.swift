@@ -1,6 +1,5 @@
 import CSQLite
 import Foundation
-import RelayCore
 
 /// Sees each row of some tables a connection is about to insert, update or delete (SQLite's pre-update hook), and
 /// writes what it kept of them inside the transaction, just before its COMMIT: a log of changes in the same
@@ -217,11 +216,7 @@ extension SQLiteConnection {
         if let logged = bindings.logged { statements.log?.append(.statement, sql, logged) }
         try observed {
             let step = sqlite3_step(statement)
-            guard step == SQLITE_DONE else {
-                throw RelayError(
-                    .io, "SQLite: \(String(cString: sqlite3_errmsg(handle))) in \(sql.prefix(80))",
-                    isRetriable: step == SQLITE_BUSY)
-            }
+            guard step == SQLITE_DONE else { throw stepFailure(step, in: sql) }
             // (Done with before the row observer may write outside a transaction.)
             sqlite3_reset(statement)
         }
