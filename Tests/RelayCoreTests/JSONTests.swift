@@ -67,6 +67,19 @@ import Testing
         #expect(JSONWriter.reference.string(value) == expected)
     }
 
+    /// Integers are written digit by digit (not through `String(_:)`): the same text, at the extremes too.
+    @Test func writesIntegersAsStringDoes() {
+        var generator = SystemRandomNumberGenerator()
+        var values: [Int] = [0, 1, -1, 9, 10, -10, 99, 100, Int.max, Int.min, Int.max - 1, Int.min + 1]
+        for _ in 0..<10_000 {
+            values.append(Int.random(in: Int.min...Int.max, using: &generator) >> Int.random(in: 0...63))
+        }
+        for value in values {
+            #expect(JSONWriter.compact.string(.int(value)) == String(value))
+            #expect(JSONWriter.compact.string(["n": .int(value)]) == #"{"n":\#(value)}"#)
+        }
+    }
+
     @Test func writesCompactJSON() {
         #expect(JSONWriter.compact.string(["a": [1, "x\u{1}"]]) == #"{"a":[1,"x\u0001"]}"#)
     }

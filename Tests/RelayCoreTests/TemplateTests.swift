@@ -55,6 +55,31 @@ import Testing
         #expect(try Template.singleReference("ips: {{ steps.a.output.ips }}") == nil)
     }
 
+    /// A reference is looked up in the scope's own members, without making the scope's JSON object: what it finds,
+    /// and the error when it finds nothing, are what looking it up in that object gives.
+    @Test func aReferenceFindsInTheScopeWhatItsJSONHas() throws {
+        var full = scope
+        full.vars = ["Channel Name": "ops", "n": 2]
+        full.item = ["host": "web2", "ports": [80, 443]]
+        full.index = 3
+        full.run = ["id": "run-1", "workflow": "w"]
+        let paths: [[String]] = [
+            ["trigger"], ["trigger", "alert", "host"], ["trigger", "alert", "tags", "1"],
+            ["trigger", "alert", "tags", "7"],
+            ["trigger", "alert", "host", "x"], ["trigger", "nope"], ["steps"], ["steps", "lookup", "output", "ip"],
+            ["steps", "missing", "output"], ["vars", "Channel Name"], ["vars", "none"], ["item", "ports", "0"],
+            ["index"], ["index", "x"], ["run", "id"], ["run", "nope"], ["item"], ["nothing"], ["nothing", "x"],
+        ]
+        for scope in [scope, full] {
+            for path in paths {
+                let inScope = Result { () throws(TemplateError) in try Template.resolve(path, in: scope) }
+                let inJSON = Result { () throws(TemplateError) in try Template.resolve(path, in: scope.json) }
+                #expect(inScope == inJSON, "\(path)")
+            }
+        }
+        #expect(try Template.render("{{ run.id }}/{{ vars[\"Channel Name\"] }}", scope: full) == "run-1/ops")
+    }
+
     @Test func aQuotedKeyIsOneKeyWhateverItHolds() throws {
         let scope = Template.Scope(
             trigger: ["json": ["a.b": 1, "a": ["b": 2], "say \"hi\"": 3, "}}": 4, "é": 5, "list": [["name": "x"]]]],

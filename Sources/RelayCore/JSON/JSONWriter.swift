@@ -40,21 +40,21 @@ public struct JSONWriter: Sendable {
 
     private func write(_ value: JSONValue, level: Int, into out: inout [UInt8]) {
         switch value {
-        case .null: out += "null".utf8
-        case .bool(let b): out += (b ? "true" : "false").utf8
-        case .int(let i): out += String(i).utf8
+        case .null: Self.append("null", to: &out)
+        case .bool(let b): Self.append(b ? "true" : "false", to: &out)
+        case .int(let i): Self.append(i, to: &out)
         case .bigInt(let b): out += String(b).utf8
         case .double(let d): out += JSONWriter.pythonRepr(d).utf8
         case .string(let s): writeString(s, into: &out)
         case .array(let items):
             if items.isEmpty {
-                out += "[]".utf8
+                Self.append("[]", to: &out)
                 return
             }
             out.append(UInt8(ascii: "["))
             // (By index: each item written where the array keeps it, not copied out by an iterator.)
             for index in items.indices {
-                if index > 0 { out += itemSeparator.utf8 }
+                if index > 0 { writeItemSeparator(into: &out) }
                 newline(level + 1, into: &out)
                 write(items[index], level: level + 1, into: &out)
             }
@@ -62,15 +62,15 @@ public struct JSONWriter: Sendable {
             out.append(UInt8(ascii: "]"))
         case .object(let object):
             if object.isEmpty {
-                out += "{}".utf8
+                Self.append("{}", to: &out)
                 return
             }
             out.append(UInt8(ascii: "{"))
             func member(_ offset: Int, _ key: String, _ value: JSONValue) {
-                if offset > 0 { out += itemSeparator.utf8 }
+                if offset > 0 { writeItemSeparator(into: &out) }
                 newline(level + 1, into: &out)
                 writeString(key, into: &out)
-                out += keySeparator.utf8
+                writeKeySeparator(into: &out)
                 write(value, level: level + 1, into: &out)
             }
             if sortKeys {
@@ -89,14 +89,45 @@ public struct JSONWriter: Sendable {
         }
     }
 
-    private var itemSeparator: String {
-        if indent != nil { return "," }
-        return compactSeparators ? "," : ", "
+    // (Separators, literals and integers are written byte by byte: appending a `String`'s `utf8` costs a retain and
+    // a release of the array's buffer, which a writer doing it for every member of every message felt.)
+
+    /// `,`, or `, ` (Python's default separators without an indent).
+    private func writeItemSeparator(into out: inout [UInt8]) {
+        out.append(UInt8(ascii: ","))
+        if indent == nil && !compactSeparators { out.append(UInt8(ascii: " ")) }
     }
 
-    private var keySeparator: String {
-        if indent != nil { return ": " }
-        return compactSeparators ? ":" : ": "
+    /// `: `, or `:` (compact, without an indent).
+    private func writeKeySeparator(into out: inout [UInt8]) {
+        out.append(UInt8(ascii: ":"))
+        if indent != nil || !compactSeparators { out.append(UInt8(ascii: " ")) }
+    }
+
+    private static func append(_ literal: StaticString, to out: inout [UInt8]) {
+        literal.withUTF8Buffer { bytes in
+            for byte in bytes { out.append(byte) }
+        }
+    }
+
+    /// An integer's decimal digits (as `String(i)` writes them).
+    static func append(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        // The magnitude as unsigned: `Int.min` has none as an `Int`.
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // up to 20 digits, little end first
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            while count > 0 {
+                count -= 1
+                out.append(buffer[count])
+            }
+        }
     }
 
     private func newline(_ level: Int, into out: inout [UInt8]) {

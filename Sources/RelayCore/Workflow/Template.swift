@@ -61,14 +61,13 @@ public enum Template {
         let pieces = try parse(text)
         if pieces.isEmpty { return .string("") }
         if pieces.count == 1, case .text(let literal) = pieces[0] { return .string(literal) }
-        let root = scope.json
-        if pieces.count == 1, case .reference(let path) = pieces[0] { return try resolve(path, in: root) }
+        if pieces.count == 1, case .reference(let path) = pieces[0] { return try resolve(path, in: scope) }
         var out = ""
         for piece in pieces {
             switch piece {
             case .text(let literal): out += literal
             case .reference(let path):
-                let value = try resolve(path, in: root)
+                let value = try resolve(path, in: scope)
                 out += value.stringValue ?? JSONWriter.compact.string(value)
             case .textTemplate(let template): out += try template.render(scope: scope)
             }
@@ -176,8 +175,34 @@ public enum Template {
 
     /// The value at `path`, or an error naming the first part that is missing.
     public static func resolve(_ path: [String], in root: JSONValue) throws(TemplateError) -> JSONValue {
-        var node = root
-        for (depth, part) in path.enumerated() {
+        try resolve(path, from: root, depth: 0)
+    }
+
+    /// What `path` refers to in `scope`, as `resolve(path, in: scope.json)` finds it, without making that object
+    /// (its first part is one of the scope's own members).
+    public static func resolve(_ path: [String], in scope: Scope) throws(TemplateError) -> JSONValue {
+        guard let first = path.first else { return scope.json }
+        let start: JSONValue? =
+            switch first {
+            case "trigger": scope.trigger
+            case "steps": .object(scope.steps)
+            case "vars": .object(scope.vars)
+            case "item": scope.item
+            case "index": scope.index.map { .int($0) }
+            case "run": scope.run
+            default: nil
+            }
+        guard let start else { throw TemplateError(message: "\(text(of: [first])) does not exist") }
+        return try resolve(path, from: start, depth: 1)
+    }
+
+    /// Walks `path` from its part at `depth` on, `node` being what its parts before that refer to.
+    private static func resolve(_ path: [String], from node: JSONValue, depth start: Int) throws(TemplateError)
+        -> JSONValue
+    {
+        var node = node
+        for depth in path.indices.dropFirst(start) {
+            let part = path[depth]
             switch node {
             case .object(let object):
                 guard let next = object[part] else {

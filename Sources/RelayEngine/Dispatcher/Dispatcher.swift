@@ -722,6 +722,9 @@ public final class Dispatcher: Sendable {
     /// batch or before a crash, and is never started again.
     func advance(runID: String, workflow: Workflow, in tx: any RunStoreTransaction) throws -> [Progress] {
         var latest = try tx.latestSteps(runID: runID)
+        // A step's latest status read where `latest` keeps its attempt (`latest[id]?.status` copies the whole
+        // attempt out first: a retain of each of its strings and its input, for one byte).
+        func status(_ id: String) -> StepStatus? { latest.index(forKey: id).map { latest.values[$0].status } }
         var progress: [Progress] = []
         var decided = true
         while decided {
@@ -730,16 +733,16 @@ public final class Dispatcher: Sendable {
             // steps of a pass have an attempt already or wait for one; an attempt is looked for by its index, not
             // copied out to be compared with nil.)
             for index in workflow.steps.indices where latest.index(forKey: workflow.steps[index].id) == nil {
-                guard workflow.needsHaveEnded(at: index, { latest[$0]?.status.isFinished == true }) else { continue }
+                guard workflow.needsHaveEnded(at: index, { status($0)?.isFinished == true }) else { continue }
                 let step = workflow.steps[index]
                 let needs = workflow.needs(at: index)
                 let record: StepAttemptRecord
-                if !needs.isEmpty, needs.allSatisfy({ latest[$0]?.status == .skipped }),
+                if !needs.isEmpty, needs.allSatisfy({ status($0) == .skipped }),
                     let filter = needs.lazy.compactMap({ Self.stoppingFilter(latest[$0], workflow: workflow) }).first
                 {
                     // A filter that did not pass stops the path it is on, written needs or not.
                     record = skipped(runID: runID, step: step, reason: "\(Self.stoppedBy) \(filter) (it did not pass)")
-                } else if step.needs?.isEmpty == false, needs.allSatisfy({ latest[$0]?.status == .skipped }) {
+                } else if step.needs?.isEmpty == false, needs.allSatisfy({ status($0) == .skipped }) {
                     // Without `needs` a step follows the one before it as it always did: only written needs branch.
                     record = skipped(
                         runID: runID, step: step,
@@ -812,8 +815,9 @@ public final class Dispatcher: Sendable {
                             runID: runID, workflow: workflow, step: step, attempt: 1,
                             scope: self.scope(runID: runID, workflow: workflow, in: tx))
                         record = job.attemptRecord
-                        progress.append(.job(job))
                         try tx.addDeadline(deadline(for: job), startingAt: RunTime.now())
+                        // (Its last use: moved into the progress, not copied.)
+                        progress.append(.job(consume job))
                     } catch let error as TemplateError {
                         try tx.addStep(
                             StepAttemptRecord(
@@ -839,7 +843,7 @@ public final class Dispatcher: Sendable {
                 decided = true
             }
         }
-        if workflow.steps.allSatisfy({ latest[$0.id]?.status.isFinished == true }) {
+        if workflow.steps.indices.allSatisfy({ status(workflow.steps[$0].id)?.isFinished == true }) {
             progress += try end(runID: runID, workflow: workflow, status: .succeeded, error: nil, in: tx)
         }
         return progress

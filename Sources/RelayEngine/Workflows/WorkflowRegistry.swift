@@ -12,9 +12,7 @@ public struct WorkflowVersion: Sendable, Equatable {
 
     public init(_ workflow: Workflow) {
         self.workflow = workflow
-        let digits = Array("0123456789abcdef")
-        hash = String(
-            SHA256.hash(data: Array(workflow.source.utf8)).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
+        hash = Hex.string(SHA256.hash(data: Array(workflow.source.utf8)))
     }
 
     /// The first 12 characters of the hash, as people read it.

@@ -98,7 +98,10 @@ final class RunStepRows: @unchecked Sendable {
     /// A run's attempts lowest attempt first, in the order they were added among equal attempts (a retry may have
     /// been added before another step's first attempt).
     static func ordered(_ rows: [Row]) -> [Row] {
-        guard zip(rows, rows.dropFirst()).contains(where: { $0.attempt > $1.attempt }) else { return rows }
+        // (By index: a zip of the rows would copy each row out twice to compare two integers.)
+        guard rows.indices.dropFirst().contains(where: { rows[$0 - 1].attempt > rows[$0].attempt }) else {
+            return rows
+        }
         return rows.enumerated().sorted { ($0.element.attempt, $0.offset) < ($1.element.attempt, $1.offset) }.map(
             \.element)
     }
@@ -106,7 +109,8 @@ final class RunStepRows: @unchecked Sendable {
     /// The latest attempt of each step among a run's attempts (`ordered`).
     static func latest(_ rows: [Row], runID: String) -> [String: StepAttemptRecord] {
         var latest: [String: StepAttemptRecord] = [:]
-        for row in rows { latest[row.stepID] = row.record(runID: runID) }
+        latest.reserveCapacity(rows.count)
+        for index in rows.indices { latest[rows[index].stepID] = rows[index].record(runID: runID) }
         return latest
     }
 
@@ -121,13 +125,15 @@ final class RunStepRows: @unchecked Sendable {
     /// The steps of a run's scope (`Template.Scope.steps`) from its attempts (`ordered`, their outputs parsed).
     static func scopeSteps(_ rows: [Row]) -> JSONObject {
         var steps = JSONObject()
-        for row in rows {
-            var entry: JSONObject = ["status": .string(row.status.rawValue)]
+        for index in rows.indices {
+            // (Each row read where it is; the entry's four members made in order, not merged from a literal.)
+            var entry = JSONObject(minimumCapacity: 4)
+            entry["status"] = .string(rows[index].status.rawValue)
             // InsightConnect's `$success`: whether the step's latest attempt succeeded.
-            entry["success"] = .bool(row.status == .succeeded)
-            entry["output"] = row.outputValue ?? .null
-            entry["error"] = row.error.map(JSONValue.string) ?? .null
-            steps[row.stepID] = .object(entry)
+            entry["success"] = .bool(rows[index].status == .succeeded)
+            entry["output"] = rows[index].outputValue ?? .null
+            entry["error"] = rows[index].error.map(JSONValue.string) ?? .null
+            steps[rows[index].stepID] = .object(entry)
         }
         return steps
     }

@@ -24,9 +24,20 @@ final class LocalHandOff: Sendable {
         var bytes: Int { delivery.message.value.count * (delivery.message.local == nil ? 1 : 8) }
     }
 
+    /// What the hand-off looks at to find and count a kept message, without its delivery: plain numbers (reading a
+    /// `Kept` out of its deque to compare its epoch copied its message, a retain of each of its references, at every
+    /// step of a binary search).
+    struct Mark {
+        var epoch: UInt64
+        var offset: Int64
+        var bytes: Int
+    }
+
     struct Topic {
         /// In epoch order; the oldest are dropped from the front (a deque: a full topic drops one per message kept).
         var kept: Deque<Kept> = []
+        /// `kept`'s marks, in the same order (one each).
+        var marks: Deque<Mark> = []
         var bytes = 0
         /// Messages of epochs up to this one were dropped: a subscription synced before must read.
         var droppedThrough: UInt64 = 0
@@ -35,12 +46,14 @@ final class LocalHandOff: Sendable {
 
         /// Keeps a message, dropping the oldest past `capacity` messages or `byteCapacity` bytes.
         mutating func keep(_ message: Kept, capacity: Int, byteCapacity: Int) {
+            let mark = Mark(epoch: message.epoch, offset: message.delivery.offset, bytes: message.bytes)
             kept.append(message)
-            bytes += message.bytes
+            marks.append(mark)
+            bytes += mark.bytes
             var excess = 0
             var left = bytes
-            while kept.count - excess > capacity || (left > byteCapacity && excess < kept.count) {
-                left -= kept[excess].bytes
+            while marks.count - excess > capacity || (left > byteCapacity && excess < marks.count) {
+                left -= marks[excess].bytes
                 excess += 1
             }
             drop(excess)
@@ -59,7 +72,7 @@ final class LocalHandOff: Sendable {
             // What every synced subscription of the topic has taken is dropped.
             let oldest = subscribers.values.compactMap { $0 }.min() ?? now
             var passed = 0
-            while passed < kept.count, kept[passed].epoch <= oldest { passed += 1 }
+            while passed < marks.count, marks[passed].epoch <= oldest { passed += 1 }
             drop(passed)
             return taken
         }
@@ -68,23 +81,23 @@ final class LocalHandOff: Sendable {
         /// hand-off has every message after `cursor`, if it has (see `LocalHandOff.resync`).
         mutating func resync(_ id: Int, after cursor: Int64, foreignEpoch: UInt64) -> Bool {
             guard subscribers[id] != nil else { return false }
-            let after = firstIndex { $0.delivery.offset > cursor }
+            let after = firstIndex { $0.offset > cursor }
             // (Nothing kept after `cursor`: nothing to take; the table may have more, from another connection.)
-            guard after > 0, after < kept.count else { return false }
-            let epoch = kept[after - 1].epoch - 1
+            guard after > 0, after < marks.count else { return false }
+            let epoch = marks[after - 1].epoch - 1
             guard foreignEpoch <= epoch, droppedThrough <= epoch else { return false }
             subscribers[id] = epoch
             return true
         }
 
         /// The first kept message that `isAfter` holds for, by binary search (kept in epoch order, and so in
-        /// offset order: offsets grow with commits); `kept.count` if none.
-        func firstIndex(where isAfter: (Kept) -> Bool) -> Int {
+        /// offset order: offsets grow with commits); `marks.count` if none.
+        func firstIndex(where isAfter: (Mark) -> Bool) -> Int {
             var low = 0
-            var high = kept.count
+            var high = marks.count
             while low < high {
                 let middle = (low + high) / 2
-                if isAfter(kept[middle]) { high = middle } else { low = middle + 1 }
+                if isAfter(marks[middle]) { high = middle } else { low = middle + 1 }
             }
             return low
         }
@@ -92,9 +105,10 @@ final class LocalHandOff: Sendable {
         /// Drops the first `count` kept messages.
         mutating func drop(_ count: Int) {
             guard count > 0 else { return }
-            for kept in self.kept[..<count] { bytes -= kept.bytes }
-            droppedThrough = max(droppedThrough, self.kept[count - 1].epoch)
-            self.kept.removeFirst(count)
+            for mark in marks[..<count] { bytes -= mark.bytes }
+            droppedThrough = max(droppedThrough, marks[count - 1].epoch)
+            kept.removeFirst(count)
+            marks.removeFirst(count)
         }
     }
 

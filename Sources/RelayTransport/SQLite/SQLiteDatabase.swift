@@ -358,16 +358,24 @@ public struct SQLiteConnection {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
         }
-        for (index, value) in values.enumerated() {
+        // (By index, each value where the array keeps it: an enumeration, and a `var` to call `withUTF8` on, each
+        // copied the text out with a retain and a release.)
+        for index in values.indices {
             let position = Int32(index + 1)
-            switch value {
+            switch values[index] {
             case .null: sqlite3_bind_null(statement, position)
             case .int(let v): sqlite3_bind_int64(statement, position, v)
             case .double(let v): sqlite3_bind_double(statement, position, v)
-            case .text(var v):
+            case .text(let v):
                 // Its UTF-8 bytes as they are, with their length (a `String` passed as a C string was copied into a
-                // new null-terminated array first, then measured by SQLite).
-                v.withUTF8 { Self.bindText(UnsafeRawBufferPointer($0), at: position, of: statement, copied: true) }
+                // new null-terminated array first, then measured by SQLite); a string not native made so first.
+                let bound = v.utf8.withContiguousStorageIfAvailable {
+                    Self.bindText(UnsafeRawBufferPointer($0), at: position, of: statement, copied: true)
+                }
+                if bound == nil {
+                    var v = v
+                    v.withUTF8 { Self.bindText(UnsafeRawBufferPointer($0), at: position, of: statement, copied: true) }
+                }
             case .blob(let v):
                 v.withUnsafeBytes { relay_sqlite3_bind_blob(statement, position, $0.baseAddress, Int32(v.count)) }
             }
