@@ -64,6 +64,20 @@ import Testing
         #expect(notJSON?.found.hasSuffix("in \"{\"half\":\"") == true)
     }
 
+    /// A start message without `input` or `connection` has an empty object for each; a null one stays null (an
+    /// input that rendered to null reaches the plugin as null, as the job kept in the process has it).
+    @Test func aMissingInputIsEmptyAndANullOneStaysNull() throws {
+        let missing = try StepStart(message: V1Message(kind: .actionStart, body: ["action": "lookup", "meta": [:]]))
+        #expect(missing.input == [:] && missing.connection == [:])
+        let null = try StepStart(
+            message: V1Message(
+                kind: .actionStart, body: ["action": "lookup", "input": nil, "connection": nil, "meta": [:]]))
+        #expect(null.input == .null && null.connection == .null)
+        let given = try StepStart(
+            message: V1Message(kind: .actionStart, body: ["action": "a", "input": ["x": 1], "connection": ["k": "v"]]))
+        #expect(given.input == ["x": 1] && given.connection == ["k": "v"])
+    }
+
     @Test func jobRouteRoundTrips() throws {
         #expect(try JobRoute(meta: Self.route.meta) == Self.route)
         var bare = Self.route

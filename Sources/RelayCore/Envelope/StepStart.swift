@@ -53,8 +53,10 @@ public struct StepStart: Sendable, Equatable {
         }
         self.init(
             step: step,
-            input: body["input"].flatMap { $0.isNull ? nil : $0 } ?? [:],
-            connection: body["connection"].flatMap { $0.isNull ? nil : $0 } ?? [:],
+            // Absent: an empty object. A null stays null: an input that renders to null reaches the plugin as null,
+            // whether the job is read from its bytes or taken as kept (`KeptJobTests`).
+            input: body["input"] ?? [:],
+            connection: body["connection"] ?? [:],
             meta: body["meta"] ?? .null,
             state: body["state"],
             customConfig: body["custom_config"],
