@@ -82,11 +82,12 @@ enum VaultPlugin {
     @Test func aNativePluginsResultIsMaskedOnce() async throws {
         let entry = try #require(try VaultPlugin.catalog()["vault"])
         let event = await entry.run(
-            StepStart(step: .action("leak"), input: [:], connection: Self.connection), timeout: .seconds(60))
+            StepStart(step: .action("leak"), input: [:], connection: Self.connection), timeout: .seconds(300))
         #expect(event.output == ["said": "the password is ********"], "\(event.error ?? "")")
         #expect(event.log.contains("using password ********\n"), "\(event.log)")
         let failed = await entry.run(
-            StepStart(step: .action("leak"), input: ["fail": true], connection: Self.connection), timeout: .seconds(60))
+            StepStart(step: .action("leak"), input: ["fail": true], connection: Self.connection), timeout: .seconds(300)
+        )
         #expect(failed.exception?.cause == "The vault refused ********.")
     }
 
@@ -101,7 +102,7 @@ enum VaultPlugin {
         for (password, log) in [("hunter22", "******** and ****"), ("****", "hunter22 and ********")] {
             let connection: JSONValue = ["url": "https://vault", "password": .string(password)]
             let event = await entry.run(
-                StepStart(step: .action("leak"), input: [:], connection: connection), timeout: .seconds(60))
+                StepStart(step: .action("leak"), input: [:], connection: connection), timeout: .seconds(300))
             #expect(event.status == .ok, "\(event.error ?? "")")
             #expect(event.log == log)
             if password == "hunter22" { #expect(event.output == ["said": "the password is ********"]) }

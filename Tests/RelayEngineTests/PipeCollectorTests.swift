@@ -28,7 +28,7 @@ import Testing
     func collect(_ collector: PipeCollector, until deadline: ContinuousClock.Instant) async throws
         -> [PipeCollector.Output]
     {
-        try #require(await withTimeout(seconds: 60) { await collector.collected(waitingUntil: deadline) })
+        try #require(await withTimeout(seconds: 300) { await collector.collected(waitingUntil: deadline) })
     }
 
     func bytes(_ count: Int, seed: UInt8) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31) ^ seed } }

@@ -184,7 +184,7 @@ final class TestPipeline: Sendable {
 
     /// Waits until `count` runs of `workflow` have ended; returns them as `relay runs show --json` shows them,
     /// oldest first.
-    func finishedRuns(of workflow: String, _ count: Int = 1, seconds: Double = 90) async throws -> [JSONValue] {
+    func finishedRuns(of workflow: String, _ count: Int = 1, seconds: Double = 300) async throws -> [JSONValue] {
         var ended: [RunSummary] = []
         let done = await waitFor(seconds: seconds) {
             ended =
@@ -223,7 +223,7 @@ final class TestPipeline: Sendable {
     }
 
     /// Waits until `count` runs have finished; returns them, oldest first.
-    func finishedRuns(_ count: Int, seconds: Double = 90) async throws -> [JSONValue] {
+    func finishedRuns(_ count: Int, seconds: Double = 300) async throws -> [JSONValue] {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             let runs = try await store.runs(limit: 10000).filter { $0.status.isFinished }
@@ -445,7 +445,7 @@ func steps(_ run: JSONValue) -> [(String, Int, String)] {
                 """
             ], catalog: ["relay_test": entry], connections: connections)
         try await pipeline.publish(["who": "Relay"])
-        let run = try #require(try await pipeline.finishedRuns(1, seconds: 60).first)
+        let run = try #require(try await pipeline.finishedRuns(1).first)
         await pipeline.stop()
         #expect(run["status"] == "succeeded", "\(run)")
         #expect(run["steps"]?.arrayValue?.first?["output"] == ["message": "from Relay"])

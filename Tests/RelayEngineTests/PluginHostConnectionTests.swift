@@ -68,7 +68,7 @@ import Testing
         let replaced = await run(new)
         #expect(replaced == new.uppercased(), "the connection named crm was replaced")
         #expect(
-            await waitFor(seconds: 30) { Clients.released.withLock { $0.contains(old) } },
+            await waitFor(seconds: 300) { Clients.released.withLock { $0.contains(old) } },
             "the old client was released")
         #expect(!Clients.released.withLock { $0.contains(new) })
         _ = host

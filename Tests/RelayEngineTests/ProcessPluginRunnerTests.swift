@@ -11,7 +11,7 @@ import Testing
     @Test(.enabled(if: TestPlugins.hasPython, TestPlugins.noPythonReason))
     func runsAPythonPluginAndTakesTheLastEnvelope() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.relayTest)
-        let event = await runner.run(start("echo", ["message": "héllo ✓"]), timeout: .seconds(60))
+        let event = await runner.run(start("echo", ["message": "héllo ✓"]), timeout: .seconds(300))
         #expect(event.status == .ok, "\(event.error ?? "")")
         #expect(event.output == ["message": "héllo ✓"])
         #expect(event.meta == ["jobId": "j1"])
@@ -21,7 +21,8 @@ import Testing
     func aPluginExceptionBecomesAnErrorWithCauseAndAssistance() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.relayTest)
         let event = await runner.run(
-            start("fail", ["cause": "Cause.", "assistance": "Assistance.", "data": "some data"]), timeout: .seconds(60))
+            start("fail", ["cause": "Cause.", "assistance": "Assistance.", "data": "some data"]), timeout: .seconds(300)
+        )
         #expect(event.status == .error)
         #expect(event.error == "An error occurred during plugin execution! Cause. Assistance. Response was some data")
         #expect(event.exception == StepException(cause: "Cause.", assistance: "Assistance.", data: "some data"))
@@ -31,7 +32,7 @@ import Testing
     @Test(.enabled(if: TestPlugins.hasPython, TestPlugins.noPythonReason))
     func aCrashingActionIsAnErrorResult() async {
         let runner = ProcessPluginRunner(plugin: TestPlugins.relayTest)
-        let event = await runner.run(start("crash", ["message": "kaboom"]), timeout: .seconds(60))
+        let event = await runner.run(start("crash", ["message": "kaboom"]), timeout: .seconds(300))
         #expect(event.status == .error)
         #expect(event.error == "kaboom")
         #expect(event.errorKind == .server)
@@ -42,7 +43,7 @@ import Testing
         let runner = ProcessPluginRunner(plugin: TestPlugins.relayTest)
         let event = await runner.run(
             StepStart(step: .connectionTest, connection: ["api_key": ["secretKey": "k"], "base_url": "bad"]),
-            timeout: .seconds(60))
+            timeout: .seconds(300))
         #expect(event.status == .error)
         #expect(event.exception?.cause == "The base URL is bad.")
         #expect(event.exception?.assistance == "Use another base URL.")
@@ -81,7 +82,7 @@ import Testing
         let runner = ProcessPluginRunner(
             plugin: TestPlugins.shell(
                 "cat >/dev/null; head -c 70000000 /dev/zero | tr '\\0' ' '; echo '\(envelope)'"))
-        let event = await runner.run(start("x", [:]), timeout: .seconds(60))
+        let event = await runner.run(start("x", [:]), timeout: .seconds(300))
         #expect(event.status == .error)
         #expect(event.error == "the plugin wrote more than 64 MiB on stdout; Relay reads at most that")
     }
@@ -92,7 +93,7 @@ import Testing
         let runner = ProcessPluginRunner(plugin: TestPlugins.shell("exit 0"))
         let event = await runner.run(
             start("x", ["big": .string(String(repeating: "x", count: 4 << 20))]),
-            timeout: .seconds(60))
+            timeout: .seconds(300))
         #expect(event.status == .error)
         #expect(event.error?.hasPrefix("the plugin printed no v1 event envelope") == true, "\(event.error ?? "")")
     }

@@ -12,7 +12,7 @@ public enum OffPool {
 
 /// Polls `condition` until it holds or `seconds` pass; returns whether it held. The limit is generous on
 /// purpose: it bounds a hung test, it does not measure speed (a passing wait returns as soon as it holds).
-public func waitFor(seconds: Double = 90, _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func waitFor(seconds: Double = 300, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

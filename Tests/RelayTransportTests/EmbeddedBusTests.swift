@@ -278,7 +278,7 @@ import Testing
                     received.withLock { $0.append(text(delivery) ?? "") }
                 }
             }
-            #expect(await waitFor(seconds: 30) { received.withLock { $0.count } == 2_011 })
+            #expect(await waitFor(seconds: 300) { received.withLock { $0.count } == 2_011 })
             // (Had it waited for a poll, a local publish wakes it, cancelled: it stops.)
             reading.cancel()
             try await bus.publish(messages(["wake"]))
