@@ -105,9 +105,7 @@ public struct JSONWriter: Sendable {
     }
 
     private static func append(_ literal: StaticString, to out: inout [UInt8]) {
-        literal.withUTF8Buffer { bytes in
-            for byte in bytes { out.append(byte) }
-        }
+        literal.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
     /// An integer's decimal digits (as `String(i)` writes them).

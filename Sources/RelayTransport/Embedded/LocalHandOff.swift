@@ -15,27 +15,27 @@ import Synchronization
 /// the table again. So does one that fell behind what is kept (`capacity` messages or `byteCapacity` bytes per
 /// topic). Reading the table stays the rule; the hand-off only skips reads whose answer is known.
 final class LocalHandOff: Sendable {
-    struct Kept {
-        var epoch: UInt64
-        var delivery: Delivery
-
-        /// What it is counted as against `byteCapacity`: its bytes, eight times over when it also keeps the values
-        /// they were written from (`BusMessage.local`: a tree of small objects takes about that).
-        var bytes: Int { delivery.message.value.count * (delivery.message.local == nil ? 1 : 8) }
-    }
-
-    /// What the hand-off looks at to find and count a kept message, without its delivery: plain numbers (reading a
-    /// `Kept` out of its deque to compare its epoch copied its message, a retain of each of its references, at every
+    /// What the hand-off looks at to find and count a kept message, beside its delivery: plain numbers (reading a
+    /// delivery out of its deque to compare its epoch copied its message, a retain of each of its references, at every
     /// step of a binary search).
     struct Mark {
+        /// The epoch of the transaction that inserted it.
         var epoch: UInt64
         var offset: Int64
+        /// What it is counted as against `byteCapacity`: its bytes, eight times over when it also keeps the values
+        /// they were written from (`BusMessage.local`: a tree of small objects takes about that).
         var bytes: Int
+
+        init(_ delivery: Delivery, epoch: UInt64) {
+            self.epoch = epoch
+            offset = delivery.offset
+            bytes = delivery.message.value.count * (delivery.message.local == nil ? 1 : 8)
+        }
     }
 
     struct Topic {
         /// In epoch order; the oldest are dropped from the front (a deque: a full topic drops one per message kept).
-        var kept: Deque<Kept> = []
+        var kept: Deque<Delivery> = []
         /// `kept`'s marks, in the same order (one each).
         var marks: Deque<Mark> = []
         var bytes = 0
@@ -45,9 +45,9 @@ final class LocalHandOff: Sendable {
         var subscribers: [Int: UInt64?] = [:]
 
         /// Keeps a message, dropping the oldest past `capacity` messages or `byteCapacity` bytes.
-        mutating func keep(_ message: Kept, capacity: Int, byteCapacity: Int) {
-            let mark = Mark(epoch: message.epoch, offset: message.delivery.offset, bytes: message.bytes)
-            kept.append(message)
+        mutating func keep(_ delivery: Delivery, epoch: UInt64, capacity: Int, byteCapacity: Int) {
+            let mark = Mark(delivery, epoch: epoch)
+            kept.append(delivery)
             marks.append(mark)
             bytes += mark.bytes
             var excess = 0
@@ -67,7 +67,7 @@ final class LocalHandOff: Sendable {
                 subscribers[id] = .some(nil)
                 return nil
             }
-            let taken = kept[firstIndex { $0.epoch > epoch }...].map(\.delivery)
+            let taken = Array(kept[firstIndex { $0.epoch > epoch }...])
             subscribers[id] = now
             // What every synced subscription of the topic has taken is dropped.
             let oldest = subscribers.values.compactMap { $0 }.min() ?? now
@@ -159,8 +159,8 @@ final class LocalHandOff: Sendable {
             state.dataVersion = dataVersion
             for (offset, message) in inserted {
                 state.topics[message.topic]?.keep(
-                    Kept(epoch: state.epoch, delivery: Delivery(message: message, offset: offset, group: "")),
-                    capacity: capacity, byteCapacity: byteCapacity)
+                    Delivery(message: message, offset: offset, group: ""), epoch: state.epoch, capacity: capacity,
+                    byteCapacity: byteCapacity)
             }
         }
     }
