@@ -82,30 +82,55 @@ import Testing
     }
 
     /// A job hands its result to the group commit and ends without waiting for it; the commit tells each job of the
-    /// batch how it went. A commit that fails still frees its jobs' places among the uncommitted (every job of a
-    /// burst larger than that bound runs, though every commit fails), and the worker stops with the commit's error.
-    @Test func failedCommitsFreeTheirJobsAndTheWorkerStopsWithTheError() async throws {
+    /// batch how it went. A commit that fails stops the worker's intake at once, and the worker stops with the
+    /// commit's error once its jobs in flight have finished (as the dispatcher stops at a failed transaction), instead
+    /// of going on running jobs whose results it dropped (every job of the burst ran before, though every commit
+    /// failed). Nothing it did not commit is lost: a worker started again on the bus gets every job again.
+    @Test func aFailedCommitStopsTheWorkerWithItsErrorAndItsJobsComeAgain() async throws {
         try await withBus { bus in
-            let metrics = PipelineMetrics()
             let attempted = Mutex(0)
-            let worker = Worker(
+            let failing = Worker(
                 bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
-                connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics,
+                connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8,
                 results: MessageSink { messages, _ in
                     attempted.withLock { $0 += messages.count }
                     throw RelayError(.io, "the results' store is gone")
                 })
-            let running = Task { try await worker.run() }
-            try await bus.publish(Self.jobs)
-            #expect(
-                await waitFor { attempted.withLock { $0 } == 1_100 },
-                "results offered to a commit: \(attempted.withLock { $0 })")
-            #expect(Int(metrics.value(of: PipelineMetrics.Name.jobs)) == 1_100)
-            running.cancel()
-            switch await running.result {
-            case .success: Issue.record("the worker stopped without the commits' error")
-            case .failure(let error): #expect("\(error)".contains("the results' store is gone"), "\(error)")
+            let stopped = Mutex<Result<Void, any Error>?>(nil)
+            let running = Task {
+                do {
+                    try await failing.run()
+                    stopped.withLock { $0 = .success(()) }
+                } catch {
+                    stopped.withLock { $0 = .failure(error) }
+                }
             }
+            try await bus.publish(Self.jobs)
+            #expect(await waitFor { stopped.withLock { $0 } != nil }, "the worker stops by itself")
+            running.cancel()
+            await running.value
+            switch stopped.withLock({ $0 }) {
+            case .failure(let error): #expect("\(error)".contains("the results' store is gone"), "\(error)")
+            case .success: Issue.record("the worker stopped without the commit's error")
+            case nil: Issue.record("the worker did not stop")
+            }
+            let offered = attempted.withLock { $0 }
+            #expect(offered >= 1 && offered < 100, "results offered to a commit before intake stopped: \(offered)")
+
+            let committed = Mutex(0)
+            let again = Worker(
+                bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+                connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8,
+                results: MessageSink { messages, inputs in
+                    try await bus.publish([], acknowledging: inputs)
+                    committed.withLock { $0 += messages.count }
+                })
+            let second = Task { try await again.run() }
+            #expect(
+                await waitFor { committed.withLock { $0 } == Self.jobs.count },
+                "committed at the next start: \(committed.withLock { $0 })")
+            second.cancel()
+            _ = await second.result
         }
     }
 

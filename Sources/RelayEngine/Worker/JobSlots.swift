@@ -54,26 +54,46 @@ final class JobSlots: Sendable {
 }
 
 /// The jobs a subscription has started and not finished: waited for before the worker stops, with the first
-/// error a job's commit met.
+/// error a job's commit met. That error also stops the subscription's intake (`stopIntakeOnFailure`): a worker
+/// whose results cannot be committed takes no more jobs.
 final class JobsInFlight: Sendable {
     private struct State {
         var running = 0
         var failure: (any Error)?
         var waiter: CheckedContinuation<Void, Never>?
+        var intake: Task<Void, any Error>?
     }
 
     private let state = Mutex(State())
 
     func started() { state.withLock { $0.running += 1 } }
 
-    func finished(_ failure: (any Error)?) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.running -= 1
-            if state.failure == nil { state.failure = failure }
-            guard state.running == 0 else { return nil }
-            defer { state.waiter = nil }
-            return state.waiter
+    /// The first error a job's commit met, if any.
+    var failure: (any Error)? { state.withLock { $0.failure } }
+
+    /// Cancels `intake` at the first failed commit (at once if one has failed already).
+    func stopIntakeOnFailure(_ intake: Task<Void, any Error>) {
+        let failed = state.withLock { state -> Bool in
+            state.intake = intake
+            return state.failure != nil
         }
+        if failed { intake.cancel() }
+    }
+
+    func finished(_ failure: (any Error)?) {
+        let (waiter, intake) = state.withLock {
+            state -> (CheckedContinuation<Void, Never>?, Task<Void, any Error>?) in
+            state.running -= 1
+            var stop: Task<Void, any Error>?
+            if state.failure == nil, let failure {
+                state.failure = failure
+                stop = state.intake
+            }
+            guard state.running == 0 else { return (nil, stop) }
+            defer { state.waiter = nil }
+            return (state.waiter, stop)
+        }
+        intake?.cancel()
         waiter?.resume()
     }
 

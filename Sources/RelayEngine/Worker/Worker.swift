@@ -89,45 +89,68 @@ public final class Worker: Sendable {
                 let subscription = try await bus.subscribe(topic: Topics.jobs(plugin), group: Self.group(of: plugin))
                 group.addTask {
                     defer { Task { await subscription.close() } }
-                    try await self.consume(subscription)
+                    try await self.consume(subscription, topic: Topics.jobs(plugin))
                 }
             }
             try await group.waitForAll()
         }
     }
 
-    private func consume(_ subscription: any BusSubscription) async throws {
+    /// Takes the subscription's jobs until it ends or the worker stops, then waits for the jobs in flight. A failed
+    /// commit of results stops intake at once (the worker then stops with its error, as the dispatcher stops at a
+    /// failed transaction, and the service group with it): the jobs whose results were not committed, and those not
+    /// taken yet, are unacknowledged and delivered again when the worker starts again. (It went on taking jobs
+    /// before, running each and dropping its result, until it was stopped.)
+    private func consume(_ subscription: any BusSubscription, topic: String) async throws {
         let inFlight = JobsInFlight()
-        do {
-            while let delivery = try await subscription.next() {
-                await uncommitted.acquire()
-                await slots.acquire()
-                inFlight.started()
-                // Unstructured, so that cancelling intake does not reach it: jobs in flight finish, publish and
-                // acknowledge. (One task per job: a child task of a group that awaited it would be two. An
-                // in-process plugin runs in it too, and its deadline cancels it: `StepTaskHandle`.)
-                let handle = StepTaskHandle()
-                let finished = FinishedJob(uncommitted: uncommitted, inFlight: inFlight)
-                handle.attach(
-                    Task {
-                        let result = await self.run(delivery, in: handle)
-                        self.slots.release()
-                        // Handed over, not waited for: the job is done once its result is committed (`finished`).
-                        guard self.committer.submit(result, acknowledging: delivery, finished: finished) else { return }
-                        if Task.isCancelled {
-                            // The job's deadline cancelled this task: the commit runs where that cancellation does
-                            // not reach.
-                            await Task { await self.committer.drain() }.value
-                        } else {
-                            await self.committer.drain()
-                        }
-                    })
-            }
-        } catch {
-            _ = await inFlight.allFinished()
-            throw error
+        // In a task of its own, so that a failed commit can cancel it (and so does the worker's cancellation).
+        let intake = Task { try await self.take(subscription, inFlight) }
+        inFlight.stopIntakeOnFailure(intake)
+        let taken = await withTaskCancellationHandler {
+            await intake.result
+        } onCancel: {
+            intake.cancel()
+        }
+        if let failure = inFlight.failure {
+            logger.error(
+                "results not committed, the worker stops taking jobs (they come again at its next start): \(failure)",
+                metadata: ["kafka.topic": "\(topic)"])
         }
         if let failure = await inFlight.allFinished() { throw failure }
+        try taken.get()
+    }
+
+    private func take(_ subscription: any BusSubscription, _ inFlight: JobsInFlight) async throws {
+        while let delivery = try await subscription.next() {
+            await uncommitted.acquire()
+            await slots.acquire()
+            // A commit failed while this job waited: it is left unacknowledged, for the next start.
+            guard inFlight.failure == nil else {
+                slots.release()
+                uncommitted.release()
+                return
+            }
+            inFlight.started()
+            // Unstructured, so that cancelling intake does not reach it: jobs in flight finish, publish and
+            // acknowledge. (One task per job: a child task of a group that awaited it would be two. An
+            // in-process plugin runs in it too, and its deadline cancels it: `StepTaskHandle`.)
+            let handle = StepTaskHandle()
+            let finished = FinishedJob(uncommitted: uncommitted, inFlight: inFlight)
+            handle.attach(
+                Task {
+                    let result = await self.run(delivery, in: handle)
+                    self.slots.release()
+                    // Handed over, not waited for: the job is done once its result is committed (`finished`).
+                    guard self.committer.submit(result, acknowledging: delivery, finished: finished) else { return }
+                    if Task.isCancelled {
+                        // The job's deadline cancelled this task: the commit runs where that cancellation does
+                        // not reach.
+                        await Task { await self.committer.drain() }.value
+                    } else {
+                        await self.committer.drain()
+                    }
+                })
+        }
     }
 
     /// Runs a job; returns what to publish with its acknowledgement: its result, or the job dead-lettered when it
