@@ -39,6 +39,14 @@ import Testing
                 pollInterval: .milliseconds(20)))
     }
 
+    /// A worker of the test plugin `ptest` (8 jobs at once) on `bus`, its results committed by `results`.
+    func worker(_ bus: EmbeddedBus, metrics: PipelineMetrics = PipelineMetrics(), results: MessageSink) throws -> Worker
+    {
+        Worker(
+            bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
+            connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics, results: results)
+    }
+
     /// 1,100 jobs of the test plugin's `echo`: more than the 1,024 a worker keeps uncommitted.
     static let jobs = (0..<1_100).map { index in
         SinkMessageTests.job(
@@ -54,9 +62,8 @@ import Testing
             let gate = Gate()
             let first = Mutex(true)
             let committed = Mutex(0)
-            let worker = Worker(
-                bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
-                connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8, metrics: metrics,
+            let worker = try worker(
+                bus, metrics: metrics,
                 results: MessageSink { messages, inputs in
                     if first.withLock({ isFirst in
                         defer { isFirst = false }
@@ -89,9 +96,8 @@ import Testing
     @Test func aFailedCommitStopsTheWorkerWithItsErrorAndItsJobsComeAgain() async throws {
         try await withBus { bus in
             let attempted = Mutex(0)
-            let failing = Worker(
-                bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
-                connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8,
+            let failing = try worker(
+                bus,
                 results: MessageSink { messages, _ in
                     attempted.withLock { $0 += messages.count }
                     throw RelayError(.io, "the results' store is gone")
@@ -118,9 +124,8 @@ import Testing
             #expect(offered >= 1 && offered < 100, "results offered to a commit before intake stopped: \(offered)")
 
             let committed = Mutex(0)
-            let again = Worker(
-                bus: bus, catalog: PluginCatalog(native: ["ptest": try PipelineTestPlugin.plugin()]),
-                connections: ConnectionStore(), plugins: ["ptest"], concurrency: 8,
+            let again = try worker(
+                bus,
                 results: MessageSink { messages, inputs in
                     try await bus.publish([], acknowledging: inputs)
                     committed.withLock { $0 += messages.count }

@@ -107,6 +107,6 @@ final class JobsInFlight: Sendable {
             }
             if done { continuation.resume() }
         }
-        return state.withLock { $0.failure }
+        return failure
     }
 }
