@@ -49,6 +49,8 @@ let package = Package(
         ),
         // SQLite (Debian libsqlite3-dev), for the embedded bus and the run store.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // A VFS over SQLite's default one that writes a transaction's WAL frames in one system call.
+        .target(name: "CSQLiteWAL", dependencies: ["CSQLite"]),
         // posix_spawn into a new process group (plugins and all they start end with their step).
         .target(name: "CProcessSpawn"),
         // Models without I/O: JSON values, v1 envelopes, errors.
@@ -83,7 +85,8 @@ let package = Package(
         .target(
             name: "RelayTransport",
             dependencies: [
-                "RelayCore", "RelaySpec", "CSQLite", .product(name: "DequeModule", package: "swift-collections"),
+                "RelayCore", "RelaySpec", "CSQLite", "CSQLiteWAL",
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         // The run store (what the dispatcher records and `relay runs` reads) and trigger state, behind protocols;

@@ -72,9 +72,10 @@ extension SQLiteCounts {
     func perStep(_ steps: Double) -> String {
         String(
             format: "sqlite_per_step: transactions=%.2f reads=%.2f statements=%.1f queued=%.2f checkpoints=%d+%d"
-                + " held_us=%.1f held_cpu_us=%.1f commit_us=%.1f",
+                + " held_us=%.1f held_cpu_us=%.1f commit_us=%.1f wal_writes=%.2f of %.2f",
             Double(transactions) / steps, Double(reads) / steps, Double(statements) / steps, Double(queued) / steps,
             checkpoints, writerCheckpoints, Double(heldNanoseconds) / 1000 / steps,
-            Double(heldCPUNanoseconds) / 1000 / steps, Double(commitNanoseconds) / 1000 / steps)
+            Double(heldCPUNanoseconds) / 1000 / steps, Double(commitNanoseconds) / 1000 / steps,
+            Double(walWrites) / steps, Double(walWritesGiven) / steps)
     }
 }

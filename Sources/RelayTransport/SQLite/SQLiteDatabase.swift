@@ -1,4 +1,5 @@
 import CSQLite
+import CSQLiteWAL
 import Dispatch
 import Foundation
 import RelayCore
@@ -80,18 +81,26 @@ public final class SQLiteDatabase: @unchecked Sendable {
     }
 
     /// SQLite set up for the process, once, before its first connection: without its memory statistics (which
-    /// no one reads here, and which take a global mutex at every allocation SQLite makes).
-    private static let configured: Void = { _ = relay_sqlite3_disable_memory_statistics() }()
+    /// no one reads here, and which take a global mutex at every allocation SQLite makes), and with the VFS every
+    /// connection opens its file through (`relay_wal_vfs.h`: a transaction's WAL frames written in one system call
+    /// instead of two per page); nil, or why that VFS could not be registered.
+    private static let configured: String? = {
+        _ = relay_sqlite3_disable_memory_statistics()
+        let rc = relay_wal_vfs_register()
+        return rc == SQLITE_OK ? nil : String(cString: sqlite3_errstr(rc))
+    }()
 
     /// A connection to `path` (`purpose`: what the error calls it), or the error SQLite gave. `firstStatement` runs
     /// on it before it is returned (a failure closes it).
     static func open(_ path: String, flags: Int32, purpose: String = "", firstStatement: String? = nil) throws
         -> OpaquePointer
     {
-        _ = configured
+        if let problem = configured {
+            throw RelayError(.io, "\(path): cannot open the database\(purpose): SQLite's VFS: \(problem)")
+        }
         var db: OpaquePointer?
         // sqlite3_open_v2 allocates the handle even on failure; it must be closed either way.
-        guard sqlite3_open_v2(path, &db, flags, nil) == SQLITE_OK, let db,
+        guard sqlite3_open_v2(path, &db, flags, relay_wal_vfs_name) == SQLITE_OK, let db,
             firstStatement.map({ sqlite3_exec(db, $0, nil, nil, nil) == SQLITE_OK }) ?? true
         else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -116,7 +125,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     /// What every database of the process has done so far (for `relay bench`: transactions and statements per step).
     public static var counts: SQLiteCounts {
-        SQLiteCounts(
+        let wal = relay_wal_vfs_counts_now()
+        return SQLiteCounts(
             transactions: counters.transactions.load(ordering: .relaxed),
             reads: counters.reads.load(ordering: .relaxed),
             statements: counters.statements.load(ordering: .relaxed),
@@ -125,7 +135,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
             queued: counters.queued.load(ordering: .relaxed),
             heldNanoseconds: counters.heldNanoseconds.load(ordering: .relaxed),
             commitNanoseconds: counters.commitNanoseconds.load(ordering: .relaxed),
-            heldCPUNanoseconds: counters.heldCPUNanoseconds.load(ordering: .relaxed))
+            heldCPUNanoseconds: counters.heldCPUNanoseconds.load(ordering: .relaxed),
+            walWritesGiven: Int(wal.writes_given), walWrites: Int(wal.writes_made))
     }
     static let counters = SQLiteCounters()
 
@@ -188,6 +199,17 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Executes `sql` outside any transaction, blocking the caller; not from inside `transaction` or `read`.
     public func syncExecute(_ sql: String) throws {
         try locked { try connection.execute(sql) }
+    }
+
+    /// What the connection's WAL files were given to write and wrote so far (`relay_wal_vfs.h`): writes given by
+    /// SQLite, system calls made, writes that did not continue the one before. Blocks the caller until the connection
+    /// is free.
+    func walWrites() -> (given: Int, made: Int, elsewhere: Int) {
+        locked {
+            var counts = relay_wal_vfs_counts()
+            guard relay_wal_vfs_connection_counts(handle, &counts) == SQLITE_OK else { return (0, 0, 0) }
+            return (Int(counts.writes_given), Int(counts.writes_made), Int(counts.writes_elsewhere))
+        }
     }
 
     /// The connection's statements: only while holding the lock.
@@ -508,11 +530,18 @@ public struct SQLiteCounts: Sendable {
     /// The CPU time of the thread holding the connection while it held it: less than the wall-clock time by however
     /// long that thread waited for a core (or for the disk) with the connection held.
     public var heldCPUNanoseconds: Int
+    /// Writes SQLite gave the WAL files, and the system calls that wrote them (`relay_wal_vfs.h`: a transaction's
+    /// frames in one).
+    public var walWritesGiven: Int
+    public var walWrites: Int
 
     public init(
         transactions: Int, reads: Int, statements: Int, checkpoints: Int = 0, writerCheckpoints: Int = 0,
-        queued: Int = 0, heldNanoseconds: Int = 0, commitNanoseconds: Int = 0, heldCPUNanoseconds: Int = 0
+        queued: Int = 0, heldNanoseconds: Int = 0, commitNanoseconds: Int = 0, heldCPUNanoseconds: Int = 0,
+        walWritesGiven: Int = 0, walWrites: Int = 0
     ) {
+        self.walWritesGiven = walWritesGiven
+        self.walWrites = walWrites
         self.heldNanoseconds = heldNanoseconds
         self.heldCPUNanoseconds = heldCPUNanoseconds
         self.commitNanoseconds = commitNanoseconds
@@ -531,7 +560,8 @@ public struct SQLiteCounts: Sendable {
             writerCheckpoints: lhs.writerCheckpoints - rhs.writerCheckpoints, queued: lhs.queued - rhs.queued,
             heldNanoseconds: lhs.heldNanoseconds - rhs.heldNanoseconds,
             commitNanoseconds: lhs.commitNanoseconds - rhs.commitNanoseconds,
-            heldCPUNanoseconds: lhs.heldCPUNanoseconds - rhs.heldCPUNanoseconds)
+            heldCPUNanoseconds: lhs.heldCPUNanoseconds - rhs.heldCPUNanoseconds,
+            walWritesGiven: lhs.walWritesGiven - rhs.walWritesGiven, walWrites: lhs.walWrites - rhs.walWrites)
     }
 }
 

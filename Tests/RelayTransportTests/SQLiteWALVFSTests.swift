@@ -1,0 +1,127 @@
+import Foundation
+import RelayCore
+import Testing
+
+@testable import RelayTransport
+
+/// The VFS every connection opens its file through (`relay_wal_vfs.h`): a transaction's WAL frames are written in
+/// one system call, and every committed transaction is whole in the files when its COMMIT returns.
+@Suite struct SQLiteWALVFSTests {
+    /// A copy of the database and its WAL as they are on disk now, without the WAL index (`-shm`): opening it makes
+    /// SQLite recover the index from the WAL file alone, which keeps a transaction only when every one of its frames
+    /// is there with the checksums chained from the frame before. So what the copy reads is what a process started
+    /// after a crash right now would read.
+    static func copyOnDisk(_ path: String, into directory: URL) throws -> SQLiteDatabase {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let copy = directory.appendingPathComponent("copy.sqlite").path
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        try FileManager.default.copyItem(atPath: path + "-wal", toPath: copy + "-wal")
+        return try SQLiteDatabase(path: copy)
+    }
+
+    static func scratch(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("relay-walvfs-\(name)-\(UUID().uuidString)")
+    }
+
+    /// Transactions of one page, of a few pages, and of more pages than one write holds (128 KiB): after each
+    /// COMMIT, the files on disk hold it, and a transaction's frames went out in a few system calls, not two per page.
+    @Test func eachCommitIsInTheFilesWhenItReturnsInAFewWrites() async throws {
+        let directory = Self.scratch("commits")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let database = try SQLiteDatabase(path: path)
+        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)") }
+        var rows = 0
+        for (round, size) in [1, 12, 90, 1, 300, 5].enumerated() {
+            let before = database.walWrites()
+            try await database.transaction { [rows] db in
+                for row in 0..<size {
+                    let blob = [UInt8](repeating: UInt8(truncatingIfNeeded: rows + row), count: 3000)
+                    try db.query("INSERT INTO t (id, v) VALUES (?, ?)", [.int(Int64(rows + row)), .blob(blob)])
+                }
+            }
+            rows += size
+            let after = database.walWrites()
+            let given = after.given - before.given
+            let made = after.made - before.made
+            // About a page per row of 3,000 bytes (and the index pages): a frame's header and its page, two writes
+            // given each; at most 31 frames of 4,120 bytes in one write.
+            #expect(given >= 2 * size, "round \(round): \(given) writes given for \(size) rows")
+            #expect(made <= 2 + given / 62, "round \(round): \(made) writes made of \(given) given")
+            let copy = try Self.copyOnDisk(path, into: directory.appendingPathComponent("copy\(round)"))
+            let found = try await copy.read { db in
+                try db.query("SELECT COUNT(*), COALESCE(SUM(length(v)), 0) FROM t").first.map { ($0[0].int, $0[1].int) }
+            }
+            #expect(
+                found?.0 == Int64(rows) && found?.1 == Int64(rows * 3000),
+                "round \(round): \(String(describing: found))")
+        }
+    }
+
+    /// A transaction larger than the connection's page cache writes pages to the WAL before it commits (a spill)
+    /// and, when it changes such a page again, writes it again where it is and rewrites the frames' checksums at the
+    /// COMMIT: writes that do not continue the ones before. The committed rows are still whole on disk, and the
+    /// database intact.
+    @Test func aTransactionThatSpillsAndRewritesItsPagesIsWholeOnDisk() async throws {
+        let directory = Self.scratch("spill")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let database = try SQLiteDatabase(path: path)
+        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)") }
+        try database.syncExecute("PRAGMA cache_size=16")
+        let before = database.walWrites()
+        try await database.transaction { db in
+            for row in 0..<400 {
+                try db.query(
+                    "INSERT INTO t (id, v) VALUES (?, ?)",
+                    [.int(Int64(row)), .blob([UInt8](repeating: 1, count: 1500))])
+            }
+            // Every row again: the pages spilled above are changed a second time in the same transaction.
+            try db.query("UPDATE t SET v = ?", [.blob([UInt8](repeating: 2, count: 1500))])
+        }
+        let after = database.walWrites()
+        #expect(after.elsewhere - before.elsewhere > 0, "pages were written again in place")
+        let copy = try Self.copyOnDisk(path, into: directory.appendingPathComponent("copy"))
+        let (count, changed, check) = try await copy.read { db in
+            (
+                try db.query("SELECT COUNT(*) FROM t").first?[0].int,
+                try db.query("SELECT COUNT(*) FROM t WHERE v = ?", [.blob([UInt8](repeating: 2, count: 1500))])
+                    .first?[0].int,
+                try db.query("PRAGMA integrity_check").first?[0].text
+            )
+        }
+        #expect(
+            count == 400 && changed == 400 && check == "ok",
+            "\(String(describing: count)) rows, \(String(describing: changed)) changed, \(String(describing: check))")
+    }
+
+    /// A transaction rolled back after it spilled leaves frames past the WAL's last commit; the next transaction
+    /// writes over them. What is on disk is the committed rows only.
+    @Test func aRolledBackSpillLeavesOnlyCommittedRowsOnDisk() async throws {
+        let directory = Self.scratch("rollback")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let database = try SQLiteDatabase(path: path)
+        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)") }
+        try database.syncExecute("PRAGMA cache_size=16")
+        struct Abandon: Error {}
+        await #expect(throws: Abandon.self) {
+            try await database.transaction { db in
+                for row in 0..<300 {
+                    try db.query(
+                        "INSERT INTO t (id, v) VALUES (?, ?)",
+                        [.int(Int64(row)), .blob([UInt8](repeating: 9, count: 1500))])
+                }
+                throw Abandon()
+            }
+        }
+        try await database.transaction { db in
+            for row in 0..<3 {
+                try db.query("INSERT INTO t (id, v) VALUES (?, ?)", [.int(Int64(1000 + row)), .blob([1])])
+            }
+        }
+        let copy = try Self.copyOnDisk(path, into: directory.appendingPathComponent("copy"))
+        let ids = try await copy.read { db in try db.query("SELECT id FROM t ORDER BY id").map { $0[0].int } }
+        #expect(ids == [1000, 1001, 1002])
+    }
+}
