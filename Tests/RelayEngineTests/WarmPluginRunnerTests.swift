@@ -71,4 +71,34 @@ struct WarmPluginRunnerTests {
         await runner.shutdown()
         #expect(await groupEnds(replacement))
     }
+
+    /// The port the runner chose was free when chosen, but taken before the server bound it (another process chose
+    /// it at the same moment): the server exits saying its address is in use, and the runner starts it again on
+    /// another port instead of failing the step. (The plugin's command is wrapped in a script that says so the first
+    /// time, as gunicorn does, and is the plugin from then on.)
+    @Test func aServerWhosePortWasTakenIsStartedAgainOnAnother() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-port-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let marker = directory.appendingPathComponent("refused-once").path
+        let script = directory.appendingPathComponent("taken-once.sh").path
+        try """
+        if [ ! -e '\(marker)' ]; then
+          touch '\(marker)'
+          echo "[ERROR] connection to ('0.0.0.0', 1) failed: [Errno 98] Address already in use" >&2
+          exit 1
+        fi
+        exec "$@"
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        var plugin = TestPlugins.relayTest
+        plugin.command = ["/bin/sh", script] + plugin.command
+        let runner = WarmPluginRunner(plugin: plugin)
+        let result = await runner.run(start("echo", ["message": "one"]), timeout: .seconds(300))
+        #expect(FileManager.default.fileExists(atPath: marker), "the first server was refused its port")
+        #expect(result.status == .ok, "\(result.error ?? "")")
+        #expect(result.output == ["message": "one"])
+        let group = try #require(await runner.serverProcessGroup)
+        await runner.shutdown()
+        #expect(await groupEnds(group))
+    }
 }

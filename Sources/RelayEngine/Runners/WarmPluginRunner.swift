@@ -160,8 +160,25 @@ final class ServerProcess: Sendable {
         try? FileManager.default.removeItem(at: logURL)
     }
 
+    /// Starts the server on a free port and waits until it answers. The port is free when chosen, and may be taken
+    /// before the server binds it (another process choosing at the same moment): a server that exits saying its
+    /// address is in use is started again on another port, up to three times.
     static func start(plugin: ExternalPlugin, timeout: Duration) async throws -> ServerProcess {
-        let port = try LoopbackPort.free()
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await start(plugin: plugin, port: try LoopbackPort.free(), timeout: timeout)
+            } catch let taken as PortTaken {
+                if attempt == 3 { throw taken.error }
+            }
+        }
+    }
+
+    /// A server that exited while starting because its port was taken meanwhile: `error` says so.
+    private struct PortTaken: Error { var error: RelayError }
+
+    private static func start(plugin: ExternalPlugin, port: Int, timeout: Duration) async throws -> ServerProcess {
         let logURL = FileManager.default.temporaryDirectory.appendingPathComponent(
             "relay-plugin-\(UUID().uuidString).log")
         let log = open(logURL.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -178,8 +195,11 @@ final class ServerProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let termination = process.termination {
-                throw RelayError(
-                    .plugin, "the server \(termination) while starting; its output: \(server.outputTail())")
+                let output = server.outputTail()
+                let error = RelayError(.plugin, "the server \(termination) while starting; its output: \(output)")
+                // (gunicorn and Python's own servers say so in these words: errno 98, EADDRINUSE.)
+                if output.contains("Address already in use") { throw PortTaken(error: error) }
+                throw error
             }
             if let response = try? await server.client.request(.GET, "/api/v1/status", timeout: .seconds(2)),
                 response.status == 200
