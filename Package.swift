@@ -209,7 +209,9 @@ let package = Package(
                 "RelayKafka", "RelayTransport", "RelayCore", "RelayTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "RelayTransportTests", dependencies: ["RelayTransport", "RelayCore", "RelayTestSupport"]),
+        .testTarget(
+            name: "RelayTransportTests",
+            dependencies: ["RelayTransport", "RelayCore", "RelayTestSupport", "CSQLite", "CSQLiteWAL"]),
         .testTarget(
             name: "RelayStoreTests",
             dependencies: ["RelayStore", "RelayPostgres", "RelayTransport", "RelayCore", "RelayTestSupport"]),

@@ -46,6 +46,11 @@ struct wal_file {
     sqlite3_int64 last_end;
     // The last write given was the 24-byte header of a commit frame: the write of its page ends the transaction.
     int commit_header;
+    // A write of what was kept failed (SQLITE_OK: none): what was kept from `failed_from` on is lost, so until the
+    // transaction ends (its WAL write lock released) nothing more is written, read from there on, synced or
+    // committed: the transaction fails instead of committing frames that are not in the file.
+    int failed;
+    sqlite3_int64 failed_from;
 };
 
 // The space before the default VFS's own file object in each file object of this VFS (8-byte aligned).
@@ -64,13 +69,30 @@ static void count_made(wal_file *f) {
     if (f->db != NULL) f->db->counts.writes_made += 1;
 }
 
+// Writes what is kept; SQLite's error, which stays (`failed`) until the transaction ends.
 static int wal_flush(wal_file *f) {
+    if (f->failed != SQLITE_OK) return f->failed;
     if (f->length == 0) return SQLITE_OK;
     int length = f->length;
     f->length = 0;
     f->commit_header = 0;
     count_made(f);
-    return f->real->pMethods->xWrite(f->real, f->buffer, length, f->start);
+    int rc = f->real->pMethods->xWrite(f->real, f->buffer, length, f->start);
+    if (rc != SQLITE_OK) {
+        f->failed = rc;
+        f->failed_from = f->start;
+        f->last_end = -1;
+    }
+    return rc;
+}
+
+// The transaction's end (its WAL write lock released): what is still kept was never published, and is dropped (the
+// next transaction writes over it); a failure is forgotten.
+static void wal_end_transaction(wal_file *f) {
+    f->length = 0;
+    f->commit_header = 0;
+    f->last_end = -1;
+    f->failed = SQLITE_OK;
 }
 
 // A frame's header: the page's number, then the database's size in pages after the commit (0 but in a commit frame).
@@ -81,6 +103,7 @@ static int is_commit_header(const void *data, int amount) {
 
 static int wal_write(sqlite3_file *file, const void *data, int amount, sqlite3_int64 offset) {
     wal_file *f = (wal_file *)file;
+    if (f->failed != SQLITE_OK) return f->failed;
     atomic_fetch_add_explicit(&writes_given, 1, memory_order_relaxed);
     if (f->db != NULL) f->db->counts.writes_given += 1;
     if (f->db == NULL || offset != f->last_end || amount > MAX_CAPACITY) {
@@ -93,6 +116,8 @@ static int wal_write(sqlite3_file *file, const void *data, int amount, sqlite3_i
         if (rc != SQLITE_OK) return rc;
         count_made(f);
         rc = f->real->pMethods->xWrite(f->real, data, amount, offset);
+        // (A write that fails here fails its own call, with nothing kept lost: SQLite sees the error as without
+        // this VFS.)
         if (rc == SQLITE_OK) {
             f->last_end = offset + amount;
             f->commit_header = is_commit_header(data, amount);
@@ -114,10 +139,7 @@ static int wal_write(sqlite3_file *file, const void *data, int amount, sqlite3_i
         }
         if (f->length + amount > f->capacity) {
             int rc = wal_flush(f);
-            if (rc != SQLITE_OK) {
-                f->last_end = -1;
-                return rc;
-            }
+            if (rc != SQLITE_OK) return rc;
         }
         if (amount > f->capacity) {
             // (No memory for a buffer: written as it comes.)
@@ -134,9 +156,7 @@ static int wal_write(sqlite3_file *file, const void *data, int amount, sqlite3_i
     if (completes_commit) {
         // The page of a commit frame: the transaction's last frame is complete, and the WAL index is about to
         // publish it. Written now, where an error can still fail the commit.
-        int rc = wal_flush(f);
-        if (rc != SQLITE_OK) f->last_end = -1;
-        return rc;
+        return wal_flush(f);
     }
     f->commit_header = is_commit_header(data, amount);
     return SQLITE_OK;
@@ -154,8 +174,13 @@ static int wal_close(sqlite3_file *file) {
 
 static int wal_read(sqlite3_file *file, void *data, int amount, sqlite3_int64 offset) {
     wal_file *f = (wal_file *)file;
-    int rc = wal_flush(f);
-    if (rc != SQLITE_OK) return rc;
+    if (f->failed != SQLITE_OK) {
+        // (What lies before the lost writes is as it was: a rollback reads committed frames back from there.)
+        if (offset + amount > f->failed_from) return f->failed;
+    } else {
+        int rc = wal_flush(f);
+        if (rc != SQLITE_OK) return rc;
+    }
     return f->real->pMethods->xRead(f->real, data, amount, offset);
 }
 
@@ -261,8 +286,6 @@ static int db_close(sqlite3_file *file) {
     return f->real->pMethods->xClose(f->real);
 }
 
-// Writes what the connection's WAL keeps; SQLite's error, if any.
-static int db_flush_wal(db_file *f) { return f->wal != NULL ? wal_flush(f->wal) : SQLITE_OK; }
 
 static int db_read(sqlite3_file *file, void *data, int amount, sqlite3_int64 offset) {
     db_file *f = (db_file *)file;
@@ -303,19 +326,33 @@ static int db_fetch(sqlite3_file *file, sqlite3_int64 offset, int amount, void *
     return f->real->pMethods->xFetch(f->real, offset, amount, pointer);
 }
 
+// The shared-memory lock that a WAL writer holds for its transaction (SQLite's WAL_WRITE_LOCK).
+#define WAL_WRITE_LOCK 0
+
 static int db_shm_lock(sqlite3_file *file, int offset, int n, int flags) {
     db_file *f = (db_file *)file;
-    int rc = db_flush_wal(f);
-    if (rc != SQLITE_OK) return rc;
+    if (f->wal != NULL && (flags & SQLITE_SHM_UNLOCK)) {
+        // What is kept when a lock is released has not been published (a commit's frames are written when its last
+        // page is given, and in any case at the barrier before the WAL index is changed): written if it can be,
+        // forgotten with the transaction when the write lock goes; the lock is released either way (SQLite does not
+        // look at an unlock's result, and a lock kept would stop every writer).
+        (void)wal_flush(f->wal);
+        if (offset <= WAL_WRITE_LOCK && WAL_WRITE_LOCK < offset + n) wal_end_transaction(f->wal);
+    } else if (f->wal != NULL && f->wal->failed == SQLITE_OK) {
+        int rc = wal_flush(f->wal);
+        if (rc != SQLITE_OK) return rc;
+    }
     return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
 static void db_shm_barrier(sqlite3_file *file) {
     db_file *f = (db_file *)file;
-    // The WAL index is about to publish what was written: it must be in the file first. (A commit's frames were
-    // written when its last page was given, where an error fails the commit; this is for any other order of writes.
-    // A barrier cannot fail: if the write does, no reader may be told of frames the file lacks.)
-    if (db_flush_wal(f) != SQLITE_OK) {
+    // The WAL index may be about to publish what was written: it must be in the file first. (A commit's frames were
+    // written when its last page was given, where an error fails the commit; this is for any other order of writes,
+    // which Relay's settings do not make: `synchronous=FULL` without power-safe overwrite splits a commit's padding.
+    // A barrier cannot fail: if the write does, no reader may be told of frames the file lacks. After an earlier
+    // failure nothing is kept, and the transaction cannot commit.)
+    if (f->wal != NULL && f->wal->failed == SQLITE_OK && wal_flush(f->wal) != SQLITE_OK) {
         fprintf(stderr, "relay: the WAL's frames could not be written before SQLite published them: stopping\n");
         abort();
     }
@@ -324,8 +361,11 @@ static void db_shm_barrier(sqlite3_file *file) {
 
 static int db_shm_unmap(sqlite3_file *file, int delete_flag) {
     db_file *f = (db_file *)file;
-    int rc = db_flush_wal(f);
-    if (rc != SQLITE_OK) return rc;
+    if (f->wal != NULL) {
+        // (Closing the WAL, no transaction open: nothing kept is published any more; unmapped either way.)
+        (void)wal_flush(f->wal);
+        wal_end_transaction(f->wal);
+    }
     return f->real->pMethods->xShmUnmap(f->real, delete_flag);
 }
 
@@ -368,8 +408,9 @@ static int vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file,
     wal_file *f = (wal_file *)file;
     f->real = real;
     f->last_end = -1;
-    // The main database file of the connection that opens this WAL (SQLite names a WAL after it); only one of this
-    // VFS's can publish what is kept.
+    // The main database file of the connection that opens this WAL (SQLite names a WAL after it), whose
+    // shared-memory barrier and locks write what the WAL keeps; without one of this VFS's (never, as SQLite opens
+    // files), nothing is kept.
     sqlite3_file *db = sqlite3_database_file_object(name);
     if (db != NULL && db->pMethods == &db_methods && ((db_file *)db)->wal == NULL) {
         f->db = (db_file *)db;
