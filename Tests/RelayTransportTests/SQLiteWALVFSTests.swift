@@ -25,22 +25,35 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("relay-walvfs-\(name)-\(UUID().uuidString)")
     }
 
+    /// A new database in `directory` with the table the tests write, `t (id, v)`; with `cachePages`, a page cache
+    /// that small (a transaction of more pages spills them to the WAL before its COMMIT).
+    static func database(in directory: URL, cachePages: Int? = nil) throws -> (path: String, SQLiteDatabase) {
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let database = try SQLiteDatabase(path: path)
+        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)") }
+        if let cachePages { try database.syncExecute("PRAGMA cache_size=\(cachePages)") }
+        return (path, database)
+    }
+
+    /// Rows `ids` of `t`, each `v` being `bytes` copies of `byte`.
+    static func insert(_ ids: Range<Int>, byte: UInt8, bytes: Int, into db: SQLiteConnection) throws {
+        for id in ids {
+            try db.query(
+                "INSERT INTO t (id, v) VALUES (?, ?)", [.int(Int64(id)), .blob([UInt8](repeating: byte, count: bytes))])
+        }
+    }
+
     /// Transactions of one page, of a few pages, and of more pages than one write holds (128 KiB): after each
     /// COMMIT, the files on disk hold it, and a transaction's frames went out in a few system calls, not two per page.
     @Test func eachCommitIsInTheFilesWhenItReturnsInAFewWrites() async throws {
         let directory = Self.scratch("commits")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("db.sqlite").path
-        let database = try SQLiteDatabase(path: path)
-        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)") }
+        let (path, database) = try Self.database(in: directory)
         var rows = 0
         for (round, size) in [1, 12, 90, 1, 300, 5].enumerated() {
             let before = database.walWrites()
             try await database.transaction { [rows] db in
-                for row in 0..<size {
-                    let blob = [UInt8](repeating: UInt8(truncatingIfNeeded: rows + row), count: 3000)
-                    try db.query("INSERT INTO t (id, v) VALUES (?, ?)", [.int(Int64(rows + row)), .blob(blob)])
-                }
+                try Self.insert(rows..<(rows + size), byte: UInt8(truncatingIfNeeded: round), bytes: 3000, into: db)
             }
             rows += size
             let after = database.walWrites()
@@ -67,17 +80,10 @@ import Testing
     @Test func aTransactionThatSpillsAndRewritesItsPagesIsWholeOnDisk() async throws {
         let directory = Self.scratch("spill")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("db.sqlite").path
-        let database = try SQLiteDatabase(path: path)
-        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)") }
-        try database.syncExecute("PRAGMA cache_size=16")
+        let (path, database) = try Self.database(in: directory, cachePages: 16)
         let before = database.walWrites()
         try await database.transaction { db in
-            for row in 0..<400 {
-                try db.query(
-                    "INSERT INTO t (id, v) VALUES (?, ?)",
-                    [.int(Int64(row)), .blob([UInt8](repeating: 1, count: 1500))])
-            }
+            try Self.insert(0..<400, byte: 1, bytes: 1500, into: db)
             // Every row again: the pages spilled above are changed a second time in the same transaction.
             try db.query("UPDATE t SET v = ?", [.blob([UInt8](repeating: 2, count: 1500))])
         }
@@ -103,26 +109,15 @@ import Testing
     @Test func aRolledBackSpillLeavesOnlyCommittedRowsOnDisk() async throws {
         let directory = Self.scratch("rollback")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("db.sqlite").path
-        let database = try SQLiteDatabase(path: path)
-        try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)") }
-        try database.syncExecute("PRAGMA cache_size=16")
+        let (path, database) = try Self.database(in: directory, cachePages: 16)
         struct Abandon: Error {}
         await #expect(throws: Abandon.self) {
             try await database.transaction { db in
-                for row in 0..<300 {
-                    try db.query(
-                        "INSERT INTO t (id, v) VALUES (?, ?)",
-                        [.int(Int64(row)), .blob([UInt8](repeating: 9, count: 1500))])
-                }
+                try Self.insert(0..<300, byte: 9, bytes: 1500, into: db)
                 throw Abandon()
             }
         }
-        try await database.transaction { db in
-            for row in 0..<3 {
-                try db.query("INSERT INTO t (id, v) VALUES (?, ?)", [.int(Int64(1000 + row)), .blob([1])])
-            }
-        }
+        try await database.transaction { db in try Self.insert(1000..<1003, byte: 1, bytes: 1, into: db) }
         let copy = try Self.copyOnDisk(path, into: directory.appendingPathComponent("copy"))
         let ids = try await copy.read { db in try db.query("SELECT id FROM t ORDER BY id").map { $0[0].int } }
         #expect(ids == [1000, 1001, 1002])
