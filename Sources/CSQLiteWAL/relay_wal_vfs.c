@@ -87,11 +87,11 @@ static int wal_flush(wal_file *f) {
 }
 
 // The transaction's end (its WAL write lock released): what is still kept was never published, and is dropped (the
-// next transaction writes over it); a failure is forgotten.
+// next transaction writes over it); a failure is forgotten. (`last_end` stays: the next transaction's first frame
+// usually continues the last commit's, and is kept with the rest; a write elsewhere is written as it comes.)
 static void wal_end_transaction(wal_file *f) {
     f->length = 0;
     f->commit_header = 0;
-    f->last_end = -1;
     f->failed = SQLITE_OK;
 }
 

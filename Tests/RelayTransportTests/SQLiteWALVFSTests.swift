@@ -71,6 +71,14 @@ import Testing
                 found?.0 == Int64(rows) && found?.1 == Int64(rows * 3000),
                 "round \(round): \(String(describing: found))")
         }
+        // Small transactions one after the other: each one's frames in one write (the first continues the last
+        // commit's frames, kept with the rest), and at most a couple more (the WAL started over).
+        let before = database.walWrites()
+        for id in 10_000..<10_020 {
+            try await database.transaction { db in try Self.insert(id..<(id + 1), byte: 7, bytes: 100, into: db) }
+        }
+        let made = database.walWrites().made - before.made
+        #expect(made <= 20 + 2, "\(made) writes for 20 transactions")
     }
 
     /// A transaction larger than the connection's page cache writes pages to the WAL before it commits (a spill)
