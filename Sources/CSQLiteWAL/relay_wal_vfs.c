@@ -25,7 +25,6 @@ typedef struct wal_file wal_file;
 // publishes it).
 typedef struct db_file {
     sqlite3_file base;
-    sqlite3_file *real;
     wal_file *wal;
     // What its WAL files did (`relay_wal_vfs_connection_counts`).
     relay_wal_vfs_counts counts;
@@ -34,12 +33,11 @@ typedef struct db_file {
 // A WAL file: the default VFS's, with the writes that continue each other kept until they must be written.
 struct wal_file {
     sqlite3_file base;
-    sqlite3_file *real;
     // The connection's main database file (NULL: not found, and then nothing is kept: every write goes through).
     db_file *db;
+    // MAX_CAPACITY bytes, allocated at the first write kept.
     unsigned char *buffer;
     int length;
-    int capacity;
     // The file offset of buffer[0].
     sqlite3_int64 start;
     // Where the last write given ended (-1: none, or unknown since a truncation).
@@ -55,11 +53,11 @@ struct wal_file {
 
 // The space before the default VFS's own file object in each file object of this VFS (8-byte aligned).
 #define WRAPPER_SIZE ((((sizeof(db_file) > sizeof(wal_file) ? sizeof(db_file) : sizeof(wal_file)) + 7) & ~(size_t)7))
-#define FIRST_CAPACITY (64 * 1024)
 // (SQLite's Unix VFS writes at most 128 KiB - 1 bytes in one call: it masks a write's length to 17 bits, never
 // having been given more than a page of 64 KiB.)
 #define MAX_CAPACITY 0x1ffff
 
+// The default VFS's file object inside one of this VFS's.
 static sqlite3_file *real_of(sqlite3_file *file) { return (sqlite3_file *)((char *)file + WRAPPER_SIZE); }
 
 // MARK: - The WAL file
@@ -77,7 +75,8 @@ static int wal_flush(wal_file *f) {
     f->length = 0;
     f->commit_header = 0;
     count_made(f);
-    int rc = f->real->pMethods->xWrite(f->real, f->buffer, length, f->start);
+    sqlite3_file *real = real_of(&f->base);
+    int rc = real->pMethods->xWrite(real, f->buffer, length, f->start);
     if (rc != SQLITE_OK) {
         f->failed = rc;
         f->failed_from = f->start;
@@ -101,6 +100,23 @@ static int is_commit_header(const void *data, int amount) {
     return amount == 24 && (header[4] | header[5] | header[6] | header[7]) != 0;
 }
 
+// Writes `data` as it is given, after what is kept.
+static int wal_write_through(wal_file *f, const void *data, int amount, sqlite3_int64 offset) {
+    int rc = wal_flush(f);
+    f->last_end = -1;
+    if (rc != SQLITE_OK) return rc;
+    count_made(f);
+    sqlite3_file *real = real_of(&f->base);
+    rc = real->pMethods->xWrite(real, data, amount, offset);
+    // (A write that fails here fails its own call, with nothing kept lost: SQLite sees the error as without this
+    // VFS.)
+    if (rc == SQLITE_OK) {
+        f->last_end = offset + amount;
+        f->commit_header = is_commit_header(data, amount);
+    }
+    return rc;
+}
+
 static int wal_write(sqlite3_file *file, const void *data, int amount, sqlite3_int64 offset) {
     wal_file *f = (wal_file *)file;
     if (f->failed != SQLITE_OK) return f->failed;
@@ -111,43 +127,16 @@ static int wal_write(sqlite3_file *file, const void *data, int amount, sqlite3_i
         // checksums rewritten): what is kept is written first, then this, in the order given.
         atomic_fetch_add_explicit(&writes_elsewhere, 1, memory_order_relaxed);
         if (f->db != NULL) f->db->counts.writes_elsewhere += 1;
-        int rc = wal_flush(f);
-        f->last_end = -1;
-        if (rc != SQLITE_OK) return rc;
-        count_made(f);
-        rc = f->real->pMethods->xWrite(f->real, data, amount, offset);
-        // (A write that fails here fails its own call, with nothing kept lost: SQLite sees the error as without
-        // this VFS.)
-        if (rc == SQLITE_OK) {
-            f->last_end = offset + amount;
-            f->commit_header = is_commit_header(data, amount);
-        }
-        return rc;
+        return wal_write_through(f, data, amount, offset);
     }
+    if (f->buffer == NULL) f->buffer = sqlite3_malloc(MAX_CAPACITY);
+    // (No memory for a buffer: written as it comes.)
+    if (f->buffer == NULL) return wal_write_through(f, data, amount, offset);
     // (Whether this is the page of a commit frame, read before a flush below forgets it.)
     int completes_commit = f->commit_header;
-    if (f->length + amount > f->capacity) {
-        int wanted = f->capacity == 0 ? FIRST_CAPACITY : f->capacity;
-        while (wanted < f->length + amount && wanted < MAX_CAPACITY) wanted *= 2;
-        if (wanted > MAX_CAPACITY) wanted = MAX_CAPACITY;
-        if (wanted > f->capacity && f->length + amount <= wanted) {
-            unsigned char *grown = sqlite3_realloc64(f->buffer, (sqlite3_uint64)wanted);
-            if (grown != NULL) {
-                f->buffer = grown;
-                f->capacity = wanted;
-            }
-        }
-        if (f->length + amount > f->capacity) {
-            int rc = wal_flush(f);
-            if (rc != SQLITE_OK) return rc;
-        }
-        if (amount > f->capacity) {
-            // (No memory for a buffer: written as it comes.)
-            count_made(f);
-            int rc = f->real->pMethods->xWrite(f->real, data, amount, offset);
-            f->last_end = rc == SQLITE_OK ? offset + amount : -1;
-            return rc;
-        }
+    if (f->length + amount > MAX_CAPACITY) {
+        int rc = wal_flush(f);
+        if (rc != SQLITE_OK) return rc;
     }
     if (f->length == 0) f->start = offset;
     memcpy(f->buffer + f->length, data, (size_t)amount);
@@ -168,7 +157,8 @@ static int wal_close(sqlite3_file *file) {
     sqlite3_free(f->buffer);
     f->buffer = NULL;
     if (f->db != NULL) f->db->wal = NULL;
-    int closed = f->real->pMethods ? f->real->pMethods->xClose(f->real) : SQLITE_OK;
+    sqlite3_file *real = real_of(file);
+    int closed = real->pMethods->xClose(real);
     return rc != SQLITE_OK ? rc : closed;
 }
 
@@ -181,7 +171,8 @@ static int wal_read(sqlite3_file *file, void *data, int amount, sqlite3_int64 of
         int rc = wal_flush(f);
         if (rc != SQLITE_OK) return rc;
     }
-    return f->real->pMethods->xRead(f->real, data, amount, offset);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xRead(real, data, amount, offset);
 }
 
 static int wal_truncate(sqlite3_file *file, sqlite3_int64 size) {
@@ -189,38 +180,73 @@ static int wal_truncate(sqlite3_file *file, sqlite3_int64 size) {
     int rc = wal_flush(f);
     f->last_end = -1;
     if (rc != SQLITE_OK) return rc;
-    return f->real->pMethods->xTruncate(f->real, size);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xTruncate(real, size);
 }
 
 static int wal_sync(sqlite3_file *file, int flags) {
     wal_file *f = (wal_file *)file;
     int rc = wal_flush(f);
     if (rc != SQLITE_OK) return rc;
-    return f->real->pMethods->xSync(f->real, flags);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xSync(real, flags);
 }
 
 static int wal_file_size(sqlite3_file *file, sqlite3_int64 *size) {
     wal_file *f = (wal_file *)file;
     int rc = wal_flush(f);
     if (rc != SQLITE_OK) return rc;
-    return f->real->pMethods->xFileSize(f->real, size);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xFileSize(real, size);
 }
 
 static int wal_file_control(sqlite3_file *file, int op, void *argument) {
     wal_file *f = (wal_file *)file;
     int rc = wal_flush(f);
     if (rc != SQLITE_OK) return rc;
-    return f->real->pMethods->xFileControl(f->real, op, argument);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xFileControl(real, op, argument);
 }
 
 static int wal_fetch(sqlite3_file *file, sqlite3_int64 offset, int amount, void **pointer) {
     wal_file *f = (wal_file *)file;
     int rc = wal_flush(f);
     if (rc != SQLITE_OK) return rc;
-    return f->real->pMethods->xFetch(f->real, offset, amount, pointer);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xFetch(real, offset, amount, pointer);
 }
 
 // MARK: - Calls passed through as they are (to either kind of file)
+
+static int pass_read(sqlite3_file *file, void *data, int amount, sqlite3_int64 offset) {
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xRead(real, data, amount, offset);
+}
+
+static int pass_write(sqlite3_file *file, const void *data, int amount, sqlite3_int64 offset) {
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xWrite(real, data, amount, offset);
+}
+
+static int pass_truncate(sqlite3_file *file, sqlite3_int64 size) {
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xTruncate(real, size);
+}
+
+static int pass_sync(sqlite3_file *file, int flags) {
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xSync(real, flags);
+}
+
+static int pass_file_size(sqlite3_file *file, sqlite3_int64 *size) {
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xFileSize(real, size);
+}
+
+static int pass_fetch(sqlite3_file *file, sqlite3_int64 offset, int amount, void **pointer) {
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xFetch(real, offset, amount, pointer);
+}
 
 static int pass_lock(sqlite3_file *file, int lock) {
     sqlite3_file *real = real_of(file);
@@ -283,33 +309,8 @@ static const sqlite3_io_methods wal_methods = {
 static int db_close(sqlite3_file *file) {
     db_file *f = (db_file *)file;
     if (f->wal != NULL) f->wal->db = NULL;
-    return f->real->pMethods->xClose(f->real);
-}
-
-
-static int db_read(sqlite3_file *file, void *data, int amount, sqlite3_int64 offset) {
-    db_file *f = (db_file *)file;
-    return f->real->pMethods->xRead(f->real, data, amount, offset);
-}
-
-static int db_write(sqlite3_file *file, const void *data, int amount, sqlite3_int64 offset) {
-    db_file *f = (db_file *)file;
-    return f->real->pMethods->xWrite(f->real, data, amount, offset);
-}
-
-static int db_truncate(sqlite3_file *file, sqlite3_int64 size) {
-    db_file *f = (db_file *)file;
-    return f->real->pMethods->xTruncate(f->real, size);
-}
-
-static int db_sync(sqlite3_file *file, int flags) {
-    db_file *f = (db_file *)file;
-    return f->real->pMethods->xSync(f->real, flags);
-}
-
-static int db_file_size(sqlite3_file *file, sqlite3_int64 *size) {
-    db_file *f = (db_file *)file;
-    return f->real->pMethods->xFileSize(f->real, size);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xClose(real);
 }
 
 static int db_file_control(sqlite3_file *file, int op, void *argument) {
@@ -318,12 +319,8 @@ static int db_file_control(sqlite3_file *file, int op, void *argument) {
         *(relay_wal_vfs_counts *)argument = f->counts;
         return SQLITE_OK;
     }
-    return f->real->pMethods->xFileControl(f->real, op, argument);
-}
-
-static int db_fetch(sqlite3_file *file, sqlite3_int64 offset, int amount, void **pointer) {
-    db_file *f = (db_file *)file;
-    return f->real->pMethods->xFetch(f->real, offset, amount, pointer);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xFileControl(real, op, argument);
 }
 
 // The shared-memory lock that a WAL writer holds for its transaction (SQLite's WAL_WRITE_LOCK).
@@ -342,7 +339,8 @@ static int db_shm_lock(sqlite3_file *file, int offset, int n, int flags) {
         int rc = wal_flush(f->wal);
         if (rc != SQLITE_OK) return rc;
     }
-    return f->real->pMethods->xShmLock(f->real, offset, n, flags);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xShmLock(real, offset, n, flags);
 }
 
 static void db_shm_barrier(sqlite3_file *file) {
@@ -356,7 +354,8 @@ static void db_shm_barrier(sqlite3_file *file) {
         fprintf(stderr, "relay: the WAL's frames could not be written before SQLite published them: stopping\n");
         abort();
     }
-    f->real->pMethods->xShmBarrier(f->real);
+    sqlite3_file *real = real_of(file);
+    real->pMethods->xShmBarrier(real);
 }
 
 static int db_shm_unmap(sqlite3_file *file, int delete_flag) {
@@ -366,13 +365,14 @@ static int db_shm_unmap(sqlite3_file *file, int delete_flag) {
         (void)wal_flush(f->wal);
         wal_end_transaction(f->wal);
     }
-    return f->real->pMethods->xShmUnmap(f->real, delete_flag);
+    sqlite3_file *real = real_of(file);
+    return real->pMethods->xShmUnmap(real, delete_flag);
 }
 
 static const sqlite3_io_methods db_methods = {
-    3, db_close, db_read, db_write, db_truncate, db_sync, db_file_size, pass_lock, pass_unlock,
+    3, db_close, pass_read, pass_write, pass_truncate, pass_sync, pass_file_size, pass_lock, pass_unlock,
     pass_check_reserved_lock, db_file_control, pass_sector_size, pass_device_characteristics, pass_shm_map,
-    db_shm_lock, db_shm_barrier, db_shm_unmap, db_fetch, pass_unfetch,
+    db_shm_lock, db_shm_barrier, db_shm_unmap, pass_fetch, pass_unfetch,
 };
 
 // MARK: - The VFS
@@ -399,14 +399,10 @@ static int vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file,
         return SQLITE_CANTOPEN;
     }
     if (flags & SQLITE_OPEN_MAIN_DB) {
-        db_file *f = (db_file *)file;
-        f->real = real;
-        f->wal = NULL;
         file->pMethods = &db_methods;
         return SQLITE_OK;
     }
     wal_file *f = (wal_file *)file;
-    f->real = real;
     f->last_end = -1;
     // The main database file of the connection that opens this WAL (SQLite names a WAL after it), whose
     // shared-memory barrier and locks write what the WAL keeps; without one of this VFS's (never, as SQLite opens
