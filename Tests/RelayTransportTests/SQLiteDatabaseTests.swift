@@ -40,7 +40,9 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-busy-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("db.sqlite").path
-        let database = try SQLiteDatabase(path: path)
+        // (It waits on the queue as long as the test may take to see it there: with the default 10 s, a test phase
+        // that kept this test from running for longer saw the wait time out instead.)
+        let database = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: 600_000)
         try database.syncTransaction { db in try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)") }
         let other = try SQLiteDatabase(path: path)
         try other.syncExecute("BEGIN IMMEDIATE")

@@ -47,17 +47,24 @@ public final class SQLiteDatabase: @unchecked Sendable {
     static let pragmas =
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384"
 
-    /// How long a statement waits for another process's lock on the file.
+    /// How long a statement waits for another process's lock on the file, by default.
     static let busyTimeoutMilliseconds: Int32 = 10_000
+    /// This connection's: the default but in tests that hold a lock until they have seen a statement wait for it.
+    private let busyTimeout: Int32
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, busyTimeoutMilliseconds: Self.busyTimeoutMilliseconds)
+    }
+
+    init(path: String, busyTimeoutMilliseconds: Int32) throws {
+        busyTimeout = busyTimeoutMilliseconds
         self.path = path
         queue = DispatchQueue(label: "relay.sqlite")
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let db = try Self.open(path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX)
         handle = db
-        sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
+        sqlite3_busy_timeout(db, busyTimeout)
         let inMemory = path == ":memory:" || path.isEmpty
         do {
             try SQLiteConnection(handle: db, statements: statements).execute(Self.pragmas)
@@ -268,7 +275,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
         } else {
             // Asked without a wait: SQLITE_BUSY means another process writes, and the caller waits on the queue.
             sqlite3_busy_timeout(handle, 0)
-            defer { sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds) }
+            defer { sqlite3_busy_timeout(handle, busyTimeout) }
             guard try connection.control("BEGIN IMMEDIATE", busyIsAnAnswer: true) else { return nil }
         }
         SQLiteDatabase.counters.transactions.add(1, ordering: .relaxed)
